@@ -1,0 +1,350 @@
+/* sg-probe: publishes heartbeats (and optionally reachability) for one
+ * observer, for demos and for tests that simulate site loss with a real
+ * process.
+ *
+ *   sg-probe --endpoint tcp://127.0.0.1:7711 [--bind] --observer obs-a --site A
+ *            [--interval 200] [--count N] [--reach SITE=up|down ...] [--quiet]
+ *
+ * Each message is two frames: the topic ("heartbeat" or "reachability") and
+ * a packed siteguard.health.v1.Event (schema 1, incarnation = wall-clock ms at
+ * start, seq from 1, sent_at_ms = wall-clock ms).
+ *
+ * Signals: SIGTERM/SIGINT stop it (exit 0); SIGUSR1 toggles "silent": it keeps
+ * running but publishes nothing until the next SIGUSR1.
+ *
+ * Links only the generated protocol code and libzmq. */
+#include "proto/health.pb-c.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define S_EXIT_USAGE 2
+#define S_SNDHWM 1000
+#define S_LINGER_MS 500 /* bounded: close never hangs longer */
+
+typedef struct {
+    char *site;
+    bool up;
+} s_reach_t;
+
+typedef struct {
+    const char *endpoint;
+    bool bind;
+    const char *observer;
+    const char *site;
+    long interval_ms;
+    long count; /* 0: no limit */
+    s_reach_t *reach;
+    size_t n_reach;
+    bool quiet;
+} s_args_t;
+
+static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_silent;
+
+static void s_on_stop(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+static void s_on_toggle(int sig)
+{
+    (void)sig;
+    s_silent = !s_silent;
+}
+
+static int s_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = s_on_stop; /* no SA_RESTART: sleeps and polls return early */
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return -1;
+    sa.sa_handler = s_on_toggle;
+    return sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* --- arguments --------------------------------------------------------------- */
+
+static void s_usage(FILE *f)
+{
+    fputs("usage: sg-probe --endpoint ENDPOINT [--bind] --observer ID --site SITE\n"
+          "                [--interval MS] [--count N] [--reach SITE=up|down ...] [--quiet]\n"
+          "  --endpoint  ZeroMQ endpoint; connected to unless --bind is given\n"
+          "  --interval  milliseconds between heartbeats (default 200)\n"
+          "  --count     stop after N heartbeats (default: run until SIGTERM/SIGINT)\n"
+          "  --reach     also publish reachability of SITE each interval (repeatable)\n"
+          "  --quiet     no start-up line on stderr\n"
+          "SIGUSR1 toggles silence (the process keeps running but publishes nothing).\n",
+          f);
+}
+
+static int s_parse_long(const char *text, long min, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int s_parse_reach(s_args_t *a, const char *text)
+{
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text)
+        return -1;
+    bool up;
+    if (strcmp(eq + 1, "up") == 0)
+        up = true;
+    else if (strcmp(eq + 1, "down") == 0)
+        up = false;
+    else
+        return -1;
+    s_reach_t *r = realloc(a->reach, (a->n_reach + 1) * sizeof(*r));
+    if (!r)
+        return -1;
+    a->reach = r;
+    r[a->n_reach].site = strndup(text, (size_t)(eq - text));
+    if (!r[a->n_reach].site)
+        return -1;
+    r[a->n_reach].up = up;
+    a->n_reach++;
+    return 0;
+}
+
+/* Options that take a value; returns 0, or -1 for an unknown or bad option. */
+static int s_parse_valued(s_args_t *a, const char *opt, const char *val)
+{
+    if (strcmp(opt, "--endpoint") == 0)
+        a->endpoint = val;
+    else if (strcmp(opt, "--observer") == 0)
+        a->observer = val;
+    else if (strcmp(opt, "--site") == 0)
+        a->site = val;
+    else if (strcmp(opt, "--interval") == 0)
+        return s_parse_long(val, 1, &a->interval_ms);
+    else if (strcmp(opt, "--count") == 0)
+        return s_parse_long(val, 1, &a->count);
+    else if (strcmp(opt, "--reach") == 0)
+        return s_parse_reach(a, val);
+    else
+        return -1;
+    return 0;
+}
+
+static int s_parse_args(s_args_t *a, int argc, char **argv)
+{
+    a->interval_ms = 200;
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
+        if (strcmp(opt, "--bind") == 0)
+            a->bind = true;
+        else if (strcmp(opt, "--quiet") == 0)
+            a->quiet = true;
+        else if (i + 1 >= argc || s_parse_valued(a, opt, argv[++i]) != 0)
+            return -1;
+    }
+    if (!a->endpoint || !a->observer || !a->site || !*a->endpoint || !*a->observer || !*a->site)
+        return -1;
+    return 0;
+}
+
+static void s_args_fini(s_args_t *a)
+{
+    for (size_t i = 0; i < a->n_reach; i++)
+        free(a->reach[i].site);
+    free(a->reach);
+}
+
+/* --- publishing ---------------------------------------------------------------- */
+
+typedef struct {
+    const s_args_t *args;
+    void *sock;
+    uint64_t incarnation;
+    uint64_t seq;
+    uint8_t *buf;
+    size_t buf_cap;
+} s_probe_t;
+
+static int64_t s_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_envelope(s_probe_t *p, Siteguard__Health__V1__Event *ev)
+{
+    siteguard__health__v1__event__init(ev);
+    ev->schema = 1;
+    ev->observer = (char *)p->args->observer;
+    ev->site = (char *)p->args->site;
+    ev->seq = ++p->seq;
+    ev->sent_at_ms = s_wall_ms();
+    ev->incarnation = p->incarnation;
+}
+
+/* Sends topic + packed event. A PUB socket never blocks: at the high-water
+ * mark the message is dropped, as a lost heartbeat would be. */
+static int s_send(s_probe_t *p, const char *topic, const Siteguard__Health__V1__Event *ev)
+{
+    size_t n = siteguard__health__v1__event__get_packed_size(ev);
+    if (n > p->buf_cap) {
+        uint8_t *b = realloc(p->buf, n);
+        if (!b)
+            return -1;
+        p->buf = b;
+        p->buf_cap = n;
+    }
+    siteguard__health__v1__event__pack(ev, p->buf);
+    if (zmq_send(p->sock, topic, strlen(topic), ZMQ_SNDMORE) < 0)
+        return errno == EINTR ? 0 : -1;
+    if (zmq_send(p->sock, p->buf, n, 0) < 0)
+        return errno == EINTR ? 0 : -1;
+    return 0;
+}
+
+static int s_beat(s_probe_t *p)
+{
+    Siteguard__Health__V1__Event ev;
+    Siteguard__Health__V1__Heartbeat hb;
+    siteguard__health__v1__heartbeat__init(&hb);
+    hb.interval_ms = (uint32_t)p->args->interval_ms;
+    s_envelope(p, &ev);
+    ev.body_case = SITEGUARD__HEALTH__V1__EVENT__BODY_HEARTBEAT;
+    ev.heartbeat = &hb;
+    if (s_send(p, "heartbeat", &ev) != 0)
+        return -1;
+    for (size_t i = 0; i < p->args->n_reach; i++) {
+        Siteguard__Health__V1__Reachability r;
+        siteguard__health__v1__reachability__init(&r);
+        r.target_site = p->args->reach[i].site;
+        r.up = p->args->reach[i].up;
+        r.latency_us = 0; /* not measured: the state is given on the command line */
+        s_envelope(p, &ev);
+        ev.body_case = SITEGUARD__HEALTH__V1__EVENT__BODY_REACHABILITY;
+        ev.reachability = &r;
+        if (s_send(p, "reachability", &ev) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads subscription notices; the first one tells that a subscriber listens. */
+static bool s_drain_subscriptions(void *sock)
+{
+    bool any = false;
+    char buf[256];
+    while (zmq_recv(sock, buf, sizeof(buf), ZMQ_DONTWAIT) >= 0)
+        any = true;
+    return any;
+}
+
+/* Waits up to one interval for a first subscriber, so the first heartbeat is
+ * not lost to the subscription handshake; publishes anyway after that. */
+static void s_await_subscriber(s_probe_t *p)
+{
+    zmq_pollitem_t item = {.socket = p->sock, .events = ZMQ_POLLIN};
+    if (zmq_poll(&item, 1, p->args->interval_ms) > 0)
+        s_drain_subscriptions(p->sock);
+}
+
+static void s_deadline_add(struct timespec *t, long ms)
+{
+    t->tv_sec += ms / 1000;
+    t->tv_nsec += (ms % 1000) * 1000000L;
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
+    }
+}
+
+static int s_run(s_probe_t *p)
+{
+    long sent = 0;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    while (!s_stop) {
+        s_drain_subscriptions(p->sock);
+        if (!s_silent) {
+            if (s_beat(p) != 0) {
+                fprintf(stderr, "sg-probe: send failed: %s\n", zmq_strerror(zmq_errno()));
+                return -1;
+            }
+            if (p->args->count > 0 && ++sent >= p->args->count)
+                break;
+        }
+        s_deadline_add(&next, p->args->interval_ms);
+        while (!s_stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+            ;
+    }
+    return 0;
+}
+
+static void *s_open_socket(void *ctx, const s_args_t *a)
+{
+    /* XPUB publishes like PUB and also reports subscriptions (see above). */
+    void *sock = zmq_socket(ctx, ZMQ_XPUB);
+    if (!sock)
+        return NULL;
+    int linger = S_LINGER_MS, hwm = S_SNDHWM;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    int rc = a->bind ? zmq_bind(sock, a->endpoint) : zmq_connect(sock, a->endpoint);
+    if (rc != 0) {
+        fprintf(stderr, "sg-probe: %s %s: %s\n", a->bind ? "bind" : "connect", a->endpoint,
+                zmq_strerror(zmq_errno()));
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        s_usage(stdout);
+        return 0;
+    }
+    s_args_t args;
+    memset(&args, 0, sizeof(args));
+    if (s_parse_args(&args, argc, argv) != 0) {
+        s_usage(stderr);
+        s_args_fini(&args);
+        return S_EXIT_USAGE;
+    }
+    int rc = 1;
+    s_probe_t p = {.args = &args, .incarnation = (uint64_t)s_wall_ms()};
+    void *ctx = zmq_ctx_new();
+    if (!ctx || s_install_signals() != 0)
+        goto fail;
+    p.sock = s_open_socket(ctx, &args);
+    if (!p.sock)
+        goto fail;
+    if (!args.quiet)
+        fprintf(stderr, "sg-probe: %s (site %s) -> %s every %ld ms\n", args.observer, args.site,
+                args.endpoint, args.interval_ms);
+    s_await_subscriber(&p);
+    if (s_run(&p) == 0)
+        rc = 0;
+fail:
+    if (p.sock)
+        zmq_close(p.sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    free(p.buf);
+    s_args_fini(&args);
+    return rc;
+}

@@ -1,0 +1,164 @@
+/* Configuration: the YAML file, parsed and checked.
+ *
+ * sg_config_load_* walks the YAML document with libyaml, fills an sg_config_t
+ * and checks every rule it knows. Each broken rule becomes one error line
+ * "FILE:LINE:COLUMN: rule broken" (1-based line and column); all of them are
+ * reported, not just the first. Unknown keys are errors.
+ *
+ * Ownership: sg_config_t and everything it points to belongs to the config and
+ * is freed by sg_config_destroy. References between entries are resolved to
+ * indices into the owning arrays. After loading, a config is immutable and may
+ * be read from any thread. */
+#ifndef SG_CONFIG_H
+#define SG_CONFIG_H
+
+#include "log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where something stood in a config file. `file` points at the owning
+ * config's `path` (or the name passed to sg_config_load_string). */
+typedef struct {
+    const char *file;
+    int line;
+    int column;
+} sg_mark_t;
+
+typedef enum { SG_MODE_AUTO = 0, SG_MODE_APPROVE, SG_MODE_SHADOW } sg_policy_mode_t;
+
+typedef enum { SG_RP_LATEST = 0, SG_RP_LATEST_APP_CONSISTENT } sg_rp_policy_t;
+
+typedef struct {
+    char *name;
+    bool witness; /* a witness location: observes, owns no collections */
+    sg_mark_t mark;
+} sg_site_cfg_t;
+
+typedef struct {
+    char *id;
+    int site;         /* index into sg_config_t.sites */
+    char *public_key; /* CURVE public key (Z85), NULL when not set */
+    sg_mark_t mark;
+} sg_observer_cfg_t;
+
+typedef struct {
+    char *name;
+    char *cim_path;    /* WMI object path of the collection */
+    int site;          /* primary site (index) */
+    int replica_site;  /* replica site (index) */
+    int group;         /* plan group: lower groups fail over first; default 0 */
+    int *depends_on;   /* indices of collections that must fail over first */
+    size_t n_depends_on;
+    sg_rp_policy_t recovery_point;
+    int64_t rpo_limit_ms; /* 0: no limit */
+    sg_mark_t mark;
+} sg_collection_cfg_t;
+
+typedef struct {
+    int64_t suspect_after_ms; /* silence before a site is suspect; default 3 s */
+    int64_t hold_down_ms;     /* silence before a site is lost; default 10 s */
+    sg_policy_mode_t mode;    /* default auto */
+} sg_policy_cfg_t;
+
+typedef struct {
+    char *collection;        /* NULL: every collection */
+    char *method;            /* NULL: every method (e.g. "InitiateFailover") */
+    uint32_t return_code;    /* non-zero: the call returns this code */
+    uint32_t job_error_code; /* non-zero: the job ends in Exception with it */
+    bool hang;               /* the job never ends */
+    int times;               /* calls it affects; 0: every call */
+    sg_mark_t mark;
+} sg_sim_fault_cfg_t;
+
+typedef struct {
+    int64_t call_latency_ms; /* default 20 ms */
+    int64_t job_duration_ms; /* default 2 s */
+    char *state_file;        /* NULL: state lives in memory only */
+    sg_sim_fault_cfg_t *faults;
+    size_t n_faults;
+} sg_sim_cfg_t;
+
+typedef struct {
+    char *kind;              /* "sim" (default) */
+    int workers;             /* concurrent provider calls; default 4 */
+    int64_t job_timeout_ms;  /* default 30 min */
+    int64_t poll_initial_ms; /* default 250 ms */
+    int64_t poll_max_ms;     /* default 5 s */
+    int max_attempts;        /* attempts for retryable return codes; default 3 */
+    sg_sim_cfg_t sim;
+} sg_provider_cfg_t;
+
+typedef struct {
+    char *key;
+    char *value; /* scalar text as written */
+    sg_mark_t mark;
+} sg_kv_t;
+
+typedef struct {
+    char *name;
+    char *plugin;     /* plugin name, e.g. "jsonl" */
+    char *path;       /* library path; NULL: <plugin_dir>/sg_<plugin>.so */
+    sg_kv_t *options; /* the plugin's own keys, checked by notify */
+    size_t n_options;
+    sg_mark_t mark;
+} sg_sink_cfg_t;
+
+typedef struct {
+    char **connect; /* endpoints to connect the SUB socket to */
+    size_t n_connect;
+    char **bind; /* endpoints to bind the SUB socket on */
+    size_t n_bind;
+    size_t max_event_bytes; /* default 4096 */
+    int64_t max_age_ms;     /* events older than this are stale; default 30 s */
+    int64_t max_skew_ms;    /* events further in the future are stale; default 5 s */
+} sg_bus_cfg_t;
+
+typedef struct {
+    char *path;       /* the file it was loaded from */
+    char *plugin_dir; /* NULL: the build's default */
+    sg_log_level_t log_level;
+    sg_site_cfg_t *sites;
+    size_t n_sites;
+    sg_observer_cfg_t *observers;
+    size_t n_observers;
+    sg_collection_cfg_t *collections;
+    size_t n_collections;
+    sg_policy_cfg_t policy;
+    sg_provider_cfg_t provider;
+    sg_sink_cfg_t *sinks;
+    size_t n_sinks;
+    sg_bus_cfg_t bus;
+} sg_config_t;
+
+/* A list of error lines; caller-owned, sg_config_errors_fini frees them. */
+typedef struct {
+    char **items;
+    size_t n;
+} sg_config_errors_t;
+
+void sg_config_errors_init(sg_config_errors_t *errs);
+void sg_config_errors_fini(sg_config_errors_t *errs);
+/* Appends "FILE:LINE:COLUMN: <formatted rule>". Returns 0 or SG_ENOMEM. */
+int sg_config_errors_add(sg_config_errors_t *errs, const sg_mark_t *mark, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Loads and checks a config. On success returns 0 and *out owns the config.
+ * On failure returns SG_ECONFIG (errors appended to `errs`), SG_EIO (file
+ * unreadable, one error appended) or SG_ENOMEM; *out is left NULL. */
+int sg_config_load_file(const char *path, sg_config_t **out, sg_config_errors_t *errs);
+int sg_config_load_string(const char *name, const char *text, size_t len, sg_config_t **out,
+                          sg_config_errors_t *errs);
+void sg_config_destroy(sg_config_t **cfg);
+
+/* Index of the named entry, or -1. */
+int sg_config_find_site(const sg_config_t *cfg, const char *name);
+int sg_config_find_observer(const sg_config_t *cfg, const char *id);
+int sg_config_find_collection(const sg_config_t *cfg, const char *name);
+
+/* Parses a duration such as "250ms", "3s", "2m", "1h" or a bare number of
+ * milliseconds. Returns 0 or SG_EINVAL. */
+int sg_config_parse_duration(const char *text, int64_t *out_ms);
+
+#endif

@@ -1,0 +1,33 @@
+/* Levelled logging to standard error.
+ *
+ * Every line carries a UTC timestamp, the level and the module or plugin
+ * instance that wrote it: "2026-11-25T17:00:00.123Z info  [bus] ...".
+ * Thread safe: one line is written with one call. The level is set once at
+ * start-up, before threads start. Secrets are never passed to these functions. */
+#ifndef SG_LOG_H
+#define SG_LOG_H
+
+#include <stdarg.h>
+
+typedef enum {
+    SG_LOG_ERROR = 0,
+    SG_LOG_WARN = 1,
+    SG_LOG_INFO = 2,
+    SG_LOG_DEBUG = 3
+} sg_log_level_t;
+
+void sg_log_set_level(sg_log_level_t level);
+sg_log_level_t sg_log_get_level(void);
+/* Parses "error", "warn", "info" or "debug"; returns 0 or SG_EINVAL. */
+int sg_log_parse_level(const char *text, sg_log_level_t *out);
+
+void sg_log(sg_log_level_t level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sg_logv(sg_log_level_t level, const char *module, const char *fmt, va_list ap);
+
+#define sg_error(mod, ...) sg_log(SG_LOG_ERROR, mod, __VA_ARGS__)
+#define sg_warn(mod, ...) sg_log(SG_LOG_WARN, mod, __VA_ARGS__)
+#define sg_info(mod, ...) sg_log(SG_LOG_INFO, mod, __VA_ARGS__)
+#define sg_debug(mod, ...) sg_log(SG_LOG_DEBUG, mod, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,291 @@
+/* Outcomes: heap copies of sg_outcome_t, their defaults and their JSON. */
+#include "outcome.h"
+#include "err.h"
+
+#include <jansson.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Every string member of sg_outcome_t, so copies and frees walk one list. */
+static const size_t s_string_fields[] = {
+    offsetof(sg_outcome_t, dedup_key),  offsetof(sg_outcome_t, site),
+    offsetof(sg_outcome_t, replica_site), offsetof(sg_outcome_t, collection),
+    offsetof(sg_outcome_t, cim_path),   offsetof(sg_outcome_t, job_path),
+    offsetof(sg_outcome_t, message),    offsetof(sg_outcome_t, json),
+};
+#define S_N_STRING_FIELDS (sizeof s_string_fields / sizeof s_string_fields[0])
+
+static const char **s_field(sg_outcome_t *o, size_t i)
+{
+    return (const char **)(void *)((char *)o + s_string_fields[i]);
+}
+
+static const char *s_field_const(const sg_outcome_t *o, size_t i)
+{
+    return *(const char *const *)(const void *)((const char *)o + s_string_fields[i]);
+}
+
+static char *s_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = malloc(n);
+    if (copy)
+        memcpy(copy, s, n);
+    return copy;
+}
+
+const char *sg_outcome_kind_name(sg_outcome_kind_t kind)
+{
+    switch (kind) {
+    case SG_OUTCOME_SITE_SUSPECT: return "site_suspect";
+    case SG_OUTCOME_SITE_LOST: return "site_lost";
+    case SG_OUTCOME_SITE_RECOVERED: return "site_recovered";
+    case SG_OUTCOME_DECISION: return "decision";
+    case SG_OUTCOME_BLOCKED: return "blocked";
+    case SG_OUTCOME_JOB_STARTED: return "job_started";
+    case SG_OUTCOME_PROGRESS: return "progress";
+    case SG_OUTCOME_SUCCEEDED: return "succeeded";
+    case SG_OUTCOME_FAILED: return "failed";
+    case SG_OUTCOME_TIMED_OUT: return "timed_out";
+    }
+    return "unknown";
+}
+
+const char *sg_severity_name(sg_severity_t s)
+{
+    switch (s) {
+    case SG_SEVERITY_INFO: return "info";
+    case SG_SEVERITY_WARNING: return "warning";
+    case SG_SEVERITY_CRITICAL: return "critical";
+    }
+    return "unknown";
+}
+
+static sg_severity_t s_default_severity(sg_outcome_kind_t kind)
+{
+    switch (kind) {
+    case SG_OUTCOME_SITE_LOST:
+    case SG_OUTCOME_FAILED:
+    case SG_OUTCOME_TIMED_OUT:
+    case SG_OUTCOME_BLOCKED: return SG_SEVERITY_CRITICAL;
+    case SG_OUTCOME_SITE_SUSPECT:
+    case SG_OUTCOME_DECISION: return SG_SEVERITY_WARNING;
+    default: return SG_SEVERITY_INFO;
+    }
+}
+
+sg_outcome_t *sg_outcome_new(sg_outcome_kind_t kind, int64_t time_ms)
+{
+    sg_outcome_t *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->struct_size = (uint32_t)sizeof *o;
+    o->kind = kind;
+    o->severity = s_default_severity(kind);
+    o->time_ms = time_ms;
+    o->percent = -1;
+    return o;
+}
+
+int sg_outcome_set(sg_outcome_t *o, const char **field, const char *value)
+{
+    char *copy = NULL;
+    if (value) {
+        copy = s_strdup(value);
+        if (!copy)
+            return SG_ENOMEM;
+    }
+    free((char *)*field);
+    *field = copy;
+    (void)o;
+    return SG_OK;
+}
+
+int sg_outcome_setf(sg_outcome_t *o, const char **field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return SG_EINVAL;
+    char *text = malloc((size_t)n + 1);
+    if (!text)
+        return SG_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    free((char *)*field);
+    *field = text;
+    (void)o;
+    return SG_OK;
+}
+
+static int s_make_dedup_key(sg_outcome_t *o)
+{
+    const char *subject = o->collection ? o->collection : o->site ? o->site : "-";
+    const char *kind = sg_outcome_kind_name(o->kind);
+    if (o->kind == SG_OUTCOME_PROGRESS)
+        return sg_outcome_setf(o, &o->dedup_key, "%llu/%s/%s/%d", (unsigned long long)o->run_id,
+                               subject, kind, o->percent);
+    return sg_outcome_setf(o, &o->dedup_key, "%llu/%s/%s", (unsigned long long)o->run_id, subject,
+                           kind);
+}
+
+int sg_outcome_finish(sg_outcome_t *o, int severity_set)
+{
+    if (!severity_set)
+        o->severity = s_default_severity(o->kind);
+    if (!o->dedup_key) {
+        int rc = s_make_dedup_key(o);
+        if (rc != SG_OK)
+            return rc;
+    }
+    char *json = sg_outcome_render_json(o);
+    if (!json)
+        return SG_ENOMEM;
+    free((char *)o->json);
+    o->json = json;
+    return SG_OK;
+}
+
+sg_outcome_t *sg_outcome_dup(const sg_outcome_t *o)
+{
+    sg_outcome_t *copy = malloc(sizeof *copy);
+    if (!copy)
+        return NULL;
+    memcpy(copy, o, sizeof *copy);
+    for (size_t i = 0; i < S_N_STRING_FIELDS; i++)
+        *s_field(copy, i) = NULL;
+    for (size_t i = 0; i < S_N_STRING_FIELDS; i++) {
+        const char *value = s_field_const(o, i);
+        if (value && sg_outcome_set(copy, s_field(copy, i), value) != SG_OK)
+            goto fail;
+    }
+    return copy;
+fail:
+    sg_outcome_free(&copy);
+    return NULL;
+}
+
+void sg_outcome_free(sg_outcome_t **o)
+{
+    if (!o || !*o)
+        return;
+    for (size_t i = 0; i < S_N_STRING_FIELDS; i++)
+        free((char *)*s_field(*o, i));
+    free(*o);
+    *o = NULL;
+}
+
+/* "2026-11-25T17:00:00.123Z" into buf (25 bytes for years 0 to 9999). */
+static void s_format_time(int64_t time_ms, char *buf, size_t len)
+{
+    int64_t secs = time_ms / 1000;
+    int64_t ms = time_ms % 1000;
+    if (ms < 0) {
+        ms += 1000;
+        secs -= 1;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(buf, len, "1970-01-01T00:00:00.000Z");
+        return;
+    }
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
+}
+
+/* Adds key -> value; jansson steals `value`. Returns 0 or SG_ENOMEM. */
+static int s_put(json_t *obj, const char *key, json_t *value)
+{
+    if (!value || json_object_set_new(obj, key, value) != 0)
+        return SG_ENOMEM;
+    return SG_OK;
+}
+
+/* A JSON string of `value`; bytes that are not valid UTF-8 text become '?'. */
+static json_t *s_json_text(const char *value)
+{
+    json_t *s = json_string(value);
+    if (s)
+        return s;
+    char *ascii = s_strdup(value);
+    if (!ascii)
+        return NULL;
+    for (char *p = ascii; *p; p++) {
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    }
+    s = json_string(ascii);
+    free(ascii);
+    return s;
+}
+
+static int s_put_string(json_t *obj, const char *key, const char *value)
+{
+    return value ? s_put(obj, key, s_json_text(value)) : SG_OK;
+}
+
+static int s_put_strings(json_t *obj, const sg_outcome_t *o)
+{
+    const struct {
+        const char *key;
+        const char *value;
+    } strings[] = {
+        {"site", o->site},         {"replica_site", o->replica_site}, {"collection", o->collection},
+        {"cim_path", o->cim_path}, {"job_path", o->job_path},         {"message", o->message},
+    };
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        if (s_put_string(obj, strings[i].key, strings[i].value) != SG_OK)
+            return SG_ENOMEM;
+    }
+    return SG_OK;
+}
+
+/* Numbers that are set: percent when known, job state and error code when
+ * non-zero, the return value when a call was made (attempt > 0) or it is
+ * non-zero, the attempt when positive. */
+static int s_put_numbers(json_t *obj, const sg_outcome_t *o)
+{
+    if (o->percent >= 0 && s_put(obj, "percent", json_integer(o->percent)) != SG_OK)
+        return SG_ENOMEM;
+    if (o->job_state != 0 && s_put(obj, "job_state", json_integer(o->job_state)) != SG_OK)
+        return SG_ENOMEM;
+    if ((o->attempt > 0 || o->return_value != 0) &&
+        s_put(obj, "return_value", json_integer(o->return_value)) != SG_OK)
+        return SG_ENOMEM;
+    if (o->error_code != 0 && s_put(obj, "error_code", json_integer(o->error_code)) != SG_OK)
+        return SG_ENOMEM;
+    if (o->attempt > 0 && s_put(obj, "attempt", json_integer(o->attempt)) != SG_OK)
+        return SG_ENOMEM;
+    return SG_OK;
+}
+
+char *sg_outcome_render_json(const sg_outcome_t *o)
+{
+    char *text = NULL;
+    char when[80];
+    s_format_time(o->time_ms, when, sizeof when);
+    json_t *obj = json_object();
+    if (!obj)
+        goto fail;
+    if (s_put(obj, "kind", json_string(sg_outcome_kind_name(o->kind))) != SG_OK ||
+        s_put(obj, "severity", json_string(sg_severity_name(o->severity))) != SG_OK ||
+        s_put(obj, "time", json_string(when)) != SG_OK ||
+        s_put(obj, "time_ms", json_integer(o->time_ms)) != SG_OK ||
+        s_put_string(obj, "dedup_key", o->dedup_key) != SG_OK ||
+        s_put(obj, "run_id", json_integer((json_int_t)o->run_id)) != SG_OK ||
+        s_put_strings(obj, o) != SG_OK || s_put_numbers(obj, o) != SG_OK)
+        goto fail;
+    text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+fail:
+    json_decref(obj);
+    return text;
+}

@@ -1,0 +1,45 @@
+/* Outcomes owned by the service.
+ *
+ * The public struct is sg_outcome_t from siteguard/plugin.h; this module
+ * builds heap copies of it in which every string is a private copy, renders
+ * the JSON form, and frees them. An outcome is immutable once finished and
+ * may then be handed between threads (ownership moves with the pointer). */
+#ifndef SG_OUTCOME_H
+#define SG_OUTCOME_H
+
+#include "siteguard/plugin.h"
+
+/* Allocates an outcome of `kind` at `time_ms` with no strings set,
+ * percent -1. Returns NULL when out of memory. */
+sg_outcome_t *sg_outcome_new(sg_outcome_kind_t kind, int64_t time_ms);
+
+/* Replaces the string at `field` (a member of `o`) with a copy of `value`
+ * (NULL clears it). Returns 0 or SG_ENOMEM. */
+int sg_outcome_set(sg_outcome_t *o, const char **field, const char *value);
+/* Same, with printf formatting. */
+int sg_outcome_setf(sg_outcome_t *o, const char **field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Completes an outcome: the default severity of its kind when `severity_set`
+ * is zero, a dedup key "<run_id>/<collection or site>/<kind>" when none was
+ * set (with "/<percent>" for progress), and the JSON. Returns 0 or SG_ENOMEM. */
+int sg_outcome_finish(sg_outcome_t *o, int severity_set);
+
+/* A deep copy (caller owns it), or NULL when out of memory. */
+sg_outcome_t *sg_outcome_dup(const sg_outcome_t *o);
+
+/* Frees the outcome and its strings; sets *o to NULL. */
+void sg_outcome_free(sg_outcome_t **o);
+
+/* Renders the outcome as one JSON object without newline; the caller frees
+ * the result with free(). NULL when out of memory. Keys: kind, severity,
+ * time (RFC 3339 UTC with milliseconds), time_ms, dedup_key, run_id, and
+ * whichever of site, replica_site, collection, cim_path, job_path, percent,
+ * job_state, return_value, error_code, attempt, message are set. */
+char *sg_outcome_render_json(const sg_outcome_t *o);
+
+/* "site_lost", "decision", "job_started", ... */
+const char *sg_outcome_kind_name(sg_outcome_kind_t kind);
+const char *sg_severity_name(sg_severity_t s);
+
+#endif

@@ -1,0 +1,81 @@
+#include "platform.h"
+#include "../err.h"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct sg_dl {
+    void *handle;
+};
+
+sg_dl_t *sg_dl_open(const char *path, char *err, size_t err_len)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        snprintf(err, err_len, "%s", why ? why : "dlopen failed");
+        return NULL;
+    }
+    sg_dl_t *dl = malloc(sizeof *dl);
+    if (!dl) {
+        dlclose(h);
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    dl->handle = h;
+    return dl;
+}
+
+void *sg_dl_sym(sg_dl_t *dl, const char *name) { return dlsym(dl->handle, name); }
+
+void sg_dl_close(sg_dl_t **dl)
+{
+    if (!dl || !*dl)
+        return;
+    dlclose((*dl)->handle);
+    free(*dl);
+    *dl = NULL;
+}
+
+const char *sg_dl_suffix(void) { return ".so"; }
+
+static volatile sig_atomic_t s_stop;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+int sg_platform_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        return SG_EIO;
+    signal(SIGPIPE, SIG_IGN);
+    return SG_OK;
+}
+
+int sg_platform_stop_requested(void) { return s_stop != 0; }
+
+void sg_platform_request_stop(void) { s_stop = 1; }
+
+int sg_platform_exe_dir(char *buf, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+    if (n <= 0)
+        return SG_EIO;
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return SG_EIO;
+    *slash = '\0';
+    return SG_OK;
+}

@@ -1,0 +1,106 @@
+#include "provider.h"
+#include "../err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s_method_names[SG_METHOD_COUNT] = {
+    "InitiateFailover", "CommitFailover", "RevertFailover", "TestReplicaCollection",
+    "RevertTestReplicaCollection"};
+
+void sg_provider_destroy(sg_provider_t **p)
+{
+    if (!p || !*p)
+        return;
+    (*p)->ops->destroy(*p);
+    *p = NULL;
+}
+
+void sg_call_result_fini(sg_call_result_t *r)
+{
+    free(r->job_path);
+    free(r->resulting_collection);
+    r->job_path = NULL;
+    r->resulting_collection = NULL;
+}
+
+void sg_job_status_fini(sg_job_status_t *s)
+{
+    free(s->error_description);
+    s->error_description = NULL;
+}
+
+const char *sg_method_name(sg_method_t m)
+{
+    return (m >= 0 && m < SG_METHOD_COUNT) ? s_method_names[m] : "unknown";
+}
+
+int sg_method_parse(const char *name, sg_method_t *out)
+{
+    for (int i = 0; i < SG_METHOD_COUNT; i++) {
+        if (strcmp(name, s_method_names[i]) == 0) {
+            *out = (sg_method_t)i;
+            return SG_OK;
+        }
+    }
+    return SG_EINVAL;
+}
+
+const char *sg_rc_text(uint32_t rc)
+{
+    switch (rc) {
+    case SG_RC_COMPLETED: return "Completed with No Error";
+    case SG_RC_JOB_STARTED: return "Method Parameters Checked - Job Started";
+    case SG_RC_FAILED: return "Failed";
+    case SG_RC_ACCESS_DENIED: return "Access Denied";
+    case SG_RC_NOT_SUPPORTED: return "Not Supported";
+    case SG_RC_STATUS_UNKNOWN: return "Status is unknown";
+    case SG_RC_TIMEOUT: return "Timeout";
+    case SG_RC_INVALID_PARAMETER: return "Invalid parameter";
+    case SG_RC_SYSTEM_IN_USE: return "System is in use";
+    case SG_RC_INVALID_STATE: return "Invalid state for this operation";
+    case SG_RC_INCORRECT_DATA_TYPE: return "Incorrect data type";
+    case SG_RC_SYSTEM_NOT_AVAILABLE: return "System is not available";
+    case SG_RC_OUT_OF_MEMORY: return "Out of memory";
+    case SG_RC_FILE_NOT_FOUND: return "File not found";
+    default: return "Unknown return value";
+    }
+}
+
+bool sg_rc_retryable(uint32_t rc)
+{
+    switch (rc) {
+    case SG_RC_STATUS_UNKNOWN:
+    case SG_RC_TIMEOUT:
+    case SG_RC_SYSTEM_IN_USE:
+    case SG_RC_SYSTEM_NOT_AVAILABLE:
+    case SG_RC_OUT_OF_MEMORY: return true;
+    default: return false;
+    }
+}
+
+bool sg_job_state_ended(int s)
+{
+    return s == SG_JOB_COMPLETED || s == SG_JOB_TERMINATED || s == SG_JOB_KILLED ||
+           s == SG_JOB_EXCEPTION;
+}
+
+const char *sg_job_state_text(int s)
+{
+    static const char *names[] = {"New",       "Starting", "Running", "Suspended",
+                                  "Shutting Down", "Completed", "Terminated", "Killed",
+                                  "Exception", "Service",  "Query Pending"};
+    return (s >= SG_JOB_NEW && s <= SG_JOB_QUERY_PENDING) ? names[s - SG_JOB_NEW] : "Unknown";
+}
+
+const char *sg_coll_state_text(sg_coll_state_t s)
+{
+    switch (s) {
+    case SG_COLL_REPLICATING: return "replicating";
+    case SG_COLL_FAILOVER_RUNNING: return "failover running";
+    case SG_COLL_FAILED_OVER: return "failed over";
+    case SG_COLL_COMMITTED: return "committed";
+    case SG_COLL_TESTING: return "testing";
+    default: return "unknown";
+    }
+}

@@ -1,0 +1,139 @@
+/* The provider interface: how siteguard calls Msvm_CollectionReplicationService.
+ *
+ * One interface, several implementations (sim, later wmi and wsman). It speaks
+ * CIM terms: a collection is its WMI object path, a recovery point is an
+ * object path or NULL for "latest", a job is the object path of a
+ * CIM_ConcreteJob. Return codes and job states are Hyper-V's own (see
+ * HYPERV facts: 0 done, 4096 job started, 32768.. errors; JobState 2..12).
+ *
+ * Thread rules: every function may be called from several worker threads at
+ * once; implementations lock what they share. Calls block for as long as the
+ * underlying call does (the sim sleeps its configured latency on the clock). */
+#ifndef SG_PROVIDER_H
+#define SG_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Method return values of Msvm_CollectionReplicationService. */
+enum {
+    SG_RC_COMPLETED = 0,
+    SG_RC_JOB_STARTED = 4096,
+    SG_RC_FAILED = 32768,
+    SG_RC_ACCESS_DENIED = 32769,
+    SG_RC_NOT_SUPPORTED = 32770,
+    SG_RC_STATUS_UNKNOWN = 32771,
+    SG_RC_TIMEOUT = 32772,
+    SG_RC_INVALID_PARAMETER = 32773,
+    SG_RC_SYSTEM_IN_USE = 32774,
+    SG_RC_INVALID_STATE = 32775,
+    SG_RC_INCORRECT_DATA_TYPE = 32776,
+    SG_RC_SYSTEM_NOT_AVAILABLE = 32777,
+    SG_RC_OUT_OF_MEMORY = 32778,
+    SG_RC_FILE_NOT_FOUND = 32779
+};
+
+/* CIM_ConcreteJob.JobState values. */
+enum {
+    SG_JOB_NEW = 2,
+    SG_JOB_STARTING = 3,
+    SG_JOB_RUNNING = 4,
+    SG_JOB_SUSPENDED = 5,
+    SG_JOB_SHUTTING_DOWN = 6,
+    SG_JOB_COMPLETED = 7,
+    SG_JOB_TERMINATED = 8,
+    SG_JOB_KILLED = 9,
+    SG_JOB_EXCEPTION = 10,
+    SG_JOB_SERVICE = 11,
+    SG_JOB_QUERY_PENDING = 12
+};
+
+typedef enum {
+    SG_METHOD_INITIATE_FAILOVER = 0,
+    SG_METHOD_COMMIT_FAILOVER,
+    SG_METHOD_REVERT_FAILOVER,
+    SG_METHOD_TEST_REPLICA,        /* TestReplicaCollection */
+    SG_METHOD_REVERT_TEST_REPLICA, /* RevertTestReplicaCollection */
+    SG_METHOD_COUNT
+} sg_method_t;
+
+/* Where a collection stands, as far as siteguard's methods are concerned. */
+typedef enum {
+    SG_COLL_UNKNOWN = 0,
+    SG_COLL_REPLICATING,     /* normal: primary active, replica receiving */
+    SG_COLL_FAILOVER_RUNNING,/* a failover job is in progress */
+    SG_COLL_FAILED_OVER,     /* running at the replica, not committed */
+    SG_COLL_COMMITTED,       /* failover committed */
+    SG_COLL_TESTING          /* a test replica exists (drill) */
+} sg_coll_state_t;
+
+typedef struct {
+    int job_state;           /* SG_JOB_* */
+    int percent_complete;    /* 0..100 */
+    uint32_t error_code;     /* ErrorCode when the job failed */
+    char *error_description; /* owned; NULL when none */
+    int64_t elapsed_ms;
+} sg_job_status_t;
+
+/* Outcome of one method call. */
+typedef struct {
+    uint32_t return_value;       /* SG_RC_* */
+    char *job_path;              /* owned; set when return_value is 4096 */
+    char *resulting_collection;  /* owned; TestReplicaCollection only */
+} sg_call_result_t;
+
+typedef struct sg_provider sg_provider_t;
+
+typedef struct {
+    const char *name;
+    /* Invokes `method` on the collection. `recovery_point` is an object path or
+     * NULL (latest). Returns 0 when the call was made (its verdict is in
+     * result->return_value) or a negative sg_err_t when it could not be made. */
+    int (*call)(sg_provider_t *p, sg_method_t method, const char *collection_path,
+                const char *recovery_point, sg_call_result_t *result);
+    /* Reads a job. Returns 0, SG_ENOTFOUND for an unknown job, or an error. */
+    int (*get_job)(sg_provider_t *p, const char *job_path, sg_job_status_t *out);
+    /* Reads the state of a collection. */
+    int (*get_state)(sg_provider_t *p, const char *collection_path, sg_coll_state_t *out);
+    void (*destroy)(sg_provider_t *p);
+} sg_provider_ops_t;
+
+/* Every implementation's handle begins with this. */
+struct sg_provider {
+    const sg_provider_ops_t *ops;
+};
+
+static inline int sg_provider_call(sg_provider_t *p, sg_method_t m, const char *coll,
+                                   const char *rp, sg_call_result_t *r)
+{
+    return p->ops->call(p, m, coll, rp, r);
+}
+static inline int sg_provider_get_job(sg_provider_t *p, const char *job, sg_job_status_t *out)
+{
+    return p->ops->get_job(p, job, out);
+}
+static inline int sg_provider_get_state(sg_provider_t *p, const char *coll, sg_coll_state_t *out)
+{
+    return p->ops->get_state(p, coll, out);
+}
+/* Frees the provider and sets *p to NULL. */
+void sg_provider_destroy(sg_provider_t **p);
+
+void sg_call_result_fini(sg_call_result_t *r);
+void sg_job_status_fini(sg_job_status_t *s);
+
+/* Name of a method as WMI spells it ("InitiateFailover", ...). */
+const char *sg_method_name(sg_method_t m);
+/* Parses a WMI method name; returns 0 or SG_EINVAL. */
+int sg_method_parse(const char *name, sg_method_t *out);
+/* Text for a return value ("System is in use"); never NULL. */
+const char *sg_rc_text(uint32_t rc);
+/* True for return values that may succeed when called again later. */
+bool sg_rc_retryable(uint32_t rc);
+/* True for JobState values that mean the job has ended. */
+bool sg_job_state_ended(int job_state);
+const char *sg_job_state_text(int job_state);
+const char *sg_coll_state_text(sg_coll_state_t s);
+
+#endif

@@ -1,0 +1,24 @@
+/* The built-in simulator of Msvm_CollectionReplicationService.
+ *
+ * Models the configured collections (primary and replica site, state), the
+ * methods siteguard calls with their state rules, and jobs that advance
+ * through JobState with PercentComplete over the configured job duration, all
+ * on the injected clock. Faults from the config: a given return code, a job
+ * ending in Exception with an ErrorCode, a job that hangs, latency per call.
+ * With a state file, collection states and jobs outlive a crash of the
+ * service: the file is rewritten atomically after each change.
+ *
+ * Thread safe: one mutex guards the state; latency is slept outside it. */
+#ifndef SG_PROVIDER_SIM_H
+#define SG_PROVIDER_SIM_H
+
+#include "../clock.h"
+#include "../config.h"
+#include "provider.h"
+
+/* Creates a simulator for cfg->collections with cfg->provider.sim. Borrows
+ * `cfg` and `clock`, which must outlive it. Returns NULL on failure (logged),
+ * for example an unreadable state file. */
+sg_provider_t *sg_sim_new(const sg_config_t *cfg, const sg_clock_t *clock);
+
+#endif

@@ -1,0 +1,273 @@
+#include "service.h"
+#include "bus.h"
+#include "err.h"
+#include "executor.h"
+#include "log.h"
+#include "notify.h"
+#include "outcome.h"
+#include "platform/platform.h"
+#include "policy/engine.h"
+#include "provider/sim.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <zmq.h>
+
+#define S_MOD "service"
+#define S_MAX_WAIT_MS 250      /* the loop wakes at least this often */
+#define S_BUS_BATCH 4096       /* messages read per wake-up before other work */
+#define S_STATS_EVERY_MS 60000 /* counters logged this often */
+
+typedef struct {
+    const sg_config_t *cfg;
+    const sg_clock_t *clock;
+    void *zctx;
+    sg_provider_t *provider;
+    sg_notify_t *notify;
+    sg_executor_t *executor;
+    sg_bus_t *bus;
+    sg_engine_t *engine;
+    uint64_t decisions, runs_ok, runs_failed;
+} s_svc_t;
+
+static sg_outcome_kind_t s_outcome_kind(sg_decision_kind_t k)
+{
+    switch (k) {
+    case SG_DECISION_SITE_SUSPECT: return SG_OUTCOME_SITE_SUSPECT;
+    case SG_DECISION_SITE_LOST: return SG_OUTCOME_SITE_LOST;
+    case SG_DECISION_SITE_RECOVERED: return SG_OUTCOME_SITE_RECOVERED;
+    case SG_DECISION_FAILOVER: return SG_OUTCOME_DECISION;
+    default: return SG_OUTCOME_BLOCKED;
+    }
+}
+
+/* The outcome that announces a decision; NULL when out of memory. */
+static sg_outcome_t *s_decision_outcome(const s_svc_t *s, const sg_decision_t *d)
+{
+    const sg_config_t *cfg = s->cfg;
+    sg_outcome_t *o = sg_outcome_new(s_outcome_kind(d->kind), sg_clock_wall(s->clock));
+    if (!o)
+        return NULL;
+    o->run_id = d->run_id;
+    int rc = sg_outcome_set(o, &o->site, cfg->sites[d->site].name);
+    rc = rc ? rc : sg_outcome_set(o, &o->message, d->reason);
+    if (!rc && d->collection >= 0) {
+        const sg_collection_cfg_t *c = &cfg->collections[d->collection];
+        rc = sg_outcome_set(o, &o->collection, c->name);
+        rc = rc ? rc : sg_outcome_set(o, &o->cim_path, c->cim_path);
+    }
+    if (!rc && d->target_site >= 0)
+        rc = sg_outcome_set(o, &o->replica_site, cfg->sites[d->target_site].name);
+    if (!rc && d->run_id == 0) /* site notices and blocks: keyed by site/collection and time */
+        rc = sg_outcome_setf(o, &o->dedup_key, "%s/%s/%s/%lld", cfg->sites[d->site].name,
+                             d->collection >= 0 ? cfg->collections[d->collection].name : "-",
+                             sg_decision_kind_name(d->kind), (long long)o->time_ms);
+    rc = rc ? rc : sg_outcome_finish(o, 0);
+    if (rc) {
+        sg_outcome_free(&o);
+        return NULL;
+    }
+    return o;
+}
+
+static void s_post(s_svc_t *s, sg_outcome_t *o)
+{
+    if (sg_notify_post(s->notify, o) != SG_OK)
+        sg_error(S_MOD, "cannot queue outcome %s for the sinks", o->dedup_key);
+}
+
+static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
+{
+    s->decisions++;
+    sg_log(d->kind == SG_DECISION_SITE_RECOVERED ? SG_LOG_INFO : SG_LOG_WARN, "engine", "%s: %s",
+           sg_decision_kind_name(d->kind), d->reason);
+    if (d->kind == SG_DECISION_FAILOVER) {
+        int rc = sg_executor_submit(s->executor, d->run_id, d->collection);
+        if (rc != SG_OK)
+            sg_error(S_MOD, "cannot start failover of %s: %s",
+                     s->cfg->collections[d->collection].name, sg_err_str(rc));
+    }
+    sg_outcome_t *o = s_decision_outcome(s, d);
+    if (o)
+        s_post(s, o);
+    else
+        sg_error(S_MOD, "out of memory announcing a decision: %s", d->reason);
+    sg_outcome_free(&o);
+}
+
+static void s_drain_decisions(s_svc_t *s)
+{
+    sg_decision_t d;
+    while (sg_engine_next(s->engine, &d)) {
+        s_handle_decision(s, &d);
+        sg_decision_fini(&d);
+    }
+}
+
+static int s_on_event(void *user, const sg_event_t *ev)
+{
+    s_svc_t *s = user;
+    return sg_engine_on_event(s->engine, ev, sg_clock_mono(s->clock));
+}
+
+static void s_handle_results(s_svc_t *s)
+{
+    sg_exec_result_t r;
+    while (sg_executor_recv(s->executor, &r, 0) == 1) {
+        sg_log(r.outcome->kind == SG_OUTCOME_PROGRESS ? SG_LOG_DEBUG : SG_LOG_INFO, "executor",
+               "%s: %s", sg_outcome_kind_name(r.outcome->kind), r.outcome->message);
+        if (r.ended) {
+            sg_engine_run_ended(s->engine, r.collection, r.failed_over);
+            if (r.failed_over)
+                s->runs_ok++;
+            else
+                s->runs_failed++;
+        }
+        s_post(s, r.outcome);
+        sg_outcome_free(&r.outcome);
+    }
+}
+
+static int s_poll_timeout(const s_svc_t *s, int64_t now)
+{
+    int64_t deadline = sg_engine_next_deadline(s->engine);
+    int64_t wait = deadline == INT64_MAX ? S_MAX_WAIT_MS : deadline - now;
+    if (wait < 0)
+        wait = 0;
+    return (int)(wait < S_MAX_WAIT_MS ? wait : S_MAX_WAIT_MS);
+}
+
+static void s_log_stats(const s_svc_t *s)
+{
+    const sg_ingest_stats_t *st = sg_bus_stats(s->bus);
+    uint64_t dropped = 0;
+    for (int i = 1; i < SG_DROP_COUNT; i++)
+        dropped += st->dropped[i];
+    sg_info(S_MOD, "events received %llu, accepted %llu, dropped %llu; decisions %llu; runs "
+                   "succeeded %llu, failed %llu",
+            (unsigned long long)st->received, (unsigned long long)st->accepted,
+            (unsigned long long)dropped, (unsigned long long)s->decisions,
+            (unsigned long long)s->runs_ok, (unsigned long long)s->runs_failed);
+}
+
+static int s_loop(s_svc_t *s)
+{
+    int64_t next_stats = sg_clock_mono(s->clock) + S_STATS_EVERY_MS;
+    while (!sg_platform_stop_requested()) {
+        zmq_pollitem_t items[2] = {{.socket = sg_bus_socket(s->bus), .events = ZMQ_POLLIN},
+                                   {.socket = sg_executor_socket(s->executor), .events = ZMQ_POLLIN}};
+        int n = zmq_poll(items, 2, s_poll_timeout(s, sg_clock_mono(s->clock)));
+        if (n < 0 && zmq_errno() != EINTR) {
+            sg_error(S_MOD, "poll failed: %s", zmq_strerror(zmq_errno()));
+            return SG_EIO;
+        }
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            int rc = sg_bus_drain(s->bus, sg_clock_wall(s->clock), S_BUS_BATCH, s_on_event, s);
+            if (rc < 0)
+                sg_error(S_MOD, "engine rejected an event: %s", sg_err_str(rc));
+        }
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_handle_results(s);
+        int64_t now = sg_clock_mono(s->clock);
+        int rc = sg_engine_tick(s->engine, now);
+        if (rc != SG_OK)
+            sg_error(S_MOD, "engine tick failed: %s", sg_err_str(rc));
+        s_drain_decisions(s);
+        if (now >= next_stats) {
+            s_log_stats(s);
+            next_stats = now + S_STATS_EVERY_MS;
+        }
+    }
+    return SG_OK;
+}
+
+static json_t *s_stats_json(const s_svc_t *s)
+{
+    const sg_ingest_stats_t *st = sg_bus_stats(s->bus);
+    json_t *dropped = json_object();
+    for (int i = 1; i < SG_DROP_COUNT; i++)
+        json_object_set_new(dropped, sg_drop_reason_name((sg_drop_reason_t)i),
+                            json_integer((json_int_t)st->dropped[i]));
+    sg_notify_stats_t ns;
+    sg_notify_stats(s->notify, &ns);
+    return json_pack("{s:{s:I,s:I,s:o},s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I}}", "bus", "received",
+                     (json_int_t)st->received, "accepted", (json_int_t)st->accepted, "dropped",
+                     dropped, "runs", "decisions", (json_int_t)s->decisions, "succeeded",
+                     (json_int_t)s->runs_ok, "failed", (json_int_t)s->runs_failed, "notify",
+                     "queued", (json_int_t)ns.queued, "delivered", (json_int_t)ns.delivered,
+                     "retries", (json_int_t)ns.retries, "dead", (json_int_t)ns.dead);
+}
+
+static int s_write_stats(const s_svc_t *s, const char *path)
+{
+    json_t *j = s_stats_json(s);
+    if (!j)
+        return SG_ENOMEM;
+    int rc = json_dump_file(j, path, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 ? SG_OK : SG_EIO;
+    json_decref(j);
+    if (rc != SG_OK)
+        sg_error(S_MOD, "cannot write stats to %s", path);
+    return rc;
+}
+
+static int s_start(s_svc_t *s)
+{
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    s->zctx = zmq_ctx_new();
+    if (!s->zctx)
+        goto fail;
+    s->provider = sg_sim_new(s->cfg, s->clock);
+    if (!s->provider)
+        goto fail;
+    s->notify = sg_notify_new(s->cfg, s->clock, &errs);
+    if (!s->notify)
+        goto fail;
+    s->executor = sg_executor_new(s->zctx, s->cfg, s->provider, s->clock);
+    s->engine = sg_engine_new(s->cfg, (uint64_t)sg_clock_wall(s->clock) * 1000);
+    s->bus = sg_bus_new(s->zctx, s->cfg);
+    if (!s->executor || !s->engine || !s->bus)
+        goto fail;
+    sg_config_errors_fini(&errs);
+    return SG_OK;
+fail:
+    for (size_t i = 0; i < errs.n; i++)
+        sg_error(S_MOD, "%s", errs.items[i]);
+    sg_config_errors_fini(&errs);
+    return SG_EIO;
+}
+
+static void s_stop(s_svc_t *s)
+{
+    sg_bus_destroy(&s->bus);
+    sg_executor_destroy(&s->executor);
+    sg_engine_destroy(&s->engine);
+    sg_notify_destroy(&s->notify);
+    sg_provider_destroy(&s->provider);
+    if (s->zctx)
+        zmq_ctx_term(s->zctx);
+    s->zctx = NULL;
+}
+
+int sg_service_run(const sg_config_t *cfg, const sg_service_opts_t *opts)
+{
+    s_svc_t s = {.cfg = cfg, .clock = opts && opts->clock ? opts->clock : sg_clock_system()};
+    int rc = s_start(&s);
+    if (rc == SG_OK) {
+        sg_info(S_MOD, "running: %zu site(s), %zu observer(s), %zu collection(s), %zu sink(s)",
+                cfg->n_sites, cfg->n_observers, cfg->n_collections, cfg->n_sinks);
+        rc = s_loop(&s);
+        sg_info(S_MOD, "stopping");
+        s_log_stats(&s);
+        if (opts && opts->stats_path) {
+            sg_executor_destroy(&s.executor); /* no more results after this point */
+            int wrc = sg_notify_drain(s.notify, 5000);
+            if (wrc != SG_OK)
+                sg_warn(S_MOD, "sinks still had outcomes queued at stop");
+            wrc = s_write_stats(&s, opts->stats_path);
+            rc = rc ? rc : wrc;
+        }
+    }
+    s_stop(&s);
+    return rc;
+}

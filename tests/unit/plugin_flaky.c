@@ -1,0 +1,65 @@
+/* A sink plugin for tests of notify's retries and dead letters.
+ *
+ * Options: `retry_first` (int, default 0): the first K deliveries return
+ * RETRY, later ones OK; `fatal` (bool, default false): every delivery returns
+ * FATAL; `token` (string, secret, optional): unused, to exercise secrets.
+ * Built a second time with SG_TEST_PLUGIN_ABI=7 to stand for a plugin of
+ * another ABI version. */
+#include "siteguard/plugin.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SG_TEST_PLUGIN_ABI
+#define SG_TEST_PLUGIN_ABI SG_PLUGIN_ABI_VERSION
+#endif
+
+typedef struct {
+    long retry_first;
+    int fatal;
+    long deliveries;
+} s_flaky_t;
+
+static const sg_plugin_config_key_t s_keys[] = {
+    {"retry_first", SG_CFG_INT, "0", 0, 0, "deliveries answered with RETRY before OK"},
+    {"fatal", SG_CFG_BOOL, "false", 0, 0, "answer every delivery with FATAL"},
+    {"token", SG_CFG_STRING, NULL, 0, 1, "a secret that is never used"},
+};
+
+static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *options,
+                  size_t n_options, void **ctx)
+{
+    s_flaky_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    const char *retry_first = sg_plugin_option(options, n_options, "retry_first");
+    const char *fatal = sg_plugin_option(options, n_options, "fatal");
+    f->retry_first = retry_first ? strtol(retry_first, NULL, 10) : 0;
+    f->fatal = fatal && strcmp(fatal, "true") == 0;
+    host->log(host, SG_PLUGIN_LOG_DEBUG, "retry_first %ld, fatal %d", f->retry_first, f->fatal);
+    *ctx = f;
+    return 0;
+}
+
+static sg_deliver_result_t s_deliver(void *ctx, const sg_outcome_t *outcome)
+{
+    s_flaky_t *f = ctx;
+    (void)outcome;
+    if (f->fatal)
+        return SG_DELIVER_FATAL;
+    return f->deliveries++ < f->retry_first ? SG_DELIVER_RETRY : SG_DELIVER_OK;
+}
+
+static void s_close(void *ctx) { free(ctx); }
+
+SG_PLUGIN_EXPORT const sg_plugin_t sg_plugin_descriptor = {
+    .abi_version = SG_TEST_PLUGIN_ABI,
+    .struct_size = sizeof(sg_plugin_t),
+    .name = "flaky",
+    .description = "answers RETRY or FATAL on demand, for tests",
+    .config_keys = s_keys,
+    .n_config_keys = sizeof s_keys / sizeof s_keys[0],
+    .init = s_init,
+    .deliver = s_deliver,
+    .close = s_close,
+};

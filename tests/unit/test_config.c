@@ -1,0 +1,951 @@
+/* Unit tests of the config module: loading, defaults and every rule. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Lines 1..13: three sites (W a witness), one observer, one collection. */
+#define BASE                                                                                   \
+    "sites:\n"                                                                                 \
+    "  - name: A\n"                                                                            \
+    "  - name: B\n"                                                                            \
+    "  - name: W\n"                                                                            \
+    "    witness: true\n"                                                                      \
+    "observers:\n"                                                                             \
+    "  - id: o1\n"                                                                             \
+    "    site: A\n"                                                                            \
+    "collections:\n"                                                                           \
+    "  - name: c1\n"                                                                           \
+    "    cim_path: p1\n"                                                                       \
+    "    site: A\n"                                                                            \
+    "    replica_site: B\n"
+
+#define KEY40 "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+
+typedef struct {
+    sg_config_t *cfg;
+    sg_config_errors_t errs;
+    int rc;
+} s_result_t;
+
+static s_result_t s_load(const char *text)
+{
+    s_result_t r = {0};
+    sg_config_errors_init(&r.errs);
+    r.rc = sg_config_load_string("t.yaml", text, strlen(text), &r.cfg, &r.errs);
+    return r;
+}
+
+static void s_done(s_result_t *r)
+{
+    sg_config_destroy(&r->cfg);
+    assert_null(r->cfg);
+    sg_config_errors_fini(&r->errs);
+}
+
+static void s_print_errors(const s_result_t *r)
+{
+    for (size_t i = 0; i < r->errs.n; i++)
+        print_message("  error: %s\n", r->errs.items[i]);
+}
+
+static bool s_has_error(const s_result_t *r, const char *line)
+{
+    for (size_t i = 0; i < r->errs.n; i++)
+        if (strcmp(r->errs.items[i], line) == 0)
+            return true;
+    print_message("missing error: %s\n", line);
+    s_print_errors(r);
+    return false;
+}
+
+/* Loads text that must be rejected with (at least) the given error line. */
+static void s_expect_error(const char *text, const char *line)
+{
+    s_result_t r = s_load(text);
+    assert_int_equal(r.rc, SG_ECONFIG);
+    assert_null(r.cfg);
+    assert_true(s_has_error(&r, line));
+    s_done(&r);
+}
+
+/* Loads text that must be rejected with exactly this one error. */
+static void s_expect_only_error(const char *text, const char *line)
+{
+    s_result_t r = s_load(text);
+    assert_int_equal(r.rc, SG_ECONFIG);
+    assert_true(s_has_error(&r, line));
+    if (r.errs.n != 1)
+        s_print_errors(&r);
+    assert_int_equal(r.errs.n, 1);
+    s_done(&r);
+}
+
+static sg_config_t *s_load_ok(const char *text, s_result_t *r)
+{
+    *r = s_load(text);
+    if (r->rc != SG_OK)
+        s_print_errors(r);
+    assert_int_equal(r->rc, SG_OK);
+    assert_int_equal(r->errs.n, 0);
+    assert_non_null(r->cfg);
+    return r->cfg;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const char s_full[] =
+    "log_level: debug\n"
+    "plugin_dir: /opt/sg/plugins\n"
+    "bus:\n"
+    "  bind: [tcp://127.0.0.1:7700, ipc:///tmp/sg.sock]\n"
+    "  connect:\n"
+    "    - tcp://10.0.0.5:7701\n"
+    "  max_event_bytes: 8192\n"
+    "  max_age: 1m\n"
+    "  max_skew: 2s\n"
+    "sites:\n"
+    "  - name: A\n"
+    "  - name: B\n"
+    "  - name: W\n"
+    "    witness: true\n"
+    "observers:\n"
+    "  - id: probe-a1\n"
+    "    site: A\n"
+    "    public_key: \"" KEY40 "\"\n"
+    "  - id: probe-w\n"
+    "    site: W\n"
+    "collections:\n"
+    "  - name: sql\n"
+    "    cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"1ED8D1D9\"'\n"
+    "    site: A\n"
+    "    replica_site: B\n"
+    "    group: 2\n"
+    "    depends_on: [ad, files]\n"
+    "    recovery_point: latest_app_consistent\n"
+    "    rpo_limit: 15m\n"
+    "  - name: ad\n"
+    "    cim_path: p-ad\n"
+    "    site: B\n"
+    "    replica_site: A\n"
+    "  - name: files\n"
+    "    cim_path: p-files\n"
+    "    site: A\n"
+    "    replica_site: B\n"
+    "    group: 1\n"
+    "policy:\n"
+    "  suspect_after: 2s\n"
+    "  hold_down: 7s\n"
+    "  mode: shadow\n"
+    "provider:\n"
+    "  kind: sim\n"
+    "  workers: 16\n"
+    "  job_timeout: 1h\n"
+    "  poll_initial: 100ms\n"
+    "  poll_max: 2s\n"
+    "  max_attempts: 5\n"
+    "  sim:\n"
+    "    call_latency: 5ms\n"
+    "    job_duration: 750\n"
+    "    state_file: /tmp/sim.json\n"
+    "    faults:\n"
+    "      - collection: sql\n"
+    "        method: InitiateFailover\n"
+    "        return_code: 32774\n"
+    "        times: 2\n"
+    "      - job_error_code: 32768\n"
+    "      - method: CommitFailover\n"
+    "        hang: true\n"
+    "        job_error_code: 0\n"
+    "sinks:\n"
+    "  - name: outcomes\n"
+    "    plugin: jsonl\n"
+    "    path: /opt/sg/sg_jsonl.so\n"
+    "    options:\n"
+    "      path: /var/log/sg.jsonl\n"
+    "      fsync: \"true\"\n"
+    "  - name: console\n"
+    "    plugin: console\n";
+
+static void test_full_config_loads_every_field(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(s_full, &r);
+    assert_string_equal(c->path, "t.yaml");
+    assert_int_equal(c->log_level, SG_LOG_DEBUG);
+    assert_string_equal(c->plugin_dir, "/opt/sg/plugins");
+
+    assert_int_equal(c->bus.n_bind, 2);
+    assert_string_equal(c->bus.bind[0], "tcp://127.0.0.1:7700");
+    assert_string_equal(c->bus.bind[1], "ipc:///tmp/sg.sock");
+    assert_int_equal(c->bus.n_connect, 1);
+    assert_string_equal(c->bus.connect[0], "tcp://10.0.0.5:7701");
+    assert_int_equal(c->bus.max_event_bytes, 8192);
+    assert_int_equal(c->bus.max_age_ms, 60000);
+    assert_int_equal(c->bus.max_skew_ms, 2000);
+
+    assert_int_equal(c->n_sites, 3);
+    assert_string_equal(c->sites[2].name, "W");
+    assert_false(c->sites[0].witness);
+    assert_true(c->sites[2].witness);
+    assert_string_equal(c->sites[1].mark.file, "t.yaml");
+    assert_int_equal(c->sites[1].mark.line, 12);
+    assert_int_equal(c->sites[1].mark.column, 5);
+
+    assert_int_equal(c->n_observers, 2);
+    assert_string_equal(c->observers[0].id, "probe-a1");
+    assert_int_equal(c->observers[0].site, 0);
+    assert_string_equal(c->observers[0].public_key, KEY40);
+    assert_int_equal(c->observers[1].site, 2);
+    assert_null(c->observers[1].public_key);
+
+    assert_int_equal(c->n_collections, 3);
+    const sg_collection_cfg_t *sql = &c->collections[0];
+    assert_string_equal(sql->name, "sql");
+    assert_string_equal(sql->cim_path, "Msvm_VirtualSystemCollection.InstanceID=\"1ED8D1D9\"");
+    assert_int_equal(sql->site, 0);
+    assert_int_equal(sql->replica_site, 1);
+    assert_int_equal(sql->group, 2);
+    assert_int_equal(sql->n_depends_on, 2);
+    assert_int_equal(sql->depends_on[0], 1);
+    assert_int_equal(sql->depends_on[1], 2);
+    assert_int_equal(sql->recovery_point, SG_RP_LATEST_APP_CONSISTENT);
+    assert_int_equal(sql->rpo_limit_ms, 15 * 60 * 1000);
+    assert_int_equal(sql->mark.line, 22);
+    const sg_collection_cfg_t *ad = &c->collections[1];
+    assert_int_equal(ad->site, 1);
+    assert_int_equal(ad->replica_site, 0);
+    assert_int_equal(ad->group, 0);
+    assert_int_equal(ad->n_depends_on, 0);
+    assert_null(ad->depends_on);
+    assert_int_equal(ad->recovery_point, SG_RP_LATEST);
+    assert_int_equal(ad->rpo_limit_ms, 0);
+
+    assert_int_equal(c->policy.suspect_after_ms, 2000);
+    assert_int_equal(c->policy.hold_down_ms, 7000);
+    assert_int_equal(c->policy.mode, SG_MODE_SHADOW);
+
+    const sg_provider_cfg_t *p = &c->provider;
+    assert_string_equal(p->kind, "sim");
+    assert_int_equal(p->workers, 16);
+    assert_int_equal(p->job_timeout_ms, 3600000);
+    assert_int_equal(p->poll_initial_ms, 100);
+    assert_int_equal(p->poll_max_ms, 2000);
+    assert_int_equal(p->max_attempts, 5);
+    assert_int_equal(p->sim.call_latency_ms, 5);
+    assert_int_equal(p->sim.job_duration_ms, 750);
+    assert_string_equal(p->sim.state_file, "/tmp/sim.json");
+    assert_int_equal(p->sim.n_faults, 3);
+    assert_string_equal(p->sim.faults[0].collection, "sql");
+    assert_string_equal(p->sim.faults[0].method, "InitiateFailover");
+    assert_int_equal(p->sim.faults[0].return_code, 32774);
+    assert_int_equal(p->sim.faults[0].times, 2);
+    assert_null(p->sim.faults[1].collection);
+    assert_null(p->sim.faults[1].method);
+    assert_int_equal(p->sim.faults[1].job_error_code, 32768);
+    assert_int_equal(p->sim.faults[1].times, 0);
+    assert_true(p->sim.faults[2].hang);
+    assert_int_equal(p->sim.faults[2].mark.line, 60);
+
+    assert_int_equal(c->n_sinks, 2);
+    const sg_sink_cfg_t *s = &c->sinks[0];
+    assert_string_equal(s->name, "outcomes");
+    assert_string_equal(s->plugin, "jsonl");
+    assert_string_equal(s->path, "/opt/sg/sg_jsonl.so");
+    assert_int_equal(s->n_options, 2);
+    assert_string_equal(s->options[0].key, "path");
+    assert_string_equal(s->options[0].value, "/var/log/sg.jsonl");
+    assert_int_equal(s->options[0].mark.line, 68);
+    assert_int_equal(s->options[0].mark.column, 7);
+    assert_string_equal(s->options[1].key, "fsync");
+    assert_string_equal(s->options[1].value, "true");
+    assert_string_equal(c->sinks[1].name, "console");
+    assert_null(c->sinks[1].path);
+    assert_int_equal(c->sinks[1].n_options, 0);
+    assert_null(c->sinks[1].options);
+    s_done(&r);
+}
+
+static void test_defaults_apply_to_omitted_sections(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE, &r);
+    assert_int_equal(c->log_level, SG_LOG_INFO);
+    assert_null(c->plugin_dir);
+    assert_int_equal(c->bus.n_bind, 1);
+    assert_string_equal(c->bus.bind[0], "tcp://127.0.0.1:7700");
+    assert_int_equal(c->bus.n_connect, 0);
+    assert_int_equal(c->bus.max_event_bytes, 4096);
+    assert_int_equal(c->bus.max_age_ms, 30000);
+    assert_int_equal(c->bus.max_skew_ms, 5000);
+    assert_int_equal(c->policy.suspect_after_ms, 3000);
+    assert_int_equal(c->policy.hold_down_ms, 10000);
+    assert_int_equal(c->policy.mode, SG_MODE_AUTO);
+    assert_string_equal(c->provider.kind, "sim");
+    assert_int_equal(c->provider.workers, 4);
+    assert_int_equal(c->provider.job_timeout_ms, 30 * 60 * 1000);
+    assert_int_equal(c->provider.poll_initial_ms, 250);
+    assert_int_equal(c->provider.poll_max_ms, 5000);
+    assert_int_equal(c->provider.max_attempts, 3);
+    assert_int_equal(c->provider.sim.call_latency_ms, 20);
+    assert_int_equal(c->provider.sim.job_duration_ms, 2000);
+    assert_null(c->provider.sim.state_file);
+    assert_int_equal(c->provider.sim.n_faults, 0);
+    assert_int_equal(c->n_sinks, 0);
+    assert_int_equal(c->collections[0].group, 0);
+    assert_int_equal(c->collections[0].recovery_point, SG_RP_LATEST);
+    s_done(&r);
+}
+
+static void test_a_bus_section_replaces_the_default_bind(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE "bus:\n  connect: [tcp://10.1.1.1:7700]\n", &r);
+    assert_int_equal(c->bus.n_bind, 0);
+    assert_int_equal(c->bus.n_connect, 1);
+    s_done(&r);
+}
+
+static void test_find_functions_return_indices(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(s_full, &r);
+    assert_int_equal(sg_config_find_site(c, "W"), 2);
+    assert_int_equal(sg_config_find_site(c, "X"), -1);
+    assert_int_equal(sg_config_find_observer(c, "probe-w"), 1);
+    assert_int_equal(sg_config_find_observer(c, "nobody"), -1);
+    assert_int_equal(sg_config_find_collection(c, "files"), 2);
+    assert_int_equal(sg_config_find_collection(c, "sq"), -1);
+    s_done(&r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Keys and node types                                                       */
+
+static void test_unknown_key_is_an_error_with_line_and_column(void **state)
+{
+    s_expect_only_error(BASE "policy:\n"
+                             "  suspect_after: 1s\n"
+                             "  hold_dwn: 5s\n",
+                        "t.yaml:16:3: unknown key 'hold_dwn' in policy (expected one of: "
+                        "suspect_after, hold_down, mode)");
+}
+
+static void test_unknown_key_in_a_list_entry_and_at_the_top_level(void **state)
+{
+    s_expect_error("sitez: []\n" BASE,
+                   "t.yaml:1:1: unknown key 'sitez' at the top level (expected one of: "
+                   "log_level, plugin_dir, bus, sites, observers, collections, policy, provider, "
+                   "sinks)");
+    s_expect_only_error(BASE "    replica: B\n",
+                        "t.yaml:14:5: unknown key 'replica' in a collection (expected one of: "
+                        "name, cim_path, site, replica_site, group, depends_on, recovery_point, "
+                        "rpo_limit)");
+}
+
+static void test_duplicate_key_in_a_mapping_is_an_error(void **state)
+{
+    s_expect_only_error(BASE "policy:\n"
+                             "  mode: auto\n"
+                             "  mode: shadow\n",
+                        "t.yaml:16:3: duplicate key 'mode' in policy");
+}
+
+static void test_missing_required_keys_are_errors_at_the_entry(void **state)
+{
+    s_expect_error("sites:\n"
+                   "  - name: A\n"
+                   "  - name: B\n"
+                   "observers:\n"
+                   "  - site: A\n"
+                   "collections:\n"
+                   "  - name: c1\n"
+                   "    site: A\n",
+                   "t.yaml:5:5: missing required key 'id' in an observer");
+    s_expect_error("sites:\n"
+                   "  - name: A\n"
+                   "  - name: B\n"
+                   "observers:\n"
+                   "  - {id: o, site: A}\n"
+                   "collections:\n"
+                   "  - name: c1\n"
+                   "    site: A\n",
+                   "t.yaml:7:5: missing required key 'cim_path' in a collection");
+    s_expect_error("sites: [{name: A}]\n"
+                   "observers: [{id: o, site: A}]\n"
+                   "collections:\n"
+                   "  - name: c1\n"
+                   "    site: A\n",
+                   "t.yaml:4:5: missing required key 'replica_site' in a collection");
+    s_expect_only_error(BASE "sinks:\n  - name: s\n",
+                        "t.yaml:15:5: missing required key 'plugin' in a sink");
+}
+
+static void test_missing_and_empty_sections_are_errors(void **state)
+{
+    s_expect_error("log_level: info\n",
+                   "t.yaml:1:1: missing required key 'sites' at the top level");
+    s_expect_error("log_level: info\n",
+                   "t.yaml:1:1: missing required key 'collections' at the top level");
+    s_expect_error("sites: []\nobservers:\ncollections: []\n",
+                   "t.yaml:1:8: 'sites' must list at least one site");
+    s_expect_error("sites: []\nobservers:\ncollections: []\n",
+                   "t.yaml:2:11: 'observers' must list at least one observer");
+    s_expect_error("sites: []\nobservers:\ncollections: []\n",
+                   "t.yaml:3:14: 'collections' must list at least one collection");
+}
+
+static void test_wrong_node_types_are_errors(void **state)
+{
+    s_expect_only_error(BASE "policy: [1s, 3s]\n",
+                        "t.yaml:14:9: expected a mapping for 'policy' (found a list)");
+    s_expect_only_error(BASE "bus:\n  bind: tcp://127.0.0.1:1\n",
+                        "t.yaml:15:9: expected a list for 'bind' (found a scalar)");
+    s_expect_only_error(BASE "plugin_dir: [a, b]\n",
+                        "t.yaml:14:13: expected a scalar for 'plugin_dir' (found a list)");
+    s_expect_only_error(BASE "    depends_on: [{name: x}]\n",
+                        "t.yaml:14:18: expected a scalar for each entry of 'depends_on' "
+                        "(found a mapping)");
+    s_expect_error("sites:\n  - A\n",
+                   "t.yaml:2:5: expected a mapping for each entry of 'sites' (found a scalar)");
+    s_expect_only_error(BASE "sinks:\n  - name: s\n    plugin: p\n    options:\n"
+                             "      path: [a]\n",
+                        "t.yaml:18:13: expected a scalar for 'path' (found a list)");
+}
+
+static void test_empty_file_and_non_mapping_documents_are_errors(void **state)
+{
+    s_expect_only_error("", "t.yaml:1:1: the file is empty: expected a mapping with sites, "
+                            "observers and collections");
+    s_expect_only_error("# only a comment\n",
+                        "t.yaml:1:1: the file is empty: expected a mapping with sites, "
+                        "observers and collections");
+    s_expect_only_error("- a\n- b\n",
+                        "t.yaml:1:1: expected a mapping at the top level (found a list)");
+    s_expect_only_error(BASE "---\nsites: []\n",
+                        "t.yaml:15:1: only one YAML document is allowed in a config file");
+}
+
+static void test_yaml_syntax_error_reports_the_parser_mark(void **state)
+{
+    s_expect_only_error(BASE "policy:\n  mode: auto\n hold_down: 3s\n",
+                        "t.yaml:16:2: YAML syntax error: did not find expected key (while "
+                        "parsing a block mapping that started at line 1, column 1)");
+    s_expect_only_error(BASE "plugin_dir: \"unterminated\n",
+                        "t.yaml:15:1: YAML syntax error: found unexpected end of stream (while "
+                        "scanning a quoted scalar that started at line 14, column 13)");
+    s_expect_only_error(BASE "plugin_dir: *nowhere\n",
+                        "t.yaml:14:13: YAML syntax error: found undefined alias");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Values                                                                    */
+
+static void test_bad_duration_is_an_error(void **state)
+{
+    s_expect_only_error(BASE "policy:\n  hold_down: 10 s\n",
+                        "t.yaml:15:14: bad value '10 s' for 'hold_down': expected a duration "
+                        "like 250ms, 3s, 2m, 1h");
+    s_expect_only_error(BASE "provider:\n  job_timeout: -5s\n",
+                        "t.yaml:15:16: bad value '-5s' for 'job_timeout': expected a duration "
+                        "like 250ms, 3s, 2m, 1h");
+    s_expect_only_error(BASE "    rpo_limit: 1d\n",
+                        "t.yaml:14:16: bad value '1d' for 'rpo_limit': expected a duration "
+                        "like 250ms, 3s, 2m, 1h");
+}
+
+static void test_parse_duration_units_and_rejections(void **state)
+{
+    int64_t ms = -1;
+    assert_int_equal(sg_config_parse_duration("250ms", &ms), SG_OK);
+    assert_int_equal(ms, 250);
+    assert_int_equal(sg_config_parse_duration("3s", &ms), SG_OK);
+    assert_int_equal(ms, 3000);
+    assert_int_equal(sg_config_parse_duration("2m", &ms), SG_OK);
+    assert_int_equal(ms, 120000);
+    assert_int_equal(sg_config_parse_duration("1h", &ms), SG_OK);
+    assert_int_equal(ms, 3600000);
+    assert_int_equal(sg_config_parse_duration("1500", &ms), SG_OK);
+    assert_int_equal(ms, 1500);
+    assert_int_equal(sg_config_parse_duration("0", &ms), SG_OK);
+    assert_int_equal(ms, 0);
+    ms = 42;
+    static const char *const bad[] = {"", "-1s", "+1s", "s", "1.5s", "3 s", " 3s", "3S", "3sec",
+                                      "1d", "0x10", "9223372036854775808",
+                                      "9223372036854775807s", "2562047788015216h"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (sg_config_parse_duration(bad[i], &ms) != SG_EINVAL)
+            fail_msg("'%s' was accepted as a duration", bad[i]);
+    }
+    assert_int_equal(ms, 42); /* untouched on failure */
+    assert_int_equal(sg_config_parse_duration("9223372036854775807", &ms), SG_OK);
+    assert_int_equal(ms, INT64_MAX);
+    assert_int_equal(sg_config_parse_duration(NULL, &ms), SG_EINVAL);
+}
+
+static void test_integers_out_of_range_are_errors(void **state)
+{
+    s_expect_only_error(BASE "provider:\n  workers: 0\n",
+                        "t.yaml:15:12: 'workers' must be between 1 and 256 (got 0)");
+    s_expect_only_error(BASE "provider:\n  workers: 257\n",
+                        "t.yaml:15:12: 'workers' must be between 1 and 256 (got 257)");
+    s_expect_only_error(BASE "provider:\n  max_attempts: 101\n",
+                        "t.yaml:15:17: 'max_attempts' must be between 1 and 100 (got 101)");
+    s_expect_only_error(BASE "bus:\n  bind: [tcp://127.0.0.1:1]\n  max_event_bytes: 63\n",
+                        "t.yaml:16:20: 'max_event_bytes' must be between 64 and 1048576 "
+                        "(got 63)");
+    s_expect_only_error(BASE "    group: -1\n",
+                        "t.yaml:14:12: 'group' must be between 0 and 1000 (got -1)");
+    s_expect_only_error(BASE "    group: 1001\n",
+                        "t.yaml:14:12: 'group' must be between 0 and 1000 (got 1001)");
+    s_expect_only_error(BASE "    group: two\n",
+                        "t.yaml:14:12: bad value 'two' for 'group': expected an integer");
+    s_expect_only_error(BASE "    group: 99999999999999999999\n",
+                        "t.yaml:14:12: bad value '99999999999999999999' for 'group': expected "
+                        "an integer");
+}
+
+static void test_enumerations_reject_unknown_values(void **state)
+{
+    s_expect_only_error(BASE "log_level: verbose\n",
+                        "t.yaml:14:12: bad value 'verbose' for 'log_level': expected one of: "
+                        "error, warn, info, debug");
+    s_expect_only_error(BASE "policy:\n  mode: yolo\n",
+                        "t.yaml:15:9: bad value 'yolo' for 'mode': expected one of: auto, "
+                        "approve, shadow");
+    s_expect_only_error(BASE "    recovery_point: oldest\n",
+                        "t.yaml:14:21: bad value 'oldest' for 'recovery_point': expected one "
+                        "of: latest, latest_app_consistent");
+    s_expect_error("sites:\n  - name: A\n    witness: maybe\n",
+                        "t.yaml:3:14: bad value 'maybe' for 'witness': expected true or false");
+}
+
+static void test_empty_strings_are_errors(void **state)
+{
+    s_expect_only_error(BASE "plugin_dir: ''\n", "t.yaml:14:13: 'plugin_dir' must not be empty");
+    s_expect_error("sites:\n  - name:\n", "t.yaml:2:10: 'name' must not be empty");
+}
+
+#define OBSERVER_WITH_KEY(key)                                                                 \
+    "sites: [{name: A}, {name: B}]\n"                                                         \
+    "collections: [{name: c, cim_path: p, site: A, replica_site: B}]\n"                       \
+    "observers:\n"                                                                            \
+    "  - id: o\n"                                                                             \
+    "    site: A\n"                                                                           \
+    "    public_key: " key "\n"
+
+static void test_public_key_must_be_40_characters_of_z85(void **state)
+{
+    static const char *const err = "t.yaml:6:17: 'public_key' must be a CURVE public key: 40 "
+                                   "characters of Z85 text";
+    s_expect_only_error(OBSERVER_WITH_KEY("abc"), err);
+    s_expect_only_error(OBSERVER_WITH_KEY("\"" KEY40 "A\""), err);
+    /* 40 characters, but a quote is not Z85 */
+    s_expect_only_error(OBSERVER_WITH_KEY("'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf\"'"), err);
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(OBSERVER_WITH_KEY("'" KEY40 "'"), &r);
+    assert_string_equal(c->observers[0].public_key, KEY40);
+    s_done(&r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cross-references and uniqueness                                           */
+
+static void test_reference_to_an_undefined_site_is_an_error(void **state)
+{
+    s_expect_error("sites:\n"
+                   "  - name: A\n"
+                   "  - name: B\n"
+                   "observers:\n"
+                   "  - id: o1\n"
+                   "    site: C\n"
+                   "collections:\n"
+                   "  - name: c1\n"
+                   "    cim_path: p\n"
+                   "    site: A\n"
+                   "    replica_site: D\n",
+                   "t.yaml:6:11: site 'C' is not defined in sites");
+    s_expect_error("sites:\n"
+                   "  - name: A\n"
+                   "  - name: B\n"
+                   "observers:\n"
+                   "  - id: o1\n"
+                   "    site: C\n"
+                   "collections:\n"
+                   "  - name: c1\n"
+                   "    cim_path: p\n"
+                   "    site: A\n"
+                   "    replica_site: D\n",
+                   "t.yaml:11:19: site 'D' is not defined in sites");
+}
+
+static void test_references_resolve_whatever_the_section_order(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok("collections:\n"
+                                     "  - {name: c2, cim_path: p2, site: B, replica_site: A,"
+                                     " depends_on: [c1]}\n"
+                                     "  - {name: c1, cim_path: p1, site: A, replica_site: B}\n"
+                                     "provider:\n"
+                                     "  sim:\n"
+                                     "    faults: [{collection: c1, hang: true}]\n"
+                                     "observers: [{id: o, site: B}]\n"
+                                     "sites: [{name: A}, {name: B}]\n",
+                                     &r);
+    assert_int_equal(c->collections[0].site, 1);
+    assert_int_equal(c->collections[0].depends_on[0], 1);
+    assert_int_equal(c->observers[0].site, 1);
+    assert_string_equal(c->provider.sim.faults[0].collection, "c1");
+    s_done(&r);
+}
+
+static void test_duplicate_names_are_errors(void **state)
+{
+    s_expect_only_error(BASE "  - name: c1\n"
+                             "    cim_path: p2\n"
+                             "    site: B\n"
+                             "    replica_site: A\n",
+                        "t.yaml:14:5: duplicate collection name 'c1' (first defined at line 10)");
+    s_expect_only_error("sites:\n  - name: A\n  - name: B\n  - name: A\n"
+                        "observers: [{id: o, site: A}]\n"
+                        "collections: [{name: c, cim_path: p, site: A, replica_site: B}]\n",
+                        "t.yaml:4:5: duplicate site name 'A' (first defined at line 2)");
+    s_expect_only_error(BASE "observers:\n", "t.yaml:14:1: duplicate key 'observers' at the top "
+                                             "level");
+    s_expect_only_error("sites: [{name: A}, {name: B}]\n"
+                        "observers:\n  - {id: o, site: A}\n  - {id: o, site: B}\n"
+                        "collections: [{name: c, cim_path: p, site: A, replica_site: B}]\n",
+                        "t.yaml:4:5: duplicate observer id 'o' (first defined at line 3)");
+    s_expect_only_error(BASE "sinks:\n  - {name: s, plugin: a}\n  - {name: s, plugin: b}\n",
+                        "t.yaml:16:5: duplicate sink name 's' (first defined at line 15)");
+    s_expect_only_error(BASE "sinks:\n  - name: s\n    plugin: a\n    options:\n"
+                             "      path: x\n      path: y\n",
+                        "t.yaml:19:7: duplicate key 'path' in the options of sink 's'");
+}
+
+static void test_replica_site_must_differ_and_not_be_a_witness(void **state)
+{
+    s_expect_only_error(BASE "  - name: c2\n"
+                             "    cim_path: p2\n"
+                             "    site: B\n"
+                             "    replica_site: B\n",
+                        "t.yaml:17:19: replica_site 'B' is the same as site");
+    s_expect_only_error(BASE "  - name: c2\n"
+                             "    cim_path: p2\n"
+                             "    site: A\n"
+                             "    replica_site: W\n",
+                        "t.yaml:17:19: replica_site 'W' is a witness site; a witness cannot "
+                        "hold collections");
+    s_expect_only_error(BASE "  - name: c2\n"
+                             "    cim_path: p2\n"
+                             "    site: W\n"
+                             "    replica_site: A\n",
+                        "t.yaml:16:11: site 'W' is a witness site; a witness cannot hold "
+                        "collections");
+}
+
+#define COLL(n, deps)                                                                          \
+    "  - {name: " n ", cim_path: p" n ", site: A, replica_site: B, depends_on: " deps "}\n"
+
+static void test_depends_on_must_name_other_defined_collections(void **state)
+{
+    s_expect_only_error("sites: [{name: A}, {name: B}]\n"
+                        "observers: [{id: o, site: A}]\n"
+                        "collections:\n" COLL("a", "[a]"),
+                        "t.yaml:4:68: collection 'a' depends on itself");
+    s_expect_only_error("sites: [{name: A}, {name: B}]\n"
+                        "observers: [{id: o, site: A}]\n"
+                        "collections:\n" COLL("a", "[zz]"),
+                        "t.yaml:4:68: collection 'zz' is not defined in collections");
+    s_expect_only_error("sites: [{name: A}, {name: B}]\n"
+                        "observers: [{id: o, site: A}]\n"
+                        "collections:\n" COLL("a", "[b, b]") COLL("b", "[]"),
+                        "t.yaml:4:71: depends_on lists 'b' twice");
+}
+
+static void test_depends_on_cycles_are_errors(void **state)
+{
+    s_expect_only_error("sites: [{name: A}, {name: B}]\n"
+                        "observers: [{id: o, site: A}]\n"
+                        "collections:\n" COLL("a", "[b]") COLL("b", "[c]") COLL("c", "[a]")
+                            COLL("d", "[a]"),
+                        "t.yaml:6:68: depends_on forms a cycle: a -> b -> c -> a");
+    s_expect_only_error("sites: [{name: A}, {name: B}]\n"
+                        "observers: [{id: o, site: A}]\n"
+                        "collections:\n" COLL("a", "[]") COLL("b", "[a, c]") COLL("c", "[b]"),
+                        "t.yaml:6:68: depends_on forms a cycle: b -> c -> b");
+}
+
+static void test_a_diamond_of_dependencies_is_not_a_cycle(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok("sites: [{name: A}, {name: B}]\n"
+                                     "observers: [{id: o, site: A}]\n"
+                                     "collections:\n" COLL("a", "[b, c]") COLL("b", "[d]")
+                                         COLL("c", "[d]") COLL("d", "[]"),
+                                     &r);
+    assert_int_equal(c->collections[0].n_depends_on, 2);
+    assert_int_equal(c->collections[1].depends_on[0], 3);
+    s_done(&r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Policy, provider, faults, bus                                             */
+
+static void test_policy_durations_must_be_ordered_and_positive(void **state)
+{
+    s_expect_only_error(BASE "policy:\n  suspect_after: 5s\n  hold_down: 5s\n",
+                        "t.yaml:16:14: hold_down (5000 ms) must be longer than suspect_after "
+                        "(5000 ms)");
+    s_expect_only_error(BASE "policy:\n  suspect_after: 20s\n",
+                        "t.yaml:15:18: hold_down (10000 ms) must be longer than suspect_after "
+                        "(20000 ms)");
+    s_expect_only_error(BASE "policy:\n  suspect_after: 0s\n",
+                        "t.yaml:15:18: 'suspect_after' must be greater than 0");
+}
+
+static void test_poll_initial_must_not_exceed_poll_max(void **state)
+{
+    s_expect_only_error(BASE "provider:\n  poll_initial: 10s\n",
+                        "t.yaml:15:17: poll_initial (10000 ms) must not exceed poll_max "
+                        "(5000 ms)");
+    s_expect_only_error(BASE "provider:\n  poll_max: 0\n",
+                        "t.yaml:15:13: 'poll_max' must be greater than 0");
+}
+
+static void test_only_the_sim_provider_is_built_in(void **state)
+{
+    s_expect_only_error(BASE "provider:\n  kind: wmi\n",
+                        "t.yaml:15:9: provider 'wmi' is not built into this version");
+    s_expect_only_error(BASE "provider:\n  kind: magic\n",
+                        "t.yaml:15:9: unknown provider kind 'magic' (expected one of: sim, wmi, "
+                        "wsman)");
+}
+
+static void test_fault_needs_a_known_method_a_defined_collection_and_one_effect(void **state)
+{
+    s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
+                             "      - method: InitiateFailovr\n        hang: true\n",
+                        "t.yaml:17:17: unknown method 'InitiateFailovr' (expected one of: "
+                        "InitiateFailover, CommitFailover, RevertFailover, TestReplicaCollection, "
+                        "RevertTestReplicaCollection)");
+    s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
+                             "      - collection: nope\n        return_code: 32768\n",
+                        "t.yaml:17:21: collection 'nope' is not defined in collections");
+    s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
+                             "      - return_code: 32768\n        hang: true\n",
+                        "t.yaml:17:9: a fault needs exactly one of: a non-zero return_code, a "
+                        "non-zero job_error_code, hang: true");
+    s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n      - times: 3\n",
+                        "t.yaml:17:9: a fault needs exactly one of: a non-zero return_code, a "
+                        "non-zero job_error_code, hang: true");
+    s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
+                             "      - return_code: 4294967296\n",
+                        "t.yaml:17:22: 'return_code' must be between 0 and 4294967295 "
+                        "(got 4294967296)");
+}
+
+static void test_bus_needs_an_endpoint(void **state)
+{
+    s_expect_only_error(BASE "bus:\n  bind: []\n  max_age: 10s\n",
+                        "t.yaml:15:3: bus needs at least one 'bind' or 'connect' endpoint");
+    s_expect_only_error(BASE "bus:\n  bind: ['']\n",
+                        "t.yaml:15:10: an entry of 'bind' must not be empty");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reporting                                                                 */
+
+static void test_several_errors_are_all_reported_in_file_order(void **state)
+{
+    s_result_t r = s_load("log_level: loud\n"             /* 1 */
+                          "sites:\n"                      /* 2 */
+                          "  - name: A\n"                 /* 3 */
+                          "  - name: A\n"                 /* 4 */
+                          "observers:\n"                  /* 5 */
+                          "  - id: o1\n"                  /* 6 */
+                          "    site: Z\n"                 /* 7 */
+                          "collections:\n"                /* 8 */
+                          "  - name: c1\n"                /* 9 */
+                          "    cim_path: p\n"             /* 10 */
+                          "    site: A\n"                 /* 11 */
+                          "    replica_site: A\n"         /* 12 */
+                          "    rpo_limit: soon\n"         /* 13 */
+                          "policy:\n"                     /* 14 */
+                          "  holddown: 3s\n"              /* 15 */
+                          "provider:\n"                   /* 16 */
+                          "  workers: 1000\n");           /* 17 */
+    assert_int_equal(r.rc, SG_ECONFIG);
+    assert_null(r.cfg);
+    static const char *const want[] = {
+        "t.yaml:1:12: bad value 'loud' for 'log_level': expected one of: error, warn, info, debug",
+        "t.yaml:4:5: duplicate site name 'A' (first defined at line 3)",
+        "t.yaml:7:11: site 'Z' is not defined in sites",
+        "t.yaml:12:19: replica_site 'A' is the same as site",
+        "t.yaml:13:16: bad value 'soon' for 'rpo_limit': expected a duration like 250ms, 3s, "
+        "2m, 1h",
+        "t.yaml:15:3: unknown key 'holddown' in policy (expected one of: suspect_after, "
+        "hold_down, mode)",
+        "t.yaml:17:12: 'workers' must be between 1 and 256 (got 1000)",
+    };
+    if (r.errs.n != sizeof want / sizeof want[0])
+        s_print_errors(&r);
+    assert_int_equal(r.errs.n, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < r.errs.n; i++)
+        assert_string_equal(r.errs.items[i], want[i]);
+    s_done(&r);
+}
+
+static void test_errors_are_appended_after_existing_ones(void **state)
+{
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    sg_mark_t m = {"x.yaml", 3, 7};
+    assert_int_equal(sg_config_errors_add(&errs, &m, "rule %d broken", 42), SG_OK);
+    sg_config_t *cfg = NULL;
+    const char *text = "sites: 3\n";
+    assert_int_equal(sg_config_load_string("t.yaml", text, strlen(text), &cfg, &errs),
+                     SG_ECONFIG);
+    assert_null(cfg);
+    assert_true(errs.n >= 2);
+    assert_string_equal(errs.items[0], "x.yaml:3:7: rule 42 broken");
+    assert_string_equal(errs.items[1], "t.yaml:1:1: missing required key 'observers' at the top "
+                                       "level");
+    sg_config_errors_fini(&errs);
+    assert_int_equal(errs.n, 0);
+    assert_null(errs.items);
+}
+
+static void test_text_need_not_be_nul_terminated(void **state)
+{
+    char buf[sizeof BASE + 16];
+    memcpy(buf, BASE, sizeof BASE - 1);
+    memcpy(buf + sizeof BASE - 1, "garbage: [", 10);
+    sg_config_t *cfg = NULL;
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    assert_int_equal(sg_config_load_string("t.yaml", buf, sizeof BASE - 1, &cfg, &errs), SG_OK);
+    assert_int_equal(cfg->n_sites, 3);
+    sg_config_destroy(&cfg);
+    sg_config_errors_fini(&errs);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                     */
+
+static void test_unreadable_file_is_an_io_error(void **state)
+{
+    sg_config_t *cfg = NULL;
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    assert_int_equal(sg_config_load_file("/nonexistent/sg.yaml", &cfg, &errs), SG_EIO);
+    assert_null(cfg);
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.items[0], "/nonexistent/sg.yaml: cannot read: No such file or "
+                                       "directory");
+    sg_config_errors_fini(&errs);
+}
+
+static void s_expect_file_loads(const char *path)
+{
+    sg_config_t *cfg = NULL;
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    int rc = sg_config_load_file(path, &cfg, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        print_message("  error: %s\n", errs.items[i]);
+    assert_int_equal(rc, SG_OK);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(cfg->path, path);
+    sg_config_destroy(&cfg);
+    sg_config_errors_fini(&errs);
+}
+
+static void test_example_config_loads_without_errors(void **state)
+{
+    s_expect_file_loads(SG_SOURCE_DIR "/config/example.yaml");
+}
+
+static void test_demo_config_loads_as_described(void **state)
+{
+    const char *path = SG_SOURCE_DIR "/config/demo.yaml";
+    s_expect_file_loads(path);
+    sg_config_t *cfg = NULL;
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    assert_int_equal(sg_config_load_file(path, &cfg, &errs), SG_OK);
+    assert_int_equal(cfg->n_sites, 3);
+    assert_int_equal(cfg->n_observers, 3);
+    assert_int_equal(cfg->n_collections, 6);
+    int on_a = 0, on_b = 0, with_deps = 0, groups = 0;
+    for (size_t i = 0; i < cfg->n_collections; i++) {
+        const sg_collection_cfg_t *c = &cfg->collections[i];
+        on_a += c->site == sg_config_find_site(cfg, "A");
+        on_b += c->site == sg_config_find_site(cfg, "B");
+        with_deps += c->n_depends_on > 0;
+        groups |= 1 << c->group;
+    }
+    assert_int_equal(on_a, 3);
+    assert_int_equal(on_b, 3);
+    assert_true(with_deps >= 1);
+    assert_true(groups != 1 && (groups & (groups - 1)) != 0); /* two groups or more */
+    assert_int_equal(cfg->policy.suspect_after_ms, 1000);
+    assert_int_equal(cfg->policy.hold_down_ms, 3000);
+    assert_int_equal(cfg->provider.sim.call_latency_ms, 50);
+    assert_int_equal(cfg->provider.poll_initial_ms, 100);
+    assert_int_equal(cfg->provider.poll_max_ms, 500);
+    assert_string_equal(cfg->bus.bind[0], "tcp://127.0.0.1:7711");
+    assert_int_equal(cfg->n_sinks, 2);
+    sg_config_destroy(&cfg);
+    sg_config_errors_fini(&errs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_config_loads_every_field),
+        cmocka_unit_test(test_defaults_apply_to_omitted_sections),
+        cmocka_unit_test(test_a_bus_section_replaces_the_default_bind),
+        cmocka_unit_test(test_find_functions_return_indices),
+        cmocka_unit_test(test_unknown_key_is_an_error_with_line_and_column),
+        cmocka_unit_test(test_unknown_key_in_a_list_entry_and_at_the_top_level),
+        cmocka_unit_test(test_duplicate_key_in_a_mapping_is_an_error),
+        cmocka_unit_test(test_missing_required_keys_are_errors_at_the_entry),
+        cmocka_unit_test(test_missing_and_empty_sections_are_errors),
+        cmocka_unit_test(test_wrong_node_types_are_errors),
+        cmocka_unit_test(test_empty_file_and_non_mapping_documents_are_errors),
+        cmocka_unit_test(test_yaml_syntax_error_reports_the_parser_mark),
+        cmocka_unit_test(test_bad_duration_is_an_error),
+        cmocka_unit_test(test_parse_duration_units_and_rejections),
+        cmocka_unit_test(test_integers_out_of_range_are_errors),
+        cmocka_unit_test(test_enumerations_reject_unknown_values),
+        cmocka_unit_test(test_empty_strings_are_errors),
+        cmocka_unit_test(test_public_key_must_be_40_characters_of_z85),
+        cmocka_unit_test(test_reference_to_an_undefined_site_is_an_error),
+        cmocka_unit_test(test_references_resolve_whatever_the_section_order),
+        cmocka_unit_test(test_duplicate_names_are_errors),
+        cmocka_unit_test(test_replica_site_must_differ_and_not_be_a_witness),
+        cmocka_unit_test(test_depends_on_must_name_other_defined_collections),
+        cmocka_unit_test(test_depends_on_cycles_are_errors),
+        cmocka_unit_test(test_a_diamond_of_dependencies_is_not_a_cycle),
+        cmocka_unit_test(test_policy_durations_must_be_ordered_and_positive),
+        cmocka_unit_test(test_poll_initial_must_not_exceed_poll_max),
+        cmocka_unit_test(test_only_the_sim_provider_is_built_in),
+        cmocka_unit_test(test_fault_needs_a_known_method_a_defined_collection_and_one_effect),
+        cmocka_unit_test(test_bus_needs_an_endpoint),
+        cmocka_unit_test(test_several_errors_are_all_reported_in_file_order),
+        cmocka_unit_test(test_errors_are_appended_after_existing_ones),
+        cmocka_unit_test(test_text_need_not_be_nul_terminated),
+        cmocka_unit_test(test_unreadable_file_is_an_io_error),
+        cmocka_unit_test(test_example_config_loads_without_errors),
+        cmocka_unit_test(test_demo_config_loads_as_described),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,609 @@
+/* notify: plugin loading and checks, delivery, retries, dead letters; and
+ * the line format of the console plugin. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "clock.h"
+#include "config.h"
+#include "err.h"
+#include "notify.h"
+#include "outcome.h"
+
+#include <jansson.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The console plugin's formatter is a static function; test it here. */
+#include "../../plugins/console/console.c"
+
+#define PLUGIN_DIR SG_BUILD_DIR "/plugins"
+#define TEST_PLUGIN_DIR SG_BUILD_DIR "/test-plugins"
+#define WALL0 INT64_C(1795626000000) /* 2026-11-25T17:00:00Z */
+#define MONO0 INT64_C(1000)
+
+/* A config built by hand, as the loader would leave it, with one or two
+ * sinks whose marks point into an imaginary t.yaml. */
+typedef struct {
+    char dir[64];
+    char out[128]; /* the jsonl file */
+    sg_config_t cfg;
+    sg_sink_cfg_t sinks[2];
+    sg_kv_t opts[2][4];
+    sg_clock_t clock;
+    sg_clock_fake_state_t clock_state;
+    sg_config_errors_t errs;
+} fx_t;
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    strcpy(fx->dir, "/tmp/sg-notify-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->out, sizeof fx->out, "%s/out.jsonl", fx->dir);
+    fx->cfg.path = (char *)"t.yaml";
+    fx->cfg.plugin_dir = (char *)PLUGIN_DIR;
+    fx->cfg.sinks = fx->sinks;
+    sg_clock_fake_init(&fx->clock, &fx->clock_state, MONO0, WALL0);
+    sg_config_errors_init(&fx->errs);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    unlink(fx->out);
+    rmdir(fx->dir);
+    sg_config_errors_fini(&fx->errs);
+    free(fx);
+    return 0;
+}
+
+/* Adds sink `name` of `plugin` at t.yaml:(30 + 10 * i):5. */
+static sg_sink_cfg_t *add_sink(fx_t *fx, const char *name, const char *plugin)
+{
+    size_t i = fx->cfg.n_sinks++;
+    sg_sink_cfg_t *s = &fx->sinks[i];
+    s->name = (char *)name;
+    s->plugin = (char *)plugin;
+    s->options = fx->opts[i];
+    s->mark = (sg_mark_t){"t.yaml", 30 + 10 * (int)i, 5};
+    return s;
+}
+
+/* Adds an option on the next line of the sink, at column 7. */
+static void add_option(sg_sink_cfg_t *s, const char *key, const char *value)
+{
+    sg_kv_t *kv = &s->options[s->n_options++];
+    kv->key = (char *)key;
+    kv->value = (char *)value;
+    kv->mark = (sg_mark_t){"t.yaml", s->mark.line + (int)s->n_options, 7};
+}
+
+/* The one error line that contains `needle`, or a failed test. */
+static const char *find_error(const fx_t *fx, const char *needle)
+{
+    for (size_t i = 0; i < fx->errs.n; i++) {
+        if (strstr(fx->errs.items[i], needle))
+            return fx->errs.items[i];
+    }
+    for (size_t i = 0; i < fx->errs.n; i++)
+        print_error("error: %s\n", fx->errs.items[i]);
+    fail_msg("no error mentions \"%s\"", needle);
+    return NULL;
+}
+
+static sg_outcome_t *progress(int percent)
+{
+    sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_PROGRESS, WALL0 + percent);
+    assert_non_null(o);
+    o->run_id = 9;
+    o->percent = percent;
+    assert_int_equal(sg_outcome_set(o, &o->collection, "sql"), SG_OK);
+    assert_int_equal(sg_outcome_setf(o, &o->message, "step %d", percent), SG_OK);
+    assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
+    return o;
+}
+
+static void post_one(sg_notify_t *n, int percent)
+{
+    sg_outcome_t *o = progress(percent);
+    assert_int_equal(sg_notify_post(n, o), SG_OK);
+    sg_outcome_free(&o);
+}
+
+/* Posts one outcome to a lone flaky sink and returns the stats after it
+ * drained, with the time the backoff took on the fake clock. */
+static sg_notify_stats_t run_flaky(fx_t *fx, int64_t *slept_ms)
+{
+    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
+    assert_non_null(n);
+    post_one(n, 1);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    sg_notify_stats_t st;
+    sg_notify_stats(n, &st);
+    *slept_ms = sg_clock_mono(&fx->clock) - MONO0;
+    sg_notify_destroy(&n);
+    assert_null(n);
+    return st;
+}
+
+/* --- delivery ------------------------------------------------------------------ */
+
+static void test_jsonl_sink_writes_every_outcome_as_one_json_line_in_order(void **state)
+{
+    fx_t *fx = *state;
+    add_option(add_sink(fx, "audit", "jsonl"), "path", fx->out);
+    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
+    assert_non_null(n);
+    enum { N = 100 };
+    for (int i = 0; i < N; i++)
+        post_one(n, i);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    sg_notify_stats_t st;
+    sg_notify_stats(n, &st);
+    assert_int_equal(st.queued, N);
+    assert_int_equal(st.delivered, N);
+    assert_int_equal(st.retries, 0);
+    assert_int_equal(st.dead, 0);
+    sg_notify_destroy(&n);
+
+    FILE *f = fopen(fx->out, "r");
+    assert_non_null(f);
+    char line[4096];
+    int count = 0;
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        assert_true(len > 0 && line[len - 1] == '\n');
+        json_error_t err;
+        json_t *root = json_loads(line, 0, &err);
+        assert_non_null(root);
+        assert_int_equal(json_integer_value(json_object_get(root, "percent")), count);
+        char key[64];
+        snprintf(key, sizeof key, "9/sql/progress/%d", count);
+        assert_string_equal(json_string_value(json_object_get(root, "dedup_key")), key);
+        json_decref(root);
+        count++;
+    }
+    fclose(f);
+    assert_int_equal(count, N);
+}
+
+static void test_every_sink_receives_every_outcome(void **state)
+{
+    fx_t *fx = *state;
+    add_option(add_sink(fx, "audit", "jsonl"), "path", fx->out);
+    add_option(add_sink(fx, "screen", "console"), "stream", "stderr");
+    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
+    assert_non_null(n);
+    post_one(n, 10);
+    post_one(n, 20);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    sg_notify_stats_t st;
+    sg_notify_stats(n, &st);
+    assert_int_equal(st.queued, 4);
+    assert_int_equal(st.delivered, 4);
+    sg_notify_destroy(&n);
+}
+
+static void test_post_refuses_an_outcome_that_is_not_finished(void **state)
+{
+    fx_t *fx = *state;
+    add_option(add_sink(fx, "audit", "jsonl"), "path", fx->out);
+    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
+    assert_non_null(n);
+    sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_SITE_LOST, WALL0);
+    assert_int_equal(sg_notify_post(n, o), SG_EINVAL);
+    sg_outcome_free(&o);
+    sg_notify_stats_t st;
+    sg_notify_stats(n, &st);
+    assert_int_equal(st.queued, 0);
+    sg_notify_destroy(&n);
+}
+
+static void test_no_sinks_is_valid_and_posting_is_a_no_op(void **state)
+{
+    fx_t *fx = *state;
+    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
+    assert_non_null(n);
+    post_one(n, 1);
+    assert_int_equal(sg_notify_drain(n, 1000), SG_OK);
+    sg_notify_stats_t st;
+    sg_notify_stats(n, &st);
+    assert_int_equal(st.queued, 0);
+    sg_notify_destroy(&n);
+    sg_notify_destroy(&n); /* NULL-safe */
+}
+
+/* --- retries and dead letters ------------------------------------------------------ */
+
+static void test_retry_is_retried_with_doubling_backoff_until_delivered(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    add_option(s, "retry_first", "3");
+    int64_t slept = 0;
+    sg_notify_stats_t st = run_flaky(fx, &slept);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.retries, 3);
+    assert_int_equal(st.dead, 0);
+    assert_int_equal(slept, 100 + 200 + 400);
+}
+
+static void test_retry_gives_up_after_eight_attempts_into_the_dead_letters(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    add_option(s, "retry_first", "1000");
+    int64_t slept = 0;
+    sg_notify_stats_t st = run_flaky(fx, &slept);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(st.retries, 7);
+    assert_int_equal(st.dead, 1);
+    /* 100, 200, ... doubling, capped at 5 s */
+    assert_int_equal(slept, 100 + 200 + 400 + 800 + 1600 + 3200 + 5000);
+}
+
+static void test_fatal_is_dead_lettered_at_once(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    add_option(s, "fatal", "true");
+    int64_t slept = 0;
+    sg_notify_stats_t st = run_flaky(fx, &slept);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(st.retries, 0);
+    assert_int_equal(st.dead, 1);
+    assert_int_equal(slept, 0);
+}
+
+static void test_a_dead_letter_does_not_stop_later_outcomes(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    add_option(s, "retry_first", "8"); /* the first outcome uses all 8 attempts */
+    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
+    assert_non_null(n);
+    post_one(n, 1);
+    post_one(n, 2);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    sg_notify_stats_t st;
+    sg_notify_stats(n, &st);
+    assert_int_equal(st.dead, 1);
+    assert_int_equal(st.delivered, 1);
+    sg_notify_destroy(&n);
+}
+
+/* --- options and libraries ------------------------------------------------------------ */
+
+static void test_unknown_option_is_an_error_at_its_line_and_column(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "audit", "jsonl");
+    add_option(s, "path", fx->out);
+    add_option(s, "colour", "blue"); /* t.yaml:32:7 */
+    assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
+    const char *e = find_error(fx, "colour");
+    assert_non_null(strstr(e, "t.yaml:32:7: "));
+    assert_non_null(strstr(e, "sink 'audit'"));
+    assert_non_null(strstr(e, "path, fsync"));
+    assert_int_equal(access(fx->out, F_OK), -1);
+}
+
+static void test_missing_required_path_is_an_error_at_the_sink(void **state)
+{
+    fx_t *fx = *state;
+    add_sink(fx, "audit", "jsonl");
+    assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
+    const char *e = find_error(fx, "'path'");
+    assert_non_null(strstr(e, "t.yaml:30:5: "));
+    assert_non_null(strstr(e, "required"));
+}
+
+static void test_fsync_must_be_true_or_false(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "audit", "jsonl");
+    add_option(s, "path", fx->out);
+    add_option(s, "fsync", "maybe");
+    assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
+    const char *e = find_error(fx, "'fsync'");
+    assert_non_null(strstr(e, "t.yaml:32:7: "));
+    assert_non_null(strstr(e, "true or false"));
+}
+
+static void test_int_option_must_be_an_integer(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    add_option(s, "retry_first", "3x");
+    assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
+    const char *e = find_error(fx, "'retry_first'");
+    assert_non_null(strstr(e, "t.yaml:31:7: "));
+    assert_non_null(strstr(e, "integer"));
+}
+
+static void test_option_set_twice_is_an_error(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "audit", "jsonl");
+    add_option(s, "path", fx->out);
+    add_option(s, "path", fx->out);
+    assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
+    const char *e = find_error(fx, "twice");
+    assert_non_null(strstr(e, "t.yaml:32:7: "));
+}
+
+static void test_missing_plugin_library_is_an_error_naming_the_path(void **state)
+{
+    fx_t *fx = *state;
+    add_sink(fx, "pager", "nosuch");
+    assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
+    const char *e = find_error(fx, PLUGIN_DIR "/sg_nosuch.so");
+    assert_non_null(strstr(e, "t.yaml:30:5: "));
+    assert_non_null(strstr(e, "sink 'pager'"));
+}
+
+static void test_plugin_of_another_abi_version_is_refused(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "old", "flaky");
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_badabi.so";
+    assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
+    const char *e = find_error(fx, "is ABI version 7, this siteguard speaks 1");
+    assert_non_null(strstr(e, "t.yaml:30:5: sink 'old': plugin library '"));
+    assert_non_null(strstr(e, "sg_badabi.so"));
+}
+
+static void test_library_holding_another_plugin_is_refused(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "screen", "console");
+    s->path = (char *)PLUGIN_DIR "/sg_jsonl.so";
+    add_option(s, "path", fx->out);
+    assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
+    find_error(fx, "holds plugin 'jsonl', not 'console'");
+}
+
+static void test_plugin_dir_comes_from_the_environment_when_not_configured(void **state)
+{
+    fx_t *fx = *state;
+    fx->cfg.plugin_dir = NULL;
+    add_option(add_sink(fx, "audit", "jsonl"), "path", fx->out);
+    assert_int_equal(setenv("SG_PLUGIN_DIR", PLUGIN_DIR, 1), 0);
+    int rc = sg_notify_check(&fx->cfg, &fx->errs);
+    unsetenv("SG_PLUGIN_DIR");
+    assert_int_equal(rc, SG_OK);
+    assert_int_equal(fx->errs.n, 0);
+}
+
+static void test_plugin_that_fails_to_init_fails_new(void **state)
+{
+    fx_t *fx = *state;
+    char bad[192];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/out.jsonl", fx->dir);
+    add_option(add_sink(fx, "audit", "jsonl"), "path", bad);
+    assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
+    const char *e = find_error(fx, "failed to start");
+    assert_non_null(strstr(e, "t.yaml:30:5: "));
+}
+
+static void test_check_accepts_good_sinks_and_does_not_create_the_file(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "audit", "jsonl");
+    add_option(s, "path", fx->out);
+    add_option(s, "fsync", "true");
+    assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_OK);
+    assert_int_equal(fx->errs.n, 0);
+    assert_int_equal(access(fx->out, F_OK), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
+static void test_check_reports_every_broken_sink(void **state)
+{
+    fx_t *fx = *state;
+    add_sink(fx, "audit", "jsonl");              /* no path */
+    add_option(add_sink(fx, "screen", "console"), "colour", "blue");
+    assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
+    assert_int_equal(fx->errs.n, 2);
+    assert_non_null(strstr(find_error(fx, "'path'"), "t.yaml:30:5: "));
+    assert_non_null(strstr(find_error(fx, "'colour'"), "t.yaml:41:7: "));
+}
+
+/* --- a config from YAML, as the service loads it -------------------------------------- */
+
+/* Loads a small config whose sink "audit" writes to fx->out, with one more
+ * option line `extra` (or none) at t.yaml:18:7. */
+static sg_config_t *load_yaml(fx_t *fx, const char *extra)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "plugin_dir: %s\n"
+             "sites:\n"
+             "  - name: A\n"
+             "  - name: B\n"
+             "observers:\n"
+             "  - id: o1\n"
+             "    site: A\n"
+             "collections:\n"
+             "  - name: sql\n"
+             "    cim_path: x\n"
+             "    site: A\n"
+             "    replica_site: B\n"
+             "sinks:\n"
+             "  - name: audit\n"
+             "    plugin: jsonl\n"
+             "    options:\n"
+             "      path: %s\n"
+             "%s",
+             PLUGIN_DIR, fx->out, extra);
+    sg_config_t *cfg = NULL;
+    assert_int_equal(sg_config_load_string("t.yaml", text, strlen(text), &cfg, &fx->errs), SG_OK);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+static void test_sink_from_yaml_delivers_to_its_file(void **state)
+{
+    fx_t *fx = *state;
+    sg_config_t *cfg = load_yaml(fx, "      fsync: true\n");
+    sg_notify_t *n = sg_notify_new(cfg, &fx->clock, &fx->errs);
+    assert_non_null(n);
+    post_one(n, 1);
+    post_one(n, 2);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    sg_notify_destroy(&n);
+    sg_config_destroy(&cfg);
+    FILE *f = fopen(fx->out, "r");
+    assert_non_null(f);
+    char line[4096];
+    int count = 0;
+    while (fgets(line, sizeof line, f))
+        count++;
+    fclose(f);
+    assert_int_equal(count, 2);
+}
+
+static void test_unknown_option_in_yaml_is_reported_at_its_line_and_column(void **state)
+{
+    fx_t *fx = *state;
+    sg_config_t *cfg = load_yaml(fx, "      colour: blue\n");
+    assert_int_equal(sg_notify_check(cfg, &fx->errs), SG_ECONFIG);
+    assert_int_equal(fx->errs.n, 1);
+    assert_non_null(strstr(find_error(fx, "'colour'"), "t.yaml:18:7: "));
+    sg_config_destroy(&cfg);
+}
+
+/* --- the console plugin's line ---------------------------------------------------------- */
+
+static sg_outcome_t *console_outcome(sg_outcome_kind_t kind, const char *message)
+{
+    sg_outcome_t *o = sg_outcome_new(kind, WALL0 + 3120); /* 17:00:03.120 */
+    assert_non_null(o);
+    assert_int_equal(sg_outcome_set(o, &o->site, "A"), SG_OK);
+    assert_int_equal(sg_outcome_set(o, &o->replica_site, "B"), SG_OK);
+    if (kind != SG_OUTCOME_SITE_LOST)
+        assert_int_equal(sg_outcome_set(o, &o->collection, "sql"), SG_OK);
+    assert_int_equal(sg_outcome_set(o, &o->message, message), SG_OK);
+    return o;
+}
+
+static void assert_console_line(const sg_outcome_t *o, const char *want)
+{
+    char line[512];
+    size_t need = s_format_line(o, line, sizeof line);
+    assert_string_equal(line, want);
+    assert_int_equal(need, strlen(want));
+}
+
+static void test_console_line_for_a_lost_site(void **state)
+{
+    (void)state;
+    sg_outcome_t *o = console_outcome(SG_OUTCOME_SITE_LOST, "silent for 3.0 s (hold-down 3 s)");
+    assert_console_line(o, "17:00:03.120  LOST       site A: silent for 3.0 s (hold-down 3 s)");
+    sg_outcome_free(&o);
+}
+
+static void test_console_line_for_a_decision(void **state)
+{
+    (void)state;
+    sg_outcome_t *o = console_outcome(SG_OUTCOME_DECISION, "site A lost");
+    assert_console_line(o, "17:00:03.120  DECISION   sql (A -> B): site A lost");
+    sg_outcome_free(&o);
+}
+
+static void test_console_lines_for_a_job(void **state)
+{
+    (void)state;
+    sg_outcome_t *o = console_outcome(SG_OUTCOME_JOB_STARTED, NULL);
+    assert_int_equal(sg_outcome_set(o, &o->job_path, "job-7"), SG_OK);
+    assert_console_line(o, "17:00:03.120  STARTED    sql job job-7");
+    sg_outcome_free(&o);
+
+    o = console_outcome(SG_OUTCOME_PROGRESS, NULL);
+    o->percent = 40;
+    assert_console_line(o, "17:00:03.120  PROGRESS   sql 40%");
+    sg_outcome_free(&o);
+
+    o = console_outcome(SG_OUTCOME_SUCCEEDED, "in 2.1 s");
+    assert_console_line(o, "17:00:03.120  SUCCEEDED  sql failed over to B: in 2.1 s");
+    sg_outcome_free(&o);
+
+    o = console_outcome(SG_OUTCOME_FAILED, "job ended in Exception");
+    o->attempt = 2;
+    o->return_value = 32768;
+    o->error_code = 32789;
+    assert_console_line(o, "17:00:03.120  FAILED     sql (A -> B): job ended in Exception "
+                           "[attempt 2, return 32768, error 32789]");
+    sg_outcome_free(&o);
+}
+
+static void test_console_line_is_one_line_even_when_the_message_has_newlines(void **state)
+{
+    (void)state;
+    sg_outcome_t *o = console_outcome(SG_OUTCOME_BLOCKED, "replica B unhealthy\nlag 20 min");
+    assert_console_line(o, "17:00:03.120  BLOCKED    sql (A -> B): replica B unhealthy lag 20 min");
+    sg_outcome_free(&o);
+}
+
+static void test_console_line_reports_the_length_it_needs_when_cut(void **state)
+{
+    (void)state;
+    sg_outcome_t *o = console_outcome(SG_OUTCOME_DECISION, "site A lost");
+    char small[20];
+    size_t need = s_format_line(o, small, sizeof small);
+    assert_int_equal(need, strlen("17:00:03.120  DECISION   sql (A -> B): site A lost"));
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_string_equal(small, "17:00:03.120  DECIS");
+    sg_outcome_free(&o);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_jsonl_sink_writes_every_outcome_as_one_json_line_in_order),
+        T(test_every_sink_receives_every_outcome),
+        T(test_post_refuses_an_outcome_that_is_not_finished),
+        T(test_no_sinks_is_valid_and_posting_is_a_no_op),
+        T(test_retry_is_retried_with_doubling_backoff_until_delivered),
+        T(test_retry_gives_up_after_eight_attempts_into_the_dead_letters),
+        T(test_fatal_is_dead_lettered_at_once),
+        T(test_a_dead_letter_does_not_stop_later_outcomes),
+        T(test_unknown_option_is_an_error_at_its_line_and_column),
+        T(test_missing_required_path_is_an_error_at_the_sink),
+        T(test_fsync_must_be_true_or_false),
+        T(test_int_option_must_be_an_integer),
+        T(test_option_set_twice_is_an_error),
+        T(test_missing_plugin_library_is_an_error_naming_the_path),
+        T(test_plugin_of_another_abi_version_is_refused),
+        T(test_library_holding_another_plugin_is_refused),
+        T(test_plugin_dir_comes_from_the_environment_when_not_configured),
+        T(test_plugin_that_fails_to_init_fails_new),
+        T(test_check_accepts_good_sinks_and_does_not_create_the_file),
+        T(test_check_reports_every_broken_sink),
+        T(test_sink_from_yaml_delivers_to_its_file),
+        T(test_unknown_option_in_yaml_is_reported_at_its_line_and_column),
+        cmocka_unit_test(test_console_line_for_a_lost_site),
+        cmocka_unit_test(test_console_line_for_a_decision),
+        cmocka_unit_test(test_console_lines_for_a_job),
+        cmocka_unit_test(test_console_line_is_one_line_even_when_the_message_has_newlines),
+        cmocka_unit_test(test_console_line_reports_the_length_it_needs_when_cut),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

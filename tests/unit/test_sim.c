@@ -1,0 +1,549 @@
+/* The simulator provider: state rules, jobs on the fake clock, faults, the
+ * state file and concurrent callers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "clock.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "provider/provider.h"
+#include "provider/sim.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define N_COLLS 8
+#define LATENCY_MS 20
+#define DURATION_MS 2000
+#define START_WALL_MS 1764000000000LL
+
+typedef struct {
+    sg_clock_t clock;
+    sg_clock_fake_state_t clock_state;
+    sg_config_t cfg;
+    sg_collection_cfg_t colls[N_COLLS];
+    char names[N_COLLS][16];
+    char paths[N_COLLS][128];
+    sg_sim_fault_cfg_t faults[4];
+    char dir[64];
+    char state_path[128];
+    sg_provider_t *p;
+} fx_t;
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    sg_log_set_level(SG_LOG_ERROR);
+    sg_clock_fake_init(&fx->clock, &fx->clock_state, 1000, START_WALL_MS);
+    for (int i = 0; i < N_COLLS; i++) {
+        snprintf(fx->names[i], sizeof fx->names[i], "coll%d", i);
+        snprintf(fx->paths[i], sizeof fx->paths[i],
+                 "\\\\HV1\\root\\HyperVCluster\\v2:Msvm_VirtualSystemCollection.InstanceID=\"%d\"",
+                 i);
+        fx->colls[i].name = fx->names[i];
+        fx->colls[i].cim_path = fx->paths[i];
+    }
+    fx->cfg.collections = fx->colls;
+    fx->cfg.n_collections = N_COLLS;
+    fx->cfg.provider.sim.call_latency_ms = LATENCY_MS;
+    fx->cfg.provider.sim.job_duration_ms = DURATION_MS;
+    fx->cfg.provider.sim.faults = fx->faults;
+    strcpy(fx->dir, "/tmp/test_sim.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->state_path, sizeof fx->state_path, "%s/sim.json", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    sg_provider_destroy(&fx->p);
+    char tmp[160];
+    snprintf(tmp, sizeof tmp, "%s.tmp", fx->state_path);
+    unlink(fx->state_path);
+    unlink(tmp);
+    rmdir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static void start(fx_t *fx)
+{
+    fx->p = sg_sim_new(&fx->cfg, &fx->clock);
+    assert_non_null(fx->p);
+}
+
+static void use_state_file(fx_t *fx) { fx->cfg.provider.sim.state_file = fx->state_path; }
+
+static void add_fault(fx_t *fx, const char *coll, const char *method, uint32_t rc,
+                      uint32_t job_error, bool hang, int times)
+{
+    sg_sim_fault_cfg_t *f = &fx->faults[fx->cfg.provider.sim.n_faults++];
+    f->collection = (char *)coll;
+    f->method = (char *)method;
+    f->return_code = rc;
+    f->job_error_code = job_error;
+    f->hang = hang;
+    f->times = times;
+}
+
+/* Calls `m` on collection `i`; returns the return value and hands the job
+ * path over to *job (NULL to drop it). */
+static uint32_t call_rp(fx_t *fx, sg_method_t m, int i, const char *rp, char **job)
+{
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(fx->p, m, fx->paths[i], rp, &r), SG_OK);
+    uint32_t rv = r.return_value;
+    if (rv == SG_RC_JOB_STARTED)
+        assert_non_null(r.job_path);
+    else
+        assert_null(r.job_path);
+    if (job) {
+        *job = r.job_path;
+        r.job_path = NULL;
+    }
+    sg_call_result_fini(&r);
+    return rv;
+}
+
+static uint32_t call(fx_t *fx, sg_method_t m, int i, char **job)
+{
+    return call_rp(fx, m, i, NULL, job);
+}
+
+static sg_coll_state_t state_of(fx_t *fx, int i)
+{
+    sg_coll_state_t s;
+    assert_int_equal(sg_provider_get_state(fx->p, fx->paths[i], &s), SG_OK);
+    return s;
+}
+
+static sg_job_status_t job_of(fx_t *fx, const char *job)
+{
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(fx->p, job, &st), SG_OK);
+    return st;
+}
+
+/* Runs `m` on collection `i` to the end of its job. */
+static void run(fx_t *fx, sg_method_t m, int i)
+{
+    char *job = NULL;
+    assert_int_equal(call(fx, m, i, &job), SG_RC_JOB_STARTED);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    sg_job_status_t st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_COMPLETED);
+    sg_job_status_fini(&st);
+    free(job);
+}
+
+static void test_failover_starts_a_job_that_runs_to_completion_then_collection_is_failed_over(
+    void **state)
+{
+    fx_t *fx = *state;
+    start(fx);
+    char *job = NULL;
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, &job), SG_RC_JOB_STARTED);
+    assert_non_null(strstr(job, "Msvm_ConcreteJob.InstanceID=\""));
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILOVER_RUNNING);
+
+    sg_job_status_t st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_STARTING);
+    assert_int_equal(st.percent_complete, 0);
+
+    sg_clock_fake_advance(&fx->clock, DURATION_MS / 4);
+    st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_RUNNING);
+    int first = st.percent_complete;
+    assert_true(first > 0 && first < 100);
+
+    sg_clock_fake_advance(&fx->clock, DURATION_MS / 2);
+    st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_RUNNING);
+    assert_true(st.percent_complete > first && st.percent_complete < 100);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILOVER_RUNNING);
+
+    sg_clock_fake_advance(&fx->clock, DURATION_MS / 4);
+    st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_COMPLETED);
+    assert_int_equal(st.percent_complete, 100);
+    assert_int_equal(st.elapsed_ms, DURATION_MS);
+    assert_int_equal(st.error_code, 0);
+    assert_null(st.error_description);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+    assert_int_equal(state_of(fx, 1), SG_COLL_REPLICATING);
+    free(job);
+}
+
+static void test_second_initiate_failover_is_invalid_state_while_running_and_after(void **state)
+{
+    fx_t *fx = *state;
+    start(fx);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_JOB_STARTED);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_INVALID_STATE);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_INVALID_STATE);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+}
+
+static void test_unknown_collection_is_invalid_parameter_and_not_found(void **state)
+{
+    fx_t *fx = *state;
+    start(fx);
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER,
+                                      "Msvm_VirtualSystemCollection.InstanceID=\"nope\"", NULL, &r),
+                     SG_OK);
+    assert_int_equal(r.return_value, SG_RC_INVALID_PARAMETER);
+    assert_null(r.job_path);
+    sg_call_result_fini(&r);
+    sg_coll_state_t s;
+    assert_int_equal(sg_provider_get_state(fx->p, "nope", &s), SG_ENOTFOUND);
+}
+
+static void test_recovery_point_must_be_one_of_the_collections_points(void **state)
+{
+    fx_t *fx = *state;
+    start(fx);
+    assert_int_equal(call_rp(fx, SG_METHOD_INITIATE_FAILOVER, 0,
+                             "Msvm_CollectionRecoveryPoint.InstanceID=\"coll1:latest-app\"", NULL),
+                     SG_RC_INVALID_PARAMETER);
+    assert_int_equal(call_rp(fx, SG_METHOD_INITIATE_FAILOVER, 0,
+                             "Msvm_CollectionRecoveryPoint.InstanceID=\"coll0:yesterday\"", NULL),
+                     SG_RC_INVALID_PARAMETER);
+    assert_int_equal(state_of(fx, 0), SG_COLL_REPLICATING);
+    assert_int_equal(call_rp(fx, SG_METHOD_INITIATE_FAILOVER, 0,
+                             "Msvm_CollectionRecoveryPoint.InstanceID=\"coll0:latest-app\"", NULL),
+                     SG_RC_JOB_STARTED);
+    assert_int_equal(call_rp(fx, SG_METHOD_TEST_REPLICA, 1,
+                             "\\\\SIM\\root\\HyperVCluster\\v2:"
+                             "Msvm_CollectionRecoveryPoint.InstanceID=\"coll1:latest-crash\"",
+                             NULL),
+                     SG_RC_JOB_STARTED);
+}
+
+static void test_unknown_job_is_not_found(void **state)
+{
+    fx_t *fx = *state;
+    start(fx);
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(fx->p, "Msvm_ConcreteJob.InstanceID=\"x\"", &st),
+                     SG_ENOTFOUND);
+    assert_null(st.error_description);
+}
+
+static void test_return_code_fault_answers_its_times_then_calls_succeed(void **state)
+{
+    fx_t *fx = *state;
+    add_fault(fx, "coll0", "InitiateFailover", SG_RC_SYSTEM_NOT_AVAILABLE, 0, false, 2);
+    start(fx);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 1, NULL), SG_RC_JOB_STARTED);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_SYSTEM_NOT_AVAILABLE);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_SYSTEM_NOT_AVAILABLE);
+    assert_int_equal(state_of(fx, 0), SG_COLL_REPLICATING);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_JOB_STARTED);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILOVER_RUNNING);
+}
+
+static void test_fault_with_times_zero_answers_every_matching_call(void **state)
+{
+    fx_t *fx = *state;
+    add_fault(fx, NULL, "TestReplicaCollection", SG_RC_ACCESS_DENIED, 0, false, 0);
+    start(fx);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(call(fx, SG_METHOD_TEST_REPLICA, i % N_COLLS, NULL),
+                         SG_RC_ACCESS_DENIED);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_JOB_STARTED);
+}
+
+static void test_job_error_fault_ends_in_exception_and_collection_stays_replicating(void **state)
+{
+    fx_t *fx = *state;
+    add_fault(fx, "coll2", NULL, 0, 32768, false, 1);
+    start(fx);
+    char *job = NULL;
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 2, &job), SG_RC_JOB_STARTED);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS / 2);
+    sg_job_status_t st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_RUNNING);
+    assert_int_equal(state_of(fx, 2), SG_COLL_FAILOVER_RUNNING);
+
+    sg_clock_fake_advance(&fx->clock, DURATION_MS / 2);
+    st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_EXCEPTION);
+    assert_int_equal(st.error_code, 32768);
+    assert_non_null(st.error_description);
+    assert_true(sg_job_state_ended(st.job_state));
+    sg_job_status_fini(&st);
+    assert_int_equal(state_of(fx, 2), SG_COLL_REPLICATING);
+
+    /* The fault was used up: the next failover completes. */
+    run(fx, SG_METHOD_INITIATE_FAILOVER, 2);
+    assert_int_equal(state_of(fx, 2), SG_COLL_FAILED_OVER);
+    free(job);
+}
+
+static void test_hang_fault_job_never_completes_even_after_a_long_time(void **state)
+{
+    fx_t *fx = *state;
+    add_fault(fx, "coll3", "InitiateFailover", 0, 0, true, 0);
+    start(fx);
+    char *job = NULL;
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 3, &job), SG_RC_JOB_STARTED);
+    sg_clock_fake_advance(&fx->clock, 7LL * 24 * 3600 * 1000);
+    sg_job_status_t st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_RUNNING);
+    assert_true(st.percent_complete < 100);
+    assert_false(sg_job_state_ended(st.job_state));
+    assert_int_equal(state_of(fx, 3), SG_COLL_FAILOVER_RUNNING);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 3, NULL), SG_RC_INVALID_STATE);
+    free(job);
+}
+
+static void test_commit_needs_failed_over_and_revert_after_commit_is_invalid_state(void **state)
+{
+    fx_t *fx = *state;
+    start(fx);
+    assert_int_equal(call(fx, SG_METHOD_COMMIT_FAILOVER, 0, NULL), SG_RC_INVALID_STATE);
+    assert_int_equal(call(fx, SG_METHOD_REVERT_FAILOVER, 0, NULL), SG_RC_INVALID_STATE);
+    run(fx, SG_METHOD_INITIATE_FAILOVER, 0);
+
+    char *job = NULL;
+    assert_int_equal(call(fx, SG_METHOD_COMMIT_FAILOVER, 0, &job), SG_RC_JOB_STARTED);
+    /* A job in flight makes the collection busy. */
+    assert_int_equal(call(fx, SG_METHOD_REVERT_FAILOVER, 0, NULL), SG_RC_INVALID_STATE);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    assert_int_equal(state_of(fx, 0), SG_COLL_COMMITTED);
+
+    assert_int_equal(call(fx, SG_METHOD_REVERT_FAILOVER, 0, NULL), SG_RC_INVALID_STATE);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_INVALID_STATE);
+    assert_int_equal(state_of(fx, 0), SG_COLL_COMMITTED);
+    free(job);
+}
+
+static void test_revert_before_commit_returns_to_replicating_and_allows_a_new_failover(
+    void **state)
+{
+    fx_t *fx = *state;
+    start(fx);
+    run(fx, SG_METHOD_INITIATE_FAILOVER, 0);
+    run(fx, SG_METHOD_REVERT_FAILOVER, 0);
+    assert_int_equal(state_of(fx, 0), SG_COLL_REPLICATING);
+    run(fx, SG_METHOD_INITIATE_FAILOVER, 0);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+}
+
+static void test_test_replica_then_revert_test_replica_returns_to_replicating(void **state)
+{
+    fx_t *fx = *state;
+    start(fx);
+    assert_int_equal(call(fx, SG_METHOD_REVERT_TEST_REPLICA, 4, NULL), SG_RC_INVALID_STATE);
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_TEST_REPLICA, fx->paths[4], NULL, &r),
+                     SG_OK);
+    assert_int_equal(r.return_value, SG_RC_JOB_STARTED);
+    assert_non_null(r.resulting_collection);
+    assert_non_null(strstr(r.resulting_collection, "coll4"));
+    sg_call_result_fini(&r);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    assert_int_equal(state_of(fx, 4), SG_COLL_TESTING);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 4, NULL), SG_RC_INVALID_STATE);
+    assert_int_equal(call(fx, SG_METHOD_TEST_REPLICA, 4, NULL), SG_RC_INVALID_STATE);
+
+    run(fx, SG_METHOD_REVERT_TEST_REPLICA, 4);
+    assert_int_equal(state_of(fx, 4), SG_COLL_REPLICATING);
+}
+
+static void test_state_file_survives_restart_and_a_job_in_flight_completes(void **state)
+{
+    fx_t *fx = *state;
+    use_state_file(fx);
+    start(fx);
+    run(fx, SG_METHOD_INITIATE_FAILOVER, 1);
+    char *job = NULL;
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, &job), SG_RC_JOB_STARTED);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS / 4);
+    sg_provider_destroy(&fx->p);
+    assert_null(fx->p);
+
+    char tmp[160];
+    snprintf(tmp, sizeof tmp, "%s.tmp", fx->state_path);
+    assert_int_equal(access(fx->state_path, F_OK), 0);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+
+    /* A new process: its monotonic clock starts over, wall time went on. */
+    int64_t wall = sg_clock_wall(&fx->clock) + DURATION_MS / 4;
+    sg_clock_fake_init(&fx->clock, &fx->clock_state, 5, wall);
+    start(fx);
+    assert_int_equal(state_of(fx, 1), SG_COLL_FAILED_OVER);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILOVER_RUNNING);
+    sg_job_status_t st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_RUNNING);
+    assert_int_equal(st.elapsed_ms, DURATION_MS / 2);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_INVALID_STATE);
+
+    sg_clock_fake_advance(&fx->clock, DURATION_MS / 2);
+    st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_COMPLETED);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+
+    /* New job ids do not reuse old ones. */
+    char *job2 = NULL;
+    assert_int_equal(call(fx, SG_METHOD_COMMIT_FAILOVER, 0, &job2), SG_RC_JOB_STARTED);
+    assert_string_not_equal(job, job2);
+    free(job);
+    free(job2);
+}
+
+static void test_fault_counters_survive_restart(void **state)
+{
+    fx_t *fx = *state;
+    use_state_file(fx);
+    add_fault(fx, NULL, NULL, SG_RC_TIMEOUT, 0, false, 1);
+    start(fx);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_TIMEOUT);
+    sg_provider_destroy(&fx->p);
+    start(fx);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_JOB_STARTED);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* Creates a simulator with standard error captured; returns what it logged. */
+static char *new_capturing_log(fx_t *fx)
+{
+    char log_path[160];
+    snprintf(log_path, sizeof log_path, "%s/stderr.log", fx->dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(log_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    fx->p = sg_sim_new(&fx->cfg, &fx->clock);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char *text = calloc(1, 4096);
+    assert_non_null(text);
+    lseek(fd, 0, SEEK_SET);
+    assert_true(read(fd, text, 4095) >= 0);
+    close(fd);
+    unlink(log_path);
+    return text;
+}
+
+static void test_corrupt_state_file_is_refused_with_an_error_naming_the_file(void **state)
+{
+    fx_t *fx = *state;
+    use_state_file(fx);
+    write_file(fx->state_path, "{\"version\": 1, \"collections\": [");
+    char *log = new_capturing_log(fx);
+    assert_null(fx->p);
+    assert_non_null(strstr(log, fx->state_path));
+    assert_non_null(strstr(log, "error"));
+    free(log);
+}
+
+static void test_state_file_with_wrong_shape_is_refused(void **state)
+{
+    fx_t *fx = *state;
+    use_state_file(fx);
+    write_file(fx->state_path, "{\"version\": 1, \"next_seq\": 3, \"collections\": "
+                               "[{\"path\": \"x\", \"state\": \"sideways\"}], \"jobs\": []}");
+    char *log = new_capturing_log(fx);
+    assert_null(fx->p);
+    assert_non_null(strstr(log, fx->state_path));
+    free(log);
+}
+
+typedef struct {
+    fx_t *fx;
+    int coll;
+    uint32_t rv;
+    char *job;
+} worker_t;
+
+static void *worker(void *arg)
+{
+    worker_t *w = arg;
+    sg_call_result_t r;
+    if (sg_provider_call(w->fx->p, SG_METHOD_INITIATE_FAILOVER, w->fx->paths[w->coll], NULL, &r) ==
+        SG_OK) {
+        w->rv = r.return_value;
+        w->job = r.job_path;
+        r.job_path = NULL;
+        sg_call_result_fini(&r);
+    }
+    return NULL;
+}
+
+static void test_concurrent_calls_on_different_collections_all_start_jobs(void **state)
+{
+    fx_t *fx = *state;
+    use_state_file(fx);
+    start(fx);
+    pthread_t threads[N_COLLS];
+    worker_t w[N_COLLS];
+    for (int i = 0; i < N_COLLS; i++) {
+        w[i] = (worker_t){.fx = fx, .coll = i};
+        assert_int_equal(pthread_create(&threads[i], NULL, worker, &w[i]), 0);
+    }
+    for (int i = 0; i < N_COLLS; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    for (int i = 0; i < N_COLLS; i++) {
+        assert_int_equal(w[i].rv, SG_RC_JOB_STARTED);
+        assert_non_null(w[i].job);
+        for (int k = 0; k < i; k++)
+            assert_string_not_equal(w[i].job, w[k].job);
+    }
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    for (int i = 0; i < N_COLLS; i++) {
+        sg_job_status_t st = job_of(fx, w[i].job);
+        assert_int_equal(st.job_state, SG_JOB_COMPLETED);
+        assert_int_equal(state_of(fx, i), SG_COLL_FAILED_OVER);
+        free(w[i].job);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_failover_starts_a_job_that_runs_to_completion_then_collection_is_failed_over),
+        T(test_second_initiate_failover_is_invalid_state_while_running_and_after),
+        T(test_unknown_collection_is_invalid_parameter_and_not_found),
+        T(test_recovery_point_must_be_one_of_the_collections_points),
+        T(test_unknown_job_is_not_found),
+        T(test_return_code_fault_answers_its_times_then_calls_succeed),
+        T(test_fault_with_times_zero_answers_every_matching_call),
+        T(test_job_error_fault_ends_in_exception_and_collection_stays_replicating),
+        T(test_hang_fault_job_never_completes_even_after_a_long_time),
+        T(test_commit_needs_failed_over_and_revert_after_commit_is_invalid_state),
+        T(test_revert_before_commit_returns_to_replicating_and_allows_a_new_failover),
+        T(test_test_replica_then_revert_test_replica_returns_to_replicating),
+        T(test_state_file_survives_restart_and_a_job_in_flight_completes),
+        T(test_fault_counters_survive_restart),
+        T(test_corrupt_state_file_is_refused_with_an_error_naming_the_file),
+        T(test_state_file_with_wrong_shape_is_refused),
+        T(test_concurrent_calls_on_different_collections_all_start_jobs),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
