@@ -4,9 +4,11 @@
  *
  * (1) bare_sub: a ZeroMQ SUB receives COUNT two-frame messages (topic + packed
  *     heartbeat) from a publisher thread over tcp://127.0.0.1.
- * (2) ingest_pipeline: the same, each message also passed through
- *     sg_ingest_accept with the wall-clock time read per message.
- * (3) ingest_only: sg_ingest_accept over the pre-encoded messages in memory.
+ * (2) ingest_pipeline: the same, each message also passed through the
+ *     service's pipeline: sg_ingest_accept (decode, validate) with the
+ *     wall-clock time read per message, then the policy engine
+ *     (sg_engine_on_event) with the monotonic time read per event.
+ * (3) ingest_only: ingest and engine over the pre-encoded messages in memory.
  * Each phase runs ROUNDS times (1 and 2 alternate); the best round counts.
  * It reports, it does not assert: the exit status is 0 whatever the figures.
  *
@@ -14,6 +16,7 @@
  * that it starts only once the subscriber's subscription has arrived, with
  * ZMQ_XPUB_NODROP so that a full queue makes it wait instead of dropping. */
 #include "ingest.h"
+#include "policy/engine.h"
 #include "proto/health.pb-c.h"
 
 #include <errno.h>
@@ -87,6 +90,8 @@ static void s_config(sg_config_t *cfg)
     cfg->bus.max_event_bytes = 4096;
     cfg->bus.max_age_ms = 3600 * 1000; /* a long run must not turn its events stale */
     cfg->bus.max_skew_ms = 5000;
+    cfg->policy.suspect_after_ms = 3000;
+    cfg->policy.hold_down_ms = 10000;
 }
 
 static int s_encode(msgs_t *m, size_t n, int64_t sent_at_ms)
@@ -176,7 +181,7 @@ static int s_open_pair(void *ctx, void **pub, void **sub)
 
 /* Receives until the end marker (or a timeout); passes each message through
  * `ig` when it is not NULL. */
-static void s_receive(void *sub, sg_ingest_t *ig, result_t *res)
+static void s_receive(void *sub, sg_ingest_t *ig, sg_engine_t *eng, result_t *res)
 {
     zmq_msg_t topic, body;
     zmq_msg_init(&topic);
@@ -193,7 +198,8 @@ static void s_receive(void *sub, sg_ingest_t *ig, result_t *res)
         }
         if (ig && sg_ingest_accept(ig, zmq_msg_data(&topic), zmq_msg_size(&topic),
                                    zmq_msg_data(&body), zmq_msg_size(&body), s_wall_ms(),
-                                   &ev) == SG_DROP_NONE)
+                                   &ev) == SG_DROP_NONE &&
+            sg_engine_on_event(eng, &ev, (int64_t)(s_mono_s() * 1000)) == 0)
             res->accepted++;
         last = s_mono_s();
         if (res->received++ == 0)
@@ -211,16 +217,17 @@ static int s_run_zmq(void *ctx, const msgs_t *msgs, const sg_config_t *cfg, bool
     memset(res, 0, sizeof(*res));
     void *pub = NULL, *sub = NULL;
     sg_ingest_t *ig = NULL;
+    sg_engine_t *eng = NULL;
     pthread_t th;
     int rc = -1;
-    if (with_ingest && !(ig = sg_ingest_new(cfg)))
+    if (with_ingest && (!(ig = sg_ingest_new(cfg)) || !(eng = sg_engine_new(cfg, 0))))
         goto fail;
     if (s_open_pair(ctx, &pub, &sub) != 0)
         goto fail;
     publisher_t p = {pub, msgs};
     if (pthread_create(&th, NULL, s_publish, &p) != 0)
         goto fail;
-    s_receive(sub, ig, res);
+    s_receive(sub, ig, eng, res);
     zmq_close(sub); /* unblocks a publisher still waiting on a full queue */
     sub = NULL;
     pthread_join(th, NULL);
@@ -231,6 +238,7 @@ fail:
     if (pub)
         zmq_close(pub);
     sg_ingest_destroy(&ig);
+    sg_engine_destroy(&eng);
     return rc;
 }
 
@@ -240,13 +248,18 @@ static int s_run_memory(const msgs_t *msgs, const sg_config_t *cfg, int64_t now,
 {
     memset(res, 0, sizeof(*res));
     sg_ingest_t *ig = sg_ingest_new(cfg);
-    if (!ig)
+    sg_engine_t *eng = sg_engine_new(cfg, 0);
+    if (!ig || !eng) {
+        sg_ingest_destroy(&ig);
+        sg_engine_destroy(&eng);
         return -1;
+    }
     sg_event_t ev;
     double t0 = s_mono_s();
     for (size_t i = 0; i < msgs->n; i++) {
         if (sg_ingest_accept(ig, "heartbeat", 9, msgs->data + msgs->off[i],
-                             msgs->off[i + 1] - msgs->off[i], now, &ev) == SG_DROP_NONE)
+                             msgs->off[i + 1] - msgs->off[i], now, &ev) == SG_DROP_NONE &&
+            sg_engine_on_event(eng, &ev, (int64_t)(s_mono_s() * 1000)) == 0)
             res->accepted++;
     }
     double t = s_mono_s() - t0;
@@ -254,6 +267,7 @@ static int s_run_memory(const msgs_t *msgs, const sg_config_t *cfg, int64_t now,
     res->ended = true;
     res->events_per_s = t > 0 ? (double)msgs->n / t : 0;
     sg_ingest_destroy(&ig);
+    sg_engine_destroy(&eng);
     return 0;
 }
 

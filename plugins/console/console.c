@@ -10,6 +10,7 @@
 #include "siteguard/plugin.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +57,17 @@ static const char *s_label(sg_outcome_kind_t kind)
     return "OUTCOME";
 }
 
-/* What the line is about: the site, or the collection and where it goes. */
+/* What the line is about: the site, or the collection and where it goes.
+ * With a message, which says the rest, collections read "sql (A -> B)". */
 static void s_subject(const sg_outcome_t *o, char *buf, size_t len, size_t *pos)
 {
     const char *coll = s_or(o->collection);
+    bool site_kind = o->kind == SG_OUTCOME_SITE_SUSPECT || o->kind == SG_OUTCOME_SITE_LOST ||
+                     o->kind == SG_OUTCOME_SITE_RECOVERED;
+    if (o->message && !site_kind) {
+        s_append(buf, len, pos, "%s (%s -> %s)", coll, s_or(o->site), s_or(o->replica_site));
+        return;
+    }
     switch (o->kind) {
     case SG_OUTCOME_SITE_SUSPECT:
     case SG_OUTCOME_SITE_LOST:

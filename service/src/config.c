@@ -878,6 +878,15 @@ static void s_add_dependency(s_ctx_t *ctx, size_t i, int j, yaml_node_t *item)
             return;
         }
     }
+    const sg_collection_cfg_t *d = &ctx->cfg->collections[j];
+    if (d->group > c->group) {
+        /* the plan runs groups in order: such a run would wait for itself */
+        s_err(ctx, item,
+              "collection '%s' (group %d) depends on '%s' of the later group %d: a dependency "
+              "must be in the same or an earlier plan group",
+              c->name, c->group, d->name, d->group);
+        return;
+    }
     ctx->dep_marks[i][c->n_depends_on] = s_mark(ctx, item);
     c->depends_on[c->n_depends_on++] = j;
 }

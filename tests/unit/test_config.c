@@ -683,6 +683,17 @@ static void test_depends_on_cycles_are_errors(void **state)
                         "t.yaml:6:68: depends_on forms a cycle: b -> c -> b");
 }
 
+static void test_depends_on_a_later_plan_group_is_an_error(void **state)
+{
+    s_expect_only_error("sites: [{name: A}, {name: B}]\n"
+                        "observers: [{id: o, site: A}]\n"
+                        "collections:\n"
+                        "  - {name: a, cim_path: pa, site: A, replica_site: B, depends_on: [b]}\n"
+                        "  - {name: b, cim_path: pb, site: A, replica_site: B, group: 1}\n",
+                        "t.yaml:4:68: collection 'a' (group 0) depends on 'b' of the later "
+                        "group 1: a dependency must be in the same or an earlier plan group");
+}
+
 static void test_a_diamond_of_dependencies_is_not_a_cycle(void **state)
 {
     s_result_t r;
@@ -934,6 +945,7 @@ int main(void)
         cmocka_unit_test(test_replica_site_must_differ_and_not_be_a_witness),
         cmocka_unit_test(test_depends_on_must_name_other_defined_collections),
         cmocka_unit_test(test_depends_on_cycles_are_errors),
+        cmocka_unit_test(test_depends_on_a_later_plan_group_is_an_error),
         cmocka_unit_test(test_a_diamond_of_dependencies_is_not_a_cycle),
         cmocka_unit_test(test_policy_durations_must_be_ordered_and_positive),
         cmocka_unit_test(test_poll_initial_must_not_exceed_poll_max),

@@ -540,7 +540,11 @@ static void test_console_lines_for_a_job(void **state)
     sg_outcome_free(&o);
 
     o = console_outcome(SG_OUTCOME_SUCCEEDED, "in 2.1 s");
-    assert_console_line(o, "17:00:03.120  SUCCEEDED  sql failed over to B: in 2.1 s");
+    assert_console_line(o, "17:00:03.120  SUCCEEDED  sql (A -> B): in 2.1 s");
+    sg_outcome_free(&o);
+
+    o = console_outcome(SG_OUTCOME_SUCCEEDED, NULL);
+    assert_console_line(o, "17:00:03.120  SUCCEEDED  sql failed over to B");
     sg_outcome_free(&o);
 
     o = console_outcome(SG_OUTCOME_FAILED, "job ended in Exception");
