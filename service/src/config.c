@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "provider/provider.h"
+#include "str.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -50,18 +51,11 @@ static int s_errors_addv(sg_config_errors_t *errs, const sg_mark_t *mark, const 
         file = mark->file ? mark->file : "?";
         snprintf(prefix, sizeof prefix, ":%d:%d: ", mark->line, mark->column);
     }
-    va_list aq;
-    va_copy(aq, ap);
-    int n = vsnprintf(NULL, 0, fmt, aq);
-    va_end(aq);
-    if (n < 0)
-        return SG_EINVAL;
-    size_t head = strlen(file) + strlen(prefix);
-    char *line = malloc(head + (size_t)n + 1);
+    char *rule = sg_vstrdupf(fmt, ap);
+    char *line = rule ? sg_strdupf("%s%s%s", file, prefix, rule) : NULL;
+    free(rule);
     if (!line)
         return SG_ENOMEM;
-    snprintf(line, head + 1, "%s%s", file, prefix);
-    vsnprintf(line + head, (size_t)n + 1, fmt, ap);
     return s_errors_push(errs, line);
 }
 

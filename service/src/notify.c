@@ -5,6 +5,7 @@
 #include "log.h"
 #include "outcome.h"
 #include "platform/platform.h"
+#include "str.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -66,25 +67,6 @@ struct sg_notify {
 
 /* --- small helpers ----------------------------------------------------------- */
 
-static char *s_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *s_strdupf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *text = malloc((size_t)n + 1);
-    if (!text)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(text, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return text;
-}
-
 static const char *s_sink_name(const sg_sink_cfg_t *sc) { return sc->name ? sc->name : "?"; }
 
 /* Appends one error at `mark`; with no error list, logs it instead. */
@@ -119,7 +101,7 @@ static int s_resolve_path(s_sink_t *s, const sg_config_t *cfg, sg_config_errors_
 {
     const sg_sink_cfg_t *sc = s->cfg;
     if (sc->path) {
-        s->lib_path = s_strdupf("%s", sc->path);
+        s->lib_path = sg_strdupf("%s", sc->path);
         return s->lib_path ? SG_OK : SG_ENOMEM;
     }
     if (!sc->plugin) {
@@ -132,7 +114,7 @@ static int s_resolve_path(s_sink_t *s, const sg_config_t *cfg, sg_config_errors_
     if (!dir && env && *env)
         dir = env;
     if (dir) {
-        s->lib_path = s_strdupf("%s/sg_%s%s", dir, sc->plugin, sg_dl_suffix());
+        s->lib_path = sg_strdupf("%s/sg_%s%s", dir, sc->plugin, sg_dl_suffix());
     } else {
         if (sg_platform_exe_dir(exe_dir, sizeof exe_dir) != SG_OK) {
             s_error(errs, &sc->mark,
@@ -140,7 +122,7 @@ static int s_resolve_path(s_sink_t *s, const sg_config_t *cfg, sg_config_errors_
                     s_sink_name(sc));
             return SG_ECONFIG;
         }
-        s->lib_path = s_strdupf("%s/plugins/sg_%s%s", exe_dir, sc->plugin, sg_dl_suffix());
+        s->lib_path = sg_strdupf("%s/plugins/sg_%s%s", exe_dir, sc->plugin, sg_dl_suffix());
     }
     return s->lib_path ? SG_OK : SG_ENOMEM;
 }
@@ -251,7 +233,7 @@ static int s_normalise(sg_cfg_type_t type, const char *text, char **out)
     *out = NULL;
     switch (type) {
     case SG_CFG_STRING:
-        *out = s_strdupf("%s", text);
+        *out = sg_strdupf("%s", text);
         break;
     case SG_CFG_INT: {
         char *end = NULL;
@@ -259,19 +241,19 @@ static int s_normalise(sg_cfg_type_t type, const char *text, char **out)
         long long v = strtoll(text, &end, 10);
         if (*text == '\0' || *end != '\0' || errno == ERANGE)
             return SG_EINVAL;
-        *out = s_strdupf("%lld", v);
+        *out = sg_strdupf("%lld", v);
         break;
     }
     case SG_CFG_BOOL:
         if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0)
             return SG_EINVAL;
-        *out = s_strdupf("%s", text);
+        *out = sg_strdupf("%s", text);
         break;
     case SG_CFG_DURATION: {
         int64_t ms = 0;
         if (sg_config_parse_duration(text, &ms) != SG_OK || ms < 0)
             return SG_EINVAL;
-        *out = s_strdupf("%" PRId64, ms);
+        *out = sg_strdupf("%" PRId64, ms);
         break;
     }
     default:
@@ -573,7 +555,7 @@ static int s_sink_start(s_sink_t *s, sg_config_errors_t *errs)
     s->host.log = s_host_log;
     s->host.now_ms = s_host_now_ms;
     s->host.host_data = s;
-    s->log_tag = s_strdupf("sink:%s", s_sink_name(sc));
+    s->log_tag = sg_strdupf("sink:%s", s_sink_name(sc));
     if (!s->log_tag || s_sink_sync_init(s) != SG_OK) {
         s_error(errs, &sc->mark, "sink '%s': out of memory while starting", s_sink_name(sc));
         return SG_ENOMEM;

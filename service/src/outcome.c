@@ -1,6 +1,7 @@
 /* Outcomes: heap copies of sg_outcome_t, their defaults and their JSON. */
 #include "outcome.h"
 #include "err.h"
+#include "str.h"
 
 #include <jansson.h>
 
@@ -110,16 +111,10 @@ int sg_outcome_setf(sg_outcome_t *o, const char **field, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *text = sg_vstrdupf(fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return SG_EINVAL;
-    char *text = malloc((size_t)n + 1);
     if (!text)
         return SG_ENOMEM;
-    va_start(ap, fmt);
-    vsnprintf(text, (size_t)n + 1, fmt, ap);
-    va_end(ap);
     free((char *)*field);
     *field = text;
     (void)o;

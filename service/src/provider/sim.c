@@ -28,6 +28,7 @@
 #include "sim.h"
 #include "../err.h"
 #include "../log.h"
+#include "../str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -97,25 +98,6 @@ static const struct {
 };
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static char *s_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *s_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *buf = malloc((size_t)n + 1);
-    if (!buf)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(buf, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return buf;
-}
 
 static const char *s_errno_text(int err, char *buf, size_t len)
 {
@@ -249,7 +231,7 @@ static char *s_new_job_path(s_sim_t *sim, int64_t wall_ms)
 {
     for (;;) {
         uint64_t seq = sim->next_seq++;
-        char *p = s_printf(S_NAMESPACE "Msvm_ConcreteJob.InstanceID=\"%08x-%04x-4%03x-8%03x-%012llx\"",
+        char *p = sg_strdupf(S_NAMESPACE "Msvm_ConcreteJob.InstanceID=\"%08x-%04x-4%03x-8%03x-%012llx\"",
                            (unsigned)((uint64_t)wall_ms >> 16), (unsigned)(wall_ms & 0xffff),
                            (unsigned)(sim->tag & 0xfff), (unsigned)((seq >> 48) & 0xfff),
                            (unsigned long long)(seq & 0xffffffffffffULL));
@@ -334,7 +316,7 @@ static void s_sync_dir(const char *path)
 static int s_write_atomic(const char *path, const char *text)
 {
     int fd = -1, err = 0;
-    char *tmp = s_printf("%s.tmp", path);
+    char *tmp = sg_strdupf("%s.tmp", path);
     if (!tmp)
         return SG_ENOMEM;
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -588,7 +570,7 @@ static int s_start_job(s_sim_t *sim, size_t ci, sg_method_t m, long fault, sg_ca
     if (s_jobs_reserve(sim) != SG_OK || !(j.path = s_new_job_path(sim, j.start_wall_ms)))
         goto fail;
     if (m == SG_METHOD_TEST_REPLICA &&
-        !(r->resulting_collection = s_printf(S_NAMESPACE
+        !(r->resulting_collection = sg_strdupf(S_NAMESPACE
                                              "Msvm_VirtualSystemCollection.InstanceID=\"%s:test\"",
                                              s_coll_name(sim, ci))))
         goto fail;
@@ -690,7 +672,7 @@ static int s_get_job(sg_provider_t *p, const char *job_path, sg_job_status_t *ou
     s_job_eval(j, now, out);
     if (out->job_state == SG_JOB_EXCEPTION) {
         out->error_description =
-            s_printf("simulated failure: %s on collection %s ended with error %u",
+            sg_strdupf("simulated failure: %s on collection %s ended with error %u",
                      sg_method_name(j->method), s_coll_name(sim, j->coll), (unsigned)j->error_code);
         if (!out->error_description)
             rc = SG_ENOMEM;

@@ -1,0 +1,12 @@
+/* Small string helpers shared by the modules. */
+#ifndef SG_STR_H
+#define SG_STR_H
+
+#include <stdarg.h>
+
+/* A newly allocated string formatted as printf would; the caller frees it.
+ * NULL when out of memory or on a formatting error. */
+char *sg_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *sg_vstrdupf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+#endif
