@@ -199,7 +199,8 @@ static void s_receive(void *sub, sg_ingest_t *ig, sg_engine_t *eng, result_t *re
         if (ig && sg_ingest_accept(ig, zmq_msg_data(&topic), zmq_msg_size(&topic),
                                    zmq_msg_data(&body), zmq_msg_size(&body), s_wall_ms(),
                                    &ev) == SG_DROP_NONE &&
-            sg_engine_on_event(eng, &ev, (int64_t)(s_mono_s() * 1000)) == 0)
+            sg_engine_on_event(eng, &ev, (sg_now_t){(int64_t)(s_mono_s() * 1000), s_wall_ms()}) ==
+                0)
             res->accepted++;
         last = s_mono_s();
         if (res->received++ == 0)
@@ -259,7 +260,7 @@ static int s_run_memory(const msgs_t *msgs, const sg_config_t *cfg, int64_t now,
     for (size_t i = 0; i < msgs->n; i++) {
         if (sg_ingest_accept(ig, "heartbeat", 9, msgs->data + msgs->off[i],
                              msgs->off[i + 1] - msgs->off[i], now, &ev) == SG_DROP_NONE &&
-            sg_engine_on_event(eng, &ev, (int64_t)(s_mono_s() * 1000)) == 0)
+            sg_engine_on_event(eng, &ev, (sg_now_t){(int64_t)(s_mono_s() * 1000), now}) == 0)
             res->accepted++;
     }
     double t = s_mono_s() - t0;

@@ -3,11 +3,19 @@
  * process.
  *
  *   sg-probe --endpoint tcp://127.0.0.1:7711 [--bind] --observer obs-a --site A
- *            [--interval 200] [--count N] [--reach SITE=up|down ...] [--quiet]
+ *            [--interval 200] [--count N] [--reach SITE=up|down|HOST:PORT ...]
+ *            [--listen HOST:PORT] [--quiet]
  *
  * Each message is two frames: the topic ("heartbeat" or "reachability") and
  * a packed siteguard.health.v1.Event (schema 1, incarnation = wall-clock ms at
  * start, seq from 1, sent_at_ms = wall-clock ms).
+ *
+ * Reachability: with --reach SITE=HOST:PORT the probe really checks, each
+ * interval, whether a TCP connection to that address can be opened (up, with
+ * its latency) or not (down); SITE=up|down reports a fixed state. With
+ * --listen HOST:PORT the probe accepts such connections, standing in for its
+ * site's reachable endpoint: when the probe dies, the site becomes
+ * unreachable to the others.
  *
  * Signals: SIGTERM/SIGINT stop it (exit 0); SIGUSR1 toggles "silent": it keeps
  * running but publishes nothing until the next SIGUSR1.
@@ -15,8 +23,14 @@
  * Links only the generated protocol code and libzmq. */
 #include "proto/health.pb-c.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,7 +45,9 @@
 
 typedef struct {
     char *site;
-    bool up;
+    bool up;                 /* the fixed state, without an address */
+    bool probe;              /* check addr by a TCP connection */
+    struct sockaddr_in addr;
 } s_reach_t;
 
 typedef struct {
@@ -43,6 +59,7 @@ typedef struct {
     long count; /* 0: no limit */
     s_reach_t *reach;
     size_t n_reach;
+    const char *listen;
     bool quiet;
 } s_args_t;
 
@@ -78,11 +95,14 @@ static int s_install_signals(void)
 static void s_usage(FILE *f)
 {
     fputs("usage: sg-probe --endpoint ENDPOINT [--bind] --observer ID --site SITE\n"
-          "                [--interval MS] [--count N] [--reach SITE=up|down ...] [--quiet]\n"
+          "                [--interval MS] [--count N] [--reach SITE=up|down|HOST:PORT ...]\n"
+          "                [--listen HOST:PORT] [--quiet]\n"
           "  --endpoint  ZeroMQ endpoint; connected to unless --bind is given\n"
           "  --interval  milliseconds between heartbeats (default 200)\n"
           "  --count     stop after N heartbeats (default: run until SIGTERM/SIGINT)\n"
-          "  --reach     also publish reachability of SITE each interval (repeatable)\n"
+          "  --reach     also publish reachability of SITE each interval (repeatable): a fixed\n"
+          "              state, or whether a TCP connection to HOST:PORT opens\n"
+          "  --listen    accept TCP connections on HOST:PORT (the site's reachable endpoint)\n"
           "  --quiet     no start-up line on stderr\n"
           "SIGUSR1 toggles silence (the process keeps running but publishes nothing).\n",
           f);
@@ -99,16 +119,37 @@ static int s_parse_long(const char *text, long min, long *out)
     return 0;
 }
 
+/* "127.0.0.1:7801" into an IPv4 socket address. */
+static int s_parse_addr(const char *text, struct sockaddr_in *out)
+{
+    const char *colon = strrchr(text, ':');
+    char host[64];
+    long port;
+    if (!colon || colon == text || (size_t)(colon - text) >= sizeof(host))
+        return -1;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    if (s_parse_long(colon + 1, 1, &port) != 0 || port > 65535)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    out->sin_family = AF_INET;
+    out->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
+}
+
 static int s_parse_reach(s_args_t *a, const char *text)
 {
     const char *eq = strchr(text, '=');
     if (!eq || eq == text)
         return -1;
-    bool up;
+    bool up = false, probe = false;
+    struct sockaddr_in addr;
     if (strcmp(eq + 1, "up") == 0)
         up = true;
     else if (strcmp(eq + 1, "down") == 0)
         up = false;
+    else if (s_parse_addr(eq + 1, &addr) == 0)
+        probe = true;
     else
         return -1;
     s_reach_t *r = realloc(a->reach, (a->n_reach + 1) * sizeof(*r));
@@ -119,6 +160,9 @@ static int s_parse_reach(s_args_t *a, const char *text)
     if (!r[a->n_reach].site)
         return -1;
     r[a->n_reach].up = up;
+    r[a->n_reach].probe = probe;
+    if (probe)
+        r[a->n_reach].addr = addr;
     a->n_reach++;
     return 0;
 }
@@ -138,6 +182,8 @@ static int s_parse_valued(s_args_t *a, const char *opt, const char *val)
         return s_parse_long(val, 1, &a->count);
     else if (strcmp(opt, "--reach") == 0)
         return s_parse_reach(a, val);
+    else if (strcmp(opt, "--listen") == 0)
+        a->listen = val;
     else
         return -1;
     return 0;
@@ -171,6 +217,7 @@ static void s_args_fini(s_args_t *a)
 
 typedef struct {
     const s_args_t *args;
+    int listen_fd; /* -1 without --listen */
     void *sock;
     uint64_t incarnation;
     uint64_t seq;
@@ -216,6 +263,37 @@ static int s_send(s_probe_t *p, const char *topic, const Siteguard__Health__V1__
     return 0;
 }
 
+static int64_t s_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Opens and closes a TCP connection to addr within timeout_ms; true when it
+ * could, with the time it took in *latency_us. */
+static bool s_tcp_reachable(const struct sockaddr_in *addr, int timeout_ms, uint32_t *latency_us)
+{
+    int64_t t0 = s_mono_us();
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    bool ok = false;
+    if (fd < 0)
+        return false;
+    int rc = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
+    if (rc == 0) {
+        ok = true;
+    } else if (errno == EINPROGRESS) {
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int err = 0;
+        socklen_t len = sizeof(err);
+        ok = poll(&pfd, 1, timeout_ms) == 1 &&
+             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+    }
+    close(fd);
+    *latency_us = ok ? (uint32_t)(s_mono_us() - t0) : 0;
+    return ok;
+}
+
 static int s_beat(s_probe_t *p)
 {
     Siteguard__Health__V1__Event ev;
@@ -230,9 +308,10 @@ static int s_beat(s_probe_t *p)
     for (size_t i = 0; i < p->args->n_reach; i++) {
         Siteguard__Health__V1__Reachability r;
         siteguard__health__v1__reachability__init(&r);
-        r.target_site = p->args->reach[i].site;
-        r.up = p->args->reach[i].up;
-        r.latency_us = 0; /* not measured: the state is given on the command line */
+        const s_reach_t *want = &p->args->reach[i];
+        int timeout = p->args->interval_ms < 2000 ? (int)p->args->interval_ms / 2 : 1000;
+        r.target_site = want->site;
+        r.up = want->probe ? s_tcp_reachable(&want->addr, timeout, &r.latency_us) : want->up;
         s_envelope(p, &ev);
         ev.body_case = SITEGUARD__HEALTH__V1__EVENT__BODY_REACHABILITY;
         ev.reachability = &r;
@@ -271,6 +350,33 @@ static void s_deadline_add(struct timespec *t, long ms)
     }
 }
 
+/* Accepts and closes waiting connections: the site answers its probers. */
+static void s_accept_all(s_probe_t *p)
+{
+    if (p->listen_fd < 0)
+        return;
+    int fd;
+    while ((fd = accept(p->listen_fd, NULL, NULL)) >= 0)
+        close(fd);
+}
+
+static int s_open_listener(const char *text)
+{
+    struct sockaddr_in addr;
+    int one = 1;
+    if (s_parse_addr(text, &addr) != 0)
+        return -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 64) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static int s_run(s_probe_t *p)
 {
     long sent = 0;
@@ -278,6 +384,7 @@ static int s_run(s_probe_t *p)
     clock_gettime(CLOCK_MONOTONIC, &next);
     while (!s_stop) {
         s_drain_subscriptions(p->sock);
+        s_accept_all(p);
         if (!s_silent) {
             if (s_beat(p) != 0) {
                 fprintf(stderr, "sg-probe: send failed: %s\n", zmq_strerror(zmq_errno()));
@@ -326,10 +433,14 @@ int main(int argc, char **argv)
         return S_EXIT_USAGE;
     }
     int rc = 1;
-    s_probe_t p = {.args = &args, .incarnation = (uint64_t)s_wall_ms()};
+    s_probe_t p = {.args = &args, .listen_fd = -1, .incarnation = (uint64_t)s_wall_ms()};
     void *ctx = zmq_ctx_new();
     if (!ctx || s_install_signals() != 0)
         goto fail;
+    if (args.listen && (p.listen_fd = s_open_listener(args.listen)) < 0) {
+        fprintf(stderr, "sg-probe: cannot listen on %s: %s\n", args.listen, strerror(errno));
+        goto fail;
+    }
     p.sock = s_open_socket(ctx, &args);
     if (!p.sock)
         goto fail;
@@ -340,6 +451,8 @@ int main(int argc, char **argv)
     if (s_run(&p) == 0)
         rc = 0;
 fail:
+    if (p.listen_fd >= 0)
+        close(p.listen_fd);
     if (p.sock)
         zmq_close(p.sock);
     if (ctx)

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <yaml.h>
 
 /* Endpoint bound when the file has no `bus:` section at all. */
@@ -622,11 +623,34 @@ static void s_set_mode(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, voi
     s_set_enum(ctx, key, value, obj, names, "auto, approve, shadow");
 }
 
+/* latest, latest_app_consistent, or the object path of a named point. */
 static void s_set_recovery_point(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
 {
-    static const char *const names[] = {"latest", "latest_app_consistent", NULL};
-    _Static_assert(sizeof(sg_rp_policy_t) == sizeof(int), "enum stored as int");
-    s_set_enum(ctx, key, value, obj, names, "latest, latest_app_consistent");
+    sg_collection_cfg_t *c = obj;
+    const char *text = s_scalar(ctx, value, key->name, false);
+    if (!text)
+        return;
+    if (strcmp(text, "latest") == 0) {
+        c->recovery_point = SG_RP_LATEST;
+    } else if (strcmp(text, "latest_app_consistent") == 0) {
+        c->recovery_point = SG_RP_LATEST_APP_CONSISTENT;
+    } else if (strstr(text, "Msvm_CollectionRecoveryPoint.") != NULL) {
+        c->recovery_point = SG_RP_NAMED;
+        free(c->recovery_point_path);
+        c->recovery_point_path = s_strdup(ctx, text);
+    } else {
+        s_err(ctx, value,
+              "bad value '%s' for '%s': expected latest, latest_app_consistent or the object "
+              "path of an Msvm_CollectionRecoveryPoint",
+              text, key->name);
+    }
+}
+
+static void s_set_on_error(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    static const char *const names[] = {"stop", "continue", "wait", NULL};
+    _Static_assert(sizeof(sg_on_error_t) == sizeof(int), "enum stored as int");
+    s_set_enum(ctx, key, value, obj, names, "stop, continue, wait");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -849,8 +873,9 @@ static const s_key_t s_collection_keys[] = {
     {.name = "group", .set = s_set_int, .offset = offsetof(sg_collection_cfg_t, group), .min = 0,
      .max = 1000},
     {.name = "depends_on", .set = s_set_depends_shape},
-    {.name = "recovery_point", .set = s_set_recovery_point,
-     .offset = offsetof(sg_collection_cfg_t, recovery_point)},
+    {.name = "recovery_point", .set = s_set_recovery_point},
+    {.name = "replica_host", .set = s_set_str,
+     .offset = offsetof(sg_collection_cfg_t, replica_host)},
     {.name = "rpo_limit", .set = s_set_duration,
      .offset = offsetof(sg_collection_cfg_t, rpo_limit_ms), .min = 0},
 };
@@ -1032,15 +1057,225 @@ static void s_check_policy(s_ctx_t *ctx, yaml_node_t *node, void *obj, const s_r
           p->hold_down_ms, p->suspect_after_ms);
 }
 
+static void s_set_on_timeout(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    const char *text = s_scalar(ctx, value, key->name, false);
+    if (!text)
+        return;
+    if (strcmp(text, "hold") == 0 || strcmp(text, "proceed") == 0)
+        *(bool *)s_field(key, obj) = strcmp(text, "proceed") == 0;
+    else
+        s_err(ctx, value, "bad value '%s' for '%s': expected one of: hold, proceed", text,
+              key->name);
+}
+
+static const s_key_t s_budget_keys[] = {
+    {.name = "max", .set = s_set_int, .offset = offsetof(sg_budget_cfg_t, max), .min = 0,
+     .max = 1000000},
+    {.name = "period", .set = s_set_duration, .offset = offsetof(sg_budget_cfg_t, period_ms),
+     .min = 1},
+};
+static const s_map_t s_budget_map = {"in a budget", s_budget_keys, S_COUNT(s_budget_keys), NULL,
+                                     NULL};
+
+/* A list of site names, resolved to indices. */
+static void s_set_site_list(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    size_t n;
+    if (!s_list(ctx, value, key->name, &n) || n == 0)
+        return;
+    int *list = calloc(n, sizeof *list);
+    if (!list) {
+        s_oom(ctx);
+        return;
+    }
+    size_t *count = (size_t *)((char *)obj + key->count_offset);
+    *(int **)s_field(key, obj) = list;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = s_node(ctx, value->data.sequence.items.start[i]);
+        const char *text = item ? s_scalar(ctx, item, key->name, true) : NULL;
+        if (!text)
+            continue;
+        int site = sg_config_find_site(ctx->cfg, text);
+        if (site < 0)
+            s_err(ctx, item, "site '%s' is not defined in sites", text);
+        else
+            list[(*count)++] = site;
+    }
+}
+
+static void s_set_days(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    static const char *const names[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    size_t n;
+    if (!s_list(ctx, value, key->name, &n))
+        return;
+    unsigned *days = s_field(key, obj);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = s_node(ctx, value->data.sequence.items.start[i]);
+        const char *text = item ? s_scalar(ctx, item, key->name, true) : NULL;
+        if (!text)
+            continue;
+        size_t d = 0;
+        while (d < S_COUNT(names) && strcmp(text, names[d]) != 0)
+            d++;
+        if (d == S_COUNT(names))
+            s_err(ctx, item, "bad day '%s': expected one of: mon, tue, wed, thu, fri, sat, sun",
+                  text);
+        else
+            *days |= 1u << d;
+    }
+}
+
+/* "HH:MM", UTC, as minutes after midnight. */
+static void s_set_time_of_day(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    const char *text = s_scalar(ctx, value, key->name, false);
+    int h, m;
+    char tail;
+    if (!text)
+        return;
+    if (sscanf(text, "%2d:%2d%c", &h, &m, &tail) != 2 || h < 0 || h > 24 || m < 0 || m > 59 ||
+        (h == 24 && m != 0) || strlen(text) != 5) {
+        s_err(ctx, value, "bad value '%s' for '%s': expected a UTC time of day like 02:30", text,
+              key->name);
+        return;
+    }
+    *(int *)s_field(key, obj) = h * 60 + m;
+}
+
+/* "2026-12-01T02:00:00Z", as Unix milliseconds. */
+static void s_set_timestamp(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    const char *text = s_scalar(ctx, value, key->name, false);
+    struct tm tm;
+    char tail;
+    if (!text)
+        return;
+    memset(&tm, 0, sizeof tm);
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2dZ%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &tail) != 6 || tm.tm_mon < 1 ||
+        tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60) {
+        s_err(ctx, value, "bad value '%s' for '%s': expected a UTC time like 2026-12-01T02:00:00Z",
+              text, key->name);
+        return;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *(int64_t *)s_field(key, obj) = (int64_t)timegm(&tm) * 1000;
+}
+
+static void s_window_init(s_ctx_t *ctx, yaml_node_t *node, void *obj)
+{
+    sg_window_cfg_t *w = obj;
+    w->mark = s_mark(ctx, node);
+    w->from_min = -1;
+    w->to_min = -1;
+}
+
+static void s_check_window(s_ctx_t *ctx, yaml_node_t *node, void *obj, const s_read_t *read)
+{
+    const sg_window_cfg_t *w = obj;
+    bool weekly = s_value_of(ctx, node, "from") || s_value_of(ctx, node, "to") ||
+                  s_value_of(ctx, node, "days");
+    bool once = s_value_of(ctx, node, "start") || s_value_of(ctx, node, "end");
+    if (weekly && once) {
+        s_err(ctx, node, "a maintenance window is either weekly (days, from, to) or once "
+                         "(start, end), not both");
+    } else if (once) {
+        if (!s_value_of(ctx, node, "start") || !s_value_of(ctx, node, "end"))
+            s_err(ctx, node, "a one-off maintenance window needs both 'start' and 'end'");
+        else if (s_read_ok(read, "start") && s_read_ok(read, "end") && w->end_ms <= w->start_ms)
+            s_err(ctx, s_value_of(ctx, node, "end"), "'end' must be after 'start'");
+    } else if (!s_value_of(ctx, node, "from") || !s_value_of(ctx, node, "to")) {
+        s_err(ctx, node, "a maintenance window needs 'from' and 'to' (weekly) or 'start' and "
+                         "'end' (once)");
+    } else if (s_read_ok(read, "from") && s_read_ok(read, "to") && w->from_min == w->to_min) {
+        s_err(ctx, s_value_of(ctx, node, "to"), "'to' must differ from 'from'");
+    }
+}
+
+static const s_key_t s_window_keys[] = {
+    {.name = "sites", .set = s_set_site_list, .offset = offsetof(sg_window_cfg_t, sites),
+     .count_offset = offsetof(sg_window_cfg_t, n_sites)},
+    {.name = "days", .set = s_set_days, .offset = offsetof(sg_window_cfg_t, days)},
+    {.name = "from", .set = s_set_time_of_day, .offset = offsetof(sg_window_cfg_t, from_min)},
+    {.name = "to", .set = s_set_time_of_day, .offset = offsetof(sg_window_cfg_t, to_min)},
+    {.name = "start", .set = s_set_timestamp, .offset = offsetof(sg_window_cfg_t, start_ms)},
+    {.name = "end", .set = s_set_timestamp, .offset = offsetof(sg_window_cfg_t, end_ms)},
+    {.name = "reason", .set = s_set_str, .offset = offsetof(sg_window_cfg_t, reason)},
+};
+static const s_map_t s_window_map = {"in a maintenance window", s_window_keys,
+                                     S_COUNT(s_window_keys), s_window_init, s_check_window};
+
+static void s_set_maintenance(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    sg_policy_cfg_t *p = obj;
+    p->maintenance = s_read_items(ctx, value, key->name, &s_window_map, sizeof *p->maintenance,
+                                  &p->n_maintenance);
+}
+
 static const s_key_t s_policy_keys[] = {
     {.name = "suspect_after", .set = s_set_duration,
      .offset = offsetof(sg_policy_cfg_t, suspect_after_ms), .min = 1},
     {.name = "hold_down", .set = s_set_duration, .offset = offsetof(sg_policy_cfg_t, hold_down_ms),
      .min = 1},
+    {.name = "recover_after", .set = s_set_duration,
+     .offset = offsetof(sg_policy_cfg_t, recover_after_ms), .min = 1},
+    {.name = "report_max_age", .set = s_set_duration,
+     .offset = offsetof(sg_policy_cfg_t, report_max_age_ms), .min = 1},
+    {.name = "quorum", .set = s_set_int, .offset = offsetof(sg_policy_cfg_t, quorum), .min = 1,
+     .max = 1000},
+    {.name = "require_witness", .set = s_set_bool,
+     .offset = offsetof(sg_policy_cfg_t, require_witness)},
     {.name = "mode", .set = s_set_mode, .offset = offsetof(sg_policy_cfg_t, mode)},
+    {.name = "approval_timeout", .set = s_set_duration,
+     .offset = offsetof(sg_policy_cfg_t, approval_timeout_ms), .min = 1},
+    {.name = "on_approval_timeout", .set = s_set_on_timeout,
+     .offset = offsetof(sg_policy_cfg_t, proceed_on_timeout)},
+    {.name = "cooldown", .set = s_set_duration, .offset = offsetof(sg_policy_cfg_t, cooldown_ms),
+     .min = 0},
+    {.name = "replication_max_age", .set = s_set_duration,
+     .offset = offsetof(sg_policy_cfg_t, replication_max_age_ms), .min = 1},
+    {.name = "budget", .set = s_set_map, .offset = offsetof(sg_policy_cfg_t, budget),
+     .sub = &s_budget_map},
+    {.name = "site_budget", .set = s_set_map, .offset = offsetof(sg_policy_cfg_t, site_budget),
+     .sub = &s_budget_map},
+    {.name = "maintenance", .set = s_set_maintenance},
 };
 static const s_map_t s_policy_map = {"in policy", s_policy_keys, S_COUNT(s_policy_keys), NULL,
                                      s_check_policy};
+
+/* Defaults that depend on the sites, and rules across policy and sites; run
+ * once everything is read, whether or not the file has a policy section. */
+static void s_resolve_policy(s_ctx_t *ctx, yaml_node_t *root)
+{
+    sg_config_t *cfg = ctx->cfg;
+    sg_policy_cfg_t *p = &cfg->policy;
+    yaml_node_t *node = s_value_of(ctx, root, "policy");
+    if (node && node->type != YAML_MAPPING_NODE)
+        node = NULL;
+    int witnesses = 0;
+    for (size_t i = 0; i < cfg->n_sites; i++)
+        witnesses += cfg->sites[i].witness;
+    yaml_node_t *rw = node ? s_value_of(ctx, node, "require_witness") : NULL;
+    if (!rw)
+        p->require_witness = witnesses > 0;
+    else if (p->require_witness && witnesses == 0)
+        s_err(ctx, rw, "require_witness is true but no site is a witness (witness: true)");
+    int observing = cfg->n_sites > 0 ? (int)cfg->n_sites - 1 : 0;
+    yaml_node_t *q = node ? s_value_of(ctx, node, "quorum") : NULL;
+    if (!q)
+        p->quorum = observing < 2 ? observing : 2;
+    else if (p->quorum > observing && cfg->n_sites > 0)
+        s_err(ctx, q, "quorum %d can never be reached: at most %d other site(s) observe a site",
+              p->quorum, observing);
+    if (p->quorum < 1)
+        p->quorum = 1;
+    if (!node || !s_value_of(ctx, node, "report_max_age"))
+        p->report_max_age_ms = 3 * p->suspect_after_ms;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Provider                                                                  */
@@ -1160,6 +1395,39 @@ static const s_map_t s_provider_map = {"in provider", s_provider_keys, S_COUNT(s
                                        NULL, s_check_provider};
 
 /* ------------------------------------------------------------------------ */
+/* Plan and journal                                                          */
+
+static const s_key_t s_plan_keys[] = {
+    {.name = "on_error", .set = s_set_on_error, .offset = offsetof(sg_plan_cfg_t, on_error)},
+    {.name = "max_concurrency", .set = s_set_int,
+     .offset = offsetof(sg_plan_cfg_t, max_concurrency), .min = 0, .max = 256},
+    {.name = "per_host_concurrency", .set = s_set_int,
+     .offset = offsetof(sg_plan_cfg_t, per_host_concurrency), .min = 0, .max = 256},
+};
+static const s_map_t s_plan_map = {"in plan", s_plan_keys, S_COUNT(s_plan_keys), NULL, NULL};
+
+static const s_key_t s_journal_keys[] = {
+    {.name = "path", .set = s_set_str, .offset = offsetof(sg_journal_cfg_t, path)},
+};
+static const s_map_t s_journal_map = {"in journal", s_journal_keys, S_COUNT(s_journal_keys),
+                                      NULL, NULL};
+
+/* Without journal.path, the journal is siteguard-journal.db beside the
+ * config file (the working directory for a config given as a string). */
+static void s_default_journal(s_ctx_t *ctx, sg_config_t *cfg)
+{
+    if (cfg->journal.path || !cfg->path)
+        return;
+    const char *slash = strrchr(cfg->path, '/');
+    int dir_len = slash ? (int)(slash - cfg->path) : 0;
+    cfg->journal.path = slash ? sg_strdupf("%.*s/siteguard-journal.db", dir_len > 0 ? dir_len : 1,
+                                           dir_len > 0 ? cfg->path : "/")
+                              : sg_strdupf("siteguard-journal.db");
+    if (!cfg->journal.path)
+        s_oom(ctx);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Sinks                                                                     */
 
 static bool s_read_option(s_ctx_t *ctx, yaml_node_t *k, yaml_node_t *v, sg_sink_cfg_t *s)
@@ -1264,6 +1532,8 @@ static const s_map_t s_bus_map = {"in bus", s_bus_keys, S_COUNT(s_bus_keys), NUL
 static void s_check_root(s_ctx_t *ctx, yaml_node_t *node, void *obj, const s_read_t *read)
 {
     sg_config_t *cfg = obj;
+    s_default_journal(ctx, cfg);
+    s_resolve_policy(ctx, node);
     yaml_node_t *bus = s_value_of(ctx, node, "bus");
     if (bus && !s_is_null(bus))
         return;
@@ -1288,6 +1558,9 @@ static const s_key_t s_root_keys[] = {
      .sub = &s_policy_map},
     {.name = "provider", .set = s_set_map, .offset = offsetof(sg_config_t, provider),
      .sub = &s_provider_map},
+    {.name = "plan", .set = s_set_map, .offset = offsetof(sg_config_t, plan), .sub = &s_plan_map},
+    {.name = "journal", .set = s_set_map, .offset = offsetof(sg_config_t, journal),
+     .sub = &s_journal_map},
     {.name = "sinks", .set = s_set_sinks},
 };
 static const s_map_t s_root_map = {"at the top level", s_root_keys, S_COUNT(s_root_keys), NULL,
@@ -1298,7 +1571,13 @@ static void s_defaults(s_ctx_t *ctx, sg_config_t *cfg)
     cfg->log_level = SG_LOG_INFO;
     cfg->policy.suspect_after_ms = 3000;
     cfg->policy.hold_down_ms = 10000;
+    cfg->policy.recover_after_ms = 30000;
     cfg->policy.mode = SG_MODE_AUTO;
+    cfg->policy.approval_timeout_ms = 15 * 60 * 1000;
+    cfg->policy.cooldown_ms = 60 * 60 * 1000;
+    cfg->policy.replication_max_age_ms = 5 * 60 * 1000;
+    cfg->policy.budget = (sg_budget_cfg_t){4, 60 * 60 * 1000};
+    cfg->policy.site_budget = (sg_budget_cfg_t){2, 60 * 60 * 1000};
     cfg->provider.kind = s_strdup(ctx, "sim");
     cfg->provider.workers = 4;
     cfg->provider.job_timeout_ms = 30 * 60 * 1000;
@@ -1512,6 +1791,8 @@ static void s_free_collections(sg_collection_cfg_t *cs, size_t n)
         free(cs[i].name);
         free(cs[i].cim_path);
         free(cs[i].depends_on);
+        free(cs[i].recovery_point_path);
+        free(cs[i].replica_host);
     }
     free(cs);
 }
@@ -1558,9 +1839,15 @@ void sg_config_destroy(sg_config_t **cfg)
     s_free_collections(c->collections, c->n_collections);
     s_free_provider(&c->provider);
     s_free_sinks(c->sinks, c->n_sinks);
+    for (size_t i = 0; i < c->policy.n_maintenance; i++) {
+        free(c->policy.maintenance[i].sites);
+        free(c->policy.maintenance[i].reason);
+    }
+    free(c->policy.maintenance);
     s_free_strs(c->bus.bind, c->bus.n_bind);
     s_free_strs(c->bus.connect, c->bus.n_connect);
     free(c->plugin_dir);
+    free(c->journal.path);
     free(c->path);
     free(c);
     *cfg = NULL;

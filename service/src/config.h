@@ -28,7 +28,9 @@ typedef struct {
 
 typedef enum { SG_MODE_AUTO = 0, SG_MODE_APPROVE, SG_MODE_SHADOW } sg_policy_mode_t;
 
-typedef enum { SG_RP_LATEST = 0, SG_RP_LATEST_APP_CONSISTENT } sg_rp_policy_t;
+/* Which recovery point InitiateFailover is given: NULL (latest), the newest
+ * application-consistent point of the collection, or a named point. */
+typedef enum { SG_RP_LATEST = 0, SG_RP_LATEST_APP_CONSISTENT, SG_RP_NAMED } sg_rp_policy_t;
 
 typedef struct {
     char *name;
@@ -52,14 +54,52 @@ typedef struct {
     int *depends_on;   /* indices of collections that must fail over first */
     size_t n_depends_on;
     sg_rp_policy_t recovery_point;
+    char *recovery_point_path; /* SG_RP_NAMED: the point's WMI object path */
+    char *replica_host;        /* replica host or cluster, for the per-host cap; NULL: none */
     int64_t rpo_limit_ms; /* 0: no limit */
     sg_mark_t mark;
 } sg_collection_cfg_t;
 
+/* At most `max` failovers per `period`; max 0: no limit. */
 typedef struct {
-    int64_t suspect_after_ms; /* silence before a site is suspect; default 3 s */
-    int64_t hold_down_ms;     /* silence before a site is lost; default 10 s */
-    sg_policy_mode_t mode;    /* default auto */
+    int max;
+    int64_t period_ms;
+} sg_budget_cfg_t;
+
+/* A maintenance window: no failover is decided for the sites it names while
+ * it is open. Weekly on `days` (bit 0 Monday .. bit 6 Sunday; 0: every day)
+ * from `from_min` to `to_min` minutes after midnight UTC (to < from: across
+ * midnight), or once, between `start_ms` and `end_ms` (Unix time). */
+typedef struct {
+    int *sites; /* site indices; none: every site */
+    size_t n_sites;
+    unsigned days;
+    int from_min, to_min;
+    int64_t start_ms, end_ms; /* both 0 for a weekly window */
+    char *reason;
+    sg_mark_t mark;
+} sg_window_cfg_t;
+
+typedef struct {
+    /* Site verdicts */
+    int64_t suspect_after_ms;  /* silence before a site is suspect; default 3 s */
+    int64_t hold_down_ms;      /* silence and quorum before a site is lost; default 10 s */
+    int64_t recover_after_ms;  /* stable heartbeats before a lost site is healthy; default 30 s */
+    int64_t report_max_age_ms; /* a reachability report counts this long; default 3 x suspect_after */
+    int quorum;                /* independent sites (the witness counted) that must see a site
+                                  down; default min(2, sites - 1) */
+    bool require_witness;      /* the witness must be one of them; default: true with a witness */
+    /* Collection decisions */
+    sg_policy_mode_t mode;           /* default auto */
+    int64_t approval_timeout_ms;     /* approve mode: how long to wait; default 15 min */
+    bool proceed_on_timeout;         /* approve mode, no answer in time: act (else hold) */
+    int64_t cooldown_ms;             /* after a run of a collection ends; default 1 h */
+    int64_t replication_max_age_ms;  /* a replication report counts this long; default 5 min */
+    sg_budget_cfg_t budget;          /* site failovers (a lost site's collections failed over,
+                                        counted once per loss) overall; default 4 per 1 h */
+    sg_budget_cfg_t site_budget;     /* site failovers of one site; default 2 per 1 h */
+    sg_window_cfg_t *maintenance;
+    size_t n_maintenance;
 } sg_policy_cfg_t;
 
 typedef struct {
@@ -89,6 +129,19 @@ typedef struct {
     int max_attempts;        /* attempts for retryable return codes; default 3 */
     sg_sim_cfg_t sim;
 } sg_provider_cfg_t;
+
+/* What a plan does with later groups when a run of a group fails. */
+typedef enum { SG_ON_ERROR_STOP = 0, SG_ON_ERROR_CONTINUE, SG_ON_ERROR_WAIT } sg_on_error_t;
+
+typedef struct {
+    sg_on_error_t on_error;   /* default stop */
+    int max_concurrency;      /* runs in flight at once; 0 (default): provider.workers */
+    int per_host_concurrency; /* runs in flight per replica_host; 0 (default): no limit */
+} sg_plan_cfg_t;
+
+typedef struct {
+    char *path; /* SQLite file; default siteguard-journal.db beside the config file */
+} sg_journal_cfg_t;
 
 typedef struct {
     char *key;
@@ -127,6 +180,8 @@ typedef struct {
     size_t n_collections;
     sg_policy_cfg_t policy;
     sg_provider_cfg_t provider;
+    sg_plan_cfg_t plan;
+    sg_journal_cfg_t journal;
     sg_sink_cfg_t *sinks;
     size_t n_sinks;
     sg_bus_cfg_t bus;

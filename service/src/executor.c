@@ -12,18 +12,36 @@
 
 #define S_MOD "executor"
 #define S_SLICE_MS 50 /* a worker checks for stop at least this often while waiting */
+/* A failover job found by a restart counts as this run's when it started no
+ * earlier than this before the intent (clock skew between controller and
+ * Hyper-V host). */
+#define S_SINCE_MARGIN_MS 60000
+
+/* Why a run ends without a call. */
+typedef enum {
+    S_BLOCK_NONE = 0,
+    S_BLOCK_DEPENDENCY, /* a dependency's run failed */
+    S_BLOCK_PLAN,       /* on_error stop: a run of an earlier group failed */
+    S_BLOCK_JOURNAL     /* the intent could not be made durable */
+} s_block_t;
 
 typedef struct {
     uint64_t run_id;
     int collection;
-    int failed_dependency; /* index of a dependency whose run failed, or -1 */
+    sg_run_mode_t mode;
+    char *job_path; /* FOLLOW; owned */
+    int64_t intent_ms;
+    s_block_t block;
+    int blocker; /* the collection behind `block`, or -1 */
 } s_run_t;
 
 /* Where each collection stands in the executor's plan. */
 typedef struct {
-    bool queued;  /* waiting for its turn */
-    bool running; /* handed to a worker */
-    int result;   /* of its last run: 0 none, 1 failed over, -1 failed */
+    bool queued;    /* waiting for its turn */
+    bool running;   /* handed to a worker */
+    bool counted;   /* running and counted against the caps */
+    bool timed_out; /* running, past job_timeout: finished (failed) for the plan */
+    int result;     /* of its last run: 0 none, 1 failed over, -1 failed or timed out */
 } s_plan_t;
 
 /* A message from a worker to the loop thread, passed by pointer. */
@@ -40,15 +58,22 @@ struct sg_executor {
     const sg_config_t *cfg;
     sg_provider_t *provider;
     const sg_clock_t *clock;
+    sg_exec_intent_fn intent;
+    void *intent_user;
     void *results; /* PULL, bound */
     char results_ep[64];
     s_worker_t *workers;
     int n_workers;
+    int cap;          /* runs in flight at once */
     s_run_t *pending; /* runs waiting for a worker, in submission order */
     size_t p_cap, p_len;
-    s_plan_t *plan; /* per collection */
-    int active; /* runs queued or in progress */
-    int stop; /* read by workers with __atomic loads */
+    s_plan_t *plan;    /* per collection */
+    int *host_of;      /* per collection: index of its replica_host, or -1 */
+    int *host_running; /* per host index */
+    bool *released;    /* per site: on_error wait released by an operator */
+    int running;       /* runs counted against the cap */
+    int active;        /* runs queued or in progress */
+    int stop;          /* read by workers with __atomic loads */
 };
 
 struct s_worker {
@@ -70,8 +95,17 @@ typedef struct {
     const sg_collection_cfg_t *coll;
     int attempt;
     char *job_path;
+    const char *rp; /* the recovery point passed; NULL: latest */
     int64_t started_ms;
 } s_ctx_t;
+
+/* What asking the provider about a collection found. */
+typedef enum {
+    S_SEEN_HANDLED = 0, /* done or job followed: the run is over */
+    S_SEEN_NONE,        /* replicating and no failover job: nothing was accepted */
+    S_SEEN_UNKNOWN,     /* cannot tell (read failed, or running without a job) */
+    S_SEEN_BAD_STATE    /* a state in which failover cannot be called */
+} s_seen_t;
 
 static bool s_stopping(const sg_executor_t *x) { return __atomic_load_n(&x->stop, __ATOMIC_ACQUIRE); }
 
@@ -101,13 +135,15 @@ static void s_send_msg(s_ctx_t *c, s_msg_t *m)
     }
 }
 
-/* Builds and sends one outcome of the run in `c`. */
-static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, bool ended, bool failed_over,
-                     const sg_job_status_t *js, uint32_t rv, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
+/* How a report ends the run. */
+enum { S_GOES_ON = 0, S_ENDS = 1, S_ENDS_FAILED_OVER = 2, S_TIMES_OUT = 3 };
 
-static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, bool ended, bool failed_over,
-                     const sg_job_status_t *js, uint32_t rv, const char *fmt, ...)
+/* Builds and sends one outcome of the run in `c`. */
+static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_status_t *js,
+                     uint32_t rv, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_status_t *js,
+                     uint32_t rv, const char *fmt, ...)
 {
     const sg_executor_t *x = c->w->x;
     const sg_config_t *cfg = x->cfg;
@@ -144,8 +180,9 @@ static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, bool ended, bool failed
     m->result = (sg_exec_result_t){.outcome = o,
                                    .collection = c->run.collection,
                                    .run_id = c->run.run_id,
-                                   .ended = ended,
-                                   .failed_over = failed_over};
+                                   .ended = how == S_ENDS || how == S_ENDS_FAILED_OVER,
+                                   .failed_over = how == S_ENDS_FAILED_OVER,
+                                   .timed_out = how == S_TIMES_OUT};
     s_send_msg(c, m);
     return;
 fail:
@@ -157,6 +194,11 @@ fail:
 static double s_secs(const s_ctx_t *c)
 {
     return (sg_clock_mono(c->w->x->clock) - c->started_ms) / 1000.0;
+}
+
+static const char *s_replica_name(const s_ctx_t *c)
+{
+    return c->w->x->cfg->sites[c->coll->replica_site].name;
 }
 
 /* Next poll delay: aimed at the estimated end once progress is known. */
@@ -175,7 +217,20 @@ static int64_t s_next_delay(const sg_provider_cfg_t *pc, int64_t delay, int perc
     return next;
 }
 
-/* Follows the job in c->job_path to its end, reporting progress. */
+static void s_report_job_end(s_ctx_t *c, const sg_job_status_t *js)
+{
+    if (js->job_state == SG_JOB_COMPLETED)
+        s_report(c, SG_OUTCOME_SUCCEEDED, S_ENDS_FAILED_OVER, js, SG_RC_JOB_STARTED,
+                 "%s failed over to %s in %.1f s", c->coll->name, s_replica_name(c), s_secs(c));
+    else
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, js, SG_RC_JOB_STARTED,
+                 "failover job of %s ended %s with error %u: %s", c->coll->name,
+                 sg_job_state_text(js->job_state), js->error_code,
+                 js->error_description ? js->error_description : "no description");
+}
+
+/* Follows the job in c->job_path to its end, reporting progress; past
+ * job_timeout it reports once and follows on at poll_max. */
 static void s_follow_job(s_ctx_t *c)
 {
     sg_executor_t *x = c->w->x;
@@ -184,111 +239,264 @@ static void s_follow_job(s_ctx_t *c)
     int64_t deadline = job_start + pc->job_timeout_ms;
     int64_t delay = pc->poll_initial_ms;
     int last_percent = -1, read_errors = 0;
+    bool timed_out = false;
     for (;;) {
         int64_t now = sg_clock_mono(x->clock);
-        int64_t wait = delay < deadline - now ? delay : deadline - now;
+        int64_t wait = timed_out || delay < deadline - now ? delay : deadline - now;
         if (!s_wait(x, wait))
             return;
         sg_job_status_t js = {0};
         int rc = sg_provider_get_job(x->provider, c->job_path, &js);
         now = sg_clock_mono(x->clock);
         if (rc == SG_OK && sg_job_state_ended(js.job_state)) {
-            if (js.job_state == SG_JOB_COMPLETED)
-                s_report(c, SG_OUTCOME_SUCCEEDED, true, true, &js, SG_RC_JOB_STARTED,
-                         "%s failed over to %s in %.1f s", c->coll->name,
-                         x->cfg->sites[c->coll->replica_site].name, s_secs(c));
-            else
-                s_report(c, SG_OUTCOME_FAILED, true, false, &js, SG_RC_JOB_STARTED,
-                         "failover job of %s ended %s with error %u: %s", c->coll->name,
-                         sg_job_state_text(js.job_state), js.error_code,
-                         js.error_description ? js.error_description : "no description");
+            s_report_job_end(c, &js);
             sg_job_status_fini(&js);
             return;
         }
         if (rc == SG_OK && js.percent_complete != last_percent) {
             last_percent = js.percent_complete;
-            s_report(c, SG_OUTCOME_PROGRESS, false, false, &js, SG_RC_JOB_STARTED,
-                     "%s: job %s, %d%%", c->coll->name, sg_job_state_text(js.job_state),
-                     js.percent_complete);
+            s_report(c, SG_OUTCOME_PROGRESS, S_GOES_ON, &js, SG_RC_JOB_STARTED, "%s: job %s, %d%%",
+                     c->coll->name, sg_job_state_text(js.job_state), js.percent_complete);
         } else if (rc != SG_OK && read_errors++ % 10 == 0) {
             sg_warn(S_MOD, "%s: cannot read job %s: %s", c->coll->name, c->job_path,
                     sg_err_str(rc));
         }
         sg_job_status_fini(&js);
-        if (now >= deadline) {
-            s_report(c, SG_OUTCOME_TIMED_OUT, true, false, NULL, SG_RC_JOB_STARTED,
-                     "failover job of %s did not end within %.1f s (last at %d%%)",
+        if (!timed_out && now >= deadline) {
+            timed_out = true;
+            s_report(c, SG_OUTCOME_TIMED_OUT, S_TIMES_OUT, NULL, SG_RC_JOB_STARTED,
+                     "failover job of %s did not end within %.1f s (last at %d%%); still "
+                     "following it",
                      c->coll->name, pc->job_timeout_ms / 1000.0, last_percent);
-            return;
         }
-        delay = s_next_delay(pc, delay, last_percent, now - job_start);
+        delay = timed_out ? pc->poll_max_ms : s_next_delay(pc, delay, last_percent, now - job_start);
     }
 }
 
-/* Handles "Invalid state": done if the collection is already failed over. */
-static void s_on_invalid_state(s_ctx_t *c)
+/* Asks the provider where the collection stands: failed over (reported
+ * done), a failover job started since `since_ms` (followed), or neither. */
+static s_seen_t s_inspect(s_ctx_t *c, int64_t since_ms, uint32_t rv, const char *why)
 {
+    sg_provider_t *p = c->w->x->provider;
     sg_coll_state_t st = SG_COLL_UNKNOWN;
-    int rc = sg_provider_get_state(c->w->x->provider, c->coll->cim_path, &st);
-    if (rc == SG_OK && (st == SG_COLL_FAILED_OVER || st == SG_COLL_COMMITTED))
-        s_report(c, SG_OUTCOME_SUCCEEDED, true, true, NULL, SG_RC_INVALID_STATE,
-                 "%s is already failed over (state %s)", c->coll->name, sg_coll_state_text(st));
-    else
-        s_report(c, SG_OUTCOME_FAILED, true, false, NULL, SG_RC_INVALID_STATE,
-                 "InitiateFailover on %s returned 32775 (%s); collection state is %s",
-                 c->coll->name, sg_rc_text(SG_RC_INVALID_STATE), sg_coll_state_text(st));
+    int rc = sg_provider_get_state(p, c->coll->cim_path, &st);
+    if (rc != SG_OK)
+        return S_SEEN_UNKNOWN;
+    char *job = NULL;
+    if (st == SG_COLL_FAILED_OVER || st == SG_COLL_COMMITTED) {
+        if (!c->job_path && sg_provider_find_failover_job(p, c->coll->cim_path, since_ms, &job) ==
+                                SG_OK)
+            c->job_path = job; /* the job that did it, for the record */
+        s_report(c, SG_OUTCOME_SUCCEEDED, S_ENDS_FAILED_OVER, NULL, rv,
+                 "%s is already failed over (state %s; %s)", c->coll->name,
+                 sg_coll_state_text(st), why);
+        return S_SEEN_HANDLED;
+    }
+    rc = sg_provider_find_failover_job(p, c->coll->cim_path, since_ms, &job);
+    if (rc == SG_OK) {
+        free(c->job_path);
+        c->job_path = job;
+        s_report(c, SG_OUTCOME_JOB_STARTED, S_GOES_ON, NULL, SG_RC_JOB_STARTED,
+                 "found the failover job of %s (%s): following it", c->coll->name, why);
+        s_follow_job(c);
+        return S_SEEN_HANDLED;
+    }
+    if (rc != SG_ENOTFOUND || st == SG_COLL_FAILOVER_RUNNING)
+        return S_SEEN_UNKNOWN;
+    return st == SG_COLL_REPLICATING ? S_SEEN_NONE : S_SEEN_BAD_STATE;
 }
 
-static void s_run(s_ctx_t *c, int failed_dependency)
+/* The recovery point to pass: *rp is NULL (latest) or an owned path.
+ * Returns 0, or an error after reporting the run failed. */
+static int s_pick_recovery_point(s_ctx_t *c, char **rp)
+{
+    sg_executor_t *x = c->w->x;
+    *rp = NULL;
+    if (c->coll->recovery_point == SG_RP_LATEST)
+        return SG_OK;
+    sg_recovery_point_t *pts = NULL;
+    size_t n = 0;
+    int rc = SG_OK;
+    const sg_recovery_point_t *best = NULL;
+    if (c->coll->recovery_point == SG_RP_NAMED) {
+        if (!(*rp = strdup(c->coll->recovery_point_path)))
+            rc = SG_ENOMEM;
+        else
+            return SG_OK;
+    } else {
+        rc = sg_provider_list_recovery_points(x->provider, c->coll->cim_path, &pts, &n);
+        best = rc == SG_OK ? sg_recovery_point_newest_app(pts, n) : NULL;
+        if (best && !(*rp = strdup(best->path)))
+            rc = SG_ENOMEM;
+        sg_recovery_points_free(pts, n);
+    }
+    if (rc != SG_OK)
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+                 "failover of %s not started: cannot list its recovery points: %s",
+                 c->coll->name, sg_err_str(rc));
+    else if (!best)
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+                 "failover of %s not started: it has no application-consistent recovery point",
+                 c->coll->name);
+    return rc != SG_OK ? rc : best ? SG_OK : SG_ENOTFOUND;
+}
+
+static void s_fail_call(s_ctx_t *c, uint32_t rv, int rc)
+{
+    s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, rv,
+             "InitiateFailover on %s returned %u (%s)%s%s%s after %d attempt(s)", c->coll->name,
+             rv, sg_rc_text(rv), rc ? ": " : "", rc ? sg_err_str(rc) : "",
+             sg_rc_retryable(rv) || rv == SG_RC_STATUS_UNKNOWN || rc ? "" : ", which is not retryable",
+             c->attempt);
+}
+
+/* One answer of InitiateFailover: true when the run is over. */
+static bool s_on_answer(s_ctx_t *c, int rc, sg_call_result_t *res, int64_t since_ms)
+{
+    const sg_provider_cfg_t *pc = &c->w->x->cfg->provider;
+    uint32_t rv = rc == SG_OK ? res->return_value : SG_RC_STATUS_UNKNOWN;
+    if (rc == SG_OK && rv == SG_RC_JOB_STARTED && res->job_path) {
+        free(c->job_path);
+        c->job_path = res->job_path;
+        res->job_path = NULL;
+        s_report(c, SG_OUTCOME_JOB_STARTED, S_GOES_ON, NULL, rv,
+                 "InitiateFailover on %s accepted (attempt %d, recovery point %s): following job",
+                 c->coll->name, c->attempt, c->rp ? c->rp : "latest");
+        s_follow_job(c);
+        return true;
+    }
+    if (rc == SG_OK && rv == SG_RC_COMPLETED) {
+        s_report(c, SG_OUTCOME_SUCCEEDED, S_ENDS_FAILED_OVER, NULL, rv,
+                 "%s failed over to %s (completed synchronously)", c->coll->name,
+                 s_replica_name(c));
+        return true;
+    }
+    if (rv == SG_RC_INVALID_STATE || rv == SG_RC_STATUS_UNKNOWN) {
+        s_seen_t seen = s_inspect(c, since_ms, rv,
+                                  rc                          ? "seen after a failed call"
+                                  : rv == SG_RC_INVALID_STATE ? "InitiateFailover said 32775"
+                                                              : "InitiateFailover said 32771");
+        if (seen == S_SEEN_HANDLED)
+            return true;
+        if (rv == SG_RC_INVALID_STATE || seen == S_SEEN_BAD_STATE) {
+            sg_coll_state_t st = SG_COLL_UNKNOWN;
+            sg_provider_get_state(c->w->x->provider, c->coll->cim_path, &st);
+            s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, rv,
+                     "InitiateFailover on %s returned %u (%s); collection state is %s",
+                     c->coll->name, rv, sg_rc_text(rv), sg_coll_state_text(st));
+            return true;
+        }
+    }
+    if (!(sg_rc_retryable(rv) || rv == SG_RC_STATUS_UNKNOWN) || c->attempt >= pc->max_attempts) {
+        s_fail_call(c, rv, rc);
+        return true;
+    }
+    return false;
+}
+
+/* Calls InitiateFailover, retrying what may pass later. */
+static void s_initiate(s_ctx_t *c)
 {
     sg_executor_t *x = c->w->x;
     const sg_provider_cfg_t *pc = &x->cfg->provider;
     int64_t backoff = pc->poll_initial_ms;
-    c->started_ms = sg_clock_mono(x->clock);
-    if (failed_dependency >= 0) {
-        s_report(c, SG_OUTCOME_FAILED, true, false, NULL, 0,
-                 "failover of %s not started: it depends on %s, whose failover failed",
-                 c->coll->name, x->cfg->collections[failed_dependency].name);
+    int64_t since_ms = sg_clock_wall(x->clock) - S_SINCE_MARGIN_MS;
+    char *rp = NULL;
+    if (s_pick_recovery_point(c, &rp) != SG_OK)
         return;
-    }
+    c->rp = rp;
     for (c->attempt = 1;; c->attempt++) {
         sg_call_result_t res = {0};
-        int rc = sg_provider_call(x->provider, SG_METHOD_INITIATE_FAILOVER, c->coll->cim_path,
-                                  NULL, &res);
-        uint32_t rv = rc == SG_OK ? res.return_value : SG_RC_SYSTEM_NOT_AVAILABLE;
-        if (rc == SG_OK && rv == SG_RC_JOB_STARTED && res.job_path) {
-            c->job_path = res.job_path;
-            res.job_path = NULL;
-            s_report(c, SG_OUTCOME_JOB_STARTED, false, false, NULL, rv,
-                     "InitiateFailover on %s accepted (attempt %d): following job", c->coll->name,
-                     c->attempt);
-            s_follow_job(c);
-        } else if (rc == SG_OK && rv == SG_RC_COMPLETED) {
-            s_report(c, SG_OUTCOME_SUCCEEDED, true, true, NULL, rv,
-                     "%s failed over to %s (completed synchronously)", c->coll->name,
-                     x->cfg->sites[c->coll->replica_site].name);
-        } else if (rv == SG_RC_INVALID_STATE) {
-            s_on_invalid_state(c);
-        } else if (sg_rc_retryable(rv) && c->attempt < pc->max_attempts) {
-            s_report(c, SG_OUTCOME_PROGRESS, false, false, NULL, rv,
-                     "InitiateFailover on %s returned %u (%s)%s%s; retrying in %.1f s (attempt "
-                     "%d of %d)",
-                     c->coll->name, rv, sg_rc_text(rv), rc ? ": " : "", rc ? sg_err_str(rc) : "",
-                     backoff / 1000.0, c->attempt, pc->max_attempts);
-            sg_call_result_fini(&res);
-            if (!s_wait(x, backoff))
-                return;
-            backoff = backoff * 2 < pc->poll_max_ms ? backoff * 2 : pc->poll_max_ms;
-            continue;
-        } else {
-            s_report(c, SG_OUTCOME_FAILED, true, false, NULL, rv,
-                     "InitiateFailover on %s returned %u (%s)%s after %d attempt(s)",
-                     c->coll->name, rv, sg_rc_text(rv),
-                     sg_rc_retryable(rv) ? "" : ", which is not retryable", c->attempt);
-        }
+        int rc = sg_provider_call(x->provider, SG_METHOD_INITIATE_FAILOVER, c->coll->cim_path, rp,
+                                  &res);
+        bool over = s_on_answer(c, rc, &res, since_ms);
+        uint32_t rv = rc == SG_OK ? res.return_value : SG_RC_STATUS_UNKNOWN;
         sg_call_result_fini(&res);
+        if (over)
+            break;
+        s_report(c, SG_OUTCOME_PROGRESS, S_GOES_ON, NULL, rv,
+                 "InitiateFailover on %s returned %u (%s)%s%s; retrying in %.1f s (attempt %d of "
+                 "%d)",
+                 c->coll->name, rv, sg_rc_text(rv), rc ? ": " : "", rc ? sg_err_str(rc) : "",
+                 backoff / 1000.0, c->attempt, pc->max_attempts);
+        if (!s_wait(x, backoff))
+            break;
+        backoff = backoff * 2 < pc->poll_max_ms ? backoff * 2 : pc->poll_max_ms;
+    }
+    free(rp);
+}
+
+/* A run with an intent but no job: true when the provider's answer settled
+ * it (done, followed or failed); false when it proved no call was accepted. */
+static bool s_resolve(s_ctx_t *c)
+{
+    sg_executor_t *x = c->w->x;
+    const sg_provider_cfg_t *pc = &x->cfg->provider;
+    int64_t backoff = pc->poll_initial_ms;
+    for (c->attempt = 1;; c->attempt++) {
+        s_seen_t seen = s_inspect(c, c->run.intent_ms - S_SINCE_MARGIN_MS, 0,
+                                  "found after a restart");
+        if (seen == S_SEEN_HANDLED)
+            return true;
+        if (seen == S_SEEN_NONE) {
+            sg_info(S_MOD, "%s: no failover was accepted before the restart; calling now",
+                    c->coll->name);
+            return false;
+        }
+        if (seen == S_SEEN_BAD_STATE || c->attempt >= pc->max_attempts) {
+            s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+                     "cannot tell whether the failover of %s started before the restart%s; not "
+                     "calling InitiateFailover again",
+                     c->coll->name,
+                     seen == S_SEEN_BAD_STATE ? " (the collection is in another operation)" : "");
+            return true;
+        }
+        if (!s_wait(x, backoff))
+            return true;
+        backoff = backoff * 2 < pc->poll_max_ms ? backoff * 2 : pc->poll_max_ms;
+    }
+}
+
+static void s_report_blocked(s_ctx_t *c)
+{
+    const sg_config_t *cfg = c->w->x->cfg;
+    const char *other = c->run.blocker >= 0 ? cfg->collections[c->run.blocker].name : "?";
+    switch (c->run.block) {
+    case S_BLOCK_DEPENDENCY:
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+                 "failover of %s not started: it depends on %s, whose failover failed",
+                 c->coll->name, other);
+        break;
+    case S_BLOCK_PLAN:
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+                 "failover of %s not started: the plan stops (on_error: stop) because the "
+                 "failover of %s in group %d failed",
+                 c->coll->name, other, cfg->collections[c->run.blocker].group);
+        break;
+    default:
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+                 "failover of %s not started: its intent could not be journaled", c->coll->name);
+        break;
+    }
+}
+
+static void s_run(s_ctx_t *c)
+{
+    c->started_ms = sg_clock_mono(c->w->x->clock);
+    if (c->run.block != S_BLOCK_NONE) {
+        s_report_blocked(c);
         return;
     }
+    if (c->run.mode == SG_RUN_FOLLOW) {
+        c->job_path = c->run.job_path;
+        c->run.job_path = NULL;
+        sg_info(S_MOD, "%s: following job %s again after a restart", c->coll->name, c->job_path);
+        s_follow_job(c);
+        return;
+    }
+    if (c->run.mode == SG_RUN_RESOLVE && s_resolve(c))
+        return;
+    s_initiate(c);
 }
 
 static void *s_worker_main(void *arg)
@@ -311,14 +519,15 @@ static void *s_worker_main(void *arg)
         if (n != (int)sizeof run || !run)
             break; /* NULL is the stop message */
         if (s_stopping(x)) {
-            free(run); /* handed over as the stop came: never started */
+            free(run->job_path); /* handed over as the stop came: never started */
+            free(run);
             break;
         }
         s_ctx_t c = {.w = w, .out = out, .run = *run, .coll = &x->cfg->collections[run->collection]};
-        int failed_dependency = run->failed_dependency;
         free(run);
-        s_run(&c, failed_dependency);
+        s_run(&c);
         free(c.job_path);
+        free(c.run.job_path);
         s_msg_t *idle = calloc(1, sizeof *idle);
         if (idle) {
             idle->worker = w->index;
@@ -351,6 +560,29 @@ static int s_bind(void *zctx, int type, const char *ep, void **out)
     return SG_OK;
 }
 
+/* Numbers the distinct replica_host values. */
+static int s_index_hosts(sg_executor_t *x)
+{
+    size_t n = x->cfg->n_collections;
+    x->host_of = calloc(n ? n : 1, sizeof *x->host_of);
+    x->host_running = calloc(n ? n : 1, sizeof *x->host_running);
+    if (!x->host_of || !x->host_running)
+        return SG_ENOMEM;
+    int hosts = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *h = x->cfg->collections[i].replica_host;
+        x->host_of[i] = -1;
+        for (size_t k = 0; h && k < i && x->host_of[i] < 0; k++) {
+            const char *o = x->cfg->collections[k].replica_host;
+            if (o && strcmp(o, h) == 0)
+                x->host_of[i] = x->host_of[k];
+        }
+        if (h && x->host_of[i] < 0)
+            x->host_of[i] = hosts++;
+    }
+    return SG_OK;
+}
+
 sg_executor_t *sg_executor_new(void *zctx, const sg_config_t *cfg, sg_provider_t *provider,
                                const sg_clock_t *clock)
 {
@@ -359,9 +591,13 @@ sg_executor_t *sg_executor_new(void *zctx, const sg_config_t *cfg, sg_provider_t
         return NULL;
     *x = (sg_executor_t){.zctx = zctx, .cfg = cfg, .provider = provider, .clock = clock};
     x->n_workers = cfg->provider.workers > 0 ? cfg->provider.workers : 1;
+    x->cap = cfg->plan.max_concurrency > 0 && cfg->plan.max_concurrency < x->n_workers
+                 ? cfg->plan.max_concurrency
+                 : x->n_workers;
     x->workers = calloc((size_t)x->n_workers, sizeof *x->workers);
     x->plan = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof *x->plan);
-    if (!x->workers || !x->plan)
+    x->released = calloc(cfg->n_sites ? cfg->n_sites : 1, sizeof *x->released);
+    if (!x->workers || !x->plan || !x->released || s_index_hosts(x) != SG_OK)
         goto fail;
     snprintf(x->results_ep, sizeof x->results_ep, "inproc://sg-exec-%p-out", (void *)x);
     if (s_bind(zctx, ZMQ_PULL, x->results_ep, &x->results) != SG_OK)
@@ -377,7 +613,7 @@ sg_executor_t *sg_executor_new(void *zctx, const sg_config_t *cfg, sg_provider_t
             goto fail;
         w->started = true;
     }
-    sg_info(S_MOD, "%d worker(s) ready", x->n_workers);
+    sg_info(S_MOD, "%d worker(s) ready; at most %d run(s) at once", x->n_workers, x->cap);
     return x;
 fail:
     sg_error(S_MOD, "cannot start: %s", zmq_strerror(zmq_errno()));
@@ -385,27 +621,64 @@ fail:
     return NULL;
 }
 
-/* True when a run of `c` may start now: no run of an earlier plan group of
- * the same site and no run of a dependency is queued or running. Sets
- * *failed_dep when a dependency's last run failed. */
-static bool s_ready(const sg_executor_t *x, int c, int *failed_dep)
+void sg_executor_set_intent_hook(sg_executor_t *x, sg_exec_intent_fn fn, void *user)
+{
+    x->intent = fn;
+    x->intent_user = user;
+}
+
+static bool s_in_flight(const s_plan_t *p)
+{
+    return p->queued || (p->running && !p->timed_out);
+}
+
+/* Plan gating for a fresh run of `c`: false to wait; true when it may go,
+ * with run->block set when it must end without a call. */
+static bool s_plan_allows(const sg_executor_t *x, int c, s_run_t *run)
 {
     const sg_collection_cfg_t *cc = &x->cfg->collections[c];
-    *failed_dep = -1;
+    run->block = S_BLOCK_NONE;
+    run->blocker = -1;
     for (size_t i = 0; i < x->cfg->n_collections; i++) {
         const sg_collection_cfg_t *o = &x->cfg->collections[i];
-        bool active = x->plan[i].queued || x->plan[i].running;
-        if (active && (int)i != c && o->site == cc->site && o->group < cc->group)
+        if ((int)i == c || o->site != cc->site || o->group >= cc->group)
+            continue;
+        if (s_in_flight(&x->plan[i]))
             return false;
+        if (x->plan[i].result < 0 && x->cfg->plan.on_error == SG_ON_ERROR_WAIT &&
+            !x->released[cc->site])
+            return false;
+        if (x->plan[i].result < 0 && x->cfg->plan.on_error == SG_ON_ERROR_STOP &&
+            run->blocker < 0) {
+            run->block = S_BLOCK_PLAN;
+            run->blocker = (int)i;
+        }
     }
     for (size_t k = 0; k < cc->n_depends_on; k++) {
         int d = cc->depends_on[k];
-        if (x->plan[d].queued || x->plan[d].running)
+        if (s_in_flight(&x->plan[d]))
             return false;
-        if (x->plan[d].result < 0 && *failed_dep < 0)
-            *failed_dep = d;
+        if (x->plan[d].result < 0 && run->block == S_BLOCK_NONE) {
+            run->block = S_BLOCK_DEPENDENCY;
+            run->blocker = d;
+        }
     }
     return true;
+}
+
+/* True when `run` may be handed out now (run->block tells how). */
+static bool s_ready(const sg_executor_t *x, s_run_t *run)
+{
+    int c = run->collection;
+    if (run->mode == SG_RUN_FRESH && !s_plan_allows(x, c, run))
+        return false;
+    if (run->block != S_BLOCK_NONE)
+        return true; /* no call: needs no capacity */
+    if (run->mode == SG_RUN_FRESH && x->running >= x->cap)
+        return false;
+    int h = x->host_of[c];
+    return run->mode != SG_RUN_FRESH || h < 0 || x->cfg->plan.per_host_concurrency <= 0 ||
+           x->host_running[h] < x->cfg->plan.per_host_concurrency;
 }
 
 static int s_idle_worker(const sg_executor_t *x)
@@ -417,41 +690,63 @@ static int s_idle_worker(const sg_executor_t *x)
     return -1;
 }
 
+/* Hands the pending run at index i to worker w. */
+static int s_hand_out(sg_executor_t *x, size_t i, int w)
+{
+    s_run_t *run = &x->pending[i];
+    s_plan_t *p = &x->plan[run->collection];
+    if (run->mode == SG_RUN_FRESH && run->block == S_BLOCK_NONE && x->intent &&
+        x->intent(x->intent_user, run->run_id, run->collection) != SG_OK) {
+        sg_error(S_MOD, "intent of run %llu (%s) not journaled: the run ends without a call",
+                 (unsigned long long)run->run_id, x->cfg->collections[run->collection].name);
+        run->block = S_BLOCK_JOURNAL;
+    }
+    s_run_t *msg = malloc(sizeof *msg);
+    if (!msg)
+        return SG_ENOMEM;
+    *msg = *run;
+    if (s_send_ptr(x->workers[w].jobs, msg) != SG_OK) {
+        free(msg);
+        return SG_EIO;
+    }
+    p->queued = false;
+    p->running = true;
+    p->counted = run->block == S_BLOCK_NONE;
+    if (p->counted) {
+        x->running++;
+        if (x->host_of[run->collection] >= 0)
+            x->host_running[x->host_of[run->collection]]++;
+    }
+    x->workers[w].busy = true;
+    memmove(run, run + 1, (x->p_len - i - 1) * sizeof *run);
+    x->p_len--;
+    return SG_OK;
+}
+
 /* Hands ready runs, oldest first, to idle workers. */
 static int s_dispatch(sg_executor_t *x)
 {
     size_t i = 0;
     int w;
     while (i < x->p_len && (w = s_idle_worker(x)) >= 0) {
-        s_run_t *run = &x->pending[i];
-        int failed_dep;
-        if (!s_ready(x, run->collection, &failed_dep)) {
+        if (!s_ready(x, &x->pending[i])) {
             i++;
             continue;
         }
-        s_run_t *msg = malloc(sizeof *msg);
-        if (!msg)
-            return SG_ENOMEM;
-        *msg = *run;
-        msg->failed_dependency = failed_dep;
-        if (s_send_ptr(x->workers[w].jobs, msg) != SG_OK) {
-            free(msg);
-            return SG_EIO;
-        }
-        x->plan[run->collection].queued = false;
-        x->plan[run->collection].running = true;
-        x->workers[w].busy = true;
-        memmove(run, run + 1, (x->p_len - i - 1) * sizeof *run);
-        x->p_len--;
+        int rc = s_hand_out(x, i, w);
+        if (rc != SG_OK)
+            return rc;
     }
     return SG_OK;
 }
 
-int sg_executor_submit(sg_executor_t *x, uint64_t run_id, int collection)
+int sg_executor_submit_run(sg_executor_t *x, const sg_run_spec_t *spec)
 {
-    if (collection < 0 || (size_t)collection >= x->cfg->n_collections)
+    int c = spec->collection;
+    if (c < 0 || (size_t)c >= x->cfg->n_collections ||
+        (spec->mode == SG_RUN_FOLLOW && !spec->job_path))
         return SG_EINVAL;
-    if (x->plan[collection].queued || x->plan[collection].running)
+    if (x->plan[c].queued || x->plan[c].running)
         return SG_ESTATE;
     if (x->p_len == x->p_cap) {
         size_t cap = x->p_cap ? x->p_cap * 2 : 16;
@@ -461,15 +756,63 @@ int sg_executor_submit(sg_executor_t *x, uint64_t run_id, int collection)
         x->pending = p;
         x->p_cap = cap;
     }
-    x->pending[x->p_len++] = (s_run_t){run_id, collection, -1};
-    x->plan[collection].queued = true;
+    s_run_t run = {.run_id = spec->run_id,
+                   .collection = c,
+                   .mode = spec->mode,
+                   .intent_ms = spec->intent_ms,
+                   .blocker = -1};
+    if (spec->mode == SG_RUN_FOLLOW && !(run.job_path = strdup(spec->job_path)))
+        return SG_ENOMEM;
+    x->pending[x->p_len++] = run;
+    x->plan[c].queued = true;
     x->active++;
+    return s_dispatch(x);
+}
+
+int sg_executor_submit(sg_executor_t *x, uint64_t run_id, int collection)
+{
+    sg_run_spec_t spec = {.run_id = run_id, .collection = collection, .mode = SG_RUN_FRESH};
+    return sg_executor_submit_run(x, &spec);
+}
+
+void sg_executor_restore(sg_executor_t *x, int collection, bool failed_over)
+{
+    if (collection >= 0 && (size_t)collection < x->cfg->n_collections)
+        x->plan[collection].result = failed_over ? 1 : -1;
+}
+
+int sg_executor_release_plan(sg_executor_t *x, int site)
+{
+    if (site < 0 || (size_t)site >= x->cfg->n_sites)
+        return SG_EINVAL;
+    x->released[site] = true;
     return s_dispatch(x);
 }
 
 void *sg_executor_socket(sg_executor_t *x) { return x->results; }
 
 int sg_executor_active(const sg_executor_t *x) { return x->active; }
+
+/* Applies a result to the plan; true when the plan may have moved on. */
+static bool s_apply_result(sg_executor_t *x, const sg_exec_result_t *r)
+{
+    s_plan_t *p = &x->plan[r->collection];
+    if (r->timed_out) {
+        p->timed_out = true;
+        p->result = -1;
+        return true;
+    }
+    if (!r->ended)
+        return false;
+    x->active--;
+    if (p->counted) {
+        x->running--;
+        if (x->host_of[r->collection] >= 0)
+            x->host_running[x->host_of[r->collection]]--;
+    }
+    *p = (s_plan_t){.result = r->failed_over ? 1 : -1};
+    return true;
+}
 
 int sg_executor_recv(sg_executor_t *x, sg_exec_result_t *out, int timeout_ms)
 {
@@ -492,13 +835,8 @@ int sg_executor_recv(sg_executor_t *x, sg_exec_result_t *out, int timeout_ms)
             continue;
         }
         *out = m->result;
-        if (out->ended) {
-            x->active--;
-            x->plan[out->collection].running = false;
-            x->plan[out->collection].result = out->failed_over ? 1 : -1;
-        }
         free(m);
-        if (out->ended) {
+        if (s_apply_result(x, out)) {
             int rc = s_dispatch(x); /* the plan may have moved on */
             if (rc != SG_OK)
                 sg_error(S_MOD, "cannot hand out queued runs: %s", sg_err_str(rc));
@@ -541,9 +879,14 @@ void sg_executor_destroy(sg_executor_t **xp)
         s_drain_results(x);
         zmq_close(x->results);
     }
+    for (size_t i = 0; i < x->p_len; i++)
+        free(x->pending[i].job_path);
     free(x->workers);
     free(x->pending);
     free(x->plan);
+    free(x->host_of);
+    free(x->host_running);
+    free(x->released);
     free(x);
     *xp = NULL;
 }

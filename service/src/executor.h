@@ -1,28 +1,56 @@
 /* executor: runs failovers on worker threads and reports every step.
  *
- * The loop thread submits a run (run id + collection); an idle worker calls
- * InitiateFailover (recovery point NULL = latest) through the provider,
- * retries the return values that may pass later (with backoff, up to
- * provider.max_attempts), treats "Invalid state" as done when the collection
- * is already failed over, follows the returned job until it ends or
- * provider.job_timeout passes, and reports each step as an outcome.
+ * The loop thread submits a run (run id + collection); an idle worker
+ * resolves the collection's recovery point (latest: NULL; latest app
+ * consistent: the newest application-consistent point the provider lists;
+ * named: the configured path), calls InitiateFailover through the provider
+ * and maps its return value:
+ *   0                      done (failed over synchronously)
+ *   4096                   follow the job
+ *   32772, 32774, 32777, 32778 (timeout, in use, not available, out of
+ *                          memory)  retry with backoff, up to max_attempts
+ *   32771 (status unknown), or a call that could not be made
+ *                          ask the provider first: failed over -> done; a
+ *                          failover job found -> follow it; otherwise retry
+ *   32775 (invalid state)  failed over -> done; a failover job found ->
+ *                          follow it; otherwise failed
+ *   anything else          failed, with the code and its meaning
+ * A job is followed until it ends. Polling starts at poll_initial and
+ * adapts: once the job reports progress, the next poll is aimed at its
+ * estimated end, clamped to [poll_initial, poll_max]; without progress the
+ * interval doubles up to poll_max. A job still running after job_timeout is
+ * reported (TIMED_OUT, the run not ended; for the plan it counts as failed)
+ * and then followed on at poll_max until it ends.
  *
- * Job polling starts at poll_initial and adapts: once the job reports
- * progress, the next poll is aimed at the job's estimated end, clamped to
- * [poll_initial, poll_max]; without progress the interval doubles up to
- * poll_max.
+ * Plan: runs are submitted in plan order (the engine decides in that
+ * order). A run starts when
+ *   - no run of an earlier plan group of the same site is queued or running
+ *     (a timed-out run counts as finished and failed);
+ *   - no run of one of its dependencies is queued or running;
+ *   - fewer than the concurrency cap (min(provider.workers,
+ *     plan.max_concurrency)) runs are in flight, and, with
+ *     plan.per_host_concurrency, fewer than that many of the same
+ *     replica_host.
+ * A run whose dependency's run failed ends as failed without a call. When a
+ * run of an earlier group of the site failed, plan.on_error decides: stop
+ * (the run ends as failed without a call), continue (it starts), wait (it
+ * is held until sg_executor_release_plan for its site).
  *
- * Plan order: runs are submitted in plan order (the engine decides in that
- * order, dependencies first); a run starts only when no run of an earlier
- * plan group of the same site, and no run of one of its dependencies, is
- * queued or running. A run whose dependency's run failed ends as failed
- * without a call.
+ * Crash safety: before a fresh run is handed to a worker, the intent hook
+ * (sg_executor_set_intent_hook) is called on the loop thread and must make
+ * the intent durable; if it fails, the run ends as failed without a call.
+ * The JOB_STARTED outcome carries the job path as soon as the call returned
+ * 4096. After a restart, the service resubmits open runs with
+ * sg_executor_submit_run: FOLLOW follows a journaled job; RESOLVE (an intent
+ * without a job) first asks the provider whether the collection is already
+ * failed over (done) or has a failover job started since the intent (follow
+ * it), and calls InitiateFailover only when the collection is replicating
+ * with no such job. Replayed runs skip plan gating: they were past it.
  *
  * Threads talk only through ZeroMQ inproc sockets: each worker has its own
  * job socket, and all send results to one PULL socket that the loop thread
  * polls (sg_executor_socket) and reads (sg_executor_recv). Runs wait in a
- * FIFO until a worker is idle, so a long job never holds up a queued run
- * while another worker is free.
+ * FIFO until they are ready and a worker is idle.
  *
  * Thread rules: every function is called from the loop thread only. */
 #ifndef SG_EXECUTOR_H
@@ -45,16 +73,48 @@ typedef struct {
     uint64_t run_id;
     bool ended;       /* the run is over (outcome is its last) */
     bool failed_over; /* with ended: the collection is failed over */
+    bool timed_out;   /* the job passed job_timeout; it is still followed */
 } sg_exec_result_t;
+
+typedef enum {
+    SG_RUN_FRESH = 0, /* decided: commit the intent, then call */
+    SG_RUN_RESOLVE,   /* intent committed, no job known: ask the provider first */
+    SG_RUN_FOLLOW     /* a job is known: follow it */
+} sg_run_mode_t;
+
+typedef struct {
+    uint64_t run_id;
+    int collection;
+    sg_run_mode_t mode;
+    const char *job_path; /* FOLLOW: the job (copied) */
+    int64_t intent_ms;    /* RESOLVE: Unix ms of the intent */
+} sg_run_spec_t;
+
+/* Makes the intent of a fresh run durable before any provider call for it.
+ * Called on the loop thread. Returns 0, or an error to refuse the call. */
+typedef int (*sg_exec_intent_fn)(void *user, uint64_t run_id, int collection);
 
 /* Starts cfg->provider.workers workers. Borrows every argument; `zctx` is a
  * ZeroMQ context, `provider` must be thread safe. NULL on failure. */
 sg_executor_t *sg_executor_new(void *zctx, const sg_config_t *cfg, sg_provider_t *provider,
                                const sg_clock_t *clock);
 
-/* Queues a failover run of `collection`. Returns 0, SG_EINVAL, SG_ESTATE (a
- * run of that collection is queued or running) or SG_ENOMEM. */
+/* Sets the intent hook (NULL: none; runs are not journaled). */
+void sg_executor_set_intent_hook(sg_executor_t *x, sg_exec_intent_fn fn, void *user);
+
+/* Queues a fresh failover run of `collection`. Returns 0, SG_EINVAL,
+ * SG_ESTATE (a run of that collection is queued or running) or SG_ENOMEM. */
 int sg_executor_submit(sg_executor_t *x, uint64_t run_id, int collection);
+/* Queues a run of any mode (replay). Same returns. */
+int sg_executor_submit_run(sg_executor_t *x, const sg_run_spec_t *spec);
+
+/* Tells the plan how the last run of `collection` ended before a restart,
+ * for dependencies and on_error. Call before submitting. */
+void sg_executor_restore(sg_executor_t *x, int collection, bool failed_over);
+
+/* on_error wait: lets held runs of `site` go on despite failures in earlier
+ * groups. Returns 0 or an error from handing runs out. */
+int sg_executor_release_plan(sg_executor_t *x, int site);
 
 /* The socket that becomes readable when results wait (for zmq_poll). */
 void *sg_executor_socket(sg_executor_t *x);

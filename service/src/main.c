@@ -5,6 +5,7 @@
 #include "notify.h"
 #include "platform/platform.h"
 #include "service.h"
+#include "simulate.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@ static void s_usage(FILE *f)
     fprintf(f, "usage:\n"
                "  siteguard run -c CONFIG [--stats FILE] [--log-level error|warn|info|debug]\n"
                "  siteguard check-config CONFIG\n"
+               "  siteguard simulate --config CONFIG --scenario SCENARIO\n"
                "  siteguard version\n");
 }
 
@@ -51,6 +53,36 @@ static int s_check_config(int argc, char **argv)
            cfg->n_sites, cfg->n_observers, cfg->n_collections, cfg->n_sinks);
     sg_config_destroy(&cfg);
     return 0;
+}
+
+/* Runs a scenario on the engine; exit 0 when its expectations held. */
+static int s_simulate(int argc, char **argv)
+{
+    const char *config = NULL, *scenario = NULL;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c"))
+            config = argv[i + 1];
+        else if (!strcmp(argv[i], "--scenario"))
+            scenario = argv[i + 1];
+    }
+    if (!config || !scenario || argc != 6) {
+        s_usage(stderr);
+        return 2;
+    }
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    sg_config_t *cfg = NULL;
+    int rc = sg_config_load_file(config, &cfg, &errs);
+    if (rc == SG_OK)
+        rc = sg_simulate_file(cfg, scenario, stdout, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "%s\n", errs.items[i]);
+    sg_config_errors_fini(&errs);
+    sg_config_destroy(&cfg);
+    if (rc < 0)
+        return 2;
+    printf("scenario %s: %s\n", scenario, rc == 0 ? "every expectation held" : "FAILED");
+    return rc;
 }
 
 static int s_run(int argc, char **argv)
@@ -100,6 +132,8 @@ int main(int argc, char **argv)
         return s_run(argc, argv);
     if (!strcmp(argv[1], "check-config"))
         return s_check_config(argc, argv);
+    if (!strcmp(argv[1], "simulate"))
+        return s_simulate(argc, argv);
     if (!strcmp(argv[1], "version")) {
         printf("siteguard %s\n", SG_VERSION);
         return 0;

@@ -2,6 +2,7 @@
 #include "bus.h"
 #include "err.h"
 #include "executor.h"
+#include "journal.h"
 #include "log.h"
 #include "notify.h"
 #include "outcome.h"
@@ -27,6 +28,7 @@ typedef struct {
     sg_executor_t *executor;
     sg_bus_t *bus;
     sg_engine_t *engine;
+    sg_journal_t *journal;
     uint64_t decisions, runs_ok, runs_failed;
 } s_svc_t;
 
@@ -45,7 +47,7 @@ static sg_outcome_kind_t s_outcome_kind(sg_decision_kind_t k)
 static sg_outcome_t *s_decision_outcome(const s_svc_t *s, const sg_decision_t *d)
 {
     const sg_config_t *cfg = s->cfg;
-    sg_outcome_t *o = sg_outcome_new(s_outcome_kind(d->kind), sg_clock_wall(s->clock));
+    sg_outcome_t *o = sg_outcome_new(s_outcome_kind(d->kind), d->at.wall);
     if (!o)
         return NULL;
     o->run_id = d->run_id;
@@ -70,19 +72,59 @@ static sg_outcome_t *s_decision_outcome(const s_svc_t *s, const sg_decision_t *d
     return o;
 }
 
+/* Hands an outcome to the sinks unless the outcome log had it already. */
+static void s_notify(s_svc_t *s, sg_outcome_t *o, bool added)
+{
+    if (added && sg_notify_post(s->notify, o) != SG_OK)
+        sg_error(S_MOD, "cannot queue outcome %s for the sinks", o->dedup_key);
+}
+
+/* Appends the outcome to the journal's outcome log, then posts it. A
+ * journal failure is logged and the outcome still goes out. */
 static void s_post(s_svc_t *s, sg_outcome_t *o)
 {
-    if (sg_notify_post(s->notify, o) != SG_OK)
-        sg_error(S_MOD, "cannot queue outcome %s for the sinks", o->dedup_key);
+    bool added = true;
+    if (sg_journal_outcome(s->journal, o, &added) != SG_OK) {
+        sg_error(S_MOD, "cannot journal outcome %s", o->dedup_key);
+        added = true;
+    }
+    s_notify(s, o, added);
+}
+
+/* The same for a run's step: its job path and end go in with the outcome. */
+static void s_post_step(s_svc_t *s, const sg_exec_result_t *r)
+{
+    sg_outcome_t *o = r->outcome;
+    bool added = true;
+    if (sg_journal_run_step(s->journal, r->run_id, o->job_path, r->ended, r->failed_over,
+                            sg_clock_wall(s->clock), o, &added) != SG_OK) {
+        sg_error(S_MOD, "cannot journal outcome %s", o->dedup_key);
+        added = true;
+    }
+    s_notify(s, o, added);
+}
+
+/* The executor's intent hook: durable before InitiateFailover is called. */
+static int s_intent(void *user, uint64_t run_id, int collection)
+{
+    s_svc_t *s = user;
+    (void)collection;
+    return sg_journal_intent(s->journal, run_id, sg_clock_wall(s->clock));
 }
 
 static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
 {
+    bool notice = d->kind == SG_DECISION_SITE_RECOVERED || d->kind == SG_DECISION_SITE_RECOVERING;
+    sg_log(notice ? SG_LOG_INFO : SG_LOG_WARN, "engine", "%s: %s", sg_decision_kind_name(d->kind),
+           d->reason);
+    if (d->kind == SG_DECISION_SITE_RECOVERING)
+        return; /* logged; the sinks hear when the site is healthy again */
     s->decisions++;
-    sg_log(d->kind == SG_DECISION_SITE_RECOVERED ? SG_LOG_INFO : SG_LOG_WARN, "engine", "%s: %s",
-           sg_decision_kind_name(d->kind), d->reason);
     if (d->kind == SG_DECISION_FAILOVER) {
-        int rc = sg_executor_submit(s->executor, d->run_id, d->collection);
+        const sg_collection_cfg_t *c = &s->cfg->collections[d->collection];
+        int rc = sg_journal_decided(s->journal, d->run_id, c->name, c->cim_path,
+                                    sg_clock_wall(s->clock));
+        rc = rc ? rc : sg_executor_submit(s->executor, d->run_id, d->collection);
         if (rc != SG_OK)
             sg_error(S_MOD, "cannot start failover of %s: %s",
                      s->cfg->collections[d->collection].name, sg_err_str(rc));
@@ -104,10 +146,15 @@ static void s_drain_decisions(s_svc_t *s)
     }
 }
 
+static sg_now_t s_now(const s_svc_t *s)
+{
+    return (sg_now_t){sg_clock_mono(s->clock), sg_clock_wall(s->clock)};
+}
+
 static int s_on_event(void *user, const sg_event_t *ev)
 {
     s_svc_t *s = user;
-    return sg_engine_on_event(s->engine, ev, sg_clock_mono(s->clock));
+    return sg_engine_on_event(s->engine, ev, s_now(s));
 }
 
 static void s_handle_results(s_svc_t *s)
@@ -117,13 +164,13 @@ static void s_handle_results(s_svc_t *s)
         sg_log(r.outcome->kind == SG_OUTCOME_PROGRESS ? SG_LOG_DEBUG : SG_LOG_INFO, "executor",
                "%s: %s", sg_outcome_kind_name(r.outcome->kind), r.outcome->message);
         if (r.ended) {
-            sg_engine_run_ended(s->engine, r.collection, r.failed_over);
+            sg_engine_run_ended(s->engine, r.collection, r.failed_over, s_now(s));
             if (r.failed_over)
                 s->runs_ok++;
             else
                 s->runs_failed++;
         }
-        s_post(s, r.outcome);
+        s_post_step(s, &r);
         sg_outcome_free(&r.outcome);
     }
 }
@@ -168,14 +215,14 @@ static int s_loop(s_svc_t *s)
         }
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_handle_results(s);
-        int64_t now = sg_clock_mono(s->clock);
+        sg_now_t now = s_now(s);
         int rc = sg_engine_tick(s->engine, now);
         if (rc != SG_OK)
             sg_error(S_MOD, "engine tick failed: %s", sg_err_str(rc));
         s_drain_decisions(s);
-        if (now >= next_stats) {
+        if (now.mono >= next_stats) {
             s_log_stats(s);
-            next_stats = now + S_STATS_EVERY_MS;
+            next_stats = now.mono + S_STATS_EVERY_MS;
         }
     }
     return SG_OK;
@@ -210,6 +257,58 @@ static int s_write_stats(const s_svc_t *s, const char *path)
     return rc;
 }
 
+/* Resubmits one open run from the journal. */
+static void s_replay_run(s_svc_t *s, const sg_journal_run_t *r, int c)
+{
+    sg_run_spec_t spec = {.run_id = r->run_id,
+                          .collection = c,
+                          .mode = r->job_path    ? SG_RUN_FOLLOW
+                                  : r->intent_ms ? SG_RUN_RESOLVE
+                                                 : SG_RUN_FRESH,
+                          .job_path = r->job_path,
+                          .intent_ms = r->intent_ms};
+    sg_engine_restore(s->engine, c, SG_COLL_DECIDED);
+    int rc = sg_executor_submit_run(s->executor, &spec);
+    if (rc != SG_OK)
+        sg_error(S_MOD, "cannot resume run %llu of %s: %s", (unsigned long long)r->run_id,
+                 r->collection, sg_err_str(rc));
+    else
+        sg_info(S_MOD, "resuming run %llu of %s (%s)", (unsigned long long)r->run_id, r->collection,
+                spec.mode == SG_RUN_FOLLOW    ? "following its job"
+                : spec.mode == SG_RUN_RESOLVE ? "intent without a job: asking the provider"
+                                              : "decided, not yet called");
+}
+
+/* Replays the journal: ended runs tell the engine and the plan what is
+ * done; open runs go back to the executor, those already past their intent
+ * first, then the others in decision order. */
+static int s_replay(s_svc_t *s)
+{
+    sg_journal_run_t *runs = NULL;
+    size_t n = 0;
+    int rc = sg_journal_runs(s->journal, &runs, &n);
+    if (rc != SG_OK)
+        return rc;
+    for (int pass = 0; pass < 3; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            const sg_journal_run_t *r = &runs[i];
+            int c = sg_config_find_collection(s->cfg, r->collection);
+            bool fresh = !r->job_path && !r->intent_ms;
+            if (c < 0) {
+                if (pass == 0)
+                    sg_warn(S_MOD, "journal: collection %s is no longer configured", r->collection);
+            } else if (pass == 0 && r->ended_ms) {
+                sg_engine_restore(s->engine, c, r->failed_over ? SG_COLL_DONE : SG_COLL_FAILED);
+                sg_executor_restore(s->executor, c, r->failed_over);
+            } else if (!r->ended_ms && ((pass == 1 && !fresh) || (pass == 2 && fresh))) {
+                s_replay_run(s, r, c);
+            }
+        }
+    }
+    sg_journal_runs_free(runs, n);
+    return SG_OK;
+}
+
 static int s_start(s_svc_t *s)
 {
     sg_config_errors_t errs;
@@ -223,10 +322,16 @@ static int s_start(s_svc_t *s)
     s->notify = sg_notify_new(s->cfg, s->clock, &errs);
     if (!s->notify)
         goto fail;
+    s->journal = sg_journal_open(s->cfg->journal.path);
+    if (!s->journal)
+        goto fail;
     s->executor = sg_executor_new(s->zctx, s->cfg, s->provider, s->clock);
     s->engine = sg_engine_new(s->cfg, (uint64_t)sg_clock_wall(s->clock) * 1000);
     s->bus = sg_bus_new(s->zctx, s->cfg);
     if (!s->executor || !s->engine || !s->bus)
+        goto fail;
+    sg_executor_set_intent_hook(s->executor, s_intent, s);
+    if (s_replay(s) != SG_OK)
         goto fail;
     sg_config_errors_fini(&errs);
     return SG_OK;
@@ -242,6 +347,7 @@ static void s_stop(s_svc_t *s)
     sg_bus_destroy(&s->bus);
     sg_executor_destroy(&s->executor);
     sg_engine_destroy(&s->engine);
+    sg_journal_close(&s->journal);
     sg_notify_destroy(&s->notify);
     sg_provider_destroy(&s->provider);
     if (s->zctx)

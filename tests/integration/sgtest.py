@@ -105,6 +105,13 @@ class Publisher:
             setattr(ev, k, v)
         return ev
 
+    def reach(self, target, up):
+        ev = self.event()
+        ev.reachability.target_site = target
+        ev.reachability.up = up
+        self.send("reachability", ev)
+        return ev
+
     def heartbeat(self, **kw):
         ev = self.event(**kw)
         ev.heartbeat.interval_ms = 100
@@ -118,6 +125,24 @@ class Publisher:
     def close(self):
         self.sock.close()
         self.ctx.term()
+
+
+def tcp_reachable(port, timeout=0.2):
+    """A real reachability check, as sg-probe --reach does."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def listener(port):
+    """A site's reachable endpoint, as sg-probe --listen provides."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(64)
+    return s
 
 
 def write_config(path, text):

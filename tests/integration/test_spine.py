@@ -52,6 +52,7 @@ collections:
 policy:
   suspect_after: 600ms
   hold_down: 1500ms
+  recover_after: 2s
   mode: {mode}
 provider:
   kind: sim
@@ -75,7 +76,10 @@ class Spine(unittest.TestCase):
         self.dir = sgtest.tempdir()
         self.port = free_port()
         self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        # each site's reachable endpoint, which the other sites' probes check
+        self.site_port = {"A": free_port(), "B": free_port(), "W": free_port()}
         self.procs = []
+        self.listeners = []
         self.pub = None
 
     def tearDown(self):
@@ -83,6 +87,8 @@ class Spine(unittest.TestCase):
             self.pub.close()
         for p in self.procs:
             p.stop()
+        for l in self.listeners:
+            l.close()
 
     def start_service(self, mode="auto"):
         cfg = os.path.join(self.dir, "siteguard.yaml")
@@ -96,10 +102,20 @@ class Spine(unittest.TestCase):
         return svc
 
     def start_probe(self, observer, site):
-        p = Proc([sgtest.PROBE, "--endpoint", self.endpoint, "--observer", observer, "--site", site,
-                  "--interval", "100"], os.path.join(self.dir, observer + ".log"))
+        args = [sgtest.PROBE, "--endpoint", self.endpoint, "--observer", observer, "--site", site,
+                "--interval", "100", "--listen", "127.0.0.1:%d" % self.site_port[site]]
+        for other, port in self.site_port.items():
+            if other != site:
+                args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]
+        p = Proc(args, os.path.join(self.dir, observer + ".log"))
         self.procs.append(p)
         return p
+
+    def witness_round(self):
+        """The Python witness: a heartbeat and real reachability checks of A and B."""
+        self.pub.heartbeat()
+        for site in ("A", "B"):
+            self.pub.reach(site, sgtest.tcp_reachable(self.site_port[site]))
 
     def outcomes(self):
         return read_jsonl(os.path.join(self.dir, "outcomes.jsonl"))
@@ -133,13 +149,14 @@ class Spine(unittest.TestCase):
         svc = self.start_service()
         probe_a = self.start_probe("probe-a", "A")
         self.start_probe("probe-b", "B")
+        self.listeners.append(sgtest.listener(self.site_port["W"]))  # the witness is reachable
         self.pub = Publisher(self.endpoint, "py-w", "W")
         self.pub.wait_subscribed()
         expected_drops = self.send_bad_input(self.pub)
         # the witness keeps beating; A's probe is told to stop: A falls silent
         beats_until = time.monotonic() + 1.0
         while time.monotonic() < beats_until:
-            self.pub.heartbeat()
+            self.witness_round()
             time.sleep(0.1)
         probe_a.stop()
 
@@ -147,7 +164,7 @@ class Spine(unittest.TestCase):
         while len([o for o in self.outcomes() if o["kind"] == "succeeded"]) < 3:
             if time.monotonic() > deadline:
                 self.fail("collections did not fail over:\n" + svc.output()[-3000:])
-            self.pub.heartbeat()  # the witness stays alive, at its 100 ms interval
+            self.witness_round()  # the witness stays alive, at its 100 ms interval
             time.sleep(0.1)
 
         out = self.outcomes()
@@ -157,6 +174,7 @@ class Spine(unittest.TestCase):
         self.assertEqual(len(lost), 1)
         self.assertEqual(lost[0]["site"], "A")
         self.assertEqual(lost[0]["severity"], "critical")
+        self.assertIn("2 site(s) see it down (B, W", lost[0]["message"])
         decisions = [o for o in out if o["kind"] == "decision"]
         self.assertEqual([d["collection"] for d in decisions], ["a-db", "a-app", "a-web"])
         for d in decisions:
@@ -199,11 +217,14 @@ class Spine(unittest.TestCase):
         svc = self.start_service(mode="shadow")
         self.start_probe("probe-b", "B")
         self.start_probe("py-w", "W")
-        # A is heard (its publisher knows the subscription is up), then falls silent
+        # A is heard (its publisher knows the subscription is up), then falls
+        # silent and its endpoint goes away
+        site_a = sgtest.listener(self.site_port["A"])
         self.pub = Publisher(self.endpoint, "probe-a", "A")
         self.pub.wait_subscribed()
         for _ in range(5):
             self.pub.heartbeat()
+        site_a.close()
 
         def blocked():
             b = [o for o in self.outcomes() if o["kind"] == "blocked"]

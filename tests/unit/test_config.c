@@ -335,7 +335,9 @@ static void test_unknown_key_is_an_error_with_line_and_column(void **state)
                              "  suspect_after: 1s\n"
                              "  hold_dwn: 5s\n",
                         "t.yaml:16:3: unknown key 'hold_dwn' in policy (expected one of: "
-                        "suspect_after, hold_down, mode)");
+                        "suspect_after, hold_down, recover_after, report_max_age, quorum, "
+                        "require_witness, mode, approval_timeout, on_approval_timeout, cooldown, "
+                        "replication_max_age, budget, site_budget, maintenance)");
 }
 
 static void test_unknown_key_in_a_list_entry_and_at_the_top_level(void **state)
@@ -343,11 +345,11 @@ static void test_unknown_key_in_a_list_entry_and_at_the_top_level(void **state)
     s_expect_error("sitez: []\n" BASE,
                    "t.yaml:1:1: unknown key 'sitez' at the top level (expected one of: "
                    "log_level, plugin_dir, bus, sites, observers, collections, policy, provider, "
-                   "sinks)");
+                   "plan, journal, sinks)");
     s_expect_only_error(BASE "    replica: B\n",
                         "t.yaml:14:5: unknown key 'replica' in a collection (expected one of: "
                         "name, cim_path, site, replica_site, group, depends_on, recovery_point, "
-                        "rpo_limit)");
+                        "replica_host, rpo_limit)");
 }
 
 static void test_duplicate_key_in_a_mapping_is_an_error(void **state)
@@ -521,8 +523,9 @@ static void test_enumerations_reject_unknown_values(void **state)
                         "t.yaml:15:9: bad value 'yolo' for 'mode': expected one of: auto, "
                         "approve, shadow");
     s_expect_only_error(BASE "    recovery_point: oldest\n",
-                        "t.yaml:14:21: bad value 'oldest' for 'recovery_point': expected one "
-                        "of: latest, latest_app_consistent");
+                        "t.yaml:14:21: bad value 'oldest' for 'recovery_point': expected latest, "
+                        "latest_app_consistent or the object path of an "
+                        "Msvm_CollectionRecoveryPoint");
     s_expect_error("sites:\n  - name: A\n    witness: maybe\n",
                         "t.yaml:3:14: bad value 'maybe' for 'witness': expected true or false");
 }
@@ -694,6 +697,146 @@ static void test_depends_on_a_later_plan_group_is_an_error(void **state)
                         "group 1: a dependency must be in the same or an earlier plan group");
 }
 
+/* ------------------------------------------------------------------------ */
+/* Policy: quorum, guards, windows                                            */
+
+static void test_policy_defaults_follow_the_sites(void **state)
+{
+    (void)state;
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE, &r);
+    assert_int_equal(c->policy.quorum, 2);
+    assert_true(c->policy.require_witness);
+    assert_int_equal(c->policy.report_max_age_ms, 3 * c->policy.suspect_after_ms);
+    assert_int_equal(c->policy.recover_after_ms, 30000);
+    assert_int_equal(c->policy.cooldown_ms, 3600000);
+    assert_int_equal(c->policy.budget.max, 4);
+    assert_int_equal(c->policy.site_budget.max, 2);
+    assert_false(c->policy.proceed_on_timeout);
+    s_done(&r);
+    c = s_load_ok("sites: [{name: A}, {name: B}]\n"
+                  "observers: [{id: o, site: A}]\n"
+                  "collections: [{name: c, cim_path: p, site: A, replica_site: B}]\n",
+                  &r);
+    assert_int_equal(c->policy.quorum, 1); /* one other site */
+    assert_false(c->policy.require_witness);
+    s_done(&r);
+}
+
+static void test_policy_keys_are_read(void **state)
+{
+    (void)state;
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE "policy:\n"
+                                          "  quorum: 1\n"
+                                          "  require_witness: false\n"
+                                          "  recover_after: 1m\n"
+                                          "  report_max_age: 20s\n"
+                                          "  mode: approve\n"
+                                          "  approval_timeout: 5m\n"
+                                          "  on_approval_timeout: proceed\n"
+                                          "  cooldown: 0s\n"
+                                          "  replication_max_age: 2m\n"
+                                          "  budget: {max: 3, period: 30m}\n"
+                                          "  site_budget: {max: 0, period: 1h}\n"
+                                          "  maintenance:\n"
+                                          "    - {sites: [A, B], days: [sat, sun], from: '22:00', "
+                                          "to: '02:30', reason: patch}\n"
+                                          "    - {start: 2027-02-01T02:00:00Z, end: "
+                                          "2027-02-01T04:00:00Z}\n",
+                                     &r);
+    const sg_policy_cfg_t *p = &c->policy;
+    assert_int_equal(p->quorum, 1);
+    assert_false(p->require_witness);
+    assert_int_equal(p->recover_after_ms, 60000);
+    assert_int_equal(p->report_max_age_ms, 20000);
+    assert_int_equal(p->mode, SG_MODE_APPROVE);
+    assert_int_equal(p->approval_timeout_ms, 300000);
+    assert_true(p->proceed_on_timeout);
+    assert_int_equal(p->cooldown_ms, 0);
+    assert_int_equal(p->budget.max, 3);
+    assert_int_equal(p->budget.period_ms, 1800000);
+    assert_int_equal(p->site_budget.max, 0);
+    assert_int_equal(p->n_maintenance, 2);
+    assert_int_equal(p->maintenance[0].n_sites, 2);
+    assert_int_equal(p->maintenance[0].sites[1], 1);
+    assert_int_equal(p->maintenance[0].days, (1u << 5) | (1u << 6));
+    assert_int_equal(p->maintenance[0].from_min, 22 * 60);
+    assert_int_equal(p->maintenance[0].to_min, 150);
+    assert_string_equal(p->maintenance[0].reason, "patch");
+    assert_int_equal(p->maintenance[1].start_ms, 1801447200000LL);
+    assert_int_equal(p->maintenance[1].end_ms, 1801454400000LL);
+    s_done(&r);
+}
+
+static void test_quorum_that_cannot_be_reached_is_an_error(void **state)
+{
+    (void)state;
+    s_expect_only_error(BASE "policy:\n"
+                             "  quorum: 3\n",
+                        "t.yaml:15:11: quorum 3 can never be reached: at most 2 other site(s) "
+                        "observe a site");
+}
+
+static void test_require_witness_without_a_witness_is_an_error(void **state)
+{
+    (void)state;
+    s_expect_only_error("sites: [{name: A}, {name: B}]\n"
+                        "observers: [{id: o, site: A}]\n"
+                        "collections: [{name: c, cim_path: p, site: A, replica_site: B}]\n"
+                        "policy:\n"
+                        "  require_witness: true\n",
+                        "t.yaml:5:20: require_witness is true but no site is a witness "
+                        "(witness: true)");
+}
+
+static void test_bad_maintenance_windows_are_errors(void **state)
+{
+    (void)state;
+    s_expect_only_error(BASE "policy:\n"
+                             "  maintenance:\n"
+                             "    - {days: [sat, funday], from: '02:00', to: '03:00'}\n",
+                        "t.yaml:16:20: bad day 'funday': expected one of: mon, tue, wed, thu, "
+                        "fri, sat, sun");
+    s_expect_only_error(BASE "policy:\n"
+                             "  maintenance:\n"
+                             "    - {from: '25:00', to: '03:00'}\n",
+                        "t.yaml:16:14: bad value '25:00' for 'from': expected a UTC time of day "
+                        "like 02:30");
+    s_expect_only_error(BASE "policy:\n"
+                             "  maintenance:\n"
+                             "    - {from: '02:00', start: 2027-02-01T02:00:00Z, end: "
+                             "2027-02-01T03:00:00Z}\n",
+                        "t.yaml:16:7: a maintenance window is either weekly (days, from, to) or "
+                        "once (start, end), not both");
+    s_expect_only_error(BASE "policy:\n"
+                             "  maintenance:\n"
+                             "    - {start: 2027-02-01T05:00:00Z, end: 2027-02-01T03:00:00Z}\n",
+                        "t.yaml:16:42: 'end' must be after 'start'");
+    s_expect_only_error(BASE "policy:\n"
+                             "  maintenance:\n"
+                             "    - {sites: [Q], from: '02:00', to: '03:00'}\n",
+                        "t.yaml:16:16: site 'Q' is not defined in sites");
+    s_expect_only_error(BASE "policy:\n"
+                             "  maintenance:\n"
+                             "    - {reason: x}\n",
+                        "t.yaml:16:7: a maintenance window needs 'from' and 'to' (weekly) or "
+                        "'start' and 'end' (once)");
+}
+
+static void test_bad_approval_and_budget_values_are_errors(void **state)
+{
+    (void)state;
+    s_expect_only_error(BASE "policy:\n"
+                             "  on_approval_timeout: maybe\n",
+                        "t.yaml:15:24: bad value 'maybe' for 'on_approval_timeout': expected one "
+                        "of: hold, proceed");
+    s_expect_only_error(BASE "policy:\n"
+                             "  budget: {max: 3, perod: 1h}\n",
+                        "t.yaml:15:20: unknown key 'perod' in a budget (expected one of: max, "
+                        "period)");
+}
+
 static void test_a_diamond_of_dependencies_is_not_a_cycle(void **state)
 {
     s_result_t r;
@@ -803,7 +946,9 @@ static void test_several_errors_are_all_reported_in_file_order(void **state)
         "t.yaml:13:16: bad value 'soon' for 'rpo_limit': expected a duration like 250ms, 3s, "
         "2m, 1h",
         "t.yaml:15:3: unknown key 'holddown' in policy (expected one of: suspect_after, "
-        "hold_down, mode)",
+        "hold_down, recover_after, report_max_age, quorum, require_witness, mode, "
+        "approval_timeout, on_approval_timeout, cooldown, replication_max_age, budget, "
+        "site_budget, maintenance)",
         "t.yaml:17:12: 'workers' must be between 1 and 256 (got 1000)",
     };
     if (r.errs.n != sizeof want / sizeof want[0])
@@ -879,6 +1024,85 @@ static void s_expect_file_loads(const char *path)
     sg_config_errors_fini(&errs);
 }
 
+static void test_plan_section_loads_and_defaults_to_stop_without_caps(void **state)
+{
+    s_result_t r;
+    sg_config_t *c = s_load_ok(BASE, &r);
+    assert_int_equal(c->plan.on_error, SG_ON_ERROR_STOP);
+    assert_int_equal(c->plan.max_concurrency, 0);
+    assert_int_equal(c->plan.per_host_concurrency, 0);
+    assert_null(c->collections[0].replica_host);
+    s_done(&r);
+    c = s_load_ok(BASE "    replica_host: hv-b1\n"
+                       "plan:\n  on_error: wait\n  max_concurrency: 8\n  per_host_concurrency: 2\n",
+                  &r);
+    assert_int_equal(c->plan.on_error, SG_ON_ERROR_WAIT);
+    assert_int_equal(c->plan.max_concurrency, 8);
+    assert_int_equal(c->plan.per_host_concurrency, 2);
+    assert_string_equal(c->collections[0].replica_host, "hv-b1");
+    s_done(&r);
+    c = s_load_ok(BASE "plan:\n  on_error: continue\n", &r);
+    assert_int_equal(c->plan.on_error, SG_ON_ERROR_CONTINUE);
+    s_done(&r);
+}
+
+static void test_plan_keys_are_checked_with_line_and_column(void **state)
+{
+    s_expect_only_error(BASE "plan:\n  on_error: retry\n",
+                        "t.yaml:15:13: bad value 'retry' for 'on_error': expected one of: stop, "
+                        "continue, wait");
+    s_expect_only_error(BASE "plan:\n  max_concurrency: 300\n",
+                        "t.yaml:15:20: 'max_concurrency' must be between 0 and 256 (got 300)");
+    s_expect_only_error(BASE "plan:\n  per_host_concurrency: -1\n",
+                        "t.yaml:15:25: 'per_host_concurrency' must be between 0 and 256 (got -1)");
+    s_expect_only_error(BASE "plan:\n  max_parallel: 3\n",
+                        "t.yaml:15:3: unknown key 'max_parallel' in plan (expected one of: "
+                        "on_error, max_concurrency, per_host_concurrency)");
+    s_expect_only_error(BASE "    replica_host: ''\n",
+                        "t.yaml:14:19: 'replica_host' must not be empty");
+}
+
+static void test_recovery_point_may_name_a_point_by_its_path(void **state)
+{
+    s_result_t r;
+    sg_config_t *c = s_load_ok(
+        BASE "    recovery_point: 'Msvm_CollectionRecoveryPoint.InstanceID=\"c1:app-1\"'\n", &r);
+    assert_int_equal(c->collections[0].recovery_point, SG_RP_NAMED);
+    assert_string_equal(c->collections[0].recovery_point_path,
+                        "Msvm_CollectionRecoveryPoint.InstanceID=\"c1:app-1\"");
+    s_done(&r);
+    c = s_load_ok(BASE "    recovery_point: latest_app_consistent\n", &r);
+    assert_int_equal(c->collections[0].recovery_point, SG_RP_LATEST_APP_CONSISTENT);
+    assert_null(c->collections[0].recovery_point_path);
+    s_done(&r);
+}
+
+static void test_journal_path_defaults_beside_the_config_file(void **state)
+{
+    s_result_t r;
+    sg_config_t *c = s_load_ok(BASE, &r);
+    assert_string_equal(c->journal.path, "siteguard-journal.db"); /* "t.yaml": no directory */
+    s_done(&r);
+    sg_config_errors_init(&r.errs);
+    assert_int_equal(sg_config_load_string("/etc/sg/site.yaml", BASE, strlen(BASE), &r.cfg, &r.errs),
+                     SG_OK);
+    assert_string_equal(r.cfg->journal.path, "/etc/sg/siteguard-journal.db");
+    s_done(&r);
+    c = s_load_ok(BASE "journal:\n  path: /var/lib/siteguard/journal.db\n", &r);
+    assert_string_equal(c->journal.path, "/var/lib/siteguard/journal.db");
+    s_done(&r);
+    s_expect_only_error(BASE "journal:\n  path: ''\n", "t.yaml:15:9: 'path' must not be empty");
+    s_expect_only_error(BASE "journal:\n  file: x.db\n",
+                        "t.yaml:15:3: unknown key 'file' in journal (expected one of: path)");
+    sg_config_t *cfg = NULL;
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    assert_int_equal(sg_config_load_file(SG_SOURCE_DIR "/config/demo.yaml", &cfg, &errs), SG_OK);
+    assert_non_null(strstr(cfg->journal.path, "/tmp/siteguard-demo/"));
+    sg_config_destroy(&cfg);
+    sg_config_errors_fini(&errs);
+}
+
 static void test_example_config_loads_without_errors(void **state)
 {
     s_expect_file_loads(SG_SOURCE_DIR "/config/example.yaml");
@@ -947,6 +1171,12 @@ int main(void)
         cmocka_unit_test(test_depends_on_cycles_are_errors),
         cmocka_unit_test(test_depends_on_a_later_plan_group_is_an_error),
         cmocka_unit_test(test_a_diamond_of_dependencies_is_not_a_cycle),
+        cmocka_unit_test(test_policy_defaults_follow_the_sites),
+        cmocka_unit_test(test_policy_keys_are_read),
+        cmocka_unit_test(test_quorum_that_cannot_be_reached_is_an_error),
+        cmocka_unit_test(test_require_witness_without_a_witness_is_an_error),
+        cmocka_unit_test(test_bad_maintenance_windows_are_errors),
+        cmocka_unit_test(test_bad_approval_and_budget_values_are_errors),
         cmocka_unit_test(test_policy_durations_must_be_ordered_and_positive),
         cmocka_unit_test(test_poll_initial_must_not_exceed_poll_max),
         cmocka_unit_test(test_only_the_sim_provider_is_built_in),
@@ -956,6 +1186,10 @@ int main(void)
         cmocka_unit_test(test_errors_are_appended_after_existing_ones),
         cmocka_unit_test(test_text_need_not_be_nul_terminated),
         cmocka_unit_test(test_unreadable_file_is_an_io_error),
+        cmocka_unit_test(test_plan_section_loads_and_defaults_to_stop_without_caps),
+        cmocka_unit_test(test_plan_keys_are_checked_with_line_and_column),
+        cmocka_unit_test(test_recovery_point_may_name_a_point_by_its_path),
+        cmocka_unit_test(test_journal_path_defaults_beside_the_config_file),
         cmocka_unit_test(test_example_config_loads_without_errors),
         cmocka_unit_test(test_demo_config_loads_as_described),
     };

@@ -1,328 +1,805 @@
-/* Policy engine: site verdicts and failover decisions on a fake clock. */
+/* Policy engine: site verdicts, guards and modes, on a fake clock.
+ *
+ * The world: sites A and B and a witness W, one observer each (a1, b1, w1).
+ * Every 200 ms of virtual time the test sends the heartbeats of the
+ * observers that are up and the reachability reports each observer makes
+ * (who it sees up or down), then ticks the engine. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "err.h"
 #include "policy/engine.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-/* Sites A and B, witness W; observers a1 (A), b1 (B), w1 (W); collections:
- * a-db (A->B, group 0), a-app (A->B, group 1), a-web (A->B, group 0, after
- * a-app by config order but earlier group), b-db (B->A). */
-enum { A, B, W };
-enum { OA, OB, OW };
-enum { C_A_APP, C_A_DB, C_A_WEB, C_B_DB };
+enum { A, B, W, N_SITES };
+enum { OA, OB, OW, N_OBS };
+enum { C_A_APP, C_A_DB, C_A_WEB, C_B_DB, N_COLLS };
 
-static sg_site_cfg_t s_sites[] = {{.name = "A"}, {.name = "B"}, {.name = "W", .witness = true}};
-static sg_observer_cfg_t s_obs[] = {{.id = "a1", .site = A}, {.id = "b1", .site = B},
-                                    {.id = "w1", .site = W}};
-static sg_collection_cfg_t s_colls[] = {
-    {.name = "a-app", .cim_path = "app", .site = A, .replica_site = B, .group = 1},
-    {.name = "a-db", .cim_path = "db", .site = A, .replica_site = B, .group = 0},
-    {.name = "a-web", .cim_path = "web", .site = A, .replica_site = B, .group = 0},
-    {.name = "b-db", .cim_path = "bdb", .site = B, .replica_site = A, .group = 0}};
+#define WALL0 1800000000000LL
+#define STEP 200
+#define UP 1
+#define DOWN (-1)
 
-static sg_config_t s_cfg(sg_policy_mode_t mode)
+typedef struct {
+    sg_site_cfg_t sites[N_SITES];
+    sg_observer_cfg_t obs[N_OBS];
+    sg_collection_cfg_t colls[N_COLLS];
+    int deps[1];
+    sg_window_cfg_t windows[1];
+    int window_sites[1];
+    sg_config_t cfg;
+    sg_engine_t *e;
+    bool beat[N_OBS];        /* observer sends heartbeats */
+    int sees[N_OBS][N_SITES]; /* UP, DOWN or 0: its reachability reports */
+    uint64_t seq;
+    int64_t t;               /* virtual time, ms */
+    sg_decision_t got[64];
+    int n_got;
+} s_fix_t;
+
+static sg_now_t s_now(int64_t t) { return (sg_now_t){t, WALL0 + t}; }
+
+static int s_setup(void **state)
 {
-    sg_config_t c;
-    memset(&c, 0, sizeof c);
-    c.sites = s_sites;
-    c.n_sites = 3;
-    c.observers = s_obs;
-    c.n_observers = 3;
-    c.collections = s_colls;
-    c.n_collections = 4;
-    c.policy.suspect_after_ms = 1000;
-    c.policy.hold_down_ms = 3000;
-    c.policy.mode = mode;
-    return c;
+    s_fix_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->sites[A].name = "A";
+    f->sites[B].name = "B";
+    f->sites[W] = (sg_site_cfg_t){.name = "W", .witness = true};
+    f->obs[OA] = (sg_observer_cfg_t){.id = "a1", .site = A};
+    f->obs[OB] = (sg_observer_cfg_t){.id = "b1", .site = B};
+    f->obs[OW] = (sg_observer_cfg_t){.id = "w1", .site = W};
+    f->colls[C_A_APP] = (sg_collection_cfg_t){.name = "a-app", .site = A, .replica_site = B, .group = 1};
+    f->colls[C_A_DB] = (sg_collection_cfg_t){.name = "a-db", .site = A, .replica_site = B};
+    f->colls[C_A_WEB] = (sg_collection_cfg_t){.name = "a-web", .site = A, .replica_site = B};
+    f->colls[C_B_DB] = (sg_collection_cfg_t){.name = "b-db", .site = B, .replica_site = A};
+    sg_config_t *c = &f->cfg;
+    c->sites = f->sites;
+    c->n_sites = N_SITES;
+    c->observers = f->obs;
+    c->n_observers = N_OBS;
+    c->collections = f->colls;
+    c->n_collections = N_COLLS;
+    c->policy = (sg_policy_cfg_t){.suspect_after_ms = 1000,
+                                  .hold_down_ms = 3000,
+                                  .recover_after_ms = 5000,
+                                  .report_max_age_ms = 3000,
+                                  .quorum = 2,
+                                  .require_witness = true,
+                                  .mode = SG_MODE_AUTO,
+                                  .approval_timeout_ms = 60000,
+                                  .cooldown_ms = 600000,
+                                  .replication_max_age_ms = 60000,
+                                  .budget = {50, 3600000},
+                                  .site_budget = {25, 3600000}};
+    for (int o = 0; o < N_OBS; o++) {
+        f->beat[o] = true;
+        for (int s = 0; s < N_SITES; s++)
+            f->sees[o][s] = s == f->obs[o].site ? 0 : UP;
+    }
+    *state = f;
+    return 0;
 }
 
-static void s_beat(sg_engine_t *e, int observer, int64_t now)
+static int s_teardown(void **state)
+{
+    s_fix_t *f = *state;
+    for (int i = 0; i < f->n_got; i++)
+        sg_decision_fini(&f->got[i]);
+    sg_engine_destroy(&f->e);
+    free(f);
+    return 0;
+}
+
+static void s_start(s_fix_t *f)
+{
+    f->e = sg_engine_new(&f->cfg, 1000);
+    assert_non_null(f->e);
+}
+
+static void s_send(s_fix_t *f, int obs, sg_event_kind_t kind, int target, bool up, int64_t sent)
 {
     sg_event_t ev;
     memset(&ev, 0, sizeof ev);
-    ev.kind = SG_EV_HEARTBEAT;
-    ev.observer = observer;
-    ev.site = s_obs[observer].site;
-    assert_int_equal(sg_engine_on_event(e, &ev, now), 0);
+    ev.kind = kind;
+    ev.observer = obs;
+    ev.site = f->obs[obs].site;
+    ev.seq = ++f->seq;
+    ev.sent_at_ms = sent;
+    ev.u.reach.target_site = target;
+    ev.u.reach.up = up;
+    assert_int_equal(sg_engine_on_event(f->e, &ev, s_now(f->t)), 0);
 }
 
-/* Heartbeats from the given observers every 200 ms over [from, to). */
-static void s_beats(sg_engine_t *e, const int *obs, int n, int64_t from, int64_t to)
+static void s_collect(s_fix_t *f)
 {
-    for (int64_t t = from; t < to; t += 200) {
-        for (int i = 0; i < n; i++)
-            s_beat(e, obs[i], t);
-        assert_int_equal(sg_engine_tick(e, t), 0);
+    sg_decision_t d;
+    while (sg_engine_next(f->e, &d)) {
+        assert_true(f->n_got < 64);
+        f->got[f->n_got++] = d;
     }
 }
 
-/* Takes every queued decision; returns how many, kinds into `kinds`. */
-static int s_take(sg_engine_t *e, sg_decision_t *out, int max)
+/* Runs the world until virtual time `to`. */
+static void s_run(s_fix_t *f, int64_t to)
+{
+    for (; f->t < to; f->t += STEP) {
+        for (int o = 0; o < N_OBS; o++) {
+            if (!f->beat[o])
+                continue;
+            s_send(f, o, SG_EV_HEARTBEAT, 0, false, WALL0 + f->t);
+            for (int s = 0; s < N_SITES; s++)
+                if (f->sees[o][s])
+                    s_send(f, o, SG_EV_REACHABILITY, s, f->sees[o][s] == UP, WALL0 + f->t);
+        }
+        assert_int_equal(sg_engine_tick(f->e, s_now(f->t)), 0);
+        s_collect(f);
+    }
+}
+
+/* Site A dies at `at`: its observer falls silent and everyone sees it down. */
+static void s_kill_a(s_fix_t *f, int64_t at)
+{
+    s_run(f, at);
+    f->beat[OA] = false;
+    f->sees[OB][A] = f->sees[OW][A] = DOWN;
+}
+
+static int s_count(const s_fix_t *f, sg_decision_kind_t kind, int site_or_coll)
 {
     int n = 0;
-    sg_decision_t d;
-    while (sg_engine_next(e, &d)) {
-        if (n < max)
-            out[n++] = d;
-        else
-            sg_decision_fini(&d);
+    for (int i = 0; i < f->n_got; i++) {
+        const sg_decision_t *d = &f->got[i];
+        bool coll = kind == SG_DECISION_FAILOVER || kind == SG_DECISION_BLOCKED;
+        if (d->kind == kind && (site_or_coll < 0 || (coll ? d->collection : d->site) == site_or_coll))
+            n++;
     }
     return n;
 }
 
-static void s_fini_all(sg_decision_t *d, int n)
+static const sg_decision_t *s_find(const s_fix_t *f, sg_decision_kind_t kind, int site_or_coll)
 {
-    for (int i = 0; i < n; i++)
-        sg_decision_fini(&d[i]);
+    for (int i = 0; i < f->n_got; i++) {
+        const sg_decision_t *d = &f->got[i];
+        bool coll = kind == SG_DECISION_FAILOVER || kind == SG_DECISION_BLOCKED;
+        if (d->kind == kind && (coll ? d->collection : d->site) == site_or_coll)
+            return d;
+    }
+    return NULL;
 }
+
+static const sg_decision_t *s_last_block(const s_fix_t *f, int coll)
+{
+    const sg_decision_t *last = NULL;
+    for (int i = 0; i < f->n_got; i++)
+        if (f->got[i].kind == SG_DECISION_BLOCKED && f->got[i].collection == coll)
+            last = &f->got[i];
+    return last;
+}
+
+/* ---- site verdicts ---------------------------------------------------------- */
 
 static void test_site_never_heard_is_never_lost(void **state)
 {
-    (void)state;
-    sg_config_t cfg = s_cfg(SG_MODE_AUTO);
-    sg_engine_t *e = sg_engine_new(&cfg, 0);
-    int all[] = {OB, OW};
-    s_beats(e, all, 2, 0, 60000);
-    sg_decision_t d[8];
-    assert_int_equal(s_take(e, d, 8), 0);
-    assert_int_equal(sg_engine_site_state(e, A), SG_SITE_UNKNOWN);
-    sg_engine_destroy(&e);
-    assert_null(e);
+    s_fix_t *f = *state;
+    s_start(f);
+    f->beat[OA] = false;
+    f->sees[OB][A] = f->sees[OW][A] = DOWN;
+    s_run(f, 60000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_UNKNOWN);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
 }
 
-static void test_site_suspect_after_silence_then_lost_after_hold_down(void **state)
+static void test_site_lost_after_hold_down_with_quorum_and_witness(void **state)
 {
-    (void)state;
-    sg_config_t cfg = s_cfg(SG_MODE_AUTO);
-    sg_engine_t *e = sg_engine_new(&cfg, 1000);
-    int all[] = {OA, OB, OW}, others[] = {OB, OW};
-    s_beats(e, all, 3, 0, 2000); /* last beat from A at 1800 */
-    sg_decision_t d[16];
-    assert_int_equal(s_take(e, d, 16), 0);
-    s_beats(e, others, 2, 2000, 2800); /* 1000 ms of silence at 2800 */
-    assert_int_equal(sg_engine_tick(e, 2800), 0);
-    int n = s_take(e, d, 16);
-    assert_int_equal(n, 1);
-    assert_int_equal(d[0].kind, SG_DECISION_SITE_SUSPECT);
-    assert_int_equal(d[0].site, A);
-    assert_non_null(strstr(d[0].reason, "site A silent"));
-    s_fini_all(d, n);
-    s_beats(e, others, 2, 2800, 4800);
-    assert_int_equal(sg_engine_site_state(e, A), SG_SITE_SUSPECT);
-    assert_int_equal(s_take(e, d, 16), 0);
-    assert_int_equal(sg_engine_tick(e, 4800), 0); /* 3000 ms: hold-down reached */
-    n = s_take(e, d, 16);
-    assert_int_equal(sg_engine_site_state(e, A), SG_SITE_LOST);
-    assert_int_equal(n, 4);
-    assert_int_equal(d[0].kind, SG_DECISION_SITE_LOST);
-    assert_non_null(strstr(d[0].reason, "hold-down"));
-    s_fini_all(d, n);
-    sg_engine_destroy(&e);
+    s_fix_t *f = *state;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 2000 + 2800);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_SUSPECT);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_SUSPECT, A), 1);
+    s_run(f, 2000 + 3400);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
+    const sg_decision_t *lost = s_find(f, SG_DECISION_SITE_LOST, A);
+    assert_non_null(lost);
+    /* the last heartbeat came at 1800: lost within hold-down plus one step */
+    assert_true(lost->at.mono >= 1800 + 3000 && lost->at.mono <= 1800 + 3000 + STEP);
+    assert_non_null(strstr(lost->reason, "2 site(s) see it down (B, W"));
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+    assert_int_equal(sg_engine_site_state(f->e, B), SG_SITE_HEALTHY);
 }
 
-static void test_lost_site_collections_decided_in_plan_order_once(void **state)
+static void test_silence_without_reports_is_only_suspect(void **state)
 {
-    (void)state;
-    sg_config_t cfg = s_cfg(SG_MODE_AUTO);
-    sg_engine_t *e = sg_engine_new(&cfg, 5000);
-    int all[] = {OA, OB, OW}, others[] = {OB, OW};
-    s_beats(e, all, 3, 0, 1000);
-    s_beats(e, others, 2, 1000, 10000);
-    sg_decision_t d[16];
-    int n = s_take(e, d, 16);
-    assert_int_equal(n, 5); /* suspect, lost, three failovers */
-    assert_int_equal(d[1].kind, SG_DECISION_SITE_LOST);
-    /* group 0 in config order (a-db, a-web), then group 1 (a-app) */
-    int expect[] = {C_A_DB, C_A_WEB, C_A_APP};
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(d[2 + i].kind, SG_DECISION_FAILOVER);
-        assert_int_equal(d[2 + i].collection, expect[i]);
-        assert_int_equal(d[2 + i].target_site, B);
-        assert_int_equal(d[2 + i].run_id, 5001 + (uint64_t)i);
-        assert_int_equal(sg_engine_collection_verdict(e, expect[i]), SG_COLL_DECIDED);
-    }
-    assert_int_equal(sg_engine_collection_verdict(e, C_B_DB), SG_COLL_IDLE);
-    s_fini_all(d, n);
-    /* more ticks, and even a recovery and a second loss, decide nothing again */
-    s_beats(e, others, 2, 10000, 20000);
-    s_beats(e, all, 3, 20000, 21000);
-    s_beats(e, others, 2, 21000, 30000);
-    n = s_take(e, d, 16);
-    for (int i = 0; i < n; i++)
-        assert_int_not_equal(d[i].kind, SG_DECISION_FAILOVER);
-    s_fini_all(d, n);
-    sg_engine_destroy(&e);
+    s_fix_t *f = *state;
+    s_start(f);
+    s_run(f, 2000);
+    f->beat[OA] = false;
+    f->sees[OB][A] = f->sees[OW][A] = 0; /* nobody says anything about A */
+    s_run(f, 60000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_SUSPECT);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
 }
 
-static void test_dependencies_come_first_in_plan_order(void **state)
+static void test_one_observer_down_report_makes_suspect_not_lost(void **state)
 {
-    (void)state;
-    sg_config_t cfg = s_cfg(SG_MODE_AUTO);
-    int dep[] = {C_A_WEB}; /* a-db (config index 1) depends on a-web (index 2) */
-    s_colls[C_A_DB].depends_on = dep;
-    s_colls[C_A_DB].n_depends_on = 1;
-    sg_engine_t *e = sg_engine_new(&cfg, 0);
-    int all[] = {OA, OB, OW}, others[] = {OB, OW};
-    s_beats(e, all, 3, 0, 1000);
-    s_beats(e, others, 2, 1000, 10000);
-    sg_decision_t d[16];
-    int n = s_take(e, d, 16);
-    assert_int_equal(n, 5);
-    assert_int_equal(d[2].collection, C_A_WEB);
-    assert_int_equal(d[3].collection, C_A_DB);
-    assert_int_equal(d[4].collection, C_A_APP);
-    s_fini_all(d, n);
-    sg_engine_destroy(&e);
-    s_colls[C_A_DB].depends_on = NULL;
-    s_colls[C_A_DB].n_depends_on = 0;
+    s_fix_t *f = *state;
+    s_start(f);
+    s_run(f, 2000);
+    f->sees[OB][A] = DOWN; /* a partition between A and B; A still heard */
+    s_run(f, 60000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_SUSPECT);
+    const sg_decision_t *d = s_find(f, SG_DECISION_SITE_SUSPECT, A);
+    assert_non_null(d);
+    assert_non_null(strstr(d->reason, "b1"));
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+}
+
+static void test_partition_witness_sees_site_up_so_not_lost(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_run(f, 2000);
+    /* siteguard no longer hears A and B cannot reach it, but the witness can */
+    f->beat[OA] = false;
+    f->sees[OB][A] = DOWN;
+    s_run(f, 60000);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+    char *why = sg_engine_explain_site(f->e, A, s_now(f->t));
+    assert_non_null(why);
+    assert_non_null(strstr(why, "site W (witness) votes up"));
+    assert_non_null(strstr(why, "not met"));
+    free(why);
+}
+
+static void test_witness_required_and_silent_means_not_lost(void **state)
+{
+    s_fix_t *f = *state;
+    f->cfg.policy.quorum = 1;
+    s_start(f);
+    s_run(f, 2000);
+    f->beat[OA] = false;
+    f->sees[OB][A] = DOWN;
+    f->sees[OW][A] = 0;
+    s_run(f, 60000);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+}
+
+static void test_isolated_observer_has_no_vote(void **state)
+{
+    s_fix_t *f = *state;
+    f->cfg.policy.quorum = 1;
+    f->cfg.policy.require_witness = false;
+    s_start(f);
+    s_run(f, 2000);
+    /* A falls silent; only W says it is down, but W's own heartbeats are gone */
+    f->beat[OA] = false;
+    f->beat[OW] = false;
+    f->sees[OB][A] = 0;
+    s_run(f, 30000);
+    /* W is silent, so no report of it arrives either: nothing declares A dead */
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+}
+
+static void test_blind_observer_that_sees_nothing_has_no_vote(void **state)
+{
+    s_fix_t *f = *state;
+    f->cfg.policy.quorum = 1;
+    f->cfg.policy.require_witness = false;
+    s_start(f);
+    s_run(f, 2000);
+    /* A stops, W (still heard) reports everything down, B is heard fine */
+    f->beat[OA] = false;
+    f->sees[OB][A] = 0;
+    f->sees[OW][A] = DOWN;
+    f->sees[OW][B] = DOWN;
+    s_run(f, 30000);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+    char *why = sg_engine_explain_site(f->e, A, s_now(f->t));
+    assert_non_null(strstr(why, "observer w1: no vote"));
+    free(why);
 }
 
 static void test_total_silence_freezes_decisions(void **state)
 {
-    (void)state;
-    sg_config_t cfg = s_cfg(SG_MODE_AUTO);
-    sg_engine_t *e = sg_engine_new(&cfg, 0);
-    int all[] = {OA, OB, OW};
-    s_beats(e, all, 3, 0, 1000);
-    /* every site falls silent at once: the bus, not the sites, has failed */
-    for (int64_t t = 1000; t < 60000; t += 200)
-        assert_int_equal(sg_engine_tick(e, t), 0);
-    sg_decision_t d[16];
-    int n = s_take(e, d, 16);
-    for (int i = 0; i < n; i++) {
-        assert_int_equal(d[i].kind, SG_DECISION_SITE_SUSPECT);
-    }
-    assert_int_equal(n, 3);
-    assert_int_equal(sg_engine_site_state(e, A), SG_SITE_SUSPECT);
-    s_fini_all(d, n);
-    sg_engine_destroy(&e);
+    s_fix_t *f = *state;
+    s_start(f);
+    s_run(f, 2000);
+    for (int o = 0; o < N_OBS; o++)
+        f->beat[o] = false;
+    s_run(f, 60000);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_SUSPECT, -1), 3);
 }
 
-static void test_site_heard_before_hold_down_recovers_without_failover(void **state)
+static void test_suspect_site_heard_again_is_healthy(void **state)
 {
-    (void)state;
-    sg_config_t cfg = s_cfg(SG_MODE_AUTO);
-    sg_engine_t *e = sg_engine_new(&cfg, 0);
-    int all[] = {OA, OB, OW}, others[] = {OB, OW};
-    s_beats(e, all, 3, 0, 1000);
-    s_beats(e, others, 2, 1000, 3400); /* silent 2600 ms: suspect, not lost */
-    s_beats(e, all, 3, 3400, 10000);
-    sg_decision_t d[16];
-    int n = s_take(e, d, 16);
-    assert_int_equal(n, 2);
-    assert_int_equal(d[0].kind, SG_DECISION_SITE_SUSPECT);
-    assert_int_equal(d[1].kind, SG_DECISION_SITE_RECOVERED);
-    assert_non_null(strstr(d[1].reason, "a1"));
-    assert_int_equal(sg_engine_site_state(e, A), SG_SITE_ALIVE);
-    s_fini_all(d, n);
-    sg_engine_destroy(&e);
+    s_fix_t *f = *state;
+    s_start(f);
+    s_run(f, 2000);
+    f->beat[OA] = false;
+    s_run(f, 3600); /* 1.6 s of silence: suspect */
+    f->beat[OA] = true;
+    s_run(f, 10000);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_SUSPECT, A), 1);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_RECOVERED, A), 1);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_HEALTHY);
 }
 
-static void test_failover_blocked_while_replica_site_not_alive(void **state)
+static void test_flapping_observer_shorter_than_hold_down_never_loses_site(void **state)
 {
-    (void)state;
-    sg_config_t cfg = s_cfg(SG_MODE_AUTO);
-    sg_engine_t *e = sg_engine_new(&cfg, 0);
-    int all[] = {OA, OB, OW}, witness[] = {OW}, bw[] = {OB, OW};
-    s_beats(e, all, 3, 0, 1000);
-    s_beats(e, witness, 1, 1000, 10000); /* A and B both silent, W heard */
-    sg_decision_t d[32];
-    int n = s_take(e, d, 32);
-    int blocked = 0, failover = 0;
-    for (int i = 0; i < n; i++) {
-        blocked += d[i].kind == SG_DECISION_BLOCKED;
-        failover += d[i].kind == SG_DECISION_FAILOVER;
-        if (d[i].kind == SG_DECISION_BLOCKED && d[i].site == A)
-            assert_non_null(strstr(d[i].reason, "replica site B is lost"));
+    s_fix_t *f = *state;
+    s_start(f);
+    for (int64_t t = 0; t < 120000; t += 2000) {
+        f->beat[OA] = (t / 2000) % 2 == 0; /* 2 s on, 2 s off */
+        s_run(f, t + 2000);
     }
-    assert_int_equal(failover, 0);
-    assert_int_equal(blocked, 4); /* A's three to B, B's one to A */
-    s_fini_all(d, n);
-    /* B comes back while A stays lost: A's collections are now decided */
-    s_beats(e, bw, 2, 10000, 11000);
-    n = s_take(e, d, 32);
-    failover = 0;
-    for (int i = 0; i < n; i++) {
-        if (d[i].kind == SG_DECISION_FAILOVER) {
-            failover++;
-            assert_int_equal(d[i].site, A);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+}
+
+static void test_late_burst_does_not_recover_a_lost_site(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
+    for (int i = 0; i < 5; i++) /* heartbeats sent before the loss, delivered late */
+        s_send(f, OA, SG_EV_HEARTBEAT, 0, false, WALL0 + 1500 + i * 100);
+    s_run(f, 9000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_RECOVERING, A), 0);
+}
+
+static void test_lost_site_recovers_only_after_stable_period(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    f->beat[OA] = true;
+    f->sees[OB][A] = f->sees[OW][A] = UP;
+    s_run(f, 9000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_RECOVERING);
+    s_run(f, 8000 + 5000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_RECOVERING);
+    s_run(f, 8000 + 5400);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_HEALTHY);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_RECOVERED, A), 1);
+}
+
+static void test_recovering_site_silent_again_is_lost_again_only_with_quorum(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    f->beat[OA] = true;
+    s_run(f, 9000);
+    f->beat[OA] = false;
+    s_run(f, 12000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, A), 2);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3); /* never twice */
+}
+
+static void test_recovering_site_with_flapping_heartbeats_stays_recovering(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    f->sees[OB][A] = f->sees[OW][A] = UP; /* A is back, but its observer flaps */
+    for (int64_t t = 8000; t < 60000; t += 2000) {
+        f->beat[OA] = (t / 2000) % 2 == 0;
+        s_run(f, t + 2000);
+    }
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_RECOVERING);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, A), 1);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_RECOVERED, A), 0);
+}
+
+static void test_older_report_does_not_override_newer(void **state)
+{
+    s_fix_t *f = *state;
+    f->cfg.policy.quorum = 1;
+    f->cfg.policy.require_witness = false;
+    s_start(f);
+    s_kill_a(f, 2000);
+    f->sees[OW][A] = 0;
+    f->sees[OB][A] = 0;
+    s_run(f, 2400);
+    s_send(f, OB, SG_EV_REACHABILITY, A, false, WALL0 + f->t); /* down, now */
+    s_send(f, OB, SG_EV_REACHABILITY, A, true, WALL0 + 1000); /* up, from the past */
+    f->sees[OB][A] = DOWN;
+    s_run(f, 6000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
+}
+
+/* ---- collection decisions ----------------------------------------------------- */
+
+static void test_collections_decided_in_plan_order_dependencies_first(void **state)
+{
+    s_fix_t *f = *state;
+    f->deps[0] = C_A_WEB; /* a-db (config index 1) depends on a-web (index 2) */
+    f->colls[C_A_DB].depends_on = f->deps;
+    f->colls[C_A_DB].n_depends_on = 1;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    int order[3], n = 0;
+    for (int i = 0; i < f->n_got; i++) {
+        if (f->got[i].kind == SG_DECISION_FAILOVER) {
+            order[n++] = f->got[i].collection;
+            assert_int_equal(f->got[i].target_site, B);
+            assert_int_equal(f->got[i].run_id, 1000 + (uint64_t)n);
         }
     }
-    assert_int_equal(failover, 3);
-    s_fini_all(d, n);
-    sg_engine_destroy(&e);
+    assert_int_equal(n, 3);
+    assert_int_equal(order[0], C_A_WEB);
+    assert_int_equal(order[1], C_A_DB);
+    assert_int_equal(order[2], C_A_APP);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_B_DB), SG_COLL_IDLE);
+}
+
+static void test_blocked_while_replica_site_not_healthy(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_kill_a(f, 2000);
+    f->sees[OA][B] = 0;
+    f->beat[OB] = false; /* B goes silent too: suspect, not healthy */
+    f->sees[OW][B] = 0;
+    /* A still needs two down votes: let the witness alone be enough */
+    f->cfg.policy.quorum = 1;
+    s_run(f, 10000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    const sg_decision_t *d = s_last_block(f, C_A_DB);
+    assert_non_null(d);
+    assert_int_equal(d->guard, SG_GUARD_REPLICA_SITE);
+    assert_non_null(strstr(d->reason, "replica site B is suspect"));
+    assert_int_equal(s_count(f, SG_DECISION_BLOCKED, C_A_DB), 1); /* announced once */
+    f->beat[OB] = true;
+    s_run(f, 11000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+}
+
+static void s_replication(s_fix_t *f, int coll, int health, uint64_t lag_s)
+{
+    sg_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = SG_EV_REPLICATION;
+    ev.observer = OB;
+    ev.site = B;
+    ev.sent_at_ms = WALL0 + f->t;
+    ev.u.repl.collection = coll;
+    ev.u.repl.health = health;
+    ev.u.repl.lag_s = lag_s;
+    assert_int_equal(sg_engine_on_event(f->e, &ev, s_now(f->t)), 0);
+}
+
+static void test_replication_critical_blocks(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_run(f, 1000);
+    s_replication(f, C_A_DB, 3, 5);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_REPLICATION_CRITICAL);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_WEB), SG_COLL_DECIDED);
+}
+
+static void test_lag_over_rpo_blocks_and_missing_report_blocks(void **state)
+{
+    s_fix_t *f = *state;
+    f->colls[C_A_DB].rpo_limit_ms = 60000;
+    f->colls[C_A_WEB].rpo_limit_ms = 60000;
+    s_start(f);
+    s_run(f, 1000);
+    s_replication(f, C_A_DB, 1, 120); /* 2 minutes behind, limit 1 */
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_RPO);
+    assert_non_null(strstr(s_last_block(f, C_A_DB)->reason, "lag 120 s"));
+    assert_int_equal(s_last_block(f, C_A_WEB)->guard, SG_GUARD_NO_REPLICATION_DATA);
+    char *why = sg_engine_explain_collection(f->e, C_A_DB, s_now(f->t));
+    assert_non_null(strstr(why, "HOLD rpo"));
+    assert_non_null(strstr(why, "ok   replica_site"));
+    free(why);
+    s_replication(f, C_A_DB, 1, 30); /* caught up (a late report from the replica) */
+    s_run(f, 8400);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_DECIDED);
+}
+
+static void test_pause_holds_until_it_expires(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    assert_int_equal(sg_engine_pause(f->e, A, -1, 20000, "network work"), 0);
+    s_kill_a(f, 2000);
+    s_run(f, 10000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_PAUSED);
+    assert_non_null(strstr(s_last_block(f, C_A_DB)->reason, "network work"));
+    s_run(f, 20400);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+}
+
+static void test_resume_lifts_a_pause(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    assert_int_equal(sg_engine_pause(f->e, -1, C_A_DB, 1000000, "checking"), 0);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_BLOCKED);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_WEB), SG_COLL_DECIDED);
+    sg_engine_resume(f->e, -1, C_A_DB);
+    s_run(f, 8400);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_DECIDED);
+}
+
+static void test_maintenance_window_holds_failover(void **state)
+{
+    s_fix_t *f = *state;
+    /* WALL0 is 2027-01-15 08:00 UTC, a Friday: a window Fri 07:30-09:00 */
+    f->window_sites[0] = A;
+    f->windows[0] = (sg_window_cfg_t){.sites = f->window_sites, .n_sites = 1, .days = 1u << 4,
+                                      .from_min = 450, .to_min = 540, .reason = "patching"};
+    f->cfg.policy.maintenance = f->windows;
+    f->cfg.policy.n_maintenance = 1;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 10000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_MAINTENANCE);
+    assert_non_null(strstr(s_last_block(f, C_A_DB)->reason, "patching"));
+}
+
+static void test_maintenance_window_on_another_day_does_not_hold(void **state)
+{
+    s_fix_t *f = *state;
+    f->windows[0] = (sg_window_cfg_t){.days = 1u << 5, .from_min = 450, .to_min = 540};
+    f->cfg.policy.maintenance = f->windows;
+    f->cfg.policy.n_maintenance = 1;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 10000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+}
+
+/* A lost A fails over, comes back, is healthy again; its collections are
+ * home again (failback). */
+static void s_loss_and_return_of_a(s_fix_t *f, int64_t at)
+{
+    s_kill_a(f, at);
+    s_run(f, at + 6000);
+    f->beat[OA] = true;
+    f->sees[OB][A] = f->sees[OW][A] = UP;
+    s_run(f, at + 6000 + 6000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_HEALTHY);
+    for (int c = 0; c < N_COLLS; c++)
+        if (f->colls[c].site == A)
+            sg_engine_reset_collection(f->e, c, s_now(f->t));
+}
+
+static void test_budget_counts_a_site_loss_once_however_many_collections(void **state)
+{
+    s_fix_t *f = *state;
+    f->cfg.policy.budget = (sg_budget_cfg_t){1, 3600000};
+    f->cfg.policy.cooldown_ms = 0;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 10000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3); /* one site failover */
+    /* A comes back; then B is lost: the overall budget of one is spent */
+    f->beat[OA] = true;
+    f->sees[OB][A] = f->sees[OW][A] = UP;
+    s_run(f, 20000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_HEALTHY);
+    f->beat[OB] = false;
+    f->sees[OA][B] = f->sees[OW][B] = DOWN;
+    s_run(f, 30000);
+    assert_int_equal(sg_engine_site_state(f->e, B), SG_SITE_LOST);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_B_DB), 0);
+    assert_int_equal(s_last_block(f, C_B_DB)->guard, SG_GUARD_BUDGET);
+}
+
+static void test_site_budget_caps_one_sites_failovers_per_period(void **state)
+{
+    s_fix_t *f = *state;
+    f->cfg.policy.site_budget = (sg_budget_cfg_t){1, 60000};
+    f->cfg.policy.cooldown_ms = 0;
+    s_start(f);
+    s_loss_and_return_of_a(f, 2000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+    s_kill_a(f, 16000); /* lost again within the minute */
+    s_run(f, 30000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_SITE_BUDGET);
+    char *why = sg_engine_explain_collection(f->e, C_A_DB, s_now(f->t));
+    assert_non_null(strstr(why, "HOLD site_budget"));
+    free(why);
+    s_run(f, 2000 + 6000 + 60000 + 400); /* the first loss leaves the period */
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 6);
+}
+
+static void test_cooldown_after_failback_holds_next_failover(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    sg_engine_run_ended(f->e, C_A_DB, true, s_now(f->t));
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_DONE);
+    sg_engine_reset_collection(f->e, C_A_DB, s_now(f->t)); /* failed back at once */
+    s_run(f, 9000);
+    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_COOLDOWN);
+    s_run(f, 8000 + 600000 + 400);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_DECIDED);
 }
 
 static void test_shadow_mode_announces_but_never_decides_failover(void **state)
 {
-    (void)state;
-    sg_config_t cfg = s_cfg(SG_MODE_SHADOW);
-    sg_engine_t *e = sg_engine_new(&cfg, 0);
-    int all[] = {OA, OB, OW}, others[] = {OB, OW};
-    s_beats(e, all, 3, 0, 1000);
-    s_beats(e, others, 2, 1000, 10000);
-    sg_decision_t d[16];
-    int n = s_take(e, d, 16);
-    assert_int_equal(n, 5);
-    for (int i = 2; i < 5; i++) {
-        assert_int_equal(d[i].kind, SG_DECISION_BLOCKED);
-        assert_non_null(strstr(d[i].reason, "shadow"));
-    }
-    s_fini_all(d, n);
-    sg_engine_destroy(&e);
+    s_fix_t *f = *state;
+    f->cfg.policy.mode = SG_MODE_SHADOW;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 30000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    assert_int_equal(s_count(f, SG_DECISION_BLOCKED, -1), 3);
+    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_SHADOW);
 }
 
-static void test_witness_is_never_lost_and_owns_nothing(void **state)
+static void test_approve_mode_waits_then_acts_on_approval(void **state)
 {
-    (void)state;
-    sg_config_t cfg = s_cfg(SG_MODE_AUTO);
-    sg_engine_t *e = sg_engine_new(&cfg, 0);
-    int all[] = {OA, OB, OW}, ab[] = {OA, OB};
-    s_beats(e, all, 3, 0, 1000);
-    s_beats(e, ab, 2, 1000, 10000);
-    assert_int_equal(sg_engine_site_state(e, W), SG_SITE_SUSPECT);
-    sg_decision_t d[16];
-    int n = s_take(e, d, 16);
-    assert_int_equal(n, 1);
-    s_fini_all(d, n);
-    sg_engine_destroy(&e);
+    s_fix_t *f = *state;
+    f->cfg.policy.mode = SG_MODE_APPROVE;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_AWAITING);
+    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_AWAITING_APPROVAL);
+    assert_int_equal(sg_engine_approve(f->e, C_B_DB, s_now(f->t)), SG_ESTATE);
+    assert_int_equal(sg_engine_approve(f->e, C_A_DB, s_now(f->t)), 0);
+    s_run(f, 8400);
+    const sg_decision_t *d = s_find(f, SG_DECISION_FAILOVER, C_A_DB);
+    assert_non_null(d);
+    assert_non_null(strstr(d->reason, "approved"));
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 1);
 }
 
-static void test_next_deadline_tracks_suspect_and_hold_down(void **state)
+static void test_approve_mode_deny_holds(void **state)
 {
-    (void)state;
-    sg_config_t cfg = s_cfg(SG_MODE_AUTO);
-    sg_engine_t *e = sg_engine_new(&cfg, 0);
-    assert_true(sg_engine_next_deadline(e) == INT64_MAX);
-    s_beat(e, OA, 100);
-    assert_int_equal(sg_engine_next_deadline(e), 1100);
-    assert_int_equal(sg_engine_tick(e, 1100), 0);
-    assert_int_equal(sg_engine_next_deadline(e), 3100);
-    sg_engine_run_ended(e, C_A_DB, true);
-    assert_int_equal(sg_engine_collection_verdict(e, C_A_DB), SG_COLL_DONE);
-    sg_engine_run_ended(e, C_A_APP, false);
-    assert_int_equal(sg_engine_collection_verdict(e, C_A_APP), SG_COLL_FAILED);
-    sg_engine_destroy(&e);
+    s_fix_t *f = *state;
+    f->cfg.policy.mode = SG_MODE_APPROVE;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    assert_int_equal(sg_engine_deny(f->e, C_A_DB, s_now(f->t)), 0);
+    s_run(f, 200000);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_DENIED);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_DB), 0);
 }
+
+static void test_approve_mode_timeout_proceeds_when_policy_says_so(void **state)
+{
+    s_fix_t *f = *state;
+    f->cfg.policy.mode = SG_MODE_APPROVE;
+    f->cfg.policy.proceed_on_timeout = true;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000 + 60000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+    assert_non_null(strstr(s_find(f, SG_DECISION_FAILOVER, C_A_DB)->reason, "no operator answer"));
+}
+
+static void test_approve_mode_timeout_holds_then_late_approval_acts(void **state)
+{
+    s_fix_t *f = *state;
+    f->cfg.policy.mode = SG_MODE_APPROVE;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000 + 60000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_APPROVAL_TIMEOUT);
+    assert_int_equal(sg_engine_approve(f->e, C_A_DB, s_now(f->t)), 0);
+    s_run(f, f->t + 400);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 1);
+}
+
+static void test_restored_verdict_is_never_decided_again(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    sg_engine_restore(f->e, C_A_DB, SG_COLL_DONE);
+    sg_engine_restore(f->e, C_A_WEB, SG_COLL_DECIDED);
+    s_kill_a(f, 2000);
+    s_run(f, 10000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 1);
+    assert_int_equal(s_find(f, SG_DECISION_FAILOVER, C_A_APP)->collection, C_A_APP);
+}
+
+static void test_recovered_site_forgets_holds_but_not_failovers(void **state)
+{
+    s_fix_t *f = *state;
+    f->cfg.policy.mode = SG_MODE_SHADOW;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_BLOCKED);
+    f->beat[OA] = true;
+    f->sees[OB][A] = f->sees[OW][A] = UP;
+    s_run(f, 20000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_HEALTHY);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_IDLE);
+}
+
+static void test_next_deadline_tracks_site_timers(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    assert_true(sg_engine_next_deadline(f->e) == INT64_MAX);
+    s_run(f, 200); /* one round at t=0 */
+    assert_int_equal(sg_engine_next_deadline(f->e), 1000);
+    f->beat[OA] = false;
+    s_run(f, 1200);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_SUSPECT);
+    /* A suspect: lost check at 0 + 3000; B and W heard at 1000: suspect at 2000 */
+    assert_int_equal(sg_engine_next_deadline(f->e), 2000);
+    f->beat[OB] = f->beat[OW] = false;
+    assert_int_equal(sg_engine_tick(f->e, s_now(2000)), 0);
+    assert_int_equal(sg_engine_next_deadline(f->e), 3000);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_site_never_heard_is_never_lost),
-        cmocka_unit_test(test_site_suspect_after_silence_then_lost_after_hold_down),
-        cmocka_unit_test(test_lost_site_collections_decided_in_plan_order_once),
-        cmocka_unit_test(test_dependencies_come_first_in_plan_order),
-        cmocka_unit_test(test_total_silence_freezes_decisions),
-        cmocka_unit_test(test_site_heard_before_hold_down_recovers_without_failover),
-        cmocka_unit_test(test_failover_blocked_while_replica_site_not_alive),
-        cmocka_unit_test(test_shadow_mode_announces_but_never_decides_failover),
-        cmocka_unit_test(test_witness_is_never_lost_and_owns_nothing),
-        cmocka_unit_test(test_next_deadline_tracks_suspect_and_hold_down),
+        T(test_site_never_heard_is_never_lost),
+        T(test_site_lost_after_hold_down_with_quorum_and_witness),
+        T(test_silence_without_reports_is_only_suspect),
+        T(test_one_observer_down_report_makes_suspect_not_lost),
+        T(test_partition_witness_sees_site_up_so_not_lost),
+        T(test_witness_required_and_silent_means_not_lost),
+        T(test_isolated_observer_has_no_vote),
+        T(test_blind_observer_that_sees_nothing_has_no_vote),
+        T(test_total_silence_freezes_decisions),
+        T(test_suspect_site_heard_again_is_healthy),
+        T(test_flapping_observer_shorter_than_hold_down_never_loses_site),
+        T(test_late_burst_does_not_recover_a_lost_site),
+        T(test_lost_site_recovers_only_after_stable_period),
+        T(test_recovering_site_silent_again_is_lost_again_only_with_quorum),
+        T(test_recovering_site_with_flapping_heartbeats_stays_recovering),
+        T(test_older_report_does_not_override_newer),
+        T(test_collections_decided_in_plan_order_dependencies_first),
+        T(test_blocked_while_replica_site_not_healthy),
+        T(test_replication_critical_blocks),
+        T(test_lag_over_rpo_blocks_and_missing_report_blocks),
+        T(test_pause_holds_until_it_expires),
+        T(test_resume_lifts_a_pause),
+        T(test_maintenance_window_holds_failover),
+        T(test_maintenance_window_on_another_day_does_not_hold),
+        T(test_budget_counts_a_site_loss_once_however_many_collections),
+        T(test_site_budget_caps_one_sites_failovers_per_period),
+        T(test_cooldown_after_failback_holds_next_failover),
+        T(test_shadow_mode_announces_but_never_decides_failover),
+        T(test_approve_mode_waits_then_acts_on_approval),
+        T(test_approve_mode_deny_holds),
+        T(test_approve_mode_timeout_proceeds_when_policy_says_so),
+        T(test_approve_mode_timeout_holds_then_late_approval_acts),
+        T(test_restored_verdict_is_never_decided_again),
+        T(test_recovered_site_forgets_holds_but_not_failovers),
+        T(test_next_deadline_tracks_site_timers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

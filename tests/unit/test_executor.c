@@ -248,7 +248,19 @@ static void test_job_exception_reports_its_error_code(void **state)
     s_fix_free(f);
 }
 
-static void test_hanging_job_times_out(void **state)
+/* Takes results until one of `kind` for `collection`; returns it (caller
+ * frees the outcome). */
+static sg_exec_result_t s_until_kind(s_fix_t *f, int collection, sg_outcome_kind_t kind)
+{
+    for (;;) {
+        sg_exec_result_t r = s_next(f);
+        if (r.collection == collection && r.outcome->kind == kind)
+            return r;
+        sg_outcome_free(&r.outcome);
+    }
+}
+
+static void test_hanging_job_is_reported_timed_out_and_still_followed(void **state)
 {
     (void)state;
     s_fix_t *f = s_fix_new(1);
@@ -258,10 +270,33 @@ static void test_hanging_job_times_out(void **state)
     s_fix_start(f);
     int64_t t0 = sg_clock_mono(&f->clock);
     assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_TIMED_OUT);
+    assert_false(r.ended);
+    assert_true(r.timed_out);
+    assert_non_null(strstr(r.outcome->message, "still following"));
+    assert_true(sg_clock_mono(&f->clock) - t0 >= 120000);
+    sg_outcome_free(&r.outcome);
+    assert_int_equal(sg_executor_active(f->x), 1); /* the run is not over */
+    s_fix_free(f);
+}
+
+static void test_job_that_ends_after_its_timeout_is_reported_twice_then_succeeds(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    f->cfg.provider.job_timeout_ms = 20000; /* the job takes 60 s */
+    s_fix_start(f);
+    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
     s_ev_t log[128];
     int n = s_until_ended(f, 1, log, 128);
-    assert_int_equal(log[n - 1].kind, SG_OUTCOME_TIMED_OUT);
-    assert_true(sg_clock_mono(&f->clock) - t0 >= 120000);
+    int timed_out = -1;
+    for (int i = 0; i < n; i++)
+        if (log[i].kind == SG_OUTCOME_TIMED_OUT)
+            timed_out = i;
+    assert_true(timed_out > 0 && timed_out < n - 1);
+    assert_int_equal(log[n - 1].kind, SG_OUTCOME_SUCCEEDED);
+    assert_true(log[n - 1].failed_over);
+    assert_int_equal(s_state(f, 0), SG_COLL_FAILED_OVER);
     s_fix_free(f);
 }
 
@@ -386,6 +421,407 @@ static void test_destroy_with_runs_in_flight_returns(void **state)
     s_fix_free(f); /* joins the worker; ASan checks nothing leaks */
 }
 
+/* ---- plan policies, recovery points, return codes, intents, replay ------ */
+
+static int s_accepted(s_fix_t *f, int c, int *calls)
+{
+    int n_calls = 0, accepted = 0;
+    assert_int_equal(sg_sim_counts(f->sim, f->colls[c].cim_path, SG_METHOD_INITIATE_FAILOVER,
+                                   &n_calls, &accepted),
+                     0);
+    if (calls)
+        *calls = n_calls;
+    return accepted;
+}
+
+/* The last outcome of each collection's run, by collection. */
+static void s_last_kinds(s_fix_t *f, int runs, sg_outcome_kind_t *last)
+{
+    s_ev_t log[512];
+    int n = s_until_ended(f, runs, log, 512);
+    for (int i = 0; i < n; i++)
+        last[log[i].collection] = log[i].kind;
+}
+
+static void test_on_error_stop_fails_later_groups_without_a_call(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(2);
+    f->faults[0] = (sg_sim_fault_cfg_t){.collection = "c1", .return_code = 32770};
+    f->cfg.provider.sim.n_faults = 1;
+    f->cfg.plan.on_error = SG_ON_ERROR_STOP;
+    s_fix_start(f);
+    for (int c = 0; c < 3; c++)
+        assert_int_equal(sg_executor_submit(f->x, (uint64_t)c + 1, c), 0);
+    sg_outcome_kind_t last[4] = {0};
+    s_last_kinds(f, 3, last);
+    assert_int_equal(last[0], SG_OUTCOME_SUCCEEDED); /* same group as the failure: goes on */
+    assert_int_equal(last[1], SG_OUTCOME_FAILED);
+    assert_int_equal(last[2], SG_OUTCOME_FAILED);
+    int calls;
+    assert_int_equal(s_accepted(f, 2, &calls), 0);
+    assert_int_equal(calls, 0);
+    s_fix_free(f);
+}
+
+static void test_on_error_continue_runs_later_groups(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(2);
+    f->faults[0] = (sg_sim_fault_cfg_t){.collection = "c1", .return_code = 32770};
+    f->cfg.provider.sim.n_faults = 1;
+    f->cfg.plan.on_error = SG_ON_ERROR_CONTINUE;
+    s_fix_start(f);
+    for (int c = 0; c < 3; c++)
+        assert_int_equal(sg_executor_submit(f->x, (uint64_t)c + 1, c), 0);
+    sg_outcome_kind_t last[4] = {0};
+    s_last_kinds(f, 3, last);
+    assert_int_equal(last[1], SG_OUTCOME_FAILED);
+    assert_int_equal(last[2], SG_OUTCOME_SUCCEEDED);
+    assert_int_equal(s_state(f, 2), SG_COLL_FAILED_OVER);
+    s_fix_free(f);
+}
+
+static void test_on_error_wait_holds_later_groups_until_released(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(2);
+    f->faults[0] = (sg_sim_fault_cfg_t){.collection = "c1", .return_code = 32770};
+    f->cfg.provider.sim.n_faults = 1;
+    f->cfg.plan.on_error = SG_ON_ERROR_WAIT;
+    s_fix_start(f);
+    for (int c = 0; c < 3; c++)
+        assert_int_equal(sg_executor_submit(f->x, (uint64_t)c + 1, c), 0);
+    sg_outcome_kind_t last[4] = {0};
+    s_last_kinds(f, 2, last); /* c0 and c1 end; c2 is held */
+    assert_int_equal(last[1], SG_OUTCOME_FAILED);
+    assert_int_equal(last[2], 0);
+    sg_exec_result_t r;
+    assert_int_equal(sg_executor_recv(f->x, &r, 200), 0); /* nothing moves */
+    assert_int_equal(sg_executor_active(f->x), 1);
+    assert_int_equal(s_accepted(f, 2, NULL), 0);
+    assert_int_equal(sg_executor_release_plan(f->x, A), 0);
+    s_last_kinds(f, 1, last);
+    assert_int_equal(last[2], SG_OUTCOME_SUCCEEDED);
+    s_fix_free(f);
+}
+
+/* Peak of runs between JOB_STARTED and their end among `which`. */
+static int s_peak(const s_ev_t *log, int n, const bool *which)
+{
+    int running = 0, peak = 0;
+    for (int i = 0; i < n; i++) {
+        if (!which[log[i].collection])
+            continue;
+        if (log[i].kind == SG_OUTCOME_JOB_STARTED)
+            running++;
+        if (log[i].kind == SG_OUTCOME_SUCCEEDED)
+            running--;
+        peak = running > peak ? running : peak;
+    }
+    return peak;
+}
+
+static void test_max_concurrency_caps_runs_below_the_workers(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(4);
+    for (int i = 0; i < 4; i++) {
+        f->colls[i].group = 0;
+        f->colls[i].n_depends_on = 0;
+    }
+    f->cfg.plan.max_concurrency = 1;
+    s_fix_start(f);
+    for (int c = 0; c < 4; c++)
+        assert_int_equal(sg_executor_submit(f->x, (uint64_t)c + 1, c), 0);
+    s_ev_t log[256];
+    int n = s_until_ended(f, 4, log, 256);
+    bool all[4] = {true, true, true, true};
+    assert_int_equal(s_peak(log, n, all), 1);
+    s_fix_free(f);
+}
+
+static void test_per_host_cap_limits_runs_on_one_replica_host(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(4);
+    for (int i = 0; i < 4; i++) {
+        f->colls[i].group = 0;
+        f->colls[i].n_depends_on = 0;
+        f->colls[i].replica_host = i < 3 ? "hv-b1" : "hv-b2";
+    }
+    f->cfg.plan.per_host_concurrency = 1;
+    s_fix_start(f);
+    for (int c = 0; c < 4; c++)
+        assert_int_equal(sg_executor_submit(f->x, (uint64_t)c + 1, c), 0);
+    s_ev_t log[256];
+    int n = s_until_ended(f, 4, log, 256);
+    bool b1[4] = {true, true, true, false}, all[4] = {true, true, true, true};
+    assert_int_equal(s_peak(log, n, b1), 1);
+    /* hv-b2's run may go alongside (whether it does is up to the threads) */
+    assert_in_range(s_peak(log, n, all), 1, 2);
+    s_fix_free(f);
+}
+
+static void test_latest_app_consistent_passes_the_newest_application_consistent_point(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    f->colls[0].recovery_point = SG_RP_LATEST_APP_CONSISTENT;
+    s_fix_start(f);
+    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_JOB_STARTED);
+    assert_non_null(strstr(r.outcome->message, "InstanceID=\"c0:latest-app\""));
+    sg_outcome_free(&r.outcome);
+    r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
+    sg_outcome_free(&r.outcome);
+    s_fix_free(f);
+}
+
+static void test_named_recovery_point_is_passed_and_an_unknown_one_fails(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(2);
+    f->colls[0].recovery_point = SG_RP_NAMED;
+    f->colls[0].recovery_point_path = "Msvm_CollectionRecoveryPoint.InstanceID=\"c0:crash-1\"";
+    f->colls[1].recovery_point = SG_RP_NAMED;
+    f->colls[1].recovery_point_path = "Msvm_CollectionRecoveryPoint.InstanceID=\"c1:nope\"";
+    s_fix_start(f);
+    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    assert_int_equal(sg_executor_submit(f->x, 2, 1), 0);
+    sg_outcome_kind_t last[4] = {0};
+    s_last_kinds(f, 2, last);
+    assert_int_equal(last[0], SG_OUTCOME_SUCCEEDED);
+    assert_int_equal(last[1], SG_OUTCOME_FAILED); /* 32773: not retryable */
+    int calls;
+    assert_int_equal(s_accepted(f, 1, &calls), 0);
+    assert_int_equal(calls, 1);
+    s_fix_free(f);
+}
+
+/* Every InitiateFailover return value: the outcome and the calls made. */
+static void test_every_return_code_maps_to_an_outcome(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t rc;
+        sg_outcome_kind_t last;
+        int calls;
+    } cases[] = {
+        {32768, SG_OUTCOME_FAILED, 1},    {32769, SG_OUTCOME_FAILED, 1},
+        {32770, SG_OUTCOME_FAILED, 1},    {32771, SG_OUTCOME_FAILED, 3},
+        {32772, SG_OUTCOME_FAILED, 3},    {32773, SG_OUTCOME_FAILED, 1},
+        {32774, SG_OUTCOME_FAILED, 3},    {32775, SG_OUTCOME_FAILED, 1},
+        {32776, SG_OUTCOME_FAILED, 1},    {32777, SG_OUTCOME_FAILED, 3},
+        {32778, SG_OUTCOME_FAILED, 3},    {32779, SG_OUTCOME_FAILED, 1},
+        {12345, SG_OUTCOME_FAILED, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s_fix_t *f = s_fix_new(1);
+        f->faults[0] = (sg_sim_fault_cfg_t){.return_code = cases[i].rc};
+        f->cfg.provider.sim.n_faults = 1;
+        s_fix_start(f);
+        assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+        s_ev_t log[16];
+        int n = s_until_ended(f, 1, log, 16);
+        int calls;
+        assert_int_equal(s_accepted(f, 0, &calls), 0);
+        print_message("return code %u: %d call(s), last %d\n", cases[i].rc, calls, log[n - 1].kind);
+        assert_int_equal(log[n - 1].kind, cases[i].last);
+        assert_int_equal(log[n - 1].rv, cases[i].rc);
+        assert_int_equal(calls, cases[i].calls);
+        assert_int_equal(s_state(f, 0), SG_COLL_REPLICATING);
+        s_fix_free(f);
+    }
+}
+
+static void test_status_unknown_checks_the_state_then_retries_once_and_succeeds(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    f->faults[0] = (sg_sim_fault_cfg_t){.return_code = 32771, .times = 1};
+    f->cfg.provider.sim.n_faults = 1;
+    s_fix_start(f);
+    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
+    sg_outcome_free(&r.outcome);
+    int calls;
+    assert_int_equal(s_accepted(f, 0, &calls), 1);
+    assert_int_equal(calls, 2);
+    s_fix_free(f);
+}
+
+typedef struct {
+    s_fix_t *f;
+    int calls_seen; /* InitiateFailover calls on the collection when the hook ran */
+    int hooks;
+    int fail;
+} s_hook_t;
+
+static int s_hook(void *user, uint64_t run_id, int collection)
+{
+    s_hook_t *h = user;
+    assert_int_equal(run_id, 42);
+    int calls = 0, accepted = 0;
+    sg_sim_counts(h->f->sim, h->f->colls[collection].cim_path, SG_METHOD_INITIATE_FAILOVER, &calls,
+                  &accepted);
+    h->calls_seen = calls;
+    h->hooks++;
+    return h->fail ? SG_EIO : SG_OK;
+}
+
+static void test_intent_hook_runs_before_the_call_and_a_refusal_prevents_it(void **state)
+{
+    (void)state;
+    for (int fail = 0; fail < 2; fail++) {
+        s_fix_t *f = s_fix_new(1);
+        s_fix_start(f);
+        s_hook_t h = {.f = f, .calls_seen = -1, .fail = fail};
+        sg_executor_set_intent_hook(f->x, s_hook, &h);
+        assert_int_equal(sg_executor_submit(f->x, 42, 0), 0);
+        s_ev_t log[64];
+        int n = s_until_ended(f, 1, log, 64);
+        assert_int_equal(h.hooks, 1);
+        assert_int_equal(h.calls_seen, 0);
+        int calls;
+        s_accepted(f, 0, &calls);
+        assert_int_equal(calls, fail ? 0 : 1);
+        assert_int_equal(log[n - 1].kind, fail ? SG_OUTCOME_FAILED : SG_OUTCOME_SUCCEEDED);
+        s_fix_free(f);
+    }
+}
+
+/* Calls InitiateFailover on the simulator directly, as a run did before a
+ * crash; returns the job path (caller frees). */
+static char *s_call_before_crash(s_fix_t *f, int c)
+{
+    sg_call_result_t res = {0};
+    assert_int_equal(sg_provider_call(f->sim, SG_METHOD_INITIATE_FAILOVER, f->colls[c].cim_path,
+                                      NULL, &res),
+                     0);
+    assert_int_equal(res.return_value, 4096);
+    char *job = res.job_path;
+    res.job_path = NULL;
+    sg_call_result_fini(&res);
+    return job;
+}
+
+static void test_resolve_follows_a_job_accepted_before_the_restart(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_fix_start(f);
+    int64_t intent = sg_clock_wall(&f->clock);
+    char *job = s_call_before_crash(f, 0);
+    sg_run_spec_t spec = {.run_id = 5, .collection = 0, .mode = SG_RUN_RESOLVE, .intent_ms = intent};
+    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_JOB_STARTED);
+    assert_string_equal(r.outcome->job_path, job);
+    sg_outcome_free(&r.outcome);
+    r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
+    assert_true(r.ended && r.failed_over);
+    sg_outcome_free(&r.outcome);
+    int calls;
+    assert_int_equal(s_accepted(f, 0, &calls), 1);
+    assert_int_equal(calls, 1); /* never called again */
+    free(job);
+    s_fix_free(f);
+}
+
+static void test_resolve_reports_done_when_the_collection_is_already_failed_over(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_fix_start(f);
+    int64_t intent = sg_clock_wall(&f->clock);
+    free(s_call_before_crash(f, 0));
+    sg_clock_fake_advance(&f->clock, 61000); /* the job ended while the service was down */
+    sg_run_spec_t spec = {.run_id = 5, .collection = 0, .mode = SG_RUN_RESOLVE, .intent_ms = intent};
+    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
+    sg_exec_result_t r = s_next(f);
+    assert_true(r.ended && r.failed_over);
+    assert_int_equal(r.outcome->kind, SG_OUTCOME_SUCCEEDED);
+    assert_non_null(strstr(r.outcome->message, "already failed over"));
+    sg_outcome_free(&r.outcome);
+    int calls;
+    s_accepted(f, 0, &calls);
+    assert_int_equal(calls, 1);
+    s_fix_free(f);
+}
+
+static void test_resolve_calls_only_when_the_provider_proves_nothing_started(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_fix_start(f);
+    sg_run_spec_t spec = {.run_id = 5, .collection = 0, .mode = SG_RUN_RESOLVE,
+                          .intent_ms = sg_clock_wall(&f->clock)};
+    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
+    sg_outcome_free(&r.outcome);
+    int calls;
+    assert_int_equal(s_accepted(f, 0, &calls), 1);
+    assert_int_equal(calls, 1);
+    s_fix_free(f);
+}
+
+static void test_resolve_follows_a_failed_job_instead_of_starting_another(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    f->faults[0] = (sg_sim_fault_cfg_t){.job_error_code = 4711, .times = 1};
+    f->cfg.provider.sim.n_faults = 1;
+    s_fix_start(f);
+    int64_t intent = sg_clock_wall(&f->clock);
+    free(s_call_before_crash(f, 0));
+    sg_clock_fake_advance(&f->clock, 61000); /* it ended in Exception: back to replicating */
+    assert_int_equal(s_state(f, 0), SG_COLL_REPLICATING);
+    sg_run_spec_t spec = {.run_id = 5, .collection = 0, .mode = SG_RUN_RESOLVE, .intent_ms = intent};
+    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_FAILED);
+    assert_int_equal(r.outcome->error_code, 4711);
+    sg_outcome_free(&r.outcome);
+    int calls;
+    s_accepted(f, 0, &calls);
+    assert_int_equal(calls, 1);
+    s_fix_free(f);
+}
+
+static void test_follow_mode_follows_the_journaled_job(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_fix_start(f);
+    char *job = s_call_before_crash(f, 0);
+    sg_run_spec_t spec = {.run_id = 5, .collection = 0, .mode = SG_RUN_FOLLOW, .job_path = job};
+    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
+    free(job); /* copied */
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
+    assert_true(r.failed_over);
+    sg_outcome_free(&r.outcome);
+    int calls;
+    s_accepted(f, 0, &calls);
+    assert_int_equal(calls, 1);
+    spec.job_path = NULL;
+    assert_int_equal(sg_executor_submit_run(f->x, &spec), SG_EINVAL);
+    s_fix_free(f);
+}
+
+static void test_restored_failure_stops_a_dependent_without_a_call(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_fix_start(f);
+    sg_executor_restore(f->x, 0, false); /* c0's run failed before the restart */
+    assert_int_equal(sg_executor_submit(f->x, 9, 3), 0);
+    sg_exec_result_t r = s_next(f);
+    assert_true(r.ended);
+    assert_int_equal(r.outcome->kind, SG_OUTCOME_FAILED);
+    assert_non_null(strstr(r.outcome->message, "depends on c0"));
+    sg_outcome_free(&r.outcome);
+    s_fix_free(f);
+}
+
 int main(void)
 {
     sg_log_set_level(SG_LOG_WARN);
@@ -396,13 +832,30 @@ int main(void)
         cmocka_unit_test(test_retryable_return_code_fails_after_max_attempts),
         cmocka_unit_test(test_access_denied_fails_at_once),
         cmocka_unit_test(test_job_exception_reports_its_error_code),
-        cmocka_unit_test(test_hanging_job_times_out),
+        cmocka_unit_test(test_hanging_job_is_reported_timed_out_and_still_followed),
+        cmocka_unit_test(test_job_that_ends_after_its_timeout_is_reported_twice_then_succeeds),
         cmocka_unit_test(test_already_failed_over_counts_as_done),
         cmocka_unit_test(test_second_submit_while_running_is_refused),
         cmocka_unit_test(test_plan_groups_and_dependencies_order_the_runs),
         cmocka_unit_test(test_dependency_failure_stops_dependent_without_a_call),
         cmocka_unit_test(test_concurrency_is_capped_by_workers),
         cmocka_unit_test(test_destroy_with_runs_in_flight_returns),
+        cmocka_unit_test(test_on_error_stop_fails_later_groups_without_a_call),
+        cmocka_unit_test(test_on_error_continue_runs_later_groups),
+        cmocka_unit_test(test_on_error_wait_holds_later_groups_until_released),
+        cmocka_unit_test(test_max_concurrency_caps_runs_below_the_workers),
+        cmocka_unit_test(test_per_host_cap_limits_runs_on_one_replica_host),
+        cmocka_unit_test(test_latest_app_consistent_passes_the_newest_application_consistent_point),
+        cmocka_unit_test(test_named_recovery_point_is_passed_and_an_unknown_one_fails),
+        cmocka_unit_test(test_every_return_code_maps_to_an_outcome),
+        cmocka_unit_test(test_status_unknown_checks_the_state_then_retries_once_and_succeeds),
+        cmocka_unit_test(test_intent_hook_runs_before_the_call_and_a_refusal_prevents_it),
+        cmocka_unit_test(test_resolve_follows_a_job_accepted_before_the_restart),
+        cmocka_unit_test(test_resolve_reports_done_when_the_collection_is_already_failed_over),
+        cmocka_unit_test(test_resolve_calls_only_when_the_provider_proves_nothing_started),
+        cmocka_unit_test(test_resolve_follows_a_failed_job_instead_of_starting_another),
+        cmocka_unit_test(test_follow_mode_follows_the_journaled_job),
+        cmocka_unit_test(test_restored_failure_stops_a_dependent_without_a_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -522,6 +522,94 @@ static void test_concurrent_calls_on_different_collections_all_start_jobs(void *
     }
 }
 
+static void test_recovery_points_of_both_kinds_are_listed_with_times(void **state)
+{
+    fx_t *fx = *state;
+    start(fx);
+    sg_recovery_point_t *pts = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_provider_list_recovery_points(fx->p, fx->paths[2], &pts, &n), SG_OK);
+    assert_int_equal(n, 4);
+    int app = 0, crash = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(strstr(pts[i].path, "Msvm_CollectionRecoveryPoint.InstanceID=\"coll2:"));
+        assert_true(pts[i].created_ms < START_WALL_MS);
+        app += pts[i].app_consistent;
+        crash += !pts[i].app_consistent;
+        /* every listed point is accepted by InitiateFailover's check */
+        assert_int_equal(call_rp(fx, SG_METHOD_TEST_REPLICA, 2, pts[i].path, NULL),
+                         i == 0 ? SG_RC_JOB_STARTED : SG_RC_INVALID_STATE);
+    }
+    assert_int_equal(app, 2);
+    assert_int_equal(crash, 2);
+    const sg_recovery_point_t *best = sg_recovery_point_newest_app(pts, n);
+    assert_non_null(best);
+    assert_non_null(strstr(best->path, "coll2:latest-app\""));
+    for (size_t i = 0; i < n; i++)
+        if (pts[i].app_consistent)
+            assert_true(pts[i].created_ms <= best->created_ms);
+    sg_recovery_points_free(pts, n);
+    assert_int_equal(sg_provider_list_recovery_points(fx->p, "nope", &pts, &n), SG_ENOTFOUND);
+}
+
+static void test_find_failover_job_finds_the_job_in_flight_or_one_started_since(void **state)
+{
+    fx_t *fx = *state;
+    start(fx);
+    char *found = NULL;
+    assert_int_equal(sg_provider_find_failover_job(fx->p, fx->paths[0], 0, &found), SG_ENOTFOUND);
+    assert_null(found);
+    int64_t before = sg_clock_wall(&fx->clock);
+    char *job = NULL;
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, &job), SG_RC_JOB_STARTED);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, fx->paths[0], INT64_MAX, &found), SG_OK);
+    assert_string_equal(found, job); /* in flight: whatever `since` */
+    free(found);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, fx->paths[0], before, &found), SG_OK);
+    assert_string_equal(found, job); /* ended, started since `before` */
+    free(found);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, fx->paths[0], before + LATENCY_MS + 1, &found),
+                     SG_ENOTFOUND);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, fx->paths[1], before, &found),
+                     SG_ENOTFOUND);
+    free(job);
+}
+
+static void test_calls_are_counted_per_method_and_the_counts_survive_restart(void **state)
+{
+    fx_t *fx = *state;
+    use_state_file(fx);
+    start(fx);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 3, NULL), SG_RC_JOB_STARTED);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 3, NULL), SG_RC_INVALID_STATE);
+    int calls = -1, accepted = -1;
+    assert_int_equal(sg_sim_counts(fx->p, fx->paths[3], SG_METHOD_INITIATE_FAILOVER, &calls,
+                                   &accepted),
+                     SG_OK);
+    assert_int_equal(calls, 2);
+    assert_int_equal(accepted, 1);
+    sg_provider_destroy(&fx->p);
+    start(fx);
+    assert_int_equal(sg_sim_counts(fx->p, fx->paths[3], SG_METHOD_INITIATE_FAILOVER, &calls,
+                                   &accepted),
+                     SG_OK);
+    assert_int_equal(calls, 2);
+    assert_int_equal(accepted, 1);
+    assert_int_equal(sg_sim_counts(fx->p, fx->paths[4], SG_METHOD_INITIATE_FAILOVER, &calls,
+                                   &accepted),
+                     SG_OK);
+    assert_int_equal(calls, 0);
+    FILE *fp = fopen(fx->state_path, "r");
+    assert_non_null(fp);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    assert_non_null(strstr(buf, "\"accepted\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +631,9 @@ int main(void)
         T(test_corrupt_state_file_is_refused_with_an_error_naming_the_file),
         T(test_state_file_with_wrong_shape_is_refused),
         T(test_concurrent_calls_on_different_collections_all_start_jobs),
+        T(test_recovery_points_of_both_kinds_are_listed_with_times),
+        T(test_find_failover_job_finds_the_job_in_flight_or_one_started_since),
+        T(test_calls_are_counted_per_method_and_the_counts_survive_restart),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,24 @@ void sg_call_result_fini(sg_call_result_t *r)
     r->resulting_collection = NULL;
 }
 
+void sg_recovery_points_free(sg_recovery_point_t *points, size_t n)
+{
+    for (size_t i = 0; points && i < n; i++)
+        free(points[i].path);
+    free(points);
+}
+
+const sg_recovery_point_t *sg_recovery_point_newest_app(const sg_recovery_point_t *points,
+                                                        size_t n)
+{
+    const sg_recovery_point_t *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (points[i].app_consistent && (!best || points[i].created_ms > best->created_ms))
+            best = &points[i];
+    }
+    return best;
+}
+
 void sg_job_status_fini(sg_job_status_t *s)
 {
     free(s->error_description);

@@ -83,6 +83,13 @@ typedef struct {
     char *resulting_collection;  /* owned; TestReplicaCollection only */
 } sg_call_result_t;
 
+/* One Msvm_CollectionRecoveryPoint of a collection. */
+typedef struct {
+    char *path;          /* owned; the point's object path, as passed to InitiateFailover */
+    int64_t created_ms;  /* creation time, Unix ms */
+    bool app_consistent; /* application-consistent (else crash-consistent) */
+} sg_recovery_point_t;
+
 typedef struct sg_provider sg_provider_t;
 
 typedef struct {
@@ -96,6 +103,18 @@ typedef struct {
     int (*get_job)(sg_provider_t *p, const char *job_path, sg_job_status_t *out);
     /* Reads the state of a collection. */
     int (*get_state)(sg_provider_t *p, const char *collection_path, sg_coll_state_t *out);
+    /* Enumerates the collection's recovery points, in no particular order.
+     * On success *out (caller frees with sg_recovery_points_free) holds *n
+     * points. Returns 0, SG_ENOTFOUND for an unknown collection, or an error. */
+    int (*list_recovery_points)(sg_provider_t *p, const char *collection_path,
+                                sg_recovery_point_t **out, size_t *n);
+    /* The InitiateFailover job of the collection that is in flight, or else
+     * the newest one started at or after `since_ms` (Unix ms), ended or not:
+     * *job_path (caller frees) gets its path. Returns 0, SG_ENOTFOUND when
+     * there is none (or the collection is unknown), or an error. This is how
+     * a restart learns whether a call it may have made was accepted. */
+    int (*find_failover_job)(sg_provider_t *p, const char *collection_path, int64_t since_ms,
+                             char **job_path);
     void (*destroy)(sg_provider_t *p);
 } sg_provider_ops_t;
 
@@ -117,6 +136,22 @@ static inline int sg_provider_get_state(sg_provider_t *p, const char *coll, sg_c
 {
     return p->ops->get_state(p, coll, out);
 }
+static inline int sg_provider_list_recovery_points(sg_provider_t *p, const char *coll,
+                                                   sg_recovery_point_t **out, size_t *n)
+{
+    return p->ops->list_recovery_points(p, coll, out, n);
+}
+static inline int sg_provider_find_failover_job(sg_provider_t *p, const char *coll,
+                                                int64_t since_ms, char **job_path)
+{
+    return p->ops->find_failover_job(p, coll, since_ms, job_path);
+}
+/* Frees `n` points and the array. */
+void sg_recovery_points_free(sg_recovery_point_t *points, size_t n);
+/* The newest application-consistent point of `points`, or NULL. */
+const sg_recovery_point_t *sg_recovery_point_newest_app(const sg_recovery_point_t *points,
+                                                        size_t n);
+
 /* Frees the provider and sets *p to NULL. */
 void sg_provider_destroy(sg_provider_t **p);
 
@@ -129,7 +164,9 @@ const char *sg_method_name(sg_method_t m);
 int sg_method_parse(const char *name, sg_method_t *out);
 /* Text for a return value ("System is in use"); never NULL. */
 const char *sg_rc_text(uint32_t rc);
-/* True for return values that may succeed when called again later. */
+/* True for return values that may succeed when called again later (timeout,
+ * in use, not available, out of memory; status unknown is retryable only
+ * after the collection's state was checked). */
 bool sg_rc_retryable(uint32_t rc);
 /* True for JobState values that mean the job has ended. */
 bool sg_job_state_ended(int job_state);

@@ -19,6 +19,16 @@
  * before the state rules and counts every call it answers; a job fault
  * (job_error_code or hang, hang winning) counts only calls that start a job.
  *
+ * Recovery points: each collection has four, named after it and dated
+ * relative to the simulator's first start (kept in the state file):
+ * "<name>:latest-crash" (crash-consistent, 5 min before), "<name>:crash-1"
+ * (crash-consistent, 20 min), "<name>:latest-app" (application-consistent,
+ * 1 h) and "<name>:app-1" (application-consistent, 5 h).
+ *
+ * Every call on a known collection is counted per method, and so is every
+ * call that was accepted (started a job); the counters are in the state
+ * file, so a test can tell how often a method was really invoked.
+ *
  * Jobs are evaluated lazily from the clock when read: no timer threads. In
  * memory a job's start is kept on the monotonic clock; the state file keeps
  * it on the wall clock, and loading converts it back, so a job started before
@@ -68,7 +78,22 @@ typedef struct {
 typedef struct {
     sg_coll_state_t state;
     size_t active; /* index of the job in flight, or S_NO_JOB */
+    int calls[SG_METHOD_COUNT];    /* calls answered, per method */
+    int accepted[SG_METHOD_COUNT]; /* calls that started a job, per method */
 } s_coll_t;
+
+/* The synthetic recovery points of every collection. */
+static const struct {
+    const char *suffix;
+    int64_t age_ms; /* before the simulator's first start */
+    bool app;
+} s_points[] = {
+    {"app-1", 5 * 3600 * 1000LL, true},
+    {"latest-crash", 5 * 60 * 1000LL, false},
+    {"latest-app", 3600 * 1000LL, true},
+    {"crash-1", 20 * 60 * 1000LL, false},
+};
+#define S_N_POINTS (sizeof s_points / sizeof s_points[0])
 
 typedef struct {
     sg_provider_t base; /* first: the handle is cast back and forth */
@@ -82,6 +107,7 @@ typedef struct {
     int *fault_uses; /* per cfg fault: calls it has answered */
     uint64_t next_seq;
     uint32_t tag; /* distinguishes this instance's job ids */
+    int64_t epoch_ms; /* wall time of the first start: recovery points date from it */
 } s_sim_t;
 
 /* The state rule of each method: the state it needs, the state shown while
@@ -153,8 +179,8 @@ static int s_outcome_parse(const char *text, s_outcome_t *out)
     return SG_EINVAL;
 }
 
-/* True for `Msvm_CollectionRecoveryPoint.InstanceID="<name>:latest-app"` or
- * `...:latest-crash"`, with or without the namespace prefix. */
+/* True for `Msvm_CollectionRecoveryPoint.InstanceID="<name>:<point>"` with
+ * one of the synthetic points, with or without the namespace prefix. */
 static bool s_rp_known(const char *name, const char *rp)
 {
     if (strncmp(rp, S_NAMESPACE, strlen(S_NAMESPACE)) == 0)
@@ -163,10 +189,15 @@ static bool s_rp_known(const char *name, const char *rp)
         return false;
     rp += strlen(S_RP_PREFIX);
     size_t n = strlen(name);
-    if (strncmp(rp, name, n) != 0)
+    if (strncmp(rp, name, n) != 0 || rp[n] != ':')
         return false;
-    rp += n;
-    return strcmp(rp, ":latest-app\"") == 0 || strcmp(rp, ":latest-crash\"") == 0;
+    rp += n + 1;
+    for (size_t i = 0; i < S_N_POINTS; i++) {
+        size_t k = strlen(s_points[i].suffix);
+        if (strncmp(rp, s_points[i].suffix, k) == 0 && strcmp(rp + k, "\"") == 0)
+            return true;
+    }
+    return false;
 }
 
 /* ---- jobs ----------------------------------------------------------------- */
@@ -254,18 +285,39 @@ static json_t *s_job_to_json(const s_sim_t *sim, const s_job_t *j)
                      j->settled);
 }
 
+/* {"InitiateFailover": n, ...} for the methods with a non-zero count. */
+static json_t *s_counts_to_json(const int *counts)
+{
+    json_t *o = json_object();
+    for (int m = 0; o && m < SG_METHOD_COUNT; m++) {
+        if (counts[m] && json_object_set_new(o, sg_method_name((sg_method_t)m),
+                                             json_integer(counts[m])) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static json_t *s_coll_to_json(const s_sim_t *sim, size_t i)
+{
+    return json_pack("{s:s, s:s, s:o, s:o}", "path", sim->cfg->collections[i].cim_path, "state",
+                     sg_coll_state_text(sim->colls[i].state), "calls",
+                     s_counts_to_json(sim->colls[i].calls), "accepted",
+                     s_counts_to_json(sim->colls[i].accepted));
+}
+
 static json_t *s_to_json(const s_sim_t *sim)
 {
     json_t *colls = json_array(), *jobs = json_array(), *uses = json_array();
-    json_t *root = json_pack("{s:i, s:I, s:o, s:o, s:o}", "version", S_STATE_VERSION, "next_seq",
-                             (json_int_t)sim->next_seq, "collections", colls, "jobs", jobs,
+    json_t *root = json_pack("{s:i, s:I, s:I, s:o, s:o, s:o}", "version", S_STATE_VERSION,
+                             "next_seq", (json_int_t)sim->next_seq, "epoch_ms",
+                             (json_int_t)sim->epoch_ms, "collections", colls, "jobs", jobs,
                              "fault_uses", uses);
     if (!root)
         return NULL; /* json_pack released the arrays */
     for (size_t i = 0; i < sim->cfg->n_collections; i++) {
-        json_t *c = json_pack("{s:s, s:s}", "path", sim->cfg->collections[i].cim_path, "state",
-                              sg_coll_state_text(sim->colls[i].state));
-        if (json_array_append_new(colls, c) != 0)
+        if (json_array_append_new(colls, s_coll_to_json(sim, i)) != 0)
             goto fail;
     }
     for (size_t i = 0; i < sim->n_jobs; i++) {
@@ -358,12 +410,25 @@ static int s_save(const s_sim_t *sim)
     return rc;
 }
 
+static void s_load_counts(json_t *o, int *counts)
+{
+    const char *key;
+    json_t *v;
+    sg_method_t m;
+    json_object_foreach(o, key, v) {
+        if (sg_method_parse(key, &m) == SG_OK && json_is_integer(v))
+            counts[m] = (int)json_integer_value(v);
+    }
+}
+
 static int s_load_coll(s_sim_t *sim, json_t *c, const char *file)
 {
     const char *path, *state;
+    json_t *calls = NULL, *accepted = NULL;
     json_error_t jerr;
     sg_coll_state_t st;
-    if (json_unpack_ex(c, &jerr, 0, "{s:s, s:s}", "path", &path, "state", &state) != 0 ||
+    if (json_unpack_ex(c, &jerr, 0, "{s:s, s:s, s?o, s?o}", "path", &path, "state", &state,
+                       "calls", &calls, "accepted", &accepted) != 0 ||
         s_state_parse(state, &st) != SG_OK || st == SG_COLL_UNKNOWN) {
         sg_error(S_LOG, "state file %s is corrupt: bad collection entry", file);
         return SG_EINVAL;
@@ -374,6 +439,10 @@ static int s_load_coll(s_sim_t *sim, json_t *c, const char *file)
         return SG_OK;
     }
     sim->colls[ci].state = st;
+    if (calls)
+        s_load_counts(calls, sim->colls[ci].calls);
+    if (accepted)
+        s_load_counts(accepted, sim->colls[ci].accepted);
     return SG_OK;
 }
 
@@ -445,13 +514,13 @@ static void s_load_fault_uses(s_sim_t *sim, json_t *uses, const char *file)
 static int s_from_json(s_sim_t *sim, json_t *root, const char *file)
 {
     int version, rc;
-    json_int_t seq;
+    json_int_t seq, epoch = 0;
     json_t *colls, *jobs, *uses = NULL, *v;
     size_t i;
     json_error_t jerr;
-    if (json_unpack_ex(root, &jerr, 0, "{s:i, s:I, s:o, s:o, s?o}", "version", &version,
-                       "next_seq", &seq, "collections", &colls, "jobs", &jobs, "fault_uses",
-                       &uses) != 0 ||
+    if (json_unpack_ex(root, &jerr, 0, "{s:i, s:I, s?I, s:o, s:o, s?o}", "version", &version,
+                       "next_seq", &seq, "epoch_ms", &epoch, "collections", &colls, "jobs", &jobs,
+                       "fault_uses", &uses) != 0 ||
         !json_is_array(colls) || !json_is_array(jobs) || seq < 0) {
         sg_error(S_LOG, "state file %s is corrupt: %s", file,
                  jerr.text[0] ? jerr.text : "bad top-level entries");
@@ -463,6 +532,8 @@ static int s_from_json(s_sim_t *sim, json_t *root, const char *file)
         return SG_EINVAL;
     }
     sim->next_seq = (uint64_t)seq;
+    if (epoch > 0)
+        sim->epoch_ms = epoch;
     json_array_foreach(colls, i, v) {
         if ((rc = s_load_coll(sim, v, file)) != SG_OK)
             return rc;
@@ -582,10 +653,12 @@ static int s_start_job(s_sim_t *sim, size_t ci, sg_method_t m, long fault, sg_ca
         c->state = s_rules[m].during;
     if (f)
         sim->fault_uses[fault]++;
+    c->accepted[m]++;
     if (s_save(sim) != SG_OK) { /* undo: the call was not made */
         sim->n_jobs--;
         c->active = S_NO_JOB;
         c->state = j.from;
+        c->accepted[m]--;
         if (f)
             sim->fault_uses[fault]--;
         rc = SG_EIO;
@@ -608,6 +681,7 @@ fail:
 static int s_apply(s_sim_t *sim, size_t ci, sg_method_t m, sg_call_result_t *r)
 {
     s_settle(sim, ci, sg_clock_mono(sim->clock));
+    sim->colls[ci].calls[m]++;
     long fault = s_match_fault(sim, ci, m);
     const sg_sim_fault_cfg_t *f = fault >= 0 ? &sim->cfg->provider.sim.faults[fault] : NULL;
     if (f && f->return_code) {
@@ -624,6 +698,7 @@ static int s_apply(s_sim_t *sim, size_t ci, sg_method_t m, sg_call_result_t *r)
         sg_info(S_LOG, "%s on %s refused: collection %s%s", sg_method_name(m),
                 s_coll_name(sim, ci), sg_coll_state_text(c->state),
                 c->active != S_NO_JOB ? " with a job in flight" : "");
+        s_save(sim); /* the counter is advisory; a failed save is logged */
         return SG_OK;
     }
     return s_start_job(sim, ci, m, fault, r);
@@ -644,6 +719,10 @@ static int s_call(sg_provider_t *p, sg_method_t m, const char *coll_path, const 
     int rc = SG_OK;
     pthread_mutex_lock(&sim->mu);
     long ci = s_find_coll(sim, coll_path);
+    if (ci >= 0 && rp && !s_rp_known(s_coll_name(sim, (size_t)ci), rp)) {
+        sim->colls[ci].calls[m]++;
+        s_save(sim);
+    }
     if (ci < 0 || (rp && !s_rp_known(s_coll_name(sim, (size_t)ci), rp))) {
         r->return_value = SG_RC_INVALID_PARAMETER;
         sg_info(S_LOG, "%s refused: unknown %s %s", sg_method_name(m),
@@ -699,6 +778,78 @@ static int s_get_state(sg_provider_t *p, const char *coll_path, sg_coll_state_t 
     return rc;
 }
 
+static int s_list_points(sg_provider_t *p, const char *coll_path, sg_recovery_point_t **out,
+                         size_t *n)
+{
+    s_sim_t *sim = (s_sim_t *)p;
+    *out = NULL;
+    *n = 0;
+    sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
+    long ci = s_find_coll(sim, coll_path); /* the config is immutable: no lock needed */
+    if (ci < 0)
+        return SG_ENOTFOUND;
+    sg_recovery_point_t *pts = calloc(S_N_POINTS, sizeof *pts);
+    if (!pts)
+        return SG_ENOMEM;
+    for (size_t i = 0; i < S_N_POINTS; i++) {
+        pts[i].created_ms = sim->epoch_ms - s_points[i].age_ms;
+        pts[i].app_consistent = s_points[i].app;
+        pts[i].path = sg_strdupf(S_NAMESPACE S_RP_PREFIX "%s:%s\"", s_coll_name(sim, (size_t)ci),
+                                 s_points[i].suffix);
+        if (!pts[i].path) {
+            sg_recovery_points_free(pts, S_N_POINTS);
+            return SG_ENOMEM;
+        }
+    }
+    *out = pts;
+    *n = S_N_POINTS;
+    return SG_OK;
+}
+
+static int s_find_failover_job(sg_provider_t *p, const char *coll_path, int64_t since_ms,
+                               char **job_path)
+{
+    s_sim_t *sim = (s_sim_t *)p;
+    int rc = SG_ENOTFOUND;
+    *job_path = NULL;
+    sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
+    pthread_mutex_lock(&sim->mu);
+    long ci = s_find_coll(sim, coll_path);
+    const s_job_t *best = NULL;
+    if (ci >= 0) {
+        s_settle(sim, (size_t)ci, sg_clock_mono(sim->clock));
+        const s_coll_t *c = &sim->colls[ci];
+        if (c->active != S_NO_JOB && sim->jobs[c->active].method == SG_METHOD_INITIATE_FAILOVER)
+            best = &sim->jobs[c->active];
+        for (size_t i = 0; !best && i < sim->n_jobs; i++) {
+            const s_job_t *j = &sim->jobs[sim->n_jobs - 1 - i]; /* newest first */
+            if (j->coll == (size_t)ci && j->method == SG_METHOD_INITIATE_FAILOVER &&
+                j->start_wall_ms >= since_ms)
+                best = j;
+        }
+    }
+    if (best)
+        rc = (*job_path = strdup(best->path)) ? SG_OK : SG_ENOMEM;
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sg_sim_counts(sg_provider_t *p, const char *collection_path, sg_method_t method, int *calls,
+                  int *accepted)
+{
+    s_sim_t *sim = (s_sim_t *)p;
+    if (method < 0 || method >= SG_METHOD_COUNT)
+        return SG_EINVAL;
+    pthread_mutex_lock(&sim->mu);
+    long ci = s_find_coll(sim, collection_path);
+    if (ci >= 0) {
+        *calls = sim->colls[ci].calls[method];
+        *accepted = sim->colls[ci].accepted[method];
+    }
+    pthread_mutex_unlock(&sim->mu);
+    return ci >= 0 ? SG_OK : SG_ENOTFOUND;
+}
+
 static void s_free(s_sim_t *sim)
 {
     for (size_t i = 0; i < sim->n_jobs; i++)
@@ -721,6 +872,8 @@ static const sg_provider_ops_t s_ops = {
     .call = s_call,
     .get_job = s_get_job,
     .get_state = s_get_state,
+    .list_recovery_points = s_list_points,
+    .find_failover_job = s_find_failover_job,
     .destroy = s_destroy,
 };
 
@@ -735,12 +888,13 @@ sg_provider_t *sg_sim_new(const sg_config_t *cfg, const sg_clock_t *clock)
     sim->clock = clock;
     sim->next_seq = 1;
     sim->tag = (uint32_t)getpid() ^ (uint32_t)sg_clock_wall(clock);
+    sim->epoch_ms = sg_clock_wall(clock);
     sim->colls = calloc(n_colls ? n_colls : 1, sizeof *sim->colls);
     sim->fault_uses = calloc(n_faults ? n_faults : 1, sizeof *sim->fault_uses);
     if (!sim->colls || !sim->fault_uses)
         goto fail_oom;
     for (size_t i = 0; i < n_colls; i++)
-        sim->colls[i] = (s_coll_t){SG_COLL_REPLICATING, S_NO_JOB};
+        sim->colls[i] = (s_coll_t){.state = SG_COLL_REPLICATING, .active = S_NO_JOB};
     if (cfg->provider.sim.state_file &&
         (s_load(sim) != SG_OK || s_save(sim) != SG_OK))
         goto fail;

@@ -21,4 +21,10 @@
  * for example an unreadable state file. */
 sg_provider_t *sg_sim_new(const sg_config_t *cfg, const sg_clock_t *clock);
 
+/* How often `method` was called on the collection (calls answered) and how
+ * often it was accepted (started a job), over the life of the state file.
+ * `p` must be a simulator. Returns 0, SG_ENOTFOUND or SG_EINVAL. */
+int sg_sim_counts(sg_provider_t *p, const char *collection_path, sg_method_t method, int *calls,
+                  int *accepted);
+
 #endif

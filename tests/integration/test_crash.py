@@ -1,0 +1,242 @@
+"""The crash test: a failover storm of 200 collections on the simulator, the
+real siteguard killed with SIGKILL at random moments and restarted, again and
+again. The simulator's state (with its per-collection call counters) and the
+journal live in files in the test's directory, so both outlive every kill.
+
+After each storm: every collection is failed over in the simulator,
+InitiateFailover was accepted exactly once per collection (and called once:
+nothing was ever called again), each collection has one run in the journal,
+ended and failed over, its terminal outcome is in the journal's outcome log,
+and every outcome the sink received is in the outcome log too.
+
+SG_CRASH_KILLS sets the number of kills (default 20; 200 in the `long`
+ctest label); SG_CRASH_SEED the seed (printed either way)."""
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import unittest
+
+import sgtest
+from sgtest import Proc, Publisher, free_port, read_jsonl
+
+N = 200
+KILLS = int(os.environ.get("SG_CRASH_KILLS", "20"))
+SEED = int(os.environ.get("SG_CRASH_SEED", str(int(time.time() * 1000) % 1000000)))
+
+HEAD = """\
+log_level: info
+bus:
+  bind: [tcp://127.0.0.1:{port}]
+  max_age: 30s
+sites:
+  - name: A
+  - name: B
+  - name: W
+    witness: true
+observers:
+  - id: obs-a
+    site: A
+  - id: obs-b
+    site: B
+  - id: obs-w
+    site: W
+policy:
+  suspect_after: 200ms
+  hold_down: 500ms
+  mode: auto
+provider:
+  kind: sim
+  workers: 8
+  poll_initial: 50ms
+  poll_max: 200ms
+  job_timeout: 1m
+  sim:
+    call_latency: 5ms
+    job_duration: 200ms
+    state_file: {dir}/sim-state.json
+journal:
+  path: {dir}/journal.db
+sinks:
+  - name: outcomes
+    plugin: jsonl
+    options:
+      path: {dir}/outcomes.jsonl
+collections:
+"""
+
+
+def collections_yaml():
+    """200 collections of A in four plan groups; every tenth depends on the
+    one before it; every other one asks for the latest app-consistent point."""
+    out = []
+    for i in range(N):
+        out.append("  - name: c%03d\n" % i)
+        out.append("    cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"C-%03d\"'\n" % i)
+        out.append("    site: A\n    replica_site: B\n    group: %d\n" % (i // 50))
+        if i % 10 == 9:
+            out.append("    depends_on: [c%03d]\n" % (i - 1))
+        if i % 2:
+            out.append("    recovery_point: latest_app_consistent\n")
+    return "".join(out)
+
+
+def reach(pub, target, up):
+    """A reachability report: `pub`'s observer sees `target` up or down."""
+    ev = pub.event()
+    ev.reachability.target_site = target
+    ev.reachability.up = up
+    pub.send("reachability", ev)
+
+
+class Storm:
+    """One storm's directory, config and the files it checks."""
+
+    def __init__(self, port):
+        self.dir = sgtest.tempdir()
+        self.port = port
+        self.config = os.path.join(self.dir, "siteguard.yaml")
+        sgtest.write_config(self.config, HEAD.format(port=port, dir=self.dir) + collections_yaml())
+        self.incarnation = 0
+
+    def journal_runs(self):
+        path = os.path.join(self.dir, "journal.db")
+        if not os.path.exists(path):
+            return []
+        db = sqlite3.connect(path, timeout=10)
+        try:
+            return db.execute("SELECT run_id, collection, intent_ms, job_path, ended_ms, "
+                              "failed_over FROM runs").fetchall()
+        except sqlite3.OperationalError:
+            return []  # the first incarnation died before creating the tables
+        finally:
+            db.close()
+
+    def ended(self):
+        return sum(1 for r in self.journal_runs() if r[4] is not None)
+
+
+class Crash(unittest.TestCase):
+    def setUp(self):
+        self.rng = random.Random(SEED)
+        print("crash test: seed %d, %d kills (SG_CRASH_SEED=%d to repeat)" % (SEED, KILLS, SEED),
+              flush=True)
+        self.port = free_port()
+        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.pubs = []
+        self.svc = None
+
+    def tearDown(self):
+        self.close_pubs()
+        if self.svc:
+            self.svc.stop()
+
+    def close_pubs(self):
+        for p in self.pubs:
+            p.close()
+        self.pubs = []
+
+    def start(self, storm):
+        """Starts an incarnation and its publishers; returns once subscribed."""
+        storm.incarnation += 1
+        log = os.path.join(storm.dir, "siteguard-%d.log" % storm.incarnation)
+        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", storm.config], log)
+        self.close_pubs()
+        self.pubs = [Publisher(self.endpoint, "obs-%s" % s.lower(), s) for s in ("A", "B", "W")]
+        for p in self.pubs:
+            p.wait_subscribed(timeout_ms=20000)
+        self.a_until = time.monotonic() + 0.3  # A is heard briefly, then falls silent
+
+    def drive(self, seconds):
+        """Publishes for `seconds`: A beats until a_until; B and the witness W
+        beat and report A unreachable once A is silent."""
+        end = time.monotonic() + seconds
+        while True:
+            now = time.monotonic()
+            a, b, w = self.pubs
+            if now < self.a_until:
+                a.heartbeat()
+            for p in (b, w):
+                p.heartbeat()
+                if now >= self.a_until:
+                    reach(p, "A", False)
+                    reach(p, "B" if p is w else "W", True)
+            if now >= end or self.svc.p.poll() is not None:
+                return
+            time.sleep(min(0.05, max(0.0, end - now)))
+
+    def kill(self):
+        self.svc.p.send_signal(signal.SIGKILL)
+        self.svc.p.wait()
+        self.svc.log.close()
+        self.svc = None
+
+    def finish(self, storm):
+        """A last incarnation runs the storm to its end and stops cleanly."""
+        self.start(storm)
+        deadline = time.monotonic() + 120
+        while storm.ended() < N:
+            if time.monotonic() > deadline or self.svc.p.poll() is not None:
+                self.fail("storm did not end (%d of %d runs ended):\n%s"
+                          % (storm.ended(), N, self.svc.output()[-4000:]))
+            self.drive(0.2)
+        self.close_pubs()
+        self.assertEqual(self.svc.stop(), 0, self.svc.output()[-3000:])
+        self.svc = None
+
+    def verify(self, storm):
+        with open(os.path.join(storm.dir, "sim-state.json")) as f:
+            sim = json.load(f)
+        colls = sim["collections"]
+        self.assertEqual(len(colls), N)
+        for c in colls:
+            self.assertEqual(c["state"], "failed over", c["path"])
+            self.assertEqual(c["accepted"].get("InitiateFailover"), 1,
+                             "InitiateFailover accepted more than once: %s" % c)
+            self.assertEqual(c["calls"].get("InitiateFailover"), 1,
+                             "InitiateFailover called again: %s" % c)
+        runs = storm.journal_runs()
+        self.assertEqual(sorted(r[1] for r in runs), ["c%03d" % i for i in range(N)],
+                         "one run (one decision) per collection")
+        for run_id, coll, intent, job, ended, failed_over in runs:
+            self.assertIsNotNone(intent, coll)
+            self.assertIsNotNone(job, coll)
+            self.assertIsNotNone(ended, coll)
+            self.assertEqual(failed_over, 1, coll)
+        db = sqlite3.connect(os.path.join(storm.dir, "journal.db"))
+        logged = db.execute("SELECT dedup_key, run_id, collection, kind FROM outcomes").fetchall()
+        db.close()
+        keys = {k for k, _, _, _ in logged}
+        terminal = {(r, c) for _, r, c, kind in logged if kind == "succeeded"}
+        for run_id, coll, *_ in runs:
+            self.assertIn((run_id, coll), terminal, "terminal outcome of %s in the log" % coll)
+        sent = read_jsonl(os.path.join(storm.dir, "outcomes.jsonl"))
+        self.assertTrue(sent)
+        for o in sent:
+            self.assertIn(o["dedup_key"], keys, "every outcome delivered is in the outcome log")
+
+    def test_kills_at_random_moments_lose_nothing_and_start_nothing_twice(self):
+        kills = 0
+        storms = 0
+        while kills < KILLS:
+            storm = Storm(self.port)
+            storms += 1
+            while kills < KILLS and storm.ended() < N:
+                self.start(storm)
+                self.drive(self.rng.uniform(0.02, 1.2))
+                if self.svc.p.poll() is not None:
+                    self.fail("siteguard exited by itself:\n" + self.svc.output()[-4000:])
+                self.kill()
+                kills += 1
+            self.finish(storm)
+            self.verify(storm)
+            print("storm %d: %d collections failed over exactly once after %d incarnation(s); "
+                  "%d kill(s) so far" % (storms, N, storm.incarnation, kills), flush=True)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,236 @@
+/* The journal: runs, intents, jobs, the outcome log, replay, and durability
+ * across a SIGKILL, on real SQLite files in a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "journal.h"
+#include "log.h"
+#include "outcome.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+    char dir[64];
+    char path[128];
+} fx_t;
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    sg_log_set_level(SG_LOG_ERROR);
+    strcpy(fx->dir, "/tmp/test_journal.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->path, sizeof fx->path, "%s/journal.db", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    free(fx);
+    return 0;
+}
+
+static sg_outcome_t *s_outcome(sg_outcome_kind_t kind, uint64_t run_id, const char *coll,
+                               const char *job)
+{
+    sg_outcome_t *o = sg_outcome_new(kind, 1790000000000LL);
+    assert_non_null(o);
+    o->run_id = run_id;
+    assert_int_equal(sg_outcome_set(o, &o->collection, coll), 0);
+    assert_int_equal(sg_outcome_set(o, &o->site, "A"), 0);
+    assert_int_equal(sg_outcome_set(o, &o->job_path, job), 0);
+    assert_int_equal(sg_outcome_set(o, &o->message, "m"), 0);
+    assert_int_equal(sg_outcome_finish(o, 0), 0);
+    return o;
+}
+
+static void test_a_decision_then_its_intent_and_job_and_end_replay_in_order(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    assert_int_equal(sg_journal_decided(j, 10, "c1", "p1", 1000), SG_OK);
+    assert_int_equal(sg_journal_decided(j, 11, "c2", "p2", 1001), SG_OK);
+    assert_int_equal(sg_journal_decided(j, 12, "c3", "p3", 1002), SG_OK);
+    assert_int_equal(sg_journal_decided(j, 10, "c1", "p1", 1003), SG_ESTATE);
+    assert_int_equal(sg_journal_intent(j, 10, 2000), SG_OK);
+    assert_int_equal(sg_journal_intent(j, 10, 2500), SG_OK); /* keeps the first time */
+    assert_int_equal(sg_journal_intent(j, 11, 2001), SG_OK);
+    assert_int_equal(sg_journal_intent(j, 99, 2001), SG_ENOTFOUND);
+    sg_outcome_t *o = s_outcome(SG_OUTCOME_JOB_STARTED, 10, "c1", "job-1");
+    bool added = false;
+    assert_int_equal(sg_journal_run_step(j, 10, "job-1", false, false, 3000, o, &added), SG_OK);
+    assert_true(added);
+    sg_outcome_free(&o);
+    o = s_outcome(SG_OUTCOME_SUCCEEDED, 11, "c2", NULL);
+    assert_int_equal(sg_journal_run_step(j, 11, NULL, true, true, 3001, o, &added), SG_OK);
+    sg_outcome_free(&o);
+    assert_int_equal(sg_journal_intent(j, 11, 4000), SG_ESTATE); /* ended */
+    sg_journal_close(&j);
+    assert_null(j);
+
+    j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    sg_journal_run_t *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(runs[0].run_id, 10);
+    assert_string_equal(runs[0].collection, "c1");
+    assert_string_equal(runs[0].cim_path, "p1");
+    assert_int_equal(runs[0].intent_ms, 2000);
+    assert_string_equal(runs[0].job_path, "job-1");
+    assert_int_equal(runs[0].ended_ms, 0);
+    assert_int_equal(runs[1].run_id, 11);
+    assert_int_equal(runs[1].ended_ms, 3001);
+    assert_true(runs[1].failed_over);
+    assert_null(runs[1].job_path);
+    assert_int_equal(runs[2].intent_ms, 0);
+    assert_int_equal(sg_journal_outcome_count(j), 2);
+    sg_journal_runs_free(runs, n);
+    sg_journal_close(&j);
+}
+
+static void test_only_the_latest_run_of_a_collection_is_replayed(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    assert_int_equal(sg_journal_decided(j, 1, "c1", "p1", 1), SG_OK);
+    assert_int_equal(sg_journal_run_step(j, 1, NULL, true, false, 2, NULL, NULL), SG_OK);
+    assert_int_equal(sg_journal_decided(j, 5, "c1", "p1", 3), SG_OK);
+    sg_journal_run_t *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(runs[0].run_id, 5);
+    assert_int_equal(runs[0].ended_ms, 0);
+    sg_journal_runs_free(runs, n);
+    assert_int_equal(sg_journal_run_step(j, 77, NULL, true, false, 2, NULL, NULL), SG_ENOTFOUND);
+    sg_journal_close(&j);
+}
+
+static void test_an_outcome_is_logged_once_per_dedup_key(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    sg_outcome_t *o = s_outcome(SG_OUTCOME_SITE_LOST, 0, NULL, NULL);
+    assert_int_equal(sg_outcome_set(o, &o->dedup_key, "A/site_lost/1"), 0);
+    bool added = false;
+    assert_int_equal(sg_journal_outcome(j, o, &added), SG_OK);
+    assert_true(added);
+    assert_int_equal(sg_journal_outcome(j, o, &added), SG_OK);
+    assert_false(added);
+    assert_int_equal(sg_journal_outcome_count(j), 1);
+    sg_outcome_free(&o);
+    sg_journal_close(&j);
+}
+
+static void test_the_journal_is_in_wal_mode_with_a_growing_outcome_sequence(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    for (int i = 0; i < 3; i++) {
+        sg_outcome_t *o = s_outcome(SG_OUTCOME_PROGRESS, 7, "c1", "job");
+        char key[32];
+        snprintf(key, sizeof key, "7/c1/progress/%d", i);
+        assert_int_equal(sg_outcome_set(o, &o->dedup_key, key), 0);
+        assert_int_equal(sg_journal_outcome(j, o, NULL), SG_OK);
+        sg_outcome_free(&o);
+    }
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT seq, dedup_key, kind FROM outcomes ORDER BY seq",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), i + 1);
+        assert_string_equal((const char *)sqlite3_column_text(st, 2), "progress");
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    sg_journal_close(&j);
+}
+
+static void test_an_intent_survives_a_sigkill_right_after_it_returns(void **state)
+{
+    fx_t *fx = *state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sg_journal_t *j = sg_journal_open(fx->path);
+        if (!j || sg_journal_decided(j, 3, "c1", "p1", 1) != SG_OK ||
+            sg_journal_intent(j, 3, 1234) != SG_OK)
+            _exit(1);
+        kill(getpid(), SIGKILL); /* no close, no checkpoint */
+        _exit(2);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    sg_journal_run_t *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(runs[0].intent_ms, 1234);
+    sg_journal_runs_free(runs, n);
+    sg_journal_close(&j);
+}
+
+static void test_a_journal_of_another_schema_version_is_refused(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    sg_journal_close(&j);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_null(sg_journal_open(fx->path));
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/j.db", fx->dir);
+    assert_null(sg_journal_open(bad));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_a_decision_then_its_intent_and_job_and_end_replay_in_order),
+        T(test_only_the_latest_run_of_a_collection_is_replayed),
+        T(test_an_outcome_is_logged_once_per_dedup_key),
+        T(test_the_journal_is_in_wal_mode_with_a_growing_outcome_sequence),
+        T(test_an_intent_survives_a_sigkill_right_after_it_returns),
+        T(test_a_journal_of_another_schema_version_is_refused),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,203 @@
+/* The plugins' shared helpers: delivery results from HTTP and SMTP answers,
+ * HMAC-SHA256, request headers, and the texts of alerts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "plugin_outcomes.h"
+
+#include "common/hmac.h"
+#include "common/http.h"
+#include "common/result.h"
+#include "common/text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void test_http_2xx_is_delivered(void **state)
+{
+    (void)state;
+    assert_int_equal(sg_result_http(CURLE_OK, 200), SG_DELIVER_OK);
+    assert_int_equal(sg_result_http(CURLE_OK, 202), SG_DELIVER_OK);
+    assert_int_equal(sg_result_http(CURLE_OK, 204), SG_DELIVER_OK);
+}
+
+static void test_http_408_425_429_and_5xx_are_retried(void **state)
+{
+    (void)state;
+    const long retry[] = {408, 425, 429, 500, 502, 503, 504, 599};
+    for (size_t i = 0; i < sizeof retry / sizeof retry[0]; i++)
+        assert_int_equal(sg_result_http(CURLE_OK, retry[i]), SG_DELIVER_RETRY);
+}
+
+static void test_http_other_4xx_and_redirects_are_fatal(void **state)
+{
+    (void)state;
+    const long fatal[] = {400, 401, 403, 404, 410, 413, 422, 301, 302};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        assert_int_equal(sg_result_http(CURLE_OK, fatal[i]), SG_DELIVER_FATAL);
+}
+
+static void test_http_transport_errors_are_retried_but_a_bad_url_is_fatal(void **state)
+{
+    (void)state;
+    assert_int_equal(sg_result_http(CURLE_COULDNT_CONNECT, 0), SG_DELIVER_RETRY);
+    assert_int_equal(sg_result_http(CURLE_OPERATION_TIMEDOUT, 0), SG_DELIVER_RETRY);
+    assert_int_equal(sg_result_http(CURLE_COULDNT_RESOLVE_HOST, 0), SG_DELIVER_RETRY);
+    assert_int_equal(sg_result_http(CURLE_RECV_ERROR, 0), SG_DELIVER_RETRY);
+    assert_int_equal(sg_result_http(CURLE_URL_MALFORMAT, 0), SG_DELIVER_FATAL);
+    assert_int_equal(sg_result_http(CURLE_UNSUPPORTED_PROTOCOL, 0), SG_DELIVER_FATAL);
+}
+
+static void test_smtp_4xx_is_retried_and_5xx_is_fatal_whatever_curl_says(void **state)
+{
+    (void)state;
+    assert_int_equal(sg_result_smtp(CURLE_OK, 250), SG_DELIVER_OK);
+    assert_int_equal(sg_result_smtp(CURLE_SEND_ERROR, 451), SG_DELIVER_RETRY);
+    assert_int_equal(sg_result_smtp(CURLE_RECV_ERROR, 421), SG_DELIVER_RETRY);
+    assert_int_equal(sg_result_smtp(CURLE_SEND_ERROR, 550), SG_DELIVER_FATAL);
+    assert_int_equal(sg_result_smtp(CURLE_LOGIN_DENIED, 535), SG_DELIVER_FATAL);
+    assert_int_equal(sg_result_smtp(CURLE_COULDNT_CONNECT, 0), SG_DELIVER_RETRY);
+    assert_int_equal(sg_result_smtp(CURLE_RECV_ERROR, 250), SG_DELIVER_RETRY);
+}
+
+static void test_hmac_sha256_matches_rfc_4231_case_2(void **state)
+{
+    (void)state;
+    char hex[SG_HMAC_HEX_LEN + 1];
+    const char *data = "what do ya want for nothing?";
+    assert_int_equal(sg_hmac_sha256_hex("Jefe", 4, data, strlen(data), hex), 0);
+    assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+static void test_sha256_of_abc(void **state)
+{
+    (void)state;
+    char hex[SG_HMAC_HEX_LEN + 1];
+    assert_int_equal(sg_hmac_sha256_digest_hex("abc", 3, hex), 0);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void test_headers_parse_semicolon_list_trimmed(void **state)
+{
+    (void)state;
+    struct curl_slist *l = NULL;
+    assert_int_equal(sg_http_headers_parse(" X-A: 1;X-B:  two words ; ", &l), 0);
+    assert_non_null(l);
+    assert_string_equal(l->data, "X-A: 1");
+    assert_non_null(l->next);
+    assert_string_equal(l->next->data, "X-B:  two words");
+    assert_null(l->next->next);
+    curl_slist_free_all(l);
+    l = NULL;
+    assert_int_equal(sg_http_headers_parse(NULL, &l), 0);
+    assert_null(l);
+}
+
+static void test_headers_without_name_or_colon_are_refused(void **state)
+{
+    (void)state;
+    struct curl_slist *l = NULL;
+    assert_int_equal(sg_http_headers_parse("X-A: 1; broken", &l), -1);
+    assert_null(l);
+    assert_int_equal(sg_http_headers_parse(": 1", &l), -1);
+    assert_null(l);
+}
+
+static void test_titles_say_what_happened(void **state)
+{
+    (void)state;
+    const struct {
+        sg_outcome_kind_t kind;
+        const char *want;
+    } cases[] = {
+        {SG_OUTCOME_SITE_LOST, "site A lost"},
+        {SG_OUTCOME_SITE_RECOVERED, "site A recovered"},
+        {SG_OUTCOME_DECISION, "failover of sql from A to B decided"},
+        {SG_OUTCOME_BLOCKED, "failover of sql from A to B blocked"},
+        {SG_OUTCOME_SUCCEEDED, "sql failed over from A to B"},
+        {SG_OUTCOME_FAILED, "failover of sql from A to B failed"},
+        {SG_OUTCOME_TIMED_OUT, "failover of sql from A to B timed out"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sg_outcome_t *o = po_outcome(cases[i].kind, NULL);
+        char *t = sg_text_title(o);
+        assert_string_equal(t, cases[i].want);
+        free(t);
+        sg_outcome_free(&o);
+    }
+}
+
+static void test_summary_is_one_line_and_cut_on_a_character_boundary(void **state)
+{
+    (void)state;
+    sg_outcome_t *o = po_outcome(SG_OUTCOME_FAILED, "job ended\nin Exception");
+    char *s = sg_text_summary(o, 0);
+    assert_string_equal(s, "failover of sql from A to B failed: job ended in Exception");
+    free(s);
+    sg_outcome_free(&o);
+
+    o = po_outcome(SG_OUTCOME_SITE_LOST, "\xc3\xa9\xc3\xa9\xc3\xa9"); /* "ééé" */
+    s = sg_text_summary(o, strlen("site A lost: ") + 2 + 3); /* room for one é and "..." */
+    assert_string_equal(s, "site A lost: \xc3\xa9...");
+    free(s);
+    s = sg_text_summary(o, strlen("site A lost: ") + 1 + 3); /* half an é: left out */
+    assert_string_equal(s, "site A lost: ...");
+    free(s);
+    sg_outcome_free(&o);
+}
+
+static void test_rfc3339_has_milliseconds_and_z(void **state)
+{
+    (void)state;
+    char t[SG_TEXT_TIME_LEN];
+    sg_text_rfc3339(PO_WALL, t);
+    assert_string_equal(t, "2026-11-25T17:00:03.120Z");
+}
+
+static void test_facts_list_only_what_is_set_in_order(void **state)
+{
+    (void)state;
+    sg_outcome_t *o = po_outcome(SG_OUTCOME_FAILED, "x");
+    o->attempt = 2;
+    o->return_value = 32768;
+    o->error_code = 32789;
+    po_refinish(o);
+    sg_text_fact_t f[SG_TEXT_MAX_FACTS];
+    int n = sg_text_facts(o, f);
+    const char *want[][2] = {
+        {"Kind", "failed"},      {"Severity", "critical"},    {"Time", "2026-11-25T17:00:03.120Z"},
+        {"Site", "A"},           {"Replica site", "B"},       {"Collection", "sql"},
+        {"Run", "9"},            {"Attempt", "2"},            {"Return value", "32768"},
+        {"Error code", "32789"}, {"Dedup key", "9/sql/failed"},
+    };
+    assert_int_equal(n, sizeof want / sizeof want[0]);
+    for (int i = 0; i < n; i++) {
+        assert_string_equal(f[i].label, want[i][0]);
+        assert_string_equal(f[i].value, want[i][1]);
+    }
+    sg_text_facts_free(f, n);
+    sg_outcome_free(&o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_http_2xx_is_delivered),
+        cmocka_unit_test(test_http_408_425_429_and_5xx_are_retried),
+        cmocka_unit_test(test_http_other_4xx_and_redirects_are_fatal),
+        cmocka_unit_test(test_http_transport_errors_are_retried_but_a_bad_url_is_fatal),
+        cmocka_unit_test(test_smtp_4xx_is_retried_and_5xx_is_fatal_whatever_curl_says),
+        cmocka_unit_test(test_hmac_sha256_matches_rfc_4231_case_2),
+        cmocka_unit_test(test_sha256_of_abc),
+        cmocka_unit_test(test_headers_parse_semicolon_list_trimmed),
+        cmocka_unit_test(test_headers_without_name_or_colon_are_refused),
+        cmocka_unit_test(test_titles_say_what_happened),
+        cmocka_unit_test(test_summary_is_one_line_and_cut_on_a_character_boundary),
+        cmocka_unit_test(test_rfc3339_has_milliseconds_and_z),
+        cmocka_unit_test(test_facts_list_only_what_is_set_in_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
