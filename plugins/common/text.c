@@ -20,6 +20,7 @@ const char *sg_text_kind(sg_outcome_kind_t kind)
     case SG_OUTCOME_SUCCEEDED: return "succeeded";
     case SG_OUTCOME_FAILED: return "failed";
     case SG_OUTCOME_TIMED_OUT: return "timed_out";
+    case SG_OUTCOME_DRILL_REPORT: return "drill_report";
     }
     return "unknown";
 }
@@ -98,6 +99,9 @@ char *sg_text_title(const sg_outcome_t *o)
         return sg_text_printf("failover of %s from %s to %s failed", coll, site, to);
     case SG_OUTCOME_TIMED_OUT:
         return sg_text_printf("failover of %s from %s to %s timed out", coll, site, to);
+    case SG_OUTCOME_DRILL_REPORT:
+        return sg_text_printf("DR drill report%s%s", o->message ? ": " : "",
+                              o->message ? o->message : "");
     }
     return sg_text_printf("%s", sg_text_kind(o->kind));
 }

@@ -53,6 +53,7 @@ static const char *s_label(sg_outcome_kind_t kind)
     case SG_OUTCOME_SUCCEEDED: return "SUCCEEDED";
     case SG_OUTCOME_FAILED: return "FAILED";
     case SG_OUTCOME_TIMED_OUT: return "TIMED OUT";
+    case SG_OUTCOME_DRILL_REPORT: return "DRILL";
     }
     return "OUTCOME";
 }
@@ -64,6 +65,10 @@ static void s_subject(const sg_outcome_t *o, char *buf, size_t len, size_t *pos)
     const char *coll = s_or(o->collection);
     bool site_kind = o->kind == SG_OUTCOME_SITE_SUSPECT || o->kind == SG_OUTCOME_SITE_LOST ||
                      o->kind == SG_OUTCOME_SITE_RECOVERED;
+    if (o->kind == SG_OUTCOME_DRILL_REPORT) {
+        s_append(buf, len, pos, "drill");
+        return;
+    }
     if (o->message && !site_kind) {
         s_append(buf, len, pos, "%s (%s -> %s)", coll, s_or(o->site), s_or(o->replica_site));
         return;

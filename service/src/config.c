@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "provider/provider.h"
+#include "schedule.h"
 #include "str.h"
 
 #include <assert.h>
@@ -1354,9 +1355,10 @@ static void s_set_kind(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, voi
     const char *text = s_scalar(ctx, value, key->name, false);
     if (!text)
         return;
-    if (strcmp(text, "wmi") == 0 || strcmp(text, "wsman") == 0) {
-        s_err(ctx, value, "provider '%s' is not built into this version", text);
-    } else if (strcmp(text, "sim") != 0) {
+    if (strcmp(text, "wsman") == 0 || (strcmp(text, "wmi") == 0 && !sg_provider_built("wmi"))) {
+        s_err(ctx, value, "provider '%s' is not built into this version%s", text,
+              strcmp(text, "wmi") == 0 ? " (the WMI provider is part of the Windows build)" : "");
+    } else if (strcmp(text, "sim") != 0 && strcmp(text, "wmi") != 0) {
         s_err(ctx, value, "unknown provider kind '%s' (expected one of: sim, wmi, wsman)", text);
     } else {
         free(*field);
@@ -1376,6 +1378,31 @@ static void s_check_provider(s_ctx_t *ctx, yaml_node_t *node, void *obj, const s
           p->poll_initial_ms, p->poll_max_ms);
 }
 
+/* password_env: the WMI password from an environment variable. */
+static void s_set_password_env(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    sg_wmi_cfg_t *w = obj;
+    const char *name = s_scalar(ctx, value, key->name, false);
+    if (!name)
+        return;
+    const char *pw = getenv(name);
+    if (!pw) {
+        s_err(ctx, value, "environment variable %s (password_env) is not set", name);
+        return;
+    }
+    free(w->password);
+    w->password = s_strdup(ctx, pw);
+}
+
+static const s_key_t s_wmi_keys[] = {
+    {.name = "host", .set = s_set_str, .offset = offsetof(sg_wmi_cfg_t, host)},
+    {.name = "namespace", .set = s_set_str, .offset = offsetof(sg_wmi_cfg_t, name_space)},
+    {.name = "user", .set = s_set_str, .offset = offsetof(sg_wmi_cfg_t, user)},
+    {.name = "password", .set = s_set_str, .offset = offsetof(sg_wmi_cfg_t, password)},
+    {.name = "password_env", .set = s_set_password_env},
+};
+static const s_map_t s_wmi_map = {"in provider.wmi", s_wmi_keys, S_COUNT(s_wmi_keys), NULL, NULL};
+
 static const s_key_t s_provider_keys[] = {
     {.name = "kind", .set = s_set_kind, .offset = offsetof(sg_provider_cfg_t, kind)},
     {.name = "workers", .set = s_set_int, .offset = offsetof(sg_provider_cfg_t, workers), .min = 1,
@@ -1390,6 +1417,8 @@ static const s_key_t s_provider_keys[] = {
      .min = 1, .max = 100},
     {.name = "sim", .set = s_set_map, .offset = offsetof(sg_provider_cfg_t, sim),
      .sub = &s_sim_map},
+    {.name = "wmi", .set = s_set_map, .offset = offsetof(sg_provider_cfg_t, wmi),
+     .sub = &s_wmi_map},
 };
 static const s_map_t s_provider_map = {"in provider", s_provider_keys, S_COUNT(s_provider_keys),
                                        NULL, s_check_provider};
@@ -1482,8 +1511,62 @@ static void s_set_options(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, 
 
 static void s_sink_init(s_ctx_t *ctx, yaml_node_t *node, void *obj)
 {
-    ((sg_sink_cfg_t *)obj)->mark = s_mark(ctx, node);
+    sg_sink_cfg_t *s = obj;
+    s->mark = s_mark(ctx, node);
+    s->kinds = SG_ROUTE_ALL;
+    s->retry = (sg_retry_cfg_t){.initial_ms = 100, .max_ms = 30000, .limit = 8};
 }
+
+/* `kinds: [decision, blocked, job, drill, service]`: the route kinds a sink is sent. */
+static void s_set_route_kinds(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    static const char *const names[] = {"decision", "blocked", "job", "drill", "service"};
+    sg_sink_cfg_t *s = obj;
+    size_t n;
+    if (!s_list(ctx, value, key->name, &n))
+        return;
+    if (n == 0) {
+        s_err(ctx, value, "'%s' must name at least one of: decision, blocked, job, drill, service",
+              key->name);
+        return;
+    }
+    s->kinds = 0;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = s_node(ctx, value->data.sequence.items.start[i]);
+        const char *text = item ? s_scalar(ctx, item, key->name, true) : NULL;
+        size_t k = 0;
+        while (text && k < S_COUNT(names) && strcmp(text, names[k]) != 0)
+            k++;
+        if (text && k == S_COUNT(names))
+            s_err(ctx, item, "bad value '%s' in '%s': expected one of: decision, blocked, job, "
+                             "drill, service", text, key->name);
+        else if (text)
+            s->kinds |= 1u << k;
+    }
+}
+
+static void s_set_min_severity(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    static const char *const names[] = {"info", "warning", "critical", NULL};
+    s_set_enum(ctx, key, value, obj, names, "info, warning, critical");
+}
+
+static void s_check_retry(s_ctx_t *ctx, yaml_node_t *node, void *obj, const s_read_t *read)
+{
+    const sg_retry_cfg_t *r = obj;
+    if (s_read_ok(read, "initial") && s_read_ok(read, "max") && r->max_ms < r->initial_ms)
+        s_err(ctx, node, "retry 'max' must not be shorter than 'initial'");
+}
+
+static const s_key_t s_retry_keys[] = {
+    {.name = "initial", .set = s_set_duration, .offset = offsetof(sg_retry_cfg_t, initial_ms),
+     .min = 1},
+    {.name = "max", .set = s_set_duration, .offset = offsetof(sg_retry_cfg_t, max_ms), .min = 1},
+    {.name = "limit", .set = s_set_int, .offset = offsetof(sg_retry_cfg_t, limit), .min = 1,
+     .max = 1000000000},
+};
+static const s_map_t s_retry_map = {"in a sink's retry", s_retry_keys, S_COUNT(s_retry_keys),
+                                    NULL, s_check_retry};
 
 static const s_key_t s_sink_keys[] = {
     {.name = "name", .set = s_set_str, .offset = offsetof(sg_sink_cfg_t, name), .required = true},
@@ -1491,9 +1574,36 @@ static const s_key_t s_sink_keys[] = {
      .required = true},
     {.name = "path", .set = s_set_str, .offset = offsetof(sg_sink_cfg_t, path)},
     {.name = "options", .set = s_set_options},
+    {.name = "kinds", .set = s_set_route_kinds},
+    {.name = "min_severity", .set = s_set_min_severity,
+     .offset = offsetof(sg_sink_cfg_t, min_severity)},
+    {.name = "group", .set = s_set_duration, .offset = offsetof(sg_sink_cfg_t, group_ms)},
+    {.name = "fallback", .set = s_set_str, .offset = offsetof(sg_sink_cfg_t, fallback)},
+    {.name = "retry", .set = s_set_map, .offset = offsetof(sg_sink_cfg_t, retry),
+     .sub = &s_retry_map},
 };
 static const s_map_t s_sink_map = {"in a sink", s_sink_keys, S_COUNT(s_sink_keys), s_sink_init,
                                    NULL};
+
+/* A fallback names another configured sink. */
+static void s_check_fallbacks(s_ctx_t *ctx, const sg_config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->n_sinks; i++) {
+        const sg_sink_cfg_t *s = &cfg->sinks[i];
+        if (!s->fallback)
+            continue;
+        size_t k = 0;
+        while (k < cfg->n_sinks && !(cfg->sinks[k].name &&
+                                     strcmp(cfg->sinks[k].name, s->fallback) == 0))
+            k++;
+        if (k == cfg->n_sinks)
+            s_err_at(ctx, &s->mark, "sink '%s': fallback '%s' is not a configured sink",
+                     s->name ? s->name : "?", s->fallback);
+        else if (k == i)
+            s_err_at(ctx, &s->mark, "sink '%s' cannot be its own fallback",
+                     s->name ? s->name : "?");
+    }
+}
 
 static void s_set_sinks(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
 {
@@ -1502,6 +1612,174 @@ static void s_set_sinks(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, vo
                               &cfg->n_sinks);
     s_check_unique(ctx, cfg->sinks, cfg->n_sinks, sizeof *cfg->sinks,
                    offsetof(sg_sink_cfg_t, name), offsetof(sg_sink_cfg_t, mark), "sink name");
+    s_check_fallbacks(ctx, cfg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Drills                                                                    */
+
+static void s_set_schedule(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    s_set_str(ctx, key, value, obj);
+    char **field = s_field(key, obj);
+    sg_schedule_t sched;
+    char *why = NULL;
+    if (!*field)
+        return;
+    int rc = sg_schedule_parse(*field, &sched, &why);
+    if (rc == SG_ENOMEM)
+        s_oom(ctx);
+    else if (rc != SG_OK)
+        s_err(ctx, value, "bad schedule: %s", why ? why : "not a schedule");
+    free(why);
+}
+
+static void s_set_timezone(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    const char *text = s_scalar(ctx, value, key->name, false);
+    if (text && sg_schedule_parse_tz(text, (int *)s_field(key, obj)) != SG_OK)
+        s_err(ctx, value, "bad value '%s' for '%s': expected UTC or a fixed offset like +01:00",
+              text, key->name);
+}
+
+/* `plan: all` or `plan: site NAME`. */
+static void s_set_drill_plan(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    sg_drill_cfg_t *d = obj;
+    const char *text = s_scalar(ctx, value, key->name, false);
+    if (!text)
+        return;
+    if (strcmp(text, "all") == 0) {
+        d->plan = SG_DRILL_ALL;
+    } else if (strncmp(text, "site ", 5) == 0) {
+        d->plan = SG_DRILL_SITE;
+        d->plan_site = sg_config_find_site(ctx->cfg, text + 5);
+        if (d->plan_site < 0)
+            s_err(ctx, value, "site '%s' is not defined in sites", text + 5);
+    } else {
+        s_err(ctx, value, "bad value '%s' for '%s': expected all or site NAME", text, key->name);
+    }
+}
+
+static void s_set_drill_collections(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value,
+                                    void *obj)
+{
+    sg_drill_cfg_t *d = obj;
+    size_t n;
+    if (!s_list(ctx, value, key->name, &n) || n == 0)
+        return;
+    if (!(d->collections = calloc(n, sizeof *d->collections))) {
+        s_oom(ctx);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = s_node(ctx, value->data.sequence.items.start[i]);
+        const char *text = item ? s_scalar(ctx, item, key->name, true) : NULL;
+        int c = text ? s_find_collection(ctx, text) : -1;
+        if (text && c < 0)
+            s_err(ctx, item, "collection '%s' is not defined in collections", text);
+        else if (c >= 0)
+            d->collections[d->n_collections++] = c;
+    }
+}
+
+static void s_set_drill_rp(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    sg_drill_cfg_t *d = obj;
+    sg_collection_cfg_t c = {0}; /* the collection rule, read into a scratch entry */
+    size_t errors_before = ctx->found.n;
+    s_set_recovery_point(ctx, key, value, &c);
+    if (ctx->found.n != errors_before)
+        return;
+    d->rp_set = true;
+    d->recovery_point = c.recovery_point;
+    d->recovery_point_path = c.recovery_point_path;
+}
+
+static void s_set_after(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    const char *text = s_scalar(ctx, value, key->name, false);
+    if (text && strcmp(text, "revert") != 0)
+        s_err(ctx, value, "bad value '%s' for '%s': a drill always ends with revert", text,
+              key->name);
+}
+
+static void s_set_blackout(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    sg_drill_cfg_t *d = obj;
+    d->blackout = s_read_items(ctx, value, key->name, &s_window_map, sizeof *d->blackout,
+                               &d->n_blackout);
+}
+
+static const s_key_t s_objective_keys[] = {
+    {.name = "rto", .set = s_set_duration, .offset = offsetof(sg_drill_cfg_t, rto_ms), .min = 1},
+    {.name = "rpo", .set = s_set_duration, .offset = offsetof(sg_drill_cfg_t, rpo_ms), .min = 1},
+};
+static const s_map_t s_objective_map = {"in a drill's objectives", s_objective_keys,
+                                        S_COUNT(s_objective_keys), NULL, NULL};
+
+static void s_drill_init(s_ctx_t *ctx, yaml_node_t *node, void *obj)
+{
+    sg_drill_cfg_t *d = obj;
+    d->mark = s_mark(ctx, node);
+    d->plan_site = -1;
+}
+
+static void s_check_drill(s_ctx_t *ctx, yaml_node_t *node, void *obj, const s_read_t *read)
+{
+    bool list = s_value_of(ctx, node, "collections"), plan = s_value_of(ctx, node, "plan");
+    if (list && plan)
+        s_err(ctx, node, "a drill names either 'collections' or a 'plan', not both");
+    else if (!list && !plan)
+        s_err(ctx, node, "a drill needs 'collections' or 'plan' (all, or site NAME)");
+}
+
+static const s_key_t s_drill_keys[] = {
+    {.name = "name", .set = s_set_str, .offset = offsetof(sg_drill_cfg_t, name), .required = true},
+    {.name = "schedule", .set = s_set_schedule, .offset = offsetof(sg_drill_cfg_t, schedule)},
+    {.name = "timezone", .set = s_set_timezone, .offset = offsetof(sg_drill_cfg_t, tz_offset_min)},
+    {.name = "collections", .set = s_set_drill_collections},
+    {.name = "plan", .set = s_set_drill_plan},
+    {.name = "recovery_point", .set = s_set_drill_rp},
+    {.name = "objectives", .set = s_set_map, .sub = &s_objective_map},
+    {.name = "blackout", .set = s_set_blackout},
+    {.name = "after", .set = s_set_after},
+    {.name = "run_at_start", .set = s_set_bool, .offset = offsetof(sg_drill_cfg_t, run_at_start)},
+};
+static const s_map_t s_drill_map = {"in a drill", s_drill_keys, S_COUNT(s_drill_keys),
+                                    s_drill_init, s_check_drill};
+
+static void s_set_drills(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    sg_config_t *cfg = obj;
+    cfg->drills = s_read_items(ctx, value, key->name, &s_drill_map, sizeof *cfg->drills,
+                               &cfg->n_drills);
+    s_check_unique(ctx, cfg->drills, cfg->n_drills, sizeof *cfg->drills,
+                   offsetof(sg_drill_cfg_t, name), offsetof(sg_drill_cfg_t, mark), "drill name");
+}
+
+static void s_free_drills(sg_drill_cfg_t *drills, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(drills[i].name);
+        free(drills[i].schedule);
+        free(drills[i].collections);
+        free(drills[i].recovery_point_path);
+        for (size_t k = 0; k < drills[i].n_blackout; k++) {
+            free(drills[i].blackout[k].sites);
+            free(drills[i].blackout[k].reason);
+        }
+        free(drills[i].blackout);
+    }
+    free(drills);
+}
+
+int sg_config_find_drill(const sg_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; name && i < cfg->n_drills; i++)
+        if (cfg->drills[i].name && strcmp(cfg->drills[i].name, name) == 0)
+            return (int)i;
+    return -1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1527,6 +1805,52 @@ static const s_key_t s_bus_keys[] = {
      .min = 0},
 };
 static const s_map_t s_bus_map = {"in bus", s_bus_keys, S_COUNT(s_bus_keys), NULL, s_check_bus};
+
+/* ------------------------------------------------------------------------ */
+/* Control, metrics, log format                                              */
+
+static void s_set_endpoint(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    s_set_str(ctx, key, value, obj);
+    char **field = s_field(key, obj);
+    if (*field && strncmp(*field, "ipc://", 6) != 0 && strncmp(*field, "tcp://", 6) != 0)
+        s_err(ctx, value, "'%s' must be an ipc:// or tcp:// endpoint", key->name);
+}
+
+static const s_key_t s_control_keys[] = {
+    {.name = "endpoint", .set = s_set_endpoint, .offset = offsetof(sg_control_cfg_t, endpoint)},
+    {.name = "readonly_endpoint", .set = s_set_endpoint,
+     .offset = offsetof(sg_control_cfg_t, readonly_endpoint)},
+    {.name = "group", .set = s_set_str, .offset = offsetof(sg_control_cfg_t, group)},
+};
+static const s_map_t s_control_map = {"in control", s_control_keys, S_COUNT(s_control_keys),
+                                      NULL, NULL};
+
+/* "off", or HOST:PORT with a port in 1..65535. */
+static void s_set_listen(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    s_set_str(ctx, key, value, obj);
+    char **field = s_field(key, obj);
+    if (!*field || strcmp(*field, "off") == 0)
+        return;
+    const char *colon = strrchr(*field, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || colon == *field || !end || *end || port < 1 || port > 65535)
+        s_err(ctx, value, "'%s' must be HOST:PORT (e.g. 127.0.0.1:9464) or off", key->name);
+}
+
+static const s_key_t s_metrics_keys[] = {
+    {.name = "listen", .set = s_set_listen, .offset = offsetof(sg_metrics_cfg_t, listen)},
+};
+static const s_map_t s_metrics_map = {"in metrics", s_metrics_keys, S_COUNT(s_metrics_keys),
+                                      NULL, NULL};
+
+static void s_set_log_format(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    static const char *const names[] = {"text", "json", NULL};
+    s_set_enum(ctx, key, value, obj, names, "text, json");
+}
 
 /* Without a bus section, the bus binds the default endpoint. */
 static void s_check_root(s_ctx_t *ctx, yaml_node_t *node, void *obj, const s_read_t *read)
@@ -1562,6 +1886,12 @@ static const s_key_t s_root_keys[] = {
     {.name = "journal", .set = s_set_map, .offset = offsetof(sg_config_t, journal),
      .sub = &s_journal_map},
     {.name = "sinks", .set = s_set_sinks},
+    {.name = "control", .set = s_set_map, .offset = offsetof(sg_config_t, control),
+     .sub = &s_control_map},
+    {.name = "metrics", .set = s_set_map, .offset = offsetof(sg_config_t, metrics),
+     .sub = &s_metrics_map},
+    {.name = "log_format", .set = s_set_log_format, .offset = offsetof(sg_config_t, log_format)},
+    {.name = "drills", .set = s_set_drills},
 };
 static const s_map_t s_root_map = {"at the top level", s_root_keys, S_COUNT(s_root_keys), NULL,
                                    s_check_root};
@@ -1806,6 +2136,10 @@ static void s_free_provider(sg_provider_cfg_t *p)
         free(p->sim.faults[i].method);
     }
     free(p->sim.faults);
+    free(p->wmi.host);
+    free(p->wmi.name_space);
+    free(p->wmi.user);
+    free(p->wmi.password);
 }
 
 static void s_free_sinks(sg_sink_cfg_t *sinks, size_t n)
@@ -1814,6 +2148,7 @@ static void s_free_sinks(sg_sink_cfg_t *sinks, size_t n)
         free(sinks[i].name);
         free(sinks[i].plugin);
         free(sinks[i].path);
+        free(sinks[i].fallback);
         for (size_t k = 0; k < sinks[i].n_options; k++) {
             free(sinks[i].options[k].key);
             free(sinks[i].options[k].value);
@@ -1839,6 +2174,7 @@ void sg_config_destroy(sg_config_t **cfg)
     s_free_collections(c->collections, c->n_collections);
     s_free_provider(&c->provider);
     s_free_sinks(c->sinks, c->n_sinks);
+    s_free_drills(c->drills, c->n_drills);
     for (size_t i = 0; i < c->policy.n_maintenance; i++) {
         free(c->policy.maintenance[i].sites);
         free(c->policy.maintenance[i].reason);
@@ -1846,6 +2182,10 @@ void sg_config_destroy(sg_config_t **cfg)
     free(c->policy.maintenance);
     s_free_strs(c->bus.bind, c->bus.n_bind);
     s_free_strs(c->bus.connect, c->bus.n_connect);
+    free(c->control.endpoint);
+    free(c->control.readonly_endpoint);
+    free(c->control.group);
+    free(c->metrics.listen);
     free(c->plugin_dir);
     free(c->journal.path);
     free(c->path);

@@ -120,14 +120,23 @@ typedef struct {
     size_t n_faults;
 } sg_sim_cfg_t;
 
+/* provider.wmi: where Msvm_CollectionReplicationService is (Windows builds). */
 typedef struct {
-    char *kind;              /* "sim" (default) */
+    char *host;      /* NULL: this computer (the local cluster) */
+    char *name_space;/* default root\HyperVCluster\v2 */
+    char *user;      /* NULL: the service's own account */
+    char *password;  /* secret; from password_env when that is set */
+} sg_wmi_cfg_t;
+
+typedef struct {
+    char *kind;              /* "sim" (default) or "wmi" (Windows builds only) */
     int workers;             /* concurrent provider calls; default 4 */
     int64_t job_timeout_ms;  /* default 30 min */
     int64_t poll_initial_ms; /* default 250 ms */
     int64_t poll_max_ms;     /* default 5 s */
     int max_attempts;        /* attempts for retryable return codes; default 3 */
     sg_sim_cfg_t sim;
+    sg_wmi_cfg_t wmi;
 } sg_provider_cfg_t;
 
 /* What a plan does with later groups when a run of a group fails. */
@@ -149,6 +158,24 @@ typedef struct {
     sg_mark_t mark;
 } sg_kv_t;
 
+/* What a sink is sent (`kinds:`), one bit per route kind. */
+enum {
+    SG_ROUTE_DECISION = 1 << 0, /* site_suspect, site_lost, site_recovered, decision */
+    SG_ROUTE_BLOCKED = 1 << 1,  /* blocked */
+    SG_ROUTE_JOB = 1 << 2,      /* job_started, progress, succeeded, failed, timed_out */
+    SG_ROUTE_DRILL = 1 << 3,    /* drills (no outcome kind yet) */
+    SG_ROUTE_SERVICE = 1 << 4,  /* service health (no outcome kind yet) */
+    SG_ROUTE_ALL = (1 << 5) - 1
+};
+
+/* A sink's retries (`retry:`). Zero fields mean the defaults. */
+typedef struct {
+    int64_t initial_ms; /* cap of the first backoff; doubles per failure; default 100 ms */
+    int64_t max_ms;     /* largest cap; default 30 s */
+    int limit; /* failed attempts of the sink a notice waits through before it is dead-lettered;
+                  default 8 */
+} sg_retry_cfg_t;
+
 typedef struct {
     char *name;
     char *plugin;     /* plugin name, e.g. "jsonl" */
@@ -156,6 +183,11 @@ typedef struct {
     sg_kv_t *options; /* the plugin's own keys, checked by notify */
     size_t n_options;
     sg_mark_t mark;
+    unsigned kinds;   /* SG_ROUTE_* bits; 0: every kind (the default) */
+    int min_severity; /* sg_severity_t: 0 info (default), 1 warning, 2 critical */
+    int64_t group_ms; /* decisions and blocks of one site within this window go as one; 0: off */
+    char *fallback;   /* the sink that gets this sink's dead letters; NULL: none */
+    sg_retry_cfg_t retry;
 } sg_sink_cfg_t;
 
 typedef struct {
@@ -167,6 +199,49 @@ typedef struct {
     int64_t max_age_ms;     /* events older than this are stale; default 30 s */
     int64_t max_skew_ms;    /* events further in the future are stale; default 5 s */
 } sg_bus_cfg_t;
+
+/* The control endpoint for siteguardctl. Each ipc socket file gets the
+ * mode of its role: the operator socket 0660, the read-only one 0666. */
+typedef struct {
+    char *endpoint;          /* operator socket; NULL: the default
+                                (ipc:///run/siteguard/control.sock), and a
+                                failure to bind it is only a warning */
+    char *readonly_endpoint; /* read-only socket; NULL: none */
+    char *group;             /* group owning the ipc socket files; NULL: unchanged */
+} sg_control_cfg_t;
+
+/* The Prometheus endpoint. */
+typedef struct {
+    char *listen; /* "HOST:PORT"; NULL: the default 127.0.0.1:9464, a failure to
+                     bind it only a warning; "off": no endpoint */
+} sg_metrics_cfg_t;
+
+typedef enum { SG_LOG_FORMAT_TEXT = 0, SG_LOG_FORMAT_JSON } sg_log_format_t;
+
+/* Which collections a drill tests: the listed ones, all, or one site's. */
+typedef enum { SG_DRILL_LIST = 0, SG_DRILL_ALL, SG_DRILL_SITE } sg_drill_plan_t;
+
+/* A DR drill (`drills:`): TestReplicaCollection on its collections in plan
+ * order, then RevertTestReplicaCollection on each (after: revert, the only
+ * choice), measured against its objectives. */
+typedef struct {
+    char *name;
+    char *schedule;      /* schedule.h syntax, checked; NULL: run only when asked */
+    int tz_offset_min;   /* `timezone`: minutes east of UTC; default 0 (UTC) */
+    sg_drill_plan_t plan;
+    int plan_site;       /* SG_DRILL_SITE: site index */
+    int *collections;    /* SG_DRILL_LIST: collection indices */
+    size_t n_collections;
+    bool rp_set;         /* recovery_point given; else each collection's own */
+    sg_rp_policy_t recovery_point;
+    char *recovery_point_path; /* SG_RP_NAMED */
+    int64_t rto_ms;      /* objectives.rto; 0: none */
+    int64_t rpo_ms;      /* objectives.rpo; 0: none */
+    sg_window_cfg_t *blackout; /* the drill does not start while one is open */
+    size_t n_blackout;
+    bool run_at_start;   /* also run once when the service starts */
+    sg_mark_t mark;
+} sg_drill_cfg_t;
 
 typedef struct {
     char *path;       /* the file it was loaded from */
@@ -185,6 +260,11 @@ typedef struct {
     sg_sink_cfg_t *sinks;
     size_t n_sinks;
     sg_bus_cfg_t bus;
+    sg_control_cfg_t control;
+    sg_metrics_cfg_t metrics;
+    sg_log_format_t log_format; /* log_format: text (default) or json */
+    sg_drill_cfg_t *drills;
+    size_t n_drills;
 } sg_config_t;
 
 /* A list of error lines; caller-owned, sg_config_errors_fini frees them. */
@@ -211,6 +291,7 @@ void sg_config_destroy(sg_config_t **cfg);
 int sg_config_find_site(const sg_config_t *cfg, const char *name);
 int sg_config_find_observer(const sg_config_t *cfg, const char *id);
 int sg_config_find_collection(const sg_config_t *cfg, const char *name);
+int sg_config_find_drill(const sg_config_t *cfg, const char *name);
 
 /* Parses a duration such as "250ms", "3s", "2m", "1h" or a bare number of
  * milliseconds. Returns 0 or SG_EINVAL. */

@@ -1,5 +1,6 @@
 #include "executor.h"
 #include "err.h"
+#include "jobfollow.h"
 #include "log.h"
 #include "outcome.h"
 
@@ -201,22 +202,6 @@ static const char *s_replica_name(const s_ctx_t *c)
     return c->w->x->cfg->sites[c->coll->replica_site].name;
 }
 
-/* Next poll delay: aimed at the estimated end once progress is known. */
-static int64_t s_next_delay(const sg_provider_cfg_t *pc, int64_t delay, int percent,
-                            int64_t elapsed)
-{
-    int64_t next;
-    if (percent > 0 && percent < 100 && elapsed > 0)
-        next = elapsed * (100 - percent) / percent;
-    else
-        next = delay * 2;
-    if (next < pc->poll_initial_ms)
-        next = pc->poll_initial_ms;
-    if (next > pc->poll_max_ms)
-        next = pc->poll_max_ms;
-    return next;
-}
-
 static void s_report_job_end(s_ctx_t *c, const sg_job_status_t *js)
 {
     if (js->job_state == SG_JOB_COMPLETED)
@@ -229,48 +214,45 @@ static void s_report_job_end(s_ctx_t *c, const sg_job_status_t *js)
                  js->error_description ? js->error_description : "no description");
 }
 
+static bool s_follow_wait(void *user, int64_t ms)
+{
+    return s_wait(((s_ctx_t *)user)->w->x, ms);
+}
+
+static void s_follow_progress(void *user, const sg_job_status_t *js)
+{
+    s_ctx_t *c = user;
+    s_report(c, SG_OUTCOME_PROGRESS, S_GOES_ON, js, SG_RC_JOB_STARTED, "%s: job %s, %d%%",
+             c->coll->name, sg_job_state_text(js->job_state), js->percent_complete);
+}
+
+static bool s_follow_timed_out(void *user, int last_percent)
+{
+    s_ctx_t *c = user;
+    s_report(c, SG_OUTCOME_TIMED_OUT, S_TIMES_OUT, NULL, SG_RC_JOB_STARTED,
+             "failover job of %s did not end within %.1f s (last at %d%%); still following it",
+             c->coll->name, c->w->x->cfg->provider.job_timeout_ms / 1000.0, last_percent);
+    return true;
+}
+
 /* Follows the job in c->job_path to its end, reporting progress; past
- * job_timeout it reports once and follows on at poll_max. */
+ * job_timeout it reports once and follows on at poll_max (jobfollow.h). */
 static void s_follow_job(s_ctx_t *c)
 {
     sg_executor_t *x = c->w->x;
-    const sg_provider_cfg_t *pc = &x->cfg->provider;
-    int64_t job_start = sg_clock_mono(x->clock);
-    int64_t deadline = job_start + pc->job_timeout_ms;
-    int64_t delay = pc->poll_initial_ms;
-    int last_percent = -1, read_errors = 0;
-    bool timed_out = false;
-    for (;;) {
-        int64_t now = sg_clock_mono(x->clock);
-        int64_t wait = timed_out || delay < deadline - now ? delay : deadline - now;
-        if (!s_wait(x, wait))
-            return;
-        sg_job_status_t js = {0};
-        int rc = sg_provider_get_job(x->provider, c->job_path, &js);
-        now = sg_clock_mono(x->clock);
-        if (rc == SG_OK && sg_job_state_ended(js.job_state)) {
-            s_report_job_end(c, &js);
-            sg_job_status_fini(&js);
-            return;
-        }
-        if (rc == SG_OK && js.percent_complete != last_percent) {
-            last_percent = js.percent_complete;
-            s_report(c, SG_OUTCOME_PROGRESS, S_GOES_ON, &js, SG_RC_JOB_STARTED, "%s: job %s, %d%%",
-                     c->coll->name, sg_job_state_text(js.job_state), js.percent_complete);
-        } else if (rc != SG_OK && read_errors++ % 10 == 0) {
-            sg_warn(S_MOD, "%s: cannot read job %s: %s", c->coll->name, c->job_path,
-                    sg_err_str(rc));
-        }
-        sg_job_status_fini(&js);
-        if (!timed_out && now >= deadline) {
-            timed_out = true;
-            s_report(c, SG_OUTCOME_TIMED_OUT, S_TIMES_OUT, NULL, SG_RC_JOB_STARTED,
-                     "failover job of %s did not end within %.1f s (last at %d%%); still "
-                     "following it",
-                     c->coll->name, pc->job_timeout_ms / 1000.0, last_percent);
-        }
-        delay = timed_out ? pc->poll_max_ms : s_next_delay(pc, delay, last_percent, now - job_start);
-    }
+    sg_jobfollow_t f = {.provider = x->provider,
+                        .pc = &x->cfg->provider,
+                        .clock = x->clock,
+                        .log_module = S_MOD,
+                        .what = c->coll->name,
+                        .wait = s_follow_wait,
+                        .progress = s_follow_progress,
+                        .timed_out = s_follow_timed_out,
+                        .user = c};
+    sg_job_status_t js;
+    if (sg_jobfollow(&f, c->job_path, &js) == SG_OK)
+        s_report_job_end(c, &js);
+    sg_job_status_fini(&js);
 }
 
 /* Asks the provider where the collection stands: failed over (reported

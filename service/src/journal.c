@@ -197,6 +197,25 @@ static int s_run_open(sg_journal_t *j, uint64_t run_id)
     return out;
 }
 
+int sg_journal_abandon(sg_journal_t *j, uint64_t run_id, int64_t now_ms)
+{
+    int open = s_run_open(j, run_id);
+    if (open <= 0)
+        return open < 0 ? open : SG_ESTATE;
+    char *err = NULL;
+    char *sql = sqlite3_mprintf("UPDATE runs SET ended_ms = %lld, failed_over = -1 WHERE run_id = "
+                                "%lld AND intent_ms IS NULL AND ended_ms IS NULL",
+                                (long long)now_ms, (long long)run_id);
+    if (!sql)
+        return SG_ENOMEM;
+    int rc = sqlite3_exec(j->db, sql, NULL, NULL, &err);
+    sqlite3_free(sql);
+    sqlite3_free(err);
+    if (rc != SQLITE_OK)
+        return s_fail(j, "abandoning a run");
+    return sqlite3_changes(j->db) == 1 ? SG_OK : SG_ESTATE;
+}
+
 int sg_journal_intent(sg_journal_t *j, uint64_t run_id, int64_t now_ms)
 {
     int open = s_run_open(j, run_id);
@@ -309,7 +328,8 @@ static int s_read_run(sqlite3_stmt *st, sg_journal_run_t *r)
     r->intent_ms = sqlite3_column_int64(st, 4); /* NULL reads as 0 */
     r->job_path = s_col_text(st, 5, &oom);
     r->ended_ms = sqlite3_column_int64(st, 6);
-    r->failed_over = sqlite3_column_int(st, 7) != 0;
+    r->failed_over = sqlite3_column_int(st, 7) > 0;
+    r->abandoned = sqlite3_column_int(st, 7) < 0;
     return oom ? SG_ENOMEM : SG_OK;
 }
 
@@ -368,4 +388,605 @@ long sg_journal_outcome_count(sg_journal_t *j)
                                             : (long)s_fail(j, "counting outcomes");
     sqlite3_reset(st);
     return n;
+}
+
+/* ---- the audit trail ------------------------------------------------------ */
+
+static int s_audit_table(sg_journal_t *j)
+{
+    return s_exec(j, "CREATE TABLE IF NOT EXISTS audit ("
+                     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                     "  time_ms INTEGER NOT NULL,"
+                     "  who TEXT NOT NULL,"
+                     "  role TEXT NOT NULL,"
+                     "  command TEXT NOT NULL,"
+                     "  target TEXT NOT NULL,"
+                     "  reason TEXT NOT NULL,"
+                     "  result TEXT NOT NULL)");
+}
+
+int sg_journal_audit(sg_journal_t *j, const sg_journal_audit_t *a)
+{
+    sqlite3_stmt *st = NULL;
+    if (s_audit_table(j) != SG_OK)
+        return SG_EIO;
+    if (sqlite3_prepare_v2(j->db, "INSERT INTO audit (time_ms, who, role, command, target, "
+                                  "reason, result) VALUES (?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return s_fail(j, "preparing an audit entry");
+    const char *text[] = {a->who, a->role, a->command, a->target, a->reason, a->result};
+    sqlite3_bind_int64(st, 1, a->time_ms);
+    for (int i = 0; i < 6; i++)
+        sqlite3_bind_text(st, i + 2, text[i] ? text[i] : "", -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? SG_OK : s_fail(j, "writing an audit entry");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int s_read_audit(sqlite3_stmt *st, sg_journal_audit_t *a)
+{
+    bool oom = false;
+    a->seq = (uint64_t)sqlite3_column_int64(st, 0);
+    a->time_ms = sqlite3_column_int64(st, 1);
+    char **text[] = {&a->who, &a->role, &a->command, &a->target, &a->reason, &a->result};
+    for (int i = 0; i < 6; i++)
+        *text[i] = s_col_text(st, i + 2, &oom);
+    return oom ? SG_ENOMEM : SG_OK;
+}
+
+int sg_journal_audit_list(sg_journal_t *j, size_t limit, sg_journal_audit_t **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    sg_journal_audit_t *list = NULL;
+    size_t len = 0, cap = 0;
+    int rc = s_audit_table(j);
+    if (rc != SG_OK)
+        return rc;
+    if (sqlite3_prepare_v2(j->db, "SELECT * FROM (SELECT seq, time_ms, who, role, command, "
+                                  "target, reason, result FROM audit ORDER BY seq DESC LIMIT ?) "
+                                  "ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK)
+        return s_fail(j, "preparing the audit list");
+    sqlite3_bind_int64(st, 1, limit ? (sqlite3_int64)limit : -1);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            sg_journal_audit_t *grown = realloc(list, ncap * sizeof *grown);
+            if (!grown) {
+                rc = SG_ENOMEM;
+                goto fail;
+            }
+            list = grown;
+            cap = ncap;
+        }
+        memset(&list[len], 0, sizeof list[len]);
+        rc = s_read_audit(st, &list[len++]);
+        if (rc != SG_OK)
+            goto fail;
+    }
+    if (step != SQLITE_DONE) {
+        rc = s_fail(j, "reading the audit trail");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    *out = list;
+    *n = len;
+    return SG_OK;
+fail:
+    sqlite3_finalize(st);
+    sg_journal_audit_free(list, len);
+    return rc;
+}
+
+void sg_journal_audit_free(sg_journal_audit_t *entries, size_t n)
+{
+    for (size_t i = 0; entries && i < n; i++) {
+        free(entries[i].who);
+        free(entries[i].role);
+        free(entries[i].command);
+        free(entries[i].target);
+        free(entries[i].reason);
+        free(entries[i].result);
+    }
+    free(entries);
+}
+
+/* --- The alert outbox ------------------------------------------------------------------------
+ * Statements are prepared per call: the outbox is used by the sink workers,
+ * a few statements per delivery, so preparing costs nothing that matters and
+ * keeps these functions apart from the loop thread's prepared set. */
+
+static const char *s_outbox_schema =
+    "CREATE TABLE IF NOT EXISTS outbox_sinks ("
+    "  sink TEXT PRIMARY KEY,"
+    "  cursor INTEGER NOT NULL,"
+    "  failures INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    "  sink TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0,"
+    "  site TEXT,"
+    "  base INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  grp TEXT,"
+    "  done_ms INTEGER,"
+    "  error TEXT,"
+    "  PRIMARY KEY (sink, seq)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (sink, state, seq);";
+
+static sqlite3_stmt *s_ob_prepare(sg_journal_t *j, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        s_fail(j, "preparing an outbox statement");
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* Runs `sql` (no rows) directly, so these transactions do not depend on how
+ * the loop thread's writes are committed. */
+static int s_ob_exec(sg_journal_t *j, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(j->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        sg_error(S_MOD, "%s: outbox: %s: %s", j->path, sql, msg ? msg : "error");
+        sqlite3_free(msg);
+        return SG_EIO;
+    }
+    return SG_OK;
+}
+
+static int s_ob_end(sg_journal_t *j, int rc)
+{
+    if (rc == SG_OK)
+        rc = s_ob_exec(j, "COMMIT");
+    if (rc != SG_OK && !sqlite3_get_autocommit(j->db))
+        s_ob_exec(j, "ROLLBACK");
+    return rc;
+}
+
+int sg_journal_outbox_init(sg_journal_t *j, bool relaxed)
+{
+    int rc = s_ob_exec(j, s_outbox_schema);
+    if (rc == SG_OK && relaxed)
+        rc = s_ob_exec(j, "PRAGMA synchronous = NORMAL");
+    return rc;
+}
+
+/* The sink's row; SG_ENOTFOUND when it has none. */
+static int s_ob_read_sink(sg_journal_t *j, const char *sink, uint64_t *cursor, int64_t *failures)
+{
+    sqlite3_stmt *st = s_ob_prepare(j, "SELECT cursor, failures FROM outbox_sinks WHERE sink = ?");
+    if (!st)
+        return SG_EIO;
+    sqlite3_bind_text(st, 1, sink, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_ROW ? SG_OK : step == SQLITE_DONE ? SG_ENOTFOUND
+                                                               : s_fail(j, "reading a sink");
+    if (rc == SG_OK) {
+        *cursor = (uint64_t)sqlite3_column_int64(st, 0);
+        *failures = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int sg_journal_outbox_sink(sg_journal_t *j, const char *sink, uint64_t *cursor,
+                           int64_t *failures, bool *created)
+{
+    if (created)
+        *created = false;
+    int rc = s_ob_exec(j, "BEGIN IMMEDIATE");
+    if (rc != SG_OK)
+        return rc;
+    rc = s_ob_read_sink(j, sink, cursor, failures);
+    if (rc == SG_ENOTFOUND) {
+        sqlite3_stmt *st = s_ob_prepare(j, "INSERT INTO outbox_sinks (sink, cursor, failures) "
+                                           "SELECT ?, coalesce(max(seq), 0), 0 FROM outcomes");
+        rc = st ? SG_OK : SG_EIO;
+        if (st) {
+            sqlite3_bind_text(st, 1, sink, -1, SQLITE_STATIC);
+            rc = sqlite3_step(st) == SQLITE_DONE ? SG_OK : s_fail(j, "adding a sink");
+            sqlite3_finalize(st);
+        }
+        rc = rc ? rc : s_ob_read_sink(j, sink, cursor, failures);
+        if (rc == SG_OK && created)
+            *created = true;
+    }
+    return s_ob_end(j, rc);
+}
+
+int sg_journal_outbox_after(sg_journal_t *j, uint64_t cursor, size_t limit,
+                            sg_journal_logged_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = s_ob_prepare(
+        j, "SELECT seq, kind, time_ms, json FROM outcomes WHERE seq > ? ORDER BY seq LIMIT ?");
+    if (!st)
+        return SG_EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)cursor);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    sg_journal_logged_t *rows = calloc(limit ? limit : 1, sizeof *rows);
+    int rc = rows ? SG_OK : SG_ENOMEM, step = SQLITE_DONE;
+    bool oom = false;
+    size_t len = 0;
+    while (rc == SG_OK && len < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        sg_journal_logged_t *r = &rows[len++];
+        r->seq = (uint64_t)sqlite3_column_int64(st, 0);
+        r->kind = s_col_text(st, 1, &oom);
+        r->time_ms = sqlite3_column_int64(st, 2);
+        r->json = s_col_text(st, 3, &oom);
+        if (oom || !r->kind || !r->json)
+            rc = SG_ENOMEM;
+    }
+    if (rc == SG_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = s_fail(j, "reading the outcome log");
+    sqlite3_finalize(st);
+    if (rc != SG_OK) {
+        sg_journal_logged_free(rows, len);
+        return rc;
+    }
+    *out = rows;
+    *n = len;
+    return SG_OK;
+}
+
+void sg_journal_logged_free(sg_journal_logged_t *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].kind);
+        free(rows[i].json);
+    }
+    free(rows);
+}
+
+/* Steps a one-row statement over every seq, rebinding seq at `seq_param`. */
+static int s_ob_each_seq(sg_journal_t *j, sqlite3_stmt *st, int seq_param, const uint64_t *seqs,
+                         size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, seq_param, (sqlite3_int64)seqs[i]);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return s_fail(j, what);
+    }
+    return SG_OK;
+}
+
+int sg_journal_outbox_queue(sg_journal_t *j, const char *sink, const uint64_t *seqs,
+                            const char *const *sites, size_t n, uint64_t cursor)
+{
+    int rc = s_ob_exec(j, "BEGIN IMMEDIATE");
+    if (rc != SG_OK)
+        return rc;
+    sqlite3_stmt *ins = s_ob_prepare(
+        j, "INSERT OR IGNORE INTO outbox (sink, seq, state, site, base) VALUES (?1, ?2, 0, ?3, "
+           "(SELECT failures FROM outbox_sinks WHERE sink = ?1))");
+    sqlite3_stmt *cur = s_ob_prepare(j, "UPDATE outbox_sinks SET cursor = max(cursor, ?) "
+                                        "WHERE sink = ?");
+    if (!ins || !cur)
+        rc = SG_EIO;
+    for (size_t i = 0; rc == SG_OK && i < n; i++) {
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, sink, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, (sqlite3_int64)seqs[i]);
+        s_bind_text_or_null(ins, 3, sites ? sites[i] : NULL);
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            rc = s_fail(j, "queueing an outcome for a sink");
+    }
+    if (rc == SG_OK) {
+        sqlite3_bind_int64(cur, 1, (sqlite3_int64)cursor);
+        sqlite3_bind_text(cur, 2, sink, -1, SQLITE_STATIC);
+        if (sqlite3_step(cur) != SQLITE_DONE)
+            rc = s_fail(j, "moving a sink's cursor");
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(cur);
+    return s_ob_end(j, rc);
+}
+
+static int s_ob_read_row(sqlite3_stmt *st, sg_outbox_row_t *r)
+{
+    bool oom = false;
+    r->seq = (uint64_t)sqlite3_column_int64(st, 0);
+    r->kind = s_col_text(st, 1, &oom);
+    r->time_ms = sqlite3_column_int64(st, 2);
+    r->site = s_col_text(st, 3, &oom);
+    r->base = sqlite3_column_int64(st, 4);
+    r->attempts = sqlite3_column_int(st, 5);
+    r->grp = s_col_text(st, 6, &oom);
+    return oom || !r->kind ? SG_ENOMEM : SG_OK;
+}
+
+int sg_journal_outbox_pending(sg_journal_t *j, const char *sink, size_t limit,
+                              sg_outbox_row_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = s_ob_prepare(
+        j, "SELECT b.seq, o.kind, o.time_ms, b.site, b.base, b.attempts, b.grp FROM outbox b "
+           "JOIN outcomes o ON o.seq = b.seq WHERE b.sink = ? AND b.state = 0 ORDER BY b.seq "
+           "LIMIT ?");
+    if (!st)
+        return SG_EIO;
+    sqlite3_bind_text(st, 1, sink, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    sg_outbox_row_t *rows = calloc(limit ? limit : 1, sizeof *rows);
+    int rc = rows ? SG_OK : SG_ENOMEM, step = SQLITE_DONE;
+    size_t len = 0;
+    while (rc == SG_OK && len < limit && (step = sqlite3_step(st)) == SQLITE_ROW)
+        rc = s_ob_read_row(st, &rows[len++]);
+    if (rc == SG_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = s_fail(j, "reading a sink's pending outcomes");
+    sqlite3_finalize(st);
+    if (rc != SG_OK) {
+        sg_outbox_rows_free(rows, len);
+        return rc;
+    }
+    *out = rows;
+    *n = len;
+    return SG_OK;
+}
+
+void sg_outbox_rows_free(sg_outbox_row_t *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].kind);
+        free(rows[i].site);
+        free(rows[i].grp);
+    }
+    free(rows);
+}
+
+int sg_journal_outbox_json(sg_journal_t *j, uint64_t seq, char **json)
+{
+    *json = NULL;
+    sqlite3_stmt *st = s_ob_prepare(j, "SELECT json FROM outcomes WHERE seq = ?");
+    if (!st)
+        return SG_EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+    int step = sqlite3_step(st), rc = SG_OK;
+    bool oom = false;
+    if (step == SQLITE_ROW) {
+        *json = s_col_text(st, 0, &oom);
+        rc = oom || !*json ? SG_ENOMEM : SG_OK;
+    } else {
+        rc = step == SQLITE_DONE ? SG_ENOTFOUND : s_fail(j, "reading an outcome");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* One transaction running `sql` for each seq; ?1 sink, ?2 seq, ?3 text and
+ * ?4 integer when the statement uses them. */
+static int s_ob_rows_update(sg_journal_t *j, const char *sql, const char *sink,
+                            const uint64_t *seqs, size_t n, const char *text, int64_t number,
+                            const char *what)
+{
+    int rc = s_ob_exec(j, "BEGIN IMMEDIATE");
+    if (rc != SG_OK)
+        return rc;
+    sqlite3_stmt *st = s_ob_prepare(j, sql);
+    if (!st) {
+        rc = SG_EIO;
+    } else {
+        sqlite3_bind_text(st, 1, sink, -1, SQLITE_STATIC);
+        s_bind_text_or_null(st, 3, text);
+        sqlite3_bind_int64(st, 4, number);
+        rc = s_ob_each_seq(j, st, 2, seqs, n, what);
+    }
+    sqlite3_finalize(st);
+    return s_ob_end(j, rc);
+}
+
+int sg_journal_outbox_seal(sg_journal_t *j, const char *sink, const uint64_t *seqs, size_t n,
+                           const char *grp)
+{
+    return s_ob_rows_update(j, "UPDATE outbox SET grp = ?3 WHERE sink = ?1 AND seq = ?2 AND "
+                               "state = 0",
+                            sink, seqs, n, grp, 0, "sealing a group");
+}
+
+int sg_journal_outbox_delivered(sg_journal_t *j, const char *sink, const uint64_t *seqs,
+                                size_t n, int64_t now_ms)
+{
+    return s_ob_rows_update(j, "UPDATE outbox SET state = 1, done_ms = ?4 WHERE sink = ?1 AND seq = "
+                               "?2 AND state = 0",
+                            sink, seqs, n, NULL, now_ms, "marking a delivery");
+}
+
+int sg_journal_outbox_failed(sg_journal_t *j, const char *sink, const uint64_t *seqs, size_t n,
+                             const char *error, int64_t *failures)
+{
+    int rc = s_ob_exec(j, "BEGIN IMMEDIATE");
+    if (rc != SG_OK)
+        return rc;
+    sqlite3_stmt *st = s_ob_prepare(j, "UPDATE outbox SET attempts = attempts + 1, error = ?3 "
+                                       "WHERE sink = ?1 AND seq = ?2");
+    sqlite3_stmt *up = s_ob_prepare(j, "UPDATE outbox_sinks SET failures = failures + 1 "
+                                       "WHERE sink = ?");
+    if (!st || !up) {
+        rc = SG_EIO;
+    } else {
+        sqlite3_bind_text(st, 1, sink, -1, SQLITE_STATIC);
+        s_bind_text_or_null(st, 3, error);
+        rc = s_ob_each_seq(j, st, 2, seqs, n, "recording a failed delivery");
+        sqlite3_bind_text(up, 1, sink, -1, SQLITE_STATIC);
+        if (rc == SG_OK && sqlite3_step(up) != SQLITE_DONE)
+            rc = s_fail(j, "counting a sink's failure");
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    uint64_t cursor = 0;
+    if (rc == SG_OK)
+        rc = s_ob_read_sink(j, sink, &cursor, failures);
+    return s_ob_end(j, rc);
+}
+
+int sg_journal_outbox_dead(sg_journal_t *j, const char *sink, const uint64_t *seqs, size_t n,
+                           const char *error, int64_t now_ms, const char *fallback)
+{
+    int rc = s_ob_exec(j, "BEGIN IMMEDIATE");
+    if (rc != SG_OK)
+        return rc;
+    sqlite3_stmt *st = s_ob_prepare(j, "UPDATE outbox SET state = 2, done_ms = ?4, error = ?3 "
+                                       "WHERE sink = ?1 AND seq = ?2 AND state = 0");
+    sqlite3_stmt *fb = !fallback ? NULL : s_ob_prepare(
+        j, "INSERT OR IGNORE INTO outbox (sink, seq, state, site, base) SELECT ?3, seq, 0, site, "
+           "coalesce((SELECT failures FROM outbox_sinks WHERE sink = ?3), 0) FROM outbox WHERE "
+           "sink = ?1 AND seq = ?2");
+    if (!st || (fallback && !fb)) {
+        rc = SG_EIO;
+    } else {
+        sqlite3_bind_text(st, 1, sink, -1, SQLITE_STATIC);
+        s_bind_text_or_null(st, 3, error);
+        sqlite3_bind_int64(st, 4, now_ms);
+        rc = s_ob_each_seq(j, st, 2, seqs, n, "dead-lettering");
+        if (rc == SG_OK && fb) {
+            sqlite3_bind_text(fb, 1, sink, -1, SQLITE_STATIC);
+            sqlite3_bind_text(fb, 3, fallback, -1, SQLITE_STATIC);
+            rc = s_ob_each_seq(j, fb, 2, seqs, n, "handing a dead letter to the fallback");
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(fb);
+    return s_ob_end(j, rc);
+}
+
+long sg_journal_outbox_count(sg_journal_t *j, const char *sink, int state)
+{
+    sqlite3_stmt *st = s_ob_prepare(j, "SELECT count(*) FROM outbox WHERE sink = ? AND state = ?");
+    if (!st)
+        return SG_EIO;
+    sqlite3_bind_text(st, 1, sink, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, state);
+    long n = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0)
+                                            : (long)s_fail(j, "counting outbox rows");
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* ---- drills ------------------------------------------------------------------ */
+
+static int s_drill_table(sg_journal_t *j)
+{
+    return s_exec(j, "CREATE TABLE IF NOT EXISTS drills ("
+                     "  id TEXT PRIMARY KEY,"
+                     "  name TEXT NOT NULL,"
+                     "  started_ms INTEGER NOT NULL,"
+                     "  ended_ms INTEGER,"
+                     "  result TEXT,"
+                     "  report TEXT)");
+}
+
+int sg_journal_drill_begin(sg_journal_t *j, const char *id, const char *name, int64_t started_ms)
+{
+    sqlite3_stmt *st = NULL;
+    if (s_drill_table(j) != SG_OK)
+        return SG_EIO;
+    if (sqlite3_prepare_v2(j->db, "INSERT INTO drills (id, name, started_ms) VALUES (?,?,?)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return s_fail(j, "preparing a drill row");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, started_ms);
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_DONE         ? SG_OK
+             : (step & 0xff) == SQLITE_CONSTRAINT ? SG_ESTATE
+                                         : s_fail(j, "writing a drill row");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int sg_journal_drill_end(sg_journal_t *j, const char *id, int64_t ended_ms, const char *result,
+                         const char *report)
+{
+    sqlite3_stmt *st = NULL;
+    if (s_drill_table(j) != SG_OK)
+        return SG_EIO;
+    if (sqlite3_prepare_v2(j->db, "UPDATE drills SET ended_ms = ?, result = ?, report = ? "
+                                  "WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return s_fail(j, "preparing a drill end");
+    sqlite3_bind_int64(st, 1, ended_ms);
+    sqlite3_bind_text(st, 2, result, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, report, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? SG_OK : s_fail(j, "writing a drill end");
+    if (rc == SG_OK && sqlite3_changes(j->db) == 0)
+        rc = SG_ENOTFOUND;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int sg_journal_drill_report(sg_journal_t *j, const char *id, char **report)
+{
+    sqlite3_stmt *st = NULL;
+    *report = NULL;
+    if (s_drill_table(j) != SG_OK)
+        return SG_EIO;
+    const char *sql = id ? "SELECT report FROM drills WHERE id = ? AND report IS NOT NULL"
+                         : "SELECT report FROM drills WHERE report IS NOT NULL "
+                           "ORDER BY ended_ms DESC, rowid DESC LIMIT 1";
+    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return s_fail(j, "preparing a drill report query");
+    if (id)
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(st), rc = SG_OK;
+    bool oom = false;
+    if (step == SQLITE_ROW) {
+        *report = s_col_text(st, 0, &oom);
+        rc = oom ? SG_ENOMEM : SG_OK;
+    } else {
+        rc = step == SQLITE_DONE ? SG_ENOTFOUND : s_fail(j, "reading a drill report");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int sg_journal_drills_open(sg_journal_t *j, char ***ids, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    char **list = NULL;
+    size_t len = 0;
+    int rc = SG_OK, step;
+    *ids = NULL;
+    *n = 0;
+    if (s_drill_table(j) != SG_OK)
+        return SG_EIO;
+    if (sqlite3_prepare_v2(j->db, "SELECT id FROM drills WHERE ended_ms IS NULL ORDER BY "
+                                  "started_ms, rowid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return s_fail(j, "preparing the open drills query");
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        bool oom = false;
+        char **grown = realloc(list, (len + 1) * sizeof *grown);
+        if (!grown) {
+            rc = SG_ENOMEM;
+            break;
+        }
+        list = grown;
+        list[len] = s_col_text(st, 0, &oom);
+        if (oom || !list[len]) {
+            rc = SG_ENOMEM;
+            break;
+        }
+        len++;
+    }
+    if (rc == SG_OK && step != SQLITE_DONE)
+        rc = s_fail(j, "reading the open drills");
+    sqlite3_finalize(st);
+    if (rc != SG_OK) {
+        for (size_t i = 0; i < len; i++)
+            free(list[i]);
+        free(list);
+        return rc;
+    }
+    *ids = list;
+    *n = len;
+    return SG_OK;
 }

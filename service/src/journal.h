@@ -44,6 +44,7 @@ typedef struct {
     char *job_path;    /* NULL: no job journaled */
     int64_t ended_ms;  /* 0: the run is open */
     bool failed_over;  /* when ended */
+    bool abandoned;    /* ended without ever being started (sg_journal_abandon) */
 } sg_journal_run_t;
 
 /* Opens (creating if needed) the journal at `path`. NULL on failure, logged. */
@@ -72,6 +73,12 @@ int sg_journal_outcome(sg_journal_t *j, const sg_outcome_t *o, bool *added);
 int sg_journal_run_step(sg_journal_t *j, uint64_t run_id, const char *job_path, bool ended,
                         bool failed_over, int64_t now_ms, const sg_outcome_t *o, bool *added);
 
+/* Ends a run that was decided but never started (no intent), as abandoned:
+ * after a restart such a decision is not carried out blindly; the engine
+ * decides again if the site is still lost. Returns 0, SG_ESTATE when the run
+ * has an intent or has ended, SG_ENOTFOUND, or SG_EIO. */
+int sg_journal_abandon(sg_journal_t *j, uint64_t run_id, int64_t now_ms);
+
 /* The latest run of each collection, oldest run first. On success *out
  * (free with sg_journal_runs_free) holds *n runs. Returns 0, SG_ENOMEM or
  * SG_EIO. */
@@ -80,5 +87,149 @@ void sg_journal_runs_free(sg_journal_run_t *runs, size_t n);
 
 /* Outcomes in the log (for tests and stats). Negative on error. */
 long sg_journal_outcome_count(sg_journal_t *j);
+
+/* The audit trail: every operator command that changes something, with who,
+ * what and why, and how it ended. Table audit(seq INTEGER PRIMARY KEY
+ * AUTOINCREMENT, time_ms, who, role, command, target, reason, result),
+ * created on first use: a table that older builds ignore, so adding it
+ * needs no schema version change. Strings are owned by the entry. */
+typedef struct {
+    uint64_t seq;
+    int64_t time_ms;
+    char *who;
+    char *role;
+    char *command;
+    char *target;
+    char *reason;
+    char *result;
+} sg_journal_audit_t;
+
+/* Appends one entry (seq and the strings of `a` are read; NULL strings are
+ * stored empty), committed before it returns. Returns 0 or SG_EIO. */
+int sg_journal_audit(sg_journal_t *j, const sg_journal_audit_t *a);
+/* The newest `limit` entries (0: all), oldest first. On success *out (free
+ * with sg_journal_audit_free) holds *n entries. Returns 0, SG_ENOMEM or SG_EIO. */
+int sg_journal_audit_list(sg_journal_t *j, size_t limit, sg_journal_audit_t **out, size_t *n);
+void sg_journal_audit_free(sg_journal_audit_t *entries, size_t n);
+
+/* --- The alert outbox -------------------------------------------------------
+ *
+ * Per-sink delivery state beside the outcome log, in two tables that
+ * sg_journal_outbox_init makes:
+ *   outbox_sinks(sink PK, cursor, failures)
+ *     cursor: the last seq of the outcome log the sink has routed (queued or
+ *     passed over); failures: the sink's failed delivery attempts so far
+ *     (it only grows).
+ *   outbox(sink, seq, state, site, base, attempts, grp, done_ms, error;
+ *          PRIMARY KEY (sink, seq))
+ *     one row per outcome queued for a sink. state: SG_OUTBOX_*; base: the
+ *     sink's failures when the row was queued, so the notice has waited
+ *     through (failures - base) failed attempts; attempts: deliveries of
+ *     this very row that failed; grp: the dedup key of the group it was
+ *     sealed into, NULL when none.
+ * Each sink worker uses its own sg_journal_t (its own SQLite connection to
+ * the file; WAL lets it read while another writes); every write is one
+ * short transaction and no plugin is called inside one. */
+
+enum { SG_OUTBOX_PENDING = 0, SG_OUTBOX_DELIVERED = 1, SG_OUTBOX_DEAD = 2 };
+
+/* An outcome of the log as the outbox reads it. Strings owned by the array. */
+typedef struct {
+    uint64_t seq;
+    char *kind; /* sg_outcome_kind_name */
+    int64_t time_ms;
+    char *json;
+} sg_journal_logged_t;
+
+/* One pending row of a sink. Strings owned by the array. */
+typedef struct {
+    uint64_t seq;
+    char *kind; /* of the outcome */
+    int64_t time_ms;
+    char *site; /* NULL when the outcome names none */
+    int64_t base;
+    int attempts;
+    char *grp; /* NULL: not sealed into a group */
+} sg_outbox_row_t;
+
+/* Makes the outbox tables if needed. `relaxed`: this connection commits
+ * with synchronous NORMAL (a power loss may forget a delivery mark and
+ * resend a notice, never lose one); for the sink workers. Returns 0 or
+ * SG_EIO. */
+int sg_journal_outbox_init(sg_journal_t *j, bool relaxed);
+
+/* The sink's cursor and failures. A sink the outbox has never seen is
+ * created at the end of the outcome log (it starts from now, not from the
+ * beginning of history) and *created (may be NULL) is set. 0 or SG_EIO. */
+int sg_journal_outbox_sink(sg_journal_t *j, const char *sink, uint64_t *cursor,
+                           int64_t *failures, bool *created);
+
+/* Up to `limit` outcomes of the log after `cursor`, in seq order; free with
+ * sg_journal_logged_free. 0, SG_ENOMEM or SG_EIO. */
+int sg_journal_outbox_after(sg_journal_t *j, uint64_t cursor, size_t limit,
+                            sg_journal_logged_t **out, size_t *n);
+void sg_journal_logged_free(sg_journal_logged_t *rows, size_t n);
+
+/* In one transaction: queues seqs[i] (site sites[i], may be NULL) for the
+ * sink as pending, based on its current failures (a row already there is
+ * kept), and moves its cursor to `cursor`. 0 or SG_EIO. */
+int sg_journal_outbox_queue(sg_journal_t *j, const char *sink, const uint64_t *seqs,
+                            const char *const *sites, size_t n, uint64_t cursor);
+
+/* Up to `limit` pending rows of the sink, in seq order; free with
+ * sg_outbox_rows_free. 0, SG_ENOMEM or SG_EIO. */
+int sg_journal_outbox_pending(sg_journal_t *j, const char *sink, size_t limit,
+                              sg_outbox_row_t **out, size_t *n);
+void sg_outbox_rows_free(sg_outbox_row_t *rows, size_t n);
+
+/* The JSON of outcome `seq` in *json (caller frees). 0, SG_ENOTFOUND,
+ * SG_ENOMEM or SG_EIO. */
+int sg_journal_outbox_json(sg_journal_t *j, uint64_t seq, char **json);
+
+/* Seals pending rows into group `grp`: from now on they are delivered
+ * together under that key, also after a restart. 0 or SG_EIO. */
+int sg_journal_outbox_seal(sg_journal_t *j, const char *sink, const uint64_t *seqs, size_t n,
+                           const char *grp);
+
+/* Marks rows delivered at `now_ms`. 0 or SG_EIO. */
+int sg_journal_outbox_delivered(sg_journal_t *j, const char *sink, const uint64_t *seqs,
+                                size_t n, int64_t now_ms);
+
+/* Records one failed attempt of the sink that carried these rows: their
+ * attempts and error are updated and the sink's failures grow by one, the
+ * new count in *failures. `error` may be NULL. 0 or SG_EIO. */
+int sg_journal_outbox_failed(sg_journal_t *j, const char *sink, const uint64_t *seqs, size_t n,
+                             const char *error, int64_t *failures);
+
+/* Dead-letters rows at `now_ms` with `error`, and, with a `fallback` sink,
+ * queues each of them for it (unless it has that outcome already), in one
+ * transaction. 0 or SG_EIO. */
+int sg_journal_outbox_dead(sg_journal_t *j, const char *sink, const uint64_t *seqs, size_t n,
+                           const char *error, int64_t now_ms, const char *fallback);
+
+/* Rows of the sink in `state` (SG_OUTBOX_*); negative on error. */
+long sg_journal_outbox_count(sg_journal_t *j, const char *sink, int state);
+
+/* --- Drills ----------------------------------------------------------------
+ *
+ * Table drills(id PK, name, started_ms, ended_ms, result, report), created
+ * on first use (older builds ignore it). A row is written when a drill
+ * starts (ended_ms NULL: its test copies may exist) and completed with the
+ * report's JSON when it ends. Loop thread only, like the rest. */
+
+/* Records that drill run `id` of drill `name` started. 0, SG_ESTATE (the id
+ * is known) or SG_EIO. */
+int sg_journal_drill_begin(sg_journal_t *j, const char *id, const char *name, int64_t started_ms);
+/* Ends drill run `id` with its result ("passed", ...) and report JSON. 0,
+ * SG_ENOTFOUND or SG_EIO. */
+int sg_journal_drill_end(sg_journal_t *j, const char *id, int64_t ended_ms, const char *result,
+                         const char *report);
+/* The report of drill run `id`, or of the latest ended run when `id` is
+ * NULL, in *report (caller frees). 0, SG_ENOTFOUND, SG_ENOMEM or SG_EIO. */
+int sg_journal_drill_report(sg_journal_t *j, const char *id, char **report);
+/* Drill runs started and never ended (a stop or crash during the drill):
+ * *ids (free each and the array) holds *n ids, oldest first. 0, SG_ENOMEM
+ * or SG_EIO. */
+int sg_journal_drills_open(sg_journal_t *j, char ***ids, size_t *n);
 
 #endif

@@ -1,9 +1,12 @@
 /* Levelled logging to standard error.
  *
  * Every line carries a UTC timestamp, the level and the module or plugin
- * instance that wrote it: "2026-11-25T17:00:00.123Z info  [bus] ...".
- * Thread safe: one line is written with one call. The level is set once at
- * start-up, before threads start. Secrets are never passed to these functions. */
+ * instance that wrote it: "2026-11-25T17:00:00.123Z info  [bus] ...", or in
+ * JSON mode one object per line:
+ * {"ts":"2026-11-25T17:00:00.123Z","level":"info","module":"bus","msg":"..."}.
+ * Thread safe: one line is written with one call; level and format may be
+ * changed at any time (a config reload does). Secrets are never passed to
+ * these functions. */
 #ifndef SG_LOG_H
 #define SG_LOG_H
 
@@ -17,6 +20,8 @@ typedef enum {
 } sg_log_level_t;
 
 void sg_log_set_level(sg_log_level_t level);
+/* JSON lines (true) or text (false, the default). */
+void sg_log_set_json(int json);
 sg_log_level_t sg_log_get_level(void);
 /* Parses "error", "warn", "info" or "debug"; returns 0 or SG_EINVAL. */
 int sg_log_parse_level(const char *text, sg_log_level_t *out);

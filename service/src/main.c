@@ -7,6 +7,7 @@
 #include "service.h"
 #include "simulate.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,7 +19,12 @@ static void s_usage(FILE *f)
                "  siteguard run -c CONFIG [--stats FILE] [--log-level error|warn|info|debug]\n"
                "  siteguard check-config CONFIG\n"
                "  siteguard simulate --config CONFIG --scenario SCENARIO\n"
-               "  siteguard version\n");
+               "  siteguard version\n"
+               "service manager (Windows):\n"
+               "  siteguard install [-c CONFIG] [--name NAME]\n"
+               "  siteguard uninstall|start|stop [--name NAME]\n"
+               "CONFIG defaults to the platform's config file (Windows:\n"
+               "%%ProgramData%%\\siteguard\\siteguard.yaml); NAME to siteguard.\n");
 }
 
 /* Loads a config, printing every error; NULL when it is not valid. */
@@ -100,6 +106,9 @@ static int s_run(int argc, char **argv)
             return 2;
         }
     }
+    char def[1024];
+    if (!config && sg_platform_default_config(def, sizeof def) == SG_OK)
+        config = def;
     if (!config) {
         s_usage(stderr);
         return 2;
@@ -122,6 +131,113 @@ static int s_run(int argc, char **argv)
     return rc == SG_OK ? 0 : 1;
 }
 
+/* Options of the service manager commands. */
+typedef struct {
+    const char *name;
+    const char *config;
+    char config_buf[1024];
+} s_svc_args_t;
+
+/* Parses [--name NAME] [-c CONFIG] (CONFIG only when `with_config`). */
+static int s_svc_args(int argc, char **argv, bool with_config, s_svc_args_t *a)
+{
+    a->name = "siteguard";
+    a->config = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--name") && i + 1 < argc)
+            a->name = argv[++i];
+        else if (with_config && (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+                 i + 1 < argc)
+            a->config = argv[++i];
+        else
+            return SG_EINVAL;
+    }
+    if (!with_config)
+        return SG_OK;
+    if (!a->config)
+        return sg_platform_default_config(a->config_buf, sizeof a->config_buf) == SG_OK
+                   ? (a->config = a->config_buf, SG_OK)
+                   : SG_EINVAL;
+    if (sg_platform_abs_path(a->config, a->config_buf, sizeof a->config_buf) != SG_OK)
+        return SG_EINVAL;
+    a->config = a->config_buf;
+    return SG_OK;
+}
+
+/* The body of the service: as `run`, reporting running once the config loaded. */
+static int s_service_body(void *arg)
+{
+    const s_svc_args_t *a = arg;
+    sg_config_t *cfg = s_load(a->config);
+    if (!cfg)
+        return 1;
+    sg_log_set_level(cfg->log_level);
+    sg_info(S_MOD, "service %s: config %s", a->name, a->config);
+    sg_platform_service_running();
+    int rc = sg_service_run(cfg, &(sg_service_opts_t){0});
+    sg_config_destroy(&cfg);
+    return rc == SG_OK ? 0 : 1;
+}
+
+/* install, uninstall, start, stop, and `service`, which the manager runs. */
+static int s_manage(int argc, char **argv)
+{
+    const char *cmd = argv[1];
+    bool install = !strcmp(cmd, "install"), service = !strcmp(cmd, "service");
+    s_svc_args_t a;
+    if (s_svc_args(argc, argv, install || service, &a) != SG_OK) {
+        s_usage(stderr);
+        return 2;
+    }
+    if (service) {
+        /* the config's folder is the service's working directory */
+        char dir[sizeof a.config_buf];
+        snprintf(dir, sizeof dir, "%s", a.config);
+        char *sep = strrchr(dir, '\\'), *slash = strrchr(dir, '/');
+        if (!sep || (slash && slash > sep))
+            sep = slash;
+        if (sep)
+            *sep = '\0';
+        int rc = sg_platform_service_dispatch(a.name, sep ? dir : NULL, s_service_body, &a);
+        if (rc == SG_ESTATE)
+            fprintf(stderr, "siteguard service: not started by the service manager "
+                            "(use `siteguard run` in a console)\n");
+        return rc < 0 ? 1 : rc;
+    }
+    char err[512] = "";
+    int rc;
+    if (install) {
+        FILE *f = fopen(a.config, "rb");
+        if (f) { /* an existing config must be valid */
+            fclose(f);
+            sg_config_t *cfg = s_load(a.config);
+            if (!cfg)
+                return 1;
+            sg_config_destroy(&cfg);
+        }
+        sg_platform_service_t def = {
+            .name = a.name,
+            .display_name = "siteguard (Hyper-V collection failover)",
+            .description = "Watches site health and fails Hyper-V collections over to their "
+                           "replica site.",
+            .config_path = a.config};
+        rc = sg_platform_service_install(&def, err, sizeof err);
+    } else if (!strcmp(cmd, "uninstall")) {
+        rc = sg_platform_service_uninstall(a.name, err, sizeof err);
+    } else if (!strcmp(cmd, "start")) {
+        rc = sg_platform_service_start(a.name, 60000, err, sizeof err);
+    } else {
+        rc = sg_platform_service_stop(a.name, 60000, err, sizeof err);
+    }
+    if (rc != SG_OK) {
+        fprintf(stderr, "siteguard %s: %s\n", cmd, err[0] ? err : sg_err_str(rc));
+        return 1;
+    }
+    printf("siteguard %s: %s: done%s%s\n", cmd, a.name, install ? ", config " : "",
+           install ? a.config : "");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -134,6 +250,9 @@ int main(int argc, char **argv)
         return s_check_config(argc, argv);
     if (!strcmp(argv[1], "simulate"))
         return s_simulate(argc, argv);
+    if (!strcmp(argv[1], "install") || !strcmp(argv[1], "uninstall") ||
+        !strcmp(argv[1], "start") || !strcmp(argv[1], "stop") || !strcmp(argv[1], "service"))
+        return s_manage(argc, argv);
     if (!strcmp(argv[1], "version")) {
         printf("siteguard %s\n", SG_VERSION);
         return 0;

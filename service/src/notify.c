@@ -1,7 +1,9 @@
-/* notify: loads sink plugins, checks their options, and runs one queue and
- * one worker thread per sink with retries, backoff and dead letters. */
+/* notify: loads sink plugins, checks their options, and delivers the outcome
+ * log to each sink from the journal's durable outbox, on one worker thread
+ * per sink, with routing, grouping, backoff, dead letters and fallbacks. */
 #include "notify.h"
 #include "err.h"
+#include "journal.h"
 #include "log.h"
 #include "outcome.h"
 #include "platform/platform.h"
@@ -16,23 +18,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
-    S_MAX_ATTEMPTS = 8,        /* deliveries of one outcome before it is dead-lettered */
-    S_BACKOFF_START_MS = 100,  /* first wait after RETRY; doubles each time */
-    S_BACKOFF_MAX_MS = 5000,   /* longest wait */
-    S_SLEEP_SLICE_MS = 100,    /* backoff sleeps in slices so a stop is seen soon */
-    S_DESTROY_DRAIN_MS = 5000, /* how long destroy lets the queues empty */
+    S_DEFAULT_INITIAL_MS = 100,  /* retry.initial when the config leaves it 0 */
+    S_DEFAULT_MAX_MS = 30000,    /* retry.max */
+    S_DEFAULT_LIMIT = 8,         /* retry.limit */
+    S_SLEEP_SLICE_MS = 100,      /* clock sleeps go in slices so a stop or a kick is seen soon */
+    S_IDLE_POLL_MS = 250,        /* an idle worker looks at the log this often anyway */
+    S_ERROR_PAUSE_MS = 1000,     /* after a journal error, before trying again */
+    S_SCAN_BATCH = 256,          /* outcomes of the log routed per transaction */
+    S_PENDING_WINDOW = 4096,     /* pending rows looked at per pick */
+    S_DESTROY_DRAIN_MS = 1000,   /* how long destroy lets the sinks catch up */
 };
 
 #define S_MODULE "notify"
 
-typedef struct s_item {
-    sg_outcome_t *outcome; /* owned */
-    struct s_item *next;
-} s_item_t;
-
-/* One sink: its plugin, its options, its queue and its worker. */
+/* One sink: its plugin, its options, its outbox connection and its worker. */
 typedef struct {
     sg_notify_t *owner;
     const sg_sink_cfg_t *cfg; /* borrowed from the config */
@@ -48,13 +50,21 @@ typedef struct {
     bool sync_ready;
     bool thread_started;
     pthread_t thread;
+    /* Worker only, after start. */
+    sg_journal_t *j;  /* this sink's own connection to the journal */
+    uint64_t cursor;  /* last seq of the log routed */
+    int64_t failures; /* the sink's failed attempts, ever (as journaled) */
+    int64_t streak;   /* failed attempts in a row, for the backoff */
+    uint64_t rng;     /* jitter */
+    int fallback;     /* index of the fallback sink, -1: none */
+    sg_retry_cfg_t retry; /* with defaults filled in */
     /* Guarded by mu. */
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* work arrived or stop */
-    pthread_cond_t idle; /* queue empty and nothing in delivery */
-    s_item_t *head;
-    s_item_t *tail;
-    bool busy;
+    pthread_cond_t wake; /* kicked or stop */
+    pthread_cond_t idle; /* the worker found nothing left to do */
+    uint64_t kicks;      /* wake-ups asked for */
+    uint64_t seen;       /* kicks already looked at when the worker last went idle */
+    bool is_idle;
     bool stop;
     sg_notify_stats_t stats;
 } s_sink_t;
@@ -63,6 +73,9 @@ struct sg_notify {
     const sg_clock_t *clock; /* borrowed */
     s_sink_t *sinks;
     size_t n_sinks;
+    char *path;           /* the journal file */
+    char *tmp_dir;        /* a private outbox's directory, removed by destroy; NULL: shared */
+    sg_journal_t *poster; /* post's own connection (the caller's thread) */
 };
 
 /* --- small helpers ----------------------------------------------------------- */
@@ -419,7 +432,66 @@ static void s_log_options(const s_sink_t *s)
     }
 }
 
-/* --- delivery --------------------------------------------------------------------- */
+/* --- routing ---------------------------------------------------------------------------------- */
+
+static unsigned s_route_kind(sg_outcome_kind_t kind)
+{
+    switch (kind) {
+    case SG_OUTCOME_SITE_SUSPECT:
+    case SG_OUTCOME_SITE_LOST:
+    case SG_OUTCOME_SITE_RECOVERED:
+    case SG_OUTCOME_DECISION: return SG_ROUTE_DECISION;
+    case SG_OUTCOME_BLOCKED: return SG_ROUTE_BLOCKED;
+    case SG_OUTCOME_JOB_STARTED:
+    case SG_OUTCOME_PROGRESS:
+    case SG_OUTCOME_SUCCEEDED:
+    case SG_OUTCOME_FAILED:
+    case SG_OUTCOME_TIMED_OUT: return SG_ROUTE_JOB;
+    case SG_OUTCOME_DRILL_REPORT: return SG_ROUTE_DRILL;
+    }
+    return SG_ROUTE_SERVICE;
+}
+
+static bool s_routed(const sg_sink_cfg_t *sc, const sg_outcome_t *o)
+{
+    unsigned kinds = sc->kinds ? sc->kinds : (unsigned)SG_ROUTE_ALL;
+    return (kinds & s_route_kind(o->kind)) != 0 && (int)o->severity >= sc->min_severity;
+}
+
+/* Decisions and blocks name a collection of a site: those are grouped. */
+static bool s_groupable(const s_sink_t *s, const sg_outbox_row_t *r)
+{
+    return s->cfg->group_ms > 0 && r->site && !r->grp &&
+           (strcmp(r->kind, "decision") == 0 || strcmp(r->kind, "blocked") == 0);
+}
+
+/* --- backoff ---------------------------------------------------------------------------------- */
+
+static uint64_t s_next_random(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15)); /* splitmix64 */
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+int64_t sg_notify_backoff_cap_ms(const sg_retry_cfg_t *r, int64_t streak)
+{
+    int64_t initial = r->initial_ms > 0 ? r->initial_ms : S_DEFAULT_INITIAL_MS;
+    int64_t max = r->max_ms > 0 ? r->max_ms : S_DEFAULT_MAX_MS;
+    int64_t cap = initial;
+    for (int64_t i = 1; i < streak && cap < max; i++)
+        cap = cap > max / 2 ? max : cap * 2;
+    return cap < max ? cap : max;
+}
+
+int64_t sg_notify_backoff_ms(const sg_retry_cfg_t *r, int64_t streak, uint64_t *rng)
+{
+    int64_t cap = sg_notify_backoff_cap_ms(r, streak);
+    return (int64_t)(s_next_random(rng) % (uint64_t)(cap + 1));
+}
+
+/* --- the worker's waits ------------------------------------------------------------------------ */
 
 static bool s_stopping(s_sink_t *s)
 {
@@ -429,13 +501,32 @@ static bool s_stopping(s_sink_t *s)
     return stop;
 }
 
-/* Sleeps `ms` on the clock in slices; false when a stop came first. */
-static bool s_backoff(s_sink_t *s, int64_t ms)
+static uint64_t s_kicks(s_sink_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t k = s->kicks;
+    pthread_mutex_unlock(&s->mu);
+    return k;
+}
+
+static void s_kick(s_sink_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->kicks++;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Sleeps `ms` on the clock in slices; false when a stop came first. With
+ * `kick_gen`, also returns (true) as soon as the sink is kicked again. */
+static bool s_sleep(s_sink_t *s, int64_t ms, const uint64_t *kick_gen)
 {
     const sg_clock_t *clock = s->owner->clock;
     while (ms > 0) {
         if (s_stopping(s))
             return false;
+        if (kick_gen && s_kicks(s) != *kick_gen)
+            return true;
         int64_t slice = ms < S_SLEEP_SLICE_MS ? ms : S_SLEEP_SLICE_MS;
         sg_clock_sleep(clock, slice);
         ms -= slice;
@@ -443,81 +534,391 @@ static bool s_backoff(s_sink_t *s, int64_t ms)
     return !s_stopping(s);
 }
 
-static void s_dead_letter(s_sink_t *s, const sg_outcome_t *o, const char *why, int attempts)
+static void s_add_ms(struct timespec *ts, int64_t ms)
 {
-    sg_error(s->log_tag, "dead letter %s (%s) after %d attempt%s: %s",
-             o->dedup_key ? o->dedup_key : "?", sg_outcome_kind_name(o->kind), attempts,
-             attempts == 1 ? "" : "s", why);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Nothing to do as of kick `gen`: says so to drain, then waits for a kick,
+ * a stop, or the idle poll (real time: a journal written by another
+ * connection may have outcomes nobody kicked for). */
+static void s_idle_wait(s_sink_t *s, uint64_t gen)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    s_add_ms(&deadline, S_IDLE_POLL_MS);
     pthread_mutex_lock(&s->mu);
-    s->stats.dead++;
+    s->seen = gen;
+    s->is_idle = true;
+    pthread_cond_broadcast(&s->idle);
+    while (!s->stop && s->kicks == gen) {
+        if (pthread_cond_timedwait(&s->wake, &s->mu, &deadline) == ETIMEDOUT)
+            break;
+    }
+    s->is_idle = false;
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Delivers one outcome, retrying RETRY with exponential backoff. */
-static void s_deliver(s_sink_t *s, const sg_outcome_t *o)
+/* --- routing the log into the outbox ------------------------------------------------------------ */
+
+/* Queues the log's new outcomes that this sink is routed; the others are
+ * passed over. Returns 0 or a negative error (journal). */
+static int s_scan(s_sink_t *s)
 {
-    int64_t backoff = S_BACKOFF_START_MS;
-    for (int attempt = 1;; attempt++) {
-        sg_deliver_result_t r = s->plugin->deliver(s->ctx, o);
-        if (r == SG_DELIVER_OK) {
-            pthread_mutex_lock(&s->mu);
-            s->stats.delivered++;
-            pthread_mutex_unlock(&s->mu);
-            return;
+    for (;;) {
+        sg_journal_logged_t *logged = NULL;
+        size_t n = 0;
+        int rc = sg_journal_outbox_after(s->j, s->cursor, S_SCAN_BATCH, &logged, &n);
+        if (rc != SG_OK || n == 0) {
+            sg_journal_logged_free(logged, n);
+            return rc;
         }
-        if (r != SG_DELIVER_RETRY) {
-            s_dead_letter(s, o, r == SG_DELIVER_FATAL ? "the plugin refused it for good"
-                                                      : "the plugin returned an unknown result",
-                          attempt);
-            return;
+        uint64_t *seqs = calloc(n, sizeof *seqs);
+        char **sites = calloc(n, sizeof *sites);
+        size_t queued = 0;
+        rc = seqs && sites ? SG_OK : SG_ENOMEM;
+        for (size_t i = 0; rc == SG_OK && i < n; i++) {
+            sg_outcome_t *o = sg_outcome_from_json(logged[i].json);
+            if (!o) {
+                sg_warn(s->log_tag, "outcome %" PRIu64 " of the log cannot be read; skipped",
+                        logged[i].seq);
+            } else if (s_routed(s->cfg, o)) {
+                seqs[queued] = logged[i].seq;
+                sites[queued] = o->site ? sg_strdupf("%s", o->site) : NULL;
+                if (o->site && !sites[queued])
+                    rc = SG_ENOMEM;
+                queued++;
+            }
+            sg_outcome_free(&o);
         }
-        if (attempt >= S_MAX_ATTEMPTS) {
-            s_dead_letter(s, o, "retries exhausted", attempt);
-            return;
-        }
+        uint64_t last = logged[n - 1].seq;
+        if (rc == SG_OK)
+            rc = sg_journal_outbox_queue(s->j, s->cfg->name, seqs, (const char *const *)sites,
+                                         queued, last);
+        for (size_t i = 0; sites && i < queued; i++)
+            free(sites[i]);
+        free(sites);
+        free(seqs);
+        sg_journal_logged_free(logged, n);
+        if (rc != SG_OK)
+            return rc;
+        s->cursor = last;
         pthread_mutex_lock(&s->mu);
-        s->stats.retries++;
+        s->stats.queued += queued;
         pthread_mutex_unlock(&s->mu);
-        if (!s_backoff(s, backoff)) {
-            s_dead_letter(s, o, "stopped while waiting to retry", attempt);
-            return;
-        }
-        backoff = backoff * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : backoff * 2;
+        if (n < S_SCAN_BATCH)
+            return SG_OK;
     }
+}
+
+/* --- what to deliver next --------------------------------------------------------------------- */
+
+/* One delivery: the rows it settles and the outcome the plugin gets. */
+typedef struct {
+    uint64_t *seqs;
+    size_t n;
+    sg_outcome_t *outcome;
+} s_work_t;
+
+static void s_work_fini(s_work_t *w)
+{
+    free(w->seqs);
+    sg_outcome_free(&w->outcome);
+    memset(w, 0, sizeof *w);
+}
+
+/* The logged outcome of one row in *out. Returns 0, SG_EINVAL when the log
+ * has no readable outcome there (it can never be delivered), or another
+ * negative error (try again later). */
+static int s_load(s_sink_t *s, uint64_t seq, sg_outcome_t **out)
+{
+    char *json = NULL;
+    *out = NULL;
+    int rc = sg_journal_outbox_json(s->j, seq, &json);
+    if (rc == SG_OK && !(*out = sg_outcome_from_json(json)))
+        rc = SG_EINVAL;
+    free(json);
+    if (rc == SG_EINVAL || rc == SG_ENOTFOUND) {
+        sg_error(s->log_tag, "outcome %" PRIu64 " of the log cannot be read", seq);
+        rc = SG_EINVAL;
+    }
+    return rc;
+}
+
+static const char *s_fallback_name(const s_sink_t *s)
+{
+    return s->fallback >= 0 ? s->owner->sinks[s->fallback].cfg->name : NULL;
+}
+
+/* Dead-letters rows: journaled, logged by dedup key, handed to the fallback. */
+static void s_dead_letter(s_sink_t *s, const uint64_t *seqs, size_t n, const char *why)
+{
+    const char *fb = s_fallback_name(s);
+    int rc = sg_journal_outbox_dead(s->j, s->cfg->name, seqs, n, why, sg_clock_wall(s->owner->clock),
+                                    fb);
+    if (rc != SG_OK) {
+        sg_error(s->log_tag, "cannot record %zu dead letter%s: %s", n, n == 1 ? "" : "s",
+                 sg_err_str(rc));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sg_outcome_t *o = NULL;
+        (void)s_load(s, seqs[i], &o);
+        sg_error(s->log_tag, "dead letter %s (%s): %s%s%s",
+                 o && o->dedup_key ? o->dedup_key : "?",
+                 o ? sg_outcome_kind_name(o->kind) : "?", why, fb ? "; handed to sink " : "",
+                 fb ? fb : "");
+        sg_outcome_free(&o);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->stats.dead += n;
+    pthread_mutex_unlock(&s->mu);
+    if (s->fallback >= 0)
+        s_kick(&s->owner->sinks[s->fallback]);
+}
+
+/* Rows that have waited through `limit` failed attempts are dead letters;
+ * done[i] is set for each. Returns how many. */
+static size_t s_expire(s_sink_t *s, sg_outbox_row_t *rows, size_t n, bool *done)
+{
+    uint64_t *dead = calloc(n ? n : 1, sizeof *dead);
+    size_t n_dead = 0;
+    for (size_t i = 0; dead && i < n; i++) {
+        if (s->failures - rows[i].base >= s->retry.limit) {
+            dead[n_dead++] = rows[i].seq;
+            done[i] = true;
+        }
+    }
+    if (n_dead > 0) {
+        char *why = sg_strdupf("retries exhausted (%d failed attempts of the sink)",
+                               s->retry.limit);
+        s_dead_letter(s, dead, n_dead, why ? why : "retries exhausted");
+        free(why);
+    }
+    free(dead);
+    return n_dead;
+}
+
+/* From/to of a sealed group's key ".../group/<from>-<to>". */
+static void s_group_window(const char *grp, int64_t *from, int64_t *to)
+{
+    long long a = 0, b = 0;
+    const char *slash = strrchr(grp, '/');
+    if (slash && sscanf(slash + 1, "%lld-%lld", &a, &b) == 2) {
+        *from = a;
+        *to = b;
+    }
+}
+
+/* Builds the delivery of members[0..n) (rows of one group, in seq order). */
+static int s_make_group(s_sink_t *s, sg_outbox_row_t **members, size_t n, const char *grp,
+                        s_work_t *w)
+{
+    int64_t from = members[0]->time_ms, to = from + s->cfg->group_ms;
+    if (grp)
+        s_group_window(grp, &from, &to);
+    sg_outcome_t **outs = calloc(n, sizeof *outs);
+    w->seqs = calloc(n, sizeof *w->seqs);
+    int rc = outs && w->seqs ? SG_OK : SG_ENOMEM;
+    for (size_t i = 0; rc == SG_OK && i < n; i++) {
+        w->seqs[w->n++] = members[i]->seq;
+        rc = s_load(s, members[i]->seq, &outs[i]);
+    }
+    if (rc == SG_OK && n == 1) {
+        w->outcome = outs[0];
+        outs[0] = NULL;
+    } else if (rc == SG_OK) {
+        w->outcome = sg_outcome_group((const sg_outcome_t *const *)outs, n, from, to);
+        rc = w->outcome ? SG_OK : SG_ENOMEM;
+        if (rc == SG_OK && !grp)
+            rc = sg_journal_outbox_seal(s->j, s->cfg->name, w->seqs, n, w->outcome->dedup_key);
+    }
+    for (size_t i = 0; outs && i < n; i++)
+        sg_outcome_free(&outs[i]);
+    free(outs);
+    return rc;
+}
+
+/* Rows of the same sealed group, or of the same open window (kind, site,
+ * time in [from, from + group)), starting at rows[first]. */
+static size_t s_members(const s_sink_t *s, sg_outbox_row_t *rows, size_t n, const bool *done,
+                        size_t first, sg_outbox_row_t **out)
+{
+    const sg_outbox_row_t *f = &rows[first];
+    size_t k = 0;
+    for (size_t i = first; i < n; i++) {
+        const sg_outbox_row_t *r = &rows[i];
+        bool same = f->grp ? (r->grp && strcmp(r->grp, f->grp) == 0)
+                           : (!done[i] && s_groupable(s, r) && strcmp(r->kind, f->kind) == 0 &&
+                              strcmp(r->site, f->site) == 0 && r->time_ms >= f->time_ms &&
+                              r->time_ms < f->time_ms + s->cfg->group_ms);
+        if (same)
+            out[k++] = &rows[i];
+    }
+    return k;
+}
+
+/* Picks the first delivery that is due, in seq order: a single outcome, a
+ * sealed group, or a window that has closed (sealed now). Windows still
+ * open set *wake_at (wall ms). Returns 1 with *w filled, 0 when nothing is
+ * due, or a negative error. */
+static int s_pick(s_sink_t *s, s_work_t *w, int64_t *wake_at)
+{
+    sg_outbox_row_t *rows = NULL;
+    size_t n = 0;
+    *wake_at = INT64_MAX;
+    int rc = sg_journal_outbox_pending(s->j, s->cfg->name, S_PENDING_WINDOW, &rows, &n);
+    if (rc != SG_OK)
+        return rc;
+    bool *done = calloc(n ? n : 1, sizeof *done);
+    sg_outbox_row_t **members = calloc(n ? n : 1, sizeof *members);
+    rc = done && members ? 0 : SG_ENOMEM;
+    if (rc == 0)
+        s_expire(s, rows, n, done);
+    int64_t now = sg_clock_wall(s->owner->clock);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (done[i])
+            continue;
+        if (!rows[i].grp && !s_groupable(s, &rows[i])) {
+            int lrc = s_load(s, rows[i].seq, &w->outcome);
+            w->seqs = calloc(1, sizeof *w->seqs);
+            if (lrc == SG_OK && w->seqs) {
+                w->seqs[w->n++] = rows[i].seq;
+                rc = 1;
+            } else if (lrc == SG_EINVAL) { /* it can never be delivered */
+                s_work_fini(w);
+                s_dead_letter(s, &rows[i].seq, 1, "the outcome log entry cannot be read");
+            } else {
+                rc = lrc != SG_OK ? lrc : SG_ENOMEM;
+            }
+            continue;
+        }
+        size_t k = s_members(s, rows, n, done, i, members);
+        for (size_t m = 0; m < k; m++)
+            done[members[m] - rows] = true;
+        int64_t closes = rows[i].time_ms + s->cfg->group_ms;
+        if (!rows[i].grp && now < closes) {
+            *wake_at = closes < *wake_at ? closes : *wake_at;
+            continue;
+        }
+        rc = s_make_group(s, members, k, rows[i].grp, w);
+        rc = rc == SG_OK ? 1 : rc;
+        if (rc == SG_EINVAL) { /* a member cannot be read: dead-letter the lot, go on */
+            uint64_t *seqs = w->seqs;
+            size_t ns = w->n;
+            w->seqs = NULL;
+            s_work_fini(w);
+            s_dead_letter(s, seqs, ns, "the outcome log entry cannot be read");
+            free(seqs);
+            rc = 0;
+        }
+    }
+    if (rc < 0)
+        s_work_fini(w);
+    free(members);
+    free(done);
+    sg_outbox_rows_free(rows, n);
+    return rc;
+}
+
+/* --- delivering --------------------------------------------------------------------------------- */
+
+static void s_count(s_sink_t *s, uint64_t *counter, uint64_t by)
+{
+    pthread_mutex_lock(&s->mu);
+    *counter += by;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* A RETRY: one more failure of the sink; rows past the limit die; then the
+ * sink backs off (full jitter) before it tries anything again. */
+static void s_failed(s_sink_t *s, const s_work_t *w)
+{
+    int64_t failures = s->failures;
+    int rc = sg_journal_outbox_failed(s->j, s->cfg->name, w->seqs, w->n,
+                                      "the plugin asked to retry", &failures);
+    if (rc != SG_OK)
+        sg_error(s->log_tag, "cannot record a failed delivery: %s", sg_err_str(rc));
+    else
+        s->failures = failures;
+    s->streak++;
+    sg_outbox_row_t *rows = NULL;
+    size_t n = 0;
+    if (sg_journal_outbox_pending(s->j, s->cfg->name, S_PENDING_WINDOW, &rows, &n) == SG_OK) {
+        bool *done = calloc(n ? n : 1, sizeof *done);
+        if (done)
+            s_expire(s, rows, n, done);
+        bool gave_up = false; /* a row of this delivery was dead-lettered */
+        for (size_t i = 0; done && i < n; i++) {
+            for (size_t k = 0; done[i] && k < w->n; k++)
+                gave_up = gave_up || rows[i].seq == w->seqs[k];
+        }
+        if (!gave_up)
+            s_count(s, &s->stats.retries, 1);
+        free(done);
+        sg_outbox_rows_free(rows, n);
+    }
+    int64_t wait = sg_notify_backoff_ms(&s->retry, s->streak, &s->rng);
+    sg_debug(s->log_tag, "backing off %" PRId64 " ms after %" PRId64 " failure%s in a row", wait,
+             s->streak, s->streak == 1 ? "" : "s");
+    s_sleep(s, wait, NULL);
+}
+
+static void s_deliver(s_sink_t *s, const s_work_t *w)
+{
+    sg_deliver_result_t r = s->plugin->deliver(s->ctx, w->outcome);
+    if (r == SG_DELIVER_OK) {
+        s->streak = 0;
+        int rc = sg_journal_outbox_delivered(s->j, s->cfg->name, w->seqs, w->n,
+                                             sg_clock_wall(s->owner->clock));
+        if (rc != SG_OK)
+            sg_error(s->log_tag, "delivered %s but cannot record it (it may be sent again): %s",
+                     w->outcome->dedup_key, sg_err_str(rc));
+        s_count(s, &s->stats.delivered, w->n);
+        if (w->n > 1)
+            s_count(s, &s->stats.grouped, 1);
+        return;
+    }
+    if (r == SG_DELIVER_RETRY) {
+        s_failed(s, w);
+        return;
+    }
+    s->streak = 0; /* the sink answered: it is up; this notice is bad */
+    s_dead_letter(s, w->seqs, w->n,
+                  r == SG_DELIVER_FATAL ? "the plugin refused it for good"
+                                        : "the plugin returned an unknown result");
 }
 
 static void *s_worker(void *arg)
 {
     s_sink_t *s = arg;
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        while (!s->head && !s->stop)
-            pthread_cond_wait(&s->wake, &s->mu);
-        if (s->stop) {
-            pthread_mutex_unlock(&s->mu);
-            break;
+    while (!s_stopping(s)) {
+        uint64_t gen = s_kicks(s);
+        s_work_t w = {0};
+        int64_t wake_at = INT64_MAX;
+        int rc = s_scan(s);
+        rc = rc == SG_OK ? s_pick(s, &w, &wake_at) : rc;
+        if (rc < 0) {
+            sg_error(s->log_tag, "outbox: %s; trying again", sg_err_str(rc));
+            s_sleep(s, S_ERROR_PAUSE_MS, NULL);
+        } else if (rc == 1) {
+            s_deliver(s, &w);
+        } else if (wake_at == INT64_MAX) {
+            s_idle_wait(s, gen);
+        } else {
+            s_sleep(s, wake_at - sg_clock_wall(s->owner->clock), &gen);
         }
-        s_item_t *item = s->head;
-        s->head = item->next;
-        if (!s->head)
-            s->tail = NULL;
-        s->busy = true;
-        pthread_mutex_unlock(&s->mu);
-
-        s_deliver(s, item->outcome);
-        sg_outcome_free(&item->outcome);
-        free(item);
-
-        pthread_mutex_lock(&s->mu);
-        s->busy = false;
-        if (!s->head)
-            pthread_cond_broadcast(&s->idle);
-        pthread_mutex_unlock(&s->mu);
+        s_work_fini(&w);
     }
     return NULL;
 }
 
-/* --- life cycle ---------------------------------------------------------------------- */
+/* --- life cycle ---------------------------------------------------------------------------------- */
 
 static int s_sink_sync_init(s_sink_t *s)
 {
@@ -529,7 +930,7 @@ static int s_sink_sync_init(s_sink_t *s)
         goto fail;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         goto fail;
-    if (pthread_cond_init(&s->wake, NULL) != 0) {
+    if (pthread_cond_init(&s->wake, &attr) != 0) {
         pthread_mutex_destroy(&s->mu);
         goto fail;
     }
@@ -543,6 +944,41 @@ static int s_sink_sync_init(s_sink_t *s)
 fail:
     pthread_condattr_destroy(&attr);
     return rc;
+}
+
+static uint64_t s_seed(const char *name, int64_t wall)
+{
+    uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+    return h ^ (uint64_t)wall;
+}
+
+/* The sink's own journal connection, its outbox state and its retry rules. */
+static int s_sink_outbox(s_sink_t *s, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->cfg;
+    bool created = false;
+    s->j = sg_journal_open(s->owner->path);
+    int rc = s->j ? sg_journal_outbox_init(s->j, true) : SG_EIO;
+    rc = rc ? rc : sg_journal_outbox_sink(s->j, s_sink_name(sc), &s->cursor, &s->failures,
+                                          &created);
+    if (rc != SG_OK) {
+        s_error(errs, &sc->mark, "sink '%s': cannot open its outbox in the journal",
+                s_sink_name(sc));
+        return rc;
+    }
+    s->retry.initial_ms = sc->retry.initial_ms > 0 ? sc->retry.initial_ms : S_DEFAULT_INITIAL_MS;
+    s->retry.max_ms = sc->retry.max_ms > 0 ? sc->retry.max_ms : S_DEFAULT_MAX_MS;
+    s->retry.limit = sc->retry.limit > 0 ? sc->retry.limit : S_DEFAULT_LIMIT;
+    s->rng = s_seed(s_sink_name(sc), sg_clock_wall(s->owner->clock));
+    long pending = sg_journal_outbox_count(s->j, s_sink_name(sc), SG_OUTBOX_PENDING);
+    if (created)
+        sg_info(s->log_tag, "new sink: starts after outcome %" PRIu64
+                            " of the log (earlier outcomes are not sent to it)", s->cursor);
+    else if (pending > 0)
+        sg_info(s->log_tag, "resuming: %ld notice%s pending", pending, pending == 1 ? "" : "s");
+    return SG_OK;
 }
 
 /* Calls init and starts the worker. */
@@ -560,6 +996,9 @@ static int s_sink_start(s_sink_t *s, sg_config_errors_t *errs)
         s_error(errs, &sc->mark, "sink '%s': out of memory while starting", s_sink_name(sc));
         return SG_ENOMEM;
     }
+    int rc = s_sink_outbox(s, errs);
+    if (rc != SG_OK)
+        return rc;
     s_log_options(s);
     if (s->plugin->init(&s->host, s->options, s->n_options, &s->ctx) != 0) {
         s_error(errs, &sc->mark, "sink '%s': plugin '%s' failed to start (see the log)",
@@ -586,17 +1025,12 @@ static void s_sink_stop(s_sink_t *s)
         pthread_join(s->thread, NULL);
         s->thread_started = false;
     }
-    size_t left = 0;
-    while (s->head) {
-        s_item_t *item = s->head;
-        s->head = item->next;
-        sg_outcome_free(&item->outcome);
-        free(item);
-        left++;
-    }
-    s->tail = NULL;
+    long left = s->j ? sg_journal_outbox_count(s->j, s_sink_name(s->cfg), SG_OUTBOX_PENDING) : 0;
     if (left > 0)
-        sg_warn(s->log_tag, "%zu outcome%s not delivered at shutdown", left, left == 1 ? "" : "s");
+        sg_warn(s->log_tag, "%ld notice%s not delivered yet%s", left, left == 1 ? "" : "s",
+                s->owner->tmp_dir ? " (lost: this outbox is temporary)"
+                                  : "; kept in the outbox for the next start");
+    sg_journal_close(&s->j);
     if (s->inited) {
         s->plugin->close(s->ctx);
         s->inited = false;
@@ -613,13 +1047,77 @@ static void s_sink_stop(s_sink_t *s)
     s_sink_unload(s);
 }
 
-sg_notify_t *sg_notify_new(const sg_config_t *cfg, const sg_clock_t *clock,
-                           sg_config_errors_t *errs)
+/* Resolves each sink's fallback to an index. */
+static int s_resolve_fallbacks(sg_notify_t *n, sg_config_errors_t *errs)
+{
+    int rc = SG_OK;
+    for (size_t i = 0; i < n->n_sinks; i++) {
+        s_sink_t *s = &n->sinks[i];
+        s->fallback = -1;
+        if (!s->cfg->fallback)
+            continue;
+        for (size_t k = 0; k < n->n_sinks; k++) {
+            if (k != i && n->sinks[k].cfg->name &&
+                strcmp(n->sinks[k].cfg->name, s->cfg->fallback) == 0)
+                s->fallback = (int)k;
+        }
+        if (s->fallback < 0) {
+            s_error(errs, &s->cfg->mark, "sink '%s': fallback '%s' is not another configured sink",
+                    s_sink_name(s->cfg), s->cfg->fallback);
+            rc = SG_ECONFIG;
+        }
+    }
+    return rc;
+}
+
+/* A private outbox: a journal in a new temporary directory. */
+static int s_private_path(sg_notify_t *n)
+{
+    const char *tmp = getenv("TMPDIR");
+    n->tmp_dir = sg_strdupf("%s/sg-outbox-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!n->tmp_dir)
+        return SG_ENOMEM;
+    if (!mkdtemp(n->tmp_dir)) {
+        sg_error(S_MODULE, "cannot make a temporary outbox: %s", strerror(errno));
+        free(n->tmp_dir);
+        n->tmp_dir = NULL;
+        return SG_EIO;
+    }
+    n->path = sg_strdupf("%s/outbox.db", n->tmp_dir);
+    return n->path ? SG_OK : SG_ENOMEM;
+}
+
+static void s_remove_private(sg_notify_t *n)
+{
+    if (!n->tmp_dir)
+        return;
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; n->path && i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char *f = sg_strdupf("%s%s", n->path, suffixes[i]);
+        if (f)
+            unlink(f);
+        free(f);
+    }
+    rmdir(n->tmp_dir);
+    free(n->tmp_dir);
+    n->tmp_dir = NULL;
+}
+
+sg_notify_t *sg_notify_open(const sg_config_t *cfg, const sg_clock_t *clock,
+                            const char *journal_path, sg_config_errors_t *errs)
 {
     sg_notify_t *n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
     n->clock = clock;
+    int prc = journal_path ? ((n->path = sg_strdupf("%s", journal_path)) ? SG_OK : SG_ENOMEM)
+                           : s_private_path(n);
+    if (prc != SG_OK || !(n->poster = sg_journal_open(n->path)) ||
+        sg_journal_outbox_init(n->poster, false) != SG_OK) {
+        s_error(errs, &(sg_mark_t){cfg->path, 1, 1}, "notify: cannot open the outbox in '%s'",
+                n->path ? n->path : "?");
+        goto fail;
+    }
     n->sinks = calloc(cfg->n_sinks ? cfg->n_sinks : 1, sizeof *n->sinks);
     if (!n->sinks)
         goto fail;
@@ -630,7 +1128,7 @@ sg_notify_t *sg_notify_new(const sg_config_t *cfg, const sg_clock_t *clock,
         if (s_sink_load(&n->sinks[i], cfg, &cfg->sinks[i], errs) != SG_OK)
             failed = true;
     }
-    if (failed)
+    if (failed || s_resolve_fallbacks(n, errs) != SG_OK)
         goto fail;
     for (size_t i = 0; i < n->n_sinks; i++) {
         if (s_sink_start(&n->sinks[i], errs) != SG_OK)
@@ -642,84 +1140,95 @@ fail:
     return NULL;
 }
 
+sg_notify_t *sg_notify_new(const sg_config_t *cfg, const sg_clock_t *clock,
+                           sg_config_errors_t *errs)
+{
+    return sg_notify_open(cfg, clock, NULL, errs);
+}
+
+void sg_notify_wake(sg_notify_t *n)
+{
+    for (size_t i = 0; n && i < n->n_sinks; i++) {
+        if (n->sinks[i].sync_ready)
+            s_kick(&n->sinks[i]);
+    }
+}
+
 int sg_notify_post(sg_notify_t *n, const sg_outcome_t *o)
 {
-    if (!o->json)
+    if (!n || !o->json || !o->dedup_key)
         return SG_EINVAL;
-    int rc = SG_OK;
-    for (size_t i = 0; i < n->n_sinks; i++) {
-        s_sink_t *s = &n->sinks[i];
-        s_item_t *item = malloc(sizeof *item);
-        sg_outcome_t *copy = sg_outcome_dup(o);
-        if (!item || !copy) {
-            free(item);
-            sg_outcome_free(&copy);
-            sg_error(s->log_tag, "out of memory: outcome %s not queued",
-                     o->dedup_key ? o->dedup_key : "?");
-            rc = SG_ENOMEM;
-            continue;
-        }
-        item->outcome = copy;
-        item->next = NULL;
-        pthread_mutex_lock(&s->mu);
-        if (s->tail)
-            s->tail->next = item;
-        else
-            s->head = item;
-        s->tail = item;
-        s->stats.queued++;
-        pthread_cond_signal(&s->wake);
-        pthread_mutex_unlock(&s->mu);
+    int rc = sg_journal_outcome(n->poster, o, NULL);
+    if (rc != SG_OK) {
+        sg_error(S_MODULE, "cannot put outcome %s in the outbox: %s", o->dedup_key,
+                 sg_err_str(rc));
+        return rc;
     }
-    return rc;
+    sg_notify_wake(n);
+    return SG_OK;
+}
+
+static void s_add_stats(sg_notify_stats_t *out, const sg_notify_stats_t *in)
+{
+    out->queued += in->queued;
+    out->delivered += in->delivered;
+    out->retries += in->retries;
+    out->dead += in->dead;
+    out->grouped += in->grouped;
 }
 
 void sg_notify_stats(sg_notify_t *n, sg_notify_stats_t *out)
 {
     memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < n->n_sinks; i++) {
+    for (size_t i = 0; n && i < n->n_sinks; i++) {
         s_sink_t *s = &n->sinks[i];
         pthread_mutex_lock(&s->mu);
-        out->queued += s->stats.queued;
-        out->delivered += s->stats.delivered;
-        out->retries += s->stats.retries;
-        out->dead += s->stats.dead;
+        s_add_stats(out, &s->stats);
         pthread_mutex_unlock(&s->mu);
     }
 }
 
-static struct timespec s_deadline(int64_t timeout_ms)
+int sg_notify_sink_stats(sg_notify_t *n, const char *sink, sg_notify_stats_t *out)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (timeout_ms < 0)
-        timeout_ms = 0;
-    ts.tv_sec += (time_t)(timeout_ms / 1000);
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n->n_sinks; i++) {
+        s_sink_t *s = &n->sinks[i];
+        if (strcmp(s_sink_name(s->cfg), sink) != 0)
+            continue;
+        pthread_mutex_lock(&s->mu);
+        s_add_stats(out, &s->stats);
+        pthread_mutex_unlock(&s->mu);
+        return SG_OK;
     }
-    return ts;
+    return SG_ENOTFOUND;
 }
 
 int sg_notify_drain(sg_notify_t *n, int64_t timeout_ms)
 {
-    struct timespec deadline = s_deadline(timeout_ms);
-    int rc = SG_OK;
-    for (size_t i = 0; i < n->n_sinks; i++) {
-        s_sink_t *s = &n->sinks[i];
-        if (!s->thread_started)
-            continue;
-        pthread_mutex_lock(&s->mu);
-        while ((s->head || s->busy) && rc == SG_OK) {
-            if (pthread_cond_timedwait(&s->idle, &s->mu, &deadline) == ETIMEDOUT &&
-                (s->head || s->busy))
-                rc = SG_ETIMEOUT;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    s_add_ms(&deadline, timeout_ms > 0 ? timeout_ms : 0);
+    /* Passes until one finds every sink idle at once: a dead letter handed
+     * to a fallback makes a sink that was idle busy again. */
+    for (bool settled = !n; !settled;) {
+        settled = true;
+        for (size_t i = 0; i < n->n_sinks; i++) {
+            s_sink_t *s = &n->sinks[i];
+            if (!s->thread_started)
+                continue;
+            pthread_mutex_lock(&s->mu);
+            while (!(s->is_idle && s->seen >= s->kicks)) {
+                settled = false;
+                if (pthread_cond_timedwait(&s->idle, &s->mu, &deadline) == ETIMEDOUT &&
+                    !(s->is_idle && s->seen >= s->kicks)) {
+                    pthread_mutex_unlock(&s->mu);
+                    return SG_ETIMEOUT;
+                }
+            }
+            pthread_mutex_unlock(&s->mu);
         }
-        pthread_mutex_unlock(&s->mu);
     }
-    return rc;
+    return SG_OK;
 }
 
 void sg_notify_destroy(sg_notify_t **np)
@@ -729,12 +1238,15 @@ void sg_notify_destroy(sg_notify_t **np)
     sg_notify_t *n = *np;
     if (n->sinks) {
         if (sg_notify_drain(n, S_DESTROY_DRAIN_MS) != SG_OK)
-            sg_warn(S_MODULE, "sinks did not drain in %d ms; stopping them",
+            sg_info(S_MODULE, "sinks still busy after %d ms; stopping them",
                     (int)S_DESTROY_DRAIN_MS);
         for (size_t i = 0; i < n->n_sinks; i++)
             s_sink_stop(&n->sinks[i]);
     }
     free(n->sinks);
+    sg_journal_close(&n->poster);
+    s_remove_private(n);
+    free(n->path);
     free(n);
     *np = NULL;
 }

@@ -5,6 +5,8 @@
 
 #include <jansson.h>
 
+#include <stdbool.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -53,6 +55,7 @@ const char *sg_outcome_kind_name(sg_outcome_kind_t kind)
     case SG_OUTCOME_SUCCEEDED: return "succeeded";
     case SG_OUTCOME_FAILED: return "failed";
     case SG_OUTCOME_TIMED_OUT: return "timed_out";
+    case SG_OUTCOME_DRILL_REPORT: return "drill_report";
     }
     return "unknown";
 }
@@ -263,24 +266,208 @@ static int s_put_numbers(json_t *obj, const sg_outcome_t *o)
     return SG_OK;
 }
 
-char *sg_outcome_render_json(const sg_outcome_t *o)
+/* The outcome as a JSON object (caller decrefs), or NULL. */
+static json_t *s_render(const sg_outcome_t *o)
 {
-    char *text = NULL;
     char when[80];
     s_format_time(o->time_ms, when, sizeof when);
     json_t *obj = json_object();
     if (!obj)
-        goto fail;
+        return NULL;
     if (s_put(obj, "kind", json_string(sg_outcome_kind_name(o->kind))) != SG_OK ||
         s_put(obj, "severity", json_string(sg_severity_name(o->severity))) != SG_OK ||
         s_put(obj, "time", json_string(when)) != SG_OK ||
         s_put(obj, "time_ms", json_integer(o->time_ms)) != SG_OK ||
         s_put_string(obj, "dedup_key", o->dedup_key) != SG_OK ||
         s_put(obj, "run_id", json_integer((json_int_t)o->run_id)) != SG_OK ||
-        s_put_strings(obj, o) != SG_OK || s_put_numbers(obj, o) != SG_OK)
-        goto fail;
-    text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-fail:
+        s_put_strings(obj, o) != SG_OK || s_put_numbers(obj, o) != SG_OK) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+char *sg_outcome_render_json(const sg_outcome_t *o)
+{
+    json_t *obj = s_render(o);
+    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(obj);
     return text;
+}
+
+/* --- Reading the JSON back ------------------------------------------------------------------ */
+
+static int s_kind_of(const char *name, sg_outcome_kind_t *out)
+{
+    for (int k = SG_OUTCOME_SITE_SUSPECT; k < 128; k++) { /* every kind has a name */
+        const char *known = sg_outcome_kind_name((sg_outcome_kind_t)k);
+        if (name && strcmp(known, "unknown") != 0 && strcmp(name, known) == 0) {
+            *out = (sg_outcome_kind_t)k;
+            return SG_OK;
+        }
+    }
+    return SG_EINVAL;
+}
+
+static int s_severity_of(const char *name, sg_severity_t *out)
+{
+    for (int v = SG_SEVERITY_INFO; v <= SG_SEVERITY_CRITICAL; v++) {
+        if (name && strcmp(name, sg_severity_name((sg_severity_t)v)) == 0) {
+            *out = (sg_severity_t)v;
+            return SG_OK;
+        }
+    }
+    return SG_EINVAL;
+}
+
+static json_int_t s_int_of(const json_t *obj, const char *key, json_int_t dflt)
+{
+    const json_t *v = json_object_get(obj, key);
+    return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+static int s_read_fields(sg_outcome_t *o, const json_t *obj)
+{
+    const struct {
+        const char *key;
+        const char **field;
+    } strings[] = {
+        {"dedup_key", &o->dedup_key}, {"site", &o->site},         {"replica_site", &o->replica_site},
+        {"collection", &o->collection}, {"cim_path", &o->cim_path}, {"job_path", &o->job_path},
+        {"message", &o->message},
+    };
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        const char *v = json_string_value(json_object_get(obj, strings[i].key));
+        if (v && sg_outcome_set(o, strings[i].field, v) != SG_OK)
+            return SG_ENOMEM;
+    }
+    o->run_id = (uint64_t)s_int_of(obj, "run_id", 0);
+    o->percent = (int)s_int_of(obj, "percent", -1);
+    o->job_state = (int)s_int_of(obj, "job_state", 0);
+    o->return_value = (uint32_t)s_int_of(obj, "return_value", 0);
+    o->error_code = (uint32_t)s_int_of(obj, "error_code", 0);
+    o->attempt = (int)s_int_of(obj, "attempt", 0);
+    return SG_OK;
+}
+
+sg_outcome_t *sg_outcome_from_json(const char *json)
+{
+    sg_outcome_t *o = NULL;
+    json_t *obj = json ? json_loads(json, 0, NULL) : NULL;
+    sg_outcome_kind_t kind;
+    if (!json_is_object(obj) ||
+        s_kind_of(json_string_value(json_object_get(obj, "kind")), &kind) != SG_OK)
+        goto fail;
+    o = sg_outcome_new(kind, s_int_of(obj, "time_ms", 0));
+    if (!o || s_read_fields(o, obj) != SG_OK || !o->dedup_key ||
+        sg_outcome_set(o, &o->json, json) != SG_OK)
+        goto fail;
+    const char *severity = json_string_value(json_object_get(obj, "severity"));
+    if (severity && s_severity_of(severity, &o->severity) != SG_OK)
+        goto fail;
+    json_decref(obj);
+    return o;
+fail:
+    sg_outcome_free(&o);
+    json_decref(obj);
+    return NULL;
+}
+
+/* --- Groups --------------------------------------------------------------------------------- */
+
+/* "failover decided for 3 collections of site A: sql, web, mail", each
+ * collection with its reason for blocks. Caller frees. */
+static char *s_group_message(const sg_outcome_t *const *members, size_t n)
+{
+    const sg_outcome_t *first = members[0];
+    bool blocked = first->kind == SG_OUTCOME_BLOCKED;
+    char *text = blocked ? sg_strdupf("failover blocked for %zu collections of site %s:", n,
+                                      first->site ? first->site : "?")
+                 : first->kind == SG_OUTCOME_DECISION
+                     ? sg_strdupf("failover decided for %zu collections of site %s:", n,
+                                  first->site ? first->site : "?")
+                     : sg_strdupf("%zu %s outcomes of site %s:", n,
+                                  sg_outcome_kind_name(first->kind),
+                                  first->site ? first->site : "?");
+    for (size_t i = 0; text && i < n; i++) {
+        const sg_outcome_t *m = members[i];
+        const char *name = m->collection ? m->collection : "-";
+        char *next = blocked && m->message
+                         ? sg_strdupf("%s%s %s (%s)", text, i ? ";" : "", name, m->message)
+                         : sg_strdupf("%s%s %s", text, i ? "," : "", name);
+        free(text);
+        text = next;
+    }
+    return text;
+}
+
+/* The members' collections, in order, as a JSON array (NULL when out of memory). */
+static json_t *s_collections(const sg_outcome_t *const *members, size_t n)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < n; i++) {
+        json_t *name = s_json_text(members[i]->collection ? members[i]->collection : "-");
+        if (!name || json_array_append_new(list, name) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+static int s_group_json(sg_outcome_t *g, const sg_outcome_t *const *members, size_t n,
+                        int64_t from_ms, int64_t to_ms)
+{
+    int rc = SG_ENOMEM;
+    json_t *obj = s_render(g);
+    if (!obj || s_put(obj, "collections", s_collections(members, n)) != SG_OK ||
+        s_put(obj, "window_from_ms", json_integer(from_ms)) != SG_OK ||
+        s_put(obj, "window_to_ms", json_integer(to_ms)) != SG_OK)
+        goto fail;
+    char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text)
+        goto fail;
+    free((char *)g->json);
+    g->json = text;
+    rc = SG_OK;
+fail:
+    json_decref(obj);
+    return rc;
+}
+
+sg_outcome_t *sg_outcome_group(const sg_outcome_t *const *members, size_t n, int64_t from_ms,
+                               int64_t to_ms)
+{
+    if (n == 0)
+        return NULL;
+    const sg_outcome_t *first = members[0];
+    sg_outcome_t *g = sg_outcome_new(first->kind, first->time_ms);
+    if (!g)
+        return NULL;
+    g->severity = first->severity;
+    bool same_replica = true;
+    for (size_t i = 1; i < n; i++) {
+        const sg_outcome_t *m = members[i];
+        if (m->severity > g->severity)
+            g->severity = m->severity;
+        if (m->time_ms > g->time_ms)
+            g->time_ms = m->time_ms;
+        same_replica = same_replica && m->replica_site && first->replica_site &&
+                       strcmp(m->replica_site, first->replica_site) == 0;
+    }
+    char *message = s_group_message(members, n);
+    int rc = message ? SG_OK : SG_ENOMEM;
+    rc = rc ? rc : sg_outcome_set(g, &g->site, first->site);
+    if (!rc && same_replica)
+        rc = sg_outcome_set(g, &g->replica_site, first->replica_site);
+    rc = rc ? rc : sg_outcome_set(g, &g->message, message);
+    rc = rc ? rc : sg_outcome_setf(g, &g->dedup_key, "%s/%s/group/%lld-%lld",
+                                   first->site ? first->site : "-",
+                                   sg_outcome_kind_name(first->kind), (long long)from_ms,
+                                   (long long)to_ms);
+    rc = rc ? rc : s_group_json(g, members, n, from_ms, to_ms);
+    free(message);
+    if (rc != SG_OK)
+        sg_outcome_free(&g);
+    return g;
 }

@@ -38,6 +38,24 @@ void sg_outcome_free(sg_outcome_t **o);
  * job_state, return_value, error_code, attempt, message are set. */
 char *sg_outcome_render_json(const sg_outcome_t *o);
 
+/* Reads an outcome back from its JSON (as sg_outcome_render_json wrote it
+ * and the outcome log keeps it); `json` of the result is a copy of the text
+ * as given. A missing severity is the kind's default, a missing time_ms 0.
+ * NULL when the text is not such an outcome (kind and dedup_key are
+ * required) or out of memory. Caller owns it. */
+sg_outcome_t *sg_outcome_from_json(const char *json);
+
+/* One finished outcome standing for `n` (> 0) outcomes of one kind and site
+ * within the window [from_ms, to_ms): the members' kind and site, the
+ * highest severity, the latest time, the replica site when all share it,
+ * run_id 0, a message listing the collections (with each one's reason for
+ * blocks), dedup key "<site>/<kind>/group/<from_ms>-<to_ms>", and JSON with
+ * `collections` (names in member order), `window_from_ms` and
+ * `window_to_ms` besides the usual keys. Borrows the members. Caller owns
+ * the result; NULL when n is 0 or out of memory. */
+sg_outcome_t *sg_outcome_group(const sg_outcome_t *const *members, size_t n, int64_t from_ms,
+                               int64_t to_ms);
+
 /* "site_lost", "decision", "job_started", ... */
 const char *sg_outcome_kind_name(sg_outcome_kind_t kind);
 const char *sg_severity_name(sg_severity_t s);

@@ -1,23 +1,47 @@
 #include "service.h"
 #include "bus.h"
+#include "control.h"
+#include "drill.h"
 #include "err.h"
 #include "executor.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "outcome.h"
 #include "platform/platform.h"
 #include "policy/engine.h"
-#include "provider/sim.h"
+#include "provider/factory.h"
+
+#include "reload.h"
+#include "sdnotify.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <zmq.h>
 
 #define S_MOD "service"
 #define S_MAX_WAIT_MS 250      /* the loop wakes at least this often */
 #define S_BUS_BATCH 4096       /* messages read per wake-up before other work */
 #define S_STATS_EVERY_MS 60000 /* counters logged this often */
+#define S_METRICS_EVERY_MS 1000 /* the /metrics text is rendered this often */
+#define S_DEFAULT_METRICS "127.0.0.1:9464"
+
+/* Control, metrics, reload and systemd: the operator's side of the loop. */
+typedef struct {
+    sg_control_t *control;
+    sg_metrics_t *metrics;
+    sg_config_t **reloaded; /* configs loaded by reloads, owned, freed at stop */
+    size_t n_reloaded;
+    uint64_t decisions[SG_METRICS_N_DECISION_KINDS];
+    uint64_t blocked[SG_GUARD_COUNT];
+    int64_t *run_started; /* per collection: mono of its decision, 0: none */
+    sg_metrics_hist_t run_seconds;
+    uint64_t reloads_ok, reloads_refused;
+    int64_t next_metrics, watchdog_every, next_watchdog;
+} s_ops_t;
 
 typedef struct {
     const sg_config_t *cfg;
@@ -30,7 +54,48 @@ typedef struct {
     sg_engine_t *engine;
     sg_journal_t *journal;
     uint64_t decisions, runs_ok, runs_failed;
+    s_ops_t ops;
+    sg_drill_t *drill;
+    /* Failover runs decided (and journaled) while a drill runs: submitted
+     * once its cleanup is over, so no collection is failed over mid-drill. */
+    struct {
+        uint64_t *run_ids;
+        int *colls;
+        size_t n;
+    } held;
 } s_svc_t;
+
+/* Submits a decided failover run, or holds it while a drill runs. */
+static int s_submit_run(s_svc_t *s, uint64_t run_id, int collection)
+{
+    if (!s->drill || !sg_drill_running(s->drill))
+        return sg_executor_submit(s->executor, run_id, collection);
+    uint64_t *ids = realloc(s->held.run_ids, (s->held.n + 1) * sizeof *ids);
+    if (ids)
+        s->held.run_ids = ids;
+    int *colls = ids ? realloc(s->held.colls, (s->held.n + 1) * sizeof *colls) : NULL;
+    if (!colls)
+        return SG_ENOMEM;
+    s->held.colls = colls;
+    s->held.run_ids[s->held.n] = run_id;
+    s->held.colls[s->held.n++] = collection;
+    sg_info(S_MOD, "failover of %s waits for the drill's cleanup",
+            s->cfg->collections[collection].name);
+    return SG_OK;
+}
+
+/* Hands the held runs to the executor once no drill runs. */
+static void s_release_held(s_svc_t *s)
+{
+    for (size_t i = 0; i < s->held.n && !sg_drill_running(s->drill); i++) {
+        int rc = sg_executor_submit(s->executor, s->held.run_ids[i], s->held.colls[i]);
+        if (rc != SG_OK)
+            sg_error(S_MOD, "cannot start failover of %s: %s",
+                     s->cfg->collections[s->held.colls[i]].name, sg_err_str(rc));
+    }
+    if (!sg_drill_running(s->drill))
+        s->held.n = 0;
+}
 
 static sg_outcome_kind_t s_outcome_kind(sg_decision_kind_t k)
 {
@@ -73,9 +138,14 @@ static sg_outcome_t *s_decision_outcome(const s_svc_t *s, const sg_decision_t *d
 }
 
 /* Hands an outcome to the sinks unless the outcome log had it already. */
-static void s_notify(s_svc_t *s, sg_outcome_t *o, bool added)
+/* The outcome is in the journal's outcome log (the sinks' outbox): wake the
+ * sinks. When the journal refused it (`journaled` false), notify is asked to
+ * put it in the log through its own connection, a second chance. */
+static void s_notify(s_svc_t *s, sg_outcome_t *o, bool added, bool journaled)
 {
-    if (added && sg_notify_post(s->notify, o) != SG_OK)
+    if (journaled && added)
+        sg_notify_wake(s->notify);
+    else if (!journaled && sg_notify_post(s->notify, o) != SG_OK)
         sg_error(S_MOD, "cannot queue outcome %s for the sinks", o->dedup_key);
 }
 
@@ -83,25 +153,25 @@ static void s_notify(s_svc_t *s, sg_outcome_t *o, bool added)
  * journal failure is logged and the outcome still goes out. */
 static void s_post(s_svc_t *s, sg_outcome_t *o)
 {
-    bool added = true;
+    bool added = true, journaled = true;
     if (sg_journal_outcome(s->journal, o, &added) != SG_OK) {
         sg_error(S_MOD, "cannot journal outcome %s", o->dedup_key);
-        added = true;
+        journaled = false;
     }
-    s_notify(s, o, added);
+    s_notify(s, o, added, journaled);
 }
 
 /* The same for a run's step: its job path and end go in with the outcome. */
 static void s_post_step(s_svc_t *s, const sg_exec_result_t *r)
 {
     sg_outcome_t *o = r->outcome;
-    bool added = true;
+    bool added = true, journaled = true;
     if (sg_journal_run_step(s->journal, r->run_id, o->job_path, r->ended, r->failed_over,
                             sg_clock_wall(s->clock), o, &added) != SG_OK) {
         sg_error(S_MOD, "cannot journal outcome %s", o->dedup_key);
-        added = true;
+        journaled = false;
     }
-    s_notify(s, o, added);
+    s_notify(s, o, added, journaled);
 }
 
 /* The executor's intent hook: durable before InitiateFailover is called. */
@@ -119,12 +189,19 @@ static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
            d->reason);
     if (d->kind == SG_DECISION_SITE_RECOVERING)
         return; /* logged; the sinks hear when the site is healthy again */
+    if (d->kind == SG_DECISION_SITE_LOST && s->drill)
+        sg_drill_preempt(s->drill, d->reason); /* a real loss comes first */
     s->decisions++;
+    s->ops.decisions[d->kind]++;
+    if (d->kind == SG_DECISION_BLOCKED && d->guard < SG_GUARD_COUNT)
+        s->ops.blocked[d->guard]++;
+    if (d->kind == SG_DECISION_FAILOVER && s->ops.run_started)
+        s->ops.run_started[d->collection] = sg_clock_mono(s->clock);
     if (d->kind == SG_DECISION_FAILOVER) {
         const sg_collection_cfg_t *c = &s->cfg->collections[d->collection];
         int rc = sg_journal_decided(s->journal, d->run_id, c->name, c->cim_path,
                                     sg_clock_wall(s->clock));
-        rc = rc ? rc : sg_executor_submit(s->executor, d->run_id, d->collection);
+        rc = rc ? rc : s_submit_run(s, d->run_id, d->collection);
         if (rc != SG_OK)
             sg_error(S_MOD, "cannot start failover of %s: %s",
                      s->cfg->collections[d->collection].name, sg_err_str(rc));
@@ -157,6 +234,185 @@ static int s_on_event(void *user, const sg_event_t *ev)
     return sg_engine_on_event(s->engine, ev, s_now(s));
 }
 
+/* ---- operator side: metrics, watchdog, reload ------------------------------------ */
+
+static volatile sig_atomic_t s_reload_requested;
+
+#ifdef SIGHUP
+static void s_on_sighup(int sig)
+{
+    (void)sig;
+    s_reload_requested = 1;
+}
+#endif
+
+/* SIGHUP asks for a reload (where there is such a signal). */
+static void s_install_sighup(void)
+{
+#ifdef SIGHUP
+    struct sigaction sa = {0};
+    sa.sa_handler = s_on_sighup;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGHUP, &sa, NULL) != 0)
+        sg_warn(S_MOD, "cannot install the SIGHUP handler: no reload by signal");
+#endif
+}
+
+static void s_publish_metrics(s_svc_t *s)
+{
+    sg_notify_stats_t ns;
+    sg_notify_stats(s->notify, &ns);
+    sg_metrics_snapshot_t snap = {
+        .cfg = s->cfg,
+        .engine = s->engine,
+        .ingest = sg_bus_stats(s->bus),
+        .notify = &ns,
+        .decisions = s->ops.decisions,
+        .blocked = s->ops.blocked,
+        .runs_ok = s->runs_ok,
+        .runs_failed = s->runs_failed,
+        .run_seconds = &s->ops.run_seconds,
+        .reloads_ok = s->ops.reloads_ok,
+        .reloads_refused = s->ops.reloads_refused,
+        .control_requests = s->ops.control ? sg_control_requests(s->ops.control) : 0,
+        .leader_mode = "none",
+        .is_leader = true};
+    char *text = sg_metrics_render(&snap);
+    if (text)
+        sg_metrics_publish(s->ops.metrics, text);
+    else
+        sg_error(S_MOD, "out of memory rendering the metrics");
+}
+
+static void s_observe_run(s_svc_t *s, int c)
+{
+    if (!s->ops.run_started || !s->ops.run_started[c])
+        return;
+    sg_metrics_hist_observe(&s->ops.run_seconds,
+                            (double)(sg_clock_mono(s->clock) - s->ops.run_started[c]) / 1000.0);
+    s->ops.run_started[c] = 0;
+}
+
+/* Applies a loaded config that passed sg_reload_check. Takes `next`. */
+static int s_apply_config(s_svc_t *s, sg_config_t *next, sg_config_errors_t *errs)
+{
+    sg_config_t **list = realloc(s->ops.reloaded, (s->ops.n_reloaded + 1) * sizeof *list);
+    if (!list) {
+        sg_config_destroy(&next);
+        return SG_ENOMEM;
+    }
+    s->ops.reloaded = list;
+    if (sg_reload_sinks_changed(s->cfg, next)) {
+        /* One worker per sink at a time: the old sinks stop first; what they
+         * had pending stays in the outbox and the new sinks of the same
+         * names resume it. */
+        sg_notify_destroy(&s->notify);
+        s->notify = sg_notify_open(next, s->clock, s->cfg->journal.path, errs);
+        if (!s->notify) {
+            s->notify = sg_notify_open(s->cfg, s->clock, s->cfg->journal.path, NULL);
+            sg_config_destroy(&next);
+            return SG_ECONFIG;
+        }
+    }
+    int rc = sg_engine_set_config(s->engine, next);
+    if (rc != SG_OK) /* sg_reload_check let only the same sites and collections pass */
+        sg_error(S_MOD, "the engine refused the new policy: %s", sg_err_str(rc));
+    s->ops.reloaded[s->ops.n_reloaded++] = next; /* older configs may still be borrowed */
+    s->cfg = next;
+    sg_control_set_config(s->ops.control, next);
+    sg_log_set_level(next->log_level);
+    sg_log_set_json(next->log_format == SG_LOG_FORMAT_JSON);
+    return SG_OK;
+}
+
+/* The reload hook (SIGHUP and siteguardctl reload): loads the config file
+ * again; any error keeps the config in force. */
+static int s_reload(void *user, sg_config_errors_t *errs)
+{
+    s_svc_t *s = user;
+    sg_config_t *next = NULL;
+    sg_sdnotify_state(SG_SDNOTIFY_RELOADING, "reloading the config");
+    int rc = sg_config_load_file(s->cfg->path, &next, errs);
+    rc = rc ? rc : sg_notify_check(next, errs);
+    rc = rc ? rc : sg_reload_check(s->cfg, next, errs);
+    if (rc == SG_OK)
+        rc = s_apply_config(s, next, errs);
+    else
+        sg_config_destroy(&next);
+    if (rc == SG_OK) {
+        s->ops.reloads_ok++;
+        sg_info(S_MOD, "config %s reloaded", s->cfg->path);
+    } else {
+        s->ops.reloads_refused++;
+        sg_error(S_MOD, "config %s not reloaded; the config in force is kept", s->cfg->path);
+        for (size_t i = 0; i < errs->n; i++)
+            sg_error(S_MOD, "%s", errs->items[i]);
+    }
+    sg_sdnotify_state(SG_SDNOTIFY_READY, rc == SG_OK ? "config reloaded" : "reload refused");
+    return rc;
+}
+
+/* Periodic operator work on the loop: a reload asked by SIGHUP, the metrics
+ * text, the systemd watchdog. */
+static void s_ops_tick(s_svc_t *s, int64_t now)
+{
+    if (s_reload_requested) {
+        s_reload_requested = 0;
+        sg_config_errors_t errs;
+        sg_config_errors_init(&errs);
+        s_reload(s, &errs);
+        sg_config_errors_fini(&errs);
+    }
+    if (s->ops.metrics && now >= s->ops.next_metrics) {
+        s_publish_metrics(s);
+        s->ops.next_metrics = now + S_METRICS_EVERY_MS;
+    }
+    if (s->ops.watchdog_every && now >= s->ops.next_watchdog) {
+        sg_sdnotify_watchdog();
+        s->ops.next_watchdog = now + s->ops.watchdog_every;
+    }
+}
+
+static int s_ops_start(s_svc_t *s)
+{
+    const sg_config_t *cfg = s->cfg;
+    s->ops.run_started = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof(int64_t));
+    sg_control_env_t env = {.cfg = cfg, .engine = s->engine, .journal = s->journal,
+                            .clock = s->clock, .reload = s_reload, .drill = s->drill, .user = s};
+    s->ops.control = sg_control_new(s->zctx, &env);
+    if (!s->ops.run_started || !s->ops.control)
+        return SG_EIO;
+    const char *listen = cfg->metrics.listen ? cfg->metrics.listen : S_DEFAULT_METRICS;
+    if (strcmp(listen, "off") != 0) {
+        s->ops.metrics = sg_metrics_new(listen);
+        if (!s->ops.metrics && cfg->metrics.listen)
+            return SG_EIO;
+        if (!s->ops.metrics)
+            sg_warn(S_MOD, "no /metrics: set metrics.listen to a free address, or off");
+    }
+    sg_log_set_json(cfg->log_format == SG_LOG_FORMAT_JSON);
+    s_install_sighup();
+    s->ops.watchdog_every = sg_sdnotify_watchdog_period_ms();
+    return SG_OK;
+}
+
+static void s_ops_stop(s_svc_t *s)
+{
+    sg_control_destroy(&s->ops.control);
+    sg_metrics_destroy(&s->ops.metrics);
+    free(s->ops.run_started);
+    s->ops.run_started = NULL;
+}
+
+static void s_ops_free_configs(s_svc_t *s)
+{
+    for (size_t i = 0; i < s->ops.n_reloaded; i++)
+        sg_config_destroy(&s->ops.reloaded[i]);
+    free(s->ops.reloaded);
+    s->ops.reloaded = NULL;
+    s->ops.n_reloaded = 0;
+}
+
 static void s_handle_results(s_svc_t *s)
 {
     sg_exec_result_t r;
@@ -165,6 +421,7 @@ static void s_handle_results(s_svc_t *s)
                "%s: %s", sg_outcome_kind_name(r.outcome->kind), r.outcome->message);
         if (r.ended) {
             sg_engine_run_ended(s->engine, r.collection, r.failed_over, s_now(s));
+            s_observe_run(s, r.collection);
             if (r.failed_over)
                 s->runs_ok++;
             else
@@ -197,13 +454,30 @@ static void s_log_stats(const s_svc_t *s)
             (unsigned long long)s->runs_ok, (unsigned long long)s->runs_failed);
 }
 
+/* A drill's report goes to the journal's outcome log and the sinks; held
+ * failover runs go on once the drill is over. */
+static void s_handle_drill(s_svc_t *s)
+{
+    sg_outcome_t *o = NULL;
+    while (sg_drill_recv(s->drill, &o, 0) == 1) {
+        s_post(s, o);
+        sg_outcome_free(&o);
+    }
+    s_release_held(s);
+}
+
 static int s_loop(s_svc_t *s)
 {
     int64_t next_stats = sg_clock_mono(s->clock) + S_STATS_EVERY_MS;
     while (!sg_platform_stop_requested()) {
-        zmq_pollitem_t items[2] = {{.socket = sg_bus_socket(s->bus), .events = ZMQ_POLLIN},
+        zmq_pollitem_t items[5] = {{.socket = sg_bus_socket(s->bus), .events = ZMQ_POLLIN},
                                    {.socket = sg_executor_socket(s->executor), .events = ZMQ_POLLIN}};
-        int n = zmq_poll(items, 2, s_poll_timeout(s, sg_clock_mono(s->clock)));
+        void *ctl[2];
+        size_t n_ctl = sg_control_sockets(s->ops.control, ctl);
+        for (size_t i = 0; i < n_ctl; i++)
+            items[2 + i] = (zmq_pollitem_t){.socket = ctl[i], .events = ZMQ_POLLIN};
+        items[2 + n_ctl] = (zmq_pollitem_t){.socket = sg_drill_socket(s->drill), .events = ZMQ_POLLIN};
+        int n = zmq_poll(items, 3 + (int)n_ctl, s_poll_timeout(s, sg_clock_mono(s->clock)));
         if (n < 0 && zmq_errno() != EINTR) {
             sg_error(S_MOD, "poll failed: %s", zmq_strerror(zmq_errno()));
             return SG_EIO;
@@ -215,11 +489,18 @@ static int s_loop(s_svc_t *s)
         }
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_handle_results(s);
+        for (size_t i = 0; n > 0 && i < n_ctl; i++)
+            if (items[2 + i].revents & ZMQ_POLLIN)
+                sg_control_serve(s->ops.control, ctl[i]);
+        if (n > 0 && (items[2 + n_ctl].revents & ZMQ_POLLIN))
+            s_handle_drill(s);
         sg_now_t now = s_now(s);
         int rc = sg_engine_tick(s->engine, now);
         if (rc != SG_OK)
             sg_error(S_MOD, "engine tick failed: %s", sg_err_str(rc));
         s_drain_decisions(s);
+        sg_drill_tick(s->drill, now);
+        s_ops_tick(s, now.mono);
         if (now.mono >= next_stats) {
             s_log_stats(s);
             next_stats = now.mono + S_STATS_EVERY_MS;
@@ -257,14 +538,30 @@ static int s_write_stats(const s_svc_t *s, const char *path)
     return rc;
 }
 
-/* Resubmits one open run from the journal. */
+/* Resubmits one open run from the journal: a run already past its intent
+ * is finished (its job followed, or the provider asked before any new
+ * call). A run decided but never started is abandoned: the engine decides
+ * again if its site is still lost, rather than acting on a decision taken
+ * before the restart. */
 static void s_replay_run(s_svc_t *s, const sg_journal_run_t *r, int c)
 {
+    sg_now_t now = s_now(s);
+    sg_engine_assume_heard(s->engine, s->cfg->collections[c].site, now);
+    if (!r->job_path && !r->intent_ms) {
+        int rc = sg_journal_abandon(s->journal, r->run_id, now.wall);
+        if (rc == SG_OK)
+            sg_info(S_MOD, "run %llu of %s was decided but never started before the restart: "
+                           "abandoned; decided again if site %s is still lost",
+                    (unsigned long long)r->run_id, r->collection,
+                    s->cfg->sites[s->cfg->collections[c].site].name);
+        else
+            sg_error(S_MOD, "cannot abandon run %llu of %s: %s", (unsigned long long)r->run_id,
+                     r->collection, sg_err_str(rc));
+        return;
+    }
     sg_run_spec_t spec = {.run_id = r->run_id,
                           .collection = c,
-                          .mode = r->job_path    ? SG_RUN_FOLLOW
-                                  : r->intent_ms ? SG_RUN_RESOLVE
-                                                 : SG_RUN_FRESH,
+                          .mode = r->job_path ? SG_RUN_FOLLOW : SG_RUN_RESOLVE,
                           .job_path = r->job_path,
                           .intent_ms = r->intent_ms};
     sg_engine_restore(s->engine, c, SG_COLL_DECIDED);
@@ -274,9 +571,8 @@ static void s_replay_run(s_svc_t *s, const sg_journal_run_t *r, int c)
                  r->collection, sg_err_str(rc));
     else
         sg_info(S_MOD, "resuming run %llu of %s (%s)", (unsigned long long)r->run_id, r->collection,
-                spec.mode == SG_RUN_FOLLOW    ? "following its job"
-                : spec.mode == SG_RUN_RESOLVE ? "intent without a job: asking the provider"
-                                              : "decided, not yet called");
+                spec.mode == SG_RUN_FOLLOW ? "following its job"
+                                           : "intent without a job: asking the provider");
 }
 
 /* Replays the journal: ended runs tell the engine and the plan what is
@@ -297,7 +593,7 @@ static int s_replay(s_svc_t *s)
             if (c < 0) {
                 if (pass == 0)
                     sg_warn(S_MOD, "journal: collection %s is no longer configured", r->collection);
-            } else if (pass == 0 && r->ended_ms) {
+            } else if (pass == 0 && r->ended_ms && !r->abandoned) {
                 sg_engine_restore(s->engine, c, r->failed_over ? SG_COLL_DONE : SG_COLL_FAILED);
                 sg_executor_restore(s->executor, c, r->failed_over);
             } else if (!r->ended_ms && ((pass == 1 && !fresh) || (pass == 2 && fresh))) {
@@ -316,22 +612,25 @@ static int s_start(s_svc_t *s)
     s->zctx = zmq_ctx_new();
     if (!s->zctx)
         goto fail;
-    s->provider = sg_sim_new(s->cfg, s->clock);
+    s->provider = sg_provider_new(s->cfg, s->clock);
     if (!s->provider)
-        goto fail;
-    s->notify = sg_notify_new(s->cfg, s->clock, &errs);
-    if (!s->notify)
         goto fail;
     s->journal = sg_journal_open(s->cfg->journal.path);
     if (!s->journal)
+        goto fail;
+    s->notify = sg_notify_open(s->cfg, s->clock, s->cfg->journal.path, &errs);
+    if (!s->notify)
         goto fail;
     s->executor = sg_executor_new(s->zctx, s->cfg, s->provider, s->clock);
     s->engine = sg_engine_new(s->cfg, (uint64_t)sg_clock_wall(s->clock) * 1000);
     s->bus = sg_bus_new(s->zctx, s->cfg);
     if (!s->executor || !s->engine || !s->bus)
         goto fail;
+    s->drill = sg_drill_new(s->zctx, s->cfg, s->provider, s->clock, s->journal, s->engine);
+    if (!s->drill)
+        goto fail;
     sg_executor_set_intent_hook(s->executor, s_intent, s);
-    if (s_replay(s) != SG_OK)
+    if (s_replay(s) != SG_OK || s_ops_start(s) != SG_OK)
         goto fail;
     sg_config_errors_fini(&errs);
     return SG_OK;
@@ -344,6 +643,10 @@ fail:
 
 static void s_stop(s_svc_t *s)
 {
+    s_ops_stop(s);
+    sg_drill_destroy(&s->drill);
+    free(s->held.run_ids);
+    free(s->held.colls);
     sg_bus_destroy(&s->bus);
     sg_executor_destroy(&s->executor);
     sg_engine_destroy(&s->engine);
@@ -353,6 +656,7 @@ static void s_stop(s_svc_t *s)
     if (s->zctx)
         zmq_ctx_term(s->zctx);
     s->zctx = NULL;
+    s_ops_free_configs(s);
 }
 
 int sg_service_run(const sg_config_t *cfg, const sg_service_opts_t *opts)
@@ -362,7 +666,9 @@ int sg_service_run(const sg_config_t *cfg, const sg_service_opts_t *opts)
     if (rc == SG_OK) {
         sg_info(S_MOD, "running: %zu site(s), %zu observer(s), %zu collection(s), %zu sink(s)",
                 cfg->n_sites, cfg->n_observers, cfg->n_collections, cfg->n_sinks);
+        sg_sdnotify_state(SG_SDNOTIFY_READY, "running");
         rc = s_loop(&s);
+        sg_sdnotify_state(SG_SDNOTIFY_STOPPING, "stopping");
         sg_info(S_MOD, "stopping");
         s_log_stats(&s);
         if (opts && opts->stats_path) {

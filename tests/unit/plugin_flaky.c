@@ -2,13 +2,19 @@
  *
  * Options: `retry_first` (int, default 0): the first K deliveries return
  * RETRY, later ones OK; `fatal` (bool, default false): every delivery returns
- * FATAL; `token` (string, secret, optional): unused, to exercise secrets.
+ * FATAL; `token` (string, secret, optional): unused, to exercise secrets;
+ * `down_file` (string, optional): while that file exists every delivery
+ * returns RETRY (an outage a test starts and ends); `record` (string,
+ * optional): each delivery answered OK appends the outcome's JSON as one
+ * line to that file.
  * Built a second time with SG_TEST_PLUGIN_ABI=7 to stand for a plugin of
  * another ABI version. */
 #include "siteguard/plugin.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef SG_TEST_PLUGIN_ABI
 #define SG_TEST_PLUGIN_ABI SG_PLUGIN_ABI_VERSION
@@ -18,13 +24,22 @@ typedef struct {
     long retry_first;
     int fatal;
     long deliveries;
+    char *down_file;
+    char *record;
 } s_flaky_t;
 
 static const sg_plugin_config_key_t s_keys[] = {
     {"retry_first", SG_CFG_INT, "0", 0, 0, "deliveries answered with RETRY before OK"},
     {"fatal", SG_CFG_BOOL, "false", 0, 0, "answer every delivery with FATAL"},
     {"token", SG_CFG_STRING, NULL, 0, 1, "a secret that is never used"},
+    {"down_file", SG_CFG_STRING, NULL, 0, 0, "RETRY while this file exists"},
+    {"record", SG_CFG_STRING, NULL, 0, 0, "append each delivered outcome's JSON here"},
 };
+
+static char *s_dup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *options,
                   size_t n_options, void **ctx)
@@ -36,6 +51,8 @@ static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *option
     const char *fatal = sg_plugin_option(options, n_options, "fatal");
     f->retry_first = retry_first ? strtol(retry_first, NULL, 10) : 0;
     f->fatal = fatal && strcmp(fatal, "true") == 0;
+    f->down_file = s_dup(sg_plugin_option(options, n_options, "down_file"));
+    f->record = s_dup(sg_plugin_option(options, n_options, "record"));
     host->log(host, SG_PLUGIN_LOG_DEBUG, "retry_first %ld, fatal %d", f->retry_first, f->fatal);
     *ctx = f;
     return 0;
@@ -44,13 +61,31 @@ static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *option
 static sg_deliver_result_t s_deliver(void *ctx, const sg_outcome_t *outcome)
 {
     s_flaky_t *f = ctx;
-    (void)outcome;
     if (f->fatal)
         return SG_DELIVER_FATAL;
-    return f->deliveries++ < f->retry_first ? SG_DELIVER_RETRY : SG_DELIVER_OK;
+    if (f->down_file && access(f->down_file, F_OK) == 0)
+        return SG_DELIVER_RETRY;
+    if (f->deliveries++ < f->retry_first)
+        return SG_DELIVER_RETRY;
+    if (f->record) {
+        FILE *out = fopen(f->record, "a");
+        if (!out)
+            return SG_DELIVER_RETRY;
+        int bad = fprintf(out, "%s\n", outcome->json) < 0;
+        bad = fclose(out) != 0 || bad;
+        if (bad)
+            return SG_DELIVER_RETRY;
+    }
+    return SG_DELIVER_OK;
 }
 
-static void s_close(void *ctx) { free(ctx); }
+static void s_close(void *ctx)
+{
+    s_flaky_t *f = ctx;
+    free(f->down_file);
+    free(f->record);
+    free(f);
+}
 
 SG_PLUGIN_EXPORT const sg_plugin_t sg_plugin_descriptor = {
     .abi_version = SG_TEST_PLUGIN_ABI,

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "provider/provider.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -345,7 +346,7 @@ static void test_unknown_key_in_a_list_entry_and_at_the_top_level(void **state)
     s_expect_error("sitez: []\n" BASE,
                    "t.yaml:1:1: unknown key 'sitez' at the top level (expected one of: "
                    "log_level, plugin_dir, bus, sites, observers, collections, policy, provider, "
-                   "plan, journal, sinks)");
+                   "plan, journal, sinks, control, metrics, log_format, drills)");
     s_expect_only_error(BASE "    replica: B\n",
                         "t.yaml:14:5: unknown key 'replica' in a collection (expected one of: "
                         "name, cim_path, site, replica_site, group, depends_on, recovery_point, "
@@ -876,8 +877,22 @@ static void test_poll_initial_must_not_exceed_poll_max(void **state)
 
 static void test_only_the_sim_provider_is_built_in(void **state)
 {
-    s_expect_only_error(BASE "provider:\n  kind: wmi\n",
-                        "t.yaml:15:9: provider 'wmi' is not built into this version");
+    if (!sg_provider_built("wmi")) { /* the Linux build */
+        s_expect_only_error(BASE "provider:\n  kind: wmi\n",
+                            "t.yaml:15:9: provider 'wmi' is not built into this version (the "
+                            "WMI provider is part of the Windows build)");
+    } else {
+        s_result_t r;
+        sg_config_t *c = s_load_ok(BASE "provider:\n  kind: wmi\n  wmi:\n    host: hv1\n"
+                                        "    user: CONTOSO\\sg\n    password: pw\n", &r);
+        assert_string_equal(c->provider.kind, "wmi");
+        assert_string_equal(c->provider.wmi.host, "hv1");
+        assert_string_equal(c->provider.wmi.user, "CONTOSO\\sg");
+        s_done(&r);
+    }
+    s_expect_only_error(BASE "provider:\n  kind: sim\n  wmi:\n    hots: hv1\n",
+                        "t.yaml:17:5: unknown key 'hots' in provider.wmi (expected one of: "
+                        "host, namespace, user, password, password_env)");
     s_expect_only_error(BASE "provider:\n  kind: magic\n",
                         "t.yaml:15:9: unknown provider kind 'magic' (expected one of: sim, wmi, "
                         "wsman)");
@@ -1142,6 +1157,133 @@ static void test_demo_config_loads_as_described(void **state)
     sg_config_errors_fini(&errs);
 }
 
+static void test_sink_routes_grouping_fallback_and_retries_are_read_with_defaults(void **state)
+{
+    (void)state;
+    s_result_t r;
+    sg_config_t *c = s_load_ok(BASE "sinks:\n"
+                                    "  - name: pager\n"
+                                    "    plugin: pagerduty\n"
+                                    "    kinds: [job, blocked]\n"
+                                    "    min_severity: warning\n"
+                                    "    group: 30s\n"
+                                    "    fallback: mail\n"
+                                    "    retry: {initial: 250ms, max: 2s, limit: 5}\n"
+                                    "  - name: mail\n"
+                                    "    plugin: smtp\n",
+                               &r);
+    const sg_sink_cfg_t *p = &c->sinks[0], *m = &c->sinks[1];
+    assert_int_equal(p->kinds, SG_ROUTE_JOB | SG_ROUTE_BLOCKED);
+    assert_int_equal(p->min_severity, 1);
+    assert_int_equal(p->group_ms, 30000);
+    assert_string_equal(p->fallback, "mail");
+    assert_int_equal(p->retry.initial_ms, 250);
+    assert_int_equal(p->retry.max_ms, 2000);
+    assert_int_equal(p->retry.limit, 5);
+    assert_int_equal(m->kinds, SG_ROUTE_ALL);
+    assert_int_equal(m->min_severity, 0);
+    assert_int_equal(m->group_ms, 0);
+    assert_null(m->fallback);
+    assert_int_equal(m->retry.initial_ms, 100);
+    assert_int_equal(m->retry.max_ms, 30000);
+    assert_int_equal(m->retry.limit, 8);
+    s_done(&r);
+}
+
+static void test_sink_route_errors_are_reported_where_they_stand(void **state)
+{
+    (void)state;
+    s_expect_only_error(BASE "sinks:\n  - name: s\n    plugin: p\n    kinds: [job, jobs]\n",
+                        "t.yaml:17:18: bad value 'jobs' in 'kinds': expected one of: decision, "
+                        "blocked, job, drill, service");
+    s_expect_only_error(BASE "sinks:\n  - name: s\n    plugin: p\n    min_severity: loud\n",
+                        "t.yaml:17:19: bad value 'loud' for 'min_severity': expected one of: "
+                        "info, warning, critical");
+    s_expect_only_error(BASE "sinks:\n  - name: s\n    plugin: p\n    fallback: nope\n",
+                        "t.yaml:15:5: sink 's': fallback 'nope' is not a configured sink");
+    s_expect_only_error(BASE "sinks:\n  - name: s\n    plugin: p\n    fallback: s\n",
+                        "t.yaml:15:5: sink 's' cannot be its own fallback");
+    s_expect_only_error(BASE "sinks:\n  - name: s\n    plugin: p\n"
+                             "    retry: {initial: 2s, max: 1s}\n",
+                        "t.yaml:17:12: retry 'max' must not be shorter than 'initial'");
+    s_expect_only_error(BASE "sinks:\n  - name: s\n    plugin: p\n    retry: {limit: 0}\n",
+                        "t.yaml:17:20: 'limit' must be between 1 and 1000000000 (got 0)");
+}
+
+static void test_drills_are_read_with_schedule_zone_scope_and_objectives(void **state)
+{
+    (void)state;
+    s_result_t r = s_load(BASE "drills:\n"
+                               "  - name: nightly\n"
+                               "    schedule: '30 2 * * 1-5'\n"
+                               "    timezone: '+01:00'\n"
+                               "    plan: site A\n"
+                               "    recovery_point: latest_app_consistent\n"
+                               "    objectives: {rto: 15m, rpo: 1h}\n"
+                               "    blackout: [{days: [sat], from: '00:00', to: '06:00', reason: r}]\n"
+                               "    after: revert\n"
+                               "  - name: demo\n"
+                               "    collections: [c1]\n"
+                               "    run_at_start: true\n");
+    s_print_errors(&r);
+    assert_int_equal(r.rc, SG_OK);
+    assert_int_equal(r.cfg->n_drills, 2);
+    const sg_drill_cfg_t *d = &r.cfg->drills[0];
+    assert_string_equal(d->name, "nightly");
+    assert_string_equal(d->schedule, "30 2 * * 1-5");
+    assert_int_equal(d->tz_offset_min, 60);
+    assert_int_equal(d->plan, SG_DRILL_SITE);
+    assert_int_equal(d->plan_site, 0);
+    assert_true(d->rp_set);
+    assert_int_equal(d->recovery_point, SG_RP_LATEST_APP_CONSISTENT);
+    assert_true(d->rto_ms == 15 * 60000 && d->rpo_ms == 3600000);
+    assert_int_equal(d->n_blackout, 1);
+    assert_int_equal(d->blackout[0].from_min, 0);
+    assert_int_equal(d->blackout[0].to_min, 360);
+    assert_false(d->run_at_start);
+    d = &r.cfg->drills[1];
+    assert_null(d->schedule);
+    assert_int_equal(d->plan, SG_DRILL_LIST);
+    assert_int_equal(d->n_collections, 1);
+    assert_int_equal(d->collections[0], 0);
+    assert_false(d->rp_set);
+    assert_true(d->rto_ms == 0 && d->rpo_ms == 0);
+    assert_true(d->run_at_start);
+    assert_int_equal(sg_config_find_drill(r.cfg, "demo"), 1);
+    assert_int_equal(sg_config_find_drill(r.cfg, "none"), -1);
+    s_done(&r);
+}
+
+static void test_drill_errors_are_reported_where_they_stand(void **state)
+{
+    (void)state;
+    s_expect_only_error(BASE "drills: [{name: d, plan: all, schedule: '61 * * * *'}]\n",
+                        "t.yaml:14:41: bad schedule: bad minute field '61'");
+    s_expect_only_error(BASE "drills: [{name: d, plan: all, timezone: CET}]\n",
+                        "t.yaml:14:41: bad value 'CET' for 'timezone': expected UTC or a fixed "
+                        "offset like +01:00");
+    s_expect_only_error(BASE "drills: [{name: d, plan: site X}]\n",
+                        "t.yaml:14:26: site 'X' is not defined in sites");
+    s_expect_only_error(BASE "drills: [{name: d, plan: some}]\n",
+                        "t.yaml:14:26: bad value 'some' for 'plan': expected all or site NAME");
+    s_expect_only_error(BASE "drills: [{name: d, collections: [c9]}]\n",
+                        "t.yaml:14:34: collection 'c9' is not defined in collections");
+    s_expect_only_error(BASE "drills: [{name: d}]\n",
+                        "t.yaml:14:10: a drill needs 'collections' or 'plan' (all, or site NAME)");
+    s_expect_only_error(BASE "drills: [{name: d, plan: all, collections: [c1]}]\n",
+                        "t.yaml:14:10: a drill names either 'collections' or a 'plan', not both");
+    s_expect_only_error(BASE "drills: [{name: d, plan: all, after: keep}]\n",
+                        "t.yaml:14:38: bad value 'keep' for 'after': a drill always ends with "
+                        "revert");
+    s_expect_only_error(BASE "drills: [{name: d, plan: all, objectives: {rto: 0s}}]\n",
+                        "t.yaml:14:49: 'rto' must be greater than 0");
+    s_expect_only_error(BASE "drills: [{name: d, plan: all, blackout: [{from: '01:00'}]}]\n",
+                        "t.yaml:14:42: a maintenance window needs 'from' and 'to' (weekly) or "
+                        "'start' and 'end' (once)");
+    s_expect_error(BASE "drills: [{name: d, plan: all}, {name: d, plan: all}]\n",
+                   "t.yaml:14:32: duplicate drill name 'd' (first defined at line 14)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1192,6 +1334,10 @@ int main(void)
         cmocka_unit_test(test_journal_path_defaults_beside_the_config_file),
         cmocka_unit_test(test_example_config_loads_without_errors),
         cmocka_unit_test(test_demo_config_loads_as_described),
+        cmocka_unit_test(test_sink_routes_grouping_fallback_and_retries_are_read_with_defaults),
+        cmocka_unit_test(test_sink_route_errors_are_reported_where_they_stand),
+        cmocka_unit_test(test_drills_are_read_with_schedule_zone_scope_and_objectives),
+        cmocka_unit_test(test_drill_errors_are_reported_where_they_stand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -591,6 +591,34 @@ static void s_loss_and_return_of_a(s_fix_t *f, int64_t at)
             sg_engine_reset_collection(f->e, c, s_now(f->t));
 }
 
+static void test_maintenance_window_across_midnight_holds_the_next_morning(void **state)
+{
+    s_fix_t *f = *state;
+    /* Thursdays 23:00 to 09:00 the next day: Friday 08:00 is inside */
+    f->windows[0] = (sg_window_cfg_t){.days = 1u << 3, .from_min = 23 * 60, .to_min = 9 * 60};
+    f->cfg.policy.maintenance = f->windows;
+    f->cfg.policy.n_maintenance = 1;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 10000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_MAINTENANCE);
+}
+
+static void test_one_off_maintenance_window_ends_and_failover_follows(void **state)
+{
+    s_fix_t *f = *state;
+    f->windows[0] = (sg_window_cfg_t){.start_ms = WALL0 - 1000, .end_ms = WALL0 + 20000};
+    f->cfg.policy.maintenance = f->windows;
+    f->cfg.policy.n_maintenance = 1;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 19800);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    s_run(f, 20400);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+}
+
 static void test_budget_counts_a_site_loss_once_however_many_collections(void **state)
 {
     s_fix_t *f = *state;
@@ -743,6 +771,31 @@ static void test_recovered_site_forgets_holds_but_not_failovers(void **state)
     assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_IDLE);
 }
 
+static void test_assumed_heard_site_is_judged_again_after_a_restart(void **state)
+{
+    s_fix_t *f = *state;
+    f->beat[OA] = false; /* A was lost before the restart and stays silent */
+    f->sees[OB][A] = f->sees[OW][A] = DOWN;
+    s_start(f);
+    sg_engine_assume_heard(f->e, A, s_now(0));
+    s_run(f, 2800);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_SUSPECT); /* not lost at once */
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    s_run(f, 3400); /* a full hold-down after the restart */
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+}
+
+static void test_assumed_heard_site_that_is_back_is_never_lost(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    sg_engine_assume_heard(f->e, A, s_now(0));
+    s_run(f, 30000); /* A came back while the service was down: it is heard */
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_HEALTHY);
+    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+}
+
 static void test_next_deadline_tracks_site_timers(void **state)
 {
     s_fix_t *f = *state;
@@ -761,6 +814,88 @@ static void test_next_deadline_tracks_site_timers(void **state)
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
+
+/* ---- manual failover, pauses for status, reload ---- */
+
+static void test_manual_failover_applies_the_guards_unless_forced(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_run(f, 2000);
+    assert_int_equal(sg_engine_pause(f->e, B, -1, 1000000, "storage work"), 0);
+    char *why = NULL;
+    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, false, NULL, s_now(f->t), &why),
+                     SG_ESTATE);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "paused"));
+    free(why);
+    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, true, "", s_now(f->t), &why),
+                     SG_EINVAL);
+    free(why);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_B_DB), SG_COLL_IDLE);
+    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, true, "B failing", s_now(f->t), &why),
+                     0);
+    assert_null(why);
+    s_collect(f);
+    const sg_decision_t *d = s_find(f, SG_DECISION_FAILOVER, C_B_DB);
+    assert_non_null(d);
+    assert_non_null(strstr(d->reason, "forced past the guards"));
+    assert_non_null(strstr(d->reason, "B failing"));
+    assert_int_equal(d->target_site, A);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_B_DB), SG_COLL_DECIDED);
+}
+
+static void test_manual_failover_never_twice_even_forced(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_run(f, 2000);
+    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, false, NULL, s_now(f->t), NULL), 0);
+    char *why = NULL;
+    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, true, "again", s_now(f->t), &why),
+                     SG_ESTATE);
+    assert_non_null(strstr(why, "in flight"));
+    free(why);
+    sg_engine_run_ended(f->e, C_B_DB, true, s_now(f->t));
+    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, true, "again", s_now(f->t), &why),
+                     SG_ESTATE);
+    assert_non_null(strstr(why, "already failed over"));
+    free(why);
+}
+
+static void test_pause_at_lists_only_pauses_in_force(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    assert_int_equal(sg_engine_pause(f->e, A, -1, 5000, "short"), 0);
+    assert_int_equal(sg_engine_pause(f->e, -1, C_B_DB, 50000, "long"), 0);
+    int site, coll;
+    int64_t until;
+    const char *reason;
+    assert_true(sg_engine_pause_at(f->e, 0, 1000, &site, &coll, &until, &reason));
+    assert_int_equal(site, A);
+    assert_string_equal(reason, "short");
+    assert_true(sg_engine_pause_at(f->e, 0, 6000, &site, &coll, &until, &reason));
+    assert_int_equal(coll, C_B_DB);
+    assert_int_equal(until, 50000);
+    assert_false(sg_engine_pause_at(f->e, 1, 6000, &site, &coll, &until, &reason));
+}
+
+static void test_set_config_takes_a_new_policy_but_not_new_collections(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    sg_config_t next = f->cfg;
+    next.policy.mode = SG_MODE_SHADOW;
+    assert_int_equal(sg_engine_set_config(f->e, &next), 0);
+    s_kill_a(f, 2000);
+    s_run(f, 10000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_SHADOW);
+    sg_config_t fewer = next;
+    fewer.n_collections--;
+    assert_int_equal(sg_engine_set_config(f->e, &fewer), SG_EINVAL);
+}
 
 int main(void)
 {
@@ -789,6 +924,8 @@ int main(void)
         T(test_resume_lifts_a_pause),
         T(test_maintenance_window_holds_failover),
         T(test_maintenance_window_on_another_day_does_not_hold),
+        T(test_maintenance_window_across_midnight_holds_the_next_morning),
+        T(test_one_off_maintenance_window_ends_and_failover_follows),
         T(test_budget_counts_a_site_loss_once_however_many_collections),
         T(test_site_budget_caps_one_sites_failovers_per_period),
         T(test_cooldown_after_failback_holds_next_failover),
@@ -799,7 +936,13 @@ int main(void)
         T(test_approve_mode_timeout_holds_then_late_approval_acts),
         T(test_restored_verdict_is_never_decided_again),
         T(test_recovered_site_forgets_holds_but_not_failovers),
+        T(test_assumed_heard_site_is_judged_again_after_a_restart),
+        T(test_assumed_heard_site_that_is_back_is_never_lost),
         T(test_next_deadline_tracks_site_timers),
+        T(test_manual_failover_applies_the_guards_unless_forced),
+        T(test_manual_failover_never_twice_even_forced),
+        T(test_pause_at_lists_only_pauses_in_force),
+        T(test_set_config_takes_a_new_policy_but_not_new_collections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -220,6 +220,128 @@ static void test_a_journal_of_another_schema_version_is_refused(void **state)
     assert_null(sg_journal_open(bad));
 }
 
+static void test_a_run_never_started_can_be_abandoned_and_only_such_a_run(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    assert_int_equal(sg_journal_decided(j, 1, "c1", "p1", 100), 0);
+    assert_int_equal(sg_journal_decided(j, 2, "c2", "p2", 100), 0);
+    assert_int_equal(sg_journal_intent(j, 2, 110), 0);
+    assert_int_equal(sg_journal_abandon(j, 1, 120), 0);
+    assert_int_equal(sg_journal_abandon(j, 2, 120), SG_ESTATE); /* it may have been called */
+    assert_int_equal(sg_journal_abandon(j, 1, 130), SG_ESTATE); /* already ended */
+    assert_int_equal(sg_journal_abandon(j, 9, 130), SG_ENOTFOUND);
+    assert_int_equal(sg_journal_intent(j, 1, 140), SG_ESTATE);  /* never started afterwards */
+    sg_journal_run_t *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_journal_runs(j, &runs, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(runs[0].run_id, 1);
+    assert_true(runs[0].abandoned);
+    assert_false(runs[0].failed_over);
+    assert_int_equal(runs[0].ended_ms, 120);
+    assert_false(runs[1].abandoned);
+    assert_int_equal(runs[1].ended_ms, 0);
+    sg_journal_runs_free(runs, n);
+    sg_journal_close(&j);
+}
+
+/* --- the alert outbox --- */
+
+static uint64_t s_log(sg_journal_t *j, uint64_t run_id)
+{
+    sg_outcome_t *o = s_outcome(SG_OUTCOME_JOB_STARTED, run_id, "c", NULL);
+    bool added = false;
+    assert_int_equal(sg_journal_outcome(j, o, &added), SG_OK);
+    assert_true(added);
+    sg_outcome_free(&o);
+    return (uint64_t)sg_journal_outcome_count(j);
+}
+
+static void test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    assert_int_equal(sg_journal_outbox_init(j, true), SG_OK);
+    s_log(j, 1);
+    uint64_t last = s_log(j, 2);
+    uint64_t cursor = 0;
+    int64_t failures = -1;
+    bool created = false;
+    assert_int_equal(sg_journal_outbox_sink(j, "pager", &cursor, &failures, &created), SG_OK);
+    assert_true(created);
+    assert_int_equal(cursor, last);
+    assert_int_equal(failures, 0);
+    sg_journal_logged_t *logged = NULL;
+    size_t n = 9;
+    assert_int_equal(sg_journal_outbox_after(j, cursor, 10, &logged, &n), SG_OK);
+    assert_int_equal(n, 0);
+    sg_journal_logged_free(logged, n);
+    uint64_t next = s_log(j, 3);
+    assert_int_equal(sg_journal_outbox_after(j, cursor, 10, &logged, &n), SG_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(logged[0].seq, next);
+    assert_string_equal(logged[0].kind, "job_started");
+    assert_non_null(strstr(logged[0].json, "\"3/c/job_started\""));
+    sg_journal_logged_free(logged, n);
+    assert_int_equal(sg_journal_outbox_sink(j, "pager", &cursor, &failures, &created), SG_OK);
+    assert_false(created); /* known now: its cursor stays */
+    assert_int_equal(cursor, last);
+    sg_journal_close(&j);
+}
+
+static void test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    assert_int_equal(sg_journal_outbox_init(j, false), SG_OK);
+    uint64_t cursor = 0;
+    int64_t failures = 0;
+    assert_int_equal(sg_journal_outbox_sink(j, "pager", &cursor, &failures, NULL), SG_OK);
+    uint64_t seqs[3] = {s_log(j, 1), s_log(j, 2), s_log(j, 3)};
+    const char *sites[3] = {"A", NULL, "A"};
+    assert_int_equal(sg_journal_outbox_queue(j, "pager", seqs, sites, 3, seqs[2]), SG_OK);
+    assert_int_equal(sg_journal_outbox_queue(j, "pager", seqs, sites, 1, seqs[2]), SG_OK);
+    assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_PENDING), 3); /* once each */
+    assert_int_equal(sg_journal_outbox_failed(j, "pager", seqs, 1, "HTTP 500", &failures), SG_OK);
+    assert_int_equal(failures, 1);
+    assert_int_equal(sg_journal_outbox_seal(j, "pager", &seqs[1], 2, "A/decision/group/1-2"),
+                     SG_OK);
+    sg_outbox_row_t *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_journal_outbox_pending(j, "pager", 10, &rows, &n), SG_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(rows[0].attempts, 1);
+    assert_int_equal(rows[0].base, 0);
+    assert_string_equal(rows[0].site, "A");
+    assert_null(rows[1].site);
+    assert_null(rows[0].grp);
+    assert_string_equal(rows[2].grp, "A/decision/group/1-2");
+    sg_outbox_rows_free(rows, n);
+    assert_int_equal(sg_journal_outbox_delivered(j, "pager", &seqs[1], 2, 5), SG_OK);
+    assert_int_equal(sg_journal_outbox_dead(j, "pager", seqs, 1, "gone", 6, "mail"), SG_OK);
+    assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_DELIVERED), 2);
+    assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_DEAD), 1);
+    assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_PENDING), 0);
+    assert_int_equal(sg_journal_outbox_count(j, "mail", SG_OUTBOX_PENDING), 1);
+    assert_int_equal(sg_journal_outbox_pending(j, "mail", 10, &rows, &n), SG_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].seq, seqs[0]);
+    assert_string_equal(rows[0].site, "A");
+    sg_outbox_rows_free(rows, n);
+    sg_journal_close(&j);
+    j = sg_journal_open(fx->path); /* all of it is in the file */
+    assert_non_null(j);
+    assert_int_equal(sg_journal_outbox_sink(j, "pager", &cursor, &failures, NULL), SG_OK);
+    assert_int_equal(failures, 1);
+    assert_int_equal(cursor, seqs[2]);
+    assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_DELIVERED), 2);
+    sg_journal_close(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +352,9 @@ int main(void)
         T(test_the_journal_is_in_wal_mode_with_a_growing_outcome_sequence),
         T(test_an_intent_survives_a_sigkill_right_after_it_returns),
         T(test_a_journal_of_another_schema_version_is_refused),
+        T(test_a_run_never_started_can_be_abandoned_and_only_such_a_run),
+        T(test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log),
+        T(test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

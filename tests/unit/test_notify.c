@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "config.h"
 #include "err.h"
+#include "journal.h"
 #include "notify.h"
 #include "outcome.h"
 
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The console plugin's formatter is a static function; test it here. */
@@ -34,8 +36,11 @@ typedef struct {
     char dir[64];
     char out[128]; /* the jsonl file */
     sg_config_t cfg;
-    sg_sink_cfg_t sinks[2];
-    sg_kv_t opts[2][4];
+    sg_sink_cfg_t sinks[3];
+    sg_kv_t opts[3][4];
+    char journal[160]; /* a journal file in dir */
+    char record[160];  /* the flaky plugin's record of deliveries */
+    char down[160];    /* the flaky plugin's outage switch */
     sg_clock_t clock;
     sg_clock_fake_state_t clock_state;
     sg_config_errors_t errs;
@@ -48,6 +53,9 @@ static int setup(void **state)
     strcpy(fx->dir, "/tmp/sg-notify-XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
     snprintf(fx->out, sizeof fx->out, "%s/out.jsonl", fx->dir);
+    snprintf(fx->journal, sizeof fx->journal, "%s/journal.db", fx->dir);
+    snprintf(fx->record, sizeof fx->record, "%s/record.jsonl", fx->dir);
+    snprintf(fx->down, sizeof fx->down, "%s/down", fx->dir);
     fx->cfg.path = (char *)"t.yaml";
     fx->cfg.plugin_dir = (char *)PLUGIN_DIR;
     fx->cfg.sinks = fx->sinks;
@@ -60,8 +68,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx_t *fx = *state;
-    unlink(fx->out);
-    rmdir(fx->dir);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
+    assert_int_equal(system(cmd), 0);
     sg_config_errors_fini(&fx->errs);
     free(fx);
     return 0;
@@ -225,7 +234,30 @@ static void test_no_sinks_is_valid_and_posting_is_a_no_op(void **state)
 
 /* --- retries and dead letters ------------------------------------------------------ */
 
-static void test_retry_is_retried_with_doubling_backoff_until_delivered(void **state)
+static void test_backoff_is_full_jitter_under_a_doubling_cap(void **state)
+{
+    (void)state;
+    sg_retry_cfg_t r = {.initial_ms = 100, .max_ms = 5000, .limit = 8};
+    const int64_t caps[] = {100, 200, 400, 800, 1600, 3200, 5000, 5000};
+    for (int64_t streak = 1; streak <= 8; streak++)
+        assert_int_equal(sg_notify_backoff_cap_ms(&r, streak), caps[streak - 1]);
+    assert_int_equal(sg_notify_backoff_cap_ms(&r, 1000000), 5000); /* no overflow */
+    sg_retry_cfg_t defaults = {0};
+    assert_int_equal(sg_notify_backoff_cap_ms(&defaults, 1), 100);
+    assert_int_equal(sg_notify_backoff_cap_ms(&defaults, 100), 30000);
+    uint64_t rng = 42;
+    int64_t lo = INT64_MAX, hi = -1;
+    for (int i = 0; i < 2000; i++) {
+        int64_t ms = sg_notify_backoff_ms(&r, 3, &rng);
+        assert_in_range(ms, 0, 400);
+        lo = ms < lo ? ms : lo;
+        hi = ms > hi ? ms : hi;
+    }
+    assert_true(lo < 40);  /* spread over the whole range: full jitter */
+    assert_true(hi > 360);
+}
+
+static void test_retry_is_retried_with_backoff_until_delivered(void **state)
 {
     fx_t *fx = *state;
     sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
@@ -236,10 +268,10 @@ static void test_retry_is_retried_with_doubling_backoff_until_delivered(void **s
     assert_int_equal(st.delivered, 1);
     assert_int_equal(st.retries, 3);
     assert_int_equal(st.dead, 0);
-    assert_int_equal(slept, 100 + 200 + 400);
+    assert_in_range(slept, 0, 100 + 200 + 400); /* each wait within its cap */
 }
 
-static void test_retry_gives_up_after_eight_attempts_into_the_dead_letters(void **state)
+static void test_retry_gives_up_after_eight_failed_attempts_into_the_dead_letters(void **state)
 {
     fx_t *fx = *state;
     sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
@@ -250,8 +282,22 @@ static void test_retry_gives_up_after_eight_attempts_into_the_dead_letters(void 
     assert_int_equal(st.delivered, 0);
     assert_int_equal(st.retries, 7);
     assert_int_equal(st.dead, 1);
-    /* 100, 200, ... doubling, capped at 5 s */
-    assert_int_equal(slept, 100 + 200 + 400 + 800 + 1600 + 3200 + 5000);
+    /* the last failure backs off too: caps 100, 200, ... 12800 under the 30 s default */
+    assert_in_range(slept, 0, 100 + 200 + 400 + 800 + 1600 + 3200 + 6400 + 12800);
+}
+
+static void test_retry_limit_and_backoff_come_from_the_sink_config(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    s->retry = (sg_retry_cfg_t){.initial_ms = 1000, .max_ms = 1000, .limit = 3};
+    add_option(s, "retry_first", "1000");
+    int64_t slept = 0;
+    sg_notify_stats_t st = run_flaky(fx, &slept);
+    assert_int_equal(st.retries, 2);
+    assert_int_equal(st.dead, 1);
+    assert_in_range(slept, 0, 3 * 1000);
 }
 
 static void test_fatal_is_dead_lettered_at_once(void **state)
@@ -277,6 +323,7 @@ static void test_a_dead_letter_does_not_stop_later_outcomes(void **state)
     sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
     assert_non_null(n);
     post_one(n, 1);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
     post_one(n, 2);
     assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
     sg_notify_stats_t st;
@@ -284,6 +331,371 @@ static void test_a_dead_letter_does_not_stop_later_outcomes(void **state)
     assert_int_equal(st.dead, 1);
     assert_int_equal(st.delivered, 1);
     sg_notify_destroy(&n);
+}
+
+
+/* --- fallback, routing, grouping, restarts --------------------------------------------------- */
+
+static sg_sink_cfg_t *add_flaky(fx_t *fx, const char *name)
+{
+    sg_sink_cfg_t *s = add_sink(fx, name, "flaky");
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    return s;
+}
+
+/* A finished outcome of `kind` about `collection` (NULL: none) of `site`. */
+static sg_outcome_t *outcome(sg_outcome_kind_t kind, const char *site, const char *collection,
+                             int64_t time_ms, uint64_t run_id, const char *message)
+{
+    sg_outcome_t *o = sg_outcome_new(kind, time_ms);
+    assert_non_null(o);
+    o->run_id = run_id;
+    assert_int_equal(sg_outcome_set(o, &o->site, site), SG_OK);
+    assert_int_equal(sg_outcome_set(o, &o->replica_site, "B"), SG_OK);
+    assert_int_equal(sg_outcome_set(o, &o->collection, collection), SG_OK);
+    assert_int_equal(sg_outcome_set(o, &o->message, message), SG_OK);
+    assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
+    return o;
+}
+
+static void post(sg_notify_t *n, sg_outcome_kind_t kind, const char *site, const char *collection,
+                 int64_t time_ms, uint64_t run_id)
+{
+    sg_outcome_t *o = outcome(kind, site, collection, time_ms, run_id, "why");
+    assert_int_equal(sg_notify_post(n, o), SG_OK);
+    sg_outcome_free(&o);
+}
+
+/* Every complete line of a JSON-lines file, parsed; *n of them. */
+static json_t *read_lines(const char *path, size_t *n)
+{
+    json_t *all = json_array();
+    FILE *f = fopen(path, "r");
+    char line[8192];
+    while (f && fgets(line, sizeof line, f)) {
+        if (line[0] == '\0' || line[strlen(line) - 1] != '\n')
+            break;
+        json_t *doc = json_loads(line, 0, NULL);
+        assert_non_null(doc);
+        json_array_append_new(all, doc);
+    }
+    if (f)
+        fclose(f);
+    *n = json_array_size(all);
+    return all;
+}
+
+static const char *line_str(json_t *lines, size_t i, const char *key)
+{
+    return json_string_value(json_object_get(json_array_get(lines, i), key));
+}
+
+/* How often `key` is the dedup key of a line. */
+static int count_key(json_t *lines, const char *key)
+{
+    int n = 0;
+    for (size_t i = 0; i < json_array_size(lines); i++)
+        n += strcmp(line_str(lines, i, "dedup_key"), key) == 0;
+    return n;
+}
+
+static void test_notices_waiting_behind_a_failing_sink_go_to_its_fallback_together(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *pager = add_flaky(fx, "pager");
+    pager->retry = (sg_retry_cfg_t){.initial_ms = 100, .max_ms = 1000, .limit = 3};
+    pager->fallback = (char *)"mail";
+    add_option(pager, "retry_first", "1000000");
+    sg_sink_cfg_t *mail = add_sink(fx, "mail", "jsonl");
+    mail->kinds = SG_ROUTE_BLOCKED; /* its own routes would not take these */
+    add_option(mail, "path", fx->out);
+    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
+    assert_non_null(n);
+    for (int i = 1; i <= 3; i++)
+        post_one(n, i);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    sg_notify_stats_t st;
+    assert_int_equal(sg_notify_sink_stats(n, "pager", &st), SG_OK);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(st.dead, 3);
+    assert_int_equal(sg_notify_sink_stats(n, "mail", &st), SG_OK);
+    assert_int_equal(st.queued, 0);
+    assert_int_equal(st.delivered, 3);
+    sg_notify_destroy(&n);
+    size_t nl = 0;
+    json_t *lines = read_lines(fx->out, &nl);
+    assert_int_equal(nl, 3);
+    for (int i = 1; i <= 3; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "9/sql/progress/%d", i);
+        assert_int_equal(count_key(lines, key), 1);
+    }
+    json_decref(lines);
+    sg_journal_t *j = sg_journal_open(fx->journal);
+    assert_non_null(j);
+    assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_DEAD), 3);
+    assert_int_equal(sg_journal_outbox_count(j, "mail", SG_OUTBOX_DELIVERED), 3);
+    sg_journal_close(&j);
+}
+
+static void test_a_fatal_notice_goes_to_the_fallback_and_the_sink_carries_on(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *bad = add_flaky(fx, "bad");
+    bad->fallback = (char *)"audit";
+    add_option(bad, "fatal", "true");
+    add_option(add_sink(fx, "audit", "jsonl"), "path", fx->out);
+    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
+    assert_non_null(n);
+    post_one(n, 1);
+    post_one(n, 2);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    sg_notify_stats_t st;
+    assert_int_equal(sg_notify_sink_stats(n, "bad", &st), SG_OK);
+    assert_int_equal(st.dead, 2);
+    assert_int_equal(st.retries, 0);
+    /* audit had both by its own routes; the fallback adds no second copy */
+    assert_int_equal(sg_notify_sink_stats(n, "audit", &st), SG_OK);
+    assert_int_equal(st.delivered, 2);
+    sg_notify_destroy(&n);
+    size_t nl = 0;
+    json_t *lines = read_lines(fx->out, &nl);
+    assert_int_equal(nl, 2);
+    json_decref(lines);
+}
+
+static void test_a_sink_gets_only_the_kinds_and_severities_it_subscribes_to(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "audit", "jsonl");
+    s->kinds = SG_ROUTE_JOB | SG_ROUTE_BLOCKED;
+    s->min_severity = SG_SEVERITY_WARNING;
+    add_option(s, "path", fx->out);
+    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
+    assert_non_null(n);
+    post(n, SG_OUTCOME_SITE_LOST, "A", NULL, WALL0, 0);         /* decision route */
+    post(n, SG_OUTCOME_DECISION, "A", "sql", WALL0, 1);         /* decision route */
+    post(n, SG_OUTCOME_BLOCKED, "A", "web", WALL0, 0);          /* critical */
+    post(n, SG_OUTCOME_JOB_STARTED, "A", "sql", WALL0, 1);      /* info */
+    post(n, SG_OUTCOME_FAILED, "A", "sql", WALL0, 1);           /* critical */
+    post(n, SG_OUTCOME_SITE_RECOVERED, "A", NULL, WALL0 + 1, 0); /* decision route, info */
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    sg_notify_stats_t st;
+    sg_notify_stats(n, &st);
+    assert_int_equal(st.queued, 2);
+    sg_notify_destroy(&n);
+    size_t nl = 0;
+    json_t *lines = read_lines(fx->out, &nl);
+    assert_int_equal(nl, 2);
+    assert_string_equal(line_str(lines, 0, "kind"), "blocked");
+    assert_string_equal(line_str(lines, 1, "kind"), "failed");
+    json_decref(lines);
+}
+
+/* Logs an outcome in the journal at `path` directly, as the service does. */
+static void log_outcome(const char *path, sg_outcome_t *o)
+{
+    sg_journal_t *j = sg_journal_open(path);
+    assert_non_null(j);
+    assert_int_equal(sg_journal_outcome(j, o, NULL), SG_OK);
+    sg_journal_close(&j);
+    sg_outcome_free(&o);
+}
+
+/* Registers the config's sinks in the journal (they start from its end), so
+ * outcomes logged next are all there when notify opens again: a worker's
+ * window sleeps on the fake clock cannot race the test's posting. */
+static void register_sinks(fx_t *fx)
+{
+    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
+    assert_non_null(n);
+    sg_notify_destroy(&n);
+}
+
+static void test_decisions_of_one_site_within_the_window_go_as_one_message(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "chat", "jsonl");
+    s->group_ms = 30000;
+    add_option(s, "path", fx->out);
+    register_sinks(fx);
+    const char *j = fx->journal;
+    log_outcome(j, outcome(SG_OUTCOME_DECISION, "A", "sql", WALL0, 1, "why"));
+    log_outcome(j, outcome(SG_OUTCOME_DECISION, "B", "files", WALL0 + 500, 4, "why"));
+    log_outcome(j, outcome(SG_OUTCOME_JOB_STARTED, "A", "sql", WALL0 + 600, 1, "why"));
+    log_outcome(j, outcome(SG_OUTCOME_DECISION, "A", "web", WALL0 + 1000, 2, "why"));
+    log_outcome(j, outcome(SG_OUTCOME_DECISION, "A", "mail", WALL0 + 2000, 3, "why"));
+    log_outcome(j, outcome(SG_OUTCOME_DECISION, "A", "late", WALL0 + 40000, 5, "why"));
+    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
+    assert_non_null(n);
+    sg_notify_wake(n);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    sg_notify_stats_t st;
+    sg_notify_stats(n, &st);
+    assert_int_equal(st.queued, 6);
+    assert_int_equal(st.delivered, 6);
+    assert_int_equal(st.grouped, 1);
+    sg_notify_destroy(&n);
+    assert_true(sg_clock_wall(&fx->clock) >= WALL0 + 40000 + 30000); /* windows waited out */
+
+    size_t nl = 0;
+    json_t *lines = read_lines(fx->out, &nl);
+    assert_int_equal(nl, 4);
+    /* the job is not held back by the windows */
+    assert_string_equal(line_str(lines, 0, "kind"), "job_started");
+    char key[128];
+    snprintf(key, sizeof key, "A/decision/group/%lld-%lld", (long long)WALL0,
+             (long long)(WALL0 + 30000));
+    assert_int_equal(count_key(lines, key), 1);
+    assert_int_equal(count_key(lines, "4/files/decision"), 1); /* alone in its window */
+    assert_int_equal(count_key(lines, "5/late/decision"), 1);
+    for (size_t i = 0; i < nl; i++) {
+        if (strcmp(line_str(lines, i, "dedup_key"), key) != 0)
+            continue;
+        json_t *g = json_array_get(lines, i);
+        assert_string_equal(line_str(lines, i, "kind"), "decision");
+        assert_string_equal(line_str(lines, i, "site"), "A");
+        assert_string_equal(line_str(lines, i, "message"),
+                            "failover decided for 3 collections of site A: sql, web, mail");
+        json_t *colls = json_object_get(g, "collections");
+        assert_int_equal(json_array_size(colls), 3);
+        assert_string_equal(json_string_value(json_array_get(colls, 0)), "sql");
+        assert_string_equal(json_string_value(json_array_get(colls, 2)), "mail");
+        assert_null(json_object_get(g, "collection"));
+    }
+    json_decref(lines);
+}
+
+static void test_blocks_are_grouped_with_each_collections_reason(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_sink(fx, "chat", "jsonl");
+    s->group_ms = 10000;
+    add_option(s, "path", fx->out);
+    register_sinks(fx);
+    log_outcome(fx->journal,
+                outcome(SG_OUTCOME_BLOCKED, "A", "sql", WALL0, 0, "lag 9 s over RPO 5 s"));
+    log_outcome(fx->journal, outcome(SG_OUTCOME_BLOCKED, "A", "web", WALL0 + 5, 0, "maintenance"));
+    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
+    assert_non_null(n);
+    sg_notify_wake(n);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    sg_notify_destroy(&n);
+    size_t nl = 0;
+    json_t *lines = read_lines(fx->out, &nl);
+    assert_int_equal(nl, 1);
+    assert_string_equal(line_str(lines, 0, "severity"), "critical");
+    assert_string_equal(line_str(lines, 0, "message"),
+                        "failover blocked for 2 collections of site A: sql (lag 9 s over RPO 5 "
+                        "s); web (maintenance)");
+    json_decref(lines);
+}
+
+static size_t line_count(const char *path)
+{
+    size_t n = 0;
+    json_decref(read_lines(path, &n));
+    return n;
+}
+
+static void touch(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+}
+
+static void test_a_sink_that_is_down_does_not_delay_the_others_and_loses_nothing(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *down = add_flaky(fx, "down");
+    down->retry = (sg_retry_cfg_t){.initial_ms = 100, .max_ms = 2000, .limit = 1000000000};
+    add_option(down, "down_file", fx->down);
+    add_option(down, "record", fx->record);
+    add_option(add_sink(fx, "up", "jsonl"), "path", fx->out);
+    touch(fx->down);
+    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
+    assert_non_null(n);
+    enum { N = 20 };
+    for (int i = 0; i < N; i++)
+        post_one(n, i);
+    /* the healthy sink gets everything while the other keeps failing */
+    struct timespec pause = {0, 5000000};
+    for (int i = 0; i < 2000 && line_count(fx->out) < N; i++)
+        nanosleep(&pause, NULL);
+    assert_int_equal(line_count(fx->out), N);
+    sg_notify_stats_t st;
+    assert_int_equal(sg_notify_sink_stats(n, "down", &st), SG_OK);
+    assert_int_equal(st.delivered, 0);
+    assert_true(st.retries > 0);
+    assert_int_equal(sg_notify_drain(n, 200), SG_ETIMEOUT); /* still down */
+    unlink(fx->down); /* the outage ends */
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    assert_int_equal(sg_notify_sink_stats(n, "down", &st), SG_OK);
+    assert_int_equal(st.delivered, N);
+    assert_int_equal(st.dead, 0);
+    sg_notify_destroy(&n);
+    size_t nl = 0;
+    json_t *lines = read_lines(fx->record, &nl);
+    assert_int_equal(nl, N);
+    for (int i = 0; i < N; i++) { /* each exactly once, in order */
+        char key[64];
+        snprintf(key, sizeof key, "9/sql/progress/%d", i);
+        assert_string_equal(line_str(lines, (size_t)i, "dedup_key"), key);
+    }
+    json_decref(lines);
+}
+
+static void test_after_a_restart_undelivered_are_sent_and_delivered_are_not(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_flaky(fx, "pager");
+    s->retry = (sg_retry_cfg_t){.initial_ms = 100, .max_ms = 2000, .limit = 1000000000};
+    add_option(s, "down_file", fx->down);
+    add_option(s, "record", fx->record);
+    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
+    assert_non_null(n);
+    post_one(n, 0);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK); /* delivered before the outage */
+    touch(fx->down);
+    post_one(n, 1);
+    post_one(n, 2);
+    sg_notify_stats_t st = {0};
+    for (int i = 0; i < 2000 && st.retries == 0; i++) {
+        struct timespec pause = {0, 5000000};
+        nanosleep(&pause, NULL);
+        sg_notify_sink_stats(n, "pager", &st);
+    }
+    assert_true(st.retries > 0);
+    sg_notify_destroy(&n); /* stopped with 1 and 2 pending */
+    assert_int_equal(line_count(fx->record), 1);
+
+    /* restarted, with a sink the journal has never seen */
+    unlink(fx->down);
+    add_option(add_sink(fx, "late", "jsonl"), "path", fx->out);
+    n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
+    assert_non_null(n);
+    post_one(n, 3);
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    sg_notify_destroy(&n);
+    size_t nl = 0;
+    json_t *lines = read_lines(fx->record, &nl);
+    assert_int_equal(nl, 4);
+    for (int i = 0; i < 4; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "9/sql/progress/%d", i);
+        assert_int_equal(count_key(lines, key), 1);
+    }
+    json_decref(lines);
+    lines = read_lines(fx->out, &nl); /* the new sink starts from now */
+    assert_int_equal(nl, 1);
+    assert_string_equal(line_str(lines, 0, "dedup_key"), "9/sql/progress/3");
+    json_decref(lines);
+    sg_journal_t *j = sg_journal_open(fx->journal);
+    assert_non_null(j);
+    assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_DELIVERED), 4);
+    assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_PENDING), 0);
+    sg_journal_close(&j);
 }
 
 /* --- options and libraries ------------------------------------------------------------ */
@@ -584,8 +996,17 @@ int main(void)
         T(test_every_sink_receives_every_outcome),
         T(test_post_refuses_an_outcome_that_is_not_finished),
         T(test_no_sinks_is_valid_and_posting_is_a_no_op),
-        T(test_retry_is_retried_with_doubling_backoff_until_delivered),
-        T(test_retry_gives_up_after_eight_attempts_into_the_dead_letters),
+        cmocka_unit_test(test_backoff_is_full_jitter_under_a_doubling_cap),
+        T(test_retry_is_retried_with_backoff_until_delivered),
+        T(test_retry_gives_up_after_eight_failed_attempts_into_the_dead_letters),
+        T(test_retry_limit_and_backoff_come_from_the_sink_config),
+        T(test_notices_waiting_behind_a_failing_sink_go_to_its_fallback_together),
+        T(test_a_fatal_notice_goes_to_the_fallback_and_the_sink_carries_on),
+        T(test_a_sink_gets_only_the_kinds_and_severities_it_subscribes_to),
+        T(test_decisions_of_one_site_within_the_window_go_as_one_message),
+        T(test_blocks_are_grouped_with_each_collections_reason),
+        T(test_a_sink_that_is_down_does_not_delay_the_others_and_loses_nothing),
+        T(test_after_a_restart_undelivered_are_sent_and_delivered_are_not),
         T(test_fatal_is_dead_lettered_at_once),
         T(test_a_dead_letter_does_not_stop_later_outcomes),
         T(test_unknown_option_is_an_error_at_its_line_and_column),

@@ -40,7 +40,8 @@ typedef enum {
     SG_OUTCOME_PROGRESS = 7,      /* the job moved */
     SG_OUTCOME_SUCCEEDED = 8,     /* the collection is failed over */
     SG_OUTCOME_FAILED = 9,        /* the failover failed */
-    SG_OUTCOME_TIMED_OUT = 10     /* the job did not end in time */
+    SG_OUTCOME_TIMED_OUT = 10,    /* the job did not end in time */
+    SG_OUTCOME_DRILL_REPORT = 11  /* a DR drill ended: `json` has its report */
 } sg_outcome_kind_t;
 
 typedef enum {

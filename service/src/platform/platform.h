@@ -1,5 +1,6 @@
-/* Platform services behind one header: dynamic loading and process signals.
- * One implementation file per platform (posix.c; windows.c later). */
+/* Platform services behind one header: dynamic loading, stop requests, the
+ * system service manager and default paths. One implementation file per
+ * platform (posix.c, windows.c); the build picks one. */
 #ifndef SG_PLATFORM_H
 #define SG_PLATFORM_H
 
@@ -27,5 +28,53 @@ void sg_platform_request_stop(void);
 /* Directory of the running executable, for finding plugins next to it.
  * Writes into buf; returns 0 or a negative sg_err_t. */
 int sg_platform_exe_dir(char *buf, size_t len);
+/* `path` made absolute against the working directory (it need not exist).
+ * Returns 0 or SG_EINVAL when it does not fit. */
+int sg_platform_abs_path(const char *path, char *buf, size_t len);
+
+/* --- the system service manager ---------------------------------------------
+ * Windows: the Service Control Manager (SCM). POSIX: systemd runs
+ * `siteguard run` itself (deploy/systemd), and these return SG_ESTATE. */
+
+typedef struct {
+    const char *name;         /* service name, also the Event Log source */
+    const char *display_name;
+    const char *description;
+    const char *config_path;  /* absolute; the service runs with `service -c` it */
+} sg_platform_service_t;
+
+/* Registers the service (automatic start, restart on failure: 5 s, 30 s,
+ * 60 s, counter reset after a day; preshutdown notifications) to run this
+ * executable, and registers its Event Log source. Writes the reason into
+ * `err` on failure. Returns 0 or a negative sg_err_t. */
+int sg_platform_service_install(const sg_platform_service_t *svc, char *err, size_t err_len);
+/* Stops the service if it runs, deletes it and its Event Log source. */
+int sg_platform_service_uninstall(const char *name, char *err, size_t err_len);
+/* Starts the service and waits (up to `timeout_ms`) until it reports running. */
+int sg_platform_service_start(const char *name, int timeout_ms, char *err, size_t err_len);
+/* Asks the service to stop and waits (up to `timeout_ms`) until it stopped. */
+int sg_platform_service_stop(const char *name, int timeout_ms, char *err, size_t err_len);
+
+/* Runs `body(arg)` as the service `name`, when the process was started by the
+ * service manager: reports start pending, turns stop, shutdown and
+ * preshutdown controls into sg_platform_request_stop with stop pending
+ * checkpoints, sends log lines to the system log (Windows Event Log, source
+ * `name`) and to <work_dir>/<name>.log, and makes `work_dir` (created if
+ * missing; NULL: the data directory) the working directory, so relative
+ * paths of the config land there. Blocks until the body returns, then
+ * reports stopped with the body's result as exit code (non-zero: the
+ * manager's recovery actions apply). Returns the body's result, or SG_ESTATE
+ * when the process was not started by the service manager. */
+int sg_platform_service_dispatch(const char *name, const char *work_dir,
+                                 int (*body)(void *arg), void *arg);
+/* Called by the body once it is up (config loaded): reports running. A no-op
+ * outside sg_platform_service_dispatch. */
+void sg_platform_service_running(void);
+
+/* The default data directory (Windows: %ProgramData%\siteguard; POSIX:
+ * /var/lib/siteguard) and config file (Windows: <data dir>\siteguard.yaml;
+ * POSIX: /etc/siteguard/siteguard.yaml). Return 0 or a negative sg_err_t. */
+int sg_platform_data_dir(char *buf, size_t len);
+int sg_platform_default_config(char *buf, size_t len);
 
 #endif

@@ -79,3 +79,75 @@ int sg_platform_exe_dir(char *buf, size_t len)
     *slash = '\0';
     return SG_OK;
 }
+
+/* The service manager is systemd, which runs `siteguard run` itself. */
+static int s_no_manager(char *err, size_t err_len)
+{
+    snprintf(err, err_len, "no service manager here: use deploy/systemd/siteguard.service");
+    return SG_ESTATE;
+}
+
+int sg_platform_service_install(const sg_platform_service_t *svc, char *err, size_t err_len)
+{
+    (void)svc;
+    return s_no_manager(err, err_len);
+}
+
+int sg_platform_service_uninstall(const char *name, char *err, size_t err_len)
+{
+    (void)name;
+    return s_no_manager(err, err_len);
+}
+
+int sg_platform_service_start(const char *name, int timeout_ms, char *err, size_t err_len)
+{
+    (void)name;
+    (void)timeout_ms;
+    return s_no_manager(err, err_len);
+}
+
+int sg_platform_service_stop(const char *name, int timeout_ms, char *err, size_t err_len)
+{
+    (void)name;
+    (void)timeout_ms;
+    return s_no_manager(err, err_len);
+}
+
+int sg_platform_service_dispatch(const char *name, const char *work_dir,
+                                 int (*body)(void *arg), void *arg)
+{
+    (void)name;
+    (void)work_dir;
+    (void)body;
+    (void)arg;
+    return SG_ESTATE;
+}
+
+void sg_platform_service_running(void) {}
+
+static int s_copy(char *buf, size_t len, const char *text)
+{
+    int n = snprintf(buf, len, "%s", text);
+    return (n < 0 || (size_t)n >= len) ? SG_EINVAL : SG_OK;
+}
+
+int sg_platform_data_dir(char *buf, size_t len) { return s_copy(buf, len, "/var/lib/siteguard"); }
+
+int sg_platform_default_config(char *buf, size_t len)
+{
+    return s_copy(buf, len, "/etc/siteguard/siteguard.yaml");
+}
+
+int sg_platform_abs_path(const char *path, char *buf, size_t len)
+{
+    int n;
+    if (path[0] == '/') {
+        n = snprintf(buf, len, "%s", path);
+    } else {
+        char cwd[4096];
+        if (!getcwd(cwd, sizeof cwd))
+            return SG_EIO;
+        n = snprintf(buf, len, "%s/%s", cwd, path);
+    }
+    return (n < 0 || (size_t)n >= len) ? SG_EINVAL : SG_OK;
+}

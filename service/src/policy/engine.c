@@ -962,6 +962,16 @@ void sg_engine_restore(sg_engine_t *e, int collection, sg_coll_verdict_t verdict
         e->colls[collection].verdict = verdict;
 }
 
+void sg_engine_assume_heard(sg_engine_t *e, int site, sg_now_t now)
+{
+    s_site_t *s = &e->sites[site];
+    if (s->heard)
+        return;
+    s->heard = true;
+    s->last_heard = now.mono;
+    s->hb_sent = now.wall;
+}
+
 void sg_engine_reset_collection(sg_engine_t *e, int collection, sg_now_t now)
 {
     if (!s_valid_coll(e, collection))
@@ -1194,4 +1204,115 @@ const char *sg_coll_verdict_name(sg_coll_verdict_t v)
     case SG_COLL_FAILED: return "failover failed";
     default: return "unknown";
     }
+}
+
+/* ---- manual failover, pauses for status, reload -------------------------------- */
+
+static char *s_why(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *s_why(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = sg_vstrdupf(fmt, ap);
+    va_end(ap);
+    return text;
+}
+
+/* Why a manual failover of c cannot go ahead, or NULL (with *rc) when it can. */
+static char *s_manual_refusal(sg_engine_t *e, int c, bool force, sg_now_t now, int *rc)
+{
+    const sg_collection_cfg_t *cc = &e->cfg->collections[c];
+    sg_coll_verdict_t v = e->colls[c].verdict;
+    *rc = SG_ESTATE;
+    if (v == SG_COLL_DECIDED)
+        return s_why("%s has a failover run in flight", cc->name);
+    if (v == SG_COLL_DONE)
+        return s_why("%s is already failed over to %s", cc->name,
+                     s_site_name(e, cc->replica_site));
+    if (force) {
+        *rc = SG_OK;
+        return NULL;
+    }
+    char buf[256];
+    sg_guard_t g = s_first_guard(e, c, now, buf, sizeof buf);
+    if (g == SG_GUARD_NONE) {
+        *rc = SG_OK;
+        return NULL;
+    }
+    return s_why("failover of %s held back (%s): %s; --force with a reason overrides", cc->name,
+                 sg_guard_name(g), buf);
+}
+
+int sg_engine_manual_failover(sg_engine_t *e, int collection, bool force, const char *reason,
+                              sg_now_t now, char **why)
+{
+    if (why)
+        *why = NULL;
+    if (!s_valid_coll(e, collection))
+        return SG_EINVAL;
+    if (force && (!reason || !*reason)) {
+        if (why)
+            *why = s_why("a forced failover needs a reason");
+        return SG_EINVAL;
+    }
+    int rc;
+    char *refusal = s_manual_refusal(e, collection, force, now, &rc);
+    if (rc != SG_OK) {
+        if (why)
+            *why = refusal;
+        else
+            free(refusal);
+        return rc;
+    }
+    const sg_collection_cfg_t *cc = &e->cfg->collections[collection];
+    s_site_t *site = &e->sites[cc->site];
+    if (!site->budget_taken) {
+        if (s_budget_take(&e->budget, now.mono) != SG_OK ||
+            s_budget_take(&e->site_budget[cc->site], now.mono) != SG_OK)
+            return SG_ENOMEM;
+        site->budget_taken = true;
+    }
+    e->colls[collection].verdict = SG_COLL_DECIDED;
+    e->colls[collection].announced = SG_GUARD_NONE;
+    return s_emit(e, SG_DECISION_FAILOVER, cc->site, collection, SG_GUARD_NONE, now,
+                  "manual failover by an operator%s: fail %s over to %s (site %s is %s): %s",
+                  force ? ", forced past the guards" : ", every guard passes", cc->name,
+                  s_site_name(e, cc->replica_site), s_site_name(e, cc->site),
+                  sg_site_state_name(site->state), reason && *reason ? reason : "no reason given");
+}
+
+bool sg_engine_pause_at(const sg_engine_t *e, size_t i, int64_t now_mono, int *site,
+                        int *collection, int64_t *until_mono, const char **reason)
+{
+    for (size_t k = 0; k < e->n_pauses; k++) {
+        const s_pause_t *p = &e->pauses[k];
+        if (p->until <= now_mono)
+            continue;
+        if (i-- > 0)
+            continue;
+        *site = p->site;
+        *collection = p->collection;
+        *until_mono = p->until;
+        *reason = p->reason;
+        return true;
+    }
+    return false;
+}
+
+int sg_engine_set_config(sg_engine_t *e, const sg_config_t *cfg)
+{
+    const sg_config_t *old = e->cfg;
+    if (cfg->n_sites != old->n_sites || cfg->n_collections != old->n_collections)
+        return SG_EINVAL;
+    for (size_t i = 0; i < cfg->n_sites; i++)
+        if (strcmp(cfg->sites[i].name, old->sites[i].name) != 0)
+            return SG_EINVAL;
+    for (size_t i = 0; i < cfg->n_collections; i++) {
+        const sg_collection_cfg_t *a = &cfg->collections[i], *b = &old->collections[i];
+        if (strcmp(a->name, b->name) != 0 || a->site != b->site ||
+            a->replica_site != b->replica_site || a->group != b->group)
+            return SG_EINVAL;
+    }
+    e->cfg = cfg;
+    return SG_OK;
 }

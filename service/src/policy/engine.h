@@ -146,6 +146,11 @@ void sg_engine_run_ended(sg_engine_t *e, int collection, bool failed_over, sg_no
 /* Sets a collection's verdict from the journal on start (DECIDED, DONE or
  * FAILED), so that nothing decided before a restart is decided again. */
 void sg_engine_restore(sg_engine_t *e, int collection, sg_coll_verdict_t verdict);
+/* After a restart: a site that had runs open when the service stopped is
+ * treated as last heard now, so that it is judged again (lost after a full
+ * hold-down and a quorum, as always) instead of never, as a site never
+ * heard would be. No effect on a site already heard. */
+void sg_engine_assume_heard(sg_engine_t *e, int site, sg_now_t now);
 /* A collection is back home (failback): it may be decided again after its
  * cooldown. */
 void sg_engine_reset_collection(sg_engine_t *e, int collection, sg_now_t now);
@@ -176,5 +181,29 @@ const char *sg_site_state_name(sg_site_state_t s);
 const char *sg_decision_kind_name(sg_decision_kind_t k);
 const char *sg_guard_name(sg_guard_t g);
 const char *sg_coll_verdict_name(sg_coll_verdict_t v);
+
+/* Manual failover of `collection`, asked by an operator, whatever the state
+ * of its site. Refused (SG_ESTATE, *why says so) when the collection is
+ * decided (a run in flight) or already failed over. Without `force` the
+ * guards apply (pause, maintenance, replica site health, replication,
+ * RPO, cooldown, budget; not the policy mode): when one holds, SG_ESTATE
+ * and *why names it. With `force` no guard is checked and a reason is
+ * required (SG_EINVAL without one). On success a FAILOVER decision, with
+ * the reason, is queued for sg_engine_next and the budget counts it as a
+ * site failover as usual. `why` may be NULL; else *why is set to a string
+ * the caller frees, or NULL. */
+int sg_engine_manual_failover(sg_engine_t *e, int collection, bool force, const char *reason,
+                              sg_now_t now, char **why);
+
+/* Active pauses, for status: the i-th (0-based) pause still in force at
+ * `now_mono`; false when there is no such pause. *reason is borrowed (may
+ * be NULL) until the next call that changes the engine. */
+bool sg_engine_pause_at(const sg_engine_t *e, size_t i, int64_t now_mono, int *site,
+                        int *collection, int64_t *until_mono, const char **reason);
+
+/* Hot reload: the engine reads `cfg` from now on (borrowed). Only the
+ * policy may differ: sites and collections must be the same, in the same
+ * order (SG_EINVAL otherwise, nothing changed). */
+int sg_engine_set_config(sg_engine_t *e, const sg_config_t *cfg);
 
 #endif

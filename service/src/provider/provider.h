@@ -152,6 +152,10 @@ void sg_recovery_points_free(sg_recovery_point_t *points, size_t n);
 const sg_recovery_point_t *sg_recovery_point_newest_app(const sg_recovery_point_t *points,
                                                         size_t n);
 
+/* True when the provider `kind` ("sim", "wmi", ...) is built into this
+ * version (the WMI provider is in the Windows build only). */
+bool sg_provider_built(const char *kind);
+
 /* Frees the provider and sets *p to NULL. */
 void sg_provider_destroy(sg_provider_t **p);
 

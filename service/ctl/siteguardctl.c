@@ -1,0 +1,407 @@
+/* siteguardctl: the operator's command line for a running siteguard.
+ *
+ * Sends one Request (proto/control.proto) to the control socket and prints
+ * the Response: readable tables by default, JSON with --json. Exit status:
+ * 0 done, 1 refused or failed (the service said why), 2 usage, 3 the
+ * service could not be reached. */
+#include "proto/control.pb-c.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_DEFAULT_ENDPOINT "ipc:///run/siteguard/control.sock"
+#define S_EXIT_FAILED 1
+#define S_EXIT_USAGE 2
+#define S_EXIT_UNREACHABLE 3
+
+typedef Siteguard__Control__V1__Request s_req_t;
+typedef Siteguard__Control__V1__Response s_resp_t;
+
+typedef struct {
+    const char *endpoint;
+    bool json;
+    int timeout_ms;
+    const char *reason, *duration, *point;
+    bool force;
+    unsigned limit;
+    const char *args[2];
+    int n_args;
+} s_opts_t;
+
+static void s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: siteguardctl [-s ENDPOINT] [--json] [--timeout MS] COMMAND [ARGS]\n"
+            "  status                               sites, collections, runs, leader\n"
+            "  explain SITE|COLLECTION              why it is where it is\n"
+            "  approve|deny COLLECTION [--reason TEXT]   a failover awaiting approval\n"
+            "  pause COLLECTION|SITE|all --for DURATION --reason TEXT\n"
+            "  resume COLLECTION|SITE|all [--reason TEXT]\n"
+            "  failover COLLECTION [--point latest|app|ID] [--force --reason TEXT]\n"
+            "  drill run PLAN | drill report [ID]\n"
+            "  reload                               load the config file again\n"
+            "  history [--limit N]                  the audit trail\n"
+            "ENDPOINT: $SITEGUARD_CONTROL or %s; DURATION: 250ms, 30s, 10m, 2h\n",
+            S_DEFAULT_ENDPOINT);
+}
+
+static int s_duration_ms(const char *text, uint64_t *out)
+{
+    char *end = NULL;
+    double v = strtod(text, &end);
+    double mul = !strcmp(end, "ms") ? 1 : !strcmp(end, "s") ? 1000 : !strcmp(end, "m") ? 60000
+                 : !strcmp(end, "h") ? 3600000 : !strcmp(end, "") ? 1000 : -1;
+    if (end == text || mul < 0 || v <= 0)
+        return -1;
+    *out = (uint64_t)(v * mul);
+    return 0;
+}
+
+static int s_parse(int argc, char **argv, s_opts_t *o, int *cmd_at)
+{
+    *cmd_at = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has = i + 1 < argc;
+        if ((!strcmp(a, "-s") || !strcmp(a, "--socket")) && has)
+            o->endpoint = argv[++i];
+        else if (!strcmp(a, "--json"))
+            o->json = true;
+        else if (!strcmp(a, "--timeout") && has)
+            o->timeout_ms = atoi(argv[++i]);
+        else if (!strcmp(a, "--reason") && has)
+            o->reason = argv[++i];
+        else if (!strcmp(a, "--for") && has)
+            o->duration = argv[++i];
+        else if (!strcmp(a, "--point") && has)
+            o->point = argv[++i];
+        else if (!strcmp(a, "--limit") && has)
+            o->limit = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--force"))
+            o->force = true;
+        else if (a[0] == '-' && a[1])
+            return -1;
+        else if (*cmd_at < 0)
+            *cmd_at = i;
+        else if (o->n_args < 2)
+            o->args[o->n_args++] = a;
+        else
+            return -1;
+    }
+    return *cmd_at < 0 ? -1 : 0;
+}
+
+/* Storage for the request's sub-messages. */
+typedef struct {
+    Siteguard__Control__V1__Status status;
+    Siteguard__Control__V1__Explain explain;
+    Siteguard__Control__V1__Decision decision;
+    Siteguard__Control__V1__Pause pause;
+    Siteguard__Control__V1__Resume resume;
+    Siteguard__Control__V1__Failover failover;
+    Siteguard__Control__V1__DrillRun drill_run;
+    Siteguard__Control__V1__DrillReport drill_report;
+    Siteguard__Control__V1__Reload reload;
+    Siteguard__Control__V1__History history;
+} s_parts_t;
+
+static const char *s_arg(const s_opts_t *o, int i) { return i < o->n_args ? o->args[i] : NULL; }
+
+/* Fills the request for `cmd`; returns 0, or -1 with a message printed. */
+static int s_build(const char *cmd, const s_opts_t *o, s_req_t *r, s_parts_t *p)
+{
+    const char *a0 = s_arg(o, 0);
+    if (!strcmp(cmd, "status") && o->n_args == 0) {
+        siteguard__control__v1__status__init(&p->status);
+        r->status = &p->status;
+        r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_STATUS;
+    } else if (!strcmp(cmd, "explain") && o->n_args == 1) {
+        siteguard__control__v1__explain__init(&p->explain);
+        p->explain.target = (char *)a0;
+        r->explain = &p->explain;
+        r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_EXPLAIN;
+    } else if ((!strcmp(cmd, "approve") || !strcmp(cmd, "deny")) && o->n_args == 1) {
+        siteguard__control__v1__decision__init(&p->decision);
+        p->decision.collection = (char *)a0;
+        bool approve = !strcmp(cmd, "approve");
+        if (approve)
+            r->approve = &p->decision;
+        else
+            r->deny = &p->decision;
+        r->command_case = approve ? SITEGUARD__CONTROL__V1__REQUEST__COMMAND_APPROVE
+                                  : SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DENY;
+    } else if (!strcmp(cmd, "pause") && o->n_args <= 1) {
+        siteguard__control__v1__pause__init(&p->pause);
+        p->pause.target = (char *)(a0 ? a0 : "all");
+        if (!o->duration || s_duration_ms(o->duration, &p->pause.duration_ms) != 0) {
+            fprintf(stderr, "siteguardctl: pause needs --for DURATION (e.g. 30m)\n");
+            return -1;
+        }
+        r->pause = &p->pause;
+        r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_PAUSE;
+    } else if (!strcmp(cmd, "resume") && o->n_args <= 1) {
+        siteguard__control__v1__resume__init(&p->resume);
+        p->resume.target = (char *)(a0 ? a0 : "all");
+        r->resume = &p->resume;
+        r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_RESUME;
+    } else if (!strcmp(cmd, "failover") && o->n_args == 1) {
+        siteguard__control__v1__failover__init(&p->failover);
+        p->failover.collection = (char *)a0;
+        p->failover.point = (char *)(o->point ? o->point : "");
+        p->failover.force = o->force;
+        r->failover = &p->failover;
+        r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_FAILOVER;
+    } else if (!strcmp(cmd, "drill") && a0 && !strcmp(a0, "run") && o->n_args == 2) {
+        siteguard__control__v1__drill_run__init(&p->drill_run);
+        p->drill_run.plan = (char *)o->args[1];
+        r->drill_run = &p->drill_run;
+        r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_RUN;
+    } else if (!strcmp(cmd, "drill") && a0 && !strcmp(a0, "report")) {
+        siteguard__control__v1__drill_report__init(&p->drill_report);
+        p->drill_report.id = (char *)(o->n_args == 2 ? o->args[1] : "");
+        r->drill_report = &p->drill_report;
+        r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_REPORT;
+    } else if (!strcmp(cmd, "reload") && o->n_args == 0) {
+        siteguard__control__v1__reload__init(&p->reload);
+        r->reload = &p->reload;
+        r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_RELOAD;
+    } else if (!strcmp(cmd, "history") && o->n_args == 0) {
+        siteguard__control__v1__history__init(&p->history);
+        p->history.limit = o->limit;
+        r->history = &p->history;
+        r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_HISTORY;
+    } else {
+        s_usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* "alice (uid 1000)" */
+static char *s_user(void)
+{
+    static char buf[256];
+    struct passwd *pw = getpwuid(getuid());
+    snprintf(buf, sizeof buf, "%s (uid %u)", pw ? pw->pw_name : "?", (unsigned)getuid());
+    return buf;
+}
+
+/* Sends the request and waits for the answer. NULL (reason printed) when
+ * the service cannot be reached. */
+static s_resp_t *s_exchange(const s_opts_t *o, const s_req_t *r)
+{
+    if (!strncmp(o->endpoint, "ipc://", 6) && access(o->endpoint + 6, R_OK | W_OK) != 0) {
+        fprintf(stderr, "siteguardctl: cannot use %s: %s (is siteguard running, and may you "
+                        "use this socket?)\n", o->endpoint + 6, strerror(errno));
+        return NULL;
+    }
+    size_t len = siteguard__control__v1__request__get_packed_size(r);
+    uint8_t *buf = malloc(len ? len : 1);
+    void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
+    s_resp_t *resp = NULL;
+    int linger = 0;
+    if (!buf || !sock)
+        goto done;
+    siteguard__control__v1__request__pack(r, buf);
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &o->timeout_ms, sizeof o->timeout_ms);
+    if (zmq_connect(sock, o->endpoint) != 0 || zmq_send(sock, buf, len, 0) < 0) {
+        fprintf(stderr, "siteguardctl: %s: %s\n", o->endpoint, zmq_strerror(zmq_errno()));
+        goto done;
+    }
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, sock, 0) < 0)
+        fprintf(stderr, "siteguardctl: no answer from %s within %d ms\n", o->endpoint,
+                o->timeout_ms);
+    else if (!(resp = siteguard__control__v1__response__unpack(NULL, zmq_msg_size(&msg),
+                                                                zmq_msg_data(&msg))))
+        fprintf(stderr, "siteguardctl: the answer from %s is malformed\n", o->endpoint);
+    zmq_msg_close(&msg);
+done:
+    free(buf);
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    return resp;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+static const char *s_code_name(int code)
+{
+    static const char *const names[] = {"ok", "error", "denied", "invalid",
+                                        "not_found", "refused", "unavailable"};
+    return code >= 0 && code <= 6 ? names[code] : "unknown";
+}
+
+static void s_time(int64_t ms, char *buf, size_t len)
+{
+    if (!ms) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void s_print_status(const Siteguard__Control__V1__StatusReply *st)
+{
+    printf("config: %s   policy mode: %s   %s\n\n", st->config, st->mode, st->leader);
+    printf("%-16s %-11s %s\n", "SITE", "STATE", "");
+    for (size_t i = 0; i < st->n_sites; i++)
+        printf("%-16s %-11s %s\n", st->sites[i]->name, st->sites[i]->state,
+               st->sites[i]->witness ? "witness" : "");
+    printf("\n%-20s %-8s %-8s %-6s %-9s %s\n", "COLLECTION", "SITE", "REPLICA", "GROUP",
+           "VERDICT", "PAUSED");
+    for (size_t i = 0; i < st->n_collections; i++) {
+        const Siteguard__Control__V1__CollectionInfo *c = st->collections[i];
+        printf("%-20s %-8s %-8s %-6d %-9s %s\n", c->name, c->site, c->replica_site, c->group,
+               c->verdict, c->paused[0] ? c->paused : "-");
+    }
+    printf("\n%-20s %-20s %-20s %-20s %s\n", "RUN", "COLLECTION", "DECIDED", "ENDED", "RESULT");
+    for (size_t i = 0; i < st->n_runs; i++) {
+        const Siteguard__Control__V1__RunInfo *r = st->runs[i];
+        char d[32], e[32];
+        s_time(r->decided_ms, d, sizeof d);
+        s_time(r->ended_ms, e, sizeof e);
+        printf("%-20llu %-20s %-20s %-20s %s\n", (unsigned long long)r->run_id, r->collection, d,
+               e, !r->ended_ms ? "in flight" : r->failed_over ? "failed over" : "failed");
+    }
+    if (!st->n_runs)
+        printf("(none)\n");
+}
+
+static void s_print_history(const s_resp_t *r)
+{
+    printf("%-6s %-20s %-22s %-9s %-18s %-12s %-24s %s\n", "SEQ", "TIME", "WHO", "ROLE", "COMMAND",
+           "TARGET", "REASON", "RESULT");
+    for (size_t i = 0; i < r->n_history; i++) {
+        const Siteguard__Control__V1__AuditEntry *a = r->history[i];
+        char t[32];
+        s_time(a->time_ms, t, sizeof t);
+        printf("%-6llu %-20s %-22s %-9s %-18s %-12s %-24s %s\n", (unsigned long long)a->seq, t,
+               a->who, a->role, a->command, a->target[0] ? a->target : "-",
+               a->reason[0] ? a->reason : "-", a->result);
+    }
+}
+
+static json_t *s_status_json(const Siteguard__Control__V1__StatusReply *st)
+{
+    json_t *sites = json_array(), *colls = json_array(), *runs = json_array();
+    for (size_t i = 0; i < st->n_sites; i++)
+        json_array_append_new(sites, json_pack("{s:s,s:s,s:b}", "name", st->sites[i]->name,
+                                               "state", st->sites[i]->state, "witness",
+                                               st->sites[i]->witness));
+    for (size_t i = 0; i < st->n_collections; i++) {
+        const Siteguard__Control__V1__CollectionInfo *c = st->collections[i];
+        json_array_append_new(colls, json_pack("{s:s,s:s,s:s,s:i,s:s,s:s}", "name", c->name,
+                                               "site", c->site, "replica_site", c->replica_site,
+                                               "group", c->group, "verdict", c->verdict,
+                                               "paused", c->paused));
+    }
+    for (size_t i = 0; i < st->n_runs; i++) {
+        const Siteguard__Control__V1__RunInfo *r = st->runs[i];
+        json_array_append_new(runs, json_pack("{s:I,s:s,s:I,s:I,s:b,s:s}", "run_id",
+                                              (json_int_t)r->run_id, "collection", r->collection,
+                                              "decided_ms", (json_int_t)r->decided_ms,
+                                              "ended_ms", (json_int_t)r->ended_ms, "failed_over",
+                                              r->failed_over, "job_path", r->job_path));
+    }
+    return json_pack("{s:o,s:o,s:o,s:s,s:s,s:s}", "sites", sites, "collections", colls, "runs",
+                     runs, "leader", st->leader, "mode", st->mode, "config", st->config);
+}
+
+static void s_print_json(const s_resp_t *r)
+{
+    json_t *j = json_pack("{s:s,s:s}", "code", s_code_name((int)r->code), "message", r->message);
+    if (r->status)
+        json_object_set_new(j, "status", s_status_json(r->status));
+    if (r->text && r->text[0])
+        json_object_set_new(j, "text", json_string(r->text));
+    if (r->n_history) {
+        json_t *h = json_array();
+        for (size_t i = 0; i < r->n_history; i++) {
+            const Siteguard__Control__V1__AuditEntry *a = r->history[i];
+            json_array_append_new(h, json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "seq",
+                                               (json_int_t)a->seq, "time_ms",
+                                               (json_int_t)a->time_ms, "who", a->who, "role",
+                                               a->role, "command", a->command, "target",
+                                               a->target, "reason", a->reason, "result",
+                                               a->result));
+        }
+        json_object_set_new(j, "history", h);
+    }
+    if (r->n_errors) {
+        json_t *e = json_array();
+        for (size_t i = 0; i < r->n_errors; i++)
+            json_array_append_new(e, json_string(r->errors[i]));
+        json_object_set_new(j, "errors", e);
+    }
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    printf("%s\n", text ? text : "{}");
+    free(text);
+    json_decref(j);
+}
+
+static void s_print(const s_resp_t *r)
+{
+    FILE *f = r->code == SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK ? stdout : stderr;
+    if (r->status)
+        s_print_status(r->status);
+    else if (r->text && r->text[0])
+        printf("%s%s", r->text, r->text[strlen(r->text) - 1] == '\n' ? "" : "\n");
+    else if (r->n_history)
+        s_print_history(r);
+    for (size_t i = 0; i < r->n_errors; i++)
+        fprintf(f, "%s\n", r->errors[i]);
+    if (r->status || (r->text && r->text[0]) || r->n_history)
+        return;
+    if (r->code)
+        fprintf(f, "%s: %s\n", s_code_name((int)r->code), r->message);
+    else
+        fprintf(f, "%s\n", r->message);
+}
+
+int main(int argc, char **argv)
+{
+    const char *env = getenv("SITEGUARD_CONTROL");
+    s_opts_t o = {.endpoint = env && *env ? env : S_DEFAULT_ENDPOINT, .timeout_ms = 10000};
+    int cmd_at;
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        s_usage(stdout);
+        return 0;
+    }
+    if (s_parse(argc, argv, &o, &cmd_at) != 0) {
+        s_usage(stderr);
+        return S_EXIT_USAGE;
+    }
+    s_req_t req = SITEGUARD__CONTROL__V1__REQUEST__INIT;
+    s_parts_t parts;
+    req.version = 1;
+    req.user = s_user();
+    req.reason = (char *)(o.reason ? o.reason : "");
+    if (s_build(argv[cmd_at], &o, &req, &parts) != 0)
+        return S_EXIT_USAGE;
+    s_resp_t *resp = s_exchange(&o, &req);
+    if (!resp)
+        return S_EXIT_UNREACHABLE;
+    if (o.json)
+        s_print_json(resp);
+    else
+        s_print(resp);
+    int rc = resp->code == SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK ? 0 : S_EXIT_FAILED;
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    return rc;
+}

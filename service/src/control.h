@@ -1,0 +1,87 @@
+/* control: the operator's endpoint (proto/control.proto) for siteguardctl.
+ *
+ * ZeroMQ REP sockets on the loop thread, added to its zmq_poll: the
+ * operator socket (control.endpoint, default ipc:///run/siteguard/control.sock)
+ * and optionally a read-only one (control.readonly_endpoint). On POSIX they
+ * are ipc sockets and the file permissions say who may connect: the
+ * operator socket is made 0660 (group control.group when set), the
+ * read-only socket 0666. The role is the socket's: the read-only socket
+ * answers status, explain, history and drill report, and refuses (DENIED)
+ * every change. A tcp endpoint must be on the loopback address.
+ *
+ * Commands: status; explain SITE|COLLECTION; approve|deny COLLECTION (a
+ * decision awaiting approval, named by its collection); pause|resume
+ * COLLECTION|SITE|all (pause: a duration and a reason, both required;
+ * expiry is the engine's); failover COLLECTION [point] [force] (through
+ * sg_engine_manual_failover: the guards apply unless forced, and force
+ * needs a reason); drill run PLAN (sg_drill_start: refused with the reason
+ * while a failover is in flight, another drill runs or a blackout is open)
+ * and drill report [ID] (the report's JSON, the latest without an id);
+ * reload (through the reload hook); history
+ * (the audit trail). Every command that changes something, or tries to,
+ * is appended to the journal's audit trail with who (the client's user and
+ * the socket's role), what, why and how it ended, before the reply.
+ *
+ * Decisions that a command queues in the engine (approve, manual failover)
+ * are taken by the loop with sg_engine_next as usual.
+ *
+ * Thread rules: every function on the loop thread. */
+#ifndef SG_CONTROL_H
+#define SG_CONTROL_H
+
+#include "clock.h"
+#include "config.h"
+#include "drill.h"
+#include "journal.h"
+#include "policy/engine.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SG_CONTROL_READER = 0, SG_CONTROL_OPERATOR } sg_control_role_t;
+
+/* Applies the config file again. Returns 0 when the new config is in force,
+ * else an error with the reasons appended to `errs` (FILE:LINE:COLUMN lines,
+ * or what cannot change live); the old config stays in force. */
+typedef int (*sg_control_reload_fn)(void *user, sg_config_errors_t *errs);
+
+/* What control works on; everything borrowed and outliving the control. */
+typedef struct {
+    const sg_config_t *cfg;
+    sg_engine_t *engine;
+    sg_journal_t *journal;
+    const sg_clock_t *clock;
+    sg_control_reload_fn reload; /* NULL: reload is UNAVAILABLE */
+    sg_drill_t *drill;           /* NULL: drill run/report are UNAVAILABLE */
+    void *user;
+} sg_control_env_t;
+
+typedef struct sg_control sg_control_t;
+
+/* Binds the sockets of env->cfg->control on `zctx`; with zctx NULL, binds
+ * nothing (requests only through sg_control_handle, for tests). NULL when
+ * out of memory or when a configured endpoint cannot be bound (logged); a
+ * default endpoint that cannot be bound is only a warning. */
+sg_control_t *sg_control_new(void *zctx, const sg_control_env_t *env);
+void sg_control_destroy(sg_control_t **c);
+
+/* After a reload: the config now in force (borrowed). */
+void sg_control_set_config(sg_control_t *c, const sg_config_t *cfg);
+
+/* The bound sockets, for zmq_poll: writes up to 2 into out, returns how many. */
+size_t sg_control_sockets(sg_control_t *c, void **out);
+
+/* Answers the requests waiting on `socket` (one of sg_control_sockets)
+ * without blocking. Returns the number answered or SG_EIO. */
+int sg_control_serve(sg_control_t *c, void *socket);
+
+/* Handles one packed Request as `role` would; on success *resp (caller
+ * frees) holds the packed Response. Returns 0 or SG_ENOMEM. A malformed
+ * request gets an INVALID response, not an error. */
+int sg_control_handle(sg_control_t *c, sg_control_role_t role, const uint8_t *req, size_t len,
+                      uint8_t **resp, size_t *resp_len);
+
+/* Requests handled so far. */
+uint64_t sg_control_requests(const sg_control_t *c);
+
+#endif

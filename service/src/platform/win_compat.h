@@ -1,0 +1,69 @@
+/* POSIX names the core uses that the Windows C runtime spells differently.
+ * The Windows build force-includes this header into every core file
+ * (cmake/windows.cmake), so the core itself carries no #ifdef _WIN32. */
+#ifndef SG_WIN_COMPAT_H
+#define SG_WIN_COMPAT_H
+
+/* The real declarations first: the macros below must not rename them. */
+#include <direct.h>
+#include <errno.h>
+#include <io.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* timegm: _mkgmtime does the same (struct tm in UTC to time_t). */
+#define timegm _mkgmtime
+
+/* strerror_r (POSIX: int, buf, len) is strerror_s (buf, len, int). */
+#define strerror_r(err, buf, len) strerror_s((buf), (len), (err))
+
+/* fsync: _commit flushes a descriptor to disk. */
+#define fsync _commit
+
+/* rename over an existing file, atomically, as POSIX rename does. */
+__declspec(dllimport) int __stdcall MoveFileExA(const char *from, const char *to,
+                                                unsigned long flags);
+static inline int sg_win_rename(const char *from, const char *to)
+{
+    /* MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH */
+    if (MoveFileExA(from, to, 0x1 | 0x8))
+        return 0;
+    errno = EACCES;
+    return -1;
+}
+#define rename sg_win_rename
+
+static inline char *sg_win_strndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+#define strndup sg_win_strndup
+
+/* mkdtemp: a new directory from a template ending in XXXXXX. */
+static inline char *sg_win_mkdtemp(char *tmpl)
+{
+    if (_mktemp_s(tmpl, strlen(tmpl) + 1) != 0 || _mkdir(tmpl) != 0)
+        return NULL;
+    return tmpl;
+}
+#define mkdtemp sg_win_mkdtemp
+
+/* TMPDIR is TEMP on Windows. */
+static inline char *sg_win_getenv(const char *name)
+{
+    char *v = getenv(name);
+    if (!v && strcmp(name, "TMPDIR") == 0)
+        v = getenv("TEMP");
+    return v;
+}
+#define getenv sg_win_getenv
+
+#endif

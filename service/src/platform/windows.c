@@ -1,0 +1,592 @@
+/* Windows implementation of platform.h: LoadLibrary, console control events,
+ * the Service Control Manager and the Event Log. */
+#include "platform.h"
+#include "../err.h"
+#include "../str.h"
+
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+
+#include <fcntl.h>
+#include <io.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Event ID of the one message in the executable's message table
+ * (service/src/platform/messages.mc): "%1". */
+#define S_MSG_TEXT 1
+
+/* --- errors ------------------------------------------------------------------ */
+
+/* Writes "what: <system text> (code)" into err. Returns SG_EIO. */
+static int s_fail(char *err, size_t err_len, const char *what, DWORD code)
+{
+    char text[256] = "";
+    DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
+                             code, 0, text, sizeof text, NULL);
+    while (n > 0 && (text[n - 1] == '\r' || text[n - 1] == '\n' || text[n - 1] == '.'))
+        text[--n] = '\0';
+    if (err && err_len)
+        snprintf(err, err_len, "%s: %s (%lu)", what, n ? text : "error", (unsigned long)code);
+    return SG_EIO;
+}
+
+/* --- dynamic loading --------------------------------------------------------- */
+
+struct sg_dl {
+    HMODULE handle;
+};
+
+static bool s_is_absolute(const char *path)
+{
+    return (path[0] && path[1] == ':') || (path[0] == '\\' && path[1] == '\\');
+}
+
+
+sg_dl_t *sg_dl_open(const char *path, char *err, size_t err_len)
+{
+    /* Backslashes only: the altered search path needs them. */
+    char *win = sg_strdupf("%s", path);
+    if (!win) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    for (char *c = win; *c; c++)
+        if (*c == '/')
+            *c = '\\';
+    /* An absolute path: the plugin's own folder is searched for its DLLs. */
+    DWORD flags = s_is_absolute(win) ? LOAD_WITH_ALTERED_SEARCH_PATH : 0;
+    HMODULE h = LoadLibraryExA(win, NULL, flags);
+    DWORD why = GetLastError();
+    free(win);
+    if (!h) {
+        s_fail(err, err_len, path, why);
+        return NULL;
+    }
+    sg_dl_t *dl = malloc(sizeof *dl);
+    if (!dl) {
+        FreeLibrary(h);
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    dl->handle = h;
+    return dl;
+}
+
+void *sg_dl_sym(sg_dl_t *dl, const char *name)
+{
+    FARPROC f = GetProcAddress(dl->handle, name);
+    void *p;
+    memcpy(&p, &f, sizeof p);
+    return p;
+}
+
+void sg_dl_close(sg_dl_t **dl)
+{
+    if (!dl || !*dl)
+        return;
+    FreeLibrary((*dl)->handle);
+    free(*dl);
+    *dl = NULL;
+}
+
+const char *sg_dl_suffix(void) { return ".dll"; }
+
+/* --- stop requests ----------------------------------------------------------- */
+
+static volatile LONG s_stop;
+
+static BOOL WINAPI s_on_console(DWORD event)
+{
+    switch (event) {
+    case CTRL_C_EVENT:
+    case CTRL_BREAK_EVENT:
+    case CTRL_CLOSE_EVENT:
+    case CTRL_SHUTDOWN_EVENT:
+        sg_platform_request_stop();
+        return TRUE;
+    default:
+        return FALSE;
+    }
+}
+
+int sg_platform_signals_install(void)
+{
+    return SetConsoleCtrlHandler(s_on_console, TRUE) ? SG_OK : SG_EIO;
+}
+
+int sg_platform_stop_requested(void) { return InterlockedCompareExchange(&s_stop, 0, 0) != 0; }
+
+void sg_platform_request_stop(void) { InterlockedExchange(&s_stop, 1); }
+
+/* --- paths ------------------------------------------------------------------- */
+
+int sg_platform_exe_dir(char *buf, size_t len)
+{
+    DWORD n = GetModuleFileNameA(NULL, buf, (DWORD)len);
+    if (n == 0 || n >= len)
+        return SG_EIO;
+    char *sep = strrchr(buf, '\\');
+    char *slash = strrchr(buf, '/');
+    if (slash > sep)
+        sep = slash;
+    if (!sep)
+        return SG_EIO;
+    *sep = '\0';
+    return SG_OK;
+}
+
+int sg_platform_data_dir(char *buf, size_t len)
+{
+    char base[MAX_PATH];
+    DWORD n = GetEnvironmentVariableA("ProgramData", base, sizeof base);
+    if (n == 0 || n >= sizeof base)
+        snprintf(base, sizeof base, "C:\\ProgramData");
+    n = (DWORD)snprintf(buf, len, "%s\\siteguard", base);
+    return n < len ? SG_OK : SG_EINVAL;
+}
+
+int sg_platform_default_config(char *buf, size_t len)
+{
+    char dir[MAX_PATH];
+    int rc = sg_platform_data_dir(dir, sizeof dir);
+    if (rc != SG_OK)
+        return rc;
+    int n = snprintf(buf, len, "%s\\siteguard.yaml", dir);
+    return (n > 0 && (size_t)n < len) ? SG_OK : SG_EINVAL;
+}
+
+int sg_platform_abs_path(const char *path, char *buf, size_t len)
+{
+    DWORD n = GetFullPathNameA(path, (DWORD)len, buf, NULL);
+    return (n == 0 || n >= len) ? SG_EINVAL : SG_OK;
+}
+
+/* --- service control (the `install`, `start`, ... commands) ------------------ */
+
+static const char s_evt_key[] = "SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\";
+
+/* Registers `name` as an Event Log source whose messages are in this executable. */
+static int s_eventlog_register(const char *name, const char *exe, char *err, size_t err_len)
+{
+    char *key = sg_strdupf("%s%s", s_evt_key, name);
+    HKEY k = NULL;
+    int rc = SG_ENOMEM;
+    if (!key)
+        goto fail;
+    LONG e = RegCreateKeyExA(HKEY_LOCAL_MACHINE, key, 0, NULL, 0, KEY_SET_VALUE, NULL, &k, NULL);
+    if (e != ERROR_SUCCESS) {
+        rc = s_fail(err, err_len, "registering the Event Log source", (DWORD)e);
+        goto fail;
+    }
+    DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
+    e = RegSetValueExA(k, "EventMessageFile", 0, REG_EXPAND_SZ, (const BYTE *)exe,
+                       (DWORD)strlen(exe) + 1);
+    if (e == ERROR_SUCCESS)
+        e = RegSetValueExA(k, "TypesSupported", 0, REG_DWORD, (const BYTE *)&types,
+                           sizeof types);
+    if (e != ERROR_SUCCESS) {
+        rc = s_fail(err, err_len, "registering the Event Log source", (DWORD)e);
+        goto fail;
+    }
+    rc = SG_OK;
+fail:
+    if (k)
+        RegCloseKey(k);
+    free(key);
+    return rc;
+}
+
+/* Restart on failure (also on a non-zero exit), description, preshutdown. */
+static int s_service_configure(SC_HANDLE svc, const sg_platform_service_t *def, char *err,
+                               size_t err_len)
+{
+    SERVICE_DESCRIPTIONA desc = {.lpDescription = (char *)def->description};
+    if (def->description && !ChangeServiceConfig2A(svc, SERVICE_CONFIG_DESCRIPTION, &desc))
+        return s_fail(err, err_len, "setting the description", GetLastError());
+    SC_ACTION acts[3] = {{SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 30000},
+                         {SC_ACTION_RESTART, 60000}};
+    SERVICE_FAILURE_ACTIONSA fa = {.dwResetPeriod = 24 * 3600, .cActions = 3,
+                                   .lpsaActions = acts};
+    if (!ChangeServiceConfig2A(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa))
+        return s_fail(err, err_len, "setting the recovery actions", GetLastError());
+    /* Also on a stop with an error exit code. Some service managers (Wine's)
+     * lack this level: then only crashes restart, which is said. */
+    SERVICE_FAILURE_ACTIONS_FLAG flag = {.fFailureActionsOnNonCrashFailures = TRUE};
+    if (!ChangeServiceConfig2A(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag)) {
+        char why[256];
+        s_fail(why, sizeof why, "recovery on an error exit not set", GetLastError());
+        fprintf(stderr, "siteguard install: %s\n", why);
+    }
+    SERVICE_PRESHUTDOWN_INFO pre = {.dwPreshutdownTimeout = 30000};
+    if (!ChangeServiceConfig2A(svc, SERVICE_CONFIG_PRESHUTDOWN_INFO, &pre))
+        return s_fail(err, err_len, "setting the preshutdown timeout", GetLastError());
+    return SG_OK;
+}
+
+int sg_platform_service_install(const sg_platform_service_t *def, char *err, size_t err_len)
+{
+    char exe[MAX_PATH];
+    SC_HANDLE scm = NULL, svc = NULL;
+    char *cmd = NULL;
+    int rc = SG_EIO;
+    DWORD n = GetModuleFileNameA(NULL, exe, sizeof exe);
+    if (n == 0 || n >= sizeof exe) {
+        rc = s_fail(err, err_len, "finding this executable", GetLastError());
+        goto fail;
+    }
+    cmd = sg_strdupf("\"%s\" service --name %s -c \"%s\"", exe, def->name, def->config_path);
+    if (!cmd) {
+        rc = SG_ENOMEM;
+        goto fail;
+    }
+    scm = OpenSCManagerA(NULL, NULL, SC_MANAGER_CREATE_SERVICE);
+    if (!scm) {
+        rc = s_fail(err, err_len, "opening the service manager", GetLastError());
+        goto fail;
+    }
+    svc = CreateServiceA(scm, def->name, def->display_name, SERVICE_ALL_ACCESS,
+                         SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START, SERVICE_ERROR_NORMAL, cmd,
+                         NULL, NULL, NULL, NULL, NULL);
+    if (!svc) {
+        rc = s_fail(err, err_len, "creating the service", GetLastError());
+        goto fail;
+    }
+    rc = s_service_configure(svc, def, err, err_len);
+    if (rc == SG_OK)
+        rc = s_eventlog_register(def->name, exe, err, err_len);
+    if (rc != SG_OK)
+        DeleteService(svc);
+fail:
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    free(cmd);
+    return rc;
+}
+
+/* Polls the service until it reaches `want` (or leaves `pending`), up to the deadline. */
+static int s_wait_state(SC_HANDLE svc, DWORD pending, DWORD want, int timeout_ms, char *err,
+                        size_t err_len)
+{
+    ULONGLONG deadline = GetTickCount64() + (ULONGLONG)timeout_ms;
+    for (;;) {
+        SERVICE_STATUS_PROCESS st;
+        DWORD need = 0;
+        if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)&st, sizeof st, &need))
+            return s_fail(err, err_len, "querying the service", GetLastError());
+        if (st.dwCurrentState == want)
+            return SG_OK;
+        if (st.dwCurrentState != pending && st.dwCurrentState != SERVICE_START_PENDING &&
+            st.dwCurrentState != SERVICE_STOP_PENDING) {
+            snprintf(err, err_len, "the service stopped (exit code %lu, service code %lu)",
+                     (unsigned long)st.dwWin32ExitCode,
+                     (unsigned long)st.dwServiceSpecificExitCode);
+            return SG_ESTATE;
+        }
+        if (GetTickCount64() >= deadline) {
+            snprintf(err, err_len, "the service did not get there in %d ms", timeout_ms);
+            return SG_ETIMEOUT;
+        }
+        DWORD step = st.dwWaitHint / 10;
+        Sleep(step < 100 ? 100 : step > 1000 ? 1000 : step);
+    }
+}
+
+/* Opens the service `name` with `access`. */
+static SC_HANDLE s_open(const char *name, DWORD access, SC_HANDLE *scm, char *err, size_t err_len)
+{
+    *scm = OpenSCManagerA(NULL, NULL, SC_MANAGER_CONNECT);
+    if (!*scm) {
+        s_fail(err, err_len, "opening the service manager", GetLastError());
+        return NULL;
+    }
+    SC_HANDLE svc = OpenServiceA(*scm, name, access);
+    if (!svc) {
+        s_fail(err, err_len, name, GetLastError());
+        CloseServiceHandle(*scm);
+        *scm = NULL;
+    }
+    return svc;
+}
+
+int sg_platform_service_start(const char *name, int timeout_ms, char *err, size_t err_len)
+{
+    SC_HANDLE scm, svc = s_open(name, SERVICE_START | SERVICE_QUERY_STATUS, &scm, err, err_len);
+    if (!svc)
+        return SG_ENOTFOUND;
+    int rc = SG_OK;
+    if (!StartServiceA(svc, 0, NULL) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING)
+        rc = s_fail(err, err_len, "starting the service", GetLastError());
+    if (rc == SG_OK)
+        rc = s_wait_state(svc, SERVICE_START_PENDING, SERVICE_RUNNING, timeout_ms, err, err_len);
+    CloseServiceHandle(svc);
+    CloseServiceHandle(scm);
+    return rc;
+}
+
+/* Sends stop unless already stopped, then waits for SERVICE_STOPPED. */
+static int s_stop_and_wait(SC_HANDLE svc, int timeout_ms, char *err, size_t err_len)
+{
+    SERVICE_STATUS st;
+    if (!ControlService(svc, SERVICE_CONTROL_STOP, &st)) {
+        DWORD e = GetLastError();
+        if (e == ERROR_SERVICE_NOT_ACTIVE)
+            return SG_OK;
+        return s_fail(err, err_len, "stopping the service", e);
+    }
+    return s_wait_state(svc, SERVICE_STOP_PENDING, SERVICE_STOPPED, timeout_ms, err, err_len);
+}
+
+int sg_platform_service_stop(const char *name, int timeout_ms, char *err, size_t err_len)
+{
+    SC_HANDLE scm, svc = s_open(name, SERVICE_STOP | SERVICE_QUERY_STATUS, &scm, err, err_len);
+    if (!svc)
+        return SG_ENOTFOUND;
+    int rc = s_stop_and_wait(svc, timeout_ms, err, err_len);
+    CloseServiceHandle(svc);
+    CloseServiceHandle(scm);
+    return rc;
+}
+
+int sg_platform_service_uninstall(const char *name, char *err, size_t err_len)
+{
+    SC_HANDLE scm,
+        svc = s_open(name, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE, &scm, err, err_len);
+    if (!svc)
+        return SG_ENOTFOUND;
+    int rc = s_stop_and_wait(svc, 60000, err, err_len);
+    if (rc == SG_OK && !DeleteService(svc))
+        rc = s_fail(err, err_len, "deleting the service", GetLastError());
+    CloseServiceHandle(svc);
+    CloseServiceHandle(scm);
+    if (rc != SG_OK)
+        return rc;
+    char *key = sg_strdupf("%s%s", s_evt_key, name);
+    if (!key)
+        return SG_ENOMEM;
+    RegDeleteKeyA(HKEY_LOCAL_MACHINE, key);
+    free(key);
+    return SG_OK;
+}
+
+/* --- running as the service -------------------------------------------------- */
+
+static struct {
+    const char *name;
+    int (*body)(void *arg);
+    void *arg;
+    int result;
+    SERVICE_STATUS_HANDLE handle;
+    SERVICE_STATUS status;
+    CRITICAL_SECTION lock;
+    HANDLE stopping; /* set by a stop control */
+    HANDLE done;     /* set when the body returned */
+    /* the log: stderr goes into a pipe read by one thread */
+    HANDLE log_read;
+    HANDLE log_thread;
+    HANDLE event_source;
+    FILE *log_file;
+    const char *work_dir; /* NULL: the data directory */
+} s_svc;
+
+/* Reports `state` to the SCM; pending states get the next checkpoint. */
+static void s_report(DWORD state, DWORD exit_code, DWORD svc_code, DWORD wait_hint)
+{
+    EnterCriticalSection(&s_svc.lock);
+    SERVICE_STATUS *st = &s_svc.status;
+    st->dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+    st->dwCurrentState = state;
+    st->dwControlsAccepted = state == SERVICE_RUNNING
+                                 ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN |
+                                       SERVICE_ACCEPT_PRESHUTDOWN
+                                 : 0;
+    st->dwWin32ExitCode = svc_code ? ERROR_SERVICE_SPECIFIC_ERROR : exit_code;
+    st->dwServiceSpecificExitCode = svc_code;
+    st->dwWaitHint = wait_hint;
+    st->dwCheckPoint =
+        (state == SERVICE_RUNNING || state == SERVICE_STOPPED) ? 0 : st->dwCheckPoint + 1;
+    SetServiceStatus(s_svc.handle, st);
+    LeaveCriticalSection(&s_svc.lock);
+}
+
+static DWORD WINAPI s_on_control(DWORD control, DWORD type, void *data, void *ctx)
+{
+    (void)type;
+    (void)data;
+    (void)ctx;
+    switch (control) {
+    case SERVICE_CONTROL_STOP:
+    case SERVICE_CONTROL_SHUTDOWN:
+    case SERVICE_CONTROL_PRESHUTDOWN:
+        s_report(SERVICE_STOP_PENDING, NO_ERROR, 0, 10000);
+        sg_platform_request_stop();
+        SetEvent(s_svc.stopping);
+        return NO_ERROR;
+    case SERVICE_CONTROL_INTERROGATE:
+        return NO_ERROR;
+    default:
+        return ERROR_CALL_NOT_IMPLEMENTED;
+    }
+}
+
+/* While a stop is pending, a checkpoint every second until the body returns. */
+static DWORD WINAPI s_checkpoints(void *arg)
+{
+    (void)arg;
+    HANDLE both[2] = {s_svc.stopping, s_svc.done};
+    if (WaitForMultipleObjects(2, both, FALSE, INFINITE) != WAIT_OBJECT_0)
+        return 0;
+    while (WaitForSingleObject(s_svc.done, 1000) == WAIT_TIMEOUT)
+        s_report(SERVICE_STOP_PENDING, NO_ERROR, 0, 5000);
+    return 0;
+}
+
+void sg_platform_service_running(void)
+{
+    if (s_svc.handle)
+        s_report(SERVICE_RUNNING, NO_ERROR, 0, 0);
+}
+
+/* One log line ("<time> <level> [module] text") to the Event Log and the file. */
+static void s_log_line(const char *line)
+{
+    const char *lvl = strchr(line, ' ');
+    WORD type = EVENTLOG_INFORMATION_TYPE;
+    if (lvl && strncmp(lvl + 1, "error", 5) == 0)
+        type = EVENTLOG_ERROR_TYPE;
+    else if (lvl && strncmp(lvl + 1, "warn", 4) == 0)
+        type = EVENTLOG_WARNING_TYPE;
+    if (s_svc.event_source) {
+        const char *strings[1] = {line};
+        ReportEventA(s_svc.event_source, type, 0, S_MSG_TEXT, NULL, 1, 0, strings, NULL);
+    }
+    if (s_svc.log_file) {
+        fprintf(s_svc.log_file, "%s\n", line);
+        fflush(s_svc.log_file);
+    }
+}
+
+static DWORD WINAPI s_log_reader(void *arg)
+{
+    (void)arg;
+    char buf[4096];
+    size_t have = 0;
+    DWORD got;
+    while (ReadFile(s_svc.log_read, buf + have, (DWORD)(sizeof buf - 1 - have), &got, NULL) &&
+           got > 0) {
+        have += got;
+        buf[have] = '\0';
+        char *start = buf, *nl;
+        while ((nl = strchr(start, '\n'))) {
+            *nl = '\0';
+            if (nl > start && nl[-1] == '\r')
+                nl[-1] = '\0';
+            if (*start)
+                s_log_line(start);
+            start = nl + 1;
+        }
+        have -= (size_t)(start - buf);
+        memmove(buf, start, have);
+        if (have == sizeof buf - 1) { /* an over-long line: pass it on in pieces */
+            buf[have] = '\0';
+            s_log_line(buf);
+            have = 0;
+        }
+    }
+    return 0;
+}
+
+/* Sends stderr (file descriptor 2) into a pipe read by s_log_reader. */
+static int s_log_start(const char *data_dir)
+{
+    HANDLE w = NULL;
+    if (!CreatePipe(&s_svc.log_read, &w, NULL, 0))
+        return SG_EIO;
+    int fd = _open_osfhandle((intptr_t)w, _O_WRONLY | _O_BINARY);
+    if (fd < 0 || _dup2(fd, 2) != 0) {
+        if (fd >= 0)
+            _close(fd);
+        else
+            CloseHandle(w);
+        CloseHandle(s_svc.log_read);
+        s_svc.log_read = NULL;
+        return SG_EIO;
+    }
+    _close(fd);
+    setvbuf(stderr, NULL, _IONBF, 0);
+    SetStdHandle(STD_ERROR_HANDLE, (HANDLE)_get_osfhandle(2));
+    s_svc.event_source = RegisterEventSourceA(NULL, s_svc.name);
+    char *path = sg_strdupf("%s\\%s.log", data_dir, s_svc.name);
+    s_svc.log_file = path ? fopen(path, "a") : NULL;
+    free(path);
+    s_svc.log_thread = CreateThread(NULL, 0, s_log_reader, NULL, 0, NULL);
+    return s_svc.log_thread ? SG_OK : SG_EIO;
+}
+
+/* Closes the write side (stderr) and waits until the reader has drained it. */
+static void s_log_stop(void)
+{
+    if (!s_svc.log_read)
+        return;
+    fflush(stderr);
+    _close(2);
+    if (s_svc.log_thread) {
+        WaitForSingleObject(s_svc.log_thread, 5000);
+        CloseHandle(s_svc.log_thread);
+    }
+    CloseHandle(s_svc.log_read);
+    if (s_svc.event_source)
+        DeregisterEventSource(s_svc.event_source);
+    if (s_svc.log_file)
+        fclose(s_svc.log_file);
+}
+
+static void WINAPI s_service_main(DWORD argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    s_svc.handle = RegisterServiceCtrlHandlerExA(s_svc.name, s_on_control, NULL);
+    if (!s_svc.handle)
+        return;
+    s_report(SERVICE_START_PENDING, NO_ERROR, 0, 30000);
+    char dir[MAX_PATH];
+    if (s_svc.work_dir)
+        snprintf(dir, sizeof dir, "%s", s_svc.work_dir);
+    if (s_svc.work_dir || sg_platform_data_dir(dir, sizeof dir) == SG_OK) {
+        CreateDirectoryA(dir, NULL);
+        SetCurrentDirectoryA(dir);
+        s_log_start(dir);
+    }
+    HANDLE cp = CreateThread(NULL, 0, s_checkpoints, NULL, 0, NULL);
+    s_svc.result = s_svc.body(s_svc.arg);
+    SetEvent(s_svc.done);
+    if (cp) {
+        WaitForSingleObject(cp, INFINITE);
+        CloseHandle(cp);
+    }
+    s_log_stop();
+    int r = s_svc.result;
+    s_report(SERVICE_STOPPED, NO_ERROR, (DWORD)(r < 0 ? -r : r), 0);
+}
+
+int sg_platform_service_dispatch(const char *name, const char *work_dir,
+                                 int (*body)(void *arg), void *arg)
+{
+    s_svc.name = name;
+    s_svc.work_dir = work_dir;
+    s_svc.body = body;
+    s_svc.arg = arg;
+    InitializeCriticalSection(&s_svc.lock);
+    s_svc.stopping = CreateEventA(NULL, TRUE, FALSE, NULL);
+    s_svc.done = CreateEventA(NULL, TRUE, FALSE, NULL);
+    if (!s_svc.stopping || !s_svc.done)
+        return SG_EIO;
+    SERVICE_TABLE_ENTRYA table[] = {{(char *)name, s_service_main}, {NULL, NULL}};
+    if (!StartServiceCtrlDispatcherA(table))
+        return GetLastError() == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT ? SG_ESTATE : SG_EIO;
+    return s_svc.result;
+}

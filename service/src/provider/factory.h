@@ -1,0 +1,13 @@
+/* The provider named by the config's provider.kind. */
+#ifndef SG_PROVIDER_FACTORY_H
+#define SG_PROVIDER_FACTORY_H
+
+#include "../clock.h"
+#include "../config.h"
+#include "provider.h"
+
+/* Creates the configured provider ("sim" or "wmi"); NULL after logging why.
+ * The config and clock must outlive it. Destroy with sg_provider_destroy. */
+sg_provider_t *sg_provider_new(const sg_config_t *cfg, const sg_clock_t *clock);
+
+#endif

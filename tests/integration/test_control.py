@@ -1,0 +1,286 @@
+"""Operator control, end to end: a real siteguard driven by real siteguardctl
+processes over its ipc control sockets, sg-probe processes as the sites'
+observers, /metrics scraped over HTTP, the audit trail read back with
+`siteguardctl history`, and the config reloaded live."""
+import json
+import os
+import re
+import subprocess
+import unittest
+import urllib.request
+
+import sgtest
+from sgtest import Proc, free_port, read_jsonl, wait_for
+
+CTL = os.path.join(sgtest.BUILD, "siteguardctl")
+
+CONFIG = """\
+log_level: debug
+log_format: {log_format}
+bus:
+  bind: [tcp://127.0.0.1:{port}]
+sites:
+  - name: A
+  - name: B
+  - name: W
+    witness: true
+observers:
+  - id: probe-a
+    site: A
+  - id: probe-b
+    site: B
+  - id: probe-w
+    site: W
+collections:
+  - name: a-db
+    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000b"'
+    site: A
+    replica_site: B
+  - name: b-db
+    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="22222222-0000-0000-0000-00000000000b"'
+    site: B
+    replica_site: A
+policy:
+  suspect_after: 600ms
+  hold_down: {hold_down}
+  recover_after: 2s
+  mode: {mode}
+provider:
+  kind: sim
+  poll_initial: 50ms
+  poll_max: 200ms
+  sim:
+    call_latency: 10ms
+    job_duration: 300ms
+    state_file: {dir}/sim-state.json
+journal:
+  path: {dir}/journal.db
+sinks:
+  - name: outcomes
+    plugin: jsonl
+    options:
+      path: {dir}/outcomes.jsonl
+control:
+  endpoint: ipc://{dir}/control.sock
+  readonly_endpoint: ipc://{dir}/control-ro.sock
+metrics:
+  listen: 127.0.0.1:{metrics_port}
+"""
+
+
+class Control(unittest.TestCase):
+    def setUp(self):
+        self.dir = sgtest.tempdir()
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.site_port = {"A": free_port(), "B": free_port(), "W": free_port()}
+        self.procs = []
+        self.cfg = os.path.join(self.dir, "siteguard.yaml")
+
+    def tearDown(self):
+        for p in reversed(self.procs):
+            p.stop()
+
+    def write_config(self, mode="auto", hold_down="1500ms", log_format="text", extra=""):
+        sgtest.write_config(self.cfg, CONFIG.format(
+            port=self.port, dir=self.dir, mode=mode, hold_down=hold_down,
+            log_format=log_format, metrics_port=self.metrics_port) + extra)
+
+    def read_config(self):
+        with open(self.cfg) as f:
+            return f.read()
+
+    def start(self, **kw):
+        self.write_config(**kw)
+        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", self.cfg],
+                        os.path.join(self.dir, "siteguard.log"))
+        self.procs.append(self.svc)
+        wait_for(lambda: os.path.exists(os.path.join(self.dir, "control.sock")),
+                 what="the control socket")
+        probes = {}
+        for site in ("A", "B", "W"):
+            args = [sgtest.PROBE, "--endpoint", "tcp://127.0.0.1:%d" % self.port,
+                    "--observer", "probe-" + site.lower(), "--site", site, "--interval", "100",
+                    "--listen", "127.0.0.1:%d" % self.site_port[site]]
+            for other, port in self.site_port.items():
+                if other != site:
+                    args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]
+            probes[site] = Proc(args, os.path.join(self.dir, "probe-%s.log" % site))
+            self.procs.append(probes[site])
+        wait_for(lambda: all(s["state"] == "healthy" for s in self.status()["sites"]),
+                 what="every site healthy")
+        return probes
+
+    def ctl(self, *args, socket="control.sock"):
+        return subprocess.run([CTL, "-s", "ipc://" + os.path.join(self.dir, socket)] + list(args),
+                              capture_output=True, text=True, timeout=30)
+
+    def status(self):
+        r = self.ctl("--json", "status", socket="control-ro.sock")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)["status"]
+
+    def verdict(self, collection):
+        return next(c for c in self.status()["collections"] if c["name"] == collection)["verdict"]
+
+    def outcomes(self, kind=None, collection=None):
+        return [o for o in read_jsonl(os.path.join(self.dir, "outcomes.jsonl"))
+                if (kind is None or o["kind"] == kind)
+                and (collection is None or o.get("collection") == collection)]
+
+    def history(self):
+        r = self.ctl("--json", "history", "--limit", "100", socket="control-ro.sock")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout).get("history", [])
+
+    def scrape(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port,
+                                    timeout=5) as resp:
+            self.assertEqual(resp.status, 200)
+            self.assertIn("text/plain", resp.headers["Content-Type"])
+            text = resp.read().decode()
+        samples = {}
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            m = re.fullmatch(r'([a-z_]+)(\{[^}]*\})? (\S+)', line)
+            self.assertIsNotNone(m, "not an exposition line: " + line)
+            samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+        return samples
+
+    def test_approve_flow_status_explain_and_metrics(self):
+        probes = self.start(mode="approve")
+        out = self.ctl("status").stdout
+        self.assertIn("single instance (leader: none)", out)
+        self.assertRegex(out, r"a-db\s+A\s+B\s+0\s+idle")
+        probes["A"].stop()
+        wait_for(lambda: self.verdict("a-db") == "awaiting approval", what="a-db awaiting")
+        explain = self.ctl("explain", "a-db", socket="control-ro.sock")
+        self.assertEqual(explain.returncode, 0, explain.stderr)
+        self.assertIn("a-db", explain.stdout)
+        site = self.ctl("explain", "A")
+        self.assertIn("lost", site.stdout)
+        self.assertEqual(self.ctl("explain", "nowhere").returncode, 1)
+        # a reader may look, not approve
+        denied = self.ctl("approve", "a-db", socket="control-ro.sock")
+        self.assertEqual(denied.returncode, 1)
+        self.assertIn("operator role", denied.stderr)
+        self.assertEqual(self.verdict("a-db"), "awaiting approval")
+        ok = self.ctl("approve", "a-db", "--reason", "site A confirmed down by phone")
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        wait_for(lambda: self.outcomes("succeeded", "a-db"), what="a-db failed over")
+        self.assertIn("approved by an operator", self.outcomes("decision", "a-db")[0]["message"])
+        self.assertEqual(self.ctl("approve", "a-db").returncode, 1)  # nothing awaits any more
+        out = self.ctl("status").stdout
+        self.assertRegex(out, r"a-db\s+A\s+B\s+0\s+failed over")
+        self.assertRegex(out, r"A\s+lost")
+        entries = self.history()
+        approves = [e for e in entries if e["command"] == "approve"]
+        self.assertEqual([e["role"] for e in approves], ["read-only", "operator", "operator"])
+        self.assertEqual(approves[1]["reason"], "site A confirmed down by phone")
+        self.assertTrue(approves[1]["result"].startswith("ok"))
+        self.assertIn("uid %d" % os.getuid(), approves[1]["who"])
+        # this config has no drills: a drill by that name is not found
+        drill = self.ctl("drill", "run", "quarterly")
+        self.assertNotEqual(drill.returncode, 0)
+        self.assertIn("quarterly", drill.stderr)
+        # /metrics: the scrape parses, and agrees with what happened
+        def scraped():
+            m = self.scrape()
+            return m if m.get('siteguard_runs_total{result="succeeded"}') == 1 else None
+        m = wait_for(scraped, what="metrics showing the run")
+        self.assertEqual(m['siteguard_site_state{site="A",state="lost"}'], 1)
+        self.assertEqual(m['siteguard_site_state{site="B",state="healthy"}'], 1)
+        self.assertEqual(m['siteguard_decisions_total{kind="failover"}'], 1)
+        self.assertGreaterEqual(m['siteguard_blocked_total{guard="awaiting_approval"}'], 1)
+        self.assertEqual(m["siteguard_run_duration_seconds_count"], 1)
+        self.assertEqual(m['siteguard_run_duration_seconds_bucket{le="+Inf"}'], 1)
+        self.assertGreater(m["siteguard_events_accepted_total"], 0)
+        self.assertEqual(m['siteguard_leader{mode="none"}'], 1)
+        self.assertGreaterEqual(m["siteguard_control_requests_total"], 10)
+
+    def test_pause_expires_and_manual_failover_needs_force_past_a_guard(self):
+        probes = self.start(mode="auto")
+        r = self.ctl("pause", "A", "--for", "3s")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("reason", r.stderr)
+        r = self.ctl("pause", "A", "--for", "3s", "--reason", "network work at A")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("network work at A", self.status()["collections"][0]["paused"])
+        probes["A"].stop()
+        blocked = wait_for(lambda: self.outcomes("blocked", "a-db"), what="a-db held back")
+        self.assertIn("paused", blocked[0]["message"])
+        # the pause runs out by itself: the failover goes ahead
+        wait_for(lambda: self.outcomes("succeeded", "a-db"), what="a-db failed over after expiry")
+        self.assertEqual(self.status()["collections"][0]["paused"], "")
+
+        # manual failover of b-db (its site is healthy): a guard holds it back...
+        self.assertEqual(self.ctl("pause", "b-db", "--for", "10m", "--reason", "hold").returncode, 0)
+        r = self.ctl("failover", "b-db")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("paused", r.stderr)
+        r = self.ctl("failover", "b-db", "--force")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--force needs a reason", r.stderr)
+        r = self.ctl("failover", "b-db", "--point", "app", "--force", "--reason", "x")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not the one configured", r.stderr)
+        self.assertEqual(self.verdict("b-db"), "idle")
+        # ...and --force with a reason goes past it
+        r = self.ctl("failover", "b-db", "--force", "--reason", "B's storage is failing")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_for(lambda: self.outcomes("succeeded", "b-db"), what="b-db failed over")
+        self.assertIn("forced past the guards", self.outcomes("decision", "b-db")[0]["message"])
+        r = self.ctl("failover", "b-db", "--force", "--reason", "again")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("already failed over", r.stderr)
+        self.assertEqual(self.ctl("resume", "b-db").returncode, 0)
+        self.assertEqual(self.ctl("resume", "b-db").returncode, 1)  # no pause any more
+        cmds = [(e["command"], e["target"], e["result"].split(":")[0]) for e in self.history()]
+        self.assertEqual(cmds, [
+            ("pause", "A", "invalid"), ("pause", "A", "ok"), ("pause", "b-db", "ok"),
+            ("failover", "b-db", "refused"), ("failover --force", "b-db", "invalid"),
+            ("failover --force", "b-db", "refused"), ("failover --force", "b-db", "ok"),
+            ("failover --force", "b-db", "refused"), ("resume", "b-db", "ok"),
+            ("resume", "b-db", "not found")])
+        table = self.ctl("history").stdout
+        self.assertIn("B's storage is failing", table)
+
+    def test_reload_applies_a_good_config_and_keeps_the_old_one_on_error(self):
+        self.start(mode="auto")
+        self.assertEqual(self.status()["mode"], "auto")
+        self.write_config(mode="approve", log_format="json")
+        r = self.ctl("reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.status()["mode"], "approve")
+        wait_for(lambda: '"module":"control"' in self.svc.output(), what="JSON log lines")
+        # a broken config: refused with file:line:column, the old one stays
+        text = self.read_config().replace("  hold_down: 1500ms", "  hold_dwn: 1500ms")
+        sgtest.write_config(self.cfg, text)
+        line = text.split("\n").index("  hold_dwn: 1500ms") + 1
+        r = self.ctl("reload")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s:%d:3:" % (self.cfg, line), r.stderr)
+        self.assertEqual(self.status()["mode"], "approve")
+        # what cannot change live is refused by name
+        self.write_config(mode="shadow")
+        sgtest.write_config(self.cfg, self.read_config().replace("  - name: W\n", "  - name: X\n")
+                            .replace("site: W", "site: X"))
+        r = self.ctl("reload")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("sites cannot change while siteguard runs", r.stderr)
+        self.assertEqual(self.status()["mode"], "approve")
+        # SIGHUP reloads as well
+        self.write_config(mode="shadow", log_format="json")
+        self.svc.signal(__import__("signal").SIGHUP)
+        wait_for(lambda: self.status()["mode"] == "shadow", what="the SIGHUP reload")
+        m = wait_for(lambda: (lambda s: s if s['siteguard_config_reloads_total{result="applied"}'] == 2
+                              else None)(self.scrape()), what="reload counters")
+        self.assertEqual(m['siteguard_config_reloads_total{result="refused"}'], 2)
+        reloads = [e for e in self.history() if e["command"] == "reload"]
+        self.assertEqual([e["result"].split(":")[0] for e in reloads], ["ok", "refused", "refused"])
+        self.assertEqual(self.svc.stop(), 0, self.svc.output()[-3000:])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,263 @@
+"""The durable outbox end to end: the real siteguard with two webhook sinks
+posting to two recording HTTP servers on 127.0.0.1. Site A is lost and its
+collections fail over while one receiver answers 500 (an outage, shortened
+by the sinks' retry config: 100 ms to 1 s backoff, no practical limit).
+
+Checked on the receivers' side, by dedup key: the healthy sink gets every
+notice while the other is down; once the outage ends the other gets every
+notice exactly once; and after a SIGKILL in the middle of the storm (the
+failing sink still down) and a restart, nothing is lost and nothing the
+sinks had received is sent to them again."""
+import json
+import os
+import signal
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import sgtest
+from sgtest import Proc, Publisher, free_port
+
+N = 12  # collections of site A
+
+CONFIG = """\
+log_level: debug
+plugin_dir: {plugins}
+bus:
+  bind: [tcp://127.0.0.1:{port}]
+  max_age: 30s
+sites:
+  - name: A
+  - name: B
+  - name: W
+    witness: true
+observers:
+  - id: obs-a
+    site: A
+  - id: obs-b
+    site: B
+  - id: obs-w
+    site: W
+policy:
+  suspect_after: 200ms
+  hold_down: 500ms
+  mode: auto
+provider:
+  kind: sim
+  workers: 3
+  poll_initial: 50ms
+  poll_max: 200ms
+  sim:
+    call_latency: 5ms
+    job_duration: {job_ms}ms
+    state_file: {dir}/sim-state.json
+journal:
+  path: {dir}/journal.db
+sinks:
+  - name: healthy
+    plugin: webhook
+    retry: {{initial: 100ms, max: 1s, limit: 1000000}}
+    options:
+      url: http://127.0.0.1:{healthy}/hook
+      timeout: 2s
+  - name: flaky
+    plugin: webhook
+    retry: {{initial: 100ms, max: 1s, limit: 1000000}}
+    options:
+      url: http://127.0.0.1:{flaky}/hook
+      timeout: 2s
+collections:
+{collections}"""
+
+
+def collections_yaml():
+    return "".join("  - name: c%02d\n"
+                   "    cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"C-%02d\"'\n"
+                   "    site: A\n    replica_site: B\n" % (i, i) for i in range(N))
+
+
+class Receiver:
+    """Records every POST with the time it came; answers 500 while `down`."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.log = []  # (monotonic time, status, document)
+        self.down = False
+        rec = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with rec.lock:
+                    status = 500 if rec.down else 200
+                    rec.log.append((time.monotonic(), status, json.loads(body)))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def accepted(self):
+        """The documents answered 200, in order."""
+        with self.lock:
+            return [d for _, status, d in self.log if status == 200]
+
+    def keys(self):
+        return [d["dedup_key"] for d in self.accepted()]
+
+    def refused(self):
+        with self.lock:
+            return sum(1 for _, status, _ in self.log if status != 200)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def succeeded(docs):
+    return {d["collection"] for d in docs if d["kind"] == "succeeded"}
+
+
+class Outbox(unittest.TestCase):
+    def setUp(self):
+        self.dir = sgtest.tempdir()
+        self.port = free_port()
+        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.healthy = Receiver()
+        self.flaky = Receiver()
+        self.svc = None
+        self.pubs = []
+        self.incarnation = 0
+
+    def tearDown(self):
+        self.close_pubs()
+        if self.svc:
+            self.svc.stop()
+        self.healthy.close()
+        self.flaky.close()
+
+    def close_pubs(self):
+        for p in self.pubs:
+            p.close()
+        self.pubs = []
+
+    def start(self, job_ms):
+        cfg = os.path.join(self.dir, "siteguard.yaml")
+        sgtest.write_config(cfg, CONFIG.format(
+            plugins=os.path.join(sgtest.BUILD, "plugins"), port=self.port, dir=self.dir,
+            job_ms=job_ms, healthy=self.healthy.port, flaky=self.flaky.port,
+            collections=collections_yaml()))
+        self.incarnation += 1
+        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", cfg],
+                        os.path.join(self.dir, "siteguard-%d.log" % self.incarnation))
+        self.close_pubs()
+        self.pubs = [Publisher(self.endpoint, "obs-%s" % s.lower(), s) for s in ("A", "B", "W")]
+        for p in self.pubs:
+            p.wait_subscribed(timeout_ms=20000)
+        self.a_until = time.monotonic() + 0.3  # A is heard briefly, then falls silent
+
+    def drive(self):
+        """One round of events: A beats until a_until; B and W beat and, once A
+        is silent, report it unreachable."""
+        a, b, w = self.pubs
+        now = time.monotonic()
+        if now < self.a_until:
+            a.heartbeat()
+        for p in (b, w):
+            p.heartbeat()
+            if now >= self.a_until:
+                p.reach("A", False)
+                p.reach("B" if p is w else "W", True)
+
+    def drive_until(self, predicate, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline or self.svc.p.poll() is not None:
+                self.fail("timed out waiting for %s:\n%s" % (what, self.svc.output()[-4000:]))
+            self.drive()
+            time.sleep(0.05)
+
+    def kill(self):
+        self.svc.p.send_signal(signal.SIGKILL)
+        self.svc.p.wait()
+        self.svc.log.close()
+        self.svc = None
+
+    def assert_once_each(self, keys, who):
+        dups = sorted({k for k in keys if keys.count(k) > 1})
+        self.assertEqual(dups, [], "%s received these more than once" % who)
+
+    def test_an_outage_of_one_sink_delays_only_it_and_loses_nothing(self):
+        self.flaky.down = True
+        self.start(job_ms=300)
+        all_done = lambda: len(succeeded(self.healthy.accepted())) == N
+        self.drive_until(all_done, "the healthy sink to hear every collection fail over")
+        # the healthy sink had the whole storm while the other was down
+        healthy_done = time.monotonic()
+        self.assertEqual(self.flaky.accepted(), [])
+        self.assertGreater(self.flaky.refused(), 0)
+        healthy = self.healthy.keys()
+        kinds = {d["kind"] for d in self.healthy.accepted()}
+        self.assertTrue({"site_lost", "decision", "job_started", "succeeded"} <= kinds, kinds)
+        self.flaky.down = False  # the outage ends
+        self.drive_until(lambda: set(self.flaky.keys()) >= set(healthy),
+                         "the failed sink to catch up")
+        self.close_pubs()
+        self.assertEqual(self.svc.stop(), 0, self.svc.output()[-3000:])
+        self.svc = None
+        # every notice reached the failed sink exactly once, nothing reached
+        # the healthy one twice, and both have the same notices
+        self.assert_once_each(self.flaky.keys(), "the failed sink")
+        self.assert_once_each(self.healthy.keys(), "the healthy sink")
+        self.assertEqual(set(self.flaky.keys()), set(self.healthy.keys()))
+        # timelines: the healthy sink's last notice of the storm came before the
+        # failed sink's first
+        first_flaky = min(t for t, status, _ in self.flaky.log if status == 200)
+        self.assertLess(healthy_done, first_flaky)
+
+    def test_a_sigkill_mid_storm_loses_nothing_and_resends_nothing_delivered(self):
+        self.flaky.down = True
+        self.start(job_ms=1500)  # slow jobs: the storm is still going when killed
+
+        def mid_storm():
+            docs = self.healthy.accepted()
+            return any(d["kind"] == "job_started" for d in docs) and len(succeeded(docs)) < N
+        self.drive_until(mid_storm, "jobs to start")
+        # kill between two deliveries to the healthy sink (it has been quiet a moment)
+        quiet = time.monotonic() + 5
+        while time.monotonic() < quiet:
+            n = len(self.healthy.log)
+            time.sleep(0.1)
+            if len(self.healthy.log) == n and len(succeeded(self.healthy.accepted())) < N:
+                break
+        self.kill()
+        before_kill = self.healthy.keys()
+        self.assertEqual(self.flaky.accepted(), [])
+        self.assertLess(len(succeeded(self.healthy.accepted())), N, "killed after the storm")
+
+        self.start(job_ms=1500)  # the failed sink is still down
+        self.drive_until(lambda: len(succeeded(self.healthy.accepted())) == N,
+                         "the storm to end after the restart")
+        self.flaky.down = False
+        healthy = self.healthy.keys()
+        self.drive_until(lambda: set(self.flaky.keys()) >= set(healthy),
+                         "the failed sink to catch up")
+        self.close_pubs()
+        self.assertEqual(self.svc.stop(), 0, self.svc.output()[-3000:])
+        self.svc = None
+        self.assert_once_each(self.healthy.keys(), "the healthy sink")
+        self.assert_once_each(self.flaky.keys(), "the failed sink")
+        self.assertTrue(set(before_kill) <= set(self.flaky.keys()),
+                        "notices journaled before the kill reached the failed sink")
+        self.assertEqual(set(self.flaky.keys()), set(self.healthy.keys()))
+        self.assertEqual(succeeded(self.flaky.accepted()), {"c%02d" % i for i in range(N)})
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,551 @@
+/* Drills: schedules (pure, time injected) and drill runs against the
+ * simulator on a fake clock (every sleep advances it, so jobs of minutes
+ * take no time), with a real SQLite journal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "drill.h"
+#include "err.h"
+#include "journal.h"
+#include "outcome.h"
+#include "provider/sim.h"
+#include "schedule.h"
+#include "str.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* ---- schedules ------------------------------------------------------------------ */
+
+/* Unix ms of a UTC date and time. */
+static int64_t s_utc(int y, int mo, int d, int h, int mi)
+{
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+static int64_t s_next(const char *spec, const char *tz, int64_t after)
+{
+    sg_schedule_t s;
+    int off = 0;
+    assert_int_equal(sg_schedule_parse(spec, &s, NULL), SG_OK);
+    assert_int_equal(sg_schedule_parse_tz(tz, &off), SG_OK);
+    return sg_schedule_next(&s, off, after);
+}
+
+static void test_schedule_rejects_malformed_lines_with_a_reason(void **state)
+{
+    (void)state;
+    static const char *bad[] = {"* * * *",       "60 * * * *",  "* 24 * * *", "* * 0 * *",
+                                "* * * 13 *",    "* * * * 8",   "5-1 * * * *", "*/0 * * * *",
+                                "a * * * *",     "1,,2 * * * *", "@yearly",    "@every soon",
+                                "* * * * * *"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sg_schedule_t s;
+        char *why = NULL;
+        assert_int_equal(sg_schedule_parse(bad[i], &s, &why), SG_EINVAL);
+        assert_non_null(why);
+        free(why);
+    }
+}
+
+static void test_schedule_next_is_strictly_after_and_on_the_minute(void **state)
+{
+    (void)state;
+    int64_t t = s_utc(2026, 3, 4, 10, 7) + 30000; /* a Wednesday, 10:07:30 */
+    assert_true(s_next("* * * * *", "UTC", t) == s_utc(2026, 3, 4, 10, 8));
+    assert_true(s_next("*/15 * * * *", "UTC", t) == s_utc(2026, 3, 4, 10, 15));
+    assert_true(s_next("7 10 * * *", "UTC", t) == s_utc(2026, 3, 5, 10, 7));
+    assert_true(s_next("0,30 9-17/4 * * *", "UTC", t) == s_utc(2026, 3, 4, 13, 0));
+}
+
+static void test_schedule_reads_times_in_its_time_zone(void **state)
+{
+    (void)state;
+    int64_t t = s_utc(2026, 3, 4, 0, 0);
+    /* 02:30 at +01:00 is 01:30 UTC; at -05:30 it is 08:00 UTC */
+    assert_true(s_next("30 2 * * *", "+01:00", t) == s_utc(2026, 3, 4, 1, 30));
+    assert_true(s_next("30 2 * * *", "UTC-05:30", t) == s_utc(2026, 3, 4, 8, 0));
+    int off;
+    assert_int_equal(sg_schedule_parse_tz("+1", &off), SG_EINVAL);
+    assert_int_equal(sg_schedule_parse_tz("Europe/Paris", &off), SG_EINVAL);
+    assert_int_equal(sg_schedule_parse_tz("+15:00", &off), SG_EINVAL);
+}
+
+static void test_schedule_days_of_week_and_month_follow_cron(void **state)
+{
+    (void)state;
+    int64_t fri = s_utc(2026, 3, 6, 18, 0); /* Friday evening */
+    assert_true(s_next("0 9 * * 1-5", "UTC", fri) == s_utc(2026, 3, 9, 9, 0));  /* Monday */
+    assert_true(s_next("0 9 * * 7", "UTC", fri) == s_utc(2026, 3, 8, 9, 0));    /* Sunday */
+    assert_true(s_next("0 0 1 * *", "UTC", fri) == s_utc(2026, 4, 1, 0, 0));
+    /* both restricted: either matches (the 13th, or a Friday) */
+    assert_true(s_next("0 0 13 * 5", "UTC", fri) == s_utc(2026, 3, 13, 0, 0));
+    assert_true(s_next("0 0 29 2 *", "UTC", fri) == s_utc(2028, 2, 29, 0, 0));
+    assert_true(s_next("0 0 31 2 *", "UTC", fri) == -1);
+}
+
+static void test_schedule_every_counts_from_the_given_time(void **state)
+{
+    (void)state;
+    assert_true(s_next("@every 5s", "UTC", 1000) == 6000);
+    assert_true(s_next("@daily", "UTC", s_utc(2026, 3, 4, 10, 0)) == s_utc(2026, 3, 5, 0, 0));
+}
+
+/* ---- drill runs ------------------------------------------------------------------- */
+
+typedef struct {
+    sg_config_t *cfg;
+    sg_clock_t clock;
+    sg_clock_fake_state_t clock_state;
+    void *zctx;
+    sg_provider_t *sim;
+    sg_journal_t *journal;
+    sg_drill_t *d;
+    char dir[64];
+    char *db;
+} s_fix_t;
+
+#define S_BASE                                                                                 \
+    "sites: [{name: A}, {name: B}, {name: W, witness: true}]\n"                               \
+    "observers: [{id: a, site: A}, {id: b, site: B}, {id: w, site: W}]\n"                     \
+    "collections:\n"                                                                           \
+    "  - {name: db,  cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"db\"',  site: A, "   \
+    "replica_site: B}\n"                                                                       \
+    "  - {name: app, cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"app\"', site: A, "   \
+    "replica_site: B, group: 1, depends_on: [db]}\n"                                           \
+    "  - {name: web, cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"web\"', site: B, "   \
+    "replica_site: A, recovery_point: latest_app_consistent}\n"
+
+static s_fix_t *s_fix_new(const char *extra)
+{
+    s_fix_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    char *text = sg_strdupf("%s%s", S_BASE, extra);
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    int rc = sg_config_load_string("drill.yaml", text, strlen(text), &f->cfg, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "%s\n", errs.items[i]);
+    assert_int_equal(rc, SG_OK);
+    sg_config_errors_fini(&errs);
+    free(text);
+    strcpy(f->dir, "/tmp/sg-drill-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->db = sg_strdupf("%s/journal.db", f->dir);
+    sg_clock_fake_init(&f->clock, &f->clock_state, 1000, 1790000000000LL);
+    f->zctx = zmq_ctx_new();
+    f->sim = sg_sim_new(f->cfg, &f->clock);
+    f->journal = sg_journal_open(f->db);
+    assert_non_null(f->sim);
+    assert_non_null(f->journal);
+    f->d = sg_drill_new(f->zctx, f->cfg, f->sim, &f->clock, f->journal, NULL);
+    assert_non_null(f->d);
+    return f;
+}
+
+static void s_fix_free(s_fix_t *f)
+{
+    sg_drill_destroy(&f->d);
+    assert_null(f->d);
+    sg_journal_close(&f->journal);
+    sg_provider_destroy(&f->sim);
+    zmq_ctx_term(f->zctx);
+    sg_config_destroy(&f->cfg);
+    char *cmd = sg_strdupf("rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(f->db);
+    free(f);
+}
+
+static sg_now_t s_now(const s_fix_t *f)
+{
+    return (sg_now_t){sg_clock_mono(&f->clock), sg_clock_wall(&f->clock)};
+}
+
+/* Waits (10 s real time as a guard against a hang) for the report. */
+static json_t *s_report(s_fix_t *f, sg_outcome_t **out)
+{
+    sg_outcome_t *o = NULL;
+    assert_int_equal(sg_drill_recv(f->d, &o, 10000), 1);
+    assert_non_null(o);
+    assert_int_equal(o->kind, SG_OUTCOME_DRILL_REPORT);
+    assert_false(sg_drill_running(f->d));
+    json_t *j = json_loads(o->json, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "kind")), "drill_report");
+    json_t *rep = json_incref(json_object_get(j, "report"));
+    assert_non_null(rep);
+    json_decref(j);
+    if (out)
+        *out = o;
+    else
+        sg_outcome_free(&o);
+    return rep;
+}
+
+static json_t *s_coll(json_t *rep, const char *name)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(rep, "collections"), i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "collection")), name) == 0)
+            return c;
+    }
+    fail_msg("collection %s not in the report", name);
+    return NULL;
+}
+
+static const char *s_str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static int64_t s_int(json_t *o, const char *key)
+{
+    return (int64_t)json_integer_value(json_object_get(o, key));
+}
+
+static void s_assert_replicating(s_fix_t *f, const char *name)
+{
+    int c = sg_config_find_collection(f->cfg, name);
+    sg_coll_state_t st;
+    assert_int_equal(sg_provider_get_state(f->sim, f->cfg->collections[c].cim_path, &st), SG_OK);
+    assert_int_equal(st, SG_COLL_REPLICATING);
+}
+
+static int s_accepted(s_fix_t *f, const char *name, sg_method_t m)
+{
+    int c = sg_config_find_collection(f->cfg, name), calls = 0, accepted = 0;
+    assert_int_equal(sg_sim_counts(f->sim, f->cfg->collections[c].cim_path, m, &calls, &accepted),
+                     SG_OK);
+    return accepted;
+}
+
+static void s_start(s_fix_t *f, const char *name)
+{
+    char *why = NULL;
+    assert_int_equal(sg_drill_start(f->d, name, s_now(f), &why), SG_OK);
+    assert_null(why);
+    assert_true(sg_drill_running(f->d));
+}
+
+static void test_drill_tests_each_collection_then_reverts_and_meets_objectives(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("provider: {sim: {job_duration: 2m}}\n"
+                           "drills:\n"
+                           "  - {name: site-a, plan: site A, objectives: {rto: 10m, rpo: 30m}}\n");
+    s_start(f, "site-a");
+    sg_outcome_t *o = NULL;
+    json_t *rep = s_report(f, &o);
+    assert_string_equal(s_str(rep, "result"), "passed");
+    assert_string_equal(s_str(rep, "trigger"), "start");
+    assert_true(json_is_true(json_object_get(rep, "objectives_met")));
+    assert_true(json_is_true(json_object_get(rep, "cleanup_verified")));
+    assert_int_equal(json_array_size(json_object_get(rep, "collections")), 2);
+    /* plan order: db (group 0) before app (group 1, depends on db) */
+    json_t *first = json_array_get(json_object_get(rep, "collections"), 0);
+    assert_string_equal(s_str(first, "collection"), "db");
+    json_t *db = s_coll(rep, "db"), *app = s_coll(rep, "app");
+    /* RTO: from the drill's start to the test copy; app waited for db's */
+    assert_true(s_int(db, "rto_ms") >= 120000);
+    assert_true(s_int(app, "rto_ms") >= s_int(db, "rto_ms") + 120000);
+    /* RPO: the latest point is 5 minutes older than the simulator's start */
+    assert_true(s_int(db, "rpo_ms") >= 300000 && s_int(db, "rpo_ms") < 30 * 60000);
+    assert_true(json_is_true(json_object_get(db, "rto_met")));
+    assert_true(json_is_true(json_object_get(db, "rpo_met")));
+    assert_string_equal(s_str(db, "cleanup"), "verified");
+    static const char *steps[] = {"recovery_point", "TestReplicaCollection",
+                                  "RevertTestReplicaCollection", "verify"};
+    json_t *st = json_object_get(db, "steps");
+    assert_int_equal(json_array_size(st), 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(s_str(json_array_get(st, i), "step"), steps[i]);
+        assert_string_equal(s_str(json_array_get(st, i), "result"), "ok");
+    }
+    assert_non_null(s_str(json_array_get(st, 1), "job_path"));
+    for (const char *const *n = (const char *const[]){"db", "app", NULL}; *n; n++) {
+        s_assert_replicating(f, *n);
+        assert_int_equal(s_accepted(f, *n, SG_METHOD_TEST_REPLICA), 1);
+        assert_int_equal(s_accepted(f, *n, SG_METHOD_REVERT_TEST_REPLICA), 1);
+        assert_int_equal(s_accepted(f, *n, SG_METHOD_INITIATE_FAILOVER), 0);
+    }
+    assert_int_equal(s_accepted(f, "web", SG_METHOD_TEST_REPLICA), 0); /* site B: not in scope */
+    assert_int_equal(o->severity, SG_SEVERITY_INFO);
+    assert_non_null(strstr(o->dedup_key, "site-a"));
+    /* kept in the journal: the latest, and by id */
+    char *latest = sg_drill_report_json(f->d, NULL);
+    assert_non_null(latest);
+    assert_non_null(strstr(latest, s_str(rep, "id")));
+    char *by_id = sg_drill_report_json(f->d, s_str(rep, "id"));
+    assert_non_null(by_id);
+    assert_string_equal(latest, by_id);
+    assert_null(sg_drill_report_json(f->d, "no-such-run"));
+    free(latest);
+    free(by_id);
+    sg_outcome_free(&o);
+    json_decref(rep);
+    s_fix_free(f);
+}
+
+static void test_drill_reports_objectives_missed(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("provider: {sim: {job_duration: 2m}}\n"
+                           "drills:\n"
+                           "  - {name: tight, collections: [web], recovery_point: latest,\n"
+                           "     objectives: {rto: 1m, rpo: 1m}}\n");
+    s_start(f, "tight");
+    sg_outcome_t *o = NULL;
+    json_t *rep = s_report(f, &o);
+    assert_string_equal(s_str(rep, "result"), "objectives_missed");
+    assert_false(json_is_true(json_object_get(rep, "objectives_met")));
+    json_t *web = s_coll(rep, "web");
+    assert_string_equal(s_str(web, "result"), "objectives_missed");
+    assert_true(json_is_false(json_object_get(web, "rto_met")));
+    assert_true(json_is_false(json_object_get(web, "rpo_met")));
+    assert_string_equal(s_str(web, "recovery_point"), "latest"); /* the drill's policy wins */
+    assert_string_equal(s_str(web, "cleanup"), "verified");
+    assert_int_equal(o->severity, SG_SEVERITY_WARNING);
+    s_assert_replicating(f, "web");
+    sg_outcome_free(&o);
+    json_decref(rep);
+    s_fix_free(f);
+}
+
+static void test_drill_uses_the_app_consistent_point_and_its_time_for_rpo(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("drills: [{name: web, collections: [web]}]\n");
+    s_start(f, "web");
+    json_t *rep = s_report(f, NULL);
+    json_t *web = s_coll(rep, "web");
+    assert_non_null(strstr(s_str(web, "recovery_point"), "web:latest-app"));
+    assert_true(s_int(web, "rpo_ms") >= 3600000); /* the point is an hour old */
+    assert_true(json_is_null(json_object_get(web, "rto_met"))); /* no objective */
+    assert_string_equal(s_str(rep, "result"), "passed");
+    json_decref(rep);
+    s_fix_free(f);
+}
+
+static void test_cleanup_runs_and_is_verified_when_the_test_job_fails(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("provider: {sim: {faults: [{collection: db, method: "
+                           "TestReplicaCollection, job_error_code: 32789}]}}\n"
+                           "drills: [{name: a, plan: site A}]\n");
+    s_start(f, "a");
+    sg_outcome_t *o = NULL;
+    json_t *rep = s_report(f, &o);
+    assert_string_equal(s_str(rep, "result"), "failed");
+    json_t *db = s_coll(rep, "db");
+    assert_string_equal(s_str(db, "result"), "failed");
+    assert_true(json_is_null(json_object_get(db, "rto_ms")));
+    json_t *steps = json_object_get(db, "steps");
+    assert_string_equal(s_str(json_array_get(steps, 1), "result"), "failed");
+    assert_non_null(strstr(s_str(json_array_get(steps, 1), "detail"), "32789"));
+    /* cleanup ran: nothing to revert (the failed job left no copy), verified */
+    assert_string_equal(s_str(json_array_get(steps, 2), "step"), "RevertTestReplicaCollection");
+    assert_string_equal(s_str(json_array_get(steps, 2), "result"), "skipped");
+    assert_string_equal(s_str(json_array_get(steps, 3), "step"), "verify");
+    assert_string_equal(s_str(json_array_get(steps, 3), "result"), "ok");
+    assert_string_equal(s_str(db, "cleanup"), "verified");
+    assert_true(json_is_true(json_object_get(rep, "cleanup_verified")));
+    /* the other collection was still tested and reverted */
+    assert_string_equal(s_str(s_coll(rep, "app"), "result"), "passed");
+    assert_int_equal(s_accepted(f, "app", SG_METHOD_REVERT_TEST_REPLICA), 1);
+    s_assert_replicating(f, "db");
+    s_assert_replicating(f, "app");
+    assert_int_equal(o->severity, SG_SEVERITY_CRITICAL);
+    sg_outcome_free(&o);
+    json_decref(rep);
+    s_fix_free(f);
+}
+
+/* A gate on the fake clock: while closed, every sleep (the drill thread's
+ * first provider call sleeps its latency) blocks until the test opens it. */
+static pthread_mutex_t s_gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_gate_cv = PTHREAD_COND_INITIALIZER;
+static bool s_gate_closed;
+static int s_gate_waiters; /* sleeps held at the gate */
+static void (*s_fake_sleep)(const sg_clock_t *clock, int64_t ms);
+
+static void s_gated_sleep(const sg_clock_t *clock, int64_t ms)
+{
+    pthread_mutex_lock(&s_gate_mu);
+    s_gate_waiters++;
+    pthread_cond_broadcast(&s_gate_cv);
+    while (s_gate_closed)
+        pthread_cond_wait(&s_gate_cv, &s_gate_mu);
+    s_gate_waiters--;
+    pthread_mutex_unlock(&s_gate_mu);
+    s_fake_sleep(clock, ms);
+}
+
+static void s_gate(s_fix_t *f, bool closed)
+{
+    pthread_mutex_lock(&s_gate_mu);
+    if (!s_fake_sleep) {
+        s_fake_sleep = f->clock.sleep_ms;
+        f->clock.sleep_ms = s_gated_sleep;
+    }
+    s_gate_closed = closed;
+    pthread_cond_broadcast(&s_gate_cv);
+    pthread_mutex_unlock(&s_gate_mu);
+}
+
+static void test_preempted_drill_stops_testing_and_cleans_up_everything(void **state)
+{
+    (void)state;
+    /* Jobs of an hour, and the drill held at its first provider call until
+     * it is pre-empted: the first collection's test is cut short, the
+     * others are never tested. */
+    s_fix_t *f = s_fix_new("provider: {job_timeout: 10h, sim: {job_duration: 1h}}\n"
+                           "drills: [{name: all, plan: all}]\n");
+    s_gate(f, true);
+    s_start(f, "all");
+    pthread_mutex_lock(&s_gate_mu); /* the drill thread is at its first provider call */
+    while (s_gate_waiters == 0)
+        pthread_cond_wait(&s_gate_cv, &s_gate_mu);
+    pthread_mutex_unlock(&s_gate_mu);
+    sg_drill_preempt(f->d, "site A lost");
+    s_gate(f, false);
+    json_t *rep = s_report(f, NULL);
+    assert_string_equal(s_str(rep, "result"), "preempted");
+    assert_string_equal(s_str(rep, "preempted_by"), "site A lost");
+    assert_true(json_is_true(json_object_get(rep, "cleanup_verified")));
+    size_t i;
+    json_t *c;
+    int preempted = 0;
+    json_array_foreach(json_object_get(rep, "collections"), i, c) {
+        preempted += strcmp(s_str(c, "result"), "preempted") == 0;
+        assert_string_equal(s_str(c, "cleanup"), "verified");
+    }
+    assert_int_equal(preempted, 3);
+    assert_int_equal(s_accepted(f, "db", SG_METHOD_TEST_REPLICA), 1); /* called, then cut short */
+    assert_int_equal(s_accepted(f, "app", SG_METHOD_TEST_REPLICA), 0);
+    for (const char *const *n = (const char *const[]){"db", "app", "web", NULL}; *n; n++) {
+        s_assert_replicating(f, *n);
+        /* every test copy that was made was reverted */
+        assert_int_equal(s_accepted(f, *n, SG_METHOD_TEST_REPLICA),
+                         s_accepted(f, *n, SG_METHOD_REVERT_TEST_REPLICA));
+    }
+    json_decref(rep);
+    s_fix_free(f);
+    s_fake_sleep = NULL;
+}
+
+static void test_drill_start_is_refused_with_a_reason(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("provider: {sim: {job_duration: 1h}}\n"
+                           "drills:\n"
+                           "  - {name: a, plan: site A}\n"
+                           "  - {name: closed, plan: all, blackout: [{from: '00:00', to: '24:00', "
+                           "reason: quarter end}]}\n"
+                           "  - {name: elsewhere, plan: site A, blackout: [{sites: [W], from: "
+                           "'00:00', to: '24:00'}]}\n");
+    char *why = NULL;
+    assert_int_equal(sg_drill_start(f->d, "nope", s_now(f), &why), SG_ENOTFOUND);
+    assert_non_null(strstr(why, "nope"));
+    free(why);
+    assert_int_equal(sg_drill_start(f->d, "closed", s_now(f), &why), SG_ESTATE);
+    assert_non_null(strstr(why, "quarter end"));
+    free(why);
+    s_start(f, "elsewhere"); /* its blackout names a site the drill does not touch */
+    assert_int_equal(sg_drill_start(f->d, "a", s_now(f), &why), SG_ESTATE);
+    assert_non_null(strstr(why, "in progress"));
+    free(why);
+    sg_drill_preempt(f->d, "test over");
+    json_decref(s_report(f, NULL));
+    s_fix_free(f);
+}
+
+static void test_scheduled_and_at_start_drills_start_on_tick(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("drills:\n"
+                           "  - {name: boot, collections: [web], run_at_start: true}\n"
+                           "  - {name: often, collections: [db], schedule: '@every 5m'}\n");
+    assert_true(sg_drill_next_run(f->d, 1) == -1);
+    int64_t t0 = sg_clock_wall(&f->clock);
+    assert_int_equal(sg_drill_tick(f->d, s_now(f)), SG_OK);
+    assert_true(sg_drill_running(f->d));
+    assert_true(sg_drill_next_run(f->d, 1) == t0 + 300000);
+    json_t *rep = s_report(f, NULL);
+    assert_string_equal(s_str(rep, "drill"), "boot");
+    assert_string_equal(s_str(rep, "trigger"), "at_start");
+    json_decref(rep);
+    sg_clock_fake_advance(&f->clock, 300000);
+    assert_int_equal(sg_drill_tick(f->d, s_now(f)), SG_OK);
+    assert_true(sg_drill_running(f->d));
+    rep = s_report(f, NULL);
+    assert_string_equal(s_str(rep, "drill"), "often");
+    assert_string_equal(s_str(rep, "trigger"), "schedule");
+    assert_string_equal(s_str(rep, "result"), "passed");
+    json_decref(rep);
+    s_fix_free(f);
+}
+
+static void test_drill_interrupted_by_a_stop_is_cleaned_up_at_the_next_start(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("provider: {sim: {job_duration: 1s}}\n"
+                           "drills: [{name: a, collections: [db]}]\n");
+    /* a drill whose test copy is up when the service stops */
+    assert_int_equal(sg_journal_drill_begin(f->journal, "a-1", "a", 1), SG_OK);
+    sg_call_result_t r = {0};
+    assert_int_equal(sg_provider_call(f->sim, SG_METHOD_TEST_REPLICA,
+                                      f->cfg->collections[0].cim_path, NULL, &r),
+                     SG_OK);
+    sg_call_result_fini(&r);
+    sg_clock_fake_advance(&f->clock, 5000);
+    sg_drill_destroy(&f->d);
+    f->d = sg_drill_new(f->zctx, f->cfg, f->sim, &f->clock, f->journal, NULL);
+    assert_non_null(f->d);
+    assert_int_equal(sg_drill_tick(f->d, s_now(f)), SG_OK);
+    assert_true(sg_drill_running(f->d));
+    json_t *rep = s_report(f, NULL);
+    assert_string_equal(s_str(rep, "trigger"), "recovery");
+    assert_string_equal(s_str(rep, "result"), "passed");
+    s_assert_replicating(f, "db");
+    char **open = NULL;
+    size_t n = 9;
+    assert_int_equal(sg_journal_drills_open(f->journal, &open, &n), SG_OK);
+    assert_int_equal(n, 0);
+    free(open);
+    json_decref(rep);
+    s_fix_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schedule_rejects_malformed_lines_with_a_reason),
+        cmocka_unit_test(test_schedule_next_is_strictly_after_and_on_the_minute),
+        cmocka_unit_test(test_schedule_reads_times_in_its_time_zone),
+        cmocka_unit_test(test_schedule_days_of_week_and_month_follow_cron),
+        cmocka_unit_test(test_schedule_every_counts_from_the_given_time),
+        cmocka_unit_test(test_drill_tests_each_collection_then_reverts_and_meets_objectives),
+        cmocka_unit_test(test_drill_reports_objectives_missed),
+        cmocka_unit_test(test_drill_uses_the_app_consistent_point_and_its_time_for_rpo),
+        cmocka_unit_test(test_cleanup_runs_and_is_verified_when_the_test_job_fails),
+        cmocka_unit_test(test_preempted_drill_stops_testing_and_cleans_up_everything),
+        cmocka_unit_test(test_drill_start_is_refused_with_a_reason),
+        cmocka_unit_test(test_scheduled_and_at_start_drills_start_on_tick),
+        cmocka_unit_test(test_drill_interrupted_by_a_stop_is_cleaned_up_at_the_next_start),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

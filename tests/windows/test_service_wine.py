@@ -1,0 +1,216 @@
+"""siteguard.exe as a Windows service under Wine: registered with `sc create`,
+started with `net start`, fed by native Linux sg-probe processes and a Python
+witness over 127.0.0.1; site A is lost, its collections fail over on the
+simulator, and the outcomes are read from the jsonl sink in ProgramData;
+`net stop` ends it cleanly. Then the service commands of siteguard.exe itself
+(install, start, stop, uninstall).
+
+Run by tests/windows/run-wine, which makes the Wine prefix and keeps a
+`wineserver -p` alive. Environment: WINEPREFIX, SG_WIN_BUILD_DIR (the Windows
+build), SG_BUILD_DIR (a native build: sg-probe and the Python protobufs)."""
+import os
+import subprocess
+import time
+import unittest
+
+import sgtest
+from sgtest import Proc, Publisher, free_port, read_jsonl
+
+WIN_BUILD = os.path.abspath(os.environ["SG_WIN_BUILD_DIR"])
+PREFIX = os.environ["WINEPREFIX"]
+WINE = os.environ.get("SG_WINE", "wine")
+DATA = os.path.join(PREFIX, "drive_c", "ProgramData", "siteguard")
+DATA_WIN = "C:\\ProgramData\\siteguard"
+
+CONFIG = """\
+log_level: debug
+bus:
+  bind: [tcp://127.0.0.1:{port}]
+sites:
+  - name: A
+  - name: B
+  - name: W
+    witness: true
+observers:
+  - id: probe-a
+    site: A
+  - id: probe-b
+    site: B
+  - id: py-w
+    site: W
+collections:
+  - name: a-db
+    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000b"'
+    site: A
+    replica_site: B
+    group: 0
+  - name: a-app
+    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000a"'
+    site: A
+    replica_site: B
+    group: 1
+policy:
+  suspect_after: 600ms
+  hold_down: 1500ms
+  recover_after: 2s
+provider:
+  kind: sim
+  workers: 2
+  poll_initial: 50ms
+  poll_max: 200ms
+  sim:
+    call_latency: 10ms
+    job_duration: 400ms
+sinks:
+  - name: outcomes
+    plugin: jsonl
+    options:
+      path: outcomes.jsonl
+"""
+
+
+def wine(*args, timeout=120):
+    """Runs a Windows program under Wine; returns the completed process."""
+    return subprocess.run([WINE] + list(args), capture_output=True, text=True, timeout=timeout,
+                          errors="replace")
+
+
+def win_path(unix_path):
+    """The Z: drive path Wine gives a Linux path."""
+    return "Z:" + os.path.abspath(unix_path).replace("/", "\\")
+
+
+def log_text(name):
+    path = os.path.join(DATA, name + ".log")
+    if not os.path.exists(path):
+        return ""
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+class WindowsService(unittest.TestCase):
+    def setUp(self):
+        os.makedirs(DATA, exist_ok=True)
+        for f in os.listdir(DATA):
+            os.unlink(os.path.join(DATA, f))
+        self.port = free_port()
+        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.site_port = {"A": free_port(), "B": free_port(), "W": free_port()}
+        with open(os.path.join(DATA, "siteguard.yaml"), "w") as f:
+            f.write(CONFIG.format(port=self.port))
+        self.exe = win_path(os.path.join(WIN_BUILD, "siteguard.exe"))
+        self.procs, self.listeners, self.pub = [], [], None
+        self.tmp = sgtest.tempdir()
+
+    def tearDown(self):
+        if self.pub:
+            self.pub.close()
+        for p in self.procs:
+            p.stop()
+        for l in self.listeners:
+            l.close()
+
+    def start_probe(self, observer, site):
+        args = [sgtest.PROBE, "--endpoint", self.endpoint, "--observer", observer, "--site", site,
+                "--interval", "100", "--listen", "127.0.0.1:%d" % self.site_port[site]]
+        for other, port in self.site_port.items():
+            if other != site:
+                args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]
+        p = Proc(args, os.path.join(self.tmp, observer + ".log"))
+        self.procs.append(p)
+        return p
+
+    def witness_round(self):
+        self.pub.heartbeat()
+        for site in ("A", "B"):
+            self.pub.reach(site, sgtest.tcp_reachable(self.site_port[site]))
+
+    def outcomes(self):
+        return read_jsonl(os.path.join(DATA, "outcomes.jsonl"))
+
+    def test_sc_create_net_start_site_loss_fails_over_and_net_stop_is_clean(self):
+        name = "siteguard-wine"
+        bin_path = '%s service --name %s -c %s\\siteguard.yaml' % (self.exe, name, DATA_WIN)
+        r = wine("sc", "create", name, "binPath=", bin_path)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        try:
+            r = wine("net", "start", name)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr + log_text(name))
+            self.assertIn("service %s: config" % name, log_text(name))
+
+            probe_a = self.start_probe("probe-a", "A")
+            self.start_probe("probe-b", "B")
+            self.listeners.append(sgtest.listener(self.site_port["W"]))
+            self.pub = Publisher(self.endpoint, "py-w", "W")
+            self.pub.wait_subscribed()
+            beats_until = time.monotonic() + 1.0
+            while time.monotonic() < beats_until:
+                self.witness_round()
+                time.sleep(0.1)
+            probe_a.stop()
+
+            deadline = time.monotonic() + 60
+            while len([o for o in self.outcomes() if o["kind"] == "succeeded"]) < 2:
+                if time.monotonic() > deadline:
+                    self.fail("collections did not fail over:\n" + log_text(name)[-3000:])
+                self.witness_round()
+                time.sleep(0.1)
+            out = self.outcomes()
+            lost = [o for o in out if o["kind"] == "site_lost"]
+            self.assertEqual([o["site"] for o in lost], ["A"])
+            decisions = [o["collection"] for o in out if o["kind"] == "decision"]
+            self.assertEqual(decisions, ["a-db", "a-app"])
+            for o in out:
+                if o["kind"] == "job_started":
+                    self.assertIn("Msvm_ConcreteJob", o["job_path"])
+
+            r = wine("net", "stop", name)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr + log_text(name)[-3000:])
+            q = wine("sc", "query", name)
+            self.assertIn("STOPPED", q.stdout, q.stdout + q.stderr)
+            self.assertNotIn(" error ", log_text(name))
+        finally:
+            wine("net", "stop", name)
+            wine("sc", "delete", name)
+
+    def test_siteguard_install_start_stop_uninstall(self):
+        name = "siteguard-cmd"
+        cfg = DATA_WIN + "\\siteguard.yaml"
+        r = wine(self.exe, "install", "--name", name, "-c", cfg)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("install: %s: done" % name, r.stdout)
+        try:
+            q = wine("sc", "qc", name)
+            self.assertIn("service --name %s -c" % name, q.stdout, q.stdout + q.stderr)
+            self.assertIn("AUTO_START", q.stdout)
+            r = wine(self.exe, "start", "--name", name)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr + log_text(name))
+            q = wine("sc", "query", name)
+            self.assertIn("RUNNING", q.stdout, q.stdout)
+            r = wine(self.exe, "stop", "--name", name)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr + log_text(name))
+            self.assertIn("STOPPED", wine("sc", "query", name).stdout)
+        finally:
+            r = wine(self.exe, "uninstall", "--name", name)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotEqual(wine("sc", "query", name).returncode, 0)
+
+    def test_a_service_with_an_invalid_config_fails_to_start(self):
+        name = "siteguard-bad"
+        with open(os.path.join(DATA, "bad.yaml"), "w") as f:
+            f.write("sites: [oops\n")
+        r = wine(self.exe, "install", "--name", name, "-c", DATA_WIN + "\\siteguard.yaml")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        try:
+            # the service's command line names the bad file from now on
+            os.replace(os.path.join(DATA, "bad.yaml"), os.path.join(DATA, "siteguard.yaml"))
+            r = wine(self.exe, "start", "--name", name)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("the service stopped", r.stderr)
+            self.assertIn("siteguard.yaml", log_text(name))
+        finally:
+            wine(self.exe, "uninstall", "--name", name)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
