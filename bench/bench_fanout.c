@@ -104,6 +104,8 @@ static int64_t s_round(s_world_t *w, const char *journal_path, int *failed)
         sg_executor_set_intent_hook(x, s_intent, &hook);
     }
     int64_t t0 = sg_clock_mono(clock);
+    if (hook.j) /* as the service does: a burst of decisions, one commit */
+        sg_journal_batch_begin(hook.j);
     for (size_t i = 0; i < w->n; i++) {
         uint64_t run_id = i + 1;
         if (hook.j && sg_journal_decided(hook.j, run_id, w->colls[i].name, w->colls[i].cim_path,
@@ -112,21 +114,30 @@ static int64_t s_round(s_world_t *w, const char *journal_path, int *failed)
         if (sg_executor_submit(x, run_id, (int)i) != SG_OK)
             goto done;
     }
+    if (hook.j)
+        sg_journal_batch_end(hook.j);
     size_t ended = 0;
     while (ended < w->n) {
         sg_exec_result_t r;
         if (sg_executor_recv(x, &r, 10000) != 1)
             goto done;
-        if (hook.j) {
-            const char *job = r.outcome->kind == SG_OUTCOME_JOB_STARTED ? r.outcome->job_path : NULL;
-            sg_journal_run_step(hook.j, r.run_id, job, r.ended, r.failed_over, sg_clock_wall(clock),
-                                r.outcome, NULL);
-        }
-        if (r.ended) {
-            ended++;
-            *failed += !r.failed_over;
-        }
-        sg_outcome_free(&r.outcome);
+        if (hook.j) /* as the service does: the results waiting now, one commit */
+            sg_journal_batch_begin(hook.j);
+        do {
+            if (hook.j) {
+                const char *job =
+                    r.outcome->kind == SG_OUTCOME_JOB_STARTED ? r.outcome->job_path : NULL;
+                sg_journal_run_step(hook.j, r.run_id, job, r.ended, r.failed_over,
+                                    sg_clock_wall(clock), r.outcome, NULL);
+            }
+            if (r.ended) {
+                ended++;
+                *failed += !r.failed_over;
+            }
+            sg_outcome_free(&r.outcome);
+        } while (sg_executor_recv(x, &r, 0) == 1);
+        if (hook.j)
+            sg_journal_batch_end(hook.j);
     }
     took = sg_clock_mono(clock) - t0;
 done:

@@ -63,6 +63,7 @@ struct sg_journal {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[S_N_STMTS];
+    bool batch; /* a batch transaction is open */
 };
 
 static int s_fail(sg_journal_t *j, const char *what)
@@ -216,7 +217,24 @@ int sg_journal_abandon(sg_journal_t *j, uint64_t run_id, int64_t now_ms)
     return sqlite3_changes(j->db) == 1 ? SG_OK : SG_ESTATE;
 }
 
-int sg_journal_intent(sg_journal_t *j, uint64_t run_id, int64_t now_ms)
+int sg_journal_batch_begin(sg_journal_t *j)
+{
+    if (j->batch)
+        return SG_ESTATE;
+    int rc = s_exec(j, "BEGIN IMMEDIATE");
+    j->batch = rc == SG_OK;
+    return rc;
+}
+
+int sg_journal_batch_end(sg_journal_t *j)
+{
+    if (!j->batch)
+        return SG_OK;
+    j->batch = false;
+    return s_exec(j, "COMMIT");
+}
+
+static int s_intent(sg_journal_t *j, uint64_t run_id, int64_t now_ms)
 {
     int open = s_run_open(j, run_id);
     if (open < 0)
@@ -227,6 +245,19 @@ int sg_journal_intent(sg_journal_t *j, uint64_t run_id, int64_t now_ms)
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)run_id);
     return s_step_done(j, st, "committing an intent");
+}
+
+/* An intent is committed on its own, after whatever a batch holds, before
+ * the call it announces can be made; the batch then goes on. */
+int sg_journal_intent(sg_journal_t *j, uint64_t run_id, int64_t now_ms)
+{
+    if (!j->batch)
+        return s_intent(j, run_id, now_ms);
+    int rc = sg_journal_batch_end(j);
+    if (rc == SG_OK)
+        rc = s_intent(j, run_id, now_ms);
+    int again = sg_journal_batch_begin(j);
+    return rc != SG_OK ? rc : again;
 }
 
 static void s_bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
@@ -287,7 +318,8 @@ int sg_journal_run_step(sg_journal_t *j, uint64_t run_id, const char *job_path, 
 {
     if (added)
         *added = false;
-    int rc = s_exec(j, "BEGIN IMMEDIATE");
+    /* in a batch, a savepoint keeps the step whole; else its own transaction */
+    int rc = s_exec(j, j->batch ? "SAVEPOINT step" : "BEGIN IMMEDIATE");
     if (rc != SG_OK)
         return rc;
     int open = s_run_open(j, run_id);
@@ -299,9 +331,14 @@ int sg_journal_run_step(sg_journal_t *j, uint64_t run_id, const char *job_path, 
         (job_path && (rc = s_set_job(j, run_id, job_path)) != SG_OK) ||
         (ended && (rc = s_set_ended(j, run_id, failed_over, now_ms)) != SG_OK))
         goto fail;
-    return s_exec(j, "COMMIT");
+    return s_exec(j, j->batch ? "RELEASE step" : "COMMIT");
 fail:
-    s_exec(j, "ROLLBACK");
+    if (j->batch) {
+        s_exec(j, "ROLLBACK TO step");
+        s_exec(j, "RELEASE step");
+    } else {
+        s_exec(j, "ROLLBACK");
+    }
     if (added)
         *added = false;
     return rc;

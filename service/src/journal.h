@@ -14,7 +14,7 @@
  *
  * Every write is its own transaction, committed with synchronous=FULL: when
  * a function returns 0 its write survives a crash of the process or the
- * machine.
+ * machine; inside a batch (sg_journal_batch_begin), when the batch ends.
  *
  * Replay on start (sg_journal_runs): the latest run of each collection tells
  * what the service was doing: ended (done or failed), open with a job path
@@ -46,6 +46,17 @@ typedef struct {
     bool failed_over;  /* when ended */
     bool abandoned;    /* ended without ever being started (sg_journal_abandon) */
 } sg_journal_run_t;
+
+/* Batches: the writes between begin and end (run steps, decisions,
+ * outcomes) go in one transaction, made durable by one commit at the end,
+ * for the loop's bursts of results. An intent inside a batch commits the
+ * batch first and itself on its own, so a call is never made before its
+ * intent is durable; the batch then goes on. While a batch is open, a write
+ * is durable only once the batch ends: nothing outside the journal (a sink,
+ * a call) may depend on it before then. Returns 0, SG_ESTATE (begin inside
+ * a batch) or SG_EIO. */
+int sg_journal_batch_begin(sg_journal_t *j);
+int sg_journal_batch_end(sg_journal_t *j);
 
 /* Opens (creating if needed) the journal at `path`. NULL on failure, logged. */
 sg_journal_t *sg_journal_open(const char *path);

@@ -56,6 +56,8 @@ typedef struct {
     uint64_t decisions, runs_ok, runs_failed;
     s_ops_t ops;
     sg_drill_t *drill;
+    bool batching;         /* a journal batch is open */
+    bool wake_after_batch; /* sinks to wake when it commits */
     /* Failover runs decided (and journaled) while a drill runs: submitted
      * once its cleanup is over, so no collection is failed over mid-drill. */
     struct {
@@ -143,7 +145,9 @@ static sg_outcome_t *s_decision_outcome(const s_svc_t *s, const sg_decision_t *d
  * put it in the log through its own connection, a second chance. */
 static void s_notify(s_svc_t *s, sg_outcome_t *o, bool added, bool journaled)
 {
-    if (journaled && added)
+    if (journaled && added && s->batching)
+        s->wake_after_batch = true; /* the sinks may read it once committed */
+    else if (journaled && added)
         sg_notify_wake(s->notify);
     else if (!journaled && sg_notify_post(s->notify, o) != SG_OK)
         sg_error(S_MOD, "cannot queue outcome %s for the sinks", o->dedup_key);
@@ -214,13 +218,22 @@ static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
     sg_outcome_free(&o);
 }
 
+static void s_batch_begin(s_svc_t *s);
+static void s_batch_end(s_svc_t *s);
+
 static void s_drain_decisions(s_svc_t *s)
 {
     sg_decision_t d;
+    bool any = false;
     while (sg_engine_next(s->engine, &d)) {
+        if (!any)
+            s_batch_begin(s); /* a storm of decisions: one commit */
+        any = true;
         s_handle_decision(s, &d);
         sg_decision_fini(&d);
     }
+    if (any)
+        s_batch_end(s);
 }
 
 static sg_now_t s_now(const s_svc_t *s)
@@ -413,9 +426,28 @@ static void s_ops_free_configs(s_svc_t *s)
     s->ops.n_reloaded = 0;
 }
 
+/* Journals a burst of results in one commit (an intent in between commits
+ * earlier), then wakes the sinks. */
+static void s_batch_begin(s_svc_t *s)
+{
+    s->batching = sg_journal_batch_begin(s->journal) == SG_OK;
+    s->wake_after_batch = false;
+}
+
+static void s_batch_end(s_svc_t *s)
+{
+    if (s->batching && sg_journal_batch_end(s->journal) != SG_OK)
+        sg_error(S_MOD, "cannot commit the journal");
+    s->batching = false;
+    if (s->wake_after_batch)
+        sg_notify_wake(s->notify);
+    s->wake_after_batch = false;
+}
+
 static void s_handle_results(s_svc_t *s)
 {
     sg_exec_result_t r;
+    s_batch_begin(s);
     while (sg_executor_recv(s->executor, &r, 0) == 1) {
         sg_log(r.outcome->kind == SG_OUTCOME_PROGRESS ? SG_LOG_DEBUG : SG_LOG_INFO, "executor",
                "%s: %s", sg_outcome_kind_name(r.outcome->kind), r.outcome->message);
@@ -430,6 +462,7 @@ static void s_handle_results(s_svc_t *s)
         s_post_step(s, &r);
         sg_outcome_free(&r.outcome);
     }
+    s_batch_end(s);
 }
 
 static int s_poll_timeout(const s_svc_t *s, int64_t now)

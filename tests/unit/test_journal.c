@@ -342,6 +342,53 @@ static void test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_f
     sg_journal_close(&j);
 }
 
+/* What another connection (another process after a crash) can see. */
+static long s_visible(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long v = -1;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_a_batch_commits_once_but_an_intent_inside_it_at_once(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    assert_int_equal(sg_journal_decided(j, 1, "c1", "p1", 100), 0);
+    assert_int_equal(sg_journal_decided(j, 2, "c2", "p2", 100), 0);
+    assert_int_equal(sg_journal_batch_begin(j), 0);
+    assert_int_equal(sg_journal_batch_begin(j), SG_ESTATE);
+    sg_outcome_t *o = s_outcome(SG_OUTCOME_JOB_STARTED, 1, "c1", "job-1");
+    assert_int_equal(sg_journal_run_step(j, 1, "job-1", false, false, 110, o, NULL), 0);
+    sg_outcome_free(&o);
+    /* not yet committed: another connection does not see the step */
+    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM runs WHERE job_path IS NOT NULL"), 0);
+    /* an intent commits what came before and itself, and the batch goes on */
+    assert_int_equal(sg_journal_intent(j, 2, 120), 0);
+    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM runs WHERE intent_ms = 120"), 1);
+    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM runs WHERE job_path IS NOT NULL"), 1);
+    o = s_outcome(SG_OUTCOME_SUCCEEDED, 1, "c1", NULL);
+    assert_int_equal(sg_journal_run_step(j, 1, NULL, true, true, 130, o, NULL), 0);
+    sg_outcome_free(&o);
+    /* a failing step inside the batch leaves no trace and the batch goes on */
+    o = s_outcome(SG_OUTCOME_SUCCEEDED, 9, "c9", NULL);
+    assert_int_equal(sg_journal_run_step(j, 9, NULL, true, true, 130, o, NULL), SG_ENOTFOUND);
+    sg_outcome_free(&o);
+    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM runs WHERE ended_ms = 130"), 0);
+    assert_int_equal(sg_journal_batch_end(j), 0);
+    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM runs WHERE ended_ms = 130"), 1);
+    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM outcomes WHERE collection = 'c9'"), 0);
+    assert_int_equal(sg_journal_batch_end(j), 0); /* no batch: nothing to do */
+    sg_journal_close(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +400,7 @@ int main(void)
         T(test_an_intent_survives_a_sigkill_right_after_it_returns),
         T(test_a_journal_of_another_schema_version_is_refused),
         T(test_a_run_never_started_can_be_abandoned_and_only_such_a_run),
+        T(test_a_batch_commits_once_but_an_intent_inside_it_at_once),
         T(test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log),
         T(test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback),
 #undef T
