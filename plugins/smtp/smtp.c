@@ -35,6 +35,7 @@ typedef struct {
     const char *password;   /* secret */
     const char *subject_prefix;
     long use_ssl;           /* CURLUSESSL_* */
+    const char *ca_file;    /* NULL: the system's trusted certificates */
     long timeout_ms;
     char *mail_from;             /* owned: the envelope sender */
     struct curl_slist *rcpt;     /* owned: the envelope recipients */
@@ -50,6 +51,8 @@ static const sg_plugin_config_key_t s_keys[] = {
     {"password", SG_CFG_STRING, NULL, 0, 1, "login password"},
     {"use_ssl", SG_CFG_STRING, "none", 0, 0, "STARTTLS on smtp://: none, try or required"},
     {"subject_prefix", SG_CFG_STRING, "[siteguard]", 0, 0, "put before every subject"},
+    {"ca_file", SG_CFG_STRING, NULL, 0, 0,
+     "PEM file of the CA certificates to trust for TLS; default: the system's"},
     {"timeout", SG_CFG_DURATION, "30s", 0, 0, "longest time one mail may take"},
 };
 
@@ -316,6 +319,7 @@ static int s_configure(s_smtp_t *m, const sg_plugin_option_t *options, size_t n)
     m->username = sg_plugin_option(options, n, "username");
     m->password = sg_plugin_option(options, n, "password");
     m->subject_prefix = sg_plugin_option(options, n, "subject_prefix");
+    m->ca_file = sg_plugin_option(options, n, "ca_file");
     m->timeout_ms = timeout ? strtol(timeout, NULL, 10) : 30000;
     if (!m->url || (strncmp(m->url, "smtp://", 7) != 0 && strncmp(m->url, "smtps://", 8) != 0)) {
         host->log(host, SG_PLUGIN_LOG_ERROR, "url must begin with smtp:// or smtps://");
@@ -392,6 +396,8 @@ static sg_deliver_result_t s_send(s_smtp_t *m, const char *what, const char *mes
     curl_easy_setopt(c, CURLOPT_URL, m->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     curl_easy_setopt(c, CURLOPT_USE_SSL, m->use_ssl);
+    if (m->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, m->ca_file);
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, m->mail_from);
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, m->rcpt);
     if (m->username) {

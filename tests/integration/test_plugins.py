@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import stat
+import ssl
 import subprocess
 import threading
 import time
@@ -397,6 +398,45 @@ class TestSmtp(unittest.TestCase):
         self.assertIn("Error code: 32789\n", body)
         self.assertIn("Dedup key: 9/sql/failed\n", body)
         self.assertNotIn(self.PASSWORD, log)
+
+    def tls_context(self):
+        """A self-signed certificate for 127.0.0.1, made for this test."""
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        return ctx, cert
+
+    def serve_tls(self, box, ctx):
+        port = sgtest.free_port()
+        self.ctl = Controller(box, hostname="127.0.0.1", port=port, authenticator=box.authenticate,
+                              tls_context=ctx, require_starttls=True)
+        self.ctl.start()
+        return "smtp://127.0.0.1:%d" % port
+
+    def test_starttls_with_a_trusted_ca_logs_in_over_tls_and_delivers(self):
+        box = MailBox()
+        ctx, cert = self.tls_context()
+        url = self.serve_tls(box, ctx)
+        rc, stats, log = drive(self.tmp, "smtp", self.options(url, use_ssl="required",
+                                                              ca_file=cert), [FAILED])
+        self.assertEqual(rc, 0, log)
+        self.assertEqual(stats["delivered"], 1, log)
+        self.assertEqual(box.logins, [(b"sg", self.PASSWORD.encode())])  # only possible over TLS
+        self.assertEqual(len(box.messages), 1)
+
+    def test_starttls_with_an_untrusted_certificate_never_sends(self):
+        box = MailBox()
+        ctx, _ = self.tls_context()
+        url = self.serve_tls(box, ctx)
+        rc, stats, log = drive(self.tmp, "smtp", self.options(url, use_ssl="required"), [FAILED])
+        self.assertEqual(stats["delivered"], 0, log)
+        self.assertEqual(stats["dead"], 1, log)  # a TLS failure, retried to the limit
+        self.assertEqual(box.logins, [])
+        self.assertEqual(box.messages, [])
 
     def test_utf8_subject_arrives_decoded(self):
         box = MailBox()
