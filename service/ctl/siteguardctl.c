@@ -263,11 +263,11 @@ static void s_print_status(const Siteguard__Control__V1__StatusReply *st)
     for (size_t i = 0; i < st->n_sites; i++)
         printf("%-16s %-11s %s\n", st->sites[i]->name, st->sites[i]->state,
                st->sites[i]->witness ? "witness" : "");
-    printf("\n%-20s %-8s %-8s %-6s %-9s %s\n", "COLLECTION", "SITE", "REPLICA", "GROUP",
+    printf("\n%-20s %-8s %-8s %-6s %-17s %s\n", "COLLECTION", "SITE", "REPLICA", "GROUP",
            "VERDICT", "PAUSED");
     for (size_t i = 0; i < st->n_collections; i++) {
         const Siteguard__Control__V1__CollectionInfo *c = st->collections[i];
-        printf("%-20s %-8s %-8s %-6d %-9s %s\n", c->name, c->site, c->replica_site, c->group,
+        printf("%-20s %-8s %-8s %-6d %-17s %s\n", c->name, c->site, c->replica_site, c->group,
                c->verdict, c->paused[0] ? c->paused : "-");
     }
     printf("\n%-20s %-20s %-20s %-20s %s\n", "RUN", "COLLECTION", "DECIDED", "ENDED", "RESULT");

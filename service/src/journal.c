@@ -370,41 +370,52 @@ static int s_read_run(sqlite3_stmt *st, sg_journal_run_t *r)
     return oom ? SG_ENOMEM : SG_OK;
 }
 
-int sg_journal_runs(sg_journal_t *j, sg_journal_run_t **out, size_t *n)
+/* Steps `st` to its end, reading each row with `read` into a new element
+ * (of `size` bytes, zeroed first) of a growing array. Returns 0 with the
+ * array in *out and its length in *n, or an error; either way *out and *n
+ * say what was read, for the caller to keep or free. */
+typedef int (*s_row_fn)(sqlite3_stmt *st, void *elem);
+
+static int s_collect(sg_journal_t *j, sqlite3_stmt *st, size_t size, s_row_fn read, void **out,
+                     size_t *n, const char *what)
 {
-    sg_journal_run_t *runs = NULL;
-    size_t len = 0, cap = 0;
+    char *list = NULL;
+    size_t cap = 0;
     int rc = SG_OK, step;
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = s_stmt(j, S_RUNS);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
+        if (*n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
-            sg_journal_run_t *p = realloc(runs, ncap * sizeof *p);
-            if (!p) {
-                rc = SG_ENOMEM;
-                goto fail;
-            }
-            runs = p;
+            char *grown = realloc(list, ncap * size);
+            if (!grown)
+                return SG_ENOMEM; /* *out still holds what was read */
+            *out = list = grown;
             cap = ncap;
         }
-        memset(&runs[len], 0, sizeof runs[len]);
-        rc = s_read_run(st, &runs[len++]);
-        if (rc != SG_OK)
-            goto fail;
+        char *elem = list + *n * size;
+        memset(elem, 0, size);
+        (*n)++;
+        if ((rc = read(st, elem)) != SG_OK)
+            return rc;
     }
-    if (step != SQLITE_DONE) {
-        rc = s_fail(j, "reading runs");
-        goto fail;
+    return step == SQLITE_DONE ? SG_OK : s_fail(j, what);
+}
+
+static int s_read_run_row(sqlite3_stmt *st, void *elem) { return s_read_run(st, elem); }
+
+int sg_journal_runs(sg_journal_t *j, sg_journal_run_t **out, size_t *n)
+{
+    sqlite3_stmt *st = s_stmt(j, S_RUNS);
+    void *list = NULL;
+    int rc = s_collect(j, st, sizeof **out, s_read_run_row, &list, n, "reading runs");
+    sqlite3_reset(st);
+    if (rc != SG_OK) {
+        sg_journal_runs_free(list, *n);
+        *n = 0;
+        list = NULL;
     }
-    sqlite3_reset(st);
-    *out = runs;
-    *n = len;
-    return SG_OK;
-fail:
-    sqlite3_reset(st);
-    sg_journal_runs_free(runs, len);
+    *out = list;
     return rc;
 }
 
@@ -471,11 +482,13 @@ static int s_read_audit(sqlite3_stmt *st, sg_journal_audit_t *a)
     return oom ? SG_ENOMEM : SG_OK;
 }
 
+static int s_read_audit_row(sqlite3_stmt *st, void *elem) { return s_read_audit(st, elem); }
+
 int sg_journal_audit_list(sg_journal_t *j, size_t limit, sg_journal_audit_t **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
-    sg_journal_audit_t *list = NULL;
-    size_t len = 0, cap = 0;
+    *out = NULL;
+    *n = 0;
     int rc = s_audit_table(j);
     if (rc != SG_OK)
         return rc;
@@ -485,34 +498,15 @@ int sg_journal_audit_list(sg_journal_t *j, size_t limit, sg_journal_audit_t **ou
                            -1, &st, NULL) != SQLITE_OK)
         return s_fail(j, "preparing the audit list");
     sqlite3_bind_int64(st, 1, limit ? (sqlite3_int64)limit : -1);
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            sg_journal_audit_t *grown = realloc(list, ncap * sizeof *grown);
-            if (!grown) {
-                rc = SG_ENOMEM;
-                goto fail;
-            }
-            list = grown;
-            cap = ncap;
-        }
-        memset(&list[len], 0, sizeof list[len]);
-        rc = s_read_audit(st, &list[len++]);
-        if (rc != SG_OK)
-            goto fail;
-    }
-    if (step != SQLITE_DONE) {
-        rc = s_fail(j, "reading the audit trail");
-        goto fail;
-    }
+    void *list = NULL;
+    rc = s_collect(j, st, sizeof **out, s_read_audit_row, &list, n, "reading the audit trail");
     sqlite3_finalize(st);
+    if (rc != SG_OK) {
+        sg_journal_audit_free(list, *n);
+        *n = 0;
+        list = NULL;
+    }
     *out = list;
-    *n = len;
-    return SG_OK;
-fail:
-    sqlite3_finalize(st);
-    sg_journal_audit_free(list, len);
     return rc;
 }
 
