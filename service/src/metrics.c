@@ -164,6 +164,25 @@ static void s_service(s_buf_t *b, const sg_metrics_snapshot_t *s)
     s_head(b, "siteguard_notify_pending", "gauge", "Outcomes waiting for a sink (all sinks).");
     s_addf(b, "siteguard_notify_pending %llu\n",
            (unsigned long long)(n->queued > done ? n->queued - done : 0));
+    s_head(b, "siteguard_outbox_depth", "gauge",
+           "Outcomes routed to a sink and not yet delivered or dead-lettered, by sink.");
+    for (size_t i = 0; s->sink_stats && i < s->cfg->n_sinks; i++) {
+        const sg_notify_stats_t *k = &s->sink_stats[i];
+        uint64_t ended = k->delivered + k->dead;
+        s_addf(b, "siteguard_outbox_depth{sink=\"%s\"} %llu\n", s->cfg->sinks[i].name,
+               (unsigned long long)(k->queued > ended ? k->queued - ended : 0));
+    }
+    s_head(b, "siteguard_sink_outcomes_total", "counter", "Outcomes by sink and state.");
+    for (size_t i = 0; s->sink_stats && i < s->cfg->n_sinks; i++) {
+        const sg_notify_stats_t *k = &s->sink_stats[i];
+        const char *name = s->cfg->sinks[i].name;
+        s_addf(b, "siteguard_sink_outcomes_total{sink=\"%s\",state=\"delivered\"} %llu\n", name,
+               (unsigned long long)k->delivered);
+        s_addf(b, "siteguard_sink_outcomes_total{sink=\"%s\",state=\"retried\"} %llu\n", name,
+               (unsigned long long)k->retries);
+        s_addf(b, "siteguard_sink_outcomes_total{sink=\"%s\",state=\"dead\"} %llu\n", name,
+               (unsigned long long)k->dead);
+    }
     s_head(b, "siteguard_leader", "gauge", "Leader election mode (value 1).");
     s_addf(b, "siteguard_leader{mode=\"%s\"} 1\n", s->leader_mode);
     s_head(b, "siteguard_is_leader", "gauge", "1 when this instance may act.");

@@ -47,7 +47,8 @@ typedef struct {
     const sg_config_t *cfg;
     const sg_engine_t *engine;
     const sg_ingest_stats_t *ingest;
-    const sg_notify_stats_t *notify;
+    const sg_notify_stats_t *notify;      /* all sinks */
+    const sg_notify_stats_t *sink_stats;  /* per sink, in cfg->sinks order; NULL: none */
     const uint64_t *decisions; /* by sg_decision_kind_t: SG_METRICS_N_DECISION_KINDS */
     const uint64_t *blocked;   /* by sg_guard_t: SG_GUARD_COUNT */
     uint64_t runs_ok, runs_failed;

@@ -275,11 +275,15 @@ static void s_publish_metrics(s_svc_t *s)
 {
     sg_notify_stats_t ns;
     sg_notify_stats(s->notify, &ns);
+    sg_notify_stats_t *per_sink = calloc(s->cfg->n_sinks ? s->cfg->n_sinks : 1, sizeof *per_sink);
+    for (size_t i = 0; per_sink && i < s->cfg->n_sinks; i++)
+        sg_notify_sink_stats(s->notify, s->cfg->sinks[i].name, &per_sink[i]);
     sg_metrics_snapshot_t snap = {
         .cfg = s->cfg,
         .engine = s->engine,
         .ingest = sg_bus_stats(s->bus),
         .notify = &ns,
+        .sink_stats = per_sink,
         .decisions = s->ops.decisions,
         .blocked = s->ops.blocked,
         .runs_ok = s->runs_ok,
@@ -291,6 +295,7 @@ static void s_publish_metrics(s_svc_t *s)
         .leader_mode = "none",
         .is_leader = true};
     char *text = sg_metrics_render(&snap);
+    free(per_sink);
     if (text)
         sg_metrics_publish(s->ops.metrics, text);
     else

@@ -198,6 +198,13 @@ class Control(unittest.TestCase):
         self.assertGreater(m["siteguard_events_accepted_total"], 0)
         self.assertEqual(m['siteguard_leader{mode="none"}'], 1)
         self.assertGreaterEqual(m["siteguard_control_requests_total"], 10)
+        # per sink: the jsonl sink got everything, nothing is waiting for it
+        def drained():
+            m = self.scrape()
+            return m if m.get('siteguard_outbox_depth{sink="outcomes"}') == 0 else None
+        m = wait_for(drained, what="the outbox of the jsonl sink empty")
+        self.assertGreater(m['siteguard_sink_outcomes_total{sink="outcomes",state="delivered"}'], 0)
+        self.assertEqual(m['siteguard_sink_outcomes_total{sink="outcomes",state="dead"}'], 0)
 
     def test_pause_expires_and_manual_failover_needs_force_past_a_guard(self):
         probes = self.start(mode="auto")
