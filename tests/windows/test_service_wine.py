@@ -12,9 +12,10 @@ import os
 import subprocess
 import time
 import unittest
+import urllib.request
 
 import sgtest
-from sgtest import Proc, Publisher, free_port, read_jsonl
+from sgtest import Proc, Publisher, free_port, read_jsonl, wait_for
 
 WIN_BUILD = os.path.abspath(os.environ["SG_WIN_BUILD_DIR"])
 PREFIX = os.environ["WINEPREFIX"]
@@ -26,6 +27,8 @@ CONFIG = """\
 log_level: debug
 bus:
   bind: [tcp://127.0.0.1:{port}]
+metrics:
+  listen: 127.0.0.1:{metrics_port}
 sites:
   - name: A
   - name: B
@@ -94,10 +97,11 @@ class WindowsService(unittest.TestCase):
         for f in os.listdir(DATA):
             os.unlink(os.path.join(DATA, f))
         self.port = free_port()
+        self.metrics_port = free_port()
         self.endpoint = "tcp://127.0.0.1:%d" % self.port
         self.site_port = {"A": free_port(), "B": free_port(), "W": free_port()}
         with open(os.path.join(DATA, "siteguard.yaml"), "w") as f:
-            f.write(CONFIG.format(port=self.port))
+            f.write(CONFIG.format(port=self.port, metrics_port=self.metrics_port))
         self.exe = win_path(os.path.join(WIN_BUILD, "siteguard.exe"))
         self.procs, self.listeners, self.pub = [], [], None
         self.tmp = sgtest.tempdir()
@@ -135,14 +139,18 @@ class WindowsService(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         try:
             r = wine("net", "start", name)
-            self.assertEqual(r.returncode, 0, r.stdout + r.stderr + log_text(name))
-            self.assertIn("service %s: config" % name, log_text(name))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr + log_text(name) +
+                             wine("sc", "query", name).stdout)
+            wait_for(lambda: "service %s: config" % name in log_text(name), what="the service's log")
 
             probe_a = self.start_probe("probe-a", "A")
             self.start_probe("probe-b", "B")
             self.listeners.append(sgtest.listener(self.site_port["W"]))
             self.pub = Publisher(self.endpoint, "py-w", "W")
-            self.pub.wait_subscribed()
+            try:
+                self.pub.wait_subscribed()
+            except AssertionError:
+                self.fail("no subscription from the service:\n" + log_text(name)[-3000:])
             beats_until = time.monotonic() + 1.0
             while time.monotonic() < beats_until:
                 self.witness_round()
@@ -164,6 +172,12 @@ class WindowsService(unittest.TestCase):
                 if o["kind"] == "job_started":
                     self.assertIn("Msvm_ConcreteJob", o["job_path"])
 
+            # the metrics endpoint (libmicrohttpd) answers from the service
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port,
+                                        timeout=10) as resp:
+                self.assertEqual(resp.status, 200)
+                self.assertIn("siteguard_events_received_total", resp.read().decode())
+
             r = wine("net", "stop", name)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr + log_text(name)[-3000:])
             q = wine("sc", "query", name)
@@ -180,9 +194,16 @@ class WindowsService(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("install: %s: done" % name, r.stdout)
         try:
-            q = wine("sc", "qc", name)
-            self.assertIn("service --name %s -c" % name, q.stdout, q.stdout + q.stderr)
-            self.assertIn("AUTO_START", q.stdout)
+            key = "HKLM\\System\\CurrentControlSet\\Services\\" + name
+            q = wine("reg", "query", key)
+            self.assertIn('service --name %s -c "%s"' % (name, cfg), q.stdout, q.stdout + q.stderr)
+            self.assertRegex(q.stdout, r"Start\s+REG_DWORD\s+0x2")                 # automatic
+            self.assertRegex(q.stdout, r"PreshutdownTimeout\s+REG_DWORD\s+0x7530")  # 30 s
+            # (Wine accepts the recovery actions but keeps no FailureActions value.)
+            q = wine("reg", "query", "HKLM\\System\\CurrentControlSet\\Services\\EventLog"
+                     "\\Application\\" + name)
+            self.assertRegex(q.stdout, r"EventMessageFile\s+REG_EXPAND_SZ\s+.*siteguard\.exe",
+                             q.stdout + q.stderr)
             r = wine(self.exe, "start", "--name", name)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr + log_text(name))
             q = wine("sc", "query", name)

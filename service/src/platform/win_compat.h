@@ -8,6 +8,7 @@
 #include <direct.h>
 #include <errno.h>
 #include <io.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,32 @@ static inline char *sg_win_mkdtemp(char *tmpl)
     return tmpl;
 }
 #define mkdtemp sg_win_mkdtemp
+
+/* Condition variables on CLOCK_MONOTONIC: winpthreads' condattr refuses the
+ * clock, so the attribute is accepted here and each timed wait turns its
+ * monotonic deadline into a relative timeout. Every timed wait in the core
+ * waits for a CLOCK_MONOTONIC deadline. */
+static inline int sg_win_condattr_setclock(pthread_condattr_t *attr, clockid_t clock)
+{
+    (void)attr;
+    return clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME ? 0 : EINVAL;
+}
+#define pthread_condattr_setclock sg_win_condattr_setclock
+
+static inline int sg_win_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                                        const struct timespec *deadline)
+{
+    struct timespec now, rel = {0, 0};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ns = (long long)(deadline->tv_sec - now.tv_sec) * 1000000000LL +
+                   (deadline->tv_nsec - now.tv_nsec);
+    if (ns > 0) {
+        rel.tv_sec = (time_t)(ns / 1000000000LL);
+        rel.tv_nsec = (long)(ns % 1000000000LL);
+    }
+    return pthread_cond_timedwait_relative_np(c, m, &rel);
+}
+#define pthread_cond_timedwait sg_win_cond_timedwait
 
 /* TMPDIR is TEMP on Windows. */
 static inline char *sg_win_getenv(const char *name)

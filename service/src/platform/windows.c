@@ -500,14 +500,21 @@ static DWORD WINAPI s_log_reader(void *arg)
     return 0;
 }
 
-/* Sends stderr (file descriptor 2) into a pipe read by s_log_reader. */
+/* Sends stderr into a pipe read by s_log_reader. */
 static int s_log_start(const char *data_dir)
 {
     HANDLE w = NULL;
     if (!CreatePipe(&s_svc.log_read, &w, NULL, 0))
         return SG_EIO;
+    /* A service starts without standard handles, and the runtime may have
+     * left stderr without a descriptor (-2), which freopen refuses: bind the
+     * stream to descriptor 2, then point descriptor 2 at the pipe. */
+    if (_fileno(stderr) < 0) {
+        stderr->_file = 2;
+        stderr->_flag = _IOWRT;
+    }
     int fd = _open_osfhandle((intptr_t)w, _O_WRONLY | _O_BINARY);
-    if (fd < 0 || _dup2(fd, 2) != 0) {
+    if (fd < 0 || _dup2(fd, _fileno(stderr)) != 0) {
         if (fd >= 0)
             _close(fd);
         else
@@ -518,7 +525,7 @@ static int s_log_start(const char *data_dir)
     }
     _close(fd);
     setvbuf(stderr, NULL, _IONBF, 0);
-    SetStdHandle(STD_ERROR_HANDLE, (HANDLE)_get_osfhandle(2));
+    SetStdHandle(STD_ERROR_HANDLE, (HANDLE)_get_osfhandle(_fileno(stderr)));
     s_svc.event_source = RegisterEventSourceA(NULL, s_svc.name);
     char *path = sg_strdupf("%s\\%s.log", data_dir, s_svc.name);
     s_svc.log_file = path ? fopen(path, "a") : NULL;
@@ -533,7 +540,7 @@ static void s_log_stop(void)
     if (!s_svc.log_read)
         return;
     fflush(stderr);
-    _close(2);
+    _close(_fileno(stderr));
     if (s_svc.log_thread) {
         WaitForSingleObject(s_svc.log_thread, 5000);
         CloseHandle(s_svc.log_thread);
