@@ -9,30 +9,12 @@
 
 const char *sg_text_kind(sg_outcome_kind_t kind)
 {
-    switch (kind) {
-    case SG_OUTCOME_SITE_SUSPECT: return "site_suspect";
-    case SG_OUTCOME_SITE_LOST: return "site_lost";
-    case SG_OUTCOME_SITE_RECOVERED: return "site_recovered";
-    case SG_OUTCOME_DECISION: return "decision";
-    case SG_OUTCOME_BLOCKED: return "blocked";
-    case SG_OUTCOME_JOB_STARTED: return "job_started";
-    case SG_OUTCOME_PROGRESS: return "progress";
-    case SG_OUTCOME_SUCCEEDED: return "succeeded";
-    case SG_OUTCOME_FAILED: return "failed";
-    case SG_OUTCOME_TIMED_OUT: return "timed_out";
-    case SG_OUTCOME_DRILL_REPORT: return "drill_report";
-    }
-    return "unknown";
+    return sg_outcome_kind_label(kind);
 }
 
 const char *sg_text_severity(sg_severity_t severity)
 {
-    switch (severity) {
-    case SG_SEVERITY_INFO: return "info";
-    case SG_SEVERITY_WARNING: return "warning";
-    case SG_SEVERITY_CRITICAL: return "critical";
-    }
-    return "unknown";
+    return sg_severity_label(severity);
 }
 
 bool sg_text_outcome_complete(const sg_outcome_t *o)

@@ -142,6 +142,36 @@ typedef struct {
 
 #define SG_PLUGIN_DESCRIPTOR_SYMBOL "sg_plugin_descriptor"
 
+/* The names of kinds and severities, as they appear in the outcome JSON
+ * ("site_lost", "critical"); "unknown" for a value this header does not know. */
+static inline const char *sg_outcome_kind_label(sg_outcome_kind_t kind)
+{
+    switch (kind) {
+    case SG_OUTCOME_SITE_SUSPECT: return "site_suspect";
+    case SG_OUTCOME_SITE_LOST: return "site_lost";
+    case SG_OUTCOME_SITE_RECOVERED: return "site_recovered";
+    case SG_OUTCOME_DECISION: return "decision";
+    case SG_OUTCOME_BLOCKED: return "blocked";
+    case SG_OUTCOME_JOB_STARTED: return "job_started";
+    case SG_OUTCOME_PROGRESS: return "progress";
+    case SG_OUTCOME_SUCCEEDED: return "succeeded";
+    case SG_OUTCOME_FAILED: return "failed";
+    case SG_OUTCOME_TIMED_OUT: return "timed_out";
+    case SG_OUTCOME_DRILL_REPORT: return "drill_report";
+    }
+    return "unknown";
+}
+
+static inline const char *sg_severity_label(sg_severity_t severity)
+{
+    switch (severity) {
+    case SG_SEVERITY_INFO: return "info";
+    case SG_SEVERITY_WARNING: return "warning";
+    case SG_SEVERITY_CRITICAL: return "critical";
+    }
+    return "unknown";
+}
+
 /* Value of an option given to init, or NULL. */
 static inline const char *sg_plugin_option(const sg_plugin_option_t *options, size_t n,
                                            const char *key)
