@@ -630,6 +630,17 @@ int sg_journal_outbox_sink(sg_journal_t *j, const char *sink, uint64_t *cursor,
     return s_ob_end(j, rc);
 }
 
+static int s_read_logged_row(sqlite3_stmt *st, void *elem)
+{
+    sg_journal_logged_t *r = elem;
+    bool oom = false;
+    r->seq = (uint64_t)sqlite3_column_int64(st, 0);
+    r->kind = s_col_text(st, 1, &oom);
+    r->time_ms = sqlite3_column_int64(st, 2);
+    r->json = s_col_text(st, 3, &oom);
+    return oom || !r->kind || !r->json ? SG_ENOMEM : SG_OK;
+}
+
 int sg_journal_outbox_after(sg_journal_t *j, uint64_t cursor, size_t limit,
                             sg_journal_logged_t **out, size_t *n)
 {
@@ -641,28 +652,15 @@ int sg_journal_outbox_after(sg_journal_t *j, uint64_t cursor, size_t limit,
         return SG_EIO;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)cursor);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-    sg_journal_logged_t *rows = calloc(limit ? limit : 1, sizeof *rows);
-    int rc = rows ? SG_OK : SG_ENOMEM, step = SQLITE_DONE;
-    bool oom = false;
-    size_t len = 0;
-    while (rc == SG_OK && len < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        sg_journal_logged_t *r = &rows[len++];
-        r->seq = (uint64_t)sqlite3_column_int64(st, 0);
-        r->kind = s_col_text(st, 1, &oom);
-        r->time_ms = sqlite3_column_int64(st, 2);
-        r->json = s_col_text(st, 3, &oom);
-        if (oom || !r->kind || !r->json)
-            rc = SG_ENOMEM;
-    }
-    if (rc == SG_OK && step != SQLITE_DONE && step != SQLITE_ROW)
-        rc = s_fail(j, "reading the outcome log");
+    void *rows = NULL;
+    int rc = s_collect(j, st, sizeof **out, s_read_logged_row, &rows, n, "reading the outcome log");
     sqlite3_finalize(st);
     if (rc != SG_OK) {
-        sg_journal_logged_free(rows, len);
+        sg_journal_logged_free(rows, *n);
+        *n = 0;
         return rc;
     }
     *out = rows;
-    *n = len;
     return SG_OK;
 }
 
@@ -733,6 +731,8 @@ static int s_ob_read_row(sqlite3_stmt *st, sg_outbox_row_t *r)
     return oom || !r->kind ? SG_ENOMEM : SG_OK;
 }
 
+static int s_ob_read_row_elem(sqlite3_stmt *st, void *elem) { return s_ob_read_row(st, elem); }
+
 int sg_journal_outbox_pending(sg_journal_t *j, const char *sink, size_t limit,
                               sg_outbox_row_t **out, size_t *n)
 {
@@ -746,20 +746,16 @@ int sg_journal_outbox_pending(sg_journal_t *j, const char *sink, size_t limit,
         return SG_EIO;
     sqlite3_bind_text(st, 1, sink, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-    sg_outbox_row_t *rows = calloc(limit ? limit : 1, sizeof *rows);
-    int rc = rows ? SG_OK : SG_ENOMEM, step = SQLITE_DONE;
-    size_t len = 0;
-    while (rc == SG_OK && len < limit && (step = sqlite3_step(st)) == SQLITE_ROW)
-        rc = s_ob_read_row(st, &rows[len++]);
-    if (rc == SG_OK && step != SQLITE_DONE && step != SQLITE_ROW)
-        rc = s_fail(j, "reading a sink's pending outcomes");
+    void *rows = NULL;
+    int rc = s_collect(j, st, sizeof **out, s_ob_read_row_elem, &rows, n,
+                       "reading a sink's pending outcomes");
     sqlite3_finalize(st);
     if (rc != SG_OK) {
-        sg_outbox_rows_free(rows, len);
+        sg_outbox_rows_free(rows, *n);
+        *n = 0;
         return rc;
     }
     *out = rows;
-    *n = len;
     return SG_OK;
 }
 

@@ -125,31 +125,27 @@ static bool s_duration(s_scn_t *s, yaml_node_t *n, const char *what, int64_t *ou
     return false;
 }
 
-static int s_site(s_scn_t *s, yaml_node_t *n)
+/* A name of the config's `what`s, resolved by `find`; -1 (reported) when unknown. */
+static int s_ref(s_scn_t *s, yaml_node_t *n, const char *what,
+                 int (*find)(const sg_config_t *, const char *))
 {
-    const char *t = s_scalar(s, n, "site");
-    int i = t ? sg_config_find_site(s->cfg, t) : -1;
+    const char *t = s_scalar(s, n, what);
+    int i = t ? find(s->cfg, t) : -1;
     if (t && i < 0)
-        s_err(s, n, "site '%s' is not in the config", t);
+        s_err(s, n, "%s '%s' is not in the config", what, t);
     return i;
 }
 
+static int s_site(s_scn_t *s, yaml_node_t *n) { return s_ref(s, n, "site", sg_config_find_site); }
+
 static int s_observer(s_scn_t *s, yaml_node_t *n)
 {
-    const char *t = s_scalar(s, n, "observer");
-    int i = t ? sg_config_find_observer(s->cfg, t) : -1;
-    if (t && i < 0)
-        s_err(s, n, "observer '%s' is not in the config", t);
-    return i;
+    return s_ref(s, n, "observer", sg_config_find_observer);
 }
 
 static int s_collection(s_scn_t *s, yaml_node_t *n)
 {
-    const char *t = s_scalar(s, n, "collection");
-    int i = t ? sg_config_find_collection(s->cfg, t) : -1;
-    if (t && i < 0)
-        s_err(s, n, "collection '%s' is not in the config", t);
-    return i;
+    return s_ref(s, n, "collection", sg_config_find_collection);
 }
 
 static yaml_node_t *s_get(s_scn_t *s, yaml_node_t *map, const char *key)
