@@ -16,11 +16,21 @@
     2. re-registers the service on every node with that config, startup type
        Manual and no local recovery actions (the cluster restarts it, not the
        service manager, or the two would fight);
-    3. adds the generic service role with the disk and, with -StaticAddress,
-       a client access point, and sets the resource's restart policy.
+    3. adds the generic service role with the disk, makes the service
+       depend on the disk (a Generic Service has no required dependency, so
+       without it the cluster may start the service before its config is
+       there), and sets the resource's restart policy.
+
+  Add-ClusterGenericServiceRole gives the role a client access point on the
+  cluster's client networks: a network with DHCP is always used, any other
+  needs an address (-StaticAddress) or must be left out (-IgnoreNetwork,
+  e.g. 10.0.2.0/24). siteguard itself needs no access point.
+  Run it on a cluster node: the cmdlet does not run remotely without CredSSP.
 
 .EXAMPLE
   .\cluster-role.ps1 -Disk 'Cluster Disk 3' -DataPath 'S:\siteguard'
+.EXAMPLE
+  .\cluster-role.ps1 -Disk 'Cluster Disk 3' -DataPath 'S:\siteguard' -IgnoreNetwork 10.0.2.0/24
 #>
 [CmdletBinding()]
 param(
@@ -30,8 +40,10 @@ param(
     # A folder on that disk, e.g. S:\siteguard.
     [Parameter(Mandatory = $true)][string]$DataPath,
     [string]$InstallDir = (Join-Path $env:ProgramFiles 'siteguard'),
-    # Optional client access point: the role's name with this address.
-    [string[]]$StaticAddress
+    # Client access point: the role's name with this address, one per static
+    # client network; or leave those networks out with -IgnoreNetwork.
+    [string[]]$StaticAddress,
+    [string[]]$IgnoreNetwork
 )
 $ErrorActionPreference = 'Stop'
 Import-Module FailoverClusters
@@ -50,6 +62,10 @@ $config = Join-Path $DataPath 'siteguard.yaml'
 if (-not (Test-Path $config)) {
     Copy-Item -Path (Join-Path $env:ProgramData 'siteguard\siteguard.yaml') -Destination $config
 }
+# Only administrators and SYSTEM (and a service account given to install.ps1,
+# to be granted again here) may read it: it may hold credentials.
+icacls $DataPath /inheritance:r /grant:r '*S-1-5-32-544:(OI)(CI)F' '*S-1-5-18:(OI)(CI)F' | Out-Null
+if ($LASTEXITCODE -ne 0) { throw "icacls could not restrict $DataPath" }
 & (Join-Path $InstallDir 'siteguard.exe') check-config $config
 if ($LASTEXITCODE -ne 0) { throw "the config $config is not valid (see above)" }
 
@@ -62,21 +78,33 @@ foreach ($node in $nodes) {
         & $exe uninstall --name $name | Out-Null
         & $exe install --name $name -c $config
         if ($LASTEXITCODE -ne 0) { throw "siteguard.exe install failed on $env:COMPUTERNAME" }
-        sc.exe config $name start= demand | Out-Null
-        sc.exe failure $name reset= 0 actions= '""' | Out-Null
+        # sc.exe's arguments as written: an empty "" does not survive
+        # PowerShell's native argument passing (dropped or escaped).
+        foreach ($a in "config `"$name`" start= demand",
+                       "failure `"$name`" reset= 0 actions= `"`"",
+                       "failureflag `"$name`" 0") {
+            $p = Start-Process -FilePath sc.exe -ArgumentList $a -NoNewWindow -Wait -PassThru
+            if ($p.ExitCode -ne 0) { throw "sc.exe $a failed on $env:COMPUTERNAME" }
+        }
     } -ArgumentList (Join-Path $InstallDir 'siteguard.exe'), $ServiceName, $config
 }
 
 # 3. The role: the service, its disk, and a restart policy (restart on this
 #    node up to 3 times in 15 minutes, then fail over to another node).
 $role = @{ ServiceName = $ServiceName; Name = $RoleName; Storage = $Disk }
-if ($StaticAddress) {
-    # the client access point (a network name, the role's) gets this address
-    $role.StaticAddress = $StaticAddress
-}
+if ($StaticAddress) { $role.StaticAddress = $StaticAddress }
+if ($IgnoreNetwork) { $role.IgnoreNetwork = $IgnoreNetwork }
 Add-ClusterGenericServiceRole @role | Out-Null
-$svc = Get-ClusterResource | Where-Object { $_.OwnerGroup.Name -eq $RoleName -and
-    $_.ResourceType.Name -eq 'Generic Service' }
+$svc = @(Get-ClusterResource | Where-Object { $_.OwnerGroup.Name -eq $RoleName -and
+    $_.ResourceType.Name -eq 'Generic Service' })
+if ($svc.Count -ne 1) { throw "role $RoleName has $($svc.Count) Generic Service resources, not 1" }
+$svc = $svc[0]
+# Online after the disk, offline before it.
+$deps = (Get-ClusterResourceDependency -Resource $svc.Name).DependencyExpression
+if (-not "$deps".Contains("[$Disk]")) {   # the expression reads "([Cluster Disk 3])"
+    Stop-ClusterResource -Name $svc.Name | Out-Null
+    Add-ClusterResourceDependency -Resource $svc.Name -Provider $Disk | Out-Null
+}
 $svc.RestartAction = 2          # restart, then fail the role over
 $svc.RestartThreshold = 3
 $svc.RestartPeriod = 900000     # ms

@@ -185,3 +185,21 @@ void sg_text_facts_free(sg_text_fact_t *facts, int n)
         facts[i].value = NULL;
     }
 }
+
+void sg_text_base64(const void *data, size_t len, char *out)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < len)
+            v |= p[i + 2];
+        *out++ = abc[v >> 18];
+        *out++ = abc[(v >> 12) & 63];
+        *out++ = i + 1 < len ? abc[(v >> 6) & 63] : '=';
+        *out++ = i + 2 < len ? abc[v & 63] : '=';
+    }
+    *out = '\0';
+}

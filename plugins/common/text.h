@@ -55,4 +55,9 @@ char *sg_text_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* Cuts s in place to at most `max` bytes at a UTF-8 character boundary. */
 void sg_text_cut_utf8(char *s, size_t max);
 
+/* Writes the base64 (RFC 4648, padded) of len bytes at data and a NUL into
+ * out, which holds SG_TEXT_BASE64_LEN(len) bytes. */
+#define SG_TEXT_BASE64_LEN(len) (4 * (((len) + 2) / 3) + 1)
+void sg_text_base64(const void *data, size_t len, char *out);
+
 #endif

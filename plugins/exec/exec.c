@@ -10,23 +10,36 @@
  * as its JSON and a newline on standard input. The program runs in its own
  * process group; after `timeout` the group is killed and the delivery is
  * RETRY. Exit 0 is OK, 75 (EX_TEMPFAIL) RETRY, anything else FATAL. The
- * first line of what it printed is logged when it did not exit 0. */
+ * first line of what it printed is logged when it did not exit 0.
+ *
+ * On Windows `command` is a path such as C:\Tools\notify.exe, started with
+ * CreateProcessW: its command line is the command and args, each quoted as
+ * the C runtime (CommandLineToArgvW) splits them back; the environment is
+ * the same, with SystemRoot and PATH (system32 and the Windows folder) for
+ * PATH and LANG; stdin and the output are named pipes the plugin drives with
+ * overlapped I/O, the child inheriting those two handles only. After
+ * `timeout` the process is ended with TerminateProcess (RETRY). */
 #include "siteguard/plugin.h"
 
 #include "common/text.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(_WIN32)
+#include <windows.h>
+#else
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#endif
 
 enum {
     S_EX_TEMPFAIL = 75,
@@ -83,6 +96,27 @@ static void s_env_free(s_env_t *e)
     e->vars[0] = NULL;
 }
 
+/* PATH (and on Windows SystemRoot) for the program. */
+static void s_base_env(s_env_t *e)
+{
+#if defined(_WIN32)
+    char root[MAX_PATH];
+    UINT n = GetSystemWindowsDirectoryA(root, sizeof root);
+    if (n == 0 || n >= sizeof root) {
+        e->failed = 1;
+        return;
+    }
+    char *path = sg_text_printf("%s\\system32;%s", root, root);
+    s_env_add(e, "SystemRoot", root);
+    s_env_add(e, "PATH", path);
+    if (!path)
+        e->failed = 1;
+    free(path);
+#else
+    s_env_add(e, "PATH", "/usr/local/bin:/usr/bin:/bin");
+#endif
+}
+
 /* The program's environment for `o`. Pure. Returns 0, or -1 when out of
  * memory (e is left empty then). */
 static int s_build_env(const sg_outcome_t *o, s_env_t *e)
@@ -91,7 +125,7 @@ static int s_build_env(const sg_outcome_t *o, s_env_t *e)
     sg_text_rfc3339(o->time_ms, when);
     char *summary = sg_text_summary(o, 0);
     memset(e, 0, sizeof *e);
-    s_env_add(e, "PATH", "/usr/local/bin:/usr/bin:/bin");
+    s_base_env(e);
     s_env_add(e, "LANG", "C.UTF-8");
     s_env_add(e, "SG_KIND", sg_text_kind(o->kind));
     s_env_add(e, "SG_SEVERITY", sg_text_severity(o->severity));
@@ -126,7 +160,374 @@ static int s_build_env(const sg_outcome_t *o, s_env_t *e)
     return 0;
 }
 
-/* --- running it -------------------------------------------------------------------------- */
+/* --- the Windows command line (pure) ------------------------------------------------------ */
+
+#if defined(_WIN32) || defined(SG_EXEC_TEST_QUOTING)
+static char *s_put_backslashes(char *q, size_t n)
+{
+    while (n-- > 0)
+        *q++ = '\\';
+    return q;
+}
+
+/* argv as one command line that the C runtime's rules (CommandLineToArgvW)
+ * split back into the same strings: an argument with a space, tab, newline,
+ * vertical tab or quote, or an empty one, goes in quotes; inside, a quote
+ * becomes \" and the backslashes before a quote or the closing quote are
+ * doubled. Caller frees; NULL when out of memory. */
+static char *s_command_line(char *const argv[])
+{
+    size_t cap = 1;
+    for (int i = 0; argv[i]; i++)
+        cap += 2 * strlen(argv[i]) + 3;
+    char *line = malloc(cap), *q = line;
+    if (!line)
+        return NULL;
+    for (int i = 0; argv[i]; i++) {
+        const char *a = argv[i];
+        if (i > 0)
+            *q++ = ' ';
+        if (*a && !strpbrk(a, " \t\n\v\"")) {
+            q += sprintf(q, "%s", a);
+            continue;
+        }
+        *q++ = '"';
+        for (const char *p = a;; p++) {
+            size_t backslashes = 0;
+            for (; *p == '\\'; p++)
+                backslashes++;
+            if (!*p) {
+                q = s_put_backslashes(q, 2 * backslashes);
+                break;
+            }
+            q = s_put_backslashes(q, *p == '"' ? 2 * backslashes + 1 : backslashes);
+            *q++ = *p;
+        }
+        *q++ = '"';
+    }
+    *q = '\0';
+    return line;
+}
+#endif
+
+#if defined(_WIN32)
+
+/* --- running it: Windows ------------------------------------------------------------------- */
+
+static int64_t s_now_ms(void) { return (int64_t)GetTickCount64(); }
+
+/* UTF-8 to a new UTF-16 string, or NULL. Caller frees. */
+static wchar_t *s_wide(const char *text)
+{
+    int n = MultiByteToWideChar(CP_UTF8, 0, text, -1, NULL, 0);
+    wchar_t *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
+    if (w && MultiByteToWideChar(CP_UTF8, 0, text, -1, w, n) != n) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* The UTF-16 environment block of envp ("NAME=value" strings): each string
+ * and a NUL, sorted by name without regard to case, then one more NUL.
+ * Caller frees. */
+static int s_env_cmp(const void *a, const void *b)
+{
+    return _wcsicmp(*(wchar_t *const *)a, *(wchar_t *const *)b);
+}
+
+static wchar_t *s_env_block(char *const envp[])
+{
+    wchar_t *vars[S_MAX_ENV + 1] = {NULL}, *block = NULL;
+    size_t n = 0, len = 1;
+    for (; envp[n] && n < S_MAX_ENV; n++) {
+        if (!(vars[n] = s_wide(envp[n])))
+            goto fail;
+        len += wcslen(vars[n]) + 1;
+    }
+    qsort(vars, n, sizeof vars[0], s_env_cmp);
+    if (!(block = malloc(len * sizeof *block)))
+        goto fail;
+    wchar_t *p = block;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = wcslen(vars[i]) + 1;
+        memcpy(p, vars[i], l * sizeof *p);
+        p += l;
+    }
+    *p = L'\0';
+fail:
+    for (size_t i = 0; i < n; i++)
+        free(vars[i]);
+    return block;
+}
+
+/* One pipe for the child: our end the server of a uniquely named pipe,
+ * overlapped (so one thread can write, read and keep time); the child's end
+ * inheritable. we_read: the child writes (its stdout), else it reads. */
+static int s_pipe(int we_read, HANDLE *ours, HANDLE *theirs)
+{
+    static volatile LONG counter;
+    char name[96];
+    snprintf(name, sizeof name, "\\\\.\\pipe\\siteguard-exec-%lu-%ld",
+             (unsigned long)GetCurrentProcessId(), (long)InterlockedIncrement(&counter));
+    *ours = CreateNamedPipeA(name,
+                             (we_read ? PIPE_ACCESS_INBOUND : PIPE_ACCESS_OUTBOUND) |
+                                 FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                             PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
+                                 PIPE_REJECT_REMOTE_CLIENTS,
+                             1, 65536, 65536, 0, NULL);
+    if (*ours == INVALID_HANDLE_VALUE)
+        return *ours = *theirs = NULL, -1;
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
+    *theirs = CreateFileA(name,
+                          we_read ? GENERIC_WRITE | FILE_READ_ATTRIBUTES
+                                  : GENERIC_READ | FILE_WRITE_ATTRIBUTES,
+                          0, &sa, OPEN_EXISTING, 0, NULL);
+    if (*theirs == INVALID_HANDLE_VALUE) {
+        CloseHandle(*ours);
+        return *ours = *theirs = NULL, -1;
+    }
+    return 0;
+}
+
+/* An attribute list that lets the child inherit exactly these handles (not
+ * those another sink's thread is handing its own child at the same time).
+ * Caller frees with s_attrs_free. */
+static LPPROC_THREAD_ATTRIBUTE_LIST s_attrs_new(HANDLE *handles, size_t n)
+{
+    SIZE_T size = 0;
+    InitializeProcThreadAttributeList(NULL, 1, 0, &size);
+    LPPROC_THREAD_ATTRIBUTE_LIST list = size ? malloc(size) : NULL;
+    if (!list || !InitializeProcThreadAttributeList(list, 1, 0, &size)) {
+        free(list);
+        return NULL;
+    }
+    if (!UpdateProcThreadAttribute(list, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, handles,
+                                   n * sizeof *handles, NULL, NULL)) {
+        DeleteProcThreadAttributeList(list);
+        free(list);
+        return NULL;
+    }
+    return list;
+}
+
+static void s_attrs_free(LPPROC_THREAD_ATTRIBUTE_LIST list)
+{
+    if (list)
+        DeleteProcThreadAttributeList(list);
+    free(list);
+}
+
+/* One child: its process and our ends of its stdin and of its stdout and
+ * stderr, each with its overlapped I/O. */
+typedef struct {
+    HANDLE process;
+    HANDLE in;  /* NULL once all is written */
+    HANDLE out; /* NULL at EOF */
+    OVERLAPPED wr, rd;
+    int writing, reading; /* an I/O is in flight */
+    char buf[4096];
+    char output[S_OUTPUT_KEEP + 1];
+    size_t output_len;
+} s_child_t;
+
+static int s_spawn(s_exec_t *x, char *const envp[], s_child_t *c)
+{
+    HANDLE child_in = NULL, child_out = NULL;
+    char *line8 = s_command_line(x->argv);
+    wchar_t *app = s_wide(x->command), *line = line8 ? s_wide(line8) : NULL;
+    wchar_t *env = s_env_block(envp);
+    LPPROC_THREAD_ATTRIBUTE_LIST attrs = NULL;
+    int rc = -1;
+    if (!app || !line || !env || s_pipe(0, &c->in, &child_in) != 0 ||
+        s_pipe(1, &c->out, &child_out) != 0)
+        goto fail;
+    HANDLE inherit[2] = {child_in, child_out};
+    if (!(attrs = s_attrs_new(inherit, 2)))
+        goto fail;
+    STARTUPINFOEXW si;
+    memset(&si, 0, sizeof si);
+    si.StartupInfo.cb = sizeof si;
+    si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+    si.StartupInfo.hStdInput = child_in;
+    si.StartupInfo.hStdOutput = si.StartupInfo.hStdError = child_out;
+    si.lpAttributeList = attrs;
+    PROCESS_INFORMATION pi;
+    if (!CreateProcessW(app, line, NULL, NULL, TRUE,
+                        CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW | EXTENDED_STARTUPINFO_PRESENT,
+                        env, NULL, &si.StartupInfo, &pi)) {
+        x->host->log(x->host, SG_PLUGIN_LOG_ERROR, "cannot run %s: error %lu", x->command,
+                     (unsigned long)GetLastError());
+        goto fail;
+    }
+    CloseHandle(pi.hThread);
+    c->process = pi.hProcess;
+    rc = 0;
+fail:
+    if (child_in)
+        CloseHandle(child_in);
+    if (child_out)
+        CloseHandle(child_out);
+    if (rc != 0 && c->in)
+        CloseHandle(c->in), c->in = NULL;
+    if (rc != 0 && c->out)
+        CloseHandle(c->out), c->out = NULL;
+    s_attrs_free(attrs);
+    free(line8);
+    free(app);
+    free(line);
+    free(env);
+    return rc;
+}
+
+/* Closes one of our pipe ends, first cancelling and waiting out its I/O. */
+static void s_close_end(HANDLE *h, OVERLAPPED *ov, int *busy)
+{
+    DWORD n;
+    if (*busy) {
+        CancelIoEx(*h, ov);
+        GetOverlappedResult(*h, ov, &n, TRUE);
+        *busy = 0;
+    }
+    if (*h)
+        CloseHandle(*h);
+    *h = NULL;
+}
+
+static void s_keep_output(s_child_t *c, DWORD n)
+{
+    size_t room = S_OUTPUT_KEEP - c->output_len, take = n < room ? n : room;
+    memcpy(c->output + c->output_len, c->buf, take);
+    c->output_len += take;
+    c->output[c->output_len] = '\0';
+}
+
+/* Starts reads until one is in flight or the output ended. */
+static void s_read_more(s_child_t *c)
+{
+    DWORD n = 0;
+    while (c->out && !c->reading) {
+        if (ReadFile(c->out, c->buf, sizeof c->buf, &n, &c->rd))
+            s_keep_output(c, n);
+        else if (GetLastError() == ERROR_IO_PENDING)
+            c->reading = 1;
+        else
+            s_close_end(&c->out, &c->rd, &c->reading); /* broken pipe: EOF */
+    }
+}
+
+/* Collects a finished read or write. */
+static void s_reap_io(s_child_t *c)
+{
+    DWORD n = 0;
+    if (c->writing && HasOverlappedIoCompleted(&c->wr)) {
+        c->writing = 0;
+        s_close_end(&c->in, &c->wr, &c->writing); /* EOF for the program */
+    }
+    if (c->reading && HasOverlappedIoCompleted(&c->rd)) {
+        c->reading = 0;
+        if (GetOverlappedResult(c->out, &c->rd, &n, FALSE))
+            s_keep_output(c, n);
+        else
+            s_close_end(&c->out, &c->rd, &c->reading);
+    }
+}
+
+/* Writes the input and reads the output until the output ends (the program
+ * and any it left behind closed it) or the deadline. 0, or -1 at timeout. */
+static int s_pump(s_child_t *c, const char *input, size_t len, int64_t deadline)
+{
+    if (WriteFile(c->in, input, (DWORD)len, NULL, &c->wr) || GetLastError() != ERROR_IO_PENDING)
+        s_close_end(&c->in, &c->wr, &c->writing); /* written, or the program is gone */
+    else
+        c->writing = 1;
+    for (s_read_more(c); c->out; s_read_more(c)) {
+        int64_t left = deadline - s_now_ms();
+        if (left <= 0)
+            return -1;
+        HANDLE events[2] = {c->rd.hEvent, c->wr.hEvent};
+        DWORD w = WaitForMultipleObjects(c->writing ? 2 : 1, events, FALSE, (DWORD)left);
+        if (w == WAIT_TIMEOUT || w == WAIT_FAILED)
+            return -1;
+        s_reap_io(c);
+    }
+    return 0;
+}
+
+static void s_child_free(s_child_t *c)
+{
+    s_close_end(&c->in, &c->wr, &c->writing);
+    s_close_end(&c->out, &c->rd, &c->reading);
+    if (c->wr.hEvent)
+        CloseHandle(c->wr.hEvent);
+    if (c->rd.hEvent)
+        CloseHandle(c->rd.hEvent);
+    if (c->process)
+        CloseHandle(c->process);
+}
+
+static const char *s_first_line(char *text)
+{
+    text[strcspn(text, "\r\n")] = '\0';
+    return text;
+}
+
+static sg_deliver_result_t s_result(s_exec_t *x, const char *what, DWORD code, s_child_t *c)
+{
+    if (code == 0)
+        return SG_DELIVER_OK;
+    sg_deliver_result_t r = code == S_EX_TEMPFAIL ? SG_DELIVER_RETRY : SG_DELIVER_FATAL;
+    x->host->log(x->host, SG_PLUGIN_LOG_WARN, "%s: %s exited %lu (%s): %s", what, x->command,
+                 (unsigned long)code, r == SG_DELIVER_RETRY ? "will retry" : "will not retry",
+                 s_first_line(c->output));
+    return r;
+}
+
+static sg_deliver_result_t s_run(s_exec_t *x, const sg_outcome_t *o, char *const envp[])
+{
+    const char *what = o->dedup_key ? o->dedup_key : "?";
+    s_child_t c;
+    memset(&c, 0, sizeof c);
+    c.wr.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+    c.rd.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+    char *input = sg_text_printf("%s\n", o->json);
+    sg_deliver_result_t r = SG_DELIVER_RETRY;
+    if (!c.wr.hEvent || !c.rd.hEvent || !input || s_spawn(x, envp, &c) != 0)
+        goto done;
+    int64_t deadline = s_now_ms() + x->timeout_ms;
+    int timed_out = s_pump(&c, input, strlen(input), deadline) != 0;
+    int64_t left = deadline - s_now_ms();
+    DWORD code = 1;
+    if (timed_out || WaitForSingleObject(c.process, left > 0 ? (DWORD)left : 0) != WAIT_OBJECT_0) {
+        TerminateProcess(c.process, 1);
+        WaitForSingleObject(c.process, 5000);
+        x->host->log(x->host, SG_PLUGIN_LOG_WARN, "%s: %s killed after %ld ms (will retry)",
+                     what, x->command, x->timeout_ms);
+        goto done;
+    }
+    GetExitCodeProcess(c.process, &code);
+    r = s_result(x, what, code, &c);
+done:
+    s_child_free(&c);
+    free(input);
+    return r;
+}
+
+/* An absolute path ("C:\..." or "\\server\...") of a file that exists. */
+static int s_command_ok(const char *command)
+{
+    int absolute = (((command[0] | 0x20) >= 'a' && (command[0] | 0x20) <= 'z' &&
+                     command[1] == ':' && (command[2] == '\\' || command[2] == '/')) ||
+                    (command[0] == '\\' && command[1] == '\\'));
+    wchar_t *w = absolute ? s_wide(command) : NULL;
+    DWORD attrs = w ? GetFileAttributesW(w) : INVALID_FILE_ATTRIBUTES;
+    free(w);
+    return attrs != INVALID_FILE_ATTRIBUTES && !(attrs & FILE_ATTRIBUTE_DIRECTORY);
+}
+
+#else
+
+/* --- running it: POSIX --------------------------------------------------------------------- */
 
 static int64_t s_now_ms(void)
 {
@@ -295,6 +696,13 @@ static sg_deliver_result_t s_run(s_exec_t *x, const sg_outcome_t *o, char *const
     return s_result(x, what, status, &c);
 }
 
+static int s_command_ok(const char *command)
+{
+    return command[0] == '/' && access(command, X_OK) == 0;
+}
+
+#endif
+
 /* --- the plugin ---------------------------------------------------------------------------- */
 
 static void s_close(void *ctx)
@@ -337,7 +745,7 @@ static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *option
     x->host = host;
     x->command = sg_plugin_option(options, n_options, "command");
     x->timeout_ms = timeout ? strtol(timeout, NULL, 10) : 30000;
-    if (!x->command || x->command[0] != '/' || access(x->command, X_OK) != 0) {
+    if (!x->command || !s_command_ok(x->command)) {
         host->log(host, SG_PLUGIN_LOG_ERROR, "command must be the absolute path of a program");
         goto fail;
     }

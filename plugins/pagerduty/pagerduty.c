@@ -9,12 +9,12 @@
 #include "siteguard/plugin.h"
 
 #include "common/http.h"
+#include "common/sys.h"
 #include "common/text.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 enum { S_SUMMARY_MAX = 1024 }; /* PagerDuty's limit on payload.summary */
 
@@ -127,15 +127,6 @@ static void s_close(void *ctx)
     free(pd);
 }
 
-static char *s_default_source(void)
-{
-    char name[256];
-    if (gethostname(name, sizeof name) != 0 || name[0] == '\0')
-        return sg_text_printf("siteguard");
-    name[sizeof name - 1] = '\0';
-    return sg_text_printf("%s", name);
-}
-
 static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *options,
                   size_t n_options, void **ctx)
 {
@@ -146,7 +137,7 @@ static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *option
         return -1;
     }
     pd->routing_key = sg_plugin_option(options, n_options, "routing_key");
-    pd->source = source ? sg_text_printf("%s", source) : s_default_source();
+    pd->source = source ? sg_text_printf("%s", source) : sg_sys_hostname("siteguard");
     if (!pd->source || !pd->routing_key) {
         host->log(host, SG_PLUGIN_LOG_ERROR, "out of memory or no routing_key");
         goto fail;

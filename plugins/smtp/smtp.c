@@ -15,7 +15,6 @@
 #include "common/text.h"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,10 +125,10 @@ static void s_subject(s_buf_t *b, const char *text)
         size_t take = len - at < S_WORD_BYTES ? len - at : S_WORD_BYTES;
         while (at + take < len && take > 0 && ((unsigned char)text[at + take] & 0xc0) == 0x80)
             take--; /* end the word on a character boundary */
-        unsigned char word[4 * S_WORD_BYTES / 3 + 4];
-        EVP_EncodeBlock(word, (const unsigned char *)text + at, (int)take);
+        char word[SG_TEXT_BASE64_LEN(S_WORD_BYTES)];
+        sg_text_base64(text + at, take, word);
         s_puts(b, at > 0 ? "\r\n =?UTF-8?B?" : "=?UTF-8?B?");
-        s_puts(b, (const char *)word);
+        s_puts(b, word);
         s_puts(b, "?=");
         at += take;
     }

@@ -9,26 +9,142 @@
  * dedup_key (those set); MSG is the summary, without a BOM. A UDP message is
  * cut to 2048 bytes. UDP says nothing of arrival: a datagram handed to the
  * kernel is OK. A TCP connection is kept, and made again after an error
- * (RETRY). POSIX only: plain sockets. */
+ * (RETRY). Plain sockets: BSD sockets on POSIX, Winsock on Windows (the
+ * few calls that differ are under "the platform" below). */
 #include "siteguard/plugin.h"
 
+#include "common/sys.h"
 #include "common/text.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(_WIN32)
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+#endif
 
 enum {
     S_UDP_MAX = 2048,  /* RFC 5426: receivers should take 2048 bytes */
     S_TCP_MAX = 65536, /* a bound on one framed message */
 };
+
+/* --- the platform ---------------------------------------------------------------------- */
+
+#if defined(_WIN32)
+typedef SOCKET s_sock_t;
+#define S_NO_SOCK INVALID_SOCKET
+#define S_SEND_FLAGS 0
+#define S_PEEK_FLAGS 0 /* polled readable first, so recv does not block */
+typedef WSAPOLLFD s_pollfd_t;
+static int s_poll(s_pollfd_t *p, unsigned n, int ms) { return WSAPoll(p, n, ms); }
+static void s_sock_close(s_sock_t fd) { closesocket(fd); }
+static int s_sock_error(void) { return WSAGetLastError(); }
+static int s_in_progress(int err) { return err == WSAEWOULDBLOCK || err == WSAEINPROGRESS; }
+static int s_interrupted(int err) { return err == WSAEINTR; }
+static int s_timed_out_error(void) { return WSAETIMEDOUT; }
+/* 1 when a connecting socket is done (connected or failed), 0 at the
+ * timeout, -1 on error. select, which also reports a refused connection
+ * (through the exception set) on every Windows version. */
+static int s_wait_connected(s_sock_t fd, long ms)
+{
+    fd_set w, e;
+    FD_ZERO(&w);
+    FD_ZERO(&e);
+    FD_SET(fd, &w);
+    FD_SET(fd, &e);
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    int n = select(0, NULL, &w, &e, &tv);
+    return n > 0 ? 1 : n;
+}
+static int s_net_start(void)
+{
+    WSADATA wsa;
+    return WSAStartup(MAKEWORD(2, 2), &wsa) == 0 ? 0 : -1;
+}
+static void s_net_stop(void) { WSACleanup(); }
+static int s_set_blocking(s_sock_t fd, int blocking)
+{
+    u_long nonblocking = blocking ? 0 : 1;
+    return ioctlsocket(fd, FIONBIO, &nonblocking) == 0 ? 0 : -1;
+}
+static int s_set_send_timeout(s_sock_t fd, long ms)
+{
+    DWORD v = (DWORD)ms;
+    return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, (const char *)&v, sizeof v);
+}
+static s_sock_t s_socket(const struct addrinfo *ai)
+{
+    /* WSASocket without WSA_FLAG_OVERLAPPED and not inherited by children */
+    return WSASocketW(ai->ai_family, ai->ai_socktype, ai->ai_protocol, NULL, 0,
+                      WSA_FLAG_NO_HANDLE_INHERIT);
+}
+/* The words of a Winsock error; "error N" when Windows has none. */
+static const char *s_error_text(int err, char *buf, size_t len)
+{
+    DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
+                             (DWORD)err, 0, buf, (DWORD)len, NULL);
+    while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == '\n' || buf[n - 1] == '.'))
+        buf[--n] = '\0';
+    if (n == 0)
+        snprintf(buf, len, "error %d", err);
+    return buf;
+}
+#else
+typedef int s_sock_t;
+#define S_NO_SOCK (-1)
+#define S_SEND_FLAGS MSG_NOSIGNAL
+#define S_PEEK_FLAGS MSG_DONTWAIT
+typedef struct pollfd s_pollfd_t;
+static int s_poll(s_pollfd_t *p, unsigned n, int ms) { return poll(p, n, ms); }
+static void s_sock_close(s_sock_t fd) { close(fd); }
+static int s_sock_error(void) { return errno; }
+static int s_in_progress(int err) { return err == EINPROGRESS; }
+static int s_interrupted(int err) { return err == EINTR; }
+static int s_timed_out_error(void) { return ETIMEDOUT; }
+static int s_wait_connected(s_sock_t fd, long ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int n;
+    while ((n = poll(&p, 1, (int)ms)) < 0 && errno == EINTR)
+        ;
+    return n > 0 ? 1 : n;
+}
+static int s_net_start(void) { return 0; }
+static void s_net_stop(void) {}
+static int s_set_blocking(s_sock_t fd, int blocking)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK);
+}
+static int s_set_send_timeout(s_sock_t fd, long ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+static s_sock_t s_socket(const struct addrinfo *ai)
+{
+    return socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+}
+static const char *s_error_text(int err, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", strerror(err));
+    return buf;
+}
+#endif
+
+/* --- the sink ---------------------------------------------------------------------------- */
 
 typedef struct {
     const sg_plugin_host_t *host;
@@ -40,7 +156,8 @@ typedef struct {
     char *hostname; /* owned */
     const char *sd_id;
     long timeout_ms;
-    int fd; /* -1 when not connected */
+    s_sock_t fd; /* S_NO_SOCK when not connected */
+    int net_started; /* Winsock started by init (always 1 on POSIX) */
 } s_syslog_t;
 
 static const sg_plugin_config_key_t s_keys[] = {
@@ -190,35 +307,35 @@ static int s_parse_address(s_syslog_t *s, const char *address)
 
 static void s_disconnect(s_syslog_t *s)
 {
-    if (s->fd >= 0)
-        close(s->fd);
-    s->fd = -1;
+    if (s->fd != S_NO_SOCK)
+        s_sock_close(s->fd);
+    s->fd = S_NO_SOCK;
 }
 
-/* connect() within the timeout. */
-static int s_connect_fd(int fd, const struct addrinfo *ai, long timeout_ms)
+/* connect() within the timeout. Returns 0, or an error number. */
+static int s_connect_fd(s_sock_t fd, const struct addrinfo *ai, long timeout_ms)
 {
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
-        return -1;
-    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int err = 0;
+    if (s_set_blocking(fd, 0) != 0)
+        return s_sock_error();
+    int err = 0;
+    if (connect(fd, ai->ai_addr, (int)ai->ai_addrlen) != 0 && !s_in_progress(err = s_sock_error()))
+        return err;
+    if (err != 0) {
+        int n = s_wait_connected(fd, timeout_ms);
         socklen_t len = sizeof err;
-        rc = poll(&p, 1, (int)timeout_ms) == 1 &&
-                     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0
-                 ? 0
-                 : -1;
-        if (err)
-            errno = err;
-        else if (rc != 0)
-            errno = ETIMEDOUT;
+        err = 0;
+        if (n < 0)
+            return s_sock_error();
+        if (n == 0)
+            return s_timed_out_error();
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, (char *)&err, &len) != 0)
+            return s_sock_error();
+        if (err != 0)
+            return err;
     }
-    if (rc != 0 || fcntl(fd, F_SETFL, flags) != 0)
-        return -1;
-    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-    return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (s_set_blocking(fd, 1) != 0 || s_set_send_timeout(fd, timeout_ms) != 0)
+        return s_sock_error();
+    return 0;
 }
 
 static int s_connect(s_syslog_t *s)
@@ -231,40 +348,46 @@ static int s_connect(s_syslog_t *s)
         return -1;
     }
     int err = 0;
-    for (struct addrinfo *ai = res; ai && s->fd < 0; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd >= 0 && s_connect_fd(fd, ai, s->timeout_ms) == 0) {
-            s->fd = fd;
-            break;
+    for (struct addrinfo *ai = res; ai && s->fd == S_NO_SOCK; ai = ai->ai_next) {
+        s_sock_t fd = s_socket(ai);
+        if (fd == S_NO_SOCK) {
+            err = s_sock_error();
+            continue;
         }
-        err = errno;
-        if (fd >= 0)
-            close(fd);
+        if ((err = s_connect_fd(fd, ai, s->timeout_ms)) == 0)
+            s->fd = fd;
+        else
+            s_sock_close(fd);
     }
     freeaddrinfo(res);
-    if (s->fd < 0)
+    if (s->fd == S_NO_SOCK) {
+        char why[256];
         s->host->log(s->host, SG_PLUGIN_LOG_WARN, "cannot connect to %s port %s: %s", s->node,
-                     s->service, strerror(err));
-    return s->fd >= 0 ? 0 : -1;
+                     s->service, s_error_text(err, why, sizeof why));
+    }
+    return s->fd != S_NO_SOCK ? 0 : -1;
 }
 
 /* Whether a TCP peer closed the connection: it never sends, so anything
  * readable means EOF or an error. */
-static int s_peer_gone(int fd)
+static int s_peer_gone(s_sock_t fd)
 {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
+    s_pollfd_t p = {.fd = fd, .events = POLLIN};
     char c;
-    return poll(&p, 1, 0) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+    return s_poll(&p, 1, 0) == 1 && recv(fd, &c, 1, S_PEEK_FLAGS) <= 0;
 }
 
-static int s_send_all(int fd, const char *data, size_t len)
+/* Sends all of data; 0, or an error number. */
+static int s_send_all(s_sock_t fd, const char *data, size_t len)
 {
     while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
+        int chunk = len > 65536 ? 65536 : (int)len;
+        int n = (int)send(fd, data, chunk, S_SEND_FLAGS);
+        int err = n < 0 ? s_sock_error() : 0;
+        if (n < 0 && s_interrupted(err))
             continue;
         if (n <= 0)
-            return -1;
+            return n < 0 ? err : s_timed_out_error();
         data += n;
         len -= (size_t)n;
     }
@@ -273,21 +396,26 @@ static int s_send_all(int fd, const char *data, size_t len)
 
 static sg_deliver_result_t s_transmit(s_syslog_t *s, const char *msg)
 {
-    if (s->fd >= 0 && s->tcp && s_peer_gone(s->fd))
+    if (s->fd != S_NO_SOCK && s->tcp && s_peer_gone(s->fd))
         s_disconnect(s);
-    if (s->fd < 0 && s_connect(s) != 0)
+    if (s->fd == S_NO_SOCK && s_connect(s) != 0)
         return SG_DELIVER_RETRY;
-    int rc;
+    size_t len = strlen(msg);
+    int err;
     if (s->tcp) {
         char frame[24];
-        snprintf(frame, sizeof frame, "%zu ", strlen(msg));
-        rc = s_send_all(s->fd, frame, strlen(frame)) == 0 ? s_send_all(s->fd, msg, strlen(msg)) : -1;
+        snprintf(frame, sizeof frame, "%lu ", (unsigned long)len);
+        err = s_send_all(s->fd, frame, strlen(frame));
+        if (err == 0)
+            err = s_send_all(s->fd, msg, len);
     } else {
-        rc = send(s->fd, msg, strlen(msg), MSG_NOSIGNAL) == (ssize_t)strlen(msg) ? 0 : -1;
+        int n = (int)send(s->fd, msg, (int)len, S_SEND_FLAGS);
+        err = n == (int)len ? 0 : n < 0 ? s_sock_error() : s_timed_out_error();
     }
-    if (rc != 0) {
+    if (err != 0) {
+        char why[256];
         s->host->log(s->host, SG_PLUGIN_LOG_WARN, "send to %s port %s: %s (will retry)", s->node,
-                     s->service, strerror(errno));
+                     s->service, s_error_text(err, why, sizeof why));
         s_disconnect(s);
         return SG_DELIVER_RETRY;
     }
@@ -302,6 +430,8 @@ static void s_close(void *ctx)
     if (!s)
         return;
     s_disconnect(s);
+    if (s->net_started)
+        s_net_stop();
     free(s->node);
     free(s->service);
     free(s->hostname);
@@ -310,13 +440,7 @@ static void s_close(void *ctx)
 
 static char *s_hostname(const char *configured)
 {
-    char name[256];
-    if (configured)
-        return sg_text_printf("%s", configured);
-    if (gethostname(name, sizeof name) != 0)
-        name[0] = '\0';
-    name[sizeof name - 1] = '\0';
-    return sg_text_printf("%s", name);
+    return configured ? sg_text_printf("%s", configured) : sg_sys_hostname("");
 }
 
 static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *options,
@@ -331,7 +455,12 @@ static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *option
         return -1;
     }
     s->host = host;
-    s->fd = -1;
+    s->fd = S_NO_SOCK;
+    if (s_net_start() != 0) {
+        host->log(host, SG_PLUGIN_LOG_ERROR, "cannot start the network (WSAStartup)");
+        goto fail;
+    }
+    s->net_started = 1;
     s->app_name = sg_plugin_option(options, n_options, "app_name");
     s->sd_id = sg_plugin_option(options, n_options, "sd_id");
     s->timeout_ms = timeout ? strtol(timeout, NULL, 10) : 5000;
@@ -356,7 +485,7 @@ static sg_deliver_result_t s_deliver(void *ctx, const sg_outcome_t *o)
 {
     s_syslog_t *s = ctx;
     char *msg = s_build_message(o, s->facility, s->hostname, s->app_name,
-                                s->sd_id ? s->sd_id : "siteguard@32473", (long)getpid(),
+                                s->sd_id ? s->sd_id : "siteguard@32473", sg_sys_pid(),
                                 s->tcp ? S_TCP_MAX : S_UDP_MAX);
     if (!msg)
         return SG_DELIVER_RETRY;

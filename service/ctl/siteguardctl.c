@@ -3,18 +3,23 @@
  * Sends one Request (proto/control.proto) to the control socket and prints
  * the Response: readable tables by default, JSON with --json. Exit status:
  * 0 done, 1 refused or failed (the service said why), 2 usage, 3 the
- * service could not be reached. */
+ * service could not be reached.
+ *
+ * A tcp endpoint is a CURVE server: the client needs the service's public
+ * key (--server-key) and its own secret key file (--key-file, as `keygen`
+ * writes it); the service lets in only listed client keys and gives each
+ * its role. */
+#include "ctl_os.h"
+#include "curvekey.h"
 #include "proto/control.pb-c.h"
 
 #include <errno.h>
 #include <jansson.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <zmq.h>
 
 #define S_DEFAULT_ENDPOINT "ipc:///run/siteguard/control.sock"
@@ -27,6 +32,9 @@ typedef Siteguard__Control__V1__Response s_resp_t;
 
 typedef struct {
     const char *endpoint;
+    const char *server_key; /* tcp: Z85 text, or a file holding it */
+    const char *key_file;   /* tcp: the client's secret key file */
+    const char *out;        /* keygen: the secret key file to write */
     bool json;
     int timeout_ms;
     const char *reason, *duration, *point;
@@ -39,7 +47,8 @@ typedef struct {
 static void s_usage(FILE *f)
 {
     fprintf(f,
-            "usage: siteguardctl [-s ENDPOINT] [--json] [--timeout MS] COMMAND [ARGS]\n"
+            "usage: siteguardctl [-s ENDPOINT] [--json] [--timeout MS]\n"
+            "                    [--server-key Z85|FILE --key-file FILE] COMMAND [ARGS]\n"
             "  status                               sites, collections, runs, leader\n"
             "  explain SITE|COLLECTION              why it is where it is\n"
             "  approve|deny COLLECTION [--reason TEXT]   a failover awaiting approval\n"
@@ -49,7 +58,13 @@ static void s_usage(FILE *f)
             "  drill run PLAN | drill report [ID]\n"
             "  reload                               load the config file again\n"
             "  history [--limit N]                  the audit trail\n"
-            "ENDPOINT: $SITEGUARD_CONTROL or %s; DURATION: 250ms, 30s, 10m, 2h\n",
+            "  keygen [--out FILE]                  a CURVE key pair: the secret key to FILE\n"
+            "                                       (mode 0600), the public key printed\n"
+            "ENDPOINT: $SITEGUARDCTL_ENDPOINT, $SITEGUARD_CONTROL or %s\n"
+            "  a tcp:// endpoint needs CURVE: --server-key ($SITEGUARDCTL_SERVER_KEY), the\n"
+            "  service's public key, and --key-file ($SITEGUARDCTL_KEY_FILE), this client's\n"
+            "  secret key file, its public key listed in the service's control config\n"
+            "MS: how long to wait for the answer (default 10000); DURATION: 250ms, 30s, 10m, 2h\n",
             S_DEFAULT_ENDPOINT);
 }
 
@@ -77,6 +92,12 @@ static int s_parse(int argc, char **argv, s_opts_t *o, int *cmd_at)
             o->json = true;
         else if (!strcmp(a, "--timeout") && has)
             o->timeout_ms = atoi(argv[++i]);
+        else if (!strcmp(a, "--server-key") && has)
+            o->server_key = argv[++i];
+        else if (!strcmp(a, "--key-file") && has)
+            o->key_file = argv[++i];
+        else if (!strcmp(a, "--out") && has)
+            o->out = argv[++i];
         else if (!strcmp(a, "--reason") && has)
             o->reason = argv[++i];
         else if (!strcmp(a, "--for") && has)
@@ -189,45 +210,218 @@ static int s_build(const char *cmd, const s_opts_t *o, s_req_t *r, s_parts_t *p)
 static char *s_user(void)
 {
     static char buf[256];
-    struct passwd *pw = getpwuid(getuid());
-    snprintf(buf, sizeof buf, "%s (uid %u)", pw ? pw->pw_name : "?", (unsigned)getuid());
+    ctl_os_user(buf, sizeof buf);
     return buf;
+}
+
+/* ---- CURVE keys ----------------------------------------------------------- */
+
+/* Reads the key in the file at path into key[41]; 0, or -1 with the reason
+ * printed (`what` names the file's role). */
+static int s_read_key_file(const char *path, const char *what, char key[41])
+{
+    char text[1024] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "siteguardctl: cannot read the %s %s: %s\n", what, path, strerror(errno));
+        return -1;
+    }
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    bool ok = sg_curvekey_parse(text, key);
+    memset(text, 0, sizeof text);
+    if (!ok)
+        fprintf(stderr, "siteguardctl: the %s %s holds no CURVE key (40 characters of Z85, as "
+                        "'siteguardctl keygen' writes it)\n", what, path);
+    return ok ? 0 : -1;
+}
+
+/* The server key: Z85 text, or a file holding it. */
+static int s_server_key(const char *arg, char key[41])
+{
+    uint8_t bin[32];
+    if (strlen(arg) == 40 && zmq_z85_decode(bin, arg)) {
+        memcpy(key, arg, 41);
+        return 0;
+    }
+    return s_read_key_file(arg, "server key file", key);
+}
+
+/* The three CURVE keys of a client: the server's public key, ours. */
+typedef struct {
+    char server[41], public_key[41], secret[41];
+} s_curve_t;
+
+/* Reads the keys a tcp endpoint needs; 0, or -1 with the reason printed. */
+static int s_curve_keys(const s_opts_t *o, s_curve_t *k)
+{
+    if (!zmq_has("curve")) {
+        fprintf(stderr, "siteguardctl: this libzmq has no CURVE support\n");
+        return -1;
+    }
+    if (s_server_key(o->server_key, k->server) != 0 ||
+        s_read_key_file(o->key_file, "key file", k->secret) != 0)
+        return -1;
+    if (zmq_curve_public(k->public_key, k->secret) != 0) {
+        fprintf(stderr, "siteguardctl: the key file %s holds no valid secret key\n", o->key_file);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_curve_client(void *sock, const s_curve_t *k)
+{
+    return zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, k->server, 40) ||
+                   zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, k->public_key, 40) ||
+                   zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k->secret, 40)
+               ? -1
+               : 0;
+}
+
+/* keygen: a new key pair; the secret key file is created with mode 0600
+ * (or printed, without --out), the public key printed. */
+static int s_keygen(const s_opts_t *o)
+{
+    char pub[41], sec[41];
+    if (!zmq_has("curve") || zmq_curve_keypair(pub, sec) != 0) {
+        fprintf(stderr, "siteguardctl: cannot make a CURVE key pair: %s\n",
+                zmq_strerror(zmq_errno()));
+        return S_EXIT_FAILED;
+    }
+    FILE *f = o->out ? ctl_os_create_private(o->out) : stdout;
+    if (!f) {
+        fprintf(stderr, "siteguardctl: cannot create %s: %s%s\n", o->out, strerror(errno),
+                errno == EEXIST ? " (an existing key is never overwritten)" : "");
+        return S_EXIT_FAILED;
+    }
+    fprintf(f, "# siteguard CURVE secret key (siteguardctl keygen): keep it private\n"
+               "# public key: %s\n%s\n", pub, sec);
+    int rc = 0;
+    if (o->out) {
+        rc = fclose(f);
+        if (rc == 0)
+            printf("%s\n", pub);
+        else
+            fprintf(stderr, "siteguardctl: cannot write %s: %s\n", o->out, strerror(errno));
+    }
+    memset(sec, 0, sizeof sec);
+    return rc == 0 ? 0 : S_EXIT_FAILED;
+}
+
+/* ---- the exchange ------------------------------------------------------------ */
+
+/* Waits for the answer on `sock` up to o->timeout_ms; a handshake the
+ * service refuses (seen on `mon`, the socket's monitor) ends the wait. */
+static bool s_wait_answer(const s_opts_t *o, void *sock, void *mon, zmq_msg_t *msg)
+{
+    void *watch = zmq_stopwatch_start();
+    for (;;) {
+        long left = o->timeout_ms - (long)(zmq_stopwatch_intermediate(watch) / 1000);
+        zmq_pollitem_t items[2] = {{.socket = sock, .events = ZMQ_POLLIN},
+                                   {.socket = mon, .events = ZMQ_POLLIN}};
+        if (left <= 0 || zmq_poll(items, mon ? 2 : 1, left) < 0)
+            break;
+        if (items[0].revents & ZMQ_POLLIN) {
+            zmq_stopwatch_stop(watch);
+            return zmq_msg_recv(msg, sock, 0) >= 0;
+        }
+        if (mon && (items[1].revents & ZMQ_POLLIN)) {
+            zmq_msg_t ev;
+            zmq_msg_init(&ev);
+            int got = zmq_msg_recv(&ev, mon, 0);
+            uint16_t event = 0;
+            if (got >= 6)
+                memcpy(&event, zmq_msg_data(&ev), sizeof event);
+            bool more = zmq_msg_more(&ev);
+            zmq_msg_close(&ev);
+            if (more) { /* the second frame: the address */
+                zmq_msg_init(&ev);
+                zmq_msg_recv(&ev, mon, 0);
+                zmq_msg_close(&ev);
+            }
+            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+                fprintf(stderr, "siteguardctl: %s refused this client's key: its public key is "
+                                "not listed in the service's control.operators or "
+                                "control.readers\n", o->endpoint);
+                zmq_stopwatch_stop(watch);
+                return false;
+            }
+        }
+    }
+    zmq_stopwatch_stop(watch);
+    fprintf(stderr, "siteguardctl: no answer from %s within %d ms\n", o->endpoint, o->timeout_ms);
+    return false;
+}
+
+/* Connects a REQ socket to o->endpoint (a CURVE client for tcp, with a
+ * monitor of its handshakes in *mon). NULL with the reason printed. */
+static void *s_connect(const s_opts_t *o, void *ctx, void **mon)
+{
+    int linger = 0;
+    s_curve_t keys;
+    bool tcp = !strncmp(o->endpoint, "tcp://", 6);
+    void *sock = NULL;
+    *mon = NULL;
+    if (tcp && s_curve_keys(o, &keys) != 0)
+        return NULL;
+    sock = zmq_socket(ctx, ZMQ_REQ);
+    if (!sock)
+        goto fail;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (tcp && (s_curve_client(sock, &keys) != 0 ||
+                zmq_socket_monitor(sock, "inproc://siteguardctl.monitor",
+                                   ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
+                !(*mon = zmq_socket(ctx, ZMQ_PAIR)) ||
+                zmq_connect(*mon, "inproc://siteguardctl.monitor") != 0))
+        goto fail;
+    if (zmq_connect(sock, o->endpoint) != 0)
+        goto fail;
+    memset(&keys, 0, sizeof keys);
+    return sock;
+fail:
+    memset(&keys, 0, sizeof keys);
+    fprintf(stderr, "siteguardctl: %s: %s\n", o->endpoint, zmq_strerror(zmq_errno()));
+    if (*mon)
+        zmq_close(*mon);
+    *mon = NULL;
+    if (sock)
+        zmq_close(sock);
+    return NULL;
 }
 
 /* Sends the request and waits for the answer. NULL (reason printed) when
  * the service cannot be reached. */
 static s_resp_t *s_exchange(const s_opts_t *o, const s_req_t *r)
 {
-    if (!strncmp(o->endpoint, "ipc://", 6) && access(o->endpoint + 6, R_OK | W_OK) != 0) {
+    if (!strncmp(o->endpoint, "ipc://", 6) && !ctl_os_may_use(o->endpoint + 6)) {
         fprintf(stderr, "siteguardctl: cannot use %s: %s (is siteguard running, and may you "
                         "use this socket?)\n", o->endpoint + 6, strerror(errno));
         return NULL;
     }
     size_t len = siteguard__control__v1__request__get_packed_size(r);
     uint8_t *buf = malloc(len ? len : 1);
-    void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
+    void *ctx = zmq_ctx_new(), *mon = NULL;
+    void *sock = buf && ctx ? s_connect(o, ctx, &mon) : NULL;
     s_resp_t *resp = NULL;
-    int linger = 0;
-    if (!buf || !sock)
+    if (!sock)
         goto done;
     siteguard__control__v1__request__pack(r, buf);
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &o->timeout_ms, sizeof o->timeout_ms);
-    if (zmq_connect(sock, o->endpoint) != 0 || zmq_send(sock, buf, len, 0) < 0) {
+    if (zmq_send(sock, buf, len, 0) < 0) {
         fprintf(stderr, "siteguardctl: %s: %s\n", o->endpoint, zmq_strerror(zmq_errno()));
         goto done;
     }
     zmq_msg_t msg;
     zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, sock, 0) < 0)
-        fprintf(stderr, "siteguardctl: no answer from %s within %d ms\n", o->endpoint,
-                o->timeout_ms);
-    else if (!(resp = siteguard__control__v1__response__unpack(NULL, zmq_msg_size(&msg),
-                                                                zmq_msg_data(&msg))))
+    if (s_wait_answer(o, sock, mon, &msg) &&
+        !(resp = siteguard__control__v1__response__unpack(NULL, zmq_msg_size(&msg),
+                                                           zmq_msg_data(&msg))))
         fprintf(stderr, "siteguardctl: the answer from %s is malformed\n", o->endpoint);
     zmq_msg_close(&msg);
 done:
     free(buf);
+    if (mon)
+        zmq_close(mon);
     if (sock)
         zmq_close(sock);
     if (ctx)
@@ -252,7 +446,7 @@ static void s_time(int64_t ms, char *buf, size_t len)
     }
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&t, &tm);
+    ctl_os_gmtime(t, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
@@ -270,14 +464,17 @@ static void s_print_status(const Siteguard__Control__V1__StatusReply *st)
         printf("%-20s %-8s %-8s %-6d %-17s %s\n", c->name, c->site, c->replica_site, c->group,
                c->verdict, c->paused[0] ? c->paused : "-");
     }
-    printf("\n%-20s %-20s %-20s %-20s %s\n", "RUN", "COLLECTION", "DECIDED", "ENDED", "RESULT");
+    printf("\n%-20s %-20s %-20s %-20s %-12s %s\n", "RUN", "COLLECTION", "DECIDED", "ENDED",
+           "RESULT", "RECOVERY POINT");
     for (size_t i = 0; i < st->n_runs; i++) {
         const Siteguard__Control__V1__RunInfo *r = st->runs[i];
         char d[32], e[32];
         s_time(r->decided_ms, d, sizeof d);
         s_time(r->ended_ms, e, sizeof e);
-        printf("%-20llu %-20s %-20s %-20s %s\n", (unsigned long long)r->run_id, r->collection, d,
-               e, !r->ended_ms ? "in flight" : r->failed_over ? "failed over" : "failed");
+        printf("%-20llu %-20s %-20s %-20s %-12s %s\n", (unsigned long long)r->run_id,
+               r->collection, d, e,
+               !r->ended_ms ? "in flight" : r->failed_over ? "failed over" : "failed",
+               r->recovery_point && r->recovery_point[0] ? r->recovery_point : "-");
     }
     if (!st->n_runs)
         printf("(none)\n");
@@ -313,11 +510,13 @@ static json_t *s_status_json(const Siteguard__Control__V1__StatusReply *st)
     }
     for (size_t i = 0; i < st->n_runs; i++) {
         const Siteguard__Control__V1__RunInfo *r = st->runs[i];
-        json_array_append_new(runs, json_pack("{s:I,s:s,s:I,s:I,s:b,s:s}", "run_id",
+        json_array_append_new(runs, json_pack("{s:I,s:s,s:I,s:I,s:b,s:s,s:s}", "run_id",
                                               (json_int_t)r->run_id, "collection", r->collection,
                                               "decided_ms", (json_int_t)r->decided_ms,
                                               "ended_ms", (json_int_t)r->ended_ms, "failed_over",
-                                              r->failed_over, "job_path", r->job_path));
+                                              r->failed_over, "job_path", r->job_path,
+                                              "recovery_point",
+                                              r->recovery_point ? r->recovery_point : ""));
     }
     return json_pack("{s:o,s:o,s:o,s:s,s:s,s:s}", "sites", sites, "collections", colls, "runs",
                      runs, "leader", st->leader, "mode", st->mode, "config", st->config);
@@ -374,17 +573,36 @@ static void s_print(const s_resp_t *r)
         fprintf(f, "%s\n", r->message);
 }
 
+/* The environment variable's value, or `fallback` when unset or empty. */
+static const char *s_env(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
 int main(int argc, char **argv)
 {
-    const char *env = getenv("SITEGUARD_CONTROL");
-    s_opts_t o = {.endpoint = env && *env ? env : S_DEFAULT_ENDPOINT, .timeout_ms = 10000};
+    s_opts_t o = {.endpoint = s_env("SITEGUARDCTL_ENDPOINT", s_env("SITEGUARD_CONTROL",
+                                                                   S_DEFAULT_ENDPOINT)),
+                  .server_key = s_env("SITEGUARDCTL_SERVER_KEY", NULL),
+                  .key_file = s_env("SITEGUARDCTL_KEY_FILE", NULL),
+                  .timeout_ms = 10000};
     int cmd_at;
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         s_usage(stdout);
         return 0;
     }
-    if (s_parse(argc, argv, &o, &cmd_at) != 0) {
+    if (s_parse(argc, argv, &o, &cmd_at) != 0 || o.timeout_ms <= 0) {
         s_usage(stderr);
+        return S_EXIT_USAGE;
+    }
+    if (!strcmp(argv[cmd_at], "keygen"))
+        return s_keygen(&o);
+    if (!strncmp(o.endpoint, "tcp://", 6) && (!o.server_key || !o.key_file)) {
+        fprintf(stderr, "siteguardctl: %s is tcp and needs CURVE keys: --server-key Z85|FILE "
+                        "(or $SITEGUARDCTL_SERVER_KEY), the service's public key, and --key-file "
+                        "FILE (or $SITEGUARDCTL_KEY_FILE), this client's secret key (siteguardctl "
+                        "keygen --out FILE)\n", o.endpoint);
         return S_EXIT_USAGE;
     }
     s_req_t req = SITEGUARD__CONTROL__V1__REQUEST__INIT;

@@ -8,10 +8,12 @@
  * file order at the end. Cross-references (sites, collections, depends_on)
  * are resolved to indices once the section they point into has been read. */
 #include "config.h"
+#include "curvekey.h"
 
 #include "err.h"
 #include "provider/provider.h"
 #include "schedule.h"
+#include "platform/platform.h"
 #include "str.h"
 
 #include <assert.h>
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include <yaml.h>
+#include <zmq.h>
 
 /* Endpoint bound when the file has no `bus:` section at all. */
 #define S_DEFAULT_BIND "tcp://127.0.0.1:7700"
@@ -1817,14 +1820,148 @@ static void s_set_endpoint(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value,
         s_err(ctx, value, "'%s' must be an ipc:// or tcp:// endpoint", key->name);
 }
 
+/* `path` as written, or beside the config file when relative. Caller frees. */
+static char *s_beside_config(const sg_config_t *cfg, const char *path)
+{
+    const char *slash = cfg->path ? strrchr(cfg->path, '/') : NULL;
+    const char *back = cfg->path ? strrchr(cfg->path, '\\') : NULL;
+    if (back && (!slash || back > slash))
+        slash = back;
+    if (path[0] == '/' || path[0] == '\\' || !slash || (path[0] && path[1] == ':'))
+        return sg_strdupf("%s", path);
+    return sg_strdupf("%.*s/%s", (int)(slash - cfg->path), cfg->path, path);
+}
+
+/* Reads the server's CURVE secret key (Z85, as `siteguardctl keygen` writes
+ * it); the key itself never goes into a message. */
+static void s_set_secret_key_file(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    sg_control_cfg_t *cc = obj;
+    s_set_str(ctx, key, value, obj);
+    if (!cc->secret_key_file)
+        return;
+    char *path = s_beside_config(ctx->cfg, cc->secret_key_file);
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    char text[1024] = {0}, k[41];
+    if (!path) {
+        s_oom(ctx);
+    } else if (!f) {
+        s_err(ctx, value, "cannot read '%s' (%s): %s", key->name, path, strerror(errno));
+    } else if (fread(text, 1, sizeof text - 1, f), !sg_curvekey_parse(text, k)) {
+        s_err(ctx, value, "'%s' (%s) holds no CURVE secret key: 40 characters of Z85 text, as "
+                          "'siteguardctl keygen --out FILE' writes it", key->name, path);
+    } else if (!(cc->secret_key = s_strdup(ctx, k))) {
+        s_oom(ctx);
+    }
+    if (f)
+        fclose(f);
+    free(path);
+    memset(text, 0, sizeof text);
+    memset(k, 0, sizeof k);
+}
+
+static void s_control_key_init(s_ctx_t *ctx, yaml_node_t *node, void *obj)
+{
+    ((sg_control_key_cfg_t *)obj)->mark = s_mark(ctx, node);
+}
+
+static const s_key_t s_control_key_keys[] = {
+    {.name = "name", .set = s_set_str, .offset = offsetof(sg_control_key_cfg_t, name),
+     .required = true},
+    {.name = "key", .set = s_set_public_key, .offset = offsetof(sg_control_key_cfg_t, key),
+     .required = true},
+};
+static const s_map_t s_control_key_map = {"in a control key", s_control_key_keys,
+                                          S_COUNT(s_control_key_keys), s_control_key_init, NULL};
+
+/* operators or readers: a list of {name, key}. */
+static void s_set_control_keys(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    sg_control_key_cfg_t **field = s_field(key, obj);
+    size_t *count = (size_t *)((char *)obj + key->count_offset);
+    *field = s_read_items(ctx, value, key->name, &s_control_key_map, sizeof **field, count);
+}
+
+static bool s_loopback_endpoint(const char *endpoint)
+{
+    const char *host = endpoint + 6;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
+           strncmp(host, "[::1]:", 6) == 0;
+}
+
+/* A tcp endpoint: on the loopback address, and with CURVE configured. */
+static void s_check_control_tcp(s_ctx_t *ctx, yaml_node_t *node, const sg_control_cfg_t *cc,
+                                const char *name)
+{
+    yaml_node_t *v = s_value_of(ctx, node, name);
+    const char *ep = strcmp(name, "endpoint") == 0 ? cc->endpoint : cc->readonly_endpoint;
+    if (!ep || strncmp(ep, "tcp://", 6) != 0)
+        return;
+    if (!s_loopback_endpoint(ep))
+        s_err(ctx, v, "'%s' %s must be on the loopback address (127.x.x.x, localhost or [::1])",
+              name, ep);
+    else if (!cc->secret_key_file || cc->n_operators + cc->n_readers == 0)
+        s_err(ctx, v, "'%s' %s is tcp and needs CURVE: set control.secret_key_file and list "
+                      "client keys in control.operators or control.readers (without them anyone "
+                      "on this host could steer failover)", name, ep);
+}
+
+/* Names and keys are unique across operators and readers. */
+static void s_check_control_unique(s_ctx_t *ctx, const sg_control_cfg_t *cc)
+{
+    size_t n = cc->n_operators + cc->n_readers;
+    for (size_t i = 0; i < n; i++) {
+        const sg_control_key_cfg_t *a =
+            i < cc->n_operators ? &cc->operators[i] : &cc->readers[i - cc->n_operators];
+        for (size_t j = 0; j < i; j++) {
+            const sg_control_key_cfg_t *b =
+                j < cc->n_operators ? &cc->operators[j] : &cc->readers[j - cc->n_operators];
+            if (a->name && b->name && strcmp(a->name, b->name) == 0)
+                s_err_at(ctx, &a->mark, "control key name '%s' is already used at line %d",
+                         a->name, b->mark.line);
+            else if (a->key && b->key && strcmp(a->key, b->key) == 0)
+                s_err_at(ctx, &a->mark, "the key of '%s' is already listed at line %d (as '%s')",
+                         a->name ? a->name : "?", b->mark.line, b->name ? b->name : "?");
+        }
+    }
+}
+
+static void s_check_control(s_ctx_t *ctx, yaml_node_t *node, void *obj, const s_read_t *read)
+{
+    const sg_control_cfg_t *cc = obj;
+    bool keys_ok = s_read_ok(read, "secret_key_file") && s_read_ok(read, "operators") &&
+                   s_read_ok(read, "readers");
+    if (!keys_ok)
+        return;
+    if (s_read_ok(read, "endpoint"))
+        s_check_control_tcp(ctx, node, cc, "endpoint");
+    if (s_read_ok(read, "readonly_endpoint"))
+        s_check_control_tcp(ctx, node, cc, "readonly_endpoint");
+    bool has_keys = cc->n_operators + cc->n_readers > 0;
+    if (has_keys && !cc->secret_key_file)
+        s_err(ctx, s_value_of(ctx, node, cc->n_operators ? "operators" : "readers"),
+              "client keys need control.secret_key_file (the service's CURVE secret key)");
+    else if (!has_keys && cc->secret_key_file)
+        s_err(ctx, s_value_of(ctx, node, "secret_key_file"),
+              "'secret_key_file' without client keys: list them in control.operators or "
+              "control.readers");
+    s_check_control_unique(ctx, cc);
+}
+
 static const s_key_t s_control_keys[] = {
     {.name = "endpoint", .set = s_set_endpoint, .offset = offsetof(sg_control_cfg_t, endpoint)},
     {.name = "readonly_endpoint", .set = s_set_endpoint,
      .offset = offsetof(sg_control_cfg_t, readonly_endpoint)},
     {.name = "group", .set = s_set_str, .offset = offsetof(sg_control_cfg_t, group)},
+    {.name = "secret_key_file", .set = s_set_secret_key_file,
+     .offset = offsetof(sg_control_cfg_t, secret_key_file)},
+    {.name = "operators", .set = s_set_control_keys, .offset = offsetof(sg_control_cfg_t, operators),
+     .count_offset = offsetof(sg_control_cfg_t, n_operators)},
+    {.name = "readers", .set = s_set_control_keys, .offset = offsetof(sg_control_cfg_t, readers),
+     .count_offset = offsetof(sg_control_cfg_t, n_readers)},
 };
 static const s_map_t s_control_map = {"in control", s_control_keys, S_COUNT(s_control_keys),
-                                      NULL, NULL};
+                                      NULL, s_check_control};
 
 /* "off", or HOST:PORT with a port in 1..65535. */
 static void s_set_listen(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
@@ -1846,6 +1983,69 @@ static const s_key_t s_metrics_keys[] = {
 static const s_map_t s_metrics_map = {"in metrics", s_metrics_keys, S_COUNT(s_metrics_keys),
                                       NULL, NULL};
 
+/* ------------------------------------------------------------------------ */
+/* Leader election                                                           */
+
+static void s_set_leader_mode(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    static const char *const names[] = {"none", "etcd", NULL};
+    s_set_enum(ctx, key, value, obj, names, "none, etcd");
+}
+
+static void s_set_http_list(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    s_set_str_list(ctx, key, value, obj);
+    const sg_etcd_cfg_t *e = obj;
+    for (size_t i = 0; i < e->n_endpoints; i++) {
+        if (strncmp(e->endpoints[i], "http://", 7) != 0 &&
+            strncmp(e->endpoints[i], "https://", 8) != 0)
+            s_err(ctx, value, "an entry of '%s' must be an http:// or https:// URL (got '%s')",
+                  key->name, e->endpoints[i]);
+    }
+}
+
+/* The lease TTL is whole seconds (etcd's unit); a call must fit well inside it. */
+static void s_check_etcd(s_ctx_t *ctx, yaml_node_t *node, void *obj, const s_read_t *read)
+{
+    const sg_etcd_cfg_t *e = obj;
+    yaml_node_t *ttl = s_value_of(ctx, node, "ttl");
+    if (ttl && s_read_ok(read, "ttl") && (e->ttl_ms < 1000 || e->ttl_ms % 1000))
+        s_err(ctx, ttl, "'ttl' must be a whole number of seconds, at least 1s");
+    else if (s_read_ok(read, "ttl") && s_read_ok(read, "timeout") && e->timeout_ms >= e->ttl_ms)
+        s_err(ctx, s_value_of(ctx, node, "timeout") ? s_value_of(ctx, node, "timeout") : node,
+              "'timeout' must be less than 'ttl'");
+}
+
+static const s_key_t s_etcd_keys[] = {
+    {.name = "endpoints", .set = s_set_http_list, .offset = offsetof(sg_etcd_cfg_t, endpoints),
+     .count_offset = offsetof(sg_etcd_cfg_t, n_endpoints)},
+    {.name = "key", .set = s_set_str, .offset = offsetof(sg_etcd_cfg_t, key)},
+    {.name = "ttl", .set = s_set_duration, .offset = offsetof(sg_etcd_cfg_t, ttl_ms), .min = 1},
+    {.name = "timeout", .set = s_set_duration, .offset = offsetof(sg_etcd_cfg_t, timeout_ms),
+     .min = 1},
+};
+static const s_map_t s_etcd_map = {"in leader.etcd", s_etcd_keys, S_COUNT(s_etcd_keys), NULL,
+                                   s_check_etcd};
+
+static const s_key_t s_leader_keys[] = {
+    {.name = "mode", .set = s_set_leader_mode, .offset = offsetof(sg_leader_cfg_t, mode)},
+    {.name = "name", .set = s_set_str, .offset = offsetof(sg_leader_cfg_t, name)},
+    {.name = "etcd", .set = s_set_map, .offset = offsetof(sg_leader_cfg_t, etcd),
+     .sub = &s_etcd_map},
+};
+static const s_map_t s_leader_map = {"in leader", s_leader_keys, S_COUNT(s_leader_keys), NULL,
+                                     NULL};
+
+/* leader.name defaults to this computer's name. */
+static void s_default_leader(s_ctx_t *ctx, sg_config_t *cfg)
+{
+    char host[256];
+    if (cfg->leader.name)
+        return;
+    bool known = sg_platform_hostname(host, sizeof host) == SG_OK;
+    cfg->leader.name = s_strdup(ctx, known ? host : "siteguard");
+}
+
 static void s_set_log_format(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
 {
     static const char *const names[] = {"text", "json", NULL};
@@ -1857,6 +2057,7 @@ static void s_check_root(s_ctx_t *ctx, yaml_node_t *node, void *obj, const s_rea
 {
     sg_config_t *cfg = obj;
     s_default_journal(ctx, cfg);
+    s_default_leader(ctx, cfg);
     s_resolve_policy(ctx, node);
     yaml_node_t *bus = s_value_of(ctx, node, "bus");
     if (bus && !s_is_null(bus))
@@ -1890,6 +2091,8 @@ static const s_key_t s_root_keys[] = {
      .sub = &s_control_map},
     {.name = "metrics", .set = s_set_map, .offset = offsetof(sg_config_t, metrics),
      .sub = &s_metrics_map},
+    {.name = "leader", .set = s_set_map, .offset = offsetof(sg_config_t, leader),
+     .sub = &s_leader_map},
     {.name = "log_format", .set = s_set_log_format, .offset = offsetof(sg_config_t, log_format)},
     {.name = "drills", .set = s_set_drills},
 };
@@ -1919,6 +2122,9 @@ static void s_defaults(s_ctx_t *ctx, sg_config_t *cfg)
     cfg->bus.max_event_bytes = 4096;
     cfg->bus.max_age_ms = 30000;
     cfg->bus.max_skew_ms = 5000;
+    cfg->leader.etcd.key = s_strdup(ctx, "/siteguard/leader");
+    cfg->leader.etcd.ttl_ms = 10000;
+    cfg->leader.etcd.timeout_ms = 2000;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2158,6 +2364,15 @@ static void s_free_sinks(sg_sink_cfg_t *sinks, size_t n)
     free(sinks);
 }
 
+static void s_free_control_keys(sg_control_key_cfg_t *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(keys[i].name);
+        free(keys[i].key);
+    }
+    free(keys);
+}
+
 void sg_config_destroy(sg_config_t **cfg)
 {
     if (!cfg || !*cfg)
@@ -2185,7 +2400,16 @@ void sg_config_destroy(sg_config_t **cfg)
     free(c->control.endpoint);
     free(c->control.readonly_endpoint);
     free(c->control.group);
+    free(c->control.secret_key_file);
+    if (c->control.secret_key)
+        memset(c->control.secret_key, 0, strlen(c->control.secret_key));
+    free(c->control.secret_key);
+    s_free_control_keys(c->control.operators, c->control.n_operators);
+    s_free_control_keys(c->control.readers, c->control.n_readers);
     free(c->metrics.listen);
+    free(c->leader.name);
+    s_free_strs(c->leader.etcd.endpoints, c->leader.etcd.n_endpoints);
+    free(c->leader.etcd.key);
     free(c->plugin_dir);
     free(c->journal.path);
     free(c->path);

@@ -200,14 +200,32 @@ typedef struct {
     int64_t max_skew_ms;    /* events further in the future are stale; default 5 s */
 } sg_bus_cfg_t;
 
+/* A client key of the control endpoint: its name is "who" in the audit trail. */
+typedef struct {
+    char *name;
+    char *key; /* CURVE public key, 40 characters of Z85 */
+    sg_mark_t mark;
+} sg_control_key_cfg_t;
+
 /* The control endpoint for siteguardctl. Each ipc socket file gets the
- * mode of its role: the operator socket 0660, the read-only one 0666. */
+ * mode of its role: the operator socket 0660, the read-only one 0666. A tcp
+ * endpoint must be on the loopback address and needs CURVE: the server's
+ * secret key (secret_key_file, read at load) and at least one client key;
+ * a key's list gives its role (a read-only endpoint keeps every key read-only). */
 typedef struct {
     char *endpoint;          /* operator socket; NULL: the default
-                                (ipc:///run/siteguard/control.sock), and a
-                                failure to bind it is only a warning */
+                                (ipc:///run/siteguard/control.sock; on Windows
+                                tcp://127.0.0.1:7710 when CURVE is configured,
+                                else none), and a failure to bind it is only a
+                                warning */
     char *readonly_endpoint; /* read-only socket; NULL: none */
     char *group;             /* group owning the ipc socket files; NULL: unchanged */
+    char *secret_key_file;   /* as written (relative: beside the config file); NULL: no CURVE */
+    char *secret_key;        /* SECRET, never logged: the file's Z85 key; NULL: no CURVE */
+    sg_control_key_cfg_t *operators; /* keys with the operator role */
+    size_t n_operators;
+    sg_control_key_cfg_t *readers;   /* keys with the read-only role */
+    size_t n_readers;
 } sg_control_cfg_t;
 
 /* The Prometheus endpoint. */
@@ -215,6 +233,23 @@ typedef struct {
     char *listen; /* "HOST:PORT"; NULL: the default 127.0.0.1:9464, a failure to
                      bind it only a warning; "off": no endpoint */
 } sg_metrics_cfg_t;
+
+/* Leader election (`leader:`; leader.h). */
+typedef enum { SG_LEADER_NONE = 0, SG_LEADER_ETCD } sg_leader_mode_t;
+
+typedef struct {
+    char **endpoints;   /* http(s)://HOST:PORT of etcd; none: http://127.0.0.1:2379 */
+    size_t n_endpoints;
+    char *key;          /* the leader key; default /siteguard/leader */
+    int64_t ttl_ms;     /* lease TTL, whole seconds; default 10 s */
+    int64_t timeout_ms; /* one HTTP call; default 2 s, less than ttl */
+} sg_etcd_cfg_t;
+
+typedef struct {
+    sg_leader_mode_t mode; /* none (default): always the leader */
+    char *name;            /* this instance; default the host name */
+    sg_etcd_cfg_t etcd;
+} sg_leader_cfg_t;
 
 typedef enum { SG_LOG_FORMAT_TEXT = 0, SG_LOG_FORMAT_JSON } sg_log_format_t;
 
@@ -262,6 +297,7 @@ typedef struct {
     sg_bus_cfg_t bus;
     sg_control_cfg_t control;
     sg_metrics_cfg_t metrics;
+    sg_leader_cfg_t leader;
     sg_log_format_t log_format; /* log_format: text (default) or json */
     sg_drill_cfg_t *drills;
     size_t n_drills;

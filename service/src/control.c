@@ -3,6 +3,7 @@
 #include "err.h"
 #include "log.h"
 #include "str.h"
+#include "zap.h"
 
 #include "proto/control.pb-c.h"
 
@@ -16,7 +17,9 @@
 #endif
 
 #define S_MOD "control"
-#define S_DEFAULT_ENDPOINT "ipc:///run/siteguard/control.sock"
+#define S_DEFAULT_IPC "ipc:///run/siteguard/control.sock"
+#define S_DEFAULT_TCP "tcp://127.0.0.1:7710" /* Windows, with CURVE configured */
+#define S_ZAP_DOMAIN "siteguard-control"
 #define S_MAX_REQUEST 65536
 #define S_HISTORY_DEFAULT 50
 #define S_LEADER "single instance (leader: none)"
@@ -43,6 +46,8 @@ struct sg_control {
     void *sock[2]; /* [0] operator, [1] read-only; NULL when not bound */
     sg_control_role_t role[2];
     char *ipc_path[2]; /* socket files to remove on destroy */
+    bool curve[2];     /* CURVE socket: the role is the client key's */
+    sg_zap_t *zap;     /* the key check of the CURVE sockets; NULL: none */
     uint64_t requests;
 };
 
@@ -96,6 +101,12 @@ static void s_arena_free(s_arena_t *a)
     free(a->p);
 }
 
+/* The client key behind a request on a CURVE socket. */
+typedef struct {
+    const char *name; /* the key's name (the connection's User-Id) */
+    bool unlisted;    /* no longer in the config in force */
+} s_client_key_t;
+
 /* One request being answered. */
 typedef struct {
     sg_control_t *c;
@@ -104,6 +115,8 @@ typedef struct {
     s_resp_t *resp;
     s_arena_t *arena;
     sg_now_t now;
+    const char *key_name; /* CURVE: the client key's name, "who"; NULL: ipc */
+    bool unlisted;        /* CURVE: the key was removed from the config since it connected */
 } s_call_t;
 
 static void s_answer(s_call_t *k, int code, const char *fmt, ...)
@@ -135,7 +148,9 @@ static const char *s_code_name(int code)
 /* Appends the command and how it ended to the audit trail. */
 static void s_audit(s_call_t *k, const char *command, const char *target)
 {
-    const char *who = k->req->user && *k->req->user ? k->req->user : "unknown";
+    const char *who = k->key_name                         ? k->key_name
+                      : k->req->user && *k->req->user ? k->req->user
+                                                      : "unknown";
     char *result = sg_strdupf("%s: %s", s_code_name((int)k->resp->code), k->resp->message);
     sg_journal_audit_t a = {.time_ms = k->now.wall,
                             .who = (char *)who,
@@ -158,7 +173,29 @@ static bool s_may_change(s_call_t *k, const char *command, const char *target)
 {
     if (k->role == SG_CONTROL_OPERATOR)
         return true;
-    s_answer(k, S_DENIED, "%s needs the operator role; this is the read-only socket", command);
+    if (k->key_name)
+        s_answer(k, S_DENIED, "%s needs the operator role; key '%s' has the read-only role",
+                 command, k->key_name);
+    else
+        s_answer(k, S_DENIED, "%s needs the operator role; this is the read-only socket",
+                 command);
+    s_audit(k, command, target);
+    return false;
+}
+
+/* Commands that act (failover, approve, deny, drill run) belong to the
+ * leader: a standby refuses them and names the holder, so that an operator
+ * does not take a decision that would wait, unseen, until this instance
+ * leads. Pauses are kept by every instance and stay allowed. */
+static bool s_may_act(s_call_t *k, const char *command, const char *target)
+{
+    const sg_leader_t *l = k->c->env.leader;
+    if (!l || sg_leader_is_leader(l))
+        return true;
+    const char *holder = sg_leader_holder(l);
+    s_answer(k, S_REFUSED, "%s: this instance (%s) is a standby; send it to the leader%s%s",
+             command, sg_leader_name(l), holder && *holder ? ", " : "",
+             holder && *holder ? holder : "");
     s_audit(k, command, target);
     return false;
 }
@@ -225,6 +262,20 @@ static void s_status_collections(s_call_t *k, s_status_t *st)
     }
 }
 
+/* The recovery point of a run: its own, else "<the collection's> (configured)". */
+static char *s_run_point(s_call_t *k, const sg_journal_run_t *r)
+{
+    const sg_config_t *cfg = k->c->env.cfg;
+    int c = sg_config_find_collection(cfg, r->collection);
+    if (r->point || c < 0)
+        return s_printf(k->arena, "%s", r->point ? r->point : "");
+    const sg_collection_cfg_t *cc = &cfg->collections[c];
+    return s_printf(k->arena, "%s (configured)",
+                    cc->recovery_point == SG_RP_LATEST                  ? "latest"
+                    : cc->recovery_point == SG_RP_LATEST_APP_CONSISTENT ? "app"
+                                                                        : cc->recovery_point_path);
+}
+
 static int s_status_runs(s_call_t *k, s_status_t *st)
 {
     sg_journal_run_t *runs = NULL;
@@ -246,6 +297,7 @@ static int s_status_runs(s_call_t *k, s_status_t *st)
         ri->ended_ms = runs[i].ended_ms;
         ri->failed_over = runs[i].failed_over;
         ri->job_path = s_printf(k->arena, "%s", runs[i].job_path ? runs[i].job_path : "");
+        ri->recovery_point = s_run_point(k, &runs[i]);
         st->runs[st->n_runs++] = ri;
     }
     sg_journal_runs_free(runs, n);
@@ -263,7 +315,9 @@ static void s_status(s_call_t *k)
     s_status_sites(k, st);
     s_status_collections(k, st);
     int rc = s_status_runs(k, st);
-    st->leader = (char *)S_LEADER;
+    const sg_leader_t *leader = k->c->env.leader;
+    char *who = leader ? s_keep(k->arena, sg_leader_describe(leader)) : NULL;
+    st->leader = who ? who : (char *)S_LEADER;
     st->mode = (char *)modes[cfg->policy.mode];
     st->config = cfg->path ? cfg->path : (char *)"";
     k->resp->status = st;
@@ -271,7 +325,7 @@ static void s_status(s_call_t *k)
         s_answer(k, S_ERROR, "cannot read the runs from the journal: %s", sg_err_str(rc));
     else
         s_answer(k, S_OK, "%zu site(s), %zu collection(s), %zu run(s); %s", st->n_sites,
-                 st->n_collections, st->n_runs, S_LEADER);
+                 st->n_collections, st->n_runs, st->leader);
 }
 
 /* ---- explain, approve, deny ---------------------------------------------------- */
@@ -294,7 +348,7 @@ static void s_explain(s_call_t *k, const char *target)
 
 static void s_decide(s_call_t *k, const char *command, const char *target, bool approve)
 {
-    if (!s_may_change(k, command, target))
+    if (!s_may_change(k, command, target) || !s_may_act(k, command, target))
         return;
     int c = sg_config_find_collection(k->c->env.cfg, target);
     if (c < 0) {
@@ -384,40 +438,73 @@ static void s_resume(s_call_t *k, const char *target)
 
 /* ---- manual failover -------------------------------------------------------------- */
 
-/* The recovery point asked for matches the collection's configured one. */
-static bool s_point_ok(const sg_collection_cfg_t *cc, const char *point)
+/* The run's own recovery point for the one asked for, in the executor's
+ * words (executor.h, SG_POINT_*): NULL when none was asked for (the
+ * collection's configured point), "latest", "app" (also for
+ * latest_app_consistent), else the text as given: a named point, which the
+ * executor looks up among the collection's points before any call (the
+ * provider is not asked here: the loop never waits on it). False for text
+ * that cannot name a point (blank, or with control characters). */
+static bool s_point_override(const char *point, const char **out)
 {
+    *out = NULL;
     if (!point || !*point)
         return true;
-    if (strcmp(point, "latest") == 0)
-        return cc->recovery_point == SG_RP_LATEST;
-    if (strcmp(point, "app") == 0)
-        return cc->recovery_point == SG_RP_LATEST_APP_CONSISTENT;
-    return cc->recovery_point == SG_RP_NAMED && strcmp(point, cc->recovery_point_path) == 0;
+    if (strcmp(point, "latest") == 0 || strcmp(point, "app") == 0) {
+        *out = point;
+        return true;
+    }
+    if (strcmp(point, "latest_app_consistent") == 0) {
+        *out = "app";
+        return true;
+    }
+    bool blank = true;
+    for (const unsigned char *p = (const unsigned char *)point; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+        blank = blank && *p == ' ';
+    }
+    *out = point;
+    return !blank;
+}
+
+/* " with recovery point X (what it means)", or "" for the configured one. */
+static const char *s_point_text(s_call_t *k, const char *point)
+{
+    if (!point)
+        return "";
+    const char *text = s_printf(k->arena, " with recovery point %s (%s)", point,
+                    strcmp(point, "latest") == 0 ? "the latest point in time"
+                    : strcmp(point, "app") == 0
+                        ? "the newest application-consistent point at call time"
+                        : "looked up among the collection's points before the call; if it is "
+                          "not there, the run fails without a call and lists them");
+    return text ? text : "";
 }
 
 static void s_failover(s_call_t *k, const Siteguard__Control__V1__Failover *f)
 {
     const char *target = f->collection;
     const char *command = f->force ? "failover --force" : "failover";
-    if (!s_may_change(k, command, target))
+    if (!s_may_change(k, command, target) || !s_may_act(k, command, target))
         return;
     int c = sg_config_find_collection(k->c->env.cfg, target);
+    const char *point = NULL;
     if (c < 0) {
         s_answer(k, S_NOT_FOUND, "no collection named '%s'", target);
     } else if (f->force && !s_has_reason(k)) {
         s_answer(k, S_INVALID, "--force needs a reason (--reason)");
-    } else if (!s_point_ok(&k->c->env.cfg->collections[c], f->point)) {
-        s_answer(k, S_REFUSED, "recovery point '%s' is not the one configured for %s; another "
-                               "point is not supported in this version", f->point, target);
+    } else if (!s_point_override(f->point, &point)) {
+        s_answer(k, S_INVALID, "recovery point '%s' is not latest, app, or a recovery point's "
+                               "object path or InstanceID", f->point);
     } else {
         char *why = NULL;
-        int rc = sg_engine_manual_failover(k->c->env.engine, c, f->force, k->req->reason, k->now,
-                                           &why);
+        int rc = sg_engine_manual_failover(k->c->env.engine, c, f->force, k->req->reason, point,
+                                           k->now, &why);
         if (rc == SG_OK)
-            s_answer(k, S_OK, "failover of %s to %s decided%s", target,
+            s_answer(k, S_OK, "failover of %s to %s decided%s%s", target,
                      k->c->env.cfg->sites[k->c->env.cfg->collections[c].replica_site].name,
-                     f->force ? " (forced past the guards)" : "");
+                     f->force ? " (forced past the guards)" : "", s_point_text(k, point));
         else
             s_answer(k, rc == SG_ESTATE ? S_REFUSED : rc == SG_EINVAL ? S_INVALID : S_ERROR,
                      "%s", why ? why : sg_err_str(rc));
@@ -430,7 +517,7 @@ static void s_failover(s_call_t *k, const Siteguard__Control__V1__Failover *f)
 
 static void s_drill_run(s_call_t *k, const char *plan)
 {
-    if (!s_may_change(k, "drill run", plan))
+    if (!s_may_change(k, "drill run", plan) || !s_may_act(k, "drill run", plan))
         return;
     sg_drill_t *d = k->c->env.drill;
     char *why = NULL;
@@ -526,6 +613,11 @@ static void s_history(s_call_t *k, uint32_t limit)
 static void s_dispatch(s_call_t *k)
 {
     const s_req_t *r = k->req;
+    if (k->unlisted) {
+        s_answer(k, S_DENIED, "key '%s' is no longer listed in control.operators or "
+                              "control.readers", k->key_name);
+        return;
+    }
     switch (r->command_case) {
     case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_STATUS: s_status(k); break;
     case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_EXPLAIN: s_explain(k, r->explain->target); break;
@@ -548,14 +640,16 @@ static void s_dispatch(s_call_t *k)
     }
 }
 
-int sg_control_handle(sg_control_t *c, sg_control_role_t role, const uint8_t *req, size_t len,
-                      uint8_t **resp, size_t *resp_len)
+/* Handles one request; `key` as in s_call_t. */
+static int s_handle(sg_control_t *c, sg_control_role_t role, const s_client_key_t *key,
+                    const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len)
 {
     s_arena_t arena = {0};
     s_resp_t out = SITEGUARD__CONTROL__V1__RESPONSE__INIT;
     s_req_t *r = siteguard__control__v1__request__unpack(NULL, len, req);
     s_call_t k = {.c = c, .role = role, .req = r, .resp = &out, .arena = &arena,
-                  .now = {sg_clock_mono(c->env.clock), sg_clock_wall(c->env.clock)}};
+                  .now = {sg_clock_mono(c->env.clock), sg_clock_wall(c->env.clock)},
+                  .key_name = key ? key->name : NULL, .unlisted = key && key->unlisted};
     c->requests++;
     if (!r)
         s_answer(&k, S_INVALID, "malformed request");
@@ -579,6 +673,12 @@ int sg_control_handle(sg_control_t *c, sg_control_role_t role, const uint8_t *re
         siteguard__control__v1__request__free_unpacked(r, NULL);
     s_arena_free(&arena);
     return rc;
+}
+
+int sg_control_handle(sg_control_t *c, sg_control_role_t role, const uint8_t *req, size_t len,
+                      uint8_t **resp, size_t *resp_len)
+{
+    return s_handle(c, role, NULL, req, len, resp, resp_len);
 }
 
 /* ---- sockets ---------------------------------------------------------------------- */
@@ -616,9 +716,73 @@ static int s_secure_ipc(const char *path, sg_control_role_t role, const char *gr
 #endif
 }
 
+/* The name of a listed client key, for the ZAP handler: looked up in the
+ * config in force, so a reload adds and removes keys for new connections. */
+static const char *s_key_lookup(void *user, const char *domain, const char *key_z85)
+{
+    const sg_control_cfg_t *cc = &((sg_control_t *)user)->env.cfg->control;
+    if (strcmp(domain, S_ZAP_DOMAIN) != 0)
+        return NULL;
+    for (size_t i = 0; i < cc->n_operators; i++)
+        if (strcmp(cc->operators[i].key, key_z85) == 0)
+            return cc->operators[i].name;
+    for (size_t i = 0; i < cc->n_readers; i++)
+        if (strcmp(cc->readers[i].key, key_z85) == 0)
+            return cc->readers[i].name;
+    return NULL;
+}
+
+/* The role of the key named `name` on a socket of role `socket_role` (a
+ * read-only socket keeps every key read-only); false when it is not listed. */
+static bool s_key_role(const sg_control_cfg_t *cc, const char *name,
+                       sg_control_role_t socket_role, sg_control_role_t *role)
+{
+    for (size_t i = 0; i < cc->n_operators; i++) {
+        if (strcmp(cc->operators[i].name, name) == 0) {
+            *role = socket_role;
+            return true;
+        }
+    }
+    for (size_t i = 0; i < cc->n_readers; i++) {
+        if (strcmp(cc->readers[i].name, name) == 0) {
+            *role = SG_CONTROL_READER;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Makes socket i a CURVE server whose clients the ZAP handler checks. */
+static int s_curve_server(sg_control_t *c, void *zctx, int i)
+{
+    const char *secret = c->env.cfg->control.secret_key;
+    int on = 1;
+    if (!secret) {
+        sg_error(S_MOD, "a tcp control endpoint needs CURVE: set control.secret_key_file and "
+                        "client keys");
+        return SG_EINVAL;
+    }
+    if (!zmq_has("curve")) {
+        sg_error(S_MOD, "this libzmq has no CURVE: no tcp control endpoint");
+        return SG_EINVAL;
+    }
+    if (!c->zap && !(c->zap = sg_zap_new(zctx, c->env.clock, s_key_lookup, c)))
+        return SG_EIO;
+    if (zmq_setsockopt(c->sock[i], ZMQ_CURVE_SERVER, &on, sizeof on) != 0 ||
+        zmq_setsockopt(c->sock[i], ZMQ_CURVE_SECRETKEY, secret, strlen(secret)) != 0 ||
+        zmq_setsockopt(c->sock[i], ZMQ_ZAP_DOMAIN, S_ZAP_DOMAIN, strlen(S_ZAP_DOMAIN)) != 0) {
+        sg_error(S_MOD, "cannot make the control socket a CURVE server: %s",
+                 zmq_strerror(zmq_errno()));
+        return SG_EIO;
+    }
+    c->curve[i] = true;
+    return SG_OK;
+}
+
 static int s_bind(sg_control_t *c, void *zctx, int i, const char *endpoint, sg_control_role_t role)
 {
-    if (strncmp(endpoint, "tcp://", 6) == 0 && !s_loopback(endpoint)) {
+    bool tcp = strncmp(endpoint, "tcp://", 6) == 0;
+    if (tcp && !s_loopback(endpoint)) {
         sg_error(S_MOD, "%s: a tcp control endpoint must be on the loopback address", endpoint);
         return SG_EINVAL;
     }
@@ -630,6 +794,11 @@ static int s_bind(sg_control_t *c, void *zctx, int i, const char *endpoint, sg_c
     zmq_setsockopt(c->sock[i], ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(c->sock[i], ZMQ_MAXMSGSIZE, &max, sizeof max);
     c->role[i] = role;
+    if (tcp && s_curve_server(c, zctx, i) != SG_OK) {
+        zmq_close(c->sock[i]);
+        c->sock[i] = NULL;
+        return SG_EINVAL;
+    }
     if (zmq_bind(c->sock[i], endpoint) != 0) {
         sg_log(c->env.cfg->control.endpoint || i == 1 ? SG_LOG_ERROR : SG_LOG_WARN, S_MOD,
                "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
@@ -642,8 +811,21 @@ static int s_bind(sg_control_t *c, void *zctx, int i, const char *endpoint, sg_c
         if (!c->ipc_path[i] || s_secure_ipc(c->ipc_path[i], role, c->env.cfg->control.group))
             return SG_EIO;
     }
-    sg_info(S_MOD, "%s socket on %s", s_role_name(role), endpoint);
+    sg_info(S_MOD, "%s socket on %s%s", s_role_name(role), endpoint,
+            c->curve[i] ? " (CURVE; the role is the client key's)" : "");
     return SG_OK;
+}
+
+/* The operator endpoint when none is configured: ipc on POSIX; on Windows
+ * loopback tcp, and only when CURVE is configured (NULL: none). */
+static const char *s_default_endpoint(const sg_control_cfg_t *cc)
+{
+#ifdef _WIN32
+    return cc->secret_key ? S_DEFAULT_TCP : NULL;
+#else
+    (void)cc;
+    return S_DEFAULT_IPC;
+#endif
 }
 
 sg_control_t *sg_control_new(void *zctx, const sg_control_env_t *env)
@@ -655,11 +837,15 @@ sg_control_t *sg_control_new(void *zctx, const sg_control_env_t *env)
     if (!zctx)
         return c;
     const sg_control_cfg_t *cc = &env->cfg->control;
-    int rc = s_bind(c, zctx, 0, cc->endpoint ? cc->endpoint : S_DEFAULT_ENDPOINT,
-                    SG_CONTROL_OPERATOR);
+    const char *endpoint = cc->endpoint ? cc->endpoint : s_default_endpoint(cc);
+    int rc = endpoint ? s_bind(c, zctx, 0, endpoint, SG_CONTROL_OPERATOR) : SG_ENOTFOUND;
     if (rc != SG_OK && cc->endpoint)
         goto fail;
-    if (rc != SG_OK)
+    if (rc == SG_ENOTFOUND)
+        sg_warn(S_MOD, "no control socket: on this platform control is loopback tcp with "
+                       "CURVE; set control.secret_key_file and client keys (siteguardctl "
+                       "keygen)");
+    else if (rc != SG_OK)
         sg_warn(S_MOD, "no operator control: set control.endpoint to a directory siteguard can "
                        "write");
     if (cc->readonly_endpoint &&
@@ -683,11 +869,20 @@ void sg_control_destroy(sg_control_t **cp)
             unlink(c->ipc_path[i]);
         free(c->ipc_path[i]);
     }
+    sg_zap_destroy(&c->zap);
     free(c);
     *cp = NULL;
 }
 
-void sg_control_set_config(sg_control_t *c, const sg_config_t *cfg) { c->env.cfg = cfg; }
+void sg_control_set_config(sg_control_t *c, const sg_config_t *cfg)
+{
+    const char *was = c->env.cfg->control.secret_key, *now = cfg->control.secret_key;
+    if ((c->curve[0] || c->curve[1]) && (!now || !was || strcmp(was, now) != 0))
+        sg_warn(S_MOD, "control.secret_key_file changed: the control sockets keep the key they "
+                       "were bound with until a restart; client keys are read from the new "
+                       "config");
+    c->env.cfg = cfg;
+}
 
 size_t sg_control_sockets(sg_control_t *c, void **out)
 {
@@ -695,11 +890,28 @@ size_t sg_control_sockets(sg_control_t *c, void **out)
     for (int i = 0; i < 2; i++)
         if (c->sock[i])
             out[n++] = c->sock[i];
+    if (c->zap)
+        out[n++] = sg_zap_socket(c->zap);
     return n;
 }
 
-static int s_serve_one(sg_control_t *c, void *sock, sg_control_role_t role)
+/* The role of a request on socket i: the socket's, or on a CURVE socket
+ * its client key's. */
+static sg_control_role_t s_request_role(sg_control_t *c, int i, zmq_msg_t *msg,
+                                        s_client_key_t *key)
 {
+    sg_control_role_t role = c->role[i];
+    if (!c->curve[i])
+        return role;
+    const char *name = zmq_msg_gets(msg, "User-Id");
+    key->name = name ? name : "?";
+    key->unlisted = !name || !s_key_role(&c->env.cfg->control, name, c->role[i], &role);
+    return key->unlisted ? SG_CONTROL_READER : role;
+}
+
+static int s_serve_one(sg_control_t *c, int i)
+{
+    void *sock = c->sock[i];
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
@@ -708,7 +920,10 @@ static int s_serve_one(sg_control_t *c, void *sock, sg_control_role_t role)
     }
     uint8_t *resp = NULL;
     size_t len = 0;
-    int rc = sg_control_handle(c, role, zmq_msg_data(&msg), zmq_msg_size(&msg), &resp, &len);
+    s_client_key_t key = {0};
+    sg_control_role_t role = s_request_role(c, i, &msg, &key);
+    int rc = s_handle(c, role, c->curve[i] ? &key : NULL, zmq_msg_data(&msg), zmq_msg_size(&msg),
+                      &resp, &len);
     zmq_msg_close(&msg);
     if (rc != SG_OK) {
         static const uint8_t empty[1];
@@ -722,10 +937,12 @@ static int s_serve_one(sg_control_t *c, void *sock, sg_control_role_t role)
 
 int sg_control_serve(sg_control_t *c, void *socket)
 {
+    if (c->zap && socket == sg_zap_socket(c->zap))
+        return sg_zap_serve(c->zap);
     int i = socket == c->sock[0] ? 0 : 1;
     int served = 0;
     for (;;) {
-        int rc = s_serve_one(c, socket, c->role[i]);
+        int rc = s_serve_one(c, i);
         if (rc < 0) {
             sg_error(S_MOD, "control socket: %s", zmq_strerror(zmq_errno()));
             return SG_EIO;
@@ -737,3 +954,8 @@ int sg_control_serve(sg_control_t *c, void *socket)
 }
 
 uint64_t sg_control_requests(const sg_control_t *c) { return c->requests; }
+
+uint64_t sg_control_keys_refused(const sg_control_t *c)
+{
+    return c->zap ? sg_zap_refused(c->zap) : 0;
+}

@@ -7,7 +7,17 @@
  * operator socket is made 0660 (group control.group when set), the
  * read-only socket 0666. The role is the socket's: the read-only socket
  * answers status, explain, history and drill report, and refuses (DENIED)
- * every change. A tcp endpoint must be on the loopback address.
+ * every change. A tcp endpoint must be on the loopback address and is a
+ * CURVE server (control.secret_key_file): a ZAP handler (zap.h, on the loop
+ * thread, its socket among sg_control_sockets) lets in only the client keys
+ * listed in control.operators and control.readers, and refuses others at
+ * the handshake (counted: sg_control_keys_refused). On a CURVE socket the
+ * role is the client key's (operators: operator, readers: read-only; a
+ * read-only endpoint keeps every key read-only), looked up per request in
+ * the config in force, and "who" in the audit trail is the key's name. The
+ * default endpoint is ipc:///run/siteguard/control.sock; on Windows it is
+ * tcp://127.0.0.1:7710 when CURVE is configured, else there is no control
+ * socket (a warning says so).
  *
  * Commands: status; explain SITE|COLLECTION; approve|deny COLLECTION (a
  * decision awaiting approval, named by its collection); pause|resume
@@ -33,12 +43,15 @@
 #include "config.h"
 #include "drill.h"
 #include "journal.h"
+#include "leader.h"
 #include "policy/engine.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 typedef enum { SG_CONTROL_READER = 0, SG_CONTROL_OPERATOR } sg_control_role_t;
+
+#define SG_CONTROL_MAX_SOCKETS 3
 
 /* Applies the config file again. Returns 0 when the new config is in force,
  * else an error with the reasons appended to `errs` (FILE:LINE:COLUMN lines,
@@ -53,6 +66,7 @@ typedef struct {
     const sg_clock_t *clock;
     sg_control_reload_fn reload; /* NULL: reload is UNAVAILABLE */
     sg_drill_t *drill;           /* NULL: drill run/report are UNAVAILABLE */
+    const sg_leader_t *leader;   /* status shows it; NULL: single instance */
     void *user;
 } sg_control_env_t;
 
@@ -68,14 +82,16 @@ void sg_control_destroy(sg_control_t **c);
 /* After a reload: the config now in force (borrowed). */
 void sg_control_set_config(sg_control_t *c, const sg_config_t *cfg);
 
-/* The bound sockets, for zmq_poll: writes up to 2 into out, returns how many. */
+/* The bound sockets and the key check's, for zmq_poll: writes up to
+ * SG_CONTROL_MAX_SOCKETS into out, returns how many. */
 size_t sg_control_sockets(sg_control_t *c, void **out);
 
 /* Answers the requests waiting on `socket` (one of sg_control_sockets)
  * without blocking. Returns the number answered or SG_EIO. */
 int sg_control_serve(sg_control_t *c, void *socket);
 
-/* Handles one packed Request as `role` would; on success *resp (caller
+/* Handles one packed Request as `role` would (who: the request's user);
+ * on success *resp (caller
  * frees) holds the packed Response. Returns 0 or SG_ENOMEM. A malformed
  * request gets an INVALID response, not an error. */
 int sg_control_handle(sg_control_t *c, sg_control_role_t role, const uint8_t *req, size_t len,
@@ -83,5 +99,8 @@ int sg_control_handle(sg_control_t *c, sg_control_role_t role, const uint8_t *re
 
 /* Requests handled so far. */
 uint64_t sg_control_requests(const sg_control_t *c);
+
+/* CURVE handshakes refused so far (client keys not listed). */
+uint64_t sg_control_keys_refused(const sg_control_t *c);
 
 #endif

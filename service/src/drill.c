@@ -43,6 +43,7 @@ typedef struct {
     size_t n_items;
     json_t *skipped;
     int64_t start_mono, start_wall;
+    uint64_t epoch; /* the leader's, when it started */
     pthread_t thread;
 } s_run_t;
 
@@ -64,6 +65,9 @@ struct sg_drill {
     int preempt;  /* __atomic: the run is pre-empted */
     int stop;     /* __atomic: the runner is being destroyed */
     char *preempt_reason; /* read by the thread only after it saw `preempt` */
+    sg_drill_fence_fn fence;
+    void *fence_user;
+    uint64_t epoch;
 };
 
 /* ---- the drill thread ---------------------------------------------------------- */
@@ -178,6 +182,10 @@ static uint32_t s_call(s_run_t *r, s_item_t *it, sg_method_t m, const char *rp, 
     *job = NULL;
     for (int attempt = 1;; attempt++) {
         sg_call_result_t res = {0};
+        if (d->fence && d->fence(d->fence_user, r->epoch) != SG_OK) {
+            *rc_out = SG_ESTATE; /* fenced: no longer the leader; no call */
+            return SG_RC_FAILED;
+        }
         int rc = sg_provider_call(d->provider, m, s_coll(r, it)->cim_path, rp, &res);
         uint32_t rv = rc == SG_OK ? res.return_value : SG_RC_STATUS_UNKNOWN;
         if (rc == SG_OK && rv == SG_RC_JOB_STARTED) {
@@ -587,7 +595,8 @@ static int s_launch(sg_drill_t *d, const sg_drill_cfg_t *dc, const int *chosen, 
         return SG_ENOMEM;
     }
     *r = (s_run_t){.d = d, .dc = dc, .trigger = trigger, .skipped = skipped,
-                   .start_mono = sg_clock_mono(d->clock), .start_wall = now.wall};
+                   .start_mono = sg_clock_mono(d->clock), .start_wall = now.wall,
+                   .epoch = d->epoch};
     r->items = calloc(n ? n : 1, sizeof *r->items);
     r->id = sg_strdupf("%s-%lld", dc ? dc->name : "recovery", (long long)now.wall);
     if (!r->items || !r->id)
@@ -730,6 +739,14 @@ void sg_drill_preempt(sg_drill_t *d, const char *reason)
 
 void *sg_drill_socket(sg_drill_t *d) { return d->results; }
 
+void sg_drill_set_fence(sg_drill_t *d, sg_drill_fence_fn fn, void *user)
+{
+    d->fence = fn;
+    d->fence_user = user;
+}
+
+void sg_drill_set_epoch(sg_drill_t *d, uint64_t epoch) { d->epoch = epoch; }
+
 int sg_drill_recv(sg_drill_t *d, sg_outcome_t **report, int timeout_ms)
 {
     *report = NULL;
@@ -797,7 +814,7 @@ sg_drill_t *sg_drill_new(void *zctx, const sg_config_t *cfg, sg_provider_t *prov
     }
     if (sg_journal_drills_open(journal, &d->open_ids, &d->n_open) != SG_OK)
         goto fail;
-    snprintf(d->results_ep, sizeof d->results_ep, "inproc://sg-drill-%p", (void *)d);
+    snprintf(d->results_ep, sizeof d->results_ep, "inproc://sg-drill-%lu", sg_serial());
     int linger = 0;
     d->results = zmq_socket(zctx, ZMQ_PULL);
     if (!d->results)

@@ -92,6 +92,15 @@ bool sg_drill_running(const sg_drill_t *d);
  * and cleanup runs. `reason` (copied) goes into the report. */
 void sg_drill_preempt(sg_drill_t *d, const char *reason);
 
+/* Fencing (leader.h): a drill run carries the epoch set last with
+ * sg_drill_set_epoch when it starts; before each TestReplicaCollection or
+ * RevertTestReplicaCollection its thread calls `fn` with that epoch (it may
+ * block); a non-zero answer means no call (the step fails, SG_ESTATE).
+ * NULL: no fencing. Loop thread, before drills start. */
+typedef int (*sg_drill_fence_fn)(void *user, uint64_t epoch);
+void sg_drill_set_fence(sg_drill_t *d, sg_drill_fence_fn fn, void *user);
+void sg_drill_set_epoch(sg_drill_t *d, uint64_t epoch);
+
 /* The socket that becomes readable when a report waits (for zmq_poll). */
 void *sg_drill_socket(sg_drill_t *d);
 

@@ -3,6 +3,7 @@
 #include "jobfollow.h"
 #include "log.h"
 #include "outcome.h"
+#include "str.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -31,9 +32,11 @@ typedef struct {
     int collection;
     sg_run_mode_t mode;
     char *job_path; /* FOLLOW; owned */
+    char *point;    /* the run's own recovery point, owned; NULL: the collection's */
     int64_t intent_ms;
     s_block_t block;
     int blocker; /* the collection behind `block`, or -1 */
+    uint64_t epoch; /* the leader's epoch when it was handed out */
 } s_run_t;
 
 /* Where each collection stands in the executor's plan. */
@@ -61,6 +64,9 @@ struct sg_executor {
     const sg_clock_t *clock;
     sg_exec_intent_fn intent;
     void *intent_user;
+    sg_exec_fence_fn fence;
+    void *fence_user;
+    uint64_t epoch;
     void *results; /* PULL, bound */
     char results_ep[64];
     s_worker_t *workers;
@@ -97,6 +103,7 @@ typedef struct {
     int attempt;
     char *job_path;
     const char *rp; /* the recovery point passed; NULL: latest */
+    bool rp_chosen; /* rp is set: outcomes name it rather than the point asked for */
     int64_t started_ms;
 } s_ctx_t;
 
@@ -137,7 +144,7 @@ static void s_send_msg(s_ctx_t *c, s_msg_t *m)
 }
 
 /* How a report ends the run. */
-enum { S_GOES_ON = 0, S_ENDS = 1, S_ENDS_FAILED_OVER = 2, S_TIMES_OUT = 3 };
+enum { S_GOES_ON = 0, S_ENDS = 1, S_ENDS_FAILED_OVER = 2, S_TIMES_OUT = 3, S_ENDS_FENCED = 4 };
 
 /* Builds and sends one outcome of the run in `c`. */
 static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_status_t *js,
@@ -150,7 +157,7 @@ static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_s
     const sg_config_t *cfg = x->cfg;
     sg_outcome_t *o = sg_outcome_new(kind, sg_clock_wall(x->clock));
     s_msg_t *m = calloc(1, sizeof *m);
-    char msg[512];
+    char msg[2048]; /* room for a list of recovery points */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -169,7 +176,8 @@ static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_s
         sg_outcome_set(o, &o->replica_site, cfg->sites[c->coll->replica_site].name) ||
         sg_outcome_set(o, &o->collection, c->coll->name) ||
         sg_outcome_set(o, &o->cim_path, c->coll->cim_path) ||
-        sg_outcome_set(o, &o->job_path, c->job_path) || sg_outcome_set(o, &o->message, msg))
+        sg_outcome_set(o, &o->job_path, c->job_path) || sg_outcome_set(o, &o->message, msg) ||
+        sg_outcome_set_point(o, c->rp_chosen ? (c->rp ? c->rp : SG_POINT_LATEST) : c->run.point))
         goto fail;
     if (kind == SG_OUTCOME_PROGRESS && !js &&
         sg_outcome_setf(o, &o->dedup_key, "%llu/%s/retry/%d", (unsigned long long)o->run_id,
@@ -181,9 +189,11 @@ static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_s
     m->result = (sg_exec_result_t){.outcome = o,
                                    .collection = c->run.collection,
                                    .run_id = c->run.run_id,
-                                   .ended = how == S_ENDS || how == S_ENDS_FAILED_OVER,
+                                   .ended = how == S_ENDS || how == S_ENDS_FAILED_OVER ||
+                                            how == S_ENDS_FENCED,
                                    .failed_over = how == S_ENDS_FAILED_OVER,
-                                   .timed_out = how == S_TIMES_OUT};
+                                   .timed_out = how == S_TIMES_OUT,
+                                   .fenced = how == S_ENDS_FENCED};
     s_send_msg(c, m);
     return;
 fail:
@@ -288,38 +298,113 @@ static s_seen_t s_inspect(s_ctx_t *c, int64_t since_ms, uint32_t rv, const char 
     return st == SG_COLL_REPLICATING ? S_SEEN_NONE : S_SEEN_BAD_STATE;
 }
 
-/* The recovery point to pass: *rp is NULL (latest) or an owned path.
- * Returns 0, or an error after reporting the run failed. */
-static int s_pick_recovery_point(s_ctx_t *c, char **rp)
+/* The recovery point the run asks for: its own, else the collection's;
+ * *named is the path or ID of a named one. */
+static sg_rp_policy_t s_rp_policy(const s_ctx_t *c, const char **named)
 {
-    sg_executor_t *x = c->w->x;
-    *rp = NULL;
-    if (c->coll->recovery_point == SG_RP_LATEST)
-        return SG_OK;
-    sg_recovery_point_t *pts = NULL;
-    size_t n = 0;
-    int rc = SG_OK;
-    const sg_recovery_point_t *best = NULL;
-    if (c->coll->recovery_point == SG_RP_NAMED) {
-        if (!(*rp = strdup(c->coll->recovery_point_path)))
-            rc = SG_ENOMEM;
-        else
-            return SG_OK;
-    } else {
-        rc = sg_provider_list_recovery_points(x->provider, c->coll->cim_path, &pts, &n);
-        best = rc == SG_OK ? sg_recovery_point_newest_app(pts, n) : NULL;
-        if (best && !(*rp = strdup(best->path)))
-            rc = SG_ENOMEM;
-        sg_recovery_points_free(pts, n);
+    const char *p = c->run.point;
+    *named = NULL;
+    if (!p) {
+        *named = c->coll->recovery_point_path;
+        return c->coll->recovery_point;
     }
-    if (rc != SG_OK)
+    if (strcmp(p, SG_POINT_LATEST) == 0)
+        return SG_RP_LATEST;
+    if (strcmp(p, SG_POINT_APP) == 0)
+        return SG_RP_LATEST_APP_CONSISTENT;
+    *named = p;
+    return SG_RP_NAMED;
+}
+
+/* True when `want` names the listed point `path`: the same path, the path
+ * without its namespace ("...:Msvm_CollectionRecoveryPoint..."), or its
+ * InstanceID alone. */
+static bool s_point_named(const char *path, const char *want)
+{
+    static const char cls[] = "Msvm_CollectionRecoveryPoint.";
+    static const char key[] = "InstanceID=\"";
+    size_t n = strlen(path), k = strlen(want);
+    if (strcmp(path, want) == 0)
+        return true;
+    if (strncmp(want, cls, sizeof cls - 1) == 0 && k < n && path[n - k - 1] == ':' &&
+        strcmp(path + n - k, want) == 0)
+        return true;
+    const char *id = strstr(path, key);
+    if (!id)
+        return false;
+    id += sizeof key - 1;
+    return strncmp(id, want, k) == 0 && strcmp(id + k, "\"") == 0;
+}
+
+static const sg_recovery_point_t *s_find_point(const sg_recovery_point_t *pts, size_t n,
+                                               const char *want)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s_point_named(pts[i].path, want))
+            return &pts[i];
+    return NULL;
+}
+
+/* Ends the run, without a call, for want of a recovery point. */
+static void s_report_no_point(s_ctx_t *c, int rc, const char *named,
+                              const sg_recovery_point_t *pts, size_t n)
+{
+    if (rc != SG_OK && rc != SG_ENOTFOUND) {
         s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
                  "failover of %s not started: cannot list its recovery points: %s",
                  c->coll->name, sg_err_str(rc));
-    else if (!best)
+        return;
+    }
+    if (!named) {
         s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
                  "failover of %s not started: it has no application-consistent recovery point",
                  c->coll->name);
+        return;
+    }
+    char *list = sg_strdupf("%s", n ? "" : " none");
+    for (size_t i = 0; list && i < n; i++) {
+        char *next = sg_strdupf("%s%s %s (%s)", list, i ? ";" : "", pts[i].path,
+                                pts[i].app_consistent ? "application-consistent"
+                                                      : "crash-consistent");
+        free(list);
+        list = next;
+    }
+    s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+             "failover of %s not started: recovery point %s not found; the recovery points of "
+             "%s are:%s",
+             c->coll->name, named, c->coll->name, list ? list : " (out of memory listing them)");
+    free(list);
+}
+
+/* The recovery point to pass: *rp is NULL (latest) or an owned path. A
+ * configured named point is passed as configured; a run's own named point
+ * must be among the collection's points. Returns 0, or an error after
+ * reporting the run failed. */
+static int s_pick_recovery_point(s_ctx_t *c, char **rp)
+{
+    sg_executor_t *x = c->w->x;
+    const char *named = NULL;
+    sg_rp_policy_t pol = s_rp_policy(c, &named);
+    *rp = NULL;
+    if (pol == SG_RP_LATEST)
+        return SG_OK;
+    if (pol == SG_RP_NAMED && !c->run.point) {
+        if ((*rp = strdup(named)))
+            return SG_OK;
+        s_report_no_point(c, SG_ENOMEM, NULL, NULL, 0);
+        return SG_ENOMEM;
+    }
+    sg_recovery_point_t *pts = NULL;
+    size_t n = 0;
+    const sg_recovery_point_t *best = NULL;
+    int rc = sg_provider_list_recovery_points(x->provider, c->coll->cim_path, &pts, &n);
+    if (rc == SG_OK)
+        best = named ? s_find_point(pts, n, named) : sg_recovery_point_newest_app(pts, n);
+    if (best && !(*rp = strdup(best->path)))
+        rc = SG_ENOMEM;
+    if (rc != SG_OK || !best)
+        s_report_no_point(c, rc, named, pts, n);
+    sg_recovery_points_free(pts, n);
     return rc != SG_OK ? rc : best ? SG_OK : SG_ENOTFOUND;
 }
 
@@ -387,8 +472,16 @@ static void s_initiate(s_ctx_t *c)
     if (s_pick_recovery_point(c, &rp) != SG_OK)
         return;
     c->rp = rp;
+    c->rp_chosen = true;
     for (c->attempt = 1;; c->attempt++) {
         sg_call_result_t res = {0};
+        if (x->fence && x->fence(x->fence_user, c->run.epoch) != SG_OK) {
+            s_report(c, SG_OUTCOME_BLOCKED, S_ENDS_FENCED, NULL, 0,
+                     "InitiateFailover on %s not called: fenced (this instance does not lead "
+                     "under epoch %llu); the run is left open for the leader",
+                     c->coll->name, (unsigned long long)c->run.epoch);
+            break;
+        }
         int rc = sg_provider_call(x->provider, SG_METHOD_INITIATE_FAILOVER, c->coll->cim_path, rp,
                                   &res);
         bool over = s_on_answer(c, rc, &res, since_ms);
@@ -502,6 +595,7 @@ static void *s_worker_main(void *arg)
             break; /* NULL is the stop message */
         if (s_stopping(x)) {
             free(run->job_path); /* handed over as the stop came: never started */
+            free(run->point);
             free(run);
             break;
         }
@@ -510,6 +604,7 @@ static void *s_worker_main(void *arg)
         s_run(&c);
         free(c.job_path);
         free(c.run.job_path);
+        free(c.run.point);
         s_msg_t *idle = calloc(1, sizeof *idle);
         if (idle) {
             idle->worker = w->index;
@@ -581,14 +676,15 @@ sg_executor_t *sg_executor_new(void *zctx, const sg_config_t *cfg, sg_provider_t
     x->released = calloc(cfg->n_sites ? cfg->n_sites : 1, sizeof *x->released);
     if (!x->workers || !x->plan || !x->released || s_index_hosts(x) != SG_OK)
         goto fail;
-    snprintf(x->results_ep, sizeof x->results_ep, "inproc://sg-exec-%p-out", (void *)x);
+    unsigned long serial = sg_serial();
+    snprintf(x->results_ep, sizeof x->results_ep, "inproc://sg-exec-%lu-out", serial);
     if (s_bind(zctx, ZMQ_PULL, x->results_ep, &x->results) != SG_OK)
         goto fail;
     for (int i = 0; i < x->n_workers; i++) {
         s_worker_t *w = &x->workers[i];
         w->x = x;
         w->index = i;
-        snprintf(w->jobs_ep, sizeof w->jobs_ep, "inproc://sg-exec-%p-w%d", (void *)x, i);
+        snprintf(w->jobs_ep, sizeof w->jobs_ep, "inproc://sg-exec-%lu-w%d", serial, i);
         if (s_bind(zctx, ZMQ_PUSH, w->jobs_ep, &w->jobs) != SG_OK)
             goto fail;
         if (pthread_create(&w->thread, NULL, s_worker_main, w) != 0)
@@ -608,6 +704,14 @@ void sg_executor_set_intent_hook(sg_executor_t *x, sg_exec_intent_fn fn, void *u
     x->intent = fn;
     x->intent_user = user;
 }
+
+void sg_executor_set_fence_hook(sg_executor_t *x, sg_exec_fence_fn fn, void *user)
+{
+    x->fence = fn;
+    x->fence_user = user;
+}
+
+void sg_executor_set_epoch(sg_executor_t *x, uint64_t epoch) { x->epoch = epoch; }
 
 static bool s_in_flight(const s_plan_t *p)
 {
@@ -687,6 +791,7 @@ static int s_hand_out(sg_executor_t *x, size_t i, int w)
     if (!msg)
         return SG_ENOMEM;
     *msg = *run;
+    msg->epoch = x->epoch;
     if (s_send_ptr(x->workers[w].jobs, msg) != SG_OK) {
         free(msg);
         return SG_EIO;
@@ -745,6 +850,10 @@ int sg_executor_submit_run(sg_executor_t *x, const sg_run_spec_t *spec)
                    .blocker = -1};
     if (spec->mode == SG_RUN_FOLLOW && !(run.job_path = strdup(spec->job_path)))
         return SG_ENOMEM;
+    if (spec->point && !(run.point = strdup(spec->point))) {
+        free(run.job_path);
+        return SG_ENOMEM;
+    }
     x->pending[x->p_len++] = run;
     x->plan[c].queued = true;
     x->active++;
@@ -792,7 +901,7 @@ static bool s_apply_result(sg_executor_t *x, const sg_exec_result_t *r)
         if (x->host_of[r->collection] >= 0)
             x->host_running[x->host_of[r->collection]]--;
     }
-    *p = (s_plan_t){.result = r->failed_over ? 1 : -1};
+    *p = (s_plan_t){.result = r->fenced ? 0 : r->failed_over ? 1 : -1}; /* fenced: unknown */
     return true;
 }
 
@@ -861,8 +970,10 @@ void sg_executor_destroy(sg_executor_t **xp)
         s_drain_results(x);
         zmq_close(x->results);
     }
-    for (size_t i = 0; i < x->p_len; i++)
+    for (size_t i = 0; i < x->p_len; i++) {
         free(x->pending[i].job_path);
+        free(x->pending[i].point);
+    }
     free(x->workers);
     free(x->pending);
     free(x->plan);

@@ -1,10 +1,19 @@
 /* executor: runs failovers on worker threads and reports every step.
  *
- * The loop thread submits a run (run id + collection); an idle worker
- * resolves the collection's recovery point (latest: NULL; latest app
- * consistent: the newest application-consistent point the provider lists;
- * named: the configured path), calls InitiateFailover through the provider
- * and maps its return value:
+ * The loop thread submits a run (run id + collection, and optionally a
+ * recovery point for this run only); an idle worker resolves the recovery
+ * point and calls InitiateFailover through the provider. The point is the
+ * run's own when it has one (sg_run_spec_t.point: SG_POINT_LATEST passes
+ * NULL; SG_POINT_APP the newest application-consistent point the provider
+ * lists at call time; anything else names one of the collection's points by
+ * its object path, with or without the namespace, or by its InstanceID, and
+ * is looked up among the points the provider lists: a point not found ends
+ * the run as failed, "recovery point X not found", listing the collection's
+ * points, without a call), else the collection's configured one (latest:
+ * NULL; latest app consistent as above; named: the configured path). Every
+ * outcome of the run carries the point (sg_outcome_point): the one passed
+ * ("latest" for NULL) once chosen, before that the one asked for. The
+ * return value of InitiateFailover is mapped:
  *   0                      done (failed over synchronously)
  *   4096                   follow the job
  *   32772, 32774, 32777, 32778 (timeout, in use, not available, out of
@@ -74,6 +83,9 @@ typedef struct {
     bool ended;       /* the run is over (outcome is its last) */
     bool failed_over; /* with ended: the collection is failed over */
     bool timed_out;   /* the job passed job_timeout; it is still followed */
+    bool fenced;      /* with ended: no call was made because the fence failed (this
+                         instance no longer leads under the run's epoch); the run is
+                         not over for the journal: the leader resumes it */
 } sg_exec_result_t;
 
 typedef enum {
@@ -82,12 +94,18 @@ typedef enum {
     SG_RUN_FOLLOW     /* a job is known: follow it */
 } sg_run_mode_t;
 
+/* A run's own recovery point (sg_run_spec_t.point): these two words, or a
+ * point's object path or InstanceID. */
+#define SG_POINT_LATEST "latest" /* the latest point in time (NULL to Hyper-V) */
+#define SG_POINT_APP "app"       /* the newest application-consistent point at call time */
+
 typedef struct {
     uint64_t run_id;
     int collection;
     sg_run_mode_t mode;
     const char *job_path; /* FOLLOW: the job (copied) */
     int64_t intent_ms;    /* RESOLVE: Unix ms of the intent */
+    const char *point;    /* this run's recovery point (copied); NULL: the collection's */
 } sg_run_spec_t;
 
 /* Makes the intent of a fresh run durable before any provider call for it.
@@ -102,10 +120,19 @@ sg_executor_t *sg_executor_new(void *zctx, const sg_config_t *cfg, sg_provider_t
 /* Sets the intent hook (NULL: none; runs are not journaled). */
 void sg_executor_set_intent_hook(sg_executor_t *x, sg_exec_intent_fn fn, void *user);
 
+/* Fencing (leader.h): a run handed out carries the epoch set last with
+ * sg_executor_set_epoch; before each InitiateFailover a worker calls the
+ * fence hook with it, on the worker thread (it may block). A non-zero answer
+ * means no call: the run ends with `fenced` set. NULL hook: no fencing. */
+typedef int (*sg_exec_fence_fn)(void *user, uint64_t epoch);
+void sg_executor_set_fence_hook(sg_executor_t *x, sg_exec_fence_fn fn, void *user);
+void sg_executor_set_epoch(sg_executor_t *x, uint64_t epoch);
+
 /* Queues a fresh failover run of `collection`. Returns 0, SG_EINVAL,
  * SG_ESTATE (a run of that collection is queued or running) or SG_ENOMEM. */
 int sg_executor_submit(sg_executor_t *x, uint64_t run_id, int collection);
-/* Queues a run of any mode (replay). Same returns. */
+/* Queues a run of any mode (replay, or a fresh run with its own recovery
+ * point). Same returns. */
 int sg_executor_submit_run(sg_executor_t *x, const sg_run_spec_t *spec);
 
 /* Tells the plan how the last run of `collection` ended before a restart,

@@ -5,11 +5,12 @@
 #include "outcome.h"
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S_MOD "journal"
-#define S_SCHEMA_VERSION 1
+#define S_SCHEMA_VERSION 3
 #define S_BUSY_TIMEOUT_MS 5000
 
 static const char *s_schema =
@@ -45,7 +46,8 @@ enum {
 };
 
 static const char *s_sql[S_N_STMTS] = {
-    [S_DECIDED] = "INSERT INTO runs (run_id, collection, cim_path, decided_ms) VALUES (?,?,?,?)",
+    [S_DECIDED] = "INSERT INTO runs (run_id, collection, cim_path, decided_ms, point) VALUES "
+                  "(?,?,?,?,?)",
     [S_INTENT] = "UPDATE runs SET intent_ms = coalesce(intent_ms, ?) WHERE run_id = ?",
     [S_RUN_STATE] = "SELECT ended_ms FROM runs WHERE run_id = ?",
     [S_OUTCOME] = "INSERT OR IGNORE INTO outcomes (dedup_key, run_id, collection, kind, time_ms, "
@@ -54,8 +56,8 @@ static const char *s_sql[S_N_STMTS] = {
     [S_ENDED] = "UPDATE runs SET ended_ms = ?, failed_over = ? WHERE run_id = ? AND ended_ms IS "
                 "NULL",
     [S_RUNS] = "SELECT run_id, collection, cim_path, decided_ms, intent_ms, job_path, ended_ms, "
-               "failed_over FROM runs WHERE run_id IN (SELECT max(run_id) FROM runs GROUP BY "
-               "collection) ORDER BY run_id",
+               "failed_over, point FROM runs WHERE run_id IN (SELECT max(run_id) FROM runs "
+               "GROUP BY collection) ORDER BY run_id",
     [S_COUNT] = "SELECT count(*) FROM outcomes",
 };
 
@@ -100,6 +102,26 @@ static int s_step_done(sg_journal_t *j, sqlite3_stmt *st, const char *what)
     return rc == SQLITE_DONE ? SG_OK : s_fail(j, what);
 }
 
+/* Schema migrations, in the open transaction: migration i takes a journal
+ * of version i to i + 1. A new file is made at version 1 by s_schema and
+ * migrated like an old one. */
+static const char *const s_migrations[S_SCHEMA_VERSION] = {
+    [1] = "ALTER TABLE runs ADD COLUMN point TEXT", /* 2: a run's own recovery point */
+    [2] = "ALTER TABLE runs ADD COLUMN epoch INTEGER", /* 3: the leader's epoch of the intent */
+};
+
+static int s_migrate(sg_journal_t *j, int version)
+{
+    for (int v = version; v < S_SCHEMA_VERSION; v++) {
+        if (s_exec(j, s_migrations[v]) != SG_OK)
+            return SG_EIO;
+        sg_info(S_MOD, "%s: schema version %d -> %d", j->path, v, v + 1);
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", S_SCHEMA_VERSION);
+    return s_exec(j, sql);
+}
+
 static int s_check_version(sg_journal_t *j)
 {
     sqlite3_stmt *st = NULL;
@@ -109,8 +131,10 @@ static int s_check_version(sg_journal_t *j)
     if (sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    if (version == 0)
-        return s_exec(j, "PRAGMA user_version = 1");
+    if (version == 0) /* a new file: s_schema made version 1 */
+        version = 1;
+    if (version < S_SCHEMA_VERSION)
+        return s_migrate(j, version);
     if (version != S_SCHEMA_VERSION) {
         sg_error(S_MOD, "%s has schema version %d; this build reads %d", j->path, version,
                  S_SCHEMA_VERSION);
@@ -170,14 +194,23 @@ void sg_journal_close(sg_journal_t **jp)
     *jp = NULL;
 }
 
+static void s_bind_text_or_null(sqlite3_stmt *st, int i, const char *text);
+
 int sg_journal_decided(sg_journal_t *j, uint64_t run_id, const char *collection,
                        const char *cim_path, int64_t now_ms)
+{
+    return sg_journal_decided_point(j, run_id, collection, cim_path, NULL, now_ms);
+}
+
+int sg_journal_decided_point(sg_journal_t *j, uint64_t run_id, const char *collection,
+                             const char *cim_path, const char *point, int64_t now_ms)
 {
     sqlite3_stmt *st = s_stmt(j, S_DECIDED);
     sqlite3_bind_int64(st, 1, (sqlite3_int64)run_id);
     sqlite3_bind_text(st, 2, collection, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, cim_path, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now_ms);
+    s_bind_text_or_null(st, 5, point);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_CONSTRAINT)
@@ -257,6 +290,37 @@ int sg_journal_intent(sg_journal_t *j, uint64_t run_id, int64_t now_ms)
     if (rc == SG_OK)
         rc = s_intent(j, run_id, now_ms);
     int again = sg_journal_batch_begin(j);
+    return rc != SG_OK ? rc : again;
+}
+
+static int s_epoch(sg_journal_t *j, uint64_t run_id, uint64_t epoch)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(j->db, "UPDATE runs SET epoch = ? WHERE run_id = ? AND intent_ms IS NULL",
+                           -1, &st, NULL) != SQLITE_OK)
+        return s_fail(j, "recording the epoch of an intent");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)epoch);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SG_OK : s_fail(j, "recording the epoch of an intent");
+}
+
+/* The epoch and the intent in one commit of their own (a batch commits first). */
+int sg_journal_intent_epoch(sg_journal_t *j, uint64_t run_id, uint64_t epoch, int64_t now_ms)
+{
+    bool in_batch = j->batch;
+    int rc = in_batch ? sg_journal_batch_end(j) : SG_OK;
+    rc = rc ? rc : sg_journal_batch_begin(j);
+    rc = rc ? rc : s_epoch(j, run_id, epoch);
+    rc = rc ? rc : s_intent(j, run_id, now_ms);
+    if (rc != SG_OK && j->batch) {
+        s_exec(j, "ROLLBACK");
+        j->batch = false;
+    }
+    int end = sg_journal_batch_end(j);
+    rc = rc ? rc : end;
+    int again = in_batch ? sg_journal_batch_begin(j) : SG_OK;
     return rc != SG_OK ? rc : again;
 }
 
@@ -367,6 +431,7 @@ static int s_read_run(sqlite3_stmt *st, sg_journal_run_t *r)
     r->ended_ms = sqlite3_column_int64(st, 6);
     r->failed_over = sqlite3_column_int(st, 7) > 0;
     r->abandoned = sqlite3_column_int(st, 7) < 0;
+    r->point = s_col_text(st, 8, &oom);
     return oom ? SG_ENOMEM : SG_OK;
 }
 
@@ -425,6 +490,7 @@ void sg_journal_runs_free(sg_journal_run_t *runs, size_t n)
         free(runs[i].collection);
         free(runs[i].cim_path);
         free(runs[i].job_path);
+        free(runs[i].point);
     }
     free(runs);
 }

@@ -1,11 +1,18 @@
 /* journal: the durable record of failover runs and outcomes (SQLite, WAL).
  *
- * Tables (schema version 1, PRAGMA user_version):
+ * Tables (schema version 3, PRAGMA user_version):
  *   runs(run_id PK, collection, cim_path, decided_ms, intent_ms, job_path,
- *        ended_ms, failed_over)
+ *        ended_ms, failed_over, point)
  *     one row per failover decision. intent_ms is set, and committed, before
  *     InitiateFailover is called for the run; job_path as soon as the call
- *     returned a job; ended_ms and failed_over when the run is over.
+ *     returned a job; ended_ms and failed_over when the run is over; point
+ *     is the run's own recovery point (an operator's override: "latest",
+ *     "app", or a point's path or ID), NULL for the collection's configured
+ *     one, so that a run resumed after a restart uses the same point.
+ *     Opening a file of an older version migrates it in place, in the
+ *     opening transaction (1 -> 2 adds runs.point, 2 -> 3 runs.epoch; NULL
+ *     in the runs already there); a file of a newer version is refused, so
+ *     older builds refuse a migrated file.
  *   outcomes(seq INTEGER PRIMARY KEY AUTOINCREMENT, dedup_key UNIQUE, run_id,
  *            collection, kind, time_ms, json)
  *     "the outcome log": every outcome, appended before it is posted to the
@@ -45,6 +52,7 @@ typedef struct {
     int64_t ended_ms;  /* 0: the run is open */
     bool failed_over;  /* when ended */
     bool abandoned;    /* ended without ever being started (sg_journal_abandon) */
+    char *point;       /* the run's own recovery point; NULL: the collection's */
 } sg_journal_run_t;
 
 /* Batches: the writes between begin and end (run steps, decisions,
@@ -67,10 +75,18 @@ void sg_journal_close(sg_journal_t **j);
  * already known, or SG_EIO. */
 int sg_journal_decided(sg_journal_t *j, uint64_t run_id, const char *collection,
                        const char *cim_path, int64_t now_ms);
+/* The same for a run with its own recovery point (`point`, copied; NULL:
+ * the collection's configured one, as sg_journal_decided). */
+int sg_journal_decided_point(sg_journal_t *j, uint64_t run_id, const char *collection,
+                             const char *cim_path, const char *point, int64_t now_ms);
 /* Commits the run's intent to call InitiateFailover now. Returns 0,
  * SG_ENOTFOUND for an unknown run, SG_ESTATE for a run that has ended, or
  * SG_EIO. A second intent for an open run keeps the first time. */
 int sg_journal_intent(sg_journal_t *j, uint64_t run_id, int64_t now_ms);
+/* The same, recording the leader's epoch the call is made under (column
+ * runs.epoch, schema version 3; NULL in runs journaled before it), committed
+ * no later than the intent. A second intent keeps the first epoch too. */
+int sg_journal_intent_epoch(sg_journal_t *j, uint64_t run_id, uint64_t epoch, int64_t now_ms);
 
 /* Appends an outcome to the outcome log; *added (may be NULL) tells whether
  * it was new (false: its dedup_key was already there, nothing changed).

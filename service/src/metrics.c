@@ -187,6 +187,8 @@ static void s_service(s_buf_t *b, const sg_metrics_snapshot_t *s)
     s_addf(b, "siteguard_leader{mode=\"%s\"} 1\n", s->leader_mode);
     s_head(b, "siteguard_is_leader", "gauge", "1 when this instance may act.");
     s_addf(b, "siteguard_is_leader %d\n", s->is_leader ? 1 : 0);
+    s_head(b, "siteguard_leader_epoch", "gauge", "The leader epoch this instance acts under (0: none).");
+    s_addf(b, "siteguard_leader_epoch %llu\n", (unsigned long long)s->leader_epoch);
     s_head(b, "siteguard_config_reloads_total", "counter", "Config reloads, by result.");
     s_addf(b, "siteguard_config_reloads_total{result=\"applied\"} %llu\n",
            (unsigned long long)s->reloads_ok);

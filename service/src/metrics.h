@@ -13,7 +13,7 @@
  * siteguard_blocked_total{guard}, siteguard_runs_total{result},
  * siteguard_run_duration_seconds (histogram: decision to end of run),
  * siteguard_notify_outcomes_total{state}, siteguard_notify_pending (all
- * sinks), siteguard_leader{mode}, siteguard_is_leader,
+ * sinks), siteguard_leader{mode}, siteguard_is_leader, siteguard_leader_epoch,
  * siteguard_config_reloads_total{result}, siteguard_control_requests_total.
  *
  * Thread rules: new, publish and destroy on one thread (the loop); the HTTP
@@ -55,8 +55,9 @@ typedef struct {
     const sg_metrics_hist_t *run_seconds;
     uint64_t reloads_ok, reloads_refused;
     uint64_t control_requests;
-    const char *leader_mode; /* "none" */
+    const char *leader_mode; /* "none" or "etcd" */
     bool is_leader;
+    uint64_t leader_epoch; /* 0: not leading */
 } sg_metrics_snapshot_t;
 
 /* The exposition text (caller frees); NULL when out of memory. */

@@ -66,6 +66,7 @@ typedef struct {
     uint64_t seen;       /* kicks already looked at when the worker last went idle */
     bool is_idle;
     bool stop;
+    bool paused; /* standby: deliver nothing (sg_notify_set_active) */
     sg_notify_stats_t stats;
 } s_sink_t;
 
@@ -501,6 +502,14 @@ static bool s_stopping(s_sink_t *s)
     return stop;
 }
 
+static bool s_paused(s_sink_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool paused = s->paused;
+    pthread_mutex_unlock(&s->mu);
+    return paused;
+}
+
 static uint64_t s_kicks(s_sink_t *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -901,6 +910,10 @@ static void *s_worker(void *arg)
         uint64_t gen = s_kicks(s);
         s_work_t w = {0};
         int64_t wake_at = INT64_MAX;
+        if (s_paused(s)) {
+            s_idle_wait(s, gen); /* a standby: the outbox waits */
+            continue;
+        }
         int rc = s_scan(s);
         rc = rc == SG_OK ? s_pick(s, &w, &wake_at) : rc;
         if (rc < 0) {
@@ -1131,6 +1144,7 @@ sg_notify_t *sg_notify_open(const sg_config_t *cfg, const sg_clock_t *clock,
     if (failed || s_resolve_fallbacks(n, errs) != SG_OK)
         goto fail;
     for (size_t i = 0; i < n->n_sinks; i++) {
+        n->sinks[i].paused = cfg->leader.mode != SG_LEADER_NONE; /* until it leads */
         if (s_sink_start(&n->sinks[i], errs) != SG_OK)
             goto fail;
     }
@@ -1151,6 +1165,20 @@ void sg_notify_wake(sg_notify_t *n)
     for (size_t i = 0; n && i < n->n_sinks; i++) {
         if (n->sinks[i].sync_ready)
             s_kick(&n->sinks[i]);
+    }
+}
+
+void sg_notify_set_active(sg_notify_t *n, bool active)
+{
+    for (size_t i = 0; n && i < n->n_sinks; i++) {
+        s_sink_t *s = &n->sinks[i];
+        if (!s->sync_ready)
+            continue;
+        pthread_mutex_lock(&s->mu);
+        s->paused = !active;
+        s->kicks++;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->mu);
     }
 }
 

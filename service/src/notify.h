@@ -82,6 +82,13 @@ sg_notify_t *sg_notify_new(const sg_config_t *cfg, const sg_clock_t *clock,
  * a sink. */
 void sg_notify_wake(sg_notify_t *n);
 
+/* Only the leader notifies (leader.h). With leader.mode other than none the
+ * sinks start paused: they deliver nothing and the outbox waits (a paused
+ * sink counts as idle for sg_notify_drain). active true resumes delivery
+ * from where each sink's cursor stands; false pauses again (a delivery in
+ * progress finishes). Any thread. */
+void sg_notify_set_active(sg_notify_t *n, bool active);
+
 /* Appends `o` (finished) to the outcome log through notify's own journal
  * connection, unless an outcome with its dedup key is there already, and
  * wakes the workers. Returns 0, SG_EINVAL (not finished) or SG_EIO. */

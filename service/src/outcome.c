@@ -33,6 +33,20 @@ static const char *s_field_const(const sg_outcome_t *o, size_t i)
     return *(const char *const *)(const void *)((const char *)o + s_string_fields[i]);
 }
 
+/* Every outcome this module allocates is one of these: the public struct
+ * first, then what the service keeps beside it (not part of the plugin ABI;
+ * plugins see it in the JSON). */
+typedef struct {
+    sg_outcome_t pub;
+    char *recovery_point; /* owned; NULL: not known or not applicable */
+} s_full_t;
+
+static s_full_t *s_full(sg_outcome_t *o) { return (s_full_t *)(void *)o; }
+static const s_full_t *s_full_const(const sg_outcome_t *o)
+{
+    return (const s_full_t *)(const void *)o;
+}
+
 static char *s_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -67,9 +81,10 @@ static sg_severity_t s_default_severity(sg_outcome_kind_t kind)
 
 sg_outcome_t *sg_outcome_new(sg_outcome_kind_t kind, int64_t time_ms)
 {
-    sg_outcome_t *o = calloc(1, sizeof *o);
-    if (!o)
+    s_full_t *full = calloc(1, sizeof *full);
+    if (!full)
         return NULL;
+    sg_outcome_t *o = &full->pub;
     o->struct_size = (uint32_t)sizeof *o;
     o->kind = kind;
     o->severity = s_default_severity(kind);
@@ -91,6 +106,13 @@ int sg_outcome_set(sg_outcome_t *o, const char **field, const char *value)
     (void)o;
     return SG_OK;
 }
+
+int sg_outcome_set_point(sg_outcome_t *o, const char *point)
+{
+    return sg_outcome_set(o, (const char **)&s_full(o)->recovery_point, point);
+}
+
+const char *sg_outcome_point(const sg_outcome_t *o) { return s_full_const(o)->recovery_point; }
 
 int sg_outcome_setf(sg_outcome_t *o, const char **field, const char *fmt, ...)
 {
@@ -136,9 +158,10 @@ int sg_outcome_finish(sg_outcome_t *o, int severity_set)
 
 sg_outcome_t *sg_outcome_dup(const sg_outcome_t *o)
 {
-    sg_outcome_t *copy = malloc(sizeof *copy);
-    if (!copy)
+    s_full_t *full = calloc(1, sizeof *full);
+    if (!full)
         return NULL;
+    sg_outcome_t *copy = &full->pub;
     memcpy(copy, o, sizeof *copy);
     for (size_t i = 0; i < S_N_STRING_FIELDS; i++)
         *s_field(copy, i) = NULL;
@@ -147,6 +170,8 @@ sg_outcome_t *sg_outcome_dup(const sg_outcome_t *o)
         if (value && sg_outcome_set(copy, s_field(copy, i), value) != SG_OK)
             goto fail;
     }
+    if (sg_outcome_set_point(copy, sg_outcome_point(o)) != SG_OK)
+        goto fail;
     return copy;
 fail:
     sg_outcome_free(&copy);
@@ -159,27 +184,46 @@ void sg_outcome_free(sg_outcome_t **o)
         return;
     for (size_t i = 0; i < S_N_STRING_FIELDS; i++)
         free((char *)*s_field(*o, i));
+    free(s_full(*o)->recovery_point);
     free(*o);
     *o = NULL;
+}
+
+/* Floor division and its remainder (0 <= *rem < d), for times before 1970. */
+static int64_t s_floor_div(int64_t n, int64_t d, int64_t *rem)
+{
+    int64_t q = n / d, r = n % d;
+    if (r < 0) {
+        r += d;
+        q -= 1;
+    }
+    *rem = r;
+    return q;
+}
+
+/* The proleptic Gregorian date of `days` since 1970-01-01, computed rather
+ * than asked of gmtime (which refuses times before 1970 on Windows). */
+static void s_civil_from_days(int64_t days, int64_t *year, int *month, int *day)
+{
+    int64_t doe;                                         /* day of the 400-year era */
+    int64_t era = s_floor_div(days + 719468, 146097, &doe); /* eras start on 0000-03-01 */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);  /* day of the year from March */
+    int64_t mp = (5 * doy + 2) / 153;                       /* month from March, 0..11 */
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = yoe + era * 400 + (*month <= 2);
 }
 
 /* "2026-11-25T17:00:00.123Z" into buf (25 bytes for years 0 to 9999). */
 static void s_format_time(int64_t time_ms, char *buf, size_t len)
 {
-    int64_t secs = time_ms / 1000;
-    int64_t ms = time_ms % 1000;
-    if (ms < 0) {
-        ms += 1000;
-        secs -= 1;
-    }
-    time_t t = (time_t)secs;
-    struct tm tm;
-    if (!gmtime_r(&t, &tm)) {
-        snprintf(buf, len, "1970-01-01T00:00:00.000Z");
-        return;
-    }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
+    int64_t ms, sod, year;
+    int64_t days = s_floor_div(s_floor_div(time_ms, 1000, &ms), 86400, &sod);
+    int month, day;
+    s_civil_from_days(days, &year, &month, &day);
+    snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)year, month, day,
+             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)ms);
 }
 
 /* Adds key -> value; jansson steals `value`. Returns 0 or SG_ENOMEM. */
@@ -220,7 +264,8 @@ static int s_put_strings(json_t *obj, const sg_outcome_t *o)
         const char *value;
     } strings[] = {
         {"site", o->site},         {"replica_site", o->replica_site}, {"collection", o->collection},
-        {"cim_path", o->cim_path}, {"job_path", o->job_path},         {"message", o->message},
+        {"cim_path", o->cim_path}, {"job_path", o->job_path},
+        {"recovery_point", sg_outcome_point(o)}, {"message", o->message},
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         if (s_put_string(obj, strings[i].key, strings[i].value) != SG_OK)
@@ -323,6 +368,9 @@ static int s_read_fields(sg_outcome_t *o, const json_t *obj)
         if (v && sg_outcome_set(o, strings[i].field, v) != SG_OK)
             return SG_ENOMEM;
     }
+    const char *point = json_string_value(json_object_get(obj, "recovery_point"));
+    if (point && sg_outcome_set_point(o, point) != SG_OK)
+        return SG_ENOMEM;
     o->run_id = (uint64_t)s_int_of(obj, "run_id", 0);
     o->percent = (int)s_int_of(obj, "percent", -1);
     o->job_state = (int)s_int_of(obj, "job_state", 0);

@@ -20,6 +20,15 @@ int sg_outcome_set(sg_outcome_t *o, const char **field, const char *value);
 int sg_outcome_setf(sg_outcome_t *o, const char **field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The recovery point of a failover run (what InitiateFailover was given:
+ * "latest" for NULL, else the point's object path; or what an operator
+ * asked for, before it is resolved), kept beside the public struct: plugins
+ * see it as "recovery_point" in the JSON. NULL clears it. The setter returns
+ * 0 or SG_ENOMEM; the getter's string is borrowed from `o` (NULL: none).
+ * Only for outcomes made by this module (sg_outcome_new, _dup, _from_json). */
+int sg_outcome_set_point(sg_outcome_t *o, const char *point);
+const char *sg_outcome_point(const sg_outcome_t *o);
+
 /* Completes an outcome: the default severity of its kind when `severity_set`
  * is zero, a dedup key "<run_id>/<collection or site>/<kind>" when none was
  * set (with "/<percent>" for progress), and the JSON. Returns 0 or SG_ENOMEM. */
@@ -34,7 +43,8 @@ void sg_outcome_free(sg_outcome_t **o);
 /* Renders the outcome as one JSON object without newline; the caller frees
  * the result with free(). NULL when out of memory. Keys: kind, severity,
  * time (RFC 3339 UTC with milliseconds), time_ms, dedup_key, run_id, and
- * whichever of site, replica_site, collection, cim_path, job_path, percent,
+ * whichever of site, replica_site, collection, cim_path, job_path,
+ * recovery_point, percent,
  * job_state, return_value, error_code, attempt, message are set. */
 char *sg_outcome_render_json(const sg_outcome_t *o);
 

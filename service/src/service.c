@@ -5,6 +5,7 @@
 #include "err.h"
 #include "executor.h"
 #include "journal.h"
+#include "leader.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -56,6 +57,9 @@ typedef struct {
     uint64_t decisions, runs_ok, runs_failed;
     s_ops_t ops;
     sg_drill_t *drill;
+    sg_leader_t *leader;
+    bool led;             /* has led since the start: the journal was replayed */
+    uint64_t runs_fenced; /* runs not called: this instance no longer led */
     bool batching;         /* a journal batch is open */
     bool wake_after_batch; /* sinks to wake when it commits */
     /* Failover runs decided (and journaled) while a drill runs: submitted
@@ -63,21 +67,34 @@ typedef struct {
     struct {
         uint64_t *run_ids;
         int *colls;
+        char **points; /* each run's own recovery point, owned; NULL: the collection's */
         size_t n;
     } held;
 } s_svc_t;
 
-/* Submits a decided failover run, or holds it while a drill runs. */
-static int s_submit_run(s_svc_t *s, uint64_t run_id, int collection)
+/* Submits a decided failover run (`point`: its own recovery point, or
+ * NULL), or holds it while a drill runs. */
+static int s_submit_run(s_svc_t *s, uint64_t run_id, int collection, const char *point)
 {
+    sg_run_spec_t spec = {.run_id = run_id, .collection = collection, .point = point};
     if (!s->drill || !sg_drill_running(s->drill))
-        return sg_executor_submit(s->executor, run_id, collection);
+        return sg_executor_submit_run(s->executor, &spec);
+    char **points = realloc(s->held.points, (s->held.n + 1) * sizeof *points);
+    if (!points)
+        return SG_ENOMEM;
+    s->held.points = points;
+    if (point && !(points[s->held.n] = strdup(point)))
+        return SG_ENOMEM;
+    if (!point)
+        points[s->held.n] = NULL;
     uint64_t *ids = realloc(s->held.run_ids, (s->held.n + 1) * sizeof *ids);
     if (ids)
         s->held.run_ids = ids;
     int *colls = ids ? realloc(s->held.colls, (s->held.n + 1) * sizeof *colls) : NULL;
-    if (!colls)
+    if (!colls) {
+        free(points[s->held.n]);
         return SG_ENOMEM;
+    }
     s->held.colls = colls;
     s->held.run_ids[s->held.n] = run_id;
     s->held.colls[s->held.n++] = collection;
@@ -90,7 +107,12 @@ static int s_submit_run(s_svc_t *s, uint64_t run_id, int collection)
 static void s_release_held(s_svc_t *s)
 {
     for (size_t i = 0; i < s->held.n && !sg_drill_running(s->drill); i++) {
-        int rc = sg_executor_submit(s->executor, s->held.run_ids[i], s->held.colls[i]);
+        sg_run_spec_t spec = {.run_id = s->held.run_ids[i],
+                              .collection = s->held.colls[i],
+                              .point = s->held.points[i]};
+        int rc = sg_executor_submit_run(s->executor, &spec);
+        free(s->held.points[i]); /* copied by the executor */
+        s->held.points[i] = NULL;
         if (rc != SG_OK)
             sg_error(S_MOD, "cannot start failover of %s: %s",
                      s->cfg->collections[s->held.colls[i]].name, sg_err_str(rc));
@@ -127,6 +149,8 @@ static sg_outcome_t *s_decision_outcome(const s_svc_t *s, const sg_decision_t *d
     }
     if (!rc && d->target_site >= 0)
         rc = sg_outcome_set(o, &o->replica_site, cfg->sites[d->target_site].name);
+    if (!rc && d->point)
+        rc = sg_outcome_set_point(o, d->point);
     if (!rc && d->run_id == 0) /* site notices and blocks: keyed by site/collection and time */
         rc = sg_outcome_setf(o, &o->dedup_key, "%s/%s/%s/%lld", cfg->sites[d->site].name,
                              d->collection >= 0 ? cfg->collections[d->collection].name : "-",
@@ -170,7 +194,8 @@ static void s_post_step(s_svc_t *s, const sg_exec_result_t *r)
 {
     sg_outcome_t *o = r->outcome;
     bool added = true, journaled = true;
-    if (sg_journal_run_step(s->journal, r->run_id, o->job_path, r->ended, r->failed_over,
+    bool ended = r->ended && !r->fenced; /* a fenced run stays open for the leader */
+    if (sg_journal_run_step(s->journal, r->run_id, o->job_path, ended, r->failed_over,
                             sg_clock_wall(s->clock), o, &added) != SG_OK) {
         sg_error(S_MOD, "cannot journal outcome %s", o->dedup_key);
         journaled = false;
@@ -183,7 +208,16 @@ static int s_intent(void *user, uint64_t run_id, int collection)
 {
     s_svc_t *s = user;
     (void)collection;
-    return sg_journal_intent(s->journal, run_id, sg_clock_wall(s->clock));
+    if (s->cfg->leader.mode == SG_LEADER_NONE)
+        return sg_journal_intent(s->journal, run_id, sg_clock_wall(s->clock));
+    return sg_journal_intent_epoch(s->journal, run_id, sg_leader_epoch(s->leader),
+                                   sg_clock_wall(s->clock));
+}
+
+/* The fence hook of the executor and the drills (leader.h). */
+static int s_fence(void *user, uint64_t epoch)
+{
+    return sg_leader_fence(user, epoch);
 }
 
 static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
@@ -203,9 +237,9 @@ static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
         s->ops.run_started[d->collection] = sg_clock_mono(s->clock);
     if (d->kind == SG_DECISION_FAILOVER) {
         const sg_collection_cfg_t *c = &s->cfg->collections[d->collection];
-        int rc = sg_journal_decided(s->journal, d->run_id, c->name, c->cim_path,
-                                    sg_clock_wall(s->clock));
-        rc = rc ? rc : s_submit_run(s, d->run_id, d->collection);
+        int rc = sg_journal_decided_point(s->journal, d->run_id, c->name, c->cim_path, d->point,
+                                          sg_clock_wall(s->clock));
+        rc = rc ? rc : s_submit_run(s, d->run_id, d->collection, d->point);
         if (rc != SG_OK)
             sg_error(S_MOD, "cannot start failover of %s: %s",
                      s->cfg->collections[d->collection].name, sg_err_str(rc));
@@ -292,8 +326,9 @@ static void s_publish_metrics(s_svc_t *s)
         .reloads_ok = s->ops.reloads_ok,
         .reloads_refused = s->ops.reloads_refused,
         .control_requests = s->ops.control ? sg_control_requests(s->ops.control) : 0,
-        .leader_mode = "none",
-        .is_leader = true};
+        .leader_mode = sg_leader_mode_name(s->leader),
+        .is_leader = sg_leader_is_leader(s->leader),
+        .leader_epoch = sg_leader_epoch(s->leader)};
     char *text = sg_metrics_render(&snap);
     free(per_sink);
     if (text)
@@ -396,6 +431,7 @@ static int s_ops_start(s_svc_t *s)
     const sg_config_t *cfg = s->cfg;
     s->ops.run_started = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof(int64_t));
     sg_control_env_t env = {.cfg = cfg, .engine = s->engine, .journal = s->journal,
+                            .leader = s->leader,
                             .clock = s->clock, .reload = s_reload, .drill = s->drill, .user = s};
     s->ops.control = sg_control_new(s->zctx, &env);
     if (!s->ops.run_started || !s->ops.control)
@@ -456,7 +492,9 @@ static void s_handle_results(s_svc_t *s)
     while (sg_executor_recv(s->executor, &r, 0) == 1) {
         sg_log(r.outcome->kind == SG_OUTCOME_PROGRESS ? SG_LOG_DEBUG : SG_LOG_INFO, "executor",
                "%s: %s", sg_outcome_kind_name(r.outcome->kind), r.outcome->message);
-        if (r.ended) {
+        if (r.fenced) {
+            s->runs_fenced++;
+        } else if (r.ended) {
             sg_engine_run_ended(s->engine, r.collection, r.failed_over, s_now(s));
             s_observe_run(s, r.collection);
             if (r.failed_over)
@@ -472,6 +510,8 @@ static void s_handle_results(s_svc_t *s)
 
 static int s_poll_timeout(const s_svc_t *s, int64_t now)
 {
+    if (!sg_leader_is_leader(s->leader))
+        return S_MAX_WAIT_MS; /* a standby does not tick the engine */
     int64_t deadline = sg_engine_next_deadline(s->engine);
     int64_t wait = deadline == INT64_MAX ? S_MAX_WAIT_MS : deadline - now;
     if (wait < 0)
@@ -504,13 +544,75 @@ static void s_handle_drill(s_svc_t *s)
     s_release_held(s);
 }
 
+static int s_replay(s_svc_t *s);
+
+/* The run spec that picks up journaled run r of collection c: follow its
+ * job, or resolve its intent through the provider. Borrows r's strings. */
+static sg_run_spec_t s_resume_spec(const sg_journal_run_t *r, int c)
+{
+    return (sg_run_spec_t){.run_id = r->run_id,
+                           .collection = c,
+                           .mode = r->job_path ? SG_RUN_FOLLOW : SG_RUN_RESOLVE,
+                           .job_path = r->job_path,
+                           .intent_ms = r->intent_ms,
+                           .point = r->point};
+}
+
+/* Leading again after a step-down: the runs left open (fenced, or cut off)
+ * go back to the executor, which asks the provider before any call; runs
+ * the executor still holds stay where they are. */
+static int s_resume_open(s_svc_t *s)
+{
+    sg_journal_run_t *runs = NULL;
+    size_t n = 0;
+    int rc = sg_journal_runs(s->journal, &runs, &n);
+    for (size_t i = 0; rc == SG_OK && i < n; i++) {
+        const sg_journal_run_t *r = &runs[i];
+        int c = sg_config_find_collection(s->cfg, r->collection);
+        if (c < 0 || r->ended_ms || (!r->job_path && !r->intent_ms))
+            continue;
+        sg_run_spec_t spec = s_resume_spec(r, c);
+        if (sg_executor_submit_run(s->executor, &spec) == SG_OK)
+            sg_info(S_MOD, "resuming run %llu of %s as the leader", (unsigned long long)r->run_id,
+                    r->collection);
+    }
+    sg_journal_runs_free(runs, n);
+    return rc;
+}
+
+/* Leadership changes: the epoch goes to the executor and the drills, the
+ * sinks deliver only while leading, and becoming the leader replays the
+ * journal (the restart path: open runs are resumed through the provider). */
+static void s_leader_tick(s_svc_t *s)
+{
+    int rc = sg_leader_recv(s->leader);
+    if (rc < 0)
+        sg_error(S_MOD, "cannot read the leader's state: %s", sg_err_str(rc));
+    if (rc != 1)
+        return;
+    bool lead = sg_leader_is_leader(s->leader);
+    uint64_t epoch = sg_leader_epoch(s->leader);
+    sg_executor_set_epoch(s->executor, epoch);
+    sg_drill_set_epoch(s->drill, epoch);
+    sg_notify_set_active(s->notify, lead);
+    if (!lead) {
+        sg_warn(S_MOD, "standby: no provider calls, no drills, sinks paused");
+        return;
+    }
+    sg_info(S_MOD, "leading under epoch %llu: replaying the journal", (unsigned long long)epoch);
+    rc = s->led ? s_resume_open(s) : s_replay(s);
+    if (rc != SG_OK)
+        sg_error(S_MOD, "cannot replay the journal: %s", sg_err_str(rc));
+    s->led = true;
+}
+
 static int s_loop(s_svc_t *s)
 {
     int64_t next_stats = sg_clock_mono(s->clock) + S_STATS_EVERY_MS;
     while (!sg_platform_stop_requested()) {
-        zmq_pollitem_t items[5] = {{.socket = sg_bus_socket(s->bus), .events = ZMQ_POLLIN},
+        zmq_pollitem_t items[3 + SG_CONTROL_MAX_SOCKETS] = {{.socket = sg_bus_socket(s->bus), .events = ZMQ_POLLIN},
                                    {.socket = sg_executor_socket(s->executor), .events = ZMQ_POLLIN}};
-        void *ctl[2];
+        void *ctl[SG_CONTROL_MAX_SOCKETS];
         size_t n_ctl = sg_control_sockets(s->ops.control, ctl);
         for (size_t i = 0; i < n_ctl; i++)
             items[2 + i] = (zmq_pollitem_t){.socket = ctl[i], .events = ZMQ_POLLIN};
@@ -532,12 +634,15 @@ static int s_loop(s_svc_t *s)
                 sg_control_serve(s->ops.control, ctl[i]);
         if (n > 0 && (items[2 + n_ctl].revents & ZMQ_POLLIN))
             s_handle_drill(s);
+        s_leader_tick(s);
         sg_now_t now = s_now(s);
-        int rc = sg_engine_tick(s->engine, now);
-        if (rc != SG_OK)
-            sg_error(S_MOD, "engine tick failed: %s", sg_err_str(rc));
-        s_drain_decisions(s);
-        sg_drill_tick(s->drill, now);
+        if (sg_leader_is_leader(s->leader)) { /* a standby ingests, and decides nothing */
+            int rc = sg_engine_tick(s->engine, now);
+            if (rc != SG_OK)
+                sg_error(S_MOD, "engine tick failed: %s", sg_err_str(rc));
+            s_drain_decisions(s);
+            sg_drill_tick(s->drill, now);
+        }
         s_ops_tick(s, now.mono);
         if (now.mono >= next_stats) {
             s_log_stats(s);
@@ -597,11 +702,7 @@ static void s_replay_run(s_svc_t *s, const sg_journal_run_t *r, int c)
                      r->collection, sg_err_str(rc));
         return;
     }
-    sg_run_spec_t spec = {.run_id = r->run_id,
-                          .collection = c,
-                          .mode = r->job_path ? SG_RUN_FOLLOW : SG_RUN_RESOLVE,
-                          .job_path = r->job_path,
-                          .intent_ms = r->intent_ms};
+    sg_run_spec_t spec = s_resume_spec(r, c);
     sg_engine_restore(s->engine, c, SG_COLL_DECIDED);
     int rc = sg_executor_submit_run(s->executor, &spec);
     if (rc != SG_OK)
@@ -643,6 +744,25 @@ static int s_replay(s_svc_t *s)
     return SG_OK;
 }
 
+/* Leader election; in mode none the instance leads at once and replays the
+ * journal now, as it always has; in mode etcd once it wins (s_leader_tick). */
+static int s_leader_start(s_svc_t *s)
+{
+    s->leader = sg_leader_new(s->zctx, s->cfg, s->clock);
+    if (!s->leader)
+        return SG_EIO;
+    if (s->cfg->leader.mode != SG_LEADER_NONE) {
+        sg_executor_set_fence_hook(s->executor, s_fence, s->leader);
+        sg_drill_set_fence(s->drill, s_fence, s->leader);
+    }
+    sg_executor_set_epoch(s->executor, sg_leader_epoch(s->leader));
+    sg_drill_set_epoch(s->drill, sg_leader_epoch(s->leader));
+    if (!sg_leader_is_leader(s->leader))
+        return SG_OK;
+    s->led = true;
+    return s_replay(s);
+}
+
 static int s_start(s_svc_t *s)
 {
     sg_config_errors_t errs;
@@ -668,7 +788,7 @@ static int s_start(s_svc_t *s)
     if (!s->drill)
         goto fail;
     sg_executor_set_intent_hook(s->executor, s_intent, s);
-    if (s_replay(s) != SG_OK || s_ops_start(s) != SG_OK)
+    if (s_leader_start(s) != SG_OK || s_ops_start(s) != SG_OK)
         goto fail;
     sg_config_errors_fini(&errs);
     return SG_OK;
@@ -683,10 +803,14 @@ static void s_stop(s_svc_t *s)
 {
     s_ops_stop(s);
     sg_drill_destroy(&s->drill);
+    for (size_t i = 0; s->held.points && i < s->held.n; i++)
+        free(s->held.points[i]);
+    free(s->held.points);
     free(s->held.run_ids);
     free(s->held.colls);
     sg_bus_destroy(&s->bus);
     sg_executor_destroy(&s->executor);
+    sg_leader_destroy(&s->leader); /* a leader releases the lease: a standby takes over */
     sg_engine_destroy(&s->engine);
     sg_journal_close(&s->journal);
     sg_notify_destroy(&s->notify);

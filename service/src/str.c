@@ -1,5 +1,6 @@
 #include "str.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,4 +25,10 @@ char *sg_strdupf(const char *fmt, ...)
     char *text = sg_vstrdupf(fmt, ap);
     va_end(ap);
     return text;
+}
+
+unsigned long sg_serial(void)
+{
+    static atomic_ulong next = 1;
+    return atomic_fetch_add(&next, 1);
 }

@@ -9,4 +9,9 @@
 char *sg_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *sg_vstrdupf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
+/* A number no earlier call in this process returned (thread safe): names
+ * inproc endpoints, which libzmq frees only some time after their socket
+ * closes, so a name built from an address could still be taken. */
+unsigned long sg_serial(void);
+
 #endif

@@ -19,6 +19,24 @@ sys.path.insert(0, os.path.join(BUILD, "python"))
 import zmq  # noqa: E402
 from proto import health_pb2  # noqa: E402
 
+# Sites A and B with one observer each, and the witness site W: the
+# topology of the integration tests' configs (no braces: safe in a
+# str.format template).
+THREE_SITES_YAML = """\
+sites:
+  - name: A
+  - name: B
+  - name: W
+    witness: true
+observers:
+  - id: obs-a
+    site: A
+  - id: obs-b
+    site: B
+  - id: obs-w
+    site: W
+"""
+
 SITEGUARD = os.path.join(BUILD, "siteguard")
 PROBE = os.path.join(BUILD, "sg-probe")
 

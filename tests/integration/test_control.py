@@ -229,9 +229,9 @@ class Control(unittest.TestCase):
         r = self.ctl("failover", "b-db", "--force")
         self.assertEqual(r.returncode, 1)
         self.assertIn("--force needs a reason", r.stderr)
-        r = self.ctl("failover", "b-db", "--point", "app", "--force", "--reason", "x")
+        r = self.ctl("failover", "b-db", "--point", " ", "--force", "--reason", "x")
         self.assertEqual(r.returncode, 1)
-        self.assertIn("not the one configured", r.stderr)
+        self.assertIn("is not latest, app, or a recovery point", r.stderr)
         self.assertEqual(self.verdict("b-db"), "idle")
         # ...and --force with a reason goes past it
         r = self.ctl("failover", "b-db", "--force", "--reason", "B's storage is failing")
@@ -247,11 +247,82 @@ class Control(unittest.TestCase):
         self.assertEqual(cmds, [
             ("pause", "A", "invalid"), ("pause", "A", "ok"), ("pause", "b-db", "ok"),
             ("failover", "b-db", "refused"), ("failover --force", "b-db", "invalid"),
-            ("failover --force", "b-db", "refused"), ("failover --force", "b-db", "ok"),
+            ("failover --force", "b-db", "invalid"), ("failover --force", "b-db", "ok"),
             ("failover --force", "b-db", "refused"), ("resume", "b-db", "ok"),
             ("resume", "b-db", "not found")])
         table = self.ctl("history").stdout
         self.assertIn("B's storage is failing", table)
+
+    def sim_calls(self, collection, method="InitiateFailover"):
+        with open(os.path.join(self.dir, "sim-state.json")) as f:
+            sim = json.load(f)
+        guid = {"a-db": "11111111-", "b-db": "22222222-"}[collection]
+        c = next(c for c in sim["collections"] if guid in c["path"])
+        return c["calls"].get(method, 0), c["accepted"].get(method, 0)
+
+    def journal_run(self, collection):
+        """The latest run of `collection` in the journal, as a dict, or None."""
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.dir, "journal.db"), timeout=5)
+        try:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT * FROM runs WHERE collection = ? ORDER BY run_id DESC "
+                             "LIMIT 1", (collection,)).fetchone()
+            return dict(row) if row else None
+        finally:
+            db.close()
+
+    def test_manual_failover_with_its_own_recovery_point_also_after_a_restart(self):
+        self.start(mode="auto")  # both collections are configured `latest`
+        # --point app: InitiateFailover gets b-db's newest application-consistent point
+        r = self.ctl("failover", "b-db", "--point", "app", "--force", "--reason", "B storage")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("with recovery point app", r.stdout)
+        started = wait_for(lambda: self.outcomes("job_started", "b-db"), what="b-db's job")
+        self.assertTrue(started[0]["recovery_point"].endswith(
+            'Msvm_CollectionRecoveryPoint.InstanceID="b-db:latest-app"'), started[0])
+        self.assertEqual(self.outcomes("decision", "b-db")[0]["recovery_point"], "app")
+        done = wait_for(lambda: self.outcomes("succeeded", "b-db"), what="b-db failed over")
+        self.assertEqual(done[0]["recovery_point"], started[0]["recovery_point"])
+        self.assertEqual(self.sim_calls("b-db"), (1, 1))
+        run = next(r for r in self.status()["runs"] if r["collection"] == "b-db")
+        self.assertEqual(run["recovery_point"], "app")
+        self.assertRegex(self.ctl("status").stdout, r"b-db .* failed over\s+app")
+        forced = [e for e in self.history() if e["target"] == "b-db"]
+        self.assertIn("with recovery point app", forced[-1]["result"])
+
+        # a point a-db does not have: the run fails, naming its points, with no call
+        r = self.ctl("failover", "a-db", "--point", "b-db:latest-app", "--force", "--reason", "x")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        failed = wait_for(lambda: self.outcomes("failed", "a-db"), what="a-db's run failed")
+        self.assertIn("recovery point b-db:latest-app not found", failed[0]["message"])
+        self.assertIn('a-db:latest-app" (application-consistent)', failed[0]["message"])
+        self.assertEqual(self.sim_calls("a-db"), (0, 0))
+
+        # killed between the intent and the call (a slow provider): the run
+        # resumed after the restart calls with its own point, not a-db's `latest`
+        self.svc.stop()
+        sgtest.write_config(self.cfg, self.read_config().replace("call_latency: 10ms",
+                                                                 "call_latency: 2s"))
+        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", self.cfg],
+                        os.path.join(self.dir, "siteguard-2.log"))
+        self.procs.append(self.svc)
+        wait_for(lambda: self.ctl("status").returncode == 0, what="the control socket again")
+        r = self.ctl("failover", "a-db", "--point", "app", "--force", "--reason", "again")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        run = wait_for(lambda: (lambda r: r if r and r["point"] == "app" and r["intent_ms"]
+                                else None)(self.journal_run("a-db")), what="a-db's intent")
+        self.svc.signal(__import__("signal").SIGKILL)
+        self.svc.p.wait()
+        self.assertEqual(self.sim_calls("a-db"), (0, 0))  # the call never got through
+        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", self.cfg],
+                        os.path.join(self.dir, "siteguard-3.log"))
+        self.procs.append(self.svc)
+        done = wait_for(lambda: [o for o in self.outcomes("succeeded", "a-db")
+                                 if o["run_id"] == run["run_id"]], what="the resumed run")
+        self.assertTrue(done[0]["recovery_point"].endswith('InstanceID="a-db:latest-app"'),
+                        done[0])
+        self.assertEqual(self.sim_calls("a-db"), (1, 1))
 
     def test_reload_applies_a_good_config_and_keeps_the_old_one_on_error(self):
         self.start(mode="auto")

@@ -27,19 +27,7 @@ plugin_dir: {plugins}
 bus:
   bind: [tcp://127.0.0.1:{port}]
   max_age: 30s
-sites:
-  - name: A
-  - name: B
-  - name: W
-    witness: true
-observers:
-  - id: obs-a
-    site: A
-  - id: obs-b
-    site: B
-  - id: obs-w
-    site: W
-policy:
+""" + sgtest.THREE_SITES_YAML + """policy:
   suspect_after: 200ms
   hold_down: 500ms
   mode: auto

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #ifndef SG_TEST_PLUGIN_ABI
 #define SG_TEST_PLUGIN_ABI SG_PLUGIN_ABI_VERSION
@@ -41,6 +41,14 @@ static char *s_dup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+/* Non-zero when `path` exists. stat opens no handle, so the test can remove
+ * the file at any moment, on Windows too. */
+static int s_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
 static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *options,
                   size_t n_options, void **ctx)
 {
@@ -63,7 +71,7 @@ static sg_deliver_result_t s_deliver(void *ctx, const sg_outcome_t *outcome)
     s_flaky_t *f = ctx;
     if (f->fatal)
         return SG_DELIVER_FATAL;
-    if (f->down_file && access(f->down_file, F_OK) == 0)
+    if (f->down_file && s_exists(f->down_file))
         return SG_DELIVER_RETRY;
     if (f->deliveries++ < f->retry_first)
         return SG_DELIVER_RETRY;

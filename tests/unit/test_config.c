@@ -7,10 +7,12 @@
 
 #include "config.h"
 #include "err.h"
+#include "platform/platform.h"
 #include "provider/provider.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Lines 1..13: three sites (W a witness), one observer, one collection. */
 #define BASE                                                                                   \
@@ -346,7 +348,7 @@ static void test_unknown_key_in_a_list_entry_and_at_the_top_level(void **state)
     s_expect_error("sitez: []\n" BASE,
                    "t.yaml:1:1: unknown key 'sitez' at the top level (expected one of: "
                    "log_level, plugin_dir, bus, sites, observers, collections, policy, provider, "
-                   "plan, journal, sinks, control, metrics, log_format, drills)");
+                   "plan, journal, sinks, control, metrics, leader, log_format, drills)");
     s_expect_only_error(BASE "    replica: B\n",
                         "t.yaml:14:5: unknown key 'replica' in a collection (expected one of: "
                         "name, cim_path, site, replica_site, group, depends_on, recovery_point, "
@@ -1284,6 +1286,64 @@ static void test_drill_errors_are_reported_where_they_stand(void **state)
                    "t.yaml:14:32: duplicate drill name 'd' (first defined at line 14)");
 }
 
+static void test_leader_defaults_to_none_named_after_the_host(void **state)
+{
+    (void)state;
+    s_result_t r;
+    sg_config_t *c = s_load_ok(BASE, &r);
+    char host[256] = {0};
+    assert_int_equal(c->leader.mode, SG_LEADER_NONE);
+    assert_int_equal(sg_platform_hostname(host, sizeof host), SG_OK);
+    assert_string_equal(c->leader.name, host);
+    assert_string_equal(c->leader.etcd.key, "/siteguard/leader");
+    assert_int_equal(c->leader.etcd.ttl_ms, 10000);
+    assert_int_equal(c->leader.etcd.timeout_ms, 2000);
+    assert_int_equal(c->leader.etcd.n_endpoints, 0); /* http://127.0.0.1:2379 when used */
+    s_done(&r);
+}
+
+static void test_leader_etcd_section_is_read(void **state)
+{
+    (void)state;
+    s_result_t r;
+    sg_config_t *c = s_load_ok(BASE "leader:\n"
+                                    "  mode: etcd\n"
+                                    "  name: node-a\n"
+                                    "  etcd:\n"
+                                    "    endpoints: [http://10.0.0.1:2379, https://10.0.0.2:2379]\n"
+                                    "    key: /dr/leader\n"
+                                    "    ttl: 2s\n"
+                                    "    timeout: 500ms\n",
+                               &r);
+    assert_int_equal(c->leader.mode, SG_LEADER_ETCD);
+    assert_string_equal(c->leader.name, "node-a");
+    assert_int_equal(c->leader.etcd.n_endpoints, 2);
+    assert_string_equal(c->leader.etcd.endpoints[0], "http://10.0.0.1:2379");
+    assert_string_equal(c->leader.etcd.endpoints[1], "https://10.0.0.2:2379");
+    assert_string_equal(c->leader.etcd.key, "/dr/leader");
+    assert_int_equal(c->leader.etcd.ttl_ms, 2000);
+    assert_int_equal(c->leader.etcd.timeout_ms, 500);
+    s_done(&r);
+}
+
+static void test_leader_errors_are_reported_where_they_stand(void **state)
+{
+    (void)state;
+    s_expect_only_error(BASE "leader:\n  mode: raft\n",
+                        "t.yaml:15:9: bad value 'raft' for 'mode': expected one of: none, etcd");
+    s_expect_only_error(BASE "leader:\n  etcd:\n    ttl: 1500ms\n",
+                        "t.yaml:16:10: 'ttl' must be a whole number of seconds, at least 1s");
+    s_expect_only_error(BASE "leader:\n  etcd:\n    ttl: 2s\n    timeout: 2s\n",
+                        "t.yaml:17:14: 'timeout' must be less than 'ttl'");
+    s_expect_only_error(BASE "leader:\n  etcd:\n    endpoints: [tcp://h:2379]\n",
+                        "t.yaml:16:16: an entry of 'endpoints' must be an http:// or https:// "
+                        "URL (got 'tcp://h:2379')");
+    s_expect_only_error(BASE "leader:\n  name: ''\n", "t.yaml:15:9: 'name' must not be empty");
+    s_expect_only_error(BASE "leader:\n  etcd:\n    lease: 3\n",
+                        "t.yaml:16:5: unknown key 'lease' in leader.etcd (expected one of: "
+                        "endpoints, key, ttl, timeout)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1338,6 +1398,9 @@ int main(void)
         cmocka_unit_test(test_sink_route_errors_are_reported_where_they_stand),
         cmocka_unit_test(test_drills_are_read_with_schedule_zone_scope_and_objectives),
         cmocka_unit_test(test_drill_errors_are_reported_where_they_stand),
+        cmocka_unit_test(test_leader_defaults_to_none_named_after_the_host),
+        cmocka_unit_test(test_leader_etcd_section_is_read),
+        cmocka_unit_test(test_leader_errors_are_reported_where_they_stand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

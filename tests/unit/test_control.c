@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <zmq.h>
+
+#include "sg_testutil.h"
 
 static const char s_yaml[] = "sites:\n  - name: A\n  - name: B\n  - name: W\n    witness: true\n"
                              "observers:\n  - id: a1\n    site: A\n  - id: b1\n    site: B\n"
@@ -30,7 +32,8 @@ typedef struct {
     sg_clock_t clock;
     sg_clock_fake_state_t clock_state;
     sg_control_t *control;
-    char path[64];
+    char dir[256];
+    char path[300];
 } s_fix_t;
 
 static sg_config_t *s_config(const char *mode)
@@ -48,8 +51,9 @@ static sg_config_t *s_config(const char *mode)
 static int s_setup(void **state)
 {
     s_fix_t *f = calloc(1, sizeof *f);
-    snprintf(f->path, sizeof f->path, "/tmp/sg-test-control-%d.db", (int)getpid());
-    unlink(f->path);
+    assert_non_null(f);
+    assert_non_null(sg_test_mkdtemp(f->dir, sizeof f->dir, "sg-test-control-"));
+    snprintf(f->path, sizeof f->path, "%s/journal.db", f->dir);
     f->cfg = s_config("auto");
     sg_clock_fake_init(&f->clock, &f->clock_state, 1000, 1800000000000LL);
     f->engine = sg_engine_new(f->cfg, 1);
@@ -69,7 +73,7 @@ static int s_teardown(void **state)
     sg_journal_close(&f->journal);
     sg_engine_destroy(&f->engine);
     sg_config_destroy(&f->cfg);
-    unlink(f->path);
+    assert_int_equal(sg_test_rmtree(f->dir), 0);
     free(f);
     return 0;
 }
@@ -235,7 +239,269 @@ static void test_reload_allows_policy_and_refuses_sites(void **state)
     sg_config_destroy(&next);
 }
 
+/* ---- CURVE: tcp control, roles by client key --------------------------------- */
+
+/* A service key pair, an operator, a reader and an unlisted client key, a
+ * tcp control endpoint with CURVE on a real ZeroMQ context. */
+typedef struct {
+    s_fix_t base;
+    void *zctx;
+    char key_file[320];
+    char server_pub[41], server_sec[41];
+    char op_pub[41], op_sec[41], rd_pub[41], rd_sec[41], bad_pub[41], bad_sec[41];
+    char endpoint[64];
+} s_curve_fix_t;
+
+/* s_yaml plus a control section; `control` is a format taking the key file
+ * and the two client keys. */
+static sg_config_t *s_curve_config(const s_curve_fix_t *f, const char *control,
+                                   sg_config_errors_t *errs)
+{
+    char head[1024], text[4096];
+    snprintf(head, sizeof head, s_yaml, "auto");
+    int n = snprintf(text, sizeof text, "%s", head);
+    snprintf(text + n, sizeof text - (size_t)n, control, f->key_file, f->op_pub, f->rd_pub);
+    sg_config_t *cfg = NULL;
+    sg_config_load_string("test.yaml", text, strlen(text), &cfg, errs);
+    return cfg;
+}
+
+static const char s_curve_control[] = "control:\n"
+                                      "  endpoint: tcp://127.0.0.1:*\n"
+                                      "  secret_key_file: %s\n"
+                                      "  operators:\n    - {name: alice, key: '%s'}\n"
+                                      "  readers:\n    - {name: monitor, key: '%s'}\n";
+
+static int s_curve_setup(void **state)
+{
+    s_curve_fix_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_non_null(sg_test_mkdtemp(f->base.dir, sizeof f->base.dir, "sg-test-control-curve-"));
+    snprintf(f->key_file, sizeof f->key_file, "%s/server.key", f->base.dir);
+    snprintf(f->base.path, sizeof f->base.path, "%s/journal.db", f->base.dir);
+    assert_int_equal(zmq_curve_keypair(f->server_pub, f->server_sec), 0);
+    assert_int_equal(zmq_curve_keypair(f->op_pub, f->op_sec), 0);
+    assert_int_equal(zmq_curve_keypair(f->rd_pub, f->rd_sec), 0);
+    assert_int_equal(zmq_curve_keypair(f->bad_pub, f->bad_sec), 0);
+    FILE *kf = fopen(f->key_file, "w");
+    assert_non_null(kf);
+    fprintf(kf, "# a comment line\n%s\n", f->server_sec);
+    fclose(kf);
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    f->base.cfg = s_curve_config(f, s_curve_control, &errs);
+    assert_int_equal(errs.n, 0);
+    sg_config_errors_fini(&errs);
+    assert_non_null(f->base.cfg);
+    sg_clock_fake_init(&f->base.clock, &f->base.clock_state, 1000, 1800000000000LL);
+    f->base.engine = sg_engine_new(f->base.cfg, 1);
+    f->base.journal = sg_journal_open(f->base.path);
+    f->zctx = zmq_ctx_new();
+    sg_control_env_t env = {.cfg = f->base.cfg, .engine = f->base.engine,
+                            .journal = f->base.journal, .clock = &f->base.clock};
+    f->base.control = sg_control_new(f->zctx, &env);
+    assert_non_null(f->base.control);
+    void *socks[SG_CONTROL_MAX_SOCKETS];
+    assert_int_equal(sg_control_sockets(f->base.control, socks), 2); /* REP and the key check */
+    size_t len = sizeof f->endpoint;
+    assert_int_equal(zmq_getsockopt(socks[0], ZMQ_LAST_ENDPOINT, f->endpoint, &len), 0);
+    *state = f;
+    return 0;
+}
+
+static int s_curve_teardown(void **state)
+{
+    s_curve_fix_t *f = *state;
+    sg_control_destroy(&f->base.control);
+    zmq_ctx_term(f->zctx);
+    sg_journal_close(&f->base.journal);
+    sg_engine_destroy(&f->base.engine);
+    sg_config_destroy(&f->base.cfg);
+    assert_int_equal(sg_test_rmtree(f->base.dir), 0);
+    free(f);
+    return 0;
+}
+
+/* A REQ client of the control endpoint with the key pair pub/sec. */
+static void *s_client(s_curve_fix_t *f, const char *pub, const char *sec)
+{
+    void *c = zmq_socket(f->zctx, ZMQ_REQ);
+    int linger = 0;
+    zmq_setsockopt(c, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal(zmq_setsockopt(c, ZMQ_CURVE_SERVERKEY, f->server_pub, 40), 0);
+    assert_int_equal(zmq_setsockopt(c, ZMQ_CURVE_PUBLICKEY, pub, 40), 0);
+    assert_int_equal(zmq_setsockopt(c, ZMQ_CURVE_SECRETKEY, sec, 40), 0);
+    assert_int_equal(zmq_connect(c, f->endpoint), 0);
+    return c;
+}
+
+/* Serves the control's sockets, as the loop does, until `client` has an
+ * answer or `done` holds, or about 10 s passed. True when client has one. */
+static bool s_pump(s_curve_fix_t *f, void *client, bool (*done)(s_curve_fix_t *f))
+{
+    for (int round = 0; round < 200; round++) {
+        zmq_pollitem_t items[1 + SG_CONTROL_MAX_SOCKETS] = {{.socket = client,
+                                                             .events = ZMQ_POLLIN}};
+        void *socks[SG_CONTROL_MAX_SOCKETS];
+        size_t n = sg_control_sockets(f->base.control, socks);
+        for (size_t i = 0; i < n; i++)
+            items[1 + i] = (zmq_pollitem_t){.socket = socks[i], .events = ZMQ_POLLIN};
+        assert_true(zmq_poll(items, 1 + (int)n, 50) >= 0);
+        for (size_t i = 0; i < n; i++)
+            if (items[1 + i].revents & ZMQ_POLLIN)
+                assert_true(sg_control_serve(f->base.control, socks[i]) >= 0);
+        if (items[0].revents & ZMQ_POLLIN)
+            return true;
+        if (done && done(f))
+            return false;
+    }
+    return false;
+}
+
+/* Sends `r` from `client` and returns the answer (caller frees). */
+static Siteguard__Control__V1__Response *s_tcp_call(s_curve_fix_t *f, void *client,
+                                                    Siteguard__Control__V1__Request *r)
+{
+    r->version = 1;
+    r->user = (char *)"claimed-user";
+    size_t len = siteguard__control__v1__request__get_packed_size(r);
+    uint8_t buf[1024];
+    assert_true(len <= sizeof buf);
+    siteguard__control__v1__request__pack(r, buf);
+    assert_int_equal(zmq_send(client, buf, len, 0), (int)len);
+    assert_true(s_pump(f, client, NULL));
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    assert_true(zmq_msg_recv(&msg, client, 0) >= 0);
+    Siteguard__Control__V1__Response *resp =
+        siteguard__control__v1__response__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+    zmq_msg_close(&msg);
+    assert_non_null(resp);
+    return resp;
+}
+
+static Siteguard__Control__V1__Response *s_tcp_pause(s_curve_fix_t *f, void *client)
+{
+    Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
+    Siteguard__Control__V1__Pause p = SITEGUARD__CONTROL__V1__PAUSE__INIT;
+    p.target = (char *)"A";
+    p.duration_ms = 60000;
+    r.pause = &p;
+    r.command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_PAUSE;
+    r.reason = (char *)"maintenance";
+    return s_tcp_call(f, client, &r);
+}
+
+static void test_tcp_control_without_curve_is_refused_with_file_line_column(void **state)
+{
+    (void)state;
+    s_curve_fix_t f = {0};
+    snprintf(f.key_file, sizeof f.key_file, "/nonexistent/server.key");
+    static const struct {
+        const char *control, *error;
+    } cases[] = {
+        {"control:\n  endpoint: tcp://127.0.0.1:7710\n%.0s%.0s%.0s",
+         "test.yaml:21:13: 'endpoint' tcp://127.0.0.1:7710 is tcp and needs CURVE"},
+        {"control:\n  readonly_endpoint: tcp://127.0.0.1:7710\n%.0s%.0s%.0s",
+         "test.yaml:21:22: 'readonly_endpoint' tcp://127.0.0.1:7710 is tcp and needs CURVE"},
+        {"control:\n  endpoint: tcp://10.0.0.1:7710\n%.0s%.0s%.0s",
+         "test.yaml:21:13: 'endpoint' tcp://10.0.0.1:7710 must be on the loopback address"},
+        {"control:\n  endpoint: tcp://127.0.0.1:7710\n  secret_key_file: %s\n%.0s%.0s",
+         "test.yaml:22:20: cannot read 'secret_key_file' (/nonexistent/server.key)"},
+        {"control:\n  operators:\n    - {name: alice, key: short}\n%.0s%.0s%.0s",
+         "test.yaml:22:26: 'key' must be a CURVE public key: 40 characters of Z85 text"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sg_config_errors_t errs;
+        sg_config_errors_init(&errs);
+        sg_config_t *cfg = s_curve_config(&f, cases[i].control, &errs);
+        assert_null(cfg);
+        assert_true(errs.n >= 1);
+        if (strncmp(errs.items[0], cases[i].error, strlen(cases[i].error)) != 0)
+            fail_msg("case %zu: got '%s'", i, errs.items[0]);
+        sg_config_errors_fini(&errs);
+    }
+}
+
+static void test_secret_key_file_must_hold_a_z85_key(void **state)
+{
+    s_curve_fix_t *f = *state;
+    FILE *kf = fopen(f->key_file, "w");
+    assert_non_null(kf);
+    fprintf(kf, "# not a key below\nthis-is-not-forty-characters-of-z85\n");
+    fclose(kf);
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    assert_null(s_curve_config(f, s_curve_control, &errs));
+    assert_int_equal(errs.n, 1);
+    assert_non_null(strstr(errs.items[0], "holds no CURVE secret key"));
+    assert_null(strstr(errs.items[0], "this-is-not")); /* the file's text is never echoed */
+    sg_config_errors_fini(&errs);
+}
+
+static void test_curve_key_decides_the_role_and_names_who_in_the_audit(void **state)
+{
+    s_curve_fix_t *f = *state;
+    void *reader = s_client(f, f->rd_pub, f->rd_sec);
+    void *operator = s_client(f, f->op_pub, f->op_sec);
+    Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
+    Siteguard__Control__V1__Status st = SITEGUARD__CONTROL__V1__STATUS__INIT;
+    r.status = &st;
+    r.command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_STATUS;
+    Siteguard__Control__V1__Response *resp = s_tcp_call(f, reader, &r);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    resp = s_tcp_pause(f, reader);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__DENIED);
+    assert_non_null(strstr(resp->message, "key 'monitor' has the read-only role"));
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    resp = s_tcp_pause(f, operator);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    sg_journal_audit_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_journal_audit_list(f->base.journal, 0, &list, &n), 0);
+    assert_int_equal(n, 2);
+    bool seen_monitor = false, seen_alice = false;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].who, "monitor") == 0)
+            seen_monitor = strcmp(list[i].role, "read-only") == 0;
+        if (strcmp(list[i].who, "alice") == 0)
+            seen_alice = strcmp(list[i].role, "operator") == 0 && strstr(list[i].result, "ok");
+    }
+    assert_true(seen_monitor);
+    assert_true(seen_alice);
+    sg_journal_audit_free(list, n);
+    assert_int_equal(sg_control_keys_refused(f->base.control), 0);
+    zmq_close(reader);
+    zmq_close(operator);
+}
+
+static bool s_one_refused(s_curve_fix_t *f)
+{
+    return sg_control_keys_refused(f->base.control) >= 1;
+}
+
+static void test_unknown_curve_key_is_refused_at_the_handshake(void **state)
+{
+    s_curve_fix_t *f = *state;
+    void *stranger = s_client(f, f->bad_pub, f->bad_sec);
+    uint8_t buf[64];
+    Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
+    Siteguard__Control__V1__Status st = SITEGUARD__CONTROL__V1__STATUS__INIT;
+    r.version = 1;
+    r.status = &st;
+    r.command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_STATUS;
+    size_t len = siteguard__control__v1__request__pack(&r, buf);
+    assert_int_equal(zmq_send(stranger, buf, len, 0), (int)len);
+    assert_false(s_pump(f, stranger, s_one_refused)); /* refused, and no answer */
+    assert_true(sg_control_keys_refused(f->base.control) >= 1);
+    assert_int_equal(sg_control_requests(f->base.control), 0); /* nothing got through */
+    zmq_close(stranger);
+}
+
 #define T(t) cmocka_unit_test_setup_teardown(t, s_setup, s_teardown)
+#define TC(t) cmocka_unit_test_setup_teardown(t, s_curve_setup, s_curve_teardown)
 
 int main(void)
 {
@@ -246,6 +512,10 @@ int main(void)
         T(test_forced_failover_needs_a_reason_then_is_decided),
         T(test_drills_and_bad_requests_are_answered_plainly),
         T(test_reload_allows_policy_and_refuses_sites),
+        cmocka_unit_test(test_tcp_control_without_curve_is_refused_with_file_line_column),
+        TC(test_secret_key_file_must_hold_a_z85_key),
+        TC(test_curve_key_decides_the_role_and_names_who_in_the_audit),
+        TC(test_unknown_curve_key_is_refused_at_the_handshake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

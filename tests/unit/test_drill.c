@@ -22,8 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <zmq.h>
+
+#include "sg_testutil.h"
 
 /* ---- schedules ------------------------------------------------------------------ */
 
@@ -31,7 +32,7 @@
 static int64_t s_utc(int y, int mo, int d, int h, int mi)
 {
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
-    return (int64_t)timegm(&tm) * 1000;
+    return sg_test_timegm(&tm) * 1000;
 }
 
 static int64_t s_next(const char *spec, const char *tz, int64_t after)
@@ -112,7 +113,7 @@ typedef struct {
     sg_provider_t *sim;
     sg_journal_t *journal;
     sg_drill_t *d;
-    char dir[64];
+    char dir[256];
     char *db;
 } s_fix_t;
 
@@ -140,8 +141,7 @@ static s_fix_t *s_fix_new(const char *extra)
     assert_int_equal(rc, SG_OK);
     sg_config_errors_fini(&errs);
     free(text);
-    strcpy(f->dir, "/tmp/sg-drill-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(sg_test_mkdtemp(f->dir, sizeof f->dir, "sg-drill-"));
     f->db = sg_strdupf("%s/journal.db", f->dir);
     sg_clock_fake_init(&f->clock, &f->clock_state, 1000, 1790000000000LL);
     f->zctx = zmq_ctx_new();
@@ -162,9 +162,7 @@ static void s_fix_free(s_fix_t *f)
     sg_provider_destroy(&f->sim);
     zmq_ctx_term(f->zctx);
     sg_config_destroy(&f->cfg);
-    char *cmd = sg_strdupf("rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    assert_int_equal(sg_test_rmtree(f->dir), 0);
     free(f->db);
     free(f);
 }

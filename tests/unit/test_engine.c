@@ -824,17 +824,17 @@ static void test_manual_failover_applies_the_guards_unless_forced(void **state)
     s_run(f, 2000);
     assert_int_equal(sg_engine_pause(f->e, B, -1, 1000000, "storage work"), 0);
     char *why = NULL;
-    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, false, NULL, s_now(f->t), &why),
+    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, false, NULL, NULL, s_now(f->t), &why),
                      SG_ESTATE);
     assert_non_null(why);
     assert_non_null(strstr(why, "paused"));
     free(why);
-    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, true, "", s_now(f->t), &why),
+    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, true, "", NULL, s_now(f->t), &why),
                      SG_EINVAL);
     free(why);
     assert_int_equal(sg_engine_collection_verdict(f->e, C_B_DB), SG_COLL_IDLE);
-    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, true, "B failing", s_now(f->t), &why),
-                     0);
+    assert_int_equal(
+        sg_engine_manual_failover(f->e, C_B_DB, true, "B failing", NULL, s_now(f->t), &why), 0);
     assert_null(why);
     s_collect(f);
     const sg_decision_t *d = s_find(f, SG_DECISION_FAILOVER, C_B_DB);
@@ -850,17 +850,50 @@ static void test_manual_failover_never_twice_even_forced(void **state)
     s_fix_t *f = *state;
     s_start(f);
     s_run(f, 2000);
-    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, false, NULL, s_now(f->t), NULL), 0);
+    assert_int_equal(
+        sg_engine_manual_failover(f->e, C_B_DB, false, NULL, NULL, s_now(f->t), NULL), 0);
     char *why = NULL;
-    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, true, "again", s_now(f->t), &why),
-                     SG_ESTATE);
+    assert_int_equal(
+        sg_engine_manual_failover(f->e, C_B_DB, true, "again", NULL, s_now(f->t), &why),
+        SG_ESTATE);
     assert_non_null(strstr(why, "in flight"));
     free(why);
     sg_engine_run_ended(f->e, C_B_DB, true, s_now(f->t));
-    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, true, "again", s_now(f->t), &why),
-                     SG_ESTATE);
+    assert_int_equal(
+        sg_engine_manual_failover(f->e, C_B_DB, true, "again", NULL, s_now(f->t), &why),
+        SG_ESTATE);
     assert_non_null(strstr(why, "already failed over"));
     free(why);
+}
+
+static void test_manual_failover_carries_its_own_recovery_point_into_the_decision(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_run(f, 2000);
+    char point[] = "app";
+    assert_int_equal(
+        sg_engine_manual_failover(f->e, C_B_DB, true, "B failing", point, s_now(f->t), NULL), 0);
+    point[0] = 'x'; /* the engine keeps its own copy */
+    s_collect(f);
+    const sg_decision_t *d = s_find(f, SG_DECISION_FAILOVER, C_B_DB);
+    assert_non_null(d);
+    assert_string_equal(d->point, "app");
+    assert_non_null(strstr(d->reason, "recovery point app"));
+}
+
+static void test_decisions_without_an_override_have_no_recovery_point(void **state)
+{
+    s_fix_t *f = *state;
+    s_start(f);
+    s_run(f, 2000);
+    assert_int_equal(
+        sg_engine_manual_failover(f->e, C_B_DB, true, "B failing", NULL, s_now(f->t), NULL), 0);
+    s_collect(f);
+    const sg_decision_t *d = s_find(f, SG_DECISION_FAILOVER, C_B_DB);
+    assert_non_null(d);
+    assert_null(d->point);
+    assert_null(strstr(d->reason, "recovery point"));
 }
 
 static void test_pause_at_lists_only_pauses_in_force(void **state)
@@ -941,6 +974,8 @@ int main(void)
         T(test_next_deadline_tracks_site_timers),
         T(test_manual_failover_applies_the_guards_unless_forced),
         T(test_manual_failover_never_twice_even_forced),
+        T(test_manual_failover_carries_its_own_recovery_point_into_the_decision),
+        T(test_decisions_without_an_override_have_no_recovery_point),
         T(test_pause_at_lists_only_pauses_in_force),
         T(test_set_config_takes_a_new_policy_but_not_new_collections),
     };

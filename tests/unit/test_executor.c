@@ -11,6 +11,7 @@
 #include "outcome.h"
 #include "provider/sim.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -807,6 +808,107 @@ static void test_follow_mode_follows_the_journaled_job(void **state)
     s_fix_free(f);
 }
 
+/* Submits a fresh run of c0 with its own recovery point and returns its
+ * JOB_STARTED outcome's point (caller frees), after the run succeeded. */
+static char *s_run_with_point(s_fix_t *f, sg_run_mode_t mode, const char *point)
+{
+    char copy[128];
+    snprintf(copy, sizeof copy, "%s", point);
+    sg_run_spec_t spec = {.run_id = 1, .collection = 0, .mode = mode, .point = copy,
+                          .intent_ms = sg_clock_wall(&f->clock)};
+    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
+    memset(copy, 0, sizeof copy); /* the executor keeps its own copy */
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_JOB_STARTED);
+    assert_non_null(sg_outcome_point(r.outcome));
+    char *used = strdup(sg_outcome_point(r.outcome));
+    assert_non_null(strstr(r.outcome->json, "\"recovery_point\":"));
+    sg_outcome_free(&r.outcome);
+    r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
+    assert_string_equal(sg_outcome_point(r.outcome), used);
+    sg_outcome_free(&r.outcome);
+    int calls;
+    assert_int_equal(s_accepted(f, 0, &calls), 1);
+    assert_int_equal(calls, 1);
+    return used;
+}
+
+static void test_run_point_latest_overrides_a_configured_app_point(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    f->colls[0].recovery_point = SG_RP_LATEST_APP_CONSISTENT;
+    s_fix_start(f);
+    char *used = s_run_with_point(f, SG_RUN_FRESH, SG_POINT_LATEST);
+    assert_string_equal(used, "latest"); /* NULL was passed */
+    free(used);
+    s_fix_free(f);
+}
+
+static void test_run_point_app_passes_the_newest_application_consistent_point(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1); /* c0 is configured latest */
+    s_fix_start(f);
+    char *used = s_run_with_point(f, SG_RUN_FRESH, SG_POINT_APP);
+    /* the sim's app points are c0:latest-app (1 h old) and c0:app-1 (5 h) */
+    assert_non_null(strstr(used, "Msvm_CollectionRecoveryPoint.InstanceID=\"c0:latest-app\""));
+    free(used);
+    s_fix_free(f);
+}
+
+static void test_run_point_named_by_path_or_instance_id_passes_that_point(void **state)
+{
+    (void)state;
+    static const char *names[] = {"c0:crash-1",
+                                  "Msvm_CollectionRecoveryPoint.InstanceID=\"c0:crash-1\""};
+    for (int i = 0; i < 2; i++) {
+        s_fix_t *f = s_fix_new(1);
+        f->colls[0].recovery_point = SG_RP_LATEST_APP_CONSISTENT;
+        s_fix_start(f);
+        char *used = s_run_with_point(f, SG_RUN_FRESH, names[i]);
+        size_t n = strlen(used), k = strlen(names[1]);
+        assert_true(n > k);
+        assert_string_equal(used + n - k, names[1]); /* the listed path, namespace and all */
+        free(used);
+        s_fix_free(f);
+    }
+}
+
+static void test_unknown_run_point_fails_listing_the_points_without_initiate_failover(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_fix_start(f);
+    sg_run_spec_t spec = {.run_id = 1, .collection = 0, .mode = SG_RUN_FRESH,
+                          .point = "c1:latest-app"}; /* another collection's point */
+    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
+    sg_exec_result_t r = s_next(f);
+    assert_true(r.ended);
+    assert_false(r.failed_over);
+    assert_int_equal(r.outcome->kind, SG_OUTCOME_FAILED);
+    assert_non_null(strstr(r.outcome->message, "recovery point c1:latest-app not found"));
+    assert_non_null(strstr(r.outcome->message, "c0:latest-app\" (application-consistent)"));
+    assert_non_null(strstr(r.outcome->message, "c0:crash-1\" (crash-consistent)"));
+    assert_string_equal(sg_outcome_point(r.outcome), "c1:latest-app");
+    sg_outcome_free(&r.outcome);
+    int calls;
+    assert_int_equal(s_accepted(f, 0, &calls), 0);
+    assert_int_equal(calls, 0); /* InitiateFailover never called */
+    s_fix_free(f);
+}
+
+static void test_run_resumed_after_a_restart_uses_its_own_point(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1); /* c0 is configured latest */
+    s_fix_start(f);
+    /* an intent was journaled, nothing was accepted: the resumed run calls */
+    char *used = s_run_with_point(f, SG_RUN_RESOLVE, SG_POINT_APP);
+    assert_non_null(strstr(used, "c0:latest-app"));
+    free(used);
+    s_fix_free(f);
+}
+
 static void test_restored_failure_stops_a_dependent_without_a_call(void **state)
 {
     (void)state;
@@ -856,6 +958,11 @@ int main(void)
         cmocka_unit_test(test_resolve_follows_a_failed_job_instead_of_starting_another),
         cmocka_unit_test(test_follow_mode_follows_the_journaled_job),
         cmocka_unit_test(test_restored_failure_stops_a_dependent_without_a_call),
+        cmocka_unit_test(test_run_point_latest_overrides_a_configured_app_point),
+        cmocka_unit_test(test_run_point_app_passes_the_newest_application_consistent_point),
+        cmocka_unit_test(test_run_point_named_by_path_or_instance_id_passes_that_point),
+        cmocka_unit_test(test_unknown_run_point_fails_listing_the_points_without_initiate_failover),
+        cmocka_unit_test(test_run_resumed_after_a_restart_uses_its_own_point),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,17 +11,16 @@
 #include "log.h"
 #include "outcome.h"
 
-#include <signal.h>
+#include "sg_testutil.h"
+
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 typedef struct {
-    char dir[64];
-    char path[128];
+    char dir[256];
+    char path[300];
 } fx_t;
 
 static int setup(void **state)
@@ -29,8 +28,7 @@ static int setup(void **state)
     fx_t *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
     sg_log_set_level(SG_LOG_ERROR);
-    strcpy(fx->dir, "/tmp/test_journal.XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
+    assert_non_null(sg_test_mkdtemp(fx->dir, sizeof fx->dir, "test_journal."));
     snprintf(fx->path, sizeof fx->path, "%s/journal.db", fx->dir);
     *state = fx;
     return 0;
@@ -39,9 +37,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx_t *fx = *state;
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(sg_test_rmtree(fx->dir), 0);
     free(fx);
     return 0;
 }
@@ -176,23 +172,25 @@ static void test_the_journal_is_in_wal_mode_with_a_growing_outcome_sequence(void
     sg_journal_close(&j);
 }
 
+/* In a child process that is killed as soon as this returns 0: no close, no
+ * checkpoint. */
+static int s_child_decide_and_intend(const char *path)
+{
+    sg_journal_t *j = sg_journal_open(path);
+    if (!j || sg_journal_decided(j, 3, "c1", "p1", 1) != SG_OK ||
+        sg_journal_intent(j, 3, 1234) != SG_OK)
+        return -1;
+    return 0;
+}
+
+static const sg_test_child_t s_children[] = {
+    {"decide_and_intend", s_child_decide_and_intend},
+};
+
 static void test_an_intent_survives_a_sigkill_right_after_it_returns(void **state)
 {
     fx_t *fx = *state;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        sg_journal_t *j = sg_journal_open(fx->path);
-        if (!j || sg_journal_decided(j, 3, "c1", "p1", 1) != SG_OK ||
-            sg_journal_intent(j, 3, 1234) != SG_OK)
-            _exit(1);
-        kill(getpid(), SIGKILL); /* no close, no checkpoint */
-        _exit(2);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGKILL);
+    assert_int_equal(sg_test_run_killed("decide_and_intend", fx->path), SG_TEST_CHILD_KILLED);
     sg_journal_t *j = sg_journal_open(fx->path);
     assert_non_null(j);
     sg_journal_run_t *runs = NULL;
@@ -215,9 +213,92 @@ static void test_a_journal_of_another_schema_version_is_refused(void **state)
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_null(sg_journal_open(fx->path));
-    char bad[160];
+    char bad[300];
     snprintf(bad, sizeof bad, "%s/no/such/dir/j.db", fx->dir);
     assert_null(sg_journal_open(bad));
+}
+
+static void test_a_runs_own_recovery_point_is_replayed_after_a_reopen(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    assert_int_equal(sg_journal_decided_point(j, 1, "c1", "p1", "app", 100), SG_OK);
+    assert_int_equal(sg_journal_decided(j, 2, "c2", "p2", 100), SG_OK);
+    assert_int_equal(sg_journal_intent(j, 1, 200), SG_OK);
+    sg_journal_close(&j);
+    j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    sg_journal_run_t *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(runs[0].point, "app");
+    assert_int_equal(runs[0].intent_ms, 200);
+    assert_null(runs[1].point); /* the collection's configured point */
+    sg_journal_runs_free(runs, n);
+    sg_journal_close(&j);
+}
+
+/* A journal as a build of schema version 1 left it, with one open run. */
+static void s_make_version_1_journal(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE runs (run_id INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
+                     " cim_path TEXT NOT NULL, decided_ms INTEGER NOT NULL, intent_ms INTEGER,"
+                     " job_path TEXT, ended_ms INTEGER, failed_over INTEGER NOT NULL DEFAULT 0);"
+                     "CREATE INDEX runs_by_collection ON runs (collection, run_id);"
+                     "CREATE TABLE outcomes (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                     " dedup_key TEXT NOT NULL UNIQUE, run_id INTEGER, collection TEXT,"
+                     " kind TEXT NOT NULL, time_ms INTEGER NOT NULL, json TEXT NOT NULL);"
+                     "INSERT INTO runs (run_id, collection, cim_path, decided_ms, intent_ms)"
+                     " VALUES (7, 'c1', 'p1', 100, 150);"
+                     "PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static int s_user_version(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_a_version_1_journal_is_migrated_and_keeps_its_runs(void **state)
+{
+    fx_t *fx = *state;
+    s_make_version_1_journal(fx->path);
+    sg_journal_t *j = sg_journal_open(fx->path);
+    assert_non_null(j);
+    sg_journal_run_t *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(runs[0].run_id, 7);
+    assert_int_equal(runs[0].intent_ms, 150);
+    assert_null(runs[0].point); /* a run of version 1: the configured point */
+    sg_journal_runs_free(runs, n);
+    assert_int_equal(sg_journal_decided_point(j, 8, "c2", "p2", "c2:crash-1", 300), SG_OK);
+    sg_journal_close(&j);
+    assert_int_equal(s_user_version(fx->path), 3); /* 2: runs.point, 3: runs.epoch */
+    j = sg_journal_open(fx->path); /* a second open migrates nothing */
+    assert_non_null(j);
+    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(runs[1].point, "c2:crash-1");
+    sg_journal_runs_free(runs, n);
+    sg_journal_close(&j);
 }
 
 static void test_a_run_never_started_can_be_abandoned_and_only_such_a_run(void **state)
@@ -389,8 +470,9 @@ static void test_a_batch_commits_once_but_an_intent_inside_it_at_once(void **sta
     sg_journal_close(&j);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    sg_test_children(argc, argv, s_children, sizeof s_children / sizeof s_children[0]);
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_a_decision_then_its_intent_and_job_and_end_replay_in_order),
@@ -400,6 +482,8 @@ int main(void)
         T(test_an_intent_survives_a_sigkill_right_after_it_returns),
         T(test_a_journal_of_another_schema_version_is_refused),
         T(test_a_run_never_started_can_be_abandoned_and_only_such_a_run),
+        T(test_a_runs_own_recovery_point_is_replayed_after_a_reopen),
+        T(test_a_version_1_journal_is_migrated_and_keeps_its_runs),
         T(test_a_batch_commits_once_but_an_intent_inside_it_at_once),
         T(test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log),
         T(test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback),

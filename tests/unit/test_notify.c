@@ -20,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "sg_testutil.h"
 
 /* The console plugin's formatter is a static function; test it here. */
 #include "../../plugins/console/console.c"
@@ -33,14 +34,14 @@
 /* A config built by hand, as the loader would leave it, with one or two
  * sinks whose marks point into an imaginary t.yaml. */
 typedef struct {
-    char dir[64];
-    char out[128]; /* the jsonl file */
+    char dir[256];
+    char out[300]; /* the jsonl file */
     sg_config_t cfg;
     sg_sink_cfg_t sinks[3];
     sg_kv_t opts[3][4];
-    char journal[160]; /* a journal file in dir */
-    char record[160];  /* the flaky plugin's record of deliveries */
-    char down[160];    /* the flaky plugin's outage switch */
+    char journal[300]; /* a journal file in dir */
+    char record[300];  /* the flaky plugin's record of deliveries */
+    char down[300];    /* the flaky plugin's outage switch */
     sg_clock_t clock;
     sg_clock_fake_state_t clock_state;
     sg_config_errors_t errs;
@@ -50,8 +51,7 @@ static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    strcpy(fx->dir, "/tmp/sg-notify-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
+    assert_non_null(sg_test_mkdtemp(fx->dir, sizeof fx->dir, "sg-notify-"));
     snprintf(fx->out, sizeof fx->out, "%s/out.jsonl", fx->dir);
     snprintf(fx->journal, sizeof fx->journal, "%s/journal.db", fx->dir);
     snprintf(fx->record, sizeof fx->record, "%s/record.jsonl", fx->dir);
@@ -68,9 +68,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx_t *fx = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(sg_test_rmtree(fx->dir), 0);
     sg_config_errors_fini(&fx->errs);
     free(fx);
     return 0;
@@ -261,7 +259,7 @@ static void test_retry_is_retried_with_backoff_until_delivered(void **state)
 {
     fx_t *fx = *state;
     sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
     add_option(s, "retry_first", "3");
     int64_t slept = 0;
     sg_notify_stats_t st = run_flaky(fx, &slept);
@@ -275,7 +273,7 @@ static void test_retry_gives_up_after_eight_failed_attempts_into_the_dead_letter
 {
     fx_t *fx = *state;
     sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
     add_option(s, "retry_first", "1000");
     int64_t slept = 0;
     sg_notify_stats_t st = run_flaky(fx, &slept);
@@ -290,7 +288,7 @@ static void test_retry_limit_and_backoff_come_from_the_sink_config(void **state)
 {
     fx_t *fx = *state;
     sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
     s->retry = (sg_retry_cfg_t){.initial_ms = 1000, .max_ms = 1000, .limit = 3};
     add_option(s, "retry_first", "1000");
     int64_t slept = 0;
@@ -304,7 +302,7 @@ static void test_fatal_is_dead_lettered_at_once(void **state)
 {
     fx_t *fx = *state;
     sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
     add_option(s, "fatal", "true");
     int64_t slept = 0;
     sg_notify_stats_t st = run_flaky(fx, &slept);
@@ -318,7 +316,7 @@ static void test_a_dead_letter_does_not_stop_later_outcomes(void **state)
 {
     fx_t *fx = *state;
     sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
     add_option(s, "retry_first", "8"); /* the first outcome uses all 8 attempts */
     sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
     assert_non_null(n);
@@ -339,7 +337,7 @@ static void test_a_dead_letter_does_not_stop_later_outcomes(void **state)
 static sg_sink_cfg_t *add_flaky(fx_t *fx, const char *name)
 {
     sg_sink_cfg_t *s = add_sink(fx, name, "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
     return s;
 }
 
@@ -620,21 +618,20 @@ static void test_a_sink_that_is_down_does_not_delay_the_others_and_loses_nothing
     for (int i = 0; i < N; i++)
         post_one(n, i);
     /* the healthy sink gets everything while the other keeps failing */
-    struct timespec pause = {0, 5000000};
     for (int i = 0; i < 2000 && line_count(fx->out) < N; i++)
-        nanosleep(&pause, NULL);
+        sg_test_pause_ms(5);
     assert_int_equal(line_count(fx->out), N);
     sg_notify_stats_t st;
     for (int i = 0; i < 2000; i++) { /* the other sink's worker has tried by now, or soon */
         assert_int_equal(sg_notify_sink_stats(n, "down", &st), SG_OK);
         if (st.retries > 0)
             break;
-        nanosleep(&pause, NULL);
+        sg_test_pause_ms(5);
     }
     assert_int_equal(st.delivered, 0);
     assert_true(st.retries > 0);
     assert_int_equal(sg_notify_drain(n, 200), SG_ETIMEOUT); /* still down */
-    unlink(fx->down); /* the outage ends */
+    assert_int_equal(unlink(fx->down), 0); /* the outage ends */
     assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
     assert_int_equal(sg_notify_sink_stats(n, "down", &st), SG_OK);
     assert_int_equal(st.delivered, N);
@@ -667,8 +664,7 @@ static void test_after_a_restart_undelivered_are_sent_and_delivered_are_not(void
     post_one(n, 2);
     sg_notify_stats_t st = {0};
     for (int i = 0; i < 2000 && st.retries == 0; i++) {
-        struct timespec pause = {0, 5000000};
-        nanosleep(&pause, NULL);
+        sg_test_pause_ms(5);
         sg_notify_sink_stats(n, "pager", &st);
     }
     assert_true(st.retries > 0);
@@ -676,7 +672,7 @@ static void test_after_a_restart_undelivered_are_sent_and_delivered_are_not(void
     assert_int_equal(line_count(fx->record), 1);
 
     /* restarted, with a sink the journal has never seen */
-    unlink(fx->down);
+    assert_int_equal(unlink(fx->down), 0);
     add_option(add_sink(fx, "late", "jsonl"), "path", fx->out);
     n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
     assert_non_null(n);
@@ -745,7 +741,7 @@ static void test_int_option_must_be_an_integer(void **state)
 {
     fx_t *fx = *state;
     sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky.so";
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
     add_option(s, "retry_first", "3x");
     assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
     const char *e = find_error(fx, "'retry_first'");
@@ -769,7 +765,7 @@ static void test_missing_plugin_library_is_an_error_naming_the_path(void **state
     fx_t *fx = *state;
     add_sink(fx, "pager", "nosuch");
     assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
-    const char *e = find_error(fx, PLUGIN_DIR "/sg_nosuch.so");
+    const char *e = find_error(fx, PLUGIN_DIR "/sg_nosuch" SG_TEST_DL_SUFFIX);
     assert_non_null(strstr(e, "t.yaml:30:5: "));
     assert_non_null(strstr(e, "sink 'pager'"));
 }
@@ -778,18 +774,18 @@ static void test_plugin_of_another_abi_version_is_refused(void **state)
 {
     fx_t *fx = *state;
     sg_sink_cfg_t *s = add_sink(fx, "old", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_badabi.so";
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_badabi" SG_TEST_DL_SUFFIX;
     assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
     const char *e = find_error(fx, "is ABI version 7, this siteguard speaks 1");
     assert_non_null(strstr(e, "t.yaml:30:5: sink 'old': plugin library '"));
-    assert_non_null(strstr(e, "sg_badabi.so"));
+    assert_non_null(strstr(e, "sg_badabi" SG_TEST_DL_SUFFIX));
 }
 
 static void test_library_holding_another_plugin_is_refused(void **state)
 {
     fx_t *fx = *state;
     sg_sink_cfg_t *s = add_sink(fx, "screen", "console");
-    s->path = (char *)PLUGIN_DIR "/sg_jsonl.so";
+    s->path = (char *)PLUGIN_DIR "/sg_jsonl" SG_TEST_DL_SUFFIX;
     add_option(s, "path", fx->out);
     assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
     find_error(fx, "holds plugin 'jsonl', not 'console'");
@@ -800,9 +796,9 @@ static void test_plugin_dir_comes_from_the_environment_when_not_configured(void 
     fx_t *fx = *state;
     fx->cfg.plugin_dir = NULL;
     add_option(add_sink(fx, "audit", "jsonl"), "path", fx->out);
-    assert_int_equal(setenv("SG_PLUGIN_DIR", PLUGIN_DIR, 1), 0);
+    assert_int_equal(sg_test_setenv("SG_PLUGIN_DIR", PLUGIN_DIR), 0);
     int rc = sg_notify_check(&fx->cfg, &fx->errs);
-    unsetenv("SG_PLUGIN_DIR");
+    sg_test_setenv("SG_PLUGIN_DIR", NULL);
     assert_int_equal(rc, SG_OK);
     assert_int_equal(fx->errs.n, 0);
 }
@@ -810,7 +806,7 @@ static void test_plugin_dir_comes_from_the_environment_when_not_configured(void 
 static void test_plugin_that_fails_to_init_fails_new(void **state)
 {
     fx_t *fx = *state;
-    char bad[192];
+    char bad[320];
     snprintf(bad, sizeof bad, "%s/no/such/dir/out.jsonl", fx->dir);
     add_option(add_sink(fx, "audit", "jsonl"), "path", bad);
     assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));

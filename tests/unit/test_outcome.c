@@ -212,6 +212,32 @@ static void test_time_before_the_epoch_is_rendered_with_positive_milliseconds(vo
     sg_outcome_free(&o);
 }
 
+static void test_times_render_as_the_proleptic_gregorian_date_before_and_after_1970(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t ms;
+        const char *text;
+    } cases[] = {
+        {0, "1970-01-01T00:00:00.000Z"},
+        {INT64_C(-2208988800000), "1900-01-01T00:00:00.000Z"},
+        {INT64_C(-2203891200000), "1900-03-01T00:00:00.000Z"}, /* 1900 is no leap year */
+        {INT64_C(-11670998400000), "1600-02-29T00:00:00.000Z"}, /* 1600 is one */
+        {INT64_C(-62135596800000), "0001-01-01T00:00:00.000Z"},
+        {INT64_C(951827696789), "2000-02-29T12:34:56.789Z"},
+        {INT64_C(4107542399999), "2100-02-28T23:59:59.999Z"},
+        {INT64_C(253402300799999), "9999-12-31T23:59:59.999Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_SITE_SUSPECT, cases[i].ms);
+        assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
+        json_t *root = s_parse(o);
+        assert_string_equal(s_str(root, "time"), cases[i].text);
+        json_decref(root);
+        sg_outcome_free(&o);
+    }
+}
+
 static void test_dedup_key_is_run_subject_and_kind(void **state)
 {
     (void)state;
@@ -359,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_failed_job_json_carries_the_job_numbers_and_message),
         cmocka_unit_test(test_unset_fields_are_left_out_of_the_json),
         cmocka_unit_test(test_time_before_the_epoch_is_rendered_with_positive_milliseconds),
+        cmocka_unit_test(test_times_render_as_the_proleptic_gregorian_date_before_and_after_1970),
         cmocka_unit_test(test_dedup_key_is_run_subject_and_kind),
         cmocka_unit_test(test_dedup_keys_are_stable_for_the_same_outcome),
         cmocka_unit_test(test_dedup_keys_differ_per_kind_and_per_percent),

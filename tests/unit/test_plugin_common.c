@@ -80,6 +80,17 @@ static void test_sha256_of_abc(void **state)
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+static void test_base64_matches_rfc_4648_vectors(void **state)
+{
+    (void)state;
+    const char *want[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t n = 0; n <= 6; n++) {
+        char out[SG_TEXT_BASE64_LEN(6)];
+        sg_text_base64("foobar", n, out);
+        assert_string_equal(out, want[n]);
+    }
+}
+
 static void test_headers_parse_semicolon_list_trimmed(void **state)
 {
     (void)state;
@@ -192,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_smtp_4xx_is_retried_and_5xx_is_fatal_whatever_curl_says),
         cmocka_unit_test(test_hmac_sha256_matches_rfc_4231_case_2),
         cmocka_unit_test(test_sha256_of_abc),
+        cmocka_unit_test(test_base64_matches_rfc_4648_vectors),
         cmocka_unit_test(test_headers_parse_semicolon_list_trimmed),
         cmocka_unit_test(test_headers_without_name_or_colon_are_refused),
         cmocka_unit_test(test_titles_say_what_happened),

@@ -1,4 +1,6 @@
-/* exec: the program's environment, and how its end maps to a result. */
+/* exec: the program's environment, its command line as Windows quotes it,
+ * and how its end maps to a result, with real programs (on Windows a child
+ * built for the purpose, tests/unit/plugin_exec_child.c, and cmd.exe). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include "plugin_host.h"
 #include "plugin_outcomes.h"
 
+#define SG_EXEC_TEST_QUOTING 1 /* the Windows command line, tested everywhere */
 #include "../../plugins/exec/exec.c"
 
 static const char *env_get(const s_env_t *e, const char *name)
@@ -29,8 +32,16 @@ static void test_environment_carries_the_outcome(void **state)
     po_refinish(o);
     s_env_t e;
     assert_int_equal(s_build_env(o, &e), 0);
+#if defined(_WIN32)
+    char root[MAX_PATH], path[2 * MAX_PATH + 16];
+    assert_true(GetSystemWindowsDirectoryA(root, sizeof root) > 0);
+    snprintf(path, sizeof path, "%s\\system32;%s", root, root);
+    assert_string_equal(env_get(&e, "SystemRoot"), root);
+#else
+    const char *path = "/usr/local/bin:/usr/bin:/bin";
+#endif
     const char *want[][2] = {
-        {"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"SG_KIND", "failed"},
+        {"PATH", path},                           {"SG_KIND", "failed"},
         {"SG_SEVERITY", "critical"},              {"SG_TIME", "2026-11-25T17:00:03.120Z"},
         {"SG_TIME_MS", "1795626003120"},          {"SG_DEDUP_KEY", "9/sql/failed"},
         {"SG_RUN_ID", "9"},                       {"SG_SITE", "A"},
@@ -63,6 +74,95 @@ static sg_deliver_result_t run(const char *command, const char *args, const char
     s_close(ctx);
     return r;
 }
+
+static void test_windows_command_line_quotes_as_the_c_runtime_splits(void **state)
+{
+    (void)state;
+    char *const argv[] = {"C:\\Program Files\\x.exe", "plain", "two words", "", "a\\\"b",
+                          "c\\\\", "\"q\"", "d\\e", "e f\\", NULL};
+    char *line = s_command_line(argv);
+    assert_string_equal(line, "\"C:\\Program Files\\x.exe\" plain \"two words\" \"\" "
+                              "\"a\\\\\\\"b\" c\\\\ \"\\\"q\\\"\" d\\e \"e f\\\\\"");
+    free(line);
+}
+
+#if defined(_WIN32)
+
+/* plugin_exec_child.exe, beside this test's own .exe. */
+static const char *child_path(void)
+{
+    static char path[MAX_PATH];
+    DWORD n = GetModuleFileNameA(NULL, path, sizeof path);
+    assert_true(n > 0 && n < sizeof path);
+    char *slash = strrchr(path, '\\');
+    assert_non_null(slash);
+    snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "plugin_exec_child.exe");
+    return path;
+}
+
+static const char *cmd_path(void)
+{
+    static char path[MAX_PATH];
+    UINT n = GetSystemDirectoryA(path, MAX_PATH - 16);
+    assert_true(n > 0);
+    strcat(path, "\\cmd.exe");
+    return path;
+}
+
+static void test_windows_program_reads_the_outcome_json_on_stdin(void **state)
+{
+    (void)state;
+    assert_int_equal(run(child_path(), "stdin \"dedup_key\":\"9/sql/succeeded\"", "10000"),
+                     SG_DELIVER_OK);
+    assert_int_equal(run(child_path(), "stdin no-such-text", "10000"), SG_DELIVER_FATAL);
+}
+
+static void test_windows_exit_0_is_delivered_75_retried_and_others_fatal(void **state)
+{
+    (void)state;
+    assert_int_equal(run(child_path(), "exit 0", "10000"), SG_DELIVER_OK);
+    assert_int_equal(run(child_path(), "exit 75", "10000"), SG_DELIVER_RETRY);
+    assert_int_equal(run(child_path(), "exit 1", "10000"), SG_DELIVER_FATAL);
+    assert_int_equal(run(cmd_path(), "/c exit 75", "10000"), SG_DELIVER_RETRY);
+    assert_int_equal(run(cmd_path(), "/c exit 0", "10000"), SG_DELIVER_OK);
+}
+
+static void test_windows_program_sees_the_outcome_in_its_environment(void **state)
+{
+    (void)state;
+    assert_int_equal(run(child_path(), "env SG_COLLECTION sql", "10000"), SG_DELIVER_OK);
+    assert_int_equal(run(child_path(), "env SG_DEDUP_KEY 9/sql/succeeded", "10000"), SG_DELIVER_OK);
+    assert_int_equal(run(child_path(), "env SG_SITE B", "10000"), SG_DELIVER_FATAL);
+}
+
+static void test_windows_args_with_quotes_and_backslashes_arrive_intact(void **state)
+{
+    (void)state;
+    assert_int_equal(run(child_path(), "argv a\\\"b c\\\\ \"q\" d\\e", "10000"), SG_DELIVER_OK);
+    assert_int_equal(run(child_path(), "argv a\\\"b", "10000"), SG_DELIVER_FATAL);
+}
+
+static void test_windows_program_over_its_time_is_terminated_and_retried(void **state)
+{
+    (void)state;
+    assert_int_equal(run(child_path(), "sleep 60000", "300"), SG_DELIVER_RETRY);
+}
+
+static void test_windows_command_must_be_an_absolute_path_of_a_file(void **state)
+{
+    (void)state;
+    void *ctx = NULL;
+    sg_plugin_option_t rel[] = {{"command", "cmd.exe"}};
+    assert_int_not_equal(s_init(&ph_host, rel, 1, &ctx), 0);
+    sg_plugin_option_t missing[] = {{"command", "C:\\no\\such\\program.exe"}};
+    assert_int_not_equal(s_init(&ph_host, missing, 1, &ctx), 0);
+    char dir[MAX_PATH];
+    assert_true(GetSystemDirectoryA(dir, sizeof dir) > 0);
+    sg_plugin_option_t folder[] = {{"command", dir}};
+    assert_int_not_equal(s_init(&ph_host, folder, 1, &ctx), 0);
+}
+
+#else
 
 static void test_exit_0_is_delivered_and_other_exits_are_fatal(void **state)
 {
@@ -97,14 +197,26 @@ static void test_command_must_be_an_absolute_executable_path(void **state)
     assert_int_not_equal(s_init(&ph_host, missing, 1, &ctx), 0);
 }
 
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_environment_carries_the_outcome),
+        cmocka_unit_test(test_windows_command_line_quotes_as_the_c_runtime_splits),
+#if defined(_WIN32)
+        cmocka_unit_test(test_windows_program_reads_the_outcome_json_on_stdin),
+        cmocka_unit_test(test_windows_exit_0_is_delivered_75_retried_and_others_fatal),
+        cmocka_unit_test(test_windows_program_sees_the_outcome_in_its_environment),
+        cmocka_unit_test(test_windows_args_with_quotes_and_backslashes_arrive_intact),
+        cmocka_unit_test(test_windows_program_over_its_time_is_terminated_and_retried),
+        cmocka_unit_test(test_windows_command_must_be_an_absolute_path_of_a_file),
+#else
         cmocka_unit_test(test_exit_0_is_delivered_and_other_exits_are_fatal),
         cmocka_unit_test(test_fixed_args_are_split_at_spaces_and_passed),
         cmocka_unit_test(test_program_over_its_time_is_killed_and_retried),
         cmocka_unit_test(test_command_must_be_an_absolute_executable_path),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

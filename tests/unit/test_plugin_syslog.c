@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "plugin_host.h"
+#include "plugin_net.h"
 #include "plugin_outcomes.h"
 
 #include "../../plugins/syslog/syslog.c"
@@ -115,6 +116,78 @@ static void test_init_refuses_a_bad_address(void **state)
     assert_int_not_equal(s_init(&ph_host, opts, 1, &ctx), 0);
 }
 
+/* Delivers o through a real syslog instance sending to `address`. */
+static sg_deliver_result_t send_to(const char *address, const sg_outcome_t *o)
+{
+    sg_plugin_option_t opts[] = {{"address", address}, {"hostname", "dr-host"},
+                                 {"app_name", "siteguard"}, {"facility", "daemon"},
+                                 {"timeout", "5000"}};
+    void *ctx = NULL;
+    assert_int_equal(s_init(&ph_host, opts, 5, &ctx), 0);
+    sg_deliver_result_t r = s_deliver(ctx, o);
+    s_close(ctx);
+    return r;
+}
+
+static const char *want_tail = "dr-host siteguard ";
+
+static void test_udp_message_reaches_a_local_socket_as_one_datagram(void **state)
+{
+    (void)state;
+    pn_server_t srv = pn_listen(SOCK_DGRAM);
+    char address[64], got[4096];
+    pn_url(&srv, "udp", "", address, sizeof address);
+    sg_outcome_t *o = po_outcome(SG_OUTCOME_FAILED, "job ended in Exception");
+    assert_int_equal(send_to(address, o), SG_DELIVER_OK);
+    assert_true(pn_recv_datagram(&srv, got, sizeof got) > 0);
+    assert_memory_equal(got, "<26>1 2026-11-25T17:00:03.120Z ", 31);
+    assert_non_null(strstr(got, want_tail));
+    assert_non_null(strstr(got, " dedup_key=\"9/sql/failed\"] failover of sql from A to B failed: "
+                                "job ended in Exception"));
+    sg_outcome_free(&o);
+    pn_stop(&srv);
+}
+
+/* Whether an octet-counted frame ("<len> <msg>") is whole. */
+static int frame_whole(const char *text, size_t len)
+{
+    char *end = NULL;
+    unsigned long n = strtoul(text, &end, 10);
+    return end && *end == ' ' && len >= (size_t)(end + 1 - text) + n;
+}
+
+static void test_tcp_message_reaches_a_local_socket_octet_counted(void **state)
+{
+    (void)state;
+    pn_server_t srv = pn_listen(SOCK_STREAM);
+    char address[64], got[4096];
+    pn_url(&srv, "tcp", "", address, sizeof address);
+    sg_outcome_t *o = po_outcome(SG_OUTCOME_SITE_LOST, NULL);
+    assert_int_equal(send_to(address, o), SG_DELIVER_OK);
+    size_t len = pn_accept_read(&srv, got, sizeof got, frame_whole);
+    assert_true(frame_whole(got, len));
+    char *msg = strchr(got, ' ') + 1;
+    assert_int_equal(strtoul(got, NULL, 10), strlen(msg));
+    assert_memory_equal(msg, "<26>1 ", 6); /* daemon, critical */
+    assert_non_null(strstr(msg, " site_lost [siteguard@32473 "));
+    sg_outcome_free(&o);
+    pn_stop(&srv);
+}
+
+static void test_tcp_receiver_that_is_not_there_is_retried(void **state)
+{
+    (void)state;
+    pn_server_t srv = pn_listen(SOCK_STREAM);
+    char address[64];
+    pn_url(&srv, "tcp", "", address, sizeof address);
+    pn_close_sock(srv.fd); /* nobody listens on the port now */
+    srv.fd = PN_NO_SOCK;
+    sg_outcome_t *o = po_outcome(SG_OUTCOME_SITE_LOST, NULL);
+    assert_int_equal(send_to(address, o), SG_DELIVER_RETRY);
+    sg_outcome_free(&o);
+    pn_stop(&srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -125,6 +198,9 @@ int main(void)
         cmocka_unit_test(test_message_is_cut_at_the_limit_on_a_character_boundary),
         cmocka_unit_test(test_address_and_facility_options),
         cmocka_unit_test(test_init_refuses_a_bad_address),
+        cmocka_unit_test(test_udp_message_reaches_a_local_socket_as_one_datagram),
+        cmocka_unit_test(test_tcp_message_reaches_a_local_socket_octet_counted),
+        cmocka_unit_test(test_tcp_receiver_that_is_not_there_is_retried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "plugin_host.h"
+#include "plugin_net.h"
 #include "plugin_outcomes.h"
 
 #include "../../plugins/webhook/webhook.c"
@@ -94,6 +95,52 @@ static void test_config_map_marks_url_and_hmac_secret_as_secret(void **state)
     }
 }
 
+/* Delivers o through a real webhook instance to a receiver on 127.0.0.1
+ * that answers `status`; returns the result, the request in *h. */
+static sg_deliver_result_t post_to_receiver(pn_http_t *h, int status, const sg_outcome_t *o)
+{
+    char url[96];
+    pn_http_start(h, status);
+    pn_url(&h->srv, "http", "/hook", url, sizeof url);
+    sg_plugin_option_t opts[] = {{"url", url}, {"timeout", "10000"}, {"hmac_secret", "s3cret"}};
+    void *ctx = NULL;
+    assert_int_equal(s_init(&ph_host, opts, 3, &ctx), 0);
+    sg_deliver_result_t r = s_deliver(ctx, o);
+    s_close(ctx);
+    pn_http_finish(h);
+    return r;
+}
+
+static void test_post_reaches_a_local_receiver_with_body_and_signature(void **state)
+{
+    (void)state;
+    static pn_http_t h;
+    sg_outcome_t *o = po_outcome(SG_OUTCOME_FAILED, "job ended in Exception");
+    assert_int_equal(post_to_receiver(&h, 200, o), SG_DELIVER_OK);
+    const char *line = "POST /hook HTTP/1.1\r\n";
+    assert_memory_equal(h.request, line, strlen(line));
+    assert_non_null(pn_http_body(&h));
+    assert_string_equal(pn_http_body(&h), o->json);
+    char want[SG_HMAC_HEX_LEN + 1], got[128];
+    assert_int_equal(sg_hmac_sha256_hex("s3cret", 6, o->json, strlen(o->json), want), 0);
+    assert_non_null(pn_http_header(&h, "X-Siteguard-Signature", got, sizeof got));
+    assert_string_equal(got + strlen("sha256="), want);
+    assert_non_null(pn_http_header(&h, "X-Siteguard-Dedup-Key", got, sizeof got));
+    assert_string_equal(got, "9/sql/failed");
+    sg_outcome_free(&o);
+}
+
+static void test_receiver_answering_503_is_retried_and_404_is_not(void **state)
+{
+    (void)state;
+    static pn_http_t h;
+    sg_outcome_t *o = po_outcome(SG_OUTCOME_SITE_LOST, NULL);
+    assert_int_equal(post_to_receiver(&h, 503, o), SG_DELIVER_RETRY);
+    assert_string_equal(pn_http_body(&h), o->json);
+    assert_int_equal(post_to_receiver(&h, 404, o), SG_DELIVER_FATAL);
+    sg_outcome_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -103,6 +150,8 @@ int main(void)
         cmocka_unit_test(test_init_refuses_a_url_that_is_not_http),
         cmocka_unit_test(test_init_refuses_malformed_headers),
         cmocka_unit_test(test_config_map_marks_url_and_hmac_secret_as_secret),
+        cmocka_unit_test(test_post_reaches_a_local_receiver_with_body_and_signature),
+        cmocka_unit_test(test_receiver_answering_503_is_retried_and_404_is_not),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "sg_testutil.h"
 
 #define N_COLLS 8
 #define LATENCY_MS 20
@@ -33,8 +34,8 @@ typedef struct {
     char names[N_COLLS][16];
     char paths[N_COLLS][128];
     sg_sim_fault_cfg_t faults[4];
-    char dir[64];
-    char state_path[128];
+    char dir[256];
+    char state_path[300];
     sg_provider_t *p;
 } fx_t;
 
@@ -57,8 +58,7 @@ static int setup(void **state)
     fx->cfg.provider.sim.call_latency_ms = LATENCY_MS;
     fx->cfg.provider.sim.job_duration_ms = DURATION_MS;
     fx->cfg.provider.sim.faults = fx->faults;
-    strcpy(fx->dir, "/tmp/test_sim.XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
+    assert_non_null(sg_test_mkdtemp(fx->dir, sizeof fx->dir, "test_sim."));
     snprintf(fx->state_path, sizeof fx->state_path, "%s/sim.json", fx->dir);
     *state = fx;
     return 0;
@@ -68,11 +68,7 @@ static int teardown(void **state)
 {
     fx_t *fx = *state;
     sg_provider_destroy(&fx->p);
-    char tmp[160];
-    snprintf(tmp, sizeof tmp, "%s.tmp", fx->state_path);
-    unlink(fx->state_path);
-    unlink(tmp);
-    rmdir(fx->dir);
+    assert_int_equal(sg_test_rmtree(fx->dir), 0);
     free(fx);
     return 0;
 }
@@ -378,7 +374,7 @@ static void test_state_file_survives_restart_and_a_job_in_flight_completes(void 
     sg_provider_destroy(&fx->p);
     assert_null(fx->p);
 
-    char tmp[160];
+    char tmp[320];
     snprintf(tmp, sizeof tmp, "%s.tmp", fx->state_path);
     assert_int_equal(access(fx->state_path, F_OK), 0);
     assert_int_not_equal(access(tmp, F_OK), 0);
@@ -430,7 +426,7 @@ static void write_file(const char *path, const char *text)
 /* Creates a simulator with standard error captured; returns what it logged. */
 static char *new_capturing_log(fx_t *fx)
 {
-    char log_path[160];
+    char log_path[320];
     snprintf(log_path, sizeof log_path, "%s/stderr.log", fx->dir);
     fflush(stderr);
     int saved = dup(2), fd = open(log_path, O_RDWR | O_CREAT | O_TRUNC, 0600);

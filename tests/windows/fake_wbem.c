@@ -237,6 +237,7 @@ typedef struct {
     char *key; /* a path (objects) or a fragment (queries) */
     fake_obj_t **objs;
     size_t n;
+    HRESULT hr; /* queries: the failure to answer with, or S_OK */
 } s_entry_t;
 
 typedef struct {
@@ -324,17 +325,22 @@ static HRESULT STDMETHODCALLTYPE s_exec_query(IWbemServices *i, const BSTR lang,
     fake_wbem_t *f = s_fw(i);
     char *q = s_narrow(query);
     s_record(f, s_join("ExecQuery", q));
+    const s_entry_t *hit = NULL;
+    for (size_t k = 0; k < f->n_queries && !hit; k++)
+        if (strstr(q, f->queries[k].key))
+            hit = &f->queries[k];
+    free(q);
+    if (hit && FAILED(hit->hr)) {
+        *out = NULL;
+        return hit->hr;
+    }
     s_enum_t *e = s_xalloc(sizeof *e);
     e->iface.lpVtbl = &s_en_vtbl;
     e->refs = 1;
-    for (size_t k = 0; k < f->n_queries; k++) {
-        if (strstr(q, f->queries[k].key)) {
-            e->objs = f->queries[k].objs;
-            e->n = f->queries[k].n;
-            break;
-        }
+    if (hit) {
+        e->objs = hit->objs;
+        e->n = hit->n;
     }
-    free(q);
     *out = &e->iface;
     return S_OK;
 }
@@ -410,7 +416,8 @@ static void s_entry_set(s_entry_t *e, const char *key, fake_obj_t **objs, size_t
     e->key = s_xalloc(len);
     memcpy(e->key, key, len);
     e->objs = s_xalloc((n ? n : 1) * sizeof *objs);
-    memcpy(e->objs, objs, n * sizeof *objs);
+    if (n)
+        memcpy(e->objs, objs, n * sizeof *objs);
     e->n = n;
 }
 
@@ -424,6 +431,14 @@ void fake_wbem_add_query(fake_wbem_t *f, const char *fragment, fake_obj_t **objs
 {
     if (f->n_queries < S_MAX)
         s_entry_set(&f->queries[f->n_queries++], fragment, objs, n);
+}
+
+void fake_wbem_fail_query(fake_wbem_t *f, const char *fragment, HRESULT hr)
+{
+    if (f->n_queries < S_MAX) {
+        s_entry_set(&f->queries[f->n_queries], fragment, NULL, 0);
+        f->queries[f->n_queries++].hr = hr;
+    }
 }
 
 void fake_wbem_push_result(fake_wbem_t *f, HRESULT hr, fake_obj_t *out)

@@ -32,8 +32,12 @@ void fake_wbem_free(fake_wbem_t *f);
 IWbemServices *fake_wbem_services(fake_wbem_t *f);
 /* GetObject(path) gives `o` (the fake takes the caller's reference). */
 void fake_wbem_add_object(fake_wbem_t *f, const char *path, fake_obj_t *o);
-/* An ExecQuery whose text contains `fragment` enumerates `objs` (taken). */
+/* An ExecQuery whose text contains `fragment` enumerates `objs` (taken); the
+ * first matching entry answers. A query that matches none enumerates nothing. */
 void fake_wbem_add_query(fake_wbem_t *f, const char *fragment, fake_obj_t **objs, size_t n);
+/* An ExecQuery whose text contains `fragment` fails with `hr`, as WMI does
+ * for a class or association it does not have. */
+void fake_wbem_fail_query(fake_wbem_t *f, const char *fragment, HRESULT hr);
 /* The next ExecMethod fails with `hr`, or else answers `out` (taken). */
 void fake_wbem_push_result(fake_wbem_t *f, HRESULT hr, fake_obj_t *out);
 size_t fake_wbem_n_calls(const fake_wbem_t *f);

@@ -69,7 +69,24 @@ sinks:
     plugin: jsonl
     options:
       path: outcomes.jsonl
+control:
+  endpoint: tcp://127.0.0.1:{control_port}
+  secret_key_file: server.key
+  operators:
+    - name: wine-operator
+      key: '{operator_key}'
 """
+CTL = os.path.join(sgtest.BUILD, "siteguardctl")
+
+
+def keygen(path):
+    """A CURVE key pair made by the native siteguardctl: the secret key written
+    to path, the public key returned."""
+    r = subprocess.run([CTL, "keygen", "--out", path], capture_output=True, text=True,
+                       timeout=30)
+    if r.returncode != 0:
+        raise AssertionError(r.stderr)
+    return r.stdout.strip()
 
 
 def wine(*args, timeout=120):
@@ -100,11 +117,16 @@ class WindowsService(unittest.TestCase):
         self.metrics_port = free_port()
         self.endpoint = "tcp://127.0.0.1:%d" % self.port
         self.site_port = {"A": free_port(), "B": free_port(), "W": free_port()}
+        self.tmp = sgtest.tempdir()
+        self.control_port = free_port()
+        self.server_pub = keygen(os.path.join(DATA, "server.key"))
+        self.operator_key = os.path.join(self.tmp, "operator.key")
         with open(os.path.join(DATA, "siteguard.yaml"), "w") as f:
-            f.write(CONFIG.format(port=self.port, metrics_port=self.metrics_port))
+            f.write(CONFIG.format(port=self.port, metrics_port=self.metrics_port,
+                                  control_port=self.control_port,
+                                  operator_key=keygen(self.operator_key)))
         self.exe = win_path(os.path.join(WIN_BUILD, "siteguard.exe"))
         self.procs, self.listeners, self.pub = [], [], None
-        self.tmp = sgtest.tempdir()
 
     def tearDown(self):
         if self.pub:
@@ -177,6 +199,14 @@ class WindowsService(unittest.TestCase):
                                         timeout=10) as resp:
                 self.assertEqual(resp.status, 200)
                 self.assertIn("siteguard_events_received_total", resp.read().decode())
+
+            # the control endpoint: loopback tcp with CURVE, by the native siteguardctl
+            r = subprocess.run([CTL, "-s", "tcp://127.0.0.1:%d" % self.control_port,
+                                "--server-key", self.server_pub, "--key-file", self.operator_key,
+                                "--timeout", "10000", "status"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr + log_text(name)[-3000:])
+            self.assertIn("a-app", r.stdout)
 
             r = wine("net", "stop", name)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr + log_text(name)[-3000:])

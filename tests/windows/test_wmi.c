@@ -12,6 +12,7 @@
 #include "provider/provider.h"
 #include "provider/wmi.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,20 +242,190 @@ static void recovery_points_are_the_collections_associators_with_time_and_consis
     sg_recovery_points_free(rp, n);
 }
 
-static void collection_state_comes_from_its_replication_state(void **state)
+/* Msvm_VirtualSystemCollection.ReplicationState in root\HyperVCluster\v2,
+ * each value as wmi.c reads Microsoft's page for it. */
+static void each_collection_replication_state_maps_as_documented(void **state)
 {
     fx_t *fx = *state;
-    fake_obj_t *c = fake_obj_new();
-    fake_obj_set_int(c, "ReplicationState", 5);
-    fake_wbem_add_object(fx->fake, COLL, c);
-    sg_coll_state_t st = SG_COLL_UNKNOWN;
+    static const struct {
+        LONG value;
+        sg_coll_state_t want;
+    } table[] = {
+        {0, SG_COLL_UNKNOWN},           /* Disabled */
+        {1, SG_COLL_UNKNOWN},           /* Ready for replication */
+        {2, SG_COLL_UNKNOWN},           /* Waiting to complete initial replication */
+        {3, SG_COLL_REPLICATING},       /* Replicating */
+        {4, SG_COLL_FAILOVER_RUNNING},  /* Failover initiated: not yet failed over */
+        {5, SG_COLL_FAILED_OVER},       /* Recovered */
+        {6, SG_COLL_COMMITTED},         /* Committed */
+        {7, SG_COLL_REPLICATING},       /* Suspended */
+        {8, SG_COLL_REPLICATING},       /* Critical: a replica whose primary is gone */
+        {9, SG_COLL_UNKNOWN},           /* Waiting to start resynchronization */
+        {10, SG_COLL_UNKNOWN},          /* Resynchronizing */
+        {11, SG_COLL_UNKNOWN},          /* Planned failover initiated */
+        {12, SG_COLL_UNKNOWN},          /* not "Failover in progress" on a collection */
+        {13, SG_COLL_TESTING},          /* Test failover initiated */
+        {14, SG_COLL_UNKNOWN},          /* Partially enabled */
+        {15, SG_COLL_UNKNOWN},          /* Partially disabled */
+        {16, SG_COLL_UNKNOWN},          /* Partially recovered: never "failed over" */
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "Msvm_VirtualSystemCollection.CollectionID=\"s%ld\"",
+                 (long)table[i].value);
+        fake_obj_t *c = fake_obj_new();
+        fake_obj_set_int(c, "ReplicationState", table[i].value);
+        fake_wbem_add_object(fx->fake, path, c);
+        sg_coll_state_t st = (sg_coll_state_t)-1;
+        assert_int_equal(sg_provider_get_state(fx->p, path, &st), SG_OK);
+        if (st != table[i].want)
+            fail_msg("ReplicationState %ld: %s, want %s", (long)table[i].value,
+                     sg_coll_state_text(st), sg_coll_state_text(table[i].want));
+    }
+    assert_true(s_find(fx, "GetObject Msvm_VirtualSystemCollection.CollectionID=\"s13\"") >= 0);
+}
+
+static void a_collection_without_a_replication_state_is_unknown_and_a_missing_one_not_found(
+    void **state)
+{
+    fx_t *fx = *state;
+    fake_wbem_add_object(fx->fake, COLL, fake_obj_new());
+    sg_coll_state_t st = SG_COLL_REPLICATING;
     assert_int_equal(sg_provider_get_state(fx->p, COLL, &st), SG_OK);
-    assert_int_equal(st, SG_COLL_FAILED_OVER);
-    c = fake_obj_new();
-    fake_obj_set_int(c, "ReplicationState", 3);
-    fake_wbem_add_object(fx->fake, "other", c);
-    assert_int_equal(sg_provider_get_state(fx->p, "other", &st), SG_OK);
-    assert_int_equal(st, SG_COLL_REPLICATING);
+    assert_int_equal(st, SG_COLL_UNKNOWN);
+    assert_int_equal(sg_provider_get_state(fx->p, "Msvm_VirtualSystemCollection.CollectionID=\"x\"",
+                                           &st),
+                     SG_ENOTFOUND);
+}
+
+/* --- find_failover_job ------------------------------------------------------------ */
+
+#define JOBS_OF_COLL "ASSOCIATORS OF {" COLL "}"
+#define JOB_2 "\\\\HV1\\root\\HyperVCluster\\v2:Msvm_ConcreteJob.InstanceID=\"j-2\""
+#define JOB_3 "\\\\HV1\\root\\HyperVCluster\\v2:Msvm_ConcreteJob.InstanceID=\"j-3\""
+#define INTENT_MS 1795626000000LL /* 2026-11-25T17:00:00Z */
+#define BEFORE_INTENT "20261125165900.000000+000"
+#define AFTER_INTENT "20261125170005.000000+000"
+#define LATER "20261125170130.000000+000"
+#define JOB_TYPE_INITIATE_FAILOVER 97
+#define JOB_TYPE_INITIATE_TEST_REPLICA 102
+
+static fake_obj_t *s_job(const char *path, LONG type, LONG job_state, const char *start)
+{
+    fake_obj_t *j = fake_obj_new();
+    fake_obj_set_str(j, "__PATH", path);
+    fake_obj_set_int(j, "JobType", type);
+    fake_obj_set_int(j, "JobState", job_state);
+    fake_obj_set_str(j, "StartTime", start);
+    fake_obj_set_int(j, "PercentComplete", job_state == SG_JOB_COMPLETED ? 100 : 30);
+    return j;
+}
+
+static void a_failover_job_in_flight_is_found_among_the_collections_jobs_and_followed(
+    void **state)
+{
+    fx_t *fx = *state;
+    /* in flight: found even though it started before the intent */
+    fake_obj_t *jobs[2] = {
+        s_job(JOB_2, JOB_TYPE_INITIATE_TEST_REPLICA, SG_JOB_RUNNING, AFTER_INTENT),
+        s_job(JOB, JOB_TYPE_INITIATE_FAILOVER, SG_JOB_RUNNING, BEFORE_INTENT),
+    };
+    fake_wbem_add_query(fx->fake, JOBS_OF_COLL, jobs, 2);
+    fake_obj_t *followed = s_job(JOB, JOB_TYPE_INITIATE_FAILOVER, SG_JOB_RUNNING, BEFORE_INTENT);
+    fake_wbem_add_object(fx->fake, JOB, followed);
+    char *path = NULL;
+    assert_int_equal(sg_provider_find_failover_job(fx->p, COLL, INTENT_MS, &path), SG_OK);
+    assert_non_null(path);
+    assert_string_equal(path, JOB);
+    int q = s_find(fx, "ExecQuery ASSOCIATORS OF");
+    assert_true(q >= 0);
+    assert_string_equal(fake_wbem_call(fx->fake, (size_t)q),
+                        "ExecQuery ASSOCIATORS OF {" COLL "} WHERE AssocClass = "
+                        "Msvm_AffectedJobElement ResultClass = Msvm_ConcreteJob");
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(fx->p, path, &st), SG_OK);
+    assert_int_equal(st.job_state, SG_JOB_RUNNING);
+    assert_int_equal(st.percent_complete, 30);
+    sg_job_status_fini(&st);
+    free(path);
+}
+
+static void no_failover_job_of_the_collection_is_not_found(void **state)
+{
+    fx_t *fx = *state;
+    fake_wbem_add_query(fx->fake, JOBS_OF_COLL, NULL, 0);
+    char *path = (char *)"untouched";
+    assert_int_equal(sg_provider_find_failover_job(fx->p, COLL, INTENT_MS, &path), SG_ENOTFOUND);
+    assert_null(path);
+    assert_true(s_find(fx, "ExecQuery " JOBS_OF_COLL) >= 0);
+}
+
+static void an_ended_failover_job_older_than_the_intent_is_ignored(void **state)
+{
+    fx_t *fx = *state;
+    fake_obj_t *jobs[2] = {
+        s_job(JOB, JOB_TYPE_INITIATE_FAILOVER, SG_JOB_COMPLETED, BEFORE_INTENT),
+        s_job(JOB_2, JOB_TYPE_INITIATE_FAILOVER, SG_JOB_EXCEPTION, NULL), /* no StartTime */
+    };
+    fake_wbem_add_query(fx->fake, JOBS_OF_COLL, jobs, 2);
+    char *path = NULL;
+    assert_int_equal(sg_provider_find_failover_job(fx->p, COLL, INTENT_MS, &path), SG_ENOTFOUND);
+    assert_null(path);
+}
+
+static void the_newest_ended_failover_job_since_the_intent_is_found(void **state)
+{
+    fx_t *fx = *state;
+    fake_obj_t *jobs[3] = {
+        s_job(JOB, JOB_TYPE_INITIATE_FAILOVER, SG_JOB_EXCEPTION, AFTER_INTENT),
+        s_job(JOB_3, JOB_TYPE_INITIATE_FAILOVER, SG_JOB_COMPLETED, LATER),
+        s_job(JOB_2, JOB_TYPE_INITIATE_FAILOVER, SG_JOB_COMPLETED, BEFORE_INTENT),
+    };
+    fake_wbem_add_query(fx->fake, JOBS_OF_COLL, jobs, 3);
+    char *path = NULL;
+    assert_int_equal(sg_provider_find_failover_job(fx->p, COLL, INTENT_MS, &path), SG_OK);
+    assert_string_equal(path, JOB_3);
+    free(path);
+}
+
+static void a_failover_job_in_flight_wins_over_a_newer_ended_one(void **state)
+{
+    fx_t *fx = *state;
+    fake_obj_t *jobs[2] = {
+        s_job(JOB_3, JOB_TYPE_INITIATE_FAILOVER, SG_JOB_COMPLETED, LATER),
+        s_job(JOB_2, JOB_TYPE_INITIATE_FAILOVER, SG_JOB_STARTING, AFTER_INTENT),
+    };
+    fake_wbem_add_query(fx->fake, JOBS_OF_COLL, jobs, 2);
+    char *path = NULL;
+    assert_int_equal(sg_provider_find_failover_job(fx->p, COLL, INTENT_MS, &path), SG_OK);
+    assert_string_equal(path, JOB_2);
+    free(path);
+}
+
+static void jobs_of_other_methods_are_not_failover_jobs(void **state)
+{
+    fx_t *fx = *state;
+    fake_obj_t *jobs[2] = {
+        s_job(JOB, JOB_TYPE_INITIATE_TEST_REPLICA, SG_JOB_RUNNING, AFTER_INTENT),
+        s_job(JOB_2, 99 /* Commit Failover */, SG_JOB_COMPLETED, LATER),
+    };
+    fake_wbem_add_query(fx->fake, JOBS_OF_COLL, jobs, 2);
+    char *path = NULL;
+    assert_int_equal(sg_provider_find_failover_job(fx->p, COLL, INTENT_MS, &path), SG_ENOTFOUND);
+    assert_null(path);
+}
+
+static void a_wmi_without_the_job_association_answers_not_found_and_a_failure_is_an_error(
+    void **state)
+{
+    fx_t *fx = *state;
+    fake_wbem_fail_query(fx->fake, JOBS_OF_COLL, WBEM_E_INVALID_CLASS);
+    char *path = NULL;
+    assert_int_equal(sg_provider_find_failover_job(fx->p, COLL, INTENT_MS, &path), SG_ENOTFOUND);
+    assert_null(path);
+    fake_wbem_fail_query(fx->fake, "ASSOCIATORS OF {other}", WBEM_E_FAILED);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, "other", INTENT_MS, &path), SG_EIO);
+    assert_null(path);
 }
 
 static void cim_datetimes_and_intervals_parse_and_reject_garbage(void **state)
@@ -296,8 +467,27 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             recovery_points_are_the_collections_associators_with_time_and_consistency, s_setup,
             s_teardown),
-        cmocka_unit_test_setup_teardown(collection_state_comes_from_its_replication_state,
+        cmocka_unit_test_setup_teardown(each_collection_replication_state_maps_as_documented,
                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            a_collection_without_a_replication_state_is_unknown_and_a_missing_one_not_found,
+            s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            a_failover_job_in_flight_is_found_among_the_collections_jobs_and_followed, s_setup,
+            s_teardown),
+        cmocka_unit_test_setup_teardown(no_failover_job_of_the_collection_is_not_found, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(an_ended_failover_job_older_than_the_intent_is_ignored,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(the_newest_ended_failover_job_since_the_intent_is_found,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(a_failover_job_in_flight_wins_over_a_newer_ended_one,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(jobs_of_other_methods_are_not_failover_jobs, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(
+            a_wmi_without_the_job_association_answers_not_found_and_a_failure_is_an_error,
+            s_setup, s_teardown),
         cmocka_unit_test(cim_datetimes_and_intervals_parse_and_reject_garbage),
     };
     return cmocka_run_group_tests_name("wmi", tests, NULL, NULL);

@@ -31,6 +31,9 @@ int sg_platform_exe_dir(char *buf, size_t len);
 /* `path` made absolute against the working directory (it need not exist).
  * Returns 0 or SG_EINVAL when it does not fit. */
 int sg_platform_abs_path(const char *path, char *buf, size_t len);
+/* This computer's name (the default leader.name). Writes into buf; returns 0
+ * or a negative sg_err_t. */
+int sg_platform_hostname(char *buf, size_t len);
 
 /* --- the system service manager ---------------------------------------------
  * Windows: the Service Control Manager (SCM). POSIX: systemd runs

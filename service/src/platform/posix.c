@@ -67,6 +67,14 @@ int sg_platform_stop_requested(void) { return s_stop != 0; }
 
 void sg_platform_request_stop(void) { s_stop = 1; }
 
+int sg_platform_hostname(char *buf, size_t len)
+{
+    if (len == 0 || gethostname(buf, len) != 0)
+        return SG_EIO;
+    buf[len - 1] = '\0';
+    return buf[0] ? SG_OK : SG_EIO;
+}
+
 int sg_platform_exe_dir(char *buf, size_t len)
 {
     ssize_t n = readlink("/proc/self/exe", buf, len - 1);

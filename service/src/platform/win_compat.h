@@ -23,6 +23,19 @@
 /* fsync: _commit flushes a descriptor to disk. */
 #define fsync _commit
 
+/* flock on a lock file (exclusive or unlock only): _locking on its first
+ * byte, which retries for about 10 s before it gives up. */
+#include <sys/locking.h>
+#define LOCK_EX 2
+#define LOCK_UN 8
+static inline int sg_win_flock(int fd, int op)
+{
+    if (_lseek(fd, 0, SEEK_SET) != 0)
+        return -1;
+    return _locking(fd, op == LOCK_UN ? _LK_UNLCK : _LK_LOCK, 1);
+}
+#define flock sg_win_flock
+
 /* rename over an existing file, atomically, as POSIX rename does. */
 __declspec(dllimport) int __stdcall MoveFileExA(const char *from, const char *to,
                                                 unsigned long flags);

@@ -123,6 +123,12 @@ void sg_platform_request_stop(void) { InterlockedExchange(&s_stop, 1); }
 
 /* --- paths ------------------------------------------------------------------- */
 
+int sg_platform_hostname(char *buf, size_t len)
+{
+    DWORD n = (DWORD)len;
+    return len && GetComputerNameA(buf, &n) ? SG_OK : SG_EIO;
+}
+
 int sg_platform_exe_dir(char *buf, size_t len)
 {
     DWORD n = GetModuleFileNameA(NULL, buf, (DWORD)len);

@@ -230,7 +230,9 @@ fail:
 void sg_decision_fini(sg_decision_t *d)
 {
     free(d->reason);
+    free(d->point);
     d->reason = NULL;
+    d->point = NULL;
 }
 
 void sg_engine_destroy(sg_engine_t **ep)
@@ -1244,7 +1246,7 @@ static char *s_manual_refusal(sg_engine_t *e, int c, bool force, sg_now_t now, i
 }
 
 int sg_engine_manual_failover(sg_engine_t *e, int collection, bool force, const char *reason,
-                              sg_now_t now, char **why)
+                              const char *point, sg_now_t now, char **why)
 {
     if (why)
         *why = NULL;
@@ -1266,19 +1268,30 @@ int sg_engine_manual_failover(sg_engine_t *e, int collection, bool force, const 
     }
     const sg_collection_cfg_t *cc = &e->cfg->collections[collection];
     s_site_t *site = &e->sites[cc->site];
+    char *own_point = point ? strdup(point) : NULL;
+    if (point && !own_point)
+        return SG_ENOMEM;
     if (!site->budget_taken) {
         if (s_budget_take(&e->budget, now.mono) != SG_OK ||
-            s_budget_take(&e->site_budget[cc->site], now.mono) != SG_OK)
+            s_budget_take(&e->site_budget[cc->site], now.mono) != SG_OK) {
+            free(own_point);
             return SG_ENOMEM;
+        }
         site->budget_taken = true;
     }
     e->colls[collection].verdict = SG_COLL_DECIDED;
     e->colls[collection].announced = SG_GUARD_NONE;
-    return s_emit(e, SG_DECISION_FAILOVER, cc->site, collection, SG_GUARD_NONE, now,
-                  "manual failover by an operator%s: fail %s over to %s (site %s is %s): %s",
-                  force ? ", forced past the guards" : ", every guard passes", cc->name,
-                  s_site_name(e, cc->replica_site), s_site_name(e, cc->site),
-                  sg_site_state_name(site->state), reason && *reason ? reason : "no reason given");
+    rc = s_emit(e, SG_DECISION_FAILOVER, cc->site, collection, SG_GUARD_NONE, now,
+                "manual failover by an operator%s: fail %s over to %s (site %s is %s%s%s): %s",
+                force ? ", forced past the guards" : ", every guard passes", cc->name,
+                s_site_name(e, cc->replica_site), s_site_name(e, cc->site),
+                sg_site_state_name(site->state), point ? "; recovery point " : "",
+                point ? point : "", reason && *reason ? reason : "no reason given");
+    if (rc == SG_OK) /* the decision just queued runs with this point */
+        e->q[(e->q_head + e->q_len - 1) % e->q_cap].point = own_point;
+    else
+        free(own_point);
+    return rc;
 }
 
 bool sg_engine_pause_at(const sg_engine_t *e, size_t i, int64_t now_mono, int *site,

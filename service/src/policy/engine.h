@@ -118,6 +118,9 @@ typedef struct {
     uint64_t run_id;  /* failover run id (FAILOVER), else 0 */
     sg_now_t at;      /* the event or tick that decided it */
     char *reason;     /* owned; freed by sg_decision_fini */
+    char *point;      /* FAILOVER asked by an operator with a recovery point for this run
+                       * ("latest", "app", or a point's path or ID): owned, freed by
+                       * sg_decision_fini; NULL: the collection's configured point */
 } sg_decision_t;
 
 typedef struct sg_engine sg_engine_t;
@@ -136,7 +139,8 @@ int sg_engine_tick(sg_engine_t *e, sg_now_t now);
  * while a site is lost). */
 int64_t sg_engine_next_deadline(const sg_engine_t *e);
 
-/* Takes the oldest queued decision into *out (caller then owns out->reason).
+/* Takes the oldest queued decision into *out (caller then owns out->reason
+ * and out->point).
  * Returns false when none is queued. */
 bool sg_engine_next(sg_engine_t *e, sg_decision_t *out);
 void sg_decision_fini(sg_decision_t *d);
@@ -190,10 +194,12 @@ const char *sg_coll_verdict_name(sg_coll_verdict_t v);
  * and *why names it. With `force` no guard is checked and a reason is
  * required (SG_EINVAL without one). On success a FAILOVER decision, with
  * the reason, is queued for sg_engine_next and the budget counts it as a
- * site failover as usual. `why` may be NULL; else *why is set to a string
- * the caller frees, or NULL. */
+ * site failover as usual. `point` (copied into the decision; NULL: the
+ * collection's configured one) is the recovery point of this run only; the
+ * engine does not check it (the executor resolves it). `why` may be NULL;
+ * else *why is set to a string the caller frees, or NULL. */
 int sg_engine_manual_failover(sg_engine_t *e, int collection, bool force, const char *reason,
-                              sg_now_t now, char **why);
+                              const char *point, sg_now_t now, char **why);
 
 /* Active pauses, for status: the i-th (0-based) pause still in force at
  * `now_mono`; false when there is no such pause. *reason is borrowed (may

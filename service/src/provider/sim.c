@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #define S_LOG "provider:sim"
@@ -108,6 +109,8 @@ typedef struct {
     uint64_t next_seq;
     uint32_t tag; /* distinguishes this instance's job ids */
     int64_t epoch_ms; /* wall time of the first start: recovery points date from it */
+    int lock_fd;      /* "<state_file>.lock", or -1 without a state file */
+    uint64_t seen_gen; /* the lock file's generation this memory reflects */
 } s_sim_t;
 
 /* The state rule of each method: the state it needs, the state shown while
@@ -393,11 +396,15 @@ fail:
 }
 
 /* Rewrites the state file, if there is one. Called with the mutex held. */
-static int s_save(const s_sim_t *sim)
+static void s_gen_write(int fd, uint64_t gen);
+
+static int s_save(s_sim_t *sim)
 {
     const char *path = sim->cfg->provider.sim.state_file;
     if (!path)
         return SG_OK;
+    if (sim->lock_fd >= 0) /* first: a crash in between only costs the others a reload */
+        s_gen_write(sim->lock_fd, ++sim->seen_gen);
     json_t *root = s_to_json(sim);
     char *text = root ? json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
     json_decref(root);
@@ -582,6 +589,96 @@ static int s_load(s_sim_t *sim)
 
 /* Applies the end of the collection's job in flight if it has ended. Called
  * with the mutex held. */
+/* ---- one state file, several processes ------------------------------------------
+ *
+ * Two siteguard instances (a leader and its standby) may share one state
+ * file, standing in for the one Hyper-V cluster. Every operation holds an
+ * exclusive lock on "<state_file>.lock" (flock) with the mutex; the lock
+ * file holds a generation, bumped by every save, and an operation that finds
+ * another generation than its own last one loads the state file again first. */
+
+static uint64_t s_gen_read(int fd)
+{
+    char buf[32] = {0};
+    if (lseek(fd, 0, SEEK_SET) != 0 || read(fd, buf, sizeof buf - 1) < 0)
+        return 0;
+    return strtoull(buf, NULL, 10);
+}
+
+static void s_gen_write(int fd, uint64_t gen)
+{
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%020llu\n", (unsigned long long)gen);
+    if (lseek(fd, 0, SEEK_SET) != 0 || write(fd, buf, (size_t)n) != n)
+        sg_warn(S_LOG, "cannot write the generation of the state file's lock");
+}
+
+/* Forgets the state in memory, before it is loaded again. */
+static void s_forget(s_sim_t *sim)
+{
+    for (size_t i = 0; i < sim->n_jobs; i++)
+        free(sim->jobs[i].path);
+    sim->n_jobs = 0;
+    for (size_t i = 0; i < sim->cfg->n_collections; i++)
+        sim->colls[i] = (s_coll_t){.state = SG_COLL_REPLICATING, .active = S_NO_JOB};
+    size_t n_faults = sim->cfg->provider.sim.n_faults;
+    memset(sim->fault_uses, 0, (n_faults ? n_faults : 1) * sizeof *sim->fault_uses);
+}
+
+/* Loads the state another process saved. */
+static void s_reload(s_sim_t *sim)
+{
+    const char *path = sim->cfg->provider.sim.state_file;
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    s_forget(sim);
+    if (!root || s_from_json(sim, root, path) != SG_OK)
+        sg_error(S_LOG, "cannot load state file %s again: %s", path, root ? "corrupt" : jerr.text);
+    json_decref(root);
+}
+
+/* The mutex, and with a state file the file lock and the latest state. */
+static void s_lock(s_sim_t *sim)
+{
+    pthread_mutex_lock(&sim->mu);
+    if (sim->lock_fd < 0)
+        return;
+    while (flock(sim->lock_fd, LOCK_EX) != 0 && errno == EINTR)
+        ;
+    uint64_t gen = s_gen_read(sim->lock_fd);
+    if (gen != sim->seen_gen) {
+        s_reload(sim);
+        sim->seen_gen = gen;
+    }
+}
+
+static void s_unlock(s_sim_t *sim)
+{
+    if (sim->lock_fd >= 0)
+        flock(sim->lock_fd, LOCK_UN);
+    pthread_mutex_unlock(&sim->mu);
+}
+
+/* Opens the lock file, then loads and saves the state under it. */
+static int s_open_shared(s_sim_t *sim)
+{
+    char *path = sg_strdupf("%s.lock", sim->cfg->provider.sim.state_file);
+    sim->lock_fd = path ? open(path, O_RDWR | O_CREAT, 0600) : -1;
+    if (sim->lock_fd < 0) {
+        sg_error(S_LOG, "cannot open the lock file %s", path ? path : "(out of memory)");
+        free(path);
+        return SG_EIO;
+    }
+    free(path);
+    while (flock(sim->lock_fd, LOCK_EX) != 0 && errno == EINTR)
+        ;
+    sim->seen_gen = s_gen_read(sim->lock_fd);
+    int rc = s_load(sim);
+    rc = rc ? rc : s_save(sim);
+    flock(sim->lock_fd, LOCK_UN);
+    return rc;
+}
+
 static void s_settle(s_sim_t *sim, size_t ci, int64_t now_mono)
 {
     s_coll_t *c = &sim->colls[ci];
@@ -717,7 +814,7 @@ static int s_call(sg_provider_t *p, sg_method_t m, const char *coll_path, const 
         return SG_EINVAL;
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
     int rc = SG_OK;
-    pthread_mutex_lock(&sim->mu);
+    s_lock(sim);
     long ci = s_find_coll(sim, coll_path);
     if (ci >= 0 && rp && !s_rp_known(s_coll_name(sim, (size_t)ci), rp)) {
         sim->colls[ci].calls[m]++;
@@ -731,7 +828,7 @@ static int s_call(sg_provider_t *p, sg_method_t m, const char *coll_path, const 
     } else {
         rc = s_apply(sim, (size_t)ci, m, r);
     }
-    pthread_mutex_unlock(&sim->mu);
+    s_unlock(sim);
     return rc;
 }
 
@@ -740,7 +837,7 @@ static int s_get_job(sg_provider_t *p, const char *job_path, sg_job_status_t *ou
     s_sim_t *sim = (s_sim_t *)p;
     int rc = SG_OK;
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&sim->mu);
+    s_lock(sim);
     s_job_t *j = job_path ? s_find_job(sim, job_path) : NULL;
     if (!j) {
         rc = SG_ENOTFOUND;
@@ -757,7 +854,7 @@ static int s_get_job(sg_provider_t *p, const char *job_path, sg_job_status_t *ou
             rc = SG_ENOMEM;
     }
 done:
-    pthread_mutex_unlock(&sim->mu);
+    s_unlock(sim);
     return rc;
 }
 
@@ -765,7 +862,7 @@ static int s_get_state(sg_provider_t *p, const char *coll_path, sg_coll_state_t 
 {
     s_sim_t *sim = (s_sim_t *)p;
     int rc = SG_OK;
-    pthread_mutex_lock(&sim->mu);
+    s_lock(sim);
     long ci = s_find_coll(sim, coll_path);
     if (ci < 0) {
         rc = SG_ENOTFOUND;
@@ -774,7 +871,7 @@ static int s_get_state(sg_provider_t *p, const char *coll_path, sg_coll_state_t 
         s_settle(sim, (size_t)ci, sg_clock_mono(sim->clock));
         *out = sim->colls[ci].state;
     }
-    pthread_mutex_unlock(&sim->mu);
+    s_unlock(sim);
     return rc;
 }
 
@@ -813,7 +910,7 @@ static int s_find_failover_job(sg_provider_t *p, const char *coll_path, int64_t 
     int rc = SG_ENOTFOUND;
     *job_path = NULL;
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
-    pthread_mutex_lock(&sim->mu);
+    s_lock(sim);
     long ci = s_find_coll(sim, coll_path);
     const s_job_t *best = NULL;
     if (ci >= 0) {
@@ -830,7 +927,7 @@ static int s_find_failover_job(sg_provider_t *p, const char *coll_path, int64_t 
     }
     if (best)
         rc = (*job_path = strdup(best->path)) ? SG_OK : SG_ENOMEM;
-    pthread_mutex_unlock(&sim->mu);
+    s_unlock(sim);
     return rc;
 }
 
@@ -840,13 +937,13 @@ int sg_sim_counts(sg_provider_t *p, const char *collection_path, sg_method_t met
     s_sim_t *sim = (s_sim_t *)p;
     if (method < 0 || method >= SG_METHOD_COUNT)
         return SG_EINVAL;
-    pthread_mutex_lock(&sim->mu);
+    s_lock(sim);
     long ci = s_find_coll(sim, collection_path);
     if (ci >= 0) {
         *calls = sim->colls[ci].calls[method];
         *accepted = sim->colls[ci].accepted[method];
     }
-    pthread_mutex_unlock(&sim->mu);
+    s_unlock(sim);
     return ci >= 0 ? SG_OK : SG_ENOTFOUND;
 }
 
@@ -857,6 +954,8 @@ static void s_free(s_sim_t *sim)
     free(sim->jobs);
     free(sim->colls);
     free(sim->fault_uses);
+    if (sim->lock_fd >= 0)
+        close(sim->lock_fd);
     free(sim);
 }
 
@@ -884,6 +983,7 @@ sg_provider_t *sg_sim_new(const sg_config_t *cfg, const sg_clock_t *clock)
     if (!sim)
         goto fail_oom;
     sim->base.ops = &s_ops;
+    sim->lock_fd = -1;
     sim->cfg = cfg;
     sim->clock = clock;
     sim->next_seq = 1;
@@ -895,8 +995,7 @@ sg_provider_t *sg_sim_new(const sg_config_t *cfg, const sg_clock_t *clock)
         goto fail_oom;
     for (size_t i = 0; i < n_colls; i++)
         sim->colls[i] = (s_coll_t){.state = SG_COLL_REPLICATING, .active = S_NO_JOB};
-    if (cfg->provider.sim.state_file &&
-        (s_load(sim) != SG_OK || s_save(sim) != SG_OK))
+    if (cfg->provider.sim.state_file && s_open_shared(sim) != SG_OK)
         goto fail;
     if (pthread_mutex_init(&sim->mu, NULL) != 0)
         goto fail;

@@ -12,11 +12,17 @@
  * ErrorDescription, ElapsedTime). Recovery points are the collection's
  * associators of class Msvm_CollectionRecoveryPoint (CreationTime,
  * ConsistencyLevel 1 = application-consistent). The collection's state comes
- * from its ReplicationState.
+ * from its ReplicationState, in the collection's own numbering (3 Replicating,
+ * 4 Failover initiated, 5 Recovered, 6 Committed, ...: wmi.c says which
+ * value means what and where that comes from).
  *
- * Not done: find_failover_job answers SG_ENOTFOUND (no query yet ties a
- * Msvm_ConcreteJob to its collection), so a restart after an intent without
- * a job calls again and relies on 32775 (invalid state) and get_state.
+ * find_failover_job: the collection's associators of class Msvm_ConcreteJob
+ * through Msvm_AffectedJobElement, those of JobType 97 (Initiate Failover);
+ * one in flight, else the one with the latest StartTime at or after
+ * since_ms. SG_ENOTFOUND when there is none, and also when this WMI has no
+ * such association (then a restart relies on the state and 32775, as the
+ * executor does for any provider). Hyper-V removes an ended job after its
+ * TimeBeforeRemoval (5 minutes by default).
  *
  * COM: each call joins the multithreaded apartment for its duration; the
  * provider's creator must stay in it until sg_provider_destroy. */
