@@ -876,11 +876,7 @@ void sg_control_destroy(sg_control_t **cp)
 
 void sg_control_set_config(sg_control_t *c, const sg_config_t *cfg)
 {
-    const char *was = c->env.cfg->control.secret_key, *now = cfg->control.secret_key;
-    if ((c->curve[0] || c->curve[1]) && (!now || !was || strcmp(was, now) != 0))
-        sg_warn(S_MOD, "control.secret_key_file changed: the control sockets keep the key they "
-                       "were bound with until a restart; client keys are read from the new "
-                       "config");
+    /* reload.c refuses a new secret key; client keys come from cfg. */
     c->env.cfg = cfg;
 }
 

@@ -90,6 +90,15 @@ static bool s_provider_eq(const sg_provider_cfg_t *a, const sg_provider_cfg_t *b
     return true;
 }
 
+static bool s_leader_eq(const sg_leader_cfg_t *a, const sg_leader_cfg_t *b)
+{
+    return a->mode == b->mode && s_str_eq(a->name, b->name) &&
+           s_strs_eq(a->etcd.endpoints, a->etcd.n_endpoints, b->etcd.endpoints,
+                     b->etcd.n_endpoints) &&
+           s_str_eq(a->etcd.key, b->etcd.key) && a->etcd.ttl_ms == b->etcd.ttl_ms &&
+           a->etcd.timeout_ms == b->etcd.timeout_ms;
+}
+
 static int s_refuse(sg_config_errors_t *errs, const sg_config_t *next, const sg_mark_t *mark,
                     const char *what)
 {
@@ -138,8 +147,11 @@ int sg_reload_check(const sg_config_t *cur, const sg_config_t *next, sg_config_e
         {s_str_eq(cur->journal.path, next->journal.path), "journal"},
         {s_str_eq(cur->control.endpoint, next->control.endpoint) &&
              s_str_eq(cur->control.readonly_endpoint, next->control.readonly_endpoint) &&
-             s_str_eq(cur->control.group, next->control.group),
-         "control"},
+             s_str_eq(cur->control.group, next->control.group) &&
+             s_str_eq(cur->control.secret_key_file, next->control.secret_key_file) &&
+             s_str_eq(cur->control.secret_key, next->control.secret_key),
+         "control (endpoints, group, secret_key_file)"},
+        {s_leader_eq(&cur->leader, &next->leader), "leader"},
         {s_str_eq(cur->metrics.listen, next->metrics.listen), "metrics"},
     };
     for (size_t i = 0; rc == SG_OK && i < sizeof sections / sizeof sections[0]; i++) {

@@ -11,6 +11,7 @@ sinks had received is sent to them again."""
 import json
 import os
 import signal
+import sqlite3
 import threading
 import time
 import unittest
@@ -66,17 +67,32 @@ def collections_yaml():
 
 
 class Receiver:
-    """Records every POST with the time it came; answers 500 while `down`."""
+    """Records every POST with the time it came; answers 500 while `down`.
+    While held, a POST waits unanswered until release(), then gets 503: it
+    was never accepted, so sending it again is no duplicate."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.log = []  # (monotonic time, status, document)
         self.down = False
+        self.open = threading.Event()
+        self.open.set()
         rec = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if not rec.open.is_set():
+                    rec.open.wait()
+                    with rec.lock:
+                        rec.log.append((time.monotonic(), 503, json.loads(body)))
+                    try:
+                        self.send_response(503)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                    except OSError:
+                        pass  # the sender is gone
+                    return
                 with rec.lock:
                     status = 500 if rec.down else 200
                     rec.log.append((time.monotonic(), status, json.loads(body)))
@@ -91,6 +107,12 @@ class Receiver:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def hold(self):
+        self.open.clear()
+
+    def release(self):
+        self.open.set()
+
     def accepted(self):
         """The documents answered 200, in order."""
         with self.lock:
@@ -104,6 +126,7 @@ class Receiver:
             return sum(1 for _, status, _ in self.log if status != 200)
 
     def close(self):
+        self.release()
         self.server.shutdown()
         self.server.server_close()
 
@@ -177,6 +200,16 @@ class Outbox(unittest.TestCase):
         self.svc.log.close()
         self.svc = None
 
+    def delivered(self, sink):
+        """The dedup keys the journal marks delivered to `sink`."""
+        db = sqlite3.connect(os.path.join(self.dir, "journal.db"), timeout=10)
+        try:
+            rows = db.execute("SELECT o.dedup_key FROM outbox x JOIN outcomes o ON o.seq = x.seq "
+                              "WHERE x.sink = ? AND x.state = 1", (sink,)).fetchall()
+        finally:
+            db.close()
+        return {k for (k,) in rows}
+
     def assert_once_each(self, keys, who):
         dups = sorted({k for k in keys if keys.count(k) > 1})
         self.assertEqual(dups, [], "%s received these more than once" % who)
@@ -217,14 +250,15 @@ class Outbox(unittest.TestCase):
             docs = self.healthy.accepted()
             return any(d["kind"] == "job_started" for d in docs) and len(succeeded(docs)) < N
         self.drive_until(mid_storm, "jobs to start")
-        # kill between two deliveries to the healthy sink (it has been quiet a moment)
-        quiet = time.monotonic() + 5
-        while time.monotonic() < quiet:
-            n = len(self.healthy.log)
-            time.sleep(0.1)
-            if len(self.healthy.log) == n and len(succeeded(self.healthy.accepted())) < N:
-                break
+        # Kill between two deliveries to the healthy sink: hold its next
+        # POST unanswered, and wait until the journal marks every notice it
+        # accepted as delivered. (A SIGKILL after an answer and before its
+        # mark would send that notice again: at least once, by design.)
+        self.healthy.hold()
+        self.drive_until(lambda: set(self.healthy.keys()) <= self.delivered("healthy"),
+                         "the healthy sink's deliveries to be journaled")
         self.kill()
+        self.healthy.release()
         before_kill = self.healthy.keys()
         self.assertEqual(self.flaky.accepted(), [])
         self.assertLess(len(succeeded(self.healthy.accepted())), N, "killed after the storm")

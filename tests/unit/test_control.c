@@ -239,6 +239,28 @@ static void test_reload_allows_policy_and_refuses_sites(void **state)
     sg_config_destroy(&next);
 }
 
+static void test_reload_refuses_a_new_leader_or_control_key(void **state)
+{
+    (void)state;
+    sg_config_t *cur = s_config("auto"), *next = s_config("auto");
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    next->leader.mode = SG_LEADER_ETCD;
+    assert_int_equal(sg_reload_check(cur, next, &errs), SG_ECONFIG);
+    assert_int_equal(errs.n, 1);
+    assert_non_null(strstr(errs.items[0], "leader cannot change"));
+    sg_config_errors_fini(&errs);
+    next->leader.mode = cur->leader.mode;
+    next->control.secret_key = strdup("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+    sg_config_errors_init(&errs);
+    assert_int_equal(sg_reload_check(cur, next, &errs), SG_ECONFIG);
+    assert_int_equal(errs.n, 1);
+    assert_non_null(strstr(errs.items[0], "secret_key_file) cannot change"));
+    sg_config_errors_fini(&errs);
+    sg_config_destroy(&cur);
+    sg_config_destroy(&next);
+}
+
 /* ---- CURVE: tcp control, roles by client key --------------------------------- */
 
 /* A service key pair, an operator, a reader and an unlisted client key, a
@@ -512,6 +534,7 @@ int main(void)
         T(test_forced_failover_needs_a_reason_then_is_decided),
         T(test_drills_and_bad_requests_are_answered_plainly),
         T(test_reload_allows_policy_and_refuses_sites),
+        T(test_reload_refuses_a_new_leader_or_control_key),
         cmocka_unit_test(test_tcp_control_without_curve_is_refused_with_file_line_column),
         TC(test_secret_key_file_must_hold_a_z85_key),
         TC(test_curve_key_decides_the_role_and_names_who_in_the_audit),
