@@ -15,6 +15,7 @@
 #include "schedule.h"
 #include "platform/platform.h"
 #include "str.h"
+#include "tz.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -1639,10 +1640,18 @@ static void s_set_schedule(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value,
 
 static void s_set_timezone(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
 {
-    const char *text = s_scalar(ctx, value, key->name, false);
-    if (text && sg_schedule_parse_tz(text, (int *)s_field(key, obj)) != SG_OK)
-        s_err(ctx, value, "bad value '%s' for '%s': expected UTC or a fixed offset like +01:00",
-              text, key->name);
+    s_set_str(ctx, key, value, obj);
+    char **field = s_field(key, obj);
+    sg_tz_t *tz = NULL;
+    if (!*field)
+        return;
+    int rc = sg_tz_open(*field, &tz);
+    sg_tz_close(&tz);
+    if (rc == SG_ENOMEM)
+        s_oom(ctx);
+    else if (rc != SG_OK)
+        s_err(ctx, value, "unknown time zone '%s': expected UTC, a fixed offset like +01:00 or a "
+              "zone like %s", *field, sg_tz_example());
 }
 
 /* `plan: all` or `plan: site NAME`. */
@@ -1740,7 +1749,7 @@ static void s_check_drill(s_ctx_t *ctx, yaml_node_t *node, void *obj, const s_re
 static const s_key_t s_drill_keys[] = {
     {.name = "name", .set = s_set_str, .offset = offsetof(sg_drill_cfg_t, name), .required = true},
     {.name = "schedule", .set = s_set_schedule, .offset = offsetof(sg_drill_cfg_t, schedule)},
-    {.name = "timezone", .set = s_set_timezone, .offset = offsetof(sg_drill_cfg_t, tz_offset_min)},
+    {.name = "timezone", .set = s_set_timezone, .offset = offsetof(sg_drill_cfg_t, timezone)},
     {.name = "collections", .set = s_set_drill_collections},
     {.name = "plan", .set = s_set_drill_plan},
     {.name = "recovery_point", .set = s_set_drill_rp},
@@ -1766,6 +1775,7 @@ static void s_free_drills(sg_drill_cfg_t *drills, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(drills[i].name);
         free(drills[i].schedule);
+        free(drills[i].timezone);
         free(drills[i].collections);
         free(drills[i].recovery_point_path);
         for (size_t k = 0; k < drills[i].n_blackout; k++) {

@@ -262,7 +262,7 @@ typedef enum { SG_DRILL_LIST = 0, SG_DRILL_ALL, SG_DRILL_SITE } sg_drill_plan_t;
 typedef struct {
     char *name;
     char *schedule;      /* schedule.h syntax, checked; NULL: run only when asked */
-    int tz_offset_min;   /* `timezone`: minutes east of UTC; default 0 (UTC) */
+    char *timezone;      /* tz.h name, checked; NULL: UTC */
     sg_drill_plan_t plan;
     int plan_site;       /* SG_DRILL_SITE: site index */
     int *collections;    /* SG_DRILL_LIST: collection indices */

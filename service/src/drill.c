@@ -5,6 +5,7 @@
 #include "outcome.h"
 #include "schedule.h"
 #include "str.h"
+#include "tz.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -57,6 +58,7 @@ struct sg_drill {
     void *results; /* PULL, bound */
     char results_ep[64];
     sg_schedule_t *scheds; /* per drill */
+    sg_tz_t **zones;       /* per drill: its `timezone`, owned */
     int64_t *next;         /* per drill: next scheduled run, -1 none */
     bool ticked;
     char **open_ids; /* drill runs the journal has open: cleaned up on the first tick */
@@ -687,6 +689,15 @@ static int s_recover(sg_drill_t *d, sg_now_t now)
     return rc;
 }
 
+/* The next scheduled run of drill i after `wall`, in its time zone; -1 none. */
+static int64_t s_next_run(const sg_drill_t *d, size_t i, int64_t wall)
+{
+    if (!d->cfg->drills[i].schedule)
+        return -1;
+    sg_schedule_zone_t zone = sg_tz_zone(d->zones[i]);
+    return sg_schedule_next(&d->scheds[i], &zone, wall);
+}
+
 int sg_drill_tick(sg_drill_t *d, sg_now_t now)
 {
     if (!d->ticked) {
@@ -698,10 +709,7 @@ int sg_drill_tick(sg_drill_t *d, sg_now_t now)
                 sg_error(S_MOD, "cannot clean up after interrupted drills: %s", sg_err_str(rc));
         }
         for (size_t i = 0; i < d->cfg->n_drills; i++)
-            d->next[i] = d->cfg->drills[i].schedule
-                             ? sg_schedule_next(&d->scheds[i], d->cfg->drills[i].tz_offset_min,
-                                                now.wall)
-                             : -1;
+            d->next[i] = s_next_run(d, i, now.wall);
         for (size_t i = 0; i < d->cfg->n_drills && !d->run; i++) {
             char *why = NULL;
             if (d->cfg->drills[i].run_at_start &&
@@ -715,7 +723,7 @@ int sg_drill_tick(sg_drill_t *d, sg_now_t now)
         if (d->next[i] < 0 || now.wall < d->next[i])
             continue;
         const sg_drill_cfg_t *dc = &d->cfg->drills[i];
-        d->next[i] = sg_schedule_next(&d->scheds[i], dc->tz_offset_min, now.wall);
+        d->next[i] = s_next_run(d, i, now.wall);
         char *why = NULL;
         if (s_start(d, i, "schedule", now, &why) != SG_OK)
             sg_warn(S_MOD, "scheduled drill %s not run: %s", dc->name, why ? why : "error");
@@ -804,13 +812,17 @@ sg_drill_t *sg_drill_new(void *zctx, const sg_config_t *cfg, sg_provider_t *prov
     size_t n = cfg->n_drills ? cfg->n_drills : 1;
     d->scheds = calloc(n, sizeof *d->scheds);
     d->next = calloc(n, sizeof *d->next);
-    if (!d->scheds || !d->next)
+    d->zones = calloc(n, sizeof *d->zones);
+    if (!d->scheds || !d->next || !d->zones)
         goto fail;
     for (size_t i = 0; i < cfg->n_drills; i++) {
+        const char *tz = cfg->drills[i].timezone ? cfg->drills[i].timezone : "UTC";
         d->next[i] = -1;
         if (cfg->drills[i].schedule &&
             sg_schedule_parse(cfg->drills[i].schedule, &d->scheds[i], NULL) != SG_OK)
             goto fail; /* the config checked it: out of memory */
+        if (sg_tz_open(tz, &d->zones[i]) != SG_OK)
+            goto fail; /* the config checked it too */
     }
     if (sg_journal_drills_open(journal, &d->open_ids, &d->n_open) != SG_OK)
         goto fail;
@@ -846,6 +858,9 @@ void sg_drill_destroy(sg_drill_t **dp)
     for (size_t i = 0; i < d->n_open; i++)
         free(d->open_ids[i]);
     free(d->open_ids);
+    for (size_t i = 0; d->zones && i < d->cfg->n_drills; i++)
+        sg_tz_close(&d->zones[i]);
+    free(d->zones);
     free(d->scheds);
     free(d->next);
     free(d->preempt_reason);

@@ -203,10 +203,52 @@ static bool s_day_matches(const sg_schedule_t *s, int64_t day)
     return dom_ok || dow_ok;
 }
 
-int64_t sg_schedule_next(const sg_schedule_t *s, int offset_min, int64_t after_ms)
+static int s_offset(const sg_schedule_zone_t *z, int64_t utc_ms)
+{
+    return z ? z->offset(z->zone, utc_ms) : 0;
+}
+
+/* The first minute in (lo, hi] (Unix minutes) whose offset differs from
+ * lo's: the end of a gap. */
+static int64_t s_gap_end(const sg_schedule_zone_t *z, int64_t lo, int64_t hi)
+{
+    int at_lo = s_offset(z, lo * S_MIN_MS);
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (s_offset(z, mid * S_MIN_MS) == at_lo)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return hi;
+}
+
+/* The instant (Unix ms) a local minute `local` (minutes since 1970-01-01 in
+ * the zone) first begins: the earlier one when the offset change repeats it,
+ * the end of the gap when the change skips it. Offset changes are taken to
+ * be at least two days apart. */
+static int64_t s_local_to_utc(const sg_schedule_zone_t *z, int64_t local)
+{
+    int before = s_offset(z, (local - S_DAY_MIN) * S_MIN_MS);
+    int after = s_offset(z, (local + S_DAY_MIN) * S_MIN_MS);
+    int64_t u_before = local - before, u_after = local - after; /* Unix minutes */
+    bool ok_before = s_offset(z, u_before * S_MIN_MS) == before;
+    bool ok_after = s_offset(z, u_after * S_MIN_MS) == after;
+    int64_t lo = u_before < u_after ? u_before : u_after;
+    int64_t hi = u_before < u_after ? u_after : u_before;
+    if (ok_before && ok_after)
+        return lo * S_MIN_MS;
+    if (ok_before || ok_after)
+        return (ok_before ? u_before : u_after) * S_MIN_MS;
+    return s_gap_end(z, lo, hi) * S_MIN_MS;
+}
+
+int64_t sg_schedule_next(const sg_schedule_t *s, const sg_schedule_zone_t *zone,
+                         int64_t after_ms)
 {
     if (s->every_ms > 0)
         return after_ms + s->every_ms;
+    int offset_min = s_offset(zone, after_ms);
     int64_t local_min = s_floor_div(after_ms + offset_min * S_MIN_MS, S_MIN_MS) + 1;
     int64_t day = s_floor_div(local_min, S_DAY_MIN);
     int from = (int)(local_min - day * S_DAY_MIN);
@@ -219,8 +261,11 @@ int64_t sg_schedule_next(const sg_schedule_t *s, int offset_min, int64_t after_m
                 t = h * 60 + 59; /* skip the rest of the hour */
                 continue;
             }
-            if ((s->minutes >> m) & 1u)
-                return (d * S_DAY_MIN + t - offset_min) * S_MIN_MS;
+            if (!((s->minutes >> m) & 1u))
+                continue;
+            int64_t at = s_local_to_utc(zone, d * S_DAY_MIN + t);
+            if (at > after_ms) /* not: the first of a repeated time, already past */
+                return at;
         }
     }
     return -1;

@@ -25,6 +25,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 import unittest
 import urllib.request
@@ -378,10 +379,13 @@ class Leader(unittest.TestCase):
         self.drive_until(lambda: sum(1 for c in self.sim().values()
                                      if c["accepted"].get("InitiateFailover")) >= 6,
                          60, "the storm to be under way")
+        killed = time.monotonic()
         old.proc.p.send_signal(signal.SIGKILL)
         old.proc.p.wait()
         self.assertLess(self.count("failed over"), self.n, "the storm ended before the kill")
         new = self.one_leader()
+        sys.stderr.write("takeover %.2f s after the SIGKILL (lease ttl %d s)\n"
+                         % (time.monotonic() - killed, TTL_S))
         self.assertIsNot(new, old)
         self.assertGreater(new.metrics()[1], old_epoch)
         self.drive_until(self.all_failed_over, 90, "the new leader to finish the storm")

@@ -9,8 +9,11 @@
 #include "err.h"
 #include "platform/platform.h"
 #include "provider/provider.h"
+#include "str.h"
+#include "tz.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -1233,7 +1236,7 @@ static void test_drills_are_read_with_schedule_zone_scope_and_objectives(void **
     const sg_drill_cfg_t *d = &r.cfg->drills[0];
     assert_string_equal(d->name, "nightly");
     assert_string_equal(d->schedule, "30 2 * * 1-5");
-    assert_int_equal(d->tz_offset_min, 60);
+    assert_string_equal(d->timezone, "+01:00");
     assert_int_equal(d->plan, SG_DRILL_SITE);
     assert_int_equal(d->plan_site, 0);
     assert_true(d->rp_set);
@@ -1261,9 +1264,21 @@ static void test_drill_errors_are_reported_where_they_stand(void **state)
     (void)state;
     s_expect_only_error(BASE "drills: [{name: d, plan: all, schedule: '61 * * * *'}]\n",
                         "t.yaml:14:41: bad schedule: bad minute field '61'");
-    s_expect_only_error(BASE "drills: [{name: d, plan: all, timezone: CET}]\n",
-                        "t.yaml:14:41: bad value 'CET' for 'timezone': expected UTC or a fixed "
-                        "offset like +01:00");
+    /* the example zone of the message is the platform's (tz.h) */
+    static const char *bad_zones[] = {"Europe/Berln", "'+1'", "'W. Europe Standrd Time'"};
+    for (size_t i = 0; i < sizeof bad_zones / sizeof bad_zones[0]; i++) {
+        char *yaml = sg_strdupf(BASE "drills: [{name: d, plan: all, timezone: %s}]\n",
+                                bad_zones[i]);
+        const char *name = bad_zones[i] + (bad_zones[i][0] == '\'');
+        int len = (int)strlen(name) - (bad_zones[i][0] == '\'');
+        char *error = sg_strdupf("t.yaml:14:41: unknown time zone '%.*s': expected UTC, a fixed "
+                                 "offset like +01:00 or a zone like %s", len, name, sg_tz_example());
+        assert_non_null(yaml);
+        assert_non_null(error);
+        s_expect_only_error(yaml, error);
+        free(yaml);
+        free(error);
+    }
     s_expect_only_error(BASE "drills: [{name: d, plan: site X}]\n",
                         "t.yaml:14:26: site 'X' is not defined in sites");
     s_expect_only_error(BASE "drills: [{name: d, plan: some}]\n",

@@ -15,6 +15,7 @@
 #include "provider/sim.h"
 #include "schedule.h"
 #include "str.h"
+#include "tz.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -38,10 +39,13 @@ static int64_t s_utc(int y, int mo, int d, int h, int mi)
 static int64_t s_next(const char *spec, const char *tz, int64_t after)
 {
     sg_schedule_t s;
-    int off = 0;
+    sg_tz_t *zone = NULL;
     assert_int_equal(sg_schedule_parse(spec, &s, NULL), SG_OK);
-    assert_int_equal(sg_schedule_parse_tz(tz, &off), SG_OK);
-    return sg_schedule_next(&s, off, after);
+    assert_int_equal(sg_tz_open(tz, &zone), SG_OK);
+    sg_schedule_zone_t z = sg_tz_zone(zone);
+    int64_t next = sg_schedule_next(&s, &z, after);
+    sg_tz_close(&zone);
+    return next;
 }
 
 static void test_schedule_rejects_malformed_lines_with_a_reason(void **state)
@@ -81,6 +85,84 @@ static void test_schedule_reads_times_in_its_time_zone(void **state)
     assert_int_equal(sg_schedule_parse_tz("+1", &off), SG_EINVAL);
     assert_int_equal(sg_schedule_parse_tz("Europe/Paris", &off), SG_EINVAL);
     assert_int_equal(sg_schedule_parse_tz("+15:00", &off), SG_EINVAL);
+}
+
+/* Named zones are the platform's (tz.h): IANA names through ICU on POSIX,
+ * Windows time zone IDs on Windows. The same instants are expected of both;
+ * only the names differ. */
+#ifdef _WIN32
+#define S_BERLIN "W. Europe Standard Time"
+#define S_NEW_YORK "Eastern Standard Time"
+#define S_MISSPELT "W. Europe Standrd Time"
+#else
+#define S_BERLIN "Europe/Berlin"
+#define S_NEW_YORK "America/New_York"
+#define S_MISSPELT "Europe/Berln"
+#endif
+
+static void test_schedule_keeps_local_time_across_daylight_saving(void **state)
+{
+    (void)state;
+    /* Sundays 02:00 local: CET (+01:00) in January, CEST (+02:00) in July */
+    assert_true(s_next("0 2 * * 0", S_BERLIN, s_utc(2026, 1, 1, 0, 0)) == s_utc(2026, 1, 4, 1, 0));
+    assert_true(s_next("0 2 * * 0", S_BERLIN, s_utc(2026, 7, 1, 0, 0)) == s_utc(2026, 7, 5, 0, 0));
+    /* EST (-05:00) and EDT (-04:00) */
+    assert_true(s_next("0 2 * * 0", S_NEW_YORK, s_utc(2026, 1, 1, 0, 0)) == s_utc(2026, 1, 4, 7, 0));
+    assert_true(s_next("0 2 * * 0", S_NEW_YORK, s_utc(2026, 7, 1, 0, 0)) == s_utc(2026, 7, 5, 6, 0));
+    /* the week the clocks change: 2026-03-29 in Berlin, 2026-03-08 in New York */
+    assert_true(s_next("0 9 * * *", S_BERLIN, s_utc(2026, 3, 28, 12, 0)) == s_utc(2026, 3, 29, 7, 0));
+    assert_true(s_next("0 9 * * *", S_NEW_YORK, s_utc(2026, 3, 7, 16, 0)) == s_utc(2026, 3, 8, 13, 0));
+}
+
+static void test_schedule_runs_a_skipped_local_time_once_at_the_end_of_the_gap(void **state)
+{
+    (void)state;
+    /* Berlin 2026-03-29: 02:00 CET becomes 03:00 CEST at 01:00Z; 02:30 does not exist */
+    assert_true(s_next("30 2 * * *", S_BERLIN, s_utc(2026, 3, 28, 12, 0)) == s_utc(2026, 3, 29, 1, 0));
+    assert_true(s_next("30 2 * * *", S_BERLIN, s_utc(2026, 3, 29, 1, 0)) == s_utc(2026, 3, 30, 0, 30));
+    /* every quarter hour: 02:00-02:45 all fall into the gap and make one run */
+    assert_true(s_next("*/15 * * * *", S_BERLIN, s_utc(2026, 3, 29, 0, 50)) == s_utc(2026, 3, 29, 1, 0));
+    assert_true(s_next("*/15 * * * *", S_BERLIN, s_utc(2026, 3, 29, 1, 0)) == s_utc(2026, 3, 29, 1, 15));
+    /* New York 2026-03-08: 02:00 EST becomes 03:00 EDT at 07:00Z */
+    assert_true(s_next("30 2 * * *", S_NEW_YORK, s_utc(2026, 3, 7, 12, 0)) == s_utc(2026, 3, 8, 7, 0));
+}
+
+static void test_schedule_runs_a_repeated_local_time_once(void **state)
+{
+    (void)state;
+    /* Berlin 2026-10-25: 03:00 CEST becomes 02:00 CET at 01:00Z; 02:30 happens
+     * at 00:30Z and again at 01:30Z: the drill runs at the first only */
+    int64_t first = s_next("30 2 * * *", S_BERLIN, s_utc(2026, 10, 24, 12, 0));
+    assert_true(first == s_utc(2026, 10, 25, 0, 30));
+    assert_true(s_next("30 2 * * *", S_BERLIN, first) == s_utc(2026, 10, 26, 1, 30));
+    /* nor does a run during the second 02:xx repeat one of the first */
+    assert_true(s_next("*/30 * * * *", S_BERLIN, first) == s_utc(2026, 10, 25, 2, 0));
+    assert_true(s_next("45 2 * * *", S_BERLIN, s_utc(2026, 10, 25, 1, 10)) ==
+                s_utc(2026, 10, 26, 1, 45));
+    /* New York 2026-11-01: 01:30 happens at 05:30Z (EDT) and 06:30Z (EST) */
+    assert_true(s_next("30 1 * * *", S_NEW_YORK, s_utc(2026, 10, 31, 12, 0)) ==
+                s_utc(2026, 11, 1, 5, 30));
+}
+
+static void test_schedule_zone_names_are_checked(void **state)
+{
+    (void)state;
+    static const char *good[] = {"UTC", "Z", "+01:00", "UTC-05:30", S_BERLIN, S_NEW_YORK};
+    static const char *bad[] = {S_MISSPELT, "", "+1", "+15:00", "Mars/Olympus_Mons"};
+    sg_tz_t *tz = NULL;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(sg_tz_open(good[i], &tz), SG_OK);
+        sg_tz_close(&tz);
+        assert_null(tz);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(sg_tz_open(bad[i], &tz), SG_EINVAL);
+        assert_null(tz);
+    }
+    /* a fixed offset has no daylight saving */
+    assert_int_equal(sg_tz_open("+01:00", &tz), SG_OK);
+    assert_int_equal(sg_tz_offset_min(tz, s_utc(2026, 7, 1, 0, 0)), 60);
+    sg_tz_close(&tz);
 }
 
 static void test_schedule_days_of_week_and_month_follow_cron(void **state)
@@ -497,6 +579,21 @@ static void test_scheduled_and_at_start_drills_start_on_tick(void **state)
     s_fix_free(f);
 }
 
+static void test_a_drill_schedule_is_read_in_its_time_zone(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("drills:\n"
+                           "  - {name: weekly, collections: [db], schedule: '0 2 * * 0',\n"
+                           "     timezone: '" S_BERLIN "'}\n");
+    int64_t t0 = sg_clock_wall(&f->clock);
+    assert_int_equal(sg_drill_tick(f->d, s_now(f)), SG_OK);
+    assert_false(sg_drill_running(f->d));
+    /* the fake clock starts in September: summer time, +02:00 */
+    assert_true(sg_drill_next_run(f->d, 0) == s_next("0 2 * * 0", "+02:00", t0));
+    assert_true(sg_drill_next_run(f->d, 0) != s_next("0 2 * * 0", "UTC", t0));
+    s_fix_free(f);
+}
+
 static void test_drill_interrupted_by_a_stop_is_cleaned_up_at_the_next_start(void **state)
 {
     (void)state;
@@ -534,6 +631,10 @@ int main(void)
         cmocka_unit_test(test_schedule_rejects_malformed_lines_with_a_reason),
         cmocka_unit_test(test_schedule_next_is_strictly_after_and_on_the_minute),
         cmocka_unit_test(test_schedule_reads_times_in_its_time_zone),
+        cmocka_unit_test(test_schedule_keeps_local_time_across_daylight_saving),
+        cmocka_unit_test(test_schedule_runs_a_skipped_local_time_once_at_the_end_of_the_gap),
+        cmocka_unit_test(test_schedule_runs_a_repeated_local_time_once),
+        cmocka_unit_test(test_schedule_zone_names_are_checked),
         cmocka_unit_test(test_schedule_days_of_week_and_month_follow_cron),
         cmocka_unit_test(test_schedule_every_counts_from_the_given_time),
         cmocka_unit_test(test_drill_tests_each_collection_then_reverts_and_meets_objectives),
@@ -543,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_preempted_drill_stops_testing_and_cleans_up_everything),
         cmocka_unit_test(test_drill_start_is_refused_with_a_reason),
         cmocka_unit_test(test_scheduled_and_at_start_drills_start_on_tick),
+        cmocka_unit_test(test_a_drill_schedule_is_read_in_its_time_zone),
         cmocka_unit_test(test_drill_interrupted_by_a_stop_is_cleaned_up_at_the_next_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #define SG_PLATFORM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sg_dl sg_dl_t;
 
@@ -79,5 +80,23 @@ void sg_platform_service_running(void);
  * POSIX: /etc/siteguard/siteguard.yaml). Return 0 or a negative sg_err_t. */
 int sg_platform_data_dir(char *buf, size_t len);
 int sg_platform_default_config(char *buf, size_t len);
+
+/* --- time zones of the platform's database (tz.h is the interface) ----------
+ * POSIX: IANA names through ICU. Windows: Windows time zone IDs (the
+ * registry key names `tzutil /l` lists) through the dynamic time zone
+ * information. A zone is used by one thread at a time. */
+
+typedef struct sg_platform_tz sg_platform_tz_t;
+
+/* Opens the zone `name`. Returns 0, SG_EINVAL when the platform does not
+ * know the name, or SG_ENOMEM. */
+int sg_platform_tz_open(const char *name, sg_platform_tz_t **out);
+/* Minutes east of UTC in force in `tz` at `utc_ms` (Unix ms), daylight
+ * saving included. */
+int sg_platform_tz_offset_min(sg_platform_tz_t *tz, int64_t utc_ms);
+/* Closes the zone and sets *tz to NULL; NULL is fine. */
+void sg_platform_tz_close(sg_platform_tz_t **tz);
+/* A zone name this platform takes ("Europe/Berlin"), for messages. */
+const char *sg_platform_tz_example(void);
 
 #endif

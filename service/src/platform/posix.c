@@ -2,6 +2,9 @@
 #include "../err.h"
 
 #include <dlfcn.h>
+#include <stdbool.h>
+#include <unicode/ucal.h>
+#include <unicode/ustring.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,3 +162,70 @@ int sg_platform_abs_path(const char *path, char *buf, size_t len)
     }
     return (n < 0 || (size_t)n >= len) ? SG_EINVAL : SG_OK;
 }
+
+/* --- time zones: ICU ------------------------------------------------------- */
+
+#define S_TZ_ID_MAX 128
+
+struct sg_platform_tz {
+    UCalendar *cal;
+};
+
+/* The name as UTF-16 when it is a zone ICU knows (its canonical ID need not
+ * be the name itself: "US/Eastern" is fine); false otherwise. */
+static bool s_tz_known(const char *name, UChar *id, int32_t cap)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= (size_t)cap)
+        return false;
+    u_uastrncpy(id, name, cap);
+    UChar canon[S_TZ_ID_MAX];
+    UBool system_id = 0;
+    UErrorCode st = U_ZERO_ERROR;
+    ucal_getCanonicalTimeZoneID(id, -1, canon, S_TZ_ID_MAX, &system_id, &st);
+    return U_SUCCESS(st) && system_id;
+}
+
+int sg_platform_tz_open(const char *name, sg_platform_tz_t **out)
+{
+    UChar id[S_TZ_ID_MAX];
+    *out = NULL;
+    if (!s_tz_known(name, id, S_TZ_ID_MAX))
+        return SG_EINVAL;
+    sg_platform_tz_t *tz = calloc(1, sizeof *tz);
+    if (!tz)
+        return SG_ENOMEM;
+    UErrorCode st = U_ZERO_ERROR;
+    tz->cal = ucal_open(id, -1, "en_US_POSIX", UCAL_GREGORIAN, &st);
+    if (U_FAILURE(st) || !tz->cal)
+        goto fail;
+    *out = tz;
+    return SG_OK;
+fail:
+    if (tz->cal)
+        ucal_close(tz->cal);
+    free(tz);
+    return st == U_MEMORY_ALLOCATION_ERROR ? SG_ENOMEM : SG_EINVAL;
+}
+
+int sg_platform_tz_offset_min(sg_platform_tz_t *tz, int64_t utc_ms)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    ucal_setMillis(tz->cal, (UDate)utc_ms, &st);
+    int32_t zone = ucal_get(tz->cal, UCAL_ZONE_OFFSET, &st);
+    int32_t dst = ucal_get(tz->cal, UCAL_DST_OFFSET, &st);
+    if (U_FAILURE(st))
+        return 0; /* only out-of-range instants, which schedules do not reach */
+    return (int)((zone + dst) / 60000);
+}
+
+void sg_platform_tz_close(sg_platform_tz_t **tz)
+{
+    if (!tz || !*tz)
+        return;
+    ucal_close((*tz)->cal);
+    free(*tz);
+    *tz = NULL;
+}
+
+const char *sg_platform_tz_example(void) { return "Europe/Berlin"; }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 /* Event ID of the one message in the executable's message table
  * (service/src/platform/messages.mc): "%1". */
@@ -603,3 +604,67 @@ int sg_platform_service_dispatch(const char *name, const char *work_dir,
         return GetLastError() == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT ? SG_ESTATE : SG_EIO;
     return s_svc.result;
 }
+
+/* --- time zones: the system's dynamic time zone information ------------------
+ * EnumDynamicTimeZoneInformation finds the zone by its key name; the offset at
+ * an instant comes from the zone's rules of that (UTC) year. */
+
+#define S_TZ_KEY_MAX 128
+#define S_EPOCH_DIFF_MS 11644473600000LL /* 1601-01-01 to 1970-01-01 */
+
+struct sg_platform_tz {
+    DYNAMIC_TIME_ZONE_INFORMATION dtzi;
+};
+
+int sg_platform_tz_open(const char *name, sg_platform_tz_t **out)
+{
+    WCHAR want[S_TZ_KEY_MAX];
+    DYNAMIC_TIME_ZONE_INFORMATION dtzi;
+    *out = NULL;
+    if (!name[0] || MultiByteToWideChar(CP_UTF8, 0, name, -1, want, S_TZ_KEY_MAX) == 0)
+        return SG_EINVAL;
+    for (DWORD i = 0; EnumDynamicTimeZoneInformation(i, &dtzi) == ERROR_SUCCESS; i++) {
+        if (wcscmp(dtzi.TimeZoneKeyName, want) != 0)
+            continue;
+        sg_platform_tz_t *tz = calloc(1, sizeof *tz);
+        if (!tz)
+            return SG_ENOMEM;
+        tz->dtzi = dtzi;
+        *out = tz;
+        return SG_OK;
+    }
+    return SG_EINVAL;
+}
+
+/* 100 ns units since 1601 of a FILETIME. */
+static int64_t s_ticks(const FILETIME *ft)
+{
+    return (int64_t)(((uint64_t)ft->dwHighDateTime << 32) | ft->dwLowDateTime);
+}
+
+int sg_platform_tz_offset_min(sg_platform_tz_t *tz, int64_t utc_ms)
+{
+    uint64_t ticks = (uint64_t)(utc_ms + S_EPOCH_DIFF_MS) * 10000u;
+    FILETIME ft = {.dwLowDateTime = (DWORD)ticks, .dwHighDateTime = (DWORD)(ticks >> 32)};
+    FILETIME local_ft;
+    SYSTEMTIME utc, local;
+    TIME_ZONE_INFORMATION year_rules;
+    /* The zone's rules of that year, then the plain conversion: what
+     * SystemTimeToTzSpecificLocalTimeEx does, which Wine lacks. */
+    if (!FileTimeToSystemTime(&ft, &utc) ||
+        !GetTimeZoneInformationForYear(utc.wYear, &tz->dtzi, &year_rules) ||
+        !SystemTimeToTzSpecificLocalTime(&year_rules, &utc, &local) ||
+        !SystemTimeToFileTime(&local, &local_ft))
+        return 0; /* only instants before 1601, which schedules do not reach */
+    return (int)((s_ticks(&local_ft) - s_ticks(&ft)) / 600000000LL);
+}
+
+void sg_platform_tz_close(sg_platform_tz_t **tz)
+{
+    if (!tz || !*tz)
+        return;
+    free(*tz);
+    *tz = NULL;
+}
+
+const char *sg_platform_tz_example(void) { return "W. Europe Standard Time"; }
