@@ -196,6 +196,10 @@ static void s_service(s_buf_t *b, const sg_metrics_snapshot_t *s)
            (unsigned long long)s->reloads_refused);
     s_head(b, "siteguard_control_requests_total", "counter", "Requests on the control sockets.");
     s_addf(b, "siteguard_control_requests_total %llu\n", (unsigned long long)s->control_requests);
+    s_head(b, "siteguard_control_keys_refused_total", "counter",
+           "CURVE client keys refused at the control handshake (not listed).");
+    s_addf(b, "siteguard_control_keys_refused_total %llu\n",
+           (unsigned long long)s->control_keys_refused);
 }
 
 char *sg_metrics_render(const sg_metrics_snapshot_t *s)

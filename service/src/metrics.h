@@ -14,7 +14,8 @@
  * siteguard_run_duration_seconds (histogram: decision to end of run),
  * siteguard_notify_outcomes_total{state}, siteguard_notify_pending (all
  * sinks), siteguard_leader{mode}, siteguard_is_leader, siteguard_leader_epoch,
- * siteguard_config_reloads_total{result}, siteguard_control_requests_total.
+ * siteguard_config_reloads_total{result}, siteguard_control_requests_total,
+ * siteguard_control_keys_refused_total.
  *
  * Thread rules: new, publish and destroy on one thread (the loop); the HTTP
  * thread reads the published text under a mutex. */
@@ -55,6 +56,7 @@ typedef struct {
     const sg_metrics_hist_t *run_seconds;
     uint64_t reloads_ok, reloads_refused;
     uint64_t control_requests;
+    uint64_t control_keys_refused; /* CURVE client keys refused at the handshake */
     const char *leader_mode; /* "none" or "etcd" */
     bool is_leader;
     uint64_t leader_epoch; /* 0: not leading */

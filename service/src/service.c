@@ -326,6 +326,7 @@ static void s_publish_metrics(s_svc_t *s)
         .reloads_ok = s->ops.reloads_ok,
         .reloads_refused = s->ops.reloads_refused,
         .control_requests = s->ops.control ? sg_control_requests(s->ops.control) : 0,
+        .control_keys_refused = s->ops.control ? sg_control_keys_refused(s->ops.control) : 0,
         .leader_mode = sg_leader_mode_name(s->leader),
         .is_leader = sg_leader_is_leader(s->leader),
         .leader_epoch = sg_leader_epoch(s->leader)};

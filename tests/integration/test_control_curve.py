@@ -10,6 +10,7 @@ import sqlite3
 import stat
 import subprocess
 import unittest
+import urllib.request
 
 import sgtest
 from sgtest import Proc, free_port, wait_for
@@ -39,7 +40,7 @@ provider:
 journal:
   path: {dir}/journal.db
 metrics:
-  listen: "off"
+  listen: 127.0.0.1:{metrics_port}
 control:
   endpoint: tcp://127.0.0.1:{control_port}
   secret_key_file: server.key
@@ -70,13 +71,15 @@ class ControlCurve(unittest.TestCase):
     def setUpClass(cls):
         cls.dir = sgtest.tempdir()
         cls.port = free_port()
+        cls.metrics_port = free_port()
         key = lambda name: os.path.join(cls.dir, name + ".key")
         cls.server_pub = keygen(key("server"))
         cls.alice_key, cls.monitoring_key, cls.stranger_key = (
             key("alice"), key("monitoring"), key("stranger"))
         cls.cfg = os.path.join(cls.dir, "siteguard.yaml")
         sgtest.write_config(cls.cfg, CONFIG.format(
-            bus_port=free_port(), control_port=cls.port, dir=cls.dir,
+            bus_port=free_port(), control_port=cls.port, metrics_port=cls.metrics_port,
+            dir=cls.dir,
             alice=keygen(cls.alice_key), monitoring=keygen(cls.monitoring_key)))
         keygen(cls.stranger_key)
         cls.svc = Proc([sgtest.SITEGUARD, "run", "-c", cls.cfg],
@@ -131,6 +134,14 @@ class ControlCurve(unittest.TestCase):
                 "SELECT who FROM audit WHERE reason = 'patching'")]
         self.assertEqual(who, ["alice"])
 
+    def keys_refused(self):
+        url = "http://127.0.0.1:%d/metrics" % self.metrics_port
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+        m = re.search(r"^siteguard_control_keys_refused_total (\d+)$", text, re.M)
+        self.assertIsNotNone(m, text)
+        return int(m.group(1))
+
     def test_unlisted_key_is_refused_with_a_clear_error(self):
         r = self.as_key(self.stranger_key, "status", timeout_ms=5000)
         self.assertEqual(r.returncode, 3)
@@ -138,6 +149,7 @@ class ControlCurve(unittest.TestCase):
         self.assertEqual(r.stdout, "")
         wait_for(lambda: re.search(r"\[zap\] refused a client .*is not listed",
                                    self.svc.output()), what="the refusal in the log")
+        wait_for(lambda: self.keys_refused() >= 1, what="the refusal in /metrics")
 
     def test_environment_variables_stand_for_the_options(self):
         env = dict(os.environ, SITEGUARDCTL_ENDPOINT="tcp://127.0.0.1:%d" % self.port,
