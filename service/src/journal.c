@@ -31,7 +31,23 @@ static const char *s_schema =
     "  collection TEXT,"
     "  kind TEXT NOT NULL,"
     "  time_ms INTEGER NOT NULL,"
-    "  json TEXT NOT NULL);";
+    "  json TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time_ms INTEGER NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  command TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  result TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS drills ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  started_ms INTEGER NOT NULL,"
+    "  ended_ms INTEGER,"
+    "  result TEXT,"
+    "  report TEXT);";
 
 enum {
     S_DECIDED,
@@ -506,24 +522,9 @@ long sg_journal_outcome_count(sg_journal_t *j)
 
 /* ---- the audit trail ------------------------------------------------------ */
 
-static int s_audit_table(sg_journal_t *j)
-{
-    return s_exec(j, "CREATE TABLE IF NOT EXISTS audit ("
-                     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-                     "  time_ms INTEGER NOT NULL,"
-                     "  who TEXT NOT NULL,"
-                     "  role TEXT NOT NULL,"
-                     "  command TEXT NOT NULL,"
-                     "  target TEXT NOT NULL,"
-                     "  reason TEXT NOT NULL,"
-                     "  result TEXT NOT NULL)");
-}
-
 int sg_journal_audit(sg_journal_t *j, const sg_journal_audit_t *a)
 {
     sqlite3_stmt *st = NULL;
-    if (s_audit_table(j) != SG_OK)
-        return SG_EIO;
     if (sqlite3_prepare_v2(j->db, "INSERT INTO audit (time_ms, who, role, command, target, "
                                   "reason, result) VALUES (?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
@@ -555,9 +556,6 @@ int sg_journal_audit_list(sg_journal_t *j, size_t limit, sg_journal_audit_t **ou
     sqlite3_stmt *st = NULL;
     *out = NULL;
     *n = 0;
-    int rc = s_audit_table(j);
-    if (rc != SG_OK)
-        return rc;
     if (sqlite3_prepare_v2(j->db, "SELECT * FROM (SELECT seq, time_ms, who, role, command, "
                                   "target, reason, result FROM audit ORDER BY seq DESC LIMIT ?) "
                                   "ORDER BY seq",
@@ -565,7 +563,7 @@ int sg_journal_audit_list(sg_journal_t *j, size_t limit, sg_journal_audit_t **ou
         return s_fail(j, "preparing the audit list");
     sqlite3_bind_int64(st, 1, limit ? (sqlite3_int64)limit : -1);
     void *list = NULL;
-    rc = s_collect(j, st, sizeof **out, s_read_audit_row, &list, n, "reading the audit trail");
+    int rc = s_collect(j, st, sizeof **out, s_read_audit_row, &list, n, "reading the audit trail");
     sqlite3_finalize(st);
     if (rc != SG_OK) {
         sg_journal_audit_free(list, *n);
@@ -965,22 +963,9 @@ long sg_journal_outbox_count(sg_journal_t *j, const char *sink, int state)
 
 /* ---- drills ------------------------------------------------------------------ */
 
-static int s_drill_table(sg_journal_t *j)
-{
-    return s_exec(j, "CREATE TABLE IF NOT EXISTS drills ("
-                     "  id TEXT PRIMARY KEY,"
-                     "  name TEXT NOT NULL,"
-                     "  started_ms INTEGER NOT NULL,"
-                     "  ended_ms INTEGER,"
-                     "  result TEXT,"
-                     "  report TEXT)");
-}
-
 int sg_journal_drill_begin(sg_journal_t *j, const char *id, const char *name, int64_t started_ms)
 {
     sqlite3_stmt *st = NULL;
-    if (s_drill_table(j) != SG_OK)
-        return SG_EIO;
     if (sqlite3_prepare_v2(j->db, "INSERT INTO drills (id, name, started_ms) VALUES (?,?,?)", -1,
                            &st, NULL) != SQLITE_OK)
         return s_fail(j, "preparing a drill row");
@@ -999,8 +984,6 @@ int sg_journal_drill_end(sg_journal_t *j, const char *id, int64_t ended_ms, cons
                          const char *report)
 {
     sqlite3_stmt *st = NULL;
-    if (s_drill_table(j) != SG_OK)
-        return SG_EIO;
     if (sqlite3_prepare_v2(j->db, "UPDATE drills SET ended_ms = ?, result = ?, report = ? "
                                   "WHERE id = ?",
                            -1, &st, NULL) != SQLITE_OK)
@@ -1020,8 +1003,6 @@ int sg_journal_drill_report(sg_journal_t *j, const char *id, char **report)
 {
     sqlite3_stmt *st = NULL;
     *report = NULL;
-    if (s_drill_table(j) != SG_OK)
-        return SG_EIO;
     const char *sql = id ? "SELECT report FROM drills WHERE id = ? AND report IS NOT NULL"
                          : "SELECT report FROM drills WHERE report IS NOT NULL "
                            "ORDER BY ended_ms DESC, rowid DESC LIMIT 1";
@@ -1049,8 +1030,6 @@ int sg_journal_drills_open(sg_journal_t *j, char ***ids, size_t *n)
     int rc = SG_OK, step;
     *ids = NULL;
     *n = 0;
-    if (s_drill_table(j) != SG_OK)
-        return SG_EIO;
     if (sqlite3_prepare_v2(j->db, "SELECT id FROM drills WHERE ended_ms IS NULL ORDER BY "
                                   "started_ms, rowid",
                            -1, &st, NULL) != SQLITE_OK)
