@@ -982,14 +982,21 @@ void sg_engine_reset_collection(sg_engine_t *e, int collection, sg_now_t now)
         .verdict = SG_COLL_IDLE, .cooldown_until = now.mono + e->cfg->policy.cooldown_ms};
 }
 
+/* An operator may approve or deny: the collection awaits approval, or its
+ * approval timed out into a hold. */
+static bool s_awaits_operator(const s_coll_t *cs)
+{
+    return cs->verdict == SG_COLL_AWAITING ||
+           (cs->verdict == SG_COLL_BLOCKED && cs->announced == SG_GUARD_APPROVAL_TIMEOUT);
+}
+
 int sg_engine_approve(sg_engine_t *e, int collection, sg_now_t now)
 {
     (void)now;
     if (!s_valid_coll(e, collection))
         return SG_EINVAL;
     s_coll_t *cs = &e->colls[collection];
-    bool held = cs->verdict == SG_COLL_BLOCKED && cs->announced == SG_GUARD_APPROVAL_TIMEOUT;
-    if (cs->verdict != SG_COLL_AWAITING && !held)
+    if (!s_awaits_operator(cs))
         return SG_ESTATE;
     cs->approved = true;
     return SG_OK;
@@ -1000,8 +1007,7 @@ int sg_engine_deny(sg_engine_t *e, int collection, sg_now_t now)
     if (!s_valid_coll(e, collection))
         return SG_EINVAL;
     s_coll_t *cs = &e->colls[collection];
-    bool held = cs->verdict == SG_COLL_BLOCKED && cs->announced == SG_GUARD_APPROVAL_TIMEOUT;
-    if (cs->verdict != SG_COLL_AWAITING && !held)
+    if (!s_awaits_operator(cs))
         return SG_ESTATE;
     return s_hold(e, collection, SG_COLL_DENIED, SG_GUARD_DENIED, now,
                   "an operator denied it; held until the site recovers");
