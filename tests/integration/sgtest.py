@@ -19,23 +19,20 @@ sys.path.insert(0, os.path.join(BUILD, "python"))
 import zmq  # noqa: E402
 from proto import health_pb2  # noqa: E402
 
-# Sites A and B with one observer each, and the witness site W: the
-# topology of the integration tests' configs (no braces: safe in a
-# str.format template).
-THREE_SITES_YAML = """\
-sites:
-  - name: A
-  - name: B
-  - name: W
-    witness: true
-observers:
-  - id: obs-a
-    site: A
-  - id: obs-b
-    site: B
-  - id: obs-w
-    site: W
-"""
+def sites_yaml(*observers):
+    """The topology of the integration tests' configs: sites A and B and the
+    witness site W, with the observers given as "ID@SITE" (no braces: safe in
+    a str.format template)."""
+    lines = ["sites:", "  - name: A", "  - name: B", "  - name: W", "    witness: true",
+             "observers:"]
+    for obs in observers:
+        ident, site = obs.split("@")
+        lines += ["  - id: " + ident, "    site: " + site]
+    return "\n".join(lines) + "\n"
+
+
+# One observer at each of A, B and W.
+THREE_SITES_YAML = sites_yaml("obs-a@A", "obs-b@B", "obs-w@W")
 
 SITEGUARD = os.path.join(BUILD, "siteguard")
 PROBE = os.path.join(BUILD, "sg-probe")
@@ -152,6 +149,26 @@ def tcp_reachable(port, timeout=0.2):
             return True
     except OSError:
         return False
+
+
+def start_probe(endpoint, observer, site, site_port, log_dir):
+    """A real sg-probe for `observer` at `site`: heartbeats every 100 ms, its
+    site's endpoint listening on site_port[site], and TCP reachability checks
+    of every other site's port. The caller stops the returned Proc."""
+    args = [PROBE, "--endpoint", endpoint, "--observer", observer, "--site", site,
+            "--interval", "100", "--listen", "127.0.0.1:%d" % site_port[site]]
+    for other, port in site_port.items():
+        if other != site:
+            args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]
+    return Proc(args, os.path.join(log_dir, observer + ".log"))
+
+
+def witness_round(pub, site_port):
+    """One round of a Python witness: a heartbeat and real reachability
+    checks of A and B."""
+    pub.heartbeat()
+    for site in ("A", "B"):
+        pub.reach(site, tcp_reachable(site_port[site]))
 
 
 def listener(port):

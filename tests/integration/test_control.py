@@ -19,19 +19,7 @@ log_level: debug
 log_format: {log_format}
 bus:
   bind: [tcp://127.0.0.1:{port}]
-sites:
-  - name: A
-  - name: B
-  - name: W
-    witness: true
-observers:
-  - id: probe-a
-    site: A
-  - id: probe-b
-    site: B
-  - id: probe-w
-    site: W
-collections:
+""" + sgtest.sites_yaml("probe-a@A", "probe-b@B", "probe-w@W") + """collections:
   - name: a-db
     cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000b"'
     site: A

@@ -16,8 +16,6 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 import unittest
 

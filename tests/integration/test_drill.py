@@ -13,17 +13,7 @@ from sgtest import Proc, free_port, read_jsonl, wait_for
 CONFIG = """\
 bus:
   bind: [tcp://127.0.0.1:{port}]
-sites:
-  - name: A
-  - name: B
-  - name: W
-    witness: true
-observers:
-  - id: probe-a
-    site: A
-  - id: probe-b
-    site: B
-collections:
+""" + sgtest.sites_yaml("probe-a@A", "probe-b@B") + """collections:
   - name: a-db
     cim_path: 'Msvm_VirtualSystemCollection.InstanceID="a-db"'
     site: A

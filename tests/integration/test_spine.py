@@ -16,19 +16,7 @@ bus:
   bind: [tcp://127.0.0.1:{port}]
   max_event_bytes: 1024
   max_age: 30s
-sites:
-  - name: A
-  - name: B
-  - name: W
-    witness: true
-observers:
-  - id: probe-a
-    site: A
-  - id: probe-b
-    site: B
-  - id: py-w
-    site: W
-collections:
+""" + sgtest.sites_yaml("probe-a@A", "probe-b@B", "py-w@W") + """collections:
   - name: a-app
     cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000a"'
     site: A
@@ -102,20 +90,12 @@ class Spine(unittest.TestCase):
         return svc
 
     def start_probe(self, observer, site):
-        args = [sgtest.PROBE, "--endpoint", self.endpoint, "--observer", observer, "--site", site,
-                "--interval", "100", "--listen", "127.0.0.1:%d" % self.site_port[site]]
-        for other, port in self.site_port.items():
-            if other != site:
-                args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]
-        p = Proc(args, os.path.join(self.dir, observer + ".log"))
+        p = sgtest.start_probe(self.endpoint, observer, site, self.site_port, self.dir)
         self.procs.append(p)
         return p
 
     def witness_round(self):
-        """The Python witness: a heartbeat and real reachability checks of A and B."""
-        self.pub.heartbeat()
-        for site in ("A", "B"):
-            self.pub.reach(site, sgtest.tcp_reachable(self.site_port[site]))
+        sgtest.witness_round(self.pub, self.site_port)
 
     def outcomes(self):
         return read_jsonl(os.path.join(self.dir, "outcomes.jsonl"))

@@ -15,7 +15,7 @@ import unittest
 import urllib.request
 
 import sgtest
-from sgtest import Proc, Publisher, free_port, read_jsonl, wait_for
+from sgtest import Publisher, free_port, read_jsonl, wait_for
 
 WIN_BUILD = os.path.abspath(os.environ["SG_WIN_BUILD_DIR"])
 PREFIX = os.environ["WINEPREFIX"]
@@ -29,19 +29,7 @@ bus:
   bind: [tcp://127.0.0.1:{port}]
 metrics:
   listen: 127.0.0.1:{metrics_port}
-sites:
-  - name: A
-  - name: B
-  - name: W
-    witness: true
-observers:
-  - id: probe-a
-    site: A
-  - id: probe-b
-    site: B
-  - id: py-w
-    site: W
-collections:
+""" + sgtest.sites_yaml("probe-a@A", "probe-b@B", "py-w@W") + """collections:
   - name: a-db
     cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000b"'
     site: A
@@ -137,19 +125,12 @@ class WindowsService(unittest.TestCase):
             l.close()
 
     def start_probe(self, observer, site):
-        args = [sgtest.PROBE, "--endpoint", self.endpoint, "--observer", observer, "--site", site,
-                "--interval", "100", "--listen", "127.0.0.1:%d" % self.site_port[site]]
-        for other, port in self.site_port.items():
-            if other != site:
-                args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]
-        p = Proc(args, os.path.join(self.tmp, observer + ".log"))
+        p = sgtest.start_probe(self.endpoint, observer, site, self.site_port, self.tmp)
         self.procs.append(p)
         return p
 
     def witness_round(self):
-        self.pub.heartbeat()
-        for site in ("A", "B"):
-            self.pub.reach(site, sgtest.tcp_reachable(self.site_port[site]))
+        sgtest.witness_round(self.pub, self.site_port)
 
     def outcomes(self):
         return read_jsonl(os.path.join(DATA, "outcomes.jsonl"))
