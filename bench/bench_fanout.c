@@ -78,10 +78,13 @@ typedef struct {
     const sg_clock_t *clock;
 } s_hook_t;
 
-static int s_intent(void *user, uint64_t run_id, int collection)
+/* The proof hook, as the service's without the engine: the intent is
+ * committed before each call. */
+static int s_intent(void *user, uint64_t run_id, int collection, char **why)
 {
     s_hook_t *h = user;
     (void)collection;
+    (void)why;
     return sg_journal_intent(h->j, run_id, sg_clock_wall(h->clock));
 }
 
@@ -101,7 +104,7 @@ static int64_t s_round(s_world_t *w, const char *journal_path, int *failed)
         unlink(journal_path);
         if (!(hook.j = sg_journal_open(journal_path)))
             goto done;
-        sg_executor_set_intent_hook(x, s_intent, &hook);
+        sg_executor_set_proof_hook(x, s_intent, &hook);
     }
     int64_t t0 = sg_clock_mono(clock);
     if (hook.j) /* as the service does: a burst of decisions, one commit */

@@ -221,7 +221,8 @@ static int s_run_zmq(void *ctx, const msgs_t *msgs, const sg_config_t *cfg, bool
     sg_engine_t *eng = NULL;
     pthread_t th;
     int rc = -1;
-    if (with_ingest && (!(ig = sg_ingest_new(cfg)) || !(eng = sg_engine_new(cfg, 0))))
+    sg_now_t start = {(int64_t)(s_mono_s() * 1000), s_wall_ms()};
+    if (with_ingest && (!(ig = sg_ingest_new(cfg)) || !(eng = sg_engine_new(cfg, 0, start))))
         goto fail;
     if (s_open_pair(ctx, &pub, &sub) != 0)
         goto fail;
@@ -249,7 +250,7 @@ static int s_run_memory(const msgs_t *msgs, const sg_config_t *cfg, int64_t now,
 {
     memset(res, 0, sizeof(*res));
     sg_ingest_t *ig = sg_ingest_new(cfg);
-    sg_engine_t *eng = sg_engine_new(cfg, 0);
+    sg_engine_t *eng = sg_engine_new(cfg, 0, (sg_now_t){0, now});
     if (!ig || !eng) {
         sg_ingest_destroy(&ig);
         sg_engine_destroy(&eng);

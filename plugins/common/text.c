@@ -84,6 +84,11 @@ char *sg_text_title(const sg_outcome_t *o)
     case SG_OUTCOME_DRILL_REPORT:
         return sg_text_printf("DR drill report%s%s", o->message ? ": " : "",
                               o->message ? o->message : "");
+    case SG_OUTCOME_SITE_CONTESTED: return sg_text_printf("site %s contested", site);
+    case SG_OUTCOME_CANCELLED:
+        return sg_text_printf("failover of %s from %s to %s cancelled", coll, site, to);
+    case SG_OUTCOME_NOTICE: return sg_text_printf("siteguard notice%s%s", o->site ? ": site " : "",
+                                                  o->site ? site : "");
     }
     return sg_text_printf("%s", sg_text_kind(o->kind));
 }

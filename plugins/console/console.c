@@ -54,6 +54,9 @@ static const char *s_label(sg_outcome_kind_t kind)
     case SG_OUTCOME_FAILED: return "FAILED";
     case SG_OUTCOME_TIMED_OUT: return "TIMED OUT";
     case SG_OUTCOME_DRILL_REPORT: return "DRILL";
+    case SG_OUTCOME_SITE_CONTESTED: return "CONTESTED";
+    case SG_OUTCOME_CANCELLED: return "CANCELLED";
+    case SG_OUTCOME_NOTICE: return "NOTICE";
     }
     return "OUTCOME";
 }
@@ -64,9 +67,14 @@ static void s_subject(const sg_outcome_t *o, char *buf, size_t len, size_t *pos)
 {
     const char *coll = s_or(o->collection);
     bool site_kind = o->kind == SG_OUTCOME_SITE_SUSPECT || o->kind == SG_OUTCOME_SITE_LOST ||
-                     o->kind == SG_OUTCOME_SITE_RECOVERED;
+                     o->kind == SG_OUTCOME_SITE_RECOVERED ||
+                     o->kind == SG_OUTCOME_SITE_CONTESTED;
     if (o->kind == SG_OUTCOME_DRILL_REPORT) {
         s_append(buf, len, pos, "drill");
+        return;
+    }
+    if (o->kind == SG_OUTCOME_NOTICE) {
+        s_append(buf, len, pos, "%s%s", o->site ? "site " : "siteguard", o->site ? o->site : "");
         return;
     }
     if (o->message && !site_kind) {
@@ -77,6 +85,7 @@ static void s_subject(const sg_outcome_t *o, char *buf, size_t len, size_t *pos)
     case SG_OUTCOME_SITE_SUSPECT:
     case SG_OUTCOME_SITE_LOST:
     case SG_OUTCOME_SITE_RECOVERED:
+    case SG_OUTCOME_SITE_CONTESTED:
         s_append(buf, len, pos, "site %s", s_or(o->site));
         break;
     case SG_OUTCOME_JOB_STARTED:

@@ -31,7 +31,7 @@
 /* Endpoint bound when the file has no `bus:` section at all. */
 #define S_DEFAULT_BIND "tcp://127.0.0.1:7700"
 /* Most keys any one mapping of the format has. */
-#define S_MAX_KEYS 16
+#define S_MAX_KEYS 24
 
 /* ------------------------------------------------------------------------ */
 /* Error lists                                                               */
@@ -858,6 +858,42 @@ static void s_check_collection(s_ctx_t *ctx, yaml_node_t *node, void *obj,
               "replica_site '%s' is the same as site", ctx->cfg->sites[c->site].name);
 }
 
+/* replication_observers: observer ids, each at the collection's site or
+ * replica site (read after both). */
+static void s_set_replication_observers(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value,
+                                        void *obj)
+{
+    sg_collection_cfg_t *c = obj;
+    size_t n;
+    if (!s_list(ctx, value, key->name, &n) || n == 0)
+        return;
+    c->replication_observers = calloc(n, sizeof *c->replication_observers);
+    if (!c->replication_observers) {
+        s_oom(ctx);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = s_node(ctx, value->data.sequence.items.start[i]);
+        const char *text = item ? s_scalar(ctx, item, key->name, true) : NULL;
+        if (!text)
+            continue;
+        int o = sg_config_find_observer(ctx->cfg, text);
+        if (o < 0) {
+            s_err(ctx, item, "observer '%s' is not defined in observers", text);
+            continue;
+        }
+        int site = ctx->cfg->observers[o].site;
+        if (site >= 0 && site != c->site && site != c->replica_site) {
+            s_err(ctx, item,
+                  "observer '%s' is at site '%s': replication reports count only from the "
+                  "collection's site or replica site",
+                  text, ctx->cfg->sites[site].name);
+            continue;
+        }
+        c->replication_observers[c->n_replication_observers++] = o;
+    }
+}
+
 static void s_collection_init(s_ctx_t *ctx, yaml_node_t *node, void *obj)
 {
     sg_collection_cfg_t *c = obj;
@@ -883,6 +919,7 @@ static const s_key_t s_collection_keys[] = {
      .offset = offsetof(sg_collection_cfg_t, replica_host)},
     {.name = "rpo_limit", .set = s_set_duration,
      .offset = offsetof(sg_collection_cfg_t, rpo_limit_ms), .min = 0},
+    {.name = "replication_observers", .set = s_set_replication_observers},
 };
 static const s_map_t s_collection_map = {"in a collection", s_collection_keys,
                                          S_COUNT(s_collection_keys), s_collection_init,
@@ -1230,6 +1267,12 @@ static const s_key_t s_policy_keys[] = {
      .offset = offsetof(sg_policy_cfg_t, recover_after_ms), .min = 1},
     {.name = "report_max_age", .set = s_set_duration,
      .offset = offsetof(sg_policy_cfg_t, report_max_age_ms), .min = 1},
+    {.name = "vote_hold", .set = s_set_duration, .offset = offsetof(sg_policy_cfg_t, vote_hold_ms),
+     .min = 0},
+    {.name = "startup_grace", .set = s_set_duration,
+     .offset = offsetof(sg_policy_cfg_t, startup_grace_ms), .min = 0},
+    {.name = "skew_warn", .set = s_set_duration, .offset = offsetof(sg_policy_cfg_t, skew_warn_ms),
+     .min = 1},
     {.name = "quorum", .set = s_set_int, .offset = offsetof(sg_policy_cfg_t, quorum), .min = 1,
      .max = 1000},
     {.name = "require_witness", .set = s_set_bool,
@@ -1280,6 +1323,10 @@ static void s_resolve_policy(s_ctx_t *ctx, yaml_node_t *root)
         p->quorum = 1;
     if (!node || !s_value_of(ctx, node, "report_max_age"))
         p->report_max_age_ms = 3 * p->suspect_after_ms;
+    if (!node || !s_value_of(ctx, node, "vote_hold"))
+        p->vote_hold_ms = p->hold_down_ms;
+    if (!node || !s_value_of(ctx, node, "startup_grace"))
+        p->startup_grace_ms = p->hold_down_ms;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2119,6 +2166,7 @@ static void s_defaults(s_ctx_t *ctx, sg_config_t *cfg)
     cfg->policy.approval_timeout_ms = 15 * 60 * 1000;
     cfg->policy.cooldown_ms = 60 * 60 * 1000;
     cfg->policy.replication_max_age_ms = 5 * 60 * 1000;
+    cfg->policy.skew_warn_ms = 2000;
     cfg->policy.budget = (sg_budget_cfg_t){4, 60 * 60 * 1000};
     cfg->policy.site_budget = (sg_budget_cfg_t){2, 60 * 60 * 1000};
     cfg->provider.kind = s_strdup(ctx, "sim");
@@ -2337,6 +2385,7 @@ static void s_free_collections(sg_collection_cfg_t *cs, size_t n)
         free(cs[i].name);
         free(cs[i].cim_path);
         free(cs[i].depends_on);
+        free(cs[i].replication_observers);
         free(cs[i].recovery_point_path);
         free(cs[i].replica_host);
     }
@@ -2433,6 +2482,17 @@ int sg_config_find_site(const sg_config_t *cfg, const char *name)
         if (cfg->sites[i].name && strcmp(cfg->sites[i].name, name) == 0)
             return (int)i;
     return -1;
+}
+
+bool sg_config_replication_source(const sg_config_t *cfg, int c, int o)
+{
+    const sg_collection_cfg_t *cc = &cfg->collections[c];
+    if (cc->n_replication_observers == 0)
+        return cfg->observers[o].site == cc->site || cfg->observers[o].site == cc->replica_site;
+    for (size_t i = 0; i < cc->n_replication_observers; i++)
+        if (cc->replication_observers[i] == o)
+            return true;
+    return false;
 }
 
 int sg_config_find_observer(const sg_config_t *cfg, const char *id)

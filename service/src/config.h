@@ -57,6 +57,10 @@ typedef struct {
     char *recovery_point_path; /* SG_RP_NAMED: the point's WMI object path */
     char *replica_host;        /* replica host or cluster, for the per-host cap; NULL: none */
     int64_t rpo_limit_ms; /* 0: no limit */
+    int *replication_observers; /* observers whose replication reports count (indices, each
+                                   at the collection's site or replica site); none: every
+                                   observer at those two sites */
+    size_t n_replication_observers;
     sg_mark_t mark;
 } sg_collection_cfg_t;
 
@@ -86,6 +90,12 @@ typedef struct {
     int64_t hold_down_ms;      /* silence and quorum before a site is lost; default 10 s */
     int64_t recover_after_ms;  /* stable heartbeats before a lost site is healthy; default 30 s */
     int64_t report_max_age_ms; /* a reachability report counts this long; default 3 x suspect_after */
+    int64_t vote_hold_ms;      /* a down report counts as a vote only once its observer has said
+                                  "down" this long without a break and no observer of its site
+                                  has said "up" meanwhile; default hold_down */
+    int64_t startup_grace_ms;  /* a site never heard since start counts as silent since start
+                                  after this long; default hold_down */
+    int64_t skew_warn_ms;      /* an observer whose clock is further off is announced; default 2 s */
     int quorum;                /* independent sites (the witness counted) that must see a site
                                   down; default min(2, sites - 1) */
     bool require_witness;      /* the witness must be one of them; default: true with a witness */
@@ -328,6 +338,11 @@ int sg_config_find_site(const sg_config_t *cfg, const char *name);
 int sg_config_find_observer(const sg_config_t *cfg, const char *id);
 int sg_config_find_collection(const sg_config_t *cfg, const char *name);
 int sg_config_find_drill(const sg_config_t *cfg, const char *name);
+
+/* Whether observer `o` may report the replication of collection `c`: one
+ * listed in its replication_observers, or, with none listed, any observer
+ * at its site or replica site. */
+bool sg_config_replication_source(const sg_config_t *cfg, int c, int o);
 
 /* Parses a duration such as "250ms", "3s", "2m", "1h" or a bare number of
  * milliseconds. Returns 0 or SG_EINVAL. */

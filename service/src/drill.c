@@ -45,8 +45,24 @@ typedef struct {
     json_t *skipped;
     int64_t start_mono, start_wall;
     uint64_t epoch; /* the leader's, when it started */
+    void *answers;  /* PUSH, bound, owned by the loop: proof answers to the thread */
+    char answers_ep[64];
     pthread_t thread;
 } s_run_t;
+
+/* A message from a drill thread to the loop, sent by value. */
+enum { S_MSG_REPORT = 1, S_MSG_PROOF };
+typedef struct {
+    int kind;
+    s_run_t *run;
+    int coll; /* S_MSG_PROOF: the collection about to be tested */
+} s_msg_t;
+
+/* The loop's answer to a proof request, passed by pointer. */
+typedef struct {
+    int rc;
+    char *why; /* owned */
+} s_answer_t;
 
 struct sg_drill {
     void *zctx;
@@ -61,6 +77,8 @@ struct sg_drill {
     sg_tz_t **zones;       /* per drill: its `timezone`, owned */
     int64_t *next;         /* per drill: next scheduled run, -1 none */
     bool ticked;
+    bool *at_start;  /* per drill: run_at_start, not yet started */
+    bool *at_start_told; /* per drill: its refusal was logged */
     char **open_ids; /* drill runs the journal has open: cleaned up on the first tick */
     size_t n_open;
     s_run_t *run; /* the run in progress, or NULL */
@@ -221,14 +239,60 @@ static const char *s_job_text(const sg_job_status_t *js)
     return js->error_description ? js->error_description : sg_job_state_text(js->job_state);
 }
 
+/* Asks the loop for the proof before TestReplicaCollection (drill.h) over
+ * `out`, and waits on `in` for the answer. 0 to call; SG_ESTATE with *why
+ * (caller frees); SG_ESTOPPED when the runner stops meanwhile. */
+static int s_ask_proof(s_run_t *r, s_item_t *it, void *out, void *in, char **why)
+{
+    *why = NULL;
+    s_msg_t m = {S_MSG_PROOF, r, it->coll};
+    if (zmq_send(out, &m, sizeof m, 0) != (int)sizeof m)
+        return SG_EIO;
+    for (;;) {
+        zmq_pollitem_t p = {.socket = in, .events = ZMQ_POLLIN};
+        int n = zmq_poll(&p, 1, S_SLICE_MS);
+        if (n < 0 && zmq_errno() != EINTR)
+            return SG_EIO;
+        if (n > 0)
+            break;
+        if (s_flag(&r->d->stop))
+            return SG_ESTOPPED;
+    }
+    s_answer_t *a = NULL;
+    if (zmq_recv(in, &a, sizeof a, 0) != (int)sizeof a || !a)
+        return SG_EIO;
+    int rc = a->rc;
+    *why = a->why;
+    free(a);
+    return rc;
+}
+
+/* The test of one item: its proof first; false (recorded) when it is not
+ * called. */
+static bool s_proven(s_run_t *r, s_item_t *it, void *out, void *in)
+{
+    int64_t t0 = sg_clock_wall(r->d->clock);
+    char *why = NULL;
+    int rc = s_ask_proof(r, it, out, in, &why);
+    if (rc != SG_OK) {
+        it->preempted = true;
+        s_step(r, it, "TestReplicaCollection", t0, "skipped", NULL, 0, "not called: %s",
+               rc == SG_ESTATE && why ? why : sg_err_str(rc));
+    }
+    free(why);
+    return rc == SG_OK;
+}
+
 /* Brings up the item's test copy and measures it. */
-static void s_test(s_run_t *r, s_item_t *it)
+static void s_test(s_run_t *r, s_item_t *it, void *out, void *in)
 {
     sg_drill_t *d = r->d;
     if (!s_pick_point(r, it)) {
         it->test_failed = true;
         return;
     }
+    if (!s_proven(r, it, out, in))
+        return;
     int64_t t0 = sg_clock_wall(d->clock);
     if (it->rp_ms > 0)
         it->rpo_ms = t0 - it->rp_ms;
@@ -307,23 +371,30 @@ static void *s_thread(void *arg)
 {
     s_run_t *r = arg;
     sg_drill_t *d = r->d;
+    void *out = zmq_socket(d->zctx, ZMQ_PUSH), *in = zmq_socket(d->zctx, ZMQ_PULL);
+    int linger = 0;
+    bool ok = out && in && zmq_connect(out, d->results_ep) == 0 &&
+              zmq_connect(in, r->answers_ep) == 0;
+    if (out)
+        zmq_setsockopt(out, ZMQ_LINGER, &linger, sizeof linger);
+    if (in)
+        zmq_setsockopt(in, ZMQ_LINGER, &linger, sizeof linger);
     for (size_t i = 0; r->dc && i < r->n_items; i++) {
-        if (s_flag(&d->stop) || s_flag(&d->preempt)) {
+        if (!ok || s_flag(&d->stop) || s_flag(&d->preempt)) {
             r->items[i].preempted = true;
             continue;
         }
-        s_test(r, &r->items[i]);
+        s_test(r, &r->items[i], out, in);
     }
     for (size_t i = 0; i < r->n_items && !s_flag(&d->stop); i++)
         s_cleanup(r, &r->items[i]);
-    void *out = zmq_socket(d->zctx, ZMQ_PUSH);
-    int linger = 0;
-    if (out)
-        zmq_setsockopt(out, ZMQ_LINGER, &linger, sizeof linger);
-    if (!out || zmq_connect(out, d->results_ep) != 0 ||
-        zmq_send(out, &r, sizeof r, 0) != (int)sizeof r)
+    s_msg_t m = {S_MSG_REPORT, r, -1};
+    if (!out || (!ok && zmq_connect(out, d->results_ep) != 0) ||
+        zmq_send(out, &m, sizeof m, 0) != (int)sizeof m)
         sg_error(S_MOD, "%s: cannot hand the report to the loop: %s", r->id,
                  zmq_strerror(zmq_errno()));
+    if (in)
+        zmq_close(in);
     if (out)
         zmq_close(out);
     return NULL;
@@ -460,6 +531,8 @@ static void s_run_free(s_run_t *r)
     free(r->items);
     json_decref(r->skipped);
     free(r->id);
+    if (r->answers)
+        zmq_close(r->answers);
     free(r);
 }
 
@@ -535,12 +608,37 @@ static int s_refuse(char **why, const char *fmt, ...)
     return SG_ESTATE;
 }
 
+/* With an engine: no site lost or contested, and the sites of every chosen
+ * collection known healthy (a site not yet heard is not tested). */
+static int s_sites_ready(const sg_drill_t *d, const int *chosen, size_t n, char **why)
+{
+    const sg_config_t *cfg = d->cfg;
+    for (size_t i = 0; d->engine && i < cfg->n_sites; i++) {
+        sg_site_state_t st = sg_engine_site_state(d->engine, (int)i);
+        if (st == SG_SITE_LOST || st == SG_SITE_CONTESTED)
+            return s_refuse(why, "site %s is %s: real failover comes first", cfg->sites[i].name,
+                            sg_site_state_name(st));
+    }
+    for (size_t i = 0; d->engine && i < n; i++) {
+        int sites[2] = {cfg->collections[chosen[i]].site, cfg->collections[chosen[i]].replica_site};
+        for (int k = 0; k < 2; k++) {
+            sg_site_state_t st = sg_engine_site_state(d->engine, sites[k]);
+            if (st != SG_SITE_HEALTHY)
+                return s_refuse(why, "site %s is %s", cfg->sites[sites[k]].name,
+                                st == SG_SITE_UNKNOWN ? "not heard yet" : sg_site_state_name(st));
+        }
+    }
+    return SG_OK;
+}
+
 /* Checks the guards that keep a drill from starting. */
 static int s_guards(sg_drill_t *d, const sg_drill_cfg_t *dc, const int *chosen, size_t n,
                     sg_now_t now, char **why)
 {
     if (d->run)
         return s_refuse(why, "drill run %s is in progress", d->run->id);
+    if (s_sites_ready(d, chosen, n, why) != SG_OK)
+        return SG_ESTATE;
     for (size_t c = 0; d->engine && c < d->cfg->n_collections; c++) {
         if (sg_engine_collection_verdict(d->engine, (int)c) == SG_COLL_DECIDED)
             return s_refuse(why, "the failover of %s is in flight: real failover comes first",
@@ -610,7 +708,13 @@ static int s_launch(sg_drill_t *d, const sg_drill_cfg_t *dc, const int *chosen, 
         if (!r->items[i].steps)
             goto fail;
     }
-    rc = sg_journal_drill_begin(d->journal, r->id, dc ? dc->name : "recovery", now.wall);
+    snprintf(r->answers_ep, sizeof r->answers_ep, "inproc://sg-drill-%lu", sg_serial());
+    int linger = 0;
+    if (!(r->answers = zmq_socket(d->zctx, ZMQ_PUSH)))
+        goto fail;
+    zmq_setsockopt(r->answers, ZMQ_LINGER, &linger, sizeof linger);
+    rc = zmq_bind(r->answers, r->answers_ep) == 0 ? SG_OK : SG_EIO;
+    rc = rc ? rc : sg_journal_drill_begin(d->journal, r->id, dc ? dc->name : "recovery", now.wall);
     if (rc != SG_OK)
         goto fail;
     __atomic_store_n(&d->preempt, 0, __ATOMIC_RELEASE);
@@ -708,16 +812,24 @@ int sg_drill_tick(sg_drill_t *d, sg_now_t now)
             if (rc != SG_OK)
                 sg_error(S_MOD, "cannot clean up after interrupted drills: %s", sg_err_str(rc));
         }
-        for (size_t i = 0; i < d->cfg->n_drills; i++)
+        for (size_t i = 0; i < d->cfg->n_drills; i++) {
             d->next[i] = s_next_run(d, i, now.wall);
-        for (size_t i = 0; i < d->cfg->n_drills && !d->run; i++) {
-            char *why = NULL;
-            if (d->cfg->drills[i].run_at_start &&
-                s_start(d, i, "at_start", now, &why) == SG_ESTATE)
-                sg_warn(S_MOD, "drill %s not run at start: %s", d->cfg->drills[i].name,
-                        why ? why : "refused");
-            free(why);
+            d->at_start[i] = d->cfg->drills[i].run_at_start;
         }
+    }
+    /* run_at_start: as soon as it may start (its sites heard and healthy) */
+    for (size_t i = 0; i < d->cfg->n_drills && !d->run; i++) {
+        char *why = NULL;
+        if (!d->at_start[i])
+            continue;
+        int rc = s_start(d, i, "at_start", now, &why);
+        if (rc == SG_OK || rc != SG_ESTATE)
+            d->at_start[i] = false;
+        if (rc != SG_OK && !d->at_start_told[i])
+            sg_info(S_MOD, "drill %s not run at start yet: %s%s", d->cfg->drills[i].name,
+                    why ? why : sg_err_str(rc), rc == SG_ESTATE ? " (it runs once it may)" : "");
+        d->at_start_told[i] |= rc != SG_OK;
+        free(why);
     }
     for (size_t i = 0; i < d->cfg->n_drills; i++) {
         if (d->next[i] < 0 || now.wall < d->next[i])
@@ -755,16 +867,42 @@ void sg_drill_set_fence(sg_drill_t *d, sg_drill_fence_fn fn, void *user)
 
 void sg_drill_set_epoch(sg_drill_t *d, uint64_t epoch) { d->epoch = epoch; }
 
+/* Answers a drill thread's proof request: no pre-emption, and the engine's
+ * sg_engine_confirm_drill (no engine: no check). */
+static void s_answer_proof(sg_drill_t *d, const s_msg_t *m)
+{
+    s_answer_t *a = calloc(1, sizeof *a);
+    if (a && s_flag(&d->preempt)) {
+        a->rc = SG_ESTATE;
+        a->why = strdup("the drill is pre-empted by a real failover");
+    } else if (a && d->engine) {
+        sg_now_t now = {sg_clock_mono(d->clock), sg_clock_wall(d->clock)};
+        a->rc = sg_engine_confirm_drill(d->engine, m->coll, now, &a->why);
+    }
+    if (zmq_send(m->run->answers, &a, sizeof a, 0) != (int)sizeof a) {
+        sg_error(S_MOD, "%s: cannot answer a proof request", m->run->id);
+        if (a)
+            free(a->why);
+        free(a);
+    }
+}
+
 int sg_drill_recv(sg_drill_t *d, sg_outcome_t **report, int timeout_ms)
 {
     *report = NULL;
-    zmq_pollitem_t it = {.socket = d->results, .events = ZMQ_POLLIN};
-    int n = zmq_poll(&it, 1, timeout_ms);
-    if (n <= 0)
-        return n < 0 && zmq_errno() != EINTR ? SG_EIO : 0;
-    s_run_t *r = NULL;
-    if (zmq_recv(d->results, &r, sizeof r, 0) != (int)sizeof r || !r)
-        return SG_EIO;
+    s_msg_t m;
+    for (;;) {
+        zmq_pollitem_t it = {.socket = d->results, .events = ZMQ_POLLIN};
+        int n = zmq_poll(&it, 1, timeout_ms);
+        if (n <= 0)
+            return n < 0 && zmq_errno() != EINTR ? SG_EIO : 0;
+        if (zmq_recv(d->results, &m, sizeof m, 0) != (int)sizeof m || !m.run)
+            return SG_EIO;
+        if (m.kind == S_MSG_REPORT)
+            break;
+        s_answer_proof(d, &m);
+    }
+    s_run_t *r = m.run;
     pthread_join(r->thread, NULL);
     d->run = NULL;
     int64_t end = sg_clock_wall(d->clock);
@@ -813,7 +951,9 @@ sg_drill_t *sg_drill_new(void *zctx, const sg_config_t *cfg, sg_provider_t *prov
     d->scheds = calloc(n, sizeof *d->scheds);
     d->next = calloc(n, sizeof *d->next);
     d->zones = calloc(n, sizeof *d->zones);
-    if (!d->scheds || !d->next || !d->zones)
+    d->at_start = calloc(n, sizeof *d->at_start);
+    d->at_start_told = calloc(n, sizeof *d->at_start_told);
+    if (!d->scheds || !d->next || !d->zones || !d->at_start || !d->at_start_told)
         goto fail;
     for (size_t i = 0; i < cfg->n_drills; i++) {
         const char *tz = cfg->drills[i].timezone ? cfg->drills[i].timezone : "UTC";
@@ -863,6 +1003,8 @@ void sg_drill_destroy(sg_drill_t **dp)
     free(d->zones);
     free(d->scheds);
     free(d->next);
+    free(d->at_start);
+    free(d->at_start_told);
     free(d->preempt_reason);
     free(d);
     *dp = NULL;

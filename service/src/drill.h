@@ -14,15 +14,26 @@
  * returned as an SG_OUTCOME_DRILL_REPORT outcome for the sinks.
  *
  * Starting: sg_drill_tick starts drills whose schedule (schedule.h) is due,
- * and those with run_at_start on the first tick; sg_drill_start starts one
- * by name (the control endpoint). A drill does not start while another
- * runs, while a failover run is in flight (a collection decided and not
- * ended: real failover comes first), while one of its blackout
+ * and those with run_at_start as soon as they may after the start;
+ * sg_drill_start starts one by name (the control endpoint). A drill does not
+ * start while another runs, while a site is lost or contested, while a
+ * site of one of its collections (primary or replica) is not known healthy
+ * (not yet heard, suspect, recovering), while a failover run is in flight (a
+ * collection decided and not ended: real failover comes first), while one
+ * of its blackout
  * windows is open (a window naming sites applies when one of the drill's
  * collections has its primary or replica there), or when it has nothing to
  * test; collections the engine has decided for failover (or failed over)
  * are skipped and listed. A scheduled drill that cannot start is logged and
  * waits for its next time.
+ *
+ * Proof before act: immediately before each TestReplicaCollection, the
+ * drill's thread asks the loop, which answers in sg_drill_recv: the drill is
+ * not pre-empted and the engine confirms the test (sg_engine_confirm_drill:
+ * no site lost or contested, the collection's sites healthy, the collection
+ * idle). A refused test is not called (step "skipped", the item pre-empted);
+ * cleanup (RevertTestReplicaCollection) needs no proof: it only removes a
+ * test copy.
  *
  * Pre-emption: sg_drill_preempt (a real site loss) stops the test phase at
  * once (no new TestReplicaCollection; a test job being followed is no

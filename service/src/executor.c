@@ -23,8 +23,7 @@
 typedef enum {
     S_BLOCK_NONE = 0,
     S_BLOCK_DEPENDENCY, /* a dependency's run failed */
-    S_BLOCK_PLAN,       /* on_error stop: a run of an earlier group failed */
-    S_BLOCK_JOURNAL     /* the intent could not be made durable */
+    S_BLOCK_PLAN        /* on_error stop: a run of an earlier group failed */
 } s_block_t;
 
 typedef struct {
@@ -51,9 +50,17 @@ typedef struct {
 /* A message from a worker to the loop thread, passed by pointer. */
 typedef struct {
     int worker;
-    bool idle; /* the worker finished its run and can take another */
+    bool idle;  /* the worker finished its run and can take another */
+    bool proof; /* the worker asks for the proof before a call of result.run_id */
     sg_exec_result_t result;
 } s_msg_t;
+
+/* The loop's answer to a proof request, passed by pointer on the worker's
+ * job socket. */
+typedef struct {
+    int rc;
+    char *why; /* owned */
+} s_answer_t;
 
 typedef struct s_worker s_worker_t;
 
@@ -62,8 +69,8 @@ struct sg_executor {
     const sg_config_t *cfg;
     sg_provider_t *provider;
     const sg_clock_t *clock;
-    sg_exec_intent_fn intent;
-    void *intent_user;
+    sg_exec_proof_fn proof;
+    void *proof_user;
     sg_exec_fence_fn fence;
     void *fence_user;
     uint64_t epoch;
@@ -97,7 +104,8 @@ struct s_worker {
 
 typedef struct {
     s_worker_t *w;
-    void *out; /* PUSH to the loop, owned by the worker thread */
+    void *out;  /* PUSH to the loop, owned by the worker thread */
+    void *jobs; /* PULL of its runs and proof answers, owned by the worker thread */
     s_run_t run;
     const sg_collection_cfg_t *coll;
     int attempt;
@@ -144,7 +152,14 @@ static void s_send_msg(s_ctx_t *c, s_msg_t *m)
 }
 
 /* How a report ends the run. */
-enum { S_GOES_ON = 0, S_ENDS = 1, S_ENDS_FAILED_OVER = 2, S_TIMES_OUT = 3, S_ENDS_FENCED = 4 };
+enum {
+    S_GOES_ON = 0,
+    S_ENDS = 1,
+    S_ENDS_FAILED_OVER = 2,
+    S_TIMES_OUT = 3,
+    S_ENDS_FENCED = 4,
+    S_ENDS_CANCELLED = 5
+};
 
 /* Builds and sends one outcome of the run in `c`. */
 static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_status_t *js,
@@ -190,10 +205,11 @@ static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_s
                                    .collection = c->run.collection,
                                    .run_id = c->run.run_id,
                                    .ended = how == S_ENDS || how == S_ENDS_FAILED_OVER ||
-                                            how == S_ENDS_FENCED,
+                                            how == S_ENDS_FENCED || how == S_ENDS_CANCELLED,
                                    .failed_over = how == S_ENDS_FAILED_OVER,
                                    .timed_out = how == S_TIMES_OUT,
-                                   .fenced = how == S_ENDS_FENCED};
+                                   .fenced = how == S_ENDS_FENCED,
+                                   .cancelled = how == S_ENDS_CANCELLED};
     s_send_msg(c, m);
     return;
 fail:
@@ -461,6 +477,61 @@ static bool s_on_answer(s_ctx_t *c, int rc, sg_call_result_t *res, int64_t since
     return false;
 }
 
+/* Asks the loop thread for the proof before a call (executor.h) and waits
+ * for its answer. Returns the hook's answer (*why owned by the caller), or
+ * SG_ESTOPPED when the executor stops meanwhile. */
+static int s_ask_proof(s_ctx_t *c, char **why)
+{
+    sg_executor_t *x = c->w->x;
+    *why = NULL;
+    s_msg_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return SG_ENOMEM;
+    *m = (s_msg_t){.worker = c->w->index,
+                   .proof = true,
+                   .result = {.collection = c->run.collection, .run_id = c->run.run_id}};
+    if (s_send_ptr(c->out, m) != SG_OK) {
+        free(m);
+        return SG_EIO;
+    }
+    for (;;) {
+        zmq_pollitem_t it = {.socket = c->jobs, .events = ZMQ_POLLIN};
+        int n = zmq_poll(&it, 1, S_SLICE_MS);
+        if (n < 0 && zmq_errno() != EINTR)
+            return SG_EIO;
+        if (n > 0)
+            break;
+        if (s_stopping(x))
+            return SG_ESTOPPED;
+    }
+    s_answer_t *a = NULL;
+    if (zmq_recv(c->jobs, &a, sizeof a, 0) != (int)sizeof a || !a)
+        return SG_ESTOPPED; /* the stop message */
+    int rc = a->rc;
+    *why = a->why;
+    free(a);
+    return rc;
+}
+
+/* The proof before one call: true to call. Otherwise the run is reported
+ * (cancelled, or failed when the intent could not be made durable) or, when
+ * the executor stops, left open. */
+static bool s_proven(s_ctx_t *c)
+{
+    char *why = NULL;
+    int rc = s_ask_proof(c, &why);
+    if (rc == SG_ESTATE)
+        s_report(c, SG_OUTCOME_CANCELLED, S_ENDS_CANCELLED, NULL, 0,
+                 "InitiateFailover on %s not called: the decision no longer holds: %s",
+                 c->coll->name, why ? why : "no reason given");
+    else if (rc != SG_OK && rc != SG_ESTOPPED)
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+                 "failover of %s not started: its intent could not be journaled (%s)",
+                 c->coll->name, sg_err_str(rc));
+    free(why);
+    return rc == SG_OK;
+}
+
 /* Calls InitiateFailover, retrying what may pass later. */
 static void s_initiate(s_ctx_t *c)
 {
@@ -482,6 +553,8 @@ static void s_initiate(s_ctx_t *c)
                      c->coll->name, (unsigned long long)c->run.epoch);
             break;
         }
+        if (!s_proven(c))
+            break;
         int rc = sg_provider_call(x->provider, SG_METHOD_INITIATE_FAILOVER, c->coll->cim_path, rp,
                                   &res);
         bool over = s_on_answer(c, rc, &res, since_ms);
@@ -542,15 +615,11 @@ static void s_report_blocked(s_ctx_t *c)
                  "failover of %s not started: it depends on %s, whose failover failed",
                  c->coll->name, other);
         break;
-    case S_BLOCK_PLAN:
+    default:
         s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
                  "failover of %s not started: the plan stops (on_error: stop) because the "
                  "failover of %s in group %d failed",
                  c->coll->name, other, cfg->collections[c->run.blocker].group);
-        break;
-    default:
-        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
-                 "failover of %s not started: its intent could not be journaled", c->coll->name);
         break;
     }
 }
@@ -599,7 +668,11 @@ static void *s_worker_main(void *arg)
             free(run);
             break;
         }
-        s_ctx_t c = {.w = w, .out = out, .run = *run, .coll = &x->cfg->collections[run->collection]};
+        s_ctx_t c = {.w = w,
+                     .out = out,
+                     .jobs = jobs,
+                     .run = *run,
+                     .coll = &x->cfg->collections[run->collection]};
         free(run);
         s_run(&c);
         free(c.job_path);
@@ -699,10 +772,10 @@ fail:
     return NULL;
 }
 
-void sg_executor_set_intent_hook(sg_executor_t *x, sg_exec_intent_fn fn, void *user)
+void sg_executor_set_proof_hook(sg_executor_t *x, sg_exec_proof_fn fn, void *user)
 {
-    x->intent = fn;
-    x->intent_user = user;
+    x->proof = fn;
+    x->proof_user = user;
 }
 
 void sg_executor_set_fence_hook(sg_executor_t *x, sg_exec_fence_fn fn, void *user)
@@ -781,12 +854,6 @@ static int s_hand_out(sg_executor_t *x, size_t i, int w)
 {
     s_run_t *run = &x->pending[i];
     s_plan_t *p = &x->plan[run->collection];
-    if (run->mode == SG_RUN_FRESH && run->block == S_BLOCK_NONE && x->intent &&
-        x->intent(x->intent_user, run->run_id, run->collection) != SG_OK) {
-        sg_error(S_MOD, "intent of run %llu (%s) not journaled: the run ends without a call",
-                 (unsigned long long)run->run_id, x->cfg->collections[run->collection].name);
-        run->block = S_BLOCK_JOURNAL;
-    }
     s_run_t *msg = malloc(sizeof *msg);
     if (!msg)
         return SG_ENOMEM;
@@ -901,8 +968,76 @@ static bool s_apply_result(sg_executor_t *x, const sg_exec_result_t *r)
         if (x->host_of[r->collection] >= 0)
             x->host_running[x->host_of[r->collection]]--;
     }
-    *p = (s_plan_t){.result = r->fenced ? 0 : r->failed_over ? 1 : -1}; /* fenced: unknown */
+    /* fenced or cancelled: no call was made; not a failure of the plan */
+    *p = (s_plan_t){.result = r->fenced || r->cancelled ? 0 : r->failed_over ? 1 : -1};
     return true;
+}
+
+/* Answers a worker's proof request with the hook's verdict. Without an
+ * answer the worker would wait for ever: when even the answer cannot be
+ * allocated, the worker is told through a stop message (no call). */
+static void s_answer_proof(sg_executor_t *x, const s_msg_t *m)
+{
+    s_answer_t *a = calloc(1, sizeof *a);
+    void *sock = x->workers[m->worker].jobs;
+    if (a)
+        a->rc = x->proof ? x->proof(x->proof_user, m->result.run_id, m->result.collection, &a->why)
+                         : SG_OK;
+    if (s_send_ptr(sock, a) != SG_OK) {
+        sg_error(S_MOD, "cannot answer the proof of run %llu", (unsigned long long)m->result.run_id);
+        if (a)
+            free(a->why);
+        free(a);
+    }
+}
+
+/* The CANCELLED outcome of a run taken back before it reached a worker. */
+static sg_outcome_t *s_cancel_outcome(const sg_executor_t *x, const s_run_t *run, const char *why)
+{
+    const sg_collection_cfg_t *cc = &x->cfg->collections[run->collection];
+    sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_CANCELLED, sg_clock_wall(x->clock));
+    if (!o)
+        return NULL;
+    o->run_id = run->run_id;
+    int rc = sg_outcome_set(o, &o->site, x->cfg->sites[cc->site].name);
+    rc = rc ? rc : sg_outcome_set(o, &o->replica_site, x->cfg->sites[cc->replica_site].name);
+    rc = rc ? rc : sg_outcome_set(o, &o->collection, cc->name);
+    rc = rc ? rc : sg_outcome_set(o, &o->cim_path, cc->cim_path);
+    rc = rc ? rc : sg_outcome_set_point(o, run->point);
+    rc = rc ? rc : sg_outcome_setf(o, &o->message,
+                                   "InitiateFailover on %s not called: the decision no longer "
+                                   "holds: %s",
+                                   cc->name, why ? why : "no reason given");
+    rc = rc ? rc : sg_outcome_finish(o, 0);
+    if (rc != SG_OK)
+        sg_outcome_free(&o);
+    return o;
+}
+
+int sg_executor_cancel_queued(sg_executor_t *x, int collection, const char *why,
+                              sg_exec_result_t *out)
+{
+    for (size_t i = 0; i < x->p_len; i++) {
+        s_run_t *run = &x->pending[i];
+        if (run->collection != collection || run->mode != SG_RUN_FRESH)
+            continue;
+        sg_outcome_t *o = s_cancel_outcome(x, run, why);
+        if (!o)
+            return SG_ENOMEM;
+        *out = (sg_exec_result_t){.outcome = o,
+                                  .collection = collection,
+                                  .run_id = run->run_id,
+                                  .ended = true,
+                                  .cancelled = true};
+        free(run->job_path);
+        free(run->point);
+        memmove(run, run + 1, (x->p_len - i - 1) * sizeof *run);
+        x->p_len--;
+        x->plan[collection].queued = false;
+        x->active--;
+        return 1;
+    }
+    return 0;
 }
 
 int sg_executor_recv(sg_executor_t *x, sg_exec_result_t *out, int timeout_ms)
@@ -923,6 +1058,11 @@ int sg_executor_recv(sg_executor_t *x, sg_exec_result_t *out, int timeout_ms)
             int rc = s_dispatch(x);
             if (rc != SG_OK)
                 return rc;
+            continue;
+        }
+        if (m->proof) {
+            s_answer_proof(x, m);
+            free(m);
             continue;
         }
         *out = m->result;

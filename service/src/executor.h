@@ -45,16 +45,23 @@
  * (the run ends as failed without a call), continue (it starts), wait (it
  * is held until sg_executor_release_plan for its site).
  *
- * Crash safety: before a fresh run is handed to a worker, the intent hook
- * (sg_executor_set_intent_hook) is called on the loop thread and must make
- * the intent durable; if it fails, the run ends as failed without a call.
- * The JOB_STARTED outcome carries the job path as soon as the call returned
- * 4096. After a restart, the service resubmits open runs with
- * sg_executor_submit_run: FOLLOW follows a journaled job; RESOLVE (an intent
- * without a job) first asks the provider whether the collection is already
- * failed over (done) or has a failover job started since the intent (follow
- * it), and calls InitiateFailover only when the collection is replicating
- * with no such job. Replayed runs skip plan gating: they were past it.
+ * Proof before act, and crash safety: immediately before each call of
+ * InitiateFailover (every attempt, after the fence), the worker asks the
+ * loop thread for the proof hook's answer (sg_executor_set_proof_hook): the
+ * hook re-confirms the decision (sg_engine_confirm) and makes the intent
+ * durable. 0 means call now; SG_ESTATE ends the run CANCELLED, without a
+ * call, with the hook's reason; any other error ends it as failed without a
+ * call. The worker waits for the answer; the loop gives it while it reads
+ * results (sg_executor_recv), so a proof never waits on the worker side of
+ * the loop. The JOB_STARTED outcome carries the job path as soon as the
+ * call returned 4096. After a restart, the service resubmits open runs with
+ * sg_executor_submit_run: FOLLOW follows a journaled job; RESOLVE (an
+ * intent without a job) first asks the provider whether the collection is
+ * already failed over (done) or has a failover job started since the
+ * intent (follow it), and calls InitiateFailover, after its proof, only
+ * when the collection is replicating with no such job. Replayed runs skip
+ * plan gating: they were past it. sg_executor_cancel_queued takes back a
+ * fresh run not yet handed to a worker (its site came back).
  *
  * Threads talk only through ZeroMQ inproc sockets: each worker has its own
  * job socket, and all send results to one PULL socket that the loop thread
@@ -86,6 +93,8 @@ typedef struct {
     bool fenced;      /* with ended: no call was made because the fence failed (this
                          instance no longer leads under the run's epoch); the run is
                          not over for the journal: the leader resumes it */
+    bool cancelled;   /* with ended: no call was made because the proof failed (the
+                         outcome, SG_OUTCOME_CANCELLED, says why) */
 } sg_exec_result_t;
 
 typedef enum {
@@ -108,17 +117,19 @@ typedef struct {
     const char *point;    /* this run's recovery point (copied); NULL: the collection's */
 } sg_run_spec_t;
 
-/* Makes the intent of a fresh run durable before any provider call for it.
- * Called on the loop thread. Returns 0, or an error to refuse the call. */
-typedef int (*sg_exec_intent_fn)(void *user, uint64_t run_id, int collection);
+/* The proof before a call of run `run_id` of `collection` (see above).
+ * Called on the loop thread. Returns 0 (call now: the intent is durable),
+ * SG_ESTATE to cancel the run (*why, owned by the executor once set, says
+ * why; may stay NULL), or another error to end it failed without a call. */
+typedef int (*sg_exec_proof_fn)(void *user, uint64_t run_id, int collection, char **why);
 
 /* Starts cfg->provider.workers workers. Borrows every argument; `zctx` is a
  * ZeroMQ context, `provider` must be thread safe. NULL on failure. */
 sg_executor_t *sg_executor_new(void *zctx, const sg_config_t *cfg, sg_provider_t *provider,
                                const sg_clock_t *clock);
 
-/* Sets the intent hook (NULL: none; runs are not journaled). */
-void sg_executor_set_intent_hook(sg_executor_t *x, sg_exec_intent_fn fn, void *user);
+/* Sets the proof hook (NULL: none; every call goes ahead unjournaled). */
+void sg_executor_set_proof_hook(sg_executor_t *x, sg_exec_proof_fn fn, void *user);
 
 /* Fencing (leader.h): a run handed out carries the epoch set last with
  * sg_executor_set_epoch; before each InitiateFailover a worker calls the
@@ -138,6 +149,13 @@ int sg_executor_submit_run(sg_executor_t *x, const sg_run_spec_t *spec);
 /* Tells the plan how the last run of `collection` ended before a restart,
  * for dependencies and on_error. Call before submitting. */
 void sg_executor_restore(sg_executor_t *x, int collection, bool failed_over);
+
+/* Takes back the run of `collection` when it is a fresh run still queued
+ * (not handed to a worker): *out is its CANCELLED result, with `why` in its
+ * message, to be handled as one from sg_executor_recv. Returns 1 when it
+ * was cancelled, 0 when there was no such run, or SG_ENOMEM. */
+int sg_executor_cancel_queued(sg_executor_t *x, int collection, const char *why,
+                              sg_exec_result_t *out);
 
 /* on_error wait: lets held runs of `site` go on despite failures in earlier
  * groups. Returns 0 or an error from handing runs out. */

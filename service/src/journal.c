@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define S_MOD "journal"
-#define S_SCHEMA_VERSION 3
+#define S_SCHEMA_VERSION 4
 #define S_BUSY_TIMEOUT_MS 5000
 
 static const char *s_schema =
@@ -47,7 +47,11 @@ static const char *s_schema =
     "  started_ms INTEGER NOT NULL,"
     "  ended_ms INTEGER,"
     "  result TEXT,"
-    "  report TEXT);";
+    "  report TEXT);"
+    "CREATE TABLE IF NOT EXISTS opstate ("
+    "  key TEXT PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  json TEXT NOT NULL);";
 
 enum {
     S_DECIDED,
@@ -62,8 +66,8 @@ enum {
 };
 
 static const char *s_sql[S_N_STMTS] = {
-    [S_DECIDED] = "INSERT INTO runs (run_id, collection, cim_path, decided_ms, point) VALUES "
-                  "(?,?,?,?,?)",
+    [S_DECIDED] = "INSERT INTO runs (run_id, collection, cim_path, decided_ms, point, origin) "
+                  "VALUES (?,?,?,?,?,?)",
     [S_INTENT] = "UPDATE runs SET intent_ms = coalesce(intent_ms, ?) WHERE run_id = ?",
     [S_RUN_STATE] = "SELECT ended_ms FROM runs WHERE run_id = ?",
     [S_OUTCOME] = "INSERT OR IGNORE INTO outcomes (dedup_key, run_id, collection, kind, time_ms, "
@@ -72,7 +76,7 @@ static const char *s_sql[S_N_STMTS] = {
     [S_ENDED] = "UPDATE runs SET ended_ms = ?, failed_over = ? WHERE run_id = ? AND ended_ms IS "
                 "NULL",
     [S_RUNS] = "SELECT run_id, collection, cim_path, decided_ms, intent_ms, job_path, ended_ms, "
-               "failed_over, point FROM runs WHERE run_id IN (SELECT max(run_id) FROM runs "
+               "failed_over, point, origin FROM runs WHERE run_id IN (SELECT max(run_id) FROM runs "
                "GROUP BY collection) ORDER BY run_id",
     [S_COUNT] = "SELECT count(*) FROM outcomes",
 };
@@ -124,6 +128,7 @@ static int s_step_done(sg_journal_t *j, sqlite3_stmt *st, const char *what)
 static const char *const s_migrations[S_SCHEMA_VERSION] = {
     [1] = "ALTER TABLE runs ADD COLUMN point TEXT", /* 2: a run's own recovery point */
     [2] = "ALTER TABLE runs ADD COLUMN epoch INTEGER", /* 3: the leader's epoch of the intent */
+    [3] = "ALTER TABLE runs ADD COLUMN origin TEXT",   /* 4: who decided the run */
 };
 
 static int s_migrate(sg_journal_t *j, int version)
@@ -221,12 +226,20 @@ int sg_journal_decided(sg_journal_t *j, uint64_t run_id, const char *collection,
 int sg_journal_decided_point(sg_journal_t *j, uint64_t run_id, const char *collection,
                              const char *cim_path, const char *point, int64_t now_ms)
 {
+    return sg_journal_decided_run(j, run_id, collection, cim_path, point, NULL, now_ms);
+}
+
+int sg_journal_decided_run(sg_journal_t *j, uint64_t run_id, const char *collection,
+                           const char *cim_path, const char *point, const char *origin,
+                           int64_t now_ms)
+{
     sqlite3_stmt *st = s_stmt(j, S_DECIDED);
     sqlite3_bind_int64(st, 1, (sqlite3_int64)run_id);
     sqlite3_bind_text(st, 2, collection, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, cim_path, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now_ms);
     s_bind_text_or_null(st, 5, point);
+    s_bind_text_or_null(st, 6, origin);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_CONSTRAINT)
@@ -264,6 +277,53 @@ int sg_journal_abandon(sg_journal_t *j, uint64_t run_id, int64_t now_ms)
     if (rc != SQLITE_OK)
         return s_fail(j, "abandoning a run");
     return sqlite3_changes(j->db) == 1 ? SG_OK : SG_ESTATE;
+}
+
+int sg_journal_max_run_id(sg_journal_t *j, uint64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    *out = 0;
+    if (sqlite3_prepare_v2(j->db, "SELECT max(run_id) FROM runs", -1, &st, NULL) != SQLITE_OK)
+        return s_fail(j, "reading the largest run id");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(st, 0); /* NULL (no runs) reads as 0 */
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? SG_OK : s_fail(j, "reading the largest run id");
+}
+
+int sg_journal_opstate_put(sg_journal_t *j, const char *json, int64_t now_ms)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(j->db,
+                           "INSERT OR REPLACE INTO opstate (key, time_ms, json) VALUES "
+                           "('engine', ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return s_fail(j, "saving the operator state");
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SG_OK : s_fail(j, "saving the operator state");
+}
+
+int sg_journal_opstate_get(sg_journal_t *j, char **json)
+{
+    sqlite3_stmt *st = NULL;
+    *json = NULL;
+    if (sqlite3_prepare_v2(j->db, "SELECT json FROM opstate WHERE key = 'engine'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return s_fail(j, "reading the operator state");
+    int rc = sqlite3_step(st), out = SG_ENOTFOUND;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        *json = t ? strdup((const char *)t) : NULL;
+        out = *json ? SG_OK : SG_ENOMEM;
+    } else if (rc != SQLITE_DONE) {
+        out = s_fail(j, "reading the operator state");
+    }
+    sqlite3_finalize(st);
+    return out;
 }
 
 int sg_journal_batch_begin(sg_journal_t *j)
@@ -384,17 +444,33 @@ static int s_set_job(sg_journal_t *j, uint64_t run_id, const char *job_path)
     return s_step_done(j, st, "recording a job");
 }
 
-static int s_set_ended(sg_journal_t *j, uint64_t run_id, bool failed_over, int64_t now_ms)
+/* result: 1 failed over, 0 failed, -1 not carried out (abandoned, cancelled) */
+static int s_set_ended(sg_journal_t *j, uint64_t run_id, int result, int64_t now_ms)
 {
     sqlite3_stmt *st = s_stmt(j, S_ENDED);
     sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_int(st, 2, failed_over ? 1 : 0);
+    sqlite3_bind_int(st, 2, result);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)run_id);
     return s_step_done(j, st, "ending a run");
 }
 
+static int s_run_step(sg_journal_t *j, uint64_t run_id, const char *job_path, bool ended,
+                      int result, int64_t now_ms, const sg_outcome_t *o, bool *added);
+
 int sg_journal_run_step(sg_journal_t *j, uint64_t run_id, const char *job_path, bool ended,
                         bool failed_over, int64_t now_ms, const sg_outcome_t *o, bool *added)
+{
+    return s_run_step(j, run_id, job_path, ended, failed_over ? 1 : 0, now_ms, o, added);
+}
+
+int sg_journal_run_cancelled(sg_journal_t *j, uint64_t run_id, int64_t now_ms,
+                             const sg_outcome_t *o, bool *added)
+{
+    return s_run_step(j, run_id, NULL, true, -1, now_ms, o, added);
+}
+
+static int s_run_step(sg_journal_t *j, uint64_t run_id, const char *job_path, bool ended,
+                      int result, int64_t now_ms, const sg_outcome_t *o, bool *added)
 {
     if (added)
         *added = false;
@@ -409,7 +485,7 @@ int sg_journal_run_step(sg_journal_t *j, uint64_t run_id, const char *job_path, 
     }
     if ((o && (rc = s_append(j, o, added)) != SG_OK) ||
         (job_path && (rc = s_set_job(j, run_id, job_path)) != SG_OK) ||
-        (ended && (rc = s_set_ended(j, run_id, failed_over, now_ms)) != SG_OK))
+        (ended && (rc = s_set_ended(j, run_id, result, now_ms)) != SG_OK))
         goto fail;
     return s_exec(j, j->batch ? "RELEASE step" : "COMMIT");
 fail:
@@ -448,6 +524,7 @@ static int s_read_run(sqlite3_stmt *st, sg_journal_run_t *r)
     r->failed_over = sqlite3_column_int(st, 7) > 0;
     r->abandoned = sqlite3_column_int(st, 7) < 0;
     r->point = s_col_text(st, 8, &oom);
+    r->origin = s_col_text(st, 9, &oom);
     return oom ? SG_ENOMEM : SG_OK;
 }
 
@@ -507,6 +584,7 @@ void sg_journal_runs_free(sg_journal_run_t *runs, size_t n)
         free(runs[i].cim_path);
         free(runs[i].job_path);
         free(runs[i].point);
+        free(runs[i].origin);
     }
     free(runs);
 }

@@ -1,8 +1,8 @@
 /* journal: the durable record of failover runs and outcomes (SQLite, WAL).
  *
- * Tables (schema version 3, PRAGMA user_version):
+ * Tables (schema version 4, PRAGMA user_version):
  *   runs(run_id PK, collection, cim_path, decided_ms, intent_ms, job_path,
- *        ended_ms, failed_over, point)
+ *        ended_ms, failed_over, point, epoch, origin)
  *     one row per failover decision. intent_ms is set, and committed, before
  *     InitiateFailover is called for the run; job_path as soon as the call
  *     returned a job; ended_ms and failed_over when the run is over; point
@@ -10,9 +10,16 @@
  *     "app", or a point's path or ID), NULL for the collection's configured
  *     one, so that a run resumed after a restart uses the same point.
  *     Opening a file of an older version migrates it in place, in the
- *     opening transaction (1 -> 2 adds runs.point, 2 -> 3 runs.epoch; NULL
+ *     opening transaction (1 -> 2 adds runs.point, 2 -> 3 runs.epoch, 3 -> 4
+ *     runs.origin: "manual" or "forced" for an operator's run; NULL
  *     in the runs already there); a file of a newer version is refused, so
  *     older builds refuse a migrated file.
+ *     ended_ms with failed_over -1 marks a run that was not carried out: decided
+ *     and abandoned at a restart, or cancelled when its proof failed.
+ *   opstate(key PK, time_ms, json)
+ *     the engine's durable operator state (pauses, approvals, denials,
+ *     budgets, cooldowns, open loss episodes) as opstate.h writes it, under
+ *     the key 'engine'; a table older builds ignore.
  *   outcomes(seq INTEGER PRIMARY KEY AUTOINCREMENT, dedup_key UNIQUE, run_id,
  *            collection, kind, time_ms, json)
  *     "the outcome log": every outcome, appended before it is posted to the
@@ -51,8 +58,10 @@ typedef struct {
     char *job_path;    /* NULL: no job journaled */
     int64_t ended_ms;  /* 0: the run is open */
     bool failed_over;  /* when ended */
-    bool abandoned;    /* ended without ever being started (sg_journal_abandon) */
+    bool abandoned;    /* ended without being carried out (sg_journal_abandon,
+                          sg_journal_run_cancelled) */
     char *point;       /* the run's own recovery point; NULL: the collection's */
+    char *origin;      /* "manual", "forced" (an operator's run); NULL: the engine's */
 } sg_journal_run_t;
 
 /* Batches: the writes between begin and end (run steps, decisions,
@@ -79,6 +88,12 @@ int sg_journal_decided(sg_journal_t *j, uint64_t run_id, const char *collection,
  * the collection's configured one, as sg_journal_decided). */
 int sg_journal_decided_point(sg_journal_t *j, uint64_t run_id, const char *collection,
                              const char *cim_path, const char *point, int64_t now_ms);
+/* The same with who decided it: `origin` "manual" or "forced" for an
+ * operator's run (its proof after a restart is an operator's), NULL for the
+ * engine's. */
+int sg_journal_decided_run(sg_journal_t *j, uint64_t run_id, const char *collection,
+                           const char *cim_path, const char *point, const char *origin,
+                           int64_t now_ms);
 /* Commits the run's intent to call InitiateFailover now. Returns 0,
  * SG_ENOTFOUND for an unknown run, SG_ESTATE for a run that has ended, or
  * SG_EIO. A second intent for an open run keeps the first time. */
@@ -99,6 +114,24 @@ int sg_journal_outcome(sg_journal_t *j, const sg_outcome_t *o, bool *added);
  * Returns 0, SG_ENOTFOUND for an unknown run, or SG_EIO. */
 int sg_journal_run_step(sg_journal_t *j, uint64_t run_id, const char *job_path, bool ended,
                         bool failed_over, int64_t now_ms, const sg_outcome_t *o, bool *added);
+
+/* Ends a run as not carried out (no call of it was accepted: its proof
+ * failed before the call), with its outcome, in one transaction (inside a
+ * batch: one savepoint). Replay treats it like an abandoned run: the
+ * collection may be decided again. 0, SG_ENOTFOUND or SG_EIO. */
+int sg_journal_run_cancelled(sg_journal_t *j, uint64_t run_id, int64_t now_ms,
+                             const sg_outcome_t *o, bool *added);
+
+/* The largest run id the journal has used (0 for none): run ids go on from
+ * it, never from a clock. 0 or SG_EIO. */
+int sg_journal_max_run_id(sg_journal_t *j, uint64_t *out);
+
+/* The durable operator state (one JSON text; opstate.h): put replaces it
+ * (committed before it returns, or with the batch), get returns a copy in
+ * *json (caller frees). put: 0 or SG_EIO; get: 0, SG_ENOTFOUND (none saved),
+ * SG_ENOMEM or SG_EIO. */
+int sg_journal_opstate_put(sg_journal_t *j, const char *json, int64_t now_ms);
+int sg_journal_opstate_get(sg_journal_t *j, char **json);
 
 /* Ends a run that was decided but never started (no intent), as abandoned:
  * after a restart such a decision is not carried out blindly; the engine

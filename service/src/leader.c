@@ -23,6 +23,7 @@ typedef struct {
     bool leader;
     uint64_t epoch;
     char *holder; /* owned; NULL: unknown */
+    char *state;  /* owned: the operator state read from etcd on winning; NULL: none */
 } s_msg_t;
 
 struct sg_leader {
@@ -34,6 +35,7 @@ struct sg_leader {
     bool is_leader;
     uint64_t epoch;
     char *holder;
+    char *state; /* operator state taken over with the last win; owned */
     void *pair; /* PAIR, bound: the loop's end */
     char pair_ep[64];
     /* The thread's own state. */
@@ -48,6 +50,7 @@ struct sg_leader {
     uint64_t acting_epoch; /* 0: not acting */
     int64_t act_until;     /* mono ms: acting stops here */
     int fence_failed;      /* a worker's fence failed: step down */
+    int state_pending;     /* the loop sent operator state to write */
     int stop;
 };
 
@@ -184,6 +187,25 @@ char *sg_leader_etcd_fence_json(const char *key, const char *name, uint64_t epoc
     free(k);
     free(v);
     return text;
+}
+
+char *sg_leader_etcd_put_state_json(const char *key, const char *name, uint64_t epoch,
+                                    const char *state_key, const char *text)
+{
+    char *k = s_b64_encode(key), *v = s_b64_encode(name);
+    char *sk = s_b64_encode(state_key), *sv = s_b64_encode(text);
+    char *out = NULL;
+    if (k && v && sk && sv)
+        out = s_dump(json_pack(
+            "{s:[{s:s, s:s, s:s, s:o}, {s:s, s:s, s:s, s:s}], s:[{s:{s:s, s:s}}], s:[]}",
+            "compare", "key", k, "target", "CREATE", "result", "EQUAL", "create_revision",
+            s_i64((int64_t)epoch), "key", k, "target", "VALUE", "result", "EQUAL", "value", v,
+            "success", "request_put", "key", sk, "value", sv, "failure"));
+    free(k);
+    free(v);
+    free(sk);
+    free(sv);
+    return out;
 }
 
 /* ---- answers -------------------------------------------------------------------------- */
@@ -387,20 +409,91 @@ static void s_http_warn(sg_leader_t *l, const char *what, int rc)
         sg_warn(S_MOD, "etcd: %s failed: %s", what, sg_err_str(rc));
 }
 
-/* Tells the loop where things stand. */
-static void s_publish(sg_leader_t *l, void *sock)
+/* Tells the loop where things stand; `state` (taken) goes with it. */
+static void s_publish_state(sg_leader_t *l, void *sock, char *state)
 {
     s_msg_t *m = calloc(1, sizeof *m);
-    if (!m)
+    if (!m) {
+        free(state);
         return;
+    }
+    m->state = state;
     m->leader = l->acting;
     m->epoch = l->acting ? l->my_epoch : 0;
     const char *holder = l->acting ? l->cfg->leader.name : l->seen_holder;
     m->holder = holder ? strdup(holder) : NULL;
     if (zmq_send(sock, &m, sizeof m, 0) != (int)sizeof m) {
         free(m->holder);
+        free(m->state);
         free(m);
     }
+}
+
+static void s_publish(sg_leader_t *l, void *sock) { s_publish_state(l, sock, NULL); }
+
+/* The key under which the leader keeps the operator state. */
+static char *s_state_key(const sg_leader_t *l)
+{
+    return sg_strdupf("%s/opstate", l->cfg->leader.etcd.key);
+}
+
+/* Reads the operator state the last leader left in etcd; NULL when there is
+ * none or it cannot be read (logged: the journal's copy then stands). */
+static char *s_read_state(sg_leader_t *l)
+{
+    char *key = s_state_key(l), *answer = NULL, *text = NULL;
+    char *body = key ? sg_leader_etcd_range_json(key) : NULL;
+    sg_leader_etcd_reply_t r = {0};
+    int rc = s_post(l, "/v3/kv/range", body, s_timeout(l), &answer);
+    rc = rc ? rc : sg_leader_etcd_parse_range(answer, &r);
+    if (rc != SG_OK)
+        sg_warn(S_MOD, "cannot read the operator state from etcd (%s): the journal's copy stands",
+                sg_err_str(rc));
+    else if (r.found)
+        text = r.holder, r.holder = NULL;
+    sg_leader_etcd_reply_fini(&r);
+    free(answer);
+    free(body);
+    free(key);
+    return text;
+}
+
+/* Writes the operator state, only while this instance holds the key under
+ * its epoch (the same compare as the fence). */
+static void s_write_state(sg_leader_t *l, const char *text)
+{
+    const sg_leader_cfg_t *lc = &l->cfg->leader;
+    char *key = s_state_key(l), *answer = NULL;
+    char *body = key ? sg_leader_etcd_put_state_json(lc->etcd.key, lc->name, l->my_epoch, key,
+                                                     text)
+                     : NULL;
+    sg_leader_etcd_reply_t r = {0};
+    int rc = s_post(l, "/v3/kv/txn", body, s_timeout(l), &answer);
+    rc = rc ? rc : sg_leader_etcd_parse_txn(answer, &r);
+    if (rc != SG_OK)
+        s_http_warn(l, "writing the operator state", rc);
+    else if (!r.succeeded)
+        sg_warn(S_MOD, "the operator state was not written: epoch %" PRIu64 " no longer leads",
+                l->my_epoch);
+    sg_leader_etcd_reply_fini(&r);
+    free(answer);
+    free(body);
+    free(key);
+}
+
+/* Takes the operator state texts the loop sent; the newest is written when
+ * this instance leads. */
+static void s_flush_state(sg_leader_t *l, void *sock)
+{
+    char *text = NULL, *next = NULL;
+    __atomic_store_n(&l->state_pending, 0, __ATOMIC_RELEASE);
+    while (zmq_recv(sock, &next, sizeof next, ZMQ_DONTWAIT) == (int)sizeof next) {
+        free(text);
+        text = next;
+    }
+    if (text && l->acting)
+        s_write_state(l, text);
+    free(text);
 }
 
 static void s_set_holder(sg_leader_t *l, void *sock, const char *holder)
@@ -448,7 +541,7 @@ static void s_become_leader(sg_leader_t *l, void *sock, uint64_t epoch, int64_t 
                      __ATOMIC_RELEASE);
     __atomic_store_n(&l->acting_epoch, epoch, __ATOMIC_RELEASE);
     sg_warn(S_MOD, "%s is the leader, epoch %" PRIu64, l->cfg->leader.name, epoch);
-    s_publish(l, sock);
+    s_publish_state(l, sock, s_read_state(l));
 }
 
 /* A standby: sees who leads; when nobody does, grants a lease and campaigns. */
@@ -529,7 +622,8 @@ static void s_nap(sg_leader_t *l, int64_t until)
 {
     for (;;) {
         int64_t left = until - sg_clock_mono(l->clock);
-        if (left <= 0 || s_flag(&l->stop) || s_flag(&l->fence_failed))
+        if (left <= 0 || s_flag(&l->stop) || s_flag(&l->fence_failed) ||
+            s_flag(&l->state_pending))
             return;
         sg_clock_sleep(l->clock, left < S_SLICE_MS ? left : S_SLICE_MS);
     }
@@ -539,6 +633,7 @@ static void s_nap(sg_leader_t *l, int64_t until)
 static int64_t s_turn(sg_leader_t *l, void *sock, int64_t *next_keepalive)
 {
     int64_t every = l->cfg->leader.etcd.ttl_ms / 3;
+    s_flush_state(l, sock);
     int64_t now = sg_clock_mono(l->clock);
     if (!l->acting) {
         __atomic_store_n(&l->fence_failed, 0, __ATOMIC_RELEASE); /* a late fence of a past epoch */
@@ -575,10 +670,15 @@ static void *s_main(void *arg)
     while (!s_flag(&l->stop))
         s_nap(l, s_turn(l, sock, &next_keepalive));
     __atomic_store_n(&l->acting_epoch, 0, __ATOMIC_RELEASE);
-    if (l->acting)
+    if (l->acting) {
+        s_flush_state(l, sock); /* the last operator state, before the key goes */
         sg_info(S_MOD, "stopping: releasing the leadership (epoch %" PRIu64 ")", l->my_epoch);
+    }
     s_revoke(l);
 done:
+    for (char *text = NULL;
+         sock && zmq_recv(sock, &text, sizeof text, ZMQ_DONTWAIT) == (int)sizeof text;)
+        free(text); /* operator state sent after the last turn */
     if (sock)
         zmq_close(sock);
     return NULL;
@@ -623,8 +723,10 @@ static void s_drain(sg_leader_t *l)
 {
     s_msg_t *m = NULL;
     while (l->pair && zmq_recv(l->pair, &m, sizeof m, ZMQ_DONTWAIT) == (int)sizeof m) {
-        if (m)
+        if (m) {
             free(m->holder);
+            free(m->state);
+        }
         free(m);
     }
 }
@@ -643,6 +745,7 @@ void sg_leader_destroy(sg_leader_t **lp)
     if (l->etcd)
         curl_global_cleanup();
     free(l->holder);
+    free(l->state);
     free(l->seen_holder);
     free(l);
     *lp = NULL;
@@ -662,12 +765,45 @@ int sg_leader_recv(sg_leader_t *l)
         l->epoch = m->epoch;
         free(l->holder);
         l->holder = m->holder;
+        if (m->state) {
+            free(l->state);
+            l->state = m->state;
+        }
         free(m);
     }
     return changed;
 }
 
-bool sg_leader_is_leader(const sg_leader_t *l) { return l->is_leader; }
+char *sg_leader_take_state(sg_leader_t *l)
+{
+    char *text = l->state;
+    l->state = NULL;
+    return text;
+}
+
+int sg_leader_put_state(sg_leader_t *l, const char *text)
+{
+    if (!l->etcd)
+        return SG_OK;
+    char *copy = strdup(text);
+    if (!copy)
+        return SG_ENOMEM;
+    if (zmq_send(l->pair, &copy, sizeof copy, ZMQ_DONTWAIT) != (int)sizeof copy) {
+        free(copy);
+        return SG_EIO;
+    }
+    __atomic_store_n(&l->state_pending, 1, __ATOMIC_RELEASE);
+    return SG_OK;
+}
+
+/* The loop's view, and no longer once the acting deadline passed (a leader
+ * stopped or starved past it must not act before its thread says so). */
+bool sg_leader_is_leader(const sg_leader_t *l)
+{
+    if (!l->etcd || !l->is_leader)
+        return l->is_leader;
+    return sg_clock_mono(l->clock) < __atomic_load_n(&l->act_until, __ATOMIC_ACQUIRE);
+}
 uint64_t sg_leader_epoch(const sg_leader_t *l) { return l->epoch; }
 const char *sg_leader_mode_name(const sg_leader_t *l) { return l->etcd ? "etcd" : "none"; }
 const char *sg_leader_name(const sg_leader_t *l) { return l->cfg->leader.name; }

@@ -24,6 +24,12 @@
  * whether the key still has that create_revision and this instance's name.
  * A failed fence also makes the instance step down.
  *
+ * Operator state: the leader keeps the engine's durable operator state
+ * (opstate.h) in etcd under "<key>/opstate", written only while it holds the
+ * key under its epoch (the fence's compare); an instance that wins a
+ * campaign reads it before it acts and hands it to the loop with the news,
+ * so a standby that takes over obeys the same pauses, denials and budgets.
+ *
  * Threads: the blocking HTTP of campaigns and keepalives runs on the
  * module's own thread, which tells the loop about every change of state
  * over a ZeroMQ inproc PAIR socket (sg_leader_socket, sg_leader_recv). The
@@ -63,12 +69,23 @@ int sg_leader_recv(sg_leader_t *l);
 
 /* The loop's view. `holder` is the name of the leader as last seen (this
  * instance's when it leads; NULL when unknown), owned by `l`, valid until
- * the next sg_leader_recv. Loop thread. */
+ * the next sg_leader_recv. sg_leader_is_leader is false as soon as the
+ * acting deadline has passed, even before the thread's news of the step-down
+ * is read. Loop thread. */
 bool sg_leader_is_leader(const sg_leader_t *l);
 uint64_t sg_leader_epoch(const sg_leader_t *l);
 const char *sg_leader_holder(const sg_leader_t *l);
 const char *sg_leader_mode_name(const sg_leader_t *l); /* "none" or "etcd" */
 const char *sg_leader_name(const sg_leader_t *l);      /* this instance */
+
+/* The operator state read from etcd when this instance last became the
+ * leader, handed over once (caller frees); NULL when there was none. Loop
+ * thread, after sg_leader_recv said the state changed. */
+char *sg_leader_take_state(sg_leader_t *l);
+/* Has the leader thread write `text` (copied) to etcd as the operator state
+ * when this instance leads; mode none: nothing to do. Returns at once: 0 or
+ * SG_ENOMEM / SG_EIO. Loop thread. */
+int sg_leader_put_state(sg_leader_t *l, const char *text);
 
 /* One line for status: "leader: etcd, name a, epoch 7, holder a (this
  * instance leads)". Caller frees; NULL when out of memory. Loop thread. */
@@ -97,6 +114,9 @@ char *sg_leader_etcd_range_json(const char *key);
 char *sg_leader_etcd_campaign_json(const char *key, const char *name, int64_t lease);
 /* succeeds only when create_revision(key) == epoch and value(key) == name */
 char *sg_leader_etcd_fence_json(const char *key, const char *name, uint64_t epoch);
+/* the fence's compare, then put state_key = text */
+char *sg_leader_etcd_put_state_json(const char *key, const char *name, uint64_t epoch,
+                                    const char *state_key, const char *text);
 
 /* What an etcd answer says. */
 typedef struct {

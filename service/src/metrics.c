@@ -105,7 +105,7 @@ static void s_states(s_buf_t *b, const sg_metrics_snapshot_t *s)
     s_head(b, "siteguard_site_state", "gauge", "1 for the state each site is in.");
     for (size_t i = 0; i < cfg->n_sites; i++) {
         sg_site_state_t now = sg_engine_site_state(s->engine, (int)i);
-        for (int st = SG_SITE_UNKNOWN; st <= SG_SITE_RECOVERING; st++) {
+        for (int st = SG_SITE_UNKNOWN; st < SG_SITE_STATE_COUNT; st++) {
             s_addf(b, "siteguard_site_state{site=\"");
             s_label(b, cfg->sites[i].name);
             s_addf(b, "\",state=\"%s\"} %d\n", sg_site_state_name((sg_site_state_t)st),
@@ -118,6 +118,17 @@ static void s_states(s_buf_t *b, const sg_metrics_snapshot_t *s)
         s_label(b, cfg->collections[i].name);
         s_addf(b, "\",verdict=\"%s\"} 1\n",
                sg_coll_verdict_name(sg_engine_collection_verdict(s->engine, (int)i)));
+    }
+    s_head(b, "siteguard_observer_clock_offset_seconds", "gauge",
+           "Each observer's clock offset: receipt minus send time, the smallest over a "
+           "recent window (positive: its clock is behind).");
+    for (size_t o = 0; o < cfg->n_observers; o++) {
+        int64_t skew;
+        if (!sg_engine_observer_skew(s->engine, (int)o, &skew))
+            continue;
+        s_addf(b, "siteguard_observer_clock_offset_seconds{observer=\"");
+        s_label(b, cfg->observers[o].id);
+        s_addf(b, "\"} %.3f\n", skew / 1000.0);
     }
 }
 
@@ -134,6 +145,8 @@ static void s_decisions(s_buf_t *b, const sg_metrics_snapshot_t *s)
     s_head(b, "siteguard_runs_total", "counter", "Failover runs ended, by result.");
     s_addf(b, "siteguard_runs_total{result=\"succeeded\"} %llu\n", (unsigned long long)s->runs_ok);
     s_addf(b, "siteguard_runs_total{result=\"failed\"} %llu\n", (unsigned long long)s->runs_failed);
+    s_addf(b, "siteguard_runs_total{result=\"cancelled\"} %llu\n",
+           (unsigned long long)s->runs_cancelled);
 }
 
 static void s_histogram(s_buf_t *b, const char *name, const sg_metrics_hist_t *h)

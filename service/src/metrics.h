@@ -41,7 +41,7 @@ typedef struct {
 
 void sg_metrics_hist_observe(sg_metrics_hist_t *h, double seconds);
 
-#define SG_METRICS_N_DECISION_KINDS (SG_DECISION_BLOCKED + 1)
+#define SG_METRICS_N_DECISION_KINDS SG_DECISION_KIND_COUNT
 
 /* What the loop knows; every pointer borrowed for the call. */
 typedef struct {
@@ -52,7 +52,7 @@ typedef struct {
     const sg_notify_stats_t *sink_stats;  /* per sink, in cfg->sinks order; NULL: none */
     const uint64_t *decisions; /* by sg_decision_kind_t: SG_METRICS_N_DECISION_KINDS */
     const uint64_t *blocked;   /* by sg_guard_t: SG_GUARD_COUNT */
-    uint64_t runs_ok, runs_failed;
+    uint64_t runs_ok, runs_failed, runs_cancelled;
     const sg_metrics_hist_t *run_seconds;
     uint64_t reloads_ok, reloads_refused;
     uint64_t control_requests;

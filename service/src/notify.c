@@ -441,14 +441,17 @@ static unsigned s_route_kind(sg_outcome_kind_t kind)
     case SG_OUTCOME_SITE_SUSPECT:
     case SG_OUTCOME_SITE_LOST:
     case SG_OUTCOME_SITE_RECOVERED:
+    case SG_OUTCOME_SITE_CONTESTED:
     case SG_OUTCOME_DECISION: return SG_ROUTE_DECISION;
     case SG_OUTCOME_BLOCKED: return SG_ROUTE_BLOCKED;
+    case SG_OUTCOME_CANCELLED:
     case SG_OUTCOME_JOB_STARTED:
     case SG_OUTCOME_PROGRESS:
     case SG_OUTCOME_SUCCEEDED:
     case SG_OUTCOME_FAILED:
     case SG_OUTCOME_TIMED_OUT: return SG_ROUTE_JOB;
     case SG_OUTCOME_DRILL_REPORT: return SG_ROUTE_DRILL;
+    case SG_OUTCOME_NOTICE: return SG_ROUTE_SERVICE;
     }
     return SG_ROUTE_SERVICE;
 }

@@ -74,6 +74,9 @@ static sg_severity_t s_default_severity(sg_outcome_kind_t kind)
     case SG_OUTCOME_TIMED_OUT:
     case SG_OUTCOME_BLOCKED: return SG_SEVERITY_CRITICAL;
     case SG_OUTCOME_SITE_SUSPECT:
+    case SG_OUTCOME_SITE_CONTESTED:
+    case SG_OUTCOME_CANCELLED:
+    case SG_OUTCOME_NOTICE:
     case SG_OUTCOME_DECISION: return SG_SEVERITY_WARNING;
     default: return SG_SEVERITY_INFO;
     }

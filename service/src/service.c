@@ -9,6 +9,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "opstate.h"
 #include "outcome.h"
 #include "platform/platform.h"
 #include "policy/engine.h"
@@ -54,7 +55,8 @@ typedef struct {
     sg_bus_t *bus;
     sg_engine_t *engine;
     sg_journal_t *journal;
-    uint64_t decisions, runs_ok, runs_failed;
+    uint64_t decisions, runs_ok, runs_failed, runs_cancelled;
+    uint64_t opstate_saved; /* the engine's operator-state generation last saved */
     s_ops_t ops;
     sg_drill_t *drill;
     sg_leader_t *leader;
@@ -71,6 +73,11 @@ typedef struct {
         size_t n;
     } held;
 } s_svc_t;
+
+static sg_now_t s_now(const s_svc_t *s)
+{
+    return (sg_now_t){sg_clock_mono(s->clock), sg_clock_wall(s->clock)};
+}
 
 /* Submits a decided failover run (`point`: its own recovery point, or
  * NULL), or holds it while a drill runs. */
@@ -128,6 +135,8 @@ static sg_outcome_kind_t s_outcome_kind(sg_decision_kind_t k)
     case SG_DECISION_SITE_LOST: return SG_OUTCOME_SITE_LOST;
     case SG_DECISION_SITE_RECOVERED: return SG_OUTCOME_SITE_RECOVERED;
     case SG_DECISION_FAILOVER: return SG_OUTCOME_DECISION;
+    case SG_DECISION_SITE_CONTESTED: return SG_OUTCOME_SITE_CONTESTED;
+    case SG_DECISION_NOTICE: return SG_OUTCOME_NOTICE;
     default: return SG_OUTCOME_BLOCKED;
     }
 }
@@ -140,7 +149,8 @@ static sg_outcome_t *s_decision_outcome(const s_svc_t *s, const sg_decision_t *d
     if (!o)
         return NULL;
     o->run_id = d->run_id;
-    int rc = sg_outcome_set(o, &o->site, cfg->sites[d->site].name);
+    const char *site = d->site >= 0 ? cfg->sites[d->site].name : NULL;
+    int rc = sg_outcome_set(o, &o->site, site);
     rc = rc ? rc : sg_outcome_set(o, &o->message, d->reason);
     if (!rc && d->collection >= 0) {
         const sg_collection_cfg_t *c = &cfg->collections[d->collection];
@@ -151,9 +161,11 @@ static sg_outcome_t *s_decision_outcome(const s_svc_t *s, const sg_decision_t *d
         rc = sg_outcome_set(o, &o->replica_site, cfg->sites[d->target_site].name);
     if (!rc && d->point)
         rc = sg_outcome_set_point(o, d->point);
-    if (!rc && d->run_id == 0) /* site notices and blocks: keyed by site/collection and time */
-        rc = sg_outcome_setf(o, &o->dedup_key, "%s/%s/%s/%lld", cfg->sites[d->site].name,
-                             d->collection >= 0 ? cfg->collections[d->collection].name : "-",
+    if (!rc && d->run_id == 0) /* site notices and blocks: keyed by subject and time */
+        rc = sg_outcome_setf(o, &o->dedup_key, "%s/%s/%s/%lld", site ? site : "-",
+                             d->collection >= 0 ? cfg->collections[d->collection].name
+                             : d->observer >= 0 ? cfg->observers[d->observer].id
+                                                : "-",
                              sg_decision_kind_name(d->kind), (long long)o->time_ms);
     rc = rc ? rc : sg_outcome_finish(o, 0);
     if (rc) {
@@ -195,19 +207,29 @@ static void s_post_step(s_svc_t *s, const sg_exec_result_t *r)
     sg_outcome_t *o = r->outcome;
     bool added = true, journaled = true;
     bool ended = r->ended && !r->fenced; /* a fenced run stays open for the leader */
-    if (sg_journal_run_step(s->journal, r->run_id, o->job_path, ended, r->failed_over,
-                            sg_clock_wall(s->clock), o, &added) != SG_OK) {
+    int64_t now = sg_clock_wall(s->clock);
+    int rc = r->cancelled ? sg_journal_run_cancelled(s->journal, r->run_id, now, o, &added)
+                          : sg_journal_run_step(s->journal, r->run_id, o->job_path, ended,
+                                                r->failed_over, now, o, &added);
+    if (rc != SG_OK) {
         sg_error(S_MOD, "cannot journal outcome %s", o->dedup_key);
         journaled = false;
     }
     s_notify(s, o, added, journaled);
 }
 
-/* The executor's intent hook: durable before InitiateFailover is called. */
-static int s_intent(void *user, uint64_t run_id, int collection)
+/* The executor's proof hook (executor.h), on the loop thread, immediately
+ * before each InitiateFailover: the engine proves the decision again now
+ * (engine.h: sg_engine_confirm), then the intent is made durable. */
+static int s_proof(void *user, uint64_t run_id, int collection, char **why)
 {
     s_svc_t *s = user;
-    (void)collection;
+    if (!sg_leader_is_leader(s->leader)) {
+        *why = strdup("this instance does not lead");
+        return SG_ESTATE;
+    }
+    if (sg_engine_confirm(s->engine, collection, run_id, s_now(s), why) != SG_OK)
+        return SG_ESTATE;
     if (s->cfg->leader.mode == SG_LEADER_NONE)
         return sg_journal_intent(s->journal, run_id, sg_clock_wall(s->clock));
     return sg_journal_intent_epoch(s->journal, run_id, sg_leader_epoch(s->leader),
@@ -220,11 +242,55 @@ static int s_fence(void *user, uint64_t epoch)
     return sg_leader_fence(user, epoch);
 }
 
+static void s_run_result(s_svc_t *s, sg_exec_result_t *r);
+
+/* Takes back the runs of `site` not yet handed to a worker (its site is no
+ * longer lost); runs on a worker meet their proof before any call.
+ * Operators' runs go on. */
+static void s_cancel_queued(s_svc_t *s, int site, const char *why)
+{
+    for (size_t c = 0; c < s->cfg->n_collections; c++) {
+        if (s->cfg->collections[c].site != site || sg_engine_run_is_manual(s->engine, (int)c) ||
+            sg_engine_collection_verdict(s->engine, (int)c) != SG_COLL_DECIDED)
+            continue;
+        sg_exec_result_t r;
+        int rc = sg_executor_cancel_queued(s->executor, (int)c, why, &r);
+        if (rc == 1)
+            s_run_result(s, &r);
+        else if (rc < 0)
+            sg_error(S_MOD, "cannot cancel the queued run of %s: %s",
+                     s->cfg->collections[c].name, sg_err_str(rc));
+    }
+}
+
+/* A failover decision: journaled, then handed to the executor. A decision
+ * the journal refuses is not carried out (and may be decided again). */
+static void s_start_run(s_svc_t *s, const sg_decision_t *d)
+{
+    const sg_collection_cfg_t *c = &s->cfg->collections[d->collection];
+    if (s->ops.run_started)
+        s->ops.run_started[d->collection] = sg_clock_mono(s->clock);
+    static const char *const origins[] = {NULL, "manual", "forced"};
+    int rc = sg_journal_decided_run(s->journal, d->run_id, c->name, c->cim_path, d->point,
+                                    origins[d->origin], sg_clock_wall(s->clock));
+    if (rc != SG_OK) {
+        sg_engine_run_cancelled(s->engine, d->collection, d->run_id);
+        sg_error(S_MOD, "cannot journal the decision of run %llu (%s): %s; not carried out",
+                 (unsigned long long)d->run_id, c->name, sg_err_str(rc));
+        return;
+    }
+    rc = s_submit_run(s, d->run_id, d->collection, d->point);
+    if (rc != SG_OK)
+        sg_error(S_MOD, "cannot start failover of %s: %s", c->name, sg_err_str(rc));
+}
+
 static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
 {
     bool notice = d->kind == SG_DECISION_SITE_RECOVERED || d->kind == SG_DECISION_SITE_RECOVERING;
     sg_log(notice ? SG_LOG_INFO : SG_LOG_WARN, "engine", "%s: %s", sg_decision_kind_name(d->kind),
            d->reason);
+    if (d->kind == SG_DECISION_SITE_RECOVERING || d->kind == SG_DECISION_SITE_CONTESTED)
+        s_cancel_queued(s, d->site, d->reason);
     if (d->kind == SG_DECISION_SITE_RECOVERING)
         return; /* logged; the sinks hear when the site is healthy again */
     if (d->kind == SG_DECISION_SITE_LOST && s->drill)
@@ -233,17 +299,8 @@ static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
     s->ops.decisions[d->kind]++;
     if (d->kind == SG_DECISION_BLOCKED && d->guard < SG_GUARD_COUNT)
         s->ops.blocked[d->guard]++;
-    if (d->kind == SG_DECISION_FAILOVER && s->ops.run_started)
-        s->ops.run_started[d->collection] = sg_clock_mono(s->clock);
-    if (d->kind == SG_DECISION_FAILOVER) {
-        const sg_collection_cfg_t *c = &s->cfg->collections[d->collection];
-        int rc = sg_journal_decided_point(s->journal, d->run_id, c->name, c->cim_path, d->point,
-                                          sg_clock_wall(s->clock));
-        rc = rc ? rc : s_submit_run(s, d->run_id, d->collection, d->point);
-        if (rc != SG_OK)
-            sg_error(S_MOD, "cannot start failover of %s: %s",
-                     s->cfg->collections[d->collection].name, sg_err_str(rc));
-    }
+    if (d->kind == SG_DECISION_FAILOVER)
+        s_start_run(s, d);
     sg_outcome_t *o = s_decision_outcome(s, d);
     if (o)
         s_post(s, o);
@@ -268,11 +325,6 @@ static void s_drain_decisions(s_svc_t *s)
     }
     if (any)
         s_batch_end(s);
-}
-
-static sg_now_t s_now(const s_svc_t *s)
-{
-    return (sg_now_t){sg_clock_mono(s->clock), sg_clock_wall(s->clock)};
 }
 
 static int s_on_event(void *user, const sg_event_t *ev)
@@ -322,6 +374,7 @@ static void s_publish_metrics(s_svc_t *s)
         .blocked = s->ops.blocked,
         .runs_ok = s->runs_ok,
         .runs_failed = s->runs_failed,
+        .runs_cancelled = s->runs_cancelled,
         .run_seconds = &s->ops.run_seconds,
         .reloads_ok = s->ops.reloads_ok,
         .reloads_refused = s->ops.reloads_refused,
@@ -486,27 +539,83 @@ static void s_batch_end(s_svc_t *s)
     s->wake_after_batch = false;
 }
 
+/* One result of a run: the engine and the counters learn how it stands,
+ * the journal and the sinks get its outcome. Frees the outcome. */
+static void s_run_result(s_svc_t *s, sg_exec_result_t *r)
+{
+    sg_log(r->outcome->kind == SG_OUTCOME_PROGRESS ? SG_LOG_DEBUG
+           : r->cancelled                          ? SG_LOG_WARN
+                                                   : SG_LOG_INFO,
+           "executor", "%s: %s", sg_outcome_kind_name(r->outcome->kind), r->outcome->message);
+    if (r->fenced) {
+        s->runs_fenced++;
+    } else if (r->cancelled) {
+        sg_engine_run_cancelled(s->engine, r->collection, r->run_id);
+        s->runs_cancelled++;
+        if (s->ops.run_started)
+            s->ops.run_started[r->collection] = 0;
+    } else if (r->ended) {
+        sg_engine_run_ended(s->engine, r->collection, r->failed_over, s_now(s));
+        s_observe_run(s, r->collection);
+        if (r->failed_over)
+            s->runs_ok++;
+        else
+            s->runs_failed++;
+    } else if (r->timed_out) {
+        sg_engine_run_timed_out(s->engine, r->collection);
+    }
+    s_post_step(s, r);
+    sg_outcome_free(&r->outcome);
+}
+
 static void s_handle_results(s_svc_t *s)
 {
     sg_exec_result_t r;
     s_batch_begin(s);
-    while (sg_executor_recv(s->executor, &r, 0) == 1) {
-        sg_log(r.outcome->kind == SG_OUTCOME_PROGRESS ? SG_LOG_DEBUG : SG_LOG_INFO, "executor",
-               "%s: %s", sg_outcome_kind_name(r.outcome->kind), r.outcome->message);
-        if (r.fenced) {
-            s->runs_fenced++;
-        } else if (r.ended) {
-            sg_engine_run_ended(s->engine, r.collection, r.failed_over, s_now(s));
-            s_observe_run(s, r.collection);
-            if (r.failed_over)
-                s->runs_ok++;
-            else
-                s->runs_failed++;
-        }
-        s_post_step(s, &r);
-        sg_outcome_free(&r.outcome);
-    }
+    while (sg_executor_recv(s->executor, &r, 0) == 1)
+        s_run_result(s, &r);
     s_batch_end(s);
+}
+
+/* Saves the engine's operator state when it changed (journal.h, opstate). */
+static void s_save_opstate(s_svc_t *s)
+{
+    uint64_t gen = sg_engine_opstate_gen(s->engine);
+    if (gen == s->opstate_saved)
+        return;
+    sg_opstate_t st;
+    char *text = NULL;
+    int rc = sg_engine_opstate_export(s->engine, s_now(s), &st);
+    if (rc == SG_OK) {
+        text = sg_opstate_to_json(&st, s->cfg);
+        sg_opstate_fini(&st);
+    }
+    rc = text ? sg_journal_opstate_put(s->journal, text, sg_clock_wall(s->clock)) : SG_ENOMEM;
+    if (rc == SG_OK && s->cfg->leader.mode != SG_LEADER_NONE && sg_leader_is_leader(s->leader))
+        rc = sg_leader_put_state(s->leader, text);
+    free(text);
+    if (rc == SG_OK)
+        s->opstate_saved = gen;
+    else
+        sg_error(S_MOD, "cannot save the operator state: %s (retried)", sg_err_str(rc));
+}
+
+/* Restores operator state saved as JSON (the journal's, or the leader's
+ * from etcd) into the engine. */
+static void s_restore_opstate(s_svc_t *s, const char *text, const char *from)
+{
+    sg_opstate_t st;
+    size_t skipped = 0;
+    int rc = sg_opstate_from_json(text, s->cfg, &st, &skipped);
+    if (rc == SG_OK) {
+        rc = sg_engine_opstate_import(s->engine, &st, s_now(s));
+        sg_opstate_fini(&st);
+    }
+    if (rc != SG_OK)
+        sg_error(S_MOD, "cannot restore the operator state from %s: %s", from, sg_err_str(rc));
+    else
+        sg_info(S_MOD, "operator state restored from %s%s", from,
+                skipped ? " (entries naming what the config no longer has skipped)" : "");
 }
 
 static int s_poll_timeout(const s_svc_t *s, int64_t now)
@@ -581,6 +690,22 @@ static int s_resume_open(s_svc_t *s)
     return rc;
 }
 
+/* A new leader (etcd): its run ids go on above every earlier leader's (the
+ * epoch only grows: ids of epoch E start at E x 2^24, so two leaders never
+ * share an id, which the sinks' dedup keys carry), and it obeys the operator
+ * state the last leader left in etcd. */
+static void s_take_leadership(s_svc_t *s, uint64_t epoch)
+{
+    if (s->cfg->leader.mode == SG_LEADER_NONE)
+        return;
+    sg_engine_raise_run_base(s->engine, epoch << 24);
+    char *text = sg_leader_take_state(s->leader);
+    if (text)
+        s_restore_opstate(s, text, "etcd");
+    free(text);
+    s->opstate_saved = 0; /* the new leader writes its state out */
+}
+
 /* Leadership changes: the epoch goes to the executor and the drills, the
  * sinks deliver only while leading, and becoming the leader replays the
  * journal (the restart path: open runs are resumed through the provider). */
@@ -601,6 +726,7 @@ static void s_leader_tick(s_svc_t *s)
         return;
     }
     sg_info(S_MOD, "leading under epoch %llu: replaying the journal", (unsigned long long)epoch);
+    s_take_leadership(s, epoch);
     rc = s->led ? s_resume_open(s) : s_replay(s);
     if (rc != SG_OK)
         sg_error(S_MOD, "cannot replay the journal: %s", sg_err_str(rc));
@@ -644,6 +770,7 @@ static int s_loop(s_svc_t *s)
             s_drain_decisions(s);
             sg_drill_tick(s->drill, now);
         }
+        s_save_opstate(s);
         s_ops_tick(s, now.mono);
         if (now.mono >= next_stats) {
             s_log_stats(s);
@@ -682,6 +809,13 @@ static int s_write_stats(const s_svc_t *s, const char *path)
     return rc;
 }
 
+static sg_run_origin_t s_origin(const sg_journal_run_t *r)
+{
+    if (!r->origin)
+        return SG_ORIGIN_ENGINE;
+    return strcmp(r->origin, "forced") == 0 ? SG_ORIGIN_FORCED : SG_ORIGIN_MANUAL;
+}
+
 /* Resubmits one open run from the journal: a run already past its intent
  * is finished (its job followed, or the provider asked before any new
  * call). A run decided but never started is abandoned: the engine decides
@@ -690,12 +824,11 @@ static int s_write_stats(const s_svc_t *s, const char *path)
 static void s_replay_run(s_svc_t *s, const sg_journal_run_t *r, int c)
 {
     sg_now_t now = s_now(s);
-    sg_engine_assume_heard(s->engine, s->cfg->collections[c].site, now);
     if (!r->job_path && !r->intent_ms) {
         int rc = sg_journal_abandon(s->journal, r->run_id, now.wall);
         if (rc == SG_OK)
             sg_info(S_MOD, "run %llu of %s was decided but never started before the restart: "
-                           "abandoned; decided again if site %s is still lost",
+                           "abandoned; decided again once site %s is proven lost again",
                     (unsigned long long)r->run_id, r->collection,
                     s->cfg->sites[s->cfg->collections[c].site].name);
         else
@@ -704,7 +837,7 @@ static void s_replay_run(s_svc_t *s, const sg_journal_run_t *r, int c)
         return;
     }
     sg_run_spec_t spec = s_resume_spec(r, c);
-    sg_engine_restore(s->engine, c, SG_COLL_DECIDED);
+    sg_engine_restore(s->engine, c, SG_COLL_DECIDED, r->run_id, s_origin(r));
     int rc = sg_executor_submit_run(s->executor, &spec);
     if (rc != SG_OK)
         sg_error(S_MOD, "cannot resume run %llu of %s: %s", (unsigned long long)r->run_id,
@@ -734,7 +867,8 @@ static int s_replay(s_svc_t *s)
                 if (pass == 0)
                     sg_warn(S_MOD, "journal: collection %s is no longer configured", r->collection);
             } else if (pass == 0 && r->ended_ms && !r->abandoned) {
-                sg_engine_restore(s->engine, c, r->failed_over ? SG_COLL_DONE : SG_COLL_FAILED);
+                sg_engine_restore(s->engine, c, r->failed_over ? SG_COLL_DONE : SG_COLL_FAILED,
+                                  r->run_id, SG_ORIGIN_ENGINE);
                 sg_executor_restore(s->executor, c, r->failed_over);
             } else if (!r->ended_ms && ((pass == 1 && !fresh) || (pass == 2 && fresh))) {
                 s_replay_run(s, r, c);
@@ -764,6 +898,20 @@ static int s_leader_start(s_svc_t *s)
     return s_replay(s);
 }
 
+/* The operator state this instance's journal kept (pauses, approvals,
+ * denials, budgets, cooldowns, open loss episodes). */
+static void s_load_opstate(s_svc_t *s)
+{
+    char *text = NULL;
+    int rc = sg_journal_opstate_get(s->journal, &text);
+    if (rc == SG_OK)
+        s_restore_opstate(s, text, "the journal");
+    else if (rc != SG_ENOTFOUND)
+        sg_error(S_MOD, "cannot read the operator state from the journal: %s", sg_err_str(rc));
+    free(text);
+    s->opstate_saved = sg_engine_opstate_gen(s->engine);
+}
+
 static int s_start(s_svc_t *s)
 {
     sg_config_errors_t errs;
@@ -781,14 +929,18 @@ static int s_start(s_svc_t *s)
     if (!s->notify)
         goto fail;
     s->executor = sg_executor_new(s->zctx, s->cfg, s->provider, s->clock);
-    s->engine = sg_engine_new(s->cfg, (uint64_t)sg_clock_wall(s->clock) * 1000);
+    uint64_t base = 0;
+    if (sg_journal_max_run_id(s->journal, &base) != SG_OK)
+        goto fail;
+    s->engine = sg_engine_new(s->cfg, base, s_now(s));
     s->bus = sg_bus_new(s->zctx, s->cfg);
     if (!s->executor || !s->engine || !s->bus)
         goto fail;
+    s_load_opstate(s);
     s->drill = sg_drill_new(s->zctx, s->cfg, s->provider, s->clock, s->journal, s->engine);
     if (!s->drill)
         goto fail;
-    sg_executor_set_intent_hook(s->executor, s_intent, s);
+    sg_executor_set_proof_hook(s->executor, s_proof, s);
     if (s_leader_start(s) != SG_OK || s_ops_start(s) != SG_OK)
         goto fail;
     sg_config_errors_fini(&errs);
@@ -831,6 +983,7 @@ int sg_service_run(const sg_config_t *cfg, const sg_service_opts_t *opts)
                 cfg->n_sites, cfg->n_observers, cfg->n_collections, cfg->n_sinks);
         sg_sdnotify_state(SG_SDNOTIFY_READY, "running");
         rc = s_loop(&s);
+        s_save_opstate(&s); /* whatever the last turn changed */
         sg_sdnotify_state(SG_SDNOTIFY_STOPPING, "stopping");
         sg_info(S_MOD, "stopping");
         s_log_stats(&s);

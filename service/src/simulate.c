@@ -478,8 +478,8 @@ static void s_print(FILE *out, int64_t t, const char *label, const char *text)
 static void s_on_decision(void *user, const sg_decision_t *d)
 {
     s_result_t *r = user;
-    static const char *labels[] = {"", "SUSPECT", "LOST", "RECOVERING", "RECOVERED", "FAILOVER",
-                                   "BLOCKED"};
+    static const char *labels[] = {"",        "SUSPECT", "LOST",      "RECOVERING", "RECOVERED",
+                                   "FAILOVER", "BLOCKED", "CONTESTED", "NOTICE"};
     s_print(r->out, d->at.mono, labels[d->kind], d->reason);
     if (d->kind == SG_DECISION_SITE_LOST && r->lost_at[d->site] < 0)
         r->lost_at[d->site] = d->at.mono;
@@ -558,7 +558,7 @@ static void s_apply(const s_scn_t *s, const s_action_t *a, sg_world_t *w, sg_eng
 static int s_run(const s_scn_t *s, s_result_t *r)
 {
     sg_world_t *w = sg_world_new(s->cfg, s->start, s->seed);
-    sg_engine_t *e = sg_engine_new(s->cfg, 0);
+    sg_engine_t *e = sg_engine_new(s->cfg, 0, (sg_now_t){0, s->start});
     int rc = SG_ENOMEM;
     if (!w || !e)
         goto done;

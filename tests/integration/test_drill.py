@@ -1,7 +1,9 @@
-"""Drills, end to end: a real siteguard on the simulator runs drills from its
-config (one at start, one on a schedule), and the reports reach the jsonl sink
-with per-collection steps, RTO/RPO and objectives; afterwards every
-collection is back to replicating in the simulator's state file."""
+"""Drills, end to end: a real siteguard on the simulator, its sites A and B
+heard through real sg-probe processes, runs drills from its config (one at
+start, as soon as its sites are heard healthy, one on a schedule), and the
+reports reach the jsonl sink with per-collection steps, RTO/RPO and
+objectives; afterwards every collection is back to replicating in the
+simulator's state file."""
 import json
 import os
 import subprocess
@@ -65,15 +67,22 @@ class Drills(unittest.TestCase):
     def setUp(self):
         self.dir = sgtest.tempdir()
         cfg = os.path.join(self.dir, "siteguard.yaml")
-        sgtest.write_config(cfg, CONFIG.format(port=free_port(), dir=self.dir))
+        port = free_port()
+        sgtest.write_config(cfg, CONFIG.format(port=port, dir=self.dir))
         check = subprocess.run([sgtest.SITEGUARD, "check-config", cfg], capture_output=True,
                                text=True)
         self.assertEqual(check.returncode, 0, check.stderr)
         self.svc = Proc([sgtest.SITEGUARD, "run", "-c", cfg],
                         os.path.join(self.dir, "siteguard.log"))
+        endpoint = "tcp://127.0.0.1:%d" % port
+        site_port = {"A": free_port(), "B": free_port()}
+        self.probes = [sgtest.start_probe(endpoint, "probe-" + s.lower(), s, site_port, self.dir)
+                       for s in ("A", "B")]
 
     def tearDown(self):
         self.svc.stop()
+        for p in self.probes:
+            p.stop()
 
     def reports(self):
         out = read_jsonl(os.path.join(self.dir, "outcomes.jsonl"))

@@ -12,9 +12,10 @@ witness report A unreachable, so both engines see site A lost.
     exactly once, and the standby's sinks deliver nothing;
   - SIGKILL of the leader in the middle of the storm: the standby takes over
     after the lease TTL and finishes, still one accepted call per collection;
-  - SIGSTOP of the leader while its first plan group is in flight: the other
-    takes over and finishes; SIGCONT: the old leader's queued runs are fenced
-    (no call at all) and it reports itself standby.
+  - SIGSTOP of the leader while four runs are in flight and four are queued
+    behind them: the other takes over and finishes; SIGCONT: the old
+    leader's queued runs are fenced (no call at all) and it reports itself
+    standby.
 
 etcd missing is a failure with a clear message, never a skip."""
 import base64
@@ -177,12 +178,15 @@ class Instance:
         m = self.metrics()
         return bool(m and m[0] == 0)
 
-    def status_leader(self):
+    def status(self):
         r = subprocess.run([CTL, "-s", "ipc://" + os.path.join(self.dir, "control.sock"),
                             "--json", "status"], capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             raise AssertionError("siteguardctl status failed: " + r.stderr)
-        return json.loads(r.stdout)["status"]["leader"]
+        return json.loads(r.stdout)["status"]
+
+    def status_leader(self):
+        return self.status()["leader"]
 
     def journal(self, sql):
         path = os.path.join(self.dir, "journal.db")
@@ -364,11 +368,15 @@ class Leader(unittest.TestCase):
         held = self.etcd.post("/v3/kv/range", {"key": b64("/siteguard/leader")})
         self.assertNotIn(leader.name, [b64d(kv["value"]) for kv in held.get("kvs", [])])
         self.drive_until(standby.leads, 30, "the standby to take over")
-        # the new leader decides the lost site again; the cluster tells it that
-        # every collection is failed over already, and nothing is called twice
-        ended = lambda: standby.journal("SELECT COUNT(*) FROM runs WHERE ended_ms IS NOT NULL "
-                                        "AND failed_over = 1")[0][0] == self.n
-        self.drive_until(ended, 30, "the new leader to find every collection failed over")
+        # the new leader takes the operator state the old one kept in etcd: it
+        # knows every collection is failed over, decides none again and calls
+        # nothing
+        done = lambda: all(c["verdict"] == "failed over" for c in standby.status()["collections"])
+        self.drive_until(done, 30, "the new leader to know every collection failed over")
+        self.assertIn("operator state restored from etcd", standby.output())
+        self.drive_until(lambda: standby.status()["sites"][0]["state"] == "lost", 30,
+                         "the new leader to judge site A lost again")
+        self.assertEqual(standby.journal("SELECT COUNT(*) FROM runs"), [(0,)])
         self.assert_exactly_once()
 
     def test_sigkill_of_the_leader_mid_storm_the_standby_finishes_exactly_once(self):
@@ -392,21 +400,24 @@ class Leader(unittest.TestCase):
         self.assert_exactly_once()
 
     def test_a_stopped_leader_is_fenced_once_the_other_took_over(self):
-        self.start(n=8, group_size=4, workers=8, job="4s")
+        # one plan group of 8, 4 workers: 4 runs in flight, 4 queued behind them
+        self.start(n=8, group_size=8, workers=4, job="4s")
         old = self.one_leader()
         old_epoch = old.metrics()[1]
         self.lose_site_a()
         self.drive_until(lambda: self.count("failover running") == 4, 30,
-                         "the first plan group to be in flight")
+                         "the first four runs to be in flight")
         self.stop_outside_the_sim_lock(old)
+        queued = [p for p, c in self.sim().items() if c["state"] != "failover running"]
+        self.assertEqual(len(queued), 4)
         new = next(i for i in self.instances if i is not old)
         self.drive_until(new.leads, 30, "the other instance to take over")
         new_epoch = new.metrics()[1]
         self.assertGreater(new_epoch, old_epoch)
         self.drive_until(self.all_failed_over, 60, "the new leader to finish")
         old.proc.signal(signal.SIGCONT)
-        # the old leader's second group was queued behind the first: each is
-        # fenced instead of called, and it reports itself standby
+        # the old leader's queued runs: each is fenced instead of called, and
+        # it reports itself standby
         fenced = lambda: old.journal("SELECT COUNT(*) FROM outcomes WHERE kind = 'blocked' "
                                      "AND json LIKE '%fenced%'")[0][0] == 4
         self.drive_until(fenced, 30, "the old leader's queued runs to be fenced")
@@ -414,16 +425,13 @@ class Leader(unittest.TestCase):
         self.drive_until(lambda: "standby, holder %s" % new.name in old.status_leader(), 30,
                          "the old leader to name the new one")
         self.assert_exactly_once()
-        for path, c in self.sim().items():
-            group = int(path.split("L-")[1][:2]) // 4
-            if group == 1:  # called once, by the new leader only
-                self.assertEqual(c["calls"].get("InitiateFailover"), 1, c)
-        # the fenced runs stay open in the old journal, under the old epoch (or
-        # under none, 0, when handed out after the loop heard of the step-down)
-        rows = old.journal("SELECT epoch, ended_ms FROM runs WHERE intent_ms IS NOT NULL "
-                           "AND job_path IS NULL")
+        for path in queued:  # called once, by the new leader only
+            self.assertEqual(self.sim()[path]["calls"].get("InitiateFailover"), 1, path)
+        # the fenced runs stay open in the old journal, without an intent: the
+        # fence comes before the proof and the intent
+        rows = old.journal("SELECT intent_ms, ended_ms FROM runs WHERE job_path IS NULL")
         self.assertEqual(len(rows), 4)
-        self.assertTrue(all(e in (old_epoch, 0) and ended is None for e, ended in rows), rows)
+        self.assertTrue(all(i is None and e is None for i, e in rows), rows)
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ class Spine(unittest.TestCase):
         self.assertEqual(len(lost), 1)
         self.assertEqual(lost[0]["site"], "A")
         self.assertEqual(lost[0]["severity"], "critical")
-        self.assertIn("2 site(s) see it down (B, W", lost[0]["message"])
+        self.assertIn("2 site(s) vote it down (B, W", lost[0]["message"])
         decisions = [o for o in out if o["kind"] == "decision"]
         self.assertEqual([d["collection"] for d in decisions], ["a-db", "a-app", "a-web"])
         for d in decisions:

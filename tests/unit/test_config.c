@@ -341,9 +341,10 @@ static void test_unknown_key_is_an_error_with_line_and_column(void **state)
                              "  suspect_after: 1s\n"
                              "  hold_dwn: 5s\n",
                         "t.yaml:16:3: unknown key 'hold_dwn' in policy (expected one of: "
-                        "suspect_after, hold_down, recover_after, report_max_age, quorum, "
-                        "require_witness, mode, approval_timeout, on_approval_timeout, cooldown, "
-                        "replication_max_age, budget, site_budget, maintenance)");
+                        "suspect_after, hold_down, recover_after, report_max_age, vote_hold, "
+                        "startup_grace, skew_warn, quorum, require_witness, mode, "
+                        "approval_timeout, on_approval_timeout, cooldown, replication_max_age, "
+                        "budget, site_budget, maintenance)");
 }
 
 static void test_unknown_key_in_a_list_entry_and_at_the_top_level(void **state)
@@ -355,7 +356,7 @@ static void test_unknown_key_in_a_list_entry_and_at_the_top_level(void **state)
     s_expect_only_error(BASE "    replica: B\n",
                         "t.yaml:14:5: unknown key 'replica' in a collection (expected one of: "
                         "name, cim_path, site, replica_site, group, depends_on, recovery_point, "
-                        "replica_host, rpo_limit)");
+                        "replica_host, rpo_limit, replication_observers)");
 }
 
 static void test_duplicate_key_in_a_mapping_is_an_error(void **state)
@@ -966,9 +967,9 @@ static void test_several_errors_are_all_reported_in_file_order(void **state)
         "t.yaml:13:16: bad value 'soon' for 'rpo_limit': expected a duration like 250ms, 3s, "
         "2m, 1h",
         "t.yaml:15:3: unknown key 'holddown' in policy (expected one of: suspect_after, "
-        "hold_down, recover_after, report_max_age, quorum, require_witness, mode, "
-        "approval_timeout, on_approval_timeout, cooldown, replication_max_age, budget, "
-        "site_budget, maintenance)",
+        "hold_down, recover_after, report_max_age, vote_hold, startup_grace, skew_warn, "
+        "quorum, require_witness, mode, approval_timeout, on_approval_timeout, cooldown, "
+        "replication_max_age, budget, site_budget, maintenance)",
         "t.yaml:17:12: 'workers' must be between 1 and 256 (got 1000)",
     };
     if (r.errs.n != sizeof want / sizeof want[0])

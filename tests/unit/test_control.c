@@ -56,7 +56,7 @@ static int s_setup(void **state)
     snprintf(f->path, sizeof f->path, "%s/journal.db", f->dir);
     f->cfg = s_config("auto");
     sg_clock_fake_init(&f->clock, &f->clock_state, 1000, 1800000000000LL);
-    f->engine = sg_engine_new(f->cfg, 1);
+    f->engine = sg_engine_new(f->cfg, 1, (sg_now_t){1000, 1800000000000LL});
     f->journal = sg_journal_open(f->path);
     sg_control_env_t env = {.cfg = f->cfg, .engine = f->engine, .journal = f->journal,
                             .clock = &f->clock};
@@ -316,7 +316,7 @@ static int s_curve_setup(void **state)
     sg_config_errors_fini(&errs);
     assert_non_null(f->base.cfg);
     sg_clock_fake_init(&f->base.clock, &f->base.clock_state, 1000, 1800000000000LL);
-    f->base.engine = sg_engine_new(f->base.cfg, 1);
+    f->base.engine = sg_engine_new(f->base.cfg, 1, (sg_now_t){1000, 1800000000000LL});
     f->base.journal = sg_journal_open(f->base.path);
     f->zctx = zmq_ctx_new();
     sg_control_env_t env = {.cfg = f->base.cfg, .engine = f->base.engine,

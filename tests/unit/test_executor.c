@@ -656,10 +656,10 @@ typedef struct {
     s_fix_t *f;
     int calls_seen; /* InitiateFailover calls on the collection when the hook ran */
     int hooks;
-    int fail;
+    int answer; /* what the hook says */
 } s_hook_t;
 
-static int s_hook(void *user, uint64_t run_id, int collection)
+static int s_hook(void *user, uint64_t run_id, int collection, char **why)
 {
     s_hook_t *h = user;
     assert_int_equal(run_id, 42);
@@ -668,17 +668,25 @@ static int s_hook(void *user, uint64_t run_id, int collection)
                   &accepted);
     h->calls_seen = calls;
     h->hooks++;
-    return h->fail ? SG_EIO : SG_OK;
+    if (h->answer == SG_ESTATE)
+        *why = strdup("site A is heard again");
+    return h->answer;
 }
 
-static void test_intent_hook_runs_before_the_call_and_a_refusal_prevents_it(void **state)
+/* The proof hook is asked on the loop thread right before the call: it
+ * passes (the call is made), cancels (no call; CANCELLED with its reason) or
+ * fails (no call; FAILED: the intent could not be journaled). */
+static void test_proof_hook_runs_before_the_call_and_a_refusal_prevents_it(void **state)
 {
     (void)state;
-    for (int fail = 0; fail < 2; fail++) {
+    const int answers[] = {SG_OK, SG_ESTATE, SG_EIO};
+    const sg_outcome_kind_t ends[] = {SG_OUTCOME_SUCCEEDED, SG_OUTCOME_CANCELLED,
+                                      SG_OUTCOME_FAILED};
+    for (int i = 0; i < 3; i++) {
         s_fix_t *f = s_fix_new(1);
         s_fix_start(f);
-        s_hook_t h = {.f = f, .calls_seen = -1, .fail = fail};
-        sg_executor_set_intent_hook(f->x, s_hook, &h);
+        s_hook_t h = {.f = f, .calls_seen = -1, .answer = answers[i]};
+        sg_executor_set_proof_hook(f->x, s_hook, &h);
         assert_int_equal(sg_executor_submit(f->x, 42, 0), 0);
         s_ev_t log[64];
         int n = s_until_ended(f, 1, log, 64);
@@ -686,10 +694,55 @@ static void test_intent_hook_runs_before_the_call_and_a_refusal_prevents_it(void
         assert_int_equal(h.calls_seen, 0);
         int calls;
         s_accepted(f, 0, &calls);
-        assert_int_equal(calls, fail ? 0 : 1);
-        assert_int_equal(log[n - 1].kind, fail ? SG_OUTCOME_FAILED : SG_OUTCOME_SUCCEEDED);
+        assert_int_equal(calls, answers[i] == SG_OK ? 1 : 0);
+        assert_int_equal(log[n - 1].kind, ends[i]);
         s_fix_free(f);
     }
+}
+
+/* A retry after a retryable answer is proven again before its call. */
+static void test_every_attempt_is_proven_again(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    f->faults[0] = (sg_sim_fault_cfg_t){.method = "InitiateFailover", .return_code = 32772,
+                                        .times = 1};
+    f->cfg.provider.sim.n_faults = 1;
+    s_fix_start(f);
+    s_hook_t h = {.f = f, .calls_seen = -1, .answer = SG_OK};
+    sg_executor_set_proof_hook(f->x, s_hook, &h);
+    assert_int_equal(sg_executor_submit(f->x, 42, 0), 0);
+    s_ev_t log[64];
+    int n = s_until_ended(f, 1, log, 64);
+    assert_int_equal(log[n - 1].kind, SG_OUTCOME_SUCCEEDED);
+    assert_int_equal(h.hooks, 2); /* one proof per attempt */
+    assert_int_equal(h.calls_seen, 1);
+    s_fix_free(f);
+}
+
+/* A fresh run still queued is taken back with a CANCELLED result. */
+static void test_a_queued_run_can_be_cancelled_before_any_call(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(2);
+    f->cfg.plan.max_concurrency = 1;
+    s_fix_start(f);
+    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    assert_int_equal(sg_executor_submit(f->x, 2, 1), 0); /* waits for the cap */
+    sg_exec_result_t r;
+    assert_int_equal(sg_executor_cancel_queued(f->x, 0, "no", &r), 0); /* running, not queued */
+    assert_int_equal(sg_executor_cancel_queued(f->x, 1, "site A is heard again", &r), 1);
+    assert_true(r.ended && r.cancelled && !r.failed_over);
+    assert_int_equal(r.outcome->kind, SG_OUTCOME_CANCELLED);
+    assert_non_null(strstr(r.outcome->message, "site A is heard again"));
+    sg_outcome_free(&r.outcome);
+    s_ev_t log[64];
+    s_until_ended(f, 1, log, 64);
+    int calls;
+    s_accepted(f, 1, &calls);
+    assert_int_equal(calls, 0);
+    assert_int_equal(sg_executor_active(f->x), 0);
+    s_fix_free(f);
 }
 
 /* Calls InitiateFailover on the simulator directly, as a run did before a
@@ -951,7 +1004,9 @@ int main(void)
         cmocka_unit_test(test_named_recovery_point_is_passed_and_an_unknown_one_fails),
         cmocka_unit_test(test_every_return_code_maps_to_an_outcome),
         cmocka_unit_test(test_status_unknown_checks_the_state_then_retries_once_and_succeeds),
-        cmocka_unit_test(test_intent_hook_runs_before_the_call_and_a_refusal_prevents_it),
+        cmocka_unit_test(test_proof_hook_runs_before_the_call_and_a_refusal_prevents_it),
+        cmocka_unit_test(test_every_attempt_is_proven_again),
+        cmocka_unit_test(test_a_queued_run_can_be_cancelled_before_any_call),
         cmocka_unit_test(test_resolve_follows_a_job_accepted_before_the_restart),
         cmocka_unit_test(test_resolve_reports_done_when_the_collection_is_already_failed_over),
         cmocka_unit_test(test_resolve_calls_only_when_the_provider_proves_nothing_started),

@@ -288,10 +288,11 @@ static void test_a_version_1_journal_is_migrated_and_keeps_its_runs(void **state
     assert_int_equal(runs[0].run_id, 7);
     assert_int_equal(runs[0].intent_ms, 150);
     assert_null(runs[0].point); /* a run of version 1: the configured point */
+    assert_null(runs[0].origin); /* and the engine's */
     sg_journal_runs_free(runs, n);
     assert_int_equal(sg_journal_decided_point(j, 8, "c2", "p2", "c2:crash-1", 300), SG_OK);
     sg_journal_close(&j);
-    assert_int_equal(s_user_version(fx->path), 3); /* 2: runs.point, 3: runs.epoch */
+    assert_int_equal(s_user_version(fx->path), 4); /* 2: point, 3: epoch, 4: origin */
     j = sg_journal_open(fx->path); /* a second open migrates nothing */
     assert_non_null(j);
     assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);

@@ -41,7 +41,12 @@ typedef enum {
     SG_OUTCOME_SUCCEEDED = 8,     /* the collection is failed over */
     SG_OUTCOME_FAILED = 9,        /* the failover failed */
     SG_OUTCOME_TIMED_OUT = 10,    /* the job did not end in time */
-    SG_OUTCOME_DRILL_REPORT = 11  /* a DR drill ended: `json` has its report */
+    SG_OUTCOME_DRILL_REPORT = 11, /* a DR drill ended: `json` has its report */
+    SG_OUTCOME_SITE_CONTESTED = 12, /* a lost site's quorum no longer holds: nothing new is
+                                       decided, runs not yet called are cancelled */
+    SG_OUTCOME_CANCELLED = 13,    /* a failover run ended before any call: its proof failed */
+    SG_OUTCOME_NOTICE = 14        /* a warning about the evidence (an observer's clock, no
+                                     data site heard) */
 } sg_outcome_kind_t;
 
 typedef enum {
@@ -158,6 +163,9 @@ static inline const char *sg_outcome_kind_label(sg_outcome_kind_t kind)
     case SG_OUTCOME_FAILED: return "failed";
     case SG_OUTCOME_TIMED_OUT: return "timed_out";
     case SG_OUTCOME_DRILL_REPORT: return "drill_report";
+    case SG_OUTCOME_SITE_CONTESTED: return "site_contested";
+    case SG_OUTCOME_CANCELLED: return "cancelled";
+    case SG_OUTCOME_NOTICE: return "notice";
     }
     return "unknown";
 }

@@ -1,96 +1,27 @@
-/* engine: the policy engine; see engine.h for the rules it keeps. */
-#include "engine.h"
+/* engine: the policy engine; see engine.h for the rules it keeps, and
+ * engine_int.h for how its parts share the work. */
+#include "engine_int.h"
 #include "../err.h"
 #include "../str.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* health.proto ReplicationHealth */
-#define S_REPL_HEALTH_CRITICAL 3
+int64_t sg_eng_sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
 
-typedef struct {
-    bool heard;
-    int64_t last_hb;   /* mono, receipt of its last fresh event */
-    int64_t last_sent; /* wall, send time of the newest event applied */
-} s_obs_t;
+const char *sg_eng_site_name(const sg_engine_t *e, int site) { return e->cfg->sites[site].name; }
 
-/* The newest reachability report of one observer about one site. */
-typedef struct {
-    bool known;
-    bool up;
-    bool ever_up;
-    int64_t at;         /* mono, receipt */
-    int64_t sent;       /* wall, send time */
-    int64_t last_up_at; /* mono, receipt of the last "up" */
-} s_report_t;
-
-typedef struct {
-    sg_site_state_t state;
-    bool heard;
-    int64_t last_heard;  /* mono */
-    int64_t hb_sent;     /* wall: newest heartbeat send time from its observers */
-    int64_t since;       /* mono: when it entered its state */
-    int64_t lost_wall;   /* wall: when it was declared lost */
-    bool budget_taken;   /* this loss already counts against the budgets */
-} s_site_t;
-
-typedef struct {
-    bool known;
-    int health;
-    uint64_t lag_s;
-    int64_t at;   /* mono */
-    int64_t sent; /* wall */
-} s_repl_t;
-
-typedef struct {
-    sg_coll_verdict_t verdict;
-    sg_guard_t announced; /* last guard announced while held back */
-    bool approved;
-    int64_t deadline;       /* approve mode: mono */
-    int64_t cooldown_until; /* mono */
-} s_coll_t;
-
-typedef struct {
-    int site, collection; /* -1: any */
-    int64_t until;        /* mono */
-    char *reason;
-} s_pause_t;
-
-/* Times of past site failovers (one per loss of a site whose collections
- * were failed over), for a budget. */
-typedef struct {
-    int64_t *t;
-    size_t n, cap;
-} s_times_t;
-
-/* How the other sites see one site, at one moment. */
-typedef struct {
-    int down, up;      /* sites voting */
-    bool witness_down;
-    int first_up;      /* a site voting up, or -1 */
-    char names[256];   /* "B, W": the sites voting down */
-} s_votes_t;
-
-struct sg_engine {
-    const sg_config_t *cfg;
-    s_obs_t *obs;
-    s_report_t *reports; /* n_observers x n_sites */
-    bool *credible;      /* per observer, computed each tick */
-    s_site_t *sites;
-    s_repl_t *repl;
-    s_coll_t *colls;
-    int *plan; /* collection indices in plan order */
-    s_times_t budget;
-    s_times_t *site_budget;
-    s_pause_t *pauses;
-    size_t n_pauses;
-    uint64_t next_run_id;
-    sg_decision_t *q; /* decision queue: a growable ring */
-    size_t q_cap, q_head, q_len;
-};
+void sg_eng_changed(sg_engine_t *e) { e->opstate_gen++; }
 
 /* ---- plan order ------------------------------------------------------------ */
 
@@ -141,8 +72,10 @@ static int s_heap_pop(s_heap_t *h)
 }
 
 /* Plan order: dependencies first, otherwise by group, then config order
- * (Kahn's algorithm with a heap). The config rejects dependency cycles; any
- * collection left over by one is appended in (group, index) order. */
+ * (Kahn's algorithm with a heap). Dependencies are in the same or an earlier
+ * group (config rule), so the order never goes back to an earlier group.
+ * The config rejects cycles; any collection left over by one is appended in
+ * (group, index) order. */
 static int s_build_plan(sg_engine_t *e)
 {
     const sg_config_t *cfg = e->cfg;
@@ -203,12 +136,13 @@ done:
 
 static void *s_alloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
 
-sg_engine_t *sg_engine_new(const sg_config_t *cfg, uint64_t run_id_base)
+sg_engine_t *sg_engine_new(const sg_config_t *cfg, uint64_t run_id_base, sg_now_t now)
 {
     sg_engine_t *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
     e->cfg = cfg;
+    e->start = now.mono;
     e->next_run_id = run_id_base + 1;
     e->obs = s_alloc(cfg->n_observers, sizeof *e->obs);
     e->reports = s_alloc(cfg->n_observers * cfg->n_sites, sizeof *e->reports);
@@ -225,6 +159,12 @@ sg_engine_t *sg_engine_new(const sg_config_t *cfg, uint64_t run_id_base)
 fail:
     sg_engine_destroy(&e);
     return NULL;
+}
+
+void sg_engine_raise_run_base(sg_engine_t *e, uint64_t base)
+{
+    if (base + 1 > e->next_run_id)
+        e->next_run_id = base + 1;
 }
 
 void sg_decision_fini(sg_decision_t *d)
@@ -278,31 +218,58 @@ static int s_queue_grow(sg_engine_t *e)
     return SG_OK;
 }
 
-static int s_emit(sg_engine_t *e, sg_decision_kind_t kind, int site, int coll, sg_guard_t guard,
-                  sg_now_t now, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-
-static int s_emit(sg_engine_t *e, sg_decision_kind_t kind, int site, int coll, sg_guard_t guard,
-                  sg_now_t now, const char *fmt, ...)
+static sg_decision_t *s_push(sg_engine_t *e, sg_decision_kind_t kind, int site, int coll,
+                             sg_guard_t guard, sg_now_t now, char *reason)
 {
     if (e->q_len == e->q_cap && s_queue_grow(e) != SG_OK)
-        return SG_ENOMEM;
-    va_list ap;
-    va_start(ap, fmt);
-    char *reason = sg_vstrdupf(fmt, ap);
-    va_end(ap);
-    if (!reason)
-        return SG_ENOMEM;
+        return NULL;
     sg_decision_t *d = &e->q[(e->q_head + e->q_len) % e->q_cap];
     *d = (sg_decision_t){.kind = kind,
                          .site = site,
                          .collection = coll,
                          .target_site = coll >= 0 ? e->cfg->collections[coll].replica_site : -1,
+                         .observer = -1,
                          .guard = guard,
                          .run_id = kind == SG_DECISION_FAILOVER ? e->next_run_id++ : 0,
                          .at = now,
                          .reason = reason};
     e->q_len++;
-    return SG_OK;
+    return d;
+}
+
+static sg_decision_t *s_emitv(sg_engine_t *e, sg_decision_kind_t kind, int site, int coll,
+                              sg_guard_t guard, sg_now_t now, const char *fmt, va_list ap)
+{
+    char *reason = sg_vstrdupf(fmt, ap);
+    if (!reason)
+        return NULL;
+    sg_decision_t *d = s_push(e, kind, site, coll, guard, now, reason);
+    if (!d)
+        free(reason);
+    return d;
+}
+
+int sg_eng_emit(sg_engine_t *e, sg_decision_kind_t kind, int site, int coll, sg_guard_t guard,
+                sg_now_t now, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sg_decision_t *d = s_emitv(e, kind, site, coll, guard, now, fmt, ap);
+    va_end(ap);
+    return d ? SG_OK : SG_ENOMEM;
+}
+
+static sg_decision_t *s_emit_d(sg_engine_t *e, sg_decision_kind_t kind, int site, int coll,
+                               sg_now_t now, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static sg_decision_t *s_emit_d(sg_engine_t *e, sg_decision_kind_t kind, int site, int coll,
+                               sg_now_t now, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sg_decision_t *d = s_emitv(e, kind, site, coll, SG_GUARD_NONE, now, fmt, ap);
+    va_end(ap);
+    return d;
 }
 
 bool sg_engine_next(sg_engine_t *e, sg_decision_t *out)
@@ -317,59 +284,112 @@ bool sg_engine_next(sg_engine_t *e, sg_decision_t *out)
 
 /* ---- events ------------------------------------------------------------------- */
 
-static const char *s_site_name(const sg_engine_t *e, int site) { return e->cfg->sites[site].name; }
-
-static s_report_t *s_report(const sg_engine_t *e, int observer, int site)
+static int64_t s_skew(const s_obs_t *o)
 {
-    return &e->reports[(size_t)observer * e->cfg->n_sites + (size_t)site];
+    return o->prev_known && o->skew_prev < o->skew_cur ? o->skew_prev : o->skew_cur;
 }
 
-/* Any fresh event from an observer shows that it, and so its site, is alive
- * and can reach siteguard. Late or reordered events show nothing about now. */
+/* The observer's clock offset: the smallest (receipt - send) over the last
+ * one to two half windows, so transit delays do not count and a clock that
+ * is stepped is followed within a window. */
+static void s_sample_skew(s_obs_t *o, int64_t sample, int64_t now)
+{
+    if (!o->skew_known) {
+        o->skew_known = true;
+        o->skew_cur = sample;
+        o->skew_rot = now;
+        return;
+    }
+    if (now - o->skew_rot >= SG_SKEW_WINDOW_MS / 2) {
+        o->skew_prev = o->skew_cur;
+        o->prev_known = true;
+        o->skew_cur = sample;
+        o->skew_rot = now;
+    } else if (sample < o->skew_cur) {
+        o->skew_cur = sample;
+    }
+}
+
+static int64_t s_abs(int64_t v) { return v < 0 ? (v == INT64_MIN ? INT64_MAX : -v) : v; }
+
+/* Announces an observer whose clock offset passes skew_warn, and its return
+ * (to within half of it). */
+static int s_check_skew(sg_engine_t *e, int o, sg_now_t now)
+{
+    s_obs_t *ob = &e->obs[o];
+    int64_t skew = s_skew(ob), bound = e->cfg->policy.skew_warn_ms;
+    const sg_observer_cfg_t *oc = &e->cfg->observers[o];
+    sg_decision_t *d = NULL;
+    if (!ob->skew_warned && s_abs(skew) > bound) {
+        ob->skew_warned = true;
+        d = s_emit_d(e, SG_DECISION_NOTICE, oc->site, -1, now,
+                     "observer %s (site %s): its clock is %.1f s %s siteguard's (skew_warn "
+                     "%.1f s); liveness is judged by receive time, but check its time "
+                     "service",
+                     oc->id, sg_eng_site_name(e, oc->site), s_abs(skew) / 1000.0,
+                     skew > 0 ? "behind" : "ahead of", bound / 1000.0);
+    } else if (ob->skew_warned && s_abs(skew) <= bound / 2) {
+        ob->skew_warned = false;
+        d = s_emit_d(e, SG_DECISION_NOTICE, oc->site, -1, now,
+                     "observer %s (site %s): its clock is back within %.1f s of siteguard's",
+                     oc->id, sg_eng_site_name(e, oc->site), s_abs(skew) / 1000.0);
+    } else {
+        return SG_OK;
+    }
+    if (!d)
+        return SG_ENOMEM;
+    d->observer = o;
+    return SG_OK;
+}
+
+/* Any event received from an observer shows that it, and so its site, is
+ * alive and can reach siteguard now. */
 static void s_heard(sg_engine_t *e, const sg_event_t *ev, sg_now_t now)
 {
     s_obs_t *o = &e->obs[ev->observer];
-    if (ev->sent_at_ms < o->last_sent)
-        return;
-    o->last_sent = ev->sent_at_ms;
-    if (ev->sent_at_ms < now.wall - e->cfg->policy.suspect_after_ms)
-        return;
     o->heard = true;
     o->last_hb = now.mono;
+    s_sample_skew(o, sg_eng_sat_add(now.wall, -ev->sent_at_ms), now.mono);
     s_site_t *s = &e->sites[ev->site];
     s->heard = true;
+    s->assumed = false;
     s->last_heard = now.mono;
-    if (ev->sent_at_ms > s->hb_sent)
-        s->hb_sent = ev->sent_at_ms;
 }
 
 static void s_on_reachability(sg_engine_t *e, const sg_event_t *ev, sg_now_t now)
 {
     if (ev->u.reach.target_site == ev->site)
         return; /* a site's own observers speak through heartbeats */
-    s_report_t *r = s_report(e, ev->observer, ev->u.reach.target_site);
-    if (r->known && ev->sent_at_ms < r->sent)
-        return;
+    s_report_t *r = sg_eng_report(e, ev->observer, ev->u.reach.target_site);
+    bool run_goes_on = r->known && !r->up && now.mono - r->at <= e->cfg->policy.report_max_age_ms;
     r->known = true;
-    r->up = ev->u.reach.up;
     r->at = now.mono;
-    r->sent = ev->sent_at_ms;
-    if (r->up) {
+    if (ev->u.reach.up) {
+        r->up = true;
         r->ever_up = true;
         r->last_up_at = now.mono;
+        return;
     }
+    if (!run_goes_on) /* a new run of "down" starts: vote_hold counts from here */
+        r->down_since = now.mono;
+    r->up = false;
 }
 
 static void s_on_replication(sg_engine_t *e, const sg_event_t *ev, sg_now_t now)
 {
-    s_repl_t *r = &e->repl[ev->u.repl.collection];
-    if (r->known && ev->sent_at_ms < r->sent)
-        return;
-    *r = (s_repl_t){.known = true,
-                    .health = ev->u.repl.health,
-                    .lag_s = ev->u.repl.lag_s,
-                    .at = now.mono,
-                    .sent = ev->sent_at_ms};
+    int c = ev->u.repl.collection;
+    if (!sg_config_replication_source(e->cfg, c, ev->observer))
+        return; /* not an observer at the collection's sites (ingest drops these too) */
+    int64_t lag = ev->u.repl.lag_s > (uint64_t)(INT64_MAX / 1000) ? INT64_MAX
+                                                                   : (int64_t)ev->u.repl.lag_s * 1000;
+    int64_t lr = ev->u.repl.last_replicated_ms;
+    if (lr > 0 && ev->sent_at_ms > lr && ev->sent_at_ms - lr > lag)
+        lag = ev->sent_at_ms - lr;
+    e->repl[c] = (s_repl_t){.known = true,
+                            .health = ev->u.repl.health,
+                            .lag_ms = lag,
+                            .at = now.mono,
+                            .observer = ev->observer};
 }
 
 int sg_engine_on_event(sg_engine_t *e, const sg_event_t *ev, sg_now_t now)
@@ -380,416 +400,7 @@ int sg_engine_on_event(sg_engine_t *e, const sg_event_t *ev, sg_now_t now)
     case SG_EV_REPLICATION: s_on_replication(e, ev, now); break;
     default: break; /* node state and probe results are informational */
     }
-    return SG_OK;
-}
-
-/* ---- votes ---------------------------------------------------------------------- */
-
-static bool s_fresh_heartbeats(const sg_engine_t *e, int site, int64_t now)
-{
-    const s_site_t *s = &e->sites[site];
-    return s->heard && now - s->last_heard < e->cfg->policy.suspect_after_ms;
-}
-
-static bool s_report_fresh(const sg_engine_t *e, const s_report_t *r, int64_t now)
-{
-    return r->known && now - r->at <= e->cfg->policy.report_max_age_ms;
-}
-
-/* An observer votes while it is heard (within report_max_age, as long as its
- * reports count: an observer flapping for less than that keeps its vote),
- * unless it is blind: it
- * reports down every site it reports on (two or more) while one of them is
- * heard. An observer that cannot see anything has no vote. (One that reports
- * on a single site cannot be told from a broken link, and keeps its vote.) */
-static void s_compute_credible(sg_engine_t *e, int64_t now)
-{
-    const sg_config_t *cfg = e->cfg;
-    for (size_t o = 0; o < cfg->n_observers; o++) {
-        const s_obs_t *ob = &e->obs[o];
-        bool live = ob->heard && now - ob->last_hb <= cfg->policy.report_max_age_ms;
-        int reports = 0, up = 0, down_but_heard = 0;
-        for (size_t t = 0; live && t < cfg->n_sites; t++) {
-            const s_report_t *r = s_report(e, (int)o, (int)t);
-            if (!s_report_fresh(e, r, now))
-                continue;
-            reports++;
-            up += r->up;
-            down_but_heard += !r->up && s_fresh_heartbeats(e, (int)t, now);
-        }
-        e->credible[o] = live && !(reports > 1 && up == 0 && down_but_heard > 0);
-    }
-}
-
-/* How site `voter` sees site `site`: 1 down, -1 up, 0 no vote. */
-static int s_site_vote(const sg_engine_t *e, int voter, int site, int64_t now)
-{
-    const sg_config_t *cfg = e->cfg;
-    bool down = false, up = false;
-    for (size_t o = 0; o < cfg->n_observers; o++) {
-        if (cfg->observers[o].site != voter || !e->credible[o])
-            continue;
-        const s_report_t *r = s_report(e, (int)o, site);
-        bool recent_up = r->ever_up && now - r->last_up_at < cfg->policy.hold_down_ms;
-        if (s_report_fresh(e, r, now) && r->up)
-            up = true;
-        else if (recent_up)
-            return 0; /* down, but not for hold_down yet */
-        else if (s_report_fresh(e, r, now))
-            down = true;
-    }
-    return up ? -1 : down ? 1 : 0;
-}
-
-static void s_count_votes(const sg_engine_t *e, int site, int64_t now, s_votes_t *v)
-{
-    memset(v, 0, sizeof *v);
-    v->first_up = -1;
-    for (size_t s = 0; s < e->cfg->n_sites; s++) {
-        if ((int)s == site)
-            continue;
-        int vote = s_site_vote(e, (int)s, site, now);
-        if (vote > 0) {
-            size_t len = strlen(v->names);
-            snprintf(v->names + len, sizeof v->names - len, "%s%s", v->down ? ", " : "",
-                     s_site_name(e, (int)s));
-            v->down++;
-            v->witness_down |= e->cfg->sites[s].witness;
-        } else if (vote < 0) {
-            v->up++;
-            if (v->first_up < 0)
-                v->first_up = (int)s;
-        }
-    }
-}
-
-static bool s_quorum_met(const sg_engine_t *e, const s_votes_t *v)
-{
-    const sg_policy_cfg_t *p = &e->cfg->policy;
-    return v->up == 0 && v->down >= p->quorum && (!p->require_witness || v->witness_down);
-}
-
-/* A credible observer elsewhere that reports the site down now, or -1. */
-static int s_down_reporter(const sg_engine_t *e, int site, int64_t now)
-{
-    for (size_t o = 0; o < e->cfg->n_observers; o++) {
-        const s_report_t *r = s_report(e, (int)o, site);
-        if (e->credible[o] && e->cfg->observers[o].site != site && s_report_fresh(e, r, now) &&
-            !r->up)
-            return (int)o;
-    }
-    return -1;
-}
-
-/* ---- site verdicts --------------------------------------------------------------- */
-
-static void s_enter(s_site_t *s, sg_site_state_t state, int64_t now)
-{
-    s->state = state;
-    s->since = now;
-}
-
-/* Collections of a recovered site that were held back start afresh. */
-static void s_forget_holds(sg_engine_t *e, int site)
-{
-    for (size_t c = 0; c < e->cfg->n_collections; c++) {
-        s_coll_t *cs = &e->colls[c];
-        if (e->cfg->collections[c].site != site)
-            continue;
-        if (cs->verdict == SG_COLL_BLOCKED || cs->verdict == SG_COLL_AWAITING ||
-            cs->verdict == SG_COLL_DENIED) {
-            cs->verdict = SG_COLL_IDLE;
-            cs->announced = SG_GUARD_NONE;
-            cs->approved = false;
-        }
-    }
-}
-
-static int s_eval_healthy(sg_engine_t *e, int i, sg_now_t now, int64_t silent)
-{
-    const sg_policy_cfg_t *p = &e->cfg->policy;
-    s_site_t *s = &e->sites[i];
-    int reporter = s_down_reporter(e, i, now.mono);
-    if (silent < p->suspect_after_ms && reporter < 0)
-        return SG_OK;
-    s_enter(s, SG_SITE_SUSPECT, now.mono);
-    if (silent >= p->suspect_after_ms)
-        return s_emit(e, SG_DECISION_SITE_SUSPECT, i, -1, SG_GUARD_NONE, now,
-                      "site %s suspect: its heartbeats are missing for %.1f s (suspect after "
-                      "%.1f s, lost after %.1f s with a quorum)",
-                      s_site_name(e, i), silent / 1000.0, p->suspect_after_ms / 1000.0,
-                      p->hold_down_ms / 1000.0);
-    return s_emit(e, SG_DECISION_SITE_SUSPECT, i, -1, SG_GUARD_NONE, now,
-                  "site %s suspect: observer %s (site %s) reports it unreachable",
-                  s_site_name(e, i), e->cfg->observers[reporter].id,
-                  s_site_name(e, e->cfg->observers[reporter].site));
-}
-
-static int s_eval_suspect(sg_engine_t *e, int i, sg_now_t now, int64_t silent)
-{
-    const sg_policy_cfg_t *p = &e->cfg->policy;
-    s_site_t *s = &e->sites[i];
-    if (silent < p->suspect_after_ms && s_down_reporter(e, i, now.mono) < 0) {
-        s_enter(s, SG_SITE_HEALTHY, now.mono);
-        return s_emit(e, SG_DECISION_SITE_RECOVERED, i, -1, SG_GUARD_NONE, now,
-                      "site %s healthy again: heartbeats arrive and no observer reports it down",
-                      s_site_name(e, i));
-    }
-    if (silent < p->hold_down_ms || e->cfg->sites[i].witness)
-        return SG_OK;
-    s_votes_t v;
-    s_count_votes(e, i, now.mono, &v);
-    if (!s_quorum_met(e, &v))
-        return SG_OK;
-    s_enter(s, SG_SITE_LOST, now.mono);
-    s->lost_wall = now.wall;
-    s->budget_taken = false;
-    return s_emit(e, SG_DECISION_SITE_LOST, i, -1, SG_GUARD_NONE, now,
-                  "site %s lost: its heartbeats are missing for %.1f s (hold-down %.1f s) and "
-                  "%d site(s) see it down (%s; quorum %d%s)",
-                  s_site_name(e, i), silent / 1000.0, p->hold_down_ms / 1000.0, v.down, v.names,
-                  p->quorum, p->require_witness ? ", witness required" : "");
-}
-
-static int s_eval_lost(sg_engine_t *e, int i, sg_now_t now, int64_t silent)
-{
-    s_site_t *s = &e->sites[i];
-    if (silent >= e->cfg->policy.suspect_after_ms || s->hb_sent <= s->lost_wall)
-        return SG_OK;
-    s_enter(s, SG_SITE_RECOVERING, now.mono);
-    return s_emit(e, SG_DECISION_SITE_RECOVERING, i, -1, SG_GUARD_NONE, now,
-                  "site %s is heard again; healthy after %.1f s of steady heartbeats (runs "
-                  "already started go on)",
-                  s_site_name(e, i), e->cfg->policy.recover_after_ms / 1000.0);
-}
-
-/* Lost again: the site's heartbeats are missing for hold_down and a quorum
- * sees it down. */
-static bool s_lost_again(sg_engine_t *e, int i, int64_t now, int64_t silent, s_votes_t *v)
-{
-    if (silent < e->cfg->policy.hold_down_ms)
-        return false;
-    s_count_votes(e, i, now, v);
-    return s_quorum_met(e, v);
-}
-
-static int s_eval_recovering(sg_engine_t *e, int i, sg_now_t now, int64_t silent)
-{
-    const sg_policy_cfg_t *p = &e->cfg->policy;
-    s_site_t *s = &e->sites[i];
-    s_votes_t v;
-    if (s_lost_again(e, i, now.mono, silent, &v)) {
-        s_enter(s, SG_SITE_LOST, now.mono);
-        s->lost_wall = now.wall;
-        return s_emit(e, SG_DECISION_SITE_LOST, i, -1, SG_GUARD_NONE, now,
-                      "site %s lost again while recovering: its heartbeats are missing for "
-                      "%.1f s and %d site(s) see it down (%s)",
-                      s_site_name(e, i), silent / 1000.0, v.down, v.names);
-    }
-    if (silent >= p->suspect_after_ms)
-        s->since = now.mono; /* not steady: the stable period starts again */
-    if (now.mono - s->since < p->recover_after_ms)
-        return SG_OK;
-    s_enter(s, SG_SITE_HEALTHY, now.mono);
-    s_forget_holds(e, i);
-    return s_emit(e, SG_DECISION_SITE_RECOVERED, i, -1, SG_GUARD_NONE, now,
-                  "site %s healthy again after %.1f s of steady heartbeats", s_site_name(e, i),
-                  p->recover_after_ms / 1000.0);
-}
-
-static int s_eval_site(sg_engine_t *e, int i, sg_now_t now)
-{
-    s_site_t *s = &e->sites[i];
-    if (!s->heard)
-        return SG_OK;
-    if (s->state == SG_SITE_UNKNOWN)
-        s_enter(s, SG_SITE_HEALTHY, now.mono);
-    int64_t silent = now.mono - s->last_heard;
-    sg_site_state_t before;
-    int rc = SG_OK;
-    do { /* one tick may pass several states (healthy -> suspect -> lost) */
-        before = s->state;
-        switch (s->state) {
-        case SG_SITE_HEALTHY: rc = s_eval_healthy(e, i, now, silent); break;
-        case SG_SITE_SUSPECT: rc = s_eval_suspect(e, i, now, silent); break;
-        case SG_SITE_LOST: rc = s_eval_lost(e, i, now, silent); break;
-        case SG_SITE_RECOVERING: rc = s_eval_recovering(e, i, now, silent); break;
-        default: break;
-        }
-    } while (rc == SG_OK && s->state != before && s->state != SG_SITE_HEALTHY);
-    return rc;
-}
-
-/* ---- guards ------------------------------------------------------------------- */
-
-static const s_pause_t *s_active_pause(const sg_engine_t *e, int site, int coll, int64_t now)
-{
-    for (size_t i = 0; i < e->n_pauses; i++) {
-        const s_pause_t *p = &e->pauses[i];
-        if (p->until > now && (p->site < 0 || p->site == site) &&
-            (p->collection < 0 || p->collection == coll))
-            return p;
-    }
-    return NULL;
-}
-
-static bool s_window_has_site(const sg_window_cfg_t *w, int site)
-{
-    if (w->n_sites == 0)
-        return true;
-    for (size_t i = 0; i < w->n_sites; i++)
-        if (w->sites[i] == site)
-            return true;
-    return false;
-}
-
-static bool s_day_in(unsigned days, int64_t day)
-{
-    return days == 0 || (days & (1u << (unsigned)(day % 7))) != 0;
-}
-
-static bool s_window_open(const sg_window_cfg_t *w, int64_t wall)
-{
-    if (w->start_ms || w->end_ms)
-        return wall >= w->start_ms && wall < w->end_ms;
-    int64_t day = wall / 86400000 + 3; /* 1970-01-01 was a Thursday; Monday = 0 */
-    int minute = (int)(wall / 60000 % 1440);
-    if (w->from_min < w->to_min)
-        return s_day_in(w->days, day) && minute >= w->from_min && minute < w->to_min;
-    return (minute >= w->from_min && s_day_in(w->days, day)) ||
-           (minute < w->to_min && s_day_in(w->days, day + 6));
-}
-
-static const sg_window_cfg_t *s_open_window(const sg_engine_t *e, int site, int64_t wall)
-{
-    for (size_t i = 0; i < e->cfg->policy.n_maintenance; i++) {
-        const sg_window_cfg_t *w = &e->cfg->policy.maintenance[i];
-        if (s_window_has_site(w, site) && s_window_open(w, wall))
-            return w;
-    }
-    return NULL;
-}
-
-static size_t s_budget_used(s_times_t *t, const sg_budget_cfg_t *b, int64_t now)
-{
-    size_t keep = 0;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->t[i] > now - b->period_ms)
-            t->t[keep++] = t->t[i];
-    t->n = keep;
-    return t->n;
-}
-
-static int s_budget_take(s_times_t *t, int64_t now)
-{
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        int64_t *n = realloc(t->t, cap * sizeof *n);
-        if (!n)
-            return SG_ENOMEM;
-        t->t = n;
-        t->cap = cap;
-    }
-    t->t[t->n++] = now;
-    return SG_OK;
-}
-
-/* Checks one guard for collection c. Returns true when it holds c back;
- * writes what it found into buf either way. */
-static bool s_guard_holds(sg_engine_t *e, int c, sg_guard_t g, sg_now_t now, char *buf,
-                          size_t len)
-{
-    const sg_config_t *cfg = e->cfg;
-    const sg_collection_cfg_t *cc = &cfg->collections[c];
-    const sg_policy_cfg_t *p = &cfg->policy;
-    const s_coll_t *cs = &e->colls[c];
-    const s_repl_t *r = &e->repl[c];
-    bool fresh = r->known && now.mono - r->at <= p->replication_max_age_ms;
-    switch (g) {
-    case SG_GUARD_PAUSED: {
-        const s_pause_t *pa = s_active_pause(e, cc->site, c, now.mono);
-        if (pa)
-            snprintf(buf, len, "paused for %.0f s more: %s", (pa->until - now.mono) / 1000.0,
-                     pa->reason ? pa->reason : "no reason given");
-        else
-            snprintf(buf, len, "not paused");
-        return pa != NULL;
-    }
-    case SG_GUARD_MAINTENANCE: {
-        const sg_window_cfg_t *w = s_open_window(e, cc->site, now.wall);
-        if (w)
-            snprintf(buf, len, "maintenance window open (config line %d): %s", w->mark.line,
-                     w->reason ? w->reason : "no reason given");
-        else
-            snprintf(buf, len, "no maintenance window open");
-        return w != NULL;
-    }
-    case SG_GUARD_REPLICA_SITE: {
-        sg_site_state_t st = e->sites[cc->replica_site].state;
-        snprintf(buf, len, "replica site %s is %s", s_site_name(e, cc->replica_site),
-                 sg_site_state_name(st));
-        return st != SG_SITE_HEALTHY;
-    }
-    case SG_GUARD_REPLICATION_CRITICAL:
-        if (fresh)
-            snprintf(buf, len, "replication health is %s",
-                     r->health == S_REPL_HEALTH_CRITICAL ? "critical" : "not critical");
-        else
-            snprintf(buf, len, "no fresh replication report");
-        return fresh && r->health == S_REPL_HEALTH_CRITICAL;
-    case SG_GUARD_NO_REPLICATION_DATA:
-        snprintf(buf, len, "%s", cc->rpo_limit_ms == 0 ? "no RPO limit set"
-                                 : fresh ? "replication report is fresh"
-                                         : "RPO limit set but no replication report within "
-                                           "replication_max_age");
-        return cc->rpo_limit_ms > 0 && !fresh;
-    case SG_GUARD_RPO:
-        if (cc->rpo_limit_ms == 0 || !fresh) {
-            snprintf(buf, len, "%s", cc->rpo_limit_ms == 0 ? "no RPO limit set" : "lag unknown");
-            return false;
-        }
-        snprintf(buf, len, "replication lag %llu s, RPO limit %.0f s",
-                 (unsigned long long)r->lag_s, cc->rpo_limit_ms / 1000.0);
-        return (int64_t)r->lag_s * 1000 > cc->rpo_limit_ms;
-    case SG_GUARD_COOLDOWN:
-        if (cs->cooldown_until > now.mono)
-            snprintf(buf, len, "in cooldown for %.0f s more",
-                     (cs->cooldown_until - now.mono) / 1000.0);
-        else
-            snprintf(buf, len, "not in cooldown");
-        return cs->cooldown_until > now.mono;
-    case SG_GUARD_BUDGET: {
-        size_t used = s_budget_used(&e->budget, &p->budget, now.mono);
-        bool counted = e->sites[cc->site].budget_taken;
-        snprintf(buf, len, "%zu of %d site failovers used in the last %.0f s%s", used,
-                 p->budget.max, p->budget.period_ms / 1000.0,
-                 counted ? "; this loss is already counted" : "");
-        return !counted && p->budget.max > 0 && used >= (size_t)p->budget.max;
-    }
-    case SG_GUARD_SITE_BUDGET: {
-        size_t used = s_budget_used(&e->site_budget[cc->site], &p->site_budget, now.mono);
-        bool counted = e->sites[cc->site].budget_taken;
-        snprintf(buf, len, "%zu of %d failovers of site %s used in the last %.0f s%s", used,
-                 p->site_budget.max, s_site_name(e, cc->site), p->site_budget.period_ms / 1000.0,
-                 counted ? "; this loss is already counted" : "");
-        return !counted && p->site_budget.max > 0 && used >= (size_t)p->site_budget.max;
-    }
-    default: return false;
-    }
-}
-
-/* The guards checked before a failover, in the order they are reported. */
-static const sg_guard_t s_guards[] = {
-    SG_GUARD_PAUSED,       SG_GUARD_MAINTENANCE,          SG_GUARD_REPLICA_SITE,
-    SG_GUARD_REPLICATION_CRITICAL, SG_GUARD_NO_REPLICATION_DATA, SG_GUARD_RPO,
-    SG_GUARD_COOLDOWN,     SG_GUARD_BUDGET,               SG_GUARD_SITE_BUDGET};
-
-static sg_guard_t s_first_guard(sg_engine_t *e, int c, sg_now_t now, char *buf, size_t len)
-{
-    for (size_t i = 0; i < sizeof s_guards / sizeof s_guards[0]; i++)
-        if (s_guard_holds(e, c, s_guards[i], now, buf, len))
-            return s_guards[i];
-    return SG_GUARD_NONE;
+    return s_check_skew(e, ev->observer, now);
 }
 
 /* ---- collection decisions ----------------------------------------------------- */
@@ -804,29 +415,59 @@ static int s_hold(sg_engine_t *e, int c, sg_coll_verdict_t v, sg_guard_t g, sg_n
     cs->announced = g;
     if (again)
         return SG_OK;
-    return s_emit(e, SG_DECISION_BLOCKED, cc->site, c, g, now,
-                  "failover of %s to %s held back (%s): %s", cc->name,
-                  s_site_name(e, cc->replica_site), sg_guard_name(g), why);
+    return sg_eng_emit(e, SG_DECISION_BLOCKED, cc->site, c, g, now,
+                       "failover of %s to %s held back (%s): %s", cc->name,
+                       sg_eng_site_name(e, cc->replica_site), sg_guard_name(g), why);
+}
+
+/* Counts this loss against the budgets, once. */
+static int s_take_budget(sg_engine_t *e, int site, sg_now_t now)
+{
+    s_site_t *s = &e->sites[site];
+    if (s->budget_taken)
+        return SG_OK;
+    if (sg_eng_budget_take(&e->budget, now.mono) != SG_OK ||
+        sg_eng_budget_take(&e->site_budget[site], now.mono) != SG_OK)
+        return SG_ENOMEM;
+    s->budget_taken = true;
+    sg_eng_changed(e);
+    return SG_OK;
+}
+
+/* Marks c decided for the run just queued by `d`. */
+static void s_decided(sg_engine_t *e, int c, sg_decision_t *d, bool manual, bool forced)
+{
+    s_coll_t *cs = &e->colls[c];
+    d->origin = forced ? SG_ORIGIN_FORCED : manual ? SG_ORIGIN_MANUAL : SG_ORIGIN_ENGINE;
+    cs->verdict = SG_COLL_DECIDED;
+    cs->announced = SG_GUARD_NONE;
+    cs->run_id = d->run_id;
+    cs->manual = manual;
+    cs->forced = forced;
+    cs->timed_out = false;
 }
 
 static int s_failover(sg_engine_t *e, int c, sg_now_t now, const char *how)
 {
     const sg_collection_cfg_t *cc = &e->cfg->collections[c];
-    s_coll_t *cs = &e->colls[c];
-    s_site_t *site = &e->sites[cc->site];
-    if (!site->budget_taken) { /* the first failover of this loss counts it */
-        if (s_budget_take(&e->budget, now.mono) != SG_OK ||
-            s_budget_take(&e->site_budget[cc->site], now.mono) != SG_OK)
-            return SG_ENOMEM;
-        site->budget_taken = true;
-    }
-    cs->verdict = SG_COLL_DECIDED;
-    cs->announced = SG_GUARD_NONE;
-    return s_emit(e, SG_DECISION_FAILOVER, cc->site, c, SG_GUARD_NONE, now,
-                  "site %s is lost and every guard passes (replica site %s healthy); %s: fail "
-                  "%s over to %s (plan group %d)",
-                  s_site_name(e, cc->site), s_site_name(e, cc->replica_site), how, cc->name,
-                  s_site_name(e, cc->replica_site), cc->group);
+    if (s_take_budget(e, cc->site, now) != SG_OK)
+        return SG_ENOMEM;
+    const s_repl_t *r = &e->repl[c];
+    bool unknown = cc->rpo_limit_ms == 0 &&
+                   !(r->known && now.mono - r->at <= e->cfg->policy.replication_max_age_ms);
+    sg_decision_t *d = s_emit_d(e, SG_DECISION_FAILOVER, cc->site, c, now,
+                                "site %s is lost and every guard passes (replica site %s "
+                                "healthy); %s: fail %s over to %s (plan group %d)%s",
+                                sg_eng_site_name(e, cc->site),
+                                sg_eng_site_name(e, cc->replica_site), how, cc->name,
+                                sg_eng_site_name(e, cc->replica_site), cc->group,
+                                unknown ? "; no fresh replication report: the data loss is "
+                                          "unknown (no RPO limit set)"
+                                        : "");
+    if (!d)
+        return SG_ENOMEM;
+    s_decided(e, c, d, false, false);
+    return SG_OK;
 }
 
 /* Approve mode, guards passed. */
@@ -838,9 +479,13 @@ static int s_decide_approve(sg_engine_t *e, int c, sg_now_t now)
     if (cs->approved)
         return s_failover(e, c, now, "approved by an operator");
     if (cs->verdict != SG_COLL_AWAITING && cs->announced != SG_GUARD_APPROVAL_TIMEOUT) {
-        cs->deadline = now.mono + p->approval_timeout_ms;
-        snprintf(why, sizeof why, "policy mode is approve: waiting %.0f s for an operator, then "
-                                  "%s", p->approval_timeout_ms / 1000.0,
+        if (cs->deadline == 0) { /* a deadline restored from before a restart stands */
+            cs->deadline = now.mono + p->approval_timeout_ms;
+            sg_eng_changed(e);
+        }
+        snprintf(why, sizeof why,
+                 "policy mode is approve: waiting %.0f s for an operator, then %s",
+                 (cs->deadline - now.mono) / 1000.0,
                  p->proceed_on_timeout ? "proceeding" : "holding");
         return s_hold(e, c, SG_COLL_AWAITING, SG_GUARD_AWAITING_APPROVAL, now, why);
     }
@@ -853,12 +498,20 @@ static int s_decide_approve(sg_engine_t *e, int c, sg_now_t now)
     return SG_OK;
 }
 
-static int s_decide_one(sg_engine_t *e, int c, sg_now_t now)
+/* `wait` and `failed`: a waiting and a failed collection of an earlier
+ * group of c's site, or -1 (the plan order summary). */
+static int s_decide_one(sg_engine_t *e, int c, sg_now_t now, int wait, int failed)
 {
     char why[256];
-    sg_guard_t g = s_first_guard(e, c, now, why, sizeof why);
+    s_coll_t *cs = &e->colls[c];
+    sg_guard_t g = sg_eng_first_guard(e, c, now, why, sizeof why);
     if (g != SG_GUARD_NONE)
         return s_hold(e, c, SG_COLL_BLOCKED, g, now, why);
+    if (sg_eng_plan_holds_with(e, c, wait, failed, why, sizeof why)) {
+        cs->plan_wait_failed = strstr(why, "on_error: wait") != NULL;
+        return s_hold(e, c, SG_COLL_BLOCKED, SG_GUARD_PLAN_ORDER, now, why);
+    }
+    cs->plan_wait_failed = false;
     switch (e->cfg->policy.mode) {
     case SG_MODE_SHADOW:
         return s_hold(e, c, SG_COLL_BLOCKED, SG_GUARD_SHADOW, now,
@@ -868,18 +521,34 @@ static int s_decide_one(sg_engine_t *e, int c, sg_now_t now)
     }
 }
 
+/* In plan order, which never goes back to an earlier group: a summary of the
+ * earlier groups (first waiting, first failed) is carried along. */
 static int s_decide_collections(sg_engine_t *e, int site, sg_now_t now)
 {
     const sg_config_t *cfg = e->cfg;
+    int wait = -1, failed = -1, g_wait = -1, g_failed = -1, group = INT_MIN;
     for (size_t k = 0; k < cfg->n_collections; k++) {
         int c = e->plan[k];
-        sg_coll_verdict_t v = e->colls[c].verdict;
-        if (cfg->collections[c].site != site ||
-            (v != SG_COLL_IDLE && v != SG_COLL_BLOCKED && v != SG_COLL_AWAITING))
+        const sg_collection_cfg_t *cc = &cfg->collections[c];
+        if (cc->site != site)
             continue;
-        int rc = s_decide_one(e, c, now);
-        if (rc != SG_OK)
-            return rc;
+        if (cc->group != group) {
+            wait = wait >= 0 ? wait : g_wait;
+            failed = failed >= 0 ? failed : g_failed;
+            g_wait = g_failed = -1;
+            group = cc->group;
+        }
+        sg_coll_verdict_t v = e->colls[c].verdict;
+        if (v == SG_COLL_IDLE || v == SG_COLL_BLOCKED || v == SG_COLL_AWAITING) {
+            int rc = s_decide_one(e, c, now, wait, failed);
+            if (rc != SG_OK)
+                return rc;
+        }
+        s_pred_t st = sg_eng_pred_state(e, c);
+        if (st == S_PRED_WAIT && g_wait < 0)
+            g_wait = c;
+        else if (st == S_PRED_FAILED && g_failed < 0)
+            g_failed = c;
     }
     return SG_OK;
 }
@@ -893,26 +562,41 @@ static void s_prune_pauses(sg_engine_t *e, int64_t now)
         else
             free(e->pauses[i].reason);
     }
+    if (keep != e->n_pauses)
+        sg_eng_changed(e);
     e->n_pauses = keep;
+}
+
+/* Announces when siteguard hears no data site (after the startup grace),
+ * and when it hears one again. */
+static int s_check_deaf(sg_engine_t *e, sg_now_t now)
+{
+    bool hears = sg_eng_hears_data(e, now.mono);
+    if (!hears && !e->deaf_announced && now.mono - e->start >= e->cfg->policy.startup_grace_ms) {
+        e->deaf_announced = true;
+        return sg_eng_emit(e, SG_DECISION_NOTICE, -1, -1, SG_GUARD_NONE, now,
+                           "siteguard hears no data site: it declares no site lost until it "
+                           "hears one (it may be cut off itself, perhaps with the witness)");
+    }
+    if (hears && e->deaf_announced) {
+        e->deaf_announced = false;
+        return sg_eng_emit(e, SG_DECISION_NOTICE, -1, -1, SG_GUARD_NONE, now,
+                           "siteguard hears a data site again");
+    }
+    return SG_OK;
 }
 
 int sg_engine_tick(sg_engine_t *e, sg_now_t now)
 {
     s_prune_pauses(e, now.mono);
-    s_compute_credible(e, now.mono);
-    for (size_t i = 0; i < e->cfg->n_sites; i++) {
-        int rc = s_eval_site(e, (int)i, now);
-        if (rc != SG_OK)
-            return rc;
-    }
-    for (size_t i = 0; i < e->cfg->n_sites; i++) {
-        if (e->sites[i].state != SG_SITE_LOST)
-            continue; /* a recovering site's held-back collections wait */
-        int rc = s_decide_collections(e, (int)i, now);
-        if (rc != SG_OK)
-            return rc;
-    }
-    return SG_OK;
+    sg_eng_compute_credible(e, now.mono);
+    int rc = s_check_deaf(e, now);
+    for (size_t i = 0; rc == SG_OK && i < e->cfg->n_sites; i++)
+        rc = sg_eng_eval_site(e, (int)i, now);
+    for (size_t i = 0; rc == SG_OK && i < e->cfg->n_sites; i++)
+        if (e->sites[i].state == SG_SITE_LOST)
+            rc = s_decide_collections(e, (int)i, now);
+    return rc;
 }
 
 static int64_t s_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -923,7 +607,9 @@ int64_t sg_engine_next_deadline(const sg_engine_t *e)
     int64_t best = INT64_MAX;
     for (size_t i = 0; i < e->cfg->n_sites; i++) {
         const s_site_t *s = &e->sites[i];
-        if (s->state == SG_SITE_HEALTHY)
+        if (!s->heard)
+            best = s_min(best, e->start + p->startup_grace_ms);
+        else if (s->state == SG_SITE_HEALTHY)
             best = s_min(best, s->last_heard + p->suspect_after_ms);
         else if (s->state == SG_SITE_SUSPECT)
             best = s_min(best, s->last_heard + p->hold_down_ms);
@@ -942,75 +628,193 @@ int64_t sg_engine_next_deadline(const sg_engine_t *e)
     return best;
 }
 
-/* ---- feedback and control --------------------------------------------------- */
+/* ---- runs ------------------------------------------------------------------- */
 
 static bool s_valid_coll(const sg_engine_t *e, int c)
 {
     return c >= 0 && (size_t)c < e->cfg->n_collections;
 }
 
-void sg_engine_run_ended(sg_engine_t *e, int collection, bool failed_over, sg_now_t now)
+static int s_refuse(char **why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int s_refuse(char **why, const char *fmt, ...)
 {
-    if (!s_valid_coll(e, collection))
-        return;
-    s_coll_t *cs = &e->colls[collection];
-    cs->verdict = failed_over ? SG_COLL_DONE : SG_COLL_FAILED;
-    cs->cooldown_until = now.mono + e->cfg->policy.cooldown_ms;
+    if (why) {
+        va_list ap;
+        va_start(ap, fmt);
+        *why = sg_vstrdupf(fmt, ap);
+        va_end(ap);
+    }
+    return SG_ESTATE;
 }
 
-void sg_engine_restore(sg_engine_t *e, int collection, sg_coll_verdict_t verdict)
+/* The site's loss, proven again now. */
+static int s_confirm_loss(sg_engine_t *e, int site, sg_now_t now, char **why)
 {
-    if (s_valid_coll(e, collection))
-        e->colls[collection].verdict = verdict;
-}
-
-void sg_engine_assume_heard(sg_engine_t *e, int site, sg_now_t now)
-{
-    s_site_t *s = &e->sites[site];
-    if (s->heard)
-        return;
-    s->heard = true;
-    s->last_heard = now.mono;
-    s->hb_sent = now.wall;
-}
-
-void sg_engine_reset_collection(sg_engine_t *e, int collection, sg_now_t now)
-{
-    if (!s_valid_coll(e, collection))
-        return;
-    e->colls[collection] = (s_coll_t){
-        .verdict = SG_COLL_IDLE, .cooldown_until = now.mono + e->cfg->policy.cooldown_ms};
-}
-
-/* An operator may approve or deny: the collection awaits approval, or its
- * approval timed out into a hold. */
-static bool s_awaits_operator(const s_coll_t *cs)
-{
-    return cs->verdict == SG_COLL_AWAITING ||
-           (cs->verdict == SG_COLL_BLOCKED && cs->announced == SG_GUARD_APPROVAL_TIMEOUT);
-}
-
-int sg_engine_approve(sg_engine_t *e, int collection, sg_now_t now)
-{
-    (void)now;
-    if (!s_valid_coll(e, collection))
-        return SG_EINVAL;
-    s_coll_t *cs = &e->colls[collection];
-    if (!s_awaits_operator(cs))
-        return SG_ESTATE;
-    cs->approved = true;
+    const s_site_t *s = &e->sites[site];
+    const char *name = sg_eng_site_name(e, site);
+    if (s->state != SG_SITE_LOST)
+        return s_refuse(why, "site %s is %s, no longer lost", name, sg_site_state_name(s->state));
+    if (sg_eng_fresh_heartbeats(e, site, now.mono))
+        return s_refuse(why, "site %s is heard again (%.1f s ago)", name,
+                        (now.mono - s->last_heard) / 1000.0);
+    if (now.mono - s->last_heard < e->cfg->policy.hold_down_ms)
+        return s_refuse(why, "site %s was heard %.1f s ago, within the hold-down", name,
+                        (now.mono - s->last_heard) / 1000.0);
+    sg_eng_compute_credible(e, now.mono);
+    s_votes_t v;
+    sg_eng_count_votes(e, site, now.mono, &v);
+    if (!sg_eng_quorum_met(e, &v))
+        return s_refuse(why, "the quorum that declared site %s lost no longer holds (%d down: "
+                             "%s; %d up%s)",
+                        name, v.down, v.down ? v.names : "none", v.up,
+                        v.data_heard ? "" : "; no other data site heard since it fell silent");
     return SG_OK;
 }
 
-int sg_engine_deny(sg_engine_t *e, int collection, sg_now_t now)
+int sg_engine_confirm(sg_engine_t *e, int c, uint64_t run_id, sg_now_t now, char **why)
 {
-    if (!s_valid_coll(e, collection))
+    if (why)
+        *why = NULL;
+    if (!s_valid_coll(e, c))
         return SG_EINVAL;
-    s_coll_t *cs = &e->colls[collection];
+    const s_coll_t *cs = &e->colls[c];
+    const sg_collection_cfg_t *cc = &e->cfg->collections[c];
+    if (cs->verdict != SG_COLL_DECIDED || cs->run_id != run_id)
+        return s_refuse(why, "run %llu is not the decision in force for %s (it is %s)",
+                        (unsigned long long)run_id, cc->name, sg_coll_verdict_name(cs->verdict));
+    if (cs->forced)
+        return SG_OK;
+    if (!cs->manual) {
+        int rc = s_confirm_loss(e, cc->site, now, why);
+        if (rc != SG_OK)
+            return rc;
+    }
+    char buf[256];
+    sg_guard_t g = sg_eng_first_guard(e, c, now, buf, sizeof buf);
+    if (g != SG_GUARD_NONE)
+        return s_refuse(why, "guard %s holds %s back now: %s", sg_guard_name(g), cc->name, buf);
+    return SG_OK;
+}
+
+int sg_engine_confirm_drill(const sg_engine_t *e, int c, sg_now_t now, char **why)
+{
+    (void)now;
+    if (why)
+        *why = NULL;
+    if (!s_valid_coll(e, c))
+        return SG_EINVAL;
+    const sg_collection_cfg_t *cc = &e->cfg->collections[c];
+    for (size_t i = 0; i < e->cfg->n_sites; i++) {
+        sg_site_state_t st = e->sites[i].state;
+        if (st == SG_SITE_LOST || st == SG_SITE_CONTESTED)
+            return s_refuse(why, "site %s is %s: a real failover comes first",
+                            sg_eng_site_name(e, (int)i), sg_site_state_name(st));
+    }
+    int sites[2] = {cc->site, cc->replica_site};
+    for (int k = 0; k < 2; k++)
+        if (e->sites[sites[k]].state != SG_SITE_HEALTHY)
+            return s_refuse(why, "site %s is %s", sg_eng_site_name(e, sites[k]),
+                            sg_site_state_name(e->sites[sites[k]].state));
+    if (e->colls[c].verdict != SG_COLL_IDLE)
+        return s_refuse(why, "%s is %s", cc->name, sg_coll_verdict_name(e->colls[c].verdict));
+    return SG_OK;
+}
+
+void sg_engine_run_cancelled(sg_engine_t *e, int c, uint64_t run_id)
+{
+    if (!s_valid_coll(e, c))
+        return;
+    s_coll_t *cs = &e->colls[c];
+    if (cs->verdict != SG_COLL_DECIDED || cs->run_id != run_id)
+        return;
+    cs->verdict = SG_COLL_IDLE;
+    cs->announced = SG_GUARD_NONE;
+    cs->run_id = 0;
+    cs->manual = cs->forced = cs->timed_out = false;
+}
+
+void sg_engine_run_timed_out(sg_engine_t *e, int c)
+{
+    if (s_valid_coll(e, c) && e->colls[c].verdict == SG_COLL_DECIDED)
+        e->colls[c].timed_out = true;
+}
+
+void sg_engine_run_ended(sg_engine_t *e, int c, bool failed_over, sg_now_t now)
+{
+    if (!s_valid_coll(e, c))
+        return;
+    s_coll_t *cs = &e->colls[c];
+    cs->verdict = failed_over ? SG_COLL_DONE : SG_COLL_FAILED;
+    cs->cooldown_until = now.mono + e->cfg->policy.cooldown_ms;
+    cs->manual = cs->forced = cs->timed_out = false;
+    sg_eng_changed(e);
+}
+
+bool sg_engine_run_is_manual(const sg_engine_t *e, int c)
+{
+    return s_valid_coll(e, c) && e->colls[c].verdict == SG_COLL_DECIDED && e->colls[c].manual;
+}
+
+void sg_engine_restore(sg_engine_t *e, int c, sg_coll_verdict_t verdict, uint64_t run_id,
+                       sg_run_origin_t origin)
+{
+    if (!s_valid_coll(e, c))
+        return;
+    s_coll_t *cs = &e->colls[c];
+    bool decided = verdict == SG_COLL_DECIDED;
+    cs->verdict = verdict;
+    cs->run_id = decided ? run_id : 0;
+    cs->manual = decided && origin != SG_ORIGIN_ENGINE;
+    cs->forced = decided && origin == SG_ORIGIN_FORCED;
+}
+
+void sg_engine_reset_collection(sg_engine_t *e, int c, sg_now_t now)
+{
+    if (!s_valid_coll(e, c))
+        return;
+    e->colls[c] = (s_coll_t){.verdict = SG_COLL_IDLE,
+                             .cooldown_until = now.mono + e->cfg->policy.cooldown_ms};
+    sg_eng_changed(e);
+}
+
+/* ---- operator control --------------------------------------------------------- */
+
+/* An operator may approve or deny: the collection awaits approval, its
+ * approval timed out into a hold, or the plan waits after a failure. */
+static bool s_awaits_operator(const s_coll_t *cs)
+{
+    return cs->verdict == SG_COLL_AWAITING ||
+           (cs->verdict == SG_COLL_BLOCKED && cs->announced == SG_GUARD_APPROVAL_TIMEOUT) ||
+           (cs->verdict == SG_COLL_BLOCKED && cs->announced == SG_GUARD_PLAN_ORDER &&
+            cs->plan_wait_failed);
+}
+
+int sg_engine_approve(sg_engine_t *e, int c, sg_now_t now)
+{
+    (void)now;
+    if (!s_valid_coll(e, c))
+        return SG_EINVAL;
+    s_coll_t *cs = &e->colls[c];
     if (!s_awaits_operator(cs))
         return SG_ESTATE;
-    return s_hold(e, collection, SG_COLL_DENIED, SG_GUARD_DENIED, now,
-                  "an operator denied it; held until the site recovers");
+    if (cs->announced == SG_GUARD_PLAN_ORDER)
+        cs->released = true;
+    else
+        cs->approved = true;
+    sg_eng_changed(e);
+    return SG_OK;
+}
+
+int sg_engine_deny(sg_engine_t *e, int c, sg_now_t now)
+{
+    if (!s_valid_coll(e, c))
+        return SG_EINVAL;
+    s_coll_t *cs = &e->colls[c];
+    if (!s_awaits_operator(cs))
+        return SG_ESTATE;
+    sg_eng_changed(e);
+    return s_hold(e, c, SG_COLL_DENIED, SG_GUARD_DENIED, now,
+                  "an operator denied it; held until this loss of its site ends");
 }
 
 int sg_engine_pause(sg_engine_t *e, int site, int collection, int64_t until_mono,
@@ -1024,6 +828,7 @@ int sg_engine_pause(sg_engine_t *e, int site, int collection, int64_t until_mono
     if (reason && !copy)
         return SG_ENOMEM;
     e->pauses[e->n_pauses++] = (s_pause_t){site, collection, until_mono, copy};
+    sg_eng_changed(e);
     return SG_OK;
 }
 
@@ -1032,272 +837,7 @@ void sg_engine_resume(sg_engine_t *e, int site, int collection)
     for (size_t i = 0; i < e->n_pauses; i++)
         if (e->pauses[i].site == site && e->pauses[i].collection == collection)
             e->pauses[i].until = 0; /* pruned at the next tick */
-}
-
-/* ---- explain ------------------------------------------------------------------- */
-
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-} s_text_t;
-
-static void s_addf(s_text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void s_addf(s_text_t *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *line = sg_vstrdupf(fmt, ap);
-    va_end(ap);
-    size_t n = line ? strlen(line) : 0;
-    if (!line || t->oom) {
-        t->oom = true;
-        free(line);
-        return;
-    }
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = (t->len + n + 1) * 2;
-        char *b = realloc(t->buf, cap);
-        if (!b) {
-            t->oom = true;
-            free(line);
-            return;
-        }
-        t->buf = b;
-        t->cap = cap;
-    }
-    memcpy(t->buf + t->len, line, n + 1);
-    t->len += n;
-    free(line);
-}
-
-static char *s_text_done(s_text_t *t)
-{
-    if (t->oom) {
-        free(t->buf);
-        return NULL;
-    }
-    return t->buf;
-}
-
-static void s_explain_votes(const sg_engine_t *e, int site, int64_t now, s_text_t *t)
-{
-    for (size_t s = 0; s < e->cfg->n_sites; s++) {
-        if ((int)s == site)
-            continue;
-        int vote = s_site_vote(e, (int)s, site, now);
-        s_addf(t, "  site %s%s votes %s\n", s_site_name(e, (int)s),
-               e->cfg->sites[s].witness ? " (witness)" : "",
-               vote > 0 ? "down" : vote < 0 ? "up" : "nothing (no credible, settled report)");
-    }
-    for (size_t o = 0; o < e->cfg->n_observers; o++) {
-        const s_report_t *r = s_report(e, (int)o, site);
-        if (e->cfg->observers[o].site == site)
-            continue;
-        s_addf(t, "    observer %s: %s; %s\n", e->cfg->observers[o].id,
-               e->credible[o] ? "credible" : "no vote (its heartbeats are missing, or it sees "
-                                             "nothing while others are heard)",
-               !r->known ? "no report" : !s_report_fresh(e, r, now) ? "report too old"
-                                         : r->up                   ? "reports up"
-                                                                   : "reports down");
-    }
-}
-
-char *sg_engine_explain_site(const sg_engine_t *e, int site, sg_now_t now)
-{
-    const sg_policy_cfg_t *p = &e->cfg->policy;
-    const s_site_t *s = &e->sites[site];
-    s_text_t t = {0};
-    s_addf(&t, "site %s%s: %s", s_site_name(e, site), e->cfg->sites[site].witness ? " (witness)" : "",
-           sg_site_state_name(s->state));
-    if (s->state != SG_SITE_UNKNOWN)
-        s_addf(&t, " for %.1f s", (now.mono - s->since) / 1000.0);
-    s_addf(&t, "\n");
-    if (!s->heard) {
-        s_addf(&t, "  never heard since start: a site never heard is never declared lost\n");
-        return s_text_done(&t);
-    }
-    s_addf(&t, "  heartbeats: last one %.1f s ago (suspect after %.1f s, hold-down %.1f s)\n",
-           (now.mono - s->last_heard) / 1000.0, p->suspect_after_ms / 1000.0,
-           p->hold_down_ms / 1000.0);
-    s_votes_t v;
-    s_count_votes(e, site, now.mono, &v);
-    s_addf(&t, "  quorum: %d site(s) see it down (%s), %d up; needs %d%s: %s\n", v.down,
-           v.down ? v.names : "none", v.up, p->quorum,
-           p->require_witness ? " including the witness" : "",
-           s_quorum_met(e, &v) ? "met" : "not met");
-    s_explain_votes(e, site, now.mono, &t);
-    return s_text_done(&t);
-}
-
-char *sg_engine_explain_collection(const sg_engine_t *e, int collection, sg_now_t now)
-{
-    const sg_collection_cfg_t *cc = &e->cfg->collections[collection];
-    const s_coll_t *cs = &e->colls[collection];
-    s_text_t t = {0};
-    s_addf(&t, "collection %s (%s -> %s, plan group %d): %s\n", cc->name,
-           s_site_name(e, cc->site), s_site_name(e, cc->replica_site), cc->group,
-           sg_coll_verdict_name(cs->verdict));
-    sg_site_state_t st = e->sites[cc->site].state;
-    if (st != SG_SITE_LOST)
-        s_addf(&t, "  its site %s is %s: no failover is considered\n", s_site_name(e, cc->site),
-               sg_site_state_name(st));
-    if (cs->verdict == SG_COLL_BLOCKED || cs->verdict == SG_COLL_AWAITING ||
-        cs->verdict == SG_COLL_DENIED)
-        s_addf(&t, "  held back by: %s\n", sg_guard_name(cs->announced));
-    for (size_t i = 0; i < sizeof s_guards / sizeof s_guards[0]; i++) {
-        char buf[256];
-        /* guard checks prune budget windows; the engine is otherwise unchanged */
-        bool holds = s_guard_holds((sg_engine_t *)e, collection, s_guards[i], now, buf, sizeof buf);
-        s_addf(&t, "  %-4s %-22s %s\n", holds ? "HOLD" : "ok", sg_guard_name(s_guards[i]), buf);
-    }
-    return s_text_done(&t);
-}
-
-/* ---- names ----------------------------------------------------------------------- */
-
-sg_site_state_t sg_engine_site_state(const sg_engine_t *e, int site)
-{
-    return e->sites[site].state;
-}
-
-sg_coll_verdict_t sg_engine_collection_verdict(const sg_engine_t *e, int collection)
-{
-    return e->colls[collection].verdict;
-}
-
-const char *sg_site_state_name(sg_site_state_t s)
-{
-    switch (s) {
-    case SG_SITE_HEALTHY: return "healthy";
-    case SG_SITE_SUSPECT: return "suspect";
-    case SG_SITE_LOST: return "lost";
-    case SG_SITE_RECOVERING: return "recovering";
-    default: return "unknown";
-    }
-}
-
-const char *sg_decision_kind_name(sg_decision_kind_t k)
-{
-    switch (k) {
-    case SG_DECISION_SITE_SUSPECT: return "site_suspect";
-    case SG_DECISION_SITE_LOST: return "site_lost";
-    case SG_DECISION_SITE_RECOVERING: return "site_recovering";
-    case SG_DECISION_SITE_RECOVERED: return "site_recovered";
-    case SG_DECISION_FAILOVER: return "failover";
-    case SG_DECISION_BLOCKED: return "blocked";
-    default: return "unknown";
-    }
-}
-
-const char *sg_guard_name(sg_guard_t g)
-{
-    static const char *names[SG_GUARD_COUNT] = {
-        "none",     "paused",   "maintenance", "replica_site", "replication_critical",
-        "rpo",      "no_replication_data", "cooldown", "budget", "site_budget",
-        "shadow",   "awaiting_approval",   "denied",   "approval_timeout"};
-    return g >= 0 && g < SG_GUARD_COUNT ? names[g] : "unknown";
-}
-
-const char *sg_coll_verdict_name(sg_coll_verdict_t v)
-{
-    switch (v) {
-    case SG_COLL_IDLE: return "idle";
-    case SG_COLL_BLOCKED: return "blocked";
-    case SG_COLL_AWAITING: return "awaiting approval";
-    case SG_COLL_DENIED: return "denied";
-    case SG_COLL_DECIDED: return "failing over";
-    case SG_COLL_DONE: return "failed over";
-    case SG_COLL_FAILED: return "failover failed";
-    default: return "unknown";
-    }
-}
-
-/* ---- manual failover, pauses for status, reload -------------------------------- */
-
-static char *s_why(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *s_why(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = sg_vstrdupf(fmt, ap);
-    va_end(ap);
-    return text;
-}
-
-/* Why a manual failover of c cannot go ahead, or NULL (with *rc) when it can. */
-static char *s_manual_refusal(sg_engine_t *e, int c, bool force, sg_now_t now, int *rc)
-{
-    const sg_collection_cfg_t *cc = &e->cfg->collections[c];
-    sg_coll_verdict_t v = e->colls[c].verdict;
-    *rc = SG_ESTATE;
-    if (v == SG_COLL_DECIDED)
-        return s_why("%s has a failover run in flight", cc->name);
-    if (v == SG_COLL_DONE)
-        return s_why("%s is already failed over to %s", cc->name,
-                     s_site_name(e, cc->replica_site));
-    if (force) {
-        *rc = SG_OK;
-        return NULL;
-    }
-    char buf[256];
-    sg_guard_t g = s_first_guard(e, c, now, buf, sizeof buf);
-    if (g == SG_GUARD_NONE) {
-        *rc = SG_OK;
-        return NULL;
-    }
-    return s_why("failover of %s held back (%s): %s; --force with a reason overrides", cc->name,
-                 sg_guard_name(g), buf);
-}
-
-int sg_engine_manual_failover(sg_engine_t *e, int collection, bool force, const char *reason,
-                              const char *point, sg_now_t now, char **why)
-{
-    if (why)
-        *why = NULL;
-    if (!s_valid_coll(e, collection))
-        return SG_EINVAL;
-    if (force && (!reason || !*reason)) {
-        if (why)
-            *why = s_why("a forced failover needs a reason");
-        return SG_EINVAL;
-    }
-    int rc;
-    char *refusal = s_manual_refusal(e, collection, force, now, &rc);
-    if (rc != SG_OK) {
-        if (why)
-            *why = refusal;
-        else
-            free(refusal);
-        return rc;
-    }
-    const sg_collection_cfg_t *cc = &e->cfg->collections[collection];
-    s_site_t *site = &e->sites[cc->site];
-    char *own_point = point ? strdup(point) : NULL;
-    if (point && !own_point)
-        return SG_ENOMEM;
-    if (!site->budget_taken) {
-        if (s_budget_take(&e->budget, now.mono) != SG_OK ||
-            s_budget_take(&e->site_budget[cc->site], now.mono) != SG_OK) {
-            free(own_point);
-            return SG_ENOMEM;
-        }
-        site->budget_taken = true;
-    }
-    e->colls[collection].verdict = SG_COLL_DECIDED;
-    e->colls[collection].announced = SG_GUARD_NONE;
-    rc = s_emit(e, SG_DECISION_FAILOVER, cc->site, collection, SG_GUARD_NONE, now,
-                "manual failover by an operator%s: fail %s over to %s (site %s is %s%s%s): %s",
-                force ? ", forced past the guards" : ", every guard passes", cc->name,
-                s_site_name(e, cc->replica_site), s_site_name(e, cc->site),
-                sg_site_state_name(site->state), point ? "; recovery point " : "",
-                point ? point : "", reason && *reason ? reason : "no reason given");
-    if (rc == SG_OK) /* the decision just queued runs with this point */
-        e->q[(e->q_head + e->q_len - 1) % e->q_cap].point = own_point;
-    else
-        free(own_point);
-    return rc;
+    sg_eng_changed(e);
 }
 
 bool sg_engine_pause_at(const sg_engine_t *e, size_t i, int64_t now_mono, int *site,
@@ -1318,13 +858,300 @@ bool sg_engine_pause_at(const sg_engine_t *e, size_t i, int64_t now_mono, int *s
     return false;
 }
 
+/* Why a manual failover of c cannot go ahead, or NULL (with *rc) when it can. */
+static char *s_manual_refusal(sg_engine_t *e, int c, bool force, sg_now_t now, int *rc)
+{
+    const sg_collection_cfg_t *cc = &e->cfg->collections[c];
+    sg_coll_verdict_t v = e->colls[c].verdict;
+    char *why = NULL;
+    *rc = SG_ESTATE;
+    if (v == SG_COLL_DECIDED)
+        return sg_strdupf("%s has a failover run in flight", cc->name);
+    if (v == SG_COLL_DONE)
+        return sg_strdupf("%s is already failed over to %s", cc->name,
+                          sg_eng_site_name(e, cc->replica_site));
+    *rc = SG_OK;
+    if (force)
+        return NULL;
+    char buf[256];
+    sg_guard_t g = sg_eng_first_guard(e, c, now, buf, sizeof buf);
+    if (g == SG_GUARD_NONE && sg_eng_plan_holds(e, c, buf, sizeof buf))
+        g = SG_GUARD_PLAN_ORDER;
+    if (g == SG_GUARD_NONE)
+        return NULL;
+    *rc = SG_ESTATE;
+    why = sg_strdupf("failover of %s held back (%s): %s; --force with a reason overrides",
+                     cc->name, sg_guard_name(g), buf);
+    return why;
+}
+
+int sg_engine_manual_failover(sg_engine_t *e, int collection, bool force, const char *reason,
+                              const char *point, sg_now_t now, char **why)
+{
+    if (why)
+        *why = NULL;
+    if (!s_valid_coll(e, collection))
+        return SG_EINVAL;
+    if (force && (!reason || !*reason)) {
+        if (why)
+            *why = sg_strdupf("a forced failover needs a reason");
+        return SG_EINVAL;
+    }
+    int rc;
+    char *refusal = s_manual_refusal(e, collection, force, now, &rc);
+    if (rc != SG_OK) {
+        if (why)
+            *why = refusal;
+        else
+            free(refusal);
+        return rc;
+    }
+    const sg_collection_cfg_t *cc = &e->cfg->collections[collection];
+    const s_site_t *site = &e->sites[cc->site];
+    char *own_point = point ? strdup(point) : NULL;
+    if ((point && !own_point) || s_take_budget(e, cc->site, now) != SG_OK) {
+        free(own_point);
+        return SG_ENOMEM;
+    }
+    sg_decision_t *d =
+        s_emit_d(e, SG_DECISION_FAILOVER, cc->site, collection, now,
+                 "manual failover by an operator%s: fail %s over to %s (site %s is %s%s%s): %s",
+                 force ? ", forced past the guards" : ", every guard passes", cc->name,
+                 sg_eng_site_name(e, cc->replica_site), sg_eng_site_name(e, cc->site),
+                 sg_site_state_name(site->state), point ? "; recovery point " : "",
+                 point ? point : "", reason && *reason ? reason : "no reason given");
+    if (!d) {
+        free(own_point);
+        return SG_ENOMEM;
+    }
+    d->point = own_point; /* the decision just queued runs with this point */
+    s_decided(e, collection, d, true, force);
+    return SG_OK;
+}
+
+/* ---- durable operator state ---------------------------------------------------- */
+
+void sg_opstate_fini(sg_opstate_t *s)
+{
+    for (size_t i = 0; i < s->n_pauses; i++)
+        free(s->pauses[i].reason);
+    for (size_t i = 0; i < s->n_sites; i++)
+        free(s->sites[i].budget);
+    free(s->pauses);
+    free(s->sites);
+    free(s->colls);
+    free(s->budget);
+    memset(s, 0, sizeof *s);
+}
+
+uint64_t sg_engine_opstate_gen(const sg_engine_t *e) { return e->opstate_gen; }
+
+static int64_t s_to_wall(int64_t mono, sg_now_t now) { return sg_eng_sat_add(now.wall, mono - now.mono); }
+static int64_t s_to_mono(int64_t wall, sg_now_t now) { return sg_eng_sat_add(now.mono, wall - now.wall); }
+
+static int s_times_export(const s_times_t *t, sg_now_t now, int64_t **out, size_t *n)
+{
+    *n = 0;
+    *out = t->n ? malloc(t->n * sizeof **out) : NULL;
+    if (t->n && !*out)
+        return SG_ENOMEM;
+    for (size_t i = 0; i < t->n; i++)
+        (*out)[i] = s_to_wall(t->t[i], now);
+    *n = t->n;
+    return SG_OK;
+}
+
+static bool s_coll_worth_keeping(const s_coll_t *cs, int64_t now)
+{
+    return cs->approved || cs->released || cs->verdict == SG_COLL_DENIED ||
+           cs->verdict == SG_COLL_DONE || cs->verdict == SG_COLL_FAILED ||
+           cs->verdict == SG_COLL_AWAITING || cs->cooldown_until > now;
+}
+
+static int s_export_colls(const sg_engine_t *e, sg_now_t now, sg_opstate_t *out)
+{
+    size_t n = e->cfg->n_collections;
+    out->colls = calloc(n ? n : 1, sizeof *out->colls);
+    if (!out->colls)
+        return SG_ENOMEM;
+    for (size_t c = 0; c < n; c++) {
+        const s_coll_t *cs = &e->colls[c];
+        if (!s_coll_worth_keeping(cs, now.mono))
+            continue;
+        out->colls[out->n_colls++] = (sg_opstate_coll_t){
+            .collection = (int)c,
+            .done = cs->verdict == SG_COLL_DONE,
+            .failed = cs->verdict == SG_COLL_FAILED,
+            .approved = cs->approved,
+            .denied = cs->verdict == SG_COLL_DENIED,
+            .released = cs->released,
+            .deadline_wall = cs->verdict == SG_COLL_AWAITING ? s_to_wall(cs->deadline, now) : 0,
+            .cooldown_until_wall =
+                cs->cooldown_until > now.mono ? s_to_wall(cs->cooldown_until, now) : 0};
+    }
+    return SG_OK;
+}
+
+int sg_engine_opstate_export(const sg_engine_t *e, sg_now_t now, sg_opstate_t *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t ns = e->cfg->n_sites;
+    out->pauses = calloc(e->n_pauses ? e->n_pauses : 1, sizeof *out->pauses);
+    out->sites = calloc(ns ? ns : 1, sizeof *out->sites);
+    if (!out->pauses || !out->sites)
+        goto fail;
+    for (size_t i = 0; i < e->n_pauses; i++) {
+        const s_pause_t *p = &e->pauses[i];
+        if (p->until <= now.mono)
+            continue;
+        sg_opstate_pause_t *q = &out->pauses[out->n_pauses++];
+        *q = (sg_opstate_pause_t){p->site, p->collection, s_to_wall(p->until, now), NULL};
+        if (p->reason && !(q->reason = strdup(p->reason)))
+            goto fail;
+    }
+    out->n_sites = ns;
+    for (size_t i = 0; i < ns; i++) {
+        const s_site_t *s = &e->sites[i];
+        out->sites[i] = (sg_opstate_site_t){.site = (int)i,
+                                            .in_episode = s->in_episode,
+                                            .budget_taken = s->budget_taken,
+                                            .episode = s->episode};
+        if (s_times_export(&e->site_budget[i], now, &out->sites[i].budget,
+                           &out->sites[i].n_budget) != SG_OK)
+            goto fail;
+    }
+    if (s_times_export(&e->budget, now, &out->budget, &out->n_budget) != SG_OK ||
+        s_export_colls(e, now, out) != SG_OK)
+        goto fail;
+    return SG_OK;
+fail:
+    sg_opstate_fini(out);
+    return SG_ENOMEM;
+}
+
+static bool s_has_time(const s_times_t *t, int64_t v)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->t[i] == v)
+            return true;
+    return false;
+}
+
+static int s_times_merge(s_times_t *t, const int64_t *wall, size_t n, sg_now_t now)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t m = s_to_mono(wall[i], now);
+        if (!s_has_time(t, m) && sg_eng_budget_take(t, m) != SG_OK)
+            return SG_ENOMEM;
+    }
+    return SG_OK;
+}
+
+static bool s_has_pause(const sg_engine_t *e, const sg_opstate_pause_t *p, int64_t until)
+{
+    for (size_t i = 0; i < e->n_pauses; i++)
+        if (e->pauses[i].site == p->site && e->pauses[i].collection == p->collection &&
+            e->pauses[i].until == until)
+            return true;
+    return false;
+}
+
+static void s_import_coll(sg_engine_t *e, const sg_opstate_coll_t *in, sg_now_t now)
+{
+    s_coll_t *cs = &e->colls[in->collection];
+    int64_t cool = in->cooldown_until_wall ? s_to_mono(in->cooldown_until_wall, now) : 0;
+    if (cool > cs->cooldown_until)
+        cs->cooldown_until = cool;
+    bool open = cs->verdict == SG_COLL_IDLE || cs->verdict == SG_COLL_BLOCKED ||
+                cs->verdict == SG_COLL_AWAITING;
+    if (open && (in->done || in->failed)) { /* its run is in another instance's journal */
+        cs->verdict = in->done ? SG_COLL_DONE : SG_COLL_FAILED;
+        cs->announced = SG_GUARD_NONE;
+        return;
+    }
+    if (!e->sites[e->cfg->collections[in->collection].site].in_episode)
+        return; /* approvals and denials belong to an episode that is over */
+    if (cs->verdict != SG_COLL_IDLE && cs->verdict != SG_COLL_BLOCKED &&
+        cs->verdict != SG_COLL_AWAITING)
+        return;
+    cs->approved |= in->approved;
+    cs->released |= in->released;
+    if (in->denied) {
+        cs->verdict = SG_COLL_DENIED;
+        cs->announced = SG_GUARD_DENIED;
+    } else if (in->deadline_wall && !cs->deadline) {
+        cs->deadline = s_to_mono(in->deadline_wall, now);
+    }
+}
+
+int sg_engine_opstate_import(sg_engine_t *e, const sg_opstate_t *in, sg_now_t now)
+{
+    for (size_t i = 0; i < in->n_pauses; i++) {
+        const sg_opstate_pause_t *p = &in->pauses[i];
+        int64_t until = s_to_mono(p->until_wall, now);
+        if (p->until_wall <= now.wall || s_has_pause(e, p, until))
+            continue;
+        if (sg_engine_pause(e, p->site, p->collection, until, p->reason) != SG_OK)
+            return SG_ENOMEM;
+    }
+    for (size_t i = 0; i < in->n_sites; i++) {
+        const sg_opstate_site_t *is = &in->sites[i];
+        s_site_t *s = &e->sites[is->site];
+        if (is->episode > s->episode)
+            s->episode = is->episode;
+        if (is->in_episode && s->state != SG_SITE_HEALTHY && s->state != SG_SITE_RECOVERING) {
+            s->in_episode = true;
+            s->budget_taken |= is->budget_taken;
+        }
+        if (s_times_merge(&e->site_budget[is->site], is->budget, is->n_budget, now) != SG_OK)
+            return SG_ENOMEM;
+    }
+    if (s_times_merge(&e->budget, in->budget, in->n_budget, now) != SG_OK)
+        return SG_ENOMEM;
+    for (size_t i = 0; i < in->n_colls; i++)
+        s_import_coll(e, &in->colls[i], now);
+    sg_eng_changed(e);
+    return SG_OK;
+}
+
+/* ---- views and reload ------------------------------------------------------- */
+
+sg_site_state_t sg_engine_site_state(const sg_engine_t *e, int site)
+{
+    return e->sites[site].state;
+}
+
+sg_coll_verdict_t sg_engine_collection_verdict(const sg_engine_t *e, int collection)
+{
+    return e->colls[collection].verdict;
+}
+
+bool sg_engine_observer_skew(const sg_engine_t *e, int observer, int64_t *skew_ms)
+{
+    const s_obs_t *o = &e->obs[observer];
+    if (!o->skew_known)
+        return false;
+    *skew_ms = s_skew(o);
+    return true;
+}
+
+bool sg_engine_hears_data_site(const sg_engine_t *e, int64_t now_mono)
+{
+    return sg_eng_hears_data(e, now_mono);
+}
+
 int sg_engine_set_config(sg_engine_t *e, const sg_config_t *cfg)
 {
     const sg_config_t *old = e->cfg;
-    if (cfg->n_sites != old->n_sites || cfg->n_collections != old->n_collections)
+    if (cfg->n_sites != old->n_sites || cfg->n_collections != old->n_collections ||
+        cfg->n_observers != old->n_observers)
         return SG_EINVAL;
     for (size_t i = 0; i < cfg->n_sites; i++)
         if (strcmp(cfg->sites[i].name, old->sites[i].name) != 0)
+            return SG_EINVAL;
+    for (size_t i = 0; i < cfg->n_observers; i++)
+        if (strcmp(cfg->observers[i].id, old->observers[i].id) != 0 ||
+            cfg->observers[i].site != old->observers[i].site)
             return SG_EINVAL;
     for (size_t i = 0; i < cfg->n_collections; i++) {
         const sg_collection_cfg_t *a = &cfg->collections[i], *b = &old->collections[i];
