@@ -457,6 +457,15 @@ static void s_print_status(const Siteguard__Control__V1__StatusReply *st)
     for (size_t i = 0; i < st->n_sites; i++)
         printf("%-16s %-11s %s\n", st->sites[i]->name, st->sites[i]->state,
                st->sites[i]->witness ? "witness" : "");
+    printf("\n%-16s %-11s %s\n", "OBSERVER", "SITE", "CLOCK OFFSET");
+    for (size_t i = 0; i < st->n_observers; i++) {
+        const Siteguard__Control__V1__ObserverInfo *o = st->observers[i];
+        if (o->heard)
+            printf("%-16s %-11s %+.1f s%s\n", o->id, o->site, o->clock_offset_ms / 1000.0,
+                   o->clock_offset_ms > 0 ? " (behind)" : o->clock_offset_ms < 0 ? " (ahead)" : "");
+        else
+            printf("%-16s %-11s %s\n", o->id, o->site, "not heard");
+    }
     printf("\n%-20s %-8s %-8s %-6s %-17s %s\n", "COLLECTION", "SITE", "REPLICA", "GROUP",
            "VERDICT", "PAUSED");
     for (size_t i = 0; i < st->n_collections; i++) {
@@ -497,6 +506,15 @@ static void s_print_history(const s_resp_t *r)
 static json_t *s_status_json(const Siteguard__Control__V1__StatusReply *st)
 {
     json_t *sites = json_array(), *colls = json_array(), *runs = json_array();
+    json_t *observers = json_array();
+    for (size_t i = 0; i < st->n_observers; i++) {
+        const Siteguard__Control__V1__ObserverInfo *o = st->observers[i];
+        json_array_append_new(observers,
+                              json_pack("{s:s,s:s,s:b,s:o}", "id", o->id, "site", o->site, "heard",
+                                        o->heard, "clock_offset_ms",
+                                        o->heard ? json_integer((json_int_t)o->clock_offset_ms)
+                                                 : json_null()));
+    }
     for (size_t i = 0; i < st->n_sites; i++)
         json_array_append_new(sites, json_pack("{s:s,s:s,s:b}", "name", st->sites[i]->name,
                                                "state", st->sites[i]->state, "witness",
@@ -518,8 +536,9 @@ static json_t *s_status_json(const Siteguard__Control__V1__StatusReply *st)
                                               "recovery_point",
                                               r->recovery_point ? r->recovery_point : ""));
     }
-    return json_pack("{s:o,s:o,s:o,s:s,s:s,s:s}", "sites", sites, "collections", colls, "runs",
-                     runs, "leader", st->leader, "mode", st->mode, "config", st->config);
+    return json_pack("{s:o,s:o,s:o,s:o,s:s,s:s,s:s}", "sites", sites, "observers", observers,
+                     "collections", colls, "runs", runs, "leader", st->leader, "mode", st->mode,
+                     "config", st->config);
 }
 
 static void s_print_json(const s_resp_t *r)

@@ -486,29 +486,51 @@ static void s_set_str(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void
     *field = s_strdup(ctx, text);
 }
 
-static void s_set_str_list(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+/* A list of scalars: allocates *out with room for each of its entries
+ * (`size` bytes each; NULL when empty or not a list, then false) and calls
+ * `fn` for every scalar entry (others are reported). */
+typedef void (*s_entry_fn)(s_ctx_t *ctx, yaml_node_t *item, const char *text, void *list,
+                           void *obj);
+
+static bool s_each_entry(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, size_t size,
+                         void **out, s_entry_fn fn, void *obj)
 {
-    char ***field = s_field(key, obj);
-    size_t *count = (size_t *)((char *)obj + key->count_offset);
     size_t n;
+    *out = NULL;
     if (!s_list(ctx, value, key->name, &n) || n == 0)
-        return;
-    char **list = calloc(n, sizeof *list);
-    if (!list) {
+        return false;
+    if (!(*out = calloc(n, size))) {
         s_oom(ctx);
-        return;
+        return false;
     }
-    *field = list;
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *item = s_node(ctx, value->data.sequence.items.start[i]);
         const char *text = item ? s_scalar(ctx, item, key->name, true) : NULL;
-        if (!text)
-            continue;
-        if (text[0] == '\0')
-            s_err(ctx, item, "an entry of '%s' must not be empty", key->name);
-        else if ((list[*count] = s_strdup(ctx, text)) != NULL)
-            (*count)++;
+        if (text)
+            fn(ctx, item, text, *out, obj);
     }
+    return true;
+}
+
+typedef struct {
+    const s_key_t *key;
+    size_t *count;
+} s_str_list_t;
+
+static void s_str_entry(s_ctx_t *ctx, yaml_node_t *item, const char *text, void *list, void *obj)
+{
+    s_str_list_t *l = obj;
+    char **strs = list;
+    if (text[0] == '\0')
+        s_err(ctx, item, "an entry of '%s' must not be empty", l->key->name);
+    else if ((strs[*l->count] = s_strdup(ctx, text)) != NULL)
+        (*l->count)++;
+}
+
+static void s_set_str_list(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
+{
+    s_str_list_t l = {key, (size_t *)((char *)obj + key->count_offset)};
+    s_each_entry(ctx, key, value, sizeof(char *), (void **)s_field(key, obj), s_str_entry, &l);
 }
 
 /* Reads an integer within [key->min, key->max]. */
@@ -860,38 +882,29 @@ static void s_check_collection(s_ctx_t *ctx, yaml_node_t *node, void *obj,
 
 /* replication_observers: observer ids, each at the collection's site or
  * replica site (read after both). */
+static void s_replication_observer(s_ctx_t *ctx, yaml_node_t *item, const char *text,
+                                   void *list, void *obj)
+{
+    sg_collection_cfg_t *c = obj;
+    int o = sg_config_find_observer(ctx->cfg, text);
+    int site = o >= 0 ? ctx->cfg->observers[o].site : -1;
+    if (o < 0)
+        s_err(ctx, item, "observer '%s' is not defined in observers", text);
+    else if (site >= 0 && site != c->site && site != c->replica_site)
+        s_err(ctx, item,
+              "observer '%s' is at site '%s': replication reports count only from the "
+              "collection's site or replica site",
+              text, ctx->cfg->sites[site].name);
+    else
+        ((int *)list)[c->n_replication_observers++] = o;
+}
+
 static void s_set_replication_observers(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value,
                                         void *obj)
 {
     sg_collection_cfg_t *c = obj;
-    size_t n;
-    if (!s_list(ctx, value, key->name, &n) || n == 0)
-        return;
-    c->replication_observers = calloc(n, sizeof *c->replication_observers);
-    if (!c->replication_observers) {
-        s_oom(ctx);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = s_node(ctx, value->data.sequence.items.start[i]);
-        const char *text = item ? s_scalar(ctx, item, key->name, true) : NULL;
-        if (!text)
-            continue;
-        int o = sg_config_find_observer(ctx->cfg, text);
-        if (o < 0) {
-            s_err(ctx, item, "observer '%s' is not defined in observers", text);
-            continue;
-        }
-        int site = ctx->cfg->observers[o].site;
-        if (site >= 0 && site != c->site && site != c->replica_site) {
-            s_err(ctx, item,
-                  "observer '%s' is at site '%s': replication reports count only from the "
-                  "collection's site or replica site",
-                  text, ctx->cfg->sites[site].name);
-            continue;
-        }
-        c->replication_observers[c->n_replication_observers++] = o;
-    }
+    s_each_entry(ctx, key, value, sizeof(int), (void **)&c->replication_observers,
+                 s_replication_observer, c);
 }
 
 static void s_collection_init(s_ctx_t *ctx, yaml_node_t *node, void *obj)
@@ -1121,29 +1134,20 @@ static const s_map_t s_budget_map = {"in a budget", s_budget_keys, S_COUNT(s_bud
                                      NULL};
 
 /* A list of site names, resolved to indices. */
+static void s_site_entry(s_ctx_t *ctx, yaml_node_t *item, const char *text, void *list, void *obj)
+{
+    size_t *count = obj;
+    int site = sg_config_find_site(ctx->cfg, text);
+    if (site < 0)
+        s_err(ctx, item, "site '%s' is not defined in sites", text);
+    else
+        ((int *)list)[(*count)++] = site;
+}
+
 static void s_set_site_list(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)
 {
-    size_t n;
-    if (!s_list(ctx, value, key->name, &n) || n == 0)
-        return;
-    int *list = calloc(n, sizeof *list);
-    if (!list) {
-        s_oom(ctx);
-        return;
-    }
     size_t *count = (size_t *)((char *)obj + key->count_offset);
-    *(int **)s_field(key, obj) = list;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = s_node(ctx, value->data.sequence.items.start[i]);
-        const char *text = item ? s_scalar(ctx, item, key->name, true) : NULL;
-        if (!text)
-            continue;
-        int site = sg_config_find_site(ctx->cfg, text);
-        if (site < 0)
-            s_err(ctx, item, "site '%s' is not defined in sites", text);
-        else
-            list[(*count)++] = site;
-    }
+    s_each_entry(ctx, key, value, sizeof(int), (void **)s_field(key, obj), s_site_entry, count);
 }
 
 static void s_set_days(s_ctx_t *ctx, const s_key_t *key, yaml_node_t *value, void *obj)

@@ -241,6 +241,24 @@ static void s_status_sites(s_call_t *k, s_status_t *st)
     }
 }
 
+static void s_status_observers(s_call_t *k, s_status_t *st)
+{
+    const sg_config_t *cfg = k->c->env.cfg;
+    st->observers = s_alloc(k->arena, cfg->n_observers, sizeof *st->observers);
+    for (size_t i = 0; st->observers && i < cfg->n_observers; i++) {
+        Siteguard__Control__V1__ObserverInfo *oi = s_alloc(k->arena, 1, sizeof *oi);
+        if (!oi)
+            return;
+        siteguard__control__v1__observer_info__init(oi);
+        oi->id = cfg->observers[i].id;
+        oi->site = cfg->sites[cfg->observers[i].site].name;
+        int64_t skew = 0;
+        oi->heard = sg_engine_observer_skew(k->c->env.engine, (int)i, &skew);
+        oi->clock_offset_ms = skew;
+        st->observers[st->n_observers++] = oi;
+    }
+}
+
 static void s_status_collections(s_call_t *k, s_status_t *st)
 {
     const sg_config_t *cfg = k->c->env.cfg;
@@ -313,6 +331,7 @@ static void s_status(s_call_t *k)
         return;
     siteguard__control__v1__status_reply__init(st);
     s_status_sites(k, st);
+    s_status_observers(k, st);
     s_status_collections(k, st);
     int rc = s_status_runs(k, st);
     const sg_leader_t *leader = k->c->env.leader;
@@ -346,6 +365,20 @@ static void s_explain(s_call_t *k, const char *target)
         s_answer(k, S_OK, "%s %s", c >= 0 ? "collection" : "site", target);
 }
 
+/* What a command changed is made durable before it is answered. */
+static int s_persist(s_call_t *k)
+{
+    return k->c->env.persist ? k->c->env.persist(k->c->env.user) : SG_OK;
+}
+
+/* The answer to a change in force that could not be made durable. */
+static void s_not_durable(s_call_t *k, const char *command, const char *target, int rc)
+{
+    s_answer(k, S_ERROR, "%s %s: in force, but it could not be made durable (%s): it would not "
+                         "survive a restart",
+             command, target, sg_err_str(rc));
+}
+
 static void s_decide(s_call_t *k, const char *command, const char *target, bool approve)
 {
     if (!s_may_change(k, command, target) || !s_may_act(k, command, target))
@@ -356,7 +389,10 @@ static void s_decide(s_call_t *k, const char *command, const char *target, bool 
     } else {
         int rc = approve ? sg_engine_approve(k->c->env.engine, c, k->now)
                          : sg_engine_deny(k->c->env.engine, c, k->now);
-        if (rc == SG_OK)
+        int durable = rc == SG_OK ? s_persist(k) : SG_OK;
+        if (durable != SG_OK)
+            s_not_durable(k, command, target, durable);
+        else if (rc == SG_OK)
             s_answer(k, S_OK, "%s: failover of %s %s", command, target,
                      approve ? "approved; decided at the next tick if the guards still pass"
                              : "denied; held until its site recovers");
@@ -399,7 +435,10 @@ static void s_pause(s_call_t *k, const Siteguard__Control__V1__Pause *p)
     else {
         int64_t until = k->now.mono + (int64_t)p->duration_ms;
         int rc = sg_engine_pause(k->c->env.engine, site, coll, until, k->req->reason);
-        if (rc == SG_OK)
+        int durable = rc == SG_OK ? s_persist(k) : SG_OK;
+        if (durable != SG_OK)
+            s_not_durable(k, "pause", target, durable);
+        else if (rc == SG_OK)
             s_answer(k, S_OK, "%s paused for %.0f s: no failover is decided for it until then",
                      target, p->duration_ms / 1000.0);
         else
@@ -431,7 +470,11 @@ static void s_resume(s_call_t *k, const char *target)
         s_answer(k, S_NOT_FOUND, "no pause of %s is in force", target);
     else {
         sg_engine_resume(k->c->env.engine, site, coll);
-        s_answer(k, S_OK, "%s resumed", target);
+        int durable = s_persist(k);
+        if (durable != SG_OK)
+            s_not_durable(k, "resume", target, durable);
+        else
+            s_answer(k, S_OK, "%s resumed", target);
     }
     s_audit(k, "resume", target);
 }
@@ -501,7 +544,10 @@ static void s_failover(s_call_t *k, const Siteguard__Control__V1__Failover *f)
         char *why = NULL;
         int rc = sg_engine_manual_failover(k->c->env.engine, c, f->force, k->req->reason, point,
                                            k->now, &why);
-        if (rc == SG_OK)
+        int durable = rc == SG_OK ? s_persist(k) : SG_OK; /* the decision journaled */
+        if (durable != SG_OK)
+            s_not_durable(k, command, target, durable);
+        else if (rc == SG_OK)
             s_answer(k, S_OK, "failover of %s to %s decided%s%s", target,
                      k->c->env.cfg->sites[k->c->env.cfg->collections[c].replica_site].name,
                      f->force ? " (forced past the guards)" : "", s_point_text(k, point));

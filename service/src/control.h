@@ -58,6 +58,12 @@ typedef enum { SG_CONTROL_READER = 0, SG_CONTROL_OPERATOR } sg_control_role_t;
  * or what cannot change live); the old config stays in force. */
 typedef int (*sg_control_reload_fn)(void *user, sg_config_errors_t *errs);
 
+/* Makes durable what a command just changed in the engine (its operator
+ * state, and a decision it queued), before the command is answered. Returns
+ * 0, or an error: the command then answers that the change is in force but
+ * not durable. */
+typedef int (*sg_control_persist_fn)(void *user);
+
 /* What control works on; everything borrowed and outliving the control. */
 typedef struct {
     const sg_config_t *cfg;
@@ -65,6 +71,7 @@ typedef struct {
     sg_journal_t *journal;
     const sg_clock_t *clock;
     sg_control_reload_fn reload; /* NULL: reload is UNAVAILABLE */
+    sg_control_persist_fn persist; /* NULL: nothing to make durable (tests) */
     sg_drill_t *drill;           /* NULL: drill run/report are UNAVAILABLE */
     const sg_leader_t *leader;   /* status shows it; NULL: single instance */
     void *user;

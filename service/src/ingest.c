@@ -199,7 +199,8 @@ static const char *const s_reasons[SG_DROP_COUNT] = {
     [SG_DROP_UNKNOWN_OBSERVER] = "unknown_observer",
     [SG_DROP_UNKNOWN_REF] = "unknown_ref",
     [SG_DROP_STALE] = "stale",
-    [SG_DROP_DUPLICATE] = "duplicate"};
+    [SG_DROP_DUPLICATE] = "duplicate",
+    [SG_DROP_FOREIGN] = "foreign"};
 
 const char *sg_event_kind_topic(sg_event_kind_t k)
 {
@@ -373,6 +374,21 @@ static sg_drop_reason_t s_fill_body(const sg_ingest_t *ig, const s_pb_event_t *e
     return SG_DROP_MALFORMED;
 }
 
+/* Numbers a replication report may carry: a lag under ten years, and a
+ * last-replicated time (0: unknown) no later than the send time plus the
+ * allowed skew and no more than ten years before it. */
+static sg_drop_reason_t s_repl_bounds(const sg_ingest_t *ig, const sg_event_t *e)
+{
+    int64_t lr = e->u.repl.last_replicated_ms, sent = e->sent_at_ms;
+    if (e->u.repl.lag_s > (uint64_t)(SG_MAX_LAG_MS / 1000))
+        return SG_DROP_MALFORMED;
+    if (lr != 0 && (lr < 0 || lr > sent + ig->cfg->bus.max_skew_ms || sent - lr > SG_MAX_LAG_MS))
+        return SG_DROP_MALFORMED;
+    return sg_config_replication_source(ig->cfg, e->u.repl.collection, e->observer)
+               ? SG_DROP_NONE
+               : SG_DROP_FOREIGN;
+}
+
 static bool s_stale(const sg_ingest_t *ig, int64_t sent_at_ms, int64_t now)
 {
     const sg_bus_cfg_t *bus = &ig->cfg->bus;
@@ -416,6 +432,8 @@ static sg_drop_reason_t s_check(sg_ingest_t *ig, const void *topic, size_t topic
     e.sent_at_ms = ev->sent_at_ms;
     e.schema = ev->schema;
     sg_drop_reason_t r = s_fill_body(ig, ev, &e);
+    if (r == SG_DROP_NONE && e.kind == SG_EV_REPLICATION)
+        r = s_repl_bounds(ig, &e);
     if (r != SG_DROP_NONE)
         return r;
     if (s_stale(ig, ev->sent_at_ms, now))

@@ -7,7 +7,11 @@
  * Checks, in order: size (oversize), protobuf decode and required fields
  * (malformed), schema revision (schema), topic equal to the body's kind
  * (malformed), observer known and in its configured site (unknown_observer),
- * named site or collection known (unknown_ref), sent_at within
+ * named site or collection known (unknown_ref), numbers within bounds
+ * (malformed: a replication lag or a last-replicated time more than ten
+ * years off, or a last-replicated time after the send time), a replication
+ * report from an observer at the collection's primary or replica site, or
+ * one listed in its replication_observers (foreign), sent_at within
  * [now - max_age, now + max_skew] (stale), incarnation and sequence
  * (duplicate: a sequence number not above the last one of the same
  * incarnation; stale: an older incarnation).
@@ -24,6 +28,10 @@
 
 /* Newest schema revision of proto/health.proto this build understands. */
 #define SG_HEALTH_SCHEMA_MAX 1u
+
+/* A replication lag, or a last-replicated time before the send time, beyond
+ * this (ten years) is malformed. */
+#define SG_MAX_LAG_MS (3652LL * 86400 * 1000)
 
 typedef enum {
     SG_EV_HEARTBEAT = 1,
@@ -42,6 +50,7 @@ typedef enum {
     SG_DROP_UNKNOWN_REF,
     SG_DROP_STALE,
     SG_DROP_DUPLICATE,
+    SG_DROP_FOREIGN, /* a replication report from an observer not at the collection's sites */
     SG_DROP_COUNT
 } sg_drop_reason_t;
 

@@ -56,17 +56,18 @@ static json_t *s_sites(const sg_opstate_t *st, const sg_config_t *cfg)
     return a;
 }
 
+/* Operator decisions per collection: only the collections that have one. */
 static json_t *s_colls(const sg_opstate_t *st, const sg_config_t *cfg)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < st->n_colls; i++) {
         const sg_opstate_coll_t *c = &st->colls[i];
-        json_t *o = json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:I,s:I}", "collection",
-                              cfg->collections[c->collection].name, "done", c->done, "failed",
-                              c->failed, "approved", c->approved,
+        if (!c->approved && !c->denied && !c->released && !c->deadline_wall)
+            continue;
+        json_t *o = json_pack("{s:s,s:b,s:b,s:b,s:I}", "collection",
+                              cfg->collections[c->collection].name, "approved", c->approved,
                               "denied", c->denied, "released", c->released, "deadline_ms",
-                              (json_int_t)c->deadline_wall, "cooldown_until_ms",
-                              (json_int_t)c->cooldown_until_wall);
+                              (json_int_t)c->deadline_wall);
         if (!o || json_array_append_new(a, o) != 0) {
             json_decref(a);
             return NULL;
@@ -75,11 +76,45 @@ static json_t *s_colls(const sg_opstate_t *st, const sg_config_t *cfg)
     return a;
 }
 
+/* The names of the collections failed over (done) or failed: compact, as a
+ * storm makes thousands of them. */
+static json_t *s_names(const sg_opstate_t *st, const sg_config_t *cfg, bool done)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < st->n_colls; i++) {
+        const sg_opstate_coll_t *c = &st->colls[i];
+        if ((done ? c->done : c->failed) &&
+            json_array_append_new(a, json_string(cfg->collections[c->collection].name)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* Cooldowns: collection name -> until_ms. */
+static json_t *s_cooldowns(const sg_opstate_t *st, const sg_config_t *cfg)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < st->n_colls; i++) {
+        const sg_opstate_coll_t *c = &st->colls[i];
+        if (c->cooldown_until_wall &&
+            json_object_set_new(o, cfg->collections[c->collection].name,
+                                json_integer((json_int_t)c->cooldown_until_wall)) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
 char *sg_opstate_to_json(const sg_opstate_t *st, const sg_config_t *cfg)
 {
-    json_t *doc = json_pack("{s:i,s:o,s:o,s:o,s:o}", "version", S_VERSION, "pauses",
+    json_t *doc = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "version", S_VERSION, "pauses",
                             s_pauses(st, cfg), "budget_ms", s_times(st->budget, st->n_budget),
-                            "sites", s_sites(st, cfg), "collections", s_colls(st, cfg));
+                            "sites", s_sites(st, cfg), "collections", s_colls(st, cfg), "done",
+                            s_names(st, cfg, true), "failed", s_names(st, cfg, false),
+                            "cooldowns", s_cooldowns(st, cfg));
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     return text;
@@ -174,14 +209,14 @@ static int s_read_sites(const json_t *a, const sg_config_t *cfg, sg_opstate_t *o
     return SG_OK;
 }
 
-static int s_read_colls(const json_t *a, const sg_config_t *cfg, sg_opstate_t *out,
-                        size_t *skipped)
+/* The entry of collection c in out->colls (one per configured collection
+ * while reading; compacted at the end). */
+static sg_opstate_coll_t *s_coll(sg_opstate_t *out, int c) { return &out->colls[c]; }
+
+static void s_read_colls(const json_t *a, const sg_config_t *cfg, sg_opstate_t *out,
+                         size_t *skipped)
 {
-    size_t len = json_array_size(a);
-    out->colls = calloc(len ? len : 1, sizeof *out->colls);
-    if (!out->colls)
-        return SG_ENOMEM;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < json_array_size(a); i++) {
         const json_t *o = json_array_get(a, i);
         bool skip = false;
         int c = s_ref(json_object_get(o, "collection"), cfg, sg_config_find_collection, &skip);
@@ -189,16 +224,71 @@ static int s_read_colls(const json_t *a, const sg_config_t *cfg, sg_opstate_t *o
             (*skipped)++;
             continue;
         }
-        out->colls[out->n_colls++] = (sg_opstate_coll_t){
-            .collection = c,
-            .done = json_is_true(json_object_get(o, "done")),
-            .failed = json_is_true(json_object_get(o, "failed")),
-            .approved = json_is_true(json_object_get(o, "approved")),
-            .denied = json_is_true(json_object_get(o, "denied")),
-            .released = json_is_true(json_object_get(o, "released")),
-            .deadline_wall = json_integer_value(json_object_get(o, "deadline_ms")),
-            .cooldown_until_wall = json_integer_value(json_object_get(o, "cooldown_until_ms"))};
+        sg_opstate_coll_t *e = s_coll(out, c);
+        e->approved = json_is_true(json_object_get(o, "approved"));
+        e->denied = json_is_true(json_object_get(o, "denied"));
+        e->released = json_is_true(json_object_get(o, "released"));
+        e->deadline_wall = json_integer_value(json_object_get(o, "deadline_ms"));
     }
+}
+
+static void s_read_names(const json_t *a, const sg_config_t *cfg, sg_opstate_t *out, bool done,
+                         size_t *skipped)
+{
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const json_t *v = json_array_get(a, i);
+        int c = json_is_string(v) ? sg_config_find_collection(cfg, json_string_value(v)) : -1;
+        if (c < 0) {
+            (*skipped)++;
+            continue;
+        }
+        if (done)
+            s_coll(out, c)->done = true;
+        else
+            s_coll(out, c)->failed = true;
+    }
+}
+
+static void s_read_cooldowns(const json_t *o, const sg_config_t *cfg, sg_opstate_t *out,
+                             size_t *skipped)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)o, name, v) {
+        int c = sg_config_find_collection(cfg, name);
+        if (c < 0 || !json_is_integer(v)) {
+            (*skipped)++;
+            continue;
+        }
+        s_coll(out, c)->cooldown_until_wall = (int64_t)json_integer_value(v);
+    }
+}
+
+/* Keeps the collections that have something to keep, in config order. */
+static void s_compact_colls(sg_opstate_t *out, size_t n)
+{
+    for (size_t c = 0; c < n; c++) {
+        sg_opstate_coll_t e = out->colls[c];
+        if (e.done || e.failed || e.approved || e.denied || e.released || e.deadline_wall ||
+            e.cooldown_until_wall) {
+            e.collection = (int)c;
+            out->colls[out->n_colls++] = e;
+        }
+    }
+}
+
+static int s_read_all_colls(const json_t *doc, const sg_config_t *cfg, sg_opstate_t *out,
+                            size_t *skipped)
+{
+    size_t n = cfg->n_collections;
+    out->colls = calloc(n ? n : 1, sizeof *out->colls);
+    if (!out->colls)
+        return SG_ENOMEM;
+    s_read_colls(json_object_get(doc, "collections"), cfg, out, skipped);
+    s_read_names(json_object_get(doc, "done"), cfg, out, true, skipped);
+    s_read_names(json_object_get(doc, "failed"), cfg, out, false, skipped);
+    s_read_cooldowns(json_object_get(doc, "cooldowns"), cfg, out, skipped);
+    s_compact_colls(out, n);
     return SG_OK;
 }
 
@@ -213,7 +303,7 @@ int sg_opstate_from_json(const char *text, const sg_config_t *cfg, sg_opstate_t 
         goto done;
     rc = s_read_pauses(json_object_get(doc, "pauses"), cfg, out, &skip);
     rc = rc ? rc : s_read_sites(json_object_get(doc, "sites"), cfg, out, &skip);
-    rc = rc ? rc : s_read_colls(json_object_get(doc, "collections"), cfg, out, &skip);
+    rc = rc ? rc : s_read_all_colls(doc, cfg, out, &skip);
     rc = rc ? rc : s_read_times(json_object_get(doc, "budget_ms"), &out->budget, &out->n_budget);
 done:
     json_decref(doc);

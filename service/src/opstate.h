@@ -7,8 +7,9 @@
  *   {"version": 1, "pauses": [{"site", "collection" (null: any), "until_ms",
  *    "reason"}], "budget_ms": [...], "sites": [{"site", "in_episode",
  *    "budget_taken", "episode", "budget_ms": [...]}], "collections":
- *   [{"collection", "done", "failed", "approved", "denied", "released", "deadline_ms",
- *    "cooldown_until_ms"}]}
+ *   [{"collection", "approved", "denied", "released", "deadline_ms"}] (only
+ *   those with an operator's decision), "done": [names failed over],
+ *   "failed": [names], "cooldowns": {name: until_ms}}
  * Times are Unix ms. Pure: no I/O. Any thread. */
 #ifndef SG_OPSTATE_H
 #define SG_OPSTATE_H

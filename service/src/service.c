@@ -29,6 +29,8 @@
 #define S_BUS_BATCH 4096       /* messages read per wake-up before other work */
 #define S_STATS_EVERY_MS 60000 /* counters logged this often */
 #define S_METRICS_EVERY_MS 1000 /* the /metrics text is rendered this often */
+#define S_OPSTATE_EVERY_MS 1000 /* the engine's own changes of operator state are saved this
+                                   often; an operator's at once */
 #define S_DEFAULT_METRICS "127.0.0.1:9464"
 
 /* Control, metrics, reload and systemd: the operator's side of the loop. */
@@ -57,6 +59,7 @@ typedef struct {
     sg_journal_t *journal;
     uint64_t decisions, runs_ok, runs_failed, runs_cancelled;
     uint64_t opstate_saved; /* the engine's operator-state generation last saved */
+    int64_t opstate_next;   /* mono: the next save of the engine's own changes */
     s_ops_t ops;
     sg_drill_t *drill;
     sg_leader_t *leader;
@@ -218,6 +221,8 @@ static void s_post_step(s_svc_t *s, const sg_exec_result_t *r)
     s_notify(s, o, added, journaled);
 }
 
+static void s_read_bus(s_svc_t *s);
+
 /* The executor's proof hook (executor.h), on the loop thread, immediately
  * before each InitiateFailover: the engine proves the decision again now
  * (engine.h: sg_engine_confirm), then the intent is made durable. */
@@ -228,6 +233,7 @@ static int s_proof(void *user, uint64_t run_id, int collection, char **why)
         *why = strdup("this instance does not lead");
         return SG_ESTATE;
     }
+    s_read_bus(s); /* the latest evidence first */
     if (sg_engine_confirm(s->engine, collection, run_id, s_now(s), why) != SG_OK)
         return SG_ESTATE;
     if (s->cfg->leader.mode == SG_LEADER_NONE)
@@ -311,26 +317,59 @@ static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
 
 static void s_batch_begin(s_svc_t *s);
 static void s_batch_end(s_svc_t *s);
+static int s_save_opstate(s_svc_t *s, bool now);
+
+/* Decisions that change what a restart must know at once: a failover takes
+ * the budget (before its run can call), a change of site state opens or
+ * ends a loss episode. */
+static bool s_changes_opstate(sg_decision_kind_t k)
+{
+    return k == SG_DECISION_FAILOVER || k == SG_DECISION_SITE_LOST ||
+           k == SG_DECISION_SITE_CONTESTED || k == SG_DECISION_SITE_RECOVERING;
+}
 
 static void s_drain_decisions(s_svc_t *s)
 {
     sg_decision_t d;
-    bool any = false;
+    bool any = false, save = false;
     while (sg_engine_next(s->engine, &d)) {
         if (!any)
             s_batch_begin(s); /* a storm of decisions: one commit */
         any = true;
+        save |= s_changes_opstate(d.kind);
         s_handle_decision(s, &d);
         sg_decision_fini(&d);
     }
     if (any)
         s_batch_end(s);
+    if (save) /* durable before any run of these decisions can call */
+        s_save_opstate(s, true);
+}
+
+/* The control's persist hook (control.h): what an operator's command changed
+ * (a decision it queued, the operator state) is durable before the answer. */
+static int s_persist(void *user)
+{
+    s_svc_t *s = user;
+    s_drain_decisions(s);
+    return s_save_opstate(s, true);
 }
 
 static int s_on_event(void *user, const sg_event_t *ev)
 {
     s_svc_t *s = user;
     return sg_engine_on_event(s->engine, ev, s_now(s));
+}
+
+/* Reads what the bus already holds (without waiting): the engine judges,
+ * and a proof confirms, only after every event received so far is in it;
+ * after a slow turn (a slow disk under the journal) the heartbeats that
+ * came meanwhile must not look missing. */
+static void s_read_bus(s_svc_t *s)
+{
+    int rc = sg_bus_drain(s->bus, sg_clock_wall(s->clock), S_BUS_BATCH, s_on_event, s);
+    if (rc < 0)
+        sg_error(S_MOD, "engine rejected an event: %s", sg_err_str(rc));
 }
 
 /* ---- operator side: metrics, watchdog, reload ------------------------------------ */
@@ -484,9 +523,15 @@ static int s_ops_start(s_svc_t *s)
 {
     const sg_config_t *cfg = s->cfg;
     s->ops.run_started = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof(int64_t));
-    sg_control_env_t env = {.cfg = cfg, .engine = s->engine, .journal = s->journal,
+    sg_control_env_t env = {.cfg = cfg,
+                            .engine = s->engine,
+                            .journal = s->journal,
                             .leader = s->leader,
-                            .clock = s->clock, .reload = s_reload, .drill = s->drill, .user = s};
+                            .clock = s->clock,
+                            .reload = s_reload,
+                            .persist = s_persist,
+                            .drill = s->drill,
+                            .user = s};
     s->ops.control = sg_control_new(s->zctx, &env);
     if (!s->ops.run_started || !s->ops.control)
         return SG_EIO;
@@ -577,12 +622,19 @@ static void s_handle_results(s_svc_t *s)
     s_batch_end(s);
 }
 
-/* Saves the engine's operator state when it changed (journal.h, opstate). */
-static void s_save_opstate(s_svc_t *s)
+/* Saves the engine's operator state when it changed (journal.h, opstate):
+ * at once with `now` (an operator's command, a failover decision, a change
+ * of loss episode, the stop), else at most every S_OPSTATE_EVERY_MS (what is
+ * left: cooldowns, which a storm changes with every run; the collections they
+ * belong to are failed over in the journal, and a cooldown only matters after
+ * a failback). Returns 0 or the error (logged). */
+static int s_save_opstate(s_svc_t *s, bool now)
 {
     uint64_t gen = sg_engine_opstate_gen(s->engine);
-    if (gen == s->opstate_saved)
-        return;
+    int64_t mono = sg_clock_mono(s->clock);
+    if (gen == s->opstate_saved || (!now && mono < s->opstate_next))
+        return SG_OK;
+    s->opstate_next = mono + S_OPSTATE_EVERY_MS;
     sg_opstate_t st;
     char *text = NULL;
     int rc = sg_engine_opstate_export(s->engine, s_now(s), &st);
@@ -598,6 +650,7 @@ static void s_save_opstate(s_svc_t *s)
         s->opstate_saved = gen;
     else
         sg_error(S_MOD, "cannot save the operator state: %s (retried)", sg_err_str(rc));
+    return rc;
 }
 
 /* Restores operator state saved as JSON (the journal's, or the leader's
@@ -749,11 +802,8 @@ static int s_loop(s_svc_t *s)
             sg_error(S_MOD, "poll failed: %s", zmq_strerror(zmq_errno()));
             return SG_EIO;
         }
-        if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
-            int rc = sg_bus_drain(s->bus, sg_clock_wall(s->clock), S_BUS_BATCH, s_on_event, s);
-            if (rc < 0)
-                sg_error(S_MOD, "engine rejected an event: %s", sg_err_str(rc));
-        }
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+            s_read_bus(s);
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_handle_results(s);
         for (size_t i = 0; n > 0 && i < n_ctl; i++)
@@ -762,19 +812,21 @@ static int s_loop(s_svc_t *s)
         if (n > 0 && (items[2 + n_ctl].revents & ZMQ_POLLIN))
             s_handle_drill(s);
         s_leader_tick(s);
-        sg_now_t now = s_now(s);
         if (sg_leader_is_leader(s->leader)) { /* a standby ingests, and decides nothing */
+            s_read_bus(s); /* what came during this turn's work, before judging */
+            sg_now_t now = s_now(s);
             int rc = sg_engine_tick(s->engine, now);
             if (rc != SG_OK)
                 sg_error(S_MOD, "engine tick failed: %s", sg_err_str(rc));
             s_drain_decisions(s);
             sg_drill_tick(s->drill, now);
         }
-        s_save_opstate(s);
-        s_ops_tick(s, now.mono);
-        if (now.mono >= next_stats) {
+        s_save_opstate(s, false);
+        int64_t mono = sg_clock_mono(s->clock);
+        s_ops_tick(s, mono);
+        if (mono >= next_stats) {
             s_log_stats(s);
-            next_stats = now.mono + S_STATS_EVERY_MS;
+            next_stats = mono + S_STATS_EVERY_MS;
         }
     }
     return SG_OK;
@@ -983,7 +1035,7 @@ int sg_service_run(const sg_config_t *cfg, const sg_service_opts_t *opts)
                 cfg->n_sites, cfg->n_observers, cfg->n_collections, cfg->n_sinks);
         sg_sdnotify_state(SG_SDNOTIFY_READY, "running");
         rc = s_loop(&s);
-        s_save_opstate(&s); /* whatever the last turn changed */
+        s_save_opstate(&s, true); /* whatever the last turns changed */
         sg_sdnotify_state(SG_SDNOTIFY_STOPPING, "stopping");
         sg_info(S_MOD, "stopping");
         s_log_stats(&s);

@@ -2,12 +2,16 @@
  *
  * Reads a scenario (YAML): the timing of a simulated world (duration,
  * observer interval, step, event loss, seed, start time, where siteguard
- * runs), a list of timed actions (sites, links and observers going down and
- * up, isolation, flapping, replication health and lag, operator approvals,
- * denials and pauses) and an `expect:` block. It runs the real policy engine
+ * runs, late delivery after a cut, how long runs take from decision to call
+ * and from call to the end of the job), a list of timed actions (sites,
+ * links (both ways or one way) and observers going down and up, isolation,
+ * flapping, clock skew and transit delay of an observer, replication health
+ * and lag, operator approvals, denials, pauses and manual failovers, and
+ * siteguard restarts) and an `expect:` block. It runs the real policy engine
  * on a virtual clock through the world model (policy/world.h), prints the
- * timeline of actions, state changes and decisions, then each expectation
- * with its verdict. The format is described in tests/scenarios/README.md. */
+ * timeline of actions, state changes, decisions and runs (called after their
+ * proof, cancelled, done), then each expectation with its verdict. The
+ * format is described in tests/scenarios/README.md. */
 #ifndef SG_SIMULATE_H
 #define SG_SIMULATE_H
 

@@ -124,6 +124,17 @@ static void test_status_lists_sites_collections_and_leader(void **state)
     assert_int_equal(resp->status->n_collections, 1);
     assert_string_equal(resp->status->collections[0]->verdict, "idle");
     assert_string_equal(resp->status->leader, "single instance (leader: none)");
+    assert_int_equal(resp->status->n_observers, 3); /* none heard yet */
+    assert_string_equal(resp->status->observers[0]->id, "a1");
+    assert_false(resp->status->observers[0]->heard);
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    /* b1's clock is 4 s behind: status shows its offset */
+    sg_event_t ev = {.kind = SG_EV_HEARTBEAT, .observer = 1, .site = 1, .seq = 1,
+                     .sent_at_ms = 1800000000000LL - 4000};
+    assert_int_equal(sg_engine_on_event(f->engine, &ev, (sg_now_t){1000, 1800000000000LL}), 0);
+    resp = s_call(f, SG_CONTROL_READER, &r);
+    assert_true(resp->status->observers[1]->heard);
+    assert_int_equal(resp->status->observers[1]->clock_offset_ms, 4000);
     siteguard__control__v1__response__free_unpacked(resp, NULL);
 }
 
@@ -168,6 +179,51 @@ static void test_pause_needs_a_reason_and_expires_on_the_clock(void **state)
     assert_int_equal(n, 1); /* the newest only */
     assert_string_equal(list[0].reason, "patching");
     sg_journal_audit_free(list, n);
+}
+
+/* The persist hook: how often it was asked, and what the pause looked like
+ * in the engine at that moment (it must be made durable before the answer). */
+typedef struct {
+    sg_engine_t *engine;
+    int calls;
+    bool paused_then;
+    int answer;
+} s_persist_t;
+
+static int s_persist_hook(void *user)
+{
+    s_persist_t *p = user;
+    int site, coll;
+    int64_t until;
+    const char *reason;
+    p->calls++;
+    p->paused_then = sg_engine_pause_at(p->engine, 0, 0, &site, &coll, &until, &reason);
+    return p->answer;
+}
+
+/* A pause is made durable before it is answered; when it cannot be, the
+ * answer says so (an error), not "paused". */
+static void test_a_pause_is_durable_before_it_is_answered(void **state)
+{
+    s_fix_t *f = *state;
+    s_persist_t p = {.engine = f->engine};
+    sg_control_env_t env = {.cfg = f->cfg, .engine = f->engine, .journal = f->journal,
+                            .clock = &f->clock, .persist = s_persist_hook, .user = &p};
+    sg_control_destroy(&f->control);
+    f->control = sg_control_new(NULL, &env);
+    assert_non_null(f->control);
+    Siteguard__Control__V1__Response *resp =
+        s_pause(f, SG_CONTROL_OPERATOR, "A", 60000, (char *)"network work");
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    assert_int_equal(p.calls, 1);
+    assert_true(p.paused_then);
+    p.answer = SG_EIO;
+    resp = s_pause(f, SG_CONTROL_OPERATOR, "B", 60000, (char *)"more work");
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__ERROR);
+    assert_non_null(strstr(resp->message, "could not be made durable"));
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    assert_int_equal(p.calls, 2);
 }
 
 static void test_forced_failover_needs_a_reason_then_is_decided(void **state)
@@ -531,6 +587,7 @@ int main(void)
         T(test_status_lists_sites_collections_and_leader),
         T(test_reader_may_not_pause_and_the_attempt_is_audited),
         T(test_pause_needs_a_reason_and_expires_on_the_clock),
+        T(test_a_pause_is_durable_before_it_is_answered),
         T(test_forced_failover_needs_a_reason_then_is_decided),
         T(test_drills_and_bad_requests_are_answered_plainly),
         T(test_reload_allows_policy_and_refuses_sites),

@@ -589,6 +589,62 @@ static void test_many_observers_are_all_found(void **state)
     free(obs);
 }
 
+/* A lag that would overflow (2^63, UINT64_MAX) or a last-replicated time
+ * that is absurd is malformed: dropped and counted, never seen by the RPO
+ * guard. */
+static void test_replication_numbers_out_of_bounds_are_malformed(void **state)
+{
+    fx_t *fx = *state;
+    const uint64_t lags[] = {UINT64_MAX, 1ull << 63, (uint64_t)(SG_MAX_LAG_MS / 1000) + 1};
+    uint64_t seq = 1;
+    msg_t m;
+    for (size_t i = 0; i < sizeof lags / sizeof lags[0]; i++) {
+        s_repl(&m, "col-1");
+        m.ev.seq = seq++;
+        m.repl.lag_s = lags[i];
+        assert_int_equal(s_offer(fx, &m), SG_DROP_MALFORMED);
+    }
+    const int64_t times[] = {-1, NOW + 60000, NOW - SG_MAX_LAG_MS - 1};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        s_repl(&m, "col-1");
+        m.ev.seq = seq++;
+        m.repl.last_replicated_ms = times[i];
+        assert_int_equal(s_offer(fx, &m), SG_DROP_MALFORMED);
+    }
+    assert_int_equal(s_dropped(fx, SG_DROP_MALFORMED), 6);
+    s_repl(&m, "col-1"); /* within bounds, and 0 (unknown) for the time */
+    m.ev.seq = seq++;
+    m.repl.lag_s = (uint64_t)(SG_MAX_LAG_MS / 1000);
+    m.repl.last_replicated_ms = 0;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+}
+
+/* Replication reports count only from observers at the collection's primary
+ * or replica site, or the ones its replication_observers lists. */
+static void test_replication_report_from_another_site_is_foreign(void **state)
+{
+    fx_t *fx = *state;
+    msg_t m;
+    s_repl(&m, "col-1");
+    m.ev.observer = "wit";
+    m.ev.site = "W";
+    assert_int_equal(s_offer(fx, &m), SG_DROP_FOREIGN);
+    assert_int_equal(s_dropped(fx, SG_DROP_FOREIGN), 1);
+    int only_b = 1; /* col-1 narrowed to obs-b: obs-a (its primary site) no longer counts */
+    s_collections[0].replication_observers = &only_b;
+    s_collections[0].n_replication_observers = 1;
+    s_repl(&m, "col-1");
+    m.ev.seq = 2;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_FOREIGN);
+    s_envelope(&m, "obs-b", "B", 1);
+    s_repl(&m, "col-1");
+    m.ev.observer = "obs-b";
+    m.ev.site = "B";
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    s_collections[0].replication_observers = NULL;
+    s_collections[0].n_replication_observers = 0;
+}
+
 static void test_reason_names_and_topics_are_stable(void **state)
 {
     (void)state;
@@ -599,6 +655,7 @@ static void test_reason_names_and_topics_are_stable(void **state)
     assert_string_equal(sg_drop_reason_name(SG_DROP_UNKNOWN_REF), "unknown_ref");
     assert_string_equal(sg_drop_reason_name(SG_DROP_STALE), "stale");
     assert_string_equal(sg_drop_reason_name(SG_DROP_DUPLICATE), "duplicate");
+    assert_string_equal(sg_drop_reason_name(SG_DROP_FOREIGN), "foreign");
     assert_string_equal(sg_drop_reason_name(SG_DROP_COUNT), "unknown");
     assert_string_equal(sg_event_kind_topic(SG_EV_HEARTBEAT), "heartbeat");
     assert_string_equal(sg_event_kind_topic(SG_EV_REACHABILITY), "reachability");
@@ -639,6 +696,8 @@ int main(void)
         T(test_dropped_events_do_not_move_the_sequence),
         T(test_counters_add_up_by_reason),
         T(test_accept_without_an_output_still_counts),
+        T(test_replication_numbers_out_of_bounds_are_malformed),
+        T(test_replication_report_from_another_site_is_foreign),
         cmocka_unit_test(test_config_without_observers_drops_everything_as_unknown),
         cmocka_unit_test(test_many_observers_are_all_found),
         cmocka_unit_test(test_reason_names_and_topics_are_stable),

@@ -41,6 +41,8 @@ typedef struct {
 static void s_on_decision(void *user, const sg_decision_t *d)
 {
     s_soak_t *s = user;
+    if (d->site < 0)
+        return; /* a notice about siteguard itself */
     bool site_up = sg_world_site_is_up(s->w, d->site);
     if (d->kind == SG_DECISION_SITE_LOST && s->down_since[d->site] >= 0 && !s->detected[d->site]) {
         int64_t took = d->at.mono - s->down_since[d->site];

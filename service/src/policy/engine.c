@@ -581,7 +581,7 @@ static int s_check_deaf(sg_engine_t *e, sg_now_t now)
     if (hears && e->deaf_announced) {
         e->deaf_announced = false;
         return sg_eng_emit(e, SG_DECISION_NOTICE, -1, -1, SG_GUARD_NONE, now,
-                           "siteguard hears a data site again");
+                           "siteguard hears a data site now");
     }
     return SG_OK;
 }
@@ -693,6 +693,10 @@ int sg_engine_confirm(sg_engine_t *e, int c, uint64_t run_id, sg_now_t now, char
     sg_guard_t g = sg_eng_first_guard(e, c, now, buf, sizeof buf);
     if (g != SG_GUARD_NONE)
         return s_refuse(why, "guard %s holds %s back now: %s", sg_guard_name(g), cc->name, buf);
+    /* plan order: earlier groups failed over stay failed over, but a
+     * dependency at a site that was healthy may no longer be */
+    if (sg_eng_plan_holds_with(e, c, -1, -1, buf, sizeof buf))
+        return s_refuse(why, "plan order holds %s back now: %s", cc->name, buf);
     return SG_OK;
 }
 

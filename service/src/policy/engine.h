@@ -18,15 +18,19 @@
  * Votes, recounted on every tick from fresh reports only. An observer is
  * credible while it is heard (within report_max_age) and not blind: one
  * that reports down every one of two or more sites it reports on while
- * siteguard hears one of them has no vote. A site votes about another:
+ * siteguard heard one of them after that report, or one that reports every
+ * data site down while siteguard hears no data site itself (the witness
+ * cut off together with siteguard), has no vote. A site votes about another:
  *   up    when one of its observers reported it up within vote_hold, or a
  *         credible one's newest report (fresh) says up: any up vote keeps a
  *         site from being lost (a partition, not a loss) and makes a lost
  *         site contested;
  *   down  when one of its credible observers has reported it down without a
- *         break (no gap longer than report_max_age) for policy.vote_hold,
- *         and no up vote: a blip, or a witness's first report after an
- *         absence, decides nothing;
+ *         break (no gap longer than report_max_age) for policy.vote_hold
+ *         (its newest down report at least vote_hold after the first, and
+ *         after the observer last gained its vote: silence, or reports made
+ *         without a vote, do not count), and no up vote: a blip, or a
+ *         witness's first report after an absence, decides nothing;
  *   none  otherwise.
  * A site is lost only when siteguard heard another data (non-witness) site
  * after this one had been silent for suspect_after: a silence that began
@@ -84,7 +88,8 @@
  * Proof before act. A FAILOVER decision is not yet an act: immediately
  * before each call that changes the collection the caller asks
  * sg_engine_confirm, which counts the quorum again at that moment and checks
- * the guards; when it fails the run is cancelled (sg_engine_run_cancelled)
+ * the guards and the collection's dependencies; when it fails the run is
+ * cancelled (sg_engine_run_cancelled)
  * and nothing is called. sg_engine_confirm_drill does the same for a
  * drill's TestReplicaCollection.
  *
@@ -212,8 +217,9 @@ void sg_decision_fini(sg_decision_t *d);
  * engine decided on a site loss: the collection's verdict is DECIDED with
  * this run, its site is lost with the quorum counted at `now` (no credible
  * up vote, its observers still silent for hold_down, a data site heard) and
- * every guard passes now (plan order was proven at the decision and cannot
- * regress). For an operator's run: the guards pass now (a forced run: always).
+ * every guard passes now, and its dependencies are failed over (or at a
+ * healthy site and not failing over). For an operator's run: the guards and
+ * dependencies pass now (a forced run: always).
  * Returns 0, or SG_ESTATE with *why (caller frees; `why` may be NULL) saying
  * what no longer holds. Does not change the engine's verdicts. */
 int sg_engine_confirm(sg_engine_t *e, int collection, uint64_t run_id, sg_now_t now, char **why);

@@ -32,27 +32,51 @@ bool sg_eng_hears_data(const sg_engine_t *e, int64_t now)
     return false;
 }
 
+/* Site t was heard after observer's report `r` said it was down: the
+ * report is contradicted by siteguard's own ears. */
+static bool s_contradicted(const sg_engine_t *e, const s_report_t *r, int t)
+{
+    const s_site_t *s = &e->sites[t];
+    return !r->up && s->heard && !s->assumed && s->last_heard >= r->at;
+}
+
 /* An observer votes while it is heard (within report_max_age, as long as its
  * reports count: an observer flapping for less than that keeps its vote),
- * unless it is blind: it reports down every site it reports on (two or
- * more) while siteguard hears one of them. (One that reports on a single
- * site cannot be told from a broken link, and keeps its vote.) */
+ * unless it is blind:
+ *   - it reports down every site it reports on (two or more) and siteguard
+ *     heard one of them after that report (one that reports on a single site
+ *     cannot be told from a broken link, and keeps its vote);
+ *   - or it reports every data site it reports on down while siteguard hears
+ *     no data site itself (the witness cut off together with siteguard).
+ * A run of "down" reports counts towards vote_hold only from when the
+ * observer last gained its vote (credible_since). */
 void sg_eng_compute_credible(sg_engine_t *e, int64_t now)
 {
     const sg_config_t *cfg = e->cfg;
+    bool deaf = !sg_eng_hears_data(e, now);
     for (size_t o = 0; o < cfg->n_observers; o++) {
-        const s_obs_t *ob = &e->obs[o];
+        s_obs_t *ob = &e->obs[o];
         bool live = ob->heard && now - ob->last_hb <= cfg->policy.report_max_age_ms;
-        int reports = 0, up = 0, down_but_heard = 0;
+        int reports = 0, up = 0, contradicted = 0, data = 0, data_up = 0;
         for (size_t t = 0; live && t < cfg->n_sites; t++) {
             const s_report_t *r = sg_eng_report(e, (int)o, (int)t);
             if (!sg_eng_report_fresh(e, r, now))
                 continue;
             reports++;
             up += r->up;
-            down_but_heard += !r->up && sg_eng_fresh_heartbeats(e, (int)t, now);
+            contradicted += s_contradicted(e, r, (int)t);
+            if (!cfg->sites[t].witness) {
+                data++;
+                data_up += r->up;
+            }
         }
-        e->credible[o] = live && !(reports > 1 && up == 0 && down_but_heard > 0);
+        bool blind = (reports > 1 && up == 0 && contradicted > 0) ||
+                     (deaf && data > 0 && data_up == 0);
+        bool credible = live && !blind;
+        if (credible && !ob->credible)
+            ob->credible_since = now;
+        ob->credible = credible;
+        e->credible[o] = credible;
     }
 }
 
@@ -73,9 +97,13 @@ int sg_eng_site_vote(const sg_engine_t *e, int voter, int site, int64_t now)
             up = true; /* seen up within vote_hold: that veto stands */
         if (!e->credible[o] || !sg_eng_report_fresh(e, r, now))
             continue;
+        /* down, reported (not merely remembered through a silence) for
+         * vote_hold, counted from when the observer last gained its vote */
+        int64_t from = r->down_since > e->obs[o].credible_since ? r->down_since
+                                                                : e->obs[o].credible_since;
         if (r->up)
             up = true;
-        else if (now - r->down_since >= hold)
+        else if (r->at - from >= hold)
             sustained = true;
     }
     return up ? S_VOTE_UP : sustained ? S_VOTE_DOWN : S_VOTE_NONE;
@@ -259,17 +287,22 @@ static int s_eval_suspect(sg_engine_t *e, int i, sg_now_t now, int64_t silent)
     return s_declare_lost(e, i, now, silent, &v, "");
 }
 
+/* A lost or contested site heard again: recovering, its episode over. */
+static int s_heard_again(sg_engine_t *e, int i, sg_now_t now)
+{
+    s_enter(&e->sites[i], SG_SITE_RECOVERING, now.mono);
+    sg_eng_end_episode(e, i);
+    return sg_eng_emit(e, SG_DECISION_SITE_RECOVERING, i, -1, SG_GUARD_NONE, now,
+                       "site %s is heard again: runs not yet called are cancelled, runs already "
+                       "called go on; healthy after %.1f s of steady heartbeats",
+                       sg_eng_site_name(e, i), e->cfg->policy.recover_after_ms / 1000.0);
+}
+
 static int s_eval_lost(sg_engine_t *e, int i, sg_now_t now, int64_t silent)
 {
     s_site_t *s = &e->sites[i];
-    if (sg_eng_fresh_heartbeats(e, i, now.mono)) {
-        s_enter(s, SG_SITE_RECOVERING, now.mono);
-        sg_eng_end_episode(e, i);
-        return sg_eng_emit(e, SG_DECISION_SITE_RECOVERING, i, -1, SG_GUARD_NONE, now,
-                           "site %s is heard again: runs not yet called are cancelled, runs "
-                           "already called go on; healthy after %.1f s of steady heartbeats",
-                           sg_eng_site_name(e, i), e->cfg->policy.recover_after_ms / 1000.0);
-    }
+    if (sg_eng_fresh_heartbeats(e, i, now.mono))
+        return s_heard_again(e, i, now);
     s_votes_t v;
     sg_eng_count_votes(e, i, now.mono, &v);
     if (sg_eng_quorum_met(e, &v))
@@ -287,13 +320,8 @@ static int s_eval_lost(sg_engine_t *e, int i, sg_now_t now, int64_t silent)
 
 static int s_eval_contested(sg_engine_t *e, int i, sg_now_t now, int64_t silent)
 {
-    s_site_t *s = &e->sites[i];
-    if (sg_eng_fresh_heartbeats(e, i, now.mono)) {
-        s_enter(s, SG_SITE_RECOVERING, now.mono);
-        return sg_eng_emit(e, SG_DECISION_SITE_RECOVERING, i, -1, SG_GUARD_NONE, now,
-                           "site %s is heard again; healthy after %.1f s of steady heartbeats",
-                           sg_eng_site_name(e, i), e->cfg->policy.recover_after_ms / 1000.0);
-    }
+    if (sg_eng_fresh_heartbeats(e, i, now.mono))
+        return s_heard_again(e, i, now);
     s_votes_t v;
     sg_eng_count_votes(e, i, now.mono, &v);
     if (!sg_eng_quorum_met(e, &v))
