@@ -841,10 +841,11 @@ static json_t *s_stats_json(const s_svc_t *s)
                             json_integer((json_int_t)st->dropped[i]));
     sg_notify_stats_t ns;
     sg_notify_stats(s->notify, &ns);
-    return json_pack("{s:{s:I,s:I,s:o},s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I}}", "bus", "received",
-                     (json_int_t)st->received, "accepted", (json_int_t)st->accepted, "dropped",
-                     dropped, "runs", "decisions", (json_int_t)s->decisions, "succeeded",
-                     (json_int_t)s->runs_ok, "failed", (json_int_t)s->runs_failed, "notify",
+    return json_pack("{s:{s:I,s:I,s:o},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I}}", "bus",
+                     "received", (json_int_t)st->received, "accepted", (json_int_t)st->accepted,
+                     "dropped", dropped, "runs", "decisions", (json_int_t)s->decisions,
+                     "succeeded", (json_int_t)s->runs_ok, "failed", (json_int_t)s->runs_failed,
+                     "cancelled", (json_int_t)s->runs_cancelled, "notify",
                      "queued", (json_int_t)ns.queued, "delivered", (json_int_t)ns.delivered,
                      "retries", (json_int_t)ns.retries, "dead", (json_int_t)ns.dead);
 }
