@@ -9,7 +9,9 @@ The same publishers feed both: A's observer falls silent while B and the
 witness report A unreachable, so both engines see site A lost.
 
   - exactly one instance leads; a site loss fails every collection over
-    exactly once, and the standby's sinks deliver nothing;
+    exactly once, and the standby's sinks deliver nothing; when the leader
+    stops, the standby takes over with the operator state the leader kept in
+    etcd (every collection failed over, a pause of A) and calls nothing;
   - SIGKILL of the leader in the middle of the storm: the standby takes over
     after the lease TTL and finishes, still one accepted call per collection;
   - SIGSTOP of the leader while four runs are in flight and four are queued
@@ -362,6 +364,12 @@ class Leader(unittest.TestCase):
                          == self.n, 30, "the leader's sink to get every success")
         self.assertEqual(standby.outcomes(), [])
         self.assertTrue(standby.standby())
+        # an operator pauses A on the leader: kept in etcd with the rest of the
+        # operator state
+        r = subprocess.run([CTL, "-s", "ipc://" + os.path.join(leader.dir, "control.sock"),
+                            "pause", "A", "--for", "30m", "--reason", "network work at A"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
         # a clean stop revokes the lease: the key is gone before the process is
         rc = leader.proc.stop()
         self.assertEqual(rc, 0, leader.output()[-3000:])
@@ -374,6 +382,8 @@ class Leader(unittest.TestCase):
         done = lambda: all(c["verdict"] == "failed over" for c in standby.status()["collections"])
         self.drive_until(done, 30, "the new leader to know every collection failed over")
         self.assertIn("operator state restored from etcd", standby.output())
+        # the new leader obeys the old leader's pause
+        self.assertIn("network work at A", standby.status()["collections"][0]["paused"])
         self.drive_until(lambda: standby.status()["sites"][0]["state"] == "lost", 30,
                          "the new leader to judge site A lost again")
         self.assertEqual(standby.journal("SELECT COUNT(*) FROM runs"), [(0,)])
