@@ -129,6 +129,9 @@ int64_t sg_eng_sat_add(int64_t a, int64_t b);
 
 /* verdict.c */
 void sg_eng_compute_credible(sg_engine_t *e, int64_t now);
+/* The same; with `record` false (a view: explain) the observers' own
+ * history (since when each has its vote) is left as the ticks made it. */
+void sg_eng_count_credible(sg_engine_t *e, int64_t now, bool record);
 bool sg_eng_fresh_heartbeats(const sg_engine_t *e, int site, int64_t now);
 bool sg_eng_report_fresh(const sg_engine_t *e, const s_report_t *r, int64_t now);
 s_report_t *sg_eng_report(const sg_engine_t *e, int observer, int site);

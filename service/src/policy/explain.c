@@ -111,7 +111,7 @@ char *sg_engine_explain_site(sg_engine_t *e, int site, sg_now_t now)
     const sg_policy_cfg_t *p = &e->cfg->policy;
     const s_site_t *s = &e->sites[site];
     s_text_t t = {0};
-    sg_eng_compute_credible(e, now.mono);
+    sg_eng_count_credible(e, now.mono, false); /* a view: changes nothing */
     s_addf(&t, "site %s%s: %s", sg_eng_site_name(e, site),
            e->cfg->sites[site].witness ? " (witness)" : "", sg_site_state_name(s->state));
     if (s->state != SG_SITE_UNKNOWN)

@@ -52,6 +52,11 @@ static bool s_contradicted(const sg_engine_t *e, const s_report_t *r, int t)
  * observer last gained its vote (credible_since). */
 void sg_eng_compute_credible(sg_engine_t *e, int64_t now)
 {
+    sg_eng_count_credible(e, now, true);
+}
+
+void sg_eng_count_credible(sg_engine_t *e, int64_t now, bool record)
+{
     const sg_config_t *cfg = e->cfg;
     bool deaf = !sg_eng_hears_data(e, now);
     for (size_t o = 0; o < cfg->n_observers; o++) {
@@ -73,10 +78,12 @@ void sg_eng_compute_credible(sg_engine_t *e, int64_t now)
         bool blind = (reports > 1 && up == 0 && contradicted > 0) ||
                      (deaf && data > 0 && data_up == 0);
         bool credible = live && !blind;
+        e->credible[o] = credible;
+        if (!record)
+            continue;
         if (credible && !ob->credible)
             ob->credible_since = now;
         ob->credible = credible;
-        e->credible[o] = credible;
     }
 }
 
