@@ -445,6 +445,31 @@ static void test_collections_decided_in_plan_order_dependencies_first(void **sta
     assert_int_equal(sg_engine_collection_verdict(f->e, C_B_DB), SG_COLL_IDLE);
 }
 
+/* on_error wait: a collection whose dependency's failover failed waits for
+ * an operator, and an approval lets it go. */
+static void test_a_failed_dependency_waits_for_an_approval_with_on_error_wait(void **state)
+{
+    s_fix_t *f = *state;
+    f->complete = false;
+    f->cfg.plan.on_error = SG_ON_ERROR_WAIT;
+    f->deps[0] = C_A_DB; /* a-web depends on a-db */
+    f->colls[C_A_WEB].depends_on = f->deps;
+    f->colls[C_A_WEB].n_depends_on = 1;
+    s_start(f);
+    s_kill_a(f, 2000);
+    s_run(f, 8000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_DB), 1);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_WEB), 0);
+    sg_engine_run_ended(f->e, C_A_DB, false, s_now(f->t)); /* a-db's failover failed */
+    s_run(f, 8400);
+    assert_int_equal(s_last_block(f, C_A_WEB)->guard, SG_GUARD_PLAN_ORDER);
+    assert_non_null(strstr(s_last_block(f, C_A_WEB)->reason, "approve to let it go"));
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_WEB), 0);
+    assert_int_equal(sg_engine_approve(f->e, C_A_WEB, s_now(f->t)), 0);
+    s_run(f, 8800);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_WEB), 1);
+}
+
 static void test_blocked_while_replica_site_not_healthy(void **state)
 {
     s_fix_t *f = *state;
@@ -932,6 +957,7 @@ int main(void)
         T(test_recovering_site_silent_again_is_lost_again_only_with_quorum),
         T(test_recovering_site_with_flapping_heartbeats_stays_recovering),
         T(test_collections_decided_in_plan_order_dependencies_first),
+        T(test_a_failed_dependency_waits_for_an_approval_with_on_error_wait),
         T(test_blocked_while_replica_site_not_healthy),
         T(test_replication_critical_blocks),
         T(test_lag_over_rpo_blocks_and_missing_report_blocks),

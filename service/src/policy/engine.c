@@ -452,9 +452,7 @@ static int s_failover(sg_engine_t *e, int c, sg_now_t now, const char *how)
     const sg_collection_cfg_t *cc = &e->cfg->collections[c];
     if (s_take_budget(e, cc->site, now) != SG_OK)
         return SG_ENOMEM;
-    const s_repl_t *r = &e->repl[c];
-    bool unknown = cc->rpo_limit_ms == 0 &&
-                   !(r->known && now.mono - r->at <= e->cfg->policy.replication_max_age_ms);
+    bool unknown = cc->rpo_limit_ms == 0 && !sg_eng_repl_fresh(e, c, now.mono);
     sg_decision_t *d = s_emit_d(e, SG_DECISION_FAILOVER, cc->site, c, now,
                                 "site %s is lost and every guard passes (replica site %s "
                                 "healthy); %s: fail %s over to %s (plan group %d)%s",
@@ -507,8 +505,12 @@ static int s_decide_one(sg_engine_t *e, int c, sg_now_t now, int wait, int faile
     sg_guard_t g = sg_eng_first_guard(e, c, now, why, sizeof why);
     if (g != SG_GUARD_NONE)
         return s_hold(e, c, SG_COLL_BLOCKED, g, now, why);
-    if (sg_eng_plan_holds_with(e, c, wait, failed, why, sizeof why)) {
-        cs->plan_wait_failed = strstr(why, "on_error: wait") != NULL;
+    s_plan_hold_t plan = sg_eng_plan_holds_with(e, c, wait, failed, why, sizeof why);
+    if (plan != S_PLAN_GOES) {
+        bool needs_operator = plan == S_PLAN_NEEDS_OPERATOR;
+        if (needs_operator != cs->plan_wait_failed)
+            cs->announced = SG_GUARD_NONE; /* now an operator is needed: say so */
+        cs->plan_wait_failed = needs_operator;
         return s_hold(e, c, SG_COLL_BLOCKED, SG_GUARD_PLAN_ORDER, now, why);
     }
     cs->plan_wait_failed = false;
@@ -695,7 +697,7 @@ int sg_engine_confirm(sg_engine_t *e, int c, uint64_t run_id, sg_now_t now, char
         return s_refuse(why, "guard %s holds %s back now: %s", sg_guard_name(g), cc->name, buf);
     /* plan order: earlier groups failed over stay failed over, but a
      * dependency at a site that was healthy may no longer be */
-    if (sg_eng_plan_holds_with(e, c, -1, -1, buf, sizeof buf))
+    if (sg_eng_plan_holds_with(e, c, -1, -1, buf, sizeof buf) != S_PLAN_GOES)
         return s_refuse(why, "plan order holds %s back now: %s", cc->name, buf);
     return SG_OK;
 }
@@ -879,7 +881,7 @@ static char *s_manual_refusal(sg_engine_t *e, int c, bool force, sg_now_t now, i
         return NULL;
     char buf[256];
     sg_guard_t g = sg_eng_first_guard(e, c, now, buf, sizeof buf);
-    if (g == SG_GUARD_NONE && sg_eng_plan_holds(e, c, buf, sizeof buf))
+    if (g == SG_GUARD_NONE && sg_eng_plan_holds(e, c, buf, sizeof buf) != S_PLAN_GOES)
         g = SG_GUARD_PLAN_ORDER;
     if (g == SG_GUARD_NONE)
         return NULL;

@@ -160,13 +160,19 @@ const s_pause_t *sg_eng_active_pause(const sg_engine_t *e, int site, int coll, i
 /* How a predecessor in the plan stands for collection c. */
 typedef enum { S_PRED_OK = 0, S_PRED_WAIT, S_PRED_FAILED } s_pred_t;
 s_pred_t sg_eng_pred_state(const sg_engine_t *e, int pred);
-/* Plan order for c, scanning every predecessor: true when it holds c back,
- * with the reason in buf. */
-bool sg_eng_plan_holds(const sg_engine_t *e, int c, char *buf, size_t len);
+/* How plan order stands for a collection: it may go, it waits (for a
+ * predecessor, or for good: the plan stopped), or it waits for an operator
+ * (on_error: wait after a failure; approve releases it). */
+typedef enum { S_PLAN_GOES = 0, S_PLAN_WAITS, S_PLAN_NEEDS_OPERATOR } s_plan_hold_t;
+/* Plan order for c, scanning every predecessor, with the reason in buf. */
+s_plan_hold_t sg_eng_plan_holds(const sg_engine_t *e, int c, char *buf, size_t len);
 /* The same verdict from a predecessor summary: `wait` and `failed` are a
  * waiting and a failed predecessor of an earlier group (or -1); the
  * dependencies are checked here. */
-bool sg_eng_plan_holds_with(const sg_engine_t *e, int c, int wait, int failed, char *buf,
-                            size_t len);
+s_plan_hold_t sg_eng_plan_holds_with(const sg_engine_t *e, int c, int wait, int failed,
+                                     char *buf, size_t len);
+/* Whether the newest replication report of c is fresh (within
+ * replication_max_age of its receipt). */
+bool sg_eng_repl_fresh(const sg_engine_t *e, int c, int64_t now);
 
 #endif

@@ -34,46 +34,48 @@ static s_pred_t s_dep_state(const sg_engine_t *e, int d)
 
 static const char *s_coll_name(const sg_engine_t *e, int c) { return e->cfg->collections[c].name; }
 
-bool sg_eng_plan_holds_with(const sg_engine_t *e, int c, int wait, int failed, char *buf,
-                            size_t len)
+s_plan_hold_t sg_eng_plan_holds_with(const sg_engine_t *e, int c, int wait, int failed,
+                                     char *buf, size_t len)
 {
     const sg_collection_cfg_t *cc = &e->cfg->collections[c];
     const s_coll_t *cs = &e->colls[c];
     sg_on_error_t on_error = e->cfg->plan.on_error;
+    bool by_operator = on_error == SG_ON_ERROR_WAIT; /* a failure waits for an approval */
     for (size_t k = 0; k < cc->n_depends_on; k++) {
         int d = cc->depends_on[k];
         s_pred_t st = s_dep_state(e, d);
-        if (st == S_PRED_FAILED && !(on_error == SG_ON_ERROR_WAIT && cs->released)) {
-            snprintf(buf, len, "depends on %s, whose failover failed", s_coll_name(e, d));
-            return true;
+        if (st == S_PRED_FAILED && !(by_operator && cs->released)) {
+            snprintf(buf, len, "depends on %s, whose failover failed%s", s_coll_name(e, d),
+                     by_operator ? " (on_error: wait); approve to let it go" : "");
+            return by_operator ? S_PLAN_NEEDS_OPERATOR : S_PLAN_WAITS;
         }
         if (st == S_PRED_WAIT) {
             snprintf(buf, len, "waits for its dependency %s (%s)", s_coll_name(e, d),
                      sg_coll_verdict_name(e->colls[d].verdict));
-            return true;
+            return S_PLAN_WAITS;
         }
     }
     if (failed >= 0 && on_error == SG_ON_ERROR_STOP) {
         snprintf(buf, len, "the plan stops (on_error: stop): the failover of %s (group %d) failed",
                  s_coll_name(e, failed), e->cfg->collections[failed].group);
-        return true;
+        return S_PLAN_WAITS;
     }
     if (wait >= 0) {
         snprintf(buf, len, "waits for %s of the earlier group %d (%s)", s_coll_name(e, wait),
                  e->cfg->collections[wait].group, sg_coll_verdict_name(e->colls[wait].verdict));
-        return true;
+        return S_PLAN_WAITS;
     }
-    if (failed >= 0 && on_error == SG_ON_ERROR_WAIT && !cs->released) {
+    if (failed >= 0 && by_operator && !cs->released) {
         snprintf(buf, len, "the plan waits (on_error: wait) after the failover of %s (group %d) "
                            "failed; approve to let it go",
                  s_coll_name(e, failed), e->cfg->collections[failed].group);
-        return true;
+        return S_PLAN_NEEDS_OPERATOR;
     }
     snprintf(buf, len, "every dependency and earlier group is failed over");
-    return false;
+    return S_PLAN_GOES;
 }
 
-bool sg_eng_plan_holds(const sg_engine_t *e, int c, char *buf, size_t len)
+s_plan_hold_t sg_eng_plan_holds(const sg_engine_t *e, int c, char *buf, size_t len)
 {
     const sg_collection_cfg_t *cc = &e->cfg->collections[c];
     int wait = -1, failed = -1;
@@ -180,13 +182,19 @@ static int64_t s_effective_lag(const sg_engine_t *e, int c)
     return sg_eng_sat_add(r->lag_ms, after);
 }
 
+bool sg_eng_repl_fresh(const sg_engine_t *e, int c, int64_t now)
+{
+    const s_repl_t *r = &e->repl[c];
+    return r->known && now - r->at <= e->cfg->policy.replication_max_age_ms;
+}
+
 static bool s_repl_guard(sg_engine_t *e, int c, sg_guard_t g, sg_now_t now, char *buf,
                          size_t len)
 {
     const sg_collection_cfg_t *cc = &e->cfg->collections[c];
     const s_repl_t *r = &e->repl[c];
     int64_t age = now.mono - r->at;
-    bool fresh = r->known && age <= e->cfg->policy.replication_max_age_ms;
+    bool fresh = sg_eng_repl_fresh(e, c, now.mono);
     switch (g) {
     case SG_GUARD_REPLICATION_CRITICAL:
         if (!r->known)
@@ -243,7 +251,7 @@ bool sg_eng_guard_holds(sg_engine_t *e, int c, sg_guard_t g, sg_now_t now, char 
     const sg_collection_cfg_t *cc = &e->cfg->collections[c];
     const s_coll_t *cs = &e->colls[c];
     switch (g) {
-    case SG_GUARD_PLAN_ORDER: return sg_eng_plan_holds(e, c, buf, len);
+    case SG_GUARD_PLAN_ORDER: return sg_eng_plan_holds(e, c, buf, len) != S_PLAN_GOES;
     case SG_GUARD_PAUSED: {
         const s_pause_t *pa = sg_eng_active_pause(e, cc->site, c, now.mono);
         if (pa)
