@@ -3,6 +3,7 @@
 #include "jobfollow.h"
 #include "log.h"
 #include "outcome.h"
+#include "reply.h"
 #include "schedule.h"
 #include "str.h"
 #include "tz.h"
@@ -57,12 +58,6 @@ typedef struct {
     s_run_t *run;
     int coll; /* S_MSG_PROOF: the collection about to be tested */
 } s_msg_t;
-
-/* The loop's answer to a proof request, passed by pointer. */
-typedef struct {
-    int rc;
-    char *why; /* owned */
-} s_answer_t;
 
 struct sg_drill {
     void *zctx;
@@ -248,23 +243,7 @@ static int s_ask_proof(s_run_t *r, s_item_t *it, void *out, void *in, char **why
     s_msg_t m = {S_MSG_PROOF, r, it->coll};
     if (zmq_send(out, &m, sizeof m, 0) != (int)sizeof m)
         return SG_EIO;
-    for (;;) {
-        zmq_pollitem_t p = {.socket = in, .events = ZMQ_POLLIN};
-        int n = zmq_poll(&p, 1, S_SLICE_MS);
-        if (n < 0 && zmq_errno() != EINTR)
-            return SG_EIO;
-        if (n > 0)
-            break;
-        if (s_flag(&r->d->stop))
-            return SG_ESTOPPED;
-    }
-    s_answer_t *a = NULL;
-    if (zmq_recv(in, &a, sizeof a, 0) != (int)sizeof a || !a)
-        return SG_EIO;
-    int rc = a->rc;
-    *why = a->why;
-    free(a);
-    return rc;
+    return sg_reply_wait(in, &r->d->stop, S_SLICE_MS, why);
 }
 
 /* The test of one item: its proof first; false (recorded) when it is not
@@ -608,25 +587,16 @@ static int s_refuse(char **why, const char *fmt, ...)
     return SG_ESTATE;
 }
 
-/* With an engine: no site lost or contested, and the sites of every chosen
- * collection known healthy (a site not yet heard is not tested). */
-static int s_sites_ready(const sg_drill_t *d, const int *chosen, size_t n, char **why)
+/* With an engine: every chosen collection may be tested now, by the same
+ * check as the proof before each test (no site lost or contested, its sites
+ * known healthy: a site not yet heard is not tested). */
+static int s_sites_ready(const sg_drill_t *d, const int *chosen, size_t n, sg_now_t now,
+                         char **why)
 {
-    const sg_config_t *cfg = d->cfg;
-    for (size_t i = 0; d->engine && i < cfg->n_sites; i++) {
-        sg_site_state_t st = sg_engine_site_state(d->engine, (int)i);
-        if (st == SG_SITE_LOST || st == SG_SITE_CONTESTED)
-            return s_refuse(why, "site %s is %s: real failover comes first", cfg->sites[i].name,
-                            sg_site_state_name(st));
-    }
     for (size_t i = 0; d->engine && i < n; i++) {
-        int sites[2] = {cfg->collections[chosen[i]].site, cfg->collections[chosen[i]].replica_site};
-        for (int k = 0; k < 2; k++) {
-            sg_site_state_t st = sg_engine_site_state(d->engine, sites[k]);
-            if (st != SG_SITE_HEALTHY)
-                return s_refuse(why, "site %s is %s", cfg->sites[sites[k]].name,
-                                st == SG_SITE_UNKNOWN ? "not heard yet" : sg_site_state_name(st));
-        }
+        int rc = sg_engine_confirm_drill(d->engine, chosen[i], now, why);
+        if (rc != SG_OK)
+            return rc;
     }
     return SG_OK;
 }
@@ -637,7 +607,7 @@ static int s_guards(sg_drill_t *d, const sg_drill_cfg_t *dc, const int *chosen, 
 {
     if (d->run)
         return s_refuse(why, "drill run %s is in progress", d->run->id);
-    if (s_sites_ready(d, chosen, n, why) != SG_OK)
+    if (s_sites_ready(d, chosen, n, now, why) != SG_OK)
         return SG_ESTATE;
     for (size_t c = 0; d->engine && c < d->cfg->n_collections; c++) {
         if (sg_engine_collection_verdict(d->engine, (int)c) == SG_COLL_DECIDED)
@@ -871,20 +841,17 @@ void sg_drill_set_epoch(sg_drill_t *d, uint64_t epoch) { d->epoch = epoch; }
  * sg_engine_confirm_drill (no engine: no check). */
 static void s_answer_proof(sg_drill_t *d, const s_msg_t *m)
 {
-    s_answer_t *a = calloc(1, sizeof *a);
-    if (a && s_flag(&d->preempt)) {
-        a->rc = SG_ESTATE;
-        a->why = strdup("the drill is pre-empted by a real failover");
-    } else if (a && d->engine) {
+    char *why = NULL;
+    int rc = SG_OK;
+    if (s_flag(&d->preempt)) {
+        rc = SG_ESTATE;
+        why = strdup("the drill is pre-empted by a real failover");
+    } else if (d->engine) {
         sg_now_t now = {sg_clock_mono(d->clock), sg_clock_wall(d->clock)};
-        a->rc = sg_engine_confirm_drill(d->engine, m->coll, now, &a->why);
+        rc = sg_engine_confirm_drill(d->engine, m->coll, now, &why);
     }
-    if (zmq_send(m->run->answers, &a, sizeof a, 0) != (int)sizeof a) {
+    if (sg_reply_send(m->run->answers, rc, why) != SG_OK)
         sg_error(S_MOD, "%s: cannot answer a proof request", m->run->id);
-        if (a)
-            free(a->why);
-        free(a);
-    }
 }
 
 int sg_drill_recv(sg_drill_t *d, sg_outcome_t **report, int timeout_ms)

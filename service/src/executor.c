@@ -3,6 +3,7 @@
 #include "jobfollow.h"
 #include "log.h"
 #include "outcome.h"
+#include "reply.h"
 #include "str.h"
 
 #include <pthread.h>
@@ -54,13 +55,6 @@ typedef struct {
     bool proof; /* the worker asks for the proof before a call of result.run_id */
     sg_exec_result_t result;
 } s_msg_t;
-
-/* The loop's answer to a proof request, passed by pointer on the worker's
- * job socket. */
-typedef struct {
-    int rc;
-    char *why; /* owned */
-} s_answer_t;
 
 typedef struct s_worker s_worker_t;
 
@@ -161,6 +155,21 @@ enum {
     S_ENDS_CANCELLED = 5
 };
 
+/* What every outcome of a run of collection `cc` names: its sites, the
+ * collection, its job and recovery point, the message. 0 or SG_ENOMEM. */
+static int s_name_run(const sg_config_t *cfg, const sg_collection_cfg_t *cc, sg_outcome_t *o,
+                      const char *job_path, const char *point, const char *msg)
+{
+    if (sg_outcome_set(o, &o->site, cfg->sites[cc->site].name) ||
+        sg_outcome_set(o, &o->replica_site, cfg->sites[cc->replica_site].name) ||
+        sg_outcome_set(o, &o->collection, cc->name) ||
+        sg_outcome_set(o, &o->cim_path, cc->cim_path) ||
+        sg_outcome_set(o, &o->job_path, job_path) || sg_outcome_set(o, &o->message, msg) ||
+        sg_outcome_set_point(o, point))
+        return SG_ENOMEM;
+    return SG_OK;
+}
+
 /* Builds and sends one outcome of the run in `c`. */
 static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_status_t *js,
                      uint32_t rv, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -187,12 +196,8 @@ static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_s
         o->job_state = js->job_state;
         o->error_code = js->error_code;
     }
-    if (sg_outcome_set(o, &o->site, cfg->sites[c->coll->site].name) ||
-        sg_outcome_set(o, &o->replica_site, cfg->sites[c->coll->replica_site].name) ||
-        sg_outcome_set(o, &o->collection, c->coll->name) ||
-        sg_outcome_set(o, &o->cim_path, c->coll->cim_path) ||
-        sg_outcome_set(o, &o->job_path, c->job_path) || sg_outcome_set(o, &o->message, msg) ||
-        sg_outcome_set_point(o, c->rp_chosen ? (c->rp ? c->rp : SG_POINT_LATEST) : c->run.point))
+    if (s_name_run(cfg, c->coll, o, c->job_path,
+                   c->rp_chosen ? (c->rp ? c->rp : SG_POINT_LATEST) : c->run.point, msg))
         goto fail;
     if (kind == SG_OUTCOME_PROGRESS && !js &&
         sg_outcome_setf(o, &o->dedup_key, "%llu/%s/retry/%d", (unsigned long long)o->run_id,
@@ -494,23 +499,8 @@ static int s_ask_proof(s_ctx_t *c, char **why)
         free(m);
         return SG_EIO;
     }
-    for (;;) {
-        zmq_pollitem_t it = {.socket = c->jobs, .events = ZMQ_POLLIN};
-        int n = zmq_poll(&it, 1, S_SLICE_MS);
-        if (n < 0 && zmq_errno() != EINTR)
-            return SG_EIO;
-        if (n > 0)
-            break;
-        if (s_stopping(x))
-            return SG_ESTOPPED;
-    }
-    s_answer_t *a = NULL;
-    if (zmq_recv(c->jobs, &a, sizeof a, 0) != (int)sizeof a || !a)
-        return SG_ESTOPPED; /* the stop message */
-    int rc = a->rc;
-    *why = a->why;
-    free(a);
-    return rc;
+    /* the answer, or the stop message (NULL) on the same job socket */
+    return sg_reply_wait(c->jobs, &x->stop, S_SLICE_MS, why);
 }
 
 /* The proof before one call: true to call. Otherwise the run is reported
@@ -973,22 +963,14 @@ static bool s_apply_result(sg_executor_t *x, const sg_exec_result_t *r)
     return true;
 }
 
-/* Answers a worker's proof request with the hook's verdict. Without an
- * answer the worker would wait for ever: when even the answer cannot be
- * allocated, the worker is told through a stop message (no call). */
+/* Answers a worker's proof request with the hook's verdict (reply.h). */
 static void s_answer_proof(sg_executor_t *x, const s_msg_t *m)
 {
-    s_answer_t *a = calloc(1, sizeof *a);
-    void *sock = x->workers[m->worker].jobs;
-    if (a)
-        a->rc = x->proof ? x->proof(x->proof_user, m->result.run_id, m->result.collection, &a->why)
-                         : SG_OK;
-    if (s_send_ptr(sock, a) != SG_OK) {
+    char *why = NULL;
+    int rc = x->proof ? x->proof(x->proof_user, m->result.run_id, m->result.collection, &why)
+                      : SG_OK;
+    if (sg_reply_send(x->workers[m->worker].jobs, rc, why) != SG_OK)
         sg_error(S_MOD, "cannot answer the proof of run %llu", (unsigned long long)m->result.run_id);
-        if (a)
-            free(a->why);
-        free(a);
-    }
 }
 
 /* The CANCELLED outcome of a run taken back before it reached a worker. */
@@ -999,15 +981,10 @@ static sg_outcome_t *s_cancel_outcome(const sg_executor_t *x, const s_run_t *run
     if (!o)
         return NULL;
     o->run_id = run->run_id;
-    int rc = sg_outcome_set(o, &o->site, x->cfg->sites[cc->site].name);
-    rc = rc ? rc : sg_outcome_set(o, &o->replica_site, x->cfg->sites[cc->replica_site].name);
-    rc = rc ? rc : sg_outcome_set(o, &o->collection, cc->name);
-    rc = rc ? rc : sg_outcome_set(o, &o->cim_path, cc->cim_path);
-    rc = rc ? rc : sg_outcome_set_point(o, run->point);
-    rc = rc ? rc : sg_outcome_setf(o, &o->message,
-                                   "InitiateFailover on %s not called: the decision no longer "
-                                   "holds: %s",
-                                   cc->name, why ? why : "no reason given");
+    char *msg = sg_strdupf("InitiateFailover on %s not called: the decision no longer holds: %s",
+                           cc->name, why ? why : "no reason given");
+    int rc = msg ? s_name_run(x->cfg, cc, o, NULL, run->point, msg) : SG_ENOMEM;
+    free(msg);
     rc = rc ? rc : sg_outcome_finish(o, 0);
     if (rc != SG_OK)
         sg_outcome_free(&o);

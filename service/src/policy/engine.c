@@ -717,10 +717,12 @@ int sg_engine_confirm_drill(const sg_engine_t *e, int c, sg_now_t now, char **wh
                             sg_eng_site_name(e, (int)i), sg_site_state_name(st));
     }
     int sites[2] = {cc->site, cc->replica_site};
-    for (int k = 0; k < 2; k++)
-        if (e->sites[sites[k]].state != SG_SITE_HEALTHY)
+    for (int k = 0; k < 2; k++) {
+        sg_site_state_t st = e->sites[sites[k]].state;
+        if (st != SG_SITE_HEALTHY)
             return s_refuse(why, "site %s is %s", sg_eng_site_name(e, sites[k]),
-                            sg_site_state_name(e->sites[sites[k]].state));
+                            st == SG_SITE_UNKNOWN ? "not heard yet" : sg_site_state_name(st));
+    }
     if (e->colls[c].verdict != SG_COLL_IDLE)
         return s_refuse(why, "%s is %s", cc->name, sg_coll_verdict_name(e->colls[c].verdict));
     return SG_OK;

@@ -51,6 +51,7 @@ struct sg_world {
     uint64_t events, lost;
     s_pending_t *pend;
     size_t n_pend, cap_pend;
+    bool *held; /* per observer, during one delivery: its queue waits */
     s_run_t *runs;
     size_t n_runs, cap_runs;
     int64_t call_delay, job;
@@ -81,7 +82,8 @@ sg_world_t *sg_world_new(const sg_config_t *cfg, int64_t start_wall_ms, uint64_t
     w->obs = calloc(cfg->n_observers ? cfg->n_observers : 1, sizeof *w->obs);
     w->repl = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof *w->repl);
     w->ended = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof *w->ended);
-    if (!w->site_up || !w->link_up || !w->obs || !w->repl || !w->ended) {
+    w->held = calloc(cfg->n_observers ? cfg->n_observers : 1, sizeof *w->held);
+    if (!w->site_up || !w->link_up || !w->obs || !w->repl || !w->ended || !w->held) {
         sg_world_destroy(&w);
         return NULL;
     }
@@ -106,6 +108,7 @@ void sg_world_destroy(sg_world_t **wp)
     free(w->pend);
     free(w->runs);
     free(w->ended);
+    free(w->held);
     free(w);
     *wp = NULL;
 }
@@ -272,9 +275,8 @@ static int s_deliver_due(sg_world_t *w, sg_engine_t *e)
 {
     size_t keep = 0;
     int rc = SG_OK;
-    bool *held = calloc(w->cfg->n_observers ? w->cfg->n_observers : 1, sizeof *held);
-    if (!held)
-        return SG_ENOMEM;
+    bool *held = w->held;
+    memset(held, 0, (w->cfg->n_observers ? w->cfg->n_observers : 1) * sizeof *held);
     for (size_t i = 0; i < w->n_pend; i++) {
         s_pending_t *p = &w->pend[i];
         int o = p->ev.observer;
@@ -298,7 +300,6 @@ static int s_deliver_due(sg_world_t *w, sg_engine_t *e)
         rc = sg_engine_on_event(e, &p->ev, sg_world_time(w));
     }
     w->n_pend = keep;
-    free(held);
     return rc;
 }
 
