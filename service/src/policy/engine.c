@@ -1143,11 +1143,6 @@ bool sg_engine_observer_skew(const sg_engine_t *e, int observer, int64_t *skew_m
     return true;
 }
 
-bool sg_engine_hears_data_site(const sg_engine_t *e, int64_t now_mono)
-{
-    return sg_eng_hears_data(e, now_mono);
-}
-
 int sg_engine_set_config(sg_engine_t *e, const sg_config_t *cfg)
 {
     const sg_config_t *old = e->cfg;

@@ -355,8 +355,6 @@ sg_coll_verdict_t sg_engine_collection_verdict(const sg_engine_t *e, int collect
  * clock is behind siteguard's), the minimum over a recent window. False
  * when it was never heard. */
 bool sg_engine_observer_skew(const sg_engine_t *e, int observer, int64_t *skew_ms);
-/* Whether siteguard hears at least one data (non-witness) site now. */
-bool sg_engine_hears_data_site(const sg_engine_t *e, int64_t now_mono);
 const char *sg_site_state_name(sg_site_state_t s);
 const char *sg_decision_kind_name(sg_decision_kind_t k);
 const char *sg_guard_name(sg_guard_t g);

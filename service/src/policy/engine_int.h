@@ -29,7 +29,8 @@ typedef struct {
     bool prev_known;
     int64_t skew_rot; /* mono: when the current half window began */
     bool skew_warned; /* its offset is announced as beyond skew_warn */
-    bool credible;     /* as of the last count (engine.credible is the same, per observer) */
+    bool credible;     /* as of the last count a tick or a proof recorded (engine.credible
+                          also follows explain's counts, which record nothing) */
     int64_t credible_since; /* mono: since when it has a vote; its down runs count from here */
 } s_obs_t;
 
