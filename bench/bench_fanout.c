@@ -8,15 +8,15 @@
  * Prints per round the measured time from the first submit to the last run's
  * end, the ideal ceil(collections / C) x T, and their ratio (design target:
  * ratio <= 1.05). Exits 0 whatever the figures. */
-#include "clock.h"
-#include "config.h"
-#include "err.h"
-#include "executor.h"
-#include "journal.h"
-#include "log.h"
-#include "outcome.h"
+#include "base/clock.h"
+#include "config/config.h"
+#include "base/err.h"
+#include "act/executor.h"
+#include "journal/journal.h"
+#include "base/log.h"
+#include "journal/outcome.h"
 #include "provider/sim.h"
-#include "str.h"
+#include "base/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
  * The publisher is an XPUB socket (a PUB that also reports subscriptions) so
  * that it starts only once the subscriber's subscription has arrived, with
  * ZMQ_XPUB_NODROP so that a full queue makes it wait instead of dropping. */
-#include "ingest.h"
+#include "ingress/ingest.h"
 #include "policy/engine.h"
 #include "proto/health.pb-c.h"
 

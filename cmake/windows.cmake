@@ -8,8 +8,10 @@ target_compile_definitions(sgcore PUBLIC _WIN32_WINNT=0x0A00 WINVER=0x0A00
                            __USE_MINGW_ANSI_STDIO=1 SG_WITH_WMI=1)
 target_link_libraries(sgcore PUBLIC wbemuuid ole32 oleaut32 advapi32 ws2_32)
 # POSIX spellings for the core (timegm, strndup, rename over a file, ...).
-target_compile_options(sgcore PRIVATE
-  "SHELL:-include ${CMAKE_SOURCE_DIR}/service/src/platform/win_compat.h")
+foreach(lib sgcore sgtools)
+  target_compile_options(${lib} PRIVATE
+    "SHELL:-include ${CMAKE_SOURCE_DIR}/service/src/platform/win_compat.h")
+endforeach()
 # GCC checks user printf-like functions as Microsoft's printf here, which has
 # no %zu: the format checks belong to the Linux build.
 add_compile_options(-Wno-format)

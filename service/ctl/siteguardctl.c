@@ -10,7 +10,7 @@
  * writes it); the service lets in only listed client keys and gives each
  * its role. */
 #include "ctl_os.h"
-#include "curvekey.h"
+#include "control/curvekey.h"
 #include "proto/control.pb-c.h"
 
 #include <errno.h>

@@ -1,11 +1,11 @@
 /* siteguard: command line entry point. */
-#include "config.h"
-#include "err.h"
-#include "log.h"
-#include "notify.h"
+#include "config/config.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "notify/notify.h"
 #include "platform/platform.h"
 #include "service.h"
-#include "simulate.h"
+#include "tools/simulate.h"
 
 #include <stdbool.h>
 #include <stdio.h>

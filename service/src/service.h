@@ -11,8 +11,8 @@
 #ifndef SG_SERVICE_H
 #define SG_SERVICE_H
 
-#include "clock.h"
-#include "config.h"
+#include "base/clock.h"
+#include "config/config.h"
 
 typedef struct {
     const char *stats_path; /* when set, counters are written there as JSON on exit */

@@ -88,9 +88,9 @@
  *   witness required: blips decide), hold_down_short (hold_down =
  *   suspect_after + 1 step); both must fail (the suite checks they do).
  *   Exit 0 when every schedule holds, 1 on a violation, 2 on bad usage. */
-#include "err.h"
+#include "base/err.h"
 #include "policy/engine.h"
-#include "policy/world.h"
+#include "tools/world.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

@@ -1,8 +1,8 @@
 /* libFuzzer target for the config loader: arbitrary bytes as a YAML file.
  * Every input must either load or be rejected with at least one error line;
  * nothing may crash or leak. */
-#include "config.h"
-#include "err.h"
+#include "config/config.h"
+#include "base/err.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * The first byte picks the topic (so the fuzzer can reach the checks after
  * the topic match); the rest is the serialized Event. One ingest lives for the
  * whole run, so sequence state carries over between inputs as on the bus. */
-#include "ingest.h"
+#include "ingress/ingest.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -10,12 +10,12 @@
  * Prints {"queued":..,"delivered":..,"retries":..,"dead":..} on stdout.
  * Exit 0 when every queue drained, 1 when not, 2 on bad input. For the
  * plugins' integration tests: real plugins, real notify, the real clock. */
-#include "clock.h"
-#include "config.h"
-#include "err.h"
-#include "log.h"
-#include "notify.h"
-#include "outcome.h"
+#include "base/clock.h"
+#include "config/config.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "notify/notify.h"
+#include "journal/outcome.h"
 
 #include <jansson.h>
 #include <signal.h>

@@ -4,8 +4,8 @@
 #ifndef SG_TEST_PLUGIN_OUTCOMES_H
 #define SG_TEST_PLUGIN_OUTCOMES_H
 
-#include "err.h"
-#include "outcome.h"
+#include "base/err.h"
+#include "journal/outcome.h"
 
 #include <jansson.h>
 

@@ -5,12 +5,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "err.h"
+#include "config/config.h"
+#include "base/err.h"
 #include "platform/platform.h"
 #include "provider/provider.h"
-#include "str.h"
-#include "tz.h"
+#include "base/str.h"
+#include "drill/tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "control.h"
-#include "err.h"
-#include "reload.h"
+#include "control/control.h"
+#include "base/err.h"
+#include "control/reload.h"
 #include "proto/control.pb-c.h"
 
 #include <stdio.h>

@@ -7,15 +7,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "drill.h"
-#include "err.h"
-#include "journal.h"
-#include "outcome.h"
+#include "config/config.h"
+#include "drill/drill.h"
+#include "base/err.h"
+#include "journal/journal.h"
+#include "journal/outcome.h"
 #include "provider/sim.h"
-#include "schedule.h"
-#include "str.h"
-#include "tz.h"
+#include "drill/schedule.h"
+#include "base/str.h"
+#include "drill/tz.h"
 
 #include <jansson.h>
 #include <pthread.h>

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "policy/engine.h"
 
 #include <stdlib.h>

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "executor.h"
-#include "outcome.h"
+#include "base/err.h"
+#include "act/executor.h"
+#include "journal/outcome.h"
 #include "provider/sim.h"
 
 #include <stdio.h>

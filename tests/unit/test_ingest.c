@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "ingest.h"
+#include "ingress/ingest.h"
 #include "proto/health.pb-c.h"
 
 #include <stdio.h>

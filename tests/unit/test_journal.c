@@ -6,10 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "journal.h"
-#include "log.h"
-#include "outcome.h"
+#include "base/err.h"
+#include "journal/journal.h"
+#include "base/log.h"
+#include "journal/outcome.h"
 
 #include "sg_testutil.h"
 

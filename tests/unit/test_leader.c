@@ -8,11 +8,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "clock.h"
-#include "config.h"
-#include "err.h"
-#include "leader.h"
-#include "str.h"
+#include "base/clock.h"
+#include "config/config.h"
+#include "base/err.h"
+#include "leader/leader.h"
+#include "base/str.h"
 
 #include <jansson.h>
 #include <stdlib.h>

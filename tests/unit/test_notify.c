@@ -6,12 +6,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "clock.h"
-#include "config.h"
-#include "err.h"
-#include "journal.h"
-#include "notify.h"
-#include "outcome.h"
+#include "base/clock.h"
+#include "config/config.h"
+#include "base/err.h"
+#include "journal/journal.h"
+#include "notify/notify.h"
+#include "journal/outcome.h"
 
 #include <jansson.h>
 

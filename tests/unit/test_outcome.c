@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "outcome.h"
+#include "base/err.h"
+#include "journal/outcome.h"
 
 #include <jansson.h>
 

@@ -13,11 +13,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "journal.h"
-#include "opstate.h"
+#include "base/err.h"
+#include "journal/journal.h"
+#include "journal/opstate.h"
 #include "policy/engine.h"
-#include "policy/world.h"
+#include "tools/world.h"
 #include "sg_testutil.h"
 
 #include <stdio.h>

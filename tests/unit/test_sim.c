@@ -6,10 +6,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "clock.h"
-#include "config.h"
-#include "err.h"
-#include "log.h"
+#include "base/clock.h"
+#include "config/config.h"
+#include "base/err.h"
+#include "base/log.h"
 #include "provider/provider.h"
 #include "provider/sim.h"
 

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "policy/engine.h"
-#include "policy/world.h"
+#include "tools/world.h"
 
 #include <stdio.h>
 #include <stdlib.h>

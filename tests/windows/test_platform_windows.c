@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "platform/platform.h"
 #include "siteguard/plugin.h"
 

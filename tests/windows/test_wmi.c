@@ -8,7 +8,7 @@
 
 #include "fake_wbem.h"
 
-#include "err.h"
+#include "base/err.h"
 #include "provider/provider.h"
 #include "provider/wmi.h"
 

@@ -1,5 +1,5 @@
-#include "platform.h"
-#include "../err.h"
+#include "platform/platform.h"
+#include "base/err.h"
 
 #include <dlfcn.h>
 #include <stdbool.h>

@@ -1,8 +1,8 @@
 /* Windows implementation of platform.h: LoadLibrary, console control events,
  * the Service Control Manager and the Event Log. */
-#include "platform.h"
-#include "../err.h"
-#include "../str.h"
+#include "platform/platform.h"
+#include "base/err.h"
+#include "base/str.h"
 
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>

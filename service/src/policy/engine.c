@@ -1,8 +1,8 @@
 /* engine: the policy engine; see engine.h for the rules it keeps, and
  * engine_int.h for how its parts share the work. */
-#include "engine_int.h"
-#include "../err.h"
-#include "../str.h"
+#include "policy/engine_int.h"
+#include "base/err.h"
+#include "base/str.h"
 
 #include <limits.h>
 #include <stdarg.h>

@@ -100,8 +100,8 @@
 #ifndef SG_ENGINE_H
 #define SG_ENGINE_H
 
-#include "../config.h"
-#include "../ingest.h"
+#include "config/config.h"
+#include "ingress/ingest.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -10,7 +10,7 @@
 #ifndef SG_ENGINE_INT_H
 #define SG_ENGINE_INT_H
 
-#include "engine.h"
+#include "policy/engine.h"
 
 #include <stdarg.h>
 

@@ -1,7 +1,7 @@
 /* explain: why a site or collection is where it is, and the names of the
  * engine's states (engine.h). */
-#include "engine_int.h"
-#include "../str.h"
+#include "policy/engine_int.h"
+#include "base/str.h"
 
 #include <stdarg.h>
 #include <stdio.h>

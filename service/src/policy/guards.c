@@ -1,6 +1,6 @@
 /* guards: plan order and the guards that hold a failover back (engine.h). */
-#include "engine_int.h"
-#include "../err.h"
+#include "policy/engine_int.h"
+#include "base/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* verdict: observers' credibility, votes, the quorum and site verdicts
  * (the rules are in engine.h). */
-#include "engine_int.h"
-#include "../err.h"
+#include "policy/engine_int.h"
+#include "base/err.h"
 
 #include <stdio.h>
 #include <string.h>

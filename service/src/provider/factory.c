@@ -1,10 +1,10 @@
 /* Chooses the provider. SG_WITH_WMI is defined by the Windows build, which
  * compiles wmi.c. */
-#include "factory.h"
-#include "../log.h"
-#include "sim.h"
+#include "provider/factory.h"
+#include "base/log.h"
+#include "provider/sim.h"
 #ifdef SG_WITH_WMI
-#include "wmi.h"
+#include "provider/wmi.h"
 #endif
 
 #include <string.h>

@@ -2,9 +2,9 @@
 #ifndef SG_PROVIDER_FACTORY_H
 #define SG_PROVIDER_FACTORY_H
 
-#include "../clock.h"
-#include "../config.h"
-#include "provider.h"
+#include "base/clock.h"
+#include "config/config.h"
+#include "provider/provider.h"
 
 /* Creates the configured provider ("sim" or "wmi"); NULL after logging why.
  * The config and clock must outlive it. Destroy with sg_provider_destroy. */

@@ -1,5 +1,5 @@
-#include "provider.h"
-#include "../err.h"
+#include "provider/provider.h"
+#include "base/err.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -35,10 +35,10 @@
  * a restart continues by wall-clock time. Jobs are kept for the life of the
  * simulator (and in the state file) so that any job path handed out can be
  * read again. */
-#include "sim.h"
-#include "../err.h"
-#include "../log.h"
-#include "../str.h"
+#include "provider/sim.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/str.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,9 +12,9 @@
 #ifndef SG_PROVIDER_SIM_H
 #define SG_PROVIDER_SIM_H
 
-#include "../clock.h"
-#include "../config.h"
-#include "provider.h"
+#include "base/clock.h"
+#include "config/config.h"
+#include "provider/provider.h"
 
 /* Creates a simulator for cfg->collections with cfg->provider.sim. Borrows
  * `cfg` and `clock`, which must outlive it. Returns NULL on failure (logged),

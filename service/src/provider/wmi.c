@@ -1,10 +1,10 @@
 /* The WMI provider (see wmi.h). */
 #define COBJMACROS
 #define WIN32_LEAN_AND_MEAN
-#include "wmi.h"
-#include "../err.h"
-#include "../log.h"
-#include "../str.h"
+#include "provider/wmi.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/str.h"
 
 #include <windows.h>
 #include <objbase.h>

@@ -29,8 +29,8 @@
 #ifndef SG_PROVIDER_WMI_H
 #define SG_PROVIDER_WMI_H
 
-#include "../config.h"
-#include "provider.h"
+#include "config/config.h"
+#include "provider/provider.h"
 
 struct IWbemServices;
 

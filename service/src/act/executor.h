@@ -1,0 +1,178 @@
+/* executor: runs failovers on worker threads and reports every step.
+ *
+ * The loop thread submits a run (run id + collection, and optionally a
+ * recovery point for this run only); an idle worker resolves the recovery
+ * point and calls InitiateFailover through the provider. The point is the
+ * run's own when it has one (sg_run_spec_t.point: SG_POINT_LATEST passes
+ * NULL; SG_POINT_APP the newest application-consistent point the provider
+ * lists at call time; anything else names one of the collection's points by
+ * its object path, with or without the namespace, or by its InstanceID, and
+ * is looked up among the points the provider lists: a point not found ends
+ * the run as failed, "recovery point X not found", listing the collection's
+ * points, without a call), else the collection's configured one (latest:
+ * NULL; latest app consistent as above; named: the configured path). Every
+ * outcome of the run carries the point (sg_outcome_point): the one passed
+ * ("latest" for NULL) once chosen, before that the one asked for. The
+ * return value of InitiateFailover is mapped:
+ *   0                      done (failed over synchronously)
+ *   4096                   follow the job
+ *   32772, 32774, 32777, 32778 (timeout, in use, not available, out of
+ *                          memory)  retry with backoff, up to max_attempts
+ *   32771 (status unknown), or a call that could not be made
+ *                          ask the provider first: failed over -> done; a
+ *                          failover job found -> follow it; otherwise retry
+ *   32775 (invalid state)  failed over -> done; a failover job found ->
+ *                          follow it; otherwise failed
+ *   anything else          failed, with the code and its meaning
+ * A job is followed until it ends. Polling starts at poll_initial and
+ * adapts: once the job reports progress, the next poll is aimed at its
+ * estimated end, clamped to [poll_initial, poll_max]; without progress the
+ * interval doubles up to poll_max. A job still running after job_timeout is
+ * reported (TIMED_OUT, the run not ended; for the plan it counts as failed)
+ * and then followed on at poll_max until it ends.
+ *
+ * Plan: runs are submitted in plan order (the engine decides in that
+ * order). A run starts when
+ *   - no run of an earlier plan group of the same site is queued or running
+ *     (a timed-out run counts as finished and failed);
+ *   - no run of one of its dependencies is queued or running;
+ *   - fewer than the concurrency cap (min(provider.workers,
+ *     plan.max_concurrency)) runs are in flight, and, with
+ *     plan.per_host_concurrency, fewer than that many of the same
+ *     replica_host.
+ * A run whose dependency's run failed ends as failed without a call. When a
+ * run of an earlier group of the site failed, plan.on_error decides: stop
+ * (the run ends as failed without a call), continue (it starts), wait (it
+ * is held until sg_executor_release_plan for its site).
+ *
+ * Proof before act, and crash safety: immediately before each call of
+ * InitiateFailover (every attempt, after the fence), the worker asks the
+ * loop thread for the proof hook's answer (sg_executor_set_proof_hook): the
+ * hook re-confirms the decision (sg_engine_confirm) and makes the intent
+ * durable. 0 means call now; SG_ESTATE ends the run CANCELLED, without a
+ * call, with the hook's reason; any other error ends it as failed without a
+ * call. The worker waits for the answer; the loop gives it while it reads
+ * results (sg_executor_recv), so a proof never waits on the worker side of
+ * the loop. The JOB_STARTED outcome carries the job path as soon as the
+ * call returned 4096. After a restart, the service resubmits open runs with
+ * sg_executor_submit_run: FOLLOW follows a journaled job; RESOLVE (an
+ * intent without a job) first asks the provider whether the collection is
+ * already failed over (done) or has a failover job started since the
+ * intent (follow it), and calls InitiateFailover, after its proof, only
+ * when the collection is replicating with no such job. Replayed runs skip
+ * plan gating: they were past it. sg_executor_cancel_queued takes back a
+ * fresh run not yet handed to a worker (its site came back).
+ *
+ * Threads talk only through ZeroMQ inproc sockets: each worker has its own
+ * job socket, and all send results to one PULL socket that the loop thread
+ * polls (sg_executor_socket) and reads (sg_executor_recv). Runs wait in a
+ * FIFO until they are ready and a worker is idle.
+ *
+ * Thread rules: every function is called from the loop thread only. */
+#ifndef SG_EXECUTOR_H
+#define SG_EXECUTOR_H
+
+#include "base/clock.h"
+#include "config/config.h"
+#include "provider/provider.h"
+#include "siteguard/plugin.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct sg_executor sg_executor_t;
+
+/* One result from a worker. */
+typedef struct {
+    sg_outcome_t *outcome; /* owned by the receiver: sg_outcome_free */
+    int collection;
+    uint64_t run_id;
+    bool ended;       /* the run is over (outcome is its last) */
+    bool failed_over; /* with ended: the collection is failed over */
+    bool timed_out;   /* the job passed job_timeout; it is still followed */
+    bool fenced;      /* with ended: no call was made because the fence failed (this
+                         instance no longer leads under the run's epoch); the run is
+                         not over for the journal: the leader resumes it */
+    bool cancelled;   /* with ended: no call was made because the proof failed (the
+                         outcome, SG_OUTCOME_CANCELLED, says why) */
+} sg_exec_result_t;
+
+typedef enum {
+    SG_RUN_FRESH = 0, /* decided: commit the intent, then call */
+    SG_RUN_RESOLVE,   /* intent committed, no job known: ask the provider first */
+    SG_RUN_FOLLOW     /* a job is known: follow it */
+} sg_run_mode_t;
+
+/* A run's own recovery point (sg_run_spec_t.point): these two words, or a
+ * point's object path or InstanceID. */
+#define SG_POINT_LATEST "latest" /* the latest point in time (NULL to Hyper-V) */
+#define SG_POINT_APP "app"       /* the newest application-consistent point at call time */
+
+typedef struct {
+    uint64_t run_id;
+    int collection;
+    sg_run_mode_t mode;
+    const char *job_path; /* FOLLOW: the job (copied) */
+    int64_t intent_ms;    /* RESOLVE: Unix ms of the intent */
+    const char *point;    /* this run's recovery point (copied); NULL: the collection's */
+} sg_run_spec_t;
+
+/* The proof before a call of run `run_id` of `collection` (see above).
+ * Called on the loop thread. Returns 0 (call now: the intent is durable),
+ * SG_ESTATE to cancel the run (*why, owned by the executor once set, says
+ * why; may stay NULL), or another error to end it failed without a call. */
+typedef int (*sg_exec_proof_fn)(void *user, uint64_t run_id, int collection, char **why);
+
+/* Starts cfg->provider.workers workers. Borrows every argument; `zctx` is a
+ * ZeroMQ context, `provider` must be thread safe. NULL on failure. */
+sg_executor_t *sg_executor_new(void *zctx, const sg_config_t *cfg, sg_provider_t *provider,
+                               const sg_clock_t *clock);
+
+/* Sets the proof hook (NULL: none; every call goes ahead unjournaled). */
+void sg_executor_set_proof_hook(sg_executor_t *x, sg_exec_proof_fn fn, void *user);
+
+/* Fencing (leader.h): a run handed out carries the epoch set last with
+ * sg_executor_set_epoch; before each InitiateFailover a worker calls the
+ * fence hook with it, on the worker thread (it may block). A non-zero answer
+ * means no call: the run ends with `fenced` set. NULL hook: no fencing. */
+typedef int (*sg_exec_fence_fn)(void *user, uint64_t epoch);
+void sg_executor_set_fence_hook(sg_executor_t *x, sg_exec_fence_fn fn, void *user);
+void sg_executor_set_epoch(sg_executor_t *x, uint64_t epoch);
+
+/* Queues a fresh failover run of `collection`. Returns 0, SG_EINVAL,
+ * SG_ESTATE (a run of that collection is queued or running) or SG_ENOMEM. */
+int sg_executor_submit(sg_executor_t *x, uint64_t run_id, int collection);
+/* Queues a run of any mode (replay, or a fresh run with its own recovery
+ * point). Same returns. */
+int sg_executor_submit_run(sg_executor_t *x, const sg_run_spec_t *spec);
+
+/* Tells the plan how the last run of `collection` ended before a restart,
+ * for dependencies and on_error. Call before submitting. */
+void sg_executor_restore(sg_executor_t *x, int collection, bool failed_over);
+
+/* Takes back the run of `collection` when it is a fresh run still queued
+ * (not handed to a worker): *out is its CANCELLED result, with `why` in its
+ * message, to be handled as one from sg_executor_recv. Returns 1 when it
+ * was cancelled, 0 when there was no such run, or SG_ENOMEM. */
+int sg_executor_cancel_queued(sg_executor_t *x, int collection, const char *why,
+                              sg_exec_result_t *out);
+
+/* on_error wait: lets held runs of `site` go on despite failures in earlier
+ * groups. Returns 0 or an error from handing runs out. */
+int sg_executor_release_plan(sg_executor_t *x, int site);
+
+/* The socket that becomes readable when results wait (for zmq_poll). */
+void *sg_executor_socket(sg_executor_t *x);
+
+/* Takes one result, waiting up to `timeout_ms` (0: do not wait, -1: wait
+ * forever). Returns 1 with *out filled, 0 when none came, or an error. */
+int sg_executor_recv(sg_executor_t *x, sg_exec_result_t *out, int timeout_ms);
+
+/* Runs queued or in progress. */
+int sg_executor_active(const sg_executor_t *x);
+
+/* Stops the workers (a run in progress is abandoned where it stands: its job
+ * goes on in Hyper-V), joins them and frees. Sets *x to NULL. */
+void sg_executor_destroy(sg_executor_t **x);
+
+#endif

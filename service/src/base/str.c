@@ -1,0 +1,34 @@
+#include "base/str.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+char *sg_vstrdupf(const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    if (n < 0)
+        return NULL;
+    char *text = malloc((size_t)n + 1);
+    if (text)
+        vsnprintf(text, (size_t)n + 1, fmt, ap);
+    return text;
+}
+
+char *sg_strdupf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = sg_vstrdupf(fmt, ap);
+    va_end(ap);
+    return text;
+}
+
+unsigned long sg_serial(void)
+{
+    static atomic_ulong next = 1;
+    return atomic_fetch_add(&next, 1);
+}

@@ -1,0 +1,1003 @@
+/* control: REP sockets, request dispatch, roles and the audit trail. */
+#include "control/control.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "control/zap.h"
+
+#include "proto/control.pb-c.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+#ifndef _WIN32
+#include <grp.h>
+#endif
+
+#define S_MOD "control"
+#define S_DEFAULT_IPC "ipc:///run/siteguard/control.sock"
+#define S_DEFAULT_TCP "tcp://127.0.0.1:7710" /* Windows, with CURVE configured */
+#define S_ZAP_DOMAIN "siteguard-control"
+#define S_MAX_REQUEST 65536
+#define S_HISTORY_DEFAULT 50
+#define S_LEADER "single instance (leader: none)"
+#define S_NO_DRILLS "drills are not configured in this version"
+
+typedef Siteguard__Control__V1__Request s_req_t;
+typedef Siteguard__Control__V1__Response s_resp_t;
+typedef Siteguard__Control__V1__StatusReply s_status_t;
+typedef Siteguard__Control__V1__SiteInfo s_site_info_t;
+typedef Siteguard__Control__V1__CollectionInfo s_coll_info_t;
+typedef Siteguard__Control__V1__RunInfo s_run_info_t;
+typedef Siteguard__Control__V1__AuditEntry s_audit_info_t;
+
+#define S_OK ((int)SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK)
+#define S_ERROR ((int)SITEGUARD__CONTROL__V1__RESPONSE__CODE__ERROR)
+#define S_DENIED ((int)SITEGUARD__CONTROL__V1__RESPONSE__CODE__DENIED)
+#define S_INVALID ((int)SITEGUARD__CONTROL__V1__RESPONSE__CODE__INVALID)
+#define S_NOT_FOUND ((int)SITEGUARD__CONTROL__V1__RESPONSE__CODE__NOT_FOUND)
+#define S_REFUSED ((int)SITEGUARD__CONTROL__V1__RESPONSE__CODE__REFUSED)
+#define S_UNAVAILABLE ((int)SITEGUARD__CONTROL__V1__RESPONSE__CODE__UNAVAILABLE)
+
+struct sg_control {
+    sg_control_env_t env;
+    void *sock[2]; /* [0] operator, [1] read-only; NULL when not bound */
+    sg_control_role_t role[2];
+    char *ipc_path[2]; /* socket files to remove on destroy */
+    bool curve[2];     /* CURVE socket: the role is the client key's */
+    sg_zap_t *zap;     /* the key check of the CURVE sockets; NULL: none */
+    uint64_t requests;
+};
+
+/* Everything allocated for one response, freed after it is packed. */
+typedef struct {
+    void **p;
+    size_t n, cap;
+    bool oom;
+} s_arena_t;
+
+static void *s_keep(s_arena_t *a, void *p)
+{
+    if (!p) {
+        a->oom = true;
+        return NULL;
+    }
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 32;
+        void **grown = realloc(a->p, cap * sizeof *grown);
+        if (!grown) {
+            free(p);
+            a->oom = true;
+            return NULL;
+        }
+        a->p = grown;
+        a->cap = cap;
+    }
+    a->p[a->n++] = p;
+    return p;
+}
+
+static void *s_alloc(s_arena_t *a, size_t n, size_t size)
+{
+    return s_keep(a, calloc(n ? n : 1, size));
+}
+
+static char *s_printf(s_arena_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *s_printf(s_arena_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = sg_vstrdupf(fmt, ap);
+    va_end(ap);
+    return s_keep(a, text);
+}
+
+static void s_arena_free(s_arena_t *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->p[i]);
+    free(a->p);
+}
+
+/* The client key behind a request on a CURVE socket. */
+typedef struct {
+    const char *name; /* the key's name (the connection's User-Id) */
+    bool unlisted;    /* no longer in the config in force */
+} s_client_key_t;
+
+/* One request being answered. */
+typedef struct {
+    sg_control_t *c;
+    sg_control_role_t role;
+    const s_req_t *req;
+    s_resp_t *resp;
+    s_arena_t *arena;
+    sg_now_t now;
+    const char *key_name; /* CURVE: the client key's name, "who"; NULL: ipc */
+    bool unlisted;        /* CURVE: the key was removed from the config since it connected */
+} s_call_t;
+
+static void s_answer(s_call_t *k, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_answer(s_call_t *k, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = sg_vstrdupf(fmt, ap);
+    va_end(ap);
+    k->resp->code = (Siteguard__Control__V1__Response__Code)code;
+    k->resp->message = s_keep(k->arena, text);
+    if (!k->resp->message)
+        k->resp->message = (char *)"";
+}
+
+static const char *s_role_name(sg_control_role_t r)
+{
+    return r == SG_CONTROL_OPERATOR ? "operator" : "read-only";
+}
+
+static const char *s_code_name(int code)
+{
+    static const char *const names[] = {"ok", "error", "denied", "invalid",
+                                        "not found", "refused", "unavailable"};
+    return code >= 0 && code <= S_UNAVAILABLE ? names[code] : "?";
+}
+
+/* Appends the command and how it ended to the audit trail. */
+static void s_audit(s_call_t *k, const char *command, const char *target)
+{
+    const char *who = k->key_name                         ? k->key_name
+                      : k->req->user && *k->req->user ? k->req->user
+                                                      : "unknown";
+    char *result = sg_strdupf("%s: %s", s_code_name((int)k->resp->code), k->resp->message);
+    sg_journal_audit_t a = {.time_ms = k->now.wall,
+                            .who = (char *)who,
+                            .role = (char *)s_role_name(k->role),
+                            .command = (char *)command,
+                            .target = (char *)(target ? target : ""),
+                            .reason = k->req->reason,
+                            .result = result ? result : k->resp->message};
+    sg_log((int)k->resp->code == S_OK ? SG_LOG_INFO : SG_LOG_WARN, S_MOD, "%s %s by %s (%s): %s%s%s",
+           command, target ? target : "", who, s_role_name(k->role), a.result,
+           k->req->reason && *k->req->reason ? "; reason: " : "",
+           k->req->reason ? k->req->reason : "");
+    if (!k->c->env.journal || sg_journal_audit(k->c->env.journal, &a) != SG_OK)
+        sg_error(S_MOD, "cannot write the audit entry for %s %s", command, target ? target : "");
+    free(result);
+}
+
+/* Changes need the operator role; refused (and audited) otherwise. */
+static bool s_may_change(s_call_t *k, const char *command, const char *target)
+{
+    if (k->role == SG_CONTROL_OPERATOR)
+        return true;
+    if (k->key_name)
+        s_answer(k, S_DENIED, "%s needs the operator role; key '%s' has the read-only role",
+                 command, k->key_name);
+    else
+        s_answer(k, S_DENIED, "%s needs the operator role; this is the read-only socket",
+                 command);
+    s_audit(k, command, target);
+    return false;
+}
+
+/* Commands that act (failover, approve, deny, drill run) belong to the
+ * leader: a standby refuses them and names the holder, so that an operator
+ * does not take a decision that would wait, unseen, until this instance
+ * leads. Pauses are kept by every instance and stay allowed. */
+static bool s_may_act(s_call_t *k, const char *command, const char *target)
+{
+    const sg_leader_t *l = k->c->env.leader;
+    if (!l || sg_leader_is_leader(l))
+        return true;
+    const char *holder = sg_leader_holder(l);
+    s_answer(k, S_REFUSED, "%s: this instance (%s) is a standby; send it to the leader%s%s",
+             command, sg_leader_name(l), holder && *holder ? ", " : "",
+             holder && *holder ? holder : "");
+    s_audit(k, command, target);
+    return false;
+}
+
+static bool s_has_reason(const s_call_t *k)
+{
+    return k->req->reason && k->req->reason[0];
+}
+
+/* ---- status ------------------------------------------------------------------ */
+
+/* The pause in force for collection c, as "N s: reason", or "". */
+static char *s_pause_text(s_call_t *k, int c)
+{
+    const sg_config_t *cfg = k->c->env.cfg;
+    int site, coll;
+    int64_t until;
+    const char *reason;
+    for (size_t i = 0;
+         sg_engine_pause_at(k->c->env.engine, i, k->now.mono, &site, &coll, &until, &reason);
+         i++) {
+        bool applies = coll == c || (coll < 0 && (site < 0 || site == cfg->collections[c].site));
+        if (applies)
+            return s_printf(k->arena, "%.0f s: %s", (until - k->now.mono) / 1000.0,
+                            reason ? reason : "no reason given");
+    }
+    return (char *)"";
+}
+
+static void s_status_sites(s_call_t *k, s_status_t *st)
+{
+    const sg_config_t *cfg = k->c->env.cfg;
+    st->sites = s_alloc(k->arena, cfg->n_sites, sizeof *st->sites);
+    for (size_t i = 0; st->sites && i < cfg->n_sites; i++) {
+        s_site_info_t *si = s_alloc(k->arena, 1, sizeof *si);
+        if (!si)
+            return;
+        siteguard__control__v1__site_info__init(si);
+        si->name = cfg->sites[i].name;
+        si->state = (char *)sg_site_state_name(sg_engine_site_state(k->c->env.engine, (int)i));
+        si->witness = cfg->sites[i].witness;
+        st->sites[st->n_sites++] = si;
+    }
+}
+
+static void s_status_observers(s_call_t *k, s_status_t *st)
+{
+    const sg_config_t *cfg = k->c->env.cfg;
+    st->observers = s_alloc(k->arena, cfg->n_observers, sizeof *st->observers);
+    for (size_t i = 0; st->observers && i < cfg->n_observers; i++) {
+        Siteguard__Control__V1__ObserverInfo *oi = s_alloc(k->arena, 1, sizeof *oi);
+        if (!oi)
+            return;
+        siteguard__control__v1__observer_info__init(oi);
+        oi->id = cfg->observers[i].id;
+        oi->site = cfg->sites[cfg->observers[i].site].name;
+        int64_t skew = 0;
+        oi->heard = sg_engine_observer_skew(k->c->env.engine, (int)i, &skew);
+        oi->clock_offset_ms = skew;
+        st->observers[st->n_observers++] = oi;
+    }
+}
+
+static void s_status_collections(s_call_t *k, s_status_t *st)
+{
+    const sg_config_t *cfg = k->c->env.cfg;
+    st->collections = s_alloc(k->arena, cfg->n_collections, sizeof *st->collections);
+    for (size_t i = 0; st->collections && i < cfg->n_collections; i++) {
+        const sg_collection_cfg_t *cc = &cfg->collections[i];
+        s_coll_info_t *ci = s_alloc(k->arena, 1, sizeof *ci);
+        if (!ci)
+            return;
+        siteguard__control__v1__collection_info__init(ci);
+        ci->name = cc->name;
+        ci->site = cfg->sites[cc->site].name;
+        ci->replica_site = cfg->sites[cc->replica_site].name;
+        ci->verdict =
+            (char *)sg_coll_verdict_name(sg_engine_collection_verdict(k->c->env.engine, (int)i));
+        ci->group = cc->group;
+        ci->paused = s_pause_text(k, (int)i);
+        st->collections[st->n_collections++] = ci;
+    }
+}
+
+/* The recovery point of a run: its own, else "<the collection's> (configured)". */
+static char *s_run_point(s_call_t *k, const sg_journal_run_t *r)
+{
+    const sg_config_t *cfg = k->c->env.cfg;
+    int c = sg_config_find_collection(cfg, r->collection);
+    if (r->point || c < 0)
+        return s_printf(k->arena, "%s", r->point ? r->point : "");
+    const sg_collection_cfg_t *cc = &cfg->collections[c];
+    return s_printf(k->arena, "%s (configured)",
+                    cc->recovery_point == SG_RP_LATEST                  ? "latest"
+                    : cc->recovery_point == SG_RP_LATEST_APP_CONSISTENT ? "app"
+                                                                        : cc->recovery_point_path);
+}
+
+static int s_status_runs(s_call_t *k, s_status_t *st)
+{
+    sg_journal_run_t *runs = NULL;
+    size_t n = 0;
+    if (!k->c->env.journal)
+        return SG_OK;
+    int rc = sg_journal_runs(k->c->env.journal, &runs, &n);
+    if (rc != SG_OK)
+        return rc;
+    st->runs = s_alloc(k->arena, n, sizeof *st->runs);
+    for (size_t i = 0; st->runs && i < n; i++) {
+        s_run_info_t *ri = s_alloc(k->arena, 1, sizeof *ri);
+        if (!ri)
+            break;
+        siteguard__control__v1__run_info__init(ri);
+        ri->run_id = runs[i].run_id;
+        ri->collection = s_printf(k->arena, "%s", runs[i].collection);
+        ri->decided_ms = runs[i].decided_ms;
+        ri->ended_ms = runs[i].ended_ms;
+        ri->failed_over = runs[i].failed_over;
+        ri->job_path = s_printf(k->arena, "%s", runs[i].job_path ? runs[i].job_path : "");
+        ri->recovery_point = s_run_point(k, &runs[i]);
+        st->runs[st->n_runs++] = ri;
+    }
+    sg_journal_runs_free(runs, n);
+    return SG_OK;
+}
+
+static void s_status(s_call_t *k)
+{
+    static const char *const modes[] = {"auto", "approve", "shadow"};
+    const sg_config_t *cfg = k->c->env.cfg;
+    s_status_t *st = s_alloc(k->arena, 1, sizeof *st);
+    if (!st)
+        return;
+    siteguard__control__v1__status_reply__init(st);
+    s_status_sites(k, st);
+    s_status_observers(k, st);
+    s_status_collections(k, st);
+    int rc = s_status_runs(k, st);
+    const sg_leader_t *leader = k->c->env.leader;
+    char *who = leader ? s_keep(k->arena, sg_leader_describe(leader)) : NULL;
+    st->leader = who ? who : (char *)S_LEADER;
+    st->mode = (char *)modes[cfg->policy.mode];
+    st->config = cfg->path ? cfg->path : (char *)"";
+    k->resp->status = st;
+    if (rc != SG_OK)
+        s_answer(k, S_ERROR, "cannot read the runs from the journal: %s", sg_err_str(rc));
+    else
+        s_answer(k, S_OK, "%zu site(s), %zu collection(s), %zu run(s); %s", st->n_sites,
+                 st->n_collections, st->n_runs, st->leader);
+}
+
+/* ---- explain, approve, deny ---------------------------------------------------- */
+
+static void s_explain(s_call_t *k, const char *target)
+{
+    const sg_config_t *cfg = k->c->env.cfg;
+    int c = sg_config_find_collection(cfg, target);
+    int s = c < 0 ? sg_config_find_site(cfg, target) : -1;
+    if (c < 0 && s < 0) {
+        s_answer(k, S_NOT_FOUND, "no site or collection named '%s'", target);
+        return;
+    }
+    char *text = c >= 0 ? sg_engine_explain_collection(k->c->env.engine, c, k->now)
+                        : sg_engine_explain_site(k->c->env.engine, s, k->now);
+    k->resp->text = s_keep(k->arena, text);
+    if (k->resp->text)
+        s_answer(k, S_OK, "%s %s", c >= 0 ? "collection" : "site", target);
+}
+
+/* What a command changed is made durable before it is answered. */
+static int s_persist(s_call_t *k)
+{
+    return k->c->env.persist ? k->c->env.persist(k->c->env.user) : SG_OK;
+}
+
+/* The answer to a change in force that could not be made durable. */
+static void s_not_durable(s_call_t *k, const char *command, const char *target, int rc)
+{
+    s_answer(k, S_ERROR, "%s %s: in force, but it could not be made durable (%s): it would not "
+                         "survive a restart",
+             command, target, sg_err_str(rc));
+}
+
+static void s_decide(s_call_t *k, const char *command, const char *target, bool approve)
+{
+    if (!s_may_change(k, command, target) || !s_may_act(k, command, target))
+        return;
+    int c = sg_config_find_collection(k->c->env.cfg, target);
+    if (c < 0) {
+        s_answer(k, S_NOT_FOUND, "no collection named '%s'", target);
+    } else {
+        int rc = approve ? sg_engine_approve(k->c->env.engine, c, k->now)
+                         : sg_engine_deny(k->c->env.engine, c, k->now);
+        int durable = rc == SG_OK ? s_persist(k) : SG_OK;
+        if (durable != SG_OK)
+            s_not_durable(k, command, target, durable);
+        else if (rc == SG_OK)
+            s_answer(k, S_OK, "%s: failover of %s %s", command, target,
+                     approve ? "approved; decided at the next tick if the guards still pass"
+                             : "denied; held until its site recovers");
+        else if (rc == SG_ESTATE)
+            s_answer(k, S_REFUSED, "%s is not awaiting approval (it is %s)", target,
+                     sg_coll_verdict_name(sg_engine_collection_verdict(k->c->env.engine, c)));
+        else
+            s_answer(k, S_ERROR, "%s %s: %s", command, target, sg_err_str(rc));
+    }
+    s_audit(k, command, target);
+}
+
+/* ---- pause, resume ----------------------------------------------------------------- */
+
+/* "all", a collection or a site: the engine's scope. False when unknown. */
+static bool s_scope(const sg_config_t *cfg, const char *target, int *site, int *coll)
+{
+    *site = *coll = -1;
+    if (strcmp(target, "all") == 0)
+        return true;
+    *coll = sg_config_find_collection(cfg, target);
+    if (*coll >= 0)
+        return true;
+    *site = sg_config_find_site(cfg, target);
+    return *site >= 0;
+}
+
+static void s_pause(s_call_t *k, const Siteguard__Control__V1__Pause *p)
+{
+    const char *target = p->target;
+    int site, coll;
+    if (!s_may_change(k, "pause", target))
+        return;
+    if (!s_scope(k->c->env.cfg, target, &site, &coll))
+        s_answer(k, S_NOT_FOUND, "no site or collection named '%s' (or 'all')", target);
+    else if (p->duration_ms == 0 || p->duration_ms > (uint64_t)INT64_MAX / 2)
+        s_answer(k, S_INVALID, "pause needs a duration (--for)");
+    else if (!s_has_reason(k))
+        s_answer(k, S_INVALID, "pause needs a reason (--reason)");
+    else {
+        int64_t until = k->now.mono + (int64_t)p->duration_ms;
+        int rc = sg_engine_pause(k->c->env.engine, site, coll, until, k->req->reason);
+        int durable = rc == SG_OK ? s_persist(k) : SG_OK;
+        if (durable != SG_OK)
+            s_not_durable(k, "pause", target, durable);
+        else if (rc == SG_OK)
+            s_answer(k, S_OK, "%s paused for %.0f s: no failover is decided for it until then",
+                     target, p->duration_ms / 1000.0);
+        else
+            s_answer(k, S_ERROR, "pause %s: %s", target, sg_err_str(rc));
+    }
+    s_audit(k, "pause", target);
+}
+
+static bool s_has_pause(s_call_t *k, int site, int coll)
+{
+    int s, c;
+    int64_t until;
+    const char *reason;
+    for (size_t i = 0; sg_engine_pause_at(k->c->env.engine, i, k->now.mono, &s, &c, &until, &reason);
+         i++)
+        if (s == site && c == coll)
+            return true;
+    return false;
+}
+
+static void s_resume(s_call_t *k, const char *target)
+{
+    int site, coll;
+    if (!s_may_change(k, "resume", target))
+        return;
+    if (!s_scope(k->c->env.cfg, target, &site, &coll))
+        s_answer(k, S_NOT_FOUND, "no site or collection named '%s' (or 'all')", target);
+    else if (!s_has_pause(k, site, coll))
+        s_answer(k, S_NOT_FOUND, "no pause of %s is in force", target);
+    else {
+        sg_engine_resume(k->c->env.engine, site, coll);
+        int durable = s_persist(k);
+        if (durable != SG_OK)
+            s_not_durable(k, "resume", target, durable);
+        else
+            s_answer(k, S_OK, "%s resumed", target);
+    }
+    s_audit(k, "resume", target);
+}
+
+/* ---- manual failover -------------------------------------------------------------- */
+
+/* The run's own recovery point for the one asked for, in the executor's
+ * words (executor.h, SG_POINT_*): NULL when none was asked for (the
+ * collection's configured point), "latest", "app" (also for
+ * latest_app_consistent), else the text as given: a named point, which the
+ * executor looks up among the collection's points before any call (the
+ * provider is not asked here: the loop never waits on it). False for text
+ * that cannot name a point (blank, or with control characters). */
+static bool s_point_override(const char *point, const char **out)
+{
+    *out = NULL;
+    if (!point || !*point)
+        return true;
+    if (strcmp(point, "latest") == 0 || strcmp(point, "app") == 0) {
+        *out = point;
+        return true;
+    }
+    if (strcmp(point, "latest_app_consistent") == 0) {
+        *out = "app";
+        return true;
+    }
+    bool blank = true;
+    for (const unsigned char *p = (const unsigned char *)point; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+        blank = blank && *p == ' ';
+    }
+    *out = point;
+    return !blank;
+}
+
+/* " with recovery point X (what it means)", or "" for the configured one. */
+static const char *s_point_text(s_call_t *k, const char *point)
+{
+    if (!point)
+        return "";
+    const char *text = s_printf(k->arena, " with recovery point %s (%s)", point,
+                    strcmp(point, "latest") == 0 ? "the latest point in time"
+                    : strcmp(point, "app") == 0
+                        ? "the newest application-consistent point at call time"
+                        : "looked up among the collection's points before the call; if it is "
+                          "not there, the run fails without a call and lists them");
+    return text ? text : "";
+}
+
+static void s_failover(s_call_t *k, const Siteguard__Control__V1__Failover *f)
+{
+    const char *target = f->collection;
+    const char *command = f->force ? "failover --force" : "failover";
+    if (!s_may_change(k, command, target) || !s_may_act(k, command, target))
+        return;
+    int c = sg_config_find_collection(k->c->env.cfg, target);
+    const char *point = NULL;
+    if (c < 0) {
+        s_answer(k, S_NOT_FOUND, "no collection named '%s'", target);
+    } else if (f->force && !s_has_reason(k)) {
+        s_answer(k, S_INVALID, "--force needs a reason (--reason)");
+    } else if (!s_point_override(f->point, &point)) {
+        s_answer(k, S_INVALID, "recovery point '%s' is not latest, app, or a recovery point's "
+                               "object path or InstanceID", f->point);
+    } else {
+        char *why = NULL;
+        int rc = sg_engine_manual_failover(k->c->env.engine, c, f->force, k->req->reason, point,
+                                           k->now, &why);
+        int durable = rc == SG_OK ? s_persist(k) : SG_OK; /* the decision journaled */
+        if (durable != SG_OK)
+            s_not_durable(k, command, target, durable);
+        else if (rc == SG_OK)
+            s_answer(k, S_OK, "failover of %s to %s decided%s%s", target,
+                     k->c->env.cfg->sites[k->c->env.cfg->collections[c].replica_site].name,
+                     f->force ? " (forced past the guards)" : "", s_point_text(k, point));
+        else
+            s_answer(k, rc == SG_ESTATE ? S_REFUSED : rc == SG_EINVAL ? S_INVALID : S_ERROR,
+                     "%s", why ? why : sg_err_str(rc));
+        free(why);
+    }
+    s_audit(k, command, target);
+}
+
+/* ---- drills, reload, history ------------------------------------------------------------ */
+
+static void s_drill_run(s_call_t *k, const char *plan)
+{
+    if (!s_may_change(k, "drill run", plan) || !s_may_act(k, "drill run", plan))
+        return;
+    sg_drill_t *d = k->c->env.drill;
+    char *why = NULL;
+    int rc = d ? sg_drill_start(d, plan, k->now, &why) : SG_ESTATE;
+    if (!d)
+        s_answer(k, S_UNAVAILABLE, "%s", S_NO_DRILLS);
+    else if (rc == SG_OK)
+        s_answer(k, S_OK, "drill %s started; its report goes to the sinks and to "
+                          "'siteguardctl drill report'", plan);
+    else
+        s_answer(k, rc == SG_ENOTFOUND ? S_NOT_FOUND : S_REFUSED, "drill %s not started: %s",
+                 plan, why ? why : sg_err_str(rc));
+    free(why);
+    s_audit(k, "drill run", plan);
+}
+
+static void s_drill_report(s_call_t *k, const char *id)
+{
+    sg_drill_t *d = k->c->env.drill;
+    if (!d) {
+        s_answer(k, S_UNAVAILABLE, "%s", S_NO_DRILLS);
+        return;
+    }
+    char *json = sg_drill_report_json(d, id && *id ? id : NULL);
+    if (!json) {
+        s_answer(k, S_NOT_FOUND, "no drill report%s%s", id && *id ? " " : " yet",
+                 id && *id ? id : "");
+        return;
+    }
+    k->resp->text = s_keep(k->arena, json);
+    if (k->resp->text)
+        s_answer(k, S_OK, "drill report");
+}
+
+static void s_reload(s_call_t *k)
+{
+    if (!s_may_change(k, "reload", k->c->env.cfg->path))
+        return;
+    if (!k->c->env.reload) {
+        s_answer(k, S_UNAVAILABLE, "reload is not available here");
+        s_audit(k, "reload", k->c->env.cfg->path);
+        return;
+    }
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    const char *path = k->c->env.cfg->path ? k->c->env.cfg->path : "";
+    char *path_copy = s_printf(k->arena, "%s", path); /* the config may change under us */
+    int rc = k->c->env.reload(k->c->env.user, &errs);
+    k->resp->errors = s_alloc(k->arena, errs.n, sizeof *k->resp->errors);
+    for (size_t i = 0; k->resp->errors && i < errs.n; i++)
+        k->resp->errors[k->resp->n_errors++] = s_printf(k->arena, "%s", errs.items[i]);
+    if (rc == SG_OK)
+        s_answer(k, S_OK, "%s reloaded", path_copy ? path_copy : path);
+    else
+        s_answer(k, S_REFUSED, "%s not reloaded (%zu problem(s)); the config in force is "
+                               "unchanged%s%s", path_copy ? path_copy : path, errs.n,
+                 errs.n ? ": " : "", errs.n ? errs.items[0] : "");
+    sg_config_errors_fini(&errs);
+    s_audit(k, "reload", path_copy);
+}
+
+static void s_history(s_call_t *k, uint32_t limit)
+{
+    sg_journal_audit_t *list = NULL;
+    size_t n = 0;
+    int rc = k->c->env.journal ? sg_journal_audit_list(k->c->env.journal,
+                                                       limit ? limit : S_HISTORY_DEFAULT, &list, &n)
+                               : SG_ENOTFOUND;
+    if (rc != SG_OK) {
+        s_answer(k, S_ERROR, "cannot read the audit trail: %s", sg_err_str(rc));
+        return;
+    }
+    k->resp->history = s_alloc(k->arena, n, sizeof *k->resp->history);
+    for (size_t i = 0; k->resp->history && i < n; i++) {
+        s_audit_info_t *e = s_alloc(k->arena, 1, sizeof *e);
+        if (!e)
+            break;
+        siteguard__control__v1__audit_entry__init(e);
+        e->seq = list[i].seq;
+        e->time_ms = list[i].time_ms;
+        e->who = s_printf(k->arena, "%s", list[i].who ? list[i].who : "");
+        e->role = s_printf(k->arena, "%s", list[i].role ? list[i].role : "");
+        e->command = s_printf(k->arena, "%s", list[i].command ? list[i].command : "");
+        e->target = s_printf(k->arena, "%s", list[i].target ? list[i].target : "");
+        e->reason = s_printf(k->arena, "%s", list[i].reason ? list[i].reason : "");
+        e->result = s_printf(k->arena, "%s", list[i].result ? list[i].result : "");
+        k->resp->history[k->resp->n_history++] = e;
+    }
+    sg_journal_audit_free(list, n);
+    s_answer(k, S_OK, "%zu entr%s", k->resp->n_history, k->resp->n_history == 1 ? "y" : "ies");
+}
+
+static void s_dispatch(s_call_t *k)
+{
+    const s_req_t *r = k->req;
+    if (k->unlisted) {
+        s_answer(k, S_DENIED, "key '%s' is no longer listed in control.operators or "
+                              "control.readers", k->key_name);
+        return;
+    }
+    switch (r->command_case) {
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_STATUS: s_status(k); break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_EXPLAIN: s_explain(k, r->explain->target); break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_APPROVE:
+        s_decide(k, "approve", r->approve->collection, true);
+        break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DENY:
+        s_decide(k, "deny", r->deny->collection, false);
+        break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_PAUSE: s_pause(k, r->pause); break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_RESUME: s_resume(k, r->resume->target); break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_FAILOVER: s_failover(k, r->failover); break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_RUN: s_drill_run(k, r->drill_run->plan); break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_REPORT:
+        s_drill_report(k, r->drill_report->id);
+        break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_RELOAD: s_reload(k); break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_HISTORY: s_history(k, r->history->limit); break;
+    default: s_answer(k, S_INVALID, "no command in the request"); break;
+    }
+}
+
+/* Handles one request; `key` as in s_call_t. */
+static int s_handle(sg_control_t *c, sg_control_role_t role, const s_client_key_t *key,
+                    const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len)
+{
+    s_arena_t arena = {0};
+    s_resp_t out = SITEGUARD__CONTROL__V1__RESPONSE__INIT;
+    s_req_t *r = siteguard__control__v1__request__unpack(NULL, len, req);
+    s_call_t k = {.c = c, .role = role, .req = r, .resp = &out, .arena = &arena,
+                  .now = {sg_clock_mono(c->env.clock), sg_clock_wall(c->env.clock)},
+                  .key_name = key ? key->name : NULL, .unlisted = key && key->unlisted};
+    c->requests++;
+    if (!r)
+        s_answer(&k, S_INVALID, "malformed request");
+    else if (r->version != 1)
+        s_answer(&k, S_INVALID, "protocol version %u is not spoken here (1 is)", r->version);
+    else
+        s_dispatch(&k);
+    int rc = SG_ENOMEM;
+    if (arena.oom) {
+        out = (s_resp_t)SITEGUARD__CONTROL__V1__RESPONSE__INIT;
+        out.code = SITEGUARD__CONTROL__V1__RESPONSE__CODE__ERROR;
+        out.message = (char *)"out of memory";
+    }
+    *resp_len = siteguard__control__v1__response__get_packed_size(&out);
+    *resp = malloc(*resp_len ? *resp_len : 1);
+    if (*resp) {
+        siteguard__control__v1__response__pack(&out, *resp);
+        rc = SG_OK;
+    }
+    if (r)
+        siteguard__control__v1__request__free_unpacked(r, NULL);
+    s_arena_free(&arena);
+    return rc;
+}
+
+int sg_control_handle(sg_control_t *c, sg_control_role_t role, const uint8_t *req, size_t len,
+                      uint8_t **resp, size_t *resp_len)
+{
+    return s_handle(c, role, NULL, req, len, resp, resp_len);
+}
+
+/* ---- sockets ---------------------------------------------------------------------- */
+
+/* A tcp endpoint must be on the loopback address. */
+static bool s_loopback(const char *endpoint)
+{
+    const char *host = endpoint + 6;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
+           strncmp(host, "[::1]:", 6) == 0;
+}
+
+/* Gives an ipc socket file its role's mode and the configured group. */
+static int s_secure_ipc(const char *path, sg_control_role_t role, const char *group)
+{
+#ifdef _WIN32
+    (void)path;
+    (void)role;
+    (void)group;
+    sg_error(S_MOD, "ipc control sockets are POSIX only: use loopback tcp");
+    return SG_EINVAL;
+#else
+    if (group) {
+        struct group *g = getgrnam(group);
+        if (!g || chown(path, (uid_t)-1, g->gr_gid) != 0) {
+            sg_error(S_MOD, "cannot give %s to group %s", path, group);
+            return SG_EIO;
+        }
+    }
+    if (chmod(path, role == SG_CONTROL_OPERATOR ? 0660 : 0666) != 0) {
+        sg_error(S_MOD, "cannot set the mode of %s", path);
+        return SG_EIO;
+    }
+    return SG_OK;
+#endif
+}
+
+/* The name of a listed client key, for the ZAP handler: looked up in the
+ * config in force, so a reload adds and removes keys for new connections. */
+static const char *s_key_lookup(void *user, const char *domain, const char *key_z85)
+{
+    const sg_control_cfg_t *cc = &((sg_control_t *)user)->env.cfg->control;
+    if (strcmp(domain, S_ZAP_DOMAIN) != 0)
+        return NULL;
+    for (size_t i = 0; i < cc->n_operators; i++)
+        if (strcmp(cc->operators[i].key, key_z85) == 0)
+            return cc->operators[i].name;
+    for (size_t i = 0; i < cc->n_readers; i++)
+        if (strcmp(cc->readers[i].key, key_z85) == 0)
+            return cc->readers[i].name;
+    return NULL;
+}
+
+/* The role of the key named `name` on a socket of role `socket_role` (a
+ * read-only socket keeps every key read-only); false when it is not listed. */
+static bool s_key_role(const sg_control_cfg_t *cc, const char *name,
+                       sg_control_role_t socket_role, sg_control_role_t *role)
+{
+    for (size_t i = 0; i < cc->n_operators; i++) {
+        if (strcmp(cc->operators[i].name, name) == 0) {
+            *role = socket_role;
+            return true;
+        }
+    }
+    for (size_t i = 0; i < cc->n_readers; i++) {
+        if (strcmp(cc->readers[i].name, name) == 0) {
+            *role = SG_CONTROL_READER;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Makes socket i a CURVE server whose clients the ZAP handler checks. */
+static int s_curve_server(sg_control_t *c, void *zctx, int i)
+{
+    const char *secret = c->env.cfg->control.secret_key;
+    int on = 1;
+    if (!secret) {
+        sg_error(S_MOD, "a tcp control endpoint needs CURVE: set control.secret_key_file and "
+                        "client keys");
+        return SG_EINVAL;
+    }
+    if (!zmq_has("curve")) {
+        sg_error(S_MOD, "this libzmq has no CURVE: no tcp control endpoint");
+        return SG_EINVAL;
+    }
+    if (!c->zap && !(c->zap = sg_zap_new(zctx, c->env.clock, s_key_lookup, c)))
+        return SG_EIO;
+    if (zmq_setsockopt(c->sock[i], ZMQ_CURVE_SERVER, &on, sizeof on) != 0 ||
+        zmq_setsockopt(c->sock[i], ZMQ_CURVE_SECRETKEY, secret, strlen(secret)) != 0 ||
+        zmq_setsockopt(c->sock[i], ZMQ_ZAP_DOMAIN, S_ZAP_DOMAIN, strlen(S_ZAP_DOMAIN)) != 0) {
+        sg_error(S_MOD, "cannot make the control socket a CURVE server: %s",
+                 zmq_strerror(zmq_errno()));
+        return SG_EIO;
+    }
+    c->curve[i] = true;
+    return SG_OK;
+}
+
+static int s_bind(sg_control_t *c, void *zctx, int i, const char *endpoint, sg_control_role_t role)
+{
+    bool tcp = strncmp(endpoint, "tcp://", 6) == 0;
+    if (tcp && !s_loopback(endpoint)) {
+        sg_error(S_MOD, "%s: a tcp control endpoint must be on the loopback address", endpoint);
+        return SG_EINVAL;
+    }
+    int linger = 0;
+    int64_t max = S_MAX_REQUEST;
+    c->sock[i] = zmq_socket(zctx, ZMQ_REP);
+    if (!c->sock[i])
+        return SG_EIO;
+    zmq_setsockopt(c->sock[i], ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(c->sock[i], ZMQ_MAXMSGSIZE, &max, sizeof max);
+    c->role[i] = role;
+    if (tcp && s_curve_server(c, zctx, i) != SG_OK) {
+        zmq_close(c->sock[i]);
+        c->sock[i] = NULL;
+        return SG_EINVAL;
+    }
+    if (zmq_bind(c->sock[i], endpoint) != 0) {
+        sg_log(c->env.cfg->control.endpoint || i == 1 ? SG_LOG_ERROR : SG_LOG_WARN, S_MOD,
+               "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(c->sock[i]);
+        c->sock[i] = NULL;
+        return SG_EIO;
+    }
+    if (strncmp(endpoint, "ipc://", 6) == 0) {
+        c->ipc_path[i] = sg_strdupf("%s", endpoint + 6);
+        if (!c->ipc_path[i] || s_secure_ipc(c->ipc_path[i], role, c->env.cfg->control.group))
+            return SG_EIO;
+    }
+    sg_info(S_MOD, "%s socket on %s%s", s_role_name(role), endpoint,
+            c->curve[i] ? " (CURVE; the role is the client key's)" : "");
+    return SG_OK;
+}
+
+/* The operator endpoint when none is configured: ipc on POSIX; on Windows
+ * loopback tcp, and only when CURVE is configured (NULL: none). */
+static const char *s_default_endpoint(const sg_control_cfg_t *cc)
+{
+#ifdef _WIN32
+    return cc->secret_key ? S_DEFAULT_TCP : NULL;
+#else
+    (void)cc;
+    return S_DEFAULT_IPC;
+#endif
+}
+
+sg_control_t *sg_control_new(void *zctx, const sg_control_env_t *env)
+{
+    sg_control_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->env = *env;
+    if (!zctx)
+        return c;
+    const sg_control_cfg_t *cc = &env->cfg->control;
+    const char *endpoint = cc->endpoint ? cc->endpoint : s_default_endpoint(cc);
+    int rc = endpoint ? s_bind(c, zctx, 0, endpoint, SG_CONTROL_OPERATOR) : SG_ENOTFOUND;
+    if (rc != SG_OK && cc->endpoint)
+        goto fail;
+    if (rc == SG_ENOTFOUND)
+        sg_warn(S_MOD, "no control socket: on this platform control is loopback tcp with "
+                       "CURVE; set control.secret_key_file and client keys (siteguardctl "
+                       "keygen)");
+    else if (rc != SG_OK)
+        sg_warn(S_MOD, "no operator control: set control.endpoint to a directory siteguard can "
+                       "write");
+    if (cc->readonly_endpoint &&
+        s_bind(c, zctx, 1, cc->readonly_endpoint, SG_CONTROL_READER) != SG_OK)
+        goto fail;
+    return c;
+fail:
+    sg_control_destroy(&c);
+    return NULL;
+}
+
+void sg_control_destroy(sg_control_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    sg_control_t *c = *cp;
+    for (int i = 0; i < 2; i++) {
+        if (c->sock[i])
+            zmq_close(c->sock[i]);
+        if (c->ipc_path[i] && c->sock[i])
+            unlink(c->ipc_path[i]);
+        free(c->ipc_path[i]);
+    }
+    sg_zap_destroy(&c->zap);
+    free(c);
+    *cp = NULL;
+}
+
+void sg_control_set_config(sg_control_t *c, const sg_config_t *cfg)
+{
+    /* reload.c refuses a new secret key; client keys come from cfg. */
+    c->env.cfg = cfg;
+}
+
+size_t sg_control_sockets(sg_control_t *c, void **out)
+{
+    size_t n = 0;
+    for (int i = 0; i < 2; i++)
+        if (c->sock[i])
+            out[n++] = c->sock[i];
+    if (c->zap)
+        out[n++] = sg_zap_socket(c->zap);
+    return n;
+}
+
+/* The role of a request on socket i: the socket's, or on a CURVE socket
+ * its client key's. */
+static sg_control_role_t s_request_role(sg_control_t *c, int i, zmq_msg_t *msg,
+                                        s_client_key_t *key)
+{
+    sg_control_role_t role = c->role[i];
+    if (!c->curve[i])
+        return role;
+    const char *name = zmq_msg_gets(msg, "User-Id");
+    key->name = name ? name : "?";
+    key->unlisted = !name || !s_key_role(&c->env.cfg->control, name, c->role[i], &role);
+    return key->unlisted ? SG_CONTROL_READER : role;
+}
+
+static int s_serve_one(sg_control_t *c, int i)
+{
+    void *sock = c->sock[i];
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&msg);
+        return zmq_errno() == EAGAIN ? 0 : SG_EIO;
+    }
+    uint8_t *resp = NULL;
+    size_t len = 0;
+    s_client_key_t key = {0};
+    sg_control_role_t role = s_request_role(c, i, &msg, &key);
+    int rc = s_handle(c, role, c->curve[i] ? &key : NULL, zmq_msg_data(&msg), zmq_msg_size(&msg),
+                      &resp, &len);
+    zmq_msg_close(&msg);
+    if (rc != SG_OK) {
+        static const uint8_t empty[1];
+        zmq_send(sock, empty, 0, 0); /* an empty reply: the client reports an error */
+        return 1;
+    }
+    rc = zmq_send(sock, resp, len, 0) < 0 ? SG_EIO : 1;
+    free(resp);
+    return rc;
+}
+
+int sg_control_serve(sg_control_t *c, void *socket)
+{
+    if (c->zap && socket == sg_zap_socket(c->zap))
+        return sg_zap_serve(c->zap);
+    int i = socket == c->sock[0] ? 0 : 1;
+    int served = 0;
+    for (;;) {
+        int rc = s_serve_one(c, i);
+        if (rc < 0) {
+            sg_error(S_MOD, "control socket: %s", zmq_strerror(zmq_errno()));
+            return SG_EIO;
+        }
+        if (rc == 0)
+            return served;
+        served++;
+    }
+}
+
+uint64_t sg_control_requests(const sg_control_t *c) { return c->requests; }
+
+uint64_t sg_control_keys_refused(const sg_control_t *c)
+{
+    return c->zap ? sg_zap_refused(c->zap) : 0;
+}

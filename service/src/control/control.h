@@ -1,0 +1,113 @@
+/* control: the operator's endpoint (proto/control.proto) for siteguardctl.
+ *
+ * ZeroMQ REP sockets on the loop thread, added to its zmq_poll: the
+ * operator socket (control.endpoint, default ipc:///run/siteguard/control.sock)
+ * and optionally a read-only one (control.readonly_endpoint). On POSIX they
+ * are ipc sockets and the file permissions say who may connect: the
+ * operator socket is made 0660 (group control.group when set), the
+ * read-only socket 0666. The role is the socket's: the read-only socket
+ * answers status, explain, history and drill report, and refuses (DENIED)
+ * every change. A tcp endpoint must be on the loopback address and is a
+ * CURVE server (control.secret_key_file): a ZAP handler (zap.h, on the loop
+ * thread, its socket among sg_control_sockets) lets in only the client keys
+ * listed in control.operators and control.readers, and refuses others at
+ * the handshake (counted: sg_control_keys_refused). On a CURVE socket the
+ * role is the client key's (operators: operator, readers: read-only; a
+ * read-only endpoint keeps every key read-only), looked up per request in
+ * the config in force, and "who" in the audit trail is the key's name. The
+ * default endpoint is ipc:///run/siteguard/control.sock; on Windows it is
+ * tcp://127.0.0.1:7710 when CURVE is configured, else there is no control
+ * socket (a warning says so).
+ *
+ * Commands: status; explain SITE|COLLECTION; approve|deny COLLECTION (a
+ * decision awaiting approval, named by its collection); pause|resume
+ * COLLECTION|SITE|all (pause: a duration and a reason, both required;
+ * expiry is the engine's); failover COLLECTION [point] [force] (through
+ * sg_engine_manual_failover: the guards apply unless forced, and force
+ * needs a reason); drill run PLAN (sg_drill_start: refused with the reason
+ * while a failover is in flight, another drill runs or a blackout is open)
+ * and drill report [ID] (the report's JSON, the latest without an id);
+ * reload (through the reload hook); history
+ * (the audit trail). Every command that changes something, or tries to,
+ * is appended to the journal's audit trail with who (the client's user and
+ * the socket's role), what, why and how it ended, before the reply.
+ *
+ * Decisions that a command queues in the engine (approve, manual failover)
+ * are taken by the loop with sg_engine_next as usual.
+ *
+ * Thread rules: every function on the loop thread. */
+#ifndef SG_CONTROL_H
+#define SG_CONTROL_H
+
+#include "base/clock.h"
+#include "config/config.h"
+#include "drill/drill.h"
+#include "journal/journal.h"
+#include "leader/leader.h"
+#include "policy/engine.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SG_CONTROL_READER = 0, SG_CONTROL_OPERATOR } sg_control_role_t;
+
+#define SG_CONTROL_MAX_SOCKETS 3
+
+/* Applies the config file again. Returns 0 when the new config is in force,
+ * else an error with the reasons appended to `errs` (FILE:LINE:COLUMN lines,
+ * or what cannot change live); the old config stays in force. */
+typedef int (*sg_control_reload_fn)(void *user, sg_config_errors_t *errs);
+
+/* Makes durable what a command just changed in the engine (its operator
+ * state, and a decision it queued), before the command is answered. Returns
+ * 0, or an error: the command then answers that the change is in force but
+ * not durable. */
+typedef int (*sg_control_persist_fn)(void *user);
+
+/* What control works on; everything borrowed and outliving the control. */
+typedef struct {
+    const sg_config_t *cfg;
+    sg_engine_t *engine;
+    sg_journal_t *journal;
+    const sg_clock_t *clock;
+    sg_control_reload_fn reload; /* NULL: reload is UNAVAILABLE */
+    sg_control_persist_fn persist; /* NULL: nothing to make durable (tests) */
+    sg_drill_t *drill;           /* NULL: drill run/report are UNAVAILABLE */
+    const sg_leader_t *leader;   /* status shows it; NULL: single instance */
+    void *user;
+} sg_control_env_t;
+
+typedef struct sg_control sg_control_t;
+
+/* Binds the sockets of env->cfg->control on `zctx`; with zctx NULL, binds
+ * nothing (requests only through sg_control_handle, for tests). NULL when
+ * out of memory or when a configured endpoint cannot be bound (logged); a
+ * default endpoint that cannot be bound is only a warning. */
+sg_control_t *sg_control_new(void *zctx, const sg_control_env_t *env);
+void sg_control_destroy(sg_control_t **c);
+
+/* After a reload: the config now in force (borrowed). */
+void sg_control_set_config(sg_control_t *c, const sg_config_t *cfg);
+
+/* The bound sockets and the key check's, for zmq_poll: writes up to
+ * SG_CONTROL_MAX_SOCKETS into out, returns how many. */
+size_t sg_control_sockets(sg_control_t *c, void **out);
+
+/* Answers the requests waiting on `socket` (one of sg_control_sockets)
+ * without blocking. Returns the number answered or SG_EIO. */
+int sg_control_serve(sg_control_t *c, void *socket);
+
+/* Handles one packed Request as `role` would (who: the request's user);
+ * on success *resp (caller
+ * frees) holds the packed Response. Returns 0 or SG_ENOMEM. A malformed
+ * request gets an INVALID response, not an error. */
+int sg_control_handle(sg_control_t *c, sg_control_role_t role, const uint8_t *req, size_t len,
+                      uint8_t **resp, size_t *resp_len);
+
+/* Requests handled so far. */
+uint64_t sg_control_requests(const sg_control_t *c);
+
+/* CURVE handshakes refused so far (client keys not listed). */
+uint64_t sg_control_keys_refused(const sg_control_t *c);
+
+#endif

@@ -1,0 +1,1283 @@
+/* notify: loads sink plugins, checks their options, and delivers the outcome
+ * log to each sink from the journal's durable outbox, on one worker thread
+ * per sink, with routing, grouping, backoff, dead letters and fallbacks. */
+#include "notify/notify.h"
+#include "base/err.h"
+#include "journal/journal.h"
+#include "base/log.h"
+#include "journal/outcome.h"
+#include "platform/platform.h"
+#include "base/str.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+    S_DEFAULT_INITIAL_MS = 100,  /* retry.initial when the config leaves it 0 */
+    S_DEFAULT_MAX_MS = 30000,    /* retry.max */
+    S_DEFAULT_LIMIT = 8,         /* retry.limit */
+    S_SLEEP_SLICE_MS = 100,      /* clock sleeps go in slices so a stop or a kick is seen soon */
+    S_IDLE_POLL_MS = 250,        /* an idle worker looks at the log this often anyway */
+    S_ERROR_PAUSE_MS = 1000,     /* after a journal error, before trying again */
+    S_SCAN_BATCH = 256,          /* outcomes of the log routed per transaction */
+    S_PENDING_WINDOW = 4096,     /* pending rows looked at per pick */
+    S_DESTROY_DRAIN_MS = 1000,   /* how long destroy lets the sinks catch up */
+};
+
+#define S_MODULE "notify"
+
+/* One sink: its plugin, its options, its outbox connection and its worker. */
+typedef struct {
+    sg_notify_t *owner;
+    const sg_sink_cfg_t *cfg; /* borrowed from the config */
+    char *lib_path;
+    char *log_tag; /* "sink:<name>" */
+    sg_dl_t *dl;
+    const sg_plugin_t *plugin; /* inside dl */
+    sg_plugin_option_t *options; /* keys point into the plugin, values owned */
+    size_t n_options;
+    sg_plugin_host_t host;
+    void *ctx;
+    bool inited;
+    bool sync_ready;
+    bool thread_started;
+    pthread_t thread;
+    /* Worker only, after start. */
+    sg_journal_t *j;  /* this sink's own connection to the journal */
+    uint64_t cursor;  /* last seq of the log routed */
+    int64_t failures; /* the sink's failed attempts, ever (as journaled) */
+    int64_t streak;   /* failed attempts in a row, for the backoff */
+    uint64_t rng;     /* jitter */
+    int fallback;     /* index of the fallback sink, -1: none */
+    sg_retry_cfg_t retry; /* with defaults filled in */
+    /* Guarded by mu. */
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* kicked or stop */
+    pthread_cond_t idle; /* the worker found nothing left to do */
+    uint64_t kicks;      /* wake-ups asked for */
+    uint64_t seen;       /* kicks already looked at when the worker last went idle */
+    bool is_idle;
+    bool stop;
+    bool paused; /* standby: deliver nothing (sg_notify_set_active) */
+    sg_notify_stats_t stats;
+} s_sink_t;
+
+struct sg_notify {
+    const sg_clock_t *clock; /* borrowed */
+    s_sink_t *sinks;
+    size_t n_sinks;
+    char *path;           /* the journal file */
+    char *tmp_dir;        /* a private outbox's directory, removed by destroy; NULL: shared */
+    sg_journal_t *poster; /* post's own connection (the caller's thread) */
+};
+
+/* --- small helpers ----------------------------------------------------------- */
+
+static const char *s_sink_name(const sg_sink_cfg_t *sc) { return sc->name ? sc->name : "?"; }
+
+/* Appends one error at `mark`; with no error list, logs it instead. */
+static void s_error(sg_config_errors_t *errs, const sg_mark_t *mark, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_error(sg_config_errors_t *errs, const sg_mark_t *mark, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = NULL;
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (text = malloc((size_t)n + 1)) != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(text, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    const char *what = text ? text : "out of memory while reporting a sink error";
+    if (errs)
+        (void)sg_config_errors_add(errs, mark, "%s", what);
+    else
+        sg_error(S_MODULE, "%s:%d:%d: %s", mark->file ? mark->file : "?", mark->line,
+                 mark->column, what);
+    free(text);
+}
+
+/* --- loading and checking ------------------------------------------------------ */
+
+/* The library to load: the sink's path, else <dir>/sg_<plugin><suffix>. */
+static int s_resolve_path(s_sink_t *s, const sg_config_t *cfg, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->cfg;
+    if (sc->path) {
+        s->lib_path = sg_strdupf("%s", sc->path);
+        return s->lib_path ? SG_OK : SG_ENOMEM;
+    }
+    if (!sc->plugin) {
+        s_error(errs, &sc->mark, "sink '%s': sets neither plugin nor path", s_sink_name(sc));
+        return SG_ECONFIG;
+    }
+    const char *env = getenv("SG_PLUGIN_DIR");
+    char exe_dir[4096];
+    const char *dir = cfg->plugin_dir;
+    if (!dir && env && *env)
+        dir = env;
+    if (dir) {
+        s->lib_path = sg_strdupf("%s/sg_%s%s", dir, sc->plugin, sg_dl_suffix());
+    } else {
+        if (sg_platform_exe_dir(exe_dir, sizeof exe_dir) != SG_OK) {
+            s_error(errs, &sc->mark,
+                    "sink '%s': cannot find the plugin directory; set plugin_dir",
+                    s_sink_name(sc));
+            return SG_ECONFIG;
+        }
+        s->lib_path = sg_strdupf("%s/plugins/sg_%s%s", exe_dir, sc->plugin, sg_dl_suffix());
+    }
+    return s->lib_path ? SG_OK : SG_ENOMEM;
+}
+
+static int s_open(s_sink_t *s, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->cfg;
+    char why[512] = "";
+    s->dl = sg_dl_open(s->lib_path, why, sizeof why);
+    if (!s->dl) {
+        s_error(errs, &sc->mark, "sink '%s': cannot load plugin library '%s': %s",
+                s_sink_name(sc), s->lib_path, why);
+        return SG_ECONFIG;
+    }
+    s->plugin = sg_dl_sym(s->dl, SG_PLUGIN_DESCRIPTOR_SYMBOL);
+    if (!s->plugin) {
+        s_error(errs, &sc->mark, "sink '%s': plugin library '%s' does not export %s",
+                s_sink_name(sc), s->lib_path, SG_PLUGIN_DESCRIPTOR_SYMBOL);
+        return SG_ECONFIG;
+    }
+    return SG_OK;
+}
+
+/* ABI version and size first; only then the rest of the descriptor. */
+static int s_check_descriptor(s_sink_t *s, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->cfg;
+    const sg_plugin_t *p = s->plugin;
+    if (p->abi_version != SG_PLUGIN_ABI_VERSION) {
+        s_error(errs, &sc->mark,
+                "sink '%s': plugin library '%s' is ABI version %" PRIu32
+                ", this siteguard speaks %u",
+                s_sink_name(sc), s->lib_path, p->abi_version, SG_PLUGIN_ABI_VERSION);
+        return SG_ECONFIG;
+    }
+    if (p->struct_size < sizeof(sg_plugin_t)) {
+        s_error(errs, &sc->mark,
+                "sink '%s': plugin library '%s' has a descriptor of %" PRIu32
+                " bytes, this siteguard needs %zu",
+                s_sink_name(sc), s->lib_path, p->struct_size, sizeof(sg_plugin_t));
+        return SG_ECONFIG;
+    }
+    if (!p->name || !p->init || !p->deliver || !p->close ||
+        (p->n_config_keys > 0 && !p->config_keys)) {
+        s_error(errs, &sc->mark, "sink '%s': plugin library '%s' has an incomplete descriptor",
+                s_sink_name(sc), s->lib_path);
+        return SG_ECONFIG;
+    }
+    if (sc->plugin && strcmp(sc->plugin, p->name) != 0) {
+        s_error(errs, &sc->mark, "sink '%s': plugin library '%s' holds plugin '%s', not '%s'",
+                s_sink_name(sc), s->lib_path, p->name, sc->plugin);
+        return SG_ECONFIG;
+    }
+    return SG_OK;
+}
+
+static const sg_plugin_config_key_t *s_find_key(const sg_plugin_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_config_keys; i++) {
+        if (p->config_keys[i].name && strcmp(p->config_keys[i].name, name) == 0)
+            return &p->config_keys[i];
+    }
+    return NULL;
+}
+
+static const sg_kv_t *s_find_option(const sg_sink_cfg_t *sc, const char *key)
+{
+    for (size_t i = 0; i < sc->n_options; i++) {
+        if (sc->options[i].key && strcmp(sc->options[i].key, key) == 0)
+            return &sc->options[i];
+    }
+    return NULL;
+}
+
+/* "path, fsync": the plugin's keys, for error messages. Caller frees. */
+static char *s_key_list(const sg_plugin_t *p)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < p->n_config_keys; i++)
+        len += strlen(p->config_keys[i].name ? p->config_keys[i].name : "") + 2;
+    char *list = malloc(len);
+    if (!list)
+        return NULL;
+    list[0] = '\0';
+    for (size_t i = 0; i < p->n_config_keys; i++) {
+        if (i > 0)
+            strcat(list, ", ");
+        strcat(list, p->config_keys[i].name ? p->config_keys[i].name : "");
+    }
+    return list;
+}
+
+static const char *s_type_name(sg_cfg_type_t type)
+{
+    switch (type) {
+    case SG_CFG_STRING: return "a string";
+    case SG_CFG_INT: return "an integer";
+    case SG_CFG_BOOL: return "true or false";
+    case SG_CFG_DURATION: return "a duration such as 250ms, 3s or 2m";
+    }
+    return "of an unknown type";
+}
+
+/* The normalised text of `text` as a value of `type` in *out (caller frees).
+ * Returns 0, SG_EINVAL when it is not such a value, or SG_ENOMEM. */
+static int s_normalise(sg_cfg_type_t type, const char *text, char **out)
+{
+    *out = NULL;
+    switch (type) {
+    case SG_CFG_STRING:
+        *out = sg_strdupf("%s", text);
+        break;
+    case SG_CFG_INT: {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (*text == '\0' || *end != '\0' || errno == ERANGE)
+            return SG_EINVAL;
+        *out = sg_strdupf("%lld", v);
+        break;
+    }
+    case SG_CFG_BOOL:
+        if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0)
+            return SG_EINVAL;
+        *out = sg_strdupf("%s", text);
+        break;
+    case SG_CFG_DURATION: {
+        int64_t ms = 0;
+        if (sg_config_parse_duration(text, &ms) != SG_OK || ms < 0)
+            return SG_EINVAL;
+        *out = sg_strdupf("%" PRId64, ms);
+        break;
+    }
+    default:
+        return SG_EINVAL;
+    }
+    return *out ? SG_OK : SG_ENOMEM;
+}
+
+/* Unknown and repeated keys, each at the option's own mark. */
+static int s_check_known_keys(s_sink_t *s, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->cfg;
+    int rc = SG_OK;
+    for (size_t i = 0; i < sc->n_options; i++) {
+        const sg_kv_t *kv = &sc->options[i];
+        const char *key = kv->key ? kv->key : "";
+        if (!s_find_key(s->plugin, key)) {
+            char *expected = s_key_list(s->plugin);
+            s_error(errs, &kv->mark,
+                    "sink '%s': unknown option '%s' for plugin '%s' (expected: %s)",
+                    s_sink_name(sc), key, s->plugin->name, expected ? expected : "?");
+            free(expected);
+            rc = SG_ECONFIG;
+        } else if (s_find_option(sc, key) != kv) {
+            s_error(errs, &kv->mark, "sink '%s': option '%s' is set twice", s_sink_name(sc), key);
+            rc = SG_ECONFIG;
+        }
+    }
+    return rc;
+}
+
+/* The value of one config key: the sink's, else the default, else none.
+ * Returns 0 (with *out NULL when the key is unset), SG_ECONFIG or SG_ENOMEM. */
+static int s_option_value(s_sink_t *s, const sg_plugin_config_key_t *k, char **out,
+                          sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->cfg;
+    const sg_kv_t *kv = s_find_option(sc, k->name);
+    *out = NULL;
+    if (!kv && !k->default_value) {
+        if (!k->required)
+            return SG_OK;
+        s_error(errs, &sc->mark, "sink '%s': option '%s' is required by plugin '%s'",
+                s_sink_name(sc), k->name, s->plugin->name);
+        return SG_ECONFIG;
+    }
+    const char *text = kv ? (kv->value ? kv->value : "") : k->default_value;
+    int rc = s_normalise(k->type, text, out);
+    if (rc != SG_EINVAL)
+        return rc;
+    if (!kv)
+        s_error(errs, &sc->mark, "sink '%s': plugin '%s' has an invalid default for '%s'",
+                s_sink_name(sc), s->plugin->name, k->name);
+    else if (k->secret)
+        s_error(errs, &kv->mark, "sink '%s': option '%s' must be %s", s_sink_name(sc), k->name,
+                s_type_name(k->type));
+    else
+        s_error(errs, &kv->mark, "sink '%s': option '%s' must be %s, not '%s'", s_sink_name(sc),
+                k->name, s_type_name(k->type), text);
+    return SG_ECONFIG;
+}
+
+/* Checks the sink's options against the config map and builds the option
+ * array given to init: every key that is set or has a default. */
+static int s_build_options(s_sink_t *s, sg_config_errors_t *errs)
+{
+    const sg_plugin_t *p = s->plugin;
+    int rc = s_check_known_keys(s, errs);
+    s->options = calloc(p->n_config_keys ? p->n_config_keys : 1, sizeof *s->options);
+    if (!s->options)
+        return SG_ENOMEM;
+    for (size_t i = 0; i < p->n_config_keys; i++) {
+        const sg_plugin_config_key_t *k = &p->config_keys[i];
+        char *value = NULL;
+        int krc = k->name ? s_option_value(s, k, &value, errs) : SG_OK;
+        if (krc == SG_ENOMEM)
+            return SG_ENOMEM;
+        if (krc != SG_OK)
+            rc = krc;
+        if (value) {
+            s->options[s->n_options].key = k->name;
+            s->options[s->n_options].value = value;
+            s->n_options++;
+        }
+    }
+    return rc;
+}
+
+static int s_sink_load(s_sink_t *s, const sg_config_t *cfg, const sg_sink_cfg_t *sc,
+                       sg_config_errors_t *errs)
+{
+    s->cfg = sc;
+    int rc = s_resolve_path(s, cfg, errs);
+    if (rc == SG_OK)
+        rc = s_open(s, errs);
+    if (rc == SG_OK)
+        rc = s_check_descriptor(s, errs);
+    if (rc == SG_OK)
+        rc = s_build_options(s, errs);
+    if (rc == SG_ENOMEM)
+        s_error(errs, &sc->mark, "sink '%s': out of memory while loading", s_sink_name(sc));
+    return rc;
+}
+
+/* Frees what loading made (the plugin must be closed already). */
+static void s_sink_unload(s_sink_t *s)
+{
+    for (size_t i = 0; i < s->n_options; i++)
+        free((char *)s->options[i].value);
+    free(s->options);
+    s->options = NULL;
+    s->n_options = 0;
+    s->plugin = NULL;
+    sg_dl_close(&s->dl);
+    free(s->lib_path);
+    s->lib_path = NULL;
+}
+
+int sg_notify_check(const sg_config_t *cfg, sg_config_errors_t *errs)
+{
+    int rc = SG_OK;
+    for (size_t i = 0; i < cfg->n_sinks; i++) {
+        s_sink_t s;
+        memset(&s, 0, sizeof s);
+        int src = s_sink_load(&s, cfg, &cfg->sinks[i], errs);
+        s_sink_unload(&s);
+        if (src != SG_OK)
+            rc = SG_ECONFIG;
+    }
+    return rc;
+}
+
+/* --- the host table -------------------------------------------------------------- */
+
+static void s_host_log(const sg_plugin_host_t *host, int level, const char *fmt, ...)
+{
+    const s_sink_t *s = host->host_data;
+    if (level < SG_PLUGIN_LOG_ERROR)
+        level = SG_PLUGIN_LOG_ERROR;
+    if (level > SG_PLUGIN_LOG_DEBUG)
+        level = SG_PLUGIN_LOG_DEBUG;
+    va_list ap;
+    va_start(ap, fmt);
+    sg_logv((sg_log_level_t)level, s->log_tag, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t s_host_now_ms(const sg_plugin_host_t *host)
+{
+    const s_sink_t *s = host->host_data;
+    return sg_clock_wall(s->owner->clock);
+}
+
+/* Logs the options at debug level, secret values masked. */
+static void s_log_options(const s_sink_t *s)
+{
+    if (sg_log_get_level() < SG_LOG_DEBUG)
+        return;
+    for (size_t i = 0; i < s->n_options; i++) {
+        const sg_plugin_config_key_t *k = s_find_key(s->plugin, s->options[i].key);
+        sg_debug(s->log_tag, "option %s = %s", s->options[i].key,
+                 (k && k->secret) ? "(secret)" : s->options[i].value);
+    }
+}
+
+/* --- routing ---------------------------------------------------------------------------------- */
+
+static unsigned s_route_kind(sg_outcome_kind_t kind)
+{
+    switch (kind) {
+    case SG_OUTCOME_SITE_SUSPECT:
+    case SG_OUTCOME_SITE_LOST:
+    case SG_OUTCOME_SITE_RECOVERED:
+    case SG_OUTCOME_SITE_CONTESTED:
+    case SG_OUTCOME_DECISION: return SG_ROUTE_DECISION;
+    case SG_OUTCOME_BLOCKED: return SG_ROUTE_BLOCKED;
+    case SG_OUTCOME_CANCELLED:
+    case SG_OUTCOME_JOB_STARTED:
+    case SG_OUTCOME_PROGRESS:
+    case SG_OUTCOME_SUCCEEDED:
+    case SG_OUTCOME_FAILED:
+    case SG_OUTCOME_TIMED_OUT: return SG_ROUTE_JOB;
+    case SG_OUTCOME_DRILL_REPORT: return SG_ROUTE_DRILL;
+    case SG_OUTCOME_NOTICE: return SG_ROUTE_SERVICE;
+    }
+    return SG_ROUTE_SERVICE;
+}
+
+static bool s_routed(const sg_sink_cfg_t *sc, const sg_outcome_t *o)
+{
+    unsigned kinds = sc->kinds ? sc->kinds : (unsigned)SG_ROUTE_ALL;
+    return (kinds & s_route_kind(o->kind)) != 0 && (int)o->severity >= sc->min_severity;
+}
+
+/* Decisions and blocks name a collection of a site: those are grouped. */
+static bool s_groupable(const s_sink_t *s, const sg_outbox_row_t *r)
+{
+    return s->cfg->group_ms > 0 && r->site && !r->grp &&
+           (strcmp(r->kind, "decision") == 0 || strcmp(r->kind, "blocked") == 0);
+}
+
+/* --- backoff ---------------------------------------------------------------------------------- */
+
+static uint64_t s_next_random(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15)); /* splitmix64 */
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+int64_t sg_notify_backoff_cap_ms(const sg_retry_cfg_t *r, int64_t streak)
+{
+    int64_t initial = r->initial_ms > 0 ? r->initial_ms : S_DEFAULT_INITIAL_MS;
+    int64_t max = r->max_ms > 0 ? r->max_ms : S_DEFAULT_MAX_MS;
+    int64_t cap = initial;
+    for (int64_t i = 1; i < streak && cap < max; i++)
+        cap = cap > max / 2 ? max : cap * 2;
+    return cap < max ? cap : max;
+}
+
+int64_t sg_notify_backoff_ms(const sg_retry_cfg_t *r, int64_t streak, uint64_t *rng)
+{
+    int64_t cap = sg_notify_backoff_cap_ms(r, streak);
+    return (int64_t)(s_next_random(rng) % (uint64_t)(cap + 1));
+}
+
+/* --- the worker's waits ------------------------------------------------------------------------ */
+
+static bool s_stopping(s_sink_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool stop = s->stop;
+    pthread_mutex_unlock(&s->mu);
+    return stop;
+}
+
+static bool s_paused(s_sink_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool paused = s->paused;
+    pthread_mutex_unlock(&s->mu);
+    return paused;
+}
+
+static uint64_t s_kicks(s_sink_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t k = s->kicks;
+    pthread_mutex_unlock(&s->mu);
+    return k;
+}
+
+static void s_kick(s_sink_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->kicks++;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Sleeps `ms` on the clock in slices; false when a stop came first. With
+ * `kick_gen`, also returns (true) as soon as the sink is kicked again. */
+static bool s_sleep(s_sink_t *s, int64_t ms, const uint64_t *kick_gen)
+{
+    const sg_clock_t *clock = s->owner->clock;
+    while (ms > 0) {
+        if (s_stopping(s))
+            return false;
+        if (kick_gen && s_kicks(s) != *kick_gen)
+            return true;
+        int64_t slice = ms < S_SLEEP_SLICE_MS ? ms : S_SLEEP_SLICE_MS;
+        sg_clock_sleep(clock, slice);
+        ms -= slice;
+    }
+    return !s_stopping(s);
+}
+
+static void s_add_ms(struct timespec *ts, int64_t ms)
+{
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Nothing to do as of kick `gen`: says so to drain, then waits for a kick,
+ * a stop, or the idle poll (real time: a journal written by another
+ * connection may have outcomes nobody kicked for). */
+static void s_idle_wait(s_sink_t *s, uint64_t gen)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    s_add_ms(&deadline, S_IDLE_POLL_MS);
+    pthread_mutex_lock(&s->mu);
+    s->seen = gen;
+    s->is_idle = true;
+    pthread_cond_broadcast(&s->idle);
+    while (!s->stop && s->kicks == gen) {
+        if (pthread_cond_timedwait(&s->wake, &s->mu, &deadline) == ETIMEDOUT)
+            break;
+    }
+    s->is_idle = false;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* --- routing the log into the outbox ------------------------------------------------------------ */
+
+/* Queues the log's new outcomes that this sink is routed; the others are
+ * passed over. Returns 0 or a negative error (journal). */
+static int s_scan(s_sink_t *s)
+{
+    for (;;) {
+        sg_journal_logged_t *logged = NULL;
+        size_t n = 0;
+        int rc = sg_journal_outbox_after(s->j, s->cursor, S_SCAN_BATCH, &logged, &n);
+        if (rc != SG_OK || n == 0) {
+            sg_journal_logged_free(logged, n);
+            return rc;
+        }
+        uint64_t *seqs = calloc(n, sizeof *seqs);
+        char **sites = calloc(n, sizeof *sites);
+        size_t queued = 0;
+        rc = seqs && sites ? SG_OK : SG_ENOMEM;
+        for (size_t i = 0; rc == SG_OK && i < n; i++) {
+            sg_outcome_t *o = sg_outcome_from_json(logged[i].json);
+            if (!o) {
+                sg_warn(s->log_tag, "outcome %" PRIu64 " of the log cannot be read; skipped",
+                        logged[i].seq);
+            } else if (s_routed(s->cfg, o)) {
+                seqs[queued] = logged[i].seq;
+                sites[queued] = o->site ? sg_strdupf("%s", o->site) : NULL;
+                if (o->site && !sites[queued])
+                    rc = SG_ENOMEM;
+                queued++;
+            }
+            sg_outcome_free(&o);
+        }
+        uint64_t last = logged[n - 1].seq;
+        if (rc == SG_OK)
+            rc = sg_journal_outbox_queue(s->j, s->cfg->name, seqs, (const char *const *)sites,
+                                         queued, last);
+        for (size_t i = 0; sites && i < queued; i++)
+            free(sites[i]);
+        free(sites);
+        free(seqs);
+        sg_journal_logged_free(logged, n);
+        if (rc != SG_OK)
+            return rc;
+        s->cursor = last;
+        pthread_mutex_lock(&s->mu);
+        s->stats.queued += queued;
+        pthread_mutex_unlock(&s->mu);
+        if (n < S_SCAN_BATCH)
+            return SG_OK;
+    }
+}
+
+/* --- what to deliver next --------------------------------------------------------------------- */
+
+/* One delivery: the rows it settles and the outcome the plugin gets. */
+typedef struct {
+    uint64_t *seqs;
+    size_t n;
+    sg_outcome_t *outcome;
+} s_work_t;
+
+static void s_work_fini(s_work_t *w)
+{
+    free(w->seqs);
+    sg_outcome_free(&w->outcome);
+    memset(w, 0, sizeof *w);
+}
+
+/* The logged outcome of one row in *out. Returns 0, SG_EINVAL when the log
+ * has no readable outcome there (it can never be delivered), or another
+ * negative error (try again later). */
+static int s_load(s_sink_t *s, uint64_t seq, sg_outcome_t **out)
+{
+    char *json = NULL;
+    *out = NULL;
+    int rc = sg_journal_outbox_json(s->j, seq, &json);
+    if (rc == SG_OK && !(*out = sg_outcome_from_json(json)))
+        rc = SG_EINVAL;
+    free(json);
+    if (rc == SG_EINVAL || rc == SG_ENOTFOUND) {
+        sg_error(s->log_tag, "outcome %" PRIu64 " of the log cannot be read", seq);
+        rc = SG_EINVAL;
+    }
+    return rc;
+}
+
+static const char *s_fallback_name(const s_sink_t *s)
+{
+    return s->fallback >= 0 ? s->owner->sinks[s->fallback].cfg->name : NULL;
+}
+
+/* Dead-letters rows: journaled, logged by dedup key, handed to the fallback. */
+static void s_dead_letter(s_sink_t *s, const uint64_t *seqs, size_t n, const char *why)
+{
+    const char *fb = s_fallback_name(s);
+    int rc = sg_journal_outbox_dead(s->j, s->cfg->name, seqs, n, why, sg_clock_wall(s->owner->clock),
+                                    fb);
+    if (rc != SG_OK) {
+        sg_error(s->log_tag, "cannot record %zu dead letter%s: %s", n, n == 1 ? "" : "s",
+                 sg_err_str(rc));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sg_outcome_t *o = NULL;
+        (void)s_load(s, seqs[i], &o);
+        sg_error(s->log_tag, "dead letter %s (%s): %s%s%s",
+                 o && o->dedup_key ? o->dedup_key : "?",
+                 o ? sg_outcome_kind_name(o->kind) : "?", why, fb ? "; handed to sink " : "",
+                 fb ? fb : "");
+        sg_outcome_free(&o);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->stats.dead += n;
+    pthread_mutex_unlock(&s->mu);
+    if (s->fallback >= 0)
+        s_kick(&s->owner->sinks[s->fallback]);
+}
+
+/* Rows that have waited through `limit` failed attempts are dead letters;
+ * done[i] is set for each. Returns how many. */
+static size_t s_expire(s_sink_t *s, sg_outbox_row_t *rows, size_t n, bool *done)
+{
+    uint64_t *dead = calloc(n ? n : 1, sizeof *dead);
+    size_t n_dead = 0;
+    for (size_t i = 0; dead && i < n; i++) {
+        if (s->failures - rows[i].base >= s->retry.limit) {
+            dead[n_dead++] = rows[i].seq;
+            done[i] = true;
+        }
+    }
+    if (n_dead > 0) {
+        char *why = sg_strdupf("retries exhausted (%d failed attempts of the sink)",
+                               s->retry.limit);
+        s_dead_letter(s, dead, n_dead, why ? why : "retries exhausted");
+        free(why);
+    }
+    free(dead);
+    return n_dead;
+}
+
+/* From/to of a sealed group's key ".../group/<from>-<to>". */
+static void s_group_window(const char *grp, int64_t *from, int64_t *to)
+{
+    long long a = 0, b = 0;
+    const char *slash = strrchr(grp, '/');
+    if (slash && sscanf(slash + 1, "%lld-%lld", &a, &b) == 2) {
+        *from = a;
+        *to = b;
+    }
+}
+
+/* Builds the delivery of members[0..n) (rows of one group, in seq order). */
+static int s_make_group(s_sink_t *s, sg_outbox_row_t **members, size_t n, const char *grp,
+                        s_work_t *w)
+{
+    int64_t from = members[0]->time_ms, to = from + s->cfg->group_ms;
+    if (grp)
+        s_group_window(grp, &from, &to);
+    sg_outcome_t **outs = calloc(n, sizeof *outs);
+    w->seqs = calloc(n, sizeof *w->seqs);
+    int rc = outs && w->seqs ? SG_OK : SG_ENOMEM;
+    for (size_t i = 0; rc == SG_OK && i < n; i++) {
+        w->seqs[w->n++] = members[i]->seq;
+        rc = s_load(s, members[i]->seq, &outs[i]);
+    }
+    if (rc == SG_OK && n == 1) {
+        w->outcome = outs[0];
+        outs[0] = NULL;
+    } else if (rc == SG_OK) {
+        w->outcome = sg_outcome_group((const sg_outcome_t *const *)outs, n, from, to);
+        rc = w->outcome ? SG_OK : SG_ENOMEM;
+        if (rc == SG_OK && !grp)
+            rc = sg_journal_outbox_seal(s->j, s->cfg->name, w->seqs, n, w->outcome->dedup_key);
+    }
+    for (size_t i = 0; outs && i < n; i++)
+        sg_outcome_free(&outs[i]);
+    free(outs);
+    return rc;
+}
+
+/* Rows of the same sealed group, or of the same open window (kind, site,
+ * time in [from, from + group)), starting at rows[first]. */
+static size_t s_members(const s_sink_t *s, sg_outbox_row_t *rows, size_t n, const bool *done,
+                        size_t first, sg_outbox_row_t **out)
+{
+    const sg_outbox_row_t *f = &rows[first];
+    size_t k = 0;
+    for (size_t i = first; i < n; i++) {
+        const sg_outbox_row_t *r = &rows[i];
+        bool same = f->grp ? (r->grp && strcmp(r->grp, f->grp) == 0)
+                           : (!done[i] && s_groupable(s, r) && strcmp(r->kind, f->kind) == 0 &&
+                              strcmp(r->site, f->site) == 0 && r->time_ms >= f->time_ms &&
+                              r->time_ms < f->time_ms + s->cfg->group_ms);
+        if (same)
+            out[k++] = &rows[i];
+    }
+    return k;
+}
+
+/* Picks the first delivery that is due, in seq order: a single outcome, a
+ * sealed group, or a window that has closed (sealed now). Windows still
+ * open set *wake_at (wall ms). Returns 1 with *w filled, 0 when nothing is
+ * due, or a negative error. */
+static int s_pick(s_sink_t *s, s_work_t *w, int64_t *wake_at)
+{
+    sg_outbox_row_t *rows = NULL;
+    size_t n = 0;
+    *wake_at = INT64_MAX;
+    int rc = sg_journal_outbox_pending(s->j, s->cfg->name, S_PENDING_WINDOW, &rows, &n);
+    if (rc != SG_OK)
+        return rc;
+    bool *done = calloc(n ? n : 1, sizeof *done);
+    sg_outbox_row_t **members = calloc(n ? n : 1, sizeof *members);
+    rc = done && members ? 0 : SG_ENOMEM;
+    if (rc == 0)
+        s_expire(s, rows, n, done);
+    int64_t now = sg_clock_wall(s->owner->clock);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (done[i])
+            continue;
+        if (!rows[i].grp && !s_groupable(s, &rows[i])) {
+            int lrc = s_load(s, rows[i].seq, &w->outcome);
+            w->seqs = calloc(1, sizeof *w->seqs);
+            if (lrc == SG_OK && w->seqs) {
+                w->seqs[w->n++] = rows[i].seq;
+                rc = 1;
+            } else if (lrc == SG_EINVAL) { /* it can never be delivered */
+                s_work_fini(w);
+                s_dead_letter(s, &rows[i].seq, 1, "the outcome log entry cannot be read");
+            } else {
+                rc = lrc != SG_OK ? lrc : SG_ENOMEM;
+            }
+            continue;
+        }
+        size_t k = s_members(s, rows, n, done, i, members);
+        for (size_t m = 0; m < k; m++)
+            done[members[m] - rows] = true;
+        int64_t closes = rows[i].time_ms + s->cfg->group_ms;
+        if (!rows[i].grp && now < closes) {
+            *wake_at = closes < *wake_at ? closes : *wake_at;
+            continue;
+        }
+        rc = s_make_group(s, members, k, rows[i].grp, w);
+        rc = rc == SG_OK ? 1 : rc;
+        if (rc == SG_EINVAL) { /* a member cannot be read: dead-letter the lot, go on */
+            uint64_t *seqs = w->seqs;
+            size_t ns = w->n;
+            w->seqs = NULL;
+            s_work_fini(w);
+            s_dead_letter(s, seqs, ns, "the outcome log entry cannot be read");
+            free(seqs);
+            rc = 0;
+        }
+    }
+    if (rc < 0)
+        s_work_fini(w);
+    free(members);
+    free(done);
+    sg_outbox_rows_free(rows, n);
+    return rc;
+}
+
+/* --- delivering --------------------------------------------------------------------------------- */
+
+static void s_count(s_sink_t *s, uint64_t *counter, uint64_t by)
+{
+    pthread_mutex_lock(&s->mu);
+    *counter += by;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* A RETRY: one more failure of the sink; rows past the limit die; then the
+ * sink backs off (full jitter) before it tries anything again. */
+static void s_failed(s_sink_t *s, const s_work_t *w)
+{
+    int64_t failures = s->failures;
+    int rc = sg_journal_outbox_failed(s->j, s->cfg->name, w->seqs, w->n,
+                                      "the plugin asked to retry", &failures);
+    if (rc != SG_OK)
+        sg_error(s->log_tag, "cannot record a failed delivery: %s", sg_err_str(rc));
+    else
+        s->failures = failures;
+    s->streak++;
+    sg_outbox_row_t *rows = NULL;
+    size_t n = 0;
+    if (sg_journal_outbox_pending(s->j, s->cfg->name, S_PENDING_WINDOW, &rows, &n) == SG_OK) {
+        bool *done = calloc(n ? n : 1, sizeof *done);
+        if (done)
+            s_expire(s, rows, n, done);
+        bool gave_up = false; /* a row of this delivery was dead-lettered */
+        for (size_t i = 0; done && i < n; i++) {
+            for (size_t k = 0; done[i] && k < w->n; k++)
+                gave_up = gave_up || rows[i].seq == w->seqs[k];
+        }
+        if (!gave_up)
+            s_count(s, &s->stats.retries, 1);
+        free(done);
+        sg_outbox_rows_free(rows, n);
+    }
+    int64_t wait = sg_notify_backoff_ms(&s->retry, s->streak, &s->rng);
+    sg_debug(s->log_tag, "backing off %" PRId64 " ms after %" PRId64 " failure%s in a row", wait,
+             s->streak, s->streak == 1 ? "" : "s");
+    s_sleep(s, wait, NULL);
+}
+
+static void s_deliver(s_sink_t *s, const s_work_t *w)
+{
+    sg_deliver_result_t r = s->plugin->deliver(s->ctx, w->outcome);
+    if (r == SG_DELIVER_OK) {
+        s->streak = 0;
+        int rc = sg_journal_outbox_delivered(s->j, s->cfg->name, w->seqs, w->n,
+                                             sg_clock_wall(s->owner->clock));
+        if (rc != SG_OK)
+            sg_error(s->log_tag, "delivered %s but cannot record it (it may be sent again): %s",
+                     w->outcome->dedup_key, sg_err_str(rc));
+        s_count(s, &s->stats.delivered, w->n);
+        if (w->n > 1)
+            s_count(s, &s->stats.grouped, 1);
+        return;
+    }
+    if (r == SG_DELIVER_RETRY) {
+        s_failed(s, w);
+        return;
+    }
+    s->streak = 0; /* the sink answered: it is up; this notice is bad */
+    s_dead_letter(s, w->seqs, w->n,
+                  r == SG_DELIVER_FATAL ? "the plugin refused it for good"
+                                        : "the plugin returned an unknown result");
+}
+
+static void *s_worker(void *arg)
+{
+    s_sink_t *s = arg;
+    while (!s_stopping(s)) {
+        uint64_t gen = s_kicks(s);
+        s_work_t w = {0};
+        int64_t wake_at = INT64_MAX;
+        if (s_paused(s)) {
+            s_idle_wait(s, gen); /* a standby: the outbox waits */
+            continue;
+        }
+        int rc = s_scan(s);
+        rc = rc == SG_OK ? s_pick(s, &w, &wake_at) : rc;
+        if (rc < 0) {
+            sg_error(s->log_tag, "outbox: %s; trying again", sg_err_str(rc));
+            s_sleep(s, S_ERROR_PAUSE_MS, NULL);
+        } else if (rc == 1) {
+            s_deliver(s, &w);
+        } else if (wake_at == INT64_MAX) {
+            s_idle_wait(s, gen);
+        } else {
+            s_sleep(s, wake_at - sg_clock_wall(s->owner->clock), &gen);
+        }
+        s_work_fini(&w);
+    }
+    return NULL;
+}
+
+/* --- life cycle ---------------------------------------------------------------------------------- */
+
+static int s_sink_sync_init(s_sink_t *s)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return SG_ENOMEM;
+    int rc = SG_ENOMEM;
+    if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0)
+        goto fail;
+    if (pthread_mutex_init(&s->mu, NULL) != 0)
+        goto fail;
+    if (pthread_cond_init(&s->wake, &attr) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        goto fail;
+    }
+    if (pthread_cond_init(&s->idle, &attr) != 0) {
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->mu);
+        goto fail;
+    }
+    s->sync_ready = true;
+    rc = SG_OK;
+fail:
+    pthread_condattr_destroy(&attr);
+    return rc;
+}
+
+static uint64_t s_seed(const char *name, int64_t wall)
+{
+    uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+    return h ^ (uint64_t)wall;
+}
+
+/* The sink's own journal connection, its outbox state and its retry rules. */
+static int s_sink_outbox(s_sink_t *s, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->cfg;
+    bool created = false;
+    s->j = sg_journal_open(s->owner->path);
+    int rc = s->j ? sg_journal_outbox_init(s->j, true) : SG_EIO;
+    rc = rc ? rc : sg_journal_outbox_sink(s->j, s_sink_name(sc), &s->cursor, &s->failures,
+                                          &created);
+    if (rc != SG_OK) {
+        s_error(errs, &sc->mark, "sink '%s': cannot open its outbox in the journal",
+                s_sink_name(sc));
+        return rc;
+    }
+    s->retry.initial_ms = sc->retry.initial_ms > 0 ? sc->retry.initial_ms : S_DEFAULT_INITIAL_MS;
+    s->retry.max_ms = sc->retry.max_ms > 0 ? sc->retry.max_ms : S_DEFAULT_MAX_MS;
+    s->retry.limit = sc->retry.limit > 0 ? sc->retry.limit : S_DEFAULT_LIMIT;
+    s->rng = s_seed(s_sink_name(sc), sg_clock_wall(s->owner->clock));
+    long pending = sg_journal_outbox_count(s->j, s_sink_name(sc), SG_OUTBOX_PENDING);
+    if (created)
+        sg_info(s->log_tag, "new sink: starts after outcome %" PRIu64
+                            " of the log (earlier outcomes are not sent to it)", s->cursor);
+    else if (pending > 0)
+        sg_info(s->log_tag, "resuming: %ld notice%s pending", pending, pending == 1 ? "" : "s");
+    return SG_OK;
+}
+
+/* Calls init and starts the worker. */
+static int s_sink_start(s_sink_t *s, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->cfg;
+    s->host.abi_version = SG_PLUGIN_ABI_VERSION;
+    s->host.struct_size = (uint32_t)sizeof s->host;
+    s->host.instance = s_sink_name(sc);
+    s->host.log = s_host_log;
+    s->host.now_ms = s_host_now_ms;
+    s->host.host_data = s;
+    s->log_tag = sg_strdupf("sink:%s", s_sink_name(sc));
+    if (!s->log_tag || s_sink_sync_init(s) != SG_OK) {
+        s_error(errs, &sc->mark, "sink '%s': out of memory while starting", s_sink_name(sc));
+        return SG_ENOMEM;
+    }
+    int rc = s_sink_outbox(s, errs);
+    if (rc != SG_OK)
+        return rc;
+    s_log_options(s);
+    if (s->plugin->init(&s->host, s->options, s->n_options, &s->ctx) != 0) {
+        s_error(errs, &sc->mark, "sink '%s': plugin '%s' failed to start (see the log)",
+                s_sink_name(sc), s->plugin->name);
+        return SG_ECONFIG;
+    }
+    s->inited = true;
+    if (pthread_create(&s->thread, NULL, s_worker, s) != 0) {
+        s_error(errs, &sc->mark, "sink '%s': cannot start its worker thread", s_sink_name(sc));
+        return SG_EIO;
+    }
+    s->thread_started = true;
+    sg_info(s->log_tag, "plugin '%s' started from '%s'", s->plugin->name, s->lib_path);
+    return SG_OK;
+}
+
+static void s_sink_stop(s_sink_t *s)
+{
+    if (s->thread_started) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = true;
+        pthread_cond_broadcast(&s->wake);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+        s->thread_started = false;
+    }
+    long left = s->j ? sg_journal_outbox_count(s->j, s_sink_name(s->cfg), SG_OUTBOX_PENDING) : 0;
+    if (left > 0)
+        sg_warn(s->log_tag, "%ld notice%s not delivered yet%s", left, left == 1 ? "" : "s",
+                s->owner->tmp_dir ? " (lost: this outbox is temporary)"
+                                  : "; kept in the outbox for the next start");
+    sg_journal_close(&s->j);
+    if (s->inited) {
+        s->plugin->close(s->ctx);
+        s->inited = false;
+        s->ctx = NULL;
+    }
+    if (s->sync_ready) {
+        pthread_cond_destroy(&s->idle);
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->mu);
+        s->sync_ready = false;
+    }
+    free(s->log_tag);
+    s->log_tag = NULL;
+    s_sink_unload(s);
+}
+
+/* Resolves each sink's fallback to an index. */
+static int s_resolve_fallbacks(sg_notify_t *n, sg_config_errors_t *errs)
+{
+    int rc = SG_OK;
+    for (size_t i = 0; i < n->n_sinks; i++) {
+        s_sink_t *s = &n->sinks[i];
+        s->fallback = -1;
+        if (!s->cfg->fallback)
+            continue;
+        for (size_t k = 0; k < n->n_sinks; k++) {
+            if (k != i && n->sinks[k].cfg->name &&
+                strcmp(n->sinks[k].cfg->name, s->cfg->fallback) == 0)
+                s->fallback = (int)k;
+        }
+        if (s->fallback < 0) {
+            s_error(errs, &s->cfg->mark, "sink '%s': fallback '%s' is not another configured sink",
+                    s_sink_name(s->cfg), s->cfg->fallback);
+            rc = SG_ECONFIG;
+        }
+    }
+    return rc;
+}
+
+/* A private outbox: a journal in a new temporary directory. */
+static int s_private_path(sg_notify_t *n)
+{
+    const char *tmp = getenv("TMPDIR");
+    n->tmp_dir = sg_strdupf("%s/sg-outbox-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!n->tmp_dir)
+        return SG_ENOMEM;
+    if (!mkdtemp(n->tmp_dir)) {
+        sg_error(S_MODULE, "cannot make a temporary outbox: %s", strerror(errno));
+        free(n->tmp_dir);
+        n->tmp_dir = NULL;
+        return SG_EIO;
+    }
+    n->path = sg_strdupf("%s/outbox.db", n->tmp_dir);
+    return n->path ? SG_OK : SG_ENOMEM;
+}
+
+static void s_remove_private(sg_notify_t *n)
+{
+    if (!n->tmp_dir)
+        return;
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; n->path && i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char *f = sg_strdupf("%s%s", n->path, suffixes[i]);
+        if (f)
+            unlink(f);
+        free(f);
+    }
+    rmdir(n->tmp_dir);
+    free(n->tmp_dir);
+    n->tmp_dir = NULL;
+}
+
+sg_notify_t *sg_notify_open(const sg_config_t *cfg, const sg_clock_t *clock,
+                            const char *journal_path, sg_config_errors_t *errs)
+{
+    sg_notify_t *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->clock = clock;
+    int prc = journal_path ? ((n->path = sg_strdupf("%s", journal_path)) ? SG_OK : SG_ENOMEM)
+                           : s_private_path(n);
+    if (prc != SG_OK || !(n->poster = sg_journal_open(n->path)) ||
+        sg_journal_outbox_init(n->poster, false) != SG_OK) {
+        s_error(errs, &(sg_mark_t){cfg->path, 1, 1}, "notify: cannot open the outbox in '%s'",
+                n->path ? n->path : "?");
+        goto fail;
+    }
+    n->sinks = calloc(cfg->n_sinks ? cfg->n_sinks : 1, sizeof *n->sinks);
+    if (!n->sinks)
+        goto fail;
+    n->n_sinks = cfg->n_sinks;
+    bool failed = false;
+    for (size_t i = 0; i < n->n_sinks; i++) {
+        n->sinks[i].owner = n;
+        if (s_sink_load(&n->sinks[i], cfg, &cfg->sinks[i], errs) != SG_OK)
+            failed = true;
+    }
+    if (failed || s_resolve_fallbacks(n, errs) != SG_OK)
+        goto fail;
+    for (size_t i = 0; i < n->n_sinks; i++) {
+        n->sinks[i].paused = cfg->leader.mode != SG_LEADER_NONE; /* until it leads */
+        if (s_sink_start(&n->sinks[i], errs) != SG_OK)
+            goto fail;
+    }
+    return n;
+fail:
+    sg_notify_destroy(&n);
+    return NULL;
+}
+
+sg_notify_t *sg_notify_new(const sg_config_t *cfg, const sg_clock_t *clock,
+                           sg_config_errors_t *errs)
+{
+    return sg_notify_open(cfg, clock, NULL, errs);
+}
+
+void sg_notify_wake(sg_notify_t *n)
+{
+    for (size_t i = 0; n && i < n->n_sinks; i++) {
+        if (n->sinks[i].sync_ready)
+            s_kick(&n->sinks[i]);
+    }
+}
+
+void sg_notify_set_active(sg_notify_t *n, bool active)
+{
+    for (size_t i = 0; n && i < n->n_sinks; i++) {
+        s_sink_t *s = &n->sinks[i];
+        if (!s->sync_ready)
+            continue;
+        pthread_mutex_lock(&s->mu);
+        s->paused = !active;
+        s->kicks++;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+int sg_notify_post(sg_notify_t *n, const sg_outcome_t *o)
+{
+    if (!n || !o->json || !o->dedup_key)
+        return SG_EINVAL;
+    int rc = sg_journal_outcome(n->poster, o, NULL);
+    if (rc != SG_OK) {
+        sg_error(S_MODULE, "cannot put outcome %s in the outbox: %s", o->dedup_key,
+                 sg_err_str(rc));
+        return rc;
+    }
+    sg_notify_wake(n);
+    return SG_OK;
+}
+
+static void s_add_stats(sg_notify_stats_t *out, const sg_notify_stats_t *in)
+{
+    out->queued += in->queued;
+    out->delivered += in->delivered;
+    out->retries += in->retries;
+    out->dead += in->dead;
+    out->grouped += in->grouped;
+}
+
+void sg_notify_stats(sg_notify_t *n, sg_notify_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; n && i < n->n_sinks; i++) {
+        s_sink_t *s = &n->sinks[i];
+        pthread_mutex_lock(&s->mu);
+        s_add_stats(out, &s->stats);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+int sg_notify_sink_stats(sg_notify_t *n, const char *sink, sg_notify_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n->n_sinks; i++) {
+        s_sink_t *s = &n->sinks[i];
+        if (strcmp(s_sink_name(s->cfg), sink) != 0)
+            continue;
+        pthread_mutex_lock(&s->mu);
+        s_add_stats(out, &s->stats);
+        pthread_mutex_unlock(&s->mu);
+        return SG_OK;
+    }
+    return SG_ENOTFOUND;
+}
+
+int sg_notify_drain(sg_notify_t *n, int64_t timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    s_add_ms(&deadline, timeout_ms > 0 ? timeout_ms : 0);
+    /* Passes until one finds every sink idle at once: a dead letter handed
+     * to a fallback makes a sink that was idle busy again. */
+    for (bool settled = !n; !settled;) {
+        settled = true;
+        for (size_t i = 0; i < n->n_sinks; i++) {
+            s_sink_t *s = &n->sinks[i];
+            if (!s->thread_started)
+                continue;
+            pthread_mutex_lock(&s->mu);
+            while (!(s->is_idle && s->seen >= s->kicks)) {
+                settled = false;
+                if (pthread_cond_timedwait(&s->idle, &s->mu, &deadline) == ETIMEDOUT &&
+                    !(s->is_idle && s->seen >= s->kicks)) {
+                    pthread_mutex_unlock(&s->mu);
+                    return SG_ETIMEOUT;
+                }
+            }
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+    return SG_OK;
+}
+
+void sg_notify_destroy(sg_notify_t **np)
+{
+    if (!np || !*np)
+        return;
+    sg_notify_t *n = *np;
+    if (n->sinks) {
+        if (sg_notify_drain(n, S_DESTROY_DRAIN_MS) != SG_OK)
+            sg_info(S_MODULE, "sinks still busy after %d ms; stopping them",
+                    (int)S_DESTROY_DRAIN_MS);
+        for (size_t i = 0; i < n->n_sinks; i++)
+            s_sink_stop(&n->sinks[i]);
+    }
+    free(n->sinks);
+    sg_journal_close(&n->poster);
+    s_remove_private(n);
+    free(n->path);
+    free(n);
+    *np = NULL;
+}

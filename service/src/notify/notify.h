@@ -1,0 +1,118 @@
+/* notify: delivers the outcome log to the configured sinks through plugins.
+ *
+ * For each sink it loads the plugin library, checks its ABI and the sink's
+ * options against the plugin's config map (errors in config format, with the
+ * option's file:line:column), and runs one worker thread.
+ *
+ * The durable outbox: every notice is in the journal's outcome log before a
+ * sink sees it. Each sink's worker has its own SQLite connection to the
+ * journal file and its own state there (journal.h, "the alert outbox"): a
+ * cursor over the log, one row per notice routed to it (pending, delivered or
+ * dead) and a count of its failed attempts. It routes the log's new outcomes
+ * (config `kinds`, `min_severity`), delivers pending rows in log order, and
+ * records each result before it moves on. After a restart undelivered
+ * notices are sent and delivered ones are not; a notice delivered just before
+ * a crash, before its mark was written, may be sent once more with the same
+ * dedup key (at least once). A sink new to the journal starts from the end
+ * of the log, not from the beginning of history.
+ *
+ * Retries: a RETRY counts one failure of the sink; the sink then backs off
+ * for a random time in [0, cap] (full jitter; cap = retry.initial doubled per
+ * failure in a row, at most retry.max; drawn from a generator seeded by the
+ * sink's name and the clock) and tries its oldest due notice again. A notice
+ * that has waited through retry.limit failures of the sink is dead-lettered,
+ * as is one the plugin answers FATAL: recorded, logged by dedup key, and
+ * queued for the sink's `fallback` sink, which delivers it whatever its own
+ * routes say. A sink that is down delays only its own notices.
+ *
+ * Grouping (config `group`): decision and blocked notices of one site whose
+ * times fall within [t, t + group) of the oldest pending one are delivered
+ * as one outcome (sg_outcome_group: its message and JSON `collections` list
+ * the collections; its dedup key names site, kind and window) once the
+ * window has closed on the clock. The group is sealed in the journal before
+ * it is sent, so a resend after a restart carries the same members and key.
+ * A window with one notice delivers that notice itself.
+ *
+ * Time: backoff and group windows use the injected clock (a fake clock's
+ * sleep advances it); waiting for work uses condition variables.
+ *
+ * Thread rules: wake, post, stats, drain and destroy are called from one
+ * thread (the loop thread). No call waits for a plugin or a sink, except
+ * drain and destroy. Each takes a NULL notify as one without sinks. */
+#ifndef SG_NOTIFY_H
+#define SG_NOTIFY_H
+
+#include "base/clock.h"
+#include "config/config.h"
+#include "siteguard/plugin.h"
+
+#include <stdint.h>
+
+typedef struct sg_notify sg_notify_t;
+
+/* Counters since the notify was opened (not kept across restarts). */
+typedef struct {
+    uint64_t queued;    /* notices routed to a sink */
+    uint64_t delivered; /* notices delivered (a group counts each member) */
+    uint64_t retries;   /* RETRY answers that did not end in a dead letter */
+    uint64_t dead;      /* notices dead-lettered */
+    uint64_t grouped;   /* deliveries that carried a group of notices */
+} sg_notify_stats_t;
+
+/* Loads and checks every sink's plugin and options without starting them;
+ * for `siteguard check-config`. Appends errors; returns 0 or SG_ECONFIG. */
+int sg_notify_check(const sg_config_t *cfg, sg_config_errors_t *errs);
+
+/* Loads, checks and starts every sink, delivering from the outcome log of
+ * the journal at `journal_path` (created when missing; the caller appends
+ * outcomes to it with sg_journal_outcome and then calls sg_notify_wake).
+ * Borrows cfg and clock. Returns NULL with errors appended when the outbox
+ * cannot be opened, a plugin cannot be loaded, is of another ABI, rejects
+ * its options or fails to init, or a fallback names no other sink. */
+sg_notify_t *sg_notify_open(const sg_config_t *cfg, const sg_clock_t *clock,
+                            const char *journal_path, sg_config_errors_t *errs);
+
+/* The same with a private outbox in a temporary directory, removed by
+ * destroy (nothing survives the process); for tools and tests that post
+ * outcomes with sg_notify_post. */
+sg_notify_t *sg_notify_new(const sg_config_t *cfg, const sg_clock_t *clock,
+                           sg_config_errors_t *errs);
+
+/* New outcomes are in the log: wakes every sink's worker. Never blocks on
+ * a sink. */
+void sg_notify_wake(sg_notify_t *n);
+
+/* Only the leader notifies (leader.h). With leader.mode other than none the
+ * sinks start paused: they deliver nothing and the outbox waits (a paused
+ * sink counts as idle for sg_notify_drain). active true resumes delivery
+ * from where each sink's cursor stands; false pauses again (a delivery in
+ * progress finishes). Any thread. */
+void sg_notify_set_active(sg_notify_t *n, bool active);
+
+/* Appends `o` (finished) to the outcome log through notify's own journal
+ * connection, unless an outcome with its dedup key is there already, and
+ * wakes the workers. Returns 0, SG_EINVAL (not finished) or SG_EIO. */
+int sg_notify_post(sg_notify_t *n, const sg_outcome_t *o);
+
+/* Totals over all sinks (a snapshot). */
+void sg_notify_stats(sg_notify_t *n, sg_notify_stats_t *out);
+/* One sink's counters; 0 or SG_ENOTFOUND. */
+int sg_notify_sink_stats(sg_notify_t *n, const char *sink, sg_notify_stats_t *out);
+
+/* Waits until every sink has nothing pending and has seen every wake, or
+ * `timeout_ms` passed on the real clock; returns 0 or SG_ETIMEOUT. A sink
+ * that is down, or a group window still open, keeps it waiting. */
+int sg_notify_drain(sg_notify_t *n, int64_t timeout_ms);
+
+/* Lets the sinks catch up for up to 1 s, stops the workers (notices still
+ * pending stay in the outbox for the next start), closes the plugins, frees. */
+void sg_notify_destroy(sg_notify_t **n);
+
+/* The backoff cap after `streak` (>= 1) failures in a row:
+ * min(max, initial * 2^(streak - 1)); zero config fields mean the defaults
+ * (100 ms, 30 s). */
+int64_t sg_notify_backoff_cap_ms(const sg_retry_cfg_t *r, int64_t streak);
+/* One backoff, full jitter: uniform in [0, cap]; advances *rng. */
+int64_t sg_notify_backoff_ms(const sg_retry_cfg_t *r, int64_t streak, uint64_t *rng);
+
+#endif
