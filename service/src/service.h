@@ -1,7 +1,8 @@
-/* service: wires the modules together and runs the loop thread.
+/* service: wires the modules together and runs the loop thread
+ * (ARCHITECTURE.md draws the whole flow).
  *
  * bus --events--> engine --decisions--> executor --calls--> provider
- *                    \---------outcomes------+--> notify --> plugins
+ *                    \---------outcomes------+--> journal --> notify --> plugins
  *
  * The loop thread owns the bus, the engine and the executor's side of its
  * sockets; it waits on the bus and the executor's results with zmq_poll and

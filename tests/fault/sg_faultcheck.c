@@ -18,7 +18,7 @@
  * proof-before-act window. About half the schedules end with a clean loss
  * episode: everything healed, a settle time, then one data site dies while
  * the rest stays healthy (no nemesis then). The real engine runs in the
- * world simulator (policy/world.h); this checker mirrors every fault it
+ * world simulator (tools/world.h); this checker mirrors every fault it
  * injects (the ground truth, versioned over time), reconstructs the
  * generation time of every delivered event, checks every reachability
  * report against its ground truth, and judges each schedule on its own.

@@ -1,6 +1,6 @@
 /* Safety of the policy engine: one test per way an earlier engine failed a
  * live site over or missed a real loss (each fails on that engine), run on
- * the simulated world (policy/world.h) with the real engine, its proof
+ * the simulated world (tools/world.h) with the real engine, its proof
  * before every call and its runs.
  *
  * Unless a test says otherwise: one observer per site, a heartbeat every

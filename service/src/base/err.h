@@ -1,6 +1,8 @@
-/* Error codes shared by every siteguard module.
+/* err: the error codes shared by every siteguard module.
  *
- * Functions return 0 on success and a negative sg_err_t on failure. */
+ * Functions return 0 on success and a negative sg_err_t on failure; other
+ * libraries' conventions are converted where they are called. A leaf: it
+ * depends on nothing. Thread rules: none (constant texts). */
 #ifndef SG_ERR_H
 #define SG_ERR_H
 

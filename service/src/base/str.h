@@ -1,4 +1,7 @@
-/* Small string helpers shared by the modules. */
+/* str: small string helpers shared by the modules.
+ *
+ * Ownership: every returned string is newly allocated and the caller's to
+ * free. Thread rules: none (no state), except sg_serial, which is atomic. */
 #ifndef SG_STR_H
 #define SG_STR_H
 

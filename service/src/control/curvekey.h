@@ -1,5 +1,6 @@
 /* curvekey: the text form of a CURVE key file, shared by the service (its
- * secret key) and siteguardctl (the client's). Depends on libzmq only. */
+ * secret key) and siteguardctl (the client's). Depends on libzmq only.
+ * Thread rules: none (no state); the caller owns the key buffer. */
 #ifndef SG_CURVEKEY_H
 #define SG_CURVEKEY_H
 

@@ -2,6 +2,7 @@
  * log to each sink from the journal's durable outbox, on one worker thread
  * per sink, with routing, grouping, backoff, dead letters and fallbacks. */
 #include "notify/notify.h"
+#include "notify/pluginlib.h"
 #include "base/err.h"
 #include "journal/journal.h"
 #include "base/log.h"
@@ -34,16 +35,12 @@ enum {
 
 #define S_MODULE "notify"
 
-/* One sink: its plugin, its options, its outbox connection and its worker. */
+/* One sink: its plugin library, its outbox connection and its worker. */
 typedef struct {
     sg_notify_t *owner;
     const sg_sink_cfg_t *cfg; /* borrowed from the config */
-    char *lib_path;
+    sg_pluginlib_t lib; /* the plugin library and the options given to init */
     char *log_tag; /* "sink:<name>" */
-    sg_dl_t *dl;
-    const sg_plugin_t *plugin; /* inside dl */
-    sg_plugin_option_t *options; /* keys point into the plugin, values owned */
-    size_t n_options;
     sg_plugin_host_t host;
     void *ctx;
     bool inited;
@@ -79,325 +76,9 @@ struct sg_notify {
     sg_journal_t *poster; /* post's own connection (the caller's thread) */
 };
 
-/* --- small helpers ----------------------------------------------------------- */
-
-static const char *s_sink_name(const sg_sink_cfg_t *sc) { return sc->name ? sc->name : "?"; }
-
-/* Appends one error at `mark`; with no error list, logs it instead. */
-static void s_error(sg_config_errors_t *errs, const sg_mark_t *mark, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_error(sg_config_errors_t *errs, const sg_mark_t *mark, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = NULL;
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n >= 0 && (text = malloc((size_t)n + 1)) != NULL) {
-        va_start(ap, fmt);
-        vsnprintf(text, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    const char *what = text ? text : "out of memory while reporting a sink error";
-    if (errs)
-        (void)sg_config_errors_add(errs, mark, "%s", what);
-    else
-        sg_error(S_MODULE, "%s:%d:%d: %s", mark->file ? mark->file : "?", mark->line,
-                 mark->column, what);
-    free(text);
-}
-
-/* --- loading and checking ------------------------------------------------------ */
-
-/* The library to load: the sink's path, else <dir>/sg_<plugin><suffix>. */
-static int s_resolve_path(s_sink_t *s, const sg_config_t *cfg, sg_config_errors_t *errs)
-{
-    const sg_sink_cfg_t *sc = s->cfg;
-    if (sc->path) {
-        s->lib_path = sg_strdupf("%s", sc->path);
-        return s->lib_path ? SG_OK : SG_ENOMEM;
-    }
-    if (!sc->plugin) {
-        s_error(errs, &sc->mark, "sink '%s': sets neither plugin nor path", s_sink_name(sc));
-        return SG_ECONFIG;
-    }
-    const char *env = getenv("SG_PLUGIN_DIR");
-    char exe_dir[4096];
-    const char *dir = cfg->plugin_dir;
-    if (!dir && env && *env)
-        dir = env;
-    if (dir) {
-        s->lib_path = sg_strdupf("%s/sg_%s%s", dir, sc->plugin, sg_dl_suffix());
-    } else {
-        if (sg_platform_exe_dir(exe_dir, sizeof exe_dir) != SG_OK) {
-            s_error(errs, &sc->mark,
-                    "sink '%s': cannot find the plugin directory; set plugin_dir",
-                    s_sink_name(sc));
-            return SG_ECONFIG;
-        }
-        s->lib_path = sg_strdupf("%s/plugins/sg_%s%s", exe_dir, sc->plugin, sg_dl_suffix());
-    }
-    return s->lib_path ? SG_OK : SG_ENOMEM;
-}
-
-static int s_open(s_sink_t *s, sg_config_errors_t *errs)
-{
-    const sg_sink_cfg_t *sc = s->cfg;
-    char why[512] = "";
-    s->dl = sg_dl_open(s->lib_path, why, sizeof why);
-    if (!s->dl) {
-        s_error(errs, &sc->mark, "sink '%s': cannot load plugin library '%s': %s",
-                s_sink_name(sc), s->lib_path, why);
-        return SG_ECONFIG;
-    }
-    s->plugin = sg_dl_sym(s->dl, SG_PLUGIN_DESCRIPTOR_SYMBOL);
-    if (!s->plugin) {
-        s_error(errs, &sc->mark, "sink '%s': plugin library '%s' does not export %s",
-                s_sink_name(sc), s->lib_path, SG_PLUGIN_DESCRIPTOR_SYMBOL);
-        return SG_ECONFIG;
-    }
-    return SG_OK;
-}
-
-/* ABI version and size first; only then the rest of the descriptor. */
-static int s_check_descriptor(s_sink_t *s, sg_config_errors_t *errs)
-{
-    const sg_sink_cfg_t *sc = s->cfg;
-    const sg_plugin_t *p = s->plugin;
-    if (p->abi_version != SG_PLUGIN_ABI_VERSION) {
-        s_error(errs, &sc->mark,
-                "sink '%s': plugin library '%s' is ABI version %" PRIu32
-                ", this siteguard speaks %u",
-                s_sink_name(sc), s->lib_path, p->abi_version, SG_PLUGIN_ABI_VERSION);
-        return SG_ECONFIG;
-    }
-    if (p->struct_size < sizeof(sg_plugin_t)) {
-        s_error(errs, &sc->mark,
-                "sink '%s': plugin library '%s' has a descriptor of %" PRIu32
-                " bytes, this siteguard needs %zu",
-                s_sink_name(sc), s->lib_path, p->struct_size, sizeof(sg_plugin_t));
-        return SG_ECONFIG;
-    }
-    if (!p->name || !p->init || !p->deliver || !p->close ||
-        (p->n_config_keys > 0 && !p->config_keys)) {
-        s_error(errs, &sc->mark, "sink '%s': plugin library '%s' has an incomplete descriptor",
-                s_sink_name(sc), s->lib_path);
-        return SG_ECONFIG;
-    }
-    if (sc->plugin && strcmp(sc->plugin, p->name) != 0) {
-        s_error(errs, &sc->mark, "sink '%s': plugin library '%s' holds plugin '%s', not '%s'",
-                s_sink_name(sc), s->lib_path, p->name, sc->plugin);
-        return SG_ECONFIG;
-    }
-    return SG_OK;
-}
-
-static const sg_plugin_config_key_t *s_find_key(const sg_plugin_t *p, const char *name)
-{
-    for (size_t i = 0; i < p->n_config_keys; i++) {
-        if (p->config_keys[i].name && strcmp(p->config_keys[i].name, name) == 0)
-            return &p->config_keys[i];
-    }
-    return NULL;
-}
-
-static const sg_kv_t *s_find_option(const sg_sink_cfg_t *sc, const char *key)
-{
-    for (size_t i = 0; i < sc->n_options; i++) {
-        if (sc->options[i].key && strcmp(sc->options[i].key, key) == 0)
-            return &sc->options[i];
-    }
-    return NULL;
-}
-
-/* "path, fsync": the plugin's keys, for error messages. Caller frees. */
-static char *s_key_list(const sg_plugin_t *p)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < p->n_config_keys; i++)
-        len += strlen(p->config_keys[i].name ? p->config_keys[i].name : "") + 2;
-    char *list = malloc(len);
-    if (!list)
-        return NULL;
-    list[0] = '\0';
-    for (size_t i = 0; i < p->n_config_keys; i++) {
-        if (i > 0)
-            strcat(list, ", ");
-        strcat(list, p->config_keys[i].name ? p->config_keys[i].name : "");
-    }
-    return list;
-}
-
-static const char *s_type_name(sg_cfg_type_t type)
-{
-    switch (type) {
-    case SG_CFG_STRING: return "a string";
-    case SG_CFG_INT: return "an integer";
-    case SG_CFG_BOOL: return "true or false";
-    case SG_CFG_DURATION: return "a duration such as 250ms, 3s or 2m";
-    }
-    return "of an unknown type";
-}
-
-/* The normalised text of `text` as a value of `type` in *out (caller frees).
- * Returns 0, SG_EINVAL when it is not such a value, or SG_ENOMEM. */
-static int s_normalise(sg_cfg_type_t type, const char *text, char **out)
-{
-    *out = NULL;
-    switch (type) {
-    case SG_CFG_STRING:
-        *out = sg_strdupf("%s", text);
-        break;
-    case SG_CFG_INT: {
-        char *end = NULL;
-        errno = 0;
-        long long v = strtoll(text, &end, 10);
-        if (*text == '\0' || *end != '\0' || errno == ERANGE)
-            return SG_EINVAL;
-        *out = sg_strdupf("%lld", v);
-        break;
-    }
-    case SG_CFG_BOOL:
-        if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0)
-            return SG_EINVAL;
-        *out = sg_strdupf("%s", text);
-        break;
-    case SG_CFG_DURATION: {
-        int64_t ms = 0;
-        if (sg_config_parse_duration(text, &ms) != SG_OK || ms < 0)
-            return SG_EINVAL;
-        *out = sg_strdupf("%" PRId64, ms);
-        break;
-    }
-    default:
-        return SG_EINVAL;
-    }
-    return *out ? SG_OK : SG_ENOMEM;
-}
-
-/* Unknown and repeated keys, each at the option's own mark. */
-static int s_check_known_keys(s_sink_t *s, sg_config_errors_t *errs)
-{
-    const sg_sink_cfg_t *sc = s->cfg;
-    int rc = SG_OK;
-    for (size_t i = 0; i < sc->n_options; i++) {
-        const sg_kv_t *kv = &sc->options[i];
-        const char *key = kv->key ? kv->key : "";
-        if (!s_find_key(s->plugin, key)) {
-            char *expected = s_key_list(s->plugin);
-            s_error(errs, &kv->mark,
-                    "sink '%s': unknown option '%s' for plugin '%s' (expected: %s)",
-                    s_sink_name(sc), key, s->plugin->name, expected ? expected : "?");
-            free(expected);
-            rc = SG_ECONFIG;
-        } else if (s_find_option(sc, key) != kv) {
-            s_error(errs, &kv->mark, "sink '%s': option '%s' is set twice", s_sink_name(sc), key);
-            rc = SG_ECONFIG;
-        }
-    }
-    return rc;
-}
-
-/* The value of one config key: the sink's, else the default, else none.
- * Returns 0 (with *out NULL when the key is unset), SG_ECONFIG or SG_ENOMEM. */
-static int s_option_value(s_sink_t *s, const sg_plugin_config_key_t *k, char **out,
-                          sg_config_errors_t *errs)
-{
-    const sg_sink_cfg_t *sc = s->cfg;
-    const sg_kv_t *kv = s_find_option(sc, k->name);
-    *out = NULL;
-    if (!kv && !k->default_value) {
-        if (!k->required)
-            return SG_OK;
-        s_error(errs, &sc->mark, "sink '%s': option '%s' is required by plugin '%s'",
-                s_sink_name(sc), k->name, s->plugin->name);
-        return SG_ECONFIG;
-    }
-    const char *text = kv ? (kv->value ? kv->value : "") : k->default_value;
-    int rc = s_normalise(k->type, text, out);
-    if (rc != SG_EINVAL)
-        return rc;
-    if (!kv)
-        s_error(errs, &sc->mark, "sink '%s': plugin '%s' has an invalid default for '%s'",
-                s_sink_name(sc), s->plugin->name, k->name);
-    else if (k->secret)
-        s_error(errs, &kv->mark, "sink '%s': option '%s' must be %s", s_sink_name(sc), k->name,
-                s_type_name(k->type));
-    else
-        s_error(errs, &kv->mark, "sink '%s': option '%s' must be %s, not '%s'", s_sink_name(sc),
-                k->name, s_type_name(k->type), text);
-    return SG_ECONFIG;
-}
-
-/* Checks the sink's options against the config map and builds the option
- * array given to init: every key that is set or has a default. */
-static int s_build_options(s_sink_t *s, sg_config_errors_t *errs)
-{
-    const sg_plugin_t *p = s->plugin;
-    int rc = s_check_known_keys(s, errs);
-    s->options = calloc(p->n_config_keys ? p->n_config_keys : 1, sizeof *s->options);
-    if (!s->options)
-        return SG_ENOMEM;
-    for (size_t i = 0; i < p->n_config_keys; i++) {
-        const sg_plugin_config_key_t *k = &p->config_keys[i];
-        char *value = NULL;
-        int krc = k->name ? s_option_value(s, k, &value, errs) : SG_OK;
-        if (krc == SG_ENOMEM)
-            return SG_ENOMEM;
-        if (krc != SG_OK)
-            rc = krc;
-        if (value) {
-            s->options[s->n_options].key = k->name;
-            s->options[s->n_options].value = value;
-            s->n_options++;
-        }
-    }
-    return rc;
-}
-
-static int s_sink_load(s_sink_t *s, const sg_config_t *cfg, const sg_sink_cfg_t *sc,
-                       sg_config_errors_t *errs)
-{
-    s->cfg = sc;
-    int rc = s_resolve_path(s, cfg, errs);
-    if (rc == SG_OK)
-        rc = s_open(s, errs);
-    if (rc == SG_OK)
-        rc = s_check_descriptor(s, errs);
-    if (rc == SG_OK)
-        rc = s_build_options(s, errs);
-    if (rc == SG_ENOMEM)
-        s_error(errs, &sc->mark, "sink '%s': out of memory while loading", s_sink_name(sc));
-    return rc;
-}
-
-/* Frees what loading made (the plugin must be closed already). */
-static void s_sink_unload(s_sink_t *s)
-{
-    for (size_t i = 0; i < s->n_options; i++)
-        free((char *)s->options[i].value);
-    free(s->options);
-    s->options = NULL;
-    s->n_options = 0;
-    s->plugin = NULL;
-    sg_dl_close(&s->dl);
-    free(s->lib_path);
-    s->lib_path = NULL;
-}
-
 int sg_notify_check(const sg_config_t *cfg, sg_config_errors_t *errs)
 {
-    int rc = SG_OK;
-    for (size_t i = 0; i < cfg->n_sinks; i++) {
-        s_sink_t s;
-        memset(&s, 0, sizeof s);
-        int src = s_sink_load(&s, cfg, &cfg->sinks[i], errs);
-        s_sink_unload(&s);
-        if (src != SG_OK)
-            rc = SG_ECONFIG;
-    }
-    return rc;
+    return sg_pluginlib_check(cfg, errs);
 }
 
 /* --- the host table -------------------------------------------------------------- */
@@ -426,10 +107,10 @@ static void s_log_options(const s_sink_t *s)
 {
     if (sg_log_get_level() < SG_LOG_DEBUG)
         return;
-    for (size_t i = 0; i < s->n_options; i++) {
-        const sg_plugin_config_key_t *k = s_find_key(s->plugin, s->options[i].key);
-        sg_debug(s->log_tag, "option %s = %s", s->options[i].key,
-                 (k && k->secret) ? "(secret)" : s->options[i].value);
+    for (size_t i = 0; i < s->lib.n_options; i++) {
+        const sg_plugin_config_key_t *k = sg_pluginlib_key(s->lib.plugin, s->lib.options[i].key);
+        sg_debug(s->log_tag, "option %s = %s", s->lib.options[i].key,
+                 (k && k->secret) ? "(secret)" : s->lib.options[i].value);
     }
 }
 
@@ -671,8 +352,8 @@ static const char *s_fallback_name(const s_sink_t *s)
 static void s_dead_letter(s_sink_t *s, const uint64_t *seqs, size_t n, const char *why)
 {
     const char *fb = s_fallback_name(s);
-    int rc = sg_journal_outbox_dead(s->j, s->cfg->name, seqs, n, why, sg_clock_wall(s->owner->clock),
-                                    fb);
+    int rc = sg_journal_outbox_dead(s->j, s->cfg->name, seqs, n, why,
+                                    sg_clock_wall(s->owner->clock), fb);
     if (rc != SG_OK) {
         sg_error(s->log_tag, "cannot record %zu dead letter%s: %s", n, n == 1 ? "" : "s",
                  sg_err_str(rc));
@@ -883,7 +564,7 @@ static void s_failed(s_sink_t *s, const s_work_t *w)
 
 static void s_deliver(s_sink_t *s, const s_work_t *w)
 {
-    sg_deliver_result_t r = s->plugin->deliver(s->ctx, w->outcome);
+    sg_deliver_result_t r = s->lib.plugin->deliver(s->ctx, w->outcome);
     if (r == SG_DELIVER_OK) {
         s->streak = 0;
         int rc = sg_journal_outbox_delivered(s->j, s->cfg->name, w->seqs, w->n,
@@ -977,18 +658,19 @@ static int s_sink_outbox(s_sink_t *s, sg_config_errors_t *errs)
     bool created = false;
     s->j = sg_journal_open(s->owner->path);
     int rc = s->j ? sg_journal_outbox_init(s->j, true) : SG_EIO;
-    rc = rc ? rc : sg_journal_outbox_sink(s->j, s_sink_name(sc), &s->cursor, &s->failures,
-                                          &created);
+    rc = rc ? rc
+            : sg_journal_outbox_sink(s->j, sg_pluginlib_sink_name(sc), &s->cursor, &s->failures,
+                                     &created);
     if (rc != SG_OK) {
-        s_error(errs, &sc->mark, "sink '%s': cannot open its outbox in the journal",
-                s_sink_name(sc));
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': cannot open its outbox in the journal",
+                           sg_pluginlib_sink_name(sc));
         return rc;
     }
     s->retry.initial_ms = sc->retry.initial_ms > 0 ? sc->retry.initial_ms : S_DEFAULT_INITIAL_MS;
     s->retry.max_ms = sc->retry.max_ms > 0 ? sc->retry.max_ms : S_DEFAULT_MAX_MS;
     s->retry.limit = sc->retry.limit > 0 ? sc->retry.limit : S_DEFAULT_LIMIT;
-    s->rng = s_seed(s_sink_name(sc), sg_clock_wall(s->owner->clock));
-    long pending = sg_journal_outbox_count(s->j, s_sink_name(sc), SG_OUTBOX_PENDING);
+    s->rng = s_seed(sg_pluginlib_sink_name(sc), sg_clock_wall(s->owner->clock));
+    long pending = sg_journal_outbox_count(s->j, sg_pluginlib_sink_name(sc), SG_OUTBOX_PENDING);
     if (created)
         sg_info(s->log_tag, "new sink: starts after outcome %" PRIu64
                             " of the log (earlier outcomes are not sent to it)", s->cursor);
@@ -1003,31 +685,33 @@ static int s_sink_start(s_sink_t *s, sg_config_errors_t *errs)
     const sg_sink_cfg_t *sc = s->cfg;
     s->host.abi_version = SG_PLUGIN_ABI_VERSION;
     s->host.struct_size = (uint32_t)sizeof s->host;
-    s->host.instance = s_sink_name(sc);
+    s->host.instance = sg_pluginlib_sink_name(sc);
     s->host.log = s_host_log;
     s->host.now_ms = s_host_now_ms;
     s->host.host_data = s;
-    s->log_tag = sg_strdupf("sink:%s", s_sink_name(sc));
+    s->log_tag = sg_strdupf("sink:%s", sg_pluginlib_sink_name(sc));
     if (!s->log_tag || s_sink_sync_init(s) != SG_OK) {
-        s_error(errs, &sc->mark, "sink '%s': out of memory while starting", s_sink_name(sc));
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': out of memory while starting",
+                           sg_pluginlib_sink_name(sc));
         return SG_ENOMEM;
     }
     int rc = s_sink_outbox(s, errs);
     if (rc != SG_OK)
         return rc;
     s_log_options(s);
-    if (s->plugin->init(&s->host, s->options, s->n_options, &s->ctx) != 0) {
-        s_error(errs, &sc->mark, "sink '%s': plugin '%s' failed to start (see the log)",
-                s_sink_name(sc), s->plugin->name);
+    if (s->lib.plugin->init(&s->host, s->lib.options, s->lib.n_options, &s->ctx) != 0) {
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': plugin '%s' failed to start (see the log)",
+                           sg_pluginlib_sink_name(sc), s->lib.plugin->name);
         return SG_ECONFIG;
     }
     s->inited = true;
     if (pthread_create(&s->thread, NULL, s_worker, s) != 0) {
-        s_error(errs, &sc->mark, "sink '%s': cannot start its worker thread", s_sink_name(sc));
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': cannot start its worker thread",
+                           sg_pluginlib_sink_name(sc));
         return SG_EIO;
     }
     s->thread_started = true;
-    sg_info(s->log_tag, "plugin '%s' started from '%s'", s->plugin->name, s->lib_path);
+    sg_info(s->log_tag, "plugin '%s' started from '%s'", s->lib.plugin->name, s->lib.path);
     return SG_OK;
 }
 
@@ -1041,14 +725,15 @@ static void s_sink_stop(s_sink_t *s)
         pthread_join(s->thread, NULL);
         s->thread_started = false;
     }
-    long left = s->j ? sg_journal_outbox_count(s->j, s_sink_name(s->cfg), SG_OUTBOX_PENDING) : 0;
+    long left =
+        s->j ? sg_journal_outbox_count(s->j, sg_pluginlib_sink_name(s->cfg), SG_OUTBOX_PENDING) : 0;
     if (left > 0)
         sg_warn(s->log_tag, "%ld notice%s not delivered yet%s", left, left == 1 ? "" : "s",
                 s->owner->tmp_dir ? " (lost: this outbox is temporary)"
                                   : "; kept in the outbox for the next start");
     sg_journal_close(&s->j);
     if (s->inited) {
-        s->plugin->close(s->ctx);
+        s->lib.plugin->close(s->ctx);
         s->inited = false;
         s->ctx = NULL;
     }
@@ -1060,7 +745,7 @@ static void s_sink_stop(s_sink_t *s)
     }
     free(s->log_tag);
     s->log_tag = NULL;
-    s_sink_unload(s);
+    sg_pluginlib_unload(&s->lib);
 }
 
 /* Resolves each sink's fallback to an index. */
@@ -1078,8 +763,9 @@ static int s_resolve_fallbacks(sg_notify_t *n, sg_config_errors_t *errs)
                 s->fallback = (int)k;
         }
         if (s->fallback < 0) {
-            s_error(errs, &s->cfg->mark, "sink '%s': fallback '%s' is not another configured sink",
-                    s_sink_name(s->cfg), s->cfg->fallback);
+            sg_pluginlib_error(errs, &s->cfg->mark,
+                               "sink '%s': fallback '%s' is not another configured sink",
+                               sg_pluginlib_sink_name(s->cfg), s->cfg->fallback);
             rc = SG_ECONFIG;
         }
     }
@@ -1130,8 +816,8 @@ sg_notify_t *sg_notify_open(const sg_config_t *cfg, const sg_clock_t *clock,
                            : s_private_path(n);
     if (prc != SG_OK || !(n->poster = sg_journal_open(n->path)) ||
         sg_journal_outbox_init(n->poster, false) != SG_OK) {
-        s_error(errs, &(sg_mark_t){cfg->path, 1, 1}, "notify: cannot open the outbox in '%s'",
-                n->path ? n->path : "?");
+        sg_pluginlib_error(errs, &(sg_mark_t){cfg->path, 1, 1},
+                           "notify: cannot open the outbox in '%s'", n->path ? n->path : "?");
         goto fail;
     }
     n->sinks = calloc(cfg->n_sinks ? cfg->n_sinks : 1, sizeof *n->sinks);
@@ -1141,7 +827,8 @@ sg_notify_t *sg_notify_open(const sg_config_t *cfg, const sg_clock_t *clock,
     bool failed = false;
     for (size_t i = 0; i < n->n_sinks; i++) {
         n->sinks[i].owner = n;
-        if (s_sink_load(&n->sinks[i], cfg, &cfg->sinks[i], errs) != SG_OK)
+        n->sinks[i].cfg = &cfg->sinks[i];
+        if (sg_pluginlib_load(&n->sinks[i].lib, cfg, &cfg->sinks[i], errs) != SG_OK)
             failed = true;
     }
     if (failed || s_resolve_fallbacks(n, errs) != SG_OK)
@@ -1224,7 +911,7 @@ int sg_notify_sink_stats(sg_notify_t *n, const char *sink, sg_notify_stats_t *ou
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < n->n_sinks; i++) {
         s_sink_t *s = &n->sinks[i];
-        if (strcmp(s_sink_name(s->cfg), sink) != 0)
+        if (strcmp(sg_pluginlib_sink_name(s->cfg), sink) != 0)
             continue;
         pthread_mutex_lock(&s->mu);
         s_add_stats(out, &s->stats);

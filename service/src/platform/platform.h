@@ -1,6 +1,13 @@
-/* Platform services behind one header: dynamic loading, stop requests, the
- * system service manager and default paths. One implementation file per
- * platform (posix.c, windows.c); the build picks one. */
+/* platform: the services that differ by operating system, behind one
+ * header: dynamic loading, stop requests, the system service manager and
+ * default paths. One implementation file per platform (posix.c, windows.c);
+ * the build picks one, and nothing else in the core has #ifdef _WIN32.
+ *
+ * Thread rules: the stop flag may be set from a signal handler or any
+ * thread and read from any thread; the service manager functions belong to
+ * the main thread; the rest may be called from any thread, each object (a
+ * library, a zone) by one thread at a time. Ownership: what sg_*_open
+ * returns is the caller's to close. */
 #ifndef SG_PLATFORM_H
 #define SG_PLATFORM_H
 

@@ -1,4 +1,6 @@
-/* The provider named by the config's provider.kind. */
+/* factory: the provider named by the config's provider.kind ("sim", or
+ * "wmi" in Windows builds), the one place that knows every implementation.
+ * Thread rules: called from the main thread at start-up. */
 #ifndef SG_PROVIDER_FACTORY_H
 #define SG_PROVIDER_FACTORY_H
 

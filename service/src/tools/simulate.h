@@ -8,7 +8,7 @@
  * flapping, clock skew and transit delay of an observer, replication health
  * and lag, operator approvals, denials, pauses and manual failovers, and
  * siteguard restarts) and an `expect:` block. It runs the real policy engine
- * on a virtual clock through the world model (policy/world.h), prints the
+ * on a virtual clock through the world model (tools/world.h), prints the
  * timeline of actions, state changes, decisions and runs (called after their
  * proof, cancelled, done), then each expectation with its verdict. The
  * format is described in tests/scenarios/README.md. */

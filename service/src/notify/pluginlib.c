@@ -1,0 +1,336 @@
+/* pluginlib: a sink's plugin library, loaded and checked; see pluginlib.h. */
+#include "notify/pluginlib.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/str.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MODULE "notify"
+
+const char *sg_pluginlib_sink_name(const sg_sink_cfg_t *sc) { return sc->name ? sc->name : "?"; }
+
+void sg_pluginlib_error(sg_config_errors_t *errs, const sg_mark_t *mark, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = NULL;
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (text = malloc((size_t)n + 1)) != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(text, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    const char *what = text ? text : "out of memory while reporting a sink error";
+    if (errs)
+        (void)sg_config_errors_add(errs, mark, "%s", what);
+    else
+        sg_error(S_MODULE, "%s:%d:%d: %s", mark->file ? mark->file : "?", mark->line,
+                 mark->column, what);
+    free(text);
+}
+
+/* --- loading and checking ------------------------------------------------------ */
+
+/* The library to load: the sink's path, else <dir>/sg_<plugin><suffix>. */
+static int s_resolve_path(sg_pluginlib_t *s, const sg_config_t *cfg, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->sink;
+    if (sc->path) {
+        s->path = sg_strdupf("%s", sc->path);
+        return s->path ? SG_OK : SG_ENOMEM;
+    }
+    if (!sc->plugin) {
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': sets neither plugin nor path",
+                           sg_pluginlib_sink_name(sc));
+        return SG_ECONFIG;
+    }
+    const char *env = getenv("SG_PLUGIN_DIR");
+    char exe_dir[4096];
+    const char *dir = cfg->plugin_dir;
+    if (!dir && env && *env)
+        dir = env;
+    if (dir) {
+        s->path = sg_strdupf("%s/sg_%s%s", dir, sc->plugin, sg_dl_suffix());
+    } else {
+        if (sg_platform_exe_dir(exe_dir, sizeof exe_dir) != SG_OK) {
+            sg_pluginlib_error(errs, &sc->mark,
+                               "sink '%s': cannot find the plugin directory; set plugin_dir",
+                               sg_pluginlib_sink_name(sc));
+            return SG_ECONFIG;
+        }
+        s->path = sg_strdupf("%s/plugins/sg_%s%s", exe_dir, sc->plugin, sg_dl_suffix());
+    }
+    return s->path ? SG_OK : SG_ENOMEM;
+}
+
+static int s_open(sg_pluginlib_t *s, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->sink;
+    char why[512] = "";
+    s->dl = sg_dl_open(s->path, why, sizeof why);
+    if (!s->dl) {
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': cannot load plugin library '%s': %s",
+                           sg_pluginlib_sink_name(sc), s->path, why);
+        return SG_ECONFIG;
+    }
+    s->plugin = sg_dl_sym(s->dl, SG_PLUGIN_DESCRIPTOR_SYMBOL);
+    if (!s->plugin) {
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': plugin library '%s' does not export %s",
+                           sg_pluginlib_sink_name(sc), s->path, SG_PLUGIN_DESCRIPTOR_SYMBOL);
+        return SG_ECONFIG;
+    }
+    return SG_OK;
+}
+
+/* ABI version and size first; only then the rest of the descriptor. */
+static int s_check_descriptor(sg_pluginlib_t *s, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->sink;
+    const sg_plugin_t *p = s->plugin;
+    if (p->abi_version != SG_PLUGIN_ABI_VERSION) {
+        sg_pluginlib_error(
+            errs, &sc->mark,
+            "sink '%s': plugin library '%s' is ABI version %" PRIu32 ", this siteguard speaks %u",
+            sg_pluginlib_sink_name(sc), s->path, p->abi_version, SG_PLUGIN_ABI_VERSION);
+        return SG_ECONFIG;
+    }
+    if (p->struct_size < sizeof(sg_plugin_t)) {
+        sg_pluginlib_error(errs, &sc->mark,
+                           "sink '%s': plugin library '%s' has a descriptor of %" PRIu32
+                           " bytes, this siteguard needs %zu",
+                           sg_pluginlib_sink_name(sc), s->path, p->struct_size,
+                           sizeof(sg_plugin_t));
+        return SG_ECONFIG;
+    }
+    if (!p->name || !p->init || !p->deliver || !p->close ||
+        (p->n_config_keys > 0 && !p->config_keys)) {
+        sg_pluginlib_error(errs, &sc->mark,
+                           "sink '%s': plugin library '%s' has an incomplete descriptor",
+                           sg_pluginlib_sink_name(sc), s->path);
+        return SG_ECONFIG;
+    }
+    if (sc->plugin && strcmp(sc->plugin, p->name) != 0) {
+        sg_pluginlib_error(errs, &sc->mark,
+                           "sink '%s': plugin library '%s' holds plugin '%s', not '%s'",
+                           sg_pluginlib_sink_name(sc), s->path, p->name, sc->plugin);
+        return SG_ECONFIG;
+    }
+    return SG_OK;
+}
+
+const sg_plugin_config_key_t *sg_pluginlib_key(const sg_plugin_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_config_keys; i++) {
+        if (p->config_keys[i].name && strcmp(p->config_keys[i].name, name) == 0)
+            return &p->config_keys[i];
+    }
+    return NULL;
+}
+
+static const sg_kv_t *s_find_option(const sg_sink_cfg_t *sc, const char *key)
+{
+    for (size_t i = 0; i < sc->n_options; i++) {
+        if (sc->options[i].key && strcmp(sc->options[i].key, key) == 0)
+            return &sc->options[i];
+    }
+    return NULL;
+}
+
+/* "path, fsync": the plugin's keys, for error messages. Caller frees. */
+static char *s_key_list(const sg_plugin_t *p)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < p->n_config_keys; i++)
+        len += strlen(p->config_keys[i].name ? p->config_keys[i].name : "") + 2;
+    char *list = malloc(len);
+    if (!list)
+        return NULL;
+    list[0] = '\0';
+    for (size_t i = 0; i < p->n_config_keys; i++) {
+        if (i > 0)
+            strcat(list, ", ");
+        strcat(list, p->config_keys[i].name ? p->config_keys[i].name : "");
+    }
+    return list;
+}
+
+static const char *s_type_name(sg_cfg_type_t type)
+{
+    switch (type) {
+    case SG_CFG_STRING: return "a string";
+    case SG_CFG_INT: return "an integer";
+    case SG_CFG_BOOL: return "true or false";
+    case SG_CFG_DURATION: return "a duration such as 250ms, 3s or 2m";
+    }
+    return "of an unknown type";
+}
+
+/* The normalised text of `text` as a value of `type` in *out (caller frees).
+ * Returns 0, SG_EINVAL when it is not such a value, or SG_ENOMEM. */
+static int s_normalise(sg_cfg_type_t type, const char *text, char **out)
+{
+    *out = NULL;
+    switch (type) {
+    case SG_CFG_STRING:
+        *out = sg_strdupf("%s", text);
+        break;
+    case SG_CFG_INT: {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (*text == '\0' || *end != '\0' || errno == ERANGE)
+            return SG_EINVAL;
+        *out = sg_strdupf("%lld", v);
+        break;
+    }
+    case SG_CFG_BOOL:
+        if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0)
+            return SG_EINVAL;
+        *out = sg_strdupf("%s", text);
+        break;
+    case SG_CFG_DURATION: {
+        int64_t ms = 0;
+        if (sg_config_parse_duration(text, &ms) != SG_OK || ms < 0)
+            return SG_EINVAL;
+        *out = sg_strdupf("%" PRId64, ms);
+        break;
+    }
+    default:
+        return SG_EINVAL;
+    }
+    return *out ? SG_OK : SG_ENOMEM;
+}
+
+/* Unknown and repeated keys, each at the option's own mark. */
+static int s_check_known_keys(sg_pluginlib_t *s, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->sink;
+    int rc = SG_OK;
+    for (size_t i = 0; i < sc->n_options; i++) {
+        const sg_kv_t *kv = &sc->options[i];
+        const char *key = kv->key ? kv->key : "";
+        if (!sg_pluginlib_key(s->plugin, key)) {
+            char *expected = s_key_list(s->plugin);
+            sg_pluginlib_error(
+                errs, &kv->mark, "sink '%s': unknown option '%s' for plugin '%s' (expected: %s)",
+                sg_pluginlib_sink_name(sc), key, s->plugin->name, expected ? expected : "?");
+            free(expected);
+            rc = SG_ECONFIG;
+        } else if (s_find_option(sc, key) != kv) {
+            sg_pluginlib_error(errs, &kv->mark, "sink '%s': option '%s' is set twice",
+                               sg_pluginlib_sink_name(sc), key);
+            rc = SG_ECONFIG;
+        }
+    }
+    return rc;
+}
+
+/* The value of one config key: the sink's, else the default, else none.
+ * Returns 0 (with *out NULL when the key is unset), SG_ECONFIG or SG_ENOMEM. */
+static int s_option_value(sg_pluginlib_t *s, const sg_plugin_config_key_t *k, char **out,
+                          sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->sink;
+    const sg_kv_t *kv = s_find_option(sc, k->name);
+    *out = NULL;
+    if (!kv && !k->default_value) {
+        if (!k->required)
+            return SG_OK;
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': option '%s' is required by plugin '%s'",
+                           sg_pluginlib_sink_name(sc), k->name, s->plugin->name);
+        return SG_ECONFIG;
+    }
+    const char *text = kv ? (kv->value ? kv->value : "") : k->default_value;
+    int rc = s_normalise(k->type, text, out);
+    if (rc != SG_EINVAL)
+        return rc;
+    if (!kv)
+        sg_pluginlib_error(errs, &sc->mark,
+                           "sink '%s': plugin '%s' has an invalid default for '%s'",
+                           sg_pluginlib_sink_name(sc), s->plugin->name, k->name);
+    else if (k->secret)
+        sg_pluginlib_error(errs, &kv->mark, "sink '%s': option '%s' must be %s",
+                           sg_pluginlib_sink_name(sc), k->name, s_type_name(k->type));
+    else
+        sg_pluginlib_error(errs, &kv->mark, "sink '%s': option '%s' must be %s, not '%s'",
+                           sg_pluginlib_sink_name(sc), k->name, s_type_name(k->type), text);
+    return SG_ECONFIG;
+}
+
+/* Checks the sink's options against the config map and builds the option
+ * array given to init: every key that is set or has a default. */
+static int s_build_options(sg_pluginlib_t *s, sg_config_errors_t *errs)
+{
+    const sg_plugin_t *p = s->plugin;
+    int rc = s_check_known_keys(s, errs);
+    s->options = calloc(p->n_config_keys ? p->n_config_keys : 1, sizeof *s->options);
+    if (!s->options)
+        return SG_ENOMEM;
+    for (size_t i = 0; i < p->n_config_keys; i++) {
+        const sg_plugin_config_key_t *k = &p->config_keys[i];
+        char *value = NULL;
+        int krc = k->name ? s_option_value(s, k, &value, errs) : SG_OK;
+        if (krc == SG_ENOMEM)
+            return SG_ENOMEM;
+        if (krc != SG_OK)
+            rc = krc;
+        if (value) {
+            s->options[s->n_options].key = k->name;
+            s->options[s->n_options].value = value;
+            s->n_options++;
+        }
+    }
+    return rc;
+}
+
+int sg_pluginlib_load(sg_pluginlib_t *s, const sg_config_t *cfg, const sg_sink_cfg_t *sc,
+                      sg_config_errors_t *errs)
+{
+    memset(s, 0, sizeof *s);
+    s->sink = sc;
+    int rc = s_resolve_path(s, cfg, errs);
+    if (rc == SG_OK)
+        rc = s_open(s, errs);
+    if (rc == SG_OK)
+        rc = s_check_descriptor(s, errs);
+    if (rc == SG_OK)
+        rc = s_build_options(s, errs);
+    if (rc == SG_ENOMEM)
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': out of memory while loading",
+                           sg_pluginlib_sink_name(sc));
+    return rc;
+}
+
+void sg_pluginlib_unload(sg_pluginlib_t *s)
+{
+    for (size_t i = 0; i < s->n_options; i++)
+        free((char *)s->options[i].value);
+    free(s->options);
+    s->options = NULL;
+    s->n_options = 0;
+    s->plugin = NULL;
+    sg_dl_close(&s->dl);
+    free(s->path);
+    s->path = NULL;
+}
+
+int sg_pluginlib_check(const sg_config_t *cfg, sg_config_errors_t *errs)
+{
+    int rc = SG_OK;
+    for (size_t i = 0; i < cfg->n_sinks; i++) {
+        sg_pluginlib_t s;
+        memset(&s, 0, sizeof s);
+        int src = sg_pluginlib_load(&s, cfg, &cfg->sinks[i], errs);
+        sg_pluginlib_unload(&s);
+        if (src != SG_OK)
+            rc = SG_ECONFIG;
+    }
+    return rc;
+}
