@@ -2,15 +2,21 @@
 
 Run with Debian's /usr/bin/python3 (python3-zmq, python3-protobuf). The build
 directory comes from SG_BUILD_DIR; the generated health_pb2 lives there.
+
+The *_yaml functions each give one block of a siteguard config. They add no
+braces, so their values may be str.format placeholders ("{dir}") and their
+text may stand in a template.
 """
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 BUILD = os.environ.get("SG_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
 BUILD = os.path.abspath(BUILD)
@@ -19,12 +25,20 @@ sys.path.insert(0, os.path.join(BUILD, "python"))
 import zmq  # noqa: E402
 from proto import health_pb2  # noqa: E402
 
-def sites_yaml(*observers):
-    """The topology of the integration tests' configs: sites A and B and the
-    witness site W, with the observers given as "ID@SITE" (no braces: safe in
-    a str.format template)."""
-    lines = ["sites:", "  - name: A", "  - name: B", "  - name: W", "    witness: true",
-             "observers:"]
+SITEGUARD = os.path.join(BUILD, "siteguard")
+PROBE = os.path.join(BUILD, "sg-probe")
+CTL = os.path.join(BUILD, "siteguardctl")
+
+# ---- config blocks ------------------------------------------------------------------
+
+
+def sites_yaml(*observers, witness=True):
+    """The topology of the integration tests' configs: sites A and B and (with
+    `witness`) the witness site W, with the observers given as "ID@SITE"."""
+    lines = ["sites:", "  - name: A", "  - name: B"]
+    if witness:
+        lines += ["  - name: W", "    witness: true"]
+    lines.append("observers:")
     for obs in observers:
         ident, site = obs.split("@")
         lines += ["  - id: " + ident, "    site: " + site]
@@ -34,14 +48,96 @@ def sites_yaml(*observers):
 # One observer at each of A, B and W.
 THREE_SITES_YAML = sites_yaml("obs-a@A", "obs-b@B", "obs-w@W")
 
-SITEGUARD = os.path.join(BUILD, "siteguard")
-PROBE = os.path.join(BUILD, "sg-probe")
+
+def _block(lines):
+    return "".join(line + "\n" for line in lines if line is not None)
+
+
+def _opt(fmt, value):
+    return None if value is None else fmt % value
+
+
+def bus_yaml(port, max_age="30s", max_event_bytes=None):
+    """The bus, bound to 127.0.0.1:port."""
+    return _block(["bus:", "  bind: [tcp://127.0.0.1:%s]" % port,
+                   _opt("  max_event_bytes: %s", max_event_bytes),
+                   _opt("  max_age: %s", max_age)])
+
+
+def policy_yaml(suspect_after="600ms", hold_down="1500ms", recover_after="2s", mode=None):
+    """The policy's timings and mode; None leaves a line out."""
+    return _block(["policy:", "  suspect_after: " + suspect_after,
+                   "  hold_down: " + hold_down, _opt("  recover_after: %s", recover_after),
+                   _opt("  mode: %s", mode)])
+
+
+def sim_provider_yaml(job_duration, state_dir=None, call_latency="10ms", workers=None,
+                      job_timeout=None, kind="sim"):
+    """The simulator as the provider, polled from 50 to 200 ms; its state file
+    in state_dir."""
+    return _block(["provider:", _opt("  kind: %s", kind), _opt("  workers: %s", workers),
+                   "  poll_initial: 50ms", "  poll_max: 200ms",
+                   _opt("  job_timeout: %s", job_timeout), "  sim:",
+                   "    call_latency: " + call_latency, "    job_duration: " + job_duration,
+                   _opt("    state_file: %s/sim-state.json", state_dir)])
+
+
+def journal_yaml(directory):
+    return _block(["journal:", "  path: %s/journal.db" % directory])
+
+
+def jsonl_sink_yaml(path):
+    """The sinks: one jsonl sink named outcomes, writing to path."""
+    return _block(["sinks:", "  - name: outcomes", "    plugin: jsonl", "    options:",
+                   "      path: " + path])
+
+
+def control_yaml(directory, readonly=False):
+    """The operator socket (and with `readonly` the reader's) in directory."""
+    return _block(["control:", "  endpoint: ipc://%s/control.sock" % directory,
+                   "  readonly_endpoint: ipc://%s/control-ro.sock" % directory
+                   if readonly else None])
+
+
+def metrics_yaml(port):
+    return _block(["metrics:", "  listen: 127.0.0.1:%s" % port])
+
+
+def collection_yaml(name, instance_id, site, replica_site, group=None, depends_on=None,
+                    recovery_point=None):
+    """One entry of `collections:`."""
+    return _block(["  - name: " + name,
+                   "    cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"%s\"'" % instance_id,
+                   "    site: " + site, "    replica_site: " + replica_site,
+                   _opt("    group: %s", group), _opt("    depends_on: [%s]", depends_on),
+                   _opt("    recovery_point: %s", recovery_point)])
+
+
+def write_config(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+# ---- processes ----------------------------------------------------------------------
 
 
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def site_ports(sites="ABW"):
+    """A free port for each site's reachable endpoint."""
+    return {site: free_port() for site in sites}
+
+
+def tcp_endpoint(port):
+    return "tcp://127.0.0.1:%d" % port
+
+
+def tempdir():
+    return tempfile.mkdtemp(prefix="sg-it-")
 
 
 def wait_for(predicate, timeout=30.0, what="condition"):
@@ -54,15 +150,6 @@ def wait_for(predicate, timeout=30.0, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for " + what)
         time.sleep(0.05)
-
-
-def read_jsonl(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        lines = f.read().split("\n")
-    # a line being written may be incomplete: only complete lines count
-    return [json.loads(l) for l in lines[:-1] if l]
 
 
 class Proc:
@@ -87,14 +174,169 @@ class Proc:
         self.log.close()
         return rc
 
+    def kill(self):
+        """SIGKILL; returns once the process is gone."""
+        self.p.send_signal(signal.SIGKILL)
+        self.p.wait()
+        self.log.close()
+
     def output(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
 
+def start_service(config, log_path, *args):
+    """`siteguard run` with the config file at `config` (and more args)."""
+    return Proc([SITEGUARD, "run", "-c", config] + list(args), log_path)
+
+
+def check_config(path, timeout=None):
+    """`siteguard check-config`: the completed process, its output as text."""
+    return subprocess.run([SITEGUARD, "check-config", path], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def start_probe(endpoint, observer, site, site_port, log_dir):
+    """A real sg-probe for `observer` at `site`: heartbeats every 100 ms, its
+    site's endpoint listening on site_port[site], and TCP reachability checks
+    of every other site's port. The caller stops the returned Proc."""
+    args = [PROBE, "--endpoint", endpoint, "--observer", observer, "--site", site,
+            "--interval", "100", "--listen", "127.0.0.1:%d" % site_port[site]]
+    for other, port in site_port.items():
+        if other != site:
+            args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]
+    return Proc(args, os.path.join(log_dir, observer + ".log"))
+
+
+def start_probes(endpoint, site_port, log_dir):
+    """An sg-probe "probe-<site>" at every site of site_port, by site."""
+    return {site: start_probe(endpoint, "probe-" + site.lower(), site, site_port, log_dir)
+            for site in site_port}
+
+
+def listener(port):
+    """A site's reachable endpoint, as sg-probe --listen provides."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(64)
+    return s
+
+
+def tcp_reachable(port, timeout=0.2):
+    """A real reachability check, as sg-probe --reach does."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+# ---- siteguardctl -------------------------------------------------------------------
+
+
+def ctl(*args, env=None, timeout=30):
+    """siteguardctl with `args`: the completed process, its output as text."""
+    return subprocess.run([CTL] + list(args), capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def ctl_ipc(directory, *args, socket="control.sock"):
+    """siteguardctl on the ipc control socket named `socket` in directory."""
+    return ctl("-s", "ipc://" + os.path.join(directory, socket), *args)
+
+
+def ctl_curve(port, server_key, key_file, *args, timeout_ms=10000):
+    """siteguardctl on a tcp control endpoint of 127.0.0.1, with CURVE keys."""
+    return ctl("-s", "tcp://127.0.0.1:%d" % port, "--server-key", server_key,
+               "--key-file", key_file, "--timeout", str(timeout_ms), *args)
+
+
+def ctl_status(directory, socket="control.sock"):
+    """`siteguardctl --json status` on an ipc socket in directory, parsed."""
+    r = ctl_ipc(directory, "--json", "status", socket=socket)
+    if r.returncode != 0:
+        raise AssertionError("siteguardctl status failed: " + r.stderr)
+    return json.loads(r.stdout)["status"]
+
+
+def sites_healthy(status):
+    """Whether a status shows every site healthy."""
+    return all(s["state"] == "healthy" for s in status["sites"])
+
+
+def keygen(path):
+    """A CURVE key pair made by siteguardctl: the secret key written to path,
+    the public key returned."""
+    r = ctl("keygen", "--out", path)
+    if r.returncode != 0:
+        raise AssertionError(r.stderr)
+    return r.stdout.strip()
+
+
+# ---- what the service leaves behind --------------------------------------------------
+
+
+def read_jsonl(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        lines = f.read().split("\n")
+    # a line being written may be incomplete: only complete lines count
+    return [json.loads(l) for l in lines[:-1] if l]
+
+
+def outcomes(directory, kind=None, collection=None):
+    """The jsonl sink's outcomes in directory, of `kind` and `collection` if given."""
+    return [o for o in read_jsonl(os.path.join(directory, "outcomes.jsonl"))
+            if (kind is None or o["kind"] == kind)
+            and (collection is None or o.get("collection") == collection)]
+
+
+def query(path, sql, params=(), dicts=False, timeout=10):
+    """The rows of `sql` on the SQLite database at path (as dicts with `dicts`)."""
+    db = sqlite3.connect(path, timeout=timeout)
+    try:
+        if dicts:
+            db.row_factory = sqlite3.Row
+        rows = db.execute(sql, params).fetchall()
+        return [dict(r) for r in rows] if dicts else rows
+    finally:
+        db.close()
+
+
+def sim_collections(directory):
+    """The simulator's collections in its state file in directory; [] until it
+    has saved any."""
+    path = os.path.join(directory, "sim-state.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f)["collections"]
+
+
+def sim_calls(directory, path_part, method="InitiateFailover"):
+    """(calls, accepted) of `method` on the collection whose path holds
+    path_part, counted by the simulator; None for no such collection."""
+    c = next((c for c in sim_collections(directory) if path_part in c["path"]), None)
+    if c is None:
+        return None
+    return c["calls"].get(method, 0), c["accepted"].get(method, 0)
+
+
+def metrics_text(port, timeout=5):
+    """The exposition text of /metrics on 127.0.0.1:port."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=timeout) as resp:
+        return resp.read().decode()
+
+
+# ---- publishers ---------------------------------------------------------------------
+
+
 class Publisher:
     """A health event publisher (XPUB, so it knows when the service's
-    subscription has arrived and nothing it sends is lost to a slow join)."""
+    subscription has arrived and nothing it sends is lost to a slow join).
+    Its events are stamped skew_ms in the past (0: its clock is right)."""
 
     def __init__(self, endpoint, observer, site):
         self.ctx = zmq.Context()
@@ -105,6 +347,7 @@ class Publisher:
         self.site = site
         self.seq = 0
         self.incarnation = int(time.time() * 1000)
+        self.skew_ms = 0
 
     def wait_subscribed(self, timeout_ms=10000):
         if not self.sock.poll(timeout_ms):
@@ -115,7 +358,8 @@ class Publisher:
     def event(self, **kw):
         self.seq += 1
         ev = health_pb2.Event(schema=1, observer=self.observer, site=self.site, seq=self.seq,
-                              sent_at_ms=int(time.time() * 1000), incarnation=self.incarnation)
+                              sent_at_ms=int(time.time() * 1000) - self.skew_ms,
+                              incarnation=self.incarnation)
         for k, v in kw.items():
             setattr(ev, k, v)
         return ev
@@ -142,25 +386,36 @@ class Publisher:
         self.ctx.term()
 
 
-def tcp_reachable(port, timeout=0.2):
-    """A real reachability check, as sg-probe --reach does."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def site_publishers(endpoint, timeout_ms=20000):
+    """Publishers for obs-a, obs-b and obs-w of THREE_SITES_YAML, in that
+    order; returns once the service has subscribed to each."""
+    pubs = [Publisher(endpoint, "obs-%s" % s.lower(), s) for s in ("A", "B", "W")]
+    for p in pubs:
+        p.wait_subscribed(timeout_ms=timeout_ms)
+    return pubs
 
 
-def start_probe(endpoint, observer, site, site_port, log_dir):
-    """A real sg-probe for `observer` at `site`: heartbeats every 100 ms, its
-    site's endpoint listening on site_port[site], and TCP reachability checks
-    of every other site's port. The caller stops the returned Proc."""
-    args = [PROBE, "--endpoint", endpoint, "--observer", observer, "--site", site,
-            "--interval", "100", "--listen", "127.0.0.1:%d" % site_port[site]]
-    for other, port in site_port.items():
-        if other != site:
-            args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]
-    return Proc(args, os.path.join(log_dir, observer + ".log"))
+def close_all(pubs):
+    for p in pubs:
+        p.close()
+
+
+def site_a_round(pubs, a_until, now=None, report_always=False):
+    """One round of the publishers of A, B and W: A beats until a_until; B and
+    W beat and report A (up while it beats) and each other reachable: once A
+    is silent, or every round with report_always."""
+    a, b, w = pubs
+    now = time.monotonic() if now is None else now
+    if now < a_until:
+        a.heartbeat()
+    for p in (b, w):
+        p.heartbeat()
+        if report_always or now >= a_until:
+            p.reach("A", now < a_until)
+            p.reach("B" if p is w else "W", True)
+
+
+# ---- a Python witness ----------------------------------------------------------------
 
 
 def witness_round(pub, site_port):
@@ -171,19 +426,20 @@ def witness_round(pub, site_port):
         pub.reach(site, tcp_reachable(site_port[site]))
 
 
-def listener(port):
-    """A site's reachable endpoint, as sg-probe --listen provides."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", port))
-    s.listen(64)
-    return s
+def witness_for(pub, site_port, seconds):
+    """Witness rounds at the witness's 100 ms interval for `seconds`."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        witness_round(pub, site_port)
+        time.sleep(0.1)
 
 
-def write_config(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def tempdir():
-    return tempfile.mkdtemp(prefix="sg-it-")
+def witness_until(pub, site_port, done, timeout, what, log):
+    """Witness rounds at its 100 ms interval until done() holds; after
+    `timeout` s fails with `what` and the tail of log()."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(what + ":\n" + log()[-3000:])
+        witness_round(pub, site_port)
+        time.sleep(0.1)

@@ -5,55 +5,22 @@ observers, /metrics scraped over HTTP, the audit trail read back with
 import json
 import os
 import re
-import subprocess
+import signal
 import unittest
 import urllib.request
 
 import sgtest
-from sgtest import Proc, free_port, read_jsonl, wait_for
+from sgtest import free_port, wait_for
 
-CTL = os.path.join(sgtest.BUILD, "siteguardctl")
-
-CONFIG = """\
-log_level: debug
-log_format: {log_format}
-bus:
-  bind: [tcp://127.0.0.1:{port}]
-""" + sgtest.sites_yaml("probe-a@A", "probe-b@B", "probe-w@W") + """collections:
-  - name: a-db
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000b"'
-    site: A
-    replica_site: B
-  - name: b-db
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="22222222-0000-0000-0000-00000000000b"'
-    site: B
-    replica_site: A
-policy:
-  suspect_after: 600ms
-  hold_down: {hold_down}
-  recover_after: 2s
-  mode: {mode}
-provider:
-  kind: sim
-  poll_initial: 50ms
-  poll_max: 200ms
-  sim:
-    call_latency: 10ms
-    job_duration: 300ms
-    state_file: {dir}/sim-state.json
-journal:
-  path: {dir}/journal.db
-sinks:
-  - name: outcomes
-    plugin: jsonl
-    options:
-      path: {dir}/outcomes.jsonl
-control:
-  endpoint: ipc://{dir}/control.sock
-  readonly_endpoint: ipc://{dir}/control-ro.sock
-metrics:
-  listen: 127.0.0.1:{metrics_port}
-"""
+CONFIG = ("log_level: debug\nlog_format: {log_format}\n"
+          + sgtest.bus_yaml("{port}", max_age=None)
+          + sgtest.sites_yaml("probe-a@A", "probe-b@B", "probe-w@W") + "collections:\n"
+          + sgtest.collection_yaml("a-db", "11111111-0000-0000-0000-00000000000b", "A", "B")
+          + sgtest.collection_yaml("b-db", "22222222-0000-0000-0000-00000000000b", "B", "A")
+          + sgtest.policy_yaml(hold_down="{hold_down}", mode="{mode}")
+          + sgtest.sim_provider_yaml("300ms", "{dir}") + sgtest.journal_yaml("{dir}")
+          + sgtest.jsonl_sink_yaml("{dir}/outcomes.jsonl")
+          + sgtest.control_yaml("{dir}", readonly=True) + sgtest.metrics_yaml("{metrics_port}"))
 
 
 class Control(unittest.TestCase):
@@ -61,7 +28,7 @@ class Control(unittest.TestCase):
         self.dir = sgtest.tempdir()
         self.port = free_port()
         self.metrics_port = free_port()
-        self.site_port = {"A": free_port(), "B": free_port(), "W": free_port()}
+        self.site_port = sgtest.site_ports()
         self.procs = []
         self.cfg = os.path.join(self.dir, "siteguard.yaml")
 
@@ -80,41 +47,26 @@ class Control(unittest.TestCase):
 
     def start(self, **kw):
         self.write_config(**kw)
-        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", self.cfg],
-                        os.path.join(self.dir, "siteguard.log"))
+        self.svc = sgtest.start_service(self.cfg, os.path.join(self.dir, "siteguard.log"))
         self.procs.append(self.svc)
         wait_for(lambda: os.path.exists(os.path.join(self.dir, "control.sock")),
                  what="the control socket")
-        probes = {}
-        for site in ("A", "B", "W"):
-            args = [sgtest.PROBE, "--endpoint", "tcp://127.0.0.1:%d" % self.port,
-                    "--observer", "probe-" + site.lower(), "--site", site, "--interval", "100",
-                    "--listen", "127.0.0.1:%d" % self.site_port[site]]
-            for other, port in self.site_port.items():
-                if other != site:
-                    args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]
-            probes[site] = Proc(args, os.path.join(self.dir, "probe-%s.log" % site))
-            self.procs.append(probes[site])
-        wait_for(lambda: all(s["state"] == "healthy" for s in self.status()["sites"]),
-                 what="every site healthy")
+        probes = sgtest.start_probes(sgtest.tcp_endpoint(self.port), self.site_port, self.dir)
+        self.procs.extend(probes.values())
+        wait_for(lambda: sgtest.sites_healthy(self.status()), what="every site healthy")
         return probes
 
     def ctl(self, *args, socket="control.sock"):
-        return subprocess.run([CTL, "-s", "ipc://" + os.path.join(self.dir, socket)] + list(args),
-                              capture_output=True, text=True, timeout=30)
+        return sgtest.ctl_ipc(self.dir, *args, socket=socket)
 
     def status(self):
-        r = self.ctl("--json", "status", socket="control-ro.sock")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return json.loads(r.stdout)["status"]
+        return sgtest.ctl_status(self.dir, socket="control-ro.sock")
 
     def verdict(self, collection):
         return next(c for c in self.status()["collections"] if c["name"] == collection)["verdict"]
 
     def outcomes(self, kind=None, collection=None):
-        return [o for o in read_jsonl(os.path.join(self.dir, "outcomes.jsonl"))
-                if (kind is None or o["kind"] == kind)
-                and (collection is None or o.get("collection") == collection)]
+        return sgtest.outcomes(self.dir, kind, collection)
 
     def history(self):
         r = self.ctl("--json", "history", "--limit", "100", socket="control-ro.sock")
@@ -242,23 +194,15 @@ class Control(unittest.TestCase):
         self.assertIn("B's storage is failing", table)
 
     def sim_calls(self, collection, method="InitiateFailover"):
-        with open(os.path.join(self.dir, "sim-state.json")) as f:
-            sim = json.load(f)
         guid = {"a-db": "11111111-", "b-db": "22222222-"}[collection]
-        c = next(c for c in sim["collections"] if guid in c["path"])
-        return c["calls"].get(method, 0), c["accepted"].get(method, 0)
+        return sgtest.sim_calls(self.dir, guid, method)
 
     def journal_run(self, collection):
         """The latest run of `collection` in the journal, as a dict, or None."""
-        import sqlite3
-        db = sqlite3.connect(os.path.join(self.dir, "journal.db"), timeout=5)
-        try:
-            db.row_factory = sqlite3.Row
-            row = db.execute("SELECT * FROM runs WHERE collection = ? ORDER BY run_id DESC "
-                             "LIMIT 1", (collection,)).fetchone()
-            return dict(row) if row else None
-        finally:
-            db.close()
+        rows = sgtest.query(os.path.join(self.dir, "journal.db"),
+                            "SELECT * FROM runs WHERE collection = ? ORDER BY run_id DESC "
+                            "LIMIT 1", (collection,), dicts=True, timeout=5)
+        return rows[0] if rows else None
 
     def test_manual_failover_with_its_own_recovery_point_also_after_a_restart(self):
         self.start(mode="auto")  # both collections are configured `latest`
@@ -292,19 +236,16 @@ class Control(unittest.TestCase):
         self.svc.stop()
         sgtest.write_config(self.cfg, self.read_config().replace("call_latency: 10ms",
                                                                  "call_latency: 2s"))
-        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", self.cfg],
-                        os.path.join(self.dir, "siteguard-2.log"))
+        self.svc = sgtest.start_service(self.cfg, os.path.join(self.dir, "siteguard-2.log"))
         self.procs.append(self.svc)
         wait_for(lambda: self.ctl("status").returncode == 0, what="the control socket again")
         r = self.ctl("failover", "a-db", "--point", "app", "--force", "--reason", "again")
         self.assertEqual(r.returncode, 0, r.stderr)
         run = wait_for(lambda: (lambda r: r if r and r["point"] == "app" and r["intent_ms"]
                                 else None)(self.journal_run("a-db")), what="a-db's intent")
-        self.svc.signal(__import__("signal").SIGKILL)
-        self.svc.p.wait()
+        self.svc.kill()
         self.assertEqual(self.sim_calls("a-db"), (0, 0))  # the call never got through
-        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", self.cfg],
-                        os.path.join(self.dir, "siteguard-3.log"))
+        self.svc = sgtest.start_service(self.cfg, os.path.join(self.dir, "siteguard-3.log"))
         self.procs.append(self.svc)
         done = wait_for(lambda: [o for o in self.outcomes("succeeded", "a-db")
                                  if o["run_id"] == run["run_id"]], what="the resumed run")
@@ -338,7 +279,7 @@ class Control(unittest.TestCase):
         self.assertEqual(self.status()["mode"], "approve")
         # SIGHUP reloads as well
         self.write_config(mode="shadow", log_format="json")
-        self.svc.signal(__import__("signal").SIGHUP)
+        self.svc.signal(signal.SIGHUP)
         wait_for(lambda: self.status()["mode"] == "shadow", what="the SIGHUP reload")
         m = wait_for(lambda: (lambda s: s if s['siteguard_config_reloads_total{result="applied"}'] == 2
                               else None)(self.scrape()), what="reload counters")

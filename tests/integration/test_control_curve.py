@@ -6,41 +6,14 @@ is refused at the handshake."""
 import json
 import os
 import re
-import sqlite3
 import stat
-import subprocess
 import unittest
-import urllib.request
 
 import sgtest
-from sgtest import Proc, free_port, wait_for
+from sgtest import ctl, free_port, keygen, wait_for
 
-CTL = os.path.join(sgtest.BUILD, "siteguardctl")
-
-CONFIG = """\
-bus:
-  bind: [tcp://127.0.0.1:{bus_port}]
-sites:
-  - name: A
-  - name: B
-observers:
-  - id: probe-a
-    site: A
-  - id: probe-b
-    site: B
-collections:
-  - name: a-db
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000c"'
-    site: A
-    replica_site: B
-provider:
-  kind: sim
-  sim:
-    state_file: {dir}/sim-state.json
-journal:
-  path: {dir}/journal.db
-metrics:
-  listen: 127.0.0.1:{metrics_port}
+# part of the CONFIG template: operators and readers by key
+CONTROL = """\
 control:
   endpoint: tcp://127.0.0.1:{control_port}
   secret_key_file: server.key
@@ -52,18 +25,11 @@ control:
       key: '{monitoring}'
 """
 
-
-def ctl(*args, env=None, timeout=30):
-    return subprocess.run([CTL] + list(args), capture_output=True, text=True, timeout=timeout,
-                          env=env)
-
-
-def keygen(path):
-    """A key pair: the secret key written to path, the public key returned."""
-    r = ctl("keygen", "--out", path)
-    if r.returncode != 0:
-        raise AssertionError(r.stderr)
-    return r.stdout.strip()
+CONFIG = (sgtest.bus_yaml("{bus_port}", max_age=None)
+          + sgtest.sites_yaml("probe-a@A", "probe-b@B", witness=False) + "collections:\n"
+          + sgtest.collection_yaml("a-db", "11111111-0000-0000-0000-00000000000c", "A", "B")
+          + "provider:\n  kind: sim\n  sim:\n    state_file: {dir}/sim-state.json\n"
+          + sgtest.journal_yaml("{dir}") + sgtest.metrics_yaml("{metrics_port}") + CONTROL)
 
 
 class ControlCurve(unittest.TestCase):
@@ -82,8 +48,7 @@ class ControlCurve(unittest.TestCase):
             dir=cls.dir,
             alice=keygen(cls.alice_key), monitoring=keygen(cls.monitoring_key)))
         keygen(cls.stranger_key)
-        cls.svc = Proc([sgtest.SITEGUARD, "run", "-c", cls.cfg],
-                       os.path.join(cls.dir, "siteguard.log"))
+        cls.svc = sgtest.start_service(cls.cfg, os.path.join(cls.dir, "siteguard.log"))
         wait_for(lambda: "operator socket on tcp://" in cls.svc.output() or cls.svc.p.poll()
                  is not None, what="the control socket")
         if cls.svc.p.poll() is not None:
@@ -94,8 +59,8 @@ class ControlCurve(unittest.TestCase):
         cls.svc.stop()
 
     def as_key(self, key_file, *args, timeout_ms=10000):
-        return ctl("-s", "tcp://127.0.0.1:%d" % self.port, "--server-key", self.server_pub,
-                   "--key-file", key_file, "--timeout", str(timeout_ms), *args)
+        return sgtest.ctl_curve(self.port, self.server_pub, key_file, *args,
+                                timeout_ms=timeout_ms)
 
     def test_keygen_writes_a_private_secret_key_and_never_overwrites_it(self):
         path = os.path.join(self.dir, "server.key")
@@ -129,15 +94,12 @@ class ControlCurve(unittest.TestCase):
         self.assertEqual(entries[0]["who"], "alice")
         self.assertEqual(entries[0]["role"], "operator")
         self.assertTrue(entries[0]["result"].startswith("ok"))
-        with sqlite3.connect(os.path.join(self.dir, "journal.db")) as db:
-            who = [row[0] for row in db.execute(
-                "SELECT who FROM audit WHERE reason = 'patching'")]
+        who = [row[0] for row in sgtest.query(os.path.join(self.dir, "journal.db"),
+                                              "SELECT who FROM audit WHERE reason = 'patching'")]
         self.assertEqual(who, ["alice"])
 
     def keys_refused(self):
-        url = "http://127.0.0.1:%d/metrics" % self.metrics_port
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            text = resp.read().decode()
+        text = sgtest.metrics_text(self.metrics_port)
         m = re.search(r"^siteguard_control_keys_refused_total (\d+)$", text, re.M)
         self.assertIsNotNone(m, text)
         return int(m.group(1))
@@ -169,8 +131,7 @@ class ControlCurve(unittest.TestCase):
         with open(self.cfg) as f:
             text = f.read()
         sgtest.write_config(path, text[:text.index("  secret_key_file")])
-        r = subprocess.run([sgtest.SITEGUARD, "check-config", path], capture_output=True,
-                           text=True, timeout=30)
+        r = sgtest.check_config(path, timeout=30)
         self.assertEqual(r.returncode, 1)
         line = text[:text.index("  endpoint: tcp")].count("\n") + 1
         self.assertIn("%s:%d:13: 'endpoint' tcp://127.0.0.1:%d is tcp and needs CURVE"

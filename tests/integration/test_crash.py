@@ -11,72 +11,34 @@ and every outcome the sink received is in the outcome log too.
 
 SG_CRASH_KILLS sets the number of kills (default 20; 200 in the `long`
 ctest label); SG_CRASH_SEED the seed (printed either way)."""
-import json
 import os
 import random
-import signal
 import sqlite3
 import time
 import unittest
 
 import sgtest
-from sgtest import Proc, Publisher, free_port, read_jsonl
+from sgtest import free_port, read_jsonl
 
 N = 200
 KILLS = int(os.environ.get("SG_CRASH_KILLS", "20"))
 SEED = int(os.environ.get("SG_CRASH_SEED", str(int(time.time() * 1000) % 1000000)))
 
-HEAD = """\
-log_level: info
-bus:
-  bind: [tcp://127.0.0.1:{port}]
-  max_age: 30s
-""" + sgtest.THREE_SITES_YAML + """policy:
-  suspect_after: 200ms
-  hold_down: 500ms
-  mode: auto
-provider:
-  kind: sim
-  workers: 8
-  poll_initial: 50ms
-  poll_max: 200ms
-  job_timeout: 1m
-  sim:
-    call_latency: 5ms
-    job_duration: 200ms
-    state_file: {dir}/sim-state.json
-journal:
-  path: {dir}/journal.db
-sinks:
-  - name: outcomes
-    plugin: jsonl
-    options:
-      path: {dir}/outcomes.jsonl
-collections:
-"""
+HEAD = ("log_level: info\n" + sgtest.bus_yaml("{port}") + sgtest.THREE_SITES_YAML
+        + sgtest.policy_yaml("200ms", "500ms", recover_after=None, mode="auto")
+        + sgtest.sim_provider_yaml("200ms", "{dir}", call_latency="5ms", workers=8,
+                                   job_timeout="1m")
+        + sgtest.journal_yaml("{dir}") + sgtest.jsonl_sink_yaml("{dir}/outcomes.jsonl")
+        + "collections:\n")
 
 
 def collections_yaml():
     """200 collections of A in four plan groups; every tenth depends on the
     one before it; every other one asks for the latest app-consistent point."""
-    out = []
-    for i in range(N):
-        out.append("  - name: c%03d\n" % i)
-        out.append("    cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"C-%03d\"'\n" % i)
-        out.append("    site: A\n    replica_site: B\n    group: %d\n" % (i // 50))
-        if i % 10 == 9:
-            out.append("    depends_on: [c%03d]\n" % (i - 1))
-        if i % 2:
-            out.append("    recovery_point: latest_app_consistent\n")
-    return "".join(out)
-
-
-def reach(pub, target, up):
-    """A reachability report: `pub`'s observer sees `target` up or down."""
-    ev = pub.event()
-    ev.reachability.target_site = target
-    ev.reachability.up = up
-    pub.send("reachability", ev)
+    return "".join(sgtest.collection_yaml(
+        "c%03d" % i, "C-%03d" % i, "A", "B", group=i // 50,
+        depends_on="c%03d" % (i - 1) if i % 10 == 9 else None,
+        recovery_point="latest_app_consistent" if i % 2 else None) for i in range(N))
 
 
 class Storm:
@@ -93,14 +55,11 @@ class Storm:
         path = os.path.join(self.dir, "journal.db")
         if not os.path.exists(path):
             return []
-        db = sqlite3.connect(path, timeout=10)
         try:
-            return db.execute("SELECT run_id, collection, intent_ms, job_path, ended_ms, "
-                              "failed_over FROM runs").fetchall()
+            return sgtest.query(path, "SELECT run_id, collection, intent_ms, job_path, "
+                                "ended_ms, failed_over FROM runs")
         except sqlite3.OperationalError:
             return []  # the first incarnation died before creating the tables
-        finally:
-            db.close()
 
     def ended(self):
         return sum(1 for r in self.journal_runs() if r[4] is not None and r[5] != -1)
@@ -112,7 +71,7 @@ class Crash(unittest.TestCase):
         print("crash test: seed %d, %d kills (SG_CRASH_SEED=%d to repeat)" % (SEED, KILLS, SEED),
               flush=True)
         self.port = free_port()
-        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.endpoint = sgtest.tcp_endpoint(self.port)
         self.pubs = []
         self.svc = None
 
@@ -122,19 +81,16 @@ class Crash(unittest.TestCase):
             self.svc.stop()
 
     def close_pubs(self):
-        for p in self.pubs:
-            p.close()
+        sgtest.close_all(self.pubs)
         self.pubs = []
 
     def start(self, storm):
         """Starts an incarnation and its publishers; returns once subscribed."""
         storm.incarnation += 1
         log = os.path.join(storm.dir, "siteguard-%d.log" % storm.incarnation)
-        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", storm.config], log)
+        self.svc = sgtest.start_service(storm.config, log)
         self.close_pubs()
-        self.pubs = [Publisher(self.endpoint, "obs-%s" % s.lower(), s) for s in ("A", "B", "W")]
-        for p in self.pubs:
-            p.wait_subscribed(timeout_ms=20000)
+        self.pubs = sgtest.site_publishers(self.endpoint)
         # A is heard briefly by the first incarnation, then falls silent for
         # good: later incarnations never hear it, and judge it once their
         # startup grace is over (the loss episode goes on across restarts)
@@ -146,22 +102,13 @@ class Crash(unittest.TestCase):
         end = time.monotonic() + seconds
         while True:
             now = time.monotonic()
-            a, b, w = self.pubs
-            if now < self.a_until:
-                a.heartbeat()
-            for p in (b, w):
-                p.heartbeat()
-                if now >= self.a_until:
-                    reach(p, "A", False)
-                    reach(p, "B" if p is w else "W", True)
+            sgtest.site_a_round(self.pubs, self.a_until, now)
             if now >= end or self.svc.p.poll() is not None:
                 return
             time.sleep(min(0.05, max(0.0, end - now)))
 
     def kill(self):
-        self.svc.p.send_signal(signal.SIGKILL)
-        self.svc.p.wait()
-        self.svc.log.close()
+        self.svc.kill()
         self.svc = None
 
     def finish(self, storm):
@@ -178,9 +125,7 @@ class Crash(unittest.TestCase):
         self.svc = None
 
     def verify(self, storm):
-        with open(os.path.join(storm.dir, "sim-state.json")) as f:
-            sim = json.load(f)
-        colls = sim["collections"]
+        colls = sgtest.sim_collections(storm.dir)
         self.assertEqual(len(colls), N)
         for c in colls:
             self.assertEqual(c["state"], "failed over", c["path"])
@@ -205,9 +150,8 @@ class Crash(unittest.TestCase):
             self.assertIsNotNone(job, coll)
             self.assertIsNotNone(ended, coll)
             self.assertEqual(failed_over, 1, coll)
-        db = sqlite3.connect(os.path.join(storm.dir, "journal.db"))
-        logged = db.execute("SELECT dedup_key, run_id, collection, kind FROM outcomes").fetchall()
-        db.close()
+        logged = sgtest.query(os.path.join(storm.dir, "journal.db"),
+                              "SELECT dedup_key, run_id, collection, kind FROM outcomes")
         keys = {k for k, _, _, _ in logged}
         terminal = {(r, c) for _, r, c, kind in logged if kind == "succeeded"}
         for run_id, coll, *_ in runs:

@@ -6,38 +6,13 @@ objectives; afterwards every collection is back to replicating in the
 simulator's state file."""
 import json
 import os
-import subprocess
 import unittest
 
 import sgtest
-from sgtest import Proc, free_port, read_jsonl, wait_for
+from sgtest import free_port, wait_for
 
-CONFIG = """\
-bus:
-  bind: [tcp://127.0.0.1:{port}]
-""" + sgtest.sites_yaml("probe-a@A", "probe-b@B") + """collections:
-  - name: a-db
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="a-db"'
-    site: A
-    replica_site: B
-  - name: a-app
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="a-app"'
-    site: A
-    replica_site: B
-    group: 1
-    depends_on: [a-db]
-  - name: b-db
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="b-db"'
-    site: B
-    replica_site: A
-    recovery_point: latest_app_consistent
-provider:
-  poll_initial: 50ms
-  poll_max: 200ms
-  sim:
-    call_latency: 10ms
-    job_duration: 300ms
-    state_file: {dir}/sim-state.json
+# part of the CONFIG template: braces doubled
+DRILLS = """\
 drills:
   - name: site-a
     plan: site A
@@ -51,16 +26,16 @@ drills:
     timezone: '+01:00'
     plan: site B
     objectives: {{rto: 100ms, rpo: 2h}}
-control:
-  endpoint: ipc://{dir}/control.sock
-metrics:
-  listen: 'off'
-sinks:
-  - name: outcomes
-    plugin: jsonl
-    options:
-      path: {dir}/outcomes.jsonl
 """
+
+CONFIG = (sgtest.bus_yaml("{port}", max_age=None) + sgtest.sites_yaml("probe-a@A", "probe-b@B")
+          + "collections:\n" + sgtest.collection_yaml("a-db", "a-db", "A", "B")
+          + sgtest.collection_yaml("a-app", "a-app", "A", "B", group=1, depends_on="a-db")
+          + sgtest.collection_yaml("b-db", "b-db", "B", "A",
+                                   recovery_point="latest_app_consistent")
+          + sgtest.sim_provider_yaml("300ms", "{dir}", kind=None) + DRILLS
+          + sgtest.control_yaml("{dir}") + "metrics:\n  listen: 'off'\n"
+          + sgtest.jsonl_sink_yaml("{dir}/outcomes.jsonl"))
 
 
 class Drills(unittest.TestCase):
@@ -69,24 +44,19 @@ class Drills(unittest.TestCase):
         cfg = os.path.join(self.dir, "siteguard.yaml")
         port = free_port()
         sgtest.write_config(cfg, CONFIG.format(port=port, dir=self.dir))
-        check = subprocess.run([sgtest.SITEGUARD, "check-config", cfg], capture_output=True,
-                               text=True)
+        check = sgtest.check_config(cfg)
         self.assertEqual(check.returncode, 0, check.stderr)
-        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", cfg],
-                        os.path.join(self.dir, "siteguard.log"))
-        endpoint = "tcp://127.0.0.1:%d" % port
-        site_port = {"A": free_port(), "B": free_port()}
-        self.probes = [sgtest.start_probe(endpoint, "probe-" + s.lower(), s, site_port, self.dir)
-                       for s in ("A", "B")]
+        self.svc = sgtest.start_service(cfg, os.path.join(self.dir, "siteguard.log"))
+        self.probes = sgtest.start_probes(sgtest.tcp_endpoint(port), sgtest.site_ports("AB"),
+                                          self.dir)
 
     def tearDown(self):
         self.svc.stop()
-        for p in self.probes:
+        for p in self.probes.values():
             p.stop()
 
     def reports(self):
-        out = read_jsonl(os.path.join(self.dir, "outcomes.jsonl"))
-        return {o["report"]["drill"]: o for o in out if o["kind"] == "drill_report"}
+        return {o["report"]["drill"]: o for o in sgtest.outcomes(self.dir, "drill_report")}
 
     def test_drills_from_the_config_run_and_report_to_the_sinks(self):
         try:
@@ -122,16 +92,12 @@ class Drills(unittest.TestCase):
         self.assertTrue(bdb["rpo_met"])
         self.assertIn("b-db:latest-app", bdb["recovery_point"])
         # the journal keeps the reports, and the simulator agrees: all replicating
-        with open(os.path.join(self.dir, "sim-state.json")) as f:
-            state = json.load(f)
-        states = {c["path"]: c["state"] for c in state["collections"]}
+        states = {c["path"]: c["state"] for c in sgtest.sim_collections(self.dir)}
         self.assertEqual(set(states.values()), {"replicating"}, states)
 
 
     def ctl(self, *args):
-        return subprocess.run([os.path.join(sgtest.BUILD, "siteguardctl"), "-s",
-                               "ipc://" + os.path.join(self.dir, "control.sock")] + list(args),
-                              capture_output=True, text=True, timeout=30)
+        return sgtest.ctl_ipc(self.dir, *args)
 
     def test_siteguardctl_runs_a_drill_and_shows_its_report(self):
         wait_for(lambda: "site-a" in self.reports(), timeout=60, what="the start-up drill")

@@ -26,8 +26,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
-import subprocess
 import sys
 import time
 import unittest
@@ -35,43 +33,17 @@ import urllib.request
 
 import sgtest
 import zmq
-from sgtest import Proc, Publisher, free_port, read_jsonl, wait_for
+from sgtest import Proc, Publisher, free_port, wait_for
 
-CTL = os.path.join(sgtest.BUILD, "siteguardctl")
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 TTL_S = 2
 
-CONFIG = """\
-log_level: info
-bus:
-  bind: [tcp://127.0.0.1:{bus_port}]
-  max_age: 30s
-""" + sgtest.THREE_SITES_YAML + """policy:
-  suspect_after: 200ms
-  hold_down: 500ms
-  mode: auto
-provider:
-  kind: sim
-  workers: {workers}
-  poll_initial: 50ms
-  poll_max: 200ms
-  job_timeout: 1m
-  sim:
-    call_latency: 5ms
-    job_duration: {job}
-    state_file: {shared}/sim-state.json
-journal:
-  path: {dir}/journal.db
-sinks:
-  - name: outcomes
-    plugin: jsonl
-    options:
-      path: {dir}/outcomes.jsonl
-control:
-  endpoint: ipc://{dir}/control.sock
-metrics:
-  listen: 127.0.0.1:{metrics_port}
-leader:
+CONFIG = ("log_level: info\n" + sgtest.bus_yaml("{bus_port}") + sgtest.THREE_SITES_YAML
+          + sgtest.policy_yaml("200ms", "500ms", recover_after=None, mode="auto")
+          + sgtest.sim_provider_yaml("{job}", "{shared}", call_latency="5ms",
+                                     workers="{workers}", job_timeout="1m")
+          + sgtest.journal_yaml("{dir}") + sgtest.jsonl_sink_yaml("{dir}/outcomes.jsonl")
+          + sgtest.control_yaml("{dir}") + sgtest.metrics_yaml("{metrics_port}") + """leader:
   mode: etcd
   name: {name}
   etcd:
@@ -80,7 +52,7 @@ leader:
     ttl: {ttl}s
     timeout: 500ms
 collections:
-"""
+""")
 
 
 def b64(text):
@@ -92,12 +64,8 @@ def b64d(text):
 
 
 def collections_yaml(n, group_size):
-    out = []
-    for i in range(n):
-        out.append("  - name: c%02d\n" % i)
-        out.append("    cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"L-%02d\"'\n" % i)
-        out.append("    site: A\n    replica_site: B\n    group: %d\n" % (i // group_size))
-    return "".join(out)
+    return "".join(sgtest.collection_yaml("c%02d" % i, "L-%02d" % i, "A", "B",
+                                          group=i // group_size) for i in range(n))
 
 
 class Etcd:
@@ -151,9 +119,8 @@ class Instance:
             bus_port=self.bus_port, dir=self.dir, shared=shared, metrics_port=self.metrics_port,
             name=name, etcd_port=etcd_port, ttl=TTL_S, workers=workers, job=job)
             + collections_yaml(n, group_size))
-        self.proc = Proc([sgtest.SITEGUARD, "run", "-c", self.config],
-                         os.path.join(self.dir, "siteguard.log"))
-        self.endpoint = "tcp://127.0.0.1:%d" % self.bus_port
+        self.proc = sgtest.start_service(self.config, os.path.join(self.dir, "siteguard.log"))
+        self.endpoint = sgtest.tcp_endpoint(self.bus_port)
 
     def alive(self):
         return self.proc.p.poll() is None
@@ -161,9 +128,7 @@ class Instance:
     def metrics(self):
         """siteguard_is_leader and siteguard_leader_epoch, or None while unreachable."""
         try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port,
-                                        timeout=2) as resp:
-                text = resp.read().decode()
+            text = sgtest.metrics_text(self.metrics_port, timeout=2)
         except OSError:
             return None
         lead = re.search(r"^siteguard_is_leader (\d+)$", text, re.M)
@@ -180,26 +145,20 @@ class Instance:
         m = self.metrics()
         return bool(m and m[0] == 0)
 
+    def ctl(self, *args):
+        return sgtest.ctl_ipc(self.dir, *args)
+
     def status(self):
-        r = subprocess.run([CTL, "-s", "ipc://" + os.path.join(self.dir, "control.sock"),
-                            "--json", "status"], capture_output=True, text=True, timeout=30)
-        if r.returncode != 0:
-            raise AssertionError("siteguardctl status failed: " + r.stderr)
-        return json.loads(r.stdout)["status"]
+        return sgtest.ctl_status(self.dir)
 
     def status_leader(self):
         return self.status()["leader"]
 
     def journal(self, sql):
-        path = os.path.join(self.dir, "journal.db")
-        db = sqlite3.connect(path, timeout=10)
-        try:
-            return db.execute(sql).fetchall()
-        finally:
-            db.close()
+        return sgtest.query(os.path.join(self.dir, "journal.db"), sql)
 
     def outcomes(self):
-        return read_jsonl(os.path.join(self.dir, "outcomes.jsonl"))
+        return sgtest.outcomes(self.dir)
 
     def output(self):
         return self.proc.output()
@@ -214,8 +173,7 @@ class Leader(unittest.TestCase):
         self.a_until = None
 
     def tearDown(self):
-        for p in self.pubs:
-            p.close()
+        sgtest.close_all(self.pubs)
         bad = []
         for i in self.instances:
             i.proc.signal(signal.SIGCONT)
@@ -254,14 +212,7 @@ class Leader(unittest.TestCase):
         self.a_until = time.monotonic()
 
     def beat(self):
-        a, b, w = self.pubs
-        now = time.monotonic()
-        if now < self.a_until:
-            a.heartbeat()
-        for p in (b, w):
-            p.heartbeat()
-            p.reach("A", now < self.a_until)
-            p.reach("B" if p is w else "W", True)
+        sgtest.site_a_round(self.pubs, self.a_until, report_always=True)
 
     def drive_until(self, predicate, timeout, what):
         """Publishes every 50 ms until `predicate` holds (polled, with a deadline)."""
@@ -280,11 +231,7 @@ class Leader(unittest.TestCase):
     # ---- the cluster, as the simulator has it ---------------------------------------
 
     def sim(self):
-        path = os.path.join(self.root, "sim-state.json")
-        if not os.path.exists(path):
-            return {}
-        with open(path) as f:
-            return {c["path"]: c for c in json.load(f)["collections"]}
+        return {c["path"]: c for c in sgtest.sim_collections(self.root)}
 
     def count(self, state):
         return sum(1 for c in self.sim().values() if c["state"] == state)
@@ -343,9 +290,7 @@ class Leader(unittest.TestCase):
         self.assertIn("this instance leads", leader.status_leader())
         self.assertIn("standby, holder %s" % leader.name, standby.status_leader())
         # a standby refuses to act and names the leader; nothing is decided
-        r = subprocess.run([CTL, "-s", "ipc://" + os.path.join(standby.dir, "control.sock"),
-                            "failover", "c00", "--reason", "test"],
-                           capture_output=True, text=True, timeout=30)
+        r = standby.ctl("failover", "c00", "--reason", "test")
         self.assertNotEqual(r.returncode, 0, r.stdout)
         self.assertIn("is a standby; send it to the leader, %s" % leader.name,
                       r.stdout + r.stderr)
@@ -366,9 +311,7 @@ class Leader(unittest.TestCase):
         self.assertTrue(standby.standby())
         # an operator pauses A on the leader: kept in etcd with the rest of the
         # operator state
-        r = subprocess.run([CTL, "-s", "ipc://" + os.path.join(leader.dir, "control.sock"),
-                            "pause", "A", "--for", "30m", "--reason", "network work at A"],
-                           capture_output=True, text=True, timeout=30)
+        r = leader.ctl("pause", "A", "--for", "30m", "--reason", "network work at A")
         self.assertEqual(r.returncode, 0, r.stderr)
         # a clean stop revokes the lease: the key is gone before the process is
         rc = leader.proc.stop()

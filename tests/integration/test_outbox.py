@@ -10,40 +10,21 @@ failing sink still down) and a restart, nothing is lost and nothing the
 sinks had received is sent to them again."""
 import json
 import os
-import signal
-import sqlite3
 import threading
 import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import sgtest
-from sgtest import Proc, Publisher, free_port
+from sgtest import free_port
 
 N = 12  # collections of site A
 
-CONFIG = """\
-log_level: debug
-plugin_dir: {plugins}
-bus:
-  bind: [tcp://127.0.0.1:{port}]
-  max_age: 30s
-""" + sgtest.THREE_SITES_YAML + """policy:
-  suspect_after: 200ms
-  hold_down: 500ms
-  mode: auto
-provider:
-  kind: sim
-  workers: 3
-  poll_initial: 50ms
-  poll_max: 200ms
-  sim:
-    call_latency: 5ms
-    job_duration: {job_ms}ms
-    state_file: {dir}/sim-state.json
-journal:
-  path: {dir}/journal.db
-sinks:
+CONFIG = ("log_level: debug\nplugin_dir: {plugins}\n" + sgtest.bus_yaml("{port}")
+          + sgtest.THREE_SITES_YAML
+          + sgtest.policy_yaml("200ms", "500ms", recover_after=None, mode="auto")
+          + sgtest.sim_provider_yaml("{job_ms}ms", "{dir}", call_latency="5ms", workers=3)
+          + sgtest.journal_yaml("{dir}") + """sinks:
   - name: healthy
     plugin: webhook
     retry: {{initial: 100ms, max: 1s, limit: 1000000}}
@@ -57,13 +38,11 @@ sinks:
       url: http://127.0.0.1:{flaky}/hook
       timeout: 2s
 collections:
-{collections}"""
+{collections}""")
 
 
 def collections_yaml():
-    return "".join("  - name: c%02d\n"
-                   "    cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"C-%02d\"'\n"
-                   "    site: A\n    replica_site: B\n" % (i, i) for i in range(N))
+    return "".join(sgtest.collection_yaml("c%02d" % i, "C-%02d" % i, "A", "B") for i in range(N))
 
 
 class Receiver:
@@ -139,7 +118,7 @@ class Outbox(unittest.TestCase):
     def setUp(self):
         self.dir = sgtest.tempdir()
         self.port = free_port()
-        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.endpoint = sgtest.tcp_endpoint(self.port)
         self.healthy = Receiver()
         self.flaky = Receiver()
         self.svc = None
@@ -154,8 +133,7 @@ class Outbox(unittest.TestCase):
         self.flaky.close()
 
     def close_pubs(self):
-        for p in self.pubs:
-            p.close()
+        sgtest.close_all(self.pubs)
         self.pubs = []
 
     def start(self, job_ms):
@@ -165,26 +143,16 @@ class Outbox(unittest.TestCase):
             job_ms=job_ms, healthy=self.healthy.port, flaky=self.flaky.port,
             collections=collections_yaml()))
         self.incarnation += 1
-        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", cfg],
-                        os.path.join(self.dir, "siteguard-%d.log" % self.incarnation))
+        self.svc = sgtest.start_service(
+            cfg, os.path.join(self.dir, "siteguard-%d.log" % self.incarnation))
         self.close_pubs()
-        self.pubs = [Publisher(self.endpoint, "obs-%s" % s.lower(), s) for s in ("A", "B", "W")]
-        for p in self.pubs:
-            p.wait_subscribed(timeout_ms=20000)
+        self.pubs = sgtest.site_publishers(self.endpoint)
         self.a_until = time.monotonic() + 0.3  # A is heard briefly, then falls silent
 
     def drive(self):
         """One round of events: A beats until a_until; B and W beat and, once A
         is silent, report it unreachable."""
-        a, b, w = self.pubs
-        now = time.monotonic()
-        if now < self.a_until:
-            a.heartbeat()
-        for p in (b, w):
-            p.heartbeat()
-            if now >= self.a_until:
-                p.reach("A", False)
-                p.reach("B" if p is w else "W", True)
+        sgtest.site_a_round(self.pubs, self.a_until)
 
     def drive_until(self, predicate, what, timeout=60):
         deadline = time.monotonic() + timeout
@@ -195,19 +163,14 @@ class Outbox(unittest.TestCase):
             time.sleep(0.05)
 
     def kill(self):
-        self.svc.p.send_signal(signal.SIGKILL)
-        self.svc.p.wait()
-        self.svc.log.close()
+        self.svc.kill()
         self.svc = None
 
     def delivered(self, sink):
         """The dedup keys the journal marks delivered to `sink`."""
-        db = sqlite3.connect(os.path.join(self.dir, "journal.db"), timeout=10)
-        try:
-            rows = db.execute("SELECT o.dedup_key FROM outbox x JOIN outcomes o ON o.seq = x.seq "
-                              "WHERE x.sink = ? AND x.state = 1", (sink,)).fetchall()
-        finally:
-            db.close()
+        rows = sgtest.query(os.path.join(self.dir, "journal.db"),
+                            "SELECT o.dedup_key FROM outbox x JOIN outcomes o ON o.seq = x.seq "
+                            "WHERE x.sink = ? AND x.state = 1", (sink,))
         return {k for (k,) in rows}
 
     def assert_once_each(self, keys, who):

@@ -32,25 +32,9 @@ DRIVE = os.path.join(sgtest.BUILD, "sg-notify-drive")
 PLUGINS = os.path.join(sgtest.BUILD, "plugins")
 T0 = 1795626003120  # 2026-11-25T17:00:03.120Z
 
-HEAD = """\
-log_level: debug
-plugin_dir: {plugins}
-sites:
-  - name: A
-  - name: B
-observers:
-  - id: o1
-    site: A
-collections:
-  - name: sql
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="1"'
-    site: A
-    replica_site: B
-sinks:
-  - name: {name}
-    plugin: {plugin}
-    options:
-"""
+HEAD = ("log_level: debug\nplugin_dir: {plugins}\n" + sgtest.sites_yaml("o1@A", witness=False)
+        + "collections:\n" + sgtest.collection_yaml("sql", "1", "A", "B")
+        + "sinks:\n  - name: {name}\n    plugin: {plugin}\n    options:\n")
 
 FAILED = {"kind": "failed", "time_ms": T0, "run_id": 9, "site": "A", "replica_site": "B",
           "collection": "sql", "attempt": 1, "return_value": 4096, "error_code": 32789,

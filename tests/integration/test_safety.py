@@ -13,55 +13,22 @@ state file (which counts every call per collection), `siteguardctl` and
     announced;
   - a site dead before siteguard started is judged after the startup grace,
     and lost then, not before."""
-import json
 import os
 import re
-import signal
-import sqlite3
-import subprocess
 import threading
 import time
 import unittest
-import urllib.request
 
 import sgtest
-from sgtest import Proc, Publisher, free_port, read_jsonl, wait_for
+from sgtest import Publisher, free_port, wait_for
 
-CTL = os.path.join(sgtest.BUILD, "siteguardctl")
-
-HEAD = """\
-log_level: debug
-bus:
-  bind: [tcp://127.0.0.1:{port}]
-  max_age: 30s
-""" + sgtest.sites_yaml("probe-a@A", "probe-b@B", "{witness}@W") + """policy:
-  suspect_after: 600ms
-  hold_down: 1500ms
-  recover_after: 2s
-  mode: auto
-{policy}provider:
-  kind: sim
-  workers: {workers}
-  poll_initial: 50ms
-  poll_max: 200ms
-  sim:
-    call_latency: 10ms
-    job_duration: {job_duration}
-    state_file: {dir}/sim-state.json
-journal:
-  path: {dir}/journal.db
-sinks:
-  - name: outcomes
-    plugin: jsonl
-    options:
-      path: {dir}/outcomes.jsonl
-control:
-  endpoint: ipc://{dir}/control.sock
-  readonly_endpoint: ipc://{dir}/control-ro.sock
-metrics:
-  listen: 127.0.0.1:{metrics_port}
-collections:
-"""
+HEAD = ("log_level: debug\n" + sgtest.bus_yaml("{port}")
+        + sgtest.sites_yaml("probe-a@A", "probe-b@B", "{witness}@W")
+        + sgtest.policy_yaml(mode="auto") + "{policy}"
+        + sgtest.sim_provider_yaml("{job_duration}", "{dir}", workers="{workers}")
+        + sgtest.journal_yaml("{dir}") + sgtest.jsonl_sink_yaml("{dir}/outcomes.jsonl")
+        + sgtest.control_yaml("{dir}", readonly=True) + sgtest.metrics_yaml("{metrics_port}")
+        + "collections:\n")
 
 
 def guid(name):
@@ -70,16 +37,14 @@ def guid(name):
 
 
 def collection_yaml(name, site, replica, group=0):
-    return ("  - name: %s\n"
-            "    cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"%s\"'\n"
-            "    site: %s\n    replica_site: %s\n    group: %d\n"
-            % (name, guid(name), site, replica, group))
+    return sgtest.collection_yaml(name, guid(name), site, replica, group=group)
 
 
 class SkewedWitness:
-    """A Python witness on its own thread: every 100 ms a heartbeat and real
-    reachability checks of A and B, every event stamped `skew_ms` in the past
-    (its clock is behind). Only that thread touches the ZeroMQ socket."""
+    """A Python witness on its own thread: every 100 ms a witness round (a
+    heartbeat and real reachability checks of A and B), every event stamped
+    `skew_ms` in the past (its clock is behind). Only that thread touches the
+    ZeroMQ socket."""
 
     def __init__(self, endpoint, observer, site_port, skew_ms):
         self.endpoint, self.observer, self.site_port = endpoint, observer, site_port
@@ -90,24 +55,14 @@ class SkewedWitness:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def _stamp(self, ev):
-        ev.sent_at_ms = int(time.time() * 1000) - self.skew_ms
-        return ev
-
     def _run(self):
         pub = Publisher(self.endpoint, self.observer, "W")
+        pub.skew_ms = self.skew_ms
         try:
             pub.wait_subscribed(timeout_ms=20000)
             self.subscribed.set()
             while not self.stopping.is_set():
-                ev = self._stamp(pub.event())
-                ev.heartbeat.interval_ms = 100
-                pub.send("heartbeat", ev)
-                for site in ("A", "B"):
-                    ev = self._stamp(pub.event())
-                    ev.reachability.target_site = site
-                    ev.reachability.up = sgtest.tcp_reachable(self.site_port[site])
-                    pub.send("reachability", ev)
+                sgtest.witness_round(pub, self.site_port)
                 self.stopping.wait(0.1)  # the witness's own interval, not a synchronisation
         except Exception as e:  # reported by the test
             self.error = e
@@ -124,9 +79,9 @@ class Safety(unittest.TestCase):
     def setUp(self):
         self.dir = sgtest.tempdir()
         self.port = free_port()
-        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.endpoint = sgtest.tcp_endpoint(self.port)
         self.metrics_port = free_port()
-        self.site_port = {"A": free_port(), "B": free_port(), "W": free_port()}
+        self.site_port = sgtest.site_ports()
         self.cfg = os.path.join(self.dir, "siteguard.yaml")
         self.procs = []
         self.listeners = []
@@ -150,24 +105,21 @@ class Safety(unittest.TestCase):
                            witness=witness, workers=workers, job_duration=job_duration,
                            policy=policy)
         sgtest.write_config(self.cfg, text + "".join(collections))
-        check = subprocess.run([sgtest.SITEGUARD, "check-config", self.cfg],
-                               capture_output=True, text=True)
+        check = sgtest.check_config(self.cfg)
         self.assertEqual(check.returncode, 0, check.stderr)
 
     def start_service(self):
         self.incarnation += 1
-        self.svc = Proc([sgtest.SITEGUARD, "run", "-c", self.cfg],
-                        os.path.join(self.dir, "siteguard-%d.log" % self.incarnation))
+        self.svc = sgtest.start_service(
+            self.cfg, os.path.join(self.dir, "siteguard-%d.log" % self.incarnation))
         self.procs.append(self.svc)
         wait_for(lambda: self.ctl("status", socket="control-ro.sock").returncode == 0,
                  what="the control socket")
         return self.svc
 
     def kill_service(self):
-        self.svc.signal(signal.SIGKILL)
-        self.svc.p.wait()
+        self.svc.kill()
         self.procs.remove(self.svc)
-        self.svc.log.close()
 
     def start_probe(self, site):
         p = sgtest.start_probe(self.endpoint, "probe-" + site.lower(), site, self.site_port,
@@ -180,67 +132,43 @@ class Safety(unittest.TestCase):
         self.procs.remove(probe)
 
     def wait_healthy(self):
-        wait_for(lambda: all(s["state"] == "healthy" for s in self.status()["sites"]),
-                 what="every site healthy")
+        wait_for(lambda: sgtest.sites_healthy(self.status()), what="every site healthy")
 
     # ---- what can be seen from outside ------------------------------------------
 
     def ctl(self, *args, socket="control.sock"):
-        return subprocess.run([CTL, "-s", "ipc://" + os.path.join(self.dir, socket)] + list(args),
-                              capture_output=True, text=True, timeout=30)
+        return sgtest.ctl_ipc(self.dir, *args, socket=socket)
 
     def status(self):
-        r = self.ctl("--json", "status", socket="control-ro.sock")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return json.loads(r.stdout)["status"]
+        return sgtest.ctl_status(self.dir, socket="control-ro.sock")
 
     def site_state(self, site):
         return next(s["state"] for s in self.status()["sites"] if s["name"] == site)
 
     def scrape(self):
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port,
-                                    timeout=5) as resp:
-            text = resp.read().decode()
         samples = {}
-        for line in text.splitlines():
+        for line in sgtest.metrics_text(self.metrics_port).splitlines():
             m = re.fullmatch(r'([a-z_]+)(\{[^}]*\})? (\S+)', line)
             if m:
                 samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
         return samples
 
     def outcomes(self, kind=None, collection=None):
-        return [o for o in read_jsonl(os.path.join(self.dir, "outcomes.jsonl"))
-                if (kind is None or o["kind"] == kind)
-                and (collection is None or o.get("collection") == collection)]
+        return sgtest.outcomes(self.dir, kind, collection)
 
     def sim_calls(self, name, method="InitiateFailover"):
         """(calls, accepted) of `method` on collection `name`, counted by the
         simulator; (0, 0) while it has saved no state."""
-        path = os.path.join(self.dir, "sim-state.json")
-        if not os.path.exists(path):
-            return 0, 0
-        with open(path) as f:
-            sim = json.load(f)
-        c = next((c for c in sim["collections"] if guid(name) + '"' in c["path"]), None)
-        if c is None:
-            return 0, 0
-        return c["calls"].get(method, 0), c["accepted"].get(method, 0)
+        return sgtest.sim_calls(self.dir, guid(name) + '"', method) or (0, 0)
 
     def journal_runs(self):
-        db = sqlite3.connect(os.path.join(self.dir, "journal.db"), timeout=10)
-        try:
-            db.row_factory = sqlite3.Row
-            return [dict(r) for r in db.execute("SELECT * FROM runs ORDER BY run_id")]
-        finally:
-            db.close()
+        return self.journal("SELECT * FROM runs ORDER BY run_id")
 
     def journal_table(self, table):
-        db = sqlite3.connect(os.path.join(self.dir, "journal.db"), timeout=10)
-        try:
-            db.row_factory = sqlite3.Row
-            return [dict(r) for r in db.execute("SELECT * FROM %s" % table)]
-        finally:
-            db.close()
+        return self.journal("SELECT * FROM %s" % table)
+
+    def journal(self, sql):
+        return sgtest.query(os.path.join(self.dir, "journal.db"), sql, dicts=True)
 
     def log_tail(self):
         return self.svc.output()[-4000:] if self.svc else ""

@@ -8,64 +8,29 @@ import time
 import unittest
 
 import sgtest
-from sgtest import Proc, Publisher, free_port, read_jsonl, wait_for
+from sgtest import Publisher, free_port, wait_for
 
-CONFIG = """\
-log_level: debug
-bus:
-  bind: [tcp://127.0.0.1:{port}]
-  max_event_bytes: 1024
-  max_age: 30s
-""" + sgtest.sites_yaml("probe-a@A", "probe-b@B", "py-w@W") + """collections:
-  - name: a-app
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000a"'
-    site: A
-    replica_site: B
-    group: 1
-  - name: a-db
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000b"'
-    site: A
-    replica_site: B
-    group: 0
-  - name: a-web
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000c"'
-    site: A
-    replica_site: B
-    group: 2
-    depends_on: [a-app]
-  - name: b-db
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="22222222-0000-0000-0000-00000000000b"'
-    site: B
-    replica_site: A
-policy:
-  suspect_after: 600ms
-  hold_down: 1500ms
-  recover_after: 2s
-  mode: {mode}
-provider:
-  kind: sim
-  workers: 2
-  poll_initial: 50ms
-  poll_max: 200ms
-  sim:
-    call_latency: 10ms
-    job_duration: 400ms
-    state_file: {dir}/sim-state.json
-sinks:
-  - name: outcomes
-    plugin: jsonl
-    options:
-      path: {dir}/outcomes.jsonl
-"""
+CONFIG = ("log_level: debug\n" + sgtest.bus_yaml("{port}", max_event_bytes=1024)
+          + sgtest.sites_yaml("probe-a@A", "probe-b@B", "py-w@W") + "collections:\n"
+          + sgtest.collection_yaml("a-app", "11111111-0000-0000-0000-00000000000a", "A", "B",
+                                   group=1)
+          + sgtest.collection_yaml("a-db", "11111111-0000-0000-0000-00000000000b", "A", "B",
+                                   group=0)
+          + sgtest.collection_yaml("a-web", "11111111-0000-0000-0000-00000000000c", "A", "B",
+                                   group=2, depends_on="a-app")
+          + sgtest.collection_yaml("b-db", "22222222-0000-0000-0000-00000000000b", "B", "A")
+          + sgtest.policy_yaml(mode="{mode}")
+          + sgtest.sim_provider_yaml("400ms", "{dir}", workers=2)
+          + sgtest.jsonl_sink_yaml("{dir}/outcomes.jsonl"))
 
 
 class Spine(unittest.TestCase):
     def setUp(self):
         self.dir = sgtest.tempdir()
         self.port = free_port()
-        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.endpoint = sgtest.tcp_endpoint(self.port)
         # each site's reachable endpoint, which the other sites' probes check
-        self.site_port = {"A": free_port(), "B": free_port(), "W": free_port()}
+        self.site_port = sgtest.site_ports()
         self.procs = []
         self.listeners = []
         self.pub = None
@@ -81,11 +46,11 @@ class Spine(unittest.TestCase):
     def start_service(self, mode="auto"):
         cfg = os.path.join(self.dir, "siteguard.yaml")
         sgtest.write_config(cfg, CONFIG.format(port=self.port, dir=self.dir, mode=mode))
-        check = subprocess.run([sgtest.SITEGUARD, "check-config", cfg], capture_output=True, text=True)
+        check = sgtest.check_config(cfg)
         self.assertEqual(check.returncode, 0, check.stderr)
         self.stats = os.path.join(self.dir, "stats.json")
-        svc = Proc([sgtest.SITEGUARD, "run", "-c", cfg, "--stats", self.stats],
-                   os.path.join(self.dir, "siteguard.log"))
+        svc = sgtest.start_service(cfg, os.path.join(self.dir, "siteguard.log"),
+                                   "--stats", self.stats)
         self.procs.append(svc)
         return svc
 
@@ -94,11 +59,8 @@ class Spine(unittest.TestCase):
         self.procs.append(p)
         return p
 
-    def witness_round(self):
-        sgtest.witness_round(self.pub, self.site_port)
-
-    def outcomes(self):
-        return read_jsonl(os.path.join(self.dir, "outcomes.jsonl"))
+    def outcomes(self, kind=None):
+        return sgtest.outcomes(self.dir, kind)
 
     def send_bad_input(self, pub):
         """One message per drop reason; returns the expected counts."""
@@ -134,18 +96,12 @@ class Spine(unittest.TestCase):
         self.pub.wait_subscribed()
         expected_drops = self.send_bad_input(self.pub)
         # the witness keeps beating; A's probe is told to stop: A falls silent
-        beats_until = time.monotonic() + 1.0
-        while time.monotonic() < beats_until:
-            self.witness_round()
-            time.sleep(0.1)
+        sgtest.witness_for(self.pub, self.site_port, 1.0)
         probe_a.stop()
-
-        deadline = time.monotonic() + 30
-        while len([o for o in self.outcomes() if o["kind"] == "succeeded"]) < 3:
-            if time.monotonic() > deadline:
-                self.fail("collections did not fail over:\n" + svc.output()[-3000:])
-            self.witness_round()  # the witness stays alive, at its 100 ms interval
-            time.sleep(0.1)
+        # the witness stays alive until A's collections are failed over
+        failed_over = lambda: len(self.outcomes("succeeded")) >= 3
+        sgtest.witness_until(self.pub, self.site_port, failed_over, 30,
+                             "collections did not fail over", svc.output)
 
         out = self.outcomes()
         kinds = [o["kind"] for o in out]
@@ -222,7 +178,7 @@ class Spine(unittest.TestCase):
         text = CONFIG.format(port=self.port, dir=self.dir, mode="auto")
         text = text.replace("  hold_down: 1500ms", "  hold_dwn: 1500ms").replace("replica_site: A", "replica_site: C")
         sgtest.write_config(cfg, text)
-        r = subprocess.run([sgtest.SITEGUARD, "check-config", cfg], capture_output=True, text=True)
+        r = sgtest.check_config(cfg)
         self.assertNotEqual(r.returncode, 0)
         lines = text.split("\n")
         hold = next(i for i, l in enumerate(lines) if "hold_dwn" in l) + 1

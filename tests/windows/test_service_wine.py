@@ -10,12 +10,11 @@ Run by tests/windows/run-wine, which makes the Wine prefix and keeps a
 build), SG_BUILD_DIR (a native build: sg-probe and the Python protobufs)."""
 import os
 import subprocess
-import time
 import unittest
 import urllib.request
 
 import sgtest
-from sgtest import Publisher, free_port, read_jsonl, wait_for
+from sgtest import Publisher, free_port, wait_for
 
 WIN_BUILD = os.path.abspath(os.environ["SG_WIN_BUILD_DIR"])
 PREFIX = os.environ["WINEPREFIX"]
@@ -23,40 +22,8 @@ WINE = os.environ.get("SG_WINE", "wine")
 DATA = os.path.join(PREFIX, "drive_c", "ProgramData", "siteguard")
 DATA_WIN = "C:\\ProgramData\\siteguard"
 
-CONFIG = """\
-log_level: debug
-bus:
-  bind: [tcp://127.0.0.1:{port}]
-metrics:
-  listen: 127.0.0.1:{metrics_port}
-""" + sgtest.sites_yaml("probe-a@A", "probe-b@B", "py-w@W") + """collections:
-  - name: a-db
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000b"'
-    site: A
-    replica_site: B
-    group: 0
-  - name: a-app
-    cim_path: 'Msvm_VirtualSystemCollection.InstanceID="11111111-0000-0000-0000-00000000000a"'
-    site: A
-    replica_site: B
-    group: 1
-policy:
-  suspect_after: 600ms
-  hold_down: 1500ms
-  recover_after: 2s
-provider:
-  kind: sim
-  workers: 2
-  poll_initial: 50ms
-  poll_max: 200ms
-  sim:
-    call_latency: 10ms
-    job_duration: 400ms
-sinks:
-  - name: outcomes
-    plugin: jsonl
-    options:
-      path: outcomes.jsonl
+# part of the CONFIG template: the operator's key
+CONTROL = """\
 control:
   endpoint: tcp://127.0.0.1:{control_port}
   secret_key_file: server.key
@@ -64,17 +31,17 @@ control:
     - name: wine-operator
       key: '{operator_key}'
 """
-CTL = os.path.join(sgtest.BUILD, "siteguardctl")
 
-
-def keygen(path):
-    """A CURVE key pair made by the native siteguardctl: the secret key written
-    to path, the public key returned."""
-    r = subprocess.run([CTL, "keygen", "--out", path], capture_output=True, text=True,
-                       timeout=30)
-    if r.returncode != 0:
-        raise AssertionError(r.stderr)
-    return r.stdout.strip()
+# the simulator keeps no state file; the sink writes to the service's directory
+CONFIG = ("log_level: debug\n" + sgtest.bus_yaml("{port}", max_age=None)
+          + sgtest.metrics_yaml("{metrics_port}")
+          + sgtest.sites_yaml("probe-a@A", "probe-b@B", "py-w@W") + "collections:\n"
+          + sgtest.collection_yaml("a-db", "11111111-0000-0000-0000-00000000000b", "A", "B",
+                                   group=0)
+          + sgtest.collection_yaml("a-app", "11111111-0000-0000-0000-00000000000a", "A", "B",
+                                   group=1)
+          + sgtest.policy_yaml() + sgtest.sim_provider_yaml("400ms", workers=2)
+          + sgtest.jsonl_sink_yaml("outcomes.jsonl") + CONTROL)
 
 
 def wine(*args, timeout=120):
@@ -103,16 +70,15 @@ class WindowsService(unittest.TestCase):
             os.unlink(os.path.join(DATA, f))
         self.port = free_port()
         self.metrics_port = free_port()
-        self.endpoint = "tcp://127.0.0.1:%d" % self.port
-        self.site_port = {"A": free_port(), "B": free_port(), "W": free_port()}
+        self.endpoint = sgtest.tcp_endpoint(self.port)
+        self.site_port = sgtest.site_ports()
         self.tmp = sgtest.tempdir()
         self.control_port = free_port()
-        self.server_pub = keygen(os.path.join(DATA, "server.key"))
+        self.server_pub = sgtest.keygen(os.path.join(DATA, "server.key"))
         self.operator_key = os.path.join(self.tmp, "operator.key")
-        with open(os.path.join(DATA, "siteguard.yaml"), "w") as f:
-            f.write(CONFIG.format(port=self.port, metrics_port=self.metrics_port,
-                                  control_port=self.control_port,
-                                  operator_key=keygen(self.operator_key)))
+        sgtest.write_config(os.path.join(DATA, "siteguard.yaml"), CONFIG.format(
+            port=self.port, metrics_port=self.metrics_port, control_port=self.control_port,
+            operator_key=sgtest.keygen(self.operator_key)))
         self.exe = win_path(os.path.join(WIN_BUILD, "siteguard.exe"))
         self.procs, self.listeners, self.pub = [], [], None
 
@@ -129,11 +95,8 @@ class WindowsService(unittest.TestCase):
         self.procs.append(p)
         return p
 
-    def witness_round(self):
-        sgtest.witness_round(self.pub, self.site_port)
-
-    def outcomes(self):
-        return read_jsonl(os.path.join(DATA, "outcomes.jsonl"))
+    def outcomes(self, kind=None):
+        return sgtest.outcomes(DATA, kind)
 
     def test_sc_create_net_start_site_loss_fails_over_and_net_stop_is_clean(self):
         name = "siteguard-wine"
@@ -154,18 +117,11 @@ class WindowsService(unittest.TestCase):
                 self.pub.wait_subscribed()
             except AssertionError:
                 self.fail("no subscription from the service:\n" + log_text(name)[-3000:])
-            beats_until = time.monotonic() + 1.0
-            while time.monotonic() < beats_until:
-                self.witness_round()
-                time.sleep(0.1)
+            sgtest.witness_for(self.pub, self.site_port, 1.0)
             probe_a.stop()
-
-            deadline = time.monotonic() + 60
-            while len([o for o in self.outcomes() if o["kind"] == "succeeded"]) < 2:
-                if time.monotonic() > deadline:
-                    self.fail("collections did not fail over:\n" + log_text(name)[-3000:])
-                self.witness_round()
-                time.sleep(0.1)
+            failed_over = lambda: len(self.outcomes("succeeded")) >= 2
+            sgtest.witness_until(self.pub, self.site_port, failed_over, 60,
+                                 "collections did not fail over", lambda: log_text(name))
             out = self.outcomes()
             lost = [o for o in out if o["kind"] == "site_lost"]
             self.assertEqual([o["site"] for o in lost], ["A"])
@@ -182,10 +138,7 @@ class WindowsService(unittest.TestCase):
                 self.assertIn("siteguard_events_received_total", resp.read().decode())
 
             # the control endpoint: loopback tcp with CURVE, by the native siteguardctl
-            r = subprocess.run([CTL, "-s", "tcp://127.0.0.1:%d" % self.control_port,
-                                "--server-key", self.server_pub, "--key-file", self.operator_key,
-                                "--timeout", "10000", "status"],
-                               capture_output=True, text=True, timeout=30)
+            r = sgtest.ctl_curve(self.control_port, self.server_pub, self.operator_key, "status")
             self.assertEqual(r.returncode, 0, r.stderr + log_text(name)[-3000:])
             self.assertIn("a-app", r.stdout)
 
