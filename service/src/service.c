@@ -4,6 +4,7 @@
 #include "drill/drill.h"
 #include "base/err.h"
 #include "act/executor.h"
+#include "act/recovery.h"
 #include "journal/journal.h"
 #include "leader/leader.h"
 #include "base/log.h"
@@ -80,6 +81,16 @@ typedef struct {
 static sg_now_t s_now(const s_svc_t *s)
 {
     return (sg_now_t){sg_clock_mono(s->clock), sg_clock_wall(s->clock)};
+}
+
+/* What crash recovery (recovery.h) restores into, with the config in force. */
+static sg_recovery_env_t s_recovery_env(const s_svc_t *s)
+{
+    return (sg_recovery_env_t){.cfg = s->cfg,
+                               .clock = s->clock,
+                               .engine = s->engine,
+                               .executor = s->executor,
+                               .journal = s->journal};
 }
 
 /* Submits a decided failover run (`point`: its own recovery point, or
@@ -653,24 +664,6 @@ static int s_save_opstate(s_svc_t *s, bool now)
     return rc;
 }
 
-/* Restores operator state saved as JSON (the journal's, or the leader's
- * from etcd) into the engine. */
-static void s_restore_opstate(s_svc_t *s, const char *text, const char *from)
-{
-    sg_opstate_t st;
-    size_t skipped = 0;
-    int rc = sg_opstate_from_json(text, s->cfg, &st, &skipped);
-    if (rc == SG_OK) {
-        rc = sg_engine_opstate_import(s->engine, &st, s_now(s));
-        sg_opstate_fini(&st);
-    }
-    if (rc != SG_OK)
-        sg_error(S_MOD, "cannot restore the operator state from %s: %s", from, sg_err_str(rc));
-    else
-        sg_info(S_MOD, "operator state restored from %s%s", from,
-                skipped ? " (entries naming what the config no longer has skipped)" : "");
-}
-
 static int s_poll_timeout(const s_svc_t *s, int64_t now)
 {
     if (!sg_leader_is_leader(s->leader))
@@ -707,42 +700,6 @@ static void s_handle_drill(s_svc_t *s)
     s_release_held(s);
 }
 
-static int s_replay(s_svc_t *s);
-
-/* The run spec that picks up journaled run r of collection c: follow its
- * job, or resolve its intent through the provider. Borrows r's strings. */
-static sg_run_spec_t s_resume_spec(const sg_journal_run_t *r, int c)
-{
-    return (sg_run_spec_t){.run_id = r->run_id,
-                           .collection = c,
-                           .mode = r->job_path ? SG_RUN_FOLLOW : SG_RUN_RESOLVE,
-                           .job_path = r->job_path,
-                           .intent_ms = r->intent_ms,
-                           .point = r->point};
-}
-
-/* Leading again after a step-down: the runs left open (fenced, or cut off)
- * go back to the executor, which asks the provider before any call; runs
- * the executor still holds stay where they are. */
-static int s_resume_open(s_svc_t *s)
-{
-    sg_journal_run_t *runs = NULL;
-    size_t n = 0;
-    int rc = sg_journal_runs(s->journal, &runs, &n);
-    for (size_t i = 0; rc == SG_OK && i < n; i++) {
-        const sg_journal_run_t *r = &runs[i];
-        int c = sg_config_find_collection(s->cfg, r->collection);
-        if (c < 0 || r->ended_ms || (!r->job_path && !r->intent_ms))
-            continue;
-        sg_run_spec_t spec = s_resume_spec(r, c);
-        if (sg_executor_submit_run(s->executor, &spec) == SG_OK)
-            sg_info(S_MOD, "resuming run %llu of %s as the leader", (unsigned long long)r->run_id,
-                    r->collection);
-    }
-    sg_journal_runs_free(runs, n);
-    return rc;
-}
-
 /* A new leader (etcd): its run ids go on above every earlier leader's (the
  * epoch only grows: ids of epoch E start at E x 2^24, so two leaders never
  * share an id, which the sinks' dedup keys carry), and it obeys the operator
@@ -753,8 +710,9 @@ static void s_take_leadership(s_svc_t *s, uint64_t epoch)
         return;
     sg_engine_raise_run_base(s->engine, epoch << 24);
     char *text = sg_leader_take_state(s->leader);
+    sg_recovery_env_t env = s_recovery_env(s);
     if (text)
-        s_restore_opstate(s, text, "etcd");
+        sg_recovery_restore_opstate(&env, text, "etcd");
     free(text);
     s->opstate_saved = 0; /* the new leader writes its state out */
 }
@@ -780,7 +738,8 @@ static void s_leader_tick(s_svc_t *s)
     }
     sg_info(S_MOD, "leading under epoch %llu: replaying the journal", (unsigned long long)epoch);
     s_take_leadership(s, epoch);
-    rc = s->led ? s_resume_open(s) : s_replay(s);
+    sg_recovery_env_t env = s_recovery_env(s);
+    rc = sg_recovery_replay(&env, s->led ? SG_RECOVERY_LEADING_AGAIN : SG_RECOVERY_RESTART);
     if (rc != SG_OK)
         sg_error(S_MOD, "cannot replay the journal: %s", sg_err_str(rc));
     s->led = true;
@@ -862,76 +821,6 @@ static int s_write_stats(const s_svc_t *s, const char *path)
     return rc;
 }
 
-static sg_run_origin_t s_origin(const sg_journal_run_t *r)
-{
-    if (!r->origin)
-        return SG_ORIGIN_ENGINE;
-    return strcmp(r->origin, "forced") == 0 ? SG_ORIGIN_FORCED : SG_ORIGIN_MANUAL;
-}
-
-/* Resubmits one open run from the journal: a run already past its intent
- * is finished (its job followed, or the provider asked before any new
- * call). A run decided but never started is abandoned: the engine decides
- * again if its site is still lost, rather than acting on a decision taken
- * before the restart. */
-static void s_replay_run(s_svc_t *s, const sg_journal_run_t *r, int c)
-{
-    sg_now_t now = s_now(s);
-    if (!r->job_path && !r->intent_ms) {
-        int rc = sg_journal_abandon(s->journal, r->run_id, now.wall);
-        if (rc == SG_OK)
-            sg_info(S_MOD, "run %llu of %s was decided but never started before the restart: "
-                           "abandoned; decided again once site %s is proven lost again",
-                    (unsigned long long)r->run_id, r->collection,
-                    s->cfg->sites[s->cfg->collections[c].site].name);
-        else
-            sg_error(S_MOD, "cannot abandon run %llu of %s: %s", (unsigned long long)r->run_id,
-                     r->collection, sg_err_str(rc));
-        return;
-    }
-    sg_run_spec_t spec = s_resume_spec(r, c);
-    sg_engine_restore(s->engine, c, SG_COLL_DECIDED, r->run_id, s_origin(r));
-    int rc = sg_executor_submit_run(s->executor, &spec);
-    if (rc != SG_OK)
-        sg_error(S_MOD, "cannot resume run %llu of %s: %s", (unsigned long long)r->run_id,
-                 r->collection, sg_err_str(rc));
-    else
-        sg_info(S_MOD, "resuming run %llu of %s (%s)", (unsigned long long)r->run_id, r->collection,
-                spec.mode == SG_RUN_FOLLOW ? "following its job"
-                                           : "intent without a job: asking the provider");
-}
-
-/* Replays the journal: ended runs tell the engine and the plan what is
- * done; open runs go back to the executor, those already past their intent
- * first, then the others in decision order. */
-static int s_replay(s_svc_t *s)
-{
-    sg_journal_run_t *runs = NULL;
-    size_t n = 0;
-    int rc = sg_journal_runs(s->journal, &runs, &n);
-    if (rc != SG_OK)
-        return rc;
-    for (int pass = 0; pass < 3; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            const sg_journal_run_t *r = &runs[i];
-            int c = sg_config_find_collection(s->cfg, r->collection);
-            bool fresh = !r->job_path && !r->intent_ms;
-            if (c < 0) {
-                if (pass == 0)
-                    sg_warn(S_MOD, "journal: collection %s is no longer configured", r->collection);
-            } else if (pass == 0 && r->ended_ms && !r->abandoned) {
-                sg_engine_restore(s->engine, c, r->failed_over ? SG_COLL_DONE : SG_COLL_FAILED,
-                                  r->run_id, SG_ORIGIN_ENGINE);
-                sg_executor_restore(s->executor, c, r->failed_over);
-            } else if (!r->ended_ms && ((pass == 1 && !fresh) || (pass == 2 && fresh))) {
-                s_replay_run(s, r, c);
-            }
-        }
-    }
-    sg_journal_runs_free(runs, n);
-    return SG_OK;
-}
-
 /* Leader election; in mode none the instance leads at once and replays the
  * journal now, as it always has; in mode etcd once it wins (s_leader_tick). */
 static int s_leader_start(s_svc_t *s)
@@ -948,20 +837,16 @@ static int s_leader_start(s_svc_t *s)
     if (!sg_leader_is_leader(s->leader))
         return SG_OK;
     s->led = true;
-    return s_replay(s);
+    sg_recovery_env_t env = s_recovery_env(s);
+    return sg_recovery_replay(&env, SG_RECOVERY_RESTART);
 }
 
 /* The operator state this instance's journal kept (pauses, approvals,
  * denials, budgets, cooldowns, open loss episodes). */
 static void s_load_opstate(s_svc_t *s)
 {
-    char *text = NULL;
-    int rc = sg_journal_opstate_get(s->journal, &text);
-    if (rc == SG_OK)
-        s_restore_opstate(s, text, "the journal");
-    else if (rc != SG_ENOTFOUND)
-        sg_error(S_MOD, "cannot read the operator state from the journal: %s", sg_err_str(rc));
-    free(text);
+    sg_recovery_env_t env = s_recovery_env(s);
+    sg_recovery_load_opstate(&env);
     s->opstate_saved = sg_engine_opstate_gen(s->engine);
 }
 
