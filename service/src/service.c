@@ -4,6 +4,7 @@
 #include "drill/drill.h"
 #include "base/err.h"
 #include "act/executor.h"
+#include "act/heldruns.h"
 #include "act/recovery.h"
 #include "journal/journal.h"
 #include "leader/leader.h"
@@ -68,14 +69,7 @@ typedef struct {
     uint64_t runs_fenced; /* runs not called: this instance no longer led */
     bool batching;         /* a journal batch is open */
     bool wake_after_batch; /* sinks to wake when it commits */
-    /* Failover runs decided (and journaled) while a drill runs: submitted
-     * once its cleanup is over, so no collection is failed over mid-drill. */
-    struct {
-        uint64_t *run_ids;
-        int *colls;
-        char **points; /* each run's own recovery point, owned; NULL: the collection's */
-        size_t n;
-    } held;
+    sg_heldruns_t held; /* failover runs decided while a drill runs (heldruns.h) */
 } s_svc_t;
 
 static sg_now_t s_now(const s_svc_t *s)
@@ -100,46 +94,18 @@ static int s_submit_run(s_svc_t *s, uint64_t run_id, int collection, const char 
     sg_run_spec_t spec = {.run_id = run_id, .collection = collection, .point = point};
     if (!s->drill || !sg_drill_running(s->drill))
         return sg_executor_submit_run(s->executor, &spec);
-    char **points = realloc(s->held.points, (s->held.n + 1) * sizeof *points);
-    if (!points)
-        return SG_ENOMEM;
-    s->held.points = points;
-    if (point && !(points[s->held.n] = strdup(point)))
-        return SG_ENOMEM;
-    if (!point)
-        points[s->held.n] = NULL;
-    uint64_t *ids = realloc(s->held.run_ids, (s->held.n + 1) * sizeof *ids);
-    if (ids)
-        s->held.run_ids = ids;
-    int *colls = ids ? realloc(s->held.colls, (s->held.n + 1) * sizeof *colls) : NULL;
-    if (!colls) {
-        free(points[s->held.n]);
-        return SG_ENOMEM;
-    }
-    s->held.colls = colls;
-    s->held.run_ids[s->held.n] = run_id;
-    s->held.colls[s->held.n++] = collection;
-    sg_info(S_MOD, "failover of %s waits for the drill's cleanup",
-            s->cfg->collections[collection].name);
-    return SG_OK;
+    int rc = sg_heldruns_add(&s->held, run_id, collection, point);
+    if (rc == SG_OK)
+        sg_info(S_MOD, "failover of %s waits for the drill's cleanup",
+                s->cfg->collections[collection].name);
+    return rc;
 }
 
 /* Hands the held runs to the executor once no drill runs. */
 static void s_release_held(s_svc_t *s)
 {
-    for (size_t i = 0; i < s->held.n && !sg_drill_running(s->drill); i++) {
-        sg_run_spec_t spec = {.run_id = s->held.run_ids[i],
-                              .collection = s->held.colls[i],
-                              .point = s->held.points[i]};
-        int rc = sg_executor_submit_run(s->executor, &spec);
-        free(s->held.points[i]); /* copied by the executor */
-        s->held.points[i] = NULL;
-        if (rc != SG_OK)
-            sg_error(S_MOD, "cannot start failover of %s: %s",
-                     s->cfg->collections[s->held.colls[i]].name, sg_err_str(rc));
-    }
     if (!sg_drill_running(s->drill))
-        s->held.n = 0;
+        sg_heldruns_submit(&s->held, s->executor, s->cfg);
 }
 
 static sg_outcome_kind_t s_outcome_kind(sg_decision_kind_t k)
@@ -894,11 +860,7 @@ static void s_stop(s_svc_t *s)
 {
     s_ops_stop(s);
     sg_drill_destroy(&s->drill);
-    for (size_t i = 0; s->held.points && i < s->held.n; i++)
-        free(s->held.points[i]);
-    free(s->held.points);
-    free(s->held.run_ids);
-    free(s->held.colls);
+    sg_heldruns_fini(&s->held);
     sg_bus_destroy(&s->bus);
     sg_executor_destroy(&s->executor);
     sg_leader_destroy(&s->leader); /* a leader releases the lease: a standby takes over */
