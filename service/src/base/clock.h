@@ -2,7 +2,11 @@
  *
  * Nothing in siteguard reads the system clock directly except through an
  * sg_clock_t, so tests drive time with sg_clock_fake. All values are
- * milliseconds: `mono` never goes backwards, `wall` is Unix time. */
+ * milliseconds: `mono` never goes backwards, `wall` is Unix time.
+ *
+ * Thread rules: a clock may be read and slept on from any thread (the fake
+ * clock's time is atomic). Ownership: the system clock is static; a fake
+ * clock lives in the caller's storage. */
 #ifndef SG_CLOCK_H
 #define SG_CLOCK_H
 

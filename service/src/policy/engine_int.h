@@ -6,7 +6,8 @@
  *   guards.c   plan order and the guards
  *   explain.c  explain texts and names
  *
- * Nothing outside policy/ includes this header. */
+ * Nothing outside policy/ includes this header; the engine's thread rules
+ * (engine.h: one thread at a time per engine) cover these parts too. */
 #ifndef SG_ENGINE_INT_H
 #define SG_ENGINE_INT_H
 

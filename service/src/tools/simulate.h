@@ -11,7 +11,11 @@
  * on a virtual clock through the world model (tools/world.h), prints the
  * timeline of actions, state changes, decisions and runs (called after their
  * proof, cancelled, done), then each expectation with its verdict. The
- * format is described in tests/scenarios/README.md. */
+ * format is described in tests/scenarios/README.md.
+ *
+ * Thread rules: the calling thread only; no sockets, no files but the
+ * scenario, no clock reads. Ownership: nothing is returned but errors,
+ * which the caller's list owns. */
 #ifndef SG_SIMULATE_H
 #define SG_SIMULATE_H
 
