@@ -22,7 +22,8 @@
 #ifndef SG_SCHEDULE_H
 #define SG_SCHEDULE_H
 
-#include "config/config.h"
+#include "config/duration.h"
+#include "config/window.h"
 
 #include <stdbool.h>
 #include <stdint.h>

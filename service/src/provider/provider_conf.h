@@ -1,0 +1,67 @@
+/* provider_conf: the `provider` section of the config file (the provider
+ * kind and its call and job limits), with `provider.sim` (the simulator and
+ * its injected faults) and `provider.wmi` (where the WMI service is, and
+ * the password, from password_env when that is set).
+ *
+ * Owns the section's types, key tables, checks and defaults. A fault names
+ * a collection through the SG_CFG_COLLECTIONS names (walk.h), so
+ * collections must have been read before.
+ * Ownership: the strings and arrays read belong to the sg_provider_cfg_t
+ * (in the end the config) and are freed by sg_provider_conf_fini; the WMI
+ * password is a secret, never logged. After loading the section is
+ * immutable and may be read from any thread. */
+#ifndef SG_PROVIDER_CONF_H
+#define SG_PROVIDER_CONF_H
+
+#include "config/walk.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *collection;        /* NULL: every collection */
+    char *method;            /* NULL: every method (e.g. "InitiateFailover") */
+    uint32_t return_code;    /* non-zero: the call returns this code */
+    uint32_t job_error_code; /* non-zero: the job ends in Exception with it */
+    bool hang;               /* the job never ends */
+    int times;               /* calls it affects; 0: every call */
+    sg_mark_t mark;
+} sg_sim_fault_cfg_t;
+
+typedef struct {
+    int64_t call_latency_ms; /* default 20 ms */
+    int64_t job_duration_ms; /* default 2 s */
+    char *state_file;        /* NULL: state lives in memory only */
+    sg_sim_fault_cfg_t *faults;
+    size_t n_faults;
+} sg_sim_cfg_t;
+
+/* provider.wmi: where Msvm_CollectionReplicationService is (Windows builds). */
+typedef struct {
+    char *host;      /* NULL: this computer (the local cluster) */
+    char *name_space;/* default root\HyperVCluster\v2 */
+    char *user;      /* NULL: the service's own account */
+    char *password;  /* secret; from password_env when that is set */
+} sg_wmi_cfg_t;
+
+typedef struct {
+    char *kind;              /* "sim" (default) or "wmi" (Windows builds only) */
+    int workers;             /* concurrent provider calls; default 4 */
+    int64_t job_timeout_ms;  /* default 30 min */
+    int64_t poll_initial_ms; /* default 250 ms */
+    int64_t poll_max_ms;     /* default 5 s */
+    int max_attempts;        /* attempts for retryable return codes; default 3 */
+    sg_sim_cfg_t sim;
+    sg_wmi_cfg_t wmi;
+} sg_provider_cfg_t;
+
+/* The `provider` mapping (read with sg_cfg_set_map). */
+extern const sg_cfg_map_t sg_provider_conf_map;
+
+/* Defaults before the file is read. */
+void sg_provider_conf_defaults(sg_cfg_t *ctx, sg_provider_cfg_t *p);
+/* Frees what the section points to. */
+void sg_provider_conf_fini(sg_provider_cfg_t *p);
+
+#endif
