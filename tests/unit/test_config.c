@@ -470,22 +470,23 @@ static void test_bad_duration_is_an_error(void **state)
                         "like 250ms, 3s, 2m, 1h");
 }
 
-static void test_parse_duration_units_and_rejections(void **state)
+/* `text` parses as a duration of `want` ms. */
+static void s_expect_duration(const char *text, int64_t want)
 {
     int64_t ms = -1;
-    assert_int_equal(sg_config_parse_duration("250ms", &ms), SG_OK);
-    assert_int_equal(ms, 250);
-    assert_int_equal(sg_config_parse_duration("3s", &ms), SG_OK);
-    assert_int_equal(ms, 3000);
-    assert_int_equal(sg_config_parse_duration("2m", &ms), SG_OK);
-    assert_int_equal(ms, 120000);
-    assert_int_equal(sg_config_parse_duration("1h", &ms), SG_OK);
-    assert_int_equal(ms, 3600000);
-    assert_int_equal(sg_config_parse_duration("1500", &ms), SG_OK);
-    assert_int_equal(ms, 1500);
-    assert_int_equal(sg_config_parse_duration("0", &ms), SG_OK);
-    assert_int_equal(ms, 0);
-    ms = 42;
+    assert_int_equal(sg_config_parse_duration(text, &ms), SG_OK);
+    assert_int_equal(ms, want);
+}
+
+static void test_parse_duration_units_and_rejections(void **state)
+{
+    s_expect_duration("250ms", 250);
+    s_expect_duration("3s", 3000);
+    s_expect_duration("2m", 120000);
+    s_expect_duration("1h", 3600000);
+    s_expect_duration("1500", 1500);
+    s_expect_duration("0", 0);
+    int64_t ms = 42;
     static const char *const bad[] = {"", "-1s", "+1s", "s", "1.5s", "3 s", " 3s", "3S", "3sec",
                                       "1d", "0x10", "9223372036854775808",
                                       "9223372036854775807s", "2562047788015216h"};
@@ -570,30 +571,19 @@ static void test_public_key_must_be_40_characters_of_z85(void **state)
 
 static void test_reference_to_an_undefined_site_is_an_error(void **state)
 {
-    s_expect_error("sites:\n"
-                   "  - name: A\n"
-                   "  - name: B\n"
-                   "observers:\n"
-                   "  - id: o1\n"
-                   "    site: C\n"
-                   "collections:\n"
-                   "  - name: c1\n"
-                   "    cim_path: p\n"
-                   "    site: A\n"
-                   "    replica_site: D\n",
-                   "t.yaml:6:11: site 'C' is not defined in sites");
-    s_expect_error("sites:\n"
-                   "  - name: A\n"
-                   "  - name: B\n"
-                   "observers:\n"
-                   "  - id: o1\n"
-                   "    site: C\n"
-                   "collections:\n"
-                   "  - name: c1\n"
-                   "    cim_path: p\n"
-                   "    site: A\n"
-                   "    replica_site: D\n",
-                   "t.yaml:11:19: site 'D' is not defined in sites");
+    static const char text[] = "sites:\n"
+                               "  - name: A\n"
+                               "  - name: B\n"
+                               "observers:\n"
+                               "  - id: o1\n"
+                               "    site: C\n"
+                               "collections:\n"
+                               "  - name: c1\n"
+                               "    cim_path: p\n"
+                               "    site: A\n"
+                               "    replica_site: D\n";
+    s_expect_error(text, "t.yaml:6:11: site 'C' is not defined in sites");
+    s_expect_error(text, "t.yaml:11:19: site 'D' is not defined in sites");
 }
 
 static void test_references_resolve_whatever_the_section_order(void **state)

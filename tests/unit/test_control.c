@@ -16,11 +16,9 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "sg_testutil.h"
+#include "sg_fixture.h"
 
-static const char s_yaml[] = "sites:\n  - name: A\n  - name: B\n  - name: W\n    witness: true\n"
-                             "observers:\n  - id: a1\n    site: A\n  - id: b1\n    site: B\n"
-                             "  - id: w1\n    site: W\n"
+static const char s_yaml[] = SG_FIXTURE_YAML_ABW
                              "collections:\n  - name: a-db\n    cim_path: 'X.InstanceID=\"1\"'\n"
                              "    site: A\n    replica_site: B\n"
                              "policy:\n  mode: %s\n";
@@ -32,36 +30,43 @@ typedef struct {
     sg_clock_t clock;
     sg_clock_fake_state_t clock_state;
     sg_control_t *control;
-    char dir[256];
-    char path[300];
+    sg_fixture_dir_t tmp; /* holds the journal */
 } s_fix_t;
 
 static sg_config_t *s_config(const char *mode)
 {
-    char text[1024];
-    snprintf(text, sizeof text, s_yaml, mode);
-    sg_config_errors_t errs;
-    sg_config_errors_init(&errs);
-    sg_config_t *cfg = NULL;
-    assert_int_equal(sg_config_load_string("test.yaml", text, strlen(text), &cfg, &errs), 0);
-    sg_config_errors_fini(&errs);
-    return cfg;
+    return sg_fixture_configf("test.yaml", s_yaml, mode);
+}
+
+/* With f->cfg loaded and f->tmp made: the fake clock, the engine, the
+ * journal, and control on them (its tcp sockets on `zctx`, or none). */
+static void s_fix_open(s_fix_t *f, void *zctx)
+{
+    sg_clock_fake_init(&f->clock, &f->clock_state, 1000, 1800000000000LL);
+    f->engine = sg_engine_new(f->cfg, 1, (sg_now_t){1000, 1800000000000LL});
+    f->journal = sg_journal_open(f->tmp.journal);
+    sg_control_env_t env = {.cfg = f->cfg, .engine = f->engine, .journal = f->journal,
+                            .clock = &f->clock};
+    f->control = sg_control_new(zctx, &env);
+    assert_non_null(f->control);
+}
+
+static void s_fix_close(s_fix_t *f)
+{
+    sg_control_destroy(&f->control);
+    sg_journal_close(&f->journal);
+    sg_engine_destroy(&f->engine);
+    sg_config_destroy(&f->cfg);
+    sg_fixture_dir_remove(&f->tmp);
 }
 
 static int s_setup(void **state)
 {
     s_fix_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    assert_non_null(sg_test_mkdtemp(f->dir, sizeof f->dir, "sg-test-control-"));
-    snprintf(f->path, sizeof f->path, "%s/journal.db", f->dir);
+    sg_fixture_dir_new(&f->tmp, "sg-test-control-");
     f->cfg = s_config("auto");
-    sg_clock_fake_init(&f->clock, &f->clock_state, 1000, 1800000000000LL);
-    f->engine = sg_engine_new(f->cfg, 1, (sg_now_t){1000, 1800000000000LL});
-    f->journal = sg_journal_open(f->path);
-    sg_control_env_t env = {.cfg = f->cfg, .engine = f->engine, .journal = f->journal,
-                            .clock = &f->clock};
-    f->control = sg_control_new(NULL, &env);
-    assert_non_null(f->control);
+    s_fix_open(f, NULL);
     *state = f;
     return 0;
 }
@@ -69,11 +74,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     s_fix_t *f = *state;
-    sg_control_destroy(&f->control);
-    sg_journal_close(&f->journal);
-    sg_engine_destroy(&f->engine);
-    sg_config_destroy(&f->cfg);
-    assert_int_equal(sg_test_rmtree(f->dir), 0);
+    s_fix_close(f);
     free(f);
     return 0;
 }
@@ -110,13 +111,37 @@ static Siteguard__Control__V1__Response *s_pause(s_fix_t *f, sg_control_role_t r
     return s_call(f, role, &r);
 }
 
+/* The answer has `code`; frees it. */
+static void s_expect_code(Siteguard__Control__V1__Response *resp, int code)
+{
+    assert_int_equal(resp->code, code);
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+}
+
+/* Makes `r` a status request. */
+static void s_ask_status(Siteguard__Control__V1__Request *r, Siteguard__Control__V1__Status *st)
+{
+    r->status = st;
+    r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_STATUS;
+}
+
+/* The audit records sg_journal_audit_list gives with `limit`, which are `n`
+ * (free with sg_journal_audit_free). */
+static sg_journal_audit_t *s_audit(sg_journal_t *journal, size_t limit, size_t n)
+{
+    sg_journal_audit_t *list = NULL;
+    size_t got = 0;
+    assert_int_equal(sg_journal_audit_list(journal, limit, &list, &got), 0);
+    assert_int_equal(got, n);
+    return list;
+}
+
 static void test_status_lists_sites_collections_and_leader(void **state)
 {
     s_fix_t *f = *state;
     Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
     Siteguard__Control__V1__Status st = SITEGUARD__CONTROL__V1__STATUS__INIT;
-    r.status = &st;
-    r.command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_STATUS;
+    s_ask_status(&r, &st);
     Siteguard__Control__V1__Response *resp = s_call(f, SG_CONTROL_READER, &r);
     assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
     assert_int_equal(resp->status->n_sites, 3);
@@ -142,27 +167,21 @@ static void test_reader_may_not_pause_and_the_attempt_is_audited(void **state)
 {
     s_fix_t *f = *state;
     Siteguard__Control__V1__Response *resp = s_pause(f, SG_CONTROL_READER, "A", 60000, "why");
-    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__DENIED);
-    siteguard__control__v1__response__free_unpacked(resp, NULL);
-    sg_journal_audit_t *list = NULL;
-    size_t n = 0;
-    assert_int_equal(sg_journal_audit_list(f->journal, 0, &list, &n), 0);
-    assert_int_equal(n, 1);
+    s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__DENIED);
+    sg_journal_audit_t *list = s_audit(f->journal, 0, 1);
     assert_string_equal(list[0].role, "read-only");
     assert_string_equal(list[0].who, "tester");
     assert_non_null(strstr(list[0].result, "denied"));
-    sg_journal_audit_free(list, n);
+    sg_journal_audit_free(list, 1);
 }
 
 static void test_pause_needs_a_reason_and_expires_on_the_clock(void **state)
 {
     s_fix_t *f = *state;
     Siteguard__Control__V1__Response *resp = s_pause(f, SG_CONTROL_OPERATOR, "a-db", 60000, "");
-    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__INVALID);
-    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__INVALID);
     resp = s_pause(f, SG_CONTROL_OPERATOR, "a-db", 60000, (char *)"patching");
-    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
-    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
     int site, coll;
     int64_t until;
     const char *reason;
@@ -173,12 +192,9 @@ static void test_pause_needs_a_reason_and_expires_on_the_clock(void **state)
     sg_clock_fake_advance(&f->clock, 60000);
     assert_false(sg_engine_pause_at(f->engine, 0, sg_clock_mono(&f->clock), &site, &coll, &until,
                                     &reason));
-    sg_journal_audit_t *list = NULL;
-    size_t n = 0;
-    assert_int_equal(sg_journal_audit_list(f->journal, 1, &list, &n), 0);
-    assert_int_equal(n, 1); /* the newest only */
+    sg_journal_audit_t *list = s_audit(f->journal, 1, 1); /* the newest only */
     assert_string_equal(list[0].reason, "patching");
-    sg_journal_audit_free(list, n);
+    sg_journal_audit_free(list, 1);
 }
 
 /* The persist hook: how often it was asked, and what the pause looked like
@@ -214,8 +230,7 @@ static void test_a_pause_is_durable_before_it_is_answered(void **state)
     assert_non_null(f->control);
     Siteguard__Control__V1__Response *resp =
         s_pause(f, SG_CONTROL_OPERATOR, "A", 60000, (char *)"network work");
-    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
-    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
     assert_int_equal(p.calls, 1);
     assert_true(p.paused_then);
     p.answer = SG_EIO;
@@ -236,12 +251,10 @@ static void test_forced_failover_needs_a_reason_then_is_decided(void **state)
     r.failover = &fo;
     r.command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_FAILOVER;
     Siteguard__Control__V1__Response *resp = s_call(f, SG_CONTROL_OPERATOR, &r);
-    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__INVALID);
-    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__INVALID);
     r.reason = (char *)"A is on fire";
     resp = s_call(f, SG_CONTROL_OPERATOR, &r);
-    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
-    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
     sg_decision_t d;
     assert_true(sg_engine_next(f->engine, &d));
     assert_int_equal(d.kind, SG_DECISION_FAILOVER);
@@ -262,16 +275,14 @@ static void test_drills_and_bad_requests_are_answered_plainly(void **state)
     siteguard__control__v1__response__free_unpacked(resp, NULL);
     r.version = 2;
     resp = s_call(f, SG_CONTROL_OPERATOR, &r);
-    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__INVALID);
-    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__INVALID);
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x01};
     uint8_t *out = NULL;
     size_t len = 0;
     assert_int_equal(sg_control_handle(f->control, SG_CONTROL_OPERATOR, junk, sizeof junk, &out,
                                        &len), 0);
     resp = siteguard__control__v1__response__unpack(NULL, len, out);
-    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__INVALID);
-    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__INVALID);
     free(out);
 }
 
@@ -354,9 +365,8 @@ static int s_curve_setup(void **state)
 {
     s_curve_fix_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    assert_non_null(sg_test_mkdtemp(f->base.dir, sizeof f->base.dir, "sg-test-control-curve-"));
-    snprintf(f->key_file, sizeof f->key_file, "%s/server.key", f->base.dir);
-    snprintf(f->base.path, sizeof f->base.path, "%s/journal.db", f->base.dir);
+    sg_fixture_dir_new(&f->base.tmp, "sg-test-control-curve-");
+    snprintf(f->key_file, sizeof f->key_file, "%s/server.key", f->base.tmp.dir);
     assert_int_equal(zmq_curve_keypair(f->server_pub, f->server_sec), 0);
     assert_int_equal(zmq_curve_keypair(f->op_pub, f->op_sec), 0);
     assert_int_equal(zmq_curve_keypair(f->rd_pub, f->rd_sec), 0);
@@ -371,14 +381,8 @@ static int s_curve_setup(void **state)
     assert_int_equal(errs.n, 0);
     sg_config_errors_fini(&errs);
     assert_non_null(f->base.cfg);
-    sg_clock_fake_init(&f->base.clock, &f->base.clock_state, 1000, 1800000000000LL);
-    f->base.engine = sg_engine_new(f->base.cfg, 1, (sg_now_t){1000, 1800000000000LL});
-    f->base.journal = sg_journal_open(f->base.path);
     f->zctx = zmq_ctx_new();
-    sg_control_env_t env = {.cfg = f->base.cfg, .engine = f->base.engine,
-                            .journal = f->base.journal, .clock = &f->base.clock};
-    f->base.control = sg_control_new(f->zctx, &env);
-    assert_non_null(f->base.control);
+    s_fix_open(&f->base, f->zctx);
     void *socks[SG_CONTROL_MAX_SOCKETS];
     assert_int_equal(sg_control_sockets(f->base.control, socks), 2); /* REP and the key check */
     size_t len = sizeof f->endpoint;
@@ -390,12 +394,9 @@ static int s_curve_setup(void **state)
 static int s_curve_teardown(void **state)
 {
     s_curve_fix_t *f = *state;
-    sg_control_destroy(&f->base.control);
+    sg_control_destroy(&f->base.control); /* its sockets, before their context */
     zmq_ctx_term(f->zctx);
-    sg_journal_close(&f->base.journal);
-    sg_engine_destroy(&f->base.engine);
-    sg_config_destroy(&f->base.cfg);
-    assert_int_equal(sg_test_rmtree(f->base.dir), 0);
+    s_fix_close(&f->base);
     free(f);
     return 0;
 }
@@ -524,22 +525,17 @@ static void test_curve_key_decides_the_role_and_names_who_in_the_audit(void **st
     void *operator = s_client(f, f->op_pub, f->op_sec);
     Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
     Siteguard__Control__V1__Status st = SITEGUARD__CONTROL__V1__STATUS__INIT;
-    r.status = &st;
-    r.command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_STATUS;
+    s_ask_status(&r, &st);
     Siteguard__Control__V1__Response *resp = s_tcp_call(f, reader, &r);
-    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
-    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
     resp = s_tcp_pause(f, reader);
     assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__DENIED);
     assert_non_null(strstr(resp->message, "key 'monitor' has the read-only role"));
     siteguard__control__v1__response__free_unpacked(resp, NULL);
     resp = s_tcp_pause(f, operator);
-    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
-    siteguard__control__v1__response__free_unpacked(resp, NULL);
-    sg_journal_audit_t *list = NULL;
-    size_t n = 0;
-    assert_int_equal(sg_journal_audit_list(f->base.journal, 0, &list, &n), 0);
-    assert_int_equal(n, 2);
+    s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
+    size_t n = 2; /* the reader's denied pause, the operator's */
+    sg_journal_audit_t *list = s_audit(f->base.journal, 0, n);
     bool seen_monitor = false, seen_alice = false;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(list[i].who, "monitor") == 0)
@@ -568,8 +564,7 @@ static void test_unknown_curve_key_is_refused_at_the_handshake(void **state)
     Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
     Siteguard__Control__V1__Status st = SITEGUARD__CONTROL__V1__STATUS__INIT;
     r.version = 1;
-    r.status = &st;
-    r.command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_STATUS;
+    s_ask_status(&r, &st);
     size_t len = siteguard__control__v1__request__pack(&r, buf);
     assert_int_equal(zmq_send(stranger, buf, len, 0), (int)len);
     assert_false(s_pump(f, stranger, s_one_refused)); /* refused, and no answer */

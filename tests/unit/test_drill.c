@@ -23,9 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zmq.h>
 
-#include "sg_testutil.h"
+#include "sg_fixture.h"
 
 /* ---- schedules ------------------------------------------------------------------ */
 
@@ -48,6 +47,12 @@ static int64_t s_next(const char *spec, const char *tz, int64_t after)
     return next;
 }
 
+/* The next time of schedule `spec` in zone `tz` after `after` is `want`. */
+static void s_expect_next(const char *spec, const char *tz, int64_t after, int64_t want)
+{
+    assert_true(s_next(spec, tz, after) == want);
+}
+
 static void test_schedule_rejects_malformed_lines_with_a_reason(void **state)
 {
     (void)state;
@@ -68,10 +73,10 @@ static void test_schedule_next_is_strictly_after_and_on_the_minute(void **state)
 {
     (void)state;
     int64_t t = s_utc(2026, 3, 4, 10, 7) + 30000; /* a Wednesday, 10:07:30 */
-    assert_true(s_next("* * * * *", "UTC", t) == s_utc(2026, 3, 4, 10, 8));
-    assert_true(s_next("*/15 * * * *", "UTC", t) == s_utc(2026, 3, 4, 10, 15));
-    assert_true(s_next("7 10 * * *", "UTC", t) == s_utc(2026, 3, 5, 10, 7));
-    assert_true(s_next("0,30 9-17/4 * * *", "UTC", t) == s_utc(2026, 3, 4, 13, 0));
+    s_expect_next("* * * * *", "UTC", t, s_utc(2026, 3, 4, 10, 8));
+    s_expect_next("*/15 * * * *", "UTC", t, s_utc(2026, 3, 4, 10, 15));
+    s_expect_next("7 10 * * *", "UTC", t, s_utc(2026, 3, 5, 10, 7));
+    s_expect_next("0,30 9-17/4 * * *", "UTC", t, s_utc(2026, 3, 4, 13, 0));
 }
 
 static void test_schedule_reads_times_in_its_time_zone(void **state)
@@ -79,8 +84,8 @@ static void test_schedule_reads_times_in_its_time_zone(void **state)
     (void)state;
     int64_t t = s_utc(2026, 3, 4, 0, 0);
     /* 02:30 at +01:00 is 01:30 UTC; at -05:30 it is 08:00 UTC */
-    assert_true(s_next("30 2 * * *", "+01:00", t) == s_utc(2026, 3, 4, 1, 30));
-    assert_true(s_next("30 2 * * *", "UTC-05:30", t) == s_utc(2026, 3, 4, 8, 0));
+    s_expect_next("30 2 * * *", "+01:00", t, s_utc(2026, 3, 4, 1, 30));
+    s_expect_next("30 2 * * *", "UTC-05:30", t, s_utc(2026, 3, 4, 8, 0));
     int off;
     assert_int_equal(sg_schedule_parse_tz("+1", &off), SG_EINVAL);
     assert_int_equal(sg_schedule_parse_tz("Europe/Paris", &off), SG_EINVAL);
@@ -104,27 +109,27 @@ static void test_schedule_keeps_local_time_across_daylight_saving(void **state)
 {
     (void)state;
     /* Sundays 02:00 local: CET (+01:00) in January, CEST (+02:00) in July */
-    assert_true(s_next("0 2 * * 0", S_BERLIN, s_utc(2026, 1, 1, 0, 0)) == s_utc(2026, 1, 4, 1, 0));
-    assert_true(s_next("0 2 * * 0", S_BERLIN, s_utc(2026, 7, 1, 0, 0)) == s_utc(2026, 7, 5, 0, 0));
+    s_expect_next("0 2 * * 0", S_BERLIN, s_utc(2026, 1, 1, 0, 0), s_utc(2026, 1, 4, 1, 0));
+    s_expect_next("0 2 * * 0", S_BERLIN, s_utc(2026, 7, 1, 0, 0), s_utc(2026, 7, 5, 0, 0));
     /* EST (-05:00) and EDT (-04:00) */
-    assert_true(s_next("0 2 * * 0", S_NEW_YORK, s_utc(2026, 1, 1, 0, 0)) == s_utc(2026, 1, 4, 7, 0));
-    assert_true(s_next("0 2 * * 0", S_NEW_YORK, s_utc(2026, 7, 1, 0, 0)) == s_utc(2026, 7, 5, 6, 0));
+    s_expect_next("0 2 * * 0", S_NEW_YORK, s_utc(2026, 1, 1, 0, 0), s_utc(2026, 1, 4, 7, 0));
+    s_expect_next("0 2 * * 0", S_NEW_YORK, s_utc(2026, 7, 1, 0, 0), s_utc(2026, 7, 5, 6, 0));
     /* the week the clocks change: 2026-03-29 in Berlin, 2026-03-08 in New York */
-    assert_true(s_next("0 9 * * *", S_BERLIN, s_utc(2026, 3, 28, 12, 0)) == s_utc(2026, 3, 29, 7, 0));
-    assert_true(s_next("0 9 * * *", S_NEW_YORK, s_utc(2026, 3, 7, 16, 0)) == s_utc(2026, 3, 8, 13, 0));
+    s_expect_next("0 9 * * *", S_BERLIN, s_utc(2026, 3, 28, 12, 0), s_utc(2026, 3, 29, 7, 0));
+    s_expect_next("0 9 * * *", S_NEW_YORK, s_utc(2026, 3, 7, 16, 0), s_utc(2026, 3, 8, 13, 0));
 }
 
 static void test_schedule_runs_a_skipped_local_time_once_at_the_end_of_the_gap(void **state)
 {
     (void)state;
     /* Berlin 2026-03-29: 02:00 CET becomes 03:00 CEST at 01:00Z; 02:30 does not exist */
-    assert_true(s_next("30 2 * * *", S_BERLIN, s_utc(2026, 3, 28, 12, 0)) == s_utc(2026, 3, 29, 1, 0));
-    assert_true(s_next("30 2 * * *", S_BERLIN, s_utc(2026, 3, 29, 1, 0)) == s_utc(2026, 3, 30, 0, 30));
+    s_expect_next("30 2 * * *", S_BERLIN, s_utc(2026, 3, 28, 12, 0), s_utc(2026, 3, 29, 1, 0));
+    s_expect_next("30 2 * * *", S_BERLIN, s_utc(2026, 3, 29, 1, 0), s_utc(2026, 3, 30, 0, 30));
     /* every quarter hour: 02:00-02:45 all fall into the gap and make one run */
-    assert_true(s_next("*/15 * * * *", S_BERLIN, s_utc(2026, 3, 29, 0, 50)) == s_utc(2026, 3, 29, 1, 0));
-    assert_true(s_next("*/15 * * * *", S_BERLIN, s_utc(2026, 3, 29, 1, 0)) == s_utc(2026, 3, 29, 1, 15));
+    s_expect_next("*/15 * * * *", S_BERLIN, s_utc(2026, 3, 29, 0, 50), s_utc(2026, 3, 29, 1, 0));
+    s_expect_next("*/15 * * * *", S_BERLIN, s_utc(2026, 3, 29, 1, 0), s_utc(2026, 3, 29, 1, 15));
     /* New York 2026-03-08: 02:00 EST becomes 03:00 EDT at 07:00Z */
-    assert_true(s_next("30 2 * * *", S_NEW_YORK, s_utc(2026, 3, 7, 12, 0)) == s_utc(2026, 3, 8, 7, 0));
+    s_expect_next("30 2 * * *", S_NEW_YORK, s_utc(2026, 3, 7, 12, 0), s_utc(2026, 3, 8, 7, 0));
 }
 
 static void test_schedule_runs_a_repeated_local_time_once(void **state)
@@ -134,14 +139,12 @@ static void test_schedule_runs_a_repeated_local_time_once(void **state)
      * at 00:30Z and again at 01:30Z: the drill runs at the first only */
     int64_t first = s_next("30 2 * * *", S_BERLIN, s_utc(2026, 10, 24, 12, 0));
     assert_true(first == s_utc(2026, 10, 25, 0, 30));
-    assert_true(s_next("30 2 * * *", S_BERLIN, first) == s_utc(2026, 10, 26, 1, 30));
+    s_expect_next("30 2 * * *", S_BERLIN, first, s_utc(2026, 10, 26, 1, 30));
     /* nor does a run during the second 02:xx repeat one of the first */
-    assert_true(s_next("*/30 * * * *", S_BERLIN, first) == s_utc(2026, 10, 25, 2, 0));
-    assert_true(s_next("45 2 * * *", S_BERLIN, s_utc(2026, 10, 25, 1, 10)) ==
-                s_utc(2026, 10, 26, 1, 45));
+    s_expect_next("*/30 * * * *", S_BERLIN, first, s_utc(2026, 10, 25, 2, 0));
+    s_expect_next("45 2 * * *", S_BERLIN, s_utc(2026, 10, 25, 1, 10), s_utc(2026, 10, 26, 1, 45));
     /* New York 2026-11-01: 01:30 happens at 05:30Z (EDT) and 06:30Z (EST) */
-    assert_true(s_next("30 1 * * *", S_NEW_YORK, s_utc(2026, 10, 31, 12, 0)) ==
-                s_utc(2026, 11, 1, 5, 30));
+    s_expect_next("30 1 * * *", S_NEW_YORK, s_utc(2026, 10, 31, 12, 0), s_utc(2026, 11, 1, 5, 30));
 }
 
 static void test_schedule_zone_names_are_checked(void **state)
@@ -169,34 +172,30 @@ static void test_schedule_days_of_week_and_month_follow_cron(void **state)
 {
     (void)state;
     int64_t fri = s_utc(2026, 3, 6, 18, 0); /* Friday evening */
-    assert_true(s_next("0 9 * * 1-5", "UTC", fri) == s_utc(2026, 3, 9, 9, 0));  /* Monday */
-    assert_true(s_next("0 9 * * 7", "UTC", fri) == s_utc(2026, 3, 8, 9, 0));    /* Sunday */
-    assert_true(s_next("0 0 1 * *", "UTC", fri) == s_utc(2026, 4, 1, 0, 0));
+    s_expect_next("0 9 * * 1-5", "UTC", fri, s_utc(2026, 3, 9, 9, 0));  /* Monday */
+    s_expect_next("0 9 * * 7", "UTC", fri, s_utc(2026, 3, 8, 9, 0));    /* Sunday */
+    s_expect_next("0 0 1 * *", "UTC", fri, s_utc(2026, 4, 1, 0, 0));
     /* both restricted: either matches (the 13th, or a Friday) */
-    assert_true(s_next("0 0 13 * 5", "UTC", fri) == s_utc(2026, 3, 13, 0, 0));
-    assert_true(s_next("0 0 29 2 *", "UTC", fri) == s_utc(2028, 2, 29, 0, 0));
-    assert_true(s_next("0 0 31 2 *", "UTC", fri) == -1);
+    s_expect_next("0 0 13 * 5", "UTC", fri, s_utc(2026, 3, 13, 0, 0));
+    s_expect_next("0 0 29 2 *", "UTC", fri, s_utc(2028, 2, 29, 0, 0));
+    s_expect_next("0 0 31 2 *", "UTC", fri, -1);
 }
 
 static void test_schedule_every_counts_from_the_given_time(void **state)
 {
     (void)state;
-    assert_true(s_next("@every 5s", "UTC", 1000) == 6000);
-    assert_true(s_next("@daily", "UTC", s_utc(2026, 3, 4, 10, 0)) == s_utc(2026, 3, 5, 0, 0));
+    s_expect_next("@every 5s", "UTC", 1000, 6000);
+    s_expect_next("@daily", "UTC", s_utc(2026, 3, 4, 10, 0), s_utc(2026, 3, 5, 0, 0));
 }
 
 /* ---- drill runs ------------------------------------------------------------------- */
 
 typedef struct {
     sg_config_t *cfg;
-    sg_clock_t clock;
-    sg_clock_fake_state_t clock_state;
-    void *zctx;
-    sg_provider_t *sim;
+    sg_fixture_rig_t rig; /* the simulator on a fake clock; no executor */
+    sg_fixture_dir_t tmp; /* holds the journal */
     sg_journal_t *journal;
     sg_drill_t *d;
-    char dir[256];
-    char *db;
 } s_fix_t;
 
 #define S_BASE                                                                                 \
@@ -210,29 +209,25 @@ typedef struct {
     "  - {name: web, cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"web\"', site: B, "   \
     "replica_site: A, recovery_point: latest_app_consistent}\n"
 
+/* A drill runner on the fixture's simulator and journal. */
+static sg_drill_t *s_drill_new(s_fix_t *f)
+{
+    sg_fixture_rig_t *r = &f->rig;
+    sg_drill_t *d = sg_drill_new(r->zctx, f->cfg, r->sim, &r->clock, f->journal, NULL);
+    assert_non_null(d);
+    return d;
+}
+
 static s_fix_t *s_fix_new(const char *extra)
 {
     s_fix_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    char *text = sg_strdupf("%s%s", S_BASE, extra);
-    sg_config_errors_t errs;
-    sg_config_errors_init(&errs);
-    int rc = sg_config_load_string("drill.yaml", text, strlen(text), &f->cfg, &errs);
-    for (size_t i = 0; i < errs.n; i++)
-        fprintf(stderr, "%s\n", errs.items[i]);
-    assert_int_equal(rc, SG_OK);
-    sg_config_errors_fini(&errs);
-    free(text);
-    assert_non_null(sg_test_mkdtemp(f->dir, sizeof f->dir, "sg-drill-"));
-    f->db = sg_strdupf("%s/journal.db", f->dir);
-    sg_clock_fake_init(&f->clock, &f->clock_state, 1000, 1790000000000LL);
-    f->zctx = zmq_ctx_new();
-    f->sim = sg_sim_new(f->cfg, &f->clock);
-    f->journal = sg_journal_open(f->db);
-    assert_non_null(f->sim);
+    f->cfg = sg_fixture_configf("drill.yaml", "%s%s", S_BASE, extra);
+    sg_fixture_dir_new(&f->tmp, "sg-drill-");
+    sg_fixture_rig_new(&f->rig, f->cfg, 1790000000000LL);
+    f->journal = sg_journal_open(f->tmp.journal);
     assert_non_null(f->journal);
-    f->d = sg_drill_new(f->zctx, f->cfg, f->sim, &f->clock, f->journal, NULL);
-    assert_non_null(f->d);
+    f->d = s_drill_new(f);
     return f;
 }
 
@@ -241,17 +236,15 @@ static void s_fix_free(s_fix_t *f)
     sg_drill_destroy(&f->d);
     assert_null(f->d);
     sg_journal_close(&f->journal);
-    sg_provider_destroy(&f->sim);
-    zmq_ctx_term(f->zctx);
+    sg_fixture_rig_free(&f->rig);
     sg_config_destroy(&f->cfg);
-    assert_int_equal(sg_test_rmtree(f->dir), 0);
-    free(f->db);
+    sg_fixture_dir_remove(&f->tmp);
     free(f);
 }
 
 static sg_now_t s_now(const s_fix_t *f)
 {
-    return (sg_now_t){sg_clock_mono(&f->clock), sg_clock_wall(&f->clock)};
+    return (sg_now_t){sg_clock_mono(&f->rig.clock), sg_clock_wall(&f->rig.clock)};
 }
 
 /* Waits (10 s real time as a guard against a hang) for the report. */
@@ -297,19 +290,23 @@ static int64_t s_int(json_t *o, const char *key)
     return (int64_t)json_integer_value(json_object_get(o, key));
 }
 
+/* The simulator's path of collection `name`. */
+static const char *s_cim(s_fix_t *f, const char *name)
+{
+    return f->cfg->collections[sg_config_find_collection(f->cfg, name)].cim_path;
+}
+
 static void s_assert_replicating(s_fix_t *f, const char *name)
 {
-    int c = sg_config_find_collection(f->cfg, name);
     sg_coll_state_t st;
-    assert_int_equal(sg_provider_get_state(f->sim, f->cfg->collections[c].cim_path, &st), SG_OK);
+    assert_int_equal(sg_provider_get_state(f->rig.sim, s_cim(f, name), &st), SG_OK);
     assert_int_equal(st, SG_COLL_REPLICATING);
 }
 
 static int s_accepted(s_fix_t *f, const char *name, sg_method_t m)
 {
-    int c = sg_config_find_collection(f->cfg, name), calls = 0, accepted = 0;
-    assert_int_equal(sg_sim_counts(f->sim, f->cfg->collections[c].cim_path, m, &calls, &accepted),
-                     SG_OK);
+    int calls = 0, accepted = 0;
+    assert_int_equal(sg_sim_counts(f->rig.sim, s_cim(f, name), m, &calls, &accepted), SG_OK);
     return accepted;
 }
 
@@ -321,15 +318,37 @@ static void s_start(s_fix_t *f, const char *name)
     assert_true(sg_drill_running(f->d));
 }
 
+/* A tick of the drill runner starts a drill. */
+static void s_tick_starts_a_drill(s_fix_t *f)
+{
+    assert_int_equal(sg_drill_tick(f->d, s_now(f)), SG_OK);
+    assert_true(sg_drill_running(f->d));
+}
+
+/* Starts drill `name` and returns its report (see s_report). */
+static json_t *s_run_drill(s_fix_t *f, const char *name, sg_outcome_t **out)
+{
+    s_start(f, name);
+    return s_report(f, out);
+}
+
+/* Drill `name` does not start now: `rc`, with a reason that says `text`. */
+static void s_expect_start_refused(s_fix_t *f, const char *name, int rc, const char *text)
+{
+    char *why = NULL;
+    assert_int_equal(sg_drill_start(f->d, name, s_now(f), &why), rc);
+    assert_non_null(strstr(why, text));
+    free(why);
+}
+
 static void test_drill_tests_each_collection_then_reverts_and_meets_objectives(void **state)
 {
     (void)state;
     s_fix_t *f = s_fix_new("provider: {sim: {job_duration: 2m}}\n"
                            "drills:\n"
                            "  - {name: site-a, plan: site A, objectives: {rto: 10m, rpo: 30m}}\n");
-    s_start(f, "site-a");
     sg_outcome_t *o = NULL;
-    json_t *rep = s_report(f, &o);
+    json_t *rep = s_run_drill(f, "site-a", &o);
     assert_string_equal(s_str(rep, "result"), "passed");
     assert_string_equal(s_str(rep, "trigger"), "start");
     assert_true(json_is_true(json_object_get(rep, "objectives_met")));
@@ -387,9 +406,8 @@ static void test_drill_reports_objectives_missed(void **state)
                            "drills:\n"
                            "  - {name: tight, collections: [web], recovery_point: latest,\n"
                            "     objectives: {rto: 1m, rpo: 1m}}\n");
-    s_start(f, "tight");
     sg_outcome_t *o = NULL;
-    json_t *rep = s_report(f, &o);
+    json_t *rep = s_run_drill(f, "tight", &o);
     assert_string_equal(s_str(rep, "result"), "objectives_missed");
     assert_false(json_is_true(json_object_get(rep, "objectives_met")));
     json_t *web = s_coll(rep, "web");
@@ -409,8 +427,7 @@ static void test_drill_uses_the_app_consistent_point_and_its_time_for_rpo(void *
 {
     (void)state;
     s_fix_t *f = s_fix_new("drills: [{name: web, collections: [web]}]\n");
-    s_start(f, "web");
-    json_t *rep = s_report(f, NULL);
+    json_t *rep = s_run_drill(f, "web", NULL);
     json_t *web = s_coll(rep, "web");
     assert_non_null(strstr(s_str(web, "recovery_point"), "web:latest-app"));
     assert_true(s_int(web, "rpo_ms") >= 3600000); /* the point is an hour old */
@@ -426,9 +443,8 @@ static void test_cleanup_runs_and_is_verified_when_the_test_job_fails(void **sta
     s_fix_t *f = s_fix_new("provider: {sim: {faults: [{collection: db, method: "
                            "TestReplicaCollection, job_error_code: 32789}]}}\n"
                            "drills: [{name: a, plan: site A}]\n");
-    s_start(f, "a");
     sg_outcome_t *o = NULL;
-    json_t *rep = s_report(f, &o);
+    json_t *rep = s_run_drill(f, "a", &o);
     assert_string_equal(s_str(rep, "result"), "failed");
     json_t *db = s_coll(rep, "db");
     assert_string_equal(s_str(db, "result"), "failed");
@@ -478,8 +494,8 @@ static void s_gate(s_fix_t *f, bool closed)
 {
     pthread_mutex_lock(&s_gate_mu);
     if (!s_fake_sleep) {
-        s_fake_sleep = f->clock.sleep_ms;
-        f->clock.sleep_ms = s_gated_sleep;
+        s_fake_sleep = f->rig.clock.sleep_ms;
+        f->rig.clock.sleep_ms = s_gated_sleep;
     }
     s_gate_closed = closed;
     pthread_cond_broadcast(&s_gate_cv);
@@ -538,17 +554,10 @@ static void test_drill_start_is_refused_with_a_reason(void **state)
                            "reason: quarter end}]}\n"
                            "  - {name: elsewhere, plan: site A, blackout: [{sites: [W], from: "
                            "'00:00', to: '24:00'}]}\n");
-    char *why = NULL;
-    assert_int_equal(sg_drill_start(f->d, "nope", s_now(f), &why), SG_ENOTFOUND);
-    assert_non_null(strstr(why, "nope"));
-    free(why);
-    assert_int_equal(sg_drill_start(f->d, "closed", s_now(f), &why), SG_ESTATE);
-    assert_non_null(strstr(why, "quarter end"));
-    free(why);
+    s_expect_start_refused(f, "nope", SG_ENOTFOUND, "nope");
+    s_expect_start_refused(f, "closed", SG_ESTATE, "quarter end");
     s_start(f, "elsewhere"); /* its blackout names a site the drill does not touch */
-    assert_int_equal(sg_drill_start(f->d, "a", s_now(f), &why), SG_ESTATE);
-    assert_non_null(strstr(why, "in progress"));
-    free(why);
+    s_expect_start_refused(f, "a", SG_ESTATE, "in progress");
     sg_drill_preempt(f->d, "test over");
     json_decref(s_report(f, NULL));
     s_fix_free(f);
@@ -561,17 +570,15 @@ static void test_scheduled_and_at_start_drills_start_on_tick(void **state)
                            "  - {name: boot, collections: [web], run_at_start: true}\n"
                            "  - {name: often, collections: [db], schedule: '@every 5m'}\n");
     assert_true(sg_drill_next_run(f->d, 1) == -1);
-    int64_t t0 = sg_clock_wall(&f->clock);
-    assert_int_equal(sg_drill_tick(f->d, s_now(f)), SG_OK);
-    assert_true(sg_drill_running(f->d));
+    int64_t t0 = sg_clock_wall(&f->rig.clock);
+    s_tick_starts_a_drill(f);
     assert_true(sg_drill_next_run(f->d, 1) == t0 + 300000);
     json_t *rep = s_report(f, NULL);
     assert_string_equal(s_str(rep, "drill"), "boot");
     assert_string_equal(s_str(rep, "trigger"), "at_start");
     json_decref(rep);
-    sg_clock_fake_advance(&f->clock, 300000);
-    assert_int_equal(sg_drill_tick(f->d, s_now(f)), SG_OK);
-    assert_true(sg_drill_running(f->d));
+    sg_clock_fake_advance(&f->rig.clock, 300000);
+    s_tick_starts_a_drill(f);
     rep = s_report(f, NULL);
     assert_string_equal(s_str(rep, "drill"), "often");
     assert_string_equal(s_str(rep, "trigger"), "schedule");
@@ -586,7 +593,7 @@ static void test_a_drill_schedule_is_read_in_its_time_zone(void **state)
     s_fix_t *f = s_fix_new("drills:\n"
                            "  - {name: weekly, collections: [db], schedule: '0 2 * * 0',\n"
                            "     timezone: '" S_BERLIN "'}\n");
-    int64_t t0 = sg_clock_wall(&f->clock);
+    int64_t t0 = sg_clock_wall(&f->rig.clock);
     assert_int_equal(sg_drill_tick(f->d, s_now(f)), SG_OK);
     assert_false(sg_drill_running(f->d));
     /* the fake clock starts in September: summer time, +02:00 */
@@ -603,16 +610,14 @@ static void test_drill_interrupted_by_a_stop_is_cleaned_up_at_the_next_start(voi
     /* a drill whose test copy is up when the service stops */
     assert_int_equal(sg_journal_drill_begin(f->journal, "a-1", "a", 1), SG_OK);
     sg_call_result_t r = {0};
-    assert_int_equal(sg_provider_call(f->sim, SG_METHOD_TEST_REPLICA,
+    assert_int_equal(sg_provider_call(f->rig.sim, SG_METHOD_TEST_REPLICA,
                                       f->cfg->collections[0].cim_path, NULL, &r),
                      SG_OK);
     sg_call_result_fini(&r);
-    sg_clock_fake_advance(&f->clock, 5000);
+    sg_clock_fake_advance(&f->rig.clock, 5000);
     sg_drill_destroy(&f->d);
-    f->d = sg_drill_new(f->zctx, f->cfg, f->sim, &f->clock, f->journal, NULL);
-    assert_non_null(f->d);
-    assert_int_equal(sg_drill_tick(f->d, s_now(f)), SG_OK);
-    assert_true(sg_drill_running(f->d));
+    f->d = s_drill_new(f);
+    s_tick_starts_a_drill(f);
     json_t *rep = s_report(f, NULL);
     assert_string_equal(s_str(rep, "trigger"), "recovery");
     assert_string_equal(s_str(rep, "result"), "passed");

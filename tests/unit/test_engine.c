@@ -156,6 +156,49 @@ static void s_kill_a(s_fix_t *f, int64_t at)
     f->sees[OB][A] = f->sees[OW][A] = DOWN;
 }
 
+/* Site A dies at `at`, and the world runs to `until`. */
+static void s_kill_a_and_run(s_fix_t *f, int64_t at, int64_t until)
+{
+    s_kill_a(f, at);
+    s_run(f, until);
+}
+
+/* Site A is back: its observer beats and everyone sees it up. */
+static void s_revive_a(s_fix_t *f)
+{
+    f->beat[OA] = true;
+    f->sees[OB][A] = f->sees[OW][A] = UP;
+}
+
+/* Site B dies now: its observer falls silent and everyone sees it down. */
+static void s_kill_b(s_fix_t *f)
+{
+    f->beat[OB] = false;
+    f->sees[OA][B] = f->sees[OW][B] = DOWN;
+}
+
+/* Site B is back: its observer beats and everyone sees it up. */
+static void s_revive_b(s_fix_t *f)
+{
+    f->beat[OB] = true;
+    f->sees[OA][B] = f->sees[OW][B] = UP;
+}
+
+/* Starts the engine and runs the world until `to`. */
+static void s_start_and_run(s_fix_t *f, int64_t to)
+{
+    s_start(f);
+    s_run(f, to);
+}
+
+/* The policy has one maintenance window, `w` (before s_start). */
+static void s_maintenance(s_fix_t *f, sg_window_cfg_t w)
+{
+    f->windows[0] = w;
+    f->cfg.policy.maintenance = f->windows;
+    f->cfg.policy.n_maintenance = 1;
+}
+
 static int s_count(const s_fix_t *f, sg_decision_kind_t kind, int site_or_coll)
 {
     int n = 0;
@@ -188,6 +231,59 @@ static const sg_decision_t *s_last_block(const s_fix_t *f, int coll)
     return last;
 }
 
+/* Starts the engine; site A dies at 2 s, and the world runs to `until`. */
+static void s_start_and_kill_a_at_2s(s_fix_t *f, int64_t until)
+{
+    s_start(f);
+    s_kill_a_and_run(f, 2000, until);
+}
+
+/* Quorum 1, and the witness not required (before s_start). */
+static void s_quorum_of_one_without_the_witness(s_fix_t *f)
+{
+    f->cfg.policy.quorum = 1;
+    f->cfg.policy.require_witness = false;
+}
+
+/* SITE_LOST decisions so far, of any site. */
+static int s_losses(const s_fix_t *f) { return s_count(f, SG_DECISION_SITE_LOST, -1); }
+
+/* The FAILOVER decision of collection `coll`, whose reason says `text`. */
+static const sg_decision_t *s_expect_failover_saying(const s_fix_t *f, int coll, const char *text)
+{
+    const sg_decision_t *d = s_find(f, SG_DECISION_FAILOVER, coll);
+    assert_non_null(d);
+    assert_non_null(strstr(d->reason, text));
+    return d;
+}
+
+/* FAILOVER decisions so far, of any collection. */
+static int s_failovers(const s_fix_t *f) { return s_count(f, SG_DECISION_FAILOVER, -1); }
+
+/* The last BLOCKED decision of collection `coll` names `guard`, and its
+ * reason says `text`. */
+static void s_expect_held_by(const s_fix_t *f, int coll, sg_guard_t guard, const char *text)
+{
+    assert_int_equal(s_last_block(f, coll)->guard, guard);
+    assert_non_null(strstr(s_last_block(f, coll)->reason, text));
+}
+
+/* The engine explains site `site` now with words that include `text`. */
+static void s_expect_site_explained(s_fix_t *f, int site, const char *text)
+{
+    char *why = sg_engine_explain_site(f->e, site, s_now(f->t));
+    assert_non_null(strstr(why, text));
+    free(why);
+}
+
+/* The engine explains collection `coll` now with words that include `text`. */
+static void s_expect_collection_explained(s_fix_t *f, int coll, const char *text)
+{
+    char *why = sg_engine_explain_collection(f->e, coll, s_now(f->t));
+    assert_non_null(strstr(why, text));
+    free(why);
+}
+
 /* ---- site verdicts ---------------------------------------------------------- */
 
 /* A site never heard since start is judged once the startup grace is over:
@@ -201,7 +297,7 @@ static void test_site_never_heard_is_judged_after_the_startup_grace(void **state
     f->sees[OB][A] = f->sees[OW][A] = DOWN;
     s_run(f, 9800);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_UNKNOWN);
-    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+    assert_int_equal(s_losses(f), 0);
     s_run(f, 10200);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
     assert_non_null(strstr(s_find(f, SG_DECISION_SITE_SUSPECT, A)->reason, "never heard"));
@@ -210,9 +306,7 @@ static void test_site_never_heard_is_judged_after_the_startup_grace(void **state
 static void test_site_lost_after_hold_down_with_quorum_and_witness(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 2000 + 2800);
+    s_start_and_kill_a_at_2s(f, 2000 + 2800);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_SUSPECT);
     assert_int_equal(s_count(f, SG_DECISION_SITE_SUSPECT, A), 1);
     s_run(f, 2000 + 3400);
@@ -222,46 +316,43 @@ static void test_site_lost_after_hold_down_with_quorum_and_witness(void **state)
     /* the last heartbeat came at 1800: lost within hold-down plus one step */
     assert_true(lost->at.mono >= 1800 + 3000 && lost->at.mono <= 1800 + 3000 + STEP);
     assert_non_null(strstr(lost->reason, "2 site(s) vote it down (B, W"));
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+    assert_int_equal(s_failovers(f), 3);
     assert_int_equal(sg_engine_site_state(f->e, B), SG_SITE_HEALTHY);
 }
 
 static void test_silence_without_reports_is_only_suspect(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_run(f, 2000);
+    s_start_and_run(f, 2000);
     f->beat[OA] = false;
     f->sees[OB][A] = f->sees[OW][A] = 0; /* nobody says anything about A */
     s_run(f, 60000);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_SUSPECT);
-    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+    assert_int_equal(s_losses(f), 0);
 }
 
 static void test_one_observer_down_report_makes_suspect_not_lost(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_run(f, 2000);
+    s_start_and_run(f, 2000);
     f->sees[OB][A] = DOWN; /* a partition between A and B; A still heard */
     s_run(f, 60000);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_SUSPECT);
     const sg_decision_t *d = s_find(f, SG_DECISION_SITE_SUSPECT, A);
     assert_non_null(d);
     assert_non_null(strstr(d->reason, "b1"));
-    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+    assert_int_equal(s_losses(f), 0);
 }
 
 static void test_partition_witness_sees_site_up_so_not_lost(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_run(f, 2000);
+    s_start_and_run(f, 2000);
     /* siteguard no longer hears A and B cannot reach it, but the witness can */
     f->beat[OA] = false;
     f->sees[OB][A] = DOWN;
     s_run(f, 60000);
-    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+    assert_int_equal(s_losses(f), 0);
     char *why = sg_engine_explain_site(f->e, A, s_now(f->t));
     assert_non_null(why);
     assert_non_null(strstr(why, "site W (witness) votes up"));
@@ -273,68 +364,59 @@ static void test_witness_required_and_silent_means_not_lost(void **state)
 {
     s_fix_t *f = *state;
     f->cfg.policy.quorum = 1;
-    s_start(f);
-    s_run(f, 2000);
+    s_start_and_run(f, 2000);
     f->beat[OA] = false;
     f->sees[OB][A] = DOWN;
     f->sees[OW][A] = 0;
     s_run(f, 60000);
-    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+    assert_int_equal(s_losses(f), 0);
 }
 
 static void test_isolated_observer_has_no_vote(void **state)
 {
     s_fix_t *f = *state;
-    f->cfg.policy.quorum = 1;
-    f->cfg.policy.require_witness = false;
-    s_start(f);
-    s_run(f, 2000);
+    s_quorum_of_one_without_the_witness(f);
+    s_start_and_run(f, 2000);
     /* A falls silent; only W says it is down, but W's own heartbeats are gone */
     f->beat[OA] = false;
     f->beat[OW] = false;
     f->sees[OB][A] = 0;
     s_run(f, 30000);
     /* W is silent, so no report of it arrives either: nothing declares A dead */
-    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+    assert_int_equal(s_losses(f), 0);
 }
 
 static void test_blind_observer_that_sees_nothing_has_no_vote(void **state)
 {
     s_fix_t *f = *state;
-    f->cfg.policy.quorum = 1;
-    f->cfg.policy.require_witness = false;
-    s_start(f);
-    s_run(f, 2000);
+    s_quorum_of_one_without_the_witness(f);
+    s_start_and_run(f, 2000);
     /* A stops, W (still heard) reports everything down, B is heard fine */
     f->beat[OA] = false;
     f->sees[OB][A] = 0;
     f->sees[OW][A] = DOWN;
     f->sees[OW][B] = DOWN;
     s_run(f, 30000);
-    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
-    char *why = sg_engine_explain_site(f->e, A, s_now(f->t));
-    assert_non_null(strstr(why, "observer w1: no vote"));
-    free(why);
+    assert_int_equal(s_losses(f), 0);
+    s_expect_site_explained(f, A, "observer w1: no vote");
 }
 
 static void test_total_silence_freezes_decisions(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_run(f, 2000);
+    s_start_and_run(f, 2000);
     for (int o = 0; o < N_OBS; o++)
         f->beat[o] = false;
     s_run(f, 60000);
-    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    assert_int_equal(s_losses(f), 0);
+    assert_int_equal(s_failovers(f), 0);
     assert_int_equal(s_count(f, SG_DECISION_SITE_SUSPECT, -1), 3);
 }
 
 static void test_suspect_site_heard_again_is_healthy(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_run(f, 2000);
+    s_start_and_run(f, 2000);
     f->beat[OA] = false;
     s_run(f, 3600); /* 1.6 s of silence: suspect */
     f->beat[OA] = true;
@@ -352,7 +434,7 @@ static void test_flapping_observer_shorter_than_hold_down_never_loses_site(void 
         f->beat[OA] = (t / 2000) % 2 == 0; /* 2 s on, 2 s off */
         s_run(f, t + 2000);
     }
-    assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, -1), 0);
+    assert_int_equal(s_losses(f), 0);
 }
 
 /* Liveness is judged by receive time: events sent before the loss but
@@ -360,9 +442,7 @@ static void test_flapping_observer_shorter_than_hold_down_never_loses_site(void 
 static void test_an_event_received_after_the_loss_makes_the_site_recovering(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
+    s_start_and_kill_a_at_2s(f, 8000);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
     for (int i = 0; i < 5; i++) /* sent before the loss, received now */
         s_send(f, OA, SG_EV_HEARTBEAT, 0, false, WALL0 + 1500 + i * 100);
@@ -374,11 +454,8 @@ static void test_an_event_received_after_the_loss_makes_the_site_recovering(void
 static void test_lost_site_recovers_only_after_stable_period(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
-    f->beat[OA] = true;
-    f->sees[OB][A] = f->sees[OW][A] = UP;
+    s_start_and_kill_a_at_2s(f, 8000);
+    s_revive_a(f);
     s_run(f, 9000);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_RECOVERING);
     s_run(f, 8000 + 5000);
@@ -391,24 +468,20 @@ static void test_lost_site_recovers_only_after_stable_period(void **state)
 static void test_recovering_site_silent_again_is_lost_again_only_with_quorum(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
+    s_start_and_kill_a_at_2s(f, 8000);
     f->beat[OA] = true;
     s_run(f, 9000);
     f->beat[OA] = false;
     s_run(f, 12000);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
     assert_int_equal(s_count(f, SG_DECISION_SITE_LOST, A), 2);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3); /* never twice */
+    assert_int_equal(s_failovers(f), 3); /* never twice */
 }
 
 static void test_recovering_site_with_flapping_heartbeats_stays_recovering(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
+    s_start_and_kill_a_at_2s(f, 8000);
     f->sees[OB][A] = f->sees[OW][A] = UP; /* A is back, but its observer flaps */
     for (int64_t t = 8000; t < 60000; t += 2000) {
         f->beat[OA] = (t / 2000) % 2 == 0;
@@ -427,9 +500,7 @@ static void test_collections_decided_in_plan_order_dependencies_first(void **sta
     f->deps[0] = C_A_WEB; /* a-db (config index 1) depends on a-web (index 2) */
     f->colls[C_A_DB].depends_on = f->deps;
     f->colls[C_A_DB].n_depends_on = 1;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
+    s_start_and_kill_a_at_2s(f, 8000);
     int order[3], n = 0;
     for (int i = 0; i < f->n_got; i++) {
         if (f->got[i].kind == SG_DECISION_FAILOVER) {
@@ -455,15 +526,12 @@ static void test_a_failed_dependency_waits_for_an_approval_with_on_error_wait(vo
     f->deps[0] = C_A_DB; /* a-web depends on a-db */
     f->colls[C_A_WEB].depends_on = f->deps;
     f->colls[C_A_WEB].n_depends_on = 1;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
+    s_start_and_kill_a_at_2s(f, 8000);
     assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_DB), 1);
     assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_WEB), 0);
     sg_engine_run_ended(f->e, C_A_DB, false, s_now(f->t)); /* a-db's failover failed */
     s_run(f, 8400);
-    assert_int_equal(s_last_block(f, C_A_WEB)->guard, SG_GUARD_PLAN_ORDER);
-    assert_non_null(strstr(s_last_block(f, C_A_WEB)->reason, "approve to let it go"));
+    s_expect_held_by(f, C_A_WEB, SG_GUARD_PLAN_ORDER, "approve to let it go");
     assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_WEB), 0);
     assert_int_equal(sg_engine_approve(f->e, C_A_WEB, s_now(f->t)), 0);
     s_run(f, 8800);
@@ -475,14 +543,11 @@ static void test_blocked_while_replica_site_not_healthy(void **state)
     s_fix_t *f = *state;
     s_start(f);
     s_run(f, 1000);
-    f->beat[OB] = false; /* B is lost first */
-    f->sees[OA][B] = f->sees[OW][B] = DOWN;
+    s_kill_b(f); /* B is lost first */
     s_run(f, 5000);
     assert_int_equal(sg_engine_site_state(f->e, B), SG_SITE_LOST);
-    f->beat[OB] = true; /* B is back: recovering until 5 s of steady heartbeats */
-    f->sees[OA][B] = f->sees[OW][B] = UP;
-    s_kill_a(f, 5200);
-    s_run(f, 9400);
+    s_revive_b(f); /* B is back: recovering until 5 s of steady heartbeats */
+    s_kill_a_and_run(f, 5200, 9400);
     assert_int_equal(sg_engine_site_state(f->e, B), SG_SITE_RECOVERING);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
     assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_DB), 0);
@@ -517,8 +582,7 @@ static void test_replication_critical_blocks(void **state)
     s_start(f);
     s_run(f, 1000);
     s_replication(f, C_A_DB, 3, 5);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
+    s_kill_a_and_run(f, 2000, 8000);
     assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_REPLICATION_CRITICAL);
     assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_WEB), 1);
 }
@@ -531,10 +595,8 @@ static void test_lag_over_rpo_blocks_and_missing_report_blocks(void **state)
     s_start(f);
     s_run(f, 1000);
     s_replication(f, C_A_DB, 1, 120); /* 2 minutes behind, limit 1 */
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
-    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_RPO);
-    assert_non_null(strstr(s_last_block(f, C_A_DB)->reason, "reported 120 s"));
+    s_kill_a_and_run(f, 2000, 8000);
+    s_expect_held_by(f, C_A_DB, SG_GUARD_RPO, "reported 120 s");
     assert_int_equal(s_last_block(f, C_A_WEB)->guard, SG_GUARD_NO_REPLICATION_DATA);
     char *why = sg_engine_explain_collection(f->e, C_A_DB, s_now(f->t));
     assert_non_null(strstr(why, "HOLD rpo"));
@@ -550,13 +612,11 @@ static void test_pause_holds_until_it_expires(void **state)
     s_fix_t *f = *state;
     s_start(f);
     assert_int_equal(sg_engine_pause(f->e, A, -1, 20000, "network work"), 0);
-    s_kill_a(f, 2000);
-    s_run(f, 10000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
-    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_PAUSED);
-    assert_non_null(strstr(s_last_block(f, C_A_DB)->reason, "network work"));
+    s_kill_a_and_run(f, 2000, 10000);
+    assert_int_equal(s_failovers(f), 0);
+    s_expect_held_by(f, C_A_DB, SG_GUARD_PAUSED, "network work");
     s_run(f, 20400);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+    assert_int_equal(s_failovers(f), 3);
 }
 
 static void test_resume_lifts_a_pause(void **state)
@@ -564,8 +624,7 @@ static void test_resume_lifts_a_pause(void **state)
     s_fix_t *f = *state;
     s_start(f);
     assert_int_equal(sg_engine_pause(f->e, -1, C_A_DB, 1000000, "checking"), 0);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
+    s_kill_a_and_run(f, 2000, 8000);
     assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_BLOCKED);
     assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_WEB), 1);
     sg_engine_resume(f->e, -1, C_A_DB);
@@ -578,28 +637,19 @@ static void test_maintenance_window_holds_failover(void **state)
     s_fix_t *f = *state;
     /* WALL0 is 2027-01-15 08:00 UTC, a Friday: a window Fri 07:30-09:00 */
     f->window_sites[0] = A;
-    f->windows[0] = (sg_window_cfg_t){.sites = f->window_sites, .n_sites = 1, .days = 1u << 4,
-                                      .from_min = 450, .to_min = 540, .reason = "patching"};
-    f->cfg.policy.maintenance = f->windows;
-    f->cfg.policy.n_maintenance = 1;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 10000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
-    assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_MAINTENANCE);
-    assert_non_null(strstr(s_last_block(f, C_A_DB)->reason, "patching"));
+    s_maintenance(f, (sg_window_cfg_t){.sites = f->window_sites, .n_sites = 1, .days = 1u << 4,
+                                       .from_min = 450, .to_min = 540, .reason = "patching"});
+    s_start_and_kill_a_at_2s(f, 10000);
+    assert_int_equal(s_failovers(f), 0);
+    s_expect_held_by(f, C_A_DB, SG_GUARD_MAINTENANCE, "patching");
 }
 
 static void test_maintenance_window_on_another_day_does_not_hold(void **state)
 {
     s_fix_t *f = *state;
-    f->windows[0] = (sg_window_cfg_t){.days = 1u << 5, .from_min = 450, .to_min = 540};
-    f->cfg.policy.maintenance = f->windows;
-    f->cfg.policy.n_maintenance = 1;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 10000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+    s_maintenance(f, (sg_window_cfg_t){.days = 1u << 5, .from_min = 450, .to_min = 540});
+    s_start_and_kill_a_at_2s(f, 10000);
+    assert_int_equal(s_failovers(f), 3);
 }
 
 /* A lost A fails over, comes back, is healthy again; its collections are
@@ -608,8 +658,7 @@ static void s_loss_and_return_of_a(s_fix_t *f, int64_t at)
 {
     s_kill_a(f, at);
     s_run(f, at + 6000);
-    f->beat[OA] = true;
-    f->sees[OB][A] = f->sees[OW][A] = UP;
+    s_revive_a(f);
     s_run(f, at + 6000 + 6000);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_HEALTHY);
     for (int c = 0; c < N_COLLS; c++)
@@ -621,28 +670,20 @@ static void test_maintenance_window_across_midnight_holds_the_next_morning(void 
 {
     s_fix_t *f = *state;
     /* Thursdays 23:00 to 09:00 the next day: Friday 08:00 is inside */
-    f->windows[0] = (sg_window_cfg_t){.days = 1u << 3, .from_min = 23 * 60, .to_min = 9 * 60};
-    f->cfg.policy.maintenance = f->windows;
-    f->cfg.policy.n_maintenance = 1;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 10000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    s_maintenance(f, (sg_window_cfg_t){.days = 1u << 3, .from_min = 23 * 60, .to_min = 9 * 60});
+    s_start_and_kill_a_at_2s(f, 10000);
+    assert_int_equal(s_failovers(f), 0);
     assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_MAINTENANCE);
 }
 
 static void test_one_off_maintenance_window_ends_and_failover_follows(void **state)
 {
     s_fix_t *f = *state;
-    f->windows[0] = (sg_window_cfg_t){.start_ms = WALL0 - 1000, .end_ms = WALL0 + 20000};
-    f->cfg.policy.maintenance = f->windows;
-    f->cfg.policy.n_maintenance = 1;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 19800);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    s_maintenance(f, (sg_window_cfg_t){.start_ms = WALL0 - 1000, .end_ms = WALL0 + 20000});
+    s_start_and_kill_a_at_2s(f, 19800);
+    assert_int_equal(s_failovers(f), 0);
     s_run(f, 20400);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+    assert_int_equal(s_failovers(f), 3);
 }
 
 static void test_budget_counts_a_site_loss_once_however_many_collections(void **state)
@@ -650,17 +691,13 @@ static void test_budget_counts_a_site_loss_once_however_many_collections(void **
     s_fix_t *f = *state;
     f->cfg.policy.budget = (sg_budget_cfg_t){1, 3600000};
     f->cfg.policy.cooldown_ms = 0;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 10000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3); /* one site failover */
+    s_start_and_kill_a_at_2s(f, 10000);
+    assert_int_equal(s_failovers(f), 3); /* one site failover */
     /* A comes back; then B is lost: the overall budget of one is spent */
-    f->beat[OA] = true;
-    f->sees[OB][A] = f->sees[OW][A] = UP;
+    s_revive_a(f);
     s_run(f, 20000);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_HEALTHY);
-    f->beat[OB] = false;
-    f->sees[OA][B] = f->sees[OW][B] = DOWN;
+    s_kill_b(f);
     s_run(f, 30000);
     assert_int_equal(sg_engine_site_state(f->e, B), SG_SITE_LOST);
     assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_B_DB), 0);
@@ -674,24 +711,19 @@ static void test_site_budget_caps_one_sites_failovers_per_period(void **state)
     f->cfg.policy.cooldown_ms = 0;
     s_start(f);
     s_loss_and_return_of_a(f, 2000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
-    s_kill_a(f, 16000); /* lost again within the minute */
-    s_run(f, 30000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+    assert_int_equal(s_failovers(f), 3);
+    s_kill_a_and_run(f, 16000, 30000); /* lost again within the minute */
+    assert_int_equal(s_failovers(f), 3);
     assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_SITE_BUDGET);
-    char *why = sg_engine_explain_collection(f->e, C_A_DB, s_now(f->t));
-    assert_non_null(strstr(why, "HOLD site_budget"));
-    free(why);
+    s_expect_collection_explained(f, C_A_DB, "HOLD site_budget");
     s_run(f, 2000 + 6000 + 60000 + 400); /* the first loss leaves the period */
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 6);
+    assert_int_equal(s_failovers(f), 6);
 }
 
 static void test_cooldown_after_failback_holds_next_failover(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
+    s_start_and_kill_a_at_2s(f, 8000);
     sg_engine_run_ended(f->e, C_A_DB, true, s_now(f->t));
     assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_DONE);
     sg_engine_reset_collection(f->e, C_A_DB, s_now(f->t)); /* failed back at once */
@@ -705,10 +737,8 @@ static void test_shadow_mode_announces_but_never_decides_failover(void **state)
 {
     s_fix_t *f = *state;
     f->cfg.policy.mode = SG_MODE_SHADOW;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 30000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    s_start_and_kill_a_at_2s(f, 30000);
+    assert_int_equal(s_failovers(f), 0);
     assert_int_equal(s_count(f, SG_DECISION_BLOCKED, -1), 3);
     assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_SHADOW);
 }
@@ -717,27 +747,21 @@ static void test_approve_mode_waits_then_acts_on_approval(void **state)
 {
     s_fix_t *f = *state;
     f->cfg.policy.mode = SG_MODE_APPROVE;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
+    s_start_and_kill_a_at_2s(f, 8000);
     assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_AWAITING);
     assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_AWAITING_APPROVAL);
     assert_int_equal(sg_engine_approve(f->e, C_B_DB, s_now(f->t)), SG_ESTATE);
     assert_int_equal(sg_engine_approve(f->e, C_A_DB, s_now(f->t)), 0);
     s_run(f, 8400);
-    const sg_decision_t *d = s_find(f, SG_DECISION_FAILOVER, C_A_DB);
-    assert_non_null(d);
-    assert_non_null(strstr(d->reason, "approved"));
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 1);
+    s_expect_failover_saying(f, C_A_DB, "approved");
+    assert_int_equal(s_failovers(f), 1);
 }
 
 static void test_approve_mode_deny_holds(void **state)
 {
     s_fix_t *f = *state;
     f->cfg.policy.mode = SG_MODE_APPROVE;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
+    s_start_and_kill_a_at_2s(f, 8000);
     assert_int_equal(sg_engine_deny(f->e, C_A_DB, s_now(f->t)), 0);
     s_run(f, 200000);
     assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_DENIED);
@@ -749,27 +773,23 @@ static void test_approve_mode_timeout_proceeds_when_policy_says_so(void **state)
     s_fix_t *f = *state;
     f->cfg.policy.mode = SG_MODE_APPROVE;
     f->cfg.policy.proceed_on_timeout = true;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000 + 60000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 2); /* group 0 */
+    s_start_and_kill_a_at_2s(f, 8000 + 60000);
+    assert_int_equal(s_failovers(f), 2); /* group 0 */
     assert_non_null(strstr(s_find(f, SG_DECISION_FAILOVER, C_A_DB)->reason, "no operator answer"));
     s_run(f, 8000 + 120000 + 400); /* a-app waits its own approval time after group 0 */
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 3);
+    assert_int_equal(s_failovers(f), 3);
 }
 
 static void test_approve_mode_timeout_holds_then_late_approval_acts(void **state)
 {
     s_fix_t *f = *state;
     f->cfg.policy.mode = SG_MODE_APPROVE;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000 + 60000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    s_start_and_kill_a_at_2s(f, 8000 + 60000);
+    assert_int_equal(s_failovers(f), 0);
     assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_APPROVAL_TIMEOUT);
     assert_int_equal(sg_engine_approve(f->e, C_A_DB, s_now(f->t)), 0);
     s_run(f, f->t + 400);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 1);
+    assert_int_equal(s_failovers(f), 1);
 }
 
 static void test_restored_verdict_is_never_decided_again(void **state)
@@ -778,13 +798,12 @@ static void test_restored_verdict_is_never_decided_again(void **state)
     s_start(f);
     sg_engine_restore(f->e, C_A_DB, SG_COLL_DONE, 0, SG_ORIGIN_ENGINE);
     sg_engine_restore(f->e, C_A_WEB, SG_COLL_DECIDED, 7, SG_ORIGIN_ENGINE);
-    s_kill_a(f, 2000);
-    s_run(f, 10000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0); /* a-app waits for a-web */
+    s_kill_a_and_run(f, 2000, 10000);
+    assert_int_equal(s_failovers(f), 0); /* a-app waits for a-web */
     assert_int_equal(s_last_block(f, C_A_APP)->guard, SG_GUARD_PLAN_ORDER);
     sg_engine_run_ended(f->e, C_A_WEB, true, s_now(f->t)); /* the resumed run ends */
     s_run(f, 10400);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 1);
+    assert_int_equal(s_failovers(f), 1);
     assert_int_equal(s_find(f, SG_DECISION_FAILOVER, C_A_APP)->collection, C_A_APP);
 }
 
@@ -792,12 +811,9 @@ static void test_recovered_site_forgets_holds_but_not_failovers(void **state)
 {
     s_fix_t *f = *state;
     f->cfg.policy.mode = SG_MODE_SHADOW;
-    s_start(f);
-    s_kill_a(f, 2000);
-    s_run(f, 8000);
+    s_start_and_kill_a_at_2s(f, 8000);
     assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_BLOCKED);
-    f->beat[OA] = true;
-    f->sees[OB][A] = f->sees[OW][A] = UP;
+    s_revive_a(f);
     s_run(f, 20000);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_HEALTHY);
     assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_IDLE);
@@ -824,19 +840,27 @@ static void test_next_deadline_tracks_site_timers(void **state)
 
 /* ---- manual failover, pauses for status, reload ---- */
 
+/* An operator's failover of `coll` (`forced`, with `reason`) is refused now
+ * with words that include `text`. */
+static void s_expect_manual_failover_refused(s_fix_t *f, int coll, bool forced, const char *reason,
+                                             const char *text)
+{
+    char *why = NULL;
+    assert_int_equal(
+        sg_engine_manual_failover(f->e, coll, forced, reason, NULL, s_now(f->t), &why), SG_ESTATE);
+    assert_non_null(why);
+    assert_non_null(strstr(why, text));
+    free(why);
+}
+
 static void test_manual_failover_applies_the_guards_unless_forced(void **state)
 {
     s_fix_t *f = *state;
     f->complete = false;
-    s_start(f);
-    s_run(f, 2000);
+    s_start_and_run(f, 2000);
     assert_int_equal(sg_engine_pause(f->e, B, -1, 1000000, "storage work"), 0);
+    s_expect_manual_failover_refused(f, C_B_DB, false, NULL, "paused");
     char *why = NULL;
-    assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, false, NULL, NULL, s_now(f->t), &why),
-                     SG_ESTATE);
-    assert_non_null(why);
-    assert_non_null(strstr(why, "paused"));
-    free(why);
     assert_int_equal(sg_engine_manual_failover(f->e, C_B_DB, true, "", NULL, s_now(f->t), &why),
                      SG_EINVAL);
     free(why);
@@ -845,9 +869,7 @@ static void test_manual_failover_applies_the_guards_unless_forced(void **state)
         sg_engine_manual_failover(f->e, C_B_DB, true, "B failing", NULL, s_now(f->t), &why), 0);
     assert_null(why);
     s_collect(f);
-    const sg_decision_t *d = s_find(f, SG_DECISION_FAILOVER, C_B_DB);
-    assert_non_null(d);
-    assert_non_null(strstr(d->reason, "forced past the guards"));
+    const sg_decision_t *d = s_expect_failover_saying(f, C_B_DB, "forced past the guards");
     assert_non_null(strstr(d->reason, "B failing"));
     assert_int_equal(d->target_site, A);
     assert_int_equal(sg_engine_collection_verdict(f->e, C_B_DB), SG_COLL_DECIDED);
@@ -856,29 +878,18 @@ static void test_manual_failover_applies_the_guards_unless_forced(void **state)
 static void test_manual_failover_never_twice_even_forced(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_run(f, 2000);
+    s_start_and_run(f, 2000);
     assert_int_equal(
         sg_engine_manual_failover(f->e, C_B_DB, false, NULL, NULL, s_now(f->t), NULL), 0);
-    char *why = NULL;
-    assert_int_equal(
-        sg_engine_manual_failover(f->e, C_B_DB, true, "again", NULL, s_now(f->t), &why),
-        SG_ESTATE);
-    assert_non_null(strstr(why, "in flight"));
-    free(why);
+    s_expect_manual_failover_refused(f, C_B_DB, true, "again", "in flight");
     sg_engine_run_ended(f->e, C_B_DB, true, s_now(f->t));
-    assert_int_equal(
-        sg_engine_manual_failover(f->e, C_B_DB, true, "again", NULL, s_now(f->t), &why),
-        SG_ESTATE);
-    assert_non_null(strstr(why, "already failed over"));
-    free(why);
+    s_expect_manual_failover_refused(f, C_B_DB, true, "again", "already failed over");
 }
 
 static void test_manual_failover_carries_its_own_recovery_point_into_the_decision(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_run(f, 2000);
+    s_start_and_run(f, 2000);
     char point[] = "app";
     assert_int_equal(
         sg_engine_manual_failover(f->e, C_B_DB, true, "B failing", point, s_now(f->t), NULL), 0);
@@ -893,8 +904,7 @@ static void test_manual_failover_carries_its_own_recovery_point_into_the_decisio
 static void test_decisions_without_an_override_have_no_recovery_point(void **state)
 {
     s_fix_t *f = *state;
-    s_start(f);
-    s_run(f, 2000);
+    s_start_and_run(f, 2000);
     assert_int_equal(
         sg_engine_manual_failover(f->e, C_B_DB, true, "B failing", NULL, s_now(f->t), NULL), 0);
     s_collect(f);
@@ -929,9 +939,8 @@ static void test_set_config_takes_a_new_policy_but_not_new_collections(void **st
     sg_config_t next = f->cfg;
     next.policy.mode = SG_MODE_SHADOW;
     assert_int_equal(sg_engine_set_config(f->e, &next), 0);
-    s_kill_a(f, 2000);
-    s_run(f, 10000);
-    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, -1), 0);
+    s_kill_a_and_run(f, 2000, 10000);
+    assert_int_equal(s_failovers(f), 0);
     assert_int_equal(s_last_block(f, C_A_DB)->guard, SG_GUARD_SHADOW);
     sg_config_t fewer = next;
     fewer.n_collections--;

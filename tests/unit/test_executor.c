@@ -82,6 +82,59 @@ static void s_fix_start(s_fix_t *f)
     assert_non_null(f->x);
 }
 
+/* A fixture started as it was built: `workers` threads, no faults. */
+static s_fix_t *s_fix_started(int workers)
+{
+    s_fix_t *f = s_fix_new(workers);
+    s_fix_start(f);
+    return f;
+}
+
+/* Adds a fault to the simulator's configuration (before s_fix_start). */
+static void s_inject_fault(s_fix_t *f, sg_sim_fault_cfg_t fault)
+{
+    f->faults[f->cfg.provider.sim.n_faults++] = fault;
+}
+
+/* Puts every collection in group 0 with no dependencies: one flat plan. */
+static void s_flatten_plan(s_fix_t *f)
+{
+    for (int i = 0; i < 4; i++) {
+        f->colls[i].group = 0;
+        f->colls[i].n_depends_on = 0;
+    }
+}
+
+/* A fixture with one fault, started. */
+static s_fix_t *s_fix_faulty(int workers, sg_sim_fault_cfg_t fault)
+{
+    s_fix_t *f = s_fix_new(workers);
+    s_inject_fault(f, fault);
+    s_fix_start(f);
+    return f;
+}
+
+/* Submits run `run_id` of collection c; the executor accepts it. */
+static void s_submit(s_fix_t *f, uint64_t run_id, int c)
+{
+    assert_int_equal(sg_executor_submit(f->x, run_id, c), 0);
+}
+
+/* One worker, one fault, and run 1 of c0 submitted. */
+static s_fix_t *s_fix_run_c0_with(sg_sim_fault_cfg_t fault)
+{
+    s_fix_t *f = s_fix_faulty(1, fault);
+    s_submit(f, 1, 0);
+    return f;
+}
+
+/* Submits runs 1..n of collections 0..n-1, each accepted. */
+static void s_submit_first(s_fix_t *f, int n)
+{
+    for (int c = 0; c < n; c++)
+        s_submit(f, (uint64_t)c + 1, c);
+}
+
 static void s_fix_free(s_fix_t *f)
 {
     sg_executor_destroy(&f->x);
@@ -99,6 +152,16 @@ static sg_exec_result_t s_next(s_fix_t *f)
     assert_int_equal(sg_executor_recv(f->x, &r, 10000), 1);
     assert_non_null(r.outcome);
     assert_non_null(r.outcome->json);
+    return r;
+}
+
+/* Waits for the next result, which ends its run with an outcome of `kind`
+ * (caller frees the outcome). */
+static sg_exec_result_t s_next_end(s_fix_t *f, sg_outcome_kind_t kind)
+{
+    sg_exec_result_t r = s_next(f);
+    assert_true(r.ended);
+    assert_int_equal(r.outcome->kind, kind);
     return r;
 }
 
@@ -137,9 +200,8 @@ static sg_coll_state_t s_state(s_fix_t *f, int c)
 static void test_failover_follows_job_to_success(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(2);
-    s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 77, 1), 0);
+    s_fix_t *f = s_fix_started(2);
+    s_submit(f, 77, 1);
     assert_int_equal(sg_executor_active(f->x), 1);
     s_ev_t log[64];
     int n = s_until_ended(f, 1, log, 64);
@@ -162,10 +224,9 @@ static void test_failover_follows_job_to_success(void **state)
 static void test_adaptive_polling_does_not_overshoot_long_jobs(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    s_fix_start(f);
+    s_fix_t *f = s_fix_started(1);
     int64_t t0 = sg_clock_mono(&f->clock);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    s_submit(f, 1, 0);
     s_ev_t log[128];
     int n = s_until_ended(f, 1, log, 128);
     assert_int_equal(log[n - 1].kind, SG_OUTCOME_SUCCEEDED);
@@ -179,11 +240,8 @@ static void test_adaptive_polling_does_not_overshoot_long_jobs(void **state)
 static void test_retryable_return_code_is_retried_then_succeeds(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    f->faults[0] = (sg_sim_fault_cfg_t){.method = "InitiateFailover", .return_code = 32774, .times = 2};
-    f->cfg.provider.sim.n_faults = 1;
-    s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    s_fix_t *f = s_fix_run_c0_with(
+        (sg_sim_fault_cfg_t){.method = "InitiateFailover", .return_code = 32774, .times = 2});
     s_ev_t log[128];
     int n = s_until_ended(f, 1, log, 128);
     assert_int_equal(log[0].kind, SG_OUTCOME_PROGRESS);
@@ -200,11 +258,7 @@ static void test_retryable_return_code_is_retried_then_succeeds(void **state)
 static void test_retryable_return_code_fails_after_max_attempts(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    f->faults[0] = (sg_sim_fault_cfg_t){.return_code = 32777};
-    f->cfg.provider.sim.n_faults = 1;
-    s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    s_fix_t *f = s_fix_run_c0_with((sg_sim_fault_cfg_t){.return_code = 32777});
     s_ev_t log[16];
     int n = s_until_ended(f, 1, log, 16);
     assert_int_equal(n, 3);
@@ -218,15 +272,9 @@ static void test_retryable_return_code_fails_after_max_attempts(void **state)
 static void test_access_denied_fails_at_once(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    f->faults[0] = (sg_sim_fault_cfg_t){.collection = "c0", .return_code = 32769};
-    f->cfg.provider.sim.n_faults = 1;
-    s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
-    sg_exec_result_t r = s_next(f);
-    assert_true(r.ended);
+    s_fix_t *f = s_fix_run_c0_with((sg_sim_fault_cfg_t){.collection = "c0", .return_code = 32769});
+    sg_exec_result_t r = s_next_end(f, SG_OUTCOME_FAILED);
     assert_false(r.failed_over);
-    assert_int_equal(r.outcome->kind, SG_OUTCOME_FAILED);
     assert_int_equal(r.outcome->attempt, 1);
     assert_non_null(strstr(r.outcome->message, "not retryable"));
     sg_outcome_free(&r.outcome);
@@ -236,11 +284,7 @@ static void test_access_denied_fails_at_once(void **state)
 static void test_job_exception_reports_its_error_code(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    f->faults[0] = (sg_sim_fault_cfg_t){.job_error_code = 4711};
-    f->cfg.provider.sim.n_faults = 1;
-    s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    s_fix_t *f = s_fix_run_c0_with((sg_sim_fault_cfg_t){.job_error_code = 4711});
     s_ev_t log[128];
     int n = s_until_ended(f, 1, log, 128);
     assert_int_equal(log[n - 1].kind, SG_OUTCOME_FAILED);
@@ -261,16 +305,22 @@ static sg_exec_result_t s_until_kind(s_fix_t *f, int collection, sg_outcome_kind
     }
 }
 
+/* Takes results until one of `kind` for `collection`, and drops them all. */
+static void s_skip_until(s_fix_t *f, int collection, sg_outcome_kind_t kind)
+{
+    sg_exec_result_t r = s_until_kind(f, collection, kind);
+    sg_outcome_free(&r.outcome);
+}
+
 static void test_hanging_job_is_reported_timed_out_and_still_followed(void **state)
 {
     (void)state;
     s_fix_t *f = s_fix_new(1);
-    f->faults[0] = (sg_sim_fault_cfg_t){.hang = true};
-    f->cfg.provider.sim.n_faults = 1;
+    s_inject_fault(f, (sg_sim_fault_cfg_t){.hang = true});
     f->cfg.provider.job_timeout_ms = 120000;
     s_fix_start(f);
     int64_t t0 = sg_clock_mono(&f->clock);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    s_submit(f, 1, 0);
     sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_TIMED_OUT);
     assert_false(r.ended);
     assert_true(r.timed_out);
@@ -287,7 +337,7 @@ static void test_job_that_ends_after_its_timeout_is_reported_twice_then_succeeds
     s_fix_t *f = s_fix_new(1);
     f->cfg.provider.job_timeout_ms = 20000; /* the job takes 60 s */
     s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    s_submit(f, 1, 0);
     s_ev_t log[128];
     int n = s_until_ended(f, 1, log, 128);
     int timed_out = -1;
@@ -304,13 +354,12 @@ static void test_job_that_ends_after_its_timeout_is_reported_twice_then_succeeds
 static void test_already_failed_over_counts_as_done(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    s_fix_t *f = s_fix_started(1);
+    s_submit(f, 1, 0);
     s_ev_t log[128];
     int n = s_until_ended(f, 1, log, 128);
     assert_int_equal(log[n - 1].kind, SG_OUTCOME_SUCCEEDED);
-    assert_int_equal(sg_executor_submit(f->x, 2, 0), 0);
+    s_submit(f, 2, 0);
     sg_exec_result_t r = s_next(f);
     assert_true(r.ended);
     assert_true(r.failed_over);
@@ -323,9 +372,8 @@ static void test_already_failed_over_counts_as_done(void **state)
 static void test_second_submit_while_running_is_refused(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(2);
-    s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    s_fix_t *f = s_fix_started(2);
+    s_submit(f, 1, 0);
     assert_int_equal(sg_executor_submit(f->x, 2, 0), SG_ESTATE);
     assert_int_equal(sg_executor_submit(f->x, 3, 9), SG_EINVAL);
     s_ev_t log[128];
@@ -336,8 +384,7 @@ static void test_second_submit_while_running_is_refused(void **state)
 static void test_plan_groups_and_dependencies_order_the_runs(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(4);
-    s_fix_start(f);
+    s_fix_t *f = s_fix_started(4);
     /* submitted at once in plan order (as the engine decides them): the
      * executor holds each back until its turn */
     int order[] = {0, 1, 3, 2};
@@ -364,146 +411,15 @@ static void test_plan_groups_and_dependencies_order_the_runs(void **state)
 static void test_dependency_failure_stops_dependent_without_a_call(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(2);
-    f->faults[0] = (sg_sim_fault_cfg_t){.collection = "c0", .return_code = 32770};
-    f->cfg.provider.sim.n_faults = 1;
-    s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
-    assert_int_equal(sg_executor_submit(f->x, 2, 3), 0);
+    s_fix_t *f = s_fix_faulty(2, (sg_sim_fault_cfg_t){.collection = "c0", .return_code = 32770});
+    s_submit(f, 1, 0);
+    s_submit(f, 2, 3);
     s_ev_t log[16];
     int n = s_until_ended(f, 2, log, 16);
     assert_int_equal(n, 2);
     assert_int_equal(log[1].collection, 3);
     assert_int_equal(log[1].kind, SG_OUTCOME_FAILED);
     assert_int_equal(s_state(f, 3), SG_COLL_REPLICATING);
-    s_fix_free(f);
-}
-
-static void test_concurrency_is_capped_by_workers(void **state)
-{
-    (void)state;
-    s_fix_t *f = s_fix_new(2);
-    for (int i = 0; i < 4; i++) {
-        f->colls[i].group = 0;
-        f->colls[i].n_depends_on = 0;
-    }
-    s_fix_start(f);
-    for (int c = 0; c < 4; c++)
-        assert_int_equal(sg_executor_submit(f->x, (uint64_t)c + 1, c), 0);
-    s_ev_t log[256];
-    int n = s_until_ended(f, 4, log, 256);
-    int running = 0, peak = 0;
-    for (int i = 0; i < n; i++) {
-        if (log[i].kind == SG_OUTCOME_JOB_STARTED)
-            running++;
-        if (log[i].kind == SG_OUTCOME_SUCCEEDED)
-            running--;
-        peak = running > peak ? running : peak;
-    }
-    assert_true(peak >= 1 && peak <= 2); /* never above the cap */
-    for (int c = 0; c < 4; c++)
-        assert_int_equal(s_state(f, c), SG_COLL_FAILED_OVER);
-    s_fix_free(f);
-}
-
-static void test_destroy_with_runs_in_flight_returns(void **state)
-{
-    (void)state;
-    s_fix_t *f = s_fix_new(1);
-    f->faults[0] = (sg_sim_fault_cfg_t){.hang = true};
-    f->cfg.provider.sim.n_faults = 1;
-    f->cfg.provider.job_timeout_ms = 24LL * 3600 * 1000 * 365;
-    s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
-    assert_int_equal(sg_executor_submit(f->x, 2, 1), 0);
-    sg_exec_result_t r = s_next(f); /* job started: the worker is following it */
-    assert_int_equal(r.outcome->kind, SG_OUTCOME_JOB_STARTED);
-    sg_outcome_free(&r.outcome);
-    s_fix_free(f); /* joins the worker; ASan checks nothing leaks */
-}
-
-/* ---- plan policies, recovery points, return codes, intents, replay ------ */
-
-static int s_accepted(s_fix_t *f, int c, int *calls)
-{
-    int n_calls = 0, accepted = 0;
-    assert_int_equal(sg_sim_counts(f->sim, f->colls[c].cim_path, SG_METHOD_INITIATE_FAILOVER,
-                                   &n_calls, &accepted),
-                     0);
-    if (calls)
-        *calls = n_calls;
-    return accepted;
-}
-
-/* The last outcome of each collection's run, by collection. */
-static void s_last_kinds(s_fix_t *f, int runs, sg_outcome_kind_t *last)
-{
-    s_ev_t log[512];
-    int n = s_until_ended(f, runs, log, 512);
-    for (int i = 0; i < n; i++)
-        last[log[i].collection] = log[i].kind;
-}
-
-static void test_on_error_stop_fails_later_groups_without_a_call(void **state)
-{
-    (void)state;
-    s_fix_t *f = s_fix_new(2);
-    f->faults[0] = (sg_sim_fault_cfg_t){.collection = "c1", .return_code = 32770};
-    f->cfg.provider.sim.n_faults = 1;
-    f->cfg.plan.on_error = SG_ON_ERROR_STOP;
-    s_fix_start(f);
-    for (int c = 0; c < 3; c++)
-        assert_int_equal(sg_executor_submit(f->x, (uint64_t)c + 1, c), 0);
-    sg_outcome_kind_t last[4] = {0};
-    s_last_kinds(f, 3, last);
-    assert_int_equal(last[0], SG_OUTCOME_SUCCEEDED); /* same group as the failure: goes on */
-    assert_int_equal(last[1], SG_OUTCOME_FAILED);
-    assert_int_equal(last[2], SG_OUTCOME_FAILED);
-    int calls;
-    assert_int_equal(s_accepted(f, 2, &calls), 0);
-    assert_int_equal(calls, 0);
-    s_fix_free(f);
-}
-
-static void test_on_error_continue_runs_later_groups(void **state)
-{
-    (void)state;
-    s_fix_t *f = s_fix_new(2);
-    f->faults[0] = (sg_sim_fault_cfg_t){.collection = "c1", .return_code = 32770};
-    f->cfg.provider.sim.n_faults = 1;
-    f->cfg.plan.on_error = SG_ON_ERROR_CONTINUE;
-    s_fix_start(f);
-    for (int c = 0; c < 3; c++)
-        assert_int_equal(sg_executor_submit(f->x, (uint64_t)c + 1, c), 0);
-    sg_outcome_kind_t last[4] = {0};
-    s_last_kinds(f, 3, last);
-    assert_int_equal(last[1], SG_OUTCOME_FAILED);
-    assert_int_equal(last[2], SG_OUTCOME_SUCCEEDED);
-    assert_int_equal(s_state(f, 2), SG_COLL_FAILED_OVER);
-    s_fix_free(f);
-}
-
-static void test_on_error_wait_holds_later_groups_until_released(void **state)
-{
-    (void)state;
-    s_fix_t *f = s_fix_new(2);
-    f->faults[0] = (sg_sim_fault_cfg_t){.collection = "c1", .return_code = 32770};
-    f->cfg.provider.sim.n_faults = 1;
-    f->cfg.plan.on_error = SG_ON_ERROR_WAIT;
-    s_fix_start(f);
-    for (int c = 0; c < 3; c++)
-        assert_int_equal(sg_executor_submit(f->x, (uint64_t)c + 1, c), 0);
-    sg_outcome_kind_t last[4] = {0};
-    s_last_kinds(f, 2, last); /* c0 and c1 end; c2 is held */
-    assert_int_equal(last[1], SG_OUTCOME_FAILED);
-    assert_int_equal(last[2], 0);
-    sg_exec_result_t r;
-    assert_int_equal(sg_executor_recv(f->x, &r, 200), 0); /* nothing moves */
-    assert_int_equal(sg_executor_active(f->x), 1);
-    assert_int_equal(s_accepted(f, 2, NULL), 0);
-    assert_int_equal(sg_executor_release_plan(f->x, A), 0);
-    s_last_kinds(f, 1, last);
-    assert_int_equal(last[2], SG_OUTCOME_SUCCEEDED);
     s_fix_free(f);
 }
 
@@ -523,18 +439,140 @@ static int s_peak(const s_ev_t *log, int n, const bool *which)
     return peak;
 }
 
+static void test_concurrency_is_capped_by_workers(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(2);
+    s_flatten_plan(f);
+    s_fix_start(f);
+    s_submit_first(f, 4);
+    s_ev_t log[256];
+    int n = s_until_ended(f, 4, log, 256);
+    bool all[4] = {true, true, true, true};
+    int peak = s_peak(log, n, all);
+    assert_true(peak >= 1 && peak <= 2); /* never above the cap */
+    for (int c = 0; c < 4; c++)
+        assert_int_equal(s_state(f, c), SG_COLL_FAILED_OVER);
+    s_fix_free(f);
+}
+
+static void test_destroy_with_runs_in_flight_returns(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_inject_fault(f, (sg_sim_fault_cfg_t){.hang = true});
+    f->cfg.provider.job_timeout_ms = 24LL * 3600 * 1000 * 365;
+    s_fix_start(f);
+    s_submit(f, 1, 0);
+    s_submit(f, 2, 1);
+    sg_exec_result_t r = s_next(f); /* job started: the worker is following it */
+    assert_int_equal(r.outcome->kind, SG_OUTCOME_JOB_STARTED);
+    sg_outcome_free(&r.outcome);
+    s_fix_free(f); /* joins the worker; ASan checks nothing leaks */
+}
+
+/* ---- plan policies, recovery points, return codes, intents, replay ------ */
+
+static int s_accepted(s_fix_t *f, int c, int *calls)
+{
+    int n_calls = 0, accepted = 0;
+    assert_int_equal(sg_sim_counts(f->sim, f->colls[c].cim_path, SG_METHOD_INITIATE_FAILOVER,
+                                   &n_calls, &accepted),
+                     0);
+    if (calls)
+        *calls = n_calls;
+    return accepted;
+}
+
+/* InitiateFailover was called `calls` times on collection c. */
+static void s_expect_calls(s_fix_t *f, int c, int calls)
+{
+    int n_calls;
+    s_accepted(f, c, &n_calls);
+    assert_int_equal(n_calls, calls);
+}
+
+/* InitiateFailover was called `calls` times on collection c, `accepted` of
+ * them accepted. */
+static void s_expect_calls_accepted(s_fix_t *f, int c, int calls, int accepted)
+{
+    int n_calls;
+    assert_int_equal(s_accepted(f, c, &n_calls), accepted);
+    assert_int_equal(n_calls, calls);
+}
+
+/* The last outcome of each collection's run, by collection. */
+static void s_last_kinds(s_fix_t *f, int runs, sg_outcome_kind_t *last)
+{
+    s_ev_t log[512];
+    int n = s_until_ended(f, runs, log, 512);
+    for (int i = 0; i < n; i++)
+        last[log[i].collection] = log[i].kind;
+}
+
+/* c1 (group 0) fails at once (32770, not retryable) under the plan policy
+ * `on_error`, with the runs of c0, c1 and c2 (group 1) submitted. */
+static s_fix_t *s_fix_c1_fails_under(sg_on_error_t on_error)
+{
+    s_fix_t *f = s_fix_new(2);
+    s_inject_fault(f, (sg_sim_fault_cfg_t){.collection = "c1", .return_code = 32770});
+    f->cfg.plan.on_error = on_error;
+    s_fix_start(f);
+    s_submit_first(f, 3);
+    return f;
+}
+
+static void test_on_error_stop_fails_later_groups_without_a_call(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_c1_fails_under(SG_ON_ERROR_STOP);
+    sg_outcome_kind_t last[4] = {0};
+    s_last_kinds(f, 3, last);
+    assert_int_equal(last[0], SG_OUTCOME_SUCCEEDED); /* same group as the failure: goes on */
+    assert_int_equal(last[1], SG_OUTCOME_FAILED);
+    assert_int_equal(last[2], SG_OUTCOME_FAILED);
+    s_expect_calls_accepted(f, 2, 0, 0);
+    s_fix_free(f);
+}
+
+static void test_on_error_continue_runs_later_groups(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_c1_fails_under(SG_ON_ERROR_CONTINUE);
+    sg_outcome_kind_t last[4] = {0};
+    s_last_kinds(f, 3, last);
+    assert_int_equal(last[1], SG_OUTCOME_FAILED);
+    assert_int_equal(last[2], SG_OUTCOME_SUCCEEDED);
+    assert_int_equal(s_state(f, 2), SG_COLL_FAILED_OVER);
+    s_fix_free(f);
+}
+
+static void test_on_error_wait_holds_later_groups_until_released(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_c1_fails_under(SG_ON_ERROR_WAIT);
+    sg_outcome_kind_t last[4] = {0};
+    s_last_kinds(f, 2, last); /* c0 and c1 end; c2 is held */
+    assert_int_equal(last[1], SG_OUTCOME_FAILED);
+    assert_int_equal(last[2], 0);
+    sg_exec_result_t r;
+    assert_int_equal(sg_executor_recv(f->x, &r, 200), 0); /* nothing moves */
+    assert_int_equal(sg_executor_active(f->x), 1);
+    assert_int_equal(s_accepted(f, 2, NULL), 0);
+    assert_int_equal(sg_executor_release_plan(f->x, A), 0);
+    s_last_kinds(f, 1, last);
+    assert_int_equal(last[2], SG_OUTCOME_SUCCEEDED);
+    s_fix_free(f);
+}
+
 static void test_max_concurrency_caps_runs_below_the_workers(void **state)
 {
     (void)state;
     s_fix_t *f = s_fix_new(4);
-    for (int i = 0; i < 4; i++) {
-        f->colls[i].group = 0;
-        f->colls[i].n_depends_on = 0;
-    }
+    s_flatten_plan(f);
     f->cfg.plan.max_concurrency = 1;
     s_fix_start(f);
-    for (int c = 0; c < 4; c++)
-        assert_int_equal(sg_executor_submit(f->x, (uint64_t)c + 1, c), 0);
+    s_submit_first(f, 4);
     s_ev_t log[256];
     int n = s_until_ended(f, 4, log, 256);
     bool all[4] = {true, true, true, true};
@@ -546,15 +584,12 @@ static void test_per_host_cap_limits_runs_on_one_replica_host(void **state)
 {
     (void)state;
     s_fix_t *f = s_fix_new(4);
-    for (int i = 0; i < 4; i++) {
-        f->colls[i].group = 0;
-        f->colls[i].n_depends_on = 0;
+    s_flatten_plan(f);
+    for (int i = 0; i < 4; i++)
         f->colls[i].replica_host = i < 3 ? "hv-b1" : "hv-b2";
-    }
     f->cfg.plan.per_host_concurrency = 1;
     s_fix_start(f);
-    for (int c = 0; c < 4; c++)
-        assert_int_equal(sg_executor_submit(f->x, (uint64_t)c + 1, c), 0);
+    s_submit_first(f, 4);
     s_ev_t log[256];
     int n = s_until_ended(f, 4, log, 256);
     bool b1[4] = {true, true, true, false}, all[4] = {true, true, true, true};
@@ -570,12 +605,11 @@ static void test_latest_app_consistent_passes_the_newest_application_consistent_
     s_fix_t *f = s_fix_new(1);
     f->colls[0].recovery_point = SG_RP_LATEST_APP_CONSISTENT;
     s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+    s_submit(f, 1, 0);
     sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_JOB_STARTED);
     assert_non_null(strstr(r.outcome->message, "InstanceID=\"c0:latest-app\""));
     sg_outcome_free(&r.outcome);
-    r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
-    sg_outcome_free(&r.outcome);
+    s_skip_until(f, 0, SG_OUTCOME_SUCCEEDED);
     s_fix_free(f);
 }
 
@@ -588,15 +622,13 @@ static void test_named_recovery_point_is_passed_and_an_unknown_one_fails(void **
     f->colls[1].recovery_point = SG_RP_NAMED;
     f->colls[1].recovery_point_path = "Msvm_CollectionRecoveryPoint.InstanceID=\"c1:nope\"";
     s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
-    assert_int_equal(sg_executor_submit(f->x, 2, 1), 0);
+    s_submit(f, 1, 0);
+    s_submit(f, 2, 1);
     sg_outcome_kind_t last[4] = {0};
     s_last_kinds(f, 2, last);
     assert_int_equal(last[0], SG_OUTCOME_SUCCEEDED);
     assert_int_equal(last[1], SG_OUTCOME_FAILED); /* 32773: not retryable */
-    int calls;
-    assert_int_equal(s_accepted(f, 1, &calls), 0);
-    assert_int_equal(calls, 1);
+    s_expect_calls_accepted(f, 1, 1, 0);
     s_fix_free(f);
 }
 
@@ -618,11 +650,7 @@ static void test_every_return_code_maps_to_an_outcome(void **state)
         {12345, SG_OUTCOME_FAILED, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        s_fix_t *f = s_fix_new(1);
-        f->faults[0] = (sg_sim_fault_cfg_t){.return_code = cases[i].rc};
-        f->cfg.provider.sim.n_faults = 1;
-        s_fix_start(f);
-        assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
+        s_fix_t *f = s_fix_run_c0_with((sg_sim_fault_cfg_t){.return_code = cases[i].rc});
         s_ev_t log[16];
         int n = s_until_ended(f, 1, log, 16);
         int calls;
@@ -639,16 +667,9 @@ static void test_every_return_code_maps_to_an_outcome(void **state)
 static void test_status_unknown_checks_the_state_then_retries_once_and_succeeds(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    f->faults[0] = (sg_sim_fault_cfg_t){.return_code = 32771, .times = 1};
-    f->cfg.provider.sim.n_faults = 1;
-    s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
-    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
-    sg_outcome_free(&r.outcome);
-    int calls;
-    assert_int_equal(s_accepted(f, 0, &calls), 1);
-    assert_int_equal(calls, 2);
+    s_fix_t *f = s_fix_run_c0_with((sg_sim_fault_cfg_t){.return_code = 32771, .times = 1});
+    s_skip_until(f, 0, SG_OUTCOME_SUCCEEDED);
+    s_expect_calls_accepted(f, 0, 2, 1);
     s_fix_free(f);
 }
 
@@ -683,18 +704,15 @@ static void test_proof_hook_runs_before_the_call_and_a_refusal_prevents_it(void 
     const sg_outcome_kind_t ends[] = {SG_OUTCOME_SUCCEEDED, SG_OUTCOME_CANCELLED,
                                       SG_OUTCOME_FAILED};
     for (int i = 0; i < 3; i++) {
-        s_fix_t *f = s_fix_new(1);
-        s_fix_start(f);
+        s_fix_t *f = s_fix_started(1);
         s_hook_t h = {.f = f, .calls_seen = -1, .answer = answers[i]};
         sg_executor_set_proof_hook(f->x, s_hook, &h);
-        assert_int_equal(sg_executor_submit(f->x, 42, 0), 0);
+        s_submit(f, 42, 0);
         s_ev_t log[64];
         int n = s_until_ended(f, 1, log, 64);
         assert_int_equal(h.hooks, 1);
         assert_int_equal(h.calls_seen, 0);
-        int calls;
-        s_accepted(f, 0, &calls);
-        assert_int_equal(calls, answers[i] == SG_OK ? 1 : 0);
+        s_expect_calls(f, 0, answers[i] == SG_OK ? 1 : 0);
         assert_int_equal(log[n - 1].kind, ends[i]);
         s_fix_free(f);
     }
@@ -704,14 +722,11 @@ static void test_proof_hook_runs_before_the_call_and_a_refusal_prevents_it(void 
 static void test_every_attempt_is_proven_again(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    f->faults[0] = (sg_sim_fault_cfg_t){.method = "InitiateFailover", .return_code = 32772,
-                                        .times = 1};
-    f->cfg.provider.sim.n_faults = 1;
-    s_fix_start(f);
+    s_fix_t *f = s_fix_faulty(
+        1, (sg_sim_fault_cfg_t){.method = "InitiateFailover", .return_code = 32772, .times = 1});
     s_hook_t h = {.f = f, .calls_seen = -1, .answer = SG_OK};
     sg_executor_set_proof_hook(f->x, s_hook, &h);
-    assert_int_equal(sg_executor_submit(f->x, 42, 0), 0);
+    s_submit(f, 42, 0);
     s_ev_t log[64];
     int n = s_until_ended(f, 1, log, 64);
     assert_int_equal(log[n - 1].kind, SG_OUTCOME_SUCCEEDED);
@@ -727,8 +742,8 @@ static void test_a_queued_run_can_be_cancelled_before_any_call(void **state)
     s_fix_t *f = s_fix_new(2);
     f->cfg.plan.max_concurrency = 1;
     s_fix_start(f);
-    assert_int_equal(sg_executor_submit(f->x, 1, 0), 0);
-    assert_int_equal(sg_executor_submit(f->x, 2, 1), 0); /* waits for the cap */
+    s_submit(f, 1, 0);
+    s_submit(f, 2, 1); /* waits for the cap */
     sg_exec_result_t r;
     assert_int_equal(sg_executor_cancel_queued(f->x, 0, "no", &r), 0); /* running, not queued */
     assert_int_equal(sg_executor_cancel_queued(f->x, 1, "site A is heard again", &r), 1);
@@ -738,11 +753,18 @@ static void test_a_queued_run_can_be_cancelled_before_any_call(void **state)
     sg_outcome_free(&r.outcome);
     s_ev_t log[64];
     s_until_ended(f, 1, log, 64);
-    int calls;
-    s_accepted(f, 1, &calls);
-    assert_int_equal(calls, 0);
+    s_expect_calls(f, 1, 0);
     assert_int_equal(sg_executor_active(f->x), 0);
     s_fix_free(f);
+}
+
+/* Submits run 5 of c0 to resolve an intent journaled at `intent_ms`, as
+ * after a restart. */
+static void s_submit_resolve(s_fix_t *f, int64_t intent_ms)
+{
+    sg_run_spec_t spec = {
+        .run_id = 5, .collection = 0, .mode = SG_RUN_RESOLVE, .intent_ms = intent_ms};
+    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
 }
 
 /* Calls InitiateFailover on the simulator directly, as a run did before a
@@ -760,24 +782,30 @@ static char *s_call_before_crash(s_fix_t *f, int c)
     return job;
 }
 
+/* c0's InitiateFailover was accepted before a crash, and its job ended while
+ * the service was down (61 s later); returns when the intent was journaled. */
+static int64_t s_call_then_down_until_the_job_ended(s_fix_t *f)
+{
+    int64_t intent = sg_clock_wall(&f->clock);
+    free(s_call_before_crash(f, 0));
+    sg_clock_fake_advance(&f->clock, 61000);
+    return intent;
+}
+
 static void test_resolve_follows_a_job_accepted_before_the_restart(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    s_fix_start(f);
+    s_fix_t *f = s_fix_started(1);
     int64_t intent = sg_clock_wall(&f->clock);
     char *job = s_call_before_crash(f, 0);
-    sg_run_spec_t spec = {.run_id = 5, .collection = 0, .mode = SG_RUN_RESOLVE, .intent_ms = intent};
-    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
+    s_submit_resolve(f, intent);
     sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_JOB_STARTED);
     assert_string_equal(r.outcome->job_path, job);
     sg_outcome_free(&r.outcome);
     r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
     assert_true(r.ended && r.failed_over);
     sg_outcome_free(&r.outcome);
-    int calls;
-    assert_int_equal(s_accepted(f, 0, &calls), 1);
-    assert_int_equal(calls, 1); /* never called again */
+    s_expect_calls_accepted(f, 0, 1, 1); /* never called again */
     free(job);
     s_fix_free(f);
 }
@@ -785,67 +813,46 @@ static void test_resolve_follows_a_job_accepted_before_the_restart(void **state)
 static void test_resolve_reports_done_when_the_collection_is_already_failed_over(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    s_fix_start(f);
-    int64_t intent = sg_clock_wall(&f->clock);
-    free(s_call_before_crash(f, 0));
-    sg_clock_fake_advance(&f->clock, 61000); /* the job ended while the service was down */
-    sg_run_spec_t spec = {.run_id = 5, .collection = 0, .mode = SG_RUN_RESOLVE, .intent_ms = intent};
-    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
+    s_fix_t *f = s_fix_started(1);
+    int64_t intent = s_call_then_down_until_the_job_ended(f);
+    s_submit_resolve(f, intent);
     sg_exec_result_t r = s_next(f);
     assert_true(r.ended && r.failed_over);
     assert_int_equal(r.outcome->kind, SG_OUTCOME_SUCCEEDED);
     assert_non_null(strstr(r.outcome->message, "already failed over"));
     sg_outcome_free(&r.outcome);
-    int calls;
-    s_accepted(f, 0, &calls);
-    assert_int_equal(calls, 1);
+    s_expect_calls(f, 0, 1);
     s_fix_free(f);
 }
 
 static void test_resolve_calls_only_when_the_provider_proves_nothing_started(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    s_fix_start(f);
-    sg_run_spec_t spec = {.run_id = 5, .collection = 0, .mode = SG_RUN_RESOLVE,
-                          .intent_ms = sg_clock_wall(&f->clock)};
-    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
-    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
-    sg_outcome_free(&r.outcome);
-    int calls;
-    assert_int_equal(s_accepted(f, 0, &calls), 1);
-    assert_int_equal(calls, 1);
+    s_fix_t *f = s_fix_started(1);
+    s_submit_resolve(f, sg_clock_wall(&f->clock));
+    s_skip_until(f, 0, SG_OUTCOME_SUCCEEDED);
+    s_expect_calls_accepted(f, 0, 1, 1);
     s_fix_free(f);
 }
 
 static void test_resolve_follows_a_failed_job_instead_of_starting_another(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    f->faults[0] = (sg_sim_fault_cfg_t){.job_error_code = 4711, .times = 1};
-    f->cfg.provider.sim.n_faults = 1;
-    s_fix_start(f);
-    int64_t intent = sg_clock_wall(&f->clock);
-    free(s_call_before_crash(f, 0));
-    sg_clock_fake_advance(&f->clock, 61000); /* it ended in Exception: back to replicating */
+    s_fix_t *f = s_fix_faulty(1, (sg_sim_fault_cfg_t){.job_error_code = 4711, .times = 1});
+    int64_t intent = s_call_then_down_until_the_job_ended(f); /* in Exception */
     assert_int_equal(s_state(f, 0), SG_COLL_REPLICATING);
-    sg_run_spec_t spec = {.run_id = 5, .collection = 0, .mode = SG_RUN_RESOLVE, .intent_ms = intent};
-    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
+    s_submit_resolve(f, intent);
     sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_FAILED);
     assert_int_equal(r.outcome->error_code, 4711);
     sg_outcome_free(&r.outcome);
-    int calls;
-    s_accepted(f, 0, &calls);
-    assert_int_equal(calls, 1);
+    s_expect_calls(f, 0, 1);
     s_fix_free(f);
 }
 
 static void test_follow_mode_follows_the_journaled_job(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    s_fix_start(f);
+    s_fix_t *f = s_fix_started(1);
     char *job = s_call_before_crash(f, 0);
     sg_run_spec_t spec = {.run_id = 5, .collection = 0, .mode = SG_RUN_FOLLOW, .job_path = job};
     assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
@@ -853,9 +860,7 @@ static void test_follow_mode_follows_the_journaled_job(void **state)
     sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
     assert_true(r.failed_over);
     sg_outcome_free(&r.outcome);
-    int calls;
-    s_accepted(f, 0, &calls);
-    assert_int_equal(calls, 1);
+    s_expect_calls(f, 0, 1);
     spec.job_path = NULL;
     assert_int_equal(sg_executor_submit_run(f->x, &spec), SG_EINVAL);
     s_fix_free(f);
@@ -879,34 +884,45 @@ static char *s_run_with_point(s_fix_t *f, sg_run_mode_t mode, const char *point)
     r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
     assert_string_equal(sg_outcome_point(r.outcome), used);
     sg_outcome_free(&r.outcome);
-    int calls;
-    assert_int_equal(s_accepted(f, 0, &calls), 1);
-    assert_int_equal(calls, 1);
+    s_expect_calls_accepted(f, 0, 1, 1);
     return used;
+}
+
+/* The point a run of c0 (configured `configured`) used, as s_run_with_point
+ * on a fixture of its own (caller frees). */
+static char *s_point_used(sg_rp_policy_t configured, sg_run_mode_t mode, const char *point)
+{
+    s_fix_t *f = s_fix_new(1);
+    f->colls[0].recovery_point = configured;
+    s_fix_start(f);
+    char *used = s_run_with_point(f, mode, point);
+    s_fix_free(f);
+    return used;
+}
+
+/* The point a run used, as s_point_used, contains `want`. */
+static void s_expect_point_used_contains(sg_rp_policy_t configured, sg_run_mode_t mode,
+                                         const char *point, const char *want)
+{
+    char *used = s_point_used(configured, mode, point);
+    assert_non_null(strstr(used, want));
+    free(used);
 }
 
 static void test_run_point_latest_overrides_a_configured_app_point(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    f->colls[0].recovery_point = SG_RP_LATEST_APP_CONSISTENT;
-    s_fix_start(f);
-    char *used = s_run_with_point(f, SG_RUN_FRESH, SG_POINT_LATEST);
+    char *used = s_point_used(SG_RP_LATEST_APP_CONSISTENT, SG_RUN_FRESH, SG_POINT_LATEST);
     assert_string_equal(used, "latest"); /* NULL was passed */
     free(used);
-    s_fix_free(f);
 }
 
 static void test_run_point_app_passes_the_newest_application_consistent_point(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1); /* c0 is configured latest */
-    s_fix_start(f);
-    char *used = s_run_with_point(f, SG_RUN_FRESH, SG_POINT_APP);
     /* the sim's app points are c0:latest-app (1 h old) and c0:app-1 (5 h) */
-    assert_non_null(strstr(used, "Msvm_CollectionRecoveryPoint.InstanceID=\"c0:latest-app\""));
-    free(used);
-    s_fix_free(f);
+    s_expect_point_used_contains(SG_RP_LATEST, SG_RUN_FRESH, SG_POINT_APP,
+                                 "Msvm_CollectionRecoveryPoint.InstanceID=\"c0:latest-app\"");
 }
 
 static void test_run_point_named_by_path_or_instance_id_passes_that_point(void **state)
@@ -915,63 +931,46 @@ static void test_run_point_named_by_path_or_instance_id_passes_that_point(void *
     static const char *names[] = {"c0:crash-1",
                                   "Msvm_CollectionRecoveryPoint.InstanceID=\"c0:crash-1\""};
     for (int i = 0; i < 2; i++) {
-        s_fix_t *f = s_fix_new(1);
-        f->colls[0].recovery_point = SG_RP_LATEST_APP_CONSISTENT;
-        s_fix_start(f);
-        char *used = s_run_with_point(f, SG_RUN_FRESH, names[i]);
+        char *used = s_point_used(SG_RP_LATEST_APP_CONSISTENT, SG_RUN_FRESH, names[i]);
         size_t n = strlen(used), k = strlen(names[1]);
         assert_true(n > k);
         assert_string_equal(used + n - k, names[1]); /* the listed path, namespace and all */
         free(used);
-        s_fix_free(f);
     }
 }
 
 static void test_unknown_run_point_fails_listing_the_points_without_initiate_failover(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    s_fix_start(f);
+    s_fix_t *f = s_fix_started(1);
     sg_run_spec_t spec = {.run_id = 1, .collection = 0, .mode = SG_RUN_FRESH,
                           .point = "c1:latest-app"}; /* another collection's point */
     assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
-    sg_exec_result_t r = s_next(f);
-    assert_true(r.ended);
+    sg_exec_result_t r = s_next_end(f, SG_OUTCOME_FAILED);
     assert_false(r.failed_over);
-    assert_int_equal(r.outcome->kind, SG_OUTCOME_FAILED);
     assert_non_null(strstr(r.outcome->message, "recovery point c1:latest-app not found"));
     assert_non_null(strstr(r.outcome->message, "c0:latest-app\" (application-consistent)"));
     assert_non_null(strstr(r.outcome->message, "c0:crash-1\" (crash-consistent)"));
     assert_string_equal(sg_outcome_point(r.outcome), "c1:latest-app");
     sg_outcome_free(&r.outcome);
-    int calls;
-    assert_int_equal(s_accepted(f, 0, &calls), 0);
-    assert_int_equal(calls, 0); /* InitiateFailover never called */
+    s_expect_calls_accepted(f, 0, 0, 0); /* InitiateFailover never called */
     s_fix_free(f);
 }
 
 static void test_run_resumed_after_a_restart_uses_its_own_point(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1); /* c0 is configured latest */
-    s_fix_start(f);
     /* an intent was journaled, nothing was accepted: the resumed run calls */
-    char *used = s_run_with_point(f, SG_RUN_RESOLVE, SG_POINT_APP);
-    assert_non_null(strstr(used, "c0:latest-app"));
-    free(used);
-    s_fix_free(f);
+    s_expect_point_used_contains(SG_RP_LATEST, SG_RUN_RESOLVE, SG_POINT_APP, "c0:latest-app");
 }
 
 static void test_restored_failure_stops_a_dependent_without_a_call(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new(1);
-    s_fix_start(f);
+    s_fix_t *f = s_fix_started(1);
     sg_executor_restore(f->x, 0, false); /* c0's run failed before the restart */
-    assert_int_equal(sg_executor_submit(f->x, 9, 3), 0);
-    sg_exec_result_t r = s_next(f);
-    assert_true(r.ended);
-    assert_int_equal(r.outcome->kind, SG_OUTCOME_FAILED);
+    s_submit(f, 9, 3);
+    sg_exec_result_t r = s_next_end(f, SG_OUTCOME_FAILED);
     assert_non_null(strstr(r.outcome->message, "depends on c0"));
     sg_outcome_free(&r.outcome);
     s_fix_free(f);

@@ -14,24 +14,18 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
+
+#include "sg_fixture.h"
 
 static const char s_yaml[] =
-    "sites:\n  - name: A\n  - name: B\n  - name: W\n    witness: true\n"
-    "observers:\n  - id: a1\n    site: A\n  - id: b1\n    site: B\n  - id: w1\n    site: W\n"
-    "collections:\n"
-    "  - name: c0\n    cim_path: 'X.InstanceID=\"0\"'\n    site: A\n    replica_site: B\n"
-    "  - name: c1\n    cim_path: 'X.InstanceID=\"1\"'\n    site: A\n    replica_site: B\n"
+    SG_FIXTURE_YAML_ABW
+    "collections:\n" SG_FIXTURE_YAML_COLL_AT_A(0) SG_FIXTURE_YAML_COLL_AT_A(1)
     "provider:\n  kind: sim\n  workers: 1\n  sim:\n    call_latency: 20ms\n"
     "    job_duration: 2s\n";
 
 typedef struct {
     sg_config_t *cfg;
-    sg_clock_t clock;
-    sg_clock_fake_state_t clock_state;
-    void *zctx;
-    sg_provider_t *sim;
-    sg_executor_t *x;
+    sg_fixture_rig_t rig; /* the executor on the simulator, on a fake clock */
     sg_heldruns_t held;
 } s_fix_t;
 
@@ -40,16 +34,8 @@ static int s_setup(void **state)
     s_fix_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     sg_log_set_level(SG_LOG_ERROR);
-    sg_config_errors_t errs;
-    sg_config_errors_init(&errs);
-    assert_int_equal(sg_config_load_string("t.yaml", s_yaml, strlen(s_yaml), &f->cfg, &errs), 0);
-    sg_config_errors_fini(&errs);
-    sg_clock_fake_init(&f->clock, &f->clock_state, 1000, 1800000000000LL);
-    f->zctx = zmq_ctx_new();
-    f->sim = sg_sim_new(f->cfg, &f->clock);
-    assert_non_null(f->sim);
-    f->x = sg_executor_new(f->zctx, f->cfg, f->sim, &f->clock);
-    assert_non_null(f->x);
+    f->cfg = sg_fixture_config("t.yaml", s_yaml);
+    sg_fixture_rig_new_with_executor(&f->rig, f->cfg, 1800000000000LL);
     sg_heldruns_init(&f->held);
     *state = f;
     return 0;
@@ -59,9 +45,7 @@ static int s_teardown(void **state)
 {
     s_fix_t *f = *state;
     sg_heldruns_fini(&f->held);
-    sg_executor_destroy(&f->x);
-    sg_provider_destroy(&f->sim);
-    zmq_ctx_term(f->zctx);
+    sg_fixture_rig_free(&f->rig);
     sg_config_destroy(&f->cfg);
     free(f);
     return 0;
@@ -73,7 +57,7 @@ static bool s_wait_end(s_fix_t *f, uint64_t run_id, uint64_t *first)
 {
     for (;;) {
         sg_exec_result_t r;
-        assert_int_equal(sg_executor_recv(f->x, &r, 10000), 1); /* a guard against a hang */
+        assert_int_equal(sg_executor_recv(f->rig.x, &r, 10000), 1); /* a guard against a hang */
         if (*first == 0)
             *first = r.run_id;
         sg_outcome_free(&r.outcome);
@@ -94,7 +78,7 @@ static void test_held_runs_keep_copies_of_their_points(void **state)
     assert_null(f->held.runs[1].point);
     assert_int_equal(f->held.runs[1].run_id, 8);
     assert_int_equal(f->held.runs[1].collection, 1);
-    assert_int_equal(sg_executor_active(f->x), 0); /* nothing submitted while held */
+    assert_int_equal(sg_executor_active(f->rig.x), 0); /* nothing submitted while held */
 }
 
 static void test_released_runs_go_to_the_executor_in_the_order_held(void **state)
@@ -102,14 +86,14 @@ static void test_released_runs_go_to_the_executor_in_the_order_held(void **state
     s_fix_t *f = *state;
     assert_int_equal(sg_heldruns_add(&f->held, 21, 1, NULL), 0);
     assert_int_equal(sg_heldruns_add(&f->held, 20, 0, "latest"), 0);
-    assert_int_equal(sg_heldruns_submit(&f->held, f->x, f->cfg), 2);
+    assert_int_equal(sg_heldruns_submit(&f->held, f->rig.x, f->cfg), 2);
     assert_int_equal(f->held.n, 0);
-    assert_int_equal(sg_executor_active(f->x), 2);
+    assert_int_equal(sg_executor_active(f->rig.x), 2);
     uint64_t first = 0;
     assert_true(s_wait_end(f, 21, &first));
     assert_int_equal(first, 21); /* one worker: the first held runs first */
     assert_true(s_wait_end(f, 20, &first));
-    assert_int_equal(sg_executor_active(f->x), 0);
+    assert_int_equal(sg_executor_active(f->rig.x), 0);
 }
 
 static void test_a_run_the_executor_refuses_is_dropped_and_the_rest_go(void **state)
@@ -118,7 +102,7 @@ static void test_a_run_the_executor_refuses_is_dropped_and_the_rest_go(void **st
     assert_int_equal(sg_heldruns_add(&f->held, 30, 0, NULL), 0);
     assert_int_equal(sg_heldruns_add(&f->held, 31, 0, NULL), 0); /* c0 again: refused */
     assert_int_equal(sg_heldruns_add(&f->held, 32, 1, NULL), 0);
-    assert_int_equal(sg_heldruns_submit(&f->held, f->x, f->cfg), 2);
+    assert_int_equal(sg_heldruns_submit(&f->held, f->rig.x, f->cfg), 2);
     assert_int_equal(f->held.n, 0);
     uint64_t first = 0;
     assert_true(s_wait_end(f, 30, &first));

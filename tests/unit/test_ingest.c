@@ -137,6 +137,17 @@ static void s_node(msg_t *m, const char *name, int status)
     m->ev.node = &m->node;
 }
 
+/* A probe result `name` from obs-a. */
+static void s_probe(msg_t *m, uint64_t seq, const char *name, int ok, const char *detail)
+{
+    s_envelope(m, "obs-a", "A", seq);
+    m->probe.name = (char *)name;
+    m->probe.ok = ok;
+    m->probe.detail = (char *)detail;
+    m->ev.body_case = SITEGUARD__HEALTH__V1__EVENT__BODY_PROBE;
+    m->ev.probe = &m->probe;
+}
+
 static void s_pack(fx_t *fx, const msg_t *m)
 {
     size_t need = siteguard__health__v1__event__get_packed_size(&m->ev);
@@ -164,6 +175,66 @@ static sg_drop_reason_t s_offer(fx_t *fx, const msg_t *m)
 
 static uint64_t s_dropped(fx_t *fx, sg_drop_reason_t r) { return sg_ingest_stats(fx->ig)->dropped[r]; }
 
+/* Offers a heartbeat from `observer` in `site` with sequence `seq`. */
+static sg_drop_reason_t s_offer_heartbeat(fx_t *fx, const char *observer, const char *site,
+                                          uint64_t seq)
+{
+    msg_t m;
+    s_heartbeat(&m, observer, site, seq);
+    return s_offer(fx, &m);
+}
+
+/* Offers `m`: it is accepted as an event of `kind`, in fx->out. */
+static void s_expect_accepted_as(fx_t *fx, const msg_t *m, sg_event_kind_t kind)
+{
+    assert_int_equal(s_offer(fx, m), SG_DROP_NONE);
+    assert_int_equal(fx->out.kind, kind);
+}
+
+/* Builds a heartbeat into `m` and offers it: it is accepted. */
+static void s_heartbeat_accepted(fx_t *fx, msg_t *m, const char *observer, const char *site,
+                                 uint64_t seq)
+{
+    s_heartbeat(m, observer, site, seq);
+    assert_int_equal(s_offer(fx, m), SG_DROP_NONE);
+}
+
+/* Offers `m` again with sequence `seq`. */
+static sg_drop_reason_t s_offer_seq(fx_t *fx, msg_t *m, uint64_t seq)
+{
+    m->ev.seq = seq;
+    return s_offer(fx, m);
+}
+
+/* Offers `m` again as sequence `seq` of the observer's run `incarnation`. */
+static sg_drop_reason_t s_offer_run(fx_t *fx, msg_t *m, uint64_t incarnation, uint64_t seq)
+{
+    m->ev.incarnation = incarnation;
+    return s_offer_seq(fx, m, seq);
+}
+
+/* Offers a heartbeat from obs-a of schema revision `schema`. */
+static sg_drop_reason_t s_offer_heartbeat_of_schema(fx_t *fx, uint32_t schema)
+{
+    msg_t m;
+    s_heartbeat(&m, "obs-a", "A", 1);
+    m.ev.schema = schema;
+    return s_offer(fx, &m);
+}
+
+/* A heartbeat sent at `dropped_at` is stale; one sent at `accepted_at`, the
+ * limit, is not. */
+static void s_expect_stale_beyond(fx_t *fx, int64_t dropped_at, int64_t accepted_at)
+{
+    msg_t m;
+    s_heartbeat(&m, "obs-a", "A", 1);
+    m.ev.sent_at_ms = dropped_at;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_STALE);
+    m.ev.sent_at_ms = accepted_at;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    assert_int_equal(s_dropped(fx, SG_DROP_STALE), 1);
+}
+
 /* --- good events ---------------------------------------------------------------- */
 
 static void test_heartbeat_is_accepted_with_observer_and_site_resolved(void **state)
@@ -171,8 +242,7 @@ static void test_heartbeat_is_accepted_with_observer_and_site_resolved(void **st
     fx_t *fx = *state;
     msg_t m;
     s_heartbeat(&m, "obs-b", "B", 7);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
-    assert_int_equal(fx->out.kind, SG_EV_HEARTBEAT);
+    s_expect_accepted_as(fx, &m, SG_EV_HEARTBEAT);
     assert_int_equal(fx->out.observer, 1);
     assert_int_equal(fx->out.site, 1);
     assert_int_equal(fx->out.seq, 7);
@@ -188,8 +258,7 @@ static void test_reachability_resolves_its_target_site(void **state)
     fx_t *fx = *state;
     msg_t m;
     s_reach(&m, "A", false);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
-    assert_int_equal(fx->out.kind, SG_EV_REACHABILITY);
+    s_expect_accepted_as(fx, &m, SG_EV_REACHABILITY);
     assert_int_equal(fx->out.observer, 2);
     assert_int_equal(fx->out.site, 2);
     assert_int_equal(fx->out.u.reach.target_site, 0);
@@ -197,8 +266,7 @@ static void test_reachability_resolves_its_target_site(void **state)
     assert_int_equal(fx->out.u.reach.latency_us, 0);
 
     s_reach(&m, "B", true);
-    m.ev.seq = 2;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    assert_int_equal(s_offer_seq(fx, &m, 2), SG_DROP_NONE);
     assert_int_equal(fx->out.u.reach.target_site, 1);
     assert_true(fx->out.u.reach.up);
     assert_int_equal(fx->out.u.reach.latency_us, 850);
@@ -209,8 +277,7 @@ static void test_replication_resolves_its_collection_and_copies_health(void **st
     fx_t *fx = *state;
     msg_t m;
     s_repl(&m, "col-2");
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
-    assert_int_equal(fx->out.kind, SG_EV_REPLICATION);
+    s_expect_accepted_as(fx, &m, SG_EV_REPLICATION);
     assert_int_equal(fx->out.observer, 0);
     assert_int_equal(fx->out.u.repl.collection, 1);
     assert_int_equal(fx->out.u.repl.state,
@@ -226,8 +293,7 @@ static void test_node_event_carries_the_node_name_and_status(void **state)
     fx_t *fx = *state;
     msg_t m;
     s_node(&m, "hv-node-3", SITEGUARD__HEALTH__V1__NODE_STATUS__NODE_STATUS_PAUSED);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
-    assert_int_equal(fx->out.kind, SG_EV_NODE);
+    s_expect_accepted_as(fx, &m, SG_EV_NODE);
     assert_int_equal(fx->out.site, 1);
     assert_string_equal(fx->out.u.node.node, "hv-node-3");
     assert_int_equal(fx->out.u.node.status, SITEGUARD__HEALTH__V1__NODE_STATUS__NODE_STATUS_PAUSED);
@@ -237,14 +303,8 @@ static void test_probe_result_carries_name_outcome_and_detail(void **state)
 {
     fx_t *fx = *state;
     msg_t m;
-    s_envelope(&m, "obs-a", "A", 3);
-    m.probe.name = "smb-share";
-    m.probe.ok = 1;
-    m.probe.detail = "\\\\fs1\\vms reachable";
-    m.ev.body_case = SITEGUARD__HEALTH__V1__EVENT__BODY_PROBE;
-    m.ev.probe = &m.probe;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
-    assert_int_equal(fx->out.kind, SG_EV_PROBE);
+    s_probe(&m, 3, "smb-share", 1, "\\\\fs1\\vms reachable");
+    s_expect_accepted_as(fx, &m, SG_EV_PROBE);
     assert_string_equal(fx->out.u.probe.name, "smb-share");
     assert_true(fx->out.u.probe.ok);
     assert_string_equal(fx->out.u.probe.detail, "\\\\fs1\\vms reachable");
@@ -259,11 +319,7 @@ static void test_message_larger_than_max_event_bytes_is_oversize(void **state)
     memset(detail, 'x', sizeof(detail) - 1);
     detail[sizeof(detail) - 1] = '\0';
     msg_t m;
-    s_envelope(&m, "obs-a", "A", 1);
-    m.probe.name = "big";
-    m.probe.detail = detail;
-    m.ev.body_case = SITEGUARD__HEALTH__V1__EVENT__BODY_PROBE;
-    m.ev.probe = &m.probe;
+    s_probe(&m, 1, "big", 0, detail);
     assert_int_equal(s_offer(fx, &m), SG_DROP_OVERSIZE);
     assert_int_equal(s_dropped(fx, SG_DROP_OVERSIZE), 1);
 }
@@ -294,11 +350,9 @@ static void test_event_without_a_body_is_malformed(void **state)
 static void test_missing_envelope_fields_are_malformed(void **state)
 {
     fx_t *fx = *state;
+    assert_int_equal(s_offer_heartbeat(fx, "", "A", 1), SG_DROP_MALFORMED);
+    assert_int_equal(s_offer_heartbeat(fx, "obs-a", "A", 0), SG_DROP_MALFORMED);
     msg_t m;
-    s_heartbeat(&m, "", "A", 1);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_MALFORMED);
-    s_heartbeat(&m, "obs-a", "A", 0);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_MALFORMED);
     s_heartbeat(&m, "obs-a", "A", 1);
     m.ev.sent_at_ms = 0;
     assert_int_equal(s_offer(fx, &m), SG_DROP_MALFORMED);
@@ -326,21 +380,16 @@ static void test_topic_other_than_the_body_kind_is_malformed(void **state)
 static void test_schema_zero_is_malformed(void **state)
 {
     fx_t *fx = *state;
-    msg_t m;
-    s_heartbeat(&m, "obs-a", "A", 1);
-    m.ev.schema = 0;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_MALFORMED);
+    assert_int_equal(s_offer_heartbeat_of_schema(fx, 0), SG_DROP_MALFORMED);
     assert_int_equal(s_dropped(fx, SG_DROP_SCHEMA), 0);
 }
 
 static void test_schema_newer_than_known_is_a_schema_drop(void **state)
 {
     fx_t *fx = *state;
-    msg_t m;
-    s_heartbeat(&m, "obs-a", "A", 1);
-    m.ev.schema = SG_HEALTH_SCHEMA_MAX + 1;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_SCHEMA);
+    assert_int_equal(s_offer_heartbeat_of_schema(fx, SG_HEALTH_SCHEMA_MAX + 1), SG_DROP_SCHEMA);
     /* a newer revision may bring a body kind this build cannot see */
+    msg_t m;
     s_envelope(&m, "obs-a", "A", 1);
     m.ev.schema = 2;
     assert_int_equal(s_offer_as(fx, "heartbeat", &m), SG_DROP_SCHEMA);
@@ -374,22 +423,16 @@ static void test_enum_values_out_of_range_are_malformed(void **state)
 static void test_unknown_observer_is_dropped(void **state)
 {
     fx_t *fx = *state;
-    msg_t m;
-    s_heartbeat(&m, "obs-z", "A", 1);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_UNKNOWN_OBSERVER);
-    s_heartbeat(&m, "obs-a2", "A", 1);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_UNKNOWN_OBSERVER);
+    assert_int_equal(s_offer_heartbeat(fx, "obs-z", "A", 1), SG_DROP_UNKNOWN_OBSERVER);
+    assert_int_equal(s_offer_heartbeat(fx, "obs-a2", "A", 1), SG_DROP_UNKNOWN_OBSERVER);
     assert_int_equal(s_dropped(fx, SG_DROP_UNKNOWN_OBSERVER), 2);
 }
 
 static void test_observer_claiming_another_site_is_unknown_observer(void **state)
 {
     fx_t *fx = *state;
-    msg_t m;
-    s_heartbeat(&m, "obs-a", "B", 1);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_UNKNOWN_OBSERVER);
-    s_heartbeat(&m, "obs-a", "", 1);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_UNKNOWN_OBSERVER);
+    assert_int_equal(s_offer_heartbeat(fx, "obs-a", "B", 1), SG_DROP_UNKNOWN_OBSERVER);
+    assert_int_equal(s_offer_heartbeat(fx, "obs-a", "", 1), SG_DROP_UNKNOWN_OBSERVER);
     assert_int_equal(s_dropped(fx, SG_DROP_UNKNOWN_OBSERVER), 2);
 }
 
@@ -414,60 +457,39 @@ static void test_replication_of_an_unknown_collection_is_unknown_ref(void **stat
 static void test_event_older_than_max_age_is_stale(void **state)
 {
     fx_t *fx = *state;
-    msg_t m;
-    s_heartbeat(&m, "obs-a", "A", 1);
-    m.ev.sent_at_ms = NOW - 30001;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_STALE);
-    m.ev.sent_at_ms = NOW - 30000;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
-    assert_int_equal(s_dropped(fx, SG_DROP_STALE), 1);
+    s_expect_stale_beyond(fx, NOW - 30001, NOW - 30000);
 }
 
 static void test_event_further_ahead_than_max_skew_is_stale(void **state)
 {
     fx_t *fx = *state;
-    msg_t m;
-    s_heartbeat(&m, "obs-a", "A", 1);
-    m.ev.sent_at_ms = NOW + 5001;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_STALE);
-    m.ev.sent_at_ms = NOW + 5000;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
-    assert_int_equal(s_dropped(fx, SG_DROP_STALE), 1);
+    s_expect_stale_beyond(fx, NOW + 5001, NOW + 5000);
 }
 
 static void test_sequence_not_above_the_last_is_duplicate(void **state)
 {
     fx_t *fx = *state;
     msg_t m;
-    s_heartbeat(&m, "obs-a", "A", 5);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    s_heartbeat_accepted(fx, &m, "obs-a", "A", 5);
     assert_int_equal(s_offer(fx, &m), SG_DROP_DUPLICATE);
-    m.ev.seq = 4;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_DUPLICATE);
-    m.ev.seq = 6;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    assert_int_equal(s_offer_seq(fx, &m, 4), SG_DROP_DUPLICATE);
+    assert_int_equal(s_offer_seq(fx, &m, 6), SG_DROP_NONE);
     assert_int_equal(s_dropped(fx, SG_DROP_DUPLICATE), 2);
 }
 
 static void test_sequence_is_tracked_per_observer(void **state)
 {
     fx_t *fx = *state;
-    msg_t m;
-    s_heartbeat(&m, "obs-a", "A", 9);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
-    s_heartbeat(&m, "obs-b", "B", 1);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    assert_int_equal(s_offer_heartbeat(fx, "obs-a", "A", 9), SG_DROP_NONE);
+    assert_int_equal(s_offer_heartbeat(fx, "obs-b", "B", 1), SG_DROP_NONE);
 }
 
 static void test_older_incarnation_is_stale(void **state)
 {
     fx_t *fx = *state;
     msg_t m;
-    s_heartbeat(&m, "obs-a", "A", 1);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
-    m.ev.incarnation = INC - 1;
-    m.ev.seq = 100;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_STALE);
+    s_heartbeat_accepted(fx, &m, "obs-a", "A", 1);
+    assert_int_equal(s_offer_run(fx, &m, INC - 1, 100), SG_DROP_STALE);
     assert_int_equal(s_dropped(fx, SG_DROP_STALE), 1);
 }
 
@@ -475,18 +497,12 @@ static void test_newer_incarnation_is_accepted_and_resets_the_sequence(void **st
 {
     fx_t *fx = *state;
     msg_t m;
-    s_heartbeat(&m, "obs-a", "A", 50);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
-    m.ev.incarnation = INC + 1;
-    m.ev.seq = 1;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    s_heartbeat_accepted(fx, &m, "obs-a", "A", 50);
+    assert_int_equal(s_offer_run(fx, &m, INC + 1, 1), SG_DROP_NONE);
     assert_int_equal(fx->out.incarnation, INC + 1);
     assert_int_equal(fx->out.seq, 1);
-    m.ev.seq = 2;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
-    m.ev.incarnation = INC; /* the old run is gone */
-    m.ev.seq = 51;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_STALE);
+    assert_int_equal(s_offer_seq(fx, &m, 2), SG_DROP_NONE);
+    assert_int_equal(s_offer_run(fx, &m, INC, 51), SG_DROP_STALE); /* the old run is gone */
 }
 
 static void test_dropped_events_do_not_move_the_sequence(void **state)
@@ -496,21 +512,17 @@ static void test_dropped_events_do_not_move_the_sequence(void **state)
     s_heartbeat(&m, "obs-a", "A", 10);
     m.ev.sent_at_ms = NOW - 60000;
     assert_int_equal(s_offer(fx, &m), SG_DROP_STALE);
-    s_heartbeat(&m, "obs-a", "A", 3);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    assert_int_equal(s_offer_heartbeat(fx, "obs-a", "A", 3), SG_DROP_NONE);
 }
 
 static void test_counters_add_up_by_reason(void **state)
 {
     fx_t *fx = *state;
     msg_t m;
-    s_heartbeat(&m, "obs-a", "A", 1);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    s_heartbeat_accepted(fx, &m, "obs-a", "A", 1);
     assert_int_equal(s_offer(fx, &m), SG_DROP_DUPLICATE);
-    s_heartbeat(&m, "nobody", "A", 1);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_UNKNOWN_OBSERVER);
-    s_heartbeat(&m, "obs-b", "B", 1);
-    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    assert_int_equal(s_offer_heartbeat(fx, "nobody", "A", 1), SG_DROP_UNKNOWN_OBSERVER);
+    assert_int_equal(s_offer_heartbeat(fx, "obs-b", "B", 1), SG_DROP_NONE);
     assert_int_equal(sg_ingest_accept(fx->ig, "node", 4, "\x08", 1, NOW, NULL), SG_DROP_MALFORMED);
 
     const sg_ingest_stats_t *st = sg_ingest_stats(fx->ig);
@@ -634,8 +646,7 @@ static void test_replication_report_from_another_site_is_foreign(void **state)
     s_collections[0].replication_observers = &only_b;
     s_collections[0].n_replication_observers = 1;
     s_repl(&m, "col-1");
-    m.ev.seq = 2;
-    assert_int_equal(s_offer(fx, &m), SG_DROP_FOREIGN);
+    assert_int_equal(s_offer_seq(fx, &m, 2), SG_DROP_FOREIGN);
     s_envelope(&m, "obs-b", "B", 1);
     s_repl(&m, "col-1");
     m.ev.observer = "obs-b";

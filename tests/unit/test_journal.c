@@ -11,25 +11,22 @@
 #include "base/log.h"
 #include "journal/outcome.h"
 
-#include "sg_testutil.h"
+#include "sg_fixture.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char dir[256];
-    char path[300];
-} fx_t;
+/* A temporary directory, and the path of a journal in it (fx->journal). */
+typedef sg_fixture_dir_t fx_t;
 
 static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
     sg_log_set_level(SG_LOG_ERROR);
-    assert_non_null(sg_test_mkdtemp(fx->dir, sizeof fx->dir, "test_journal."));
-    snprintf(fx->path, sizeof fx->path, "%s/journal.db", fx->dir);
+    sg_fixture_dir_new(fx, "test_journal.");
     *state = fx;
     return 0;
 }
@@ -37,9 +34,26 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx_t *fx = *state;
-    assert_int_equal(sg_test_rmtree(fx->dir), 0);
+    sg_fixture_dir_remove(fx);
     free(fx);
     return 0;
+}
+
+static sg_journal_t *s_open(fx_t *fx)
+{
+    sg_journal_t *j = sg_journal_open(fx->journal);
+    assert_non_null(j);
+    return j;
+}
+
+/* The runs the journal replays, which are `n` (free with sg_journal_runs_free). */
+static sg_journal_run_t *s_runs(sg_journal_t *j, size_t n)
+{
+    sg_journal_run_t *runs = NULL;
+    size_t got = 0;
+    assert_int_equal(sg_journal_runs(j, &runs, &got), SG_OK);
+    assert_int_equal(got, n);
+    return runs;
 }
 
 static sg_outcome_t *s_outcome(sg_outcome_kind_t kind, uint64_t run_id, const char *coll,
@@ -59,8 +73,7 @@ static sg_outcome_t *s_outcome(sg_outcome_kind_t kind, uint64_t run_id, const ch
 static void test_a_decision_then_its_intent_and_job_and_end_replay_in_order(void **state)
 {
     fx_t *fx = *state;
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
+    sg_journal_t *j = s_open(fx);
     assert_int_equal(sg_journal_decided(j, 10, "c1", "p1", 1000), SG_OK);
     assert_int_equal(sg_journal_decided(j, 11, "c2", "p2", 1001), SG_OK);
     assert_int_equal(sg_journal_decided(j, 12, "c3", "p3", 1002), SG_OK);
@@ -81,12 +94,8 @@ static void test_a_decision_then_its_intent_and_job_and_end_replay_in_order(void
     sg_journal_close(&j);
     assert_null(j);
 
-    j = sg_journal_open(fx->path);
-    assert_non_null(j);
-    sg_journal_run_t *runs = NULL;
-    size_t n = 0;
-    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
-    assert_int_equal(n, 3);
+    j = s_open(fx);
+    sg_journal_run_t *runs = s_runs(j, 3);
     assert_int_equal(runs[0].run_id, 10);
     assert_string_equal(runs[0].collection, "c1");
     assert_string_equal(runs[0].cim_path, "p1");
@@ -99,25 +108,21 @@ static void test_a_decision_then_its_intent_and_job_and_end_replay_in_order(void
     assert_null(runs[1].job_path);
     assert_int_equal(runs[2].intent_ms, 0);
     assert_int_equal(sg_journal_outcome_count(j), 2);
-    sg_journal_runs_free(runs, n);
+    sg_journal_runs_free(runs, 3);
     sg_journal_close(&j);
 }
 
 static void test_only_the_latest_run_of_a_collection_is_replayed(void **state)
 {
     fx_t *fx = *state;
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
+    sg_journal_t *j = s_open(fx);
     assert_int_equal(sg_journal_decided(j, 1, "c1", "p1", 1), SG_OK);
     assert_int_equal(sg_journal_run_step(j, 1, NULL, true, false, 2, NULL, NULL), SG_OK);
     assert_int_equal(sg_journal_decided(j, 5, "c1", "p1", 3), SG_OK);
-    sg_journal_run_t *runs = NULL;
-    size_t n = 0;
-    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
-    assert_int_equal(n, 1);
+    sg_journal_run_t *runs = s_runs(j, 1);
     assert_int_equal(runs[0].run_id, 5);
     assert_int_equal(runs[0].ended_ms, 0);
-    sg_journal_runs_free(runs, n);
+    sg_journal_runs_free(runs, 1);
     assert_int_equal(sg_journal_run_step(j, 77, NULL, true, false, 2, NULL, NULL), SG_ENOTFOUND);
     sg_journal_close(&j);
 }
@@ -125,8 +130,7 @@ static void test_only_the_latest_run_of_a_collection_is_replayed(void **state)
 static void test_an_outcome_is_logged_once_per_dedup_key(void **state)
 {
     fx_t *fx = *state;
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
+    sg_journal_t *j = s_open(fx);
     sg_outcome_t *o = s_outcome(SG_OUTCOME_SITE_LOST, 0, NULL, NULL);
     assert_int_equal(sg_outcome_set(o, &o->dedup_key, "A/site_lost/1"), 0);
     bool added = false;
@@ -142,8 +146,7 @@ static void test_an_outcome_is_logged_once_per_dedup_key(void **state)
 static void test_the_journal_is_in_wal_mode_with_a_growing_outcome_sequence(void **state)
 {
     fx_t *fx = *state;
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
+    sg_journal_t *j = s_open(fx);
     for (int i = 0; i < 3; i++) {
         sg_outcome_t *o = s_outcome(SG_OUTCOME_PROGRESS, 7, "c1", "job");
         char key[32];
@@ -153,7 +156,7 @@ static void test_the_journal_is_in_wal_mode_with_a_growing_outcome_sequence(void
         sg_outcome_free(&o);
     }
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_open(fx->journal, &db), SQLITE_OK);
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -190,29 +193,24 @@ static const sg_test_child_t s_children[] = {
 static void test_an_intent_survives_a_sigkill_right_after_it_returns(void **state)
 {
     fx_t *fx = *state;
-    assert_int_equal(sg_test_run_killed("decide_and_intend", fx->path), SG_TEST_CHILD_KILLED);
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
-    sg_journal_run_t *runs = NULL;
-    size_t n = 0;
-    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
-    assert_int_equal(n, 1);
+    assert_int_equal(sg_test_run_killed("decide_and_intend", fx->journal), SG_TEST_CHILD_KILLED);
+    sg_journal_t *j = s_open(fx);
+    sg_journal_run_t *runs = s_runs(j, 1);
     assert_int_equal(runs[0].intent_ms, 1234);
-    sg_journal_runs_free(runs, n);
+    sg_journal_runs_free(runs, 1);
     sg_journal_close(&j);
 }
 
 static void test_a_journal_of_another_schema_version_is_refused(void **state)
 {
     fx_t *fx = *state;
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
+    sg_journal_t *j = s_open(fx);
     sg_journal_close(&j);
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_open(fx->journal, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
-    assert_null(sg_journal_open(fx->path));
+    assert_null(sg_journal_open(fx->journal));
     char bad[300];
     snprintf(bad, sizeof bad, "%s/no/such/dir/j.db", fx->dir);
     assert_null(sg_journal_open(bad));
@@ -221,22 +219,17 @@ static void test_a_journal_of_another_schema_version_is_refused(void **state)
 static void test_a_runs_own_recovery_point_is_replayed_after_a_reopen(void **state)
 {
     fx_t *fx = *state;
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
+    sg_journal_t *j = s_open(fx);
     assert_int_equal(sg_journal_decided_point(j, 1, "c1", "p1", "app", 100), SG_OK);
     assert_int_equal(sg_journal_decided(j, 2, "c2", "p2", 100), SG_OK);
     assert_int_equal(sg_journal_intent(j, 1, 200), SG_OK);
     sg_journal_close(&j);
-    j = sg_journal_open(fx->path);
-    assert_non_null(j);
-    sg_journal_run_t *runs = NULL;
-    size_t n = 0;
-    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
-    assert_int_equal(n, 2);
+    j = s_open(fx);
+    sg_journal_run_t *runs = s_runs(j, 2);
     assert_string_equal(runs[0].point, "app");
     assert_int_equal(runs[0].intent_ms, 200);
     assert_null(runs[1].point); /* the collection's configured point */
-    sg_journal_runs_free(runs, n);
+    sg_journal_runs_free(runs, 2);
     sg_journal_close(&j);
 }
 
@@ -278,35 +271,28 @@ static int s_user_version(const char *path)
 static void test_a_version_1_journal_is_migrated_and_keeps_its_runs(void **state)
 {
     fx_t *fx = *state;
-    s_make_version_1_journal(fx->path);
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
-    sg_journal_run_t *runs = NULL;
-    size_t n = 0;
-    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
-    assert_int_equal(n, 1);
+    s_make_version_1_journal(fx->journal);
+    sg_journal_t *j = s_open(fx);
+    sg_journal_run_t *runs = s_runs(j, 1);
     assert_int_equal(runs[0].run_id, 7);
     assert_int_equal(runs[0].intent_ms, 150);
     assert_null(runs[0].point); /* a run of version 1: the configured point */
     assert_null(runs[0].origin); /* and the engine's */
-    sg_journal_runs_free(runs, n);
+    sg_journal_runs_free(runs, 1);
     assert_int_equal(sg_journal_decided_point(j, 8, "c2", "p2", "c2:crash-1", 300), SG_OK);
     sg_journal_close(&j);
-    assert_int_equal(s_user_version(fx->path), 4); /* 2: point, 3: epoch, 4: origin */
-    j = sg_journal_open(fx->path); /* a second open migrates nothing */
-    assert_non_null(j);
-    assert_int_equal(sg_journal_runs(j, &runs, &n), SG_OK);
-    assert_int_equal(n, 2);
+    assert_int_equal(s_user_version(fx->journal), 4); /* 2: point, 3: epoch, 4: origin */
+    j = s_open(fx); /* a second open migrates nothing */
+    runs = s_runs(j, 2);
     assert_string_equal(runs[1].point, "c2:crash-1");
-    sg_journal_runs_free(runs, n);
+    sg_journal_runs_free(runs, 2);
     sg_journal_close(&j);
 }
 
 static void test_a_run_never_started_can_be_abandoned_and_only_such_a_run(void **state)
 {
     fx_t *fx = *state;
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
+    sg_journal_t *j = s_open(fx);
     assert_int_equal(sg_journal_decided(j, 1, "c1", "p1", 100), 0);
     assert_int_equal(sg_journal_decided(j, 2, "c2", "p2", 100), 0);
     assert_int_equal(sg_journal_intent(j, 2, 110), 0);
@@ -315,17 +301,14 @@ static void test_a_run_never_started_can_be_abandoned_and_only_such_a_run(void *
     assert_int_equal(sg_journal_abandon(j, 1, 130), SG_ESTATE); /* already ended */
     assert_int_equal(sg_journal_abandon(j, 9, 130), SG_ENOTFOUND);
     assert_int_equal(sg_journal_intent(j, 1, 140), SG_ESTATE);  /* never started afterwards */
-    sg_journal_run_t *runs = NULL;
-    size_t n = 0;
-    assert_int_equal(sg_journal_runs(j, &runs, &n), 0);
-    assert_int_equal(n, 2);
+    sg_journal_run_t *runs = s_runs(j, 2);
     assert_int_equal(runs[0].run_id, 1);
     assert_true(runs[0].abandoned);
     assert_false(runs[0].failed_over);
     assert_int_equal(runs[0].ended_ms, 120);
     assert_false(runs[1].abandoned);
     assert_int_equal(runs[1].ended_ms, 0);
-    sg_journal_runs_free(runs, n);
+    sg_journal_runs_free(runs, 2);
     sg_journal_close(&j);
 }
 
@@ -344,8 +327,7 @@ static uint64_t s_log(sg_journal_t *j, uint64_t run_id)
 static void test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log(void **state)
 {
     fx_t *fx = *state;
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
+    sg_journal_t *j = s_open(fx);
     assert_int_equal(sg_journal_outbox_init(j, true), SG_OK);
     s_log(j, 1);
     uint64_t last = s_log(j, 2);
@@ -377,8 +359,7 @@ static void test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log(void **s
 static void test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback(void **state)
 {
     fx_t *fx = *state;
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
+    sg_journal_t *j = s_open(fx);
     assert_int_equal(sg_journal_outbox_init(j, false), SG_OK);
     uint64_t cursor = 0;
     int64_t failures = 0;
@@ -415,8 +396,7 @@ static void test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_f
     assert_string_equal(rows[0].site, "A");
     sg_outbox_rows_free(rows, n);
     sg_journal_close(&j);
-    j = sg_journal_open(fx->path); /* all of it is in the file */
-    assert_non_null(j);
+    j = s_open(fx); /* all of it is in the file */
     assert_int_equal(sg_journal_outbox_sink(j, "pager", &cursor, &failures, NULL), SG_OK);
     assert_int_equal(failures, 1);
     assert_int_equal(cursor, seqs[2]);
@@ -441,8 +421,7 @@ static long s_visible(const char *path, const char *sql)
 static void test_a_batch_commits_once_but_an_intent_inside_it_at_once(void **state)
 {
     fx_t *fx = *state;
-    sg_journal_t *j = sg_journal_open(fx->path);
-    assert_non_null(j);
+    sg_journal_t *j = s_open(fx);
     assert_int_equal(sg_journal_decided(j, 1, "c1", "p1", 100), 0);
     assert_int_equal(sg_journal_decided(j, 2, "c2", "p2", 100), 0);
     assert_int_equal(sg_journal_batch_begin(j), 0);
@@ -451,11 +430,11 @@ static void test_a_batch_commits_once_but_an_intent_inside_it_at_once(void **sta
     assert_int_equal(sg_journal_run_step(j, 1, "job-1", false, false, 110, o, NULL), 0);
     sg_outcome_free(&o);
     /* not yet committed: another connection does not see the step */
-    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM runs WHERE job_path IS NOT NULL"), 0);
+    assert_int_equal(s_visible(fx->journal, "SELECT count(*) FROM runs WHERE job_path IS NOT NULL"), 0);
     /* an intent commits what came before and itself, and the batch goes on */
     assert_int_equal(sg_journal_intent(j, 2, 120), 0);
-    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM runs WHERE intent_ms = 120"), 1);
-    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM runs WHERE job_path IS NOT NULL"), 1);
+    assert_int_equal(s_visible(fx->journal, "SELECT count(*) FROM runs WHERE intent_ms = 120"), 1);
+    assert_int_equal(s_visible(fx->journal, "SELECT count(*) FROM runs WHERE job_path IS NOT NULL"), 1);
     o = s_outcome(SG_OUTCOME_SUCCEEDED, 1, "c1", NULL);
     assert_int_equal(sg_journal_run_step(j, 1, NULL, true, true, 130, o, NULL), 0);
     sg_outcome_free(&o);
@@ -463,10 +442,10 @@ static void test_a_batch_commits_once_but_an_intent_inside_it_at_once(void **sta
     o = s_outcome(SG_OUTCOME_SUCCEEDED, 9, "c9", NULL);
     assert_int_equal(sg_journal_run_step(j, 9, NULL, true, true, 130, o, NULL), SG_ENOTFOUND);
     sg_outcome_free(&o);
-    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM runs WHERE ended_ms = 130"), 0);
+    assert_int_equal(s_visible(fx->journal, "SELECT count(*) FROM runs WHERE ended_ms = 130"), 0);
     assert_int_equal(sg_journal_batch_end(j), 0);
-    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM runs WHERE ended_ms = 130"), 1);
-    assert_int_equal(s_visible(fx->path, "SELECT count(*) FROM outcomes WHERE collection = 'c9'"), 0);
+    assert_int_equal(s_visible(fx->journal, "SELECT count(*) FROM runs WHERE ended_ms = 130"), 1);
+    assert_int_equal(s_visible(fx->journal, "SELECT count(*) FROM outcomes WHERE collection = 'c9'"), 0);
     assert_int_equal(sg_journal_batch_end(j), 0); /* no batch: nothing to do */
     sg_journal_close(&j);
 }

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sg_testutil.h"
+#include "sg_fixture.h"
 
 /* The console plugin's formatter is a static function; test it here. */
 #include "../../plugins/console/console.c"
@@ -34,12 +34,11 @@
 /* A config built by hand, as the loader would leave it, with one or two
  * sinks whose marks point into an imaginary t.yaml. */
 typedef struct {
-    char dir[256];
+    sg_fixture_dir_t tmp; /* the files below, and a journal */
     char out[300]; /* the jsonl file */
     sg_config_t cfg;
     sg_sink_cfg_t sinks[3];
     sg_kv_t opts[3][4];
-    char journal[300]; /* a journal file in dir */
     char record[300];  /* the flaky plugin's record of deliveries */
     char down[300];    /* the flaky plugin's outage switch */
     sg_clock_t clock;
@@ -51,11 +50,10 @@ static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    assert_non_null(sg_test_mkdtemp(fx->dir, sizeof fx->dir, "sg-notify-"));
-    snprintf(fx->out, sizeof fx->out, "%s/out.jsonl", fx->dir);
-    snprintf(fx->journal, sizeof fx->journal, "%s/journal.db", fx->dir);
-    snprintf(fx->record, sizeof fx->record, "%s/record.jsonl", fx->dir);
-    snprintf(fx->down, sizeof fx->down, "%s/down", fx->dir);
+    sg_fixture_dir_new(&fx->tmp, "sg-notify-");
+    snprintf(fx->out, sizeof fx->out, "%s/out.jsonl", fx->tmp.dir);
+    snprintf(fx->record, sizeof fx->record, "%s/record.jsonl", fx->tmp.dir);
+    snprintf(fx->down, sizeof fx->down, "%s/down", fx->tmp.dir);
     fx->cfg.path = (char *)"t.yaml";
     fx->cfg.plugin_dir = (char *)PLUGIN_DIR;
     fx->cfg.sinks = fx->sinks;
@@ -68,7 +66,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx_t *fx = *state;
-    assert_int_equal(sg_test_rmtree(fx->dir), 0);
+    sg_fixture_dir_remove(&fx->tmp);
     sg_config_errors_fini(&fx->errs);
     free(fx);
     return 0;
@@ -95,6 +93,22 @@ static void add_option(sg_sink_cfg_t *s, const char *key, const char *value)
     kv->mark = (sg_mark_t){"t.yaml", s->mark.line + (int)s->n_options, 7};
 }
 
+/* Adds sink `name` of the flaky test plugin. */
+static sg_sink_cfg_t *add_flaky(fx_t *fx, const char *name)
+{
+    sg_sink_cfg_t *s = add_sink(fx, name, "flaky");
+    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
+    return s;
+}
+
+/* Adds sink `name` of the jsonl plugin, writing to fx->out. */
+static sg_sink_cfg_t *add_jsonl(fx_t *fx, const char *name)
+{
+    sg_sink_cfg_t *s = add_sink(fx, name, "jsonl");
+    add_option(s, "path", fx->out);
+    return s;
+}
+
 /* The one error line that contains `needle`, or a failed test. */
 static const char *find_error(const fx_t *fx, const char *needle)
 {
@@ -106,6 +120,63 @@ static const char *find_error(const fx_t *fx, const char *needle)
         print_error("error: %s\n", fx->errs.items[i]);
     fail_msg("no error mentions \"%s\"", needle);
     return NULL;
+}
+
+/* Notify does not start on the fixture's config; returns the error line
+ * that mentions `needle`. */
+static const char *new_fails_with(fx_t *fx, const char *needle)
+{
+    assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
+    return find_error(fx, needle);
+}
+
+/* Checking the fixture's config fails; returns the error line that mentions
+ * `needle`. */
+static const char *check_fails_with(fx_t *fx, const char *needle)
+{
+    assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
+    return find_error(fx, needle);
+}
+
+static void assert_mentions(const char *error, const char *text)
+{
+    assert_non_null(strstr(error, text));
+}
+
+/* Notify started on the fixture's config, without a journal. */
+static sg_notify_t *notify_new(fx_t *fx)
+{
+    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
+    assert_non_null(n);
+    return n;
+}
+
+/* Notify opened on the fixture's config and journal. */
+static sg_notify_t *notify_open(fx_t *fx)
+{
+    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->tmp.journal, &fx->errs);
+    assert_non_null(n);
+    return n;
+}
+
+/* Waits (up to 30 s on the fake clock) until every notice was handled. */
+static void drain(sg_notify_t *n)
+{
+    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+}
+
+static sg_notify_stats_t stats_of(sg_notify_t *n)
+{
+    sg_notify_stats_t st;
+    sg_notify_stats(n, &st);
+    return st;
+}
+
+static sg_notify_stats_t sink_stats_of(sg_notify_t *n, const char *sink)
+{
+    sg_notify_stats_t st;
+    assert_int_equal(sg_notify_sink_stats(n, sink, &st), SG_OK);
+    return st;
 }
 
 static sg_outcome_t *progress(int percent)
@@ -127,16 +198,22 @@ static void post_one(sg_notify_t *n, int percent)
     sg_outcome_free(&o);
 }
 
+static void expect_delivered_retried_dead(sg_notify_stats_t st, uint64_t delivered,
+                                         uint64_t retries, uint64_t dead)
+{
+    assert_int_equal(st.delivered, delivered);
+    assert_int_equal(st.retries, retries);
+    assert_int_equal(st.dead, dead);
+}
+
 /* Posts one outcome to a lone flaky sink and returns the stats after it
  * drained, with the time the backoff took on the fake clock. */
 static sg_notify_stats_t run_flaky(fx_t *fx, int64_t *slept_ms)
 {
-    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
-    assert_non_null(n);
+    sg_notify_t *n = notify_new(fx);
     post_one(n, 1);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
-    sg_notify_stats_t st;
-    sg_notify_stats(n, &st);
+    drain(n);
+    sg_notify_stats_t st = stats_of(n);
     *slept_ms = sg_clock_mono(&fx->clock) - MONO0;
     sg_notify_destroy(&n);
     assert_null(n);
@@ -148,15 +225,13 @@ static sg_notify_stats_t run_flaky(fx_t *fx, int64_t *slept_ms)
 static void test_jsonl_sink_writes_every_outcome_as_one_json_line_in_order(void **state)
 {
     fx_t *fx = *state;
-    add_option(add_sink(fx, "audit", "jsonl"), "path", fx->out);
-    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
-    assert_non_null(n);
+    add_jsonl(fx, "audit");
+    sg_notify_t *n = notify_new(fx);
     enum { N = 100 };
     for (int i = 0; i < N; i++)
         post_one(n, i);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
-    sg_notify_stats_t st;
-    sg_notify_stats(n, &st);
+    drain(n);
+    sg_notify_stats_t st = stats_of(n);
     assert_int_equal(st.queued, N);
     assert_int_equal(st.delivered, N);
     assert_int_equal(st.retries, 0);
@@ -187,15 +262,13 @@ static void test_jsonl_sink_writes_every_outcome_as_one_json_line_in_order(void 
 static void test_every_sink_receives_every_outcome(void **state)
 {
     fx_t *fx = *state;
-    add_option(add_sink(fx, "audit", "jsonl"), "path", fx->out);
+    add_jsonl(fx, "audit");
     add_option(add_sink(fx, "screen", "console"), "stream", "stderr");
-    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
-    assert_non_null(n);
+    sg_notify_t *n = notify_new(fx);
     post_one(n, 10);
     post_one(n, 20);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
-    sg_notify_stats_t st;
-    sg_notify_stats(n, &st);
+    drain(n);
+    sg_notify_stats_t st = stats_of(n);
     assert_int_equal(st.queued, 4);
     assert_int_equal(st.delivered, 4);
     sg_notify_destroy(&n);
@@ -204,14 +277,12 @@ static void test_every_sink_receives_every_outcome(void **state)
 static void test_post_refuses_an_outcome_that_is_not_finished(void **state)
 {
     fx_t *fx = *state;
-    add_option(add_sink(fx, "audit", "jsonl"), "path", fx->out);
-    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
-    assert_non_null(n);
+    add_jsonl(fx, "audit");
+    sg_notify_t *n = notify_new(fx);
     sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_SITE_LOST, WALL0);
     assert_int_equal(sg_notify_post(n, o), SG_EINVAL);
     sg_outcome_free(&o);
-    sg_notify_stats_t st;
-    sg_notify_stats(n, &st);
+    sg_notify_stats_t st = stats_of(n);
     assert_int_equal(st.queued, 0);
     sg_notify_destroy(&n);
 }
@@ -219,12 +290,10 @@ static void test_post_refuses_an_outcome_that_is_not_finished(void **state)
 static void test_no_sinks_is_valid_and_posting_is_a_no_op(void **state)
 {
     fx_t *fx = *state;
-    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
-    assert_non_null(n);
+    sg_notify_t *n = notify_new(fx);
     post_one(n, 1);
     assert_int_equal(sg_notify_drain(n, 1000), SG_OK);
-    sg_notify_stats_t st;
-    sg_notify_stats(n, &st);
+    sg_notify_stats_t st = stats_of(n);
     assert_int_equal(st.queued, 0);
     sg_notify_destroy(&n);
     sg_notify_destroy(&n); /* NULL-safe */
@@ -258,28 +327,20 @@ static void test_backoff_is_full_jitter_under_a_doubling_cap(void **state)
 static void test_retry_is_retried_with_backoff_until_delivered(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
-    add_option(s, "retry_first", "3");
+    add_option(add_flaky(fx, "flaky"), "retry_first", "3");
     int64_t slept = 0;
     sg_notify_stats_t st = run_flaky(fx, &slept);
-    assert_int_equal(st.delivered, 1);
-    assert_int_equal(st.retries, 3);
-    assert_int_equal(st.dead, 0);
+    expect_delivered_retried_dead(st, 1, 3, 0);
     assert_in_range(slept, 0, 100 + 200 + 400); /* each wait within its cap */
 }
 
 static void test_retry_gives_up_after_eight_failed_attempts_into_the_dead_letters(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
-    add_option(s, "retry_first", "1000");
+    add_option(add_flaky(fx, "flaky"), "retry_first", "1000");
     int64_t slept = 0;
     sg_notify_stats_t st = run_flaky(fx, &slept);
-    assert_int_equal(st.delivered, 0);
-    assert_int_equal(st.retries, 7);
-    assert_int_equal(st.dead, 1);
+    expect_delivered_retried_dead(st, 0, 7, 1);
     /* the last failure backs off too: caps 100, 200, ... 12800 under the 30 s default */
     assert_in_range(slept, 0, 100 + 200 + 400 + 800 + 1600 + 3200 + 6400 + 12800);
 }
@@ -287,8 +348,7 @@ static void test_retry_gives_up_after_eight_failed_attempts_into_the_dead_letter
 static void test_retry_limit_and_backoff_come_from_the_sink_config(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
+    sg_sink_cfg_t *s = add_flaky(fx, "flaky");
     s->retry = (sg_retry_cfg_t){.initial_ms = 1000, .max_ms = 1000, .limit = 3};
     add_option(s, "retry_first", "1000");
     int64_t slept = 0;
@@ -301,31 +361,24 @@ static void test_retry_limit_and_backoff_come_from_the_sink_config(void **state)
 static void test_fatal_is_dead_lettered_at_once(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
-    add_option(s, "fatal", "true");
+    add_option(add_flaky(fx, "flaky"), "fatal", "true");
     int64_t slept = 0;
     sg_notify_stats_t st = run_flaky(fx, &slept);
-    assert_int_equal(st.delivered, 0);
-    assert_int_equal(st.retries, 0);
-    assert_int_equal(st.dead, 1);
+    expect_delivered_retried_dead(st, 0, 0, 1);
     assert_int_equal(slept, 0);
 }
 
 static void test_a_dead_letter_does_not_stop_later_outcomes(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
-    add_option(s, "retry_first", "8"); /* the first outcome uses all 8 attempts */
-    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
-    assert_non_null(n);
+    /* the first outcome uses all 8 attempts */
+    add_option(add_flaky(fx, "flaky"), "retry_first", "8");
+    sg_notify_t *n = notify_new(fx);
     post_one(n, 1);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    drain(n);
     post_one(n, 2);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
-    sg_notify_stats_t st;
-    sg_notify_stats(n, &st);
+    drain(n);
+    sg_notify_stats_t st = stats_of(n);
     assert_int_equal(st.dead, 1);
     assert_int_equal(st.delivered, 1);
     sg_notify_destroy(&n);
@@ -333,13 +386,6 @@ static void test_a_dead_letter_does_not_stop_later_outcomes(void **state)
 
 
 /* --- fallback, routing, grouping, restarts --------------------------------------------------- */
-
-static sg_sink_cfg_t *add_flaky(fx_t *fx, const char *name)
-{
-    sg_sink_cfg_t *s = add_sink(fx, name, "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
-    return s;
-}
 
 /* A finished outcome of `kind` about `collection` (NULL: none) of `site`. */
 static sg_outcome_t *outcome(sg_outcome_kind_t kind, const char *site, const char *collection,
@@ -397,6 +443,41 @@ static int count_key(json_t *lines, const char *key)
     return n;
 }
 
+static size_t line_count(const char *path)
+{
+    size_t n = 0;
+    json_decref(read_lines(path, &n));
+    return n;
+}
+
+/* The lines of a JSON-lines file, which has `n` of them (caller frees). */
+static json_t *lines_of(const char *path, size_t n)
+{
+    size_t got = 0;
+    json_t *lines = read_lines(path, &got);
+    assert_int_equal(got, n);
+    return lines;
+}
+
+/* The progress notices `first` to `last` (see post_one) are each among the
+ * lines exactly once. */
+static void expect_progress_once_each(json_t *lines, int first, int last)
+{
+    for (int i = first; i <= last; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "9/sql/progress/%d", i);
+        assert_int_equal(count_key(lines, key), 1);
+    }
+}
+
+/* The fixture's journal, opened (close with sg_journal_close). */
+static sg_journal_t *open_journal(fx_t *fx)
+{
+    sg_journal_t *j = sg_journal_open(fx->tmp.journal);
+    assert_non_null(j);
+    return j;
+}
+
 static void test_notices_waiting_behind_a_failing_sink_go_to_its_fallback_together(void **state)
 {
     fx_t *fx = *state;
@@ -404,33 +485,23 @@ static void test_notices_waiting_behind_a_failing_sink_go_to_its_fallback_togeth
     pager->retry = (sg_retry_cfg_t){.initial_ms = 100, .max_ms = 1000, .limit = 3};
     pager->fallback = (char *)"mail";
     add_option(pager, "retry_first", "1000000");
-    sg_sink_cfg_t *mail = add_sink(fx, "mail", "jsonl");
+    sg_sink_cfg_t *mail = add_jsonl(fx, "mail");
     mail->kinds = SG_ROUTE_BLOCKED; /* its own routes would not take these */
-    add_option(mail, "path", fx->out);
-    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
-    assert_non_null(n);
+    sg_notify_t *n = notify_open(fx);
     for (int i = 1; i <= 3; i++)
         post_one(n, i);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
-    sg_notify_stats_t st;
-    assert_int_equal(sg_notify_sink_stats(n, "pager", &st), SG_OK);
+    drain(n);
+    sg_notify_stats_t st = sink_stats_of(n, "pager");
     assert_int_equal(st.delivered, 0);
     assert_int_equal(st.dead, 3);
-    assert_int_equal(sg_notify_sink_stats(n, "mail", &st), SG_OK);
+    st = sink_stats_of(n, "mail");
     assert_int_equal(st.queued, 0);
     assert_int_equal(st.delivered, 3);
     sg_notify_destroy(&n);
-    size_t nl = 0;
-    json_t *lines = read_lines(fx->out, &nl);
-    assert_int_equal(nl, 3);
-    for (int i = 1; i <= 3; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "9/sql/progress/%d", i);
-        assert_int_equal(count_key(lines, key), 1);
-    }
+    json_t *lines = lines_of(fx->out, 3);
+    expect_progress_once_each(lines, 1, 3);
     json_decref(lines);
-    sg_journal_t *j = sg_journal_open(fx->journal);
-    assert_non_null(j);
+    sg_journal_t *j = open_journal(fx);
     assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_DEAD), 3);
     assert_int_equal(sg_journal_outbox_count(j, "mail", SG_OUTBOX_DELIVERED), 3);
     sg_journal_close(&j);
@@ -442,49 +513,39 @@ static void test_a_fatal_notice_goes_to_the_fallback_and_the_sink_carries_on(voi
     sg_sink_cfg_t *bad = add_flaky(fx, "bad");
     bad->fallback = (char *)"audit";
     add_option(bad, "fatal", "true");
-    add_option(add_sink(fx, "audit", "jsonl"), "path", fx->out);
-    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
-    assert_non_null(n);
+    add_jsonl(fx, "audit");
+    sg_notify_t *n = notify_new(fx);
     post_one(n, 1);
     post_one(n, 2);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
-    sg_notify_stats_t st;
-    assert_int_equal(sg_notify_sink_stats(n, "bad", &st), SG_OK);
+    drain(n);
+    sg_notify_stats_t st = sink_stats_of(n, "bad");
     assert_int_equal(st.dead, 2);
     assert_int_equal(st.retries, 0);
     /* audit had both by its own routes; the fallback adds no second copy */
-    assert_int_equal(sg_notify_sink_stats(n, "audit", &st), SG_OK);
+    st = sink_stats_of(n, "audit");
     assert_int_equal(st.delivered, 2);
     sg_notify_destroy(&n);
-    size_t nl = 0;
-    json_t *lines = read_lines(fx->out, &nl);
-    assert_int_equal(nl, 2);
-    json_decref(lines);
+    assert_int_equal(line_count(fx->out), 2);
 }
 
 static void test_a_sink_gets_only_the_kinds_and_severities_it_subscribes_to(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "audit", "jsonl");
+    sg_sink_cfg_t *s = add_jsonl(fx, "audit");
     s->kinds = SG_ROUTE_JOB | SG_ROUTE_BLOCKED;
     s->min_severity = SG_SEVERITY_WARNING;
-    add_option(s, "path", fx->out);
-    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
-    assert_non_null(n);
+    sg_notify_t *n = notify_new(fx);
     post(n, SG_OUTCOME_SITE_LOST, "A", NULL, WALL0, 0);         /* decision route */
     post(n, SG_OUTCOME_DECISION, "A", "sql", WALL0, 1);         /* decision route */
     post(n, SG_OUTCOME_BLOCKED, "A", "web", WALL0, 0);          /* critical */
     post(n, SG_OUTCOME_JOB_STARTED, "A", "sql", WALL0, 1);      /* info */
     post(n, SG_OUTCOME_FAILED, "A", "sql", WALL0, 1);           /* critical */
     post(n, SG_OUTCOME_SITE_RECOVERED, "A", NULL, WALL0 + 1, 0); /* decision route, info */
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
-    sg_notify_stats_t st;
-    sg_notify_stats(n, &st);
+    drain(n);
+    sg_notify_stats_t st = stats_of(n);
     assert_int_equal(st.queued, 2);
     sg_notify_destroy(&n);
-    size_t nl = 0;
-    json_t *lines = read_lines(fx->out, &nl);
-    assert_int_equal(nl, 2);
+    json_t *lines = lines_of(fx->out, 2);
     assert_string_equal(line_str(lines, 0, "kind"), "blocked");
     assert_string_equal(line_str(lines, 1, "kind"), "failed");
     json_decref(lines);
@@ -505,40 +566,34 @@ static void log_outcome(const char *path, sg_outcome_t *o)
  * window sleeps on the fake clock cannot race the test's posting. */
 static void register_sinks(fx_t *fx)
 {
-    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
-    assert_non_null(n);
+    sg_notify_t *n = notify_open(fx);
     sg_notify_destroy(&n);
 }
 
 static void test_decisions_of_one_site_within_the_window_go_as_one_message(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "chat", "jsonl");
+    sg_sink_cfg_t *s = add_jsonl(fx, "chat");
     s->group_ms = 30000;
-    add_option(s, "path", fx->out);
     register_sinks(fx);
-    const char *j = fx->journal;
+    const char *j = fx->tmp.journal;
     log_outcome(j, outcome(SG_OUTCOME_DECISION, "A", "sql", WALL0, 1, "why"));
     log_outcome(j, outcome(SG_OUTCOME_DECISION, "B", "files", WALL0 + 500, 4, "why"));
     log_outcome(j, outcome(SG_OUTCOME_JOB_STARTED, "A", "sql", WALL0 + 600, 1, "why"));
     log_outcome(j, outcome(SG_OUTCOME_DECISION, "A", "web", WALL0 + 1000, 2, "why"));
     log_outcome(j, outcome(SG_OUTCOME_DECISION, "A", "mail", WALL0 + 2000, 3, "why"));
     log_outcome(j, outcome(SG_OUTCOME_DECISION, "A", "late", WALL0 + 40000, 5, "why"));
-    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
-    assert_non_null(n);
+    sg_notify_t *n = notify_open(fx);
     sg_notify_wake(n);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
-    sg_notify_stats_t st;
-    sg_notify_stats(n, &st);
+    drain(n);
+    sg_notify_stats_t st = stats_of(n);
     assert_int_equal(st.queued, 6);
     assert_int_equal(st.delivered, 6);
     assert_int_equal(st.grouped, 1);
     sg_notify_destroy(&n);
     assert_true(sg_clock_wall(&fx->clock) >= WALL0 + 40000 + 30000); /* windows waited out */
 
-    size_t nl = 0;
-    json_t *lines = read_lines(fx->out, &nl);
-    assert_int_equal(nl, 4);
+    json_t *lines = lines_of(fx->out, 4);
     /* the job is not held back by the windows */
     assert_string_equal(line_str(lines, 0, "kind"), "job_started");
     char key[128];
@@ -547,7 +602,7 @@ static void test_decisions_of_one_site_within_the_window_go_as_one_message(void 
     assert_int_equal(count_key(lines, key), 1);
     assert_int_equal(count_key(lines, "4/files/decision"), 1); /* alone in its window */
     assert_int_equal(count_key(lines, "5/late/decision"), 1);
-    for (size_t i = 0; i < nl; i++) {
+    for (size_t i = 0; i < json_array_size(lines); i++) {
         if (strcmp(line_str(lines, i, "dedup_key"), key) != 0)
             continue;
         json_t *g = json_array_get(lines, i);
@@ -567,33 +622,22 @@ static void test_decisions_of_one_site_within_the_window_go_as_one_message(void 
 static void test_blocks_are_grouped_with_each_collections_reason(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "chat", "jsonl");
+    sg_sink_cfg_t *s = add_jsonl(fx, "chat");
     s->group_ms = 10000;
-    add_option(s, "path", fx->out);
     register_sinks(fx);
-    log_outcome(fx->journal,
-                outcome(SG_OUTCOME_BLOCKED, "A", "sql", WALL0, 0, "lag 9 s over RPO 5 s"));
-    log_outcome(fx->journal, outcome(SG_OUTCOME_BLOCKED, "A", "web", WALL0 + 5, 0, "maintenance"));
-    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
-    assert_non_null(n);
+    const char *j = fx->tmp.journal;
+    log_outcome(j, outcome(SG_OUTCOME_BLOCKED, "A", "sql", WALL0, 0, "lag 9 s over RPO 5 s"));
+    log_outcome(j, outcome(SG_OUTCOME_BLOCKED, "A", "web", WALL0 + 5, 0, "maintenance"));
+    sg_notify_t *n = notify_open(fx);
     sg_notify_wake(n);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    drain(n);
     sg_notify_destroy(&n);
-    size_t nl = 0;
-    json_t *lines = read_lines(fx->out, &nl);
-    assert_int_equal(nl, 1);
+    json_t *lines = lines_of(fx->out, 1);
     assert_string_equal(line_str(lines, 0, "severity"), "critical");
     assert_string_equal(line_str(lines, 0, "message"),
                         "failover blocked for 2 collections of site A: sql (lag 9 s over RPO 5 "
                         "s); web (maintenance)");
     json_decref(lines);
-}
-
-static size_t line_count(const char *path)
-{
-    size_t n = 0;
-    json_decref(read_lines(path, &n));
-    return n;
 }
 
 static void touch(const char *path)
@@ -603,17 +647,23 @@ static void touch(const char *path)
     fclose(f);
 }
 
+/* Adds flaky sink `name`, down while fx->down exists and recording what it
+ * delivers in fx->record, that retries for ever (backoff 100 ms to 2 s). */
+static void add_outage_prone(fx_t *fx, const char *name)
+{
+    sg_sink_cfg_t *s = add_flaky(fx, name);
+    s->retry = (sg_retry_cfg_t){.initial_ms = 100, .max_ms = 2000, .limit = 1000000000};
+    add_option(s, "down_file", fx->down);
+    add_option(s, "record", fx->record);
+}
+
 static void test_a_sink_that_is_down_does_not_delay_the_others_and_loses_nothing(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *down = add_flaky(fx, "down");
-    down->retry = (sg_retry_cfg_t){.initial_ms = 100, .max_ms = 2000, .limit = 1000000000};
-    add_option(down, "down_file", fx->down);
-    add_option(down, "record", fx->record);
-    add_option(add_sink(fx, "up", "jsonl"), "path", fx->out);
+    add_outage_prone(fx, "down");
+    add_jsonl(fx, "up");
     touch(fx->down);
-    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
-    assert_non_null(n);
+    sg_notify_t *n = notify_open(fx);
     enum { N = 20 };
     for (int i = 0; i < N; i++)
         post_one(n, i);
@@ -623,7 +673,7 @@ static void test_a_sink_that_is_down_does_not_delay_the_others_and_loses_nothing
     assert_int_equal(line_count(fx->out), N);
     sg_notify_stats_t st;
     for (int i = 0; i < 2000; i++) { /* the other sink's worker has tried by now, or soon */
-        assert_int_equal(sg_notify_sink_stats(n, "down", &st), SG_OK);
+        st = sink_stats_of(n, "down");
         if (st.retries > 0)
             break;
         sg_test_pause_ms(5);
@@ -632,14 +682,12 @@ static void test_a_sink_that_is_down_does_not_delay_the_others_and_loses_nothing
     assert_true(st.retries > 0);
     assert_int_equal(sg_notify_drain(n, 200), SG_ETIMEOUT); /* still down */
     assert_int_equal(unlink(fx->down), 0); /* the outage ends */
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
-    assert_int_equal(sg_notify_sink_stats(n, "down", &st), SG_OK);
+    drain(n);
+    st = sink_stats_of(n, "down");
     assert_int_equal(st.delivered, N);
     assert_int_equal(st.dead, 0);
     sg_notify_destroy(&n);
-    size_t nl = 0;
-    json_t *lines = read_lines(fx->record, &nl);
-    assert_int_equal(nl, N);
+    json_t *lines = lines_of(fx->record, N);
     for (int i = 0; i < N; i++) { /* each exactly once, in order */
         char key[64];
         snprintf(key, sizeof key, "9/sql/progress/%d", i);
@@ -651,14 +699,10 @@ static void test_a_sink_that_is_down_does_not_delay_the_others_and_loses_nothing
 static void test_after_a_restart_undelivered_are_sent_and_delivered_are_not(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_flaky(fx, "pager");
-    s->retry = (sg_retry_cfg_t){.initial_ms = 100, .max_ms = 2000, .limit = 1000000000};
-    add_option(s, "down_file", fx->down);
-    add_option(s, "record", fx->record);
-    sg_notify_t *n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
-    assert_non_null(n);
+    add_outage_prone(fx, "pager");
+    sg_notify_t *n = notify_open(fx);
     post_one(n, 0);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK); /* delivered before the outage */
+    drain(n); /* delivered before the outage */
     touch(fx->down);
     post_one(n, 1);
     post_one(n, 2);
@@ -673,27 +717,18 @@ static void test_after_a_restart_undelivered_are_sent_and_delivered_are_not(void
 
     /* restarted, with a sink the journal has never seen */
     assert_int_equal(unlink(fx->down), 0);
-    add_option(add_sink(fx, "late", "jsonl"), "path", fx->out);
-    n = sg_notify_open(&fx->cfg, &fx->clock, fx->journal, &fx->errs);
-    assert_non_null(n);
+    add_jsonl(fx, "late");
+    n = notify_open(fx);
     post_one(n, 3);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    drain(n);
     sg_notify_destroy(&n);
-    size_t nl = 0;
-    json_t *lines = read_lines(fx->record, &nl);
-    assert_int_equal(nl, 4);
-    for (int i = 0; i < 4; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "9/sql/progress/%d", i);
-        assert_int_equal(count_key(lines, key), 1);
-    }
+    json_t *lines = lines_of(fx->record, 4);
+    expect_progress_once_each(lines, 0, 3);
     json_decref(lines);
-    lines = read_lines(fx->out, &nl); /* the new sink starts from now */
-    assert_int_equal(nl, 1);
+    lines = lines_of(fx->out, 1); /* the new sink starts from now */
     assert_string_equal(line_str(lines, 0, "dedup_key"), "9/sql/progress/3");
     json_decref(lines);
-    sg_journal_t *j = sg_journal_open(fx->journal);
-    assert_non_null(j);
+    sg_journal_t *j = open_journal(fx);
     assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_DELIVERED), 4);
     assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_PENDING), 0);
     sg_journal_close(&j);
@@ -704,14 +739,12 @@ static void test_after_a_restart_undelivered_are_sent_and_delivered_are_not(void
 static void test_unknown_option_is_an_error_at_its_line_and_column(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "audit", "jsonl");
-    add_option(s, "path", fx->out);
+    sg_sink_cfg_t *s = add_jsonl(fx, "audit");
     add_option(s, "colour", "blue"); /* t.yaml:32:7 */
-    assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
-    const char *e = find_error(fx, "colour");
-    assert_non_null(strstr(e, "t.yaml:32:7: "));
-    assert_non_null(strstr(e, "sink 'audit'"));
-    assert_non_null(strstr(e, "path, fsync"));
+    const char *e = new_fails_with(fx, "colour");
+    assert_mentions(e, "t.yaml:32:7: ");
+    assert_mentions(e, "sink 'audit'");
+    assert_mentions(e, "path, fsync");
     assert_int_equal(access(fx->out, F_OK), -1);
 }
 
@@ -719,55 +752,46 @@ static void test_missing_required_path_is_an_error_at_the_sink(void **state)
 {
     fx_t *fx = *state;
     add_sink(fx, "audit", "jsonl");
-    assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
-    const char *e = find_error(fx, "'path'");
-    assert_non_null(strstr(e, "t.yaml:30:5: "));
-    assert_non_null(strstr(e, "required"));
+    const char *e = new_fails_with(fx, "'path'");
+    assert_mentions(e, "t.yaml:30:5: ");
+    assert_mentions(e, "required");
 }
 
 static void test_fsync_must_be_true_or_false(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "audit", "jsonl");
-    add_option(s, "path", fx->out);
+    sg_sink_cfg_t *s = add_jsonl(fx, "audit");
     add_option(s, "fsync", "maybe");
-    assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
-    const char *e = find_error(fx, "'fsync'");
-    assert_non_null(strstr(e, "t.yaml:32:7: "));
-    assert_non_null(strstr(e, "true or false"));
+    const char *e = new_fails_with(fx, "'fsync'");
+    assert_mentions(e, "t.yaml:32:7: ");
+    assert_mentions(e, "true or false");
 }
 
 static void test_int_option_must_be_an_integer(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "flaky", "flaky");
-    s->path = (char *)TEST_PLUGIN_DIR "/sg_flaky" SG_TEST_DL_SUFFIX;
-    add_option(s, "retry_first", "3x");
-    assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
-    const char *e = find_error(fx, "'retry_first'");
-    assert_non_null(strstr(e, "t.yaml:31:7: "));
-    assert_non_null(strstr(e, "integer"));
+    add_option(add_flaky(fx, "flaky"), "retry_first", "3x");
+    const char *e = check_fails_with(fx, "'retry_first'");
+    assert_mentions(e, "t.yaml:31:7: ");
+    assert_mentions(e, "integer");
 }
 
 static void test_option_set_twice_is_an_error(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "audit", "jsonl");
+    sg_sink_cfg_t *s = add_jsonl(fx, "audit");
     add_option(s, "path", fx->out);
-    add_option(s, "path", fx->out);
-    assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
-    const char *e = find_error(fx, "twice");
-    assert_non_null(strstr(e, "t.yaml:32:7: "));
+    const char *e = check_fails_with(fx, "twice");
+    assert_mentions(e, "t.yaml:32:7: ");
 }
 
 static void test_missing_plugin_library_is_an_error_naming_the_path(void **state)
 {
     fx_t *fx = *state;
     add_sink(fx, "pager", "nosuch");
-    assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
-    const char *e = find_error(fx, PLUGIN_DIR "/sg_nosuch" SG_TEST_DL_SUFFIX);
-    assert_non_null(strstr(e, "t.yaml:30:5: "));
-    assert_non_null(strstr(e, "sink 'pager'"));
+    const char *e = new_fails_with(fx, PLUGIN_DIR "/sg_nosuch" SG_TEST_DL_SUFFIX);
+    assert_mentions(e, "t.yaml:30:5: ");
+    assert_mentions(e, "sink 'pager'");
 }
 
 static void test_plugin_of_another_abi_version_is_refused(void **state)
@@ -775,10 +799,9 @@ static void test_plugin_of_another_abi_version_is_refused(void **state)
     fx_t *fx = *state;
     sg_sink_cfg_t *s = add_sink(fx, "old", "flaky");
     s->path = (char *)TEST_PLUGIN_DIR "/sg_badabi" SG_TEST_DL_SUFFIX;
-    assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
-    const char *e = find_error(fx, "is ABI version 7, this siteguard speaks 1");
-    assert_non_null(strstr(e, "t.yaml:30:5: sink 'old': plugin library '"));
-    assert_non_null(strstr(e, "sg_badabi" SG_TEST_DL_SUFFIX));
+    const char *e = check_fails_with(fx, "is ABI version 7, this siteguard speaks 1");
+    assert_mentions(e, "t.yaml:30:5: sink 'old': plugin library '");
+    assert_mentions(e, "sg_badabi" SG_TEST_DL_SUFFIX);
 }
 
 static void test_library_holding_another_plugin_is_refused(void **state)
@@ -787,15 +810,14 @@ static void test_library_holding_another_plugin_is_refused(void **state)
     sg_sink_cfg_t *s = add_sink(fx, "screen", "console");
     s->path = (char *)PLUGIN_DIR "/sg_jsonl" SG_TEST_DL_SUFFIX;
     add_option(s, "path", fx->out);
-    assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
-    find_error(fx, "holds plugin 'jsonl', not 'console'");
+    check_fails_with(fx, "holds plugin 'jsonl', not 'console'");
 }
 
 static void test_plugin_dir_comes_from_the_environment_when_not_configured(void **state)
 {
     fx_t *fx = *state;
     fx->cfg.plugin_dir = NULL;
-    add_option(add_sink(fx, "audit", "jsonl"), "path", fx->out);
+    add_jsonl(fx, "audit");
     assert_int_equal(sg_test_setenv("SG_PLUGIN_DIR", PLUGIN_DIR), 0);
     int rc = sg_notify_check(&fx->cfg, &fx->errs);
     sg_test_setenv("SG_PLUGIN_DIR", NULL);
@@ -807,18 +829,16 @@ static void test_plugin_that_fails_to_init_fails_new(void **state)
 {
     fx_t *fx = *state;
     char bad[320];
-    snprintf(bad, sizeof bad, "%s/no/such/dir/out.jsonl", fx->dir);
+    snprintf(bad, sizeof bad, "%s/no/such/dir/out.jsonl", fx->tmp.dir);
     add_option(add_sink(fx, "audit", "jsonl"), "path", bad);
-    assert_null(sg_notify_new(&fx->cfg, &fx->clock, &fx->errs));
-    const char *e = find_error(fx, "failed to start");
-    assert_non_null(strstr(e, "t.yaml:30:5: "));
+    const char *e = new_fails_with(fx, "failed to start");
+    assert_mentions(e, "t.yaml:30:5: ");
 }
 
 static void test_check_accepts_good_sinks_and_does_not_create_the_file(void **state)
 {
     fx_t *fx = *state;
-    sg_sink_cfg_t *s = add_sink(fx, "audit", "jsonl");
-    add_option(s, "path", fx->out);
+    sg_sink_cfg_t *s = add_jsonl(fx, "audit");
     add_option(s, "fsync", "true");
     assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_OK);
     assert_int_equal(fx->errs.n, 0);
@@ -833,8 +853,8 @@ static void test_check_reports_every_broken_sink(void **state)
     add_option(add_sink(fx, "screen", "console"), "colour", "blue");
     assert_int_equal(sg_notify_check(&fx->cfg, &fx->errs), SG_ECONFIG);
     assert_int_equal(fx->errs.n, 2);
-    assert_non_null(strstr(find_error(fx, "'path'"), "t.yaml:30:5: "));
-    assert_non_null(strstr(find_error(fx, "'colour'"), "t.yaml:41:7: "));
+    assert_mentions(find_error(fx, "'path'"), "t.yaml:30:5: ");
+    assert_mentions(find_error(fx, "'colour'"), "t.yaml:41:7: ");
 }
 
 /* --- a config from YAML, as the service loads it -------------------------------------- */
@@ -878,7 +898,7 @@ static void test_sink_from_yaml_delivers_to_its_file(void **state)
     assert_non_null(n);
     post_one(n, 1);
     post_one(n, 2);
-    assert_int_equal(sg_notify_drain(n, 30000), SG_OK);
+    drain(n);
     sg_notify_destroy(&n);
     sg_config_destroy(&cfg);
     FILE *f = fopen(fx->out, "r");
@@ -897,7 +917,7 @@ static void test_unknown_option_in_yaml_is_reported_at_its_line_and_column(void 
     sg_config_t *cfg = load_yaml(fx, "      colour: blue\n");
     assert_int_equal(sg_notify_check(cfg, &fx->errs), SG_ECONFIG);
     assert_int_equal(fx->errs.n, 1);
-    assert_non_null(strstr(find_error(fx, "'colour'"), "t.yaml:18:7: "));
+    assert_mentions(find_error(fx, "'colour'"), "t.yaml:18:7: ");
     sg_config_destroy(&cfg);
 }
 
@@ -923,20 +943,26 @@ static void assert_console_line(const sg_outcome_t *o, const char *want)
     assert_int_equal(need, strlen(want));
 }
 
+/* The console line of an outcome of `kind` with `message` is `want`. */
+static void expect_console_line(sg_outcome_kind_t kind, const char *message, const char *want)
+{
+    sg_outcome_t *o = console_outcome(kind, message);
+    assert_console_line(o, want);
+    sg_outcome_free(&o);
+}
+
 static void test_console_line_for_a_lost_site(void **state)
 {
     (void)state;
-    sg_outcome_t *o = console_outcome(SG_OUTCOME_SITE_LOST, "silent for 3.0 s (hold-down 3 s)");
-    assert_console_line(o, "17:00:03.120  LOST       site A: silent for 3.0 s (hold-down 3 s)");
-    sg_outcome_free(&o);
+    expect_console_line(SG_OUTCOME_SITE_LOST, "silent for 3.0 s (hold-down 3 s)",
+                        "17:00:03.120  LOST       site A: silent for 3.0 s (hold-down 3 s)");
 }
 
 static void test_console_line_for_a_decision(void **state)
 {
     (void)state;
-    sg_outcome_t *o = console_outcome(SG_OUTCOME_DECISION, "site A lost");
-    assert_console_line(o, "17:00:03.120  DECISION   sql (A -> B): site A lost");
-    sg_outcome_free(&o);
+    expect_console_line(SG_OUTCOME_DECISION, "site A lost",
+                        "17:00:03.120  DECISION   sql (A -> B): site A lost");
 }
 
 static void test_console_lines_for_a_job(void **state)
@@ -952,13 +978,10 @@ static void test_console_lines_for_a_job(void **state)
     assert_console_line(o, "17:00:03.120  PROGRESS   sql 40%");
     sg_outcome_free(&o);
 
-    o = console_outcome(SG_OUTCOME_SUCCEEDED, "in 2.1 s");
-    assert_console_line(o, "17:00:03.120  SUCCEEDED  sql (A -> B): in 2.1 s");
-    sg_outcome_free(&o);
-
-    o = console_outcome(SG_OUTCOME_SUCCEEDED, NULL);
-    assert_console_line(o, "17:00:03.120  SUCCEEDED  sql failed over to B");
-    sg_outcome_free(&o);
+    expect_console_line(SG_OUTCOME_SUCCEEDED, "in 2.1 s",
+                        "17:00:03.120  SUCCEEDED  sql (A -> B): in 2.1 s");
+    expect_console_line(SG_OUTCOME_SUCCEEDED, NULL,
+                        "17:00:03.120  SUCCEEDED  sql failed over to B");
 
     o = console_outcome(SG_OUTCOME_FAILED, "job ended in Exception");
     o->attempt = 2;
@@ -972,9 +995,8 @@ static void test_console_lines_for_a_job(void **state)
 static void test_console_line_is_one_line_even_when_the_message_has_newlines(void **state)
 {
     (void)state;
-    sg_outcome_t *o = console_outcome(SG_OUTCOME_BLOCKED, "replica B unhealthy\nlag 20 min");
-    assert_console_line(o, "17:00:03.120  BLOCKED    sql (A -> B): replica B unhealthy lag 20 min");
-    sg_outcome_free(&o);
+    expect_console_line(SG_OUTCOME_BLOCKED, "replica B unhealthy\nlag 20 min",
+                        "17:00:03.120  BLOCKED    sql (A -> B): replica B unhealthy lag 20 min");
 }
 
 static void test_console_line_reports_the_length_it_needs_when_cut(void **state)

@@ -64,6 +64,22 @@ static long long s_int(json_t *root, const char *key)
     return json_integer_value(v);
 }
 
+/* The JSON of `o` has the string `want` at `key`. */
+static void s_expect_json_string(const sg_outcome_t *o, const char *key, const char *want)
+{
+    json_t *root = s_parse(o);
+    assert_string_equal(s_str(root, key), want);
+    json_decref(root);
+}
+
+/* An outcome of `kind` at `time_ms` with nothing else set, finished. */
+static sg_outcome_t *s_bare_finished(sg_outcome_kind_t kind, int64_t time_ms)
+{
+    sg_outcome_t *o = sg_outcome_new(kind, time_ms);
+    assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
+    return o;
+}
+
 static void test_new_outcome_has_its_kind_time_and_unknown_percent(void **state)
 {
     (void)state;
@@ -95,9 +111,7 @@ static void test_default_severity_follows_the_kind(void **state)
         default: break;
         }
         assert_int_equal(o->severity, want);
-        json_t *root = s_parse(o);
-        assert_string_equal(s_str(root, "severity"), sg_severity_name(want));
-        json_decref(root);
+        s_expect_json_string(o, "severity", sg_severity_name(want));
         sg_outcome_free(&o);
     }
 }
@@ -109,9 +123,7 @@ static void test_severity_set_by_the_caller_is_kept(void **state)
     o->severity = SG_SEVERITY_CRITICAL;
     assert_int_equal(sg_outcome_finish(o, 1), SG_OK);
     assert_int_equal(o->severity, SG_SEVERITY_CRITICAL);
-    json_t *root = s_parse(o);
-    assert_string_equal(s_str(root, "severity"), "critical");
-    json_decref(root);
+    s_expect_json_string(o, "severity", "critical");
     sg_outcome_free(&o);
 }
 
@@ -204,11 +216,8 @@ static void test_unset_fields_are_left_out_of_the_json(void **state)
 static void test_time_before_the_epoch_is_rendered_with_positive_milliseconds(void **state)
 {
     (void)state;
-    sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_SITE_SUSPECT, -1);
-    assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
-    json_t *root = s_parse(o);
-    assert_string_equal(s_str(root, "time"), "1969-12-31T23:59:59.999Z");
-    json_decref(root);
+    sg_outcome_t *o = s_bare_finished(SG_OUTCOME_SITE_SUSPECT, -1);
+    s_expect_json_string(o, "time", "1969-12-31T23:59:59.999Z");
     sg_outcome_free(&o);
 }
 
@@ -229,11 +238,8 @@ static void test_times_render_as_the_proleptic_gregorian_date_before_and_after_1
         {INT64_C(253402300799999), "9999-12-31T23:59:59.999Z"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_SITE_SUSPECT, cases[i].ms);
-        assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
-        json_t *root = s_parse(o);
-        assert_string_equal(s_str(root, "time"), cases[i].text);
-        json_decref(root);
+        sg_outcome_t *o = s_bare_finished(SG_OUTCOME_SITE_SUSPECT, cases[i].ms);
+        s_expect_json_string(o, "time", cases[i].text);
         sg_outcome_free(&o);
     }
 }
@@ -289,9 +295,7 @@ static void test_dedup_key_set_by_the_caller_is_kept_and_rendered(void **state)
     assert_int_equal(sg_outcome_set(o, &o->dedup_key, "custom-1"), SG_OK);
     assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
     assert_string_equal(o->dedup_key, "custom-1");
-    json_t *root = s_parse(o);
-    assert_string_equal(s_str(root, "dedup_key"), "custom-1");
-    json_decref(root);
+    s_expect_json_string(o, "dedup_key", "custom-1");
     sg_outcome_free(&o);
 }
 
@@ -329,9 +333,7 @@ static void test_message_that_is_not_utf8_still_renders(void **state)
     sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_FAILED, T0);
     assert_int_equal(sg_outcome_set(o, &o->message, "bad \xff byte"), SG_OK);
     assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
-    json_t *root = s_parse(o);
-    assert_string_equal(s_str(root, "message"), "bad ? byte");
-    json_decref(root);
+    s_expect_json_string(o, "message", "bad ? byte");
     sg_outcome_free(&o);
 }
 

@@ -19,14 +19,20 @@ static json_t *event(const sg_outcome_t *o)
     return ev;
 }
 
+/* The event does `action` (trigger or resolve) on incident `dedup_key`. */
+static void expect_action_and_key(json_t *ev, const char *action, const char *dedup_key)
+{
+    assert_string_equal(po_str(ev, "event_action", NULL), action);
+    assert_string_equal(po_str(ev, "dedup_key", NULL), dedup_key);
+}
+
 static void test_failed_failover_triggers_with_the_full_payload(void **state)
 {
     (void)state;
     sg_outcome_t *o = po_outcome(SG_OUTCOME_FAILED, "job ended in Exception");
     json_t *ev = event(o);
     assert_string_equal(po_str(ev, "routing_key", NULL), "R0UT1NG");
-    assert_string_equal(po_str(ev, "event_action", NULL), "trigger");
-    assert_string_equal(po_str(ev, "dedup_key", NULL), "siteguard/9/sql");
+    expect_action_and_key(ev, "trigger", "siteguard/9/sql");
     assert_string_equal(po_str(ev, "client", NULL), "siteguard");
     assert_string_equal(po_str(ev, "payload", "summary", NULL),
                         "failover of sql from A to B failed: job ended in Exception");
@@ -50,15 +56,13 @@ static void test_timed_out_and_blocked_trigger_the_same_key_success_resolves(voi
     for (size_t i = 0; i < 2; i++) {
         sg_outcome_t *o = po_outcome(triggers[i], NULL);
         json_t *ev = event(o);
-        assert_string_equal(po_str(ev, "event_action", NULL), "trigger");
-        assert_string_equal(po_str(ev, "dedup_key", NULL), "siteguard/9/sql");
+        expect_action_and_key(ev, "trigger", "siteguard/9/sql");
         json_decref(ev);
         sg_outcome_free(&o);
     }
     sg_outcome_t *o = po_outcome(SG_OUTCOME_SUCCEEDED, "in 2.1 s");
     json_t *ev = event(o);
-    assert_string_equal(po_str(ev, "event_action", NULL), "resolve");
-    assert_string_equal(po_str(ev, "dedup_key", NULL), "siteguard/9/sql");
+    expect_action_and_key(ev, "resolve", "siteguard/9/sql");
     assert_string_equal(po_str(ev, "routing_key", NULL), "R0UT1NG");
     assert_null(json_object_get(ev, "payload"));
     json_decref(ev);
@@ -70,16 +74,14 @@ static void test_lost_site_triggers_its_key_and_recovery_resolves_it(void **stat
     (void)state;
     sg_outcome_t *o = po_outcome(SG_OUTCOME_SITE_LOST, "silent for 3 s");
     json_t *ev = event(o);
-    assert_string_equal(po_str(ev, "event_action", NULL), "trigger");
-    assert_string_equal(po_str(ev, "dedup_key", NULL), "siteguard/site/A");
+    expect_action_and_key(ev, "trigger", "siteguard/site/A");
     assert_string_equal(po_str(ev, "payload", "component", NULL), "A");
     assert_string_equal(po_str(ev, "payload", "summary", NULL), "site A lost: silent for 3 s");
     json_decref(ev);
     sg_outcome_free(&o);
     o = po_outcome(SG_OUTCOME_SITE_RECOVERED, NULL);
     ev = event(o);
-    assert_string_equal(po_str(ev, "event_action", NULL), "resolve");
-    assert_string_equal(po_str(ev, "dedup_key", NULL), "siteguard/site/A");
+    expect_action_and_key(ev, "resolve", "siteguard/site/A");
     json_decref(ev);
     sg_outcome_free(&o);
 }

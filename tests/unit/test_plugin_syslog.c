@@ -43,15 +43,23 @@ static void test_severity_maps_to_syslog_levels(void **state)
     }
 }
 
+/* The message of `o` from `hostname` and `app_name` (facility daemon, SD-ID
+ * x@1, process 1, up to 2048 bytes) contains `text`. */
+static void s_expect_message_contains(const sg_outcome_t *o, const char *hostname,
+                                      const char *app_name, const char *text)
+{
+    char *m = s_build_message(o, 3, hostname, app_name, "x@1", 1, 2048);
+    assert_non_null(strstr(m, text));
+    free(m);
+}
+
 static void test_param_values_escape_quote_backslash_and_bracket(void **state)
 {
     (void)state;
     sg_outcome_t *o = po_outcome(SG_OUTCOME_SITE_LOST, NULL);
     assert_int_equal(sg_outcome_set(o, &o->site, "a\"b\\c]d"), SG_OK);
     po_refinish(o);
-    char *m = s_build_message(o, 3, "h", "a", "x@1", 1, 2048);
-    assert_non_null(strstr(m, " site=\"a\\\"b\\\\c\\]d\""));
-    free(m);
+    s_expect_message_contains(o, "h", "a", " site=\"a\\\"b\\\\c\\]d\"");
     sg_outcome_free(&o);
 }
 
@@ -59,9 +67,7 @@ static void test_header_fields_are_printable_ascii_or_nil(void **state)
 {
     (void)state;
     sg_outcome_t *o = po_outcome(SG_OUTCOME_SITE_LOST, NULL);
-    char *m = s_build_message(o, 3, "", "my app", "x@1", 1, 2048);
-    assert_non_null(strstr(m, "Z - my_app 1 site_lost "));
-    free(m);
+    s_expect_message_contains(o, "", "my app", "Z - my_app 1 site_lost ");
     sg_outcome_free(&o);
 }
 

@@ -20,26 +20,20 @@
 #include "journal/outcome.h"
 #include "provider/sim.h"
 
-#include "sg_testutil.h"
+#include "sg_fixture.h"
 
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 #define WALL0 1800000000000LL
 
 static const char s_yaml[] =
-    "sites:\n  - name: A\n  - name: B\n  - name: W\n    witness: true\n"
-    "observers:\n  - id: a1\n    site: A\n  - id: b1\n    site: B\n  - id: w1\n    site: W\n"
-    "collections:\n"
-    "  - name: c0\n    cim_path: 'X.InstanceID=\"0\"'\n    site: A\n    replica_site: B\n"
-    "  - name: c1\n    cim_path: 'X.InstanceID=\"1\"'\n    site: A\n    replica_site: B\n"
-    "  - name: c2\n    cim_path: 'X.InstanceID=\"2\"'\n    site: A\n    replica_site: B\n"
-    "  - name: c3\n    cim_path: 'X.InstanceID=\"3\"'\n    site: A\n    replica_site: B\n"
-    "    depends_on: [c1]\n"
+    SG_FIXTURE_YAML_ABW
+    "collections:\n" SG_FIXTURE_YAML_COLL_AT_A(0) SG_FIXTURE_YAML_COLL_AT_A(1)
+    SG_FIXTURE_YAML_COLL_AT_A(2) SG_FIXTURE_YAML_COLL_AT_A(3) "    depends_on: [c1]\n"
     "provider:\n  kind: sim\n  workers: 2\n  poll_initial: 250ms\n  poll_max: 5s\n"
     "  sim:\n    call_latency: 20ms\n    job_duration: 60s\n"
     "    faults:\n      - collection: c2\n        method: InitiateFailover\n"
@@ -55,14 +49,9 @@ typedef struct {
 } s_ended_t;
 
 typedef struct {
-    char dir[256];
-    char path[300];
+    sg_fixture_dir_t tmp; /* holds the journal */
     sg_config_t *cfg;
-    sg_clock_t clock;
-    sg_clock_fake_state_t clock_state;
-    void *zctx;
-    sg_provider_t *sim;
-    sg_executor_t *x;
+    sg_fixture_rig_t rig; /* the executor on the simulator, on a fake clock */
     sg_engine_t *engine;
     sg_journal_t *journal;
     atomic_bool leads;          /* the fence's answer: this instance leads */
@@ -78,22 +67,12 @@ static int s_setup(void **state)
     s_fix_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     sg_log_set_level(SG_LOG_ERROR);
-    assert_non_null(sg_test_mkdtemp(f->dir, sizeof f->dir, "test_recovery."));
-    snprintf(f->path, sizeof f->path, "%s/journal.db", f->dir);
-    sg_config_errors_t errs;
-    sg_config_errors_init(&errs);
-    assert_int_equal(sg_config_load_string("t.yaml", s_yaml, strlen(s_yaml), &f->cfg, &errs), 0);
-    sg_config_errors_fini(&errs);
-    sg_clock_fake_init(&f->clock, &f->clock_state, 1000, WALL0);
-    f->zctx = zmq_ctx_new();
-    assert_non_null(f->zctx);
-    f->sim = sg_sim_new(f->cfg, &f->clock);
-    assert_non_null(f->sim);
-    f->x = sg_executor_new(f->zctx, f->cfg, f->sim, &f->clock);
-    assert_non_null(f->x);
+    sg_fixture_dir_new(&f->tmp, "test_recovery.");
+    f->cfg = sg_fixture_config("t.yaml", s_yaml);
+    sg_fixture_rig_new_with_executor(&f->rig, f->cfg, WALL0);
     f->engine = sg_engine_new(f->cfg, 0, (sg_now_t){1000, WALL0});
     assert_non_null(f->engine);
-    f->journal = sg_journal_open(f->path);
+    f->journal = sg_journal_open(f->tmp.journal);
     assert_non_null(f->journal);
     atomic_init(&f->leads, true);
     atomic_init(&f->fenced_under, 0);
@@ -104,13 +83,11 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     s_fix_t *f = *state;
-    sg_executor_destroy(&f->x);
-    sg_provider_destroy(&f->sim);
-    zmq_ctx_term(f->zctx);
+    sg_fixture_rig_free(&f->rig);
     sg_engine_destroy(&f->engine);
     sg_journal_close(&f->journal);
     sg_config_destroy(&f->cfg);
-    assert_int_equal(sg_test_rmtree(f->dir), 0);
+    sg_fixture_dir_remove(&f->tmp);
     free(f);
     return 0;
 }
@@ -118,9 +95,9 @@ static int s_teardown(void **state)
 static sg_recovery_env_t s_env(s_fix_t *f)
 {
     return (sg_recovery_env_t){.cfg = f->cfg,
-                               .clock = &f->clock,
+                               .clock = &f->rig.clock,
                                .engine = f->engine,
-                               .executor = f->x,
+                               .executor = f->rig.x,
                                .journal = f->journal};
 }
 
@@ -128,13 +105,13 @@ static sg_recovery_env_t s_env(s_fix_t *f)
 static void s_restart(s_fix_t *f)
 {
     sg_journal_close(&f->journal);
-    f->journal = sg_journal_open(f->path);
+    f->journal = sg_journal_open(f->tmp.journal);
     assert_non_null(f->journal);
 }
 
 static const char *s_name(s_fix_t *f, int c) { return f->cfg->collections[c].name; }
 static const char *s_cim(s_fix_t *f, int c) { return f->cfg->collections[c].cim_path; }
-static int64_t s_wall(s_fix_t *f) { return sg_clock_wall(&f->clock); }
+static int64_t s_wall(s_fix_t *f) { return sg_clock_wall(&f->rig.clock); }
 
 /* ---- runs as the service journals them --------------------------------------- */
 
@@ -156,7 +133,7 @@ static char *s_called_before_the_crash(s_fix_t *f, int c)
 {
     sg_call_result_t res = {0};
     assert_int_equal(
-        sg_provider_call(f->sim, SG_METHOD_INITIATE_FAILOVER, s_cim(f, c), NULL, &res), 0);
+        sg_provider_call(f->rig.sim, SG_METHOD_INITIATE_FAILOVER, s_cim(f, c), NULL, &res), 0);
     assert_int_equal(res.return_value, 4096);
     char *job = res.job_path;
     res.job_path = NULL;
@@ -222,7 +199,7 @@ static sg_outcome_kind_t s_until_ended(s_fix_t *f, uint64_t run_id, bool *failed
     for (;;) {
         sg_exec_result_t r;
         memset(&r, 0, sizeof r);
-        assert_int_equal(sg_executor_recv(f->x, &r, 10000), 1); /* a guard against a hang */
+        assert_int_equal(sg_executor_recv(f->rig.x, &r, 10000), 1); /* a guard against a hang */
         s_journal_result(f, &r);
         if (job && r.run_id == run_id && r.outcome->kind == SG_OUTCOME_JOB_STARTED)
             *job = strdup(r.outcome->job_path);
@@ -245,7 +222,7 @@ static int s_calls(s_fix_t *f, int c, int *accepted)
 {
     int calls = 0, acc = 0;
     assert_int_equal(
-        sg_sim_counts(f->sim, s_cim(f, c), SG_METHOD_INITIATE_FAILOVER, &calls, &acc), 0);
+        sg_sim_counts(f->rig.sim, s_cim(f, c), SG_METHOD_INITIATE_FAILOVER, &calls, &acc), 0);
     if (accepted)
         *accepted = acc;
     return calls;
@@ -274,7 +251,7 @@ static int64_t s_journaled_epoch(s_fix_t *f, uint64_t run_id)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_open(f->tmp.journal, &db), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT epoch FROM runs WHERE run_id = ?", -1, &st,
                                         NULL),
                      SQLITE_OK);
@@ -387,7 +364,7 @@ static void test_a_resumed_operators_run_is_proven_as_the_operators(void **state
 
     assert_int_equal(s_replay(f, SG_RECOVERY_RESTART), 0);
 
-    sg_now_t now = {sg_clock_mono(&f->clock), s_wall(f)};
+    sg_now_t now = {sg_clock_mono(&f->rig.clock), s_wall(f)};
     assert_true(sg_engine_run_is_manual(f->engine, C0));
     assert_int_equal(sg_engine_confirm(f->engine, C0, 5, now, NULL), 0); /* forced: always */
     assert_false(sg_engine_run_is_manual(f->engine, C1));
@@ -403,7 +380,7 @@ static void test_a_run_decided_but_never_started_is_abandoned_in_the_journal_not
     s_fix_t *f = *state;
     s_decided(f, 7, "c0", NULL);
     s_restart(f);
-    sg_clock_fake_advance(&f->clock, 5000);
+    sg_clock_fake_advance(&f->rig.clock, 5000);
 
     sg_recovery_plan_t p;
     S_PLAN_IS(f, SG_RECOVERY_RESTART, &p, {SG_RECOVERY_ABANDON, 7, C0});
@@ -418,7 +395,7 @@ static void test_a_run_decided_but_never_started_is_abandoned_in_the_journal_not
     assert_int_equal(r.intent_ms, 0);
     sg_journal_runs_free(runs, n);
     assert_int_equal(sg_engine_collection_verdict(f->engine, C0), SG_COLL_IDLE);
-    assert_int_equal(sg_executor_active(f->x), 0);
+    assert_int_equal(sg_executor_active(f->rig.x), 0);
     assert_int_equal(s_calls(f, C0, NULL), 0);
 
     /* the next restart finds it ended and not carried out: nothing to do */
@@ -442,7 +419,7 @@ static void test_done_and_failed_collections_are_restored_and_not_decided_again(
 
     assert_int_equal(sg_engine_collection_verdict(f->engine, C0), SG_COLL_DONE);
     assert_int_equal(sg_engine_collection_verdict(f->engine, C1), SG_COLL_FAILED);
-    sg_now_t now = {sg_clock_mono(&f->clock), s_wall(f)};
+    sg_now_t now = {sg_clock_mono(&f->rig.clock), s_wall(f)};
     char *why = NULL;
     assert_int_equal(
         sg_engine_manual_failover(f->engine, C0, false, "again", NULL, now, &why), SG_ESTATE);
@@ -455,7 +432,7 @@ static void test_done_and_failed_collections_are_restored_and_not_decided_again(
         assert_int_equal(st.colls[i].failed, st.colls[i].collection == C1);
     }
     sg_opstate_fini(&st);
-    assert_int_equal(sg_executor_active(f->x), 0); /* nothing resubmitted */
+    assert_int_equal(sg_executor_active(f->rig.x), 0); /* nothing resubmitted */
 }
 
 static void test_an_ended_run_tells_the_executors_plan_how_it_ended(void **state)
@@ -466,7 +443,7 @@ static void test_an_ended_run_tells_the_executors_plan_how_it_ended(void **state
     assert_int_equal(s_replay(f, SG_RECOVERY_RESTART), 0);
 
     s_decided(f, 9, "c3", NULL);
-    assert_int_equal(sg_executor_submit(f->x, 9, C3), 0);
+    assert_int_equal(sg_executor_submit(f->rig.x, 9, C3), 0);
     assert_int_equal(s_until_ended(f, 9, NULL, NULL), SG_OUTCOME_FAILED);
     assert_int_equal(s_calls(f, C3, NULL), 0); /* failed without a call */
 }
@@ -505,7 +482,7 @@ static void test_a_collection_no_longer_configured_is_warned_about_and_skipped(v
               {SG_RECOVERY_UNCONFIGURED, 1, -1},
               {SG_RECOVERY_UNCONFIGURED, 2, -1});
     s_apply(f, &p);
-    assert_int_equal(sg_executor_active(f->x), 0);
+    assert_int_equal(sg_executor_active(f->rig.x), 0);
     for (int c = C0; c <= C3; c++)
         assert_int_equal(sg_engine_collection_verdict(f->engine, c), SG_COLL_IDLE);
     sg_journal_run_t *runs = NULL;
@@ -612,11 +589,11 @@ static void test_leading_again_leaves_a_run_the_executor_still_holds_where_it_is
     s_fix_t *f = *state;
     s_run_with_job(f, 4, C0);
     assert_int_equal(s_replay(f, SG_RECOVERY_LEADING_AGAIN), 0);
-    assert_int_equal(sg_executor_active(f->x), 1);
+    assert_int_equal(sg_executor_active(f->rig.x), 1);
     assert_int_equal(s_replay(f, SG_RECOVERY_LEADING_AGAIN), 0); /* again */
-    assert_int_equal(sg_executor_active(f->x), 1);
+    assert_int_equal(sg_executor_active(f->rig.x), 1);
     assert_int_equal(s_until_ended(f, 4, NULL, NULL), SG_OUTCOME_SUCCEEDED);
-    assert_int_equal(sg_executor_active(f->x), 0);
+    assert_int_equal(sg_executor_active(f->rig.x), 0);
     assert_int_equal(s_calls(f, C0, NULL), 1);
 }
 
@@ -627,17 +604,17 @@ static void test_leading_again_leaves_a_run_the_executor_still_holds_where_it_is
 static void test_a_fenced_run_is_resumed_when_leading_again_under_the_new_epoch(void **state)
 {
     s_fix_t *f = *state;
-    sg_executor_set_proof_hook(f->x, s_proof, f);
-    sg_executor_set_fence_hook(f->x, s_fence, f);
-    sg_executor_set_epoch(f->x, 1);
+    sg_executor_set_proof_hook(f->rig.x, s_proof, f);
+    sg_executor_set_fence_hook(f->rig.x, s_fence, f);
+    sg_executor_set_epoch(f->rig.x, 1);
     f->intent_epoch = 1;
     f->step_down_after_intent = true;
     s_decided(f, 16777217, "c2", NULL);
     sg_run_spec_t fresh = {.run_id = 16777217, .collection = C2};
-    assert_int_equal(sg_executor_submit_run(f->x, &fresh), 0);
+    assert_int_equal(sg_executor_submit_run(f->rig.x, &fresh), 0);
     for (;;) {
         sg_exec_result_t r;
-        assert_int_equal(sg_executor_recv(f->x, &r, 10000), 1);
+        assert_int_equal(sg_executor_recv(f->rig.x, &r, 10000), 1);
         s_journal_result(f, &r);
         bool fenced = r.fenced;
         assert_true(!r.ended || fenced);
@@ -658,7 +635,7 @@ static void test_a_fenced_run_is_resumed_when_leading_again_under_the_new_epoch(
     f->step_down_after_intent = false;
     f->intent_epoch = 2;
     atomic_store(&f->leads, true);
-    sg_executor_set_epoch(f->x, 2);
+    sg_executor_set_epoch(f->rig.x, 2);
     S_PLAN_IS(f, SG_RECOVERY_LEADING_AGAIN, &p, {SG_RECOVERY_RESOLVE, 16777217, C2});
     s_apply(f, &p);
 
@@ -677,7 +654,7 @@ static void test_a_fenced_run_is_resumed_when_leading_again_under_the_new_epoch(
 static void test_operator_state_kept_in_the_journal_is_restored_into_the_engine(void **state)
 {
     s_fix_t *f = *state;
-    sg_now_t now = {sg_clock_mono(&f->clock), s_wall(f)};
+    sg_now_t now = {sg_clock_mono(&f->rig.clock), s_wall(f)};
     sg_engine_t *before = sg_engine_new(f->cfg, 0, now);
     assert_non_null(before);
     assert_int_equal(sg_engine_pause(before, 0, -1, now.mono + 3600000, "patching A"), 0);
@@ -696,7 +673,7 @@ static void test_operator_state_kept_in_the_journal_is_restored_into_the_engine(
     int site, coll;
     int64_t until;
     const char *reason;
-    assert_true(sg_engine_pause_at(f->engine, 0, sg_clock_mono(&f->clock), &site, &coll, &until,
+    assert_true(sg_engine_pause_at(f->engine, 0, sg_clock_mono(&f->rig.clock), &site, &coll, &until,
                                    &reason));
     assert_int_equal(site, 0);
     assert_int_equal(coll, -1);
@@ -717,7 +694,7 @@ static void test_operator_state_that_is_no_such_document_is_refused(void **state
     s_fix_t *f = *state;
     sg_recovery_env_t env = s_env(f);
     assert_int_equal(sg_recovery_restore_opstate(&env, "[1, 2]", "etcd"), SG_EPROTO);
-    assert_false(sg_engine_pause_at(f->engine, 0, sg_clock_mono(&f->clock), NULL, NULL, NULL,
+    assert_false(sg_engine_pause_at(f->engine, 0, sg_clock_mono(&f->rig.clock), NULL, NULL, NULL,
                                     NULL));
 }
 

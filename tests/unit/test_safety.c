@@ -18,7 +18,7 @@
 #include "journal/opstate.h"
 #include "policy/engine.h"
 #include "tools/world.h"
-#include "sg_testutil.h"
+#include "sg_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,12 +164,18 @@ static void s_run(s_fx_t *f, int64_t until)
 
 static sg_now_t s_now(const s_fx_t *f) { return sg_world_time(f->w); }
 
+/* Site `site` dies, the world runs to `until`. */
+static void s_down_until(s_fx_t *f, int site, int64_t until)
+{
+    sg_world_site_up(f->w, site, false);
+    s_run(f, until);
+}
+
 /* The world runs to `at`, site `site` dies, the world runs to `until`. */
 static void s_lose(s_fx_t *f, int site, int64_t at, int64_t until)
 {
     s_run(f, at);
-    sg_world_site_up(f->w, site, false);
-    s_run(f, until);
+    s_down_until(f, site, until);
 }
 
 /* A replication report for collection c from observer o, received now. */
@@ -189,6 +195,67 @@ static void s_repl(s_fx_t *f, int o, int c, int health, uint64_t lag_s, int64_t 
     assert_int_equal(sg_engine_on_event(f->e, &ev, s_now(f)), SG_OK);
 }
 
+/* The ABW world with A_COLLS and the `policy` lines, siteguard at
+ * `siteguard_site` (-1: nowhere in particular). */
+static s_fx_t *s_abw(const char *policy, int siteguard_site)
+{
+    return s_fx(s_config(ABW_SITES, A_COLLS, policy), siteguard_site);
+}
+
+#define APPROVE_20S_THEN_PROCEED \
+    "  mode: approve\n  approval_timeout: 20s\n  on_approval_timeout: proceed\n"
+
+/* The engine explains site `site` with words that include `text`. */
+static void s_expect_site_explained(s_fx_t *f, int site, const char *text)
+{
+    char *why = sg_engine_explain_site(f->e, site, s_now(f));
+    assert_non_null(strstr(why, text));
+    free(why);
+}
+
+/* The engine explains collection c with words that include `text`. */
+static void s_expect_collection_explained(s_fx_t *f, int c, const char *text)
+{
+    char *why = sg_engine_explain_collection(f->e, c, s_now(f));
+    assert_non_null(strstr(why, text));
+    free(why);
+}
+
+/* The proof refuses run `run` of collection c now, saying `text`. */
+static void s_expect_refused(s_fx_t *f, int c, uint64_t run, const char *text)
+{
+    char *why = NULL;
+    assert_int_equal(sg_engine_confirm(f->e, c, run, s_now(f), &why), SG_ESTATE);
+    assert_non_null(strstr(why, text));
+    free(why);
+}
+
+/* The proof refuses a drill's test of collection c now, saying `text`. */
+static void s_expect_drill_refused(s_fx_t *f, int c, const char *text)
+{
+    char *why = NULL;
+    assert_int_equal(sg_engine_confirm_drill(f->e, c, s_now(f), &why), SG_ESTATE);
+    assert_non_null(strstr(why, text));
+    free(why);
+}
+
+#define NO_TIME (-1) /* a replication report without a last-replicated time */
+
+/* The ABW world with a-db alone, under an RPO limit of 5 minutes: at 5 s
+ * observer o reports a-db's replication (see s_repl) with the last change
+ * replicated `replicated_ago_ms` before (or NO_TIME), A dies, and the world
+ * runs to 15 s. */
+static s_fx_t *s_a_db_lost_after_a_report(int o, int health, uint64_t lag_s,
+                                          int64_t replicated_ago_ms)
+{
+    s_fx_t *f = s_fx(s_config(ABW_SITES, COLL("a-db", "A", "B", ", rpo_limit: 5m"), NULL), -1);
+    s_run(f, 5000);
+    s_repl(f, o, C_DB, health, lag_s,
+           replicated_ago_ms == NO_TIME ? 0 : s_now(f).wall - replicated_ago_ms);
+    s_down_until(f, A, 15000);
+    return f;
+}
+
 /* ---- 1. queued runs ------------------------------------------------------------ */
 
 /* A run decided on A's loss waits (its call 3 s later: workers busy); A is
@@ -197,7 +264,7 @@ static void s_repl(s_fx_t *f, int o, int c, int health, uint64_t lag_s, int64_t 
 static void test_a_queued_run_is_not_called_after_its_site_is_heard_again(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS, NULL), -1);
+    s_fx_t *f = s_abw(NULL, -1);
     sg_world_set_runs(f->w, 3000, 1000);
     s_lose(f, A, 10000, 15000);
     assert_int_equal(f->lost[A], 1);
@@ -218,7 +285,7 @@ static void test_a_queued_run_is_not_called_after_its_site_is_heard_again(void *
 static void test_a_later_group_is_not_decided_after_its_site_is_heard_again(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS, NULL), -1);
+    s_fx_t *f = s_abw(NULL, -1);
     sg_world_set_runs(f->w, 200, 6000); /* a-db's job takes 6 s */
     s_lose(f, A, 10000, 16000);
     assert_int_equal(f->called[C_DB], 1);
@@ -240,11 +307,10 @@ static void test_a_later_group_is_not_decided_after_its_site_is_heard_again(void
 static void test_a_lost_site_seen_up_again_is_contested_and_held_collections_stay(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS, NULL), B);
+    s_fx_t *f = s_abw(NULL, B);
     s_run(f, 5000);
     assert_int_equal(sg_engine_pause(f->e, -1, C_DB, s_now(f).mono + 60000, "checking"), 0);
-    sg_world_site_up(f->w, A, false);
-    s_run(f, 12000);
+    s_down_until(f, A, 12000);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
     sg_world_link_up(f->w, A, B, false);
     sg_world_site_up(f->w, A, true);
@@ -256,6 +322,31 @@ static void test_a_lost_site_seen_up_again_is_contested_and_held_collections_sta
     assert_int_equal(f->decided[C_DB], 0);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_CONTESTED);
     s_free(f);
+}
+
+/* A world of `sites_obs` (sites A, B, C, W in that order) with a-db,
+ * siteguard at C; at 2 s, A is cut off from C and W. */
+static s_fx_t *s_a_cut_off_from_c_and_w(const char *sites_obs)
+{
+    s_fx_t *f = s_fx(s_config(sites_obs, COLL("a-db", "A", "B", ""), NULL), 2);
+    s_run(f, 2000);
+    sg_world_link_up(f->w, A, 2, false);
+    sg_world_link_up(f->w, A, 3, false);
+    return f;
+}
+
+/* The A-B link is down from now until `until`, then up again. */
+static void s_blip_the_a_b_link(s_fx_t *f, int64_t until)
+{
+    sg_world_link_up(f->w, A, B, false);
+    s_run(f, until);
+    sg_world_link_up(f->w, A, B, true);
+}
+
+static void s_expect_a_not_lost_and_a_db_not_called(s_fx_t *f)
+{
+    assert_int_equal(f->lost[A], 0);
+    assert_int_equal(f->called[C_DB], 0);
 }
 
 /* ---- 3. one observer's down hides another's up ------------------------------------ */
@@ -271,20 +362,12 @@ static void test_a_lost_site_seen_up_again_is_contested_and_held_collections_sta
 static void test_one_observers_blip_does_not_hide_another_observers_up(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABCW_TWO_AT_B, COLL("a-db", "A", "B", ""), NULL), 2);
-    s_run(f, 2000);
-    sg_world_link_up(f->w, A, 2, false);
-    sg_world_link_up(f->w, A, 3, false);
+    s_fx_t *f = s_a_cut_off_from_c_and_w(ABCW_TWO_AT_B);
     s_run(f, 12150); /* C and W have voted A down for long; siteguard has not heard A */
-    sg_world_link_up(f->w, A, B, false); /* b1 sends at k s + 200 ms, b2 at + 400 ms */
-    s_run(f, 12250);
-    sg_world_link_up(f->w, A, B, true);
+    s_blip_the_a_b_link(f, 12250); /* b1 sends at k s + 200 ms, b2 at + 400 ms */
     s_run(f, 40000);
-    assert_int_equal(f->lost[A], 0);
-    assert_int_equal(f->called[C_DB], 0);
-    char *why = sg_engine_explain_site(f->e, A, s_now(f));
-    assert_non_null(strstr(why, "site B votes up"));
-    free(why);
+    s_expect_a_not_lost_and_a_db_not_called(f);
+    s_expect_site_explained(f, A, "site B votes up");
     s_free(f);
 }
 
@@ -299,18 +382,12 @@ static void test_one_observers_blip_does_not_hide_another_observers_up(void **st
 static void test_a_single_failed_probe_does_not_complete_the_quorum(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABCW_SITES, COLL("a-db", "A", "B", ""), NULL), 2);
-    s_run(f, 2000);
-    sg_world_link_up(f->w, A, 2, false);
-    sg_world_link_up(f->w, A, 3, false);
+    s_fx_t *f = s_a_cut_off_from_c_and_w(ABCW_SITES);
     s_run(f, 12000);
     assert_int_equal(f->lost[A], 0);
-    sg_world_link_up(f->w, A, B, false); /* b1 probes at 12.25 s */
-    s_run(f, 12500);
-    sg_world_link_up(f->w, A, B, true);
+    s_blip_the_a_b_link(f, 12500); /* b1 probes at 12.25 s */
     s_run(f, 40000);
-    assert_int_equal(f->lost[A], 0);
-    assert_int_equal(f->called[C_DB], 0);
+    s_expect_a_not_lost_and_a_db_not_called(f);
     s_free(f);
 }
 
@@ -321,7 +398,7 @@ static void test_a_single_failed_probe_does_not_complete_the_quorum(void **state
 static void test_a_witness_first_report_after_rejoining_decides_nothing(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS, NULL), B);
+    s_fx_t *f = s_abw(NULL, B);
     s_run(f, 2000);
     sg_world_observer_up(f->w, W, false);
     sg_world_link_up(f->w, A, B, false);
@@ -331,8 +408,7 @@ static void test_a_witness_first_report_after_rejoining_decides_nothing(void **s
     s_run(f, 19700); /* its first probe, at 19.666 s, fails */
     sg_world_link_up(f->w, A, W, true);
     s_run(f, 40000);
-    assert_int_equal(f->lost[A], 0);
-    assert_int_equal(f->called[C_DB], 0);
+    s_expect_a_not_lost_and_a_db_not_called(f);
     s_free(f);
 }
 
@@ -353,10 +429,8 @@ static void test_a_dependency_held_by_its_rpo_keeps_its_dependents_back(void **s
     assert_int_equal(f->called[C_DB], 0);
     assert_int_equal(f->called[C_APP], 0);
     assert_int_equal(f->decided[C_APP], 0);
-    char *why = sg_engine_explain_collection(f->e, C_APP, s_now(f));
-    assert_non_null(strstr(why, "HOLD plan_order"));
-    assert_non_null(strstr(why, "waits for its dependency a-db"));
-    free(why);
+    s_expect_collection_explained(f, C_APP, "HOLD plan_order");
+    s_expect_collection_explained(f, C_APP, "waits for its dependency a-db");
     s_free(f);
 }
 
@@ -367,18 +441,14 @@ static void test_a_dependency_held_by_its_rpo_keeps_its_dependents_back(void **s
 static void test_a_new_loss_gets_a_new_approval_window(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS,
-                              "  mode: approve\n  approval_timeout: 20s\n"
-                              "  on_approval_timeout: proceed\n"),
-                     -1);
+    s_fx_t *f = s_abw(APPROVE_20S_THEN_PROCEED, -1);
     s_lose(f, A, 5000, 12000);
     assert_int_equal(f->lost[A], 1);
     assert_int_equal(sg_engine_collection_verdict(f->e, C_DB), SG_COLL_AWAITING);
     sg_world_site_up(f->w, A, true); /* briefly back */
     s_run(f, 15000);
     assert_int_equal(f->recovering[A], 1);
-    sg_world_site_up(f->w, A, false);
-    s_run(f, 22000);
+    s_down_until(f, A, 22000);
     assert_int_equal(f->lost[A], 2);
     int64_t second = f->lost_at[A];
     s_run(f, second + 19000);
@@ -395,8 +465,7 @@ static void test_a_new_loss_gets_a_new_approval_window(void **state)
 static void test_an_approval_does_not_carry_over_to_the_next_loss(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS, "  mode: approve\n  approval_timeout: 10m\n"),
-                     -1);
+    s_fx_t *f = s_abw("  mode: approve\n  approval_timeout: 10m\n", -1);
     s_lose(f, A, 5000, 12000);
     assert_int_equal(sg_engine_pause(f->e, -1, C_DB, s_now(f).mono + 5000, "one moment"), 0);
     assert_int_equal(sg_engine_approve(f->e, C_DB, s_now(f)), 0);
@@ -418,7 +487,7 @@ static void test_an_approval_does_not_carry_over_to_the_next_loss(void **state)
 static void test_observers_with_skewed_clocks_still_count(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS, NULL), -1);
+    s_fx_t *f = s_abw(NULL, -1);
     sg_world_skew(f->w, W, -4000);
     sg_world_skew(f->w, B, -4000);
     s_run(f, 5000);
@@ -427,13 +496,10 @@ static void test_observers_with_skewed_clocks_still_count(void **state)
     assert_true(skew >= 4000 && skew <= 4100);
     assert_true(f->notices >= 2);
     assert_non_null(strstr(f->notice, "4.0 s behind"));
-    sg_world_site_up(f->w, A, false);
-    s_run(f, 20000);
+    s_down_until(f, A, 20000);
     assert_int_equal(f->lost[A], 1);
     assert_int_equal(f->called[C_DB], 1);
-    char *why = sg_engine_explain_site(f->e, A, s_now(f));
-    assert_non_null(strstr(why, "clock offset +4.0 s"));
-    free(why);
+    s_expect_site_explained(f, A, "clock offset +4.0 s");
     s_free(f);
 }
 
@@ -444,9 +510,8 @@ static void test_observers_with_skewed_clocks_still_count(void **state)
 static void test_a_site_dead_before_start_is_lost_after_the_startup_grace(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS, "  startup_grace: 5s\n"), -1);
-    sg_world_site_up(f->w, A, false);
-    s_run(f, 4900);
+    s_fx_t *f = s_abw("  startup_grace: 5s\n", -1);
+    s_down_until(f, A, 4900);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_UNKNOWN);
     s_run(f, 20000);
     assert_int_equal(f->lost[A], 1);
@@ -463,7 +528,7 @@ static void test_a_site_dead_before_start_is_lost_after_the_startup_grace(void *
 static void test_siteguard_cut_off_with_the_witness_declares_nothing(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS, "  quorum: 1\n"), W);
+    s_fx_t *f = s_abw("  quorum: 1\n", W);
     s_run(f, 10000);
     sg_world_link_up(f->w, W, A, false);
     sg_world_link_up(f->w, W, B, false);
@@ -494,6 +559,21 @@ static int s_first_block(s_fx_t *f, int c, sg_guard_t *g)
     return held;
 }
 
+/* Collection c is held, first by guard `guard`. */
+static void s_expect_held_first_by(s_fx_t *f, int c, sg_guard_t guard)
+{
+    sg_guard_t g;
+    assert_true(s_first_block(f, c, &g));
+    assert_int_equal(g, guard);
+}
+
+/* Collection c was not called: it is held, first by guard `guard`. */
+static void s_expect_not_called_but_held_first_by(s_fx_t *f, int c, sg_guard_t guard)
+{
+    assert_int_equal(f->called[c], 0);
+    s_expect_held_first_by(f, c, guard);
+}
+
 /* A lag of 2^63 s or UINT64_MAX s (from the wire, if ingest let it pass)
  * saturates instead of wrapping: it is over any limit. */
 static void test_a_huge_lag_does_not_wrap_past_the_rpo_limit(void **state)
@@ -501,16 +581,9 @@ static void test_a_huge_lag_does_not_wrap_past_the_rpo_limit(void **state)
     (void)state;
     const uint64_t lags[] = {1ull << 63, UINT64_MAX, UINT64_MAX / 1000 + 1};
     for (size_t i = 0; i < sizeof lags / sizeof lags[0]; i++) {
-        s_fx_t *f = s_fx(s_config(ABW_SITES, COLL("a-db", "A", "B", ", rpo_limit: 5m"), NULL), -1);
-        s_run(f, 5000);
-        s_repl(f, B, C_DB, 1, lags[i], 0);
-        sg_world_site_up(f->w, A, false);
-        s_run(f, 15000);
+        s_fx_t *f = s_a_db_lost_after_a_report(B, 1, lags[i], NO_TIME);
         assert_int_equal(f->lost[A], 1);
-        assert_int_equal(f->called[C_DB], 0);
-        sg_guard_t g;
-        assert_true(s_first_block(f, C_DB, &g));
-        assert_int_equal(g, SG_GUARD_RPO);
+        s_expect_not_called_but_held_first_by(f, C_DB, SG_GUARD_RPO);
         s_free(f);
     }
 }
@@ -520,15 +593,8 @@ static void test_a_huge_lag_does_not_wrap_past_the_rpo_limit(void **state)
 static void test_the_rpo_guard_reads_the_last_replicated_time(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, COLL("a-db", "A", "B", ", rpo_limit: 5m"), NULL), -1);
-    s_run(f, 5000);
-    s_repl(f, B, C_DB, 1, 5, s_now(f).wall - 600000);
-    sg_world_site_up(f->w, A, false);
-    s_run(f, 15000);
-    assert_int_equal(f->called[C_DB], 0);
-    sg_guard_t g;
-    assert_true(s_first_block(f, C_DB, &g));
-    assert_int_equal(g, SG_GUARD_RPO);
+    s_fx_t *f = s_a_db_lost_after_a_report(B, 1, 5, 600000);
+    s_expect_not_called_but_held_first_by(f, C_DB, SG_GUARD_RPO);
     s_free(f);
 }
 
@@ -537,15 +603,8 @@ static void test_the_rpo_guard_reads_the_last_replicated_time(void **state)
 static void test_a_replication_report_from_another_site_is_no_evidence(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, COLL("a-db", "A", "B", ", rpo_limit: 5m"), NULL), -1);
-    s_run(f, 5000);
-    s_repl(f, W, C_DB, 1, 1, 0);
-    sg_world_site_up(f->w, A, false);
-    s_run(f, 15000);
-    assert_int_equal(f->called[C_DB], 0);
-    sg_guard_t g;
-    assert_true(s_first_block(f, C_DB, &g));
-    assert_int_equal(g, SG_GUARD_NO_REPLICATION_DATA);
+    s_fx_t *f = s_a_db_lost_after_a_report(W, 1, 1, NO_TIME);
+    s_expect_not_called_but_held_first_by(f, C_DB, SG_GUARD_NO_REPLICATION_DATA);
     s_free(f);
 }
 
@@ -560,13 +619,9 @@ static void test_a_stale_critical_health_still_holds(void **state)
     s_run(f, 5000);
     s_repl(f, B, C_DB, 3, 1, 0);
     s_run(f, 30000); /* the report is 25 s old: beyond replication_max_age */
-    sg_world_site_up(f->w, A, false);
-    s_run(f, 45000);
+    s_down_until(f, A, 45000);
     assert_int_equal(f->lost[A], 1);
-    assert_int_equal(f->called[C_DB], 0);
-    sg_guard_t g;
-    assert_true(s_first_block(f, C_DB, &g));
-    assert_int_equal(g, SG_GUARD_REPLICATION_CRITICAL);
+    s_expect_not_called_but_held_first_by(f, C_DB, SG_GUARD_REPLICATION_CRITICAL);
     s_free(f);
 }
 
@@ -578,15 +633,11 @@ static void test_a_stale_critical_health_still_holds(void **state)
 static void test_operator_state_survives_a_restart_through_the_journal(void **state)
 {
     (void)state;
-    char dir[256], path[300];
-    assert_non_null(sg_test_mkdtemp(dir, sizeof dir, "sg-test-safety-"));
-    snprintf(path, sizeof path, "%s/journal.db", dir);
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS,
-                              "  site_budget: {max: 1, period: 1h}\n"),
-                     -1);
+    sg_fixture_dir_t tmp; /* holds a journal */
+    sg_fixture_dir_new(&tmp, "sg-test-safety-");
+    s_fx_t *f = s_abw("  site_budget: {max: 1, period: 1h}\n", -1);
     s_run(f, 5000);
-    sg_world_site_up(f->w, A, false);
-    s_run(f, 20000); /* A's loss spends A's budget of one */
+    s_down_until(f, A, 20000); /* A's loss spends A's budget of one */
     assert_int_equal(f->called[C_DB], 1);
     assert_int_equal(sg_engine_pause(f->e, B, -1, s_now(f).mono + 1800000, "work at B"), 0);
     sg_opstate_t st;
@@ -594,7 +645,7 @@ static void test_operator_state_survives_a_restart_through_the_journal(void **st
     char *text = sg_opstate_to_json(&st, f->cfg);
     sg_opstate_fini(&st);
     assert_non_null(text);
-    sg_journal_t *j = sg_journal_open(path);
+    sg_journal_t *j = sg_journal_open(tmp.journal);
     assert_non_null(j);
     assert_int_equal(sg_journal_opstate_put(j, text, s_now(f).wall), SG_OK);
     free(text);
@@ -604,7 +655,7 @@ static void test_operator_state_survives_a_restart_through_the_journal(void **st
     sg_engine_destroy(&f->e);
     f->e = sg_engine_new(f->cfg, 100, s_now(f));
     assert_non_null(f->e);
-    j = sg_journal_open(path);
+    j = sg_journal_open(tmp.journal);
     assert_non_null(j);
     assert_int_equal(sg_journal_opstate_get(j, &text), SG_OK);
     sg_journal_close(&j);
@@ -626,15 +677,12 @@ static void test_operator_state_survives_a_restart_through_the_journal(void **st
     sg_world_site_up(f->w, A, true);
     s_run(f, 60000);
     sg_engine_reset_collection(f->e, C_DB, s_now(f)); /* failed back */
-    sg_world_site_up(f->w, A, false);
-    s_run(f, 80000);
+    s_down_until(f, A, 80000);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
     assert_int_equal(f->called[C_DB], 1);
-    sg_guard_t g;
-    assert_true(s_first_block(f, C_DB, &g));
-    assert_int_equal(g, SG_GUARD_SITE_BUDGET);
+    s_expect_held_first_by(f, C_DB, SG_GUARD_SITE_BUDGET);
     s_free(f);
-    sg_test_rmtree(dir);
+    sg_test_rmtree(tmp.dir);
 }
 
 /* A denial belongs to its loss episode and survives a restart within it:
@@ -643,10 +691,7 @@ static void test_operator_state_survives_a_restart_through_the_journal(void **st
 static void test_a_denial_survives_a_restart_within_its_loss(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS,
-                              "  mode: approve\n  approval_timeout: 20s\n"
-                              "  on_approval_timeout: proceed\n"),
-                     -1);
+    s_fx_t *f = s_abw(APPROVE_20S_THEN_PROCEED, -1);
     s_lose(f, A, 5000, 12000);
     assert_int_equal(sg_engine_deny(f->e, C_DB, s_now(f)), 0);
     assert_int_equal(sg_world_restart(f->w, &f->e), SG_OK);
@@ -665,10 +710,9 @@ static void test_a_denial_survives_a_restart_within_its_loss(void **state)
 static void test_run_ids_go_on_from_the_journal_not_the_clock(void **state)
 {
     (void)state;
-    char dir[256], path[300];
-    assert_non_null(sg_test_mkdtemp(dir, sizeof dir, "sg-test-safety-"));
-    snprintf(path, sizeof path, "%s/journal.db", dir);
-    sg_journal_t *j = sg_journal_open(path);
+    sg_fixture_dir_t tmp; /* holds a journal */
+    sg_fixture_dir_new(&tmp, "sg-test-safety-");
+    sg_journal_t *j = sg_journal_open(tmp.journal);
     assert_non_null(j);
     /* ids an earlier build made from the wall clock, an hour ahead of now */
     uint64_t clocky = (uint64_t)(WALL0 + 3600000) * 1000;
@@ -677,7 +721,7 @@ static void test_run_ids_go_on_from_the_journal_not_the_clock(void **state)
     uint64_t base = 0;
     assert_int_equal(sg_journal_max_run_id(j, &base), SG_OK);
     assert_int_equal(base, clocky + 1);
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS, NULL), -1);
+    s_fx_t *f = s_abw(NULL, -1);
     sg_engine_destroy(&f->e);
     f->e = sg_engine_new(f->cfg, base, s_now(f));
     assert_non_null(f->e);
@@ -689,7 +733,7 @@ static void test_run_ids_go_on_from_the_journal_not_the_clock(void **state)
     assert_int_equal(sg_engine_collection_verdict(f->e, C_DB), SG_COLL_DONE);
     sg_journal_close(&j);
     s_free(f);
-    sg_test_rmtree(dir);
+    sg_test_rmtree(tmp.dir);
 }
 
 /* A decision whose run is cancelled (for instance because the journal
@@ -757,31 +801,25 @@ static void s_reach(s_fx_t *f, int o, int target, bool up)
 static void test_the_proof_counts_the_quorum_at_the_moment_of_the_call(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS, NULL), -1);
+    s_fx_t *f = s_abw(NULL, -1);
     sg_world_set_runs(f->w, 600000, 1000); /* the call would come much later */
     s_lose(f, A, 5000, 10000);
     assert_int_equal(f->decided[C_DB], 1);
     uint64_t run = f->run_id[C_DB];
     assert_int_equal(sg_engine_confirm(f->e, C_DB, run, s_now(f), NULL), SG_OK);
     s_reach(f, W, A, true); /* received after the last tick */
-    char *why = NULL;
-    assert_int_equal(sg_engine_confirm(f->e, C_DB, run, s_now(f), &why), SG_ESTATE);
-    assert_non_null(strstr(why, "no longer holds"));
-    free(why);
+    s_expect_refused(f, C_DB, run, "no longer holds");
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST); /* the proof changes nothing */
     s_free(f);
 
-    f = s_fx(s_config(ABW_SITES, A_COLLS, NULL), -1);
+    f = s_abw(NULL, -1);
     sg_world_set_runs(f->w, 600000, 1000);
     s_lose(f, A, 5000, 10000);
     run = f->run_id[C_DB];
     sg_event_t hb = {.kind = SG_EV_HEARTBEAT, .observer = A, .site = A, .seq = 99,
                      .sent_at_ms = s_now(f).wall};
     assert_int_equal(sg_engine_on_event(f->e, &hb, s_now(f)), SG_OK);
-    why = NULL;
-    assert_int_equal(sg_engine_confirm(f->e, C_DB, run, s_now(f), &why), SG_ESTATE);
-    assert_non_null(strstr(why, "heard again"));
-    free(why);
+    s_expect_refused(f, C_DB, run, "heard again");
     s_free(f);
 }
 
@@ -791,7 +829,7 @@ static void test_the_proof_counts_the_quorum_at_the_moment_of_the_call(void **st
 static void test_the_proof_of_operators_runs_and_drills(void **state)
 {
     (void)state;
-    s_fx_t *f = s_fx(s_config(ABW_SITES, A_COLLS, NULL), -1);
+    s_fx_t *f = s_abw(NULL, -1);
     s_run(f, 5000);
     assert_int_equal(sg_engine_confirm_drill(f->e, C_DB, s_now(f), NULL), SG_OK);
     assert_int_equal(sg_engine_manual_failover(f->e, C_BDB, false, NULL, NULL, s_now(f), NULL),
@@ -802,10 +840,7 @@ static void test_the_proof_of_operators_runs_and_drills(void **state)
     sg_decision_fini(&d);
     assert_int_equal(sg_engine_confirm(f->e, C_BDB, run, s_now(f), NULL), SG_OK);
     assert_int_equal(sg_engine_pause(f->e, B, -1, s_now(f).mono + 60000, "hold"), SG_OK);
-    char *why = NULL;
-    assert_int_equal(sg_engine_confirm(f->e, C_BDB, run, s_now(f), &why), SG_ESTATE);
-    assert_non_null(strstr(why, "paused"));
-    free(why);
+    s_expect_refused(f, C_BDB, run, "paused");
     assert_int_equal(sg_engine_confirm(f->e, C_BDB, run + 1, s_now(f), NULL), SG_ESTATE);
     sg_engine_run_cancelled(f->e, C_BDB, run);
     assert_int_equal(
@@ -814,13 +849,9 @@ static void test_the_proof_of_operators_runs_and_drills(void **state)
     assert_int_equal(d.origin, SG_ORIGIN_FORCED);
     assert_int_equal(sg_engine_confirm(f->e, C_BDB, d.run_id, s_now(f), NULL), SG_OK);
     sg_decision_fini(&d);
-    sg_world_site_up(f->w, A, false);
-    s_run(f, 15000);
+    s_down_until(f, A, 15000);
     assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_LOST);
-    why = NULL;
-    assert_int_equal(sg_engine_confirm_drill(f->e, C_BDB, s_now(f), &why), SG_ESTATE);
-    assert_non_null(strstr(why, "site A is lost"));
-    free(why);
+    s_expect_drill_refused(f, C_BDB, "site A is lost");
     s_free(f);
 }
 
