@@ -6,6 +6,7 @@
 #include "act/executor.h"
 #include "act/heldruns.h"
 #include "act/recovery.h"
+#include "journal/announce.h"
 #include "journal/journal.h"
 #include "leader/leader.h"
 #include "base/log.h"
@@ -108,54 +109,6 @@ static void s_release_held(s_svc_t *s)
         sg_heldruns_submit(&s->held, s->executor, s->cfg);
 }
 
-static sg_outcome_kind_t s_outcome_kind(sg_decision_kind_t k)
-{
-    switch (k) {
-    case SG_DECISION_SITE_SUSPECT: return SG_OUTCOME_SITE_SUSPECT;
-    case SG_DECISION_SITE_LOST: return SG_OUTCOME_SITE_LOST;
-    case SG_DECISION_SITE_RECOVERED: return SG_OUTCOME_SITE_RECOVERED;
-    case SG_DECISION_FAILOVER: return SG_OUTCOME_DECISION;
-    case SG_DECISION_SITE_CONTESTED: return SG_OUTCOME_SITE_CONTESTED;
-    case SG_DECISION_NOTICE: return SG_OUTCOME_NOTICE;
-    default: return SG_OUTCOME_BLOCKED;
-    }
-}
-
-/* The outcome that announces a decision; NULL when out of memory. */
-static sg_outcome_t *s_decision_outcome(const s_svc_t *s, const sg_decision_t *d)
-{
-    const sg_config_t *cfg = s->cfg;
-    sg_outcome_t *o = sg_outcome_new(s_outcome_kind(d->kind), d->at.wall);
-    if (!o)
-        return NULL;
-    o->run_id = d->run_id;
-    const char *site = d->site >= 0 ? cfg->sites[d->site].name : NULL;
-    int rc = sg_outcome_set(o, &o->site, site);
-    rc = rc ? rc : sg_outcome_set(o, &o->message, d->reason);
-    if (!rc && d->collection >= 0) {
-        const sg_collection_cfg_t *c = &cfg->collections[d->collection];
-        rc = sg_outcome_set(o, &o->collection, c->name);
-        rc = rc ? rc : sg_outcome_set(o, &o->cim_path, c->cim_path);
-    }
-    if (!rc && d->target_site >= 0)
-        rc = sg_outcome_set(o, &o->replica_site, cfg->sites[d->target_site].name);
-    if (!rc && d->point)
-        rc = sg_outcome_set_point(o, d->point);
-    if (!rc && d->run_id == 0) /* site notices and blocks: keyed by subject and time */
-        rc = sg_outcome_setf(o, &o->dedup_key, "%s/%s/%s/%lld", site ? site : "-",
-                             d->collection >= 0 ? cfg->collections[d->collection].name
-                             : d->observer >= 0 ? cfg->observers[d->observer].id
-                                                : "-",
-                             sg_decision_kind_name(d->kind), (long long)o->time_ms);
-    rc = rc ? rc : sg_outcome_finish(o, 0);
-    if (rc) {
-        sg_outcome_free(&o);
-        return NULL;
-    }
-    return o;
-}
-
-/* Hands an outcome to the sinks unless the outcome log had it already. */
 /* The outcome is in the journal's outcome log (the sinks' outbox): wake the
  * sinks. When the journal refused it (`journaled` false), notify is asked to
  * put it in the log through its own connection, a second chance. */
@@ -284,7 +237,7 @@ static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
         s->ops.blocked[d->guard]++;
     if (d->kind == SG_DECISION_FAILOVER)
         s_start_run(s, d);
-    sg_outcome_t *o = s_decision_outcome(s, d);
+    sg_outcome_t *o = sg_announce_decision(s->cfg, d);
     if (o)
         s_post(s, o);
     else
