@@ -144,8 +144,9 @@ class WindowsService(unittest.TestCase):
 
             r = wine("net", "stop", name)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr + log_text(name)[-3000:])
-            q = wine("sc", "query", name)
-            self.assertIn("STOPPED", q.stdout, q.stdout + q.stderr)
+            # net stop may return while the service still drains (STOP_PENDING)
+            wait_for(lambda: "STOPPED" in wine("sc", "query", name).stdout, timeout=60,
+                     what="the service to report STOPPED after net stop")
             self.assertNotIn(" error ", log_text(name))
         finally:
             wine("net", "stop", name)
