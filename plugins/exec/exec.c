@@ -9,7 +9,8 @@
  * SG_ATTEMPT, SG_MESSAGE, SG_SUMMARY; those set) beside PATH and LANG, and
  * as its JSON and a newline on standard input. The program runs in its own
  * process group; after `timeout` the group is killed and the delivery is
- * RETRY. Exit 0 is OK, 75 (EX_TEMPFAIL) RETRY, anything else FATAL. The
+ * RETRY. Exit 0 is OK, 75 (EX_TEMPFAIL) RETRY, anything else FATAL; when
+ * waitpid cannot tell how it ended (ECHILD: SIGCHLD ignored), RETRY. The
  * first line of what it printed is logged when it did not exit 0.
  *
  * On Windows `command` is a path such as C:\Tools\notify.exe, started with
@@ -17,8 +18,12 @@
  * the C runtime (CommandLineToArgvW) splits them back; the environment is
  * the same, with SystemRoot and PATH (system32 and the Windows folder) for
  * PATH and LANG; stdin and the output are named pipes the plugin drives with
- * overlapped I/O, the child inheriting those two handles only. After
- * `timeout` the process is ended with TerminateProcess (RETRY). */
+ * overlapped I/O, the child inheriting those two handles only. The child
+ * starts suspended and runs in a job object of its own (kill on close), so
+ * what it starts is in the job too: after `timeout` the whole job is ended
+ * with TerminateJobObject (RETRY), and closing the job when the delivery
+ * ends takes anything it left behind. Without a job (the system refused
+ * one: logged) only the process is ended. */
 #include "siteguard/plugin.h"
 
 #include "common/text.h"
@@ -322,6 +327,7 @@ static void s_attrs_free(LPPROC_THREAD_ATTRIBUTE_LIST list)
  * stderr, each with its overlapped I/O. */
 typedef struct {
     HANDLE process;
+    HANDLE job; /* the child's job object (kill on close); NULL: none */
     HANDLE in;  /* NULL once all is written */
     HANDLE out; /* NULL at EOF */
     OVERLAPPED wr, rd;
@@ -330,6 +336,27 @@ typedef struct {
     char output[S_OUTPUT_KEEP + 1];
     size_t output_len;
 } s_child_t;
+
+/* A job object that ends its processes when its last handle closes, with
+ * `process` (started suspended) in it; NULL, logged, when the system
+ * refuses (the delivery goes on: only the process is ended at timeout). */
+static HANDLE s_job_for(s_exec_t *x, HANDLE process)
+{
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits;
+    memset(&limits, 0, sizeof limits);
+    limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    HANDLE job = CreateJobObjectW(NULL, NULL);
+    if (job && SetInformationJobObject(job, JobObjectExtendedLimitInformation, &limits,
+                                       sizeof limits) &&
+        AssignProcessToJobObject(job, process))
+        return job;
+    x->host->log(x->host, SG_PLUGIN_LOG_WARN,
+                 "no job object for %s (error %lu): programs it starts outlive a timeout",
+                 x->command, (unsigned long)GetLastError());
+    if (job)
+        CloseHandle(job);
+    return NULL;
+}
 
 static int s_spawn(s_exec_t *x, char *const envp[], s_child_t *c)
 {
@@ -354,14 +381,18 @@ static int s_spawn(s_exec_t *x, char *const envp[], s_child_t *c)
     si.lpAttributeList = attrs;
     PROCESS_INFORMATION pi;
     if (!CreateProcessW(app, line, NULL, NULL, TRUE,
-                        CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW | EXTENDED_STARTUPINFO_PRESENT,
+                        CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW | CREATE_SUSPENDED |
+                            EXTENDED_STARTUPINFO_PRESENT,
                         env, NULL, &si.StartupInfo, &pi)) {
         x->host->log(x->host, SG_PLUGIN_LOG_ERROR, "cannot run %s: error %lu", x->command,
                      (unsigned long)GetLastError());
         goto fail;
     }
-    CloseHandle(pi.hThread);
     c->process = pi.hProcess;
+    /* In its job before it runs, so nothing it starts escapes the job. */
+    c->job = s_job_for(x, pi.hProcess);
+    ResumeThread(pi.hThread);
+    CloseHandle(pi.hThread);
     rc = 0;
 fail:
     if (child_in)
@@ -464,6 +495,8 @@ static void s_child_free(s_child_t *c)
         CloseHandle(c->rd.hEvent);
     if (c->process)
         CloseHandle(c->process);
+    if (c->job)
+        CloseHandle(c->job); /* kill on close: what the program left running ends */
 }
 
 static const char *s_first_line(char *text)
@@ -499,7 +532,8 @@ static sg_deliver_result_t s_run(s_exec_t *x, const sg_outcome_t *o, char *const
     int64_t left = deadline - s_now_ms();
     DWORD code = 1;
     if (timed_out || WaitForSingleObject(c.process, left > 0 ? (DWORD)left : 0) != WAIT_OBJECT_0) {
-        TerminateProcess(c.process, 1);
+        if (!c.job || !TerminateJobObject(c.job, 1)) /* the program and all it started */
+            TerminateProcess(c.process, 1);
         WaitForSingleObject(c.process, 5000);
         x->host->log(x->host, SG_PLUGIN_LOG_WARN, "%s: %s killed after %ld ms (will retry)",
                      what, x->command, x->timeout_ms);
@@ -630,7 +664,9 @@ static int s_pump(s_child_t *c, const char *input, size_t len, int64_t deadline)
     return 0;
 }
 
-/* Waits for the child until the deadline; -1 at timeout. */
+/* Waits for the child until the deadline: 0 with *status, -1 at timeout,
+ * or -2 with errno when waitpid fails (ECHILD: with SIGCHLD ignored the
+ * system reaps the child itself), so how it ended is unknown. */
 static int s_wait(pid_t pid, int *status, int64_t deadline)
 {
     for (;;) {
@@ -638,7 +674,7 @@ static int s_wait(pid_t pid, int *status, int64_t deadline)
         if (r == pid)
             return 0;
         if (r < 0 && errno != EINTR)
-            return (*status = 0), 0;
+            return -2;
         if (s_now_ms() >= deadline)
             return -1;
         struct timespec ts = {0, 5 * 1000000}; /* the child closed its output; it is ending */
@@ -677,14 +713,21 @@ static sg_deliver_result_t s_run(s_exec_t *x, const sg_outcome_t *o, char *const
         return SG_DELIVER_RETRY;
     char *input = sg_text_printf("%s\n", o->json);
     int64_t deadline = s_now_ms() + x->timeout_ms;
-    int status = 0;
+    int status = 0, waited = -1;
     int timed_out = !input || s_pump(&c, input, strlen(input), deadline) != 0 ||
-                    s_wait(c.pid, &status, deadline) != 0;
+                    (waited = s_wait(c.pid, &status, deadline)) == -1;
+    int wait_err = errno;
     free(input);
     if (c.in >= 0)
         close(c.in);
     if (c.out >= 0)
         close(c.out);
+    if (waited == -2) { /* not a kill: the pid may be another process's by now */
+        x->host->log(x->host, SG_PLUGIN_LOG_WARN,
+                     "%s: cannot learn how %s ended: waitpid: %s (will retry)", what, x->command,
+                     strerror(wait_err));
+        return SG_DELIVER_RETRY;
+    }
     if (timed_out) {
         kill(-c.pid, SIGKILL);
         while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR)

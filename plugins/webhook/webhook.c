@@ -19,12 +19,13 @@
 typedef struct {
     sg_http_sink_t sink;        /* url (secret), timeout, client */
     const char *hmac_secret;    /* secret; NULL when not set */
-    struct curl_slist *headers; /* the configured ones; owned */
+    struct curl_slist *headers; /* the configured ones (secret); owned */
 } s_webhook_t;
 
 static const sg_plugin_config_key_t s_keys[] = {
     {"url", SG_CFG_STRING, NULL, 1, 1, "http:// or https:// URL the outcomes are POSTed to"},
-    {"headers", SG_CFG_STRING, NULL, 0, 0, "more request headers: \"X-A: 1; X-B: 2\""},
+    {"headers", SG_CFG_STRING, NULL, 0, 1,
+     "more request headers: \"X-A: 1; X-B: 2\" (secret: they often carry credentials)"},
     {"hmac_secret", SG_CFG_STRING, NULL, 0, 1,
      "signs each body: X-Siteguard-Signature: sha256=<hex HMAC-SHA256>"},
     {"timeout", SG_CFG_DURATION, "10s", 0, 0, "longest time one request may take"},

@@ -63,4 +63,13 @@ static inline FILE *ctl_os_create_private(const char *path)
 #endif
 }
 
+/* Zeros len bytes at p (a secret key about to go out of scope) with
+ * volatile stores, which the compiler may not drop as dead. */
+static inline void ctl_os_secure_zero(void *p, size_t len)
+{
+    volatile unsigned char *v = p;
+    while (len-- > 0)
+        *v++ = 0;
+}
+
 #endif

@@ -230,7 +230,7 @@ static int s_read_key_file(const char *path, const char *what, char key[41])
     fclose(f);
     text[n] = '\0';
     bool ok = sg_curvekey_parse(text, key);
-    memset(text, 0, sizeof text);
+    ctl_os_secure_zero(text, sizeof text);
     if (!ok)
         fprintf(stderr, "siteguardctl: the %s %s holds no CURVE key (40 characters of Z85, as "
                         "'siteguardctl keygen' writes it)\n", what, path);
@@ -305,7 +305,7 @@ static int s_keygen(const s_opts_t *o)
         else
             fprintf(stderr, "siteguardctl: cannot write %s: %s\n", o->out, strerror(errno));
     }
-    memset(sec, 0, sizeof sec);
+    ctl_os_secure_zero(sec, sizeof sec);
     return rc == 0 ? 0 : S_EXIT_FAILED;
 }
 
@@ -363,8 +363,10 @@ static void *s_connect(const s_opts_t *o, void *ctx, void **mon)
     bool tcp = !strncmp(o->endpoint, "tcp://", 6);
     void *sock = NULL;
     *mon = NULL;
-    if (tcp && s_curve_keys(o, &keys) != 0)
+    if (tcp && s_curve_keys(o, &keys) != 0) {
+        ctl_os_secure_zero(&keys, sizeof keys);
         return NULL;
+    }
     sock = zmq_socket(ctx, ZMQ_REQ);
     if (!sock)
         goto fail;
@@ -377,10 +379,10 @@ static void *s_connect(const s_opts_t *o, void *ctx, void **mon)
         goto fail;
     if (zmq_connect(sock, o->endpoint) != 0)
         goto fail;
-    memset(&keys, 0, sizeof keys);
+    ctl_os_secure_zero(&keys, sizeof keys);
     return sock;
 fail:
-    memset(&keys, 0, sizeof keys);
+    ctl_os_secure_zero(&keys, sizeof keys);
     fprintf(stderr, "siteguardctl: %s: %s\n", o->endpoint, zmq_strerror(zmq_errno()));
     if (*mon)
         zmq_close(*mon);

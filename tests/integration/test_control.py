@@ -4,10 +4,14 @@ observers, /metrics scraped over HTTP, the audit trail read back with
 `siteguardctl history`, and the config reloaded live."""
 import json
 import os
+import pwd
 import re
 import signal
+import subprocess
 import unittest
 import urllib.request
+
+import zmq
 
 import sgtest
 from sgtest import free_port, wait_for
@@ -252,6 +256,52 @@ class Control(unittest.TestCase):
         self.assertTrue(done[0]["recovery_point"].endswith('InstanceID="a-db:latest-app"'),
                         done[0])
         self.assertEqual(self.sim_calls("a-db"), (1, 1))
+
+    def raw_resume(self, collection, user, reason):
+        """A Resume request made by hand (proto/control.proto), claiming `user`,
+        sent to the operator socket; True when an answer came."""
+        def field(number, data):
+            assert len(data) < 128
+            return bytes([number << 3 | 2, len(data)]) + data
+        req = (bytes([0x08, 1]) + field(2, user.encode()) + field(3, reason.encode())
+               + field(15, field(1, collection.encode())))
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect("ipc://" + os.path.join(self.dir, "control.sock"))
+        try:
+            sock.send(req)
+            return sock.poll(10000) != 0 and sock.recv() is not None
+        finally:
+            sock.close()
+            ctx.term()
+
+    def test_the_audit_trail_names_the_real_user_not_the_claimed_one(self):
+        self.start()
+        me = "%s (uid %d)" % (pwd.getpwuid(os.getuid()).pw_name, os.getuid())
+        # siteguardctl with an environment that names someone else
+        env = dict(os.environ, USER="mallory", LOGNAME="mallory", USERNAME="mallory")
+        r = sgtest.ctl("-s", "ipc://" + os.path.join(self.dir, "control.sock"), "pause", "a-db",
+                       "--for", "10m", "--reason", "env says mallory", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # a request made by hand that claims another user outright
+        self.assertTrue(self.raw_resume("a-db", "mallory (uid 4242)", "claims mallory"))
+        if os.getuid() == 0:
+            # another user indeed: nobody, on the read-only socket, is refused and named
+            os.chmod(self.dir, 0o711)
+            nobody = pwd.getpwnam("nobody")
+            r = subprocess.run([sgtest.CTL, "-s", "ipc://" + os.path.join(self.dir, "control-ro.sock"),
+                                "approve", "a-db", "--reason", "as nobody"], capture_output=True,
+                               text=True, timeout=30, user=nobody.pw_uid, group=nobody.pw_gid,
+                               extra_groups=[], env=dict(env, USER="root"))
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("operator role", r.stderr)
+        who = {e["reason"]: e["who"] for e in self.history()}
+        self.assertEqual(who["env says mallory"], me)
+        self.assertEqual(who["claims mallory"], me)
+        if os.getuid() == 0:
+            self.assertEqual(who["as nobody"], "nobody (uid %d)" % nobody.pw_uid)
+        self.assertFalse([w for w in who.values() if "mallory" in w])
 
     def test_reload_applies_a_good_config_and_keeps_the_old_one_on_error(self):
         self.start(mode="auto")

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import stat
+import subprocess
 import unittest
 
 import sgtest
@@ -73,6 +74,17 @@ class ControlCurve(unittest.TestCase):
         self.assertIn("never overwritten", r.stderr)
         with open(path) as f:
             self.assertEqual(f.read(), text)
+
+    def test_keygen_under_umask_022_still_writes_the_secret_key_0600(self):
+        path = os.path.join(self.dir, "umask022.key")
+        r = subprocess.run([sgtest.CTL, "keygen", "--out", path], capture_output=True, text=True,
+                           timeout=30, umask=0o022)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        # the public key is printed, not written: nothing else appeared
+        self.assertEqual(len(r.stdout.strip()), 40)
+        self.assertEqual([f for f in os.listdir(self.dir) if f.startswith("umask022")],
+                         ["umask022.key"])
 
     def test_reader_key_reads_status_but_may_not_pause(self):
         r = self.as_key(self.monitoring_key, "--json", "status")

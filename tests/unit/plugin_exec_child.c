@@ -3,7 +3,10 @@
  *   plugin_exec_child env NAME VALUE exit 0 when NAME is VALUE in the environment, else 4
  *   plugin_exec_child argv ARGS...   exit 0 when ARGS are exactly child_argv below, else 5
  *   plugin_exec_child exit N         read stdin to its end, exit N
- *   plugin_exec_child sleep MS       sleep, then exit 0 */
+ *   plugin_exec_child sleep MS       sleep, then exit 0
+ *   plugin_exec_child tree PIDFILE   (Windows) start "sleep 60000" as a child of
+ *                                    its own, write that child's id into PIDFILE,
+ *                                    then sleep 60 s: a process tree to end */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +57,30 @@ int main(int argc, char **argv)
         read_stdin(in, sizeof in);
         return atoi(argv[2]);
     }
+#if defined(_WIN32)
+    if (argc >= 3 && strcmp(argv[1], "tree") == 0) {
+        char self[MAX_PATH], line[MAX_PATH + 32];
+        DWORD n = GetModuleFileNameA(NULL, self, sizeof self);
+        if (n == 0 || n >= sizeof self)
+            return 6;
+        snprintf(line, sizeof line, "\"%s\" sleep 60000", self);
+        STARTUPINFOA si;
+        PROCESS_INFORMATION pi;
+        memset(&si, 0, sizeof si);
+        si.cb = sizeof si;
+        if (!CreateProcessA(self, line, NULL, NULL, FALSE, CREATE_NO_WINDOW, NULL, NULL, &si, &pi))
+            return 6;
+        CloseHandle(pi.hThread);
+        CloseHandle(pi.hProcess);
+        FILE *f = fopen(argv[2], "w");
+        if (!f)
+            return 6;
+        fprintf(f, "%lu\n", (unsigned long)pi.dwProcessId);
+        fclose(f);
+        Sleep(60000);
+        return 0;
+    }
+#endif
     if (argc >= 3 && strcmp(argv[1], "sleep") == 0) {
 #if defined(_WIN32)
         Sleep((DWORD)atoi(argv[2]));
@@ -63,6 +90,6 @@ int main(int argc, char **argv)
 #endif
         return 0;
     }
-    fprintf(stderr, "usage: plugin_exec_child stdin|env|argv|exit|sleep ...\n");
+    fprintf(stderr, "usage: plugin_exec_child stdin|env|argv|exit|sleep|tree ...\n");
     return 64;
 }

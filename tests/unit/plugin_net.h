@@ -129,9 +129,14 @@ static inline size_t pn_accept_read(pn_server_t *s, char *buf, size_t len,
 
 /* --- one HTTP request ------------------------------------------------------------ */
 
+/* What the answer's body holds: nothing, or what came (a receiver that
+ * quotes the request in its error, as some do). */
+typedef enum { PN_ECHO_NONE = 0, PN_ECHO_HEAD, PN_ECHO_BODY } pn_echo_t;
+
 typedef struct {
     pn_server_t srv;
     int status;          /* the answer's status */
+    pn_echo_t echo;
     char request[PN_MAX]; /* what came: request line, headers, body */
     size_t len;
     pthread_t thread;
@@ -158,22 +163,36 @@ static inline void *pn_http_main(void *arg)
     if (c == PN_NO_SOCK)
         return NULL;
     h->len = pn_read(c, h->request, sizeof h->request, pn_http_whole);
+    const char *end = strstr(h->request, "\r\n\r\n");
+    const char *body = h->echo == PN_ECHO_HEAD ? h->request : end && h->echo ? end + 4 : "";
+    size_t body_len = h->echo == PN_ECHO_HEAD ? (end ? (size_t)(end - h->request) : h->len)
+                                              : strlen(body);
     char answer[128];
     int n = snprintf(answer, sizeof answer,
-                     "HTTP/1.1 %d Test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                     h->status);
+                     "HTTP/1.1 %d Test\r\nContent-Length: %lu\r\nConnection: close\r\n\r\n",
+                     h->status, (unsigned long)body_len);
     send(c, answer, n, 0);
+    if (body_len > 0)
+        send(c, body, (int)body_len, 0);
     pn_close_sock(c);
     return NULL;
+}
+
+/* Starts a server that takes one request and answers `status`, with `echo`
+ * as the answer's body. */
+static inline void pn_http_start_echo(pn_http_t *h, int status, pn_echo_t echo)
+{
+    memset(h, 0, sizeof *h);
+    h->srv = pn_listen(SOCK_STREAM);
+    h->status = status;
+    h->echo = echo;
+    assert_int_equal(pthread_create(&h->thread, NULL, pn_http_main, h), 0);
 }
 
 /* Starts a server that takes one request and answers `status`. */
 static inline void pn_http_start(pn_http_t *h, int status)
 {
-    memset(h, 0, sizeof *h);
-    h->srv = pn_listen(SOCK_STREAM);
-    h->status = status;
-    assert_int_equal(pthread_create(&h->thread, NULL, pn_http_main, h), 0);
+    pn_http_start_echo(h, status, PN_ECHO_NONE);
 }
 
 /* Waits for the request to be answered and closes the server. */

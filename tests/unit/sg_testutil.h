@@ -1,13 +1,15 @@
 /* Portable helpers for the unit tests, so that one test source builds and
  * runs on Linux and on Windows (mingw-w64, run under Wine): temporary
- * directories, environment variables, plugin file names, UTC dates, and a
- * child process killed abruptly for crash tests. Everything here is static
+ * directories, environment variables, plugin file names, UTC dates,
+ * standard error captured into a file, and a child process killed abruptly
+ * for crash tests. Everything here is static
  * inline: a test program includes it once. */
 #ifndef SG_TESTUTIL_H
 #define SG_TESTUTIL_H
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +159,58 @@ static inline void sg_test_pause_ms(int ms)
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 #endif
+}
+
+/* --- standard error captured ------------------------------------------------ */
+
+/* Sends standard error (descriptor 2, the log's) into a new file at path
+ * until sg_test_capture_end. Returns the saved descriptor to hand to it, or
+ * -1. */
+static inline int sg_test_capture_begin(const char *path)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (saved < 0 || fd < 0 || dup2(fd, 2) < 0) { /* 2 on POSIX, 0 from Windows' _dup2 */
+        if (saved >= 0)
+            close(saved);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return saved;
+}
+
+/* Gives standard error back and returns what was written to path, or NULL.
+ * The caller frees it. */
+static inline char *sg_test_capture_end(int saved, const char *path)
+{
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0, n;
+    char *text = malloc(cap);
+    while (text && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            char *grown = realloc(text, cap * 2);
+            if (!grown) {
+                free(text);
+                text = NULL;
+                break;
+            }
+            text = grown;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (text)
+        text[len] = '\0';
+    return text;
 }
 
 /* --- a child process killed abruptly, for crash tests ------------------------

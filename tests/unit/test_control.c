@@ -338,7 +338,7 @@ typedef struct {
     char key_file[320];
     char server_pub[41], server_sec[41];
     char op_pub[41], op_sec[41], rd_pub[41], rd_sec[41], bad_pub[41], bad_sec[41];
-    char endpoint[64];
+    char endpoint[320];
 } s_curve_fix_t;
 
 /* s_yaml plus a control section; `control` is a format taking the key file
@@ -361,6 +361,20 @@ static const char s_curve_control[] = "control:\n"
                                       "  operators:\n    - {name: alice, key: '%s'}\n"
                                       "  readers:\n    - {name: monitor, key: '%s'}\n";
 
+/* Loads s_yaml with `control` (a format as for s_curve_config), then opens
+ * the engine, the journal, a ZeroMQ context and the control on it. */
+static void s_socket_fix_open(s_curve_fix_t *f, const char *control)
+{
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    f->base.cfg = s_curve_config(f, control, &errs);
+    assert_int_equal(errs.n, 0);
+    sg_config_errors_fini(&errs);
+    assert_non_null(f->base.cfg);
+    f->zctx = zmq_ctx_new();
+    s_fix_open(&f->base, f->zctx);
+}
+
 static int s_curve_setup(void **state)
 {
     s_curve_fix_t *f = calloc(1, sizeof *f);
@@ -375,14 +389,7 @@ static int s_curve_setup(void **state)
     assert_non_null(kf);
     fprintf(kf, "# a comment line\n%s\n", f->server_sec);
     fclose(kf);
-    sg_config_errors_t errs;
-    sg_config_errors_init(&errs);
-    f->base.cfg = s_curve_config(f, s_curve_control, &errs);
-    assert_int_equal(errs.n, 0);
-    sg_config_errors_fini(&errs);
-    assert_non_null(f->base.cfg);
-    f->zctx = zmq_ctx_new();
-    s_fix_open(&f->base, f->zctx);
+    s_socket_fix_open(f, s_curve_control);
     void *socks[SG_CONTROL_MAX_SOCKETS];
     assert_int_equal(sg_control_sockets(f->base.control, socks), 2); /* REP and the key check */
     size_t len = sizeof f->endpoint;
@@ -573,8 +580,70 @@ static void test_unknown_curve_key_is_refused_at_the_handshake(void **state)
     zmq_close(stranger);
 }
 
+/* An answer that quotes what it was given masks the credentials in it. */
+static void test_an_answer_quoting_a_url_masks_its_credentials(void **state)
+{
+    s_fix_t *f = *state;
+    Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
+    Siteguard__Control__V1__Explain e = SITEGUARD__CONTROL__V1__EXPLAIN__INIT;
+    e.target = (char *)"https://ops:pw-51515@hooks.example.com/x?token=t0k-42";
+    r.explain = &e;
+    r.command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_EXPLAIN;
+    Siteguard__Control__V1__Response *resp = s_call(f, SG_CONTROL_READER, &r);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__NOT_FOUND);
+    assert_non_null(strstr(resp->message, "https://***@hooks.example.com/x?token=***"));
+    assert_null(strstr(resp->message, "pw-51515"));
+    assert_null(strstr(resp->message, "t0k-42"));
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+}
+
+#ifndef _WIN32
+#include "platform/platform.h"
+#include <unistd.h>
+
+/* An ipc operator socket on a real ZeroMQ context (no CURVE, no keys). */
+static int s_ipc_setup(void **state)
+{
+    s_curve_fix_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    sg_fixture_dir_new(&f->base.tmp, "sg-test-control-ipc-");
+    char control[512];
+    snprintf(control, sizeof control, "control:\n  endpoint: ipc://%s/ctl.sock\n%%.0s%%.0s%%.0s",
+             f->base.tmp.dir);
+    s_socket_fix_open(f, control);
+    snprintf(f->endpoint, sizeof f->endpoint, "ipc://%s/ctl.sock", f->base.tmp.dir);
+    *state = f;
+    return 0;
+}
+
+/* On an ipc socket who asks is the peer process's user, from the
+ * connection's credentials: the user the request claims is not taken. */
+static void test_ipc_audit_names_the_peer_process_user_not_the_claimed_one(void **state)
+{
+    s_curve_fix_t *f = *state;
+    void *c = zmq_socket(f->zctx, ZMQ_REQ);
+    int linger = 0;
+    zmq_setsockopt(c, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal(zmq_connect(c, f->endpoint), 0);
+    Siteguard__Control__V1__Response *resp = s_tcp_pause(f, c); /* claims "claimed-user" */
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    char me[256];
+    assert_int_equal(sg_platform_user_name((unsigned long)getuid(), me, sizeof me), SG_OK);
+    sg_journal_audit_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_journal_audit_list(f->base.journal, 0, &list, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].who, me);
+    assert_string_equal(list[0].role, "operator");
+    sg_journal_audit_free(list, n);
+    zmq_close(c);
+}
+#endif
+
 #define T(t) cmocka_unit_test_setup_teardown(t, s_setup, s_teardown)
 #define TC(t) cmocka_unit_test_setup_teardown(t, s_curve_setup, s_curve_teardown)
+#define TI(t) cmocka_unit_test_setup_teardown(t, s_ipc_setup, s_curve_teardown)
 
 int main(void)
 {
@@ -591,6 +660,10 @@ int main(void)
         TC(test_secret_key_file_must_hold_a_z85_key),
         TC(test_curve_key_decides_the_role_and_names_who_in_the_audit),
         TC(test_unknown_curve_key_is_refused_at_the_handshake),
+        T(test_an_answer_quoting_a_url_masks_its_credentials),
+#ifndef _WIN32
+        TI(test_ipc_audit_names_the_peer_process_user_not_the_claimed_one),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -450,6 +450,36 @@ static void test_a_batch_commits_once_but_an_intent_inside_it_at_once(void **sta
     sg_journal_close(&j);
 }
 
+#ifndef _WIN32
+#include <sys/stat.h>
+
+static void assert_mode(const char *dir, const char *name, unsigned want)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        fail_msg("%s is missing", path);
+    if ((st.st_mode & 0777) != want)
+        fail_msg("%s has mode %03o, not %03o", path, (unsigned)(st.st_mode & 0777), want);
+}
+
+static void test_a_new_journal_and_its_wal_and_shm_are_0600_under_umask_022(void **state)
+{
+    fx_t *fx = *state;
+    mode_t old = umask(022);
+    sg_journal_t *j = sg_journal_open(fx->journal);
+    umask(old);
+    assert_non_null(j);
+    assert_int_equal(sg_journal_decided(j, 1, "c1", "p1", 100), 0);
+    /* while it is open in WAL mode, the -wal and -shm files exist */
+    assert_mode(fx->dir, "journal.db", 0600);
+    assert_mode(fx->dir, "journal.db-wal", 0600);
+    assert_mode(fx->dir, "journal.db-shm", 0600);
+    sg_journal_close(&j);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     sg_test_children(argc, argv, s_children, sizeof s_children / sizeof s_children[0]);
@@ -467,6 +497,9 @@ int main(int argc, char **argv)
         T(test_a_batch_commits_once_but_an_intent_inside_it_at_once),
         T(test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log),
         T(test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback),
+#ifndef _WIN32
+        T(test_a_new_journal_and_its_wal_and_shm_are_0600_under_umask_022),
+#endif
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

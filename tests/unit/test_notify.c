@@ -1,5 +1,6 @@
-/* notify: plugin loading and checks, delivery, retries, dead letters; and
- * the line format of the console plugin. */
+/* notify: plugin loading and checks, delivery, retries, dead letters,
+ * secrets masked in what plugins log; and the line format of the console
+ * plugin. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include "base/clock.h"
 #include "config/config.h"
 #include "base/err.h"
+#include "base/log.h"
 #include "journal/journal.h"
 #include "notify/notify.h"
 #include "journal/outcome.h"
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "plugin_net.h"
 #include "sg_fixture.h"
 
 /* The console plugin's formatter is a static function; test it here. */
@@ -37,8 +40,8 @@ typedef struct {
     sg_fixture_dir_t tmp; /* the files below, and a journal */
     char out[300]; /* the jsonl file */
     sg_config_t cfg;
-    sg_sink_cfg_t sinks[3];
-    sg_kv_t opts[3][4];
+    sg_sink_cfg_t sinks[4];
+    sg_kv_t opts[4][4];
     char record[300];  /* the flaky plugin's record of deliveries */
     char down[300];    /* the flaky plugin's outage switch */
     sg_clock_t clock;
@@ -1011,6 +1014,112 @@ static void test_console_line_reports_the_length_it_needs_when_cut(void **state)
     sg_outcome_free(&o);
 }
 
+/* --- secrets in what plugins log ---------------------------------------------------- */
+
+static void assert_absent(const char *log, const char *secret)
+{
+    if (strstr(log, secret)) {
+        fputs(log, stderr);
+        fail_msg("the log above holds the secret \"%s\"", secret);
+    }
+}
+
+static void assert_present(const char *log, const char *text)
+{
+    if (!strstr(log, text)) {
+        fputs(log, stderr);
+        fail_msg("the log above lacks \"%s\"", text);
+    }
+}
+
+/* Sinks that fail against receivers quoting the request in their answer
+ * (request line and headers, or body): the lines notify logs for them hold
+ * none of the secrets in the sinks' options, URLs and headers. */
+static void test_sinks_failing_against_receivers_that_quote_the_request_log_no_secret(void **state)
+{
+    fx_t *fx = *state;
+    static pn_http_t hook_url, hook_headers, am, pd;
+    static char urls[4][256];
+    pn_http_start_echo(&hook_url, 401, PN_ECHO_HEAD);
+    pn_http_start_echo(&hook_headers, 403, PN_ECHO_HEAD);
+    pn_http_start_echo(&am, 400, PN_ECHO_HEAD);
+    pn_http_start_echo(&pd, 400, PN_ECHO_BODY);
+    /* webhook: credentials, a token path segment and a token in its (secret) URL */
+    snprintf(urls[0], sizeof urls[0],
+             "http://hu:hunter2-pass@127.0.0.1:%d/h/S3CRETSEGMENT01234?token=qtok-777",
+             hook_url.srv.port);
+    add_option(add_sink(fx, "hook-url", "webhook"), "url", urls[0]);
+    /* webhook: credentials in its (secret) headers */
+    sg_sink_cfg_t *s = add_sink(fx, "hook-headers", "webhook");
+    snprintf(urls[1], sizeof urls[1], "http://127.0.0.1:%d/in", hook_headers.srv.port);
+    add_option(s, "url", urls[1]);
+    add_option(s, "headers", "Authorization: Bearer b3arer-tok3n-xyz; X-Api-Key: apikey-99887766");
+    add_option(s, "hmac_secret", "hmac-s3cret-value");
+    /* alertmanager: basic auth in a URL that is not declared secret */
+    snprintf(urls[2], sizeof urls[2], "http://am-user:am-pass-777@127.0.0.1:%d/api/v2/alerts",
+             am.srv.port);
+    add_option(add_sink(fx, "am", "alertmanager"), "url", urls[2]);
+    /* pagerduty: the receiver quotes the event, routing key and all */
+    s = add_sink(fx, "pd", "pagerduty");
+    add_option(s, "routing_key", "R0UTINGKEY0123456789abcdef012345");
+    snprintf(urls[3], sizeof urls[3], "http://127.0.0.1:%d/v2/enqueue", pd.srv.port);
+    add_option(s, "url", urls[3]);
+
+    sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_FAILED, WALL0);
+    assert_non_null(o);
+    o->run_id = 9;
+    assert_int_equal(sg_outcome_set(o, &o->site, "A"), SG_OK);
+    assert_int_equal(sg_outcome_set(o, &o->replica_site, "B"), SG_OK);
+    assert_int_equal(sg_outcome_set(o, &o->collection, "sql"), SG_OK);
+    assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
+
+    /* no assertion while standard error is captured: it would stay so */
+    char log_path[320];
+    snprintf(log_path, sizeof log_path, "%s/stderr.log", fx->tmp.dir);
+    sg_log_set_level(SG_LOG_DEBUG);
+    int saved = sg_test_capture_begin(log_path);
+    assert_true(saved >= 0);
+    sg_notify_t *n = sg_notify_new(&fx->cfg, &fx->clock, &fx->errs);
+    int drained = SG_EIO;
+    sg_notify_stats_t st = {0};
+    if (n && sg_notify_post(n, o) == SG_OK)
+        drained = sg_notify_drain(n, 30000);
+    if (n)
+        sg_notify_stats(n, &st);
+    sg_notify_destroy(&n);
+    char *log = sg_test_capture_end(saved, log_path);
+    sg_outcome_free(&o);
+    sg_log_set_level(SG_LOG_INFO);
+    assert_non_null(log);
+    pn_http_finish(&hook_url);
+    pn_http_finish(&hook_headers);
+    pn_http_finish(&am);
+    pn_http_finish(&pd);
+    if (drained != SG_OK || st.dead != 4) {
+        fputs(log, stderr);
+        fail_msg("drained %d, %d dead letters (the log is above)", drained, (int)st.dead);
+    }
+    /* the receivers did get the secrets, and quoted them back */
+    assert_non_null(strstr(hook_url.request, "token=qtok-777"));
+    assert_non_null(strstr(hook_headers.request, "X-Api-Key: apikey-99887766"));
+    assert_non_null(strstr(pd.request, "R0UTINGKEY0123456789abcdef012345"));
+    /* each failure is logged with the receiver's answer, masked */
+    assert_present(log, "[sink:hook-url] 9/sql/failed: HTTP 401: POST *** HTTP/1.1");
+    assert_present(log, "HTTP 403: POST /in HTTP/1.1");
+    assert_present(log, "X-Api-Key: ***");
+    assert_present(log, "HTTP 400: POST /api/v2/alerts HTTP/1.1");
+    assert_present(log, "\"routing_key\":\"***\"");
+    assert_present(log, "option headers = (secret)");
+    const char *secrets[] = {"hunter2-pass", "S3CRETSEGMENT01234", "qtok-777",
+                             "aHU6aHVudGVyMi1wYXNz", /* base64 of hu:hunter2-pass */
+                             "b3arer-tok3n-xyz", "apikey-99887766", "hmac-s3cret-value",
+                             "am-pass-777", "YW0tdXNlcjphbS1wYXNzLTc3Nw==", /* am-user:am-pass-777 */
+                             "R0UTINGKEY0123456789abcdef012345"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        assert_absent(log, secrets[i]);
+    free(log);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1046,6 +1155,7 @@ int main(void)
         T(test_check_reports_every_broken_sink),
         T(test_sink_from_yaml_delivers_to_its_file),
         T(test_unknown_option_in_yaml_is_reported_at_its_line_and_column),
+        T(test_sinks_failing_against_receivers_that_quote_the_request_log_no_secret),
         cmocka_unit_test(test_console_line_for_a_lost_site),
         cmocka_unit_test(test_console_line_for_a_decision),
         cmocka_unit_test(test_console_lines_for_a_job),

@@ -148,6 +148,32 @@ static void test_windows_program_over_its_time_is_terminated_and_retried(void **
     assert_int_equal(run(child_path(), "sleep 60000", "300"), SG_DELIVER_RETRY);
 }
 
+/* A program that started one of its own and outlives its time: the whole
+ * tree is ended, not only the program the sink started. */
+static void test_windows_timeout_ends_the_whole_process_tree(void **state)
+{
+    (void)state;
+    char tmp[MAX_PATH], pidfile[MAX_PATH + 64], args[MAX_PATH + 80];
+    assert_true(GetTempPathA(sizeof tmp, tmp) > 0);
+    snprintf(pidfile, sizeof pidfile, "%ssg-exec-tree-%lu.pid", tmp,
+             (unsigned long)GetCurrentProcessId());
+    assert_null(strchr(pidfile, ' ')); /* args are split at spaces */
+    snprintf(args, sizeof args, "tree %s", pidfile);
+    assert_int_equal(run(child_path(), args, "3000"), SG_DELIVER_RETRY);
+    FILE *f = fopen(pidfile, "r");
+    assert_non_null(f);
+    unsigned long pid = 0;
+    assert_int_equal(fscanf(f, "%lu", &pid), 1);
+    fclose(f);
+    DeleteFileA(pidfile);
+    HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
+    if (h) { /* still known: it must have ended */
+        DWORD w = WaitForSingleObject(h, 5000);
+        CloseHandle(h);
+        assert_int_equal(w, WAIT_OBJECT_0);
+    }
+}
+
 static void test_windows_command_must_be_an_absolute_path_of_a_file(void **state)
 {
     (void)state;
@@ -187,6 +213,27 @@ static void test_program_over_its_time_is_killed_and_retried(void **state)
     assert_int_equal(run("/bin/sleep", "30", "200"), SG_DELIVER_RETRY);
 }
 
+/* SIGCHLD ignored: the system reaps the child itself and waitpid fails with
+ * ECHILD. How the program ended is unknown: not delivered (RETRY), and
+ * above all not taken for exit 0. */
+static void test_a_waitpid_error_is_a_failed_delivery_not_exit_0(void **state)
+{
+    (void)state;
+    struct sigaction ignore, old;
+    memset(&ignore, 0, sizeof ignore);
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    assert_int_equal(sigaction(SIGCHLD, &ignore, &old), 0);
+    sg_deliver_result_t failed = run("/bin/false", NULL, "5000");
+    sg_deliver_result_t succeeded = run("/bin/true", NULL, "5000");
+    assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
+    assert_int_equal(failed, SG_DELIVER_RETRY);
+    assert_int_equal(succeeded, SG_DELIVER_RETRY);
+    /* with SIGCHLD back, the same programs are told apart again */
+    assert_int_equal(run("/bin/false", NULL, "5000"), SG_DELIVER_FATAL);
+    assert_int_equal(run("/bin/true", NULL, "5000"), SG_DELIVER_OK);
+}
+
 static void test_command_must_be_an_absolute_executable_path(void **state)
 {
     (void)state;
@@ -210,11 +257,13 @@ int main(void)
         cmocka_unit_test(test_windows_program_sees_the_outcome_in_its_environment),
         cmocka_unit_test(test_windows_args_with_quotes_and_backslashes_arrive_intact),
         cmocka_unit_test(test_windows_program_over_its_time_is_terminated_and_retried),
+        cmocka_unit_test(test_windows_timeout_ends_the_whole_process_tree),
         cmocka_unit_test(test_windows_command_must_be_an_absolute_path_of_a_file),
 #else
         cmocka_unit_test(test_exit_0_is_delivered_and_other_exits_are_fatal),
         cmocka_unit_test(test_fixed_args_are_split_at_spaces_and_passed),
         cmocka_unit_test(test_program_over_its_time_is_killed_and_retried),
+        cmocka_unit_test(test_a_waitpid_error_is_a_failed_delivery_not_exit_0),
         cmocka_unit_test(test_command_must_be_an_absolute_executable_path),
 #endif
     };

@@ -86,11 +86,13 @@ static void test_init_refuses_malformed_headers(void **state)
     assert_int_not_equal(s_init(&ph_host, opts, 2, &ctx), 0);
 }
 
-static void test_config_map_marks_url_and_hmac_secret_as_secret(void **state)
+static void test_config_map_marks_url_headers_and_hmac_secret_as_secret(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof s_keys / sizeof s_keys[0]; i++) {
-        int secret = strcmp(s_keys[i].name, "url") == 0 || strcmp(s_keys[i].name, "hmac_secret") == 0;
+        int secret = strcmp(s_keys[i].name, "url") == 0 ||
+                     strcmp(s_keys[i].name, "headers") == 0 ||
+                     strcmp(s_keys[i].name, "hmac_secret") == 0;
         assert_int_equal(s_keys[i].secret, secret);
     }
 }
@@ -149,7 +151,7 @@ int main(void)
         cmocka_unit_test(test_configured_headers_come_first_and_data_cannot_break_a_header),
         cmocka_unit_test(test_init_refuses_a_url_that_is_not_http),
         cmocka_unit_test(test_init_refuses_malformed_headers),
-        cmocka_unit_test(test_config_map_marks_url_and_hmac_secret_as_secret),
+        cmocka_unit_test(test_config_map_marks_url_headers_and_hmac_secret_as_secret),
         cmocka_unit_test(test_post_reaches_a_local_receiver_with_body_and_signature),
         cmocka_unit_test(test_receiver_answering_503_is_retried_and_404_is_not),
     };

@@ -403,6 +403,7 @@ static void test_state_file_survives_restart_and_a_job_in_flight_completes(void 
     free(job2);
 }
 
+
 static void test_fault_counters_survive_restart(void **state)
 {
     fx_t *fx = *state;
@@ -422,6 +423,39 @@ static void write_file(const char *path, const char *text)
     fputs(text, fp);
     fclose(fp);
 }
+
+#ifndef _WIN32
+#include <sys/stat.h>
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        fail_msg("%s is missing", path);
+    return (unsigned)(st.st_mode & 0777);
+}
+
+static void test_state_file_and_its_lock_are_0600_under_umask_022_even_over_a_stale_copy(
+    void **state)
+{
+    fx_t *fx = *state;
+    char tmp[320], lock[320];
+    snprintf(tmp, sizeof tmp, "%s.tmp", fx->state_path);
+    snprintf(lock, sizeof lock, "%s.lock", fx->state_path);
+    /* a temporary copy left open to all by an older build, or an intruder */
+    write_file(tmp, "{}");
+    assert_int_equal(chmod(tmp, 0666), 0);
+    use_state_file(fx);
+    mode_t old = umask(022);
+    start(fx);
+    uint32_t rc = call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL);
+    umask(old);
+    assert_int_equal(rc, SG_RC_JOB_STARTED);
+    assert_int_equal(mode_of(fx->state_path), 0600);
+    assert_int_equal(mode_of(lock), 0600);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+}
+#endif
 
 /* Creates a simulator with standard error captured; returns what it logged. */
 static char *new_capturing_log(fx_t *fx)
@@ -624,6 +658,9 @@ int main(void)
         T(test_test_replica_then_revert_test_replica_returns_to_replicating),
         T(test_state_file_survives_restart_and_a_job_in_flight_completes),
         T(test_fault_counters_survive_restart),
+#ifndef _WIN32
+        T(test_state_file_and_its_lock_are_0600_under_umask_022_even_over_a_stale_copy),
+#endif
         T(test_corrupt_state_file_is_refused_with_an_error_naming_the_file),
         T(test_state_file_with_wrong_shape_is_refused),
         T(test_concurrent_calls_on_different_collections_all_start_jobs),

@@ -1,5 +1,7 @@
 #include "base/log.h"
 #include "base/err.h"
+#include "base/redact.h"
+#include "base/str.h"
 
 #include <jansson.h>
 #include <stdatomic.h>
@@ -55,10 +57,15 @@ void sg_logv(sg_log_level_t level, const char *module, const char *fmt, va_list 
     char stamp[64], msg[1024];
     snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    if (atomic_load(&s_json) && s_write_json(stamp, level, module, msg) == SG_OK)
-        return;
-    fprintf(stderr, "%s %-5s [%s] %s\n", stamp, s_level_names[level], module, msg);
+    /* masked whole, then cut: a cut first could split a secret past recognition */
+    char *full = sg_vstrdupf(fmt, ap);
+    char *safe = full ? sg_redact(full, NULL) : NULL;
+    snprintf(msg, sizeof msg, "%s",
+             safe ? safe : "(line withheld: out of memory while masking secrets)");
+    free(safe);
+    free(full);
+    if (!atomic_load(&s_json) || s_write_json(stamp, level, module, msg) != SG_OK)
+        fprintf(stderr, "%s %-5s [%s] %s\n", stamp, s_level_names[level], module, msg);
 }
 
 void sg_log(sg_log_level_t level, const char *module, const char *fmt, ...)

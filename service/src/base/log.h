@@ -6,7 +6,9 @@
  * {"ts":"2026-11-25T17:00:00.123Z","level":"info","module":"bus","msg":"..."}.
  * Thread safe: one line is written with one call; level and format may be
  * changed at any time (a config reload does). Secrets are never passed to
- * these functions. */
+ * these functions knowingly; as a second line of defence every line goes
+ * through sg_redact (redact.h), which masks URL credentials, token
+ * parameters and credential headers. */
 #ifndef SG_LOG_H
 #define SG_LOG_H
 

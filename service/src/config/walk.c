@@ -9,6 +9,7 @@
 #include "config/walk.h"
 
 #include "base/err.h"
+#include "base/redact.h"
 #include "base/str.h"
 #include "config/duration.h"
 
@@ -49,8 +50,11 @@ static int s_errors_addv(sg_config_errors_t *errs, const sg_mark_t *mark, const 
         snprintf(prefix, sizeof prefix, ":%d:%d: ", mark->line, mark->column);
     }
     char *rule = sg_vstrdupf(fmt, ap);
-    char *line = rule ? sg_strdupf("%s%s%s", file, prefix, rule) : NULL;
+    /* an error may quote a value: it is logged and shown by siteguardctl */
+    char *safe = rule ? sg_redact(rule, NULL) : NULL;
+    char *line = safe ? sg_strdupf("%s%s%s", file, prefix, safe) : NULL;
     free(rule);
+    free(safe);
     if (!line)
         return SG_ENOMEM;
     return s_errors_push(errs, line);

@@ -2,11 +2,14 @@
 #include "control/control.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/redact.h"
 #include "base/str.h"
 #include "control/zap.h"
+#include "platform/platform.h"
 
 #include "proto/control.pb-c.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -107,6 +110,13 @@ typedef struct {
     bool unlisted;    /* no longer in the config in force */
 } s_client_key_t;
 
+/* Where a request came from, when it came through a socket. */
+typedef struct {
+    const s_client_key_t *key; /* CURVE socket: its client key; NULL: ipc */
+    const char *peer;          /* ipc: the peer's user from its credentials;
+                                  NULL: the connection carried none */
+} s_origin_t;
+
 /* One request being answered. */
 typedef struct {
     sg_control_t *c;
@@ -117,6 +127,8 @@ typedef struct {
     sg_now_t now;
     const char *key_name; /* CURVE: the client key's name, "who"; NULL: ipc */
     bool unlisted;        /* CURVE: the key was removed from the config since it connected */
+    const char *peer;     /* ipc: the peer's user ("alice (uid 1000)"), "who" */
+    bool via_socket;      /* false: sg_control_handle, in process */
 } s_call_t;
 
 static void s_answer(s_call_t *k, int code, const char *fmt, ...)
@@ -127,8 +139,10 @@ static void s_answer(s_call_t *k, int code, const char *fmt, ...)
     va_start(ap, fmt);
     char *text = sg_vstrdupf(fmt, ap);
     va_end(ap);
+    char *safe = text ? sg_redact(text, NULL) : NULL; /* a message may quote what it was given */
+    free(text);
     k->resp->code = (Siteguard__Control__V1__Response__Code)code;
-    k->resp->message = s_keep(k->arena, text);
+    k->resp->message = s_keep(k->arena, safe);
     if (!k->resp->message)
         k->resp->message = (char *)"";
 }
@@ -145,12 +159,27 @@ static const char *s_code_name(int code)
     return code >= 0 && code <= S_UNAVAILABLE ? names[code] : "?";
 }
 
+/* Who asks: a CURVE socket's client key name; on an ipc socket the peer's
+ * user from the connection's credentials, never what the client claims
+ * (the claim, marked unverified, only when the connection carried none);
+ * in process (sg_control_handle) the request's own user. */
+static const char *s_who(s_call_t *k)
+{
+    const char *claimed = k->req->user && *k->req->user ? k->req->user : NULL;
+    if (k->key_name)
+        return k->key_name;
+    if (k->peer)
+        return k->peer;
+    if (!k->via_socket)
+        return claimed ? claimed : "unknown";
+    char *marked = s_printf(k->arena, "%s (unverified)", claimed ? claimed : "unknown");
+    return marked ? marked : "unknown (unverified)";
+}
+
 /* Appends the command and how it ended to the audit trail. */
 static void s_audit(s_call_t *k, const char *command, const char *target)
 {
-    const char *who = k->key_name                         ? k->key_name
-                      : k->req->user && *k->req->user ? k->req->user
-                                                      : "unknown";
+    const char *who = s_who(k);
     char *result = sg_strdupf("%s: %s", s_code_name((int)k->resp->code), k->resp->message);
     sg_journal_audit_t a = {.time_ms = k->now.wall,
                             .who = (char *)who,
@@ -686,16 +715,18 @@ static void s_dispatch(s_call_t *k)
     }
 }
 
-/* Handles one request; `key` as in s_call_t. */
-static int s_handle(sg_control_t *c, sg_control_role_t role, const s_client_key_t *key,
+/* Handles one request; `from` NULL: in process. */
+static int s_handle(sg_control_t *c, sg_control_role_t role, const s_origin_t *from,
                     const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len)
 {
     s_arena_t arena = {0};
     s_resp_t out = SITEGUARD__CONTROL__V1__RESPONSE__INIT;
     s_req_t *r = siteguard__control__v1__request__unpack(NULL, len, req);
+    const s_client_key_t *key = from ? from->key : NULL;
     s_call_t k = {.c = c, .role = role, .req = r, .resp = &out, .arena = &arena,
                   .now = {sg_clock_mono(c->env.clock), sg_clock_wall(c->env.clock)},
-                  .key_name = key ? key->name : NULL, .unlisted = key && key->unlisted};
+                  .key_name = key ? key->name : NULL, .unlisted = key && key->unlisted,
+                  .peer = from ? from->peer : NULL, .via_socket = from != NULL};
     c->requests++;
     if (!r)
         s_answer(&k, S_INVALID, "malformed request");
@@ -951,6 +982,34 @@ static sg_control_role_t s_request_role(sg_control_t *c, int i, zmq_msg_t *msg,
     return key->unlisted ? SG_CONTROL_READER : role;
 }
 
+/* The user behind a request on an ipc socket, from the peer's credentials:
+ * libzmq reads them (SO_PEERCRED) when it accepts an ipc connection and
+ * appends them to its Peer-Address property as ":uid:gid:pid". Writes
+ * "alice (uid 1000)" into buf; false when the connection carries none. */
+static bool s_peer_user(zmq_msg_t *msg, char *buf, size_t len)
+{
+    const char *addr = zmq_msg_gets(msg, "Peer-Address");
+    if (!addr)
+        return false;
+    const char *field[3]; /* the starts of uid, gid and pid */
+    const char *p = addr + strlen(addr);
+    for (int f = 2; f >= 0; f--) {
+        while (p > addr && p[-1] != ':')
+            p--;
+        if (p == addr)
+            return false;
+        field[f] = p--;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long uid = strtoul(field[0], &end, 10);
+    if (end == field[0] || *end != ':' || errno != 0 || field[1][0] == ':' ||
+        strspn(field[1], "0123456789") != (size_t)(field[2] - 1 - field[1]) ||
+        field[2][0] == '\0' || strspn(field[2], "0123456789") != strlen(field[2]))
+        return false;
+    return sg_platform_user_name(uid, buf, len) == SG_OK;
+}
+
 static int s_serve_one(sg_control_t *c, int i)
 {
     void *sock = c->sock[i];
@@ -963,9 +1022,12 @@ static int s_serve_one(sg_control_t *c, int i)
     uint8_t *resp = NULL;
     size_t len = 0;
     s_client_key_t key = {0};
+    char peer[256];
     sg_control_role_t role = s_request_role(c, i, &msg, &key);
-    int rc = s_handle(c, role, c->curve[i] ? &key : NULL, zmq_msg_data(&msg), zmq_msg_size(&msg),
-                      &resp, &len);
+    s_origin_t from = {.key = c->curve[i] ? &key : NULL};
+    if (!c->curve[i] && s_peer_user(&msg, peer, sizeof peer))
+        from.peer = peer;
+    int rc = s_handle(c, role, &from, zmq_msg_data(&msg), zmq_msg_size(&msg), &resp, &len);
     zmq_msg_close(&msg);
     if (rc != SG_OK) {
         static const uint8_t empty[1];

@@ -29,8 +29,14 @@
  * and drill report [ID] (the report's JSON, the latest without an id);
  * reload (through the reload hook); history
  * (the audit trail). Every command that changes something, or tries to,
- * is appended to the journal's audit trail with who (the client's user and
- * the socket's role), what, why and how it ended, before the reply.
+ * is appended to the journal's audit trail with who and the role, what, why
+ * and how it ended, before the reply. Who: on a CURVE socket the client
+ * key's name; on an ipc socket the peer process's user, from the
+ * connection's credentials (SO_PEERCRED, which libzmq appends to the
+ * message's Peer-Address property as ":uid:gid:pid"), as "alice (uid
+ * 1000)", never the user the request claims (that claim, marked
+ * "(unverified)", only when a connection carries no credentials). Response
+ * messages pass through sg_redact (base/redact.h).
  *
  * Decisions that a command queues in the engine (approve, manual failover)
  * are taken by the loop with sg_engine_next as usual.
@@ -97,7 +103,8 @@ size_t sg_control_sockets(sg_control_t *c, void **out);
  * without blocking. Returns the number answered or SG_EIO. */
 int sg_control_serve(sg_control_t *c, void *socket);
 
-/* Handles one packed Request as `role` would (who: the request's user);
+/* Handles one packed Request as `role` would, in process (who: the
+ * request's own user);
  * on success *resp (caller
  * frees) holds the packed Response. Returns 0 or SG_ENOMEM. A malformed
  * request gets an INVALID response, not an error. */

@@ -3,8 +3,12 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "journal/outcome.h"
+#include "platform/platform.h"
 
+#include <errno.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +168,24 @@ static int s_check_version(sg_journal_t *j)
     return SG_OK;
 }
 
+/* Creates the file private to this user before SQLite opens it: SQLite
+ * gives its -wal and -shm files the database file's mode. An existing file
+ * keeps its mode; one open to others is reported (once a process: every
+ * sink opens its own connection), not changed. */
+static int s_create_private(const char *path)
+{
+    static atomic_flag warned = ATOMIC_FLAG_INIT;
+    bool open_to_others = false;
+    if (sg_platform_file_private(path, &open_to_others) != SG_OK) {
+        sg_error(S_MOD, "cannot create %s: %s", path, strerror(errno));
+        return SG_EIO;
+    }
+    if (open_to_others && !atomic_flag_test_and_set(&warned))
+        sg_warn(S_MOD, "%s is open to other users; make it private to siteguard's user "
+                       "(chmod 600 it and its -wal and -shm files)", path);
+    return SG_OK;
+}
+
 sg_journal_t *sg_journal_open(const char *path)
 {
     sg_journal_t *j = calloc(1, sizeof *j);
@@ -172,6 +194,8 @@ sg_journal_t *sg_journal_open(const char *path)
         free(j);
         return NULL;
     }
+    if (s_create_private(path) != SG_OK)
+        goto fail;
     if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         s_fail(j, "cannot open");

@@ -75,7 +75,11 @@ typedef struct {
 int sg_journal_batch_begin(sg_journal_t *j);
 int sg_journal_batch_end(sg_journal_t *j);
 
-/* Opens (creating if needed) the journal at `path`. NULL on failure, logged. */
+/* Opens (creating if needed) the journal at `path`. NULL on failure, logged.
+ * A new file is private to this process's user (sg_platform_file_private:
+ * 0600 on POSIX, and SQLite gives its -wal and -shm files the same mode);
+ * nothing but the service reads it, so there is no group access. An
+ * existing file keeps its mode, with a warning when others may open it. */
 sg_journal_t *sg_journal_open(const char *path);
 /* Closes and sets *j to NULL. */
 void sg_journal_close(sg_journal_t **j);

@@ -6,6 +6,7 @@
 #include "base/err.h"
 #include "journal/journal.h"
 #include "base/log.h"
+#include "base/redact.h"
 #include "journal/outcome.h"
 #include "platform/platform.h"
 #include "base/str.h"
@@ -83,6 +84,9 @@ int sg_notify_check(const sg_config_t *cfg, sg_config_errors_t *errs)
 
 /* --- the host table -------------------------------------------------------------- */
 
+/* A plugin's line, with the sink's secret option values masked (and, by
+ * sg_log, URL credentials and tokens): whatever a plugin echoes (a URL, an
+ * answer's body, a program's output) is masked here, at the one door. */
 static void s_host_log(const sg_plugin_host_t *host, int level, const char *fmt, ...)
 {
     const s_sink_t *s = host->host_data;
@@ -90,10 +94,17 @@ static void s_host_log(const sg_plugin_host_t *host, int level, const char *fmt,
         level = SG_PLUGIN_LOG_ERROR;
     if (level > SG_PLUGIN_LOG_DEBUG)
         level = SG_PLUGIN_LOG_DEBUG;
+    if (level > (int)sg_log_get_level())
+        return;
     va_list ap;
     va_start(ap, fmt);
-    sg_logv((sg_log_level_t)level, s->log_tag, fmt, ap);
+    char *line = sg_vstrdupf(fmt, ap); /* whole: a cut could split a secret */
     va_end(ap);
+    char *safe = line ? sg_redact(line, &s->lib.secrets) : NULL;
+    sg_log((sg_log_level_t)level, s->log_tag, "%s",
+           safe ? safe : "(line withheld: out of memory while masking secrets)");
+    free(safe);
+    free(line);
 }
 
 static int64_t s_host_now_ms(const sg_plugin_host_t *host)

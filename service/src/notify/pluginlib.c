@@ -281,6 +281,10 @@ static int s_build_options(sg_pluginlib_t *s, sg_config_errors_t *errs)
             return SG_ENOMEM;
         if (krc != SG_OK)
             rc = krc;
+        if (value && k->secret && sg_redact_set_add(&s->secrets, value) != SG_OK) {
+            free(value);
+            return SG_ENOMEM;
+        }
         if (value) {
             s->options[s->n_options].key = k->name;
             s->options[s->n_options].value = value;
@@ -315,6 +319,7 @@ void sg_pluginlib_unload(sg_pluginlib_t *s)
     free(s->options);
     s->options = NULL;
     s->n_options = 0;
+    sg_redact_set_fini(&s->secrets);
     s->plugin = NULL;
     sg_dl_close(&s->dl);
     free(s->path);

@@ -15,6 +15,7 @@
 #ifndef SG_PLUGINLIB_H
 #define SG_PLUGINLIB_H
 
+#include "base/redact.h"
 #include "config/config.h"
 #include "platform/platform.h"
 #include "siteguard/plugin.h"
@@ -28,6 +29,8 @@ typedef struct {
     const sg_plugin_t *plugin;   /* inside dl */
     sg_plugin_option_t *options; /* keys point into the plugin, values owned */
     size_t n_options;
+    sg_redact_set_t secrets;     /* the values of the secret options and their
+                                    parts (redact.h), masked in the sink's log */
 } sg_pluginlib_t;
 
 /* Loads and checks the plugin of sink `sc` into *lib (which it clears

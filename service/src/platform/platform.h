@@ -1,6 +1,6 @@
 /* platform: the services that differ by operating system, behind one
- * header: dynamic loading, stop requests, the system service manager and
- * default paths. One implementation file per platform (posix.c, windows.c);
+ * header: dynamic loading, stop requests, private files, zeroing secrets,
+ * user names, the system service manager and default paths. One implementation file per platform (posix.c, windows.c);
  * the build picks one, and nothing else in the core has #ifdef _WIN32.
  *
  * Thread rules: the stop flag may be set from a signal handler or any
@@ -11,6 +11,7 @@
 #ifndef SG_PLATFORM_H
 #define SG_PLATFORM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,29 @@ int sg_platform_abs_path(const char *path, char *buf, size_t len);
 /* This computer's name (the default leader.name). Writes into buf; returns 0
  * or a negative sg_err_t. */
 int sg_platform_hostname(char *buf, size_t len);
+
+/* --- files, secrets and users ----------------------------------------------- */
+
+/* Makes sure the file at `path` exists without touching what it holds: when
+ * missing it is created empty and private to this process's user (POSIX:
+ * mode 0600 whatever the umask; Windows: an access list of its owner,
+ * SYSTEM and Administrators only, nothing inherited from the folder). An
+ * existing file is left as it is; *open_to_others (when not NULL) tells
+ * whether it is (POSIX: any group or other permission bit set; Windows:
+ * false, the access list is not inspected). Returns 0, or SG_EIO with errno
+ * set. */
+int sg_platform_file_private(const char *path, bool *open_to_others);
+
+/* Overwrites `len` bytes at `p` with zeros in a way the compiler does not
+ * remove as a dead store (explicit_bzero; SecureZeroMemory), for secrets
+ * about to be freed or no longer needed. */
+void sg_platform_secure_zero(void *p, size_t len);
+
+/* The account with the numeric user id `uid` as "alice (uid 1000)", or
+ * "uid 1000" when it has no name, into buf. POSIX: getpwuid_r. Returns 0,
+ * SG_EINVAL when buf is too short, or SG_ESTATE on Windows, which has no
+ * numeric user ids. */
+int sg_platform_user_name(unsigned long uid, char *buf, size_t len);
 
 /* --- the system service manager ---------------------------------------------
  * Windows: the Service Control Manager (SCM). POSIX: systemd runs

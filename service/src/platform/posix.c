@@ -2,6 +2,9 @@
 #include "base/err.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <unicode/ucal.h>
 #include <unicode/ustring.h>
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct sg_dl {
@@ -160,6 +164,47 @@ int sg_platform_abs_path(const char *path, char *buf, size_t len)
             return SG_EIO;
         n = snprintf(buf, len, "%s/%s", cwd, path);
     }
+    return (n < 0 || (size_t)n >= len) ? SG_EINVAL : SG_OK;
+}
+
+/* --- files, secrets and users ----------------------------------------------- */
+
+int sg_platform_file_private(const char *path, bool *open_to_others)
+{
+    if (open_to_others)
+        *open_to_others = false;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        /* the umask can only take bits away; this makes the mode exact */
+        int rc = fchmod(fd, 0600);
+        close(fd);
+        return rc == 0 ? SG_OK : SG_EIO;
+    }
+    if (errno != EEXIST)
+        return SG_EIO;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return SG_EIO;
+    if (open_to_others)
+        *open_to_others = (st.st_mode & 077) != 0;
+    return SG_OK;
+}
+
+void sg_platform_secure_zero(void *p, size_t len)
+{
+    if (p && len)
+        explicit_bzero(p, len);
+}
+
+int sg_platform_user_name(unsigned long uid, char *buf, size_t len)
+{
+    struct passwd pw, *found = NULL;
+    char scratch[4096];
+    int n;
+    if (getpwuid_r((uid_t)uid, &pw, scratch, sizeof scratch, &found) == 0 && found)
+        n = snprintf(buf, len, "%s (uid %lu)", found->pw_name, uid);
+    else
+        n = snprintf(buf, len, "uid %lu", uid);
     return (n < 0 || (size_t)n >= len) ? SG_EINVAL : SG_OK;
 }
 

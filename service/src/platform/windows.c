@@ -6,7 +6,9 @@
 
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
+#include <sddl.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <io.h>
 #include <stdbool.h>
@@ -169,6 +171,51 @@ int sg_platform_abs_path(const char *path, char *buf, size_t len)
 {
     DWORD n = GetFullPathNameA(path, (DWORD)len, buf, NULL);
     return (n == 0 || n >= len) ? SG_EINVAL : SG_OK;
+}
+
+/* --- files, secrets and users ----------------------------------------------- */
+
+/* Full access for the file's owner (OW), SYSTEM and Administrators; the
+ * access list is protected (P): nothing is inherited from the folder. */
+static const char s_private_sddl[] = "D:P(A;;FA;;;OW)(A;;FA;;;SY)(A;;FA;;;BA)";
+
+int sg_platform_file_private(const char *path, bool *open_to_others)
+{
+    if (open_to_others)
+        *open_to_others = false;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorA(s_private_sddl, SDDL_REVISION_1,
+                                                              &sd, NULL))
+        return SG_EIO;
+    SECURITY_ATTRIBUTES sa = {sizeof sa, sd, FALSE};
+    DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+    HANDLE h = CreateFileA(path, GENERIC_WRITE, share, &sa, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
+    DWORD why = GetLastError();
+    LocalFree(sd);
+    if (h != INVALID_HANDLE_VALUE) {
+        CloseHandle(h);
+        return SG_OK;
+    }
+    if (why == ERROR_FILE_EXISTS || why == ERROR_ALREADY_EXISTS)
+        return SG_OK;
+    errno = why == ERROR_ACCESS_DENIED                                  ? EACCES
+            : why == ERROR_PATH_NOT_FOUND || why == ERROR_FILE_NOT_FOUND ? ENOENT
+                                                                         : EIO;
+    return SG_EIO;
+}
+
+void sg_platform_secure_zero(void *p, size_t len)
+{
+    if (p && len)
+        SecureZeroMemory(p, len);
+}
+
+int sg_platform_user_name(unsigned long uid, char *buf, size_t len)
+{
+    (void)uid;
+    if (len)
+        buf[0] = '\0';
+    return SG_ESTATE;
 }
 
 /* --- service control (the `install`, `start`, ... commands) ------------------ */

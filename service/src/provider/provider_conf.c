@@ -2,6 +2,7 @@
 #include "provider/provider_conf.h"
 
 #include "base/err.h"
+#include "platform/platform.h"
 #include "provider/provider.h"
 
 #include <inttypes.h>
@@ -194,5 +195,7 @@ void sg_provider_conf_fini(sg_provider_cfg_t *p)
     free(p->wmi.host);
     free(p->wmi.name_space);
     free(p->wmi.user);
+    if (p->wmi.password)
+        sg_platform_secure_zero(p->wmi.password, strlen(p->wmi.password));
     free(p->wmi.password);
 }

@@ -8,7 +8,8 @@
  * collections must have been read before.
  * Ownership: the strings and arrays read belong to the sg_provider_cfg_t
  * (in the end the config) and are freed by sg_provider_conf_fini; the WMI
- * password is a secret, never logged. After loading the section is
+ * password is a secret, never logged, and zeroed when the section is freed
+ * (sg_platform_secure_zero). After loading the section is
  * immutable and may be read from any thread. */
 #ifndef SG_PROVIDER_CONF_H
 #define SG_PROVIDER_CONF_H

@@ -367,14 +367,17 @@ static void s_sync_dir(const char *path)
 }
 
 /* Writes `text` to `path` atomically: a temporary file in the same
- * directory, fsync, rename over the old file. */
+ * directory, fsync, rename over the old file. The temporary file is made
+ * anew (a stale one is removed first), so its mode is 0600 and the state
+ * file's becomes that at the rename. */
 static int s_write_atomic(const char *path, const char *text)
 {
     int fd = -1, err = 0;
     char *tmp = sg_strdupf("%s.tmp", path);
     if (!tmp)
         return SG_ENOMEM;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0 || s_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0)
         goto fail;
     int rc = close(fd);

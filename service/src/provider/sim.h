@@ -6,7 +6,8 @@
  * on the injected clock. Faults from the config: a given return code, a job
  * ending in Exception with an ErrorCode, a job that hangs, latency per call.
  * With a state file, collection states and jobs outlive a crash of the
- * service: the file is rewritten atomically after each change.
+ * service: the file is rewritten atomically after each change. The state
+ * file, its temporary copy and its lock file are created with mode 0600.
  *
  * Thread safe: one mutex guards the state; latency is slept outside it. */
 #ifndef SG_PROVIDER_SIM_H

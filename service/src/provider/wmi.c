@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "platform/platform.h"
 
 #include <windows.h>
 #include <objbase.h>
@@ -24,7 +25,9 @@ typedef struct {
     IWbemServices *svc;
     bool blanket;        /* set proxy security on every proxy (real connections) */
     bool com_owner;      /* this provider initialised COM on its creating thread */
-    COAUTHIDENTITY *ident; /* explicit credentials, or NULL */
+    COAUTHIDENTITY *ident; /* explicit credentials, or NULL; kept (password
+                              included) while the provider lives: every proxy
+                              is given them (s_secure); zeroed by destroy */
     SRWLOCK lock;        /* guards service_path */
     BSTR service_path;   /* the Msvm_CollectionReplicationService instance, once found */
 } s_wmi_t;
@@ -593,7 +596,8 @@ static void s_destroy(sg_provider_t *p)
         free(w->ident->User);
         free(w->ident->Domain);
         if (w->ident->Password)
-            SecureZeroMemory(w->ident->Password, w->ident->PasswordLength * sizeof(WCHAR));
+            sg_platform_secure_zero(w->ident->Password,
+                                    w->ident->PasswordLength * sizeof(WCHAR));
         free(w->ident->Password);
         free(w->ident);
     }
@@ -688,7 +692,7 @@ fail:
     if (loc)
         IWbemLocator_Release(loc);
     if (pass)
-        SecureZeroMemory(pass, SysStringByteLen(pass));
+        sg_platform_secure_zero(pass, SysStringByteLen(pass)); /* the identity has its own */
     SysFreeString(res);
     SysFreeString(user);
     SysFreeString(pass);

@@ -24,6 +24,12 @@
  * executor does for any provider). Hyper-V removes an ended job after its
  * TimeBeforeRemoval (5 minutes by default).
  *
+ * The password (provider.wmi.password): the copy handed to ConnectServer is
+ * zeroed as soon as it returns; the provider keeps one in its COM identity,
+ * which every proxy it gets is given (CoSetProxyBlanket) for as long as it
+ * lives, and zeroes it in sg_provider_destroy (there is no reconnect). The
+ * config's own copy is zeroed when the config is freed.
+ *
  * COM: each call joins the multithreaded apartment for its duration; the
  * provider's creator must stay in it until sg_provider_destroy. */
 #ifndef SG_PROVIDER_WMI_H
