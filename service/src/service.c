@@ -379,15 +379,15 @@ static int s_apply_config(s_svc_t *s, sg_config_t *next, sg_config_errors_t *err
     }
     s->ops.reloaded = list;
     if (sg_reload_sinks_changed(s->cfg, next)) {
-        /* One worker per sink at a time: the old sinks stop first; what they
-         * had pending stays in the outbox and the new sinks of the same
-         * names resume it. */
-        sg_notify_destroy(&s->notify);
-        s->notify = sg_notify_open(next, s->clock, s->cfg->journal.path, errs);
-        if (!s->notify) {
-            s->notify = sg_notify_open(s->cfg, s->clock, s->cfg->journal.path, NULL);
+        /* The new sinks are all started or the reload is refused (the old
+         * ones go on); the old workers finish their deliveries in hand
+         * without the loop waiting, and each new sink starts once the old
+         * one of its name has exited (notify.h); a leader's new sinks
+         * deliver at once. */
+        int rc = sg_notify_reload(s->notify, next, errs);
+        if (rc != SG_OK) {
             sg_config_destroy(&next);
-            return SG_ECONFIG;
+            return rc;
         }
     }
     int rc = sg_engine_set_config(s->engine, next);
@@ -428,8 +428,8 @@ static int s_reload(void *user, sg_config_errors_t *errs)
     return rc;
 }
 
-/* Periodic operator work on the loop: a reload asked by SIGHUP, the metrics
- * text, the systemd watchdog. */
+/* Periodic operator work on the loop: a reload asked by SIGHUP, the sinks a
+ * reload replaced, the metrics text, the systemd watchdog. */
 static void s_ops_tick(s_svc_t *s, int64_t now)
 {
     if (s_reload_requested) {
@@ -439,6 +439,7 @@ static void s_ops_tick(s_svc_t *s, int64_t now)
         s_reload(s, &errs);
         sg_config_errors_fini(&errs);
     }
+    sg_notify_tick(s->notify);
     if (s->ops.metrics && now >= s->ops.next_metrics) {
         s_publish_metrics(s);
         s->ops.next_metrics = now + S_METRICS_EVERY_MS;

@@ -15,8 +15,10 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BUILD = os.environ.get("SG_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
 BUILD = os.path.abspath(BUILD)
@@ -328,6 +330,33 @@ def metrics_text(port, timeout=5):
     """The exposition text of /metrics on 127.0.0.1:port."""
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=timeout) as resp:
         return resp.read().decode()
+
+
+# ---- HTTP receivers -----------------------------------------------------------------
+
+
+class QuietHTTPHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing."""
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status):
+        """Answers `status` with no body; a sender that gave up is no error."""
+        try:
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        except OSError:
+            pass
+
+
+def serve_http(handler):
+    """A ThreadingHTTPServer with `handler` on a free port of 127.0.0.1, served
+    from a daemon thread; the caller calls shutdown() and server_close()."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 # ---- publishers ---------------------------------------------------------------------

@@ -6,7 +6,10 @@
  * `down_file` (string, optional): while that file exists every delivery
  * returns RETRY (an outage a test starts and ends); `record` (string,
  * optional): each delivery answered OK appends the outcome's JSON as one
- * line to that file.
+ * line to that file; `hold_file` (string, optional): while that file exists
+ * a delivery is held (a slow receiver): it creates `<hold_file>.held` (the
+ * notice is in hand), then waits until the file is gone, at most 30 s,
+ * before it answers as above.
  * Built a second time with SG_TEST_PLUGIN_ABI=7 to stand for a plugin of
  * another ABI version. */
 #include "siteguard/plugin.h"
@@ -15,6 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <time.h>
+#endif
 
 #ifndef SG_TEST_PLUGIN_ABI
 #define SG_TEST_PLUGIN_ABI SG_PLUGIN_ABI_VERSION
@@ -26,6 +35,7 @@ typedef struct {
     long deliveries;
     char *down_file;
     char *record;
+    char *hold_file;
 } s_flaky_t;
 
 static const sg_plugin_config_key_t s_keys[] = {
@@ -34,6 +44,7 @@ static const sg_plugin_config_key_t s_keys[] = {
     {"token", SG_CFG_STRING, NULL, 0, 1, "a secret that is never used"},
     {"down_file", SG_CFG_STRING, NULL, 0, 0, "RETRY while this file exists"},
     {"record", SG_CFG_STRING, NULL, 0, 0, "append each delivered outcome's JSON here"},
+    {"hold_file", SG_CFG_STRING, NULL, 0, 0, "hold each delivery while this file exists"},
 };
 
 static char *s_dup(const char *s)
@@ -49,6 +60,35 @@ static int s_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+static void s_pause_10ms(void)
+{
+#ifdef _WIN32
+    Sleep(10);
+#else
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+#endif
+}
+
+/* A slow receiver: says the notice is in hand, then waits while the hold
+ * file exists (at most 30 s). */
+static void s_hold(const char *hold_file)
+{
+    if (!hold_file || !s_exists(hold_file))
+        return;
+    size_t len = strlen(hold_file) + sizeof ".held";
+    char *mark = malloc(len);
+    if (mark) {
+        snprintf(mark, len, "%s.held", hold_file);
+        FILE *f = fopen(mark, "w");
+        if (f)
+            fclose(f);
+        free(mark);
+    }
+    for (int i = 0; i < 3000 && s_exists(hold_file); i++)
+        s_pause_10ms();
+}
+
 static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *options,
                   size_t n_options, void **ctx)
 {
@@ -61,6 +101,7 @@ static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *option
     f->fatal = fatal && strcmp(fatal, "true") == 0;
     f->down_file = s_dup(sg_plugin_option(options, n_options, "down_file"));
     f->record = s_dup(sg_plugin_option(options, n_options, "record"));
+    f->hold_file = s_dup(sg_plugin_option(options, n_options, "hold_file"));
     host->log(host, SG_PLUGIN_LOG_DEBUG, "retry_first %ld, fatal %d", f->retry_first, f->fatal);
     *ctx = f;
     return 0;
@@ -69,6 +110,7 @@ static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *option
 static sg_deliver_result_t s_deliver(void *ctx, const sg_outcome_t *outcome)
 {
     s_flaky_t *f = ctx;
+    s_hold(f->hold_file);
     if (f->fatal)
         return SG_DELIVER_FATAL;
     if (f->down_file && s_exists(f->down_file))
@@ -92,6 +134,7 @@ static void s_close(void *ctx)
     s_flaky_t *f = ctx;
     free(f->down_file);
     free(f->record);
+    free(f->hold_file);
     free(f);
 }
 

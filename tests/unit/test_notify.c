@@ -34,16 +34,24 @@
 #define WALL0 INT64_C(1795626000000) /* 2026-11-25T17:00:00Z */
 #define MONO0 INT64_C(1000)
 
+enum { FX_SINKS = 4, FX_OPTS = 4 }; /* sinks a fixture holds, options each */
+
 /* A config built by hand, as the loader would leave it, with one or two
  * sinks whose marks point into an imaginary t.yaml. */
 typedef struct {
     sg_fixture_dir_t tmp; /* the files below, and a journal */
     char out[300]; /* the jsonl file */
     sg_config_t cfg;
-    sg_sink_cfg_t sinks[4];
-    sg_kv_t opts[4][4];
+    sg_sink_cfg_t sinks[FX_SINKS];
+    sg_kv_t opts[FX_SINKS][FX_OPTS];
     char record[300];  /* the flaky plugin's record of deliveries */
     char down[300];    /* the flaky plugin's outage switch */
+    char hold[300];    /* the flaky plugin's slow-receiver switch */
+    char held[300];    /* ... and its mark that a notice is in hand */
+    char out2[300], record2[300], record3[300]; /* where reloaded sinks write */
+    sg_config_t next[2]; /* configs for reloads (next_config) */
+    sg_sink_cfg_t next_sinks[2][FX_SINKS];
+    sg_kv_t next_opts[2][FX_SINKS][FX_OPTS];
     sg_clock_t clock;
     sg_clock_fake_state_t clock_state;
     sg_config_errors_t errs;
@@ -57,6 +65,11 @@ static int setup(void **state)
     snprintf(fx->out, sizeof fx->out, "%s/out.jsonl", fx->tmp.dir);
     snprintf(fx->record, sizeof fx->record, "%s/record.jsonl", fx->tmp.dir);
     snprintf(fx->down, sizeof fx->down, "%s/down", fx->tmp.dir);
+    snprintf(fx->hold, sizeof fx->hold, "%s/hold", fx->tmp.dir);
+    snprintf(fx->held, sizeof fx->held, "%s/hold.held", fx->tmp.dir);
+    snprintf(fx->out2, sizeof fx->out2, "%s/out2.jsonl", fx->tmp.dir);
+    snprintf(fx->record2, sizeof fx->record2, "%s/record2.jsonl", fx->tmp.dir);
+    snprintf(fx->record3, sizeof fx->record3, "%s/record3.jsonl", fx->tmp.dir);
     fx->cfg.path = (char *)"t.yaml";
     fx->cfg.plugin_dir = (char *)PLUGIN_DIR;
     fx->cfg.sinks = fx->sinks;
@@ -262,11 +275,17 @@ static void test_jsonl_sink_writes_every_outcome_as_one_json_line_in_order(void 
     assert_int_equal(count, N);
 }
 
+/* Adds two sinks: `audit` (jsonl, to fx->out) and `screen` (console, stderr). */
+static void add_audit_and_screen(fx_t *fx)
+{
+    add_jsonl(fx, "audit");
+    add_option(add_sink(fx, "screen", "console"), "stream", "stderr");
+}
+
 static void test_every_sink_receives_every_outcome(void **state)
 {
     fx_t *fx = *state;
-    add_jsonl(fx, "audit");
-    add_option(add_sink(fx, "screen", "console"), "stream", "stderr");
+    add_audit_and_screen(fx);
     sg_notify_t *n = notify_new(fx);
     post_one(n, 10);
     post_one(n, 20);
@@ -300,6 +319,8 @@ static void test_no_sinks_is_valid_and_posting_is_a_no_op(void **state)
     assert_int_equal(st.queued, 0);
     sg_notify_destroy(&n);
     sg_notify_destroy(&n); /* NULL-safe */
+    assert_int_equal(sg_notify_sink_stats(n, "audit", &st), SG_ENOTFOUND);
+    sg_notify_tick(n);
 }
 
 /* --- retries and dead letters ------------------------------------------------------ */
@@ -737,6 +758,208 @@ static void test_after_a_restart_undelivered_are_sent_and_delivered_are_not(void
     sg_journal_close(&j);
 }
 
+/* --- reloads ---------------------------------------------------------------------------------- */
+
+/* Config `k` (0 or 1) for a reload: the fixture's, with copies of its sinks
+ * that set_option may change. Lives as long as the fixture. */
+static sg_config_t *next_config(fx_t *fx, int k)
+{
+    sg_config_t *next = &fx->next[k];
+    *next = fx->cfg;
+    memcpy(fx->next_sinks[k], fx->sinks, sizeof fx->sinks);
+    memcpy(fx->next_opts[k], fx->opts, sizeof fx->opts);
+    for (size_t i = 0; i < fx->cfg.n_sinks; i++)
+        fx->next_sinks[k][i].options = fx->next_opts[k][i];
+    next->sinks = fx->next_sinks[k];
+    return next;
+}
+
+/* Sets option `key` (which sink `i` of cfg has) to `value`. */
+static void set_option(sg_config_t *cfg, size_t i, const char *key, const char *value)
+{
+    sg_sink_cfg_t *s = &cfg->sinks[i];
+    for (size_t k = 0; k < s->n_options; k++) {
+        if (strcmp(s->options[k].key, key) == 0) {
+            s->options[k].value = (char *)value;
+            return;
+        }
+    }
+    fail_msg("sink %s has no option %s", s->name, key);
+}
+
+static void reload_ok(fx_t *fx, sg_notify_t *n, const sg_config_t *next)
+{
+    int rc = sg_notify_reload(n, next, &fx->errs);
+    for (size_t i = 0; i < fx->errs.n; i++)
+        print_error("error: %s\n", fx->errs.items[i]);
+    assert_int_equal(rc, SG_OK);
+}
+
+/* Waits (real time, up to 10 s) until the file at `path` exists. */
+static void wait_for_file(const char *path)
+{
+    for (int i = 0; i < 2000; i++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            fclose(f);
+            return;
+        }
+        sg_test_pause_ms(5);
+    }
+    fail_msg("%s never appeared", path);
+}
+
+/* Notify with one flaky sink `pager` recording in fx->record, whose plugin
+ * has notice 1 in hand and holds it while fx->hold exists (up to 30 s). */
+static sg_notify_t *open_with_a_held_delivery(fx_t *fx)
+{
+    sg_sink_cfg_t *s = add_flaky(fx, "pager");
+    add_option(s, "record", fx->record);
+    add_option(s, "hold_file", fx->hold);
+    sg_notify_t *n = notify_open(fx);
+    touch(fx->hold);
+    post_one(n, 1);
+    wait_for_file(fx->held);
+    return n;
+}
+
+/* Reloads with next_config(k), where `pager` records in `record`. */
+static void reload_pager(fx_t *fx, sg_notify_t *n, int k, const char *record)
+{
+    sg_config_t *next = next_config(fx, k);
+    set_option(next, 0, "record", record);
+    reload_ok(fx, n, next);
+}
+
+static int64_t real_ms(void)
+{
+    return sg_clock_mono(sg_clock_system());
+}
+
+static void expect_one_line(const char *path, const char *dedup_key)
+{
+    json_t *lines = lines_of(path, 1);
+    assert_string_equal(line_str(lines, 0, "dedup_key"), dedup_key);
+    json_decref(lines);
+}
+
+static void test_a_leaders_reloaded_sinks_deliver_without_a_change_of_leadership(void **state)
+{
+    fx_t *fx = *state;
+    fx->cfg.leader.mode = SG_LEADER_ETCD; /* the sinks start paused */
+    add_jsonl(fx, "audit");
+    sg_notify_t *n = notify_open(fx);
+    sg_notify_set_active(n, true); /* it leads */
+    post_one(n, 1);
+    drain(n);
+    sg_config_t *next = next_config(fx, 0);
+    set_option(next, 0, "path", fx->out2);
+    reload_ok(fx, n, next);
+    post_one(n, 2);
+    drain(n);
+    sg_notify_destroy(&n);
+    expect_one_line(fx->out, "9/sql/progress/1");
+    expect_one_line(fx->out2, "9/sql/progress/2");
+}
+
+static void test_a_standbys_reloaded_sinks_stay_paused_until_it_leads(void **state)
+{
+    fx_t *fx = *state;
+    fx->cfg.leader.mode = SG_LEADER_ETCD;
+    add_jsonl(fx, "audit");
+    sg_notify_t *n = notify_open(fx);
+    sg_config_t *next = next_config(fx, 0);
+    set_option(next, 0, "path", fx->out2);
+    reload_ok(fx, n, next);
+    post_one(n, 1);
+    drain(n); /* paused sinks count as idle */
+    assert_int_equal(line_count(fx->out2), 0);
+    sg_notify_set_active(n, true);
+    drain(n);
+    sg_notify_destroy(&n);
+    assert_int_equal(line_count(fx->out), 0);
+    expect_one_line(fx->out2, "9/sql/progress/1");
+}
+
+static void test_a_reload_does_not_wait_for_a_delivery_in_progress(void **state)
+{
+    fx_t *fx = *state;
+    sg_notify_t *n = open_with_a_held_delivery(fx);
+    int64_t t0 = real_ms();
+    reload_pager(fx, n, 0, fx->record2);
+    assert_in_range(real_ms() - t0, 0, 5000); /* the delivery is held for up to 30 s */
+    post_one(n, 2);
+    /* one worker per sink: the new pager waits while the old one delivers */
+    for (int i = 0; i < 20; i++) {
+        sg_notify_tick(n);
+        sg_test_pause_ms(5);
+    }
+    assert_int_equal(line_count(fx->record2), 0);
+    assert_int_equal(line_count(fx->record), 0);
+    assert_int_equal(unlink(fx->hold), 0); /* the receiver answers */
+    drain(n);
+    sg_notify_stats_t st = sink_stats_of(n, "pager"); /* counters carry over */
+    assert_int_equal(st.delivered, 2);
+    assert_int_equal(st.queued, 2);
+    sg_notify_destroy(&n);
+    expect_one_line(fx->record, "9/sql/progress/1");  /* the old pager finished it */
+    expect_one_line(fx->record2, "9/sql/progress/2"); /* the new one took over */
+}
+
+static void test_two_reloads_during_a_held_delivery_start_only_the_newest_sinks(void **state)
+{
+    fx_t *fx = *state;
+    sg_notify_t *n = open_with_a_held_delivery(fx);
+    reload_pager(fx, n, 0, fx->record2);
+    reload_pager(fx, n, 1, fx->record3);
+    post_one(n, 2);
+    assert_int_equal(unlink(fx->hold), 0);
+    drain(n);
+    sg_notify_destroy(&n);
+    expect_one_line(fx->record, "9/sql/progress/1");
+    assert_int_equal(line_count(fx->record2), 0); /* replaced before it started */
+    expect_one_line(fx->record3, "9/sql/progress/2");
+}
+
+static void test_a_reload_whose_sinks_cannot_start_keeps_the_old_ones(void **state)
+{
+    fx_t *fx = *state;
+    add_jsonl(fx, "audit");
+    sg_notify_t *n = notify_open(fx);
+    char bad[320];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/out.jsonl", fx->tmp.dir);
+    sg_config_t *next = next_config(fx, 0);
+    set_option(next, 0, "path", bad);
+    assert_int_equal(sg_notify_reload(n, next, &fx->errs), SG_ECONFIG);
+    assert_mentions(find_error(fx, "failed to start"), "t.yaml:30:5: sink 'audit'");
+    post_one(n, 1);
+    drain(n);
+    assert_int_equal(sink_stats_of(n, "audit").delivered, 1);
+    sg_notify_destroy(&n);
+    expect_one_line(fx->out, "9/sql/progress/1");
+}
+
+static void test_a_reload_keeps_the_counters_of_sinks_that_stay_and_that_go(void **state)
+{
+    fx_t *fx = *state;
+    add_audit_and_screen(fx);
+    sg_notify_t *n = notify_open(fx);
+    post_one(n, 1);
+    drain(n);
+    sg_config_t *next = next_config(fx, 0);
+    next->n_sinks = 1; /* screen goes */
+    set_option(next, 0, "path", fx->out2);
+    reload_ok(fx, n, next);
+    post_one(n, 2);
+    drain(n);
+    assert_int_equal(sink_stats_of(n, "audit").delivered, 2);
+    sg_notify_stats_t st;
+    assert_int_equal(sg_notify_sink_stats(n, "screen", &st), SG_ENOTFOUND);
+    assert_int_equal(stats_of(n).delivered, 3);
+    sg_notify_destroy(&n);
+    expect_one_line(fx->out2, "9/sql/progress/2");
+}
+
 /* --- options and libraries ------------------------------------------------------------ */
 
 static void test_unknown_option_is_an_error_at_its_line_and_column(void **state)
@@ -1141,6 +1364,12 @@ int main(void)
         T(test_after_a_restart_undelivered_are_sent_and_delivered_are_not),
         T(test_fatal_is_dead_lettered_at_once),
         T(test_a_dead_letter_does_not_stop_later_outcomes),
+        T(test_a_leaders_reloaded_sinks_deliver_without_a_change_of_leadership),
+        T(test_a_standbys_reloaded_sinks_stay_paused_until_it_leads),
+        T(test_a_reload_does_not_wait_for_a_delivery_in_progress),
+        T(test_two_reloads_during_a_held_delivery_start_only_the_newest_sinks),
+        T(test_a_reload_whose_sinks_cannot_start_keeps_the_old_ones),
+        T(test_a_reload_keeps_the_counters_of_sinks_that_stay_and_that_go),
         T(test_unknown_option_is_an_error_at_its_line_and_column),
         T(test_missing_required_path_is_an_error_at_the_sink),
         T(test_fsync_must_be_true_or_false),

@@ -37,7 +37,8 @@ enum {
 #define S_MODULE "notify"
 
 /* One sink: its plugin library, its outbox connection and its worker. */
-typedef struct {
+typedef struct s_sink s_sink_t;
+struct s_sink {
     sg_notify_t *owner;
     const sg_sink_cfg_t *cfg; /* borrowed from the config */
     sg_pluginlib_t lib; /* the plugin library and the options given to init */
@@ -47,14 +48,16 @@ typedef struct {
     bool inited;
     bool sync_ready;
     bool thread_started;
+    bool waiting;      /* a reload's sink whose worker the loop's tick starts */
+    bool start_failed; /* ... and could not start it (logged once, tried again) */
     pthread_t thread;
-    /* Worker only, after start. */
+    /* Worker only, after start (before it, the loop opens j and reads the state). */
     sg_journal_t *j;  /* this sink's own connection to the journal */
     uint64_t cursor;  /* last seq of the log routed */
     int64_t failures; /* the sink's failed attempts, ever (as journaled) */
     int64_t streak;   /* failed attempts in a row, for the backoff */
     uint64_t rng;     /* jitter */
-    int fallback;     /* index of the fallback sink, -1: none */
+    s_sink_t *fallback; /* the fallback sink, of the same config; NULL: none */
     sg_retry_cfg_t retry; /* with defaults filled in */
     /* Guarded by mu. */
     pthread_mutex_t mu;
@@ -65,13 +68,24 @@ typedef struct {
     bool is_idle;
     bool stop;
     bool paused; /* standby: deliver nothing (sg_notify_set_active) */
+    bool exited; /* the worker has returned: joining it does not wait */
     sg_notify_stats_t stats;
-} s_sink_t;
+};
+
+/* The sinks of one config. A sink's fallback is in the same set, so a set
+ * is freed only once none of its workers runs. */
+typedef struct s_set {
+    s_sink_t *sinks;
+    size_t n;
+    struct s_set *next; /* the next set in sg_notify.stopping */
+} s_set_t;
 
 struct sg_notify {
     const sg_clock_t *clock; /* borrowed */
-    s_sink_t *sinks;
-    size_t n_sinks;
+    s_set_t live;            /* the sinks of the config in force */
+    s_set_t *stopping;       /* sets replaced by reloads, while a worker of theirs finishes */
+    bool active;             /* deliver (sg_notify_set_active); new sinks start so */
+    sg_notify_stats_t gone;  /* counters of the stopped sinks no sink of the same name took */
     char *path;           /* the journal file */
     char *tmp_dir;        /* a private outbox's directory, removed by destroy; NULL: shared */
     sg_journal_t *poster; /* post's own connection (the caller's thread) */
@@ -356,7 +370,7 @@ static int s_load(s_sink_t *s, uint64_t seq, sg_outcome_t **out)
 
 static const char *s_fallback_name(const s_sink_t *s)
 {
-    return s->fallback >= 0 ? s->owner->sinks[s->fallback].cfg->name : NULL;
+    return s->fallback ? s->fallback->cfg->name : NULL;
 }
 
 /* Dead-letters rows: journaled, logged by dedup key, handed to the fallback. */
@@ -382,8 +396,8 @@ static void s_dead_letter(s_sink_t *s, const uint64_t *seqs, size_t n, const cha
     pthread_mutex_lock(&s->mu);
     s->stats.dead += n;
     pthread_mutex_unlock(&s->mu);
-    if (s->fallback >= 0)
-        s_kick(&s->owner->sinks[s->fallback]);
+    if (s->fallback)
+        s_kick(s->fallback);
 }
 
 /* Rows that have waited through `limit` failed attempts are dead letters;
@@ -623,6 +637,10 @@ static void *s_worker(void *arg)
         }
         s_work_fini(&w);
     }
+    pthread_mutex_lock(&s->mu);
+    s->exited = true;
+    pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 
@@ -662,16 +680,50 @@ static uint64_t s_seed(const char *name, int64_t wall)
     return h ^ (uint64_t)wall;
 }
 
-/* The sink's own journal connection, its outbox state and its retry rules. */
-static int s_sink_outbox(s_sink_t *s, sg_config_errors_t *errs)
+/* Before the worker starts: the host table, the sink's own journal
+ * connection and its plugin instance. Nothing here reads the sink's outbox
+ * state, which the old worker of the same name may still be changing. */
+static int s_sink_prepare(s_sink_t *s, sg_config_errors_t *errs)
+{
+    const sg_sink_cfg_t *sc = s->cfg;
+    s->host.abi_version = SG_PLUGIN_ABI_VERSION;
+    s->host.struct_size = (uint32_t)sizeof s->host;
+    s->host.instance = sg_pluginlib_sink_name(sc);
+    s->host.log = s_host_log;
+    s->host.now_ms = s_host_now_ms;
+    s->host.host_data = s;
+    s->log_tag = sg_strdupf("sink:%s", sg_pluginlib_sink_name(sc));
+    if (!s->log_tag || s_sink_sync_init(s) != SG_OK) {
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': out of memory while starting",
+                           sg_pluginlib_sink_name(sc));
+        return SG_ENOMEM;
+    }
+    s->paused = !s->owner->active; /* a standby's sinks wait until it leads */
+    s->j = sg_journal_open(s->owner->path);
+    int rc = s->j ? sg_journal_outbox_init(s->j, true) : SG_EIO;
+    if (rc != SG_OK) {
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': cannot open its outbox in the journal",
+                           sg_pluginlib_sink_name(sc));
+        return rc;
+    }
+    s_log_options(s);
+    if (s->lib.plugin->init(&s->host, s->lib.options, s->lib.n_options, &s->ctx) != 0) {
+        sg_pluginlib_error(errs, &sc->mark, "sink '%s': plugin '%s' failed to start (see the log)",
+                           sg_pluginlib_sink_name(sc), s->lib.plugin->name);
+        return SG_ECONFIG;
+    }
+    s->inited = true;
+    return SG_OK;
+}
+
+/* Reads the sink's outbox state (cursor, failures), fills in its retry
+ * rules and starts its worker: only while no other worker of its name runs. */
+static int s_sink_run(s_sink_t *s, sg_config_errors_t *errs)
 {
     const sg_sink_cfg_t *sc = s->cfg;
     bool created = false;
-    s->j = sg_journal_open(s->owner->path);
-    int rc = s->j ? sg_journal_outbox_init(s->j, true) : SG_EIO;
-    rc = rc ? rc
-            : sg_journal_outbox_sink(s->j, sg_pluginlib_sink_name(sc), &s->cursor, &s->failures,
-                                     &created);
+    int rc = sg_journal_outbox_sink(s->j, sg_pluginlib_sink_name(sc), &s->cursor, &s->failures,
+                                    &created);
     if (rc != SG_OK) {
         sg_pluginlib_error(errs, &sc->mark, "sink '%s': cannot open its outbox in the journal",
                            sg_pluginlib_sink_name(sc));
@@ -687,35 +739,6 @@ static int s_sink_outbox(s_sink_t *s, sg_config_errors_t *errs)
                             " of the log (earlier outcomes are not sent to it)", s->cursor);
     else if (pending > 0)
         sg_info(s->log_tag, "resuming: %ld notice%s pending", pending, pending == 1 ? "" : "s");
-    return SG_OK;
-}
-
-/* Calls init and starts the worker. */
-static int s_sink_start(s_sink_t *s, sg_config_errors_t *errs)
-{
-    const sg_sink_cfg_t *sc = s->cfg;
-    s->host.abi_version = SG_PLUGIN_ABI_VERSION;
-    s->host.struct_size = (uint32_t)sizeof s->host;
-    s->host.instance = sg_pluginlib_sink_name(sc);
-    s->host.log = s_host_log;
-    s->host.now_ms = s_host_now_ms;
-    s->host.host_data = s;
-    s->log_tag = sg_strdupf("sink:%s", sg_pluginlib_sink_name(sc));
-    if (!s->log_tag || s_sink_sync_init(s) != SG_OK) {
-        sg_pluginlib_error(errs, &sc->mark, "sink '%s': out of memory while starting",
-                           sg_pluginlib_sink_name(sc));
-        return SG_ENOMEM;
-    }
-    int rc = s_sink_outbox(s, errs);
-    if (rc != SG_OK)
-        return rc;
-    s_log_options(s);
-    if (s->lib.plugin->init(&s->host, s->lib.options, s->lib.n_options, &s->ctx) != 0) {
-        sg_pluginlib_error(errs, &sc->mark, "sink '%s': plugin '%s' failed to start (see the log)",
-                           sg_pluginlib_sink_name(sc), s->lib.plugin->name);
-        return SG_ECONFIG;
-    }
-    s->inited = true;
     if (pthread_create(&s->thread, NULL, s_worker, s) != 0) {
         sg_pluginlib_error(errs, &sc->mark, "sink '%s': cannot start its worker thread",
                            sg_pluginlib_sink_name(sc));
@@ -726,18 +749,38 @@ static int s_sink_start(s_sink_t *s, sg_config_errors_t *errs)
     return SG_OK;
 }
 
-static void s_sink_stop(s_sink_t *s)
+/* Asks the worker to stop; it finishes the delivery in progress. Never waits. */
+static void s_sink_ask_stop(s_sink_t *s)
+{
+    if (!s->thread_started)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static bool s_exited(s_sink_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool exited = s->exited;
+    pthread_mutex_unlock(&s->mu);
+    return exited;
+}
+
+/* Stops the worker (waiting for its delivery in progress), closes the
+ * plugin and the journal connection. `report`: log what is still pending
+ * (not when a sink of the same name goes on with it). */
+static void s_sink_stop(s_sink_t *s, bool report)
 {
     if (s->thread_started) {
-        pthread_mutex_lock(&s->mu);
-        s->stop = true;
-        pthread_cond_broadcast(&s->wake);
-        pthread_mutex_unlock(&s->mu);
+        s_sink_ask_stop(s);
         pthread_join(s->thread, NULL);
         s->thread_started = false;
     }
-    long left =
-        s->j ? sg_journal_outbox_count(s->j, sg_pluginlib_sink_name(s->cfg), SG_OUTBOX_PENDING) : 0;
+    long left = s->j && report ? sg_journal_outbox_count(s->j, sg_pluginlib_sink_name(s->cfg),
+                                                         SG_OUTBOX_PENDING)
+                               : 0;
     if (left > 0)
         sg_warn(s->log_tag, "%ld notice%s not delivered yet%s", left, left == 1 ? "" : "s",
                 s->owner->tmp_dir ? " (lost: this outbox is temporary)"
@@ -759,21 +802,21 @@ static void s_sink_stop(s_sink_t *s)
     sg_pluginlib_unload(&s->lib);
 }
 
-/* Resolves each sink's fallback to an index. */
-static int s_resolve_fallbacks(sg_notify_t *n, sg_config_errors_t *errs)
+/* Resolves each sink's fallback to a sink of the same set. */
+static int s_resolve_fallbacks(s_set_t *set, sg_config_errors_t *errs)
 {
     int rc = SG_OK;
-    for (size_t i = 0; i < n->n_sinks; i++) {
-        s_sink_t *s = &n->sinks[i];
-        s->fallback = -1;
+    for (size_t i = 0; i < set->n; i++) {
+        s_sink_t *s = &set->sinks[i];
+        s->fallback = NULL;
         if (!s->cfg->fallback)
             continue;
-        for (size_t k = 0; k < n->n_sinks; k++) {
-            if (k != i && n->sinks[k].cfg->name &&
-                strcmp(n->sinks[k].cfg->name, s->cfg->fallback) == 0)
-                s->fallback = (int)k;
+        for (size_t k = 0; k < set->n; k++) {
+            if (k != i && set->sinks[k].cfg->name &&
+                strcmp(set->sinks[k].cfg->name, s->cfg->fallback) == 0)
+                s->fallback = &set->sinks[k];
         }
-        if (s->fallback < 0) {
+        if (!s->fallback) {
             sg_pluginlib_error(errs, &s->cfg->mark,
                                "sink '%s': fallback '%s' is not another configured sink",
                                sg_pluginlib_sink_name(s->cfg), s->cfg->fallback);
@@ -781,6 +824,101 @@ static int s_resolve_fallbacks(sg_notify_t *n, sg_config_errors_t *errs)
         }
     }
     return rc;
+}
+
+/* Loads, checks and prepares the sinks of cfg into *set, no worker started.
+ * On failure what was made stays in *set for s_set_close. */
+static int s_set_prepare(sg_notify_t *n, s_set_t *set, const sg_config_t *cfg,
+                         sg_config_errors_t *errs)
+{
+    set->sinks = calloc(cfg->n_sinks ? cfg->n_sinks : 1, sizeof *set->sinks);
+    if (!set->sinks)
+        return SG_ENOMEM;
+    set->n = cfg->n_sinks;
+    bool failed = false;
+    for (size_t i = 0; i < set->n; i++) {
+        set->sinks[i].owner = n;
+        set->sinks[i].cfg = &cfg->sinks[i];
+        if (sg_pluginlib_load(&set->sinks[i].lib, cfg, &cfg->sinks[i], errs) != SG_OK)
+            failed = true;
+    }
+    if (failed || s_resolve_fallbacks(set, errs) != SG_OK)
+        return SG_ECONFIG;
+    for (size_t i = 0; i < set->n; i++) {
+        int rc = s_sink_prepare(&set->sinks[i], errs);
+        if (rc != SG_OK)
+            return rc;
+    }
+    return SG_OK;
+}
+
+/* The live sink called `name`, or NULL. */
+static s_sink_t *s_live_sink(sg_notify_t *n, const char *name)
+{
+    for (size_t i = 0; i < n->live.n; i++) {
+        if (strcmp(sg_pluginlib_sink_name(n->live.sinks[i].cfg), name) == 0)
+            return &n->live.sinks[i];
+    }
+    return NULL;
+}
+
+/* Stops every sink of the set (see s_sink_stop) and frees it. `report`:
+ * log the notices still pending of the sinks no live sink of the same name
+ * takes over. */
+static void s_set_close(sg_notify_t *n, s_set_t *set, bool report)
+{
+    for (size_t i = 0; set->sinks && i < set->n; i++) {
+        s_sink_t *s = &set->sinks[i];
+        bool heir = set != &n->live && s_live_sink(n, sg_pluginlib_sink_name(s->cfg));
+        s_sink_stop(s, report && !heir);
+    }
+    free(set->sinks);
+    set->sinks = NULL;
+    set->n = 0;
+}
+
+/* A worker of a replaced set that still runs: the first, or the first
+ * called `name`; NULL when none. */
+static s_sink_t *s_stopping_worker(sg_notify_t *n, const char *name)
+{
+    for (s_set_t *set = n->stopping; set; set = set->next) {
+        for (size_t i = 0; i < set->n; i++) {
+            s_sink_t *s = &set->sinks[i];
+            if (s->thread_started &&
+                (!name || strcmp(sg_pluginlib_sink_name(s->cfg), name) == 0))
+                return s;
+        }
+    }
+    return NULL;
+}
+
+static void s_add_stats(sg_notify_stats_t *out, const sg_notify_stats_t *in)
+{
+    out->queued += in->queued;
+    out->delivered += in->delivered;
+    out->retries += in->retries;
+    out->dead += in->dead;
+    out->grouped += in->grouped;
+}
+
+/* Joins a replaced sink's worker that has exited; its counters go to the
+ * live sink of its name, or to the notify's own. */
+static void s_sink_join(sg_notify_t *n, s_sink_t *s)
+{
+    pthread_join(s->thread, NULL);
+    s->thread_started = false;
+    pthread_mutex_lock(&s->mu);
+    sg_notify_stats_t st = s->stats;
+    memset(&s->stats, 0, sizeof s->stats);
+    pthread_mutex_unlock(&s->mu);
+    s_sink_t *heir = s_live_sink(n, sg_pluginlib_sink_name(s->cfg));
+    if (!heir || !heir->sync_ready) {
+        s_add_stats(&n->gone, &st);
+        return;
+    }
+    pthread_mutex_lock(&heir->mu);
+    s_add_stats(&heir->stats, &st);
+    pthread_mutex_unlock(&heir->mu);
 }
 
 /* A private outbox: a journal in a new temporary directory. */
@@ -823,6 +961,7 @@ sg_notify_t *sg_notify_open(const sg_config_t *cfg, const sg_clock_t *clock,
     if (!n)
         return NULL;
     n->clock = clock;
+    n->active = cfg->leader.mode == SG_LEADER_NONE; /* else once it leads */
     int prc = journal_path ? ((n->path = sg_strdupf("%s", journal_path)) ? SG_OK : SG_ENOMEM)
                            : s_private_path(n);
     if (prc != SG_OK || !(n->poster = sg_journal_open(n->path)) ||
@@ -831,22 +970,10 @@ sg_notify_t *sg_notify_open(const sg_config_t *cfg, const sg_clock_t *clock,
                            "notify: cannot open the outbox in '%s'", n->path ? n->path : "?");
         goto fail;
     }
-    n->sinks = calloc(cfg->n_sinks ? cfg->n_sinks : 1, sizeof *n->sinks);
-    if (!n->sinks)
+    if (s_set_prepare(n, &n->live, cfg, errs) != SG_OK)
         goto fail;
-    n->n_sinks = cfg->n_sinks;
-    bool failed = false;
-    for (size_t i = 0; i < n->n_sinks; i++) {
-        n->sinks[i].owner = n;
-        n->sinks[i].cfg = &cfg->sinks[i];
-        if (sg_pluginlib_load(&n->sinks[i].lib, cfg, &cfg->sinks[i], errs) != SG_OK)
-            failed = true;
-    }
-    if (failed || s_resolve_fallbacks(n, errs) != SG_OK)
-        goto fail;
-    for (size_t i = 0; i < n->n_sinks; i++) {
-        n->sinks[i].paused = cfg->leader.mode != SG_LEADER_NONE; /* until it leads */
-        if (s_sink_start(&n->sinks[i], errs) != SG_OK)
+    for (size_t i = 0; i < n->live.n; i++) {
+        if (s_sink_run(&n->live.sinks[i], errs) != SG_OK)
             goto fail;
     }
     return n;
@@ -861,18 +988,87 @@ sg_notify_t *sg_notify_new(const sg_config_t *cfg, const sg_clock_t *clock,
     return sg_notify_open(cfg, clock, NULL, errs);
 }
 
+int sg_notify_reload(sg_notify_t *n, const sg_config_t *next, sg_config_errors_t *errs)
+{
+    if (!n)
+        return SG_EINVAL;
+    s_set_t fresh = {0};
+    s_set_t *old = calloc(1, sizeof *old);
+    int rc = old ? s_set_prepare(n, &fresh, next, errs) : SG_ENOMEM;
+    if (rc != SG_OK) {
+        if (rc == SG_ENOMEM)
+            sg_pluginlib_error(errs, &(sg_mark_t){next->path, 1, 1},
+                               "notify: out of memory while starting the new sinks");
+        s_set_close(n, &fresh, false);
+        free(old);
+        return rc; /* the sinks in force go on */
+    }
+    *old = n->live;
+    n->live = fresh;
+    for (size_t i = 0; i < old->n; i++)
+        s_sink_ask_stop(&old->sinks[i]);
+    old->next = n->stopping;
+    n->stopping = old;
+    for (size_t i = 0; i < n->live.n; i++) {
+        s_sink_t *s = &n->live.sinks[i];
+        s->waiting = true;
+        if (s_stopping_worker(n, sg_pluginlib_sink_name(s->cfg)))
+            sg_info(s->log_tag, "starts once the sink's previous worker has finished its "
+                                "delivery in progress");
+    }
+    sg_notify_tick(n); /* sinks without a worker of their name still running start now */
+    return SG_OK;
+}
+
+void sg_notify_tick(sg_notify_t *n)
+{
+    if (!n)
+        return;
+    for (s_set_t **pp = &n->stopping; *pp;) {
+        s_set_t *set = *pp;
+        bool running = false;
+        for (size_t i = 0; i < set->n; i++) {
+            s_sink_t *s = &set->sinks[i];
+            if (s->thread_started && s_exited(s))
+                s_sink_join(n, s);
+            running = running || s->thread_started;
+        }
+        if (running) {
+            pp = &set->next;
+            continue;
+        }
+        *pp = set->next;
+        s_set_close(n, set, true);
+        free(set);
+    }
+    for (size_t i = 0; i < n->live.n; i++) {
+        s_sink_t *s = &n->live.sinks[i];
+        if (!s->waiting || s_stopping_worker(n, sg_pluginlib_sink_name(s->cfg)))
+            continue;
+        sg_config_errors_t quiet; /* a failure is logged once, then retried quietly */
+        sg_config_errors_init(&quiet);
+        if (s_sink_run(s, s->start_failed ? &quiet : NULL) == SG_OK)
+            s->waiting = false;
+        else
+            s->start_failed = true;
+        sg_config_errors_fini(&quiet);
+    }
+}
+
 void sg_notify_wake(sg_notify_t *n)
 {
-    for (size_t i = 0; n && i < n->n_sinks; i++) {
-        if (n->sinks[i].sync_ready)
-            s_kick(&n->sinks[i]);
+    for (size_t i = 0; n && i < n->live.n; i++) {
+        if (n->live.sinks[i].sync_ready)
+            s_kick(&n->live.sinks[i]);
     }
 }
 
 void sg_notify_set_active(sg_notify_t *n, bool active)
 {
-    for (size_t i = 0; n && i < n->n_sinks; i++) {
-        s_sink_t *s = &n->sinks[i];
+    if (n)
+        n->active = active;
+    for (size_t i = 0; n && i < n->live.n; i++) {
+        s_sink_t *s = &n->live.sinks[i];
         if (!s->sync_ready)
             continue;
         pthread_mutex_lock(&s->mu);
@@ -897,39 +1093,63 @@ int sg_notify_post(sg_notify_t *n, const sg_outcome_t *o)
     return SG_OK;
 }
 
-static void s_add_stats(sg_notify_stats_t *out, const sg_notify_stats_t *in)
+/* Adds the counters of the sinks of `set` (those called `name`, when not
+ * NULL) to *out; returns how many sinks matched. */
+static size_t s_set_stats(s_set_t *set, const char *name, sg_notify_stats_t *out)
 {
-    out->queued += in->queued;
-    out->delivered += in->delivered;
-    out->retries += in->retries;
-    out->dead += in->dead;
-    out->grouped += in->grouped;
+    size_t found = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        s_sink_t *s = &set->sinks[i];
+        if (!s->sync_ready || (name && strcmp(sg_pluginlib_sink_name(s->cfg), name) != 0))
+            continue;
+        pthread_mutex_lock(&s->mu);
+        s_add_stats(out, &s->stats);
+        pthread_mutex_unlock(&s->mu);
+        found++;
+    }
+    return found;
 }
 
 void sg_notify_stats(sg_notify_t *n, sg_notify_stats_t *out)
 {
     memset(out, 0, sizeof *out);
-    for (size_t i = 0; n && i < n->n_sinks; i++) {
-        s_sink_t *s = &n->sinks[i];
-        pthread_mutex_lock(&s->mu);
-        s_add_stats(out, &s->stats);
-        pthread_mutex_unlock(&s->mu);
-    }
+    if (!n)
+        return;
+    s_add_stats(out, &n->gone);
+    s_set_stats(&n->live, NULL, out);
+    for (s_set_t *set = n->stopping; set; set = set->next)
+        s_set_stats(set, NULL, out);
 }
 
 int sg_notify_sink_stats(sg_notify_t *n, const char *sink, sg_notify_stats_t *out)
 {
     memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < n->n_sinks; i++) {
-        s_sink_t *s = &n->sinks[i];
-        if (strcmp(sg_pluginlib_sink_name(s->cfg), sink) != 0)
-            continue;
+    if (!n)
+        return SG_ENOTFOUND;
+    size_t found = s_set_stats(&n->live, sink, out);
+    for (s_set_t *set = n->stopping; set; set = set->next)
+        found += s_set_stats(set, sink, out);
+    return found ? SG_OK : SG_ENOTFOUND;
+}
+
+/* Lets the replaced sinks' workers finish and the new sinks start, until
+ * `deadline`. Returns 0 or SG_ETIMEOUT. */
+static int s_hand_over(sg_notify_t *n, const struct timespec *deadline)
+{
+    for (;;) {
+        sg_notify_tick(n);
+        s_sink_t *s = s_stopping_worker(n, NULL);
+        if (!s)
+            return SG_OK;
         pthread_mutex_lock(&s->mu);
-        s_add_stats(out, &s->stats);
+        while (!s->exited) {
+            if (pthread_cond_timedwait(&s->idle, &s->mu, deadline) == ETIMEDOUT && !s->exited) {
+                pthread_mutex_unlock(&s->mu);
+                return SG_ETIMEOUT;
+            }
+        }
         pthread_mutex_unlock(&s->mu);
-        return SG_OK;
     }
-    return SG_ENOTFOUND;
 }
 
 int sg_notify_drain(sg_notify_t *n, int64_t timeout_ms)
@@ -937,12 +1157,14 @@ int sg_notify_drain(sg_notify_t *n, int64_t timeout_ms)
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     s_add_ms(&deadline, timeout_ms > 0 ? timeout_ms : 0);
+    if (n && s_hand_over(n, &deadline) != SG_OK)
+        return SG_ETIMEOUT;
     /* Passes until one finds every sink idle at once: a dead letter handed
      * to a fallback makes a sink that was idle busy again. */
     for (bool settled = !n; !settled;) {
         settled = true;
-        for (size_t i = 0; i < n->n_sinks; i++) {
-            s_sink_t *s = &n->sinks[i];
+        for (size_t i = 0; i < n->live.n; i++) {
+            s_sink_t *s = &n->live.sinks[i];
             if (!s->thread_started)
                 continue;
             pthread_mutex_lock(&s->mu);
@@ -965,14 +1187,17 @@ void sg_notify_destroy(sg_notify_t **np)
     if (!np || !*np)
         return;
     sg_notify_t *n = *np;
-    if (n->sinks) {
-        if (sg_notify_drain(n, S_DESTROY_DRAIN_MS) != SG_OK)
-            sg_info(S_MODULE, "sinks still busy after %d ms; stopping them",
-                    (int)S_DESTROY_DRAIN_MS);
-        for (size_t i = 0; i < n->n_sinks; i++)
-            s_sink_stop(&n->sinks[i]);
+    if (n->live.sinks && sg_notify_drain(n, S_DESTROY_DRAIN_MS) != SG_OK)
+        sg_info(S_MODULE, "sinks still busy after %d ms; stopping them", (int)S_DESTROY_DRAIN_MS);
+    for (size_t i = 0; i < n->live.n; i++) /* every worker asked first: they stop together */
+        s_sink_ask_stop(&n->live.sinks[i]);
+    while (n->stopping) { /* the replaced ones first: the live ones report what is pending */
+        s_set_t *set = n->stopping;
+        n->stopping = set->next;
+        s_set_close(n, set, true);
+        free(set);
     }
-    free(n->sinks);
+    s_set_close(n, &n->live, true);
     sg_journal_close(&n->poster);
     s_remove_private(n);
     free(n->path);

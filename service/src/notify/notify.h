@@ -36,9 +36,20 @@
  * Time: backoff and group windows use the injected clock (a fake clock's
  * sleep advances it); waiting for work uses condition variables.
  *
- * Thread rules: wake, post, stats, drain and destroy are called from one
- * thread (the loop thread). No call waits for a plugin or a sink, except
- * drain and destroy. Each takes a NULL notify as one without sinks. */
+ * One worker per sink at a time: a sink's outbox state (its cursor, its
+ * pending rows, its count of failures) is read by its worker when it starts
+ * and kept by that worker alone; two workers of one name would route and
+ * deliver the same notices twice. So a reload (sg_notify_reload) asks the
+ * old workers to stop, each after the delivery it has in hand (which may
+ * take up to the plugin's timeout), and starts a new sink only once the old
+ * worker of its name has exited, from sg_notify_tick on the loop; a sink of
+ * a new name starts at once. Nothing waits meanwhile: notices stay in the
+ * outbox, and the new sink resumes from where the old one stopped.
+ *
+ * Thread rules: open, reload, tick, wake, post, stats, drain and destroy are
+ * called from one thread (the loop thread). No call waits for a plugin or a
+ * sink, except drain and destroy. Each takes a NULL notify as one without
+ * sinks. */
 #ifndef SG_NOTIFY_H
 #define SG_NOTIFY_H
 
@@ -50,7 +61,8 @@
 
 typedef struct sg_notify sg_notify_t;
 
-/* Counters since the notify was opened (not kept across restarts). */
+/* Counters since the notify was opened (kept across reloads, not across
+ * restarts). */
 typedef struct {
     uint64_t queued;    /* notices routed to a sink */
     uint64_t delivered; /* notices delivered (a group counts each member) */
@@ -66,7 +78,7 @@ int sg_notify_check(const sg_config_t *cfg, sg_config_errors_t *errs);
 /* Loads, checks and starts every sink, delivering from the outcome log of
  * the journal at `journal_path` (created when missing; the caller appends
  * outcomes to it with sg_journal_outcome and then calls sg_notify_wake).
- * Borrows cfg and clock. Returns NULL with errors appended when the outbox
+ * Borrows cfg and clock until destroy. Returns NULL with errors appended when the outbox
  * cannot be opened, a plugin cannot be loaded, is of another ABI, rejects
  * its options or fails to init, or a fallback names no other sink. */
 sg_notify_t *sg_notify_open(const sg_config_t *cfg, const sg_clock_t *clock,
@@ -78,6 +90,22 @@ sg_notify_t *sg_notify_open(const sg_config_t *cfg, const sg_clock_t *clock,
 sg_notify_t *sg_notify_new(const sg_config_t *cfg, const sg_clock_t *clock,
                            sg_config_errors_t *errs);
 
+/* A reload: replaces the sinks with those of `next` (borrowed until
+ * destroy). Loads, checks and inits every new sink first; when one fails
+ * (its plugin cannot be loaded or rejects its options, its init fails, a
+ * fallback names no other sink) the errors are appended, nothing changes
+ * and the sinks in force go on: SG_ECONFIG (SG_ENOMEM, SG_EINVAL for a
+ * NULL notify). Else the old workers are asked to stop and the new sinks
+ * start as the rule above says, with the notify's current activity (a
+ * leader's new sinks deliver, a standby's stay paused): 0. Never waits for
+ * a sink. Counters of a sink go on in the new sink of the same name; those
+ * of a sink no longer configured stay in the totals. */
+int sg_notify_reload(sg_notify_t *n, const sg_config_t *next, sg_config_errors_t *errs);
+
+/* The loop's periodic call: joins the old workers that have exited (their
+ * plugins closed) and starts the new sinks they held back. Never waits. */
+void sg_notify_tick(sg_notify_t *n);
+
 /* New outcomes are in the log: wakes every sink's worker. Never blocks on
  * a sink. */
 void sg_notify_wake(sg_notify_t *n);
@@ -86,7 +114,8 @@ void sg_notify_wake(sg_notify_t *n);
  * sinks start paused: they deliver nothing and the outbox waits (a paused
  * sink counts as idle for sg_notify_drain). active true resumes delivery
  * from where each sink's cursor stands; false pauses again (a delivery in
- * progress finishes). Any thread. */
+ * progress finishes). The notify keeps the state: sinks a reload starts
+ * take it. The loop thread. */
 void sg_notify_set_active(sg_notify_t *n, bool active);
 
 /* Appends `o` (finished) to the outcome log through notify's own journal
@@ -99,13 +128,15 @@ void sg_notify_stats(sg_notify_t *n, sg_notify_stats_t *out);
 /* One sink's counters; 0 or SG_ENOTFOUND. */
 int sg_notify_sink_stats(sg_notify_t *n, const char *sink, sg_notify_stats_t *out);
 
-/* Waits until every sink has nothing pending and has seen every wake, or
+/* Waits until the old workers of a reload have exited and their new sinks
+ * started, and every sink has nothing pending and has seen every wake, or
  * `timeout_ms` passed on the real clock; returns 0 or SG_ETIMEOUT. A sink
  * that is down, or a group window still open, keeps it waiting. */
 int sg_notify_drain(sg_notify_t *n, int64_t timeout_ms);
 
-/* Lets the sinks catch up for up to 1 s, stops the workers (notices still
- * pending stay in the outbox for the next start), closes the plugins, frees. */
+/* Lets the sinks catch up for up to 1 s, stops the workers, the old ones of
+ * a reload too (waiting for the deliveries in hand; notices still pending
+ * stay in the outbox for the next start), closes the plugins, frees. */
 void sg_notify_destroy(sg_notify_t **n);
 
 /* The backoff cap after `streak` (>= 1) failures in a row:
