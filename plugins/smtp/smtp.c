@@ -122,9 +122,11 @@ static void s_subject(s_buf_t *b, const char *text)
     }
     size_t len = strlen(text), at = 0;
     while (at < len) {
-        size_t take = len - at < S_WORD_BYTES ? len - at : S_WORD_BYTES;
-        while (at + take < len && take > 0 && ((unsigned char)text[at + take] & 0xc0) == 0x80)
-            take--; /* end the word on a character boundary */
+        size_t take = len - at < S_WORD_BYTES ? len - at : S_WORD_BYTES, cut = take;
+        while (at + cut < len && cut > 0 && ((unsigned char)text[at + cut] & 0xc0) == 0x80)
+            cut--; /* end the word on a character boundary */
+        if (cut > 0) /* none in the word: not UTF-8, cut where it is full */
+            take = cut;
         char word[SG_TEXT_BASE64_LEN(S_WORD_BYTES)];
         sg_text_base64(text + at, take, word);
         s_puts(b, at > 0 ? "\r\n =?UTF-8?B?" : "=?UTF-8?B?");

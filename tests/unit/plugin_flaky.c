@@ -42,6 +42,7 @@ static const sg_plugin_config_key_t s_keys[] = {
     {"retry_first", SG_CFG_INT, "0", 0, 0, "deliveries answered with RETRY before OK"},
     {"fatal", SG_CFG_BOOL, "false", 0, 0, "answer every delivery with FATAL"},
     {"token", SG_CFG_STRING, NULL, 0, 1, "a secret that is never used"},
+    {"hold", SG_CFG_DURATION, "0", 0, 0, "a duration that is never used"},
     {"down_file", SG_CFG_STRING, NULL, 0, 0, "RETRY while this file exists"},
     {"record", SG_CFG_STRING, NULL, 0, 0, "append each delivered outcome's JSON here"},
     {"hold_file", SG_CFG_STRING, NULL, 0, 0, "hold each delivery while this file exists"},

@@ -862,6 +862,26 @@ static void test_policy_durations_must_be_ordered_and_positive(void **state)
                         "t.yaml:15:18: 'suspect_after' must be greater than 0");
 }
 
+/* A duration the syntax reads but beyond 100 years is refused: 3 x such a
+ * suspect_after (report_max_age's default) overflowed in the loader, and
+ * the engine adds cooldown and the others to the clock (found with the fuzz
+ * build's UBSan). The longest one allowed loads, with its defaults. */
+static void test_durations_longer_than_100_years_are_errors(void **state)
+{
+    s_expect_only_error(BASE "policy:\n  suspect_after: 9223372036854775807\n",
+                        "t.yaml:15:18: 'suspect_after' must be at most 100 years "
+                        "(3153600000000 ms), not '9223372036854775807'");
+    s_expect_only_error(BASE "policy:\n  cooldown: 876001h\n",
+                        "t.yaml:15:13: 'cooldown' must be at most 100 years (3153600000000 ms), "
+                        "not '876001h'");
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE "policy:\n  suspect_after: 875999h\n"
+                                          "  hold_down: 3153600000000\n", &r);
+    assert_int_equal(c->policy.hold_down_ms, SG_CFG_DURATION_MAX_MS);
+    assert_int_equal(c->policy.report_max_age_ms, 3 * (SG_CFG_DURATION_MAX_MS - 3600000LL));
+    s_done(&r);
+}
+
 static void test_poll_initial_must_not_exceed_poll_max(void **state)
 {
     s_expect_only_error(BASE "provider:\n  poll_initial: 10s\n",
@@ -1386,6 +1406,7 @@ int main(void)
         cmocka_unit_test(test_bad_maintenance_windows_are_errors),
         cmocka_unit_test(test_bad_approval_and_budget_values_are_errors),
         cmocka_unit_test(test_policy_durations_must_be_ordered_and_positive),
+        cmocka_unit_test(test_durations_longer_than_100_years_are_errors),
         cmocka_unit_test(test_poll_initial_must_not_exceed_poll_max),
         cmocka_unit_test(test_only_the_sim_provider_is_built_in),
         cmocka_unit_test(test_fault_needs_a_known_method_a_defined_collection_and_one_effect),

@@ -188,6 +188,17 @@ static void test_schedule_every_counts_from_the_given_time(void **state)
     s_expect_next("@daily", "UTC", s_utc(2026, 3, 4, 10, 0), s_utc(2026, 3, 5, 0, 0));
 }
 
+/* An interval the syntax reads but that passes INT64_MAX from now never
+ * runs, without a signed overflow on the way (found by fuzz_schedule). */
+static void test_schedule_every_beyond_int64_never_runs(void **state)
+{
+    (void)state;
+    int64_t now = s_utc(2026, 3, 4, 10, 0);
+    assert_true(s_next("@every 9223372036854775807", "UTC", now) == -1);
+    assert_true(s_next("@every 9223372036854775807", "UTC", 0) == INT64_MAX);
+    assert_true(s_next("@every 2562047788015h", "UTC", now) == -1);
+}
+
 /* ---- drill runs ------------------------------------------------------------------- */
 
 typedef struct {
@@ -643,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_schedule_zone_names_are_checked),
         cmocka_unit_test(test_schedule_days_of_week_and_month_follow_cron),
         cmocka_unit_test(test_schedule_every_counts_from_the_given_time),
+        cmocka_unit_test(test_schedule_every_beyond_int64_never_runs),
         cmocka_unit_test(test_drill_tests_each_collection_then_reverts_and_meets_objectives),
         cmocka_unit_test(test_drill_reports_objectives_missed),
         cmocka_unit_test(test_drill_uses_the_app_consistent_point_and_its_time_for_rpo),

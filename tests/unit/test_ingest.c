@@ -631,6 +631,42 @@ static void test_replication_numbers_out_of_bounds_are_malformed(void **state)
     assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
 }
 
+/* The bounds hold for a send time near INT64_MAX: nothing overflows (found
+ * by fuzz_ingest). A report sent far in the future but consistent in itself
+ * is stale, not malformed. */
+static void test_replication_bounds_hold_for_the_largest_send_times(void **state)
+{
+    fx_t *fx = *state;
+    msg_t m;
+    s_repl(&m, "col-1");
+    m.ev.sent_at_ms = INT64_MAX - 100;
+    m.repl.last_replicated_ms = INT64_MAX - 200;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_STALE);
+    s_repl(&m, "col-1");
+    m.ev.sent_at_ms = INT64_MAX - 47;
+    m.repl.last_replicated_ms = 1; /* ten years and more before it */
+    assert_int_equal(s_offer(fx, &m), SG_DROP_MALFORMED);
+}
+
+/* A max_skew as large as the config allows (any duration) takes every event
+ * from the future, however far: now + max_skew must not overflow. */
+static void test_largest_max_skew_takes_any_future_send_time(void **state)
+{
+    (void)state;
+    sg_config_t cfg = s_cfg();
+    cfg.bus.max_skew_ms = INT64_MAX;
+    fx_t *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    fx->ig = sg_ingest_new(&cfg);
+    assert_non_null(fx->ig);
+    msg_t m;
+    s_heartbeat(&m, "obs-a", "A", 1);
+    m.ev.sent_at_ms = INT64_MAX;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    sg_ingest_destroy(&fx->ig);
+    free(fx);
+}
+
 /* Replication reports count only from observers at the collection's primary
  * or replica site, or the ones its replication_observers lists. */
 static void test_replication_report_from_another_site_is_foreign(void **state)
@@ -709,6 +745,8 @@ int main(void)
         T(test_accept_without_an_output_still_counts),
         T(test_replication_numbers_out_of_bounds_are_malformed),
         T(test_replication_report_from_another_site_is_foreign),
+        T(test_replication_bounds_hold_for_the_largest_send_times),
+        cmocka_unit_test(test_largest_max_skew_takes_any_future_send_time),
         cmocka_unit_test(test_config_without_observers_drops_everything_as_unknown),
         cmocka_unit_test(test_many_observers_are_all_found),
         cmocka_unit_test(test_reason_names_and_topics_are_stable),

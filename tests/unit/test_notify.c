@@ -93,6 +93,7 @@ static sg_sink_cfg_t *add_sink(fx_t *fx, const char *name, const char *plugin)
 {
     size_t i = fx->cfg.n_sinks++;
     sg_sink_cfg_t *s = &fx->sinks[i];
+    *s = (sg_sink_cfg_t){0};
     s->name = (char *)name;
     s->plugin = (char *)plugin;
     s->options = fx->opts[i];
@@ -993,13 +994,36 @@ static void test_fsync_must_be_true_or_false(void **state)
     assert_mentions(e, "true or false");
 }
 
+/* A flaky sink (the test plugin) with the one option key=value: the error
+ * the check gives for it, at t.yaml:31:7, or NULL when the check passes. */
+static const char *flaky_option_error(fx_t *fx, const char *key, const char *value)
+{
+    add_option(add_flaky(fx, "flaky"), key, value);
+    if (sg_notify_check(&fx->cfg, &fx->errs) == SG_OK)
+        return NULL;
+    const char *e = find_error(fx, key);
+    assert_mentions(e, "t.yaml:31:7: ");
+    return e;
+}
+
 static void test_int_option_must_be_an_integer(void **state)
 {
+    const char *e = flaky_option_error(*state, "retry_first", "3x");
+    assert_non_null(e);
+    assert_mentions(e, "'retry_first' must be an integer");
+}
+
+/* A duration option is what the config's durations are: at most 100 years,
+ * so that a plugin may add it to a time (alertmanager's hold, exec's
+ * timeout) without overflow; found with fuzz_plugin_options. */
+static void test_duration_option_beyond_100_years_is_an_error(void **state)
+{
     fx_t *fx = *state;
-    add_option(add_flaky(fx, "flaky"), "retry_first", "3x");
-    const char *e = check_fails_with(fx, "'retry_first'");
-    assert_mentions(e, "t.yaml:31:7: ");
-    assert_mentions(e, "integer");
+    const char *e = flaky_option_error(fx, "hold", "9223372036854775807");
+    assert_non_null(e);
+    assert_mentions(e, "'hold' must be a duration such as 250ms, 3s or 2m, at most 100");
+    fx->cfg.n_sinks = 0; /* the same sink again, 100 years long */
+    assert_null(flaky_option_error(fx, "hold", "876000h"));
 }
 
 static void test_option_set_twice_is_an_error(void **state)
@@ -1374,6 +1398,7 @@ int main(void)
         T(test_missing_required_path_is_an_error_at_the_sink),
         T(test_fsync_must_be_true_or_false),
         T(test_int_option_must_be_an_integer),
+        T(test_duration_option_beyond_100_years_is_an_error),
         T(test_option_set_twice_is_an_error),
         T(test_missing_plugin_library_is_an_error_naming_the_path),
         T(test_plugin_of_another_abi_version_is_refused),

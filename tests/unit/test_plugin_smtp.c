@@ -130,6 +130,25 @@ static void test_long_encoded_subject_is_folded_into_words_of_whole_characters(v
     sg_outcome_free(&o);
 }
 
+/* Text that is not UTF-8 (a run of continuation bytes longer than a word)
+ * is still cut into words: the word ended nowhere and the message was never
+ * built (found by fuzz_plugin_options). */
+static void test_subject_that_is_not_utf8_is_still_folded_into_words(void **state)
+{
+    (void)state;
+    char text[121];
+    memset(text, 0x80, sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    sg_outcome_t *o = po_outcome(SG_OUTCOME_SITE_LOST, text);
+    char *m = s_build_message(o, FROM, TO, "", PH_NOW);
+    assert_non_null(m);
+    const char *subject = strstr(m, "\r\nSubject: =?UTF-8?B?");
+    assert_non_null(subject);
+    assert_non_null(strstr(subject, "?=\r\n =?UTF-8?B?gICA"));
+    free(m);
+    sg_outcome_free(&o);
+}
+
 static void test_envelope_addresses_come_from_the_headers(void **state)
 {
     (void)state;
@@ -174,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_body_has_summary_facts_and_message_in_crlf_lines),
         cmocka_unit_test(test_subject_that_is_not_ascii_is_rfc_2047_encoded),
         cmocka_unit_test(test_long_encoded_subject_is_folded_into_words_of_whole_characters),
+        cmocka_unit_test(test_subject_that_is_not_utf8_is_still_folded_into_words),
         cmocka_unit_test(test_envelope_addresses_come_from_the_headers),
         cmocka_unit_test(test_init_refuses_header_injection_and_bad_settings),
     };

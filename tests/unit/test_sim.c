@@ -14,6 +14,7 @@
 #include "provider/sim.h"
 
 #include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,14 @@ static sg_job_status_t job_of(fx_t *fx, const char *job)
     sg_job_status_t st;
     assert_int_equal(sg_provider_get_job(fx->p, job, &st), SG_OK);
     return st;
+}
+
+/* How often InitiateFailover was called on collection `i`, and accepted. */
+static void failover_counts(fx_t *fx, int i, int *calls, int *accepted)
+{
+    assert_int_equal(sg_sim_counts(fx->p, fx->paths[i], SG_METHOD_INITIATE_FAILOVER, calls,
+                                   accepted),
+                     SG_OK);
 }
 
 /* Runs `m` on collection `i` to the end of its job. */
@@ -503,6 +512,79 @@ static void test_state_file_with_wrong_shape_is_refused(void **state)
     free(log);
 }
 
+/* A state file's text with one collection entry (collection 0, `calls`
+ * InitiateFailover calls) and one job in flight on it started at `start`
+ * and running `duration` ms. Caller frees. */
+static char *state_text(fx_t *fx, json_int_t calls, json_int_t start, json_int_t duration)
+{
+    json_t *root = json_pack(
+        "{s:i, s:i, s:[{s:s, s:s, s:{s:I}}], s:[{s:s, s:s, s:s, s:I, s:I, s:s, s:i, s:s, s:s,"
+        " s:b}]}",
+        "version", 1, "next_seq", 2, "collections", "path", fx->paths[0], "state",
+        "failover running", "calls", "InitiateFailover", calls, "jobs", "path", "job-1",
+        "collection", fx->paths[0], "method", "InitiateFailover", "start_wall_ms", start,
+        "duration_ms", duration, "outcome", "completed", "error_code", 0, "from", "replicating",
+        "to", "failed over", "settled", 0);
+    assert_non_null(root);
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    assert_non_null(text);
+    return text;
+}
+
+static void test_state_text_is_read_as_a_state_file_and_kept_in_memory(void **state)
+{
+    fx_t *fx = *state;
+    char *text = state_text(fx, 1, START_WALL_MS - 500, DURATION_MS);
+    fx->p = sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text));
+    assert_non_null(fx->p);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILOVER_RUNNING);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS - 500);
+    sg_job_status_t st = job_of(fx, "job-1");
+    assert_int_equal(st.job_state, SG_JOB_COMPLETED);
+    sg_job_status_fini(&st);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+    sg_provider_destroy(&fx->p);
+    use_state_file(fx); /* the text stands for the state file: not both */
+    assert_null(sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text)));
+    free(text);
+}
+
+/* A job that starts before 1970 or at the end of int64, or runs a negative
+ * time, is corrupt: converting it to the monotonic clock overflowed, and a
+ * negative duration gave a negative elapsed time (found by fuzz_simstate). */
+static void test_state_with_a_job_time_out_of_range_is_refused(void **state)
+{
+    fx_t *fx = *state;
+    const json_int_t bad[][2] = {
+        {-1, DURATION_MS}, {INT64_MIN, DURATION_MS}, {INT64_MAX, DURATION_MS},
+        {START_WALL_MS, -1}, {START_WALL_MS, INT64_MIN}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *text = state_text(fx, 1, bad[i][0], bad[i][1]);
+        assert_null(sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text)));
+        free(text);
+    }
+}
+
+/* Counters beyond what a simulator could have counted are read as 0: one
+ * call more must not overflow (found by fuzz_simstate). */
+static void test_state_counters_out_of_range_are_read_as_zero(void **state)
+{
+    fx_t *fx = *state;
+    const json_int_t bad[] = {INT32_MAX, (json_int_t)INT32_MAX + 1, -5};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *text = state_text(fx, bad[i], START_WALL_MS, DURATION_MS);
+        fx->p = sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text));
+        free(text);
+        assert_non_null(fx->p);
+        assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_INVALID_STATE);
+        int calls = -1, accepted = -1;
+        failover_counts(fx, 0, &calls, &accepted);
+        assert_int_equal(calls, 1);
+        sg_provider_destroy(&fx->p);
+    }
+}
+
 typedef struct {
     fx_t *fx;
     int coll;
@@ -615,21 +697,15 @@ static void test_calls_are_counted_per_method_and_the_counts_survive_restart(voi
     assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 3, NULL), SG_RC_JOB_STARTED);
     assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 3, NULL), SG_RC_INVALID_STATE);
     int calls = -1, accepted = -1;
-    assert_int_equal(sg_sim_counts(fx->p, fx->paths[3], SG_METHOD_INITIATE_FAILOVER, &calls,
-                                   &accepted),
-                     SG_OK);
+    failover_counts(fx, 3, &calls, &accepted);
     assert_int_equal(calls, 2);
     assert_int_equal(accepted, 1);
     sg_provider_destroy(&fx->p);
     start(fx);
-    assert_int_equal(sg_sim_counts(fx->p, fx->paths[3], SG_METHOD_INITIATE_FAILOVER, &calls,
-                                   &accepted),
-                     SG_OK);
+    failover_counts(fx, 3, &calls, &accepted);
     assert_int_equal(calls, 2);
     assert_int_equal(accepted, 1);
-    assert_int_equal(sg_sim_counts(fx->p, fx->paths[4], SG_METHOD_INITIATE_FAILOVER, &calls,
-                                   &accepted),
-                     SG_OK);
+    failover_counts(fx, 4, &calls, &accepted);
     assert_int_equal(calls, 0);
     FILE *fp = fopen(fx->state_path, "r");
     assert_non_null(fp);
@@ -663,6 +739,9 @@ int main(void)
 #endif
         T(test_corrupt_state_file_is_refused_with_an_error_naming_the_file),
         T(test_state_file_with_wrong_shape_is_refused),
+        T(test_state_text_is_read_as_a_state_file_and_kept_in_memory),
+        T(test_state_with_a_job_time_out_of_range_is_refused),
+        T(test_state_counters_out_of_range_are_read_as_zero),
         T(test_concurrent_calls_on_different_collections_all_start_jobs),
         T(test_recovery_points_of_both_kinds_are_listed_with_times),
         T(test_find_failover_job_finds_the_job_in_flight_or_one_started_since),

@@ -88,7 +88,8 @@ typedef enum {
     SG_CFG_STRING = 0,
     SG_CFG_INT = 1,
     SG_CFG_BOOL = 2,     /* true/false */
-    SG_CFG_DURATION = 3  /* "250ms", "3s", "2m", "1h"; passed to init as milliseconds */
+    SG_CFG_DURATION = 3  /* "250ms", "3s", "2m", "1h", at most 100 years; passed to init as
+                            milliseconds */
 } sg_cfg_type_t;
 
 /* One key of a plugin's configuration. */

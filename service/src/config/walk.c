@@ -651,6 +651,11 @@ void sg_cfg_set_duration(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *
         sg_cfg_err(ctx, value, "'%s' must be greater than 0", key->name);
         return;
     }
+    if (ms > SG_CFG_DURATION_MAX_MS) {
+        sg_cfg_err(ctx, value, "'%s' must be at most 100 years (%lld ms), not '%s'", key->name,
+                   (long long)SG_CFG_DURATION_MAX_MS, text);
+        return;
+    }
     *(int64_t *)sg_cfg_field(key, obj) = ms;
 }
 

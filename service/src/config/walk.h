@@ -66,7 +66,7 @@ struct sg_cfg_key {
     sg_cfg_set_fn set;
     size_t offset;       /* of the field in the target struct */
     size_t count_offset; /* lists: of the count field */
-    int64_t min, max;    /* numbers: range; durations: min only */
+    int64_t min, max;    /* numbers: range; durations: min (max: SG_CFG_DURATION_MAX_MS) */
     bool required;
     const sg_cfg_map_t *sub; /* nested mapping (sg_cfg_set_map) or list entry (sg_cfg_set_items) */
 };
@@ -179,7 +179,11 @@ void sg_cfg_set_int(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value
 void sg_cfg_set_size(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj);
 void sg_cfg_set_u32(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj);
 void sg_cfg_set_bool(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj);
-/* int64_t milliseconds, at least key->min. */
+/* The longest duration a config key takes: 100 years. The times the policy
+ * adds durations to, and the defaults derived from them (3 x suspect_after),
+ * then stay far from INT64_MAX. */
+#define SG_CFG_DURATION_MAX_MS (36500LL * 86400 * 1000)
+/* int64_t milliseconds, at least key->min and at most SG_CFG_DURATION_MAX_MS. */
 void sg_cfg_set_duration(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj);
 /* A CURVE public key (40 characters of Z85) into a char * field; null: unset. */
 void sg_cfg_set_public_key(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,

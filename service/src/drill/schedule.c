@@ -246,8 +246,8 @@ static int64_t s_local_to_utc(const sg_schedule_zone_t *z, int64_t local)
 int64_t sg_schedule_next(const sg_schedule_t *s, const sg_schedule_zone_t *zone,
                          int64_t after_ms)
 {
-    if (s->every_ms > 0)
-        return after_ms + s->every_ms;
+    if (s->every_ms > 0) /* any duration the syntax reads: -1 past the end of int64 */
+        return after_ms > INT64_MAX - s->every_ms ? -1 : after_ms + s->every_ms;
     int offset_min = s_offset(zone, after_ms);
     int64_t local_min = s_floor_div(after_ms + offset_min * S_MIN_MS, S_MIN_MS) + 1;
     int64_t day = s_floor_div(local_min, S_DAY_MIN);

@@ -56,8 +56,9 @@ typedef struct {
 
 /* The first run strictly after `after_ms` (Unix ms) for a cron line read in
  * `zone` (NULL: UTC); for "@every", after_ms + the interval. -1 when no time
- * within ten years matches (e.g. "0 0 31 2 *"). Calls zone->offset a few
- * times per candidate minute, and nothing else. */
+ * within ten years matches (e.g. "0 0 31 2 *"), or for "@every" when the sum
+ * would pass INT64_MAX. Calls zone->offset a few times per candidate minute,
+ * and nothing else. */
 int64_t sg_schedule_next(const sg_schedule_t *s, const sg_schedule_zone_t *zone,
                          int64_t after_ms);
 

@@ -376,23 +376,27 @@ static sg_drop_reason_t s_fill_body(const sg_ingest_t *ig, const s_pb_event_t *e
 
 /* Numbers a replication report may carry: a lag under ten years, and a
  * last-replicated time (0: unknown) no later than the send time plus the
- * allowed skew and no more than ten years before it. */
+ * allowed skew and no more than ten years before it. The send time is
+ * positive but not yet checked against now (it may be near INT64_MAX), so
+ * the skew is subtracted from lr (>= 0 there) rather than added to it. */
 static sg_drop_reason_t s_repl_bounds(const sg_ingest_t *ig, const sg_event_t *e)
 {
     int64_t lr = e->u.repl.last_replicated_ms, sent = e->sent_at_ms;
     if (e->u.repl.lag_s > (uint64_t)(SG_MAX_LAG_MS / 1000))
         return SG_DROP_MALFORMED;
-    if (lr != 0 && (lr < 0 || lr > sent + ig->cfg->bus.max_skew_ms || sent - lr > SG_MAX_LAG_MS))
+    if (lr != 0 && (lr < 0 || lr - ig->cfg->bus.max_skew_ms > sent || sent - lr > SG_MAX_LAG_MS))
         return SG_DROP_MALFORMED;
     return sg_config_replication_source(ig->cfg, e->u.repl.collection, e->observer)
                ? SG_DROP_NONE
                : SG_DROP_FOREIGN;
 }
 
+/* Outside [now - max_age, now + max_skew]; with now a wall clock time (>= 0)
+ * and both limits >= 0 (any size the config allows), nothing overflows. */
 static bool s_stale(const sg_ingest_t *ig, int64_t sent_at_ms, int64_t now)
 {
     const sg_bus_cfg_t *bus = &ig->cfg->bus;
-    return sent_at_ms < now - bus->max_age_ms || sent_at_ms > now + bus->max_skew_ms;
+    return sent_at_ms < now - bus->max_age_ms || sent_at_ms - now > bus->max_skew_ms;
 }
 
 /* Checks incarnation and sequence; records them only when the event passes. */

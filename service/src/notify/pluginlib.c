@@ -167,7 +167,7 @@ static const char *s_type_name(sg_cfg_type_t type)
     case SG_CFG_STRING: return "a string";
     case SG_CFG_INT: return "an integer";
     case SG_CFG_BOOL: return "true or false";
-    case SG_CFG_DURATION: return "a duration such as 250ms, 3s or 2m";
+    case SG_CFG_DURATION: return "a duration such as 250ms, 3s or 2m, at most 100 years";
     }
     return "of an unknown type";
 }
@@ -197,7 +197,8 @@ static int s_normalise(sg_cfg_type_t type, const char *text, char **out)
         break;
     case SG_CFG_DURATION: {
         int64_t ms = 0;
-        if (sg_config_parse_duration(text, &ms) != SG_OK || ms < 0)
+        if (sg_config_parse_duration(text, &ms) != SG_OK || ms < 0 ||
+            ms > SG_CFG_DURATION_MAX_MS) /* as config keys: plugins add it to times */
             return SG_EINVAL;
         *out = sg_strdupf("%" PRId64, ms);
         break;

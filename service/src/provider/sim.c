@@ -57,6 +57,11 @@
 #define S_STATE_VERSION 1
 #define S_HANG_PERCENT 50 /* a hung job stops rising here */
 #define S_NO_JOB ((size_t)-1)
+/* Bounds of what a state file may say: counters far below INT_MAX (they are
+ * incremented), job starts after 1970 and before any clock reads (so the
+ * conversion to the monotonic clock cannot overflow), no negative duration. */
+#define S_MAX_COUNT 1000000000
+#define S_MAX_START_MS (INT64_MAX / 4)
 
 typedef enum { S_OUT_COMPLETED = 0, S_OUT_EXCEPTION, S_OUT_HANG, S_OUT_COUNT } s_outcome_t;
 
@@ -420,14 +425,21 @@ static int s_save(s_sim_t *sim)
     return rc;
 }
 
+/* A counter of the state file: an integer in 0..S_MAX_COUNT, else 0. */
+static int s_count_value(const json_t *v)
+{
+    json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+    return n >= 0 && n <= S_MAX_COUNT ? (int)n : 0;
+}
+
 static void s_load_counts(json_t *o, int *counts)
 {
     const char *key;
     json_t *v;
     sg_method_t m;
     json_object_foreach(o, key, v) {
-        if (sg_method_parse(key, &m) == SG_OK && json_is_integer(v))
-            counts[m] = (int)json_integer_value(v);
+        if (sg_method_parse(key, &m) == SG_OK)
+            counts[m] = s_count_value(v);
     }
 }
 
@@ -471,7 +483,8 @@ static int s_parse_job(s_sim_t *sim, json_t *o, s_job_t *j, long *ci)
         return SG_EINVAL;
     if (sg_method_parse(method, &j->method) != SG_OK ||
         s_outcome_parse(outcome, &j->outcome) != SG_OK || s_state_parse(from, &j->from) != SG_OK ||
-        s_state_parse(to, &j->to) != SG_OK || code < 0 || code > UINT32_MAX)
+        s_state_parse(to, &j->to) != SG_OK || code < 0 || code > UINT32_MAX || start < 0 ||
+        start > S_MAX_START_MS || duration < 0)
         return SG_EINVAL;
     j->path = (char *)path;
     j->start_wall_ms = start;
@@ -518,7 +531,7 @@ static void s_load_fault_uses(s_sim_t *sim, json_t *uses, const char *file)
         return;
     }
     for (size_t i = 0; i < n; i++)
-        sim->fault_uses[i] = (int)json_integer_value(json_array_get(uses, i));
+        sim->fault_uses[i] = s_count_value(json_array_get(uses, i));
 }
 
 static int s_from_json(s_sim_t *sim, json_t *root, const char *file)
@@ -558,6 +571,22 @@ static int s_from_json(s_sim_t *sim, json_t *root, const char *file)
     return SG_OK;
 }
 
+/* Takes the state in `root` (a state file's JSON, NULL when it did not
+ * parse: `jerr` says why), and releases it. */
+static int s_load_json(s_sim_t *sim, json_t *root, const json_error_t *jerr, const char *file)
+{
+    if (!root) {
+        sg_error(S_LOG, "state file %s is corrupt: %s (line %d, column %d)", file, jerr->text,
+                 jerr->line, jerr->column);
+        return SG_EINVAL;
+    }
+    int rc = s_from_json(sim, root, file);
+    json_decref(root);
+    if (rc == SG_OK)
+        sg_info(S_LOG, "state loaded from %s (%zu jobs)", file, sim->n_jobs);
+    return rc;
+}
+
 /* Loads the state file if it exists. A missing file is a fresh start. */
 static int s_load(s_sim_t *sim)
 {
@@ -576,16 +605,7 @@ static int s_load(s_sim_t *sim)
     json_error_t jerr;
     json_t *root = json_loadf(fp, 0, &jerr);
     fclose(fp);
-    if (!root) {
-        sg_error(S_LOG, "state file %s is corrupt: %s (line %d, column %d)", path, jerr.text,
-                 jerr.line, jerr.column);
-        return SG_EINVAL;
-    }
-    int rc = s_from_json(sim, root, path);
-    json_decref(root);
-    if (rc == SG_OK)
-        sg_info(S_LOG, "state loaded from %s (%zu jobs)", path, sim->n_jobs);
-    return rc;
+    return s_load_json(sim, root, &jerr, path);
 }
 
 /* ---- state rules -------------------------------------------------------------- */
@@ -979,7 +999,8 @@ static const sg_provider_ops_t s_ops = {
     .destroy = s_destroy,
 };
 
-sg_provider_t *sg_sim_new(const sg_config_t *cfg, const sg_clock_t *clock)
+/* The simulator with its initial state, before any state file is read. */
+static s_sim_t *s_new(const sg_config_t *cfg, const sg_clock_t *clock)
 {
     size_t n_colls = cfg->n_collections, n_faults = cfg->provider.sim.n_faults;
     s_sim_t *sim = calloc(1, sizeof *sim);
@@ -998,18 +1019,50 @@ sg_provider_t *sg_sim_new(const sg_config_t *cfg, const sg_clock_t *clock)
         goto fail_oom;
     for (size_t i = 0; i < n_colls; i++)
         sim->colls[i] = (s_coll_t){.state = SG_COLL_REPLICATING, .active = S_NO_JOB};
-    if (cfg->provider.sim.state_file && s_open_shared(sim) != SG_OK)
-        goto fail;
-    if (pthread_mutex_init(&sim->mu, NULL) != 0)
-        goto fail;
-    sg_info(S_LOG, "simulating %zu collections (latency %lld ms, jobs %lld ms, %zu faults)",
-            n_colls, (long long)cfg->provider.sim.call_latency_ms,
-            (long long)cfg->provider.sim.job_duration_ms, n_faults);
-    return &sim->base;
+    return sim;
 fail_oom:
     sg_error(S_LOG, "cannot create the simulator: out of memory");
-fail:
     if (sim)
         s_free(sim);
     return NULL;
+}
+
+/* The simulator made ready once its state is in: the mutex, a log line. */
+static sg_provider_t *s_ready(s_sim_t *sim)
+{
+    const sg_sim_cfg_t *sc = &sim->cfg->provider.sim;
+    if (pthread_mutex_init(&sim->mu, NULL) != 0) {
+        s_free(sim);
+        return NULL;
+    }
+    sg_info(S_LOG, "simulating %zu collections (latency %lld ms, jobs %lld ms, %zu faults)",
+            sim->cfg->n_collections, (long long)sc->call_latency_ms,
+            (long long)sc->job_duration_ms, sc->n_faults);
+    return &sim->base;
+}
+
+sg_provider_t *sg_sim_new(const sg_config_t *cfg, const sg_clock_t *clock)
+{
+    s_sim_t *sim = s_new(cfg, clock);
+    if (sim && cfg->provider.sim.state_file && s_open_shared(sim) != SG_OK) {
+        s_free(sim);
+        return NULL;
+    }
+    return sim ? s_ready(sim) : NULL;
+}
+
+sg_provider_t *sg_sim_new_from_text(const sg_config_t *cfg, const sg_clock_t *clock,
+                                    const char *name, const char *text, size_t len)
+{
+    if (cfg->provider.sim.state_file)
+        return NULL;
+    s_sim_t *sim = s_new(cfg, clock);
+    if (!sim)
+        return NULL;
+    json_error_t jerr;
+    if (s_load_json(sim, json_loadb(text, len, 0, &jerr), &jerr, name) != SG_OK) {
+        s_free(sim);
+        return NULL;
+    }
+    return s_ready(sim);
 }

@@ -22,6 +22,14 @@
  * for example an unreadable state file. */
 sg_provider_t *sg_sim_new(const sg_config_t *cfg, const sg_clock_t *clock);
 
+/* A simulator as sg_sim_new, whose state is read from `text` (`len` bytes of
+ * a state file's contents; `name` stands for the file in the log) and kept
+ * in memory only: `cfg` must have no state file. NULL when the text is not a
+ * valid state (logged as for a state file), or on failure. For tests and
+ * the fuzz target. */
+sg_provider_t *sg_sim_new_from_text(const sg_config_t *cfg, const sg_clock_t *clock,
+                                    const char *name, const char *text, size_t len);
+
 /* How often `method` was called on the collection (calls answered) and how
  * often it was accepted (started a job), over the life of the state file.
  * `p` must be a simulator. Returns 0, SG_ENOTFOUND or SG_EINVAL. */

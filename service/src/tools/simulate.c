@@ -1063,10 +1063,21 @@ int sg_simulate_file(const sg_config_t *cfg, const char *path, FILE *out, sg_con
     char *text = s_read_file(path, &len, errs);
     if (!text)
         return SG_EIO;
-    s_scn_t s = {.cfg = cfg, .path = path, .errs = errs};
+    int rc = sg_simulate_string(cfg, path, text, len, out, errs);
+    free(text);
+    return rc;
+}
+
+int sg_simulate_string(const sg_config_t *cfg, const char *name, const char *text, size_t len,
+                       FILE *out, sg_config_errors_t *errs)
+{
+    s_scn_t s = {.cfg = cfg, .path = name, .errs = errs};
     memset(&s.doc, 0, sizeof s.doc);
     int rc = s_load(&s, text, len);
-    free(text);
+    if (!out) {
+        s_scn_fini(&s);
+        return rc;
+    }
     s_result_t r;
     int rrc = s_result_init(&r, &s, out);
     if (rc == SG_OK)

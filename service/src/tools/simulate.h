@@ -29,4 +29,11 @@
  * FILE:LINE:COLUMN: rule). */
 int sg_simulate_file(const sg_config_t *cfg, const char *path, FILE *out, sg_config_errors_t *errs);
 
+/* As sg_simulate_file, for a scenario already in memory: `len` bytes of
+ * `text` (no terminating NUL needed), `name` standing for the file in the
+ * errors. With `out` NULL the scenario is only read and checked, not run:
+ * 0 when it is valid. */
+int sg_simulate_string(const sg_config_t *cfg, const char *name, const char *text, size_t len,
+                       FILE *out, sg_config_errors_t *errs);
+
 #endif

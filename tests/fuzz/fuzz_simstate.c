@@ -1,0 +1,121 @@
+/* libFuzzer target for the simulator's state file (provider/sim.h): the
+ * bytes of a state file, loaded with sg_sim_new_from_text against a config
+ * of three collections and two faults, on a fake clock.
+ *
+ * A state that loads must leave a working simulator: every collection in a
+ * known state, before and after calls of every method and after its jobs had
+ * time to end; every job (those of the file and those the calls start) read
+ * back with a known JobState, PercentComplete within 0..100, elapsed time not
+ * negative and an error description only for a job in Exception. Nothing may
+ * crash or leak. */
+#include "base/err.h"
+#include "config/config.h"
+#include "provider/provider.h"
+#include "provider/sim.h"
+#include "fuzz.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_START_WALL 1800000000000LL
+
+static const char s_yaml[] =
+    "sites:\n  - name: A\n  - name: B\n"
+    "observers:\n  - id: a1\n    site: A\n  - id: b1\n    site: B\n"
+    "collections:\n"
+    "  - name: c1\n    cim_path: 'X.InstanceID=\"1\"'\n    site: A\n    replica_site: B\n"
+    "  - name: c2\n    cim_path: 'X.InstanceID=\"2\"'\n    site: A\n    replica_site: B\n"
+    "  - name: c3\n    cim_path: 'X.InstanceID=\"3\"'\n    site: B\n    replica_site: A\n"
+    "provider:\n  sim:\n    call_latency: 0ms\n    job_duration: 2s\n    faults:\n"
+    "      - {collection: c2, method: InitiateFailover, job_error_code: 7, times: 1}\n"
+    "      - {collection: c3, method: TestReplicaCollection, hang: true}\n";
+
+static sg_config_t *s_cfg;
+
+static void s_check_job(sg_provider_t *p, const char *path)
+{
+    sg_job_status_t st;
+    int rc = sg_provider_get_job(p, path, &st);
+    FZ_CHECK(rc == SG_OK || rc == SG_ENOTFOUND);
+    if (rc == SG_OK) {
+        FZ_CHECK(st.job_state == SG_JOB_STARTING || st.job_state == SG_JOB_RUNNING ||
+               st.job_state == SG_JOB_COMPLETED || st.job_state == SG_JOB_EXCEPTION);
+        FZ_CHECK(st.percent_complete >= 0 && st.percent_complete <= 100 && st.elapsed_ms >= 0);
+        FZ_CHECK((st.error_description != NULL) == (st.job_state == SG_JOB_EXCEPTION));
+    }
+    sg_job_status_fini(&st);
+}
+
+/* Every collection in a known state, its failover job (if any) readable. */
+static void s_check_collections(sg_provider_t *p)
+{
+    for (size_t i = 0; i < s_cfg->n_collections; i++) {
+        const char *path = s_cfg->collections[i].cim_path;
+        sg_coll_state_t st;
+        FZ_CHECK(sg_provider_get_state(p, path, &st) == SG_OK);
+        FZ_CHECK(st >= SG_COLL_REPLICATING && st <= SG_COLL_TESTING);
+        char *job = NULL;
+        int rc = sg_provider_find_failover_job(p, path, 0, &job);
+        FZ_CHECK(rc == SG_OK ? job != NULL : rc == SG_ENOTFOUND);
+        if (job)
+            s_check_job(p, job);
+        free(job);
+    }
+}
+
+/* The jobs the state file names. */
+static void s_check_file_jobs(sg_provider_t *p, const uint8_t *data, size_t size)
+{
+    json_t *root = json_loadb((const char *)data, size, 0, NULL), *job;
+    size_t i;
+    json_array_foreach(json_object_get(root, "jobs"), i, job) {
+        const char *path = json_string_value(json_object_get(job, "path"));
+        if (path)
+            s_check_job(p, path);
+    }
+    json_decref(root);
+}
+
+static void s_call_all(sg_provider_t *p)
+{
+    for (size_t i = 0; i < s_cfg->n_collections; i++) {
+        for (int m = 0; m < SG_METHOD_COUNT; m++) {
+            sg_call_result_t r;
+            FZ_CHECK(sg_provider_call(p, (sg_method_t)m, s_cfg->collections[i].cim_path, NULL,
+                                    &r) == SG_OK);
+            FZ_CHECK((r.return_value == SG_RC_JOB_STARTED) == (r.job_path != NULL));
+            if (r.job_path)
+                s_check_job(p, r.job_path);
+            sg_call_result_fini(&r);
+        }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static sg_clock_t clock; /* started again for every input */
+    static sg_clock_fake_state_t clock_state;
+    if (!s_cfg) {
+        sg_log_set_level(SG_LOG_ERROR);
+        s_cfg = fz_config(s_yaml);
+    }
+    sg_clock_fake_init(&clock, &clock_state, 5000, S_START_WALL);
+    sg_provider_t *p =
+        sg_sim_new_from_text(s_cfg, &clock, "fuzz-state.json", (const char *)data, size);
+    if (!p)
+        return 0;
+    s_check_collections(p);
+    s_check_file_jobs(p, data, size);
+    sg_clock_fake_advance(&clock, 1000);
+    s_call_all(p);
+    s_check_collections(p);
+    sg_clock_fake_advance(&clock, 3600 * 1000);
+    s_check_collections(p);
+    s_check_file_jobs(p, data, size);
+    s_call_all(p);
+    sg_provider_destroy(&p);
+    return 0;
+}
