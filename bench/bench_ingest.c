@@ -197,7 +197,7 @@ static void s_receive(void *sub, sg_ingest_t *ig, sg_engine_t *eng, result_t *re
             break;
         }
         if (ig && sg_ingest_accept(ig, zmq_msg_data(&topic), zmq_msg_size(&topic),
-                                   zmq_msg_data(&body), zmq_msg_size(&body), s_wall_ms(),
+                                   zmq_msg_data(&body), zmq_msg_size(&body), s_wall_ms(), NULL,
                                    &ev) == SG_DROP_NONE &&
             sg_engine_on_event(eng, &ev, (sg_now_t){(int64_t)(s_mono_s() * 1000), s_wall_ms()}) ==
                 0)
@@ -260,7 +260,7 @@ static int s_run_memory(const msgs_t *msgs, const sg_config_t *cfg, int64_t now,
     double t0 = s_mono_s();
     for (size_t i = 0; i < msgs->n; i++) {
         if (sg_ingest_accept(ig, "heartbeat", 9, msgs->data + msgs->off[i],
-                             msgs->off[i + 1] - msgs->off[i], now, &ev) == SG_DROP_NONE &&
+                             msgs->off[i + 1] - msgs->off[i], now, NULL, &ev) == SG_DROP_NONE &&
             sg_engine_on_event(eng, &ev, (sg_now_t){(int64_t)(s_mono_s() * 1000), now}) == 0)
             res->accepted++;
     }

@@ -216,67 +216,15 @@ static char *s_user(void)
 
 /* ---- CURVE keys ----------------------------------------------------------- */
 
-/* Reads the key in the file at path into key[41]; 0, or -1 with the reason
- * printed (`what` names the file's role). */
-static int s_read_key_file(const char *path, const char *what, char key[41])
+/* Reads the keys a tcp endpoint needs (curvekey.h); 0, or -1 with the
+ * reason printed. */
+static int s_curve_keys(const s_opts_t *o, sg_curvekey_client_t *k)
 {
-    char text[1024] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "siteguardctl: cannot read the %s %s: %s\n", what, path, strerror(errno));
-        return -1;
-    }
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    bool ok = sg_curvekey_parse(text, key);
-    ctl_os_secure_zero(text, sizeof text);
-    if (!ok)
-        fprintf(stderr, "siteguardctl: the %s %s holds no CURVE key (40 characters of Z85, as "
-                        "'siteguardctl keygen' writes it)\n", what, path);
-    return ok ? 0 : -1;
-}
-
-/* The server key: Z85 text, or a file holding it. */
-static int s_server_key(const char *arg, char key[41])
-{
-    uint8_t bin[32];
-    if (strlen(arg) == 40 && zmq_z85_decode(bin, arg)) {
-        memcpy(key, arg, 41);
+    char err[512];
+    if (sg_curvekey_client(o->server_key, o->key_file, k, err, sizeof err) == 0)
         return 0;
-    }
-    return s_read_key_file(arg, "server key file", key);
-}
-
-/* The three CURVE keys of a client: the server's public key, ours. */
-typedef struct {
-    char server[41], public_key[41], secret[41];
-} s_curve_t;
-
-/* Reads the keys a tcp endpoint needs; 0, or -1 with the reason printed. */
-static int s_curve_keys(const s_opts_t *o, s_curve_t *k)
-{
-    if (!zmq_has("curve")) {
-        fprintf(stderr, "siteguardctl: this libzmq has no CURVE support\n");
-        return -1;
-    }
-    if (s_server_key(o->server_key, k->server) != 0 ||
-        s_read_key_file(o->key_file, "key file", k->secret) != 0)
-        return -1;
-    if (zmq_curve_public(k->public_key, k->secret) != 0) {
-        fprintf(stderr, "siteguardctl: the key file %s holds no valid secret key\n", o->key_file);
-        return -1;
-    }
-    return 0;
-}
-
-static int s_curve_client(void *sock, const s_curve_t *k)
-{
-    return zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, k->server, 40) ||
-                   zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, k->public_key, 40) ||
-                   zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k->secret, 40)
-               ? -1
-               : 0;
+    fprintf(stderr, "siteguardctl: %s\n", err);
+    return -1;
 }
 
 /* keygen: a new key pair; the secret key file is created with mode 0600
@@ -359,7 +307,7 @@ static bool s_wait_answer(const s_opts_t *o, void *sock, void *mon, zmq_msg_t *m
 static void *s_connect(const s_opts_t *o, void *ctx, void **mon)
 {
     int linger = 0;
-    s_curve_t keys;
+    sg_curvekey_client_t keys;
     bool tcp = !strncmp(o->endpoint, "tcp://", 6);
     void *sock = NULL;
     *mon = NULL;
@@ -371,7 +319,7 @@ static void *s_connect(const s_opts_t *o, void *ctx, void **mon)
     if (!sock)
         goto fail;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (tcp && (s_curve_client(sock, &keys) != 0 ||
+    if (tcp && (sg_curvekey_set_client(sock, &keys) != 0 ||
                 zmq_socket_monitor(sock, "inproc://siteguardctl.monitor",
                                    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
                 !(*mon = zmq_socket(ctx, ZMQ_PAIR)) ||

@@ -4,7 +4,13 @@
  *
  *   sg-probe --endpoint tcp://127.0.0.1:7711 [--bind] --observer obs-a --site A
  *            [--interval 200] [--count N] [--reach SITE=up|down|HOST:PORT ...]
- *            [--listen HOST:PORT] [--quiet]
+ *            [--listen HOST:PORT] [--key-file FILE --server-key KEY] [--quiet]
+ *
+ * With --key-file (this observer's secret key file, as `siteguardctl keygen
+ * --out FILE` writes it; its public key is the observer's public_key in the
+ * service's config) and --server-key (the service's bus public key, as Z85
+ * text or a file holding it) the probe publishes over CURVE, as a bus with
+ * bus.curve requires.
  *
  * Each message is two frames: the topic ("heartbeat" or "reachability") and
  * a packed siteguard.health.v1.Event (schema 1, incarnation = wall-clock ms at
@@ -20,7 +26,9 @@
  * Signals: SIGTERM/SIGINT stop it (exit 0); SIGUSR1 toggles "silent": it keeps
  * running but publishes nothing until the next SIGUSR1.
  *
- * Links only the generated protocol code and libzmq. */
+ * Links only the generated protocol code, the CURVE key reader
+ * (control/curvekey.c) and libzmq. */
+#include "control/curvekey.h"
 #include "proto/health.pb-c.h"
 
 #include <arpa/inet.h>
@@ -60,6 +68,8 @@ typedef struct {
     s_reach_t *reach;
     size_t n_reach;
     const char *listen;
+    const char *key_file;   /* CURVE: this observer's secret key file */
+    const char *server_key; /* CURVE: the service's public key, or a file holding it */
     bool quiet;
 } s_args_t;
 
@@ -96,13 +106,16 @@ static void s_usage(FILE *f)
 {
     fputs("usage: sg-probe --endpoint ENDPOINT [--bind] --observer ID --site SITE\n"
           "                [--interval MS] [--count N] [--reach SITE=up|down|HOST:PORT ...]\n"
-          "                [--listen HOST:PORT] [--quiet]\n"
+          "                [--listen HOST:PORT] [--key-file FILE --server-key KEY] [--quiet]\n"
           "  --endpoint  ZeroMQ endpoint; connected to unless --bind is given\n"
           "  --interval  milliseconds between heartbeats (default 200)\n"
           "  --count     stop after N heartbeats (default: run until SIGTERM/SIGINT)\n"
           "  --reach     also publish reachability of SITE each interval (repeatable): a fixed\n"
           "              state, or whether a TCP connection to HOST:PORT opens\n"
           "  --listen    accept TCP connections on HOST:PORT (the site's reachable endpoint)\n"
+          "  --key-file  publish over CURVE with this observer's secret key file (siteguardctl\n"
+          "              keygen --out FILE; its public key is the observer's public_key)\n"
+          "  --server-key  the service's bus public key (Z85, or a file holding it)\n"
           "  --quiet     no start-up line on stderr\n"
           "SIGUSR1 toggles silence (the process keeps running but publishes nothing).\n",
           f);
@@ -184,6 +197,10 @@ static int s_parse_valued(s_args_t *a, const char *opt, const char *val)
         return s_parse_reach(a, val);
     else if (strcmp(opt, "--listen") == 0)
         a->listen = val;
+    else if (strcmp(opt, "--key-file") == 0)
+        a->key_file = val;
+    else if (strcmp(opt, "--server-key") == 0)
+        a->server_key = val;
     else
         return -1;
     return 0;
@@ -203,7 +220,7 @@ static int s_parse_args(s_args_t *a, int argc, char **argv)
     }
     if (!a->endpoint || !a->observer || !a->site || !*a->endpoint || !*a->observer || !*a->site)
         return -1;
-    return 0;
+    return !a->key_file == !a->server_key ? 0 : -1; /* CURVE needs both */
 }
 
 static void s_args_fini(s_args_t *a)
@@ -400,6 +417,26 @@ static int s_run(s_probe_t *p)
     return 0;
 }
 
+/* With --key-file: makes sock a CURVE client of the service. 0, or -1 with
+ * the reason printed. */
+static int s_curve(void *sock, const s_args_t *a)
+{
+    sg_curvekey_client_t keys;
+    char err[512];
+    int rc = 0;
+    if (!a->key_file)
+        return 0;
+    if (sg_curvekey_client(a->server_key, a->key_file, &keys, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sg-probe: %s\n", err);
+        rc = -1;
+    } else if (sg_curvekey_set_client(sock, &keys) != 0) {
+        fprintf(stderr, "sg-probe: cannot set the CURVE keys: %s\n", zmq_strerror(zmq_errno()));
+        rc = -1;
+    }
+    memset(&keys, 0, sizeof(keys));
+    return rc;
+}
+
 static void *s_open_socket(void *ctx, const s_args_t *a)
 {
     /* XPUB publishes like PUB and also reports subscriptions (see above). */
@@ -409,6 +446,10 @@ static void *s_open_socket(void *ctx, const s_args_t *a)
     int linger = S_LINGER_MS, hwm = S_SNDHWM;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (s_curve(sock, a) != 0) {
+        zmq_close(sock);
+        return NULL;
+    }
     int rc = a->bind ? zmq_bind(sock, a->endpoint) : zmq_connect(sock, a->endpoint);
     if (rc != 0) {
         fprintf(stderr, "sg-probe: %s %s: %s\n", a->bind ? "bind" : "connect", a->endpoint,
@@ -445,8 +486,8 @@ int main(int argc, char **argv)
     if (!p.sock)
         goto fail;
     if (!args.quiet)
-        fprintf(stderr, "sg-probe: %s (site %s) -> %s every %ld ms\n", args.observer, args.site,
-                args.endpoint, args.interval_ms);
+        fprintf(stderr, "sg-probe: %s (site %s) -> %s every %ld ms%s\n", args.observer,
+                args.site, args.endpoint, args.interval_ms, args.key_file ? " (CURVE)" : "");
     s_await_subscriber(&p);
     if (s_run(&p) == 0)
         rc = 0;

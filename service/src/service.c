@@ -20,6 +20,7 @@
 
 #include "control/reload.h"
 #include "control/sdnotify.h"
+#include "control/zap.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -54,6 +55,7 @@ typedef struct {
     const sg_config_t *cfg;
     const sg_clock_t *clock;
     void *zctx;
+    sg_zap_t *zap; /* the context's one ZAP handler: bus and control domains; NULL: no CURVE */
     sg_provider_t *provider;
     sg_notify_t *notify;
     sg_executor_t *executor;
@@ -349,6 +351,7 @@ static void s_publish_metrics(s_svc_t *s)
         .reloads_refused = s->ops.reloads_refused,
         .control_requests = s->ops.control ? sg_control_requests(s->ops.control) : 0,
         .control_keys_refused = s->ops.control ? sg_control_keys_refused(s->ops.control) : 0,
+        .bus_handshakes_refused = sg_bus_handshakes_refused(s->bus),
         .leader_mode = sg_leader_mode_name(s->leader),
         .is_leader = sg_leader_is_leader(s->leader),
         .leader_epoch = sg_leader_epoch(s->leader)};
@@ -396,6 +399,7 @@ static int s_apply_config(s_svc_t *s, sg_config_t *next, sg_config_errors_t *err
     s->ops.reloaded[s->ops.n_reloaded++] = next; /* older configs may still be borrowed */
     s->cfg = next;
     sg_control_set_config(s->ops.control, next);
+    sg_bus_set_config(s->bus, next); /* observers' keys */
     sg_log_set_level(next->log_level);
     sg_log_set_json(next->log_format == SG_LOG_FORMAT_JSON);
     return SG_OK;
@@ -462,6 +466,7 @@ static int s_ops_start(s_svc_t *s)
                             .reload = s_reload,
                             .persist = s_persist,
                             .drill = s->drill,
+                            .zap = s->zap,
                             .user = s};
     s->ops.control = sg_control_new(s->zctx, &env);
     if (!s->ops.run_started || !s->ops.control)
@@ -669,14 +674,17 @@ static int s_loop(s_svc_t *s)
 {
     int64_t next_stats = sg_clock_mono(s->clock) + S_STATS_EVERY_MS;
     while (!sg_platform_stop_requested()) {
-        zmq_pollitem_t items[3 + SG_CONTROL_MAX_SOCKETS] = {{.socket = sg_bus_socket(s->bus), .events = ZMQ_POLLIN},
+        zmq_pollitem_t items[4 + SG_CONTROL_MAX_SOCKETS] = {{.socket = sg_bus_socket(s->bus), .events = ZMQ_POLLIN},
                                    {.socket = sg_executor_socket(s->executor), .events = ZMQ_POLLIN}};
         void *ctl[SG_CONTROL_MAX_SOCKETS];
         size_t n_ctl = sg_control_sockets(s->ops.control, ctl);
         for (size_t i = 0; i < n_ctl; i++)
             items[2 + i] = (zmq_pollitem_t){.socket = ctl[i], .events = ZMQ_POLLIN};
         items[2 + n_ctl] = (zmq_pollitem_t){.socket = sg_drill_socket(s->drill), .events = ZMQ_POLLIN};
-        int n = zmq_poll(items, 3 + (int)n_ctl, s_poll_timeout(s, sg_clock_mono(s->clock)));
+        int n_items = 3 + (int)n_ctl;
+        if (s->zap) /* handshakes of the bus and the control sockets */
+            items[n_items++] = (zmq_pollitem_t){.socket = sg_zap_socket(s->zap), .events = ZMQ_POLLIN};
+        int n = zmq_poll(items, n_items, s_poll_timeout(s, sg_clock_mono(s->clock)));
         if (n < 0 && zmq_errno() != EINTR) {
             sg_error(S_MOD, "poll failed: %s", zmq_strerror(zmq_errno()));
             return SG_EIO;
@@ -690,6 +698,8 @@ static int s_loop(s_svc_t *s)
                 sg_control_serve(s->ops.control, ctl[i]);
         if (n > 0 && (items[2 + n_ctl].revents & ZMQ_POLLIN))
             s_handle_drill(s);
+        if (n > 0 && s->zap && (items[3 + n_ctl].revents & ZMQ_POLLIN))
+            sg_zap_serve(s->zap); /* an error is logged; the next handshake asks again */
         s_leader_tick(s);
         if (sg_leader_is_leader(s->leader)) { /* a standby ingests, and decides nothing */
             s_read_bus(s); /* what came during this turn's work, before judging */
@@ -777,6 +787,10 @@ static int s_start(s_svc_t *s)
     s->zctx = zmq_ctx_new();
     if (!s->zctx)
         goto fail;
+    /* One ZAP handler per context: the bus and control add their domains. */
+    if ((s->cfg->bus.curve.secret_key || s->cfg->control.secret_key) &&
+        !(s->zap = sg_zap_new(s->zctx, s->clock)))
+        goto fail;
     s->provider = sg_provider_new(s->cfg, s->clock);
     if (!s->provider)
         goto fail;
@@ -791,7 +805,7 @@ static int s_start(s_svc_t *s)
     if (sg_journal_max_run_id(s->journal, &base) != SG_OK)
         goto fail;
     s->engine = sg_engine_new(s->cfg, base, s_now(s));
-    s->bus = sg_bus_new(s->zctx, s->cfg);
+    s->bus = sg_bus_new(s->zctx, s->cfg, s->zap);
     if (!s->executor || !s->engine || !s->bus)
         goto fail;
     s_load_opstate(s);
@@ -822,6 +836,7 @@ static void s_stop(s_svc_t *s)
     sg_journal_close(&s->journal);
     sg_notify_destroy(&s->notify);
     sg_provider_destroy(&s->provider);
+    sg_zap_destroy(&s->zap);
     if (s->zctx)
         zmq_ctx_term(s->zctx);
     s->zctx = NULL;

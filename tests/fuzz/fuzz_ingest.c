@@ -8,7 +8,9 @@
  * inputs as on the bus. An accepted event must hold what ingest.h promises:
  * indices in range, the observer's own site, the topic's kind, sent_at
  * within the bus's window, replication numbers within their bounds, readable
- * strings; and every message is counted once. */
+ * strings; and every message is counted once.
+ * With bit 7 of the first byte the message comes from a CURVE sender (obs-a
+ * with its key). */
 #include "ingress/ingest.h"
 #include "fuzz.h"
 
@@ -17,8 +19,10 @@
 #define NOW_MS 1700000000000LL
 
 static sg_site_cfg_t s_sites[] = {{.name = "A"}, {.name = "B"}, {.name = "W", .witness = true}};
+#define S_KEY_A "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 static sg_observer_cfg_t s_observers[] = {
-    {.id = "obs-a", .site = 0}, {.id = "obs-b", .site = 1}, {.id = "wit", .site = 2}};
+    {.id = "obs-a", .site = 0, .public_keys = {S_KEY_A}, .n_public_keys = 1},
+    {.id = "obs-b", .site = 1}, {.id = "wit", .site = 2}};
 static sg_collection_cfg_t s_collections[] = {{.name = "col-1", .site = 0, .replica_site = 1}};
 static sg_config_t s_cfgs[2];
 
@@ -40,6 +44,7 @@ static sg_ingest_t *s_ingest(int i)
         c->bus.max_event_bytes = i ? 1048576 : 4096;
         c->bus.max_age_ms = i ? INT64_MAX : 30000;
         c->bus.max_skew_ms = i ? INT64_MAX : 5000;
+        c->bus.incarnation_silence_ms = 2000;
         ig[i] = sg_ingest_new(c);
     }
     return ig[i];
@@ -83,9 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sg_ingest_t *ig = s_ingest(which);
     FZ_CHECK(ig != NULL);
     const char *topic = s_topics[data[0] & 7];
+    static const sg_ingest_sender_t a = {.observer = "obs-a", .key = S_KEY_A};
     sg_event_t ev;
-    sg_drop_reason_t r =
-        sg_ingest_accept(ig, topic, strlen(topic), data + 1, size - 1, NOW_MS, &ev);
+    sg_drop_reason_t r = sg_ingest_accept(ig, topic, strlen(topic), data + 1, size - 1, NOW_MS,
+                                          (data[0] & 0x80) ? &a : NULL, &ev);
     FZ_CHECK(r >= SG_DROP_NONE && r < SG_DROP_COUNT);
     if (r == SG_DROP_NONE)
         s_check_event(&s_cfgs[which], &ev, topic);

@@ -34,9 +34,11 @@ CTL = os.path.join(BUILD, "siteguardctl")
 # ---- config blocks ------------------------------------------------------------------
 
 
-def sites_yaml(*observers, witness=True):
+def sites_yaml(*observers, witness=True, keys=None):
     """The topology of the integration tests' configs: sites A and B and (with
-    `witness`) the witness site W, with the observers given as "ID@SITE"."""
+    `witness`) the witness site W, with the observers given as "ID@SITE";
+    `keys` maps an observer's id to its CURVE public key (or a list of two,
+    during a rotation)."""
     lines = ["sites:", "  - name: A", "  - name: B"]
     if witness:
         lines += ["  - name: W", "    witness: true"]
@@ -44,6 +46,11 @@ def sites_yaml(*observers, witness=True):
     for obs in observers:
         ident, site = obs.split("@")
         lines += ["  - id: " + ident, "    site: " + site]
+        key = (keys or {}).get(ident)
+        if isinstance(key, (list, tuple)):
+            lines.append("    public_key: [%s]" % ", ".join("'%s'" % k for k in key))
+        elif key:
+            lines.append("    public_key: '%s'" % key)
     return "\n".join(lines) + "\n"
 
 
@@ -59,11 +66,16 @@ def _opt(fmt, value):
     return None if value is None else fmt % value
 
 
-def bus_yaml(port, max_age="30s", max_event_bytes=None):
-    """The bus, bound to 127.0.0.1:port."""
+def bus_yaml(port, max_age="30s", max_event_bytes=None, secret_key_file=None, insecure=None,
+             incarnation_silence=None):
+    """The bus, bound to 127.0.0.1:port; with `secret_key_file` (the
+    service's key, as keygen writes it) a CURVE server."""
     return _block(["bus:", "  bind: [tcp://127.0.0.1:%s]" % port,
                    _opt("  max_event_bytes: %s", max_event_bytes),
-                   _opt("  max_age: %s", max_age)])
+                   _opt("  max_age: %s", max_age),
+                   _opt("  curve:\n    secret_key_file: %s", secret_key_file),
+                   _opt("  insecure: %s", insecure),
+                   _opt("  incarnation_silence: %s", incarnation_silence)])
 
 
 def policy_yaml(suspect_after="600ms", hold_down="1500ms", recover_after="2s", mode=None):
@@ -198,21 +210,27 @@ def check_config(path, timeout=None):
                           timeout=timeout)
 
 
-def start_probe(endpoint, observer, site, site_port, log_dir):
+def start_probe(endpoint, observer, site, site_port, log_dir, curve=None):
     """A real sg-probe for `observer` at `site`: heartbeats every 100 ms, its
     site's endpoint listening on site_port[site], and TCP reachability checks
-    of every other site's port. The caller stops the returned Proc."""
+    of every other site's port; with `curve` (its key file, the service's
+    public key) over CURVE. The caller stops the returned Proc."""
     args = [PROBE, "--endpoint", endpoint, "--observer", observer, "--site", site,
             "--interval", "100", "--listen", "127.0.0.1:%d" % site_port[site]]
     for other, port in site_port.items():
         if other != site:
             args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]
+    if curve:
+        args += ["--key-file", curve[0], "--server-key", curve[1]]
     return Proc(args, os.path.join(log_dir, observer + ".log"))
 
 
-def start_probes(endpoint, site_port, log_dir):
-    """An sg-probe "probe-<site>" at every site of site_port, by site."""
-    return {site: start_probe(endpoint, "probe-" + site.lower(), site, site_port, log_dir)
+def start_probes(endpoint, site_port, log_dir, curve=None):
+    """An sg-probe "probe-<site>" at every site of site_port, by site; with
+    `curve` (a function of the observer id giving its key file, the
+    service's public key) over CURVE."""
+    return {site: start_probe(endpoint, "probe-" + site.lower(), site, site_port, log_dir,
+                              curve("probe-" + site.lower()) if curve else None)
             for site in site_port}
 
 
@@ -274,6 +292,13 @@ def keygen(path):
     if r.returncode != 0:
         raise AssertionError(r.stderr)
     return r.stdout.strip()
+
+
+def key_pair(path):
+    """(public, secret) of the key file keygen wrote at path, as text."""
+    with open(path) as f:
+        secret = next(l.strip() for l in f if l.strip() and not l.startswith("#"))
+    return zmq.curve_public(secret.encode()).decode(), secret
 
 
 # ---- what the service leaves behind --------------------------------------------------
@@ -359,18 +384,47 @@ def serve_http(handler):
     return server
 
 
+def metrics(port):
+    """The series of /metrics on 127.0.0.1:port (name with labels, as in the
+    text: 'siteguard_events_dropped_total{reason="stale"}') and their values,
+    from one scrape; {} before the first publish."""
+    try:
+        text = metrics_text(port)
+    except OSError:
+        return {}
+    values = {}
+    for line in text.split("\n"):
+        name, _, value = line.rpartition(" ")
+        if name and not line.startswith("#"):
+            values[name] = float(value)
+    return values
+
+
+def metric(port, series):
+    """The value of one series of /metrics (see metrics), or None."""
+    return metrics(port).get(series)
+
+
 # ---- publishers ---------------------------------------------------------------------
 
 
 class Publisher:
     """A health event publisher (XPUB, so it knows when the service's
     subscription has arrived and nothing it sends is lost to a slow join).
-    Its events are stamped skew_ms in the past (0: its clock is right)."""
+    Its events are stamped skew_ms in the past (0: its clock is right).
+    With `curve` (the service's public key, this publisher's public and
+    secret keys, as Z85 text) it is a CURVE client; with `monitor`, its
+    connection's events (handshakes, disconnections) can be waited for."""
 
-    def __init__(self, endpoint, observer, site):
+    def __init__(self, endpoint, observer, site, curve=None, monitor=False):
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.XPUB)
         self.sock.setsockopt(zmq.LINGER, 2000)
+        if curve:
+            self.sock.curve_serverkey = curve[0].encode()
+            self.sock.curve_publickey = curve[1].encode()
+            self.sock.curve_secretkey = curve[2].encode()
+        self.monitor = self.sock.get_monitor_socket() if monitor else None
         self.sock.connect(endpoint)
         self.observer = observer
         self.site = site
@@ -383,6 +437,20 @@ class Publisher:
             raise AssertionError("the service never subscribed")
         msg = self.sock.recv()
         assert msg[:1] == b"\x01", msg
+
+    def subscribed(self):
+        """Whether a subscription has arrived (without waiting)."""
+        return bool(self.sock.poll(0))
+
+    def wait_event(self, event, timeout=20.0):
+        """Waits for a connection event (zmq.EVENT_*) on the monitor."""
+        from zmq.utils.monitor import recv_monitor_message
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.monitor.poll(100):
+                if recv_monitor_message(self.monitor)["event"] == event:
+                    return True
+        raise AssertionError("no connection event %d" % event)
 
     def event(self, **kw):
         self.seq += 1
@@ -411,6 +479,9 @@ class Publisher:
         self.sock.send_multipart([topic.encode(), data])
 
     def close(self):
+        if self.monitor:
+            self.sock.disable_monitor()
+            self.monitor.close()
         self.sock.close()
         self.ctx.term()
 

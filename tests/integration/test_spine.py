@@ -63,7 +63,9 @@ class Spine(unittest.TestCase):
         return sgtest.outcomes(self.dir, kind)
 
     def send_bad_input(self, pub):
-        """One message per drop reason; returns the expected counts."""
+        """One message per drop reason; returns the expected counts. (A frame
+        over max_event_bytes is not among them: libzmq disconnects its
+        sender before it is read, test_bus_security.py.)"""
         pub.send("heartbeat", b"\xff\x00garbage")                         # malformed
         pub.sock.send(b"heartbeat")                                        # one frame: malformed
         ev = pub.event(observer="nobody")                                  # unknown observer
@@ -77,15 +79,11 @@ class Spine(unittest.TestCase):
         pub.send("heartbeat", ev)
         dup = pub.heartbeat()
         pub.send("heartbeat", dup)                                         # same seq again
-        ev = pub.event()                                                   # oversize
-        ev.probe.name = "big"
-        ev.probe.detail = "x" * 2000
-        pub.send("probe", ev)
         ev = pub.event()                                                   # topic mismatch
         ev.heartbeat.interval_ms = 100
         pub.send("node", ev)
         return {"malformed": 3, "unknown_observer": 1, "schema": 1, "stale": 1,
-                "duplicate": 1, "oversize": 1}
+                "duplicate": 1, "oversize": 0}
 
     def test_site_loss_fails_its_collections_over_in_plan_order(self):
         svc = self.start_service()

@@ -125,6 +125,26 @@ static inline int sg_test_rmtree(const char *path)
     return rc;
 }
 
+/* Writes `text` into the file at `path` (created or emptied) with the mode
+ * of a secret key file: 0600 on POSIX (Windows: the default ACL). Returns 0
+ * or -1. */
+static inline int sg_test_write_private(const char *path, const char *text)
+{
+#ifdef _WIN32
+    FILE *f = fopen(path, "wb");
+#else
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    FILE *f = fd >= 0 && fchmod(fd, 0600) == 0 ? fdopen(fd, "wb") : NULL;
+    if (!f && fd >= 0)
+        close(fd);
+#endif
+    if (!f)
+        return -1;
+    size_t n = strlen(text);
+    int rc = fwrite(text, 1, n, f) == n ? 0 : -1;
+    return fclose(f) == 0 ? rc : -1;
+}
+
 /* --- environment ----------------------------------------------------------- */
 
 /* Sets `name` to `value`, or removes it when `value` is NULL. Returns 0 or -1. */

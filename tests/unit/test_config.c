@@ -11,6 +11,7 @@
 #include "provider/provider.h"
 #include "base/str.h"
 #include "drill/tz.h"
+#include "sg_testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,8 @@
     "    replica_site: B\n"
 
 #define KEY40 "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+#define KEY40B "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+#define KEY40C "J/3lo]ZJ{a^D#0TT558D}-600G)P-[GHzfNoM6h:" /* no %: it may stand in a format */
 
 typedef struct {
     sg_config_t *cfg;
@@ -82,16 +85,21 @@ static void s_expect_error(const char *text, const char *line)
     s_done(&r);
 }
 
-/* Loads text that must be rejected with exactly this one error. */
-static void s_expect_only_error(const char *text, const char *line)
+/* A load that must have been rejected with exactly this one error. */
+static void s_expect_only(s_result_t r, const char *line)
 {
-    s_result_t r = s_load(text);
     assert_int_equal(r.rc, SG_ECONFIG);
     assert_true(s_has_error(&r, line));
     if (r.errs.n != 1)
         s_print_errors(&r);
     assert_int_equal(r.errs.n, 1);
     s_done(&r);
+}
+
+/* Loads text that must be rejected with exactly this one error. */
+static void s_expect_only_error(const char *text, const char *line)
+{
+    s_expect_only(s_load(text), line);
 }
 
 static sg_config_t *s_load_ok(const char *text, s_result_t *r)
@@ -112,8 +120,8 @@ static const char s_full[] =
     "plugin_dir: /opt/sg/plugins\n"
     "bus:\n"
     "  bind: [tcp://127.0.0.1:7700, ipc:///tmp/sg.sock]\n"
-    "  connect:\n"
-    "    - tcp://10.0.0.5:7701\n"
+    "  connect: [tcp://10.0.0.5:7701]\n"
+    "  insecure: true\n" /* the connect endpoint is on another host */
     "  max_event_bytes: 8192\n"
     "  max_age: 1m\n"
     "  max_skew: 2s\n"
@@ -196,6 +204,9 @@ static void test_full_config_loads_every_field(void **state)
     assert_int_equal(c->bus.max_event_bytes, 8192);
     assert_int_equal(c->bus.max_age_ms, 60000);
     assert_int_equal(c->bus.max_skew_ms, 2000);
+    assert_int_equal(c->bus.incarnation_silence_ms, 2000);
+    assert_true(c->bus.insecure);
+    assert_null(c->bus.curve.secret_key);
 
     assert_int_equal(c->n_sites, 3);
     assert_string_equal(c->sites[2].name, "W");
@@ -208,9 +219,10 @@ static void test_full_config_loads_every_field(void **state)
     assert_int_equal(c->n_observers, 2);
     assert_string_equal(c->observers[0].id, "probe-a1");
     assert_int_equal(c->observers[0].site, 0);
-    assert_string_equal(c->observers[0].public_key, KEY40);
+    assert_int_equal(c->observers[0].n_public_keys, 1);
+    assert_string_equal(c->observers[0].public_keys[0], KEY40);
     assert_int_equal(c->observers[1].site, 2);
-    assert_null(c->observers[1].public_key);
+    assert_int_equal(c->observers[1].n_public_keys, 0);
 
     assert_int_equal(c->n_collections, 3);
     const sg_collection_cfg_t *sql = &c->collections[0];
@@ -313,7 +325,7 @@ static void test_defaults_apply_to_omitted_sections(void **state)
 static void test_a_bus_section_replaces_the_default_bind(void **state)
 {
     s_result_t r;
-    const sg_config_t *c = s_load_ok(BASE "bus:\n  connect: [tcp://10.1.1.1:7700]\n", &r);
+    const sg_config_t *c = s_load_ok(BASE "bus:\n  connect: [tcp://127.0.0.1:7700]\n", &r);
     assert_int_equal(c->bus.n_bind, 0);
     assert_int_equal(c->bus.n_connect, 1);
     s_done(&r);
@@ -562,8 +574,26 @@ static void test_public_key_must_be_40_characters_of_z85(void **state)
     s_expect_only_error(OBSERVER_WITH_KEY("'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf\"'"), err);
     s_result_t r;
     const sg_config_t *c = s_load_ok(OBSERVER_WITH_KEY("'" KEY40 "'"), &r);
-    assert_string_equal(c->observers[0].public_key, KEY40);
+    assert_string_equal(c->observers[0].public_keys[0], KEY40);
     s_done(&r);
+}
+
+static void test_public_key_is_one_key_or_a_list_of_two_different_ones(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(OBSERVER_WITH_KEY("['" KEY40 "', '" KEY40B "']"), &r);
+    assert_int_equal(c->observers[0].n_public_keys, 2);
+    assert_string_equal(c->observers[0].public_keys[0], KEY40);
+    assert_string_equal(c->observers[0].public_keys[1], KEY40B);
+    s_done(&r);
+    s_expect_only_error(OBSERVER_WITH_KEY("[]"),
+                        "t.yaml:6:17: 'public_key' is one key, or a list of at most 2 (the old "
+                        "and the new key while it changes)");
+    s_expect_only_error(OBSERVER_WITH_KEY("['" KEY40 "', '" KEY40B "', '" KEY40 "']"),
+                        "t.yaml:6:17: 'public_key' is one key, or a list of at most 2 (the old "
+                        "and the new key while it changes)");
+    s_expect_only_error(OBSERVER_WITH_KEY("['" KEY40 "', '" KEY40 "']"),
+                        "t.yaml:6:62: this key is already listed for observer 'o'");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -943,6 +973,162 @@ static void test_bus_needs_an_endpoint(void **state)
                         "t.yaml:15:3: bus needs at least one 'bind' or 'connect' endpoint");
     s_expect_only_error(BASE "bus:\n  bind: ['']\n",
                         "t.yaml:15:10: an entry of 'bind' must not be empty");
+}
+
+/* A temporary directory with a private secret key file (KEY40 as Z85 text,
+ * as keygen writes it); sg_test_rmtree(k->dir) removes it. */
+typedef struct {
+    char dir[256];
+    char file[320];
+} s_keyfile_t;
+
+static void s_keyfile(s_keyfile_t *k)
+{
+    assert_non_null(sg_test_mkdtemp(k->dir, sizeof k->dir, "sg-test-config-"));
+    snprintf(k->file, sizeof k->file, "%s/bus.key", k->dir);
+    assert_int_equal(sg_test_write_private(k->file, "# secret key\n" KEY40 "\n"), 0);
+}
+
+/* BASE (its observer o1 at line 7, column 5) and a bus section on lines 14
+ * and after: `bus` is a format taking the key file's path. */
+static s_result_t s_load_bus(const s_keyfile_t *k, const char *bus)
+{
+    char tail[1024], text[2048];
+    snprintf(tail, sizeof tail, bus, k->file);
+    snprintf(text, sizeof text, "%s%s", BASE, tail);
+    return s_load(text);
+}
+
+static void s_expect_bus_error(const s_keyfile_t *k, const char *bus, const char *line)
+{
+    s_expect_only(s_load_bus(k, bus), line);
+}
+
+/* Lines 1..3: two sites, one observer `a` with key KEY40B, one collection. */
+#define KEYED                                                                                  \
+    "sites: [{name: A}, {name: B}]\n"                                                          \
+    "collections: [{name: c, cim_path: p, site: A, replica_site: B}]\n"                        \
+    "observers: [{id: a, site: A, public_key: '" KEY40B "'}]\n"
+
+/* KEYED and the bus section `bus` (lines 4 and after) with its curve key
+ * file last: rejected with exactly this one error. */
+static void s_expect_keyed_error(const s_keyfile_t *k, const char *bus, const char *line)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "%s%s  curve: {secret_key_file: %s}\n", KEYED, bus, k->file);
+    s_expect_only(s_load(text), line);
+}
+
+static void test_bus_curve_needs_a_public_key_for_every_observer(void **state)
+{
+    s_keyfile_t k;
+    s_keyfile(&k);
+    s_expect_bus_error(&k, "bus:\n  bind: [tcp://0.0.0.0:7711]\n  curve:\n    secret_key_file: %s\n",
+                       "t.yaml:7:5: observer 'o1' has no public_key: with bus.curve every "
+                       "observer publishes with its own key (siteguardctl keygen)");
+    /* a key is one observer's: it names the observer at the handshake */
+    char text[2048];
+    snprintf(text, sizeof text,
+             "sites: [{name: A}, {name: B}]\n"
+             "collections: [{name: c, cim_path: p, site: A, replica_site: B}]\n"
+             "observers:\n"
+             "  - {id: a, site: A, public_key: '" KEY40B "'}\n"
+             "  - {id: b, site: B, public_key: ['" KEY40C "', '" KEY40B "']}\n"
+             "bus:\n  bind: [tcp://0.0.0.0:7711]\n  curve: {secret_key_file: %s}\n", k.file);
+    s_result_t r = s_load(text);
+    assert_true(s_has_error(&r, "t.yaml:5:5: a key of observer 'b' is already listed at line 4 "
+                                "(observer 'a')"));
+    assert_int_equal(r.errs.n, 1);
+    s_done(&r);
+    /* with a key each: loaded, the secret key read, the endpoint off the loopback allowed */
+    snprintf(text, sizeof text, KEYED "bus:\n  bind: [tcp://0.0.0.0:7711]\n  connect: "
+                                "[ipc:///tmp/x]\n  curve: {secret_key_file: %s}\n", k.file);
+    const sg_config_t *c = s_load_ok(text, &r);
+    assert_string_equal(c->bus.curve.secret_key, KEY40);
+    assert_string_equal(c->bus.curve.secret_key_file, k.file);
+    assert_false(c->bus.insecure);
+    s_done(&r);
+    /* the handshake's own messages pass max_event_bytes */
+    s_expect_keyed_error(&k, "bus:\n  bind: [ipc:///tmp/x]\n  max_event_bytes: 511\n",
+                         "t.yaml:6:20: 'max_event_bytes' must be at least 512 with bus.curve: "
+                         "the CURVE handshake's own messages pass the same limit");
+    /* CURVE needs a handshake: no transport without one */
+    s_expect_keyed_error(&k, "bus:\n  bind: ['epgm://eth0;239.1.1.1:5555']\n",
+                         "t.yaml:5:10: bus endpoint epgm://eth0;239.1.1.1:5555: with bus.curve "
+                         "an endpoint is tcp:// or ipc:// (other transports have no CURVE "
+                         "handshake)");
+    assert_int_equal(sg_test_rmtree(k.dir), 0);
+}
+
+static void test_a_network_bus_endpoint_needs_curve_or_insecure(void **state)
+{
+    s_keyfile_t k;
+    s_keyfile(&k);
+    static const char *const rule = " is not on the loopback address and has no CURVE: anyone "
+                                    "who reaches it could steer failover; set bus.curve (and a "
+                                    "public_key per observer), or bus.insecure: true";
+    char line[512];
+    snprintf(line, sizeof line, "t.yaml:15:10: bus endpoint tcp://0.0.0.0:7711%s", rule);
+    s_expect_bus_error(&k, "bus:\n  bind: [tcp://0.0.0.0:7711]\n%.0s", line);
+    snprintf(line, sizeof line, "t.yaml:16:7: bus endpoint tcp://10.0.0.1:7700%s", rule);
+    s_expect_bus_error(&k, "bus:\n  connect:\n    - tcp://10.0.0.1:7700\n%.0s", line);
+    snprintf(line, sizeof line, "t.yaml:15:10: bus endpoint epgm://eth0;239.1.1.1:5555%s", rule);
+    s_expect_bus_error(&k, "bus:\n  bind: ['epgm://eth0;239.1.1.1:5555']\n%.0s", line);
+    /* this host only, or said to be insecure: loaded */
+    s_result_t r = s_load_bus(&k, "bus:\n  bind: [tcp://127.0.0.1:1, 'tcp://[::1]:2', "
+                                  "tcp://localhost:3, ipc:///tmp/sg, inproc://sg]\n%.0s");
+    assert_int_equal(r.rc, SG_OK);
+    s_done(&r);
+    r = s_load_bus(&k, "bus:\n  bind: [tcp://0.0.0.0:7711]\n  insecure: true\n%.0s");
+    assert_int_equal(r.rc, SG_OK);
+    assert_true(r.cfg->bus.insecure);
+    s_done(&r);
+    /* insecure and curve exclude each other */
+    r = s_load_bus(&k, "bus:\n  insecure: true\n  curve: {secret_key_file: %s}\n");
+    assert_true(s_has_error(&r, "t.yaml:15:13: 'insecure' and 'curve' exclude each other: "
+                                "with CURVE the bus is secure"));
+    s_done(&r);
+    assert_int_equal(sg_test_rmtree(k.dir), 0);
+}
+
+static void test_a_secret_key_file_others_may_read_is_refused_naming_its_mode(void **state)
+{
+#ifdef _WIN32
+    skip(); /* no modes: the platform layer does not check (platform.h) */
+#else
+    s_keyfile_t k;
+    s_keyfile(&k);
+    assert_int_equal(chmod(k.file, 0640), 0);
+    char line[768];
+    /* the bus's key and control's: one reader */
+    snprintf(line, sizeof line, "t.yaml:4:54: 'secret_key_file' (%s) may be read or written by "
+                                "group or others (mode 0640): a secret key must be private to "
+                                "its owner (chmod 600)", k.file);
+    char text[2048];
+    snprintf(text, sizeof text, KEYED "bus: {bind: [ipc:///tmp/x], curve: {secret_key_file: %s}}\n",
+             k.file);
+    s_result_t r = s_load(text);
+    assert_true(s_has_error(&r, line));
+    assert_int_equal(r.errs.n, 1);
+    s_done(&r);
+    snprintf(line, sizeof line, "t.yaml:4:62: 'secret_key_file' (%s) may be read or written by "
+                                "group or others (mode 0604): a secret key must be private to "
+                                "its owner (chmod 600)", k.file);
+    assert_int_equal(chmod(k.file, 0604), 0);
+    snprintf(text, sizeof text, KEYED "control: {endpoint: 'tcp://127.0.0.1:7710', "
+                                "secret_key_file: %s, operators: [{name: x, key: '" KEY40C "'}]}\n",
+             k.file);
+    r = s_load(text);
+    if (!s_has_error(&r, line))
+        fail();
+    s_done(&r);
+    assert_int_equal(chmod(k.file, 0600), 0);
+    r = s_load(text);
+    assert_int_equal(r.rc, SG_OK);
+    assert_string_equal(r.cfg->control.secret_key, KEY40);
+    s_done(&r);
+    assert_int_equal(sg_test_rmtree(k.dir), 0);
+#endif
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1391,6 +1577,7 @@ int main(void)
         cmocka_unit_test(test_enumerations_reject_unknown_values),
         cmocka_unit_test(test_empty_strings_are_errors),
         cmocka_unit_test(test_public_key_must_be_40_characters_of_z85),
+        cmocka_unit_test(test_public_key_is_one_key_or_a_list_of_two_different_ones),
         cmocka_unit_test(test_reference_to_an_undefined_site_is_an_error),
         cmocka_unit_test(test_references_resolve_whatever_the_section_order),
         cmocka_unit_test(test_duplicate_names_are_errors),
@@ -1411,6 +1598,9 @@ int main(void)
         cmocka_unit_test(test_only_the_sim_provider_is_built_in),
         cmocka_unit_test(test_fault_needs_a_known_method_a_defined_collection_and_one_effect),
         cmocka_unit_test(test_bus_needs_an_endpoint),
+        cmocka_unit_test(test_bus_curve_needs_a_public_key_for_every_observer),
+        cmocka_unit_test(test_a_network_bus_endpoint_needs_curve_or_insecure),
+        cmocka_unit_test(test_a_secret_key_file_others_may_read_is_refused_naming_its_mode),
         cmocka_unit_test(test_several_errors_are_all_reported_in_file_order),
         cmocka_unit_test(test_errors_are_appended_after_existing_ones),
         cmocka_unit_test(test_text_need_not_be_nul_terminated),

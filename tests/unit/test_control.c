@@ -39,14 +39,15 @@ static sg_config_t *s_config(const char *mode)
 }
 
 /* With f->cfg loaded and f->tmp made: the fake clock, the engine, the
- * journal, and control on them (its tcp sockets on `zctx`, or none). */
-static void s_fix_open(s_fix_t *f, void *zctx)
+ * journal, and control on them (its tcp sockets on `zctx` with `zap`
+ * checking their keys, or none). */
+static void s_fix_open(s_fix_t *f, void *zctx, sg_zap_t *zap)
 {
     sg_clock_fake_init(&f->clock, &f->clock_state, 1000, 1800000000000LL);
     f->engine = sg_engine_new(f->cfg, 1, (sg_now_t){1000, 1800000000000LL});
     f->journal = sg_journal_open(f->tmp.journal);
     sg_control_env_t env = {.cfg = f->cfg, .engine = f->engine, .journal = f->journal,
-                            .clock = &f->clock};
+                            .clock = &f->clock, .zap = zap};
     f->control = sg_control_new(zctx, &env);
     assert_non_null(f->control);
 }
@@ -66,7 +67,7 @@ static int s_setup(void **state)
     assert_non_null(f);
     sg_fixture_dir_new(&f->tmp, "sg-test-control-");
     f->cfg = s_config("auto");
-    s_fix_open(f, NULL);
+    s_fix_open(f, NULL, NULL);
     *state = f;
     return 0;
 }
@@ -328,6 +329,30 @@ static void test_reload_refuses_a_new_leader_or_control_key(void **state)
     sg_config_destroy(&next);
 }
 
+static void test_reload_rotates_observer_keys_and_refuses_the_rest_of_observers(void **state)
+{
+    (void)state;
+    sg_config_t *cur = s_config("auto"), *next = s_config("auto");
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    /* a second key while the first is rotated out: live */
+    next->observers[0].public_keys[0] = strdup("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+    next->observers[0].public_keys[1] = strdup("Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID");
+    next->observers[0].n_public_keys = 2;
+    assert_int_equal(sg_reload_check(cur, next, &errs), 0);
+    assert_int_equal(errs.n, 0);
+    /* its site, or the bus's own key, is not */
+    next->observers[0].site = 1;
+    next->bus.insecure = true;
+    assert_int_equal(sg_reload_check(cur, next, &errs), SG_ECONFIG);
+    assert_int_equal(errs.n, 2);
+    assert_non_null(strstr(errs.items[0], "observers cannot change"));
+    assert_non_null(strstr(errs.items[1], "bus cannot change"));
+    sg_config_errors_fini(&errs);
+    sg_config_destroy(&cur);
+    sg_config_destroy(&next);
+}
+
 /* ---- CURVE: tcp control, roles by client key --------------------------------- */
 
 /* A service key pair, an operator, a reader and an unlisted client key, a
@@ -335,6 +360,7 @@ static void test_reload_refuses_a_new_leader_or_control_key(void **state)
 typedef struct {
     s_fix_t base;
     void *zctx;
+    sg_zap_t *zap; /* the context's handler, as the service makes it */
     char key_file[320];
     char server_pub[41], server_sec[41];
     char op_pub[41], op_sec[41], rd_pub[41], rd_sec[41], bad_pub[41], bad_sec[41];
@@ -372,7 +398,9 @@ static void s_socket_fix_open(s_curve_fix_t *f, const char *control)
     sg_config_errors_fini(&errs);
     assert_non_null(f->base.cfg);
     f->zctx = zmq_ctx_new();
-    s_fix_open(&f->base, f->zctx);
+    f->zap = sg_zap_new(f->zctx, &f->base.clock);
+    assert_non_null(f->zap);
+    s_fix_open(&f->base, f->zctx, f->zap);
 }
 
 static int s_curve_setup(void **state)
@@ -385,13 +413,12 @@ static int s_curve_setup(void **state)
     assert_int_equal(zmq_curve_keypair(f->op_pub, f->op_sec), 0);
     assert_int_equal(zmq_curve_keypair(f->rd_pub, f->rd_sec), 0);
     assert_int_equal(zmq_curve_keypair(f->bad_pub, f->bad_sec), 0);
-    FILE *kf = fopen(f->key_file, "w");
-    assert_non_null(kf);
-    fprintf(kf, "# a comment line\n%s\n", f->server_sec);
-    fclose(kf);
+    char text[128];
+    snprintf(text, sizeof text, "# a comment line\n%s\n", f->server_sec);
+    assert_int_equal(sg_test_write_private(f->key_file, text), 0);
     s_socket_fix_open(f, s_curve_control);
     void *socks[SG_CONTROL_MAX_SOCKETS];
-    assert_int_equal(sg_control_sockets(f->base.control, socks), 2); /* REP and the key check */
+    assert_int_equal(sg_control_sockets(f->base.control, socks), 1); /* the REP socket */
     size_t len = sizeof f->endpoint;
     assert_int_equal(zmq_getsockopt(socks[0], ZMQ_LAST_ENDPOINT, f->endpoint, &len), 0);
     *state = f;
@@ -401,40 +428,53 @@ static int s_curve_setup(void **state)
 static int s_curve_teardown(void **state)
 {
     s_curve_fix_t *f = *state;
-    sg_control_destroy(&f->base.control); /* its sockets, before their context */
+    sg_control_destroy(&f->base.control);
+    sg_zap_destroy(&f->zap);
     zmq_ctx_term(f->zctx);
     s_fix_close(&f->base);
     free(f);
     return 0;
 }
 
-/* A REQ client of the control endpoint with the key pair pub/sec. */
-static void *s_client(s_curve_fix_t *f, const char *pub, const char *sec)
+/* A CURVE client socket of `type` with the key pair pub/sec, connected to
+ * `endpoint` (the service's key is server_pub). */
+static void *s_curve_client(s_curve_fix_t *f, int type, const char *endpoint, const char *pub,
+                            const char *sec)
 {
-    void *c = zmq_socket(f->zctx, ZMQ_REQ);
+    void *c = zmq_socket(f->zctx, type);
     int linger = 0;
     zmq_setsockopt(c, ZMQ_LINGER, &linger, sizeof linger);
     assert_int_equal(zmq_setsockopt(c, ZMQ_CURVE_SERVERKEY, f->server_pub, 40), 0);
     assert_int_equal(zmq_setsockopt(c, ZMQ_CURVE_PUBLICKEY, pub, 40), 0);
     assert_int_equal(zmq_setsockopt(c, ZMQ_CURVE_SECRETKEY, sec, 40), 0);
-    assert_int_equal(zmq_connect(c, f->endpoint), 0);
+    assert_int_equal(zmq_connect(c, endpoint), 0);
     return c;
 }
 
-/* Serves the control's sockets, as the loop does, until `client` has an
- * answer or `done` holds, or about 10 s passed. True when client has one. */
+/* A REQ client of the control endpoint with the key pair pub/sec. */
+static void *s_client(s_curve_fix_t *f, const char *pub, const char *sec)
+{
+    return s_curve_client(f, ZMQ_REQ, f->endpoint, pub, sec);
+}
+
+/* Serves the control's sockets and the handshakes, as the loop does, until
+ * `client` has an answer or `done` holds, or about 10 s passed. True when
+ * client has one. */
 static bool s_pump(s_curve_fix_t *f, void *client, bool (*done)(s_curve_fix_t *f))
 {
     for (int round = 0; round < 200; round++) {
-        zmq_pollitem_t items[1 + SG_CONTROL_MAX_SOCKETS] = {{.socket = client,
-                                                             .events = ZMQ_POLLIN}};
+        zmq_pollitem_t items[2 + SG_CONTROL_MAX_SOCKETS] = {
+            {.socket = client, .events = ZMQ_POLLIN},
+            {.socket = sg_zap_socket(f->zap), .events = ZMQ_POLLIN}};
         void *socks[SG_CONTROL_MAX_SOCKETS];
         size_t n = sg_control_sockets(f->base.control, socks);
         for (size_t i = 0; i < n; i++)
-            items[1 + i] = (zmq_pollitem_t){.socket = socks[i], .events = ZMQ_POLLIN};
-        assert_true(zmq_poll(items, 1 + (int)n, 50) >= 0);
+            items[2 + i] = (zmq_pollitem_t){.socket = socks[i], .events = ZMQ_POLLIN};
+        assert_true(zmq_poll(items, 2 + (int)n, 50) >= 0);
+        if (items[1].revents & ZMQ_POLLIN)
+            assert_true(sg_zap_serve(f->zap) >= 0);
         for (size_t i = 0; i < n; i++)
-            if (items[1 + i].revents & ZMQ_POLLIN)
+            if (items[2 + i].revents & ZMQ_POLLIN)
                 assert_true(sg_control_serve(f->base.control, socks[i]) >= 0);
         if (items[0].revents & ZMQ_POLLIN)
             return true;
@@ -512,10 +552,9 @@ static void test_tcp_control_without_curve_is_refused_with_file_line_column(void
 static void test_secret_key_file_must_hold_a_z85_key(void **state)
 {
     s_curve_fix_t *f = *state;
-    FILE *kf = fopen(f->key_file, "w");
-    assert_non_null(kf);
-    fprintf(kf, "# not a key below\nthis-is-not-forty-characters-of-z85\n");
-    fclose(kf);
+    assert_int_equal(
+        sg_test_write_private(f->key_file, "# not a key below\nthis-is-not-forty-characters-of-z85\n"),
+        0);
     sg_config_errors_t errs;
     sg_config_errors_init(&errs);
     assert_null(s_curve_config(f, s_curve_control, &errs));
@@ -641,6 +680,78 @@ static void test_ipc_audit_names_the_peer_process_user_not_the_claimed_one(void 
 }
 #endif
 
+/* The bus's domain beside control's: its one key is bad_pub, named "obs-x". */
+static const char *s_bus_lookup(void *user, const char *key_z85)
+{
+    return strcmp(key_z85, ((s_curve_fix_t *)user)->bad_pub) == 0 ? "obs-x" : NULL;
+}
+
+/* Serves the handshakes and lets `sub` attach its peers, as the loop
+ * does, until `client` has a message (true) or `done` holds (false). */
+static bool s_pump_sub(s_curve_fix_t *f, void *sub, void *client, bool (*done)(s_curve_fix_t *f))
+{
+    for (int round = 0; round < 200; round++) {
+        zmq_pollitem_t items[3] = {{.socket = client, .events = ZMQ_POLLIN},
+                                   {.socket = sg_zap_socket(f->zap), .events = ZMQ_POLLIN},
+                                   {.socket = sub, .events = ZMQ_POLLIN}};
+        assert_true(zmq_poll(items, 3, 50) >= 0);
+        if (items[1].revents & ZMQ_POLLIN)
+            assert_true(sg_zap_serve(f->zap) >= 0);
+        if (items[0].revents & ZMQ_POLLIN)
+            return true;
+        if (done && done(f))
+            return false;
+    }
+    fail_msg("no answer and no refusal in 10 s");
+    return false;
+}
+
+static bool s_bus_refused(s_curve_fix_t *f)
+{
+    return sg_zap_refused(f->zap, "bus") >= 1;
+}
+
+static void test_one_handler_serves_each_domain_with_its_own_keys(void **state)
+{
+    s_curve_fix_t *f = *state;
+    assert_int_equal(sg_zap_add_domain(f->zap, "bus", s_bus_lookup, f), 0);
+    assert_int_equal(sg_zap_add_domain(f->zap, "bus", s_bus_lookup, f), SG_EINVAL);
+    void *sub = zmq_socket(f->zctx, ZMQ_SUB);
+    int on = 1, linger = 0;
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal(zmq_setsockopt(sub, ZMQ_CURVE_SERVER, &on, sizeof on), 0);
+    assert_int_equal(zmq_setsockopt(sub, ZMQ_CURVE_SECRETKEY, f->server_sec, 40), 0);
+    assert_int_equal(zmq_setsockopt(sub, ZMQ_ZAP_DOMAIN, "bus", 3), 0);
+    assert_int_equal(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0), 0);
+    assert_int_equal(zmq_bind(sub, "tcp://127.0.0.1:*"), 0);
+    char ep[64];
+    size_t len = sizeof ep;
+    assert_int_equal(zmq_getsockopt(sub, ZMQ_LAST_ENDPOINT, ep, &len), 0);
+    /* an operator's key is control's, not the bus's: refused there */
+    void *op = s_curve_client(f, ZMQ_XPUB, ep, f->op_pub, f->op_sec);
+    assert_false(s_pump_sub(f, sub, op, s_bus_refused));
+    assert_int_equal(sg_zap_refused(f->zap, "bus"), 1);
+    assert_int_equal(sg_control_keys_refused(f->base.control), 0);
+    /* the bus's key gets in, named, its key on every message */
+    void *pub = s_curve_client(f, ZMQ_XPUB, ep, f->bad_pub, f->bad_sec);
+    assert_true(s_pump_sub(f, sub, pub, NULL)); /* its subscription */
+    char buf[8];
+    assert_true(zmq_recv(pub, buf, sizeof buf, 0) >= 1);
+    assert_int_equal(zmq_send(pub, "hello", 5, 0), 5);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    assert_true(zmq_msg_recv(&msg, sub, 0) == 5);
+    assert_string_equal(zmq_msg_gets(&msg, "User-Id"), "obs-x");
+    assert_string_equal(zmq_msg_gets(&msg, SG_ZAP_KEY_PROPERTY), f->bad_pub);
+    zmq_msg_close(&msg);
+    assert_int_equal(sg_zap_accepted(f->zap, "bus"), 1);
+    sg_zap_remove_domain(f->zap, "bus");
+    assert_int_equal(sg_zap_refused(f->zap, "bus"), 0);
+    zmq_close(op);
+    zmq_close(pub);
+    zmq_close(sub);
+}
+
 #define T(t) cmocka_unit_test_setup_teardown(t, s_setup, s_teardown)
 #define TC(t) cmocka_unit_test_setup_teardown(t, s_curve_setup, s_curve_teardown)
 #define TI(t) cmocka_unit_test_setup_teardown(t, s_ipc_setup, s_curve_teardown)
@@ -656,6 +767,7 @@ int main(void)
         T(test_drills_and_bad_requests_are_answered_plainly),
         T(test_reload_allows_policy_and_refuses_sites),
         T(test_reload_refuses_a_new_leader_or_control_key),
+        T(test_reload_rotates_observer_keys_and_refuses_the_rest_of_observers),
         cmocka_unit_test(test_tcp_control_without_curve_is_refused_with_file_line_column),
         TC(test_secret_key_file_must_hold_a_z85_key),
         TC(test_curve_key_decides_the_role_and_names_who_in_the_audit),
@@ -664,6 +776,7 @@ int main(void)
 #ifndef _WIN32
         TI(test_ipc_audit_names_the_peer_process_user_not_the_claimed_one),
 #endif
+        TC(test_one_handler_serves_each_domain_with_its_own_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,8 +21,13 @@ typedef Siteguard__Health__V1__Event pb_event_t;
 /* --- a config built by hand: what ingest reads, nothing else ---------------- */
 
 static sg_site_cfg_t s_sites[] = {{.name = "A"}, {.name = "B"}, {.name = "W", .witness = true}};
+#define KEY_A "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+#define KEY_A_NEXT "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+#define KEY_B "J/3lo]ZJ{a^D#0TT558D}-600G)P-[GHzfNoM6h:"
 static sg_observer_cfg_t s_observers[] = {
-    {.id = "obs-a", .site = 0}, {.id = "obs-b", .site = 1}, {.id = "wit", .site = 2}};
+    {.id = "obs-a", .site = 0, .public_keys = {KEY_A, KEY_A_NEXT}, .n_public_keys = 2},
+    {.id = "obs-b", .site = 1, .public_keys = {KEY_B}, .n_public_keys = 1},
+    {.id = "wit", .site = 2}};
 static sg_collection_cfg_t s_collections[] = {{.name = "col-1", .site = 0, .replica_site = 1},
                                               {.name = "col-2", .site = 1, .replica_site = 0}};
 
@@ -39,6 +44,7 @@ static sg_config_t s_cfg(void)
     cfg.bus.max_event_bytes = 512;
     cfg.bus.max_age_ms = 30000;
     cfg.bus.max_skew_ms = 5000;
+    cfg.bus.incarnation_silence_ms = 2000;
     return cfg;
 }
 
@@ -48,6 +54,8 @@ typedef struct {
     uint8_t buf[8192];
     size_t len;
     sg_event_t out;
+    int64_t now;                      /* the receive time: the injected clock, NOW at start */
+    const sg_ingest_sender_t *sender; /* CURVE: who sends; NULL: no CURVE */
 } fx_t;
 
 static int s_setup(void **state)
@@ -55,6 +63,7 @@ static int s_setup(void **state)
     fx_t *fx = calloc(1, sizeof(*fx));
     assert_non_null(fx);
     fx->cfg = s_cfg();
+    fx->now = NOW;
     fx->ig = sg_ingest_new(&fx->cfg);
     assert_non_null(fx->ig);
     *state = fx;
@@ -156,12 +165,13 @@ static void s_pack(fx_t *fx, const msg_t *m)
     assert_int_equal(fx->len, need);
 }
 
-/* Packs `m` and offers it under `topic`, received at NOW. */
+/* Packs `m` and offers it under `topic`, received at fx->now from fx->sender. */
 static sg_drop_reason_t s_offer_as(fx_t *fx, const char *topic, const msg_t *m)
 {
     s_pack(fx, m);
     memset(&fx->out, 0xa5, sizeof(fx->out));
-    return sg_ingest_accept(fx->ig, topic, strlen(topic), fx->buf, fx->len, NOW, &fx->out);
+    return sg_ingest_accept(fx->ig, topic, strlen(topic), fx->buf, fx->len, fx->now,
+                            fx->sender, &fx->out);
 }
 
 /* Offers `m` under the topic its body calls for. */
@@ -171,6 +181,26 @@ static sg_drop_reason_t s_offer(fx_t *fx, const msg_t *m)
                                          [12] = "replication", [13] = "node", [14] = "probe"};
     int bc = (int)m->ev.body_case;
     return s_offer_as(fx, bc >= 10 && bc <= 14 ? topics[bc] : "heartbeat", m);
+}
+
+/* Offers the next event of m's run (its sequence number + 1), sent and
+ * received `t` ms after NOW. */
+static sg_drop_reason_t s_offer_next(fx_t *fx, msg_t *m, int64_t t)
+{
+    fx->now = NOW + t;
+    m->ev.seq++;
+    m->ev.sent_at_ms = fx->now;
+    return s_offer(fx, m);
+}
+
+/* Two runs of obs-a heard, the second with incarnation `inc` (INC the first). */
+static void s_two_runs(fx_t *fx, msg_t *first, msg_t *second, uint64_t inc)
+{
+    s_heartbeat(first, "obs-a", "A", 1);
+    assert_int_equal(s_offer(fx, first), SG_DROP_NONE);
+    s_heartbeat(second, "obs-a", "A", 1);
+    second->ev.incarnation = inc;
+    assert_int_equal(s_offer(fx, second), SG_DROP_NONE);
 }
 
 static uint64_t s_dropped(fx_t *fx, sg_drop_reason_t r) { return sg_ingest_stats(fx->ig)->dropped[r]; }
@@ -328,13 +358,14 @@ static void test_garbage_bytes_are_malformed(void **state)
 {
     fx_t *fx = *state;
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
-    assert_int_equal(sg_ingest_accept(fx->ig, "heartbeat", 9, junk, sizeof(junk), NOW, &fx->out),
+    assert_int_equal(sg_ingest_accept(fx->ig, "heartbeat", 9, junk, sizeof(junk), NOW, NULL, &fx->out),
                      SG_DROP_MALFORMED);
     static const uint8_t truncated[] = {0x12, 0x20, 'o', 'b', 's'}; /* string of 32, 3 given */
     assert_int_equal(
-        sg_ingest_accept(fx->ig, "heartbeat", 9, truncated, sizeof(truncated), NOW, &fx->out),
+        sg_ingest_accept(fx->ig, "heartbeat", 9, truncated, sizeof(truncated), NOW, NULL,
+                         &fx->out),
         SG_DROP_MALFORMED);
-    assert_int_equal(sg_ingest_accept(fx->ig, "heartbeat", 9, NULL, 0, NOW, &fx->out),
+    assert_int_equal(sg_ingest_accept(fx->ig, "heartbeat", 9, NULL, 0, NOW, NULL, &fx->out),
                      SG_DROP_MALFORMED);
     assert_int_equal(s_dropped(fx, SG_DROP_MALFORMED), 3);
 }
@@ -505,6 +536,118 @@ static void test_newer_incarnation_is_accepted_and_resets_the_sequence(void **st
     assert_int_equal(s_offer_run(fx, &m, INC, 51), SG_DROP_STALE); /* the old run is gone */
 }
 
+/* --- incarnations: one forged or broken message shadows no observer for ever --- */
+
+static void test_incarnation_further_ahead_than_max_skew_is_refused(void **state)
+{
+    fx_t *fx = *state;
+    msg_t m;
+    s_heartbeat(&m, "obs-a", "A", 1);
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    m.ev.seq = 2;
+    m.ev.incarnation = NOW + 86400000; /* a day ahead: no publisher started then */
+    assert_int_equal(s_offer(fx, &m), SG_DROP_INCARNATION);
+    m.ev.incarnation = UINT64_MAX;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_INCARNATION);
+    m.ev.incarnation = NOW + 5001;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_INCARNATION);
+    assert_int_equal(s_dropped(fx, SG_DROP_INCARNATION), 3);
+    /* the real run goes on: the refusals moved nothing */
+    m.ev.incarnation = INC;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    /* as far ahead as max_skew allows: a restart with a clock a little ahead */
+    m.ev.incarnation = NOW + 5000;
+    m.ev.seq = 1;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    /* the clock moves on: what was ahead is no longer */
+    fx->now = NOW + 60000;
+    m.ev.sent_at_ms = fx->now;
+    m.ev.incarnation = NOW + 10000;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+}
+
+static void test_older_incarnation_is_heard_again_once_the_newer_is_silent(void **state)
+{
+    fx_t *fx = *state;
+    msg_t real, forged;
+    /* one forged (or broken) message, within max_skew: it takes over */
+    s_two_runs(fx, &real, &forged, NOW + 4000);
+    /* the real run is shadowed while the forged one was heard lately */
+    for (int64_t t = 100; t < 2000; t += 100)
+        assert_int_equal(s_offer_next(fx, &real, t), SG_DROP_STALE);
+    /* incarnation_silence (2 s) after the forged message: heard again */
+    assert_int_equal(s_offer_next(fx, &real, 2000), SG_DROP_NONE);
+    assert_int_equal(fx->out.incarnation, INC);
+    real.ev.seq++;
+    assert_int_equal(s_offer(fx, &real), SG_DROP_NONE);
+    real.ev.seq--; /* its own sequence holds again */
+    assert_int_equal(s_offer(fx, &real), SG_DROP_DUPLICATE);
+}
+
+static void test_older_incarnation_stays_stale_while_the_newer_is_heard(void **state)
+{
+    fx_t *fx = *state;
+    msg_t old_run, new_run;
+    s_two_runs(fx, &old_run, &new_run, INC + 1); /* a restart */
+    /* the old process lingers: as long as the new one speaks, it is not heard */
+    for (int64_t t = 500; t <= 10000; t += 500) {
+        assert_int_equal(s_offer_next(fx, &new_run, t), SG_DROP_NONE);
+        assert_int_equal(s_offer_next(fx, &old_run, t), SG_DROP_STALE);
+    }
+}
+
+/* --- CURVE: the sender's key names its observer --------------------------------- */
+
+static void test_event_naming_another_observer_than_its_key_is_an_impostor(void **state)
+{
+    fx_t *fx = *state;
+    static const sg_ingest_sender_t a = {.observer = "obs-a", .key = KEY_A};
+    fx->sender = &a;
+    msg_t m;
+    s_heartbeat(&m, "obs-a", "A", 1);
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    s_heartbeat(&m, "obs-b", "B", 1);
+    assert_int_equal(s_offer(fx, &m), SG_DROP_IMPOSTOR);
+    s_reach(&m, "A", false); /* a vote in the witness's name */
+    assert_int_equal(s_offer(fx, &m), SG_DROP_IMPOSTOR);
+    s_heartbeat(&m, "nobody", "A", 1); /* what it claims is checked first */
+    assert_int_equal(s_offer(fx, &m), SG_DROP_IMPOSTOR);
+    assert_int_equal(s_dropped(fx, SG_DROP_IMPOSTOR), 3);
+    /* without CURVE there is no sender, and no such check */
+    fx->sender = NULL;
+    s_heartbeat(&m, "obs-b", "B", 1);
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+}
+
+static void test_a_key_removed_by_a_reload_is_revoked_and_the_new_one_heard(void **state)
+{
+    fx_t *fx = *state;
+    static const sg_ingest_sender_t old_key = {.observer = "obs-a", .key = KEY_A};
+    static const sg_ingest_sender_t new_key = {.observer = "obs-a", .key = KEY_A_NEXT};
+    msg_t m;
+    s_heartbeat(&m, "obs-a", "A", 1);
+    fx->sender = &old_key;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    /* the rotation ends: only the new key is listed */
+    sg_config_t next = fx->cfg;
+    sg_observer_cfg_t observers[3];
+    memcpy(observers, s_observers, sizeof observers);
+    observers[0].public_keys[0] = KEY_A_NEXT;
+    observers[0].n_public_keys = 1;
+    next.observers = observers;
+    sg_ingest_set_config(fx->ig, &next);
+    m.ev.seq = 2;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_REVOKED);
+    fx->sender = &new_key;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_NONE);
+    static const sg_ingest_sender_t no_key = {.observer = "obs-a", .key = NULL};
+    fx->sender = &no_key; /* a connection without the key property: never heard */
+    m.ev.seq = 3;
+    assert_int_equal(s_offer(fx, &m), SG_DROP_REVOKED);
+    assert_int_equal(s_dropped(fx, SG_DROP_REVOKED), 2);
+    sg_ingest_set_config(fx->ig, &fx->cfg);
+}
+
 static void test_dropped_events_do_not_move_the_sequence(void **state)
 {
     fx_t *fx = *state;
@@ -523,7 +666,8 @@ static void test_counters_add_up_by_reason(void **state)
     assert_int_equal(s_offer(fx, &m), SG_DROP_DUPLICATE);
     assert_int_equal(s_offer_heartbeat(fx, "nobody", "A", 1), SG_DROP_UNKNOWN_OBSERVER);
     assert_int_equal(s_offer_heartbeat(fx, "obs-b", "B", 1), SG_DROP_NONE);
-    assert_int_equal(sg_ingest_accept(fx->ig, "node", 4, "\x08", 1, NOW, NULL), SG_DROP_MALFORMED);
+    assert_int_equal(sg_ingest_accept(fx->ig, "node", 4, "\x08", 1, NOW, NULL, NULL),
+                     SG_DROP_MALFORMED);
 
     const sg_ingest_stats_t *st = sg_ingest_stats(fx->ig);
     assert_int_equal(st->received, 5);
@@ -544,7 +688,7 @@ static void test_accept_without_an_output_still_counts(void **state)
     msg_t m;
     s_heartbeat(&m, "obs-a", "A", 1);
     s_pack(fx, &m);
-    assert_int_equal(sg_ingest_accept(fx->ig, "heartbeat", 9, fx->buf, fx->len, NOW, NULL),
+    assert_int_equal(sg_ingest_accept(fx->ig, "heartbeat", 9, fx->buf, fx->len, NOW, NULL, NULL),
                      SG_DROP_NONE);
     assert_int_equal(sg_ingest_stats(fx->ig)->accepted, 1);
 }
@@ -563,7 +707,7 @@ static void test_config_without_observers_drops_everything_as_unknown(void **sta
     s_heartbeat(&m, "obs-a", "A", 1);
     uint8_t buf[256];
     size_t len = siteguard__health__v1__event__pack(&m.ev, buf);
-    assert_int_equal(sg_ingest_accept(ig, "heartbeat", 9, buf, len, NOW, NULL),
+    assert_int_equal(sg_ingest_accept(ig, "heartbeat", 9, buf, len, NOW, NULL, NULL),
                      SG_DROP_UNKNOWN_OBSERVER);
     sg_ingest_destroy(&ig);
     assert_null(ig);
@@ -593,7 +737,7 @@ static void test_many_observers_are_all_found(void **state)
         msg_t m;
         s_heartbeat(&m, ids[i], i % 2 ? "B" : "A", 1);
         size_t len = siteguard__health__v1__event__pack(&m.ev, buf);
-        assert_int_equal(sg_ingest_accept(ig, "heartbeat", 9, buf, len, NOW, &out), SG_DROP_NONE);
+        assert_int_equal(sg_ingest_accept(ig, "heartbeat", 9, buf, len, NOW, NULL, &out), SG_DROP_NONE);
         assert_int_equal(out.observer, i);
     }
     sg_ingest_destroy(&ig);
@@ -703,6 +847,9 @@ static void test_reason_names_and_topics_are_stable(void **state)
     assert_string_equal(sg_drop_reason_name(SG_DROP_STALE), "stale");
     assert_string_equal(sg_drop_reason_name(SG_DROP_DUPLICATE), "duplicate");
     assert_string_equal(sg_drop_reason_name(SG_DROP_FOREIGN), "foreign");
+    assert_string_equal(sg_drop_reason_name(SG_DROP_IMPOSTOR), "impostor");
+    assert_string_equal(sg_drop_reason_name(SG_DROP_REVOKED), "revoked");
+    assert_string_equal(sg_drop_reason_name(SG_DROP_INCARNATION), "incarnation");
     assert_string_equal(sg_drop_reason_name(SG_DROP_COUNT), "unknown");
     assert_string_equal(sg_event_kind_topic(SG_EV_HEARTBEAT), "heartbeat");
     assert_string_equal(sg_event_kind_topic(SG_EV_REACHABILITY), "reachability");
@@ -740,6 +887,11 @@ int main(void)
         T(test_sequence_is_tracked_per_observer),
         T(test_older_incarnation_is_stale),
         T(test_newer_incarnation_is_accepted_and_resets_the_sequence),
+        T(test_incarnation_further_ahead_than_max_skew_is_refused),
+        T(test_older_incarnation_is_heard_again_once_the_newer_is_silent),
+        T(test_older_incarnation_stays_stale_while_the_newer_is_heard),
+        T(test_event_naming_another_observer_than_its_key_is_an_impostor),
+        T(test_a_key_removed_by_a_reload_is_revoked_and_the_new_one_heard),
         T(test_dropped_events_do_not_move_the_sequence),
         T(test_counters_add_up_by_reason),
         T(test_accept_without_an_output_still_counts),

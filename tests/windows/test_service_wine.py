@@ -1,6 +1,7 @@
 """siteguard.exe as a Windows service under Wine: registered with `sc create`,
 started with `net start`, fed by native Linux sg-probe processes and a Python
-witness over 127.0.0.1; site A is lost, its collections fail over on the
+witness over 127.0.0.1, all publishing over CURVE with their own keys (the
+bus's key beside the config); site A is lost, its collections fail over on the
 simulator, and the outcomes are read from the jsonl sink in ProgramData;
 `net stop` ends it cleanly. Then the service commands of siteguard.exe itself
 (install, start, stop, uninstall).
@@ -32,10 +33,13 @@ control:
       key: '{operator_key}'
 """
 
-# the simulator keeps no state file; the sink writes to the service's directory
-CONFIG = ("log_level: debug\n" + sgtest.bus_yaml("{port}", max_age=None)
-          + sgtest.metrics_yaml("{metrics_port}")
-          + sgtest.sites_yaml("probe-a@A", "probe-b@B", "py-w@W") + "collections:\n"
+OBSERVERS = ("probe-a@A", "probe-b@B", "py-w@W")
+
+# the simulator keeps no state file; the sink writes to the service's
+# directory; the bus is a CURVE server with a key per observer ({sites})
+CONFIG = ("log_level: debug\n"
+          + sgtest.bus_yaml("{port}", max_age=None, secret_key_file="bus.key")
+          + sgtest.metrics_yaml("{metrics_port}") + "{sites}" + "collections:\n"
           + sgtest.collection_yaml("a-db", "11111111-0000-0000-0000-00000000000b", "A", "B",
                                    group=0)
           + sgtest.collection_yaml("a-app", "11111111-0000-0000-0000-00000000000a", "A", "B",
@@ -76,9 +80,15 @@ class WindowsService(unittest.TestCase):
         self.control_port = free_port()
         self.server_pub = sgtest.keygen(os.path.join(DATA, "server.key"))
         self.operator_key = os.path.join(self.tmp, "operator.key")
+        self.bus_pub = sgtest.keygen(os.path.join(DATA, "bus.key"))
+        keys = {}
+        for obs in OBSERVERS:
+            ident = obs.split("@")[0]
+            keys[ident] = sgtest.keygen(self.key_file(ident))
         sgtest.write_config(os.path.join(DATA, "siteguard.yaml"), CONFIG.format(
             port=self.port, metrics_port=self.metrics_port, control_port=self.control_port,
-            operator_key=sgtest.keygen(self.operator_key)))
+            operator_key=sgtest.keygen(self.operator_key),
+            sites=sgtest.sites_yaml(*OBSERVERS, keys=keys)))
         self.exe = win_path(os.path.join(WIN_BUILD, "siteguard.exe"))
         self.procs, self.listeners, self.pub = [], [], None
 
@@ -90,8 +100,12 @@ class WindowsService(unittest.TestCase):
         for l in self.listeners:
             l.close()
 
+    def key_file(self, observer):
+        return os.path.join(self.tmp, observer + ".key")
+
     def start_probe(self, observer, site):
-        p = sgtest.start_probe(self.endpoint, observer, site, self.site_port, self.tmp)
+        p = sgtest.start_probe(self.endpoint, observer, site, self.site_port, self.tmp,
+                               curve=(self.key_file(observer), self.bus_pub))
         self.procs.append(p)
         return p
 
@@ -112,7 +126,8 @@ class WindowsService(unittest.TestCase):
             probe_a = self.start_probe("probe-a", "A")
             self.start_probe("probe-b", "B")
             self.listeners.append(sgtest.listener(self.site_port["W"]))
-            self.pub = Publisher(self.endpoint, "py-w", "W")
+            pub, sec = sgtest.key_pair(self.key_file("py-w"))
+            self.pub = Publisher(self.endpoint, "py-w", "W", curve=(self.bus_pub, pub, sec))
             try:
                 self.pub.wait_subscribed()
             except AssertionError:
@@ -131,11 +146,17 @@ class WindowsService(unittest.TestCase):
                 if o["kind"] == "job_started":
                     self.assertIn("Msvm_ConcreteJob", o["job_path"])
 
-            # the metrics endpoint (libmicrohttpd) answers from the service
+            # the metrics endpoint (libmicrohttpd) answers from the service;
+            # every event came with its observer's own key
             with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port,
                                         timeout=10) as resp:
                 self.assertEqual(resp.status, 200)
                 self.assertIn("siteguard_events_received_total", resp.read().decode())
+            m = sgtest.metrics(self.metrics_port)
+            self.assertEqual(m["siteguard_bus_handshakes_refused_total"], 0)
+            for reason in ("impostor", "revoked", "incarnation"):
+                self.assertEqual(m['siteguard_events_dropped_total{reason="%s"}' % reason], 0)
+            self.assertIn("(CURVE: observers' keys only)", log_text(name))
 
             # the control endpoint: loopback tcp with CURVE, by the native siteguardctl
             r = sgtest.ctl_curve(self.control_port, self.server_pub, self.operator_key, "status")

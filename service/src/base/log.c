@@ -21,6 +21,17 @@ sg_log_level_t sg_log_get_level(void) { return (sg_log_level_t)atomic_load(&s_le
 
 void sg_log_set_json(int json) { atomic_store(&s_json, json != 0); }
 
+bool sg_log_complain(sg_log_complaint_t *c, int64_t now_ms, int64_t every_ms, uint64_t *count)
+{
+    c->unlogged++;
+    if (now_ms < c->next)
+        return false;
+    *count = c->unlogged;
+    c->unlogged = 0;
+    c->next = now_ms + every_ms;
+    return true;
+}
+
 int sg_log_parse_level(const char *text, sg_log_level_t *out)
 {
     for (int i = 0; i <= SG_LOG_DEBUG; i++) {

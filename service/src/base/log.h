@@ -13,6 +13,8 @@
 #define SG_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 typedef enum {
     SG_LOG_ERROR = 0,
@@ -31,6 +33,18 @@ int sg_log_parse_level(const char *text, sg_log_level_t *out);
 void sg_log(sg_log_level_t level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sg_logv(sg_log_level_t level, const char *module, const char *fmt, va_list ap);
+
+/* A repeated complaint, logged at most once per period (collectd's
+ * c_complain): zero-initialised by its owner, used by one thread. */
+typedef struct {
+    uint64_t unlogged; /* occurrences since the last line */
+    int64_t next;      /* ms: the next line may be written from then */
+} sg_log_complaint_t;
+
+/* Counts one occurrence at `now_ms`; true when a line may be written now,
+ * with the occurrences since the last line (this one included) in *count.
+ * At most one true per `every_ms`. */
+bool sg_log_complain(sg_log_complaint_t *c, int64_t now_ms, int64_t every_ms, uint64_t *count);
 
 #define sg_error(mod, ...) sg_log(SG_LOG_ERROR, mod, __VA_ARGS__)
 #define sg_warn(mod, ...) sg_log(SG_LOG_WARN, mod, __VA_ARGS__)

@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 char *sg_vstrdupf(const char *fmt, va_list ap)
 {
@@ -31,4 +32,13 @@ unsigned long sg_serial(void)
 {
     static atomic_ulong next = 1;
     return atomic_fetch_add(&next, 1);
+}
+
+bool sg_str_loopback_tcp(const char *endpoint)
+{
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return false;
+    const char *host = endpoint + 6;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
+           strncmp(host, "[::1]:", 6) == 0;
 }

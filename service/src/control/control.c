@@ -23,7 +23,6 @@
 #define S_DEFAULT_IPC "ipc:///run/siteguard/control.sock"
 #define S_DEFAULT_TCP "tcp://127.0.0.1:7710" /* Windows, with CURVE configured */
 #define S_ZAP_DOMAIN "siteguard-control"
-#define S_MAX_REQUEST 65536
 #define S_HISTORY_DEFAULT 50
 #define S_LEADER "single instance (leader: none)"
 #define S_NO_DRILLS "drills are not configured in this version"
@@ -50,7 +49,7 @@ struct sg_control {
     sg_control_role_t role[2];
     char *ipc_path[2]; /* socket files to remove on destroy */
     bool curve[2];     /* CURVE socket: the role is the client key's */
-    sg_zap_t *zap;     /* the key check of the CURVE sockets; NULL: none */
+    bool zap_domain;   /* our domain is added to env.zap */
     uint64_t requests;
 };
 
@@ -760,14 +759,6 @@ int sg_control_handle(sg_control_t *c, sg_control_role_t role, const uint8_t *re
 
 /* ---- sockets ---------------------------------------------------------------------- */
 
-/* A tcp endpoint must be on the loopback address. */
-static bool s_loopback(const char *endpoint)
-{
-    const char *host = endpoint + 6;
-    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
-           strncmp(host, "[::1]:", 6) == 0;
-}
-
 /* Gives an ipc socket file its role's mode and the configured group. */
 static int s_secure_ipc(const char *path, sg_control_role_t role, const char *group)
 {
@@ -795,11 +786,9 @@ static int s_secure_ipc(const char *path, sg_control_role_t role, const char *gr
 
 /* The name of a listed client key, for the ZAP handler: looked up in the
  * config in force, so a reload adds and removes keys for new connections. */
-static const char *s_key_lookup(void *user, const char *domain, const char *key_z85)
+static const char *s_key_lookup(void *user, const char *key_z85)
 {
     const sg_control_cfg_t *cc = &((sg_control_t *)user)->env.cfg->control;
-    if (strcmp(domain, S_ZAP_DOMAIN) != 0)
-        return NULL;
     for (size_t i = 0; i < cc->n_operators; i++)
         if (strcmp(cc->operators[i].key, key_z85) == 0)
             return cc->operators[i].name;
@@ -830,7 +819,7 @@ static bool s_key_role(const sg_control_cfg_t *cc, const char *name,
 }
 
 /* Makes socket i a CURVE server whose clients the ZAP handler checks. */
-static int s_curve_server(sg_control_t *c, void *zctx, int i)
+static int s_curve_server(sg_control_t *c, int i)
 {
     const char *secret = c->env.cfg->control.secret_key;
     int on = 1;
@@ -843,8 +832,13 @@ static int s_curve_server(sg_control_t *c, void *zctx, int i)
         sg_error(S_MOD, "this libzmq has no CURVE: no tcp control endpoint");
         return SG_EINVAL;
     }
-    if (!c->zap && !(c->zap = sg_zap_new(zctx, c->env.clock, s_key_lookup, c)))
+    if (!c->env.zap) {
+        sg_error(S_MOD, "no authentication handler for the CURVE control socket");
+        return SG_EINVAL;
+    }
+    if (!c->zap_domain && sg_zap_add_domain(c->env.zap, S_ZAP_DOMAIN, s_key_lookup, c) != SG_OK)
         return SG_EIO;
+    c->zap_domain = true;
     if (zmq_setsockopt(c->sock[i], ZMQ_CURVE_SERVER, &on, sizeof on) != 0 ||
         zmq_setsockopt(c->sock[i], ZMQ_CURVE_SECRETKEY, secret, strlen(secret)) != 0 ||
         zmq_setsockopt(c->sock[i], ZMQ_ZAP_DOMAIN, S_ZAP_DOMAIN, strlen(S_ZAP_DOMAIN)) != 0) {
@@ -859,19 +853,19 @@ static int s_curve_server(sg_control_t *c, void *zctx, int i)
 static int s_bind(sg_control_t *c, void *zctx, int i, const char *endpoint, sg_control_role_t role)
 {
     bool tcp = strncmp(endpoint, "tcp://", 6) == 0;
-    if (tcp && !s_loopback(endpoint)) {
+    if (tcp && !sg_str_loopback_tcp(endpoint)) {
         sg_error(S_MOD, "%s: a tcp control endpoint must be on the loopback address", endpoint);
         return SG_EINVAL;
     }
     int linger = 0;
-    int64_t max = S_MAX_REQUEST;
+    int64_t max = SG_CONTROL_MAX_REQUEST;
     c->sock[i] = zmq_socket(zctx, ZMQ_REP);
     if (!c->sock[i])
         return SG_EIO;
     zmq_setsockopt(c->sock[i], ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(c->sock[i], ZMQ_MAXMSGSIZE, &max, sizeof max);
     c->role[i] = role;
-    if (tcp && s_curve_server(c, zctx, i) != SG_OK) {
+    if (tcp && s_curve_server(c, i) != SG_OK) {
         zmq_close(c->sock[i]);
         c->sock[i] = NULL;
         return SG_EINVAL;
@@ -946,7 +940,8 @@ void sg_control_destroy(sg_control_t **cp)
             unlink(c->ipc_path[i]);
         free(c->ipc_path[i]);
     }
-    sg_zap_destroy(&c->zap);
+    if (c->zap_domain)
+        sg_zap_remove_domain(c->env.zap, S_ZAP_DOMAIN);
     free(c);
     *cp = NULL;
 }
@@ -963,8 +958,6 @@ size_t sg_control_sockets(sg_control_t *c, void **out)
     for (int i = 0; i < 2; i++)
         if (c->sock[i])
             out[n++] = c->sock[i];
-    if (c->zap)
-        out[n++] = sg_zap_socket(c->zap);
     return n;
 }
 
@@ -1041,8 +1034,6 @@ static int s_serve_one(sg_control_t *c, int i)
 
 int sg_control_serve(sg_control_t *c, void *socket)
 {
-    if (c->zap && socket == sg_zap_socket(c->zap))
-        return sg_zap_serve(c->zap);
     int i = socket == c->sock[0] ? 0 : 1;
     int served = 0;
     for (;;) {
@@ -1061,5 +1052,5 @@ uint64_t sg_control_requests(const sg_control_t *c) { return c->requests; }
 
 uint64_t sg_control_keys_refused(const sg_control_t *c)
 {
-    return c->zap ? sg_zap_refused(c->zap) : 0;
+    return c->env.zap ? sg_zap_refused(c->env.zap, S_ZAP_DOMAIN) : 0;
 }

@@ -8,10 +8,12 @@
  * read-only socket 0666. The role is the socket's: the read-only socket
  * answers status, explain, history and drill report, and refuses (DENIED)
  * every change. A tcp endpoint must be on the loopback address and is a
- * CURVE server (control.secret_key_file): a ZAP handler (zap.h, on the loop
- * thread, its socket among sg_control_sockets) lets in only the client keys
- * listed in control.operators and control.readers, and refuses others at
- * the handshake (counted: sg_control_keys_refused). On a CURVE socket the
+ * CURVE server (control.secret_key_file): the context's ZAP handler
+ * (env.zap, zap.h, which the loop polls) answers this module's domain
+ * ("siteguard-control"), letting in only the client keys listed in
+ * control.operators and control.readers and refusing others at the
+ * handshake (counted: sg_control_keys_refused). The sockets' messages are
+ * bounded (SG_CONTROL_MAX_REQUEST): a larger one disconnects its sender. On a CURVE socket the
  * role is the client key's (operators: operator, readers: read-only; a
  * read-only endpoint keeps every key read-only), looked up per request in
  * the config in force, and "who" in the audit trail is the key's name. The
@@ -47,6 +49,7 @@
 
 #include "base/clock.h"
 #include "config/config.h"
+#include "control/zap.h"
 #include "drill/drill.h"
 #include "journal/journal.h"
 #include "leader/leader.h"
@@ -57,7 +60,10 @@
 
 typedef enum { SG_CONTROL_READER = 0, SG_CONTROL_OPERATOR } sg_control_role_t;
 
-#define SG_CONTROL_MAX_SOCKETS 3
+#define SG_CONTROL_MAX_SOCKETS 2
+
+/* The largest request the control sockets take (ZMQ_MAXMSGSIZE). */
+#define SG_CONTROL_MAX_REQUEST 65536
 
 /* Applies the config file again. Returns 0 when the new config is in force,
  * else an error with the reasons appended to `errs` (FILE:LINE:COLUMN lines,
@@ -80,6 +86,8 @@ typedef struct {
     sg_control_persist_fn persist; /* NULL: nothing to make durable (tests) */
     sg_drill_t *drill;           /* NULL: drill run/report are UNAVAILABLE */
     const sg_leader_t *leader;   /* status shows it; NULL: single instance */
+    sg_zap_t *zap;               /* the context's ZAP handler, needed by a tcp endpoint (CURVE);
+                                    NULL: none */
     void *user;
 } sg_control_env_t;
 
@@ -95,8 +103,8 @@ void sg_control_destroy(sg_control_t **c);
 /* After a reload: the config now in force (borrowed). */
 void sg_control_set_config(sg_control_t *c, const sg_config_t *cfg);
 
-/* The bound sockets and the key check's, for zmq_poll: writes up to
- * SG_CONTROL_MAX_SOCKETS into out, returns how many. */
+/* The bound sockets, for zmq_poll: writes up to SG_CONTROL_MAX_SOCKETS
+ * into out, returns how many. */
 size_t sg_control_sockets(sg_control_t *c, void **out);
 
 /* Answers the requests waiting on `socket` (one of sg_control_sockets)

@@ -2,10 +2,8 @@
 #include "control/control_conf.h"
 
 #include "base/str.h"
-#include "control/curvekey.h"
+#include "config/keyfile.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,46 +16,12 @@ static void s_set_endpoint(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t
         sg_cfg_err(ctx, value, "'%s' must be an ipc:// or tcp:// endpoint", key->name);
 }
 
-/* `path` as written, or beside the config file when relative. Caller frees. */
-static char *s_beside_config(const char *cfg_path, const char *path)
-{
-    const char *slash = cfg_path ? strrchr(cfg_path, '/') : NULL;
-    const char *back = cfg_path ? strrchr(cfg_path, '\\') : NULL;
-    if (back && (!slash || back > slash))
-        slash = back;
-    if (path[0] == '/' || path[0] == '\\' || !slash || (path[0] && path[1] == ':'))
-        return sg_strdupf("%s", path);
-    return sg_strdupf("%.*s/%s", (int)(slash - cfg_path), cfg_path, path);
-}
-
-/* Reads the server's CURVE secret key (Z85, as `siteguardctl keygen` writes
- * it); the key itself never goes into a message. */
+/* Reads the server's CURVE secret key (keyfile.h); the key itself never
+ * goes into a message. */
 static void s_set_secret_key_file(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
                                   void *obj)
 {
-    sg_control_cfg_t *cc = obj;
-    sg_cfg_set_str(ctx, key, value, obj);
-    if (!cc->secret_key_file)
-        return;
-    char *path = s_beside_config(sg_cfg_path(ctx), cc->secret_key_file);
-    FILE *f = path ? fopen(path, "rb") : NULL;
-    char text[1024] = {0}, k[41];
-    if (!path) {
-        sg_cfg_oom(ctx);
-    } else if (!f) {
-        sg_cfg_err(ctx, value, "cannot read '%s' (%s): %s", key->name, path, strerror(errno));
-    } else if (fread(text, 1, sizeof text - 1, f), !sg_curvekey_parse(text, k)) {
-        sg_cfg_err(ctx, value, "'%s' (%s) holds no CURVE secret key: 40 characters of Z85 "
-                               "text, as 'siteguardctl keygen --out FILE' writes it",
-                   key->name, path);
-    } else if (!(cc->secret_key = sg_cfg_strdup(ctx, k))) {
-        sg_cfg_oom(ctx);
-    }
-    if (f)
-        fclose(f);
-    free(path);
-    memset(text, 0, sizeof text);
-    memset(k, 0, sizeof k);
+    sg_keyfile_set(ctx, key, value, obj, &((sg_control_cfg_t *)obj)->secret_key);
 }
 
 static void s_control_key_init(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj)
@@ -76,13 +40,6 @@ static const sg_cfg_map_t s_control_key_map = {
     .n_keys = SG_CFG_COUNT(s_control_key_keys), .size = sizeof(sg_control_key_cfg_t),
     .init = s_control_key_init};
 
-static bool s_loopback_endpoint(const char *endpoint)
-{
-    const char *host = endpoint + 6;
-    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
-           strncmp(host, "[::1]:", 6) == 0;
-}
-
 /* A tcp endpoint: on the loopback address, and with CURVE configured. */
 static void s_check_control_tcp(sg_cfg_t *ctx, sg_cfg_node_t *node, const sg_control_cfg_t *cc,
                                 const char *name)
@@ -91,7 +48,7 @@ static void s_check_control_tcp(sg_cfg_t *ctx, sg_cfg_node_t *node, const sg_con
     const char *ep = strcmp(name, "endpoint") == 0 ? cc->endpoint : cc->readonly_endpoint;
     if (!ep || strncmp(ep, "tcp://", 6) != 0)
         return;
-    if (!s_loopback_endpoint(ep))
+    if (!sg_str_loopback_tcp(ep))
         sg_cfg_err(ctx, v,
                    "'%s' %s must be on the loopback address (127.x.x.x, localhost or [::1])",
                    name, ep);
@@ -178,9 +135,7 @@ void sg_control_conf_fini(sg_control_cfg_t *cc)
     free(cc->readonly_endpoint);
     free(cc->group);
     free(cc->secret_key_file);
-    if (cc->secret_key)
-        memset(cc->secret_key, 0, strlen(cc->secret_key));
-    free(cc->secret_key);
+    sg_keyfile_free(&cc->secret_key);
     s_free_keys(cc->operators, cc->n_operators);
     s_free_keys(cc->readers, cc->n_readers);
 }

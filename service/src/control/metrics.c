@@ -213,6 +213,10 @@ static void s_service(s_buf_t *b, const sg_metrics_snapshot_t *s)
            "CURVE client keys refused at the control handshake (not listed).");
     s_addf(b, "siteguard_control_keys_refused_total %llu\n",
            (unsigned long long)s->control_keys_refused);
+    s_head(b, "siteguard_bus_handshakes_refused_total", "counter",
+           "CURVE publisher keys refused at the bus handshake (listed for no observer).");
+    s_addf(b, "siteguard_bus_handshakes_refused_total %llu\n",
+           (unsigned long long)s->bus_handshakes_refused);
 }
 
 char *sg_metrics_render(const sg_metrics_snapshot_t *s)

@@ -15,7 +15,7 @@
  * siteguard_notify_outcomes_total{state}, siteguard_notify_pending (all
  * sinks), siteguard_leader{mode}, siteguard_is_leader, siteguard_leader_epoch,
  * siteguard_config_reloads_total{result}, siteguard_control_requests_total,
- * siteguard_control_keys_refused_total.
+ * siteguard_control_keys_refused_total, siteguard_bus_handshakes_refused_total.
  *
  * Thread rules: new, publish and destroy on one thread (the loop); the HTTP
  * thread reads the published text under a mutex. */
@@ -57,6 +57,7 @@ typedef struct {
     uint64_t reloads_ok, reloads_refused;
     uint64_t control_requests;
     uint64_t control_keys_refused; /* CURVE client keys refused at the handshake */
+    uint64_t bus_handshakes_refused; /* CURVE publisher keys refused at the bus handshake */
     const char *leader_mode; /* "none" or "etcd" */
     bool is_leader;
     uint64_t leader_epoch; /* 0: not leading */

@@ -29,12 +29,13 @@ static int s_sites_differ(const sg_config_t *a, const sg_config_t *b)
     return a->n_sites == b->n_sites ? -1 : (int)n;
 }
 
+/* The first observer that differs, or -1; their keys may (a rotation). */
 static int s_observers_differ(const sg_config_t *a, const sg_config_t *b)
 {
     size_t n = a->n_observers < b->n_observers ? a->n_observers : b->n_observers;
     for (size_t i = 0; i < n; i++) {
         const sg_observer_cfg_t *x = &a->observers[i], *y = &b->observers[i];
-        if (!s_str_eq(x->id, y->id) || x->site != y->site || !s_str_eq(x->public_key, y->public_key))
+        if (!s_str_eq(x->id, y->id) || x->site != y->site)
             return (int)i;
     }
     return a->n_observers == b->n_observers ? -1 : (int)n;
@@ -68,7 +69,10 @@ static bool s_bus_eq(const sg_bus_cfg_t *a, const sg_bus_cfg_t *b)
     return s_strs_eq(a->bind, a->n_bind, b->bind, b->n_bind) &&
            s_strs_eq(a->connect, a->n_connect, b->connect, b->n_connect) &&
            a->max_event_bytes == b->max_event_bytes && a->max_age_ms == b->max_age_ms &&
-           a->max_skew_ms == b->max_skew_ms;
+           a->max_skew_ms == b->max_skew_ms &&
+           a->incarnation_silence_ms == b->incarnation_silence_ms &&
+           s_str_eq(a->curve.secret_key_file, b->curve.secret_key_file) &&
+           s_str_eq(a->curve.secret_key, b->curve.secret_key) && a->insecure == b->insecure;
 }
 
 static bool s_provider_eq(const sg_provider_cfg_t *a, const sg_provider_cfg_t *b)

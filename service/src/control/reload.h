@@ -1,8 +1,11 @@
 /* reload: what a hot reload of the config may change.
  *
- * Live: policy, sinks (and plugin_dir), log_level, log_format. Not live
- * (a restart applies them): sites, observers, collections, bus, provider,
- * plan, journal, control, metrics. Pure functions on two loaded configs.
+ * Live: policy, sinks (and plugin_dir), log_level, log_format, and the
+ * observers' public keys (a key rotation: the bus admits the new keys and
+ * stops hearing connections made with removed ones, bus.h). Not live (a
+ * restart applies them): sites, observers (ids, sites, order), collections,
+ * bus, provider, plan, journal, control, metrics. Pure functions on two
+ * loaded configs.
  *
  * Thread rules: none (no state). */
 #ifndef SG_RELOAD_H

@@ -173,10 +173,11 @@ static void s_index_fini(s_index_t *ix)
 typedef struct {
     uint64_t incarnation; /* 0: nothing seen yet */
     uint64_t last_seq;
+    int64_t last_rx; /* receive time of the last event accepted */
 } s_seq_t;
 
 struct sg_ingest {
-    const sg_config_t *cfg;
+    const sg_config_t *cfg; /* in force; the indexes borrow names from the first */
     s_index_t observers;
     s_index_t sites;
     s_index_t collections;
@@ -200,7 +201,10 @@ static const char *const s_reasons[SG_DROP_COUNT] = {
     [SG_DROP_UNKNOWN_REF] = "unknown_ref",
     [SG_DROP_STALE] = "stale",
     [SG_DROP_DUPLICATE] = "duplicate",
-    [SG_DROP_FOREIGN] = "foreign"};
+    [SG_DROP_FOREIGN] = "foreign",
+    [SG_DROP_IMPOSTOR] = "impostor",
+    [SG_DROP_REVOKED] = "revoked",
+    [SG_DROP_INCARNATION] = "incarnation"};
 
 const char *sg_event_kind_topic(sg_event_kind_t k)
 {
@@ -277,6 +281,8 @@ void sg_ingest_destroy(sg_ingest_t **pig)
 }
 
 const sg_ingest_stats_t *sg_ingest_stats(const sg_ingest_t *ig) { return &ig->stats; }
+
+void sg_ingest_set_config(sg_ingest_t *ig, const sg_config_t *cfg) { ig->cfg = cfg; }
 
 /* --- checks -------------------------------------------------------------------- */
 
@@ -399,21 +405,38 @@ static bool s_stale(const sg_ingest_t *ig, int64_t sent_at_ms, int64_t now)
     return sent_at_ms < now - bus->max_age_ms || sent_at_ms - now > bus->max_skew_ms;
 }
 
-/* Checks incarnation and sequence; records them only when the event passes. */
-static sg_drop_reason_t s_sequence(sg_ingest_t *ig, int observer, uint64_t inc, uint64_t seq)
+/* The sender's key is still one of the observer's in the config in force. */
+static bool s_key_listed(const sg_ingest_t *ig, int observer, const char *key)
 {
+    const sg_observer_cfg_t *o = &ig->cfg->observers[observer];
+    for (size_t i = 0; key && i < o->n_public_keys; i++)
+        if (strcmp(o->public_keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* Checks incarnation and sequence (the rules in ingest.h); records them
+ * only when the event passes. */
+static sg_drop_reason_t s_sequence(sg_ingest_t *ig, int observer, uint64_t inc, uint64_t seq,
+                                   int64_t now)
+{
+    const sg_bus_cfg_t *bus = &ig->cfg->bus;
     s_seq_t *st = &ig->seq[observer];
-    if (inc < st->incarnation)
+    if (inc > (uint64_t)INT64_MAX || (int64_t)inc - bus->max_skew_ms > now)
+        return SG_DROP_INCARNATION;
+    if (inc < st->incarnation && now - st->last_rx < bus->incarnation_silence_ms)
         return SG_DROP_STALE;
     if (inc == st->incarnation && seq <= st->last_seq)
         return SG_DROP_DUPLICATE;
     st->incarnation = inc;
     st->last_seq = seq;
+    st->last_rx = now;
     return SG_DROP_NONE;
 }
 
 static sg_drop_reason_t s_check(sg_ingest_t *ig, const void *topic, size_t topic_len,
-                                const void *data, size_t len, int64_t now, sg_event_t *out)
+                                const void *data, size_t len, int64_t now,
+                                const sg_ingest_sender_t *sender, sg_event_t *out)
 {
     if (len > ig->cfg->bus.max_event_bytes)
         return SG_DROP_OVERSIZE;
@@ -421,6 +444,8 @@ static sg_drop_reason_t s_check(sg_ingest_t *ig, const void *topic, size_t topic
     const s_pb_event_t *ev = siteguard__health__v1__event__unpack(&ig->allocator, len, data);
     if (!ev || !s_envelope_complete(ev))
         return SG_DROP_MALFORMED;
+    if (sender && (!sender->observer || strcmp(ev->observer, sender->observer) != 0))
+        return SG_DROP_IMPOSTOR;
     if (ev->schema > SG_HEALTH_SCHEMA_MAX)
         return SG_DROP_SCHEMA;
     sg_event_t e = {.kind = s_kind_of(ev)};
@@ -430,6 +455,8 @@ static sg_drop_reason_t s_check(sg_ingest_t *ig, const void *topic, size_t topic
     if (e.observer < 0 || !ig->observer_site[e.observer] || !ev->site ||
         strcmp(ev->site, ig->observer_site[e.observer]) != 0)
         return SG_DROP_UNKNOWN_OBSERVER;
+    if (sender && !s_key_listed(ig, e.observer, sender->key))
+        return SG_DROP_REVOKED;
     e.site = ig->cfg->observers[e.observer].site;
     e.seq = ev->seq;
     e.incarnation = ev->incarnation;
@@ -442,7 +469,7 @@ static sg_drop_reason_t s_check(sg_ingest_t *ig, const void *topic, size_t topic
         return r;
     if (s_stale(ig, ev->sent_at_ms, now))
         return SG_DROP_STALE;
-    r = s_sequence(ig, e.observer, ev->incarnation, ev->seq);
+    r = s_sequence(ig, e.observer, ev->incarnation, ev->seq, now);
     if (r == SG_DROP_NONE && out)
         *out = e;
     return r;
@@ -450,10 +477,10 @@ static sg_drop_reason_t s_check(sg_ingest_t *ig, const void *topic, size_t topic
 
 sg_drop_reason_t sg_ingest_accept(sg_ingest_t *ig, const void *topic, size_t topic_len,
                                   const void *data, size_t len, int64_t now_wall_ms,
-                                  sg_event_t *out)
+                                  const sg_ingest_sender_t *sender, sg_event_t *out)
 {
     ig->stats.received++;
-    sg_drop_reason_t r = s_check(ig, topic, topic_len, data, len, now_wall_ms, out);
+    sg_drop_reason_t r = s_check(ig, topic, topic_len, data, len, now_wall_ms, sender, out);
     if (r == SG_DROP_NONE)
         ig->stats.accepted++;
     else

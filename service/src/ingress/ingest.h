@@ -4,17 +4,40 @@
  * tracking, counters): no sockets, no clock reads; the receive time is passed
  * in. The bus feeds it; tests, fuzzers and benchmarks call it directly.
  *
+ * The sender: with bus.curve the bus passes who the CURVE handshake proved
+ * the sender to be (sg_ingest_sender_t: the observer id its key is listed
+ * for, and the key); without CURVE it passes NULL and anyone is believed.
+ *
  * Checks, in order: size (oversize), protobuf decode and required fields
- * (malformed), schema revision (schema), topic equal to the body's kind
+ * (malformed), an event naming an observer other than the sender's
+ * (impostor), schema revision (schema), topic equal to the body's kind
  * (malformed), observer known and in its configured site (unknown_observer),
- * named site or collection known (unknown_ref), numbers within bounds
- * (malformed: a replication lag or a last-replicated time more than ten
- * years off, or a last-replicated time after the send time), a replication
- * report from an observer at the collection's primary or replica site, or
- * one listed in its replication_observers (foreign), sent_at within
- * [now - max_age, now + max_skew] (stale), incarnation and sequence
+ * the sender's key still listed for the observer in the config in force
+ * (revoked: a reload removed it since the connection was made), named site
+ * or collection known (unknown_ref), numbers within bounds (malformed: a
+ * replication lag or a last-replicated time more than ten years off, or a
+ * last-replicated time after the send time), a replication report from an
+ * observer at the collection's primary or replica site, or one listed in
+ * its replication_observers (foreign), sent_at within
+ * [now - max_age, now + max_skew] (stale), incarnation (below) and sequence
  * (duplicate: a sequence number not above the last one of the same
- * incarnation; stale: an older incarnation).
+ * incarnation).
+ *
+ * Incarnations. An observer's incarnation is its publisher's wall-clock ms
+ * at start; the newest one seen is the observer's current incarnation, and
+ * a larger one (a restart) replaces it and resets the sequence. So that one
+ * forged or broken message cannot shadow an observer for ever:
+ *   - an incarnation more than bus.max_skew ahead of the receive time is
+ *     refused (incarnation): no publisher started in the future;
+ *   - an older incarnation is refused (stale) while the current one is
+ *     heard, and accepted again, becoming the current one with its own
+ *     sequence, once the current one has been silent (no event accepted)
+ *     for bus.incarnation_silence (receive time). A forged incarnation
+ *     within max_skew thus shadows the real one for at most that long after
+ *     its last message (keep it below policy.suspect_after), and a probe
+ *     restarted with its clock set back is heard again after it.
+ * A jump bound on the incarnation itself (so far ahead of the last one) is
+ * not used: a legitimate restart jumps by the whole uptime of the old run.
  *
  * Thread rules: one thread at a time per sg_ingest_t. */
 #ifndef SG_INGEST_H
@@ -51,6 +74,9 @@ typedef enum {
     SG_DROP_STALE,
     SG_DROP_DUPLICATE,
     SG_DROP_FOREIGN, /* a replication report from an observer not at the collection's sites */
+    SG_DROP_IMPOSTOR,    /* an event naming an observer other than its sender's key's */
+    SG_DROP_REVOKED,     /* the sender's key is no longer listed for its observer */
+    SG_DROP_INCARNATION, /* an incarnation further ahead of the receive time than max_skew */
     SG_DROP_COUNT
 } sg_drop_reason_t;
 
@@ -99,18 +125,32 @@ typedef struct {
     uint64_t dropped[SG_DROP_COUNT]; /* by reason; [SG_DROP_NONE] unused */
 } sg_ingest_stats_t;
 
+/* Who sent a message, as the bus's CURVE handshake proved it (both borrowed
+ * for the call). */
+typedef struct {
+    const char *observer; /* the id of the observer the key is listed for (ZAP User-Id) */
+    const char *key;      /* the client's public key (Z85) the connection was admitted with */
+} sg_ingest_sender_t;
+
 typedef struct sg_ingest sg_ingest_t;
 
-/* Borrows cfg (observers, sites, collections, bus limits). NULL on ENOMEM. */
+/* Borrows cfg (observers, sites, collections, bus limits): the names are
+ * indexed from it, so it must outlive the ingest. NULL on ENOMEM. */
 sg_ingest_t *sg_ingest_new(const sg_config_t *cfg);
 void sg_ingest_destroy(sg_ingest_t **ig);
 
+/* After a reload: the config now in force (borrowed), whose observers' keys
+ * the revoked check reads from now on. It has the same sites, observers
+ * and collections as the first (sg_reload_check), which stays borrowed. */
+void sg_ingest_set_config(sg_ingest_t *ig, const sg_config_t *cfg);
+
 /* Checks one message: `topic` (not NUL-terminated) and the serialized Event.
- * `now_wall_ms` is the receive time. Returns SG_DROP_NONE and fills *out, or
- * the reason it was dropped (already counted). */
+ * `now_wall_ms` is the receive time; `sender` who sent it, or NULL without
+ * CURVE. Returns SG_DROP_NONE and fills *out, or the reason it was dropped
+ * (already counted). */
 sg_drop_reason_t sg_ingest_accept(sg_ingest_t *ig, const void *topic, size_t topic_len,
                                   const void *data, size_t len, int64_t now_wall_ms,
-                                  sg_event_t *out);
+                                  const sg_ingest_sender_t *sender, sg_event_t *out);
 
 const sg_ingest_stats_t *sg_ingest_stats(const sg_ingest_t *ig);
 /* "oversize", "malformed", ... */

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct sg_dl sg_dl_t;
 
@@ -40,6 +41,11 @@ int sg_platform_exe_dir(char *buf, size_t len);
 /* `path` made absolute against the working directory (it need not exist).
  * Returns 0 or SG_EINVAL when it does not fit. */
 int sg_platform_abs_path(const char *path, char *buf, size_t len);
+/* Whether the open file `f` (a secret key) is private to its owner. POSIX:
+ * no permission bits for group or others, as ssh requires of a private key;
+ * *mode gets its permission bits, for the message. Windows: true, *mode 0
+ * (ACLs are not checked: the data directory's ACL guards the file). */
+bool sg_platform_file_is_private(FILE *f, unsigned *mode);
 /* This computer's name (the default leader.name). Writes into buf; returns 0
  * or a negative sg_err_t. */
 int sg_platform_hostname(char *buf, size_t len);

@@ -74,6 +74,17 @@ int sg_platform_stop_requested(void) { return s_stop != 0; }
 
 void sg_platform_request_stop(void) { s_stop = 1; }
 
+bool sg_platform_file_is_private(FILE *f, unsigned *mode)
+{
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        *mode = 0;
+        return false;
+    }
+    *mode = (unsigned)(st.st_mode & 07777);
+    return (st.st_mode & 077) == 0;
+}
+
 int sg_platform_hostname(char *buf, size_t len)
 {
     if (len == 0 || gethostname(buf, len) != 0)

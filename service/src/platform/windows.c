@@ -126,6 +126,13 @@ void sg_platform_request_stop(void) { InterlockedExchange(&s_stop, 1); }
 
 /* --- paths ------------------------------------------------------------------- */
 
+bool sg_platform_file_is_private(FILE *f, unsigned *mode)
+{
+    (void)f;
+    *mode = 0;
+    return true;
+}
+
 int sg_platform_hostname(char *buf, size_t len)
 {
     DWORD n = (DWORD)len;

@@ -65,13 +65,54 @@ static void s_observer_init(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj)
     o->site = -1;
 }
 
+/* One entry of public_key, appended to the observer's keys. */
+static void s_read_public_key(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
+                              sg_observer_cfg_t *o)
+{
+    char *k = NULL;
+    sg_cfg_key_t one = *key;
+    one.offset = 0;
+    sg_cfg_set_public_key(ctx, &one, value, &k);
+    if (!k)
+        return;
+    for (size_t i = 0; i < o->n_public_keys; i++) {
+        if (strcmp(o->public_keys[i], k) == 0) {
+            sg_cfg_err(ctx, value, "this key is already listed for observer '%s'",
+                       o->id ? o->id : "?");
+            free(k);
+            return;
+        }
+    }
+    o->public_keys[o->n_public_keys++] = k;
+}
+
+/* public_key: one key, or a list of one or two (two while a key changes). */
+static void s_set_public_keys(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
+                              void *obj)
+{
+    sg_observer_cfg_t *o = obj;
+    if (sg_cfg_is_null(value))
+        return;
+    if (!sg_cfg_is_list(value)) {
+        s_read_public_key(ctx, key, value, o);
+        return;
+    }
+    size_t n = sg_cfg_seq_len(value);
+    if (n == 0 || n > SG_OBSERVER_MAX_KEYS) {
+        sg_cfg_err(ctx, value, "'%s' is one key, or a list of at most %d (the old and the new "
+                               "key while it changes)", key->name, SG_OBSERVER_MAX_KEYS);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        s_read_public_key(ctx, key, sg_cfg_item(ctx, value, i), o);
+}
+
 static const sg_cfg_key_t s_observer_keys[] = {
     {.name = "id", .set = sg_cfg_set_str, .offset = offsetof(sg_observer_cfg_t, id),
      .required = true},
     {.name = "site", .set = s_set_site_ref, .offset = offsetof(sg_observer_cfg_t, site),
      .required = true},
-    {.name = "public_key", .set = sg_cfg_set_public_key,
-     .offset = offsetof(sg_observer_cfg_t, public_key)},
+    {.name = "public_key", .set = s_set_public_keys},
 };
 static const sg_cfg_map_t s_observer_map = {
     .where = "in an observer", .keys = s_observer_keys, .n_keys = SG_CFG_COUNT(s_observer_keys),
@@ -557,7 +598,8 @@ void sg_policy_conf_free_observers(sg_observer_cfg_t *observers, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(observers[i].id);
-        free(observers[i].public_key);
+        for (size_t k = 0; k < observers[i].n_public_keys; k++)
+            free(observers[i].public_keys[k]);
     }
     free(observers);
 }

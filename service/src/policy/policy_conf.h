@@ -35,10 +35,18 @@ typedef struct {
     sg_mark_t mark;
 } sg_site_cfg_t;
 
+/* Keys an observer may list: one, and a second while it is rotated. */
+#define SG_OBSERVER_MAX_KEYS 2
+
 typedef struct {
     char *id;
-    int site;         /* index into sg_config_t.sites */
-    char *public_key; /* CURVE public key (Z85), NULL when not set */
+    int site; /* index into sg_config_t.sites */
+    /* CURVE public keys (Z85) its publisher may connect to the bus with:
+     * `public_key: K` or, during a key change, `public_key: [K1, K2]`. With
+     * bus.curve each observer has one (bus_conf.h). The keys may change on
+     * a reload (reload.h). */
+    char *public_keys[SG_OBSERVER_MAX_KEYS];
+    size_t n_public_keys;
     sg_mark_t mark;
 } sg_observer_cfg_t;
 
