@@ -478,6 +478,23 @@ static void test_a_new_journal_and_its_wal_and_shm_are_0600_under_umask_022(void
     assert_mode(fx->dir, "journal.db-shm", 0600);
     sg_journal_close(&j);
 }
+
+/* ":memory:" is SQLite's in-memory database: no file of that name is made
+ * (in the working directory or anywhere). */
+static void test_an_in_memory_journal_makes_no_file(void **state)
+{
+    fx_t *fx = *state;
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(fx->dir), 0);
+    sg_journal_t *j = sg_journal_open(":memory:");
+    assert_non_null(j);
+    assert_int_equal(sg_journal_decided(j, 1, "c1", "p1", 100), 0);
+    sg_journal_close(&j);
+    int made = access(":memory:", F_OK);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(made, -1);
+}
 #endif
 
 int main(int argc, char **argv)
@@ -499,6 +516,7 @@ int main(int argc, char **argv)
         T(test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback),
 #ifndef _WIN32
         T(test_a_new_journal_and_its_wal_and_shm_are_0600_under_umask_022),
+        T(test_an_in_memory_journal_makes_no_file),
 #endif
 #undef T
     };

@@ -1026,6 +1026,21 @@ static void test_duration_option_beyond_100_years_is_an_error(void **state)
     assert_null(flaky_option_error(fx, "hold", "876000h"));
 }
 
+/* An error that echoes what was written (here a key mistyped as the secret
+ * itself) masks the sink's secret values; found with fuzz_plugin_options. */
+static void test_an_option_error_never_echoes_a_secret_value(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_flaky(fx, "flaky");
+    add_option(s, "token", "SECRET-token-4711");
+    add_option(s, "SECRET-token-4711", "x");
+    const char *e = check_fails_with(fx, "unknown option");
+    assert_mentions(e, "t.yaml:32:7: ");
+    assert_null(strstr(e, "SECRET-token-4711"));
+    for (size_t i = 0; i < fx->errs.n; i++)
+        assert_null(strstr(fx->errs.items[i], "SECRET-token-4711"));
+}
+
 static void test_option_set_twice_is_an_error(void **state)
 {
     fx_t *fx = *state;
@@ -1399,6 +1414,7 @@ int main(void)
         T(test_fsync_must_be_true_or_false),
         T(test_int_option_must_be_an_integer),
         T(test_duration_option_beyond_100_years_is_an_error),
+        T(test_an_option_error_never_echoes_a_secret_value),
         T(test_option_set_twice_is_an_error),
         T(test_missing_plugin_library_is_an_error_naming_the_path),
         T(test_plugin_of_another_abi_version_is_refused),

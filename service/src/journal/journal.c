@@ -171,11 +171,14 @@ static int s_check_version(sg_journal_t *j)
 /* Creates the file private to this user before SQLite opens it: SQLite
  * gives its -wal and -shm files the database file's mode. An existing file
  * keeps its mode; one open to others is reported (once a process: every
- * sink opens its own connection), not changed. */
+ * sink opens its own connection), not changed. ":memory:" (SQLite's
+ * in-memory database, for tests and fuzzing) has no file. */
 static int s_create_private(const char *path)
 {
     static atomic_flag warned = ATOMIC_FLAG_INIT;
     bool open_to_others = false;
+    if (strcmp(path, ":memory:") == 0)
+        return SG_OK; /* SQLite's in-memory database: no file */
     if (sg_platform_file_private(path, &open_to_others) != SG_OK) {
         sg_error(S_MOD, "cannot create %s: %s", path, strerror(errno));
         return SG_EIO;

@@ -295,21 +295,51 @@ static int s_build_options(sg_pluginlib_t *s, sg_config_errors_t *errs)
     return rc;
 }
 
+/* The values written for the plugin's secret keys, as written: an error
+ * about any option may echo text that holds one (a mistyped key, say). */
+static int s_collect_secrets(sg_pluginlib_t *s)
+{
+    const sg_sink_cfg_t *sc = s->sink;
+    for (size_t i = 0; i < sc->n_options; i++) {
+        const sg_kv_t *kv = &sc->options[i];
+        const sg_plugin_config_key_t *k = kv->key ? sg_pluginlib_key(s->plugin, kv->key) : NULL;
+        if (k && k->secret && sg_redact_set_add(&s->secrets, kv->value) != SG_OK)
+            return SG_ENOMEM;
+    }
+    return SG_OK;
+}
+
+/* Masks the secrets in the error lines from `first` on. */
+static void s_redact_errors(const sg_pluginlib_t *s, sg_config_errors_t *errs, size_t first)
+{
+    for (size_t i = first; errs && i < errs->n; i++) {
+        char *safe = sg_redact(errs->items[i], &s->secrets);
+        if (!safe)
+            continue; /* out of memory: the line is replaced by nothing better */
+        free(errs->items[i]);
+        errs->items[i] = safe;
+    }
+}
+
 int sg_pluginlib_load(sg_pluginlib_t *s, const sg_config_t *cfg, const sg_sink_cfg_t *sc,
                       sg_config_errors_t *errs)
 {
     memset(s, 0, sizeof *s);
     s->sink = sc;
+    size_t first = errs ? errs->n : 0;
     int rc = s_resolve_path(s, cfg, errs);
     if (rc == SG_OK)
         rc = s_open(s, errs);
     if (rc == SG_OK)
         rc = s_check_descriptor(s, errs);
     if (rc == SG_OK)
+        rc = s_collect_secrets(s);
+    if (rc == SG_OK)
         rc = s_build_options(s, errs);
     if (rc == SG_ENOMEM)
         sg_pluginlib_error(errs, &sc->mark, "sink '%s': out of memory while loading",
                            sg_pluginlib_sink_name(sc));
+    s_redact_errors(s, errs, first);
     return rc;
 }
 
