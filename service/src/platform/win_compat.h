@@ -1,6 +1,8 @@
 /* POSIX names the core uses that the Windows C runtime spells differently.
  * The Windows build force-includes this header into every core file
- * (cmake/windows.cmake), so the core itself carries no #ifdef _WIN32. */
+ * (cmake/windows.cmake), so the core itself carries no #ifdef _WIN32.
+ * Thread rules: none of its own (names only; each maps to a thread-safe call
+ * of the C runtime or Win32). */
 #ifndef SG_WIN_COMPAT_H
 #define SG_WIN_COMPAT_H
 
