@@ -4,7 +4,8 @@
  *
  *   sg-probe --endpoint tcp://127.0.0.1:7711 [--bind] --observer obs-a --site A
  *            [--interval 200] [--count N] [--reach SITE=up|down|HOST:PORT ...]
- *            [--listen HOST:PORT] [--key-file FILE --server-key KEY] [--quiet]
+ *            [--reach-timeout MS] [--listen HOST:PORT]
+ *            [--key-file FILE --server-key KEY] [--quiet]
  *
  * With --key-file (this observer's secret key file, as `siteguardctl keygen
  * --out FILE` writes it; its public key is the observer's public_key in the
@@ -18,7 +19,8 @@
  *
  * Reachability: with --reach SITE=HOST:PORT the probe really checks, each
  * interval, whether a TCP connection to that address can be opened (up, with
- * its latency) or not (down); SITE=up|down reports a fixed state. With
+ * its latency) or not (down) within --reach-timeout (default half the
+ * interval, at most 1000 ms); SITE=up|down reports a fixed state. With
  * --listen HOST:PORT the probe accepts such connections, standing in for its
  * site's reachable endpoint: when the probe dies, the site becomes
  * unreachable to the others.
@@ -65,6 +67,7 @@ typedef struct {
     const char *site;
     long interval_ms;
     long count; /* 0: no limit */
+    long reach_timeout_ms; /* 0: half the interval, at most 1000 */
     s_reach_t *reach;
     size_t n_reach;
     const char *listen;
@@ -106,12 +109,15 @@ static void s_usage(FILE *f)
 {
     fputs("usage: sg-probe --endpoint ENDPOINT [--bind] --observer ID --site SITE\n"
           "                [--interval MS] [--count N] [--reach SITE=up|down|HOST:PORT ...]\n"
-          "                [--listen HOST:PORT] [--key-file FILE --server-key KEY] [--quiet]\n"
+          "                [--reach-timeout MS] [--listen HOST:PORT]\n"
+          "                [--key-file FILE --server-key KEY] [--quiet]\n"
           "  --endpoint  ZeroMQ endpoint; connected to unless --bind is given\n"
           "  --interval  milliseconds between heartbeats (default 200)\n"
           "  --count     stop after N heartbeats (default: run until SIGTERM/SIGINT)\n"
           "  --reach     also publish reachability of SITE each interval (repeatable): a fixed\n"
           "              state, or whether a TCP connection to HOST:PORT opens\n"
+          "  --reach-timeout  milliseconds a TCP check may take before it reports down\n"
+          "              (default half the interval, at most 1000)\n"
           "  --listen    accept TCP connections on HOST:PORT (the site's reachable endpoint)\n"
           "  --key-file  publish over CURVE with this observer's secret key file (siteguardctl\n"
           "              keygen --out FILE; its public key is the observer's public_key)\n"
@@ -195,6 +201,8 @@ static int s_parse_valued(s_args_t *a, const char *opt, const char *val)
         return s_parse_long(val, 1, &a->count);
     else if (strcmp(opt, "--reach") == 0)
         return s_parse_reach(a, val);
+    else if (strcmp(opt, "--reach-timeout") == 0)
+        return s_parse_long(val, 1, &a->reach_timeout_ms);
     else if (strcmp(opt, "--listen") == 0)
         a->listen = val;
     else if (strcmp(opt, "--key-file") == 0)
@@ -287,6 +295,15 @@ static int64_t s_mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The time a TCP check may take: --reach-timeout, or half the interval, at
+ * most 1000 ms. */
+static int s_reach_timeout(const s_args_t *a)
+{
+    long ms = a->reach_timeout_ms ? a->reach_timeout_ms
+                                  : (a->interval_ms < 2000 ? a->interval_ms / 2 : 1000);
+    return ms > 60000 ? 60000 : (int)ms;
+}
+
 /* Opens and closes a TCP connection to addr within timeout_ms; true when it
  * could, with the time it took in *latency_us. */
 static bool s_tcp_reachable(const struct sockaddr_in *addr, int timeout_ms, uint32_t *latency_us)
@@ -326,7 +343,7 @@ static int s_beat(s_probe_t *p)
         Siteguard__Health__V1__Reachability r;
         siteguard__health__v1__reachability__init(&r);
         const s_reach_t *want = &p->args->reach[i];
-        int timeout = p->args->interval_ms < 2000 ? (int)p->args->interval_ms / 2 : 1000;
+        int timeout = s_reach_timeout(p->args);
         r.target_site = want->site;
         r.up = want->probe ? s_tcp_reachable(&want->addr, timeout, &r.latency_us) : want->up;
         s_envelope(p, &ev);

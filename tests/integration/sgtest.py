@@ -213,10 +213,12 @@ def check_config(path, timeout=None):
 def start_probe(endpoint, observer, site, site_port, log_dir, curve=None):
     """A real sg-probe for `observer` at `site`: heartbeats every 100 ms, its
     site's endpoint listening on site_port[site], and TCP reachability checks
-    of every other site's port; with `curve` (its key file, the service's
+    of every other site's port (each may take 1 s: on a loaded machine a
+    shorter bound reports a live site down); with `curve` (its key file, the service's
     public key) over CURVE. The caller stops the returned Proc."""
     args = [PROBE, "--endpoint", endpoint, "--observer", observer, "--site", site,
-            "--interval", "100", "--listen", "127.0.0.1:%d" % site_port[site]]
+            "--interval", "100", "--listen", "127.0.0.1:%d" % site_port[site],
+            "--reach-timeout", "1000"]
     for other, port in site_port.items():
         if other != site:
             args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]
@@ -234,16 +236,37 @@ def start_probes(endpoint, site_port, log_dir, curve=None):
             for site in site_port}
 
 
-def listener(port):
-    """A site's reachable endpoint, as sg-probe --listen provides."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", port))
-    s.listen(64)
-    return s
+class listener:
+    """A site's reachable endpoint, as sg-probe --listen provides: it accepts
+    and closes every connection (a thread does), so that its backlog never
+    fills and a check never times out because nobody answered. close()
+    takes the endpoint away: the site becomes unreachable."""
+
+    def __init__(self, port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.05)
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.closing.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                conn.close()
+            except (socket.timeout, OSError):
+                pass
+
+    def close(self):
+        self.closing.set()
+        self.thread.join()
+        self.sock.close()
 
 
-def tcp_reachable(port, timeout=0.2):
+def tcp_reachable(port, timeout=1.0):
     """A real reachability check, as sg-probe --reach does."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout):
