@@ -402,7 +402,9 @@ static void s_time(int64_t ms, char *buf, size_t len)
 
 static void s_print_status(const Siteguard__Control__V1__StatusReply *st)
 {
-    printf("config: %s   policy mode: %s   %s\n\n", st->config, st->mode, st->leader);
+    printf("config: %s   policy mode: %s   %s\n", st->config, st->mode, st->leader);
+    printf("loop: %llu turns, the longest %.1f ms\n\n", (unsigned long long)st->loop_turns,
+           (double)st->loop_longest_us / 1000.0);
     printf("%-16s %-11s %s\n", "SITE", "STATE", "");
     for (size_t i = 0; i < st->n_sites; i++)
         printf("%-16s %-11s %s\n", st->sites[i]->name, st->sites[i]->state,
@@ -486,9 +488,10 @@ static json_t *s_status_json(const Siteguard__Control__V1__StatusReply *st)
                                               "recovery_point",
                                               r->recovery_point ? r->recovery_point : ""));
     }
-    return json_pack("{s:o,s:o,s:o,s:o,s:s,s:s,s:s}", "sites", sites, "observers", observers,
-                     "collections", colls, "runs", runs, "leader", st->leader, "mode", st->mode,
-                     "config", st->config);
+    return json_pack("{s:o,s:o,s:o,s:o,s:s,s:s,s:s,s:I,s:I}", "sites", sites, "observers",
+                     observers, "collections", colls, "runs", runs, "leader", st->leader, "mode",
+                     st->mode, "config", st->config, "loop_turns", (json_int_t)st->loop_turns,
+                     "loop_longest_us", (json_int_t)st->loop_longest_us);
 }
 
 static void s_print_json(const s_resp_t *r)

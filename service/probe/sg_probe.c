@@ -57,6 +57,7 @@ typedef struct {
     char *site;
     bool up;                 /* the fixed state, without an address */
     bool probe;              /* check addr by a TCP connection */
+    bool last_down;          /* the last check's answer (a log line on each change) */
     struct sockaddr_in addr;
 } s_reach_t;
 
@@ -304,28 +305,67 @@ static int s_reach_timeout(const s_args_t *a)
     return ms > 60000 ? 60000 : (int)ms;
 }
 
-/* Opens and closes a TCP connection to addr within timeout_ms; true when it
- * could, with the time it took in *latency_us. */
-static bool s_tcp_reachable(const struct sockaddr_in *addr, int timeout_ms, uint32_t *latency_us)
+/* What a TCP check found. */
+typedef enum { S_CHECK_UP = 0, S_CHECK_DOWN, S_CHECK_STOPPED } s_check_t;
+
+/* Waits for the connection in progress on fd until t0_us + timeout_ms; a
+ * signal does not cut the wait short, a stop request does. */
+static s_check_t s_await_connect(int fd, int64_t t0_us, int timeout_ms, int *err)
+{
+    for (;;) {
+        int64_t left = (t0_us + (int64_t)timeout_ms * 1000 - s_mono_us() + 999) / 1000;
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int n = poll(&pfd, 1, left > 0 ? (int)left : 0);
+        if (n < 0 && errno == EINTR && !s_stop)
+            continue;
+        if (n < 0 && errno == EINTR)
+            return S_CHECK_STOPPED;
+        if (n <= 0) {
+            *err = n == 0 ? ETIMEDOUT : errno;
+            return S_CHECK_DOWN;
+        }
+        socklen_t len = sizeof(*err);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len) != 0)
+            *err = errno;
+        return *err == 0 ? S_CHECK_UP : S_CHECK_DOWN;
+    }
+}
+
+/* Opens and closes a TCP connection to addr within timeout_ms: up, with
+ * the time it took in *latency_us; down, with the reason in *err; or
+ * stopped (the probe is asked to stop: no answer). */
+static s_check_t s_tcp_check(const struct sockaddr_in *addr, int timeout_ms,
+                             uint32_t *latency_us, int *err)
 {
     int64_t t0 = s_mono_us();
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    bool ok = false;
-    if (fd < 0)
-        return false;
-    int rc = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
-    if (rc == 0) {
-        ok = true;
-    } else if (errno == EINPROGRESS) {
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        int err = 0;
-        socklen_t len = sizeof(err);
-        ok = poll(&pfd, 1, timeout_ms) == 1 &&
-             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+    *err = 0;
+    *latency_us = 0;
+    if (fd < 0) {
+        *err = errno;
+        return S_CHECK_DOWN;
     }
+    s_check_t res = S_CHECK_UP;
+    if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0)
+        res = errno == EINPROGRESS ? s_await_connect(fd, t0, timeout_ms, err)
+                                   : (*err = errno, S_CHECK_DOWN);
     close(fd);
-    *latency_us = ok ? (uint32_t)(s_mono_us() - t0) : 0;
-    return ok;
+    if (res == S_CHECK_UP)
+        *latency_us = (uint32_t)(s_mono_us() - t0);
+    return res;
+}
+
+/* Says on stderr when a site's check turns down (with the reason) or up
+ * again: a person reading the probe's log sees why it reported what it did. */
+static void s_note_check(const s_probe_t *p, s_reach_t *want, bool up, int err)
+{
+    if (p->args->quiet || up != want->last_down)
+        return;
+    want->last_down = !up;
+    if (up)
+        fprintf(stderr, "sg-probe: %s is reachable again\n", want->site);
+    else
+        fprintf(stderr, "sg-probe: %s unreachable: %s\n", want->site, strerror(err));
 }
 
 static int s_beat(s_probe_t *p)
@@ -339,13 +379,20 @@ static int s_beat(s_probe_t *p)
     ev.heartbeat = &hb;
     if (s_send(p, "heartbeat", &ev) != 0)
         return -1;
-    for (size_t i = 0; i < p->args->n_reach; i++) {
+    for (size_t i = 0; i < p->args->n_reach && !s_stop; i++) {
         Siteguard__Health__V1__Reachability r;
         siteguard__health__v1__reachability__init(&r);
-        const s_reach_t *want = &p->args->reach[i];
-        int timeout = s_reach_timeout(p->args);
+        s_reach_t *want = &p->args->reach[i];
         r.target_site = want->site;
-        r.up = want->probe ? s_tcp_reachable(&want->addr, timeout, &r.latency_us) : want->up;
+        r.up = want->up;
+        if (want->probe) {
+            int err = 0;
+            s_check_t res = s_tcp_check(&want->addr, s_reach_timeout(p->args), &r.latency_us, &err);
+            if (res == S_CHECK_STOPPED)
+                break; /* asked to stop mid-check: it found nothing to report */
+            r.up = res == S_CHECK_UP;
+            s_note_check(p, want, r.up, err);
+        }
         s_envelope(p, &ev);
         ev.body_case = SITEGUARD__HEALTH__V1__EVENT__BODY_REACHABILITY;
         ev.reachability = &r;

@@ -1,5 +1,6 @@
 #include "service.h"
 #include "ingress/bus.h"
+#include "ingress/evage.h"
 #include "control/control.h"
 #include "drill/drill.h"
 #include "base/err.h"
@@ -24,6 +25,7 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -31,11 +33,15 @@
 #define S_MOD "service"
 #define S_MAX_WAIT_MS 250      /* the loop wakes at least this often */
 #define S_BUS_BATCH 4096       /* messages read per wake-up before other work */
+#define S_RESULTS_PER_TURN 1024 /* workers' results handled per turn before other work */
+#define S_DECISIONS_PER_TURN 256 /* decisions journaled and started per turn */
 #define S_STATS_EVERY_MS 60000 /* counters logged this often */
 #define S_METRICS_EVERY_MS 1000 /* the /metrics text is rendered this often */
 #define S_OPSTATE_EVERY_MS 1000 /* the engine's own changes of operator state are saved this
                                    often; an operator's at once */
 #define S_DEFAULT_METRICS "127.0.0.1:9464"
+#define S_EVAGE_WINDOW_MS 60000 /* an event's age is measured above its observer's least
+                                   delay over the last one to two minutes */
 
 /* Control, metrics, reload and systemd: the operator's side of the loop. */
 typedef struct {
@@ -46,7 +52,17 @@ typedef struct {
     uint64_t decisions[SG_METRICS_N_DECISION_KINDS];
     uint64_t blocked[SG_GUARD_COUNT];
     int64_t *run_started; /* per collection: mono of its decision, 0: none */
-    sg_metrics_hist_t run_seconds;
+    int64_t *decided_at;  /* per collection: mono of a fresh decision not yet called, 0: none */
+    int *proven;          /* collections whose proof waits for the batch's commit */
+    int n_proven;
+    sg_metrics_hist_t run_seconds, event_age, loop_turn, decision_to_call;
+    sg_evage_t evage;     /* per observer: the base of an event's age */
+    sg_loop_stats_t loop; /* turns and the longest, for status */
+    /* the metrics snapshot's arrays, per site, collection, observer */
+    sg_site_state_t *m_site;
+    sg_coll_verdict_t *m_verdict;
+    int64_t *m_skew;
+    bool *m_skew_known;
     uint64_t reloads_ok, reloads_refused;
     int64_t next_metrics, watchdog_every, next_watchdog;
 } s_ops_t;
@@ -155,6 +171,16 @@ static void s_post_step(s_svc_t *s, const sg_exec_result_t *r)
 
 static void s_read_bus(s_svc_t *s);
 
+/* A fresh decision's first call is about to be made: its latency. */
+static void s_observe_call(s_svc_t *s, int c)
+{
+    if (!s->ops.decided_at || !s->ops.decided_at[c])
+        return;
+    sg_metrics_hist_observe(&s->ops.decision_to_call,
+                            (double)(sg_clock_mono(s->clock) - s->ops.decided_at[c]) / 1000.0);
+    s->ops.decided_at[c] = 0;
+}
+
 /* The executor's proof hook (executor.h), on the loop thread, immediately
  * before each InitiateFailover: the engine proves the decision again now
  * (engine.h: sg_engine_confirm), then the intent is made durable. */
@@ -168,10 +194,20 @@ static int s_proof(void *user, uint64_t run_id, int collection, char **why)
     s_read_bus(s); /* the latest evidence first */
     if (sg_engine_confirm(s->engine, collection, run_id, s_now(s), why) != SG_OK)
         return SG_ESTATE;
-    if (s->cfg->leader.mode == SG_LEADER_NONE)
-        return sg_journal_intent(s->journal, run_id, sg_clock_wall(s->clock));
-    return sg_journal_intent_epoch(s->journal, run_id, sg_leader_epoch(s->leader),
-                                   sg_clock_wall(s->clock));
+    uint64_t epoch = s->cfg->leader.mode == SG_LEADER_NONE ? 0 : sg_leader_epoch(s->leader);
+    int64_t wall = sg_clock_wall(s->clock);
+    if (s->batching) { /* group commit: the batch's commit makes it durable */
+        int rc = sg_journal_intent_batched(s->journal, run_id, epoch, wall);
+        if (rc != SG_OK)
+            return rc;
+        s->ops.proven[s->ops.n_proven++] = collection; /* one per worker at a time */
+        return SG_EXEC_DEFERRED;
+    }
+    int rc = epoch ? sg_journal_intent_epoch(s->journal, run_id, epoch, wall)
+                   : sg_journal_intent(s->journal, run_id, wall);
+    if (rc == SG_OK)
+        s_observe_call(s, collection);
+    return rc;
 }
 
 /* The fence hook of the executor and the drills (leader.h). */
@@ -206,8 +242,10 @@ static void s_cancel_queued(s_svc_t *s, int site, const char *why)
 static void s_start_run(s_svc_t *s, const sg_decision_t *d)
 {
     const sg_collection_cfg_t *c = &s->cfg->collections[d->collection];
-    if (s->ops.run_started)
+    if (s->ops.run_started) {
         s->ops.run_started[d->collection] = sg_clock_mono(s->clock);
+        s->ops.decided_at[d->collection] = s->ops.run_started[d->collection];
+    }
     static const char *const origins[] = {NULL, "manual", "forced"};
     int rc = sg_journal_decided_run(s->journal, d->run_id, c->name, c->cim_path, d->point,
                                     origins[d->origin], sg_clock_wall(s->clock));
@@ -248,7 +286,7 @@ static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
 }
 
 static void s_batch_begin(s_svc_t *s);
-static void s_batch_end(s_svc_t *s);
+static int s_batch_end(s_svc_t *s);
 static int s_save_opstate(s_svc_t *s, bool now);
 
 /* Decisions that change what a restart must know at once: a failover takes
@@ -260,11 +298,13 @@ static bool s_changes_opstate(sg_decision_kind_t k)
            k == SG_DECISION_SITE_CONTESTED || k == SG_DECISION_SITE_RECOVERING;
 }
 
-static void s_drain_decisions(s_svc_t *s)
+/* Takes up to `max` queued decisions (a storm's thousands are spread over
+ * turns, so the bus is served between) in one journal batch. */
+static void s_drain_decisions(s_svc_t *s, size_t max)
 {
     sg_decision_t d;
     bool any = false, save = false;
-    while (sg_engine_next(s->engine, &d)) {
+    for (size_t n = 0; n < max && sg_engine_next(s->engine, &d); n++) {
         if (!any)
             s_batch_begin(s); /* a storm of decisions: one commit */
         any = true;
@@ -283,14 +323,18 @@ static void s_drain_decisions(s_svc_t *s)
 static int s_persist(void *user)
 {
     s_svc_t *s = user;
-    s_drain_decisions(s);
+    s_drain_decisions(s, SIZE_MAX);
     return s_save_opstate(s, true);
 }
 
 static int s_on_event(void *user, const sg_event_t *ev)
 {
     s_svc_t *s = user;
-    return sg_engine_on_event(s->engine, ev, s_now(s));
+    sg_now_t now = s_now(s);
+    int64_t age = sg_evage_observe(&s->ops.evage, ev->observer, ev->sent_at_ms, now.wall);
+    if (age >= 0)
+        sg_metrics_hist_observe(&s->ops.event_age, (double)age / 1000.0);
+    return sg_engine_on_event(s->engine, ev, now);
 }
 
 /* Reads what the bus already holds (without waiting): the engine judges,
@@ -328,6 +372,21 @@ static void s_install_sighup(void)
 #endif
 }
 
+/* The engine's states for the metrics snapshot, into arrays of the
+ * metrics' own (s->ops.m_*), sized at start. */
+static void s_metrics_states(s_svc_t *s)
+{
+    const sg_config_t *cfg = s->cfg;
+    for (size_t i = 0; i < cfg->n_sites; i++)
+        s->ops.m_site[i] = sg_engine_site_state(s->engine, (int)i);
+    for (size_t i = 0; i < cfg->n_collections; i++)
+        s->ops.m_verdict[i] = sg_engine_collection_verdict(s->engine, (int)i);
+    for (size_t i = 0; i < cfg->n_observers; i++)
+        s->ops.m_skew_known[i] = sg_engine_observer_skew(s->engine, (int)i, &s->ops.m_skew[i]);
+}
+
+/* Publishes a snapshot of the figures; the text is rendered by a scrape,
+ * on the HTTP thread (metrics.h). */
 static void s_publish_metrics(s_svc_t *s)
 {
     sg_notify_stats_t ns;
@@ -335,9 +394,13 @@ static void s_publish_metrics(s_svc_t *s)
     sg_notify_stats_t *per_sink = calloc(s->cfg->n_sinks ? s->cfg->n_sinks : 1, sizeof *per_sink);
     for (size_t i = 0; per_sink && i < s->cfg->n_sinks; i++)
         sg_notify_sink_stats(s->notify, s->cfg->sinks[i].name, &per_sink[i]);
+    s_metrics_states(s);
     sg_metrics_snapshot_t snap = {
         .cfg = s->cfg,
-        .engine = s->engine,
+        .site_state = s->ops.m_site,
+        .verdict = s->ops.m_verdict,
+        .skew_ms = s->ops.m_skew,
+        .skew_known = s->ops.m_skew_known,
         .ingest = sg_bus_stats(s->bus),
         .notify = &ns,
         .sink_stats = per_sink,
@@ -347,6 +410,9 @@ static void s_publish_metrics(s_svc_t *s)
         .runs_failed = s->runs_failed,
         .runs_cancelled = s->runs_cancelled,
         .run_seconds = &s->ops.run_seconds,
+        .event_age = &s->ops.event_age,
+        .loop_turn = &s->ops.loop_turn,
+        .decision_to_call = &s->ops.decision_to_call,
         .reloads_ok = s->ops.reloads_ok,
         .reloads_refused = s->ops.reloads_refused,
         .control_requests = s->ops.control ? sg_control_requests(s->ops.control) : 0,
@@ -355,12 +421,9 @@ static void s_publish_metrics(s_svc_t *s)
         .leader_mode = sg_leader_mode_name(s->leader),
         .is_leader = sg_leader_is_leader(s->leader),
         .leader_epoch = sg_leader_epoch(s->leader)};
-    char *text = sg_metrics_render(&snap);
+    if (sg_metrics_publish(s->ops.metrics, &snap) != SG_OK)
+        sg_error(S_MOD, "out of memory publishing the metrics");
     free(per_sink);
-    if (text)
-        sg_metrics_publish(s->ops.metrics, text);
-    else
-        sg_error(S_MOD, "out of memory rendering the metrics");
 }
 
 static void s_observe_run(s_svc_t *s, int c)
@@ -454,10 +517,31 @@ static void s_ops_tick(s_svc_t *s, int64_t now)
     }
 }
 
+/* The arrays of the metrics snapshot: sites, collections and observers
+ * stay the same across reloads (reload.h). */
+static int s_metrics_arrays(s_ops_t *o, const sg_config_t *cfg)
+{
+    o->m_site = calloc(cfg->n_sites ? cfg->n_sites : 1, sizeof *o->m_site);
+    o->m_verdict = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof *o->m_verdict);
+    o->m_skew = calloc(cfg->n_observers ? cfg->n_observers : 1, sizeof *o->m_skew);
+    o->m_skew_known = calloc(cfg->n_observers ? cfg->n_observers : 1, sizeof *o->m_skew_known);
+    return o->m_site && o->m_verdict && o->m_skew && o->m_skew_known ? SG_OK : SG_ENOMEM;
+}
+
 static int s_ops_start(s_svc_t *s)
 {
     const sg_config_t *cfg = s->cfg;
     s->ops.run_started = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof(int64_t));
+    s->ops.decided_at = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof(int64_t));
+    s->ops.proven = calloc(cfg->provider.workers > 0 ? (size_t)cfg->provider.workers : 1,
+                           sizeof(int));
+    sg_metrics_hist_init(&s->ops.run_seconds, SG_HIST_RUN);
+    sg_metrics_hist_init(&s->ops.event_age, SG_HIST_LATENCY);
+    sg_metrics_hist_init(&s->ops.loop_turn, SG_HIST_LATENCY);
+    sg_metrics_hist_init(&s->ops.decision_to_call, SG_HIST_LATENCY);
+    if (sg_evage_init(&s->ops.evage, cfg->n_observers, S_EVAGE_WINDOW_MS) != SG_OK ||
+        s_metrics_arrays(&s->ops, cfg) != SG_OK)
+        return SG_ENOMEM;
     sg_control_env_t env = {.cfg = cfg,
                             .engine = s->engine,
                             .journal = s->journal,
@@ -467,9 +551,10 @@ static int s_ops_start(s_svc_t *s)
                             .persist = s_persist,
                             .drill = s->drill,
                             .zap = s->zap,
+                            .loop = &s->ops.loop,
                             .user = s};
     s->ops.control = sg_control_new(s->zctx, &env);
-    if (!s->ops.run_started || !s->ops.control)
+    if (!s->ops.run_started || !s->ops.decided_at || !s->ops.proven || !s->ops.control)
         return SG_EIO;
     const char *listen = cfg->metrics.listen ? cfg->metrics.listen : S_DEFAULT_METRICS;
     if (strcmp(listen, "off") != 0) {
@@ -491,6 +576,19 @@ static void s_ops_stop(s_svc_t *s)
     sg_metrics_destroy(&s->ops.metrics);
     free(s->ops.run_started);
     s->ops.run_started = NULL;
+    free(s->ops.decided_at);
+    s->ops.decided_at = NULL;
+    free(s->ops.proven);
+    s->ops.proven = NULL;
+    free(s->ops.m_site);
+    free(s->ops.m_verdict);
+    free(s->ops.m_skew);
+    free(s->ops.m_skew_known);
+    s->ops.m_site = NULL;
+    s->ops.m_verdict = NULL;
+    s->ops.m_skew = NULL;
+    s->ops.m_skew_known = NULL;
+    sg_evage_fini(&s->ops.evage);
 }
 
 static void s_ops_free_configs(s_svc_t *s)
@@ -510,14 +608,16 @@ static void s_batch_begin(s_svc_t *s)
     s->wake_after_batch = false;
 }
 
-static void s_batch_end(s_svc_t *s)
+static int s_batch_end(s_svc_t *s)
 {
-    if (s->batching && sg_journal_batch_end(s->journal) != SG_OK)
+    int rc = s->batching ? sg_journal_batch_end(s->journal) : SG_OK;
+    if (rc != SG_OK)
         sg_error(S_MOD, "cannot commit the journal");
     s->batching = false;
     if (s->wake_after_batch)
         sg_notify_wake(s->notify);
     s->wake_after_batch = false;
+    return rc;
 }
 
 /* One result of a run: the engine and the counters learn how it stands,
@@ -549,13 +649,21 @@ static void s_run_result(s_svc_t *s, sg_exec_result_t *r)
     sg_outcome_free(&r->outcome);
 }
 
+/* Workers' messages, a bounded burst per turn: results journaled and
+ * proofs' intents written in one batch, one commit, and only then the
+ * proven workers told to call (group commit, executor.h). */
 static void s_handle_results(s_svc_t *s)
 {
     sg_exec_result_t r;
     s_batch_begin(s);
-    while (sg_executor_recv(s->executor, &r, 0) == 1)
+    for (int i = 0; i < S_RESULTS_PER_TURN && sg_executor_recv(s->executor, &r, 0) == 1; i++)
         s_run_result(s, &r);
-    s_batch_end(s);
+    int rc = s_batch_end(s);
+    sg_executor_release_proofs(s->executor, rc);
+    for (int i = 0; i < s->ops.n_proven; i++)
+        if (rc == SG_OK)
+            s_observe_call(s, s->ops.proven[i]);
+    s->ops.n_proven = 0;
 }
 
 /* Saves the engine's operator state when it changed (journal.h, opstate):
@@ -593,6 +701,8 @@ static int s_poll_timeout(const s_svc_t *s, int64_t now)
 {
     if (!sg_leader_is_leader(s->leader))
         return S_MAX_WAIT_MS; /* a standby does not tick the engine */
+    if (sg_engine_pending(s->engine) > 0)
+        return 0; /* decisions wait for the next turn */
     int64_t deadline = sg_engine_next_deadline(s->engine);
     int64_t wait = deadline == INT64_MAX ? S_MAX_WAIT_MS : deadline - now;
     if (wait < 0)
@@ -670,6 +780,15 @@ static void s_leader_tick(s_svc_t *s)
     s->led = true;
 }
 
+/* One turn of the loop took `us` microseconds of work. */
+static void s_observe_turn(s_svc_t *s, int64_t us)
+{
+    sg_metrics_hist_observe(&s->ops.loop_turn, (double)us / 1e6);
+    s->ops.loop.turns++;
+    if (us > s->ops.loop.longest_us)
+        s->ops.loop.longest_us = us;
+}
+
 static int s_loop(s_svc_t *s)
 {
     int64_t next_stats = sg_clock_mono(s->clock) + S_STATS_EVERY_MS;
@@ -685,6 +804,7 @@ static int s_loop(s_svc_t *s)
         if (s->zap) /* handshakes of the bus and the control sockets */
             items[n_items++] = (zmq_pollitem_t){.socket = sg_zap_socket(s->zap), .events = ZMQ_POLLIN};
         int n = zmq_poll(items, n_items, s_poll_timeout(s, sg_clock_mono(s->clock)));
+        int64_t turn_start = sg_clock_mono_us(s->clock);
         if (n < 0 && zmq_errno() != EINTR) {
             sg_error(S_MOD, "poll failed: %s", zmq_strerror(zmq_errno()));
             return SG_EIO;
@@ -707,12 +827,13 @@ static int s_loop(s_svc_t *s)
             int rc = sg_engine_tick(s->engine, now);
             if (rc != SG_OK)
                 sg_error(S_MOD, "engine tick failed: %s", sg_err_str(rc));
-            s_drain_decisions(s);
+            s_drain_decisions(s, S_DECISIONS_PER_TURN);
             sg_drill_tick(s->drill, now);
         }
         s_save_opstate(s, false);
         int64_t mono = sg_clock_mono(s->clock);
         s_ops_tick(s, mono);
+        s_observe_turn(s, sg_clock_mono_us(s->clock) - turn_start);
         if (mono >= next_stats) {
             s_log_stats(s);
             next_stats = mono + S_STATS_EVERY_MS;

@@ -210,14 +210,14 @@ def check_config(path, timeout=None):
                           timeout=timeout)
 
 
-def start_probe(endpoint, observer, site, site_port, log_dir, curve=None):
-    """A real sg-probe for `observer` at `site`: heartbeats every 100 ms, its
+def start_probe(endpoint, observer, site, site_port, log_dir, curve=None, interval=100):
+    """A real sg-probe for `observer` at `site`: heartbeats every `interval` ms, its
     site's endpoint listening on site_port[site], and TCP reachability checks
     of every other site's port (each may take 1 s: on a loaded machine a
     shorter bound reports a live site down); with `curve` (its key file, the service's
     public key) over CURVE. The caller stops the returned Proc."""
     args = [PROBE, "--endpoint", endpoint, "--observer", observer, "--site", site,
-            "--interval", "100", "--listen", "127.0.0.1:%d" % site_port[site],
+            "--interval", str(interval), "--listen", "127.0.0.1:%d" % site_port[site],
             "--reach-timeout", "1000"]
     for other, port in site_port.items():
         if other != site:
@@ -227,12 +227,12 @@ def start_probe(endpoint, observer, site, site_port, log_dir, curve=None):
     return Proc(args, os.path.join(log_dir, observer + ".log"))
 
 
-def start_probes(endpoint, site_port, log_dir, curve=None):
+def start_probes(endpoint, site_port, log_dir, curve=None, interval=100):
     """An sg-probe "probe-<site>" at every site of site_port, by site; with
     `curve` (a function of the observer id giving its key file, the
     service's public key) over CURVE."""
     return {site: start_probe(endpoint, "probe-" + site.lower(), site, site_port, log_dir,
-                              curve("probe-" + site.lower()) if curve else None)
+                              curve("probe-" + site.lower()) if curve else None, interval)
             for site in site_port}
 
 

@@ -735,6 +735,46 @@ static void test_every_attempt_is_proven_again(void **state)
     s_fix_free(f);
 }
 
+/* A proof hook that defers its answer (group commit): counts its calls. */
+static int s_defer_hook(void *user, uint64_t run_id, int collection, char **why)
+{
+    (void)run_id;
+    (void)collection;
+    (void)why;
+    (*(int *)user)++;
+    return SG_EXEC_DEFERRED;
+}
+
+/* Group commit: a deferred proof holds its call until the loop releases the
+ * answers (after its commit); released with an error, each run ends failed
+ * without a call. */
+static void test_deferred_proofs_hold_their_calls_until_released(void **state)
+{
+    (void)state;
+    const int releases[] = {SG_OK, SG_EIO};
+    for (int i = 0; i < 2; i++) {
+        s_fix_t *f = s_fix_started(2);
+        int hooks = 0;
+        sg_executor_set_proof_hook(f->x, s_defer_hook, &hooks);
+        s_submit_first(f, 2); /* c0 and c1, both of group 0 */
+        sg_exec_result_t r;
+        for (int tries = 0; hooks < 2 && tries < 200; tries++)
+            assert_int_equal(sg_executor_recv(f->x, &r, 50), 0); /* no result while held */
+        assert_int_equal(hooks, 2);
+        s_expect_calls(f, 0, 0); /* both workers wait for their answers */
+        s_expect_calls(f, 1, 0);
+        assert_int_equal(sg_executor_release_proofs(f->x, releases[i]), 2);
+        assert_int_equal(sg_executor_release_proofs(f->x, SG_OK), 0); /* nothing held now */
+        s_ev_t log[64];
+        int n = s_until_ended(f, 2, log, 64);
+        for (int c = 0; c < 2; c++)
+            s_expect_calls(f, c, releases[i] == SG_OK ? 1 : 0);
+        assert_int_equal(log[n - 1].kind,
+                         releases[i] == SG_OK ? SG_OUTCOME_SUCCEEDED : SG_OUTCOME_FAILED);
+        s_fix_free(f);
+    }
+}
+
 /* A fresh run still queued is taken back with a CANCELLED result. */
 static void test_a_queued_run_can_be_cancelled_before_any_call(void **state)
 {
@@ -1005,6 +1045,7 @@ int main(void)
         cmocka_unit_test(test_status_unknown_checks_the_state_then_retries_once_and_succeeds),
         cmocka_unit_test(test_proof_hook_runs_before_the_call_and_a_refusal_prevents_it),
         cmocka_unit_test(test_every_attempt_is_proven_again),
+        cmocka_unit_test(test_deferred_proofs_hold_their_calls_until_released),
         cmocka_unit_test(test_a_queued_run_can_be_cancelled_before_any_call),
         cmocka_unit_test(test_resolve_follows_a_job_accepted_before_the_restart),
         cmocka_unit_test(test_resolve_reports_done_when_the_collection_is_already_failed_over),

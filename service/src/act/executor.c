@@ -1,6 +1,7 @@
 #include "act/executor.h"
 #include "base/err.h"
 #include "act/jobfollow.h"
+#include "act/plan.h"
 #include "base/log.h"
 #include "journal/outcome.h"
 #include "base/reply.h"
@@ -39,15 +40,6 @@ typedef struct {
     uint64_t epoch; /* the leader's epoch when it was handed out */
 } s_run_t;
 
-/* Where each collection stands in the executor's plan. */
-typedef struct {
-    bool queued;    /* waiting for its turn */
-    bool running;   /* handed to a worker */
-    bool counted;   /* running and counted against the caps */
-    bool timed_out; /* running, past job_timeout: finished (failed) for the plan */
-    int result;     /* of its last run: 0 none, 1 failed over, -1 failed or timed out */
-} s_plan_t;
-
 /* A message from a worker to the loop thread, passed by pointer. */
 typedef struct {
     int worker;
@@ -75,7 +67,11 @@ struct sg_executor {
     int cap;          /* runs in flight at once */
     s_run_t *pending; /* runs waiting for a worker, in submission order */
     size_t p_cap, p_len;
-    s_plan_t *plan;    /* per collection */
+    sg_plan_t *plan;   /* where each collection stands (plan.h) */
+    int *idle;         /* the idle workers' indexes, a stack */
+    int n_idle;
+    int *deferred;     /* workers whose proof waits for sg_executor_release_proofs */
+    int n_deferred;
     int *host_of;      /* per collection: index of its replica_host, or -1 */
     int *host_running; /* per host index */
     bool *released;    /* per site: on_error wait released by an operator */
@@ -683,6 +679,26 @@ done:
     return NULL;
 }
 
+/* Worker threads get a stack sized for a provider call's frames, not the
+ * platform's default (8 MiB reserved each on Linux); the sanitizers' frames
+ * are larger. */
+#if defined(__SANITIZE_ADDRESS__)
+#define S_WORKER_STACK (4u << 20)
+#else
+#define S_WORKER_STACK (1u << 20)
+#endif
+
+static int s_start_worker(s_worker_t *w)
+{
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0)
+        return -1;
+    int rc = pthread_attr_setstacksize(&attr, S_WORKER_STACK);
+    rc = rc ? rc : pthread_create(&w->thread, &attr, s_worker_main, w);
+    pthread_attr_destroy(&attr);
+    return rc;
+}
+
 /* ---- loop side ------------------------------------------------------------ */
 
 static int s_bind(void *zctx, int type, const char *ep, void **out)
@@ -735,9 +751,12 @@ sg_executor_t *sg_executor_new(void *zctx, const sg_config_t *cfg, sg_provider_t
                  ? cfg->plan.max_concurrency
                  : x->n_workers;
     x->workers = calloc((size_t)x->n_workers, sizeof *x->workers);
-    x->plan = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof *x->plan);
+    x->plan = sg_plan_new(cfg);
+    x->idle = calloc((size_t)x->n_workers, sizeof *x->idle);
+    x->deferred = calloc((size_t)x->n_workers, sizeof *x->deferred);
     x->released = calloc(cfg->n_sites ? cfg->n_sites : 1, sizeof *x->released);
-    if (!x->workers || !x->plan || !x->released || s_index_hosts(x) != SG_OK)
+    if (!x->workers || !x->plan || !x->idle || !x->deferred || !x->released ||
+        s_index_hosts(x) != SG_OK)
         goto fail;
     unsigned long serial = sg_serial();
     snprintf(x->results_ep, sizeof x->results_ep, "inproc://sg-exec-%lu-out", serial);
@@ -750,9 +769,10 @@ sg_executor_t *sg_executor_new(void *zctx, const sg_config_t *cfg, sg_provider_t
         snprintf(w->jobs_ep, sizeof w->jobs_ep, "inproc://sg-exec-%lu-w%d", serial, i);
         if (s_bind(zctx, ZMQ_PUSH, w->jobs_ep, &w->jobs) != SG_OK)
             goto fail;
-        if (pthread_create(&w->thread, NULL, s_worker_main, w) != 0)
+        if (s_start_worker(w) != 0)
             goto fail;
         w->started = true;
+        x->idle[x->n_idle++] = x->n_workers - 1 - i; /* worker 0 on top */
     }
     sg_info(S_MOD, "%d worker(s) ready; at most %d run(s) at once", x->n_workers, x->cap);
     return x;
@@ -776,11 +796,6 @@ void sg_executor_set_fence_hook(sg_executor_t *x, sg_exec_fence_fn fn, void *use
 
 void sg_executor_set_epoch(sg_executor_t *x, uint64_t epoch) { x->epoch = epoch; }
 
-static bool s_in_flight(const s_plan_t *p)
-{
-    return p->queued || (p->running && !p->timed_out);
-}
-
 /* Plan gating for a fresh run of `c`: false to wait; true when it may go,
  * with run->block set when it must end without a call. */
 static bool s_plan_allows(const sg_executor_t *x, int c, s_run_t *run)
@@ -788,26 +803,21 @@ static bool s_plan_allows(const sg_executor_t *x, int c, s_run_t *run)
     const sg_collection_cfg_t *cc = &x->cfg->collections[c];
     run->block = S_BLOCK_NONE;
     run->blocker = -1;
-    for (size_t i = 0; i < x->cfg->n_collections; i++) {
-        const sg_collection_cfg_t *o = &x->cfg->collections[i];
-        if ((int)i == c || o->site != cc->site || o->group >= cc->group)
-            continue;
-        if (s_in_flight(&x->plan[i]))
-            return false;
-        if (x->plan[i].result < 0 && x->cfg->plan.on_error == SG_ON_ERROR_WAIT &&
-            !x->released[cc->site])
-            return false;
-        if (x->plan[i].result < 0 && x->cfg->plan.on_error == SG_ON_ERROR_STOP &&
-            run->blocker < 0) {
-            run->block = S_BLOCK_PLAN;
-            run->blocker = (int)i;
-        }
+    if (sg_plan_earlier_in_flight(x->plan, c))
+        return false;
+    int failed = sg_plan_earlier_failed(x->plan, c);
+    if (failed >= 0 && x->cfg->plan.on_error == SG_ON_ERROR_WAIT && !x->released[cc->site])
+        return false;
+    if (failed >= 0 && x->cfg->plan.on_error == SG_ON_ERROR_STOP) {
+        run->block = S_BLOCK_PLAN;
+        run->blocker = failed;
     }
     for (size_t k = 0; k < cc->n_depends_on; k++) {
         int d = cc->depends_on[k];
-        if (s_in_flight(&x->plan[d]))
+        const sg_plan_entry_t *dep = sg_plan_get(x->plan, d);
+        if (sg_plan_in_flight(dep))
             return false;
-        if (x->plan[d].result < 0 && run->block == S_BLOCK_NONE) {
+        if (dep->result < 0 && run->block == S_BLOCK_NONE) {
             run->block = S_BLOCK_DEPENDENCY;
             run->blocker = d;
         }
@@ -830,20 +840,11 @@ static bool s_ready(const sg_executor_t *x, s_run_t *run)
            x->host_running[h] < x->cfg->plan.per_host_concurrency;
 }
 
-static int s_idle_worker(const sg_executor_t *x)
+/* Hands `run` to the idle worker on top of the stack. */
+static int s_hand_out(sg_executor_t *x, const s_run_t *run)
 {
-    for (int i = 0; i < x->n_workers; i++) {
-        if (!x->workers[i].busy)
-            return i;
-    }
-    return -1;
-}
-
-/* Hands the pending run at index i to worker w. */
-static int s_hand_out(sg_executor_t *x, size_t i, int w)
-{
-    s_run_t *run = &x->pending[i];
-    s_plan_t *p = &x->plan[run->collection];
+    int w = x->idle[x->n_idle - 1];
+    sg_plan_entry_t e = *sg_plan_get(x->plan, run->collection);
     s_run_t *msg = malloc(sizeof *msg);
     if (!msg)
         return SG_ENOMEM;
@@ -853,35 +854,37 @@ static int s_hand_out(sg_executor_t *x, size_t i, int w)
         free(msg);
         return SG_EIO;
     }
-    p->queued = false;
-    p->running = true;
-    p->counted = run->block == S_BLOCK_NONE;
-    if (p->counted) {
+    x->n_idle--;
+    e.queued = false;
+    e.running = true;
+    e.counted = run->block == S_BLOCK_NONE;
+    sg_plan_set(x->plan, run->collection, e);
+    if (e.counted) {
         x->running++;
         if (x->host_of[run->collection] >= 0)
             x->host_running[x->host_of[run->collection]]++;
     }
     x->workers[w].busy = true;
-    memmove(run, run + 1, (x->p_len - i - 1) * sizeof *run);
-    x->p_len--;
     return SG_OK;
 }
 
-/* Hands ready runs, oldest first, to idle workers. */
+/* Hands ready runs, oldest first, to idle workers; the runs that wait keep
+ * their order. One pass over the queue. */
 static int s_dispatch(sg_executor_t *x)
 {
-    size_t i = 0;
-    int w;
-    while (i < x->p_len && (w = s_idle_worker(x)) >= 0) {
-        if (!s_ready(x, &x->pending[i])) {
-            i++;
-            continue;
+    size_t keep = 0;
+    int rc = SG_OK;
+    for (size_t i = 0; i < x->p_len; i++) {
+        s_run_t *run = &x->pending[i];
+        if (rc == SG_OK && x->n_idle > 0 && s_ready(x, run)) {
+            rc = s_hand_out(x, run);
+            if (rc == SG_OK)
+                continue;
         }
-        int rc = s_hand_out(x, i, w);
-        if (rc != SG_OK)
-            return rc;
+        x->pending[keep++] = *run;
     }
-    return SG_OK;
+    x->p_len = keep;
+    return rc;
 }
 
 int sg_executor_submit_run(sg_executor_t *x, const sg_run_spec_t *spec)
@@ -890,7 +893,8 @@ int sg_executor_submit_run(sg_executor_t *x, const sg_run_spec_t *spec)
     if (c < 0 || (size_t)c >= x->cfg->n_collections ||
         (spec->mode == SG_RUN_FOLLOW && !spec->job_path))
         return SG_EINVAL;
-    if (x->plan[c].queued || x->plan[c].running)
+    sg_plan_entry_t e = *sg_plan_get(x->plan, c);
+    if (e.queued || e.running)
         return SG_ESTATE;
     if (x->p_len == x->p_cap) {
         size_t cap = x->p_cap ? x->p_cap * 2 : 16;
@@ -912,7 +916,8 @@ int sg_executor_submit_run(sg_executor_t *x, const sg_run_spec_t *spec)
         return SG_ENOMEM;
     }
     x->pending[x->p_len++] = run;
-    x->plan[c].queued = true;
+    e.queued = true;
+    sg_plan_set(x->plan, c, e);
     x->active++;
     return s_dispatch(x);
 }
@@ -925,8 +930,11 @@ int sg_executor_submit(sg_executor_t *x, uint64_t run_id, int collection)
 
 void sg_executor_restore(sg_executor_t *x, int collection, bool failed_over)
 {
-    if (collection >= 0 && (size_t)collection < x->cfg->n_collections)
-        x->plan[collection].result = failed_over ? 1 : -1;
+    if (collection < 0 || (size_t)collection >= x->cfg->n_collections)
+        return;
+    sg_plan_entry_t e = *sg_plan_get(x->plan, collection);
+    e.result = failed_over ? 1 : -1;
+    sg_plan_set(x->plan, collection, e);
 }
 
 int sg_executor_release_plan(sg_executor_t *x, int site)
@@ -944,33 +952,56 @@ int sg_executor_active(const sg_executor_t *x) { return x->active; }
 /* Applies a result to the plan; true when the plan may have moved on. */
 static bool s_apply_result(sg_executor_t *x, const sg_exec_result_t *r)
 {
-    s_plan_t *p = &x->plan[r->collection];
+    sg_plan_entry_t e = *sg_plan_get(x->plan, r->collection);
     if (r->timed_out) {
-        p->timed_out = true;
-        p->result = -1;
+        e.timed_out = true;
+        e.result = -1;
+        sg_plan_set(x->plan, r->collection, e);
         return true;
     }
     if (!r->ended)
         return false;
     x->active--;
-    if (p->counted) {
+    if (e.counted) {
         x->running--;
         if (x->host_of[r->collection] >= 0)
             x->host_running[x->host_of[r->collection]]--;
     }
     /* fenced or cancelled: no call was made; not a failure of the plan */
-    *p = (s_plan_t){.result = r->fenced || r->cancelled ? 0 : r->failed_over ? 1 : -1};
+    sg_plan_set(x->plan, r->collection,
+                (sg_plan_entry_t){.result = r->fenced || r->cancelled ? 0
+                                            : r->failed_over          ? 1
+                                                                      : -1});
     return true;
 }
 
-/* Answers a worker's proof request with the hook's verdict (reply.h). */
+/* Answers a worker's proof request with the hook's verdict (reply.h), or
+ * holds the answer until sg_executor_release_proofs when the hook deferred
+ * it (the intent is durable only once the caller's batch commits). */
 static void s_answer_proof(sg_executor_t *x, const s_msg_t *m)
 {
     char *why = NULL;
     int rc = x->proof ? x->proof(x->proof_user, m->result.run_id, m->result.collection, &why)
                       : SG_OK;
+    if (rc == SG_EXEC_DEFERRED) {
+        free(why);
+        x->deferred[x->n_deferred++] = m->worker; /* one question per worker at a time */
+        return;
+    }
     if (sg_reply_send(x->workers[m->worker].jobs, rc, why) != SG_OK)
         sg_error(S_MOD, "cannot answer the proof of run %llu", (unsigned long long)m->result.run_id);
+}
+
+int sg_executor_release_proofs(sg_executor_t *x, int rc)
+{
+    int n = x->n_deferred;
+    for (int i = 0; i < n; i++) {
+        char *why = rc == SG_OK ? NULL : strdup("the intent could not be committed");
+        if (sg_reply_send(x->workers[x->deferred[i]].jobs, rc, why) != SG_OK)
+            sg_error(S_MOD, "cannot answer a proof of worker %d", x->deferred[i]);
+    }
+    x->n_deferred = 0;
+    return n;
 }
 
 /* The CANCELLED outcome of a run taken back before it reached a worker. */
@@ -1010,7 +1041,9 @@ int sg_executor_cancel_queued(sg_executor_t *x, int collection, const char *why,
         free(run->point);
         memmove(run, run + 1, (x->p_len - i - 1) * sizeof *run);
         x->p_len--;
-        x->plan[collection].queued = false;
+        sg_plan_entry_t e = *sg_plan_get(x->plan, collection);
+        e.queued = false;
+        sg_plan_set(x->plan, collection, e);
         x->active--;
         return 1;
     }
@@ -1031,6 +1064,7 @@ int sg_executor_recv(sg_executor_t *x, sg_exec_result_t *out, int timeout_ms)
             return SG_EIO;
         if (m->idle) {
             x->workers[m->worker].busy = false;
+            x->idle[x->n_idle++] = m->worker;
             free(m);
             int rc = s_dispatch(x);
             if (rc != SG_OK)
@@ -1093,7 +1127,9 @@ void sg_executor_destroy(sg_executor_t **xp)
     }
     free(x->workers);
     free(x->pending);
-    free(x->plan);
+    sg_plan_destroy(&x->plan);
+    free(x->idle);
+    free(x->deferred);
     free(x->host_of);
     free(x->host_running);
     free(x->released);

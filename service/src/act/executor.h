@@ -32,7 +32,10 @@
  * and then followed on at poll_max until it ends.
  *
  * Plan: runs are submitted in plan order (the engine decides in that
- * order). A run starts when
+ * order); where each collection stands is kept by act/plan, whose counts
+ * per site and group make each check independent of the number of
+ * collections, and the queue is passed over once per dispatch. A run
+ * starts when
  *   - no run of an earlier plan group of the same site is queued or running
  *     (a timed-out run counts as finished and failed);
  *   - no run of one of its dependencies is queued or running;
@@ -53,7 +56,10 @@
  * call, with the hook's reason; any other error ends it as failed without a
  * call. The worker waits for the answer; the loop gives it while it reads
  * results (sg_executor_recv), so a proof never waits on the worker side of
- * the loop. The JOB_STARTED outcome carries the job path as soon as the
+ * the loop. Group commit: the hook may write the intent into the loop's
+ * open journal batch and defer the answer; the loop commits the batch (one
+ * synchronous commit for a burst of intents and results) and then releases
+ * the answers (sg_executor_release_proofs). The JOB_STARTED outcome carries the job path as soon as the
  * call returned 4096. After a restart, the service resubmits open runs with
  * sg_executor_submit_run: FOLLOW follows a journaled job; RESOLVE (an
  * intent without a job) first asks the provider whether the collection is
@@ -119,8 +125,12 @@ typedef struct {
 
 /* The proof before a call of run `run_id` of `collection` (see above).
  * Called on the loop thread. Returns 0 (call now: the intent is durable),
- * SG_ESTATE to cancel the run (*why, owned by the executor once set, says
- * why; may stay NULL), or another error to end it failed without a call. */
+ * SG_EXEC_DEFERRED (proven, and the intent written into the caller's open
+ * journal batch: durable once it commits; the answer waits for
+ * sg_executor_release_proofs), SG_ESTATE to cancel the run (*why, owned by
+ * the executor once set, says why; may stay NULL), or another error to end
+ * it failed without a call. */
+#define SG_EXEC_DEFERRED 1
 typedef int (*sg_exec_proof_fn)(void *user, uint64_t run_id, int collection, char **why);
 
 /* Starts cfg->provider.workers workers. Borrows every argument; `zctx` is a
@@ -138,6 +148,13 @@ void sg_executor_set_proof_hook(sg_executor_t *x, sg_exec_proof_fn fn, void *use
 typedef int (*sg_exec_fence_fn)(void *user, uint64_t epoch);
 void sg_executor_set_fence_hook(sg_executor_t *x, sg_exec_fence_fn fn, void *user);
 void sg_executor_set_epoch(sg_executor_t *x, uint64_t epoch);
+
+/* Sends the answers the proof hook deferred since the last release: `rc` 0
+ * when the batch holding their intents committed (the workers call now),
+ * an error when it did not (each run ends failed without a call). One
+ * commit thus makes a burst of intents durable, and no call is made before
+ * its intent is. Returns how many answers were sent. */
+int sg_executor_release_proofs(sg_executor_t *x, int rc);
 
 /* Queues a fresh failover run of `collection`. Returns 0, SG_EINVAL,
  * SG_ESTATE (a run of that collection is queued or running) or SG_ENOMEM. */

@@ -32,7 +32,15 @@ static void s_sys_sleep(const sg_clock_t *c, int64_t ms)
         ;
 }
 
-static const sg_clock_t s_system = {s_sys_mono, s_sys_wall, s_sys_sleep, 0};
+static int64_t s_sys_mono_us(const sg_clock_t *c)
+{
+    (void)c;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static const sg_clock_t s_system = {s_sys_mono, s_sys_wall, s_sys_sleep, 0, s_sys_mono_us};
 
 const sg_clock_t *sg_clock_system(void) { return &s_system; }
 
@@ -63,6 +71,7 @@ void sg_clock_fake_init(sg_clock_t *clock, sg_clock_fake_state_t *storage, int64
     clock->wall_ms = s_fake_wall;
     clock->sleep_ms = s_fake_sleep;
     clock->state = storage;
+    clock->mono_us = NULL;
 }
 
 void sg_clock_fake_advance(sg_clock_t *clock, int64_t ms)

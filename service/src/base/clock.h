@@ -19,6 +19,9 @@ struct sg_clock {
     /* Waits `ms` milliseconds (a fake clock advances itself instead). */
     void (*sleep_ms)(const sg_clock_t *clock, int64_t ms);
     void *state;
+    /* The monotonic time in microseconds, for measuring short spans; NULL:
+     * mono_ms x 1000 (the fake clock). */
+    int64_t (*mono_us)(const sg_clock_t *clock);
 };
 
 /* The process-wide real clock; static storage, never freed. */
@@ -38,6 +41,10 @@ void sg_clock_fake_init(sg_clock_t *clock, sg_clock_fake_state_t *storage, int64
 void sg_clock_fake_advance(sg_clock_t *clock, int64_t ms);
 
 static inline int64_t sg_clock_mono(const sg_clock_t *c) { return c->mono_ms(c); }
+static inline int64_t sg_clock_mono_us(const sg_clock_t *c)
+{
+    return c->mono_us ? c->mono_us(c) : c->mono_ms(c) * 1000;
+}
 static inline int64_t sg_clock_wall(const sg_clock_t *c) { return c->wall_ms(c); }
 static inline void sg_clock_sleep(const sg_clock_t *c, int64_t ms) { c->sleep_ms(c, ms); }
 

@@ -367,6 +367,10 @@ static void s_status(s_call_t *k)
     st->leader = who ? who : (char *)S_LEADER;
     st->mode = (char *)modes[cfg->policy.mode];
     st->config = cfg->path ? cfg->path : (char *)"";
+    if (k->c->env.loop) {
+        st->loop_turns = k->c->env.loop->turns;
+        st->loop_longest_us = k->c->env.loop->longest_us;
+    }
     k->resp->status = st;
     if (rc != SG_OK)
         s_answer(k, S_ERROR, "cannot read the runs from the journal: %s", sg_err_str(rc));

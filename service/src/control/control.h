@@ -77,6 +77,12 @@ typedef int (*sg_control_reload_fn)(void *user, sg_config_errors_t *errs);
 typedef int (*sg_control_persist_fn)(void *user);
 
 /* What control works on; everything borrowed and outliving the control. */
+/* The loop's own figures, kept by the loop and read by status. */
+typedef struct {
+    uint64_t turns;     /* turns of the loop since start */
+    int64_t longest_us; /* the longest turn's work since start */
+} sg_loop_stats_t;
+
 typedef struct {
     const sg_config_t *cfg;
     sg_engine_t *engine;
@@ -88,6 +94,7 @@ typedef struct {
     const sg_leader_t *leader;   /* status shows it; NULL: single instance */
     sg_zap_t *zap;               /* the context's ZAP handler, needed by a tcp endpoint (CURVE);
                                     NULL: none */
+    const sg_loop_stats_t *loop; /* status shows it; NULL: none */
     void *user;
 } sg_control_env_t;
 

@@ -19,17 +19,36 @@
 #define S_MOD "metrics"
 #define S_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-const double sg_metrics_buckets[SG_METRICS_N_BUCKETS] = {0.5, 1, 2, 5, 10, 30,
-                                                         60,  120, 300, 900, 1800};
+static const double s_run_bounds[] = {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 1800};
+static const double s_latency_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                          0.1,    0.2,   0.5,   1,     2,    5};
+
+static const double *s_bounds(sg_metrics_hist_kind_t kind, size_t *n)
+{
+    if (kind == SG_HIST_LATENCY) {
+        *n = sizeof s_latency_bounds / sizeof *s_latency_bounds;
+        return s_latency_bounds;
+    }
+    *n = sizeof s_run_bounds / sizeof *s_run_bounds;
+    return s_run_bounds;
+}
+
+void sg_metrics_hist_init(sg_metrics_hist_t *h, sg_metrics_hist_kind_t kind)
+{
+    *h = (sg_metrics_hist_t){.kind = kind};
+}
 
 void sg_metrics_hist_observe(sg_metrics_hist_t *h, double seconds)
 {
-    int i = 0;
-    while (i < SG_METRICS_N_BUCKETS && seconds > sg_metrics_buckets[i])
+    size_t n, i = 0;
+    const double *bounds = s_bounds(h->kind, &n);
+    while (i < n && seconds > bounds[i])
         i++;
     h->counts[i]++;
     h->count++;
     h->sum += seconds;
+    if (seconds > h->max)
+        h->max = seconds;
 }
 
 /* ---- the text ------------------------------------------------------------- */
@@ -69,16 +88,38 @@ static void s_addf(s_buf_t *b, const char *fmt, ...)
     }
 }
 
-/* A label value, escaped as the exposition format asks. */
+/* Appends `n` bytes. */
+static void s_add(s_buf_t *b, const char *p, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 4096) + n;
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = true;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/* A label value, escaped as the exposition format asks: the runs that need
+ * no escape go in whole. */
 static void s_label(s_buf_t *b, const char *v)
 {
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            s_addf(b, "\\%c", *v);
-        else if (*v == '\n')
-            s_addf(b, "\\n");
-        else
-            s_addf(b, "%c", *v);
+    while (*v) {
+        size_t run = strcspn(v, "\\\"\n");
+        s_add(b, v, run);
+        v += run;
+        if (*v) {
+            s_add(b, *v == '\n' ? "\\n" : *v == '"' ? "\\\"" : "\\\\", 2);
+            v++;
+        }
     }
 }
 
@@ -104,7 +145,7 @@ static void s_states(s_buf_t *b, const sg_metrics_snapshot_t *s)
     const sg_config_t *cfg = s->cfg;
     s_head(b, "siteguard_site_state", "gauge", "1 for the state each site is in.");
     for (size_t i = 0; i < cfg->n_sites; i++) {
-        sg_site_state_t now = sg_engine_site_state(s->engine, (int)i);
+        sg_site_state_t now = s->site_state[i];
         for (int st = SG_SITE_UNKNOWN; st < SG_SITE_STATE_COUNT; st++) {
             s_addf(b, "siteguard_site_state{site=\"");
             s_label(b, cfg->sites[i].name);
@@ -114,18 +155,21 @@ static void s_states(s_buf_t *b, const sg_metrics_snapshot_t *s)
     }
     s_head(b, "siteguard_collection_state", "gauge", "The verdict on each collection (value 1).");
     for (size_t i = 0; i < cfg->n_collections; i++) {
-        s_addf(b, "siteguard_collection_state{collection=\"");
+        static const char head[] = "siteguard_collection_state{collection=\"";
+        const char *verdict = sg_coll_verdict_name(s->verdict[i]);
+        s_add(b, head, sizeof head - 1);
         s_label(b, cfg->collections[i].name);
-        s_addf(b, "\",verdict=\"%s\"} 1\n",
-               sg_coll_verdict_name(sg_engine_collection_verdict(s->engine, (int)i)));
+        s_add(b, "\",verdict=\"", 11);
+        s_add(b, verdict, strlen(verdict));
+        s_add(b, "\"} 1\n", 5);
     }
     s_head(b, "siteguard_observer_clock_offset_seconds", "gauge",
            "Each observer's clock offset: receipt minus send time, the smallest over a "
            "recent window (positive: its clock is behind).");
     for (size_t o = 0; o < cfg->n_observers; o++) {
-        int64_t skew;
-        if (!sg_engine_observer_skew(s->engine, (int)o, &skew))
+        if (!s->skew_known[o])
             continue;
+        int64_t skew = s->skew_ms[o];
         s_addf(b, "siteguard_observer_clock_offset_seconds{observer=\"");
         s_label(b, cfg->observers[o].id);
         s_addf(b, "\"} %.3f\n", skew / 1000.0);
@@ -149,17 +193,49 @@ static void s_decisions(s_buf_t *b, const sg_metrics_snapshot_t *s)
            (unsigned long long)s->runs_cancelled);
 }
 
-static void s_histogram(s_buf_t *b, const char *name, const sg_metrics_hist_t *h)
+static void s_histogram(s_buf_t *b, const char *name, const char *help,
+                        const sg_metrics_hist_t *h)
 {
-    s_head(b, name, "histogram", "Failover runs, from decision to end, in seconds.");
+    if (!h)
+        return;
+    s_head(b, name, "histogram", help);
+    size_t n;
+    const double *bounds = s_bounds(h->kind, &n);
     uint64_t cum = 0;
-    for (int i = 0; i < SG_METRICS_N_BUCKETS; i++) {
+    for (size_t i = 0; i < n; i++) {
         cum += h->counts[i];
-        s_addf(b, "%s_bucket{le=\"%g\"} %llu\n", name, sg_metrics_buckets[i],
-               (unsigned long long)cum);
+        s_addf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
     }
     s_addf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
-    s_addf(b, "%s_sum %.3f\n%s_count %llu\n", name, h->sum, name, (unsigned long long)h->count);
+    s_addf(b, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name, (unsigned long long)h->count);
+}
+
+static void s_gauge(s_buf_t *b, const char *name, const char *help, double value)
+{
+    s_head(b, name, "gauge", help);
+    s_addf(b, "%s %.6f\n", name, value);
+}
+
+static void s_latencies(s_buf_t *b, const sg_metrics_snapshot_t *s)
+{
+    s_histogram(b, "siteguard_run_duration_seconds",
+                "Failover runs, from decision to end, in seconds.", s->run_seconds);
+    s_histogram(b, "siteguard_event_age_seconds",
+                "Health events: their wait before the engine took them, above their observer's "
+                "least recent delay, in seconds.",
+                s->event_age);
+    if (s->event_age)
+        s_gauge(b, "siteguard_event_age_max_seconds", "The oldest event age since start.",
+                s->event_age->max);
+    s_histogram(b, "siteguard_loop_turn_seconds",
+                "The loop's turns: the work between two waits, in seconds.", s->loop_turn);
+    if (s->loop_turn)
+        s_gauge(b, "siteguard_loop_stall_max_seconds", "The longest loop turn since start.",
+                s->loop_turn->max);
+    s_histogram(b, "siteguard_decision_to_call_seconds",
+                "Failovers: from the decision to InitiateFailover called (the intent "
+                "committed), in seconds.",
+                s->decision_to_call);
 }
 
 static void s_service(s_buf_t *b, const sg_metrics_snapshot_t *s)
@@ -225,7 +301,7 @@ char *sg_metrics_render(const sg_metrics_snapshot_t *s)
     s_events(&b, s->ingest);
     s_states(&b, s);
     s_decisions(&b, s);
-    s_histogram(&b, "siteguard_run_duration_seconds", s->run_seconds);
+    s_latencies(&b, s);
     s_service(&b, s);
     if (b.oom) {
         free(b.p);
@@ -236,11 +312,102 @@ char *sg_metrics_render(const sg_metrics_snapshot_t *s)
 
 /* ---- the HTTP side ---------------------------------------------------------- */
 
+/* A published snapshot with its own copies of the arrays, shared by the
+ * metrics and the scrapes rendering it (counted references). */
+typedef struct {
+    int refs; /* atomic */
+    sg_metrics_snapshot_t s;
+    sg_site_state_t *site_state;
+    sg_coll_verdict_t *verdict;
+    int64_t *skew_ms;
+    bool *skew_known;
+    sg_notify_stats_t *sink_stats;
+    sg_ingest_stats_t ingest;
+    sg_notify_stats_t notify;
+    uint64_t decisions[SG_METRICS_N_DECISION_KINDS];
+    uint64_t blocked[SG_GUARD_COUNT];
+    sg_metrics_hist_t run_seconds, event_age, loop_turn, decision_to_call;
+} s_snap_t;
+
 struct sg_metrics {
     struct MHD_Daemon *daemon;
     pthread_mutex_t lock;
-    char *text; /* the latest published text, under lock */
+    s_snap_t *snap; /* the latest published snapshot, under lock */
 };
+
+static void s_snap_unref(s_snap_t *n)
+{
+    if (!n || __atomic_sub_fetch(&n->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    free(n->site_state);
+    free(n->verdict);
+    free(n->skew_ms);
+    free(n->skew_known);
+    free(n->sink_stats);
+    free(n);
+}
+
+static void *s_dup(const void *p, size_t n, size_t size)
+{
+    void *q = malloc(n ? n * size : 1);
+    if (q && p && n)
+        memcpy(q, p, n * size);
+    return q;
+}
+
+static void s_copy_hist(const sg_metrics_hist_t *from, sg_metrics_hist_t *to,
+                        const sg_metrics_hist_t **field)
+{
+    if (!from)
+        return;
+    *to = *from;
+    *field = to;
+}
+
+/* A deep copy of `s` whose pointers point into itself. */
+static s_snap_t *s_snap_copy(const sg_metrics_snapshot_t *s)
+{
+    const sg_config_t *cfg = s->cfg;
+    s_snap_t *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->refs = 1;
+    n->s = *s;
+    n->site_state = s_dup(s->site_state, cfg->n_sites, sizeof *n->site_state);
+    n->verdict = s_dup(s->verdict, cfg->n_collections, sizeof *n->verdict);
+    n->skew_ms = s_dup(s->skew_ms, cfg->n_observers, sizeof *n->skew_ms);
+    n->skew_known = s_dup(s->skew_known, cfg->n_observers, sizeof *n->skew_known);
+    n->sink_stats = s->sink_stats ? s_dup(s->sink_stats, cfg->n_sinks, sizeof *n->sink_stats)
+                                  : NULL;
+    if (!n->site_state || !n->verdict || !n->skew_ms || !n->skew_known ||
+        (s->sink_stats && !n->sink_stats)) {
+        s_snap_unref(n);
+        return NULL;
+    }
+    n->ingest = *s->ingest;
+    n->notify = *s->notify;
+    memcpy(n->decisions, s->decisions, sizeof n->decisions);
+    memcpy(n->blocked, s->blocked, sizeof n->blocked);
+    n->s = (sg_metrics_snapshot_t){.cfg = cfg, .site_state = n->site_state,
+                                   .verdict = n->verdict, .skew_ms = n->skew_ms,
+                                   .skew_known = n->skew_known, .ingest = &n->ingest,
+                                   .notify = &n->notify, .sink_stats = n->sink_stats,
+                                   .decisions = n->decisions, .blocked = n->blocked,
+                                   .runs_ok = s->runs_ok, .runs_failed = s->runs_failed,
+                                   .runs_cancelled = s->runs_cancelled,
+                                   .reloads_ok = s->reloads_ok,
+                                   .reloads_refused = s->reloads_refused,
+                                   .control_requests = s->control_requests,
+                                   .control_keys_refused = s->control_keys_refused,
+                                   .bus_handshakes_refused = s->bus_handshakes_refused,
+                                   .leader_mode = s->leader_mode, .is_leader = s->is_leader,
+                                   .leader_epoch = s->leader_epoch};
+    s_copy_hist(s->run_seconds, &n->run_seconds, &n->s.run_seconds);
+    s_copy_hist(s->event_age, &n->event_age, &n->s.event_age);
+    s_copy_hist(s->loop_turn, &n->loop_turn, &n->s.loop_turn);
+    s_copy_hist(s->decision_to_call, &n->decision_to_call, &n->s.decision_to_call);
+    return n;
+}
 
 static enum MHD_Result s_reply(struct MHD_Connection *conn, unsigned status, char *body,
                                size_t len)
@@ -271,11 +438,17 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *conn, const ch
     if (strcmp(url, "/metrics") != 0)
         return s_reply(conn, MHD_HTTP_NOT_FOUND, strdup("see /metrics\n"), 13);
     pthread_mutex_lock(&m->lock);
-    char *copy = m->text ? strdup(m->text) : NULL;
+    s_snap_t *snap = m->snap;
+    if (snap)
+        __atomic_add_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_unlock(&m->lock);
-    if (!copy)
+    if (!snap)
         return s_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, strdup("not ready\n"), 10);
-    return s_reply(conn, MHD_HTTP_OK, copy, strlen(copy));
+    char *text = sg_metrics_render(&snap->s); /* on this thread, not the loop's */
+    s_snap_unref(snap);
+    if (!text)
+        return s_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, strdup("out of memory\n"), 14);
+    return s_reply(conn, MHD_HTTP_OK, text, strlen(text));
 }
 
 /* Splits "HOST:PORT" or "[HOST]:PORT" and resolves it. */
@@ -331,13 +504,17 @@ fail:
     return NULL;
 }
 
-void sg_metrics_publish(sg_metrics_t *m, char *text)
+int sg_metrics_publish(sg_metrics_t *m, const sg_metrics_snapshot_t *s)
 {
+    s_snap_t *snap = s_snap_copy(s);
+    if (!snap)
+        return SG_ENOMEM;
     pthread_mutex_lock(&m->lock);
-    char *old = m->text;
-    m->text = text;
+    s_snap_t *old = m->snap;
+    m->snap = snap;
     pthread_mutex_unlock(&m->lock);
-    free(old);
+    s_snap_unref(old);
+    return SG_OK;
 }
 
 void sg_metrics_destroy(sg_metrics_t **mp)
@@ -347,7 +524,7 @@ void sg_metrics_destroy(sg_metrics_t **mp)
     sg_metrics_t *m = *mp;
     MHD_stop_daemon(m->daemon);
     pthread_mutex_destroy(&m->lock);
-    free(m->text);
+    s_snap_unref(m->snap);
     free(m);
     *mp = NULL;
 }

@@ -1,10 +1,12 @@
 /* metrics: the Prometheus endpoint (GET /metrics, text exposition 0.0.4).
  *
- * libmicrohttpd serves from its own thread a text that the loop thread
- * renders (sg_metrics_render, from its own counters and the engine) and
- * publishes (sg_metrics_publish) about once a second: the loop never waits
- * on HTTP, and a scrape never touches the loop's state. A scrape before the
- * first publish gets 503.
+ * The loop thread publishes a snapshot of its figures about once a second
+ * (sg_metrics_publish: plain values and arrays, copied; cheap next to the
+ * text, which grows with the collections); libmicrohttpd's thread renders
+ * the text from the latest snapshot when a scrape comes (sg_metrics_render).
+ * So the loop never waits on HTTP nor spends its turn formatting, and a
+ * scrape never touches the loop's state. A scrape before the first publish
+ * gets 503.
  *
  * Series: siteguard_events_received_total, _accepted_total,
  * siteguard_events_dropped_total{reason}, siteguard_site_state{site,state}
@@ -12,6 +14,13 @@
  * {collection,verdict}, siteguard_decisions_total{kind},
  * siteguard_blocked_total{guard}, siteguard_runs_total{result},
  * siteguard_run_duration_seconds (histogram: decision to end of run),
+ * siteguard_event_age_seconds (histogram: an event's wait before the engine
+ * took it, above its observer's least recent delay; sg_evage) and
+ * siteguard_event_age_max_seconds, siteguard_loop_turn_seconds (histogram:
+ * the loop's work per turn, its time not spent waiting in poll) and
+ * siteguard_loop_stall_max_seconds (the longest turn since start),
+ * siteguard_decision_to_call_seconds (histogram: failover decided to
+ * InitiateFailover called, the intent's commit included),
  * siteguard_notify_outcomes_total{state}, siteguard_notify_pending (all
  * sinks), siteguard_leader{mode}, siteguard_is_leader, siteguard_leader_epoch,
  * siteguard_config_reloads_total{result}, siteguard_control_requests_total,
@@ -29,36 +38,52 @@
 
 #include <stdint.h>
 
-/* Run durations: upper bounds of the buckets, in seconds (+Inf implied). */
-#define SG_METRICS_N_BUCKETS 11
-extern const double sg_metrics_buckets[SG_METRICS_N_BUCKETS];
+/* A histogram in seconds: per bucket counts against fixed upper bounds
+ * (+Inf implied), their count and sum, and the largest value observed. */
+#define SG_METRICS_MAX_BUCKETS 16
+
+typedef enum {
+    SG_HIST_RUN = 0, /* failover runs: 0.5 s .. 30 min */
+    SG_HIST_LATENCY  /* the loop's own delays: 0.5 ms .. 5 s */
+} sg_metrics_hist_kind_t;
 
 typedef struct {
-    uint64_t counts[SG_METRICS_N_BUCKETS + 1]; /* per bucket, not cumulative; last: +Inf */
+    sg_metrics_hist_kind_t kind;
+    uint64_t counts[SG_METRICS_MAX_BUCKETS + 1]; /* per bucket, not cumulative; last: +Inf */
     uint64_t count;
     double sum;
+    double max;
 } sg_metrics_hist_t;
 
+/* An empty histogram of `kind`'s buckets. */
+void sg_metrics_hist_init(sg_metrics_hist_t *h, sg_metrics_hist_kind_t kind);
 void sg_metrics_hist_observe(sg_metrics_hist_t *h, double seconds);
 
 #define SG_METRICS_N_DECISION_KINDS SG_DECISION_KIND_COUNT
 
-/* What the loop knows; every pointer borrowed for the call. */
+/* What the loop knows; every pointer borrowed for the call (cfg for as
+ * long as the metrics live: configs outlive them). */
 typedef struct {
     const sg_config_t *cfg;
-    const sg_engine_t *engine;
+    const sg_site_state_t *site_state;  /* per site */
+    const sg_coll_verdict_t *verdict;   /* per collection */
+    const int64_t *skew_ms;             /* per observer: its clock offset, when known */
+    const bool *skew_known;             /* per observer */
     const sg_ingest_stats_t *ingest;
     const sg_notify_stats_t *notify;      /* all sinks */
     const sg_notify_stats_t *sink_stats;  /* per sink, in cfg->sinks order; NULL: none */
     const uint64_t *decisions; /* by sg_decision_kind_t: SG_METRICS_N_DECISION_KINDS */
     const uint64_t *blocked;   /* by sg_guard_t: SG_GUARD_COUNT */
     uint64_t runs_ok, runs_failed, runs_cancelled;
-    const sg_metrics_hist_t *run_seconds;
+    const sg_metrics_hist_t *run_seconds;      /* decision to end of run */
+    const sg_metrics_hist_t *event_age;        /* events: sent to taken by the engine */
+    const sg_metrics_hist_t *loop_turn;        /* the loop's work per turn */
+    const sg_metrics_hist_t *decision_to_call; /* failover decided to InitiateFailover called */
     uint64_t reloads_ok, reloads_refused;
     uint64_t control_requests;
     uint64_t control_keys_refused; /* CURVE client keys refused at the handshake */
     uint64_t bus_handshakes_refused; /* CURVE publisher keys refused at the bus handshake */
-    const char *leader_mode; /* "none" or "etcd" */
+    const char *leader_mode; /* "none" or "etcd": a string literal */
     bool is_leader;
     uint64_t leader_epoch; /* 0: not leading */
 } sg_metrics_snapshot_t;
@@ -71,8 +96,10 @@ typedef struct sg_metrics sg_metrics_t;
 /* Listens on "HOST:PORT" (numeric or resolvable host; [v6]:port) with an
  * HTTP thread. NULL (logged) when it cannot. */
 sg_metrics_t *sg_metrics_new(const char *listen);
-/* Replaces the published text; takes ownership of `text`. */
-void sg_metrics_publish(sg_metrics_t *m, char *text);
+/* Replaces the published snapshot with a copy of `s` (a scrape in
+ * progress finishes with the one it took). Returns 0 or SG_ENOMEM (the
+ * last snapshot stays). */
+int sg_metrics_publish(sg_metrics_t *m, const sg_metrics_snapshot_t *s);
 /* Stops the HTTP thread, frees, sets *m to NULL. */
 void sg_metrics_destroy(sg_metrics_t **m);
 

@@ -427,6 +427,21 @@ int sg_journal_intent_epoch(sg_journal_t *j, uint64_t run_id, uint64_t epoch, in
     return rc != SG_OK ? rc : again;
 }
 
+int sg_journal_intent_batched(sg_journal_t *j, uint64_t run_id, uint64_t epoch, int64_t now_ms)
+{
+    if (!j->batch)
+        return SG_ESTATE;
+    int rc = s_exec(j, "SAVEPOINT intent");
+    if (rc != SG_OK)
+        return rc;
+    rc = epoch ? s_epoch(j, run_id, epoch) : SG_OK;
+    rc = rc ? rc : s_intent(j, run_id, now_ms);
+    if (rc != SG_OK && s_exec(j, "ROLLBACK TO intent") != SG_OK)
+        rc = SG_EIO;
+    int released = s_exec(j, "RELEASE intent");
+    return rc != SG_OK ? rc : released;
+}
+
 static void s_bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
 {
     if (text)

@@ -106,6 +106,12 @@ int sg_journal_intent(sg_journal_t *j, uint64_t run_id, int64_t now_ms);
  * runs.epoch, schema version 3; NULL in runs journaled before it), committed
  * no later than the intent. A second intent keeps the first epoch too. */
 int sg_journal_intent_epoch(sg_journal_t *j, uint64_t run_id, uint64_t epoch, int64_t now_ms);
+/* Group commit: the intent (and the epoch, when not 0) written into the
+ * open batch, durable only when sg_journal_batch_end commits it; the caller
+ * makes no call before then (executor.h, SG_EXEC_DEFERRED). A failed intent
+ * leaves the batch as it was. Returns as sg_journal_intent, or SG_ESTATE
+ * when no batch is open. */
+int sg_journal_intent_batched(sg_journal_t *j, uint64_t run_id, uint64_t epoch, int64_t now_ms);
 
 /* Appends an outcome to the outcome log; *added (may be NULL) tells whether
  * it was new (false: its dedup_key was already there, nothing changed).

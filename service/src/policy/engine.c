@@ -282,6 +282,8 @@ bool sg_engine_next(sg_engine_t *e, sg_decision_t *out)
     return true;
 }
 
+size_t sg_engine_pending(const sg_engine_t *e) { return e->q_len; }
+
 /* ---- events ------------------------------------------------------------------- */
 
 static int64_t s_skew(const s_obs_t *o)
@@ -498,19 +500,32 @@ static int s_decide_approve(sg_engine_t *e, int c, sg_now_t now)
 
 /* `wait` and `failed`: a waiting and a failed collection of an earlier
  * group of c's site, or -1 (the plan order summary). */
+/* Whether holding c back by g is news (s_hold announces it). */
+static bool s_hold_is_news(const s_coll_t *cs, sg_guard_t g)
+{
+    return cs->verdict != SG_COLL_BLOCKED || cs->announced != g;
+}
+
 static int s_decide_one(sg_engine_t *e, int c, sg_now_t now, int wait, int failed)
 {
-    char why[256];
+    char why[256] = "";
     s_coll_t *cs = &e->colls[c];
-    sg_guard_t g = sg_eng_first_guard(e, c, now, why, sizeof why);
-    if (g != SG_GUARD_NONE)
+    /* verdicts first, words only for what is announced: a storm's ticks
+     * pass every held collection */
+    sg_guard_t g = sg_eng_first_guard(e, c, now, NULL, 0);
+    if (g != SG_GUARD_NONE) {
+        if (s_hold_is_news(cs, g))
+            sg_eng_guard_holds(e, c, g, now, why, sizeof why);
         return s_hold(e, c, SG_COLL_BLOCKED, g, now, why);
-    s_plan_hold_t plan = sg_eng_plan_holds_with(e, c, wait, failed, why, sizeof why);
+    }
+    s_plan_hold_t plan = sg_eng_plan_holds_with(e, c, wait, failed, NULL, 0);
     if (plan != S_PLAN_GOES) {
         bool needs_operator = plan == S_PLAN_NEEDS_OPERATOR;
         if (needs_operator != cs->plan_wait_failed)
             cs->announced = SG_GUARD_NONE; /* now an operator is needed: say so */
         cs->plan_wait_failed = needs_operator;
+        if (s_hold_is_news(cs, SG_GUARD_PLAN_ORDER))
+            sg_eng_plan_holds_with(e, c, wait, failed, why, sizeof why);
         return s_hold(e, c, SG_COLL_BLOCKED, SG_GUARD_PLAN_ORDER, now, why);
     }
     cs->plan_wait_failed = false;

@@ -209,6 +209,8 @@ int64_t sg_engine_next_deadline(const sg_engine_t *e);
 /* Takes the oldest queued decision into *out (caller then owns out->reason
  * and out->point). Returns false when none is queued. */
 bool sg_engine_next(sg_engine_t *e, sg_decision_t *out);
+/* How many decisions are queued. */
+size_t sg_engine_pending(const sg_engine_t *e);
 void sg_decision_fini(sg_decision_t *d);
 
 /* ---- runs -------------------------------------------------------------------- */

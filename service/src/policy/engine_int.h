@@ -150,7 +150,8 @@ void sg_eng_end_episode(sg_engine_t *e, int site);
 extern const sg_guard_t sg_eng_guards[];
 extern const size_t sg_eng_n_guards;
 /* Checks one guard for collection c; true when it holds c back. Writes what
- * it found into buf either way. */
+ * it found into buf either way, unless buf is NULL (the verdict alone costs
+ * no formatting: the tick asks for words only when it announces). */
 bool sg_eng_guard_holds(sg_engine_t *e, int c, sg_guard_t g, sg_now_t now, char *buf,
                         size_t len);
 /* The first guard (plan order excluded) that holds c back, or SG_GUARD_NONE. */
@@ -166,7 +167,8 @@ s_pred_t sg_eng_pred_state(const sg_engine_t *e, int pred);
  * predecessor, or for good: the plan stopped), or it waits for an operator
  * (on_error: wait after a failure; approve releases it). */
 typedef enum { S_PLAN_GOES = 0, S_PLAN_WAITS, S_PLAN_NEEDS_OPERATOR } s_plan_hold_t;
-/* Plan order for c, scanning every predecessor, with the reason in buf. */
+/* Plan order for c, scanning every predecessor, with the reason in buf
+ * (buf NULL: no words, as for the guards). */
 s_plan_hold_t sg_eng_plan_holds(const sg_engine_t *e, int c, char *buf, size_t len);
 /* The same verdict from a predecessor summary: `wait` and `failed` are a
  * waiting and a failed predecessor of an earlier group (or -1); the

@@ -2,6 +2,7 @@
 #include "policy/engine_int.h"
 #include "base/err.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,19 @@ static s_pred_t s_dep_state(const sg_engine_t *e, int d)
     return sg_eng_pred_state(e, d);
 }
 
+/* The reason in words, only when asked for (buf not NULL): the engine asks
+ * only when it will announce or explain, not on every tick. */
+static void s_say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_say(char *buf, size_t len, const char *fmt, ...)
+{
+    if (!buf || !len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
 static const char *s_coll_name(const sg_engine_t *e, int c) { return e->cfg->collections[c].name; }
 
 s_plan_hold_t sg_eng_plan_holds_with(const sg_engine_t *e, int c, int wait, int failed,
@@ -45,33 +59,33 @@ s_plan_hold_t sg_eng_plan_holds_with(const sg_engine_t *e, int c, int wait, int 
         int d = cc->depends_on[k];
         s_pred_t st = s_dep_state(e, d);
         if (st == S_PRED_FAILED && !(by_operator && cs->released)) {
-            snprintf(buf, len, "depends on %s, whose failover failed%s", s_coll_name(e, d),
+            s_say(buf, len, "depends on %s, whose failover failed%s", s_coll_name(e, d),
                      by_operator ? " (on_error: wait); approve to let it go" : "");
             return by_operator ? S_PLAN_NEEDS_OPERATOR : S_PLAN_WAITS;
         }
         if (st == S_PRED_WAIT) {
-            snprintf(buf, len, "waits for its dependency %s (%s)", s_coll_name(e, d),
+            s_say(buf, len, "waits for its dependency %s (%s)", s_coll_name(e, d),
                      sg_coll_verdict_name(e->colls[d].verdict));
             return S_PLAN_WAITS;
         }
     }
     if (failed >= 0 && on_error == SG_ON_ERROR_STOP) {
-        snprintf(buf, len, "the plan stops (on_error: stop): the failover of %s (group %d) failed",
+        s_say(buf, len, "the plan stops (on_error: stop): the failover of %s (group %d) failed",
                  s_coll_name(e, failed), e->cfg->collections[failed].group);
         return S_PLAN_WAITS;
     }
     if (wait >= 0) {
-        snprintf(buf, len, "waits for %s of the earlier group %d (%s)", s_coll_name(e, wait),
+        s_say(buf, len, "waits for %s of the earlier group %d (%s)", s_coll_name(e, wait),
                  e->cfg->collections[wait].group, sg_coll_verdict_name(e->colls[wait].verdict));
         return S_PLAN_WAITS;
     }
     if (failed >= 0 && by_operator && !cs->released) {
-        snprintf(buf, len, "the plan waits (on_error: wait) after the failover of %s (group %d) "
+        s_say(buf, len, "the plan waits (on_error: wait) after the failover of %s (group %d) "
                            "failed; approve to let it go",
                  s_coll_name(e, failed), e->cfg->collections[failed].group);
         return S_PLAN_NEEDS_OPERATOR;
     }
-    snprintf(buf, len, "every dependency and earlier group is failed over");
+    s_say(buf, len, "every dependency and earlier group is failed over");
     return S_PLAN_GOES;
 }
 
@@ -198,14 +212,14 @@ static bool s_repl_guard(sg_engine_t *e, int c, sg_guard_t g, sg_now_t now, char
     switch (g) {
     case SG_GUARD_REPLICATION_CRITICAL:
         if (!r->known)
-            snprintf(buf, len, "no replication report");
+            s_say(buf, len, "no replication report");
         else
-            snprintf(buf, len, "replication health is %s (report %.0f s old)",
+            s_say(buf, len, "replication health is %s (report %.0f s old)",
                      r->health == SG_REPL_HEALTH_CRITICAL ? "critical" : "not critical",
                      age / 1000.0);
         return r->known && r->health == SG_REPL_HEALTH_CRITICAL;
     case SG_GUARD_NO_REPLICATION_DATA:
-        snprintf(buf, len, "%s",
+        s_say(buf, len, "%s",
                  fresh                   ? "replication report is fresh"
                  : cc->rpo_limit_ms == 0 ? "no fresh replication report (no RPO limit set: data "
                                            "loss unknown)"
@@ -214,11 +228,11 @@ static bool s_repl_guard(sg_engine_t *e, int c, sg_guard_t g, sg_now_t now, char
         return cc->rpo_limit_ms > 0 && !fresh;
     default: /* SG_GUARD_RPO */
         if (cc->rpo_limit_ms == 0 || !fresh) {
-            snprintf(buf, len, "%s", cc->rpo_limit_ms == 0 ? "no RPO limit set" : "lag unknown");
+            s_say(buf, len, "%s", cc->rpo_limit_ms == 0 ? "no RPO limit set" : "lag unknown");
             return false;
         }
         int64_t lag = s_effective_lag(e, c);
-        snprintf(buf, len, "replication lag %.0f s (reported %.0f s), RPO limit %.0f s",
+        s_say(buf, len, "replication lag %.0f s (reported %.0f s), RPO limit %.0f s",
                  lag / 1000.0, r->lag_ms / 1000.0, cc->rpo_limit_ms / 1000.0);
         return lag > cc->rpo_limit_ms;
     }
@@ -234,13 +248,13 @@ static bool s_budget_guard(sg_engine_t *e, int c, sg_guard_t g, sg_now_t now, ch
     bool counted = e->sites[cc->site].budget_taken;
     if (g == SG_GUARD_BUDGET) {
         size_t used = sg_eng_budget_used(&e->budget, &p->budget, now.mono);
-        snprintf(buf, len, "%zu of %d site failovers used in the last %.0f s%s", used,
+        s_say(buf, len, "%zu of %d site failovers used in the last %.0f s%s", used,
                  p->budget.max, p->budget.period_ms / 1000.0,
                  counted ? "; this loss is already counted" : "");
         return !counted && p->budget.max > 0 && used >= (size_t)p->budget.max;
     }
     size_t used = sg_eng_budget_used(&e->site_budget[cc->site], &p->site_budget, now.mono);
-    snprintf(buf, len, "%zu of %d failovers of site %s used in the last %.0f s%s", used,
+    s_say(buf, len, "%zu of %d failovers of site %s used in the last %.0f s%s", used,
              p->site_budget.max, sg_eng_site_name(e, cc->site),
              p->site_budget.period_ms / 1000.0, counted ? "; this loss is already counted" : "");
     return !counted && p->site_budget.max > 0 && used >= (size_t)p->site_budget.max;
@@ -255,24 +269,24 @@ bool sg_eng_guard_holds(sg_engine_t *e, int c, sg_guard_t g, sg_now_t now, char 
     case SG_GUARD_PAUSED: {
         const s_pause_t *pa = sg_eng_active_pause(e, cc->site, c, now.mono);
         if (pa)
-            snprintf(buf, len, "paused for %.0f s more: %s", (pa->until - now.mono) / 1000.0,
+            s_say(buf, len, "paused for %.0f s more: %s", (pa->until - now.mono) / 1000.0,
                      pa->reason ? pa->reason : "no reason given");
         else
-            snprintf(buf, len, "not paused");
+            s_say(buf, len, "not paused");
         return pa != NULL;
     }
     case SG_GUARD_MAINTENANCE: {
         const sg_window_cfg_t *w = s_open_window(e, cc->site, now.wall);
         if (w)
-            snprintf(buf, len, "maintenance window open (config line %d): %s", w->mark.line,
+            s_say(buf, len, "maintenance window open (config line %d): %s", w->mark.line,
                      w->reason ? w->reason : "no reason given");
         else
-            snprintf(buf, len, "no maintenance window open");
+            s_say(buf, len, "no maintenance window open");
         return w != NULL;
     }
     case SG_GUARD_REPLICA_SITE: {
         sg_site_state_t st = e->sites[cc->replica_site].state;
-        snprintf(buf, len, "replica site %s is %s", sg_eng_site_name(e, cc->replica_site),
+        s_say(buf, len, "replica site %s is %s", sg_eng_site_name(e, cc->replica_site),
                  sg_site_state_name(st));
         return st != SG_SITE_HEALTHY;
     }
@@ -281,10 +295,10 @@ bool sg_eng_guard_holds(sg_engine_t *e, int c, sg_guard_t g, sg_now_t now, char 
     case SG_GUARD_RPO: return s_repl_guard(e, c, g, now, buf, len);
     case SG_GUARD_COOLDOWN:
         if (cs->cooldown_until > now.mono)
-            snprintf(buf, len, "in cooldown for %.0f s more",
+            s_say(buf, len, "in cooldown for %.0f s more",
                      (cs->cooldown_until - now.mono) / 1000.0);
         else
-            snprintf(buf, len, "not in cooldown");
+            s_say(buf, len, "not in cooldown");
         return cs->cooldown_until > now.mono;
     case SG_GUARD_BUDGET:
     case SG_GUARD_SITE_BUDGET: return s_budget_guard(e, c, g, now, buf, len);
