@@ -1,13 +1,19 @@
 /* bench_fanout: 1,000 collections failed over through the executor and the
- * simulator, with job time T and concurrency C, on the real clock.
+ * simulator, with job time T, concurrency C and call latency L, on the real
+ * clock.
  *
- *   bench_fanout [collections [concurrency [job_ms]]]   defaults 1000 100 500
+ *   bench_fanout [collections [concurrency [job_ms [latency_ms]]]]
+ *                                               defaults 1000 100 500 1
  *
- * Two rounds: without a journal, and with the journal wired as the service
- * wires it (decision, intent before each call, every outcome and job path).
+ * Three rounds: the executor and the simulator alone; with the journal wired
+ * as the service wires it (decision, intent before each call, every outcome
+ * and job path); with the simulator's state file (provider.sim.state_file).
  * Prints per round the measured time from the first submit to the last run's
  * end, the ideal ceil(collections / C) x T, and their ratio (design target:
- * ratio <= 1.05). Exits 0 whatever the figures. */
+ * ratio <= 1.05); for the state file round its counters, and the ratio of
+ * its time to the first round's. The journal and the state file are made in
+ * a new folder beside this program (the build tree: a real disk, where /tmp
+ * may be memory). Exits 0 whatever the figures. */
 #include "base/clock.h"
 #include "config/config.h"
 #include "base/err.h"
@@ -31,7 +37,8 @@ typedef struct {
     size_t n;
 } s_world_t;
 
-static int s_world_init(s_world_t *w, size_t n, int concurrency, int64_t job_ms)
+static int s_world_init(s_world_t *w, size_t n, int concurrency, int64_t job_ms,
+                        int64_t latency_ms)
 {
     memset(w, 0, sizeof *w);
     w->n = n;
@@ -59,7 +66,7 @@ static int s_world_init(s_world_t *w, size_t n, int concurrency, int64_t job_ms)
     c->provider.poll_initial_ms = 20;
     c->provider.poll_max_ms = 1000;
     c->provider.max_attempts = 3;
-    c->provider.sim.call_latency_ms = 1;
+    c->provider.sim.call_latency_ms = latency_ms;
     c->provider.sim.job_duration_ms = job_ms;
     return SG_OK;
 }
@@ -88,11 +95,32 @@ static int s_intent(void *user, uint64_t run_id, int collection, char **why)
     return sg_journal_intent(h->j, run_id, sg_clock_wall(h->clock));
 }
 
-/* One round; returns the measured milliseconds, or -1. */
-static int64_t s_round(s_world_t *w, const char *journal_path, int *failed)
+/* Removes a file and its companions named with `suffixes` (NULL-ended). */
+static void s_remove(const char *path, const char *const *suffixes)
+{
+    unlink(path);
+    for (; *suffixes; suffixes++) {
+        char *p = sg_strdupf("%s%s", path, *suffixes);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+}
+
+static const char *const s_journal_files[] = {"-wal", "-shm", NULL};
+static const char *const s_state_files[] = {".lock", ".tmp", NULL};
+
+/* One round, with the journal and the state file when their paths are
+ * given; returns the measured milliseconds, or -1. *stats gets the state
+ * file's counters. */
+static int64_t s_round(s_world_t *w, const char *journal_path, char *state_path, int *failed,
+                       sg_simfile_stats_t *stats)
 {
     const sg_clock_t *clock = sg_clock_system();
     void *zctx = zmq_ctx_new();
+    w->cfg.provider.sim.state_file = state_path;
+    if (state_path)
+        s_remove(state_path, s_state_files);
     sg_provider_t *sim = sg_sim_new(&w->cfg, clock);
     sg_executor_t *x = sim ? sg_executor_new(zctx, &w->cfg, sim, clock) : NULL;
     s_hook_t hook = {.clock = clock};
@@ -145,20 +173,31 @@ static int64_t s_round(s_world_t *w, const char *journal_path, int *failed)
     took = sg_clock_mono(clock) - t0;
 done:
     sg_executor_destroy(&x);
+    if (sim && sg_sim_file_stats(sim, stats) != SG_OK)
+        memset(stats, 0, sizeof *stats);
     sg_provider_destroy(&sim);
     sg_journal_close(&hook.j);
     zmq_ctx_term(zctx);
-    if (journal_path) {
-        char *wal = sg_strdupf("%s-wal", journal_path), *shm = sg_strdupf("%s-shm", journal_path);
-        unlink(journal_path);
-        if (wal)
-            unlink(wal);
-        if (shm)
-            unlink(shm);
-        free(wal);
-        free(shm);
-    }
+    w->cfg.provider.sim.state_file = NULL;
+    if (journal_path)
+        s_remove(journal_path, s_journal_files);
+    if (state_path)
+        s_remove(state_path, s_state_files);
     return took;
+}
+
+/* A new folder beside the program at argv0 (caller frees), or NULL. */
+static char *s_scratch_dir(const char *argv0)
+{
+    const char *slash = strrchr(argv0, '/');
+    char *dir = slash ? sg_strdupf("%.*s/bench_fanout.XXXXXX", (int)(slash - argv0), argv0)
+                      : sg_strdupf("bench_fanout.XXXXXX");
+    if (dir && !mkdtemp(dir)) {
+        perror("mkdtemp");
+        free(dir);
+        return NULL;
+    }
+    return dir;
 }
 
 int main(int argc, char **argv)
@@ -166,34 +205,46 @@ int main(int argc, char **argv)
     size_t n = argc > 1 ? (size_t)atol(argv[1]) : 1000;
     int c = argc > 2 ? atoi(argv[2]) : 100;
     int64_t t = argc > 3 ? atol(argv[3]) : 500;
-    if (n == 0 || c <= 0 || c > 256 || t <= 0) {
-        fprintf(stderr, "usage: bench_fanout [collections [concurrency 1..256 [job_ms]]]\n");
+    int64_t lat = argc > 4 ? atol(argv[4]) : 1;
+    if (n == 0 || c <= 0 || c > 256 || t <= 0 || lat < 0) {
+        fprintf(stderr, "usage: bench_fanout [collections [concurrency 1..256 [job_ms "
+                        "[latency_ms]]]]\n");
         return 2;
     }
     sg_log_set_level(SG_LOG_ERROR);
     s_world_t w;
-    if (s_world_init(&w, n, c, t) != SG_OK) {
-        fprintf(stderr, "out of memory\n");
+    char *dir = s_scratch_dir(argv[0]);
+    if (!dir || s_world_init(&w, n, c, t, lat) != SG_OK) {
+        fprintf(stderr, "cannot set up the benchmark\n");
         return 1;
     }
-    char path[] = "/tmp/bench_fanout.XXXXXX";
-    if (!mkdtemp(path)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    char *journal = sg_strdupf("%s/journal.db", path);
-    int64_t ideal = (int64_t)((n + (size_t)c - 1) / (size_t)c) * t;
-    for (int round = 0; round < 2; round++) {
+    char *journal = sg_strdupf("%s/journal.db", dir), *state = sg_strdupf("%s/sim-state.json", dir);
+    int64_t ideal = (int64_t)((n + (size_t)c - 1) / (size_t)c) * t, took[3];
+    for (int round = 0; round < 3; round++) {
         int failed = 0;
-        int64_t took = s_round(&w, round ? journal : NULL, &failed);
-        printf("fanout collections=%zu concurrency=%d job_ms=%lld journal=%s measured_ms=%lld "
-               "ideal_ms=%lld failed=%d ratio=%.3f\n",
-               n, c, (long long)t, round ? "yes" : "no", (long long)took, (long long)ideal, failed,
-               took > 0 ? (double)took / (double)ideal : -1.0);
+        sg_simfile_stats_t st;
+        took[round] = s_round(&w, round == 1 ? journal : NULL, round == 2 ? state : NULL, &failed,
+                              &st);
+        printf("fanout collections=%zu concurrency=%d job_ms=%lld latency_ms=%lld journal=%s "
+               "state_file=%s measured_ms=%lld ideal_ms=%lld failed=%d ratio=%.3f\n",
+               n, c, (long long)t, (long long)lat, round == 1 ? "yes" : "no",
+               round == 2 ? "yes" : "no", (long long)took[round], (long long)ideal, failed,
+               took[round] > 0 ? (double)took[round] / (double)ideal : -1.0);
+        if (round == 2)
+            printf("fanout_state_file snapshots=%llu lines=%llu bytes_per_line=%.0f syncs=%llu "
+                   "lines_per_sync=%.1f\n",
+                   (unsigned long long)st.snapshots, (unsigned long long)st.lines,
+                   st.lines ? (double)st.bytes_appended / (double)st.lines : 0.0,
+                   (unsigned long long)st.syncs,
+                   st.syncs ? (double)st.lines / (double)st.syncs : 0.0);
         fflush(stdout);
     }
-    rmdir(path);
+    printf("fanout_state_file_vs_memory ratio=%.3f\n",
+           took[0] > 0 && took[2] > 0 ? (double)took[2] / (double)took[0] : -1.0);
+    rmdir(dir);
+    free(dir);
     free(journal);
+    free(state);
     s_world_fini(&w);
     return 0;
 }

@@ -13,6 +13,8 @@ import time
 
 import yaml
 
+import simstate
+
 END = {"succeeded", "failed", "timed_out"}
 
 
@@ -46,8 +48,7 @@ def verify(config_path, path, state_path, site):
     expected = [c for c in config["collections"] if c["site"] == site]
     outcomes = read(path)
     lost = [o for o in outcomes if o["kind"] == "site_lost" and o["site"] == site]
-    with open(state_path) as f:
-        states = {c["path"]: c["state"] for c in json.load(f)["collections"]}
+    states = {c["path"]: c["state"] for c in simstate.load(state_path)["collections"]}
     ok = bool(lost) and bool(expected)
     print("site %s lost: %s" % (site, "yes" if lost else "no"))
     for c in expected:

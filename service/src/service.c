@@ -15,6 +15,7 @@
 #include "notify/notify.h"
 #include "journal/opstate.h"
 #include "journal/outcome.h"
+#include "journal/retention.h"
 #include "platform/platform.h"
 #include "policy/engine.h"
 #include "provider/factory.h"
@@ -78,6 +79,7 @@ typedef struct {
     sg_bus_t *bus;
     sg_engine_t *engine;
     sg_journal_t *journal;
+    sg_retention_t *retention; /* its thread removes what the journal no longer needs */
     uint64_t decisions, runs_ok, runs_failed, runs_cancelled;
     uint64_t opstate_saved; /* the engine's operator-state generation last saved */
     int64_t opstate_next;   /* mono: the next save of the engine's own changes */
@@ -420,7 +422,8 @@ static void s_publish_metrics(s_svc_t *s)
         .bus_handshakes_refused = sg_bus_handshakes_refused(s->bus),
         .leader_mode = sg_leader_mode_name(s->leader),
         .is_leader = sg_leader_is_leader(s->leader),
-        .leader_epoch = sg_leader_epoch(s->leader)};
+        .leader_epoch = sg_leader_epoch(s->leader),
+        .journal_bytes = sg_retention_bytes(s->retention)};
     if (sg_metrics_publish(s->ops.metrics, &snap) != SG_OK)
         sg_error(S_MOD, "out of memory publishing the metrics");
     free(per_sink);
@@ -921,6 +924,9 @@ static int s_start(s_svc_t *s)
     s->notify = sg_notify_open(s->cfg, s->clock, s->cfg->journal.path, &errs);
     if (!s->notify)
         goto fail;
+    s->retention = sg_retention_start(&s->cfg->journal, s->clock);
+    if (!s->retention)
+        goto fail;
     s->executor = sg_executor_new(s->zctx, s->cfg, s->provider, s->clock);
     uint64_t base = 0;
     if (sg_journal_max_run_id(s->journal, &base) != SG_OK)
@@ -954,6 +960,7 @@ static void s_stop(s_svc_t *s)
     sg_executor_destroy(&s->executor);
     sg_leader_destroy(&s->leader); /* a leader releases the lease: a standby takes over */
     sg_engine_destroy(&s->engine);
+    sg_retention_stop(&s->retention);
     sg_journal_close(&s->journal);
     sg_notify_destroy(&s->notify);
     sg_provider_destroy(&s->provider);

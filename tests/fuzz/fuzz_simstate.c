@@ -1,6 +1,7 @@
 /* libFuzzer target for the simulator's state file (provider/sim.h): the
- * bytes of a state file, loaded with sg_sim_new_from_text against a config
- * of three collections and two faults, on a fake clock.
+ * bytes of a state file (a snapshot, then change lines), loaded with
+ * sg_sim_new_from_text against a config of three collections and two
+ * faults, on a fake clock.
  *
  * A state that loads must leave a working simulator: every collection in a
  * known state, before and after calls of every method and after its jobs had
@@ -66,17 +67,37 @@ static void s_check_collections(sg_provider_t *p)
     }
 }
 
-/* The jobs the state file names. */
-static void s_check_file_jobs(sg_provider_t *p, const uint8_t *data, size_t size)
+/* The jobs that a snapshot or a change line names. */
+static void s_check_jobs_of(sg_provider_t *p, json_t *root)
 {
-    json_t *root = json_loadb((const char *)data, size, 0, NULL), *job;
+    json_t *job;
     size_t i;
     json_array_foreach(json_object_get(root, "jobs"), i, job) {
         const char *path = json_string_value(json_object_get(job, "path"));
         if (path)
             s_check_job(p, path);
     }
+}
+
+/* The jobs the state file names: in its snapshot and its complete lines. */
+static void s_check_file_jobs(sg_provider_t *p, const uint8_t *data, size_t size)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)data, size, JSON_DISABLE_EOF_CHECK, &jerr);
+    if (!root)
+        return;
+    s_check_jobs_of(p, root);
     json_decref(root);
+    const char *end = (const char *)data + size;
+    const char *nl = memchr(data + jerr.position, '\n', size - (size_t)jerr.position);
+    while (nl && nl + 1 < end) {
+        const char *line = nl + 1;
+        if (!(nl = memchr(line, '\n', (size_t)(end - line))))
+            break;
+        json_t *change = json_loadb(line, (size_t)(nl - line), 0, NULL);
+        s_check_jobs_of(p, change);
+        json_decref(change);
+    }
 }
 
 static void s_call_all(sg_provider_t *p)

@@ -23,7 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 BUILD = os.environ.get("SG_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
 BUILD = os.path.abspath(BUILD)
 sys.path.insert(0, os.path.join(BUILD, "python"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 
+import simstate  # noqa: E402
 import zmq  # noqa: E402
 from proto import health_pb2  # noqa: E402
 
@@ -356,13 +358,12 @@ def query(path, sql, params=(), dicts=False, timeout=10):
 
 
 def sim_collections(directory):
-    """The simulator's collections in its state file in directory; [] until it
-    has saved any."""
+    """The simulator's collections in its state file in directory, its change
+    lines applied; [] until it has saved any."""
     path = os.path.join(directory, "sim-state.json")
     if not os.path.exists(path):
         return []
-    with open(path) as f:
-        return json.load(f)["collections"]
+    return simstate.load(path)["collections"]
 
 
 def sim_calls(directory, path_part, method="InitiateFailover"):

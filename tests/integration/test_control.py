@@ -141,6 +141,7 @@ class Control(unittest.TestCase):
         self.assertEqual(m['siteguard_run_duration_seconds_bucket{le="+Inf"}'], 1)
         self.assertGreater(m["siteguard_events_accepted_total"], 0)
         self.assertEqual(m['siteguard_leader{mode="none"}'], 1)
+        self.assertGreater(m["siteguard_journal_bytes"], 0)
         self.assertGreaterEqual(m["siteguard_control_requests_total"], 10)
         # per sink: the jsonl sink got everything, nothing is waiting for it
         def drained():

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/size.h"
 #include "base/err.h"
 #include "platform/platform.h"
 #include "provider/provider.h"
@@ -482,12 +483,18 @@ static void test_bad_duration_is_an_error(void **state)
                         "like 250ms, 3s, 2m, 1h");
 }
 
+/* `text` parses with `parse` as `want`. */
+static void s_expect_parsed(int (*parse)(const char *, int64_t *), const char *text, int64_t want)
+{
+    int64_t v = -1;
+    assert_int_equal(parse(text, &v), SG_OK);
+    assert_int_equal(v, want);
+}
+
 /* `text` parses as a duration of `want` ms. */
 static void s_expect_duration(const char *text, int64_t want)
 {
-    int64_t ms = -1;
-    assert_int_equal(sg_config_parse_duration(text, &ms), SG_OK);
-    assert_int_equal(ms, want);
+    s_expect_parsed(sg_config_parse_duration, text, want);
 }
 
 static void test_parse_duration_units_and_rejections(void **state)
@@ -1310,7 +1317,8 @@ static void test_journal_path_defaults_beside_the_config_file(void **state)
     s_done(&r);
     s_expect_only_error(BASE "journal:\n  path: ''\n", "t.yaml:15:9: 'path' must not be empty");
     s_expect_only_error(BASE "journal:\n  file: x.db\n",
-                        "t.yaml:15:3: unknown key 'file' in journal (expected one of: path)");
+                        "t.yaml:15:3: unknown key 'file' in journal (expected one of: path, retention, "
+                        "max_size)");
     sg_config_t *cfg = NULL;
     sg_config_errors_t errs;
     sg_config_errors_init(&errs);
@@ -1318,6 +1326,78 @@ static void test_journal_path_defaults_beside_the_config_file(void **state)
     assert_non_null(strstr(cfg->journal.path, "/tmp/siteguard-demo/"));
     sg_config_destroy(&cfg);
     sg_config_errors_fini(&errs);
+}
+
+static void test_journal_retention_and_max_size_are_read_with_their_defaults(void **state)
+{
+    s_result_t r;
+    sg_config_t *c = s_load_ok(BASE, &r);
+    assert_int_equal(c->journal.retention_ms, 30LL * 24 * 3600 * 1000); /* 30 days */
+    assert_int_equal(c->journal.max_size, 0);                            /* no warning */
+    s_done(&r);
+    c = s_load_ok(BASE "journal:\n  retention: 2160h\n  max_size: 512MiB\n", &r);
+    assert_int_equal(c->journal.retention_ms, 2160LL * 3600 * 1000);
+    assert_int_equal(c->journal.max_size, 512LL * 1024 * 1024);
+    s_done(&r);
+    c = s_load_ok(BASE "journal:\n  retention: 0\n  max_size: 0\n", &r); /* keep everything */
+    assert_int_equal(c->journal.retention_ms, 0);
+    assert_int_equal(c->journal.max_size, 0);
+    s_done(&r);
+    c = s_load_ok(BASE "journal:\n  retention: 1h\n  max_size: 2GB\n", &r);
+    assert_int_equal(c->journal.retention_ms, 3600000);
+    assert_int_equal(c->journal.max_size, 2000000000LL);
+    s_done(&r);
+}
+
+static void test_bad_journal_retention_and_max_size_are_errors_at_their_line(void **state)
+{
+    s_expect_only_error(BASE "journal:\n  retention: 30d\n",
+                        "t.yaml:15:14: bad value '30d' for 'retention': expected a duration like "
+                        "250ms, 3s, 2m, 1h");
+    s_expect_only_error(BASE "journal:\n  retention: 30\n",
+                        "t.yaml:15:14: 'retention' must be 0 (keep everything) or at least 1h, "
+                        "not '30'");
+    s_expect_only_error(BASE "journal:\n  retention: 59m\n",
+                        "t.yaml:15:14: 'retention' must be 0 (keep everything) or at least 1h, "
+                        "not '59m'");
+    s_expect_only_error(BASE "journal:\n  retention: 876001h\n",
+                        "t.yaml:15:14: 'retention' must be at most 100 years (3153600000000 ms), "
+                        "not '876001h'");
+    s_expect_only_error(BASE "journal:\n  max_size: 512M\n",
+                        "t.yaml:15:13: bad value '512M' for 'max_size': expected a size like "
+                        "512MiB, 2GiB, 100MB or a number of bytes");
+    s_expect_only_error(BASE "journal:\n  max_size: -1\n",
+                        "t.yaml:15:13: bad value '-1' for 'max_size': expected a size like "
+                        "512MiB, 2GiB, 100MB or a number of bytes");
+    s_expect_only_error(BASE "journal:\n  max_size: [1]\n",
+                        "t.yaml:15:13: expected a scalar for 'max_size' (found a list)");
+}
+
+/* `text` parses as a size of `want` bytes. */
+static void s_expect_size(const char *text, int64_t want)
+{
+    s_expect_parsed(sg_config_parse_size, text, want);
+}
+
+static void test_parse_size_units_and_rejections(void **state)
+{
+    s_expect_size("0", 0);
+    s_expect_size("4096", 4096);
+    s_expect_size("10B", 10);
+    s_expect_size("1KiB", 1024);
+    s_expect_size("512MiB", 512LL << 20);
+    s_expect_size("2GiB", 2LL << 30);
+    s_expect_size("1TiB", 1LL << 40);
+    s_expect_size("100MB", 100000000);
+    s_expect_size("3GB", 3000000000LL);
+    s_expect_size("9223372036854775807", INT64_MAX);
+    const char *bad[] = {"", "MiB", "-1", "1.5GiB", "1 MiB", "1mib", "1M", "1G", "0x10",
+                         "9223372036854775808", "8388608TiB", NULL};
+    int64_t bytes;
+    for (size_t i = 0; bad[i]; i++)
+        if (sg_config_parse_size(bad[i], &bytes) != SG_EINVAL)
+            fail_msg("'%s' was accepted as a size", bad[i]);
+    assert_int_equal(sg_config_parse_size(NULL, &bytes), SG_EINVAL);
 }
 
 static void test_example_config_loads_without_errors(void **state)
@@ -1609,6 +1689,9 @@ int main(void)
         cmocka_unit_test(test_plan_keys_are_checked_with_line_and_column),
         cmocka_unit_test(test_recovery_point_may_name_a_point_by_its_path),
         cmocka_unit_test(test_journal_path_defaults_beside_the_config_file),
+        cmocka_unit_test(test_journal_retention_and_max_size_are_read_with_their_defaults),
+        cmocka_unit_test(test_bad_journal_retention_and_max_size_are_errors_at_their_line),
+        cmocka_unit_test(test_parse_size_units_and_rejections),
         cmocka_unit_test(test_example_config_loads_without_errors),
         cmocka_unit_test(test_demo_config_loads_as_described),
         cmocka_unit_test(test_sink_routes_grouping_fallback_and_retries_are_read_with_defaults),

@@ -329,6 +329,29 @@ static void test_reload_refuses_a_new_leader_or_control_key(void **state)
     sg_config_destroy(&next);
 }
 
+/* The retention thread runs with the values it started with: a change is
+ * refused, as journal.path is, until a restart. */
+static void test_reload_refuses_a_new_journal_retention_or_max_size(void **state)
+{
+    (void)state;
+    sg_config_t *cur = s_config("auto"), *next = s_config("auto");
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    next->journal.retention_ms = cur->journal.retention_ms + 3600000;
+    assert_int_equal(sg_reload_check(cur, next, &errs), SG_ECONFIG);
+    assert_int_equal(errs.n, 1);
+    assert_non_null(strstr(errs.items[0], "journal cannot change"));
+    sg_config_errors_fini(&errs);
+    next->journal.retention_ms = cur->journal.retention_ms;
+    next->journal.max_size = 1 << 20;
+    sg_config_errors_init(&errs);
+    assert_int_equal(sg_reload_check(cur, next, &errs), SG_ECONFIG);
+    assert_int_equal(errs.n, 1);
+    sg_config_errors_fini(&errs);
+    sg_config_destroy(&cur);
+    sg_config_destroy(&next);
+}
+
 static void test_reload_rotates_observer_keys_and_refuses_the_rest_of_observers(void **state)
 {
     (void)state;
@@ -767,6 +790,7 @@ int main(void)
         T(test_drills_and_bad_requests_are_answered_plainly),
         T(test_reload_allows_policy_and_refuses_sites),
         T(test_reload_refuses_a_new_leader_or_control_key),
+        T(test_reload_refuses_a_new_journal_retention_or_max_size),
         T(test_reload_rotates_observer_keys_and_refuses_the_rest_of_observers),
         cmocka_unit_test(test_tcp_control_without_curve_is_refused_with_file_line_column),
         TC(test_secret_key_file_must_hold_a_z85_key),

@@ -9,9 +9,11 @@
 #include "base/err.h"
 #include "journal/journal.h"
 #include "base/log.h"
+#include "journal/journal_int.h"
 #include "journal/outcome.h"
 
 #include "sg_fixture.h"
+#include "sg_sqlplan.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -324,6 +326,16 @@ static uint64_t s_log(sg_journal_t *j, uint64_t run_id)
     return (uint64_t)sg_journal_outcome_count(j);
 }
 
+/* A journal with the outbox and the sink "pager" in it; its cursor in *cursor. */
+static sg_journal_t *s_open_with_sink(fx_t *fx, bool relaxed, uint64_t *cursor)
+{
+    sg_journal_t *j = s_open(fx);
+    int64_t failures = 0;
+    assert_int_equal(sg_journal_outbox_init(j, relaxed), SG_OK);
+    assert_int_equal(sg_journal_outbox_sink(j, "pager", cursor, &failures, NULL), SG_OK);
+    return j;
+}
+
 static void test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log(void **state)
 {
     fx_t *fx = *state;
@@ -359,11 +371,9 @@ static void test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log(void **s
 static void test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback(void **state)
 {
     fx_t *fx = *state;
-    sg_journal_t *j = s_open(fx);
-    assert_int_equal(sg_journal_outbox_init(j, false), SG_OK);
     uint64_t cursor = 0;
     int64_t failures = 0;
-    assert_int_equal(sg_journal_outbox_sink(j, "pager", &cursor, &failures, NULL), SG_OK);
+    sg_journal_t *j = s_open_with_sink(fx, false, &cursor);
     uint64_t seqs[3] = {s_log(j, 1), s_log(j, 2), s_log(j, 3)};
     const char *sites[3] = {"A", NULL, "A"};
     assert_int_equal(sg_journal_outbox_queue(j, "pager", seqs, sites, 3, seqs[2]), SG_OK);
@@ -401,6 +411,60 @@ static void test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_f
     assert_int_equal(failures, 1);
     assert_int_equal(cursor, seqs[2]);
     assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_DELIVERED), 2);
+    sg_journal_close(&j);
+}
+
+/* What a start reads (the runs recovery replays, the largest run id, the
+ * operator state, the drills cut short, each sink's cursor, its pending
+ * count and the log after its cursor) goes through indexes: none of it walks
+ * the runs, the outcome log, the outbox or the drills. */
+static void test_a_start_reads_the_journal_through_indexes_only(void **state)
+{
+    fx_t *fx = *state;
+    uint64_t cursor = 0;
+    int64_t failures = 0;
+    sg_journal_t *j = s_open_with_sink(fx, true, &cursor);
+    for (uint64_t id = 1; id <= 4; id++) {
+        char coll[8];
+        snprintf(coll, sizeof coll, "c%llu", (unsigned long long)(id % 2));
+        assert_int_equal(sg_journal_decided(j, id, coll, "p", 100), SG_OK);
+    }
+    uint64_t seqs[2] = {s_log(j, 1), s_log(j, 2)};
+    assert_int_equal(sg_journal_outbox_queue(j, "pager", seqs, NULL, 2, seqs[1]), SG_OK);
+    assert_int_equal(sg_journal_outbox_delivered(j, "pager", seqs, 1, 5), SG_OK);
+    assert_int_equal(sg_journal_drill_begin(j, "d1", "weekly", 100), SG_OK);
+    assert_int_equal(sg_journal_opstate_put(j, "{}", 100), SG_OK);
+    sg_journal_close(&j);
+    j = s_open(fx);
+
+    sg_sqlplan_t plan;
+    sg_sqlplan_begin(&plan, sg_journal_sqlite(j));
+    uint64_t max = 0;
+    assert_int_equal(sg_journal_max_run_id(j, &max), SG_OK);
+    char *opstate = NULL;
+    assert_int_equal(sg_journal_opstate_get(j, &opstate), SG_OK);
+    free(opstate);
+    sg_journal_run_t *runs = s_runs(j, 2);
+    assert_int_equal(runs[0].run_id, 3);
+    assert_int_equal(runs[1].run_id, 4);
+    sg_journal_runs_free(runs, 2);
+    char **ids = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_journal_drills_open(j, &ids, &n), SG_OK);
+    assert_int_equal(n, 1);
+    free(ids[0]);
+    free(ids);
+    assert_int_equal(sg_journal_outbox_sink(j, "pager", &cursor, &failures, NULL), SG_OK);
+    assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_PENDING), 1);
+    sg_journal_logged_t *logged = NULL;
+    assert_int_equal(sg_journal_outbox_after(j, cursor, 10, &logged, &n), SG_OK);
+    sg_journal_logged_free(logged, n);
+    sg_sqlplan_end(&plan);
+
+    static const char *const tables[] = {"runs", "r", "outcomes", "outbox", "drills", NULL};
+    static const char *const partial[] = {"SCAN drills USING INDEX drills_open", NULL};
+    assert_true(sg_sqlplan_expect_no_scan(&plan, tables, partial) >= 7);
+    sg_sqlplan_fini(&plan);
     sg_journal_close(&j);
 }
 
@@ -514,6 +578,7 @@ int main(int argc, char **argv)
         T(test_a_batch_commits_once_but_an_intent_inside_it_at_once),
         T(test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log),
         T(test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback),
+        T(test_a_start_reads_the_journal_through_indexes_only),
 #ifndef _WIN32
         T(test_a_new_journal_and_its_wal_and_shm_are_0600_under_umask_022),
         T(test_an_in_memory_journal_makes_no_file),

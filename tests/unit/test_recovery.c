@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "journal/opstate.h"
 #include "journal/outcome.h"
+#include "journal/retention.h"
 #include "provider/sim.h"
 
 #include "sg_fixture.h"
@@ -302,6 +303,17 @@ static void s_apply(s_fix_t *f, sg_recovery_plan_t *p)
     sg_recovery_plan_fini(p);
 }
 
+/* The verdicts of a replay with every kind of run: c0 failed over (run
+ * ended), c1 and c2 decided (a job followed, an intent resolved), c3 free
+ * again (a decision never started, abandoned). */
+static void s_expect_every_kind_back(s_fix_t *f)
+{
+    assert_int_equal(sg_engine_collection_verdict(f->engine, C0), SG_COLL_DONE);
+    assert_int_equal(sg_engine_collection_verdict(f->engine, C1), SG_COLL_DECIDED);
+    assert_int_equal(sg_engine_collection_verdict(f->engine, C2), SG_COLL_DECIDED);
+    assert_int_equal(sg_engine_collection_verdict(f->engine, C3), SG_COLL_IDLE);
+}
+
 /* ---- after a restart ----------------------------------------------------------- */
 
 static void test_a_run_past_its_intent_with_a_job_is_followed_not_called_again(void **state)
@@ -528,10 +540,7 @@ static void test_a_replay_after_a_restart_brings_every_kind_of_run_back(void **s
 
     assert_int_equal(s_replay(f, SG_RECOVERY_RESTART), 0);
 
-    assert_int_equal(sg_engine_collection_verdict(f->engine, C0), SG_COLL_DONE);
-    assert_int_equal(sg_engine_collection_verdict(f->engine, C1), SG_COLL_DECIDED);
-    assert_int_equal(sg_engine_collection_verdict(f->engine, C2), SG_COLL_DECIDED);
-    assert_int_equal(sg_engine_collection_verdict(f->engine, C3), SG_COLL_IDLE);
+    s_expect_every_kind_back(f);
     assert_int_equal(s_until_ended(f, 2, NULL, NULL), SG_OUTCOME_SUCCEEDED);
     /* c2: the provider proves nothing started; its first call is retried (32774) */
     assert_int_equal(s_until_ended(f, 5, NULL, NULL), SG_OUTCOME_SUCCEEDED);
@@ -548,6 +557,46 @@ static void test_a_replay_after_a_restart_brings_every_kind_of_run_back(void **s
     assert_true(s_journal_row(f, 5, &runs, &n).failed_over);
     sg_journal_runs_free(runs, n);
     assert_int_equal(s_calls(f, C3, NULL), 0);
+}
+
+/* Retention a month and a day later removes the runs each collection's
+ * latest run superseded, and the restart after it plans and carries out
+ * exactly what it would have without it. */
+static void test_a_restart_after_retention_brings_every_kind_of_run_back(void **state)
+{
+    s_fix_t *f = *state;
+    s_run_ended(f, 1, "c1", false); /* superseded by run 2 */
+    s_run_ended(f, 6, "c3", false); /* superseded by run 7 */
+    s_run_with_job(f, 2, C1);
+    s_run_ended(f, 3, "c0", true);
+    s_decided(f, 5, "c2", NULL);
+    s_intent(f, 5);
+    s_decided(f, 7, "c3", NULL);
+    sg_retention_removed_t removed = {0};
+    assert_int_equal(sg_retention_prepare(f->journal), SG_OK);
+    assert_int_equal(sg_retention_run(f->journal, s_wall(f) + SG_JOURNAL_DEFAULT_RETENTION_MS +
+                                                      24LL * 3600 * 1000,
+                                      SG_JOURNAL_DEFAULT_RETENTION_MS, SG_RETENTION_BATCH,
+                                      &removed),
+                     SG_OK);
+    assert_int_equal(removed.runs, 2);
+    s_restart(f);
+
+    sg_recovery_plan_t p;
+    S_PLAN_IS(f, SG_RECOVERY_RESTART, &p,
+              {SG_RECOVERY_RESTORE, 3, C0},
+              {SG_RECOVERY_FOLLOW, 2, C1},
+              {SG_RECOVERY_RESOLVE, 5, C2},
+              {SG_RECOVERY_ABANDON, 7, C3});
+    s_apply(f, &p);
+
+    s_expect_every_kind_back(f);
+    assert_int_equal(s_until_ended(f, 2, NULL, NULL), SG_OUTCOME_SUCCEEDED);
+    assert_int_equal(s_until_ended(f, 5, NULL, NULL), SG_OUTCOME_SUCCEEDED);
+    assert_int_equal(s_calls(f, C1, NULL), 1); /* the call before the restart only */
+    uint64_t max = 0;
+    assert_int_equal(sg_journal_max_run_id(f->journal, &max), SG_OK);
+    assert_int_equal(max, 7);
 }
 
 /* ---- leading again ---------------------------------------------------------------- */
@@ -735,6 +784,7 @@ int main(void)
         T(test_a_collection_no_longer_configured_is_warned_about_and_skipped),
         T(test_ended_runs_come_first_then_runs_past_their_intent_then_fresh_ones),
         T(test_a_replay_after_a_restart_brings_every_kind_of_run_back),
+        T(test_a_restart_after_retention_brings_every_kind_of_run_back),
         T(test_leading_again_resubmits_only_open_runs_past_their_intent_engine_untouched),
         T(test_leading_again_leaves_a_run_the_executor_still_holds_where_it_is),
         T(test_a_fenced_run_is_resumed_when_leading_again_under_the_new_epoch),

@@ -1,5 +1,6 @@
 /* The simulator provider: state rules, jobs on the fake clock, faults, the
- * state file and concurrent callers. */
+ * state file (its change lines, compaction, sharing between two simulators,
+ * lines cut short by a crash) and concurrent callers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include "config/config.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/str.h"
 #include "provider/provider.h"
 #include "provider/sim.h"
 
@@ -38,9 +40,11 @@ typedef struct {
     char dir[256];
     char state_path[300];
     sg_provider_t *p;
+    sg_provider_t *p2; /* a second simulator on the same state file */
 } fx_t;
 
-static int setup(void **state)
+/* A fixture with its config and clock, the state file in `dir`. Caller frees. */
+static fx_t *fx_new(const char *dir)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
@@ -59,9 +63,16 @@ static int setup(void **state)
     fx->cfg.provider.sim.call_latency_ms = LATENCY_MS;
     fx->cfg.provider.sim.job_duration_ms = DURATION_MS;
     fx->cfg.provider.sim.faults = fx->faults;
-    assert_non_null(sg_test_mkdtemp(fx->dir, sizeof fx->dir, "test_sim."));
+    snprintf(fx->dir, sizeof fx->dir, "%s", dir);
     snprintf(fx->state_path, sizeof fx->state_path, "%s/sim.json", fx->dir);
-    *state = fx;
+    return fx;
+}
+
+static int setup(void **state)
+{
+    char dir[256];
+    assert_non_null(sg_test_mkdtemp(dir, sizeof dir, "test_sim."));
+    *state = fx_new(dir);
     return 0;
 }
 
@@ -69,6 +80,7 @@ static int teardown(void **state)
 {
     fx_t *fx = *state;
     sg_provider_destroy(&fx->p);
+    sg_provider_destroy(&fx->p2);
     assert_int_equal(sg_test_rmtree(fx->dir), 0);
     free(fx);
     return 0;
@@ -466,8 +478,9 @@ static void test_state_file_and_its_lock_are_0600_under_umask_022_even_over_a_st
 }
 #endif
 
-/* Creates a simulator with standard error captured; returns what it logged. */
-static char *new_capturing_log(fx_t *fx)
+/* Creates a simulator with standard error captured (from `text` when not
+ * NULL, else from the config); returns what it logged. */
+static char *new_from_capturing_log(fx_t *fx, const char *text)
 {
     char log_path[320];
     snprintf(log_path, sizeof log_path, "%s/stderr.log", fx->dir);
@@ -475,17 +488,23 @@ static char *new_capturing_log(fx_t *fx)
     int saved = dup(2), fd = open(log_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
     assert_true(saved >= 0 && fd >= 0);
     dup2(fd, 2);
-    fx->p = sg_sim_new(&fx->cfg, &fx->clock);
+    fx->p = text ? sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text))
+                 : sg_sim_new(&fx->cfg, &fx->clock);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
-    char *text = calloc(1, 4096);
-    assert_non_null(text);
+    char *log = calloc(1, 4096);
+    assert_non_null(log);
     lseek(fd, 0, SEEK_SET);
-    assert_true(read(fd, text, 4095) >= 0);
+    assert_true(read(fd, log, 4095) >= 0);
     close(fd);
     unlink(log_path);
-    return text;
+    return log;
+}
+
+static char *new_capturing_log(fx_t *fx)
+{
+    return new_from_capturing_log(fx, NULL);
 }
 
 static void test_corrupt_state_file_is_refused_with_an_error_naming_the_file(void **state)
@@ -551,14 +570,15 @@ static void test_state_text_is_read_as_a_state_file_and_kept_in_memory(void **st
 }
 
 /* A job that starts before 1970 or at the end of int64, or runs a negative
- * time, is corrupt: converting it to the monotonic clock overflowed, and a
- * negative duration gave a negative elapsed time (found by fuzz_simstate). */
+ * or endless time, is corrupt: converting it to the monotonic clock
+ * overflowed, and a negative duration gave a negative elapsed time (found by
+ * fuzz_simstate); every number of the file is bounded. */
 static void test_state_with_a_job_time_out_of_range_is_refused(void **state)
 {
     fx_t *fx = *state;
     const json_int_t bad[][2] = {
         {-1, DURATION_MS}, {INT64_MIN, DURATION_MS}, {INT64_MAX, DURATION_MS},
-        {START_WALL_MS, -1}, {START_WALL_MS, INT64_MIN}};
+        {START_WALL_MS, -1}, {START_WALL_MS, INT64_MIN}, {START_WALL_MS, INT64_MAX}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *text = state_text(fx, 1, bad[i][0], bad[i][1]);
         assert_null(sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text)));
@@ -716,8 +736,383 @@ static void test_calls_are_counted_per_method_and_the_counts_survive_restart(voi
     assert_non_null(strstr(buf, "\"accepted\""));
 }
 
-int main(void)
+/* ---- the state file: change lines, compaction, two simulators, crashes ---- */
+
+/* The helpers address fx->p: this swaps in the second simulator, or back. */
+static void other(fx_t *fx)
 {
+    sg_provider_t *p = fx->p;
+    fx->p = fx->p2;
+    fx->p2 = p;
+}
+
+static void start_both(fx_t *fx)
+{
+    use_state_file(fx);
+    start(fx);
+    other(fx);
+    start(fx);
+    other(fx);
+}
+
+static sg_simfile_stats_t file_stats(fx_t *fx)
+{
+    sg_simfile_stats_t st;
+    assert_int_equal(sg_sim_file_stats(fx->p, &st), SG_OK);
+    return st;
+}
+
+static int calls_of(fx_t *fx, sg_method_t m, int i)
+{
+    int calls = -1, accepted = -1;
+    assert_int_equal(sg_sim_counts(fx->p, fx->paths[i], m, &calls, &accepted), SG_OK);
+    return calls;
+}
+
+/* `n` calls refused with 32775 (CommitFailover on replicating
+ * collections), collection i % N_COLLS for i from `from`: one change each,
+ * the call counter. */
+static void refused_commits(fx_t *fx, int from, int n)
+{
+    for (int i = from; i < from + n; i++)
+        assert_int_equal(call(fx, SG_METHOD_COMMIT_FAILOVER, i % N_COLLS, NULL),
+                         SG_RC_INVALID_STATE);
+}
+
+/* The file's text, NUL-terminated (caller frees); *len its size. */
+static char *read_text(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long n = ftell(fp);
+    assert_true(n >= 0);
+    rewind(fp);
+    char *text = malloc((size_t)n + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
+    text[n] = '\0';
+    fclose(fp);
+    if (len)
+        *len = (size_t)n;
+    return text;
+}
+
+/* What a process killed in the middle of appending a line leaves. */
+static void append_cut_line(fx_t *fx)
+{
+    FILE *fp = fopen(fx->state_path, "ab");
+    assert_non_null(fp);
+    fprintf(fp, "{\"collections\":[{\"path\":\"%s\",\"state\":\"committed\",\"ca", fx->paths[0]);
+    fclose(fp);
+}
+
+static void test_a_second_simulator_on_the_same_file_sees_each_change_from_its_line(void **state)
+{
+    fx_t *fx = *state;
+    start_both(fx); /* the second one wrote a snapshot last */
+    char *job = NULL;
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, &job), SG_RC_JOB_STARTED);
+    sg_simfile_stats_t first = file_stats(fx);
+    assert_int_equal(first.snapshots, 1); /* its own, at the start */
+    assert_int_equal(first.loads, 1); /* after the other's snapshot (none at its start) */
+    assert_int_equal(first.lines, 1);
+
+    other(fx);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILOVER_RUNNING);
+    char *found = NULL;
+    assert_int_equal(sg_provider_find_failover_job(fx->p, fx->paths[0], 0, &found), SG_OK);
+    assert_string_equal(found, job);
+    free(found);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, NULL), SG_RC_INVALID_STATE);
+    sg_simfile_stats_t second = file_stats(fx);
+    assert_int_equal(second.loads, 1); /* the first one's change came as a line */
+    assert_int_equal(second.lines_applied, 1);
+    assert_int_equal(second.snapshots, 1);
+    assert_int_equal(second.lines, 1);
+
+    other(fx);
+    int calls = -1, accepted = -1;
+    failover_counts(fx, 0, &calls, &accepted);
+    assert_int_equal(calls, 2);
+    assert_int_equal(accepted, 1);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    sg_job_status_t st = job_of(fx, job); /* settles the job: one more line */
+    assert_int_equal(st.job_state, SG_JOB_COMPLETED);
+    other(fx);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+    assert_int_equal(file_stats(fx).loads, 1);
+    assert_int_equal(file_stats(fx).lines_applied, 2);
+    free(job);
+}
+
+static void test_lines_are_compacted_into_a_snapshot_and_the_other_simulator_sees_everything(
+    void **state)
+{
+    fx_t *fx = *state;
+    start_both(fx);
+    int n = 0;
+    while (file_stats(fx).snapshots < 2) { /* the second: the lines outgrew the first */
+        refused_commits(fx, n, 10);
+        n += 10;
+        assert_true(n < 10000);
+        other(fx); /* the other reads the lines as they come */
+        assert_int_equal(calls_of(fx, SG_METHOD_COMMIT_FAILOVER, 0), (n + N_COLLS - 1) / N_COLLS);
+        other(fx);
+    }
+    sg_simfile_stats_t st = file_stats(fx);
+    assert_true(st.bytes_appended >= 64 * 1024); /* not before the lines outgrew 64 KiB */
+    refused_commits(fx, n, 3);
+    n += 3;
+    size_t len = 0;
+    free(read_text(fx->state_path, &len));
+    assert_true(len < st.bytes_appended / 4); /* the file shrank to a snapshot and 3 lines */
+
+    other(fx);
+    for (int i = 0; i < N_COLLS; i++)
+        assert_int_equal(calls_of(fx, SG_METHOD_COMMIT_FAILOVER, i),
+                         n / N_COLLS + (i < n % N_COLLS));
+    sg_simfile_stats_t second = file_stats(fx);
+    assert_int_equal(second.loads, 2); /* its start, and the compacted file */
+    assert_true(second.lines_applied >= (uint64_t)n - 20);
+}
+
+static void make_dir(const char *path)
+{
+#ifdef _WIN32
+    assert_int_equal(_mkdir(path), 0);
+#else
+    assert_int_equal(mkdir(path, 0700), 0);
+#endif
+}
+
+/* A snapshot that is due but cannot be written (a folder stands where its
+ * temporary file goes) does not stop changes: they are appended, and the
+ * snapshot is written once it can be. */
+static void test_changes_are_appended_while_a_due_snapshot_cannot_be_written(void **state)
+{
+    fx_t *fx = *state;
+    start_both(fx);
+    char tmp[320], log_path[320];
+    snprintf(tmp, sizeof tmp, "%s.tmp", fx->state_path);
+    snprintf(log_path, sizeof log_path, "%s/stderr.log", fx->dir);
+    make_dir(tmp);
+    int saved = sg_test_capture_begin(log_path);
+    assert_true(saved >= 0);
+    int n = 0;
+    for (; file_stats(fx).bytes_appended < 80 * 1024; n += 10)
+        refused_commits(fx, n, 10);
+    char *log = sg_test_capture_end(saved, log_path);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "cannot write"));
+    free(log);
+    assert_int_equal(file_stats(fx).snapshots, 1);
+    assert_int_equal(rmdir(tmp), 0);
+    refused_commits(fx, n++, 1);
+    assert_int_equal(file_stats(fx).snapshots, 2);
+    other(fx);
+    int total = 0;
+    for (int i = 0; i < N_COLLS; i++)
+        total += calls_of(fx, SG_METHOD_COMMIT_FAILOVER, i);
+    assert_int_equal(total, n);
+}
+
+/* Two simulators sizes apart: a change appends the same bytes, and no
+ * snapshot is written for it. */
+static void test_the_bytes_written_per_change_do_not_grow_with_the_number_of_collections(
+    void **state)
+{
+    fx_t *fx = *state;
+    enum { BIG = 4000, CHANGES = 50 };
+    sg_collection_cfg_t *big = calloc(BIG, sizeof *big);
+    char(*paths)[128] = calloc(BIG, sizeof *paths);
+    assert_true(big && paths);
+    for (int i = 0; i < BIG; i++) {
+        big[i] = fx->colls[i % N_COLLS]; /* the first N_COLLS as in the small round */
+        snprintf(paths[i], sizeof paths[i], "other-%d", i);
+        if (i >= N_COLLS)
+            big[i].cim_path = paths[i];
+    }
+    uint64_t per_change[2];
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) {
+            fx->cfg.collections = big;
+            fx->cfg.n_collections = BIG;
+            snprintf(fx->state_path, sizeof fx->state_path, "%s/big.json", fx->dir);
+        }
+        use_state_file(fx);
+        start(fx);
+        refused_commits(fx, 0, CHANGES);
+        sg_simfile_stats_t st = file_stats(fx);
+        assert_int_equal(st.snapshots, 1); /* the one at the start */
+        assert_int_equal(st.lines, CHANGES);
+        per_change[round] = st.bytes_appended / CHANGES;
+        sg_provider_destroy(&fx->p);
+    }
+    assert_int_equal(per_change[0], per_change[1]);
+    assert_true(per_change[0] < 512);
+    free(big);
+    free(paths);
+}
+
+static void test_a_last_line_cut_short_is_ignored_when_the_file_is_loaded(void **state)
+{
+    fx_t *fx = *state;
+    use_state_file(fx);
+    start(fx);
+    refused_commits(fx, 0, 3 * N_COLLS);
+    sg_provider_destroy(&fx->p);
+    append_cut_line(fx);
+    sg_log_set_level(SG_LOG_WARN);
+    char *log = new_capturing_log(fx);
+    sg_log_set_level(SG_LOG_ERROR);
+    assert_non_null(fx->p);
+    assert_non_null(strstr(log, "line"));
+    assert_non_null(strstr(log, "incomplete"));
+    free(log);
+    assert_int_equal(state_of(fx, 0), SG_COLL_REPLICATING);
+    assert_int_equal(calls_of(fx, SG_METHOD_COMMIT_FAILOVER, 0), 3);
+    char *text = read_text(fx->state_path, NULL);
+    assert_null(strstr(text, "committed"));
+    free(text);
+}
+
+static void test_a_line_cut_short_by_another_process_is_removed_before_the_next_change(
+    void **state)
+{
+    fx_t *fx = *state;
+    use_state_file(fx);
+    start(fx);
+    refused_commits(fx, 0, 1);
+    append_cut_line(fx); /* the other process died in the middle of its line */
+    refused_commits(fx, 0, 1);
+    size_t len = 0;
+    char *text = read_text(fx->state_path, &len);
+    assert_null(strstr(text, "committed"));
+    assert_int_equal(text[len - 1], '\n');
+    fx->cfg.provider.sim.state_file = NULL;
+    fx->p2 = sg_sim_new_from_text(&fx->cfg, &fx->clock, "sim.json", text, len);
+    free(text);
+    other(fx);
+    assert_non_null(fx->p);
+    assert_int_equal(calls_of(fx, SG_METHOD_COMMIT_FAILOVER, 0), 2);
+}
+
+/* The text of state_text (a job in flight on collection 0, started long
+ * enough ago to have ended), then the change line that ends the job (5
+ * InitiateFailover calls by then), then the text `last`. Caller frees. */
+static char *state_text_with_lines(fx_t *fx, const char *last)
+{
+    json_int_t start = START_WALL_MS - DURATION_MS - 500;
+    char *snapshot = state_text(fx, 1, start, DURATION_MS);
+    json_t *change = json_pack(
+        "{s:[{s:s, s:s, s:{s:i}, s:{s:i}}], s:[{s:s, s:s, s:s, s:I, s:I, s:s, s:i, s:s, s:s, s:b}],"
+        " s:i}",
+        "collections", "path", fx->paths[0], "state", "failed over", "calls", "InitiateFailover",
+        5, "accepted", "InitiateFailover", 1, "jobs", "path", "job-1", "collection", fx->paths[0],
+        "method", "InitiateFailover", "start_wall_ms", start, "duration_ms",
+        (json_int_t)DURATION_MS, "outcome", "completed", "error_code", 0, "from", "replicating",
+        "to", "failed over", "settled", 1, "next_seq", 7);
+    char *line = json_dumps(change, JSON_COMPACT);
+    json_decref(change);
+    assert_non_null(line);
+    char *text = sg_strdupf("%s\n%s\n%s", snapshot, line, last);
+    assert_non_null(text);
+    free(snapshot);
+    free(line);
+    return text;
+}
+
+static void test_state_text_with_change_lines_is_read_and_a_bad_line_is_refused_by_number(
+    void **state)
+{
+    fx_t *fx = *state;
+    char *text = state_text_with_lines(fx, "{\"collections\":[{\"pa"); /* the last, cut short */
+    fx->p = sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text));
+    free(text);
+    assert_non_null(fx->p);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+    assert_int_equal(calls_of(fx, SG_METHOD_INITIATE_FAILOVER, 0), 5);
+    assert_int_equal(job_of(fx, "job-1").job_state, SG_JOB_COMPLETED);
+    sg_provider_destroy(&fx->p);
+
+    const char *bad[][2] = {
+        {"not json\n", "state.json line 3 is corrupt"},
+        {"{\"jobs\": 5}\n", "not a change"},
+        {"{\"collections\": [{\"path\": \"x\"}]}\n", "bad collection entry"},
+        {"{\"next_seq\": -1}\n", "bad next_seq"},
+        {"{\"jobs\": [{\"path\": \"job-1\"}]}\n", "bad job entry"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        text = state_text_with_lines(fx, bad[i][0]);
+        char *log = new_from_capturing_log(fx, text);
+        assert_null(fx->p);
+        assert_non_null(strstr(log, "state.json line 3"));
+        assert_non_null(strstr(log, bad[i][1]));
+        free(log);
+        free(text);
+    }
+}
+
+enum { CRASH_CHANGES = 400 };
+
+/* In a child process that is killed as soon as this returns 0: a simulator
+ * on the state file in `dir` makes CRASH_CHANGES changes (and a snapshot
+ * among them), starts a failover and is killed without being destroyed,
+ * leaving half a snapshot in the temporary file as a kill in the middle of
+ * one would. No CMocka checks here: -1 tells a failure. */
+static int s_child_changes_then_killed(const char *dir)
+{
+    fx_t *fx = fx_new(dir);
+    use_state_file(fx);
+    sg_provider_t *p = sg_sim_new(&fx->cfg, &fx->clock);
+    sg_call_result_t r;
+    for (int i = 0; p && i <= CRASH_CHANGES; i++) {
+        sg_method_t m = i < CRASH_CHANGES ? SG_METHOD_COMMIT_FAILOVER : SG_METHOD_INITIATE_FAILOVER;
+        if (sg_provider_call(p, m, fx->paths[i % N_COLLS], NULL, &r) != SG_OK)
+            return -1;
+        if (r.return_value != (i < CRASH_CHANGES ? SG_RC_INVALID_STATE : SG_RC_JOB_STARTED))
+            return -1;
+        sg_call_result_fini(&r);
+    }
+    sg_simfile_stats_t st;
+    if (!p || sg_sim_file_stats(p, &st) != SG_OK || st.snapshots < 2)
+        return -1;
+    char tmp[320];
+    snprintf(tmp, sizeof tmp, "%s.tmp", fx->state_path);
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp || fputs("{\"version\": 1, \"coll", fp) < 0 || fclose(fp) != 0)
+        return -1;
+    return 0;
+}
+
+static const sg_test_child_t s_children[] = {
+    {"changes_then_killed", s_child_changes_then_killed},
+};
+
+static void test_a_simulator_killed_at_any_point_leaves_a_file_that_loads_its_last_change(
+    void **state)
+{
+    fx_t *fx = *state;
+    assert_int_equal(sg_test_run_killed("changes_then_killed", fx->dir), SG_TEST_CHILD_KILLED);
+    append_cut_line(fx); /* and one killed in the middle of a line */
+    use_state_file(fx);
+    start(fx);
+    int total = 0, calls = -1, accepted = -1;
+    for (int i = 0; i < N_COLLS; i++)
+        total += calls_of(fx, SG_METHOD_COMMIT_FAILOVER, i);
+    assert_int_equal(total, CRASH_CHANGES);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILOVER_RUNNING);
+    failover_counts(fx, 0, &calls, &accepted);
+    assert_int_equal(accepted, 1);
+    char tmp[320];
+    snprintf(tmp, sizeof tmp, "%s.tmp", fx->state_path);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+}
+
+int main(int argc, char **argv)
+{
+    sg_test_children(argc, argv, s_children, sizeof s_children / sizeof s_children[0]);
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_failover_starts_a_job_that_runs_to_completion_then_collection_is_failed_over),
@@ -746,6 +1141,14 @@ int main(void)
         T(test_recovery_points_of_both_kinds_are_listed_with_times),
         T(test_find_failover_job_finds_the_job_in_flight_or_one_started_since),
         T(test_calls_are_counted_per_method_and_the_counts_survive_restart),
+        T(test_a_second_simulator_on_the_same_file_sees_each_change_from_its_line),
+        T(test_lines_are_compacted_into_a_snapshot_and_the_other_simulator_sees_everything),
+        T(test_changes_are_appended_while_a_due_snapshot_cannot_be_written),
+        T(test_the_bytes_written_per_change_do_not_grow_with_the_number_of_collections),
+        T(test_a_last_line_cut_short_is_ignored_when_the_file_is_loaded),
+        T(test_a_line_cut_short_by_another_process_is_removed_before_the_next_change),
+        T(test_state_text_with_change_lines_is_read_and_a_bad_line_is_refused_by_number),
+        T(test_a_simulator_killed_at_any_point_leaves_a_file_that_loads_its_last_change),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

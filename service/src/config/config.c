@@ -92,6 +92,7 @@ static void s_defaults(sg_cfg_t *ctx, sg_config_t *cfg)
     sg_provider_conf_defaults(ctx, &cfg->provider);
     sg_bus_conf_defaults(&cfg->bus);
     sg_leader_conf_defaults(ctx, &cfg->leader);
+    sg_journal_conf_defaults(&cfg->journal);
 }
 
 /* ------------------------------------------------------------------------ */

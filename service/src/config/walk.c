@@ -12,6 +12,7 @@
 #include "base/redact.h"
 #include "base/str.h"
 #include "config/duration.h"
+#include "config/size.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -635,18 +636,29 @@ void sg_cfg_set_bool(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *valu
     sg_cfg_err(ctx, value, "bad value '%s' for '%s': expected true or false", text, key->name);
 }
 
-void sg_cfg_set_duration(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj)
+/* Reads a scalar with `parse` into *out; otherwise reports that it is not
+ * `expected` ("a duration like ..."). Returns the text read, or NULL. */
+static const char *s_read_parsed(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
+                                 int (*parse)(const char *, int64_t *), const char *expected,
+                                 int64_t *out)
 {
     const char *text = sg_cfg_scalar(ctx, value, key->name, false);
+    if (!text)
+        return NULL;
+    if (parse(text, out) != SG_OK) {
+        sg_cfg_err(ctx, value, "bad value '%s' for '%s': expected %s", text, key->name, expected);
+        return NULL;
+    }
+    return text;
+}
+
+void sg_cfg_set_duration(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj)
+{
     int64_t ms;
+    const char *text = s_read_parsed(ctx, key, value, sg_config_parse_duration,
+                                     "a duration like 250ms, 3s, 2m, 1h", &ms);
     if (!text)
         return;
-    if (sg_config_parse_duration(text, &ms) != SG_OK) {
-        sg_cfg_err(ctx, value,
-                   "bad value '%s' for '%s': expected a duration like 250ms, 3s, 2m, 1h", text,
-                   key->name);
-        return;
-    }
     if (ms < key->min) {
         sg_cfg_err(ctx, value, "'%s' must be greater than 0", key->name);
         return;
@@ -657,6 +669,14 @@ void sg_cfg_set_duration(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *
         return;
     }
     *(int64_t *)sg_cfg_field(key, obj) = ms;
+}
+
+void sg_cfg_set_bytes(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj)
+{
+    int64_t bytes;
+    if (s_read_parsed(ctx, key, value, sg_config_parse_size,
+                      "a size like 512MiB, 2GiB, 100MB or a number of bytes", &bytes))
+        *(int64_t *)sg_cfg_field(key, obj) = bytes;
 }
 
 void sg_cfg_set_public_key(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,

@@ -185,6 +185,9 @@ void sg_cfg_set_bool(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *valu
 #define SG_CFG_DURATION_MAX_MS (36500LL * 86400 * 1000)
 /* int64_t milliseconds, at least key->min and at most SG_CFG_DURATION_MAX_MS. */
 void sg_cfg_set_duration(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj);
+/* A size in bytes (size.h: "512MiB", "2GiB", "100MB", or a bare number of
+ * bytes) into an int64_t field; never negative. */
+void sg_cfg_set_bytes(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj);
 /* A CURVE public key (40 characters of Z85) into a char * field; null: unset. */
 void sg_cfg_set_public_key(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
                            void *obj);

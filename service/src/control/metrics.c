@@ -295,6 +295,15 @@ static void s_service(s_buf_t *b, const sg_metrics_snapshot_t *s)
            (unsigned long long)s->bus_handshakes_refused);
 }
 
+static void s_journal(s_buf_t *b, const sg_metrics_snapshot_t *s)
+{
+    if (s->journal_bytes <= 0)
+        return;
+    s_head(b, "siteguard_journal_bytes", "gauge",
+           "Size of the journal's database (its pages, free ones included; not its -wal file).");
+    s_addf(b, "siteguard_journal_bytes %lld\n", (long long)s->journal_bytes);
+}
+
 char *sg_metrics_render(const sg_metrics_snapshot_t *s)
 {
     s_buf_t b = {0};
@@ -303,6 +312,7 @@ char *sg_metrics_render(const sg_metrics_snapshot_t *s)
     s_decisions(&b, s);
     s_latencies(&b, s);
     s_service(&b, s);
+    s_journal(&b, s);
     if (b.oom) {
         free(b.p);
         return NULL;
@@ -401,7 +411,8 @@ static s_snap_t *s_snap_copy(const sg_metrics_snapshot_t *s)
                                    .control_keys_refused = s->control_keys_refused,
                                    .bus_handshakes_refused = s->bus_handshakes_refused,
                                    .leader_mode = s->leader_mode, .is_leader = s->is_leader,
-                                   .leader_epoch = s->leader_epoch};
+                                   .leader_epoch = s->leader_epoch,
+                                   .journal_bytes = s->journal_bytes};
     s_copy_hist(s->run_seconds, &n->run_seconds, &n->s.run_seconds);
     s_copy_hist(s->event_age, &n->event_age, &n->s.event_age);
     s_copy_hist(s->loop_turn, &n->loop_turn, &n->s.loop_turn);

@@ -24,7 +24,8 @@
  * siteguard_notify_outcomes_total{state}, siteguard_notify_pending (all
  * sinks), siteguard_leader{mode}, siteguard_is_leader, siteguard_leader_epoch,
  * siteguard_config_reloads_total{result}, siteguard_control_requests_total,
- * siteguard_control_keys_refused_total, siteguard_bus_handshakes_refused_total.
+ * siteguard_control_keys_refused_total, siteguard_bus_handshakes_refused_total,
+ * siteguard_journal_bytes (the journal's size, as retention.h measures it).
  *
  * Thread rules: new, publish and destroy on one thread (the loop); the HTTP
  * thread reads the published text under a mutex. */
@@ -86,6 +87,7 @@ typedef struct {
     const char *leader_mode; /* "none" or "etcd": a string literal */
     bool is_leader;
     uint64_t leader_epoch; /* 0: not leading */
+    int64_t journal_bytes; /* sg_retention_bytes; 0: not measured, not shown */
 } sg_metrics_snapshot_t;
 
 /* The exposition text (caller frees); NULL when out of memory. */

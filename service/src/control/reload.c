@@ -148,7 +148,10 @@ int sg_reload_check(const sg_config_t *cur, const sg_config_t *next, sg_config_e
         {s_bus_eq(&cur->bus, &next->bus), "bus"},
         {s_provider_eq(&cur->provider, &next->provider), "provider"},
         {memcmp(&cur->plan, &next->plan, sizeof cur->plan) == 0, "plan"},
-        {s_str_eq(cur->journal.path, next->journal.path), "journal"},
+        {s_str_eq(cur->journal.path, next->journal.path) &&
+             cur->journal.retention_ms == next->journal.retention_ms &&
+             cur->journal.max_size == next->journal.max_size,
+         "journal"},
         {s_str_eq(cur->control.endpoint, next->control.endpoint) &&
              s_str_eq(cur->control.readonly_endpoint, next->control.readonly_endpoint) &&
              s_str_eq(cur->control.group, next->control.group) &&

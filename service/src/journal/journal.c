@@ -1,6 +1,7 @@
 /* journal: SQLite in WAL mode, synchronous FULL, one transaction per write. */
 #include "journal/journal.h"
 #include "base/err.h"
+#include "journal/journal_int.h"
 #include "base/log.h"
 #include "journal/outcome.h"
 #include "platform/platform.h"
@@ -52,6 +53,7 @@ static const char *s_schema =
     "  ended_ms INTEGER,"
     "  result TEXT,"
     "  report TEXT);"
+    "CREATE INDEX IF NOT EXISTS drills_open ON drills (started_ms) WHERE ended_ms IS NULL;"
     "CREATE TABLE IF NOT EXISTS opstate ("
     "  key TEXT PRIMARY KEY,"
     "  time_ms INTEGER NOT NULL,"
@@ -79,9 +81,16 @@ static const char *s_sql[S_N_STMTS] = {
     [S_JOB] = "UPDATE runs SET job_path = ? WHERE run_id = ?",
     [S_ENDED] = "UPDATE runs SET ended_ms = ?, failed_over = ? WHERE run_id = ? AND ended_ms IS "
                 "NULL",
-    [S_RUNS] = "SELECT run_id, collection, cim_path, decided_ms, intent_ms, job_path, ended_ms, "
-               "failed_over, point, origin FROM runs WHERE run_id IN (SELECT max(run_id) FROM runs "
-               "GROUP BY collection) ORDER BY run_id",
+    /* The latest run of each collection, read through runs_by_collection
+     * one collection at a time (the collections in turn, then each one's
+     * largest run id): the cost grows with the collections, not with the
+     * runs the journal keeps. */
+    [S_RUNS] = "WITH RECURSIVE c(name) AS (SELECT min(collection) FROM runs UNION ALL "
+               "SELECT (SELECT min(collection) FROM runs WHERE collection > c.name) FROM c "
+               "WHERE c.name IS NOT NULL) "
+               "SELECT r.run_id, r.collection, r.cim_path, r.decided_ms, r.intent_ms, r.job_path, "
+               "r.ended_ms, r.failed_over, r.point, r.origin FROM c JOIN runs r ON r.run_id = "
+               "(SELECT max(run_id) FROM runs WHERE collection = c.name) ORDER BY r.run_id",
     [S_COUNT] = "SELECT count(*) FROM outcomes",
 };
 
@@ -108,6 +117,12 @@ static int s_exec(sg_journal_t *j, const char *sql)
     }
     return SG_OK;
 }
+
+sqlite3 *sg_journal_sqlite(sg_journal_t *j) { return j->db; }
+
+int sg_journal_exec(sg_journal_t *j, const char *sql) { return s_exec(j, sql); }
+
+int sg_journal_fail(sg_journal_t *j, const char *what) { return s_fail(j, what); }
 
 /* Resets a statement for its next use and returns it. */
 static sqlite3_stmt *s_stmt(sg_journal_t *j, int which)

@@ -33,7 +33,14 @@
  * Replay on start (sg_journal_runs): the latest run of each collection tells
  * what the service was doing: ended (done or failed), open with a job path
  * (follow the job), open with an intent and no job (ask the provider before
- * calling again), or open without an intent (decided, never called).
+ * calling again), or open without an intent (decided, never called). It is
+ * read through the index on (collection, run_id), one collection at a time,
+ * so a start reads as much as there are collections, however many runs the
+ * journal keeps; the sinks start from their cursors (the outbox, below).
+ *
+ * What the journal no longer needs (delivered outcomes, ended runs and
+ * drills older than journal.retention) is removed by retention.h, on a
+ * connection of its own.
  *
  * Thread rules: one thread (the loop thread) uses a journal. */
 #ifndef SG_JOURNAL_H
@@ -297,9 +304,9 @@ int sg_journal_drill_end(sg_journal_t *j, const char *id, int64_t ended_ms, cons
 /* The report of drill run `id`, or of the latest ended run when `id` is
  * NULL, in *report (caller frees). 0, SG_ENOTFOUND, SG_ENOMEM or SG_EIO. */
 int sg_journal_drill_report(sg_journal_t *j, const char *id, char **report);
-/* Drill runs started and never ended (a stop or crash during the drill):
- * *ids (free each and the array) holds *n ids, oldest first. 0, SG_ENOMEM
- * or SG_EIO. */
+/* Drill runs started and never ended (a stop or crash during the drill),
+ * read through an index of those only: *ids (free each and the array)
+ * holds *n ids, oldest first. 0, SG_ENOMEM or SG_EIO. */
 int sg_journal_drills_open(sg_journal_t *j, char ***ids, size_t *n);
 
 #endif

@@ -34,21 +34,25 @@
  * it on the wall clock, and loading converts it back, so a job started before
  * a restart continues by wall-clock time. Jobs are kept for the life of the
  * simulator (and in the state file) so that any job path handed out can be
- * read again. */
+ * read again; collections and jobs are found by path through hash indexes.
+ *
+ * The state file (provider/simfile.h) is JSON: a snapshot of the whole state
+ * (version, next_seq, epoch_ms, collections, jobs, fault_uses), then one
+ * line per change, a compact JSON object with the same keys but version and
+ * epoch_ms: the new entries of the collections and jobs the change touched,
+ * and next_seq or fault_uses when they changed. Reading applies the lines
+ * in order over the snapshot; an entry replaces the one with its path. */
 #include "provider/sim.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/str.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #define S_LOG "provider:sim"
@@ -62,6 +66,10 @@
  * conversion to the monotonic clock cannot overflow), no negative duration. */
 #define S_MAX_COUNT 1000000000
 #define S_MAX_START_MS (INT64_MAX / 4)
+#define S_MAX_DURATION_MS S_MAX_START_MS
+/* Entries one change may touch before it is written as a snapshot instead:
+ * a call settles the collection's last job and starts one. */
+#define S_DIRTY_MAX 2
 
 typedef enum { S_OUT_COMPLETED = 0, S_OUT_EXCEPTION, S_OUT_HANG, S_OUT_COUNT } s_outcome_t;
 
@@ -101,22 +109,49 @@ static const struct {
 };
 #define S_N_POINTS (sizeof s_points / sizeof s_points[0])
 
+/* Strings found by hash: each slot holds an item's index + 1, or 0; linear
+ * probing, at most half full. Items are never removed but all at once. */
+typedef struct {
+    size_t *slots;
+    size_t cap; /* a power of two, or 0 */
+} s_index_t;
+
+/* What the operation under way changed, to be written as one line. */
+typedef struct {
+    size_t colls[S_DIRTY_MAX];
+    size_t jobs[S_DIRTY_MAX];
+    size_t n_colls, n_jobs;
+    bool seq;    /* next_seq */
+    bool faults; /* fault_uses */
+    bool whole;  /* more than a line holds, or an earlier write failed: a snapshot */
+} s_dirty_t;
+
 typedef struct {
     sg_provider_t base; /* first: the handle is cast back and forth */
     const sg_config_t *cfg;
     const sg_clock_t *clock;
     pthread_mutex_t mu;
     s_coll_t *colls;
+    s_index_t coll_index; /* built once: read without the mutex */
     s_job_t *jobs;
     size_t n_jobs;
     size_t cap_jobs;
+    s_index_t job_index;
     int *fault_uses; /* per cfg fault: calls it has answered */
     uint64_t next_seq;
     uint32_t tag; /* distinguishes this instance's job ids */
     int64_t epoch_ms; /* wall time of the first start: recovery points date from it */
-    int lock_fd;      /* "<state_file>.lock", or -1 without a state file */
-    uint64_t seen_gen; /* the lock file's generation this memory reflects */
+    sg_simfile_t *file; /* the state file, or NULL */
+    s_dirty_t dirty;
+    uint64_t ticket; /* the last line written under the current lock, for sg_simfile_sync */
 } s_sim_t;
+
+/* Where an entry of the state file stands, for messages: line 0 is the
+ * snapshot. */
+typedef struct {
+    const char *file;
+    size_t line;
+} s_where_t;
 
 /* The state rule of each method: the state it needs, the state shown while
  * its job runs (UNKNOWN: unchanged) and the state it reaches. */
@@ -133,36 +168,140 @@ static const struct {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static const char *s_errno_text(int err, char *buf, size_t len)
-{
-    if (strerror_r(err, buf, len) != 0)
-        snprintf(buf, len, "error %d", err);
-    return buf;
-}
-
 static const char *s_coll_name(const s_sim_t *sim, size_t ci)
 {
     return sim->cfg->collections[ci].name;
 }
 
+/* ---- indexes by path ------------------------------------------------------- */
+
+typedef const char *(*s_key_fn)(const s_sim_t *sim, size_t i);
+
+static const char *s_coll_key(const s_sim_t *sim, size_t i)
+{
+    return sim->cfg->collections[i].cim_path;
+}
+
+static const char *s_job_key(const s_sim_t *sim, size_t i)
+{
+    return sim->jobs[i].path;
+}
+
+/* FNV-1a */
+static size_t s_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 32));
+}
+
+static long s_index_find(const s_index_t *ix, const s_sim_t *sim, s_key_fn key, const char *want)
+{
+    if (!want || ix->cap == 0)
+        return -1;
+    for (size_t i = s_hash(want) & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
+        size_t v = ix->slots[i];
+        if (v == 0)
+            return -1;
+        if (strcmp(key(sim, v - 1), want) == 0)
+            return (long)(v - 1);
+    }
+}
+
+/* Adds item `item` (room reserved). */
+static void s_index_put(s_index_t *ix, const s_sim_t *sim, s_key_fn key, size_t item)
+{
+    size_t i = s_hash(key(sim, item)) & (ix->cap - 1);
+    while (ix->slots[i] != 0)
+        i = (i + 1) & (ix->cap - 1);
+    ix->slots[i] = item + 1;
+}
+
+/* Makes room for `want` items. */
+static int s_index_reserve(s_index_t *ix, const s_sim_t *sim, s_key_fn key, size_t want)
+{
+    if (want * 2 <= ix->cap)
+        return SG_OK;
+    size_t cap = ix->cap ? ix->cap : 64;
+    while (cap < want * 2)
+        cap *= 2;
+    size_t *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return SG_ENOMEM;
+    s_index_t old = *ix;
+    *ix = (s_index_t){.slots = slots, .cap = cap};
+    for (size_t i = 0; i < old.cap; i++) {
+        if (old.slots[i] != 0)
+            s_index_put(ix, sim, key, old.slots[i] - 1);
+    }
+    free(old.slots);
+    return SG_OK;
+}
+
+static void s_index_clear(s_index_t *ix)
+{
+    if (ix->cap)
+        memset(ix->slots, 0, ix->cap * sizeof *ix->slots);
+}
+
 static long s_find_coll(const s_sim_t *sim, const char *path)
 {
-    if (!path)
-        return -1;
-    for (size_t i = 0; i < sim->cfg->n_collections; i++) {
-        if (strcmp(sim->cfg->collections[i].cim_path, path) == 0)
-            return (long)i;
-    }
-    return -1;
+    return s_index_find(&sim->coll_index, sim, s_coll_key, path);
+}
+
+static long s_find_job_index(const s_sim_t *sim, const char *path)
+{
+    return s_index_find(&sim->job_index, sim, s_job_key, path);
 }
 
 static s_job_t *s_find_job(s_sim_t *sim, const char *path)
 {
-    for (size_t i = 0; i < sim->n_jobs; i++) {
-        if (strcmp(sim->jobs[i].path, path) == 0)
-            return &sim->jobs[i];
+    long k = s_find_job_index(sim, path);
+    return k >= 0 ? &sim->jobs[k] : NULL;
+}
+
+/* The index of the configured collections; the first of equal paths wins. */
+static int s_index_colls(s_sim_t *sim)
+{
+    if (s_index_reserve(&sim->coll_index, sim, s_coll_key, sim->cfg->n_collections) != SG_OK)
+        return SG_ENOMEM;
+    for (size_t i = 0; i < sim->cfg->n_collections; i++) {
+        if (s_find_coll(sim, s_coll_key(sim, i)) < 0)
+            s_index_put(&sim->coll_index, sim, s_coll_key, i);
     }
-    return NULL;
+    return SG_OK;
+}
+
+/* ---- what a change touched ---------------------------------------------------- */
+
+static void s_touch(size_t *set, size_t *n, size_t item, bool *whole)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (set[i] == item)
+            return;
+    }
+    if (*n == S_DIRTY_MAX)
+        *whole = true;
+    else
+        set[(*n)++] = item;
+}
+
+static void s_touch_coll(s_sim_t *sim, size_t ci)
+{
+    if (sim->file)
+        s_touch(sim->dirty.colls, &sim->dirty.n_colls, ci, &sim->dirty.whole);
+}
+
+static void s_touch_job(s_sim_t *sim, size_t ji)
+{
+    if (sim->file)
+        s_touch(sim->dirty.jobs, &sim->dirty.n_jobs, ji, &sim->dirty.whole);
+}
+
+static bool s_dirty_any(const s_dirty_t *d)
+{
+    return d->n_colls || d->n_jobs || d->seq || d->faults || d->whole;
 }
 
 static int s_state_parse(const char *text, sg_coll_state_t *out)
@@ -251,8 +390,11 @@ static void s_job_eval(const s_job_t *j, int64_t now_mono, sg_job_status_t *out)
     out->percent_complete = out->job_state == SG_JOB_STARTING ? 0 : s_job_percent(j, elapsed);
 }
 
+/* Room for one more job, in the array and its index. */
 static int s_jobs_reserve(s_sim_t *sim)
 {
+    if (s_index_reserve(&sim->job_index, sim, s_job_key, sim->n_jobs + 1) != SG_OK)
+        return SG_ENOMEM;
     if (sim->n_jobs < sim->cap_jobs)
         return SG_OK;
     size_t cap = sim->cap_jobs ? sim->cap_jobs * 2 : 16;
@@ -262,6 +404,15 @@ static int s_jobs_reserve(s_sim_t *sim)
     sim->jobs = jobs;
     sim->cap_jobs = cap;
     return SG_OK;
+}
+
+/* Appends job `j` (room reserved, path owned by the array from now on). */
+static size_t s_jobs_push(s_sim_t *sim, const s_job_t *j)
+{
+    size_t k = sim->n_jobs++;
+    sim->jobs[k] = *j;
+    s_index_put(&sim->job_index, sim, s_job_key, k);
+    return k;
 }
 
 /* A new, unused job path: a uuid-like id from the start time, this
@@ -280,7 +431,7 @@ static char *s_new_job_path(s_sim_t *sim, int64_t wall_ms)
     }
 }
 
-/* ---- the state file --------------------------------------------------------- */
+/* ---- writing the state ----------------------------------------------------- */
 
 static json_t *s_job_to_json(const s_sim_t *sim, const s_job_t *j)
 {
@@ -315,114 +466,141 @@ static json_t *s_coll_to_json(const s_sim_t *sim, size_t i)
                      s_counts_to_json(sim->colls[i].accepted));
 }
 
+static json_t *s_uses_to_json(const s_sim_t *sim)
+{
+    json_t *uses = json_array();
+    for (size_t i = 0; uses && i < sim->cfg->provider.sim.n_faults; i++) {
+        if (json_array_append_new(uses, json_integer(sim->fault_uses[i])) != 0) {
+            json_decref(uses);
+            return NULL;
+        }
+    }
+    return uses;
+}
+
+/* The collections and jobs numbered in colls[n_colls] and jobs[n_jobs] (all
+ * of them when those are NULL) into `root`'s arrays. */
+static int s_entries_to_json(const s_sim_t *sim, json_t *root, const size_t *colls,
+                             size_t n_colls, const size_t *jobs, size_t n_jobs)
+{
+    json_t *ca = json_object_get(root, "collections"), *ja = json_object_get(root, "jobs");
+    for (size_t i = 0; i < n_colls; i++) {
+        if (json_array_append_new(ca, s_coll_to_json(sim, colls ? colls[i] : i)) != 0)
+            return SG_ENOMEM;
+    }
+    for (size_t i = 0; i < n_jobs; i++) {
+        if (json_array_append_new(ja, s_job_to_json(sim, &sim->jobs[jobs ? jobs[i] : i])) != 0)
+            return SG_ENOMEM;
+    }
+    return SG_OK;
+}
+
+/* The snapshot: the whole state. */
 static json_t *s_to_json(const s_sim_t *sim)
 {
-    json_t *colls = json_array(), *jobs = json_array(), *uses = json_array();
-    json_t *root = json_pack("{s:i, s:I, s:I, s:o, s:o, s:o}", "version", S_STATE_VERSION,
+    json_t *root = json_pack("{s:i, s:I, s:I, s:[], s:[], s:o}", "version", S_STATE_VERSION,
                              "next_seq", (json_int_t)sim->next_seq, "epoch_ms",
-                             (json_int_t)sim->epoch_ms, "collections", colls, "jobs", jobs,
-                             "fault_uses", uses);
-    if (!root)
-        return NULL; /* json_pack released the arrays */
-    for (size_t i = 0; i < sim->cfg->n_collections; i++) {
-        if (json_array_append_new(colls, s_coll_to_json(sim, i)) != 0)
-            goto fail;
-    }
-    for (size_t i = 0; i < sim->n_jobs; i++) {
-        if (json_array_append_new(jobs, s_job_to_json(sim, &sim->jobs[i])) != 0)
-            goto fail;
-    }
-    for (size_t i = 0; i < sim->cfg->provider.sim.n_faults; i++) {
-        if (json_array_append_new(uses, json_integer(sim->fault_uses[i])) != 0)
-            goto fail;
+                             (json_int_t)sim->epoch_ms, "collections", "jobs", "fault_uses",
+                             s_uses_to_json(sim));
+    if (root && s_entries_to_json(sim, root, NULL, sim->cfg->n_collections, NULL,
+                                  sim->n_jobs) != SG_OK) {
+        json_decref(root);
+        return NULL;
     }
     return root;
-fail:
-    json_decref(root);
-    return NULL;
 }
 
-static int s_write_all(int fd, const char *buf, size_t len)
+/* The change line: what the operation touched. */
+static json_t *s_change_to_json(const s_sim_t *sim)
 {
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
+    const s_dirty_t *d = &sim->dirty;
+    json_t *root = json_pack("{s:[], s:[]}", "collections", "jobs");
+    if (!root || s_entries_to_json(sim, root, d->colls, d->n_colls, d->jobs, d->n_jobs) != SG_OK ||
+        (d->seq &&
+         json_object_set_new(root, "next_seq", json_integer((json_int_t)sim->next_seq))) ||
+        (d->faults && json_object_set_new(root, "fault_uses", s_uses_to_json(sim)))) {
+        json_decref(root);
+        return NULL;
     }
-    return 0;
+    return root;
 }
 
-/* Makes the rename durable; failure here only weakens durability. */
-static void s_sync_dir(const char *path)
+/* `root` as text ending with a newline (caller frees), and releases it. */
+static char *s_dump(json_t *root, size_t flags, size_t *len)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return;
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
-/* Writes `text` to `path` atomically: a temporary file in the same
- * directory, fsync, rename over the old file. The temporary file is made
- * anew (a stale one is removed first), so its mode is 0600 and the state
- * file's becomes that at the rename. */
-static int s_write_atomic(const char *path, const char *text)
-{
-    int fd = -1, err = 0;
-    char *tmp = sg_strdupf("%s.tmp", path);
-    if (!tmp)
-        return SG_ENOMEM;
-    unlink(tmp);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0 || s_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0)
-        goto fail;
-    int rc = close(fd);
-    fd = -1;
-    if (rc != 0 || rename(tmp, path) != 0)
-        goto fail;
-    s_sync_dir(path);
-    free(tmp);
-    return SG_OK;
-fail:
-    err = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    free(tmp);
-    char buf[128];
-    sg_error(S_LOG, "cannot write state file %s: %s", path, s_errno_text(err, buf, sizeof buf));
-    return SG_EIO;
-}
-
-/* Rewrites the state file, if there is one. Called with the mutex held. */
-static void s_gen_write(int fd, uint64_t gen);
-
-static int s_save(s_sim_t *sim)
-{
-    const char *path = sim->cfg->provider.sim.state_file;
-    if (!path)
-        return SG_OK;
-    if (sim->lock_fd >= 0) /* first: a crash in between only costs the others a reload */
-        s_gen_write(sim->lock_fd, ++sim->seen_gen);
-    json_t *root = s_to_json(sim);
-    char *text = root ? json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+    char *text = root ? json_dumps(root, flags | JSON_SORT_KEYS) : NULL;
     json_decref(root);
+    size_t n = text ? strlen(text) : 0;
+    char *line = text ? realloc(text, n + 2) : NULL;
+    if (!line) {
+        free(text);
+        return NULL;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    *len = n + 1;
+    return line;
+}
+
+/* Hands `root` (released) to the state file: a snapshot, or a change line
+ * appended (*ticket gets its ticket). */
+static int s_write(s_sim_t *sim, json_t *root, bool snapshot, uint64_t *ticket)
+{
+    size_t len = 0;
+    char *text = s_dump(root, snapshot ? JSON_INDENT(1) : JSON_COMPACT, &len);
     if (!text) {
-        sg_error(S_LOG, "cannot encode state for %s: out of memory", path);
+        sg_error(S_LOG, "cannot encode state for %s: out of memory",
+                 sim->cfg->provider.sim.state_file);
         return SG_ENOMEM;
     }
-    int rc = s_write_atomic(path, text);
+    int rc = snapshot ? sg_simfile_snapshot(sim->file, text, len)
+                      : sg_simfile_append(sim->file, text, len, ticket);
     free(text);
     return rc;
+}
+
+/* Writes what the operation under way changed, mutex and file lock held: a
+ * line, or a snapshot when one is needed (memory holds changes the file
+ * lacks, or more than a line holds) or due (the lines outgrew the last
+ * one; should it fail, the line is written and the next change tries
+ * again). *ticket gets the line's, for sg_simfile_sync. Failures are
+ * logged; the next write is then a snapshot, from memory, which stays
+ * right. */
+static int s_commit(s_sim_t *sim, uint64_t *ticket)
+{
+    *ticket = 0;
+    if (!sim->file || !s_dirty_any(&sim->dirty))
+        return SG_OK;
+    bool needed = sim->dirty.whole;
+    int rc = SG_ESTATE;
+    if (needed || sg_simfile_wants_snapshot(sim->file))
+        rc = s_write(sim, s_to_json(sim), true, ticket);
+    if (rc != SG_OK && !needed)
+        rc = s_write(sim, s_change_to_json(sim), false, ticket);
+    sim->dirty = (s_dirty_t){.whole = rc != SG_OK};
+    if (rc == SG_OK && *ticket)
+        sim->ticket = *ticket;
+    return rc;
+}
+
+/* ---- reading the state ------------------------------------------------------ */
+
+static void s_corrupt(const s_where_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Logs why the state file is corrupt at `at`. */
+static void s_corrupt(const s_where_t *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *why = sg_vstrdupf(fmt, ap);
+    va_end(ap);
+    if (at->line)
+        sg_error(S_LOG, "state file %s line %zu is corrupt: %s", at->file, at->line,
+                 why ? why : fmt);
+    else
+        sg_error(S_LOG, "state file %s is corrupt: %s", at->file, why ? why : fmt);
+    free(why);
 }
 
 /* A counter of the state file: an integer in 0..S_MAX_COUNT, else 0. */
@@ -432,18 +610,20 @@ static int s_count_value(const json_t *v)
     return n >= 0 && n <= S_MAX_COUNT ? (int)n : 0;
 }
 
+/* Replaces `counts` with those of `o` (absent methods count 0). */
 static void s_load_counts(json_t *o, int *counts)
 {
     const char *key;
     json_t *v;
     sg_method_t m;
+    memset(counts, 0, SG_METHOD_COUNT * sizeof *counts);
     json_object_foreach(o, key, v) {
         if (sg_method_parse(key, &m) == SG_OK)
             counts[m] = s_count_value(v);
     }
 }
 
-static int s_load_coll(s_sim_t *sim, json_t *c, const char *file)
+static int s_load_coll(s_sim_t *sim, json_t *c, const s_where_t *at)
 {
     const char *path, *state;
     json_t *calls = NULL, *accepted = NULL;
@@ -452,19 +632,18 @@ static int s_load_coll(s_sim_t *sim, json_t *c, const char *file)
     if (json_unpack_ex(c, &jerr, 0, "{s:s, s:s, s?o, s?o}", "path", &path, "state", &state,
                        "calls", &calls, "accepted", &accepted) != 0 ||
         s_state_parse(state, &st) != SG_OK || st == SG_COLL_UNKNOWN) {
-        sg_error(S_LOG, "state file %s is corrupt: bad collection entry", file);
+        s_corrupt(at, "bad collection entry");
         return SG_EINVAL;
     }
     long ci = s_find_coll(sim, path);
     if (ci < 0) {
-        sg_warn(S_LOG, "state file %s: collection %s is no longer configured; ignored", file, path);
+        sg_warn(S_LOG, "state file %s: collection %s is no longer configured; ignored", at->file,
+                path);
         return SG_OK;
     }
     sim->colls[ci].state = st;
-    if (calls)
-        s_load_counts(calls, sim->colls[ci].calls);
-    if (accepted)
-        s_load_counts(accepted, sim->colls[ci].accepted);
+    s_load_counts(calls, sim->colls[ci].calls);
+    s_load_counts(accepted, sim->colls[ci].accepted);
     return SG_OK;
 }
 
@@ -484,7 +663,7 @@ static int s_parse_job(s_sim_t *sim, json_t *o, s_job_t *j, long *ci)
     if (sg_method_parse(method, &j->method) != SG_OK ||
         s_outcome_parse(outcome, &j->outcome) != SG_OK || s_state_parse(from, &j->from) != SG_OK ||
         s_state_parse(to, &j->to) != SG_OK || code < 0 || code > UINT32_MAX || start < 0 ||
-        start > S_MAX_START_MS || duration < 0)
+        start > S_MAX_START_MS || duration < 0 || duration > S_MAX_DURATION_MS)
         return SG_EINVAL;
     j->path = (char *)path;
     j->start_wall_ms = start;
@@ -495,145 +674,199 @@ static int s_parse_job(s_sim_t *sim, json_t *o, s_job_t *j, long *ci)
     return SG_OK;
 }
 
-static int s_load_job(s_sim_t *sim, json_t *o, const char *file, int64_t mono, int64_t wall)
+/* Takes a job entry: a new job, or the new entry of a known one (same
+ * collection). A collection has at most one job in flight. */
+static int s_load_job(s_sim_t *sim, json_t *o, const s_where_t *at, int64_t mono, int64_t wall)
 {
     s_job_t j = {0};
     long ci;
     if (s_parse_job(sim, o, &j, &ci) != SG_OK) {
-        sg_error(S_LOG, "state file %s is corrupt: bad job entry", file);
+        s_corrupt(at, "bad job entry");
         return SG_EINVAL;
     }
     if (ci < 0) {
         sg_warn(S_LOG, "state file %s: job %s belongs to a collection no longer configured; ignored",
-                file, j.path);
+                at->file, j.path);
         return SG_OK;
     }
-    if (!j.settled && sim->colls[ci].active != S_NO_JOB) {
-        sg_error(S_LOG, "state file %s is corrupt: two jobs in flight on %s", file,
-                 s_coll_name(sim, (size_t)ci));
+    long k = s_find_job_index(sim, j.path);
+    s_coll_t *c = &sim->colls[ci];
+    if (k >= 0 && sim->jobs[k].coll != (size_t)ci) {
+        s_corrupt(at, "job %s moves to collection %s", j.path, s_coll_name(sim, (size_t)ci));
         return SG_EINVAL;
     }
-    if (s_jobs_reserve(sim) != SG_OK || !(j.path = strdup(j.path)))
-        return SG_ENOMEM;
+    if (!j.settled && c->active != S_NO_JOB && (k < 0 || c->active != (size_t)k)) {
+        s_corrupt(at, "two jobs in flight on %s", s_coll_name(sim, (size_t)ci));
+        return SG_EINVAL;
+    }
     j.coll = (size_t)ci;
     j.start_mono_ms = mono - (wall - j.start_wall_ms);
+    if (k >= 0) {
+        j.path = sim->jobs[k].path;
+        sim->jobs[k] = j;
+    } else {
+        if (s_jobs_reserve(sim) != SG_OK || !(j.path = strdup(j.path)))
+            return SG_ENOMEM;
+        k = (long)s_jobs_push(sim, &j);
+    }
     if (!j.settled)
-        sim->colls[ci].active = sim->n_jobs;
-    sim->jobs[sim->n_jobs++] = j;
+        c->active = (size_t)k;
+    else if (c->active == (size_t)k)
+        c->active = S_NO_JOB;
     return SG_OK;
 }
 
-static void s_load_fault_uses(s_sim_t *sim, json_t *uses, const char *file)
+static void s_load_fault_uses(s_sim_t *sim, json_t *uses, const s_where_t *at)
 {
     size_t n = sim->cfg->provider.sim.n_faults;
     if (!json_is_array(uses) || json_array_size(uses) != n) {
-        sg_warn(S_LOG, "state file %s: fault counters do not match the config; reset", file);
+        sg_warn(S_LOG, "state file %s: fault counters do not match the config; ignored", at->file);
         return;
     }
     for (size_t i = 0; i < n; i++)
         sim->fault_uses[i] = s_count_value(json_array_get(uses, i));
 }
 
-static int s_from_json(s_sim_t *sim, json_t *root, const char *file)
+/* Takes the entries of a snapshot or a change: collections, then jobs
+ * (arrays or NULL), then fault counters (NULL: unchanged). */
+static int s_load_entries(s_sim_t *sim, json_t *colls, json_t *jobs, json_t *uses,
+                          const s_where_t *at)
 {
-    int version, rc;
-    json_int_t seq, epoch = 0;
-    json_t *colls, *jobs, *uses = NULL, *v;
     size_t i;
-    json_error_t jerr;
-    if (json_unpack_ex(root, &jerr, 0, "{s:i, s:I, s?I, s:o, s:o, s?o}", "version", &version,
-                       "next_seq", &seq, "epoch_ms", &epoch, "collections", &colls, "jobs", &jobs,
-                       "fault_uses", &uses) != 0 ||
-        !json_is_array(colls) || !json_is_array(jobs) || seq < 0) {
-        sg_error(S_LOG, "state file %s is corrupt: %s", file,
-                 jerr.text[0] ? jerr.text : "bad top-level entries");
-        return SG_EINVAL;
-    }
-    if (version != S_STATE_VERSION) {
-        sg_error(S_LOG, "state file %s has version %d; this build reads %d", file, version,
-                 S_STATE_VERSION);
-        return SG_EINVAL;
-    }
-    sim->next_seq = (uint64_t)seq;
-    if (epoch > 0)
-        sim->epoch_ms = epoch;
+    json_t *v;
+    int rc;
     json_array_foreach(colls, i, v) {
-        if ((rc = s_load_coll(sim, v, file)) != SG_OK)
+        if ((rc = s_load_coll(sim, v, at)) != SG_OK)
             return rc;
     }
     int64_t mono = sg_clock_mono(sim->clock), wall = sg_clock_wall(sim->clock);
     json_array_foreach(jobs, i, v) {
-        if ((rc = s_load_job(sim, v, file, mono, wall)) != SG_OK)
+        if ((rc = s_load_job(sim, v, at, mono, wall)) != SG_OK)
             return rc;
     }
     if (uses)
-        s_load_fault_uses(sim, uses, file);
+        s_load_fault_uses(sim, uses, at);
     return SG_OK;
 }
 
-/* Takes the state in `root` (a state file's JSON, NULL when it did not
- * parse: `jerr` says why), and releases it. */
-static int s_load_json(s_sim_t *sim, json_t *root, const json_error_t *jerr, const char *file)
+/* next_seq of a snapshot or a change when `v` holds one (0..INT64_MAX). */
+static int s_load_seq(s_sim_t *sim, json_t *v, const s_where_t *at)
 {
-    if (!root) {
-        sg_error(S_LOG, "state file %s is corrupt: %s (line %d, column %d)", file, jerr->text,
-                 jerr->line, jerr->column);
+    if (!v)
+        return SG_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        s_corrupt(at, "bad next_seq");
         return SG_EINVAL;
     }
-    int rc = s_from_json(sim, root, file);
+    sim->next_seq = (uint64_t)json_integer_value(v);
+    return SG_OK;
+}
+
+static int s_from_json(s_sim_t *sim, json_t *root, const s_where_t *at)
+{
+    int version;
+    json_int_t epoch = 0;
+    json_t *colls, *jobs, *seq, *uses = NULL;
+    json_error_t jerr;
+    if (json_unpack_ex(root, &jerr, 0, "{s:i, s:o, s?I, s:o, s:o, s?o}", "version", &version,
+                       "next_seq", &seq, "epoch_ms", &epoch, "collections", &colls, "jobs", &jobs,
+                       "fault_uses", &uses) != 0 ||
+        !json_is_array(colls) || !json_is_array(jobs)) {
+        s_corrupt(at, "%s", jerr.text[0] ? jerr.text : "bad top-level entries");
+        return SG_EINVAL;
+    }
+    if (version != S_STATE_VERSION) {
+        sg_error(S_LOG, "state file %s has version %d; this build reads %d", at->file, version,
+                 S_STATE_VERSION);
+        return SG_EINVAL;
+    }
+    if (s_load_seq(sim, seq, at) != SG_OK)
+        return SG_EINVAL;
+    if (epoch > 0)
+        sim->epoch_ms = epoch;
+    return s_load_entries(sim, colls, jobs, uses, at);
+}
+
+/* Takes one change line (`len` bytes without its newline). */
+static int s_load_change(s_sim_t *sim, const char *text, size_t len, const s_where_t *at)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, 0, &jerr), *colls = NULL, *jobs = NULL, *seq = NULL,
+           *uses = NULL;
+    if (!root) {
+        s_corrupt(at, "%s (column %d)", jerr.text, jerr.column);
+        return SG_EINVAL;
+    }
+    int rc = SG_EINVAL;
+    if (json_unpack_ex(root, &jerr, 0, "{s?o, s?o, s?o, s?o}", "collections", &colls, "jobs",
+                       &jobs, "next_seq", &seq, "fault_uses", &uses) != 0 ||
+        (colls && !json_is_array(colls)) || (jobs && !json_is_array(jobs)))
+        s_corrupt(at, "not a change: %s", jerr.text[0] ? jerr.text : "entries not in arrays");
+    else if (s_load_seq(sim, seq, at) == SG_OK)
+        rc = s_load_entries(sim, colls, jobs, uses, at);
     json_decref(root);
-    if (rc == SG_OK)
-        sg_info(S_LOG, "state loaded from %s (%zu jobs)", file, sim->n_jobs);
     return rc;
 }
 
-/* Loads the state file if it exists. A missing file is a fresh start. */
-static int s_load(s_sim_t *sim)
+/* Takes the complete change lines of `text`, the first being line
+ * `first_line`. `strict`: the first bad line is an error; else it is logged
+ * and skipped. A last line without its newline is ignored (a change cut
+ * short by a crash). *used gets the bytes taken. */
+static int s_load_changes(s_sim_t *sim, const char *text, size_t len, s_where_t at, bool strict,
+                          size_t *used)
 {
-    const char *path = sim->cfg->provider.sim.state_file;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        char buf[128];
-        if (errno == ENOENT) {
-            sg_info(S_LOG, "state file %s does not exist yet; starting fresh", path);
-            return SG_OK;
+    size_t pos = 0;
+    for (; pos < len; at.line++) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        if (!nl) {
+            sg_warn(S_LOG, "state file %s line %zu is incomplete (a change cut short); ignored",
+                    at.file, at.line);
+            break;
         }
-        sg_error(S_LOG, "cannot read state file %s: %s", path,
-                 s_errno_text(errno, buf, sizeof buf));
-        return SG_EIO;
+        size_t n = (size_t)(nl - (text + pos));
+        int rc = n ? s_load_change(sim, text + pos, n, &at) : SG_OK;
+        if (rc != SG_OK && strict)
+            return rc;
+        pos += n + 1;
     }
+    *used = pos;
+    return SG_OK;
+}
+
+/* Takes a state file's text: the snapshot, then its change lines. *used
+ * gets the bytes taken (a last line without its newline is not). */
+static int s_load_text(s_sim_t *sim, const char *text, size_t len, const char *file,
+                       size_t *used)
+{
+    s_where_t at = {.file = file};
     json_error_t jerr;
-    json_t *root = json_loadf(fp, 0, &jerr);
-    fclose(fp);
-    return s_load_json(sim, root, &jerr, path);
-}
-
-/* ---- state rules -------------------------------------------------------------- */
-
-/* Applies the end of the collection's job in flight if it has ended. Called
- * with the mutex held. */
-/* ---- one state file, several processes ------------------------------------------
- *
- * Two siteguard instances (a leader and its standby) may share one state
- * file, standing in for the one Hyper-V cluster. Every operation holds an
- * exclusive lock on "<state_file>.lock" (flock) with the mutex; the lock
- * file holds a generation, bumped by every save, and an operation that finds
- * another generation than its own last one loads the state file again first. */
-
-static uint64_t s_gen_read(int fd)
-{
-    char buf[32] = {0};
-    if (lseek(fd, 0, SEEK_SET) != 0 || read(fd, buf, sizeof buf - 1) < 0)
-        return 0;
-    return strtoull(buf, NULL, 10);
-}
-
-static void s_gen_write(int fd, uint64_t gen)
-{
-    char buf[32];
-    int n = snprintf(buf, sizeof buf, "%020llu\n", (unsigned long long)gen);
-    if (lseek(fd, 0, SEEK_SET) != 0 || write(fd, buf, (size_t)n) != n)
-        sg_warn(S_LOG, "cannot write the generation of the state file's lock");
+    json_t *root = json_loadb(text, len, JSON_DISABLE_EOF_CHECK, &jerr);
+    if (!root) {
+        sg_error(S_LOG, "state file %s is corrupt: %s (line %d, column %d)", file, jerr.text,
+                 jerr.line, jerr.column);
+        return SG_EINVAL;
+    }
+    int rc = s_from_json(sim, root, &at);
+    json_decref(root);
+    size_t pos = (size_t)jerr.position, changes = 0;
+    at.line = 1;
+    for (size_t i = 0; i < pos; i++)
+        at.line += text[i] == '\n';
+    while (pos < len && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r'))
+        pos++;
+    if (rc == SG_OK && pos < len && text[pos] != '\n') {
+        s_corrupt(&at, "text after the snapshot");
+        rc = SG_EINVAL;
+    }
+    if (rc == SG_OK && pos < len) {
+        at.line++;
+        rc = s_load_changes(sim, text + pos + 1, len - pos - 1, at, true, &changes);
+        pos += 1 + changes;
+    }
+    *used = pos;
+    if (rc == SG_OK)
+        sg_info(S_LOG, "state loaded from %s (%zu jobs)", file, sim->n_jobs);
+    return rc;
 }
 
 /* Forgets the state in memory, before it is loaded again. */
@@ -642,66 +875,86 @@ static void s_forget(s_sim_t *sim)
     for (size_t i = 0; i < sim->n_jobs; i++)
         free(sim->jobs[i].path);
     sim->n_jobs = 0;
+    s_index_clear(&sim->job_index);
     for (size_t i = 0; i < sim->cfg->n_collections; i++)
         sim->colls[i] = (s_coll_t){.state = SG_COLL_REPLICATING, .active = S_NO_JOB};
     size_t n_faults = sim->cfg->provider.sim.n_faults;
     memset(sim->fault_uses, 0, (n_faults ? n_faults : 1) * sizeof *sim->fault_uses);
+    sim->dirty = (s_dirty_t){0};
 }
 
-/* Loads the state another process saved. */
-static void s_reload(s_sim_t *sim)
+/* ---- one state file, several processes ------------------------------------------
+ *
+ * Two siteguard instances (a leader and its standby) may share one state
+ * file, standing in for the one Hyper-V cluster. Every operation holds the
+ * mutex and the state file's lock (provider/simfile.h), which first brings
+ * memory up to date: the lines the other process appended, or the whole
+ * file after it wrote a snapshot. */
+
+/* The state file's reader: the whole file. */
+static int s_file_load(void *user, const char *text, size_t len, size_t *used)
 {
-    const char *path = sim->cfg->provider.sim.state_file;
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
+    s_sim_t *sim = user;
     s_forget(sim);
-    if (!root || s_from_json(sim, root, path) != SG_OK)
-        sg_error(S_LOG, "cannot load state file %s again: %s", path, root ? "corrupt" : jerr.text);
-    json_decref(root);
+    return s_load_text(sim, text, len, sim->cfg->provider.sim.state_file, used);
 }
 
-/* The mutex, and with a state file the file lock and the latest state. */
-static void s_lock(s_sim_t *sim)
+/* The state file's reader: lines another process appended. */
+static void s_file_apply(void *user, const char *lines, size_t len, size_t first_line)
+{
+    s_sim_t *sim = user;
+    size_t used;
+    s_where_t at = {.file = sim->cfg->provider.sim.state_file, .line = first_line};
+    s_load_changes(sim, lines, len, at, false, &used); /* bad lines are logged and skipped */
+}
+
+static const sg_simfile_reader_t s_reader = {.load = s_file_load, .apply = s_file_apply};
+
+/* The mutex, and with a state file its lock and the latest state. Returns
+ * 0, or the lock's error (logged): memory may then be stale, and nothing
+ * can be written until a later lock succeeds. */
+static int s_lock(s_sim_t *sim)
 {
     pthread_mutex_lock(&sim->mu);
-    if (sim->lock_fd < 0)
-        return;
-    while (flock(sim->lock_fd, LOCK_EX) != 0 && errno == EINTR)
-        ;
-    uint64_t gen = s_gen_read(sim->lock_fd);
-    if (gen != sim->seen_gen) {
-        s_reload(sim);
-        sim->seen_gen = gen;
-    }
+    return sim->file ? sg_simfile_lock(sim->file) : SG_OK;
 }
 
-static void s_unlock(s_sim_t *sim)
+/* Writes what the operation changed (a failure is logged and the next write
+ * is a snapshot), releases the lock and the mutex. Returns the ticket of
+ * the last line written under this lock, for sg_simfile_sync (0: none). */
+static uint64_t s_unlock(s_sim_t *sim)
 {
-    if (sim->lock_fd >= 0)
-        flock(sim->lock_fd, LOCK_UN);
+    uint64_t ticket = 0;
+    if (sim->file) {
+        (void)s_commit(sim, &ticket); /* logged; the next write is a snapshot */
+        ticket = sim->ticket;
+        sim->ticket = 0;
+        sg_simfile_unlock(sim->file);
+    }
     pthread_mutex_unlock(&sim->mu);
+    return ticket;
 }
 
-/* Opens the lock file, then loads and saves the state under it. */
-static int s_open_shared(s_sim_t *sim)
+/* Opens the state file and loads it, then writes it anew as a snapshot. */
+static int s_open_file(s_sim_t *sim)
 {
-    char *path = sg_strdupf("%s.lock", sim->cfg->provider.sim.state_file);
-    sim->lock_fd = path ? open(path, O_RDWR | O_CREAT, 0600) : -1;
-    if (sim->lock_fd < 0) {
-        sg_error(S_LOG, "cannot open the lock file %s", path ? path : "(out of memory)");
-        free(path);
+    uint64_t ticket;
+    sim->file = sg_simfile_open(sim->cfg->provider.sim.state_file, &s_reader, sim);
+    if (!sim->file)
         return SG_EIO;
+    int rc = sg_simfile_lock(sim->file);
+    if (rc == SG_OK) {
+        sim->dirty.whole = true;
+        rc = s_commit(sim, &ticket);
     }
-    free(path);
-    while (flock(sim->lock_fd, LOCK_EX) != 0 && errno == EINTR)
-        ;
-    sim->seen_gen = s_gen_read(sim->lock_fd);
-    int rc = s_load(sim);
-    rc = rc ? rc : s_save(sim);
-    flock(sim->lock_fd, LOCK_UN);
+    sg_simfile_unlock(sim->file);
     return rc;
 }
 
+/* ---- state rules -------------------------------------------------------------- */
+
+/* Applies the end of the collection's job in flight if it has ended. Called
+ * with the mutex held. */
 static void s_settle(s_sim_t *sim, size_t ci, int64_t now_mono)
 {
     s_coll_t *c = &sim->colls[ci];
@@ -710,6 +963,8 @@ static void s_settle(s_sim_t *sim, size_t ci, int64_t now_mono)
     s_job_t *j = &sim->jobs[c->active];
     if (!s_job_ended(j, now_mono))
         return;
+    s_touch_coll(sim, ci);
+    s_touch_job(sim, c->active);
     j->settled = true;
     c->active = S_NO_JOB;
     if (j->outcome == S_OUT_EXCEPTION) {
@@ -722,7 +977,6 @@ static void s_settle(s_sim_t *sim, size_t ci, int64_t now_mono)
         sg_info(S_LOG, "%s on %s completed; collection %s", sg_method_name(j->method),
                 s_coll_name(sim, ci), sg_coll_state_text(c->state));
     }
-    s_save(sim); /* a failure is logged; memory stays right and the next save retries */
 }
 
 /* The first fault that matches the call and has calls left, or -1. */
@@ -744,8 +998,9 @@ static long s_match_fault(const s_sim_t *sim, size_t ci, sg_method_t m)
     return -1;
 }
 
-/* Starts the job of an allowed call; on success result holds 4096 and the
- * paths. On failure nothing has changed. */
+/* Starts the job of an allowed call and writes it (with what the call
+ * changed before); on success result holds 4096 and the paths. On failure
+ * the job has not started. */
 static int s_start_job(s_sim_t *sim, size_t ci, sg_method_t m, long fault, sg_call_result_t *r)
 {
     const sg_sim_fault_cfg_t *f = fault >= 0 ? &sim->cfg->provider.sim.faults[fault] : NULL;
@@ -767,14 +1022,19 @@ static int s_start_job(s_sim_t *sim, size_t ci, sg_method_t m, long fault, sg_ca
         goto fail;
     if (!(r->job_path = strdup(j.path)))
         goto fail;
-    sim->jobs[sim->n_jobs++] = j;
+    sim->jobs[sim->n_jobs++] = j; /* indexed once written */
     c->active = sim->n_jobs - 1;
     if (s_rules[m].during != SG_COLL_UNKNOWN)
         c->state = s_rules[m].during;
     if (f)
         sim->fault_uses[fault]++;
     c->accepted[m]++;
-    if (s_save(sim) != SG_OK) { /* undo: the call was not made */
+    s_touch_coll(sim, ci);
+    s_touch_job(sim, c->active);
+    sim->dirty.seq = true;
+    sim->dirty.faults |= f != NULL;
+    uint64_t ticket;
+    if (s_commit(sim, &ticket) != SG_OK) { /* undo: the call was not made */
         sim->n_jobs--;
         c->active = S_NO_JOB;
         c->state = j.from;
@@ -784,6 +1044,7 @@ static int s_start_job(s_sim_t *sim, size_t ci, sg_method_t m, long fault, sg_ca
         rc = SG_EIO;
         goto fail;
     }
+    s_index_put(&sim->job_index, sim, s_job_key, sim->n_jobs - 1);
     r->return_value = SG_RC_JOB_STARTED;
     sg_info(S_LOG, "%s on %s: job started%s", sg_method_name(m), s_coll_name(sim, ci),
             !f ? "" : f->hang ? " (fault: it will hang)" : " (fault: it will end in Exception)");
@@ -802,14 +1063,15 @@ static int s_apply(s_sim_t *sim, size_t ci, sg_method_t m, sg_call_result_t *r)
 {
     s_settle(sim, ci, sg_clock_mono(sim->clock));
     sim->colls[ci].calls[m]++;
+    s_touch_coll(sim, ci);
     long fault = s_match_fault(sim, ci, m);
     const sg_sim_fault_cfg_t *f = fault >= 0 ? &sim->cfg->provider.sim.faults[fault] : NULL;
     if (f && f->return_code) {
         sim->fault_uses[fault]++;
+        sim->dirty.faults = true;
         r->return_value = f->return_code;
         sg_info(S_LOG, "%s on %s: fault returns %u (%s)", sg_method_name(m), s_coll_name(sim, ci),
                 (unsigned)f->return_code, sg_rc_text(f->return_code));
-        s_save(sim); /* the counter is advisory; a failed save is logged */
         return SG_OK;
     }
     const s_coll_t *c = &sim->colls[ci];
@@ -818,7 +1080,6 @@ static int s_apply(s_sim_t *sim, size_t ci, sg_method_t m, sg_call_result_t *r)
         sg_info(S_LOG, "%s on %s refused: collection %s%s", sg_method_name(m),
                 s_coll_name(sim, ci), sg_coll_state_text(c->state),
                 c->active != S_NO_JOB ? " with a job in flight" : "");
-        s_save(sim); /* the counter is advisory; a failed save is logged */
         return SG_OK;
     }
     return s_start_job(sim, ci, m, fault, r);
@@ -836,23 +1097,35 @@ static int s_call(sg_provider_t *p, sg_method_t m, const char *coll_path, const 
     if (m < 0 || m >= SG_METHOD_COUNT)
         return SG_EINVAL;
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
-    int rc = SG_OK;
-    s_lock(sim);
+    int rc = s_lock(sim); /* failed: the cluster's state is unknown, no call is made */
     long ci = s_find_coll(sim, coll_path);
-    if (ci >= 0 && rp && !s_rp_known(s_coll_name(sim, (size_t)ci), rp)) {
-        sim->colls[ci].calls[m]++;
-        s_save(sim);
-    }
-    if (ci < 0 || (rp && !s_rp_known(s_coll_name(sim, (size_t)ci), rp))) {
+    bool rp_known = ci >= 0 && (!rp || s_rp_known(s_coll_name(sim, (size_t)ci), rp));
+    if (rc == SG_OK && !rp_known) {
+        if (ci >= 0) {
+            sim->colls[ci].calls[m]++;
+            s_touch_coll(sim, (size_t)ci);
+        }
         r->return_value = SG_RC_INVALID_PARAMETER;
         sg_info(S_LOG, "%s refused: unknown %s %s", sg_method_name(m),
                 ci < 0 ? "collection" : "recovery point",
                 ci < 0 ? (coll_path ? coll_path : "(null)") : rp);
-    } else {
+    } else if (rc == SG_OK) {
         rc = s_apply(sim, (size_t)ci, m, r);
     }
-    s_unlock(sim);
+    uint64_t ticket = s_unlock(sim);
+    if (rc == SG_OK && sim->file && (rc = sg_simfile_sync(sim->file, ticket)) != SG_OK)
+        sg_call_result_fini(r); /* made, but not durably: its outcome is unknown */
     return rc;
+}
+
+/* The mutex and the file lock for an operation that only reads (settling an
+ * ended job aside, which is written without waiting: it follows from the
+ * job's start and the clock). A failed lock (logged) leaves memory as it
+ * was, and that is served. */
+static void s_lock_to_read(s_sim_t *sim)
+{
+    if (s_lock(sim) != SG_OK)
+        sg_debug(S_LOG, "serving the state in memory");
 }
 
 static int s_get_job(sg_provider_t *p, const char *job_path, sg_job_status_t *out)
@@ -860,7 +1133,7 @@ static int s_get_job(sg_provider_t *p, const char *job_path, sg_job_status_t *ou
     s_sim_t *sim = (s_sim_t *)p;
     int rc = SG_OK;
     memset(out, 0, sizeof *out);
-    s_lock(sim);
+    s_lock_to_read(sim);
     s_job_t *j = job_path ? s_find_job(sim, job_path) : NULL;
     if (!j) {
         rc = SG_ENOTFOUND;
@@ -885,7 +1158,7 @@ static int s_get_state(sg_provider_t *p, const char *coll_path, sg_coll_state_t 
 {
     s_sim_t *sim = (s_sim_t *)p;
     int rc = SG_OK;
-    s_lock(sim);
+    s_lock_to_read(sim);
     long ci = s_find_coll(sim, coll_path);
     if (ci < 0) {
         rc = SG_ENOTFOUND;
@@ -933,7 +1206,7 @@ static int s_find_failover_job(sg_provider_t *p, const char *coll_path, int64_t 
     int rc = SG_ENOTFOUND;
     *job_path = NULL;
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
-    s_lock(sim);
+    s_lock_to_read(sim);
     long ci = s_find_coll(sim, coll_path);
     const s_job_t *best = NULL;
     if (ci >= 0) {
@@ -960,7 +1233,7 @@ int sg_sim_counts(sg_provider_t *p, const char *collection_path, sg_method_t met
     s_sim_t *sim = (s_sim_t *)p;
     if (method < 0 || method >= SG_METHOD_COUNT)
         return SG_EINVAL;
-    s_lock(sim);
+    s_lock_to_read(sim);
     long ci = s_find_coll(sim, collection_path);
     if (ci >= 0) {
         *calls = sim->colls[ci].calls[method];
@@ -975,10 +1248,11 @@ static void s_free(s_sim_t *sim)
     for (size_t i = 0; i < sim->n_jobs; i++)
         free(sim->jobs[i].path);
     free(sim->jobs);
+    free(sim->job_index.slots);
+    free(sim->coll_index.slots);
     free(sim->colls);
     free(sim->fault_uses);
-    if (sim->lock_fd >= 0)
-        close(sim->lock_fd);
+    sg_simfile_close(&sim->file);
     free(sim);
 }
 
@@ -1007,7 +1281,6 @@ static s_sim_t *s_new(const sg_config_t *cfg, const sg_clock_t *clock)
     if (!sim)
         goto fail_oom;
     sim->base.ops = &s_ops;
-    sim->lock_fd = -1;
     sim->cfg = cfg;
     sim->clock = clock;
     sim->next_seq = 1;
@@ -1015,7 +1288,7 @@ static s_sim_t *s_new(const sg_config_t *cfg, const sg_clock_t *clock)
     sim->epoch_ms = sg_clock_wall(clock);
     sim->colls = calloc(n_colls ? n_colls : 1, sizeof *sim->colls);
     sim->fault_uses = calloc(n_faults ? n_faults : 1, sizeof *sim->fault_uses);
-    if (!sim->colls || !sim->fault_uses)
+    if (!sim->colls || !sim->fault_uses || s_index_colls(sim) != SG_OK)
         goto fail_oom;
     for (size_t i = 0; i < n_colls; i++)
         sim->colls[i] = (s_coll_t){.state = SG_COLL_REPLICATING, .active = S_NO_JOB};
@@ -1044,7 +1317,7 @@ static sg_provider_t *s_ready(s_sim_t *sim)
 sg_provider_t *sg_sim_new(const sg_config_t *cfg, const sg_clock_t *clock)
 {
     s_sim_t *sim = s_new(cfg, clock);
-    if (sim && cfg->provider.sim.state_file && s_open_shared(sim) != SG_OK) {
+    if (sim && cfg->provider.sim.state_file && s_open_file(sim) != SG_OK) {
         s_free(sim);
         return NULL;
     }
@@ -1059,10 +1332,22 @@ sg_provider_t *sg_sim_new_from_text(const sg_config_t *cfg, const sg_clock_t *cl
     s_sim_t *sim = s_new(cfg, clock);
     if (!sim)
         return NULL;
-    json_error_t jerr;
-    if (s_load_json(sim, json_loadb(text, len, 0, &jerr), &jerr, name) != SG_OK) {
+    size_t used;
+    if (s_load_text(sim, text, len, name, &used) != SG_OK) {
         s_free(sim);
         return NULL;
     }
     return s_ready(sim);
+}
+
+int sg_sim_file_stats(sg_provider_t *p, sg_simfile_stats_t *out)
+{
+    s_sim_t *sim = (s_sim_t *)p;
+    memset(out, 0, sizeof *out);
+    if (!sim->file)
+        return SG_ESTATE;
+    pthread_mutex_lock(&sim->mu);
+    sg_simfile_stats(sim->file, out);
+    pthread_mutex_unlock(&sim->mu);
+    return SG_OK;
 }

@@ -6,16 +6,27 @@
  * on the injected clock. Faults from the config: a given return code, a job
  * ending in Exception with an ErrorCode, a job that hangs, latency per call.
  * With a state file, collection states and jobs outlive a crash of the
- * service: the file is rewritten atomically after each change. The state
- * file, its temporary copy and its lock file are created with mode 0600.
+ * service and are shared with other processes that name the same file
+ * (provider/simfile.h): the file is a snapshot of the state followed by one
+ * line appended per change, under a file lock; before each operation the
+ * lines other processes appended are read. When the lines outgrow the
+ * snapshot, a new snapshot replaces the file atomically (temporary file,
+ * fsync, rename). A call returns once its change is durable (fsync, shared
+ * by the calls waiting at the same time); a call whose change could not be
+ * made durable returns SG_EIO, its outcome then unknown as when a real
+ * call's answer is lost. A crash at any moment leaves a file that loads to
+ * the last change written whole. The state file, its temporary copy and its
+ * lock file are private to the user (mode 0600).
  *
- * Thread safe: one mutex guards the state; latency is slept outside it. */
+ * Thread safe: one mutex guards the state; latency is slept and fsync
+ * waited for outside it. */
 #ifndef SG_PROVIDER_SIM_H
 #define SG_PROVIDER_SIM_H
 
 #include "base/clock.h"
 #include "config/config.h"
 #include "provider/provider.h"
+#include "provider/simfile.h"
 
 /* Creates a simulator for cfg->collections with cfg->provider.sim. Borrows
  * `cfg` and `clock`, which must outlive it. Returns NULL on failure (logged),
@@ -23,10 +34,11 @@
 sg_provider_t *sg_sim_new(const sg_config_t *cfg, const sg_clock_t *clock);
 
 /* A simulator as sg_sim_new, whose state is read from `text` (`len` bytes of
- * a state file's contents; `name` stands for the file in the log) and kept
- * in memory only: `cfg` must have no state file. NULL when the text is not a
- * valid state (logged as for a state file), or on failure. For tests and
- * the fuzz target. */
+ * a state file's contents, its change lines included; `name` stands for the
+ * file in the log) and kept in memory only: `cfg` must have no state file.
+ * NULL when the text is not a valid state (logged as for a state file, with
+ * the line and the reason), or on failure. A last line without its newline
+ * is ignored, as a change cut short. For tests and the fuzz target. */
 sg_provider_t *sg_sim_new_from_text(const sg_config_t *cfg, const sg_clock_t *clock,
                                     const char *name, const char *text, size_t len);
 
@@ -35,5 +47,10 @@ sg_provider_t *sg_sim_new_from_text(const sg_config_t *cfg, const sg_clock_t *cl
  * `p` must be a simulator. Returns 0, SG_ENOTFOUND or SG_EINVAL. */
 int sg_sim_counts(sg_provider_t *p, const char *collection_path, sg_method_t method, int *calls,
                   int *accepted);
+
+/* The counters of the simulator's state file (snapshots written, lines
+ * appended, fsyncs ...) into *out. `p` must be a simulator. Returns 0, or
+ * SG_ESTATE (*out zeroed) when it has no state file. */
+int sg_sim_file_stats(sg_provider_t *p, sg_simfile_stats_t *out);
 
 #endif
