@@ -3,6 +3,8 @@
  * A failed, timed-out or blocked failover triggers an incident whose dedup
  * key is "siteguard/<run_id>/<collection>"; its success resolves that key.
  * A lost site triggers "siteguard/site/<site>", its recovery resolves it.
+ * Blocks of a site that the host grouped into one outcome (no collection)
+ * trigger "siteguard/site/<site>/blocked".
  * Other outcomes are not sent (deliver answers OK). A trigger carries
  * payload{summary, source, severity, timestamp, component, group, class,
  * custom_details (the outcome's JSON)}; a resolve only the key. */
@@ -46,11 +48,15 @@ static const char *s_action(sg_outcome_kind_t kind)
     }
 }
 
-/* The incident's key: one per collection and run, one per site. */
+/* The incident's key: one per collection and run, one per site; blocks
+ * grouped into one outcome (no collection: the host's `group`) one per
+ * site. */
 static char *s_dedup_key(const sg_outcome_t *o)
 {
     if (o->kind == SG_OUTCOME_SITE_LOST || o->kind == SG_OUTCOME_SITE_RECOVERED)
         return sg_text_printf("siteguard/site/%s", o->site ? o->site : "-");
+    if (o->kind == SG_OUTCOME_BLOCKED && !o->collection && o->site)
+        return sg_text_printf("siteguard/site/%s/blocked", o->site);
     return sg_text_printf("siteguard/%llu/%s", (unsigned long long)o->run_id,
                           o->collection ? o->collection : "-");
 }

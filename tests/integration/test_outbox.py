@@ -7,7 +7,8 @@ Checked on the receivers' side, by dedup key: the healthy sink gets every
 notice while the other is down; once the outage ends the other gets every
 notice exactly once; and after a SIGKILL in the middle of the storm (the
 failing sink still down) and a restart, nothing is lost and nothing the
-sinks had received is sent to them again."""
+sinks had received is sent to them again. And the outbox's depth, as
+/metrics shows it, is the outbox's own count across a restart."""
 import json
 import os
 import threading
@@ -24,7 +25,7 @@ CONFIG = ("log_level: debug\nplugin_dir: {plugins}\n" + sgtest.bus_yaml("{port}"
           + sgtest.THREE_SITES_YAML
           + sgtest.policy_yaml("200ms", "500ms", recover_after=None, mode="auto")
           + sgtest.sim_provider_yaml("{job_ms}ms", "{dir}", call_latency="5ms", workers=3)
-          + sgtest.journal_yaml("{dir}") + """sinks:
+          + sgtest.journal_yaml("{dir}") + "{metrics}" + """sinks:
   - name: healthy
     plugin: webhook
     retry: {{initial: 100ms, max: 1s, limit: 1000000}}
@@ -136,12 +137,13 @@ class Outbox(unittest.TestCase):
         sgtest.close_all(self.pubs)
         self.pubs = []
 
-    def start(self, job_ms):
+    def start(self, job_ms, metrics_port=None):
         cfg = os.path.join(self.dir, "siteguard.yaml")
         sgtest.write_config(cfg, CONFIG.format(
             plugins=os.path.join(sgtest.BUILD, "plugins"), port=self.port, dir=self.dir,
             job_ms=job_ms, healthy=self.healthy.port, flaky=self.flaky.port,
-            collections=collections_yaml()))
+            collections=collections_yaml(),
+            metrics=sgtest.metrics_yaml(metrics_port) if metrics_port else ""))
         self.incarnation += 1
         self.svc = sgtest.start_service(
             cfg, os.path.join(self.dir, "siteguard-%d.log" % self.incarnation))
@@ -172,6 +174,12 @@ class Outbox(unittest.TestCase):
                             "SELECT o.dedup_key FROM outbox x JOIN outcomes o ON o.seq = x.seq "
                             "WHERE x.sink = ? AND x.state = 1", (sink,))
         return {k for (k,) in rows}
+
+    def pending(self, sink):
+        """How many notices the journal's outbox holds pending for `sink`."""
+        rows = sgtest.query(os.path.join(self.dir, "journal.db"),
+                            "SELECT count(*) FROM outbox WHERE sink = ? AND state = 0", (sink,))
+        return rows[0][0]
 
     def assert_once_each(self, keys, who):
         dups = sorted({k for k in keys if keys.count(k) > 1})
@@ -242,6 +250,44 @@ class Outbox(unittest.TestCase):
                         "notices journaled before the kill reached the failed sink")
         self.assertEqual(set(self.flaky.keys()), set(self.healthy.keys()))
         self.assertEqual(succeeded(self.flaky.accepted()), {"c%02d" % i for i in range(N)})
+
+    def test_outbox_depth_counts_the_notices_a_restart_finds_pending(self):
+        """siteguard_outbox_depth and siteguard_notify_pending are read from
+        the outbox: after a restart during an outage they show the notices
+        that still wait (not 0), and 0 once the receiver is back."""
+        metrics_port = free_port()
+        self.flaky.down = True
+        self.start(job_ms=300, metrics_port=metrics_port)
+        self.drive_until(lambda: len(succeeded(self.healthy.accepted())) == N,
+                         "the healthy sink to hear every collection fail over")
+        self.close_pubs()
+        depth = lambda sink: sgtest.metric(metrics_port, 'siteguard_outbox_depth{sink="%s"}' % sink)
+        sgtest.wait_for(lambda: depth("flaky") == self.pending("flaky") > 0,
+                        what="the depth of the failing sink to match its outbox")
+        self.assertEqual(self.svc.stop(), 0, self.svc.output()[-3000:])
+        self.svc = None
+        left = self.pending("flaky")
+        self.assertGreaterEqual(left, 3 * N)  # decision, job_started, succeeded of each
+
+        self.start(job_ms=300, metrics_port=metrics_port)  # the receiver is still down
+        self.close_pubs()
+        sgtest.wait_for(lambda: depth("flaky") == self.pending("flaky"),
+                        what="the depth after the restart to match the outbox")
+        m = sgtest.metrics(metrics_port)
+        self.assertGreaterEqual(m['siteguard_outbox_depth{sink="flaky"}'], left)
+        self.assertEqual(m["siteguard_notify_pending"],
+                         m['siteguard_outbox_depth{sink="flaky"}']
+                         + m['siteguard_outbox_depth{sink="healthy"}'])
+        self.assertEqual(self.flaky.accepted(), [])
+
+        self.flaky.down = False  # the receiver is back
+        sgtest.wait_for(lambda: depth("flaky") == 0 and self.pending("flaky") == 0,
+                        what="the failing sink's outbox to empty")
+        self.assertEqual(sgtest.metric(metrics_port, "siteguard_notify_pending"), 0)
+        self.assertEqual(self.svc.stop(), 0, self.svc.output()[-3000:])
+        self.svc = None
+        self.assert_once_each(self.flaky.keys(), "the failed sink")
+        self.assertTrue(set(self.healthy.keys()) <= set(self.flaky.keys()))
 
 
 if __name__ == "__main__":

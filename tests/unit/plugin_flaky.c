@@ -9,7 +9,10 @@
  * line to that file; `hold_file` (string, optional): while that file exists
  * a delivery is held (a slow receiver): it creates `<hold_file>.held` (the
  * notice is in hand), then waits until the file is gone, at most 30 s,
- * before it answers as above.
+ * before it answers as above; `hold_after` (int, default 0): the first that
+ * many deliveries are not held; `retry_at`, `fatal_at` (int, default 0:
+ * never): the delivery of that number (1 for the first call) answers RETRY,
+ * or FATAL, once.
  * Built a second time with SG_TEST_PLUGIN_ABI=7 to stand for a plugin of
  * another ABI version. */
 #include "siteguard/plugin.h"
@@ -32,6 +35,8 @@
 typedef struct {
     long retry_first;
     int fatal;
+    long hold_after, retry_at, fatal_at;
+    long calls; /* deliver calls so far */
     long deliveries;
     char *down_file;
     char *record;
@@ -46,7 +51,17 @@ static const sg_plugin_config_key_t s_keys[] = {
     {"down_file", SG_CFG_STRING, NULL, 0, 0, "RETRY while this file exists"},
     {"record", SG_CFG_STRING, NULL, 0, 0, "append each delivered outcome's JSON here"},
     {"hold_file", SG_CFG_STRING, NULL, 0, 0, "hold each delivery while this file exists"},
+    {"hold_after", SG_CFG_INT, "0", 0, 0, "deliveries never held, from the first"},
+    {"retry_at", SG_CFG_INT, "0", 0, 0, "the call (1: the first) that answers RETRY"},
+    {"fatal_at", SG_CFG_INT, "0", 0, 0, "the call (1: the first) that answers FATAL"},
 };
+
+/* An int option, 0 when not given. */
+static long s_int(const sg_plugin_option_t *options, size_t n, const char *key)
+{
+    const char *v = sg_plugin_option(options, n, key);
+    return v ? strtol(v, NULL, 10) : 0;
+}
 
 static char *s_dup(const char *s)
 {
@@ -103,6 +118,9 @@ static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *option
     f->down_file = s_dup(sg_plugin_option(options, n_options, "down_file"));
     f->record = s_dup(sg_plugin_option(options, n_options, "record"));
     f->hold_file = s_dup(sg_plugin_option(options, n_options, "hold_file"));
+    f->hold_after = s_int(options, n_options, "hold_after");
+    f->retry_at = s_int(options, n_options, "retry_at");
+    f->fatal_at = s_int(options, n_options, "fatal_at");
     host->log(host, SG_PLUGIN_LOG_DEBUG, "retry_first %ld, fatal %d", f->retry_first, f->fatal);
     *ctx = f;
     return 0;
@@ -111,9 +129,13 @@ static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *option
 static sg_deliver_result_t s_deliver(void *ctx, const sg_outcome_t *outcome)
 {
     s_flaky_t *f = ctx;
-    s_hold(f->hold_file);
-    if (f->fatal)
+    long call = ++f->calls;
+    if (call > f->hold_after)
+        s_hold(f->hold_file);
+    if (f->fatal || call == f->fatal_at)
         return SG_DELIVER_FATAL;
+    if (call == f->retry_at)
+        return SG_DELIVER_RETRY;
     if (f->down_file && s_exists(f->down_file))
         return SG_DELIVER_RETRY;
     if (f->deliveries++ < f->retry_first)

@@ -222,4 +222,91 @@ static inline const char *pn_http_header(const pn_http_t *h, const char *name, c
     return out;
 }
 
+/* --- several HTTP requests ---------------------------------------------------------- */
+
+enum { PN_MANY_MAX = 64 };
+
+/* A server that answers each request with `status` (and Connection: close)
+ * and keeps the bodies, one connection at a time, until a GET of /stop
+ * (pn_http_many_finish) or no connection for PN_WAIT_MS. */
+typedef struct {
+    pn_server_t srv;
+    int status;
+    char *bodies[PN_MANY_MAX]; /* owned; the first PN_MANY_MAX */
+    size_t n;                  /* requests answered, the stop excepted */
+    pthread_t thread;
+} pn_http_many_t;
+
+/* Takes one request on the connection `c` and answers it; 1 when it was the
+ * stop. */
+static inline int pn_http_many_one(pn_http_many_t *h, pn_sock_t c, char *req)
+{
+    pn_read(c, req, PN_MAX, pn_http_whole);
+    int stop = strncmp(req, "GET /stop ", 10) == 0;
+    const char *end = strstr(req, "\r\n\r\n");
+    if (!stop && end) {
+        if (h->n < PN_MANY_MAX)
+            h->bodies[h->n] = strdup(end + 4);
+        h->n++;
+    }
+    char answer[128];
+    int len = snprintf(answer, sizeof answer,
+                       "HTTP/1.1 %d Test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                       stop ? 200 : h->status);
+    send(c, answer, len, 0);
+    return stop;
+}
+
+static inline void *pn_http_many_main(void *arg)
+{
+    pn_http_many_t *h = arg;
+    char *req = malloc(PN_MAX);
+    for (int stop = 0; req && !stop && pn_readable(h->srv.fd);) {
+        pn_sock_t c = accept(h->srv.fd, NULL, NULL);
+        if (c == PN_NO_SOCK)
+            break;
+        stop = pn_http_many_one(h, c, req);
+        pn_close_sock(c);
+    }
+    free(req);
+    return NULL;
+}
+
+static inline void pn_http_many_start(pn_http_many_t *h, int status)
+{
+    memset(h, 0, sizeof *h);
+    h->srv = pn_listen(SOCK_STREAM);
+    h->status = status;
+    assert_int_equal(pthread_create(&h->thread, NULL, pn_http_many_main, h), 0);
+}
+
+/* Asks the server to stop, waits for it and closes it; the bodies stay
+ * until pn_http_many_free. */
+static inline void pn_http_many_finish(pn_http_many_t *h)
+{
+    pn_sock_t c = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c != PN_NO_SOCK);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((unsigned short)h->srv.port);
+    assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof a), 0);
+    static const char stop[] = "GET /stop HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    send(c, stop, (int)sizeof stop - 1, 0);
+    char answer[256];
+    pn_read(c, answer, sizeof answer, NULL);
+    pn_close_sock(c);
+    pthread_join(h->thread, NULL);
+    pn_stop(&h->srv);
+}
+
+static inline void pn_http_many_free(pn_http_many_t *h)
+{
+    for (size_t i = 0; i < PN_MANY_MAX; i++) {
+        free(h->bodies[i]);
+        h->bodies[i] = NULL;
+    }
+}
+
 #endif

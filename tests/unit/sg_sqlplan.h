@@ -98,4 +98,27 @@ static inline size_t sg_sqlplan_expect_no_scan(const sg_sqlplan_t *t, const char
     return planned;
 }
 
+/* Whether the plan of the caught statement whose text holds `sql_part`
+ * names `index` (false when no statement holds it). */
+static inline bool sg_sqlplan_uses(const sg_sqlplan_t *t, const char *sql_part,
+                                   const char *index)
+{
+    bool uses = false;
+    for (size_t i = 0; i < t->n && !uses; i++) {
+        if (!strstr(t->sql[i], sql_part))
+            continue;
+        char *eqp = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", t->sql[i]);
+        sqlite3_stmt *st = NULL;
+        assert_non_null(eqp);
+        assert_int_equal(sqlite3_prepare_v2(t->db, eqp, -1, &st, NULL), SQLITE_OK);
+        sqlite3_free(eqp);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *detail = (const char *)sqlite3_column_text(st, 3);
+            uses = uses || (detail && strstr(detail, index));
+        }
+        sqlite3_finalize(st);
+    }
+    return uses;
+}
+
 #endif

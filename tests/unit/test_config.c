@@ -1472,6 +1472,31 @@ static void test_sink_routes_grouping_fallback_and_retries_are_read_with_default
     s_done(&r);
 }
 
+static void test_chat_and_paging_sinks_group_by_default_and_group_0_turns_it_off(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *plugin;
+        const char *group; /* the line that sets it, or "" */
+        int64_t want_ms;
+    } cases[] = {
+        {"slack", "", SG_SINK_GROUP_DEFAULT_MS},     {"teams", "", SG_SINK_GROUP_DEFAULT_MS},
+        {"pagerduty", "", SG_SINK_GROUP_DEFAULT_MS}, {"slack", "    group: 0\n", 0},
+        {"teams", "    group: 1m\n", 60000},        {"webhook", "", 0},
+        {"jsonl", "", 0},
+    };
+    assert_int_equal(SG_SINK_GROUP_DEFAULT_MS, 10000);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, BASE "sinks:\n  - name: s\n    plugin: %s\n%s",
+                 cases[i].plugin, cases[i].group);
+        s_result_t r;
+        const sg_config_t *c = s_load_ok(text, &r);
+        assert_int_equal(c->sinks[0].group_ms, cases[i].want_ms);
+        s_done(&r);
+    }
+}
+
 static void test_sink_route_errors_are_reported_where_they_stand(void **state)
 {
     (void)state;
@@ -1695,6 +1720,7 @@ int main(void)
         cmocka_unit_test(test_example_config_loads_without_errors),
         cmocka_unit_test(test_demo_config_loads_as_described),
         cmocka_unit_test(test_sink_routes_grouping_fallback_and_retries_are_read_with_defaults),
+        cmocka_unit_test(test_chat_and_paging_sinks_group_by_default_and_group_0_turns_it_off),
         cmocka_unit_test(test_sink_route_errors_are_reported_where_they_stand),
         cmocka_unit_test(test_drills_are_read_with_schedule_zone_scope_and_objectives),
         cmocka_unit_test(test_drill_errors_are_reported_where_they_stand),

@@ -368,6 +368,28 @@ static void test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log(void **s
     sg_journal_close(&j);
 }
 
+static void test_outbox_reads_a_batch_of_outcomes_and_none_for_a_seq_not_logged(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = s_open(fx);
+    assert_int_equal(sg_journal_outbox_init(j, true), SG_OK);
+    uint64_t seqs[3] = {s_log(j, 1), 0, s_log(j, 2)};
+    seqs[1] = seqs[2] + 100; /* not in the log */
+    char *jsons[3] = {(char *)"unset", (char *)"unset", (char *)"unset"};
+    assert_int_equal(sg_journal_outbox_jsons(j, seqs, 3, jsons), SG_OK);
+    assert_non_null(strstr(jsons[0], "\"run_id\":1"));
+    assert_null(jsons[1]);
+    assert_non_null(strstr(jsons[2], "\"run_id\":2"));
+    char *one = NULL;
+    assert_int_equal(sg_journal_outbox_json(j, seqs[2], &one), SG_OK);
+    assert_string_equal(jsons[2], one); /* the same text as one at a time */
+    free(one);
+    free(jsons[0]);
+    free(jsons[2]);
+    assert_int_equal(sg_journal_outbox_jsons(j, seqs, 0, jsons), SG_OK); /* an empty batch */
+    sg_journal_close(&j);
+}
+
 static void test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback(void **state)
 {
     fx_t *fx = *state;
@@ -459,11 +481,17 @@ static void test_a_start_reads_the_journal_through_indexes_only(void **state)
     sg_journal_logged_t *logged = NULL;
     assert_int_equal(sg_journal_outbox_after(j, cursor, 10, &logged, &n), SG_OK);
     sg_journal_logged_free(logged, n);
+    sg_outbox_row_t *pending = NULL; /* what a sink reads before each delivery */
+    assert_int_equal(sg_journal_outbox_pending(j, "pager", 10, &pending, &n), SG_OK);
+    assert_int_equal(n, 1);
+    sg_outbox_rows_free(pending, n);
     sg_sqlplan_end(&plan);
 
-    static const char *const tables[] = {"runs", "r", "outcomes", "outbox", "drills", NULL};
+    static const char *const tables[] = {"runs", "r", "outcomes", "outbox", "b", "drills", NULL};
     static const char *const partial[] = {"SCAN drills USING INDEX drills_open", NULL};
-    assert_true(sg_sqlplan_expect_no_scan(&plan, tables, partial) >= 7);
+    assert_true(sg_sqlplan_expect_no_scan(&plan, tables, partial) >= 8);
+    /* the pending rows by state, not every row the sink ever had */
+    assert_true(sg_sqlplan_uses(&plan, "b.state = 0", "outbox_by_state"));
     sg_sqlplan_fini(&plan);
     sg_journal_close(&j);
 }
@@ -579,6 +607,7 @@ int main(int argc, char **argv)
         T(test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log),
         T(test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback),
         T(test_a_start_reads_the_journal_through_indexes_only),
+        T(test_outbox_reads_a_batch_of_outcomes_and_none_for_a_seq_not_logged),
 #ifndef _WIN32
         T(test_a_new_journal_and_its_wal_and_shm_are_0600_under_umask_022),
         T(test_an_in_memory_journal_makes_no_file),

@@ -57,11 +57,9 @@ typedef struct {
     sg_config_errors_t errs;
 } fx_t;
 
-static int setup(void **state)
+/* The fixture's files in fx->tmp.dir, its config and clock. */
+static void fx_init(fx_t *fx)
 {
-    fx_t *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    sg_fixture_dir_new(&fx->tmp, "sg-notify-");
     snprintf(fx->out, sizeof fx->out, "%s/out.jsonl", fx->tmp.dir);
     snprintf(fx->record, sizeof fx->record, "%s/record.jsonl", fx->tmp.dir);
     snprintf(fx->down, sizeof fx->down, "%s/down", fx->tmp.dir);
@@ -75,6 +73,14 @@ static int setup(void **state)
     fx->cfg.sinks = fx->sinks;
     sg_clock_fake_init(&fx->clock, &fx->clock_state, MONO0, WALL0);
     sg_config_errors_init(&fx->errs);
+}
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    sg_fixture_dir_new(&fx->tmp, "sg-notify-");
+    fx_init(fx);
     *state = fx;
     return 0;
 }
@@ -759,6 +765,325 @@ static void test_after_a_restart_undelivered_are_sent_and_delivered_are_not(void
     sg_journal_close(&j);
 }
 
+/* --- batches, and the depth of the outbox ------------------------------------------------------ */
+
+/* Notify opened on the fixture's journal, once it has handled every notice
+ * logged there. */
+static sg_notify_t *open_and_drain(fx_t *fx)
+{
+    sg_notify_t *n = notify_open(fx);
+    sg_notify_wake(n);
+    drain(n);
+    return n;
+}
+
+/* Adds flaky sink `pager`, recording what it delivers in fx->record, with
+ * option `key` set to `value`. */
+static sg_sink_cfg_t *add_recording_pager(fx_t *fx, const char *key, const char *value)
+{
+    sg_sink_cfg_t *s = add_flaky(fx, "pager");
+    add_option(s, "record", fx->record);
+    add_option(s, key, value);
+    return s;
+}
+
+/* Logs progress notices first..last in the journal, where the config's
+ * sinks are registered (see register_sinks): a worker routes them all in one
+ * turn and delivers them in one batch. */
+static void log_progress(fx_t *fx, int first, int last)
+{
+    for (int i = first; i <= last; i++)
+        log_outcome(fx->tmp.journal, progress(i));
+}
+
+/* Sink `sink` has `count` rows in `state` (SG_OUTBOX_*) in the outbox. */
+static void expect_rows(fx_t *fx, const char *sink, int state, long count)
+{
+    sg_journal_t *j = open_journal(fx);
+    assert_int_equal(sg_journal_outbox_count(j, sink, state), count);
+    sg_journal_close(&j);
+}
+
+/* Progress notices 1..n, logged for the config's sinks, once notify has
+ * handled them all. */
+static sg_notify_t *deliver_progress(fx_t *fx, int n)
+{
+    register_sinks(fx);
+    log_progress(fx, 1, n);
+    return open_and_drain(fx);
+}
+
+/* Each progress notice first..last is among the lines `times` times. */
+static void expect_progress_times(json_t *lines, int first, int last, int times)
+{
+    for (int i = first; i <= last; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "9/sql/progress/%d", i);
+        assert_int_equal(count_key(lines, key), times);
+    }
+}
+
+static void test_a_batch_records_what_it_delivered_before_a_retry_and_sends_it_once(void **state)
+{
+    fx_t *fx = *state;
+    add_recording_pager(fx, "retry_at", "5"); /* the fifth call answers RETRY */
+    sg_notify_t *n = deliver_progress(fx, 10);
+    sg_notify_stats_t st = sink_stats_of(n, "pager");
+    expect_delivered_retried_dead(st, 10, 1, 0);
+    assert_int_equal(st.pending, 0);
+    sg_notify_destroy(&n);
+    json_t *lines = lines_of(fx->record, 10); /* 1-4 were recorded before the retry */
+    expect_progress_once_each(lines, 1, 10);
+    assert_string_equal(line_str(lines, 4, "dedup_key"), "9/sql/progress/5");
+    json_decref(lines);
+}
+
+static void test_notices_a_batch_delivered_before_a_retry_never_die_with_the_rest(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_recording_pager(fx, "retry_at", "5");
+    /* one failure of the sink: every notice still pending dies */
+    s->retry = (sg_retry_cfg_t){.initial_ms = 100, .max_ms = 100, .limit = 1};
+    s->fallback = (char *)"mail";
+    add_jsonl(fx, "mail")->kinds = SG_ROUTE_BLOCKED; /* only the fallback's notices */
+    sg_notify_t *n = deliver_progress(fx, 10);
+    expect_delivered_retried_dead(sink_stats_of(n, "pager"), 4, 0, 6);
+    sg_notify_destroy(&n);
+    json_t *lines = lines_of(fx->record, 4);
+    expect_progress_once_each(lines, 1, 4);
+    json_decref(lines);
+    lines = lines_of(fx->out, 6); /* the fallback has 5-10, not the four delivered */
+    expect_progress_once_each(lines, 5, 10);
+    json_decref(lines);
+}
+
+static void test_a_fatal_notice_in_a_batch_dies_alone_and_the_batch_goes_on(void **state)
+{
+    fx_t *fx = *state;
+    add_recording_pager(fx, "fatal_at", "3");
+    sg_notify_t *n = deliver_progress(fx, 8);
+    expect_delivered_retried_dead(sink_stats_of(n, "pager"), 7, 0, 1);
+    sg_notify_destroy(&n);
+    json_t *lines = lines_of(fx->record, 7);
+    expect_progress_times(lines, 3, 3, 0);
+    expect_progress_once_each(lines, 1, 2);
+    expect_progress_once_each(lines, 4, 8);
+    json_decref(lines);
+    expect_rows(fx, "pager", SG_OUTBOX_DELIVERED, 7);
+    expect_rows(fx, "pager", SG_OUTBOX_DEAD, 1);
+}
+
+enum { CRASH_N = 12, CRASH_AT = 5 }; /* notices; the delivery in hand when the process dies */
+
+/* Flaky sink `pager` recording in fx->record; with `hold`, it holds its
+ * delivery CRASH_AT (the ones before are answered OK) while fx->hold exists. */
+static void add_crash_pager(fx_t *fx, bool hold)
+{
+    sg_sink_cfg_t *s = add_recording_pager(fx, "hold_after", "4"); /* CRASH_AT - 1 */
+    if (hold)
+        add_option(s, "hold_file", fx->hold);
+}
+
+/* The child of the crash test, in the fixture directory `dir`: notify
+ * delivers the notices logged there until its plugin holds delivery
+ * CRASH_AT; then (returning 0) the process is killed. No cmocka assertion
+ * here: this is another process. */
+static int child_delivers_part_of_a_batch(const char *dir)
+{
+    static fx_t fx; /* the process dies with it */
+    snprintf(fx.tmp.dir, sizeof fx.tmp.dir, "%s", dir);
+    snprintf(fx.tmp.journal, sizeof fx.tmp.journal, "%s/journal.db", dir);
+    fx_init(&fx);
+    add_crash_pager(&fx, true);
+    sg_notify_t *n = sg_notify_open(&fx.cfg, &fx.clock, fx.tmp.journal, &fx.errs);
+    if (!n)
+        return 1;
+    sg_notify_wake(n);
+    for (int i = 0; i < 6000; i++) { /* up to 30 s for the notice in hand */
+        FILE *f = fopen(fx.held, "r");
+        if (f) {
+            fclose(f);
+            return 0;
+        }
+        sg_test_pause_ms(5);
+    }
+    return 1;
+}
+
+static void test_a_crash_before_a_batch_is_recorded_resends_its_notices_and_loses_none(
+    void **state)
+{
+    fx_t *fx = *state;
+    add_crash_pager(fx, false);
+    register_sinks(fx);
+    log_progress(fx, 1, CRASH_N);
+    touch(fx->hold);
+    assert_int_equal(sg_test_run_killed("delivers_part_of_a_batch", fx->tmp.dir),
+                     SG_TEST_CHILD_KILLED);
+    /* the process died with notices 1-4 delivered and none of them recorded */
+    json_t *lines = lines_of(fx->record, CRASH_AT - 1);
+    expect_progress_once_each(lines, 1, CRASH_AT - 1);
+    json_decref(lines);
+    expect_rows(fx, "pager", SG_OUTBOX_DELIVERED, 0);
+    expect_rows(fx, "pager", SG_OUTBOX_PENDING, CRASH_N);
+
+    /* restarted: every notice is sent; 1-4 once more, with the same dedup keys */
+    assert_int_equal(unlink(fx->hold), 0);
+    sg_notify_t *n = open_and_drain(fx);
+    assert_int_equal(sink_stats_of(n, "pager").delivered, CRASH_N);
+    assert_int_equal(stats_of(n).pending, 0);
+    sg_notify_destroy(&n);
+    lines = lines_of(fx->record, CRASH_N + CRASH_AT - 1);
+    expect_progress_times(lines, 1, CRASH_AT - 1, 2);
+    expect_progress_once_each(lines, CRASH_AT, CRASH_N);
+    json_decref(lines);
+    expect_rows(fx, "pager", SG_OUTBOX_DELIVERED, CRASH_N);
+    expect_rows(fx, "pager", SG_OUTBOX_PENDING, 0);
+}
+
+/* Polls (real time, up to 10 s) until sink `name` counts `pending` notices
+ * and has delivered `delivered`. */
+static void wait_for_sink(sg_notify_t *n, const char *name, uint64_t pending, uint64_t delivered)
+{
+    sg_notify_stats_t st = sink_stats_of(n, name);
+    for (int i = 0; i < 2000 && (st.pending != pending || st.delivered != delivered); i++) {
+        sg_test_pause_ms(5);
+        st = sink_stats_of(n, name);
+    }
+    assert_int_equal(st.pending, pending);
+    assert_int_equal(st.delivered, delivered);
+}
+
+static void test_outbox_depth_counts_the_notices_left_pending_by_the_last_run(void **state)
+{
+    fx_t *fx = *state;
+    add_outage_prone(fx, "pager");
+    add_jsonl(fx, "audit");
+    register_sinks(fx);
+    enum { N = 15 };
+    touch(fx->down);
+    sg_notify_t *n = notify_open(fx);
+    for (int i = 0; i < N; i++)
+        post_one(n, i);
+    wait_for_sink(n, "pager", N, 0); /* routed, and being retried */
+    wait_for_sink(n, "audit", 0, N);
+    sg_notify_destroy(&n);
+
+    /* restarted with the receiver still down: the depth is the outbox's */
+    n = notify_open(fx);
+    sg_notify_stats_t st = sink_stats_of(n, "pager");
+    assert_int_equal(st.pending, N);
+    assert_int_equal(st.queued, 0); /* nothing routed by this run */
+    assert_int_equal(sink_stats_of(n, "audit").pending, 0);
+    assert_int_equal(stats_of(n).pending, N);
+    /* a new backlog adds to it rather than hiding behind it */
+    post_one(n, N);
+    wait_for_sink(n, "pager", N + 1, 0);
+    assert_int_equal(sg_notify_drain(n, 200), SG_ETIMEOUT); /* still down */
+
+    /* the receiver is back: the outbox empties and the depth reads 0 */
+    assert_int_equal(unlink(fx->down), 0);
+    drain(n);
+    st = sink_stats_of(n, "pager");
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(st.delivered, N + 1);
+    assert_int_equal(stats_of(n).pending, 0);
+    sg_notify_destroy(&n);
+    json_t *lines = lines_of(fx->record, N + 1);
+    expect_progress_once_each(lines, 0, N);
+    json_decref(lines);
+}
+
+/* --- grouping by default for people's sinks ------------------------------------------------- */
+
+/* A config as the service loads it, with one slack sink posting to `url`
+ * that does not set `group`. */
+static sg_config_t *load_slack_yaml(fx_t *fx, const char *url)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "plugin_dir: %s\n"
+             "sites:\n  - name: A\n  - name: B\n  - name: C\n"
+             "observers:\n  - id: o1\n    site: C\n"
+             "collections:\n  - name: sql\n    cim_path: x\n    site: A\n    replica_site: C\n"
+             "sinks:\n"
+             "  - name: chat\n"
+             "    plugin: slack\n"
+             "    options:\n"
+             "      url: %s\n"
+             "      timeout: 5s\n",
+             PLUGIN_DIR, url);
+    sg_config_t *cfg = NULL;
+    assert_int_equal(sg_config_load_string("t.yaml", text, strlen(text), &cfg, &fx->errs), SG_OK);
+    return cfg;
+}
+
+/* The one body among h's that mentions `text`, or a failed test. */
+static const char *body_with(const pn_http_many_t *h, const char *text)
+{
+    const char *found = NULL;
+    for (size_t i = 0; i < h->n && i < PN_MANY_MAX; i++) {
+        if (strstr(h->bodies[i], text)) {
+            assert_null(found);
+            found = h->bodies[i];
+        }
+    }
+    if (!found)
+        fail_msg("no message mentions \"%s\"", text);
+    return found;
+}
+
+static void test_a_storms_decisions_reach_a_slack_sink_as_one_message_per_site(void **state)
+{
+    fx_t *fx = *state;
+    static pn_http_many_t chat;
+    pn_http_many_start(&chat, 200);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/services/T0/B0/X", chat.srv.port);
+    sg_config_t *cfg = load_slack_yaml(fx, url);
+    assert_int_equal(cfg->sinks[0].group_ms, SG_SINK_GROUP_DEFAULT_MS); /* not configured */
+    sg_notify_t *n = sg_notify_open(cfg, &fx->clock, fx->tmp.journal, &fx->errs);
+    assert_non_null(n);
+    sg_notify_destroy(&n); /* registered: the storm below is routed in one turn */
+
+    /* site A loses 12 collections and site B 5, within 6 s, decisions interleaved */
+    const char *j = fx->tmp.journal;
+    log_outcome(j, outcome(SG_OUTCOME_SITE_LOST, "A", NULL, WALL0, 0, "silent"));
+    log_outcome(j, outcome(SG_OUTCOME_SITE_LOST, "B", NULL, WALL0 + 10, 0, "silent"));
+    for (int i = 0; i < 12; i++) {
+        char coll[16];
+        snprintf(coll, sizeof coll, "a%02d", i);
+        log_outcome(j, outcome(SG_OUTCOME_DECISION, "A", coll, WALL0 + 100 + 500 * i,
+                               (uint64_t)(i + 1), "site A lost"));
+        if (i >= 5)
+            continue;
+        snprintf(coll, sizeof coll, "b%02d", i);
+        log_outcome(j, outcome(SG_OUTCOME_DECISION, "B", coll, WALL0 + 150 + 500 * i,
+                               (uint64_t)(i + 100), "site B lost"));
+    }
+    n = sg_notify_open(cfg, &fx->clock, fx->tmp.journal, &fx->errs);
+    assert_non_null(n);
+    sg_notify_wake(n);
+    drain(n);
+    sg_notify_stats_t st = stats_of(n);
+    assert_int_equal(st.queued, 2 + 12 + 5);
+    assert_int_equal(st.delivered, 2 + 12 + 5);
+    assert_int_equal(st.grouped, 2);
+    sg_notify_destroy(&n);
+    sg_config_destroy(&cfg);
+    pn_http_many_finish(&chat);
+
+    /* two site notices and one message per site for its decisions */
+    assert_int_equal(chat.n, 2 + 2);
+    const char *a = body_with(&chat, "failover decided for 12 collections of site A");
+    const char *b = body_with(&chat, "failover decided for 5 collections of site B");
+    assert_non_null(strstr(a, "a00, a01"));
+    assert_non_null(strstr(a, "a11"));
+    assert_non_null(strstr(b, "b00, b01"));
+    assert_null(strstr(b, "a00"));
+    pn_http_many_free(&chat);
+}
+
 /* --- reloads ---------------------------------------------------------------------------------- */
 
 /* Config `k` (0 or 1) for a reload: the fixture's, with copies of its sinks
@@ -1382,8 +1707,13 @@ static void test_sinks_failing_against_receivers_that_quote_the_request_log_no_s
     free(log);
 }
 
-int main(void)
+static const sg_test_child_t s_children[] = {
+    {"delivers_part_of_a_batch", child_delivers_part_of_a_batch},
+};
+
+int main(int argc, char **argv)
 {
+    sg_test_children(argc, argv, s_children, sizeof s_children / sizeof s_children[0]);
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_jsonl_sink_writes_every_outcome_as_one_json_line_in_order),
@@ -1401,6 +1731,12 @@ int main(void)
         T(test_blocks_are_grouped_with_each_collections_reason),
         T(test_a_sink_that_is_down_does_not_delay_the_others_and_loses_nothing),
         T(test_after_a_restart_undelivered_are_sent_and_delivered_are_not),
+        T(test_a_batch_records_what_it_delivered_before_a_retry_and_sends_it_once),
+        T(test_notices_a_batch_delivered_before_a_retry_never_die_with_the_rest),
+        T(test_a_fatal_notice_in_a_batch_dies_alone_and_the_batch_goes_on),
+        T(test_a_crash_before_a_batch_is_recorded_resends_its_notices_and_loses_none),
+        T(test_outbox_depth_counts_the_notices_left_pending_by_the_last_run),
+        T(test_a_storms_decisions_reach_a_slack_sink_as_one_message_per_site),
         T(test_fatal_is_dead_lettered_at_once),
         T(test_a_dead_letter_does_not_stop_later_outcomes),
         T(test_a_leaders_reloaded_sinks_deliver_without_a_change_of_leadership),

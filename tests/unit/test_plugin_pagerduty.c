@@ -86,6 +86,41 @@ static void test_lost_site_triggers_its_key_and_recovery_resolves_it(void **stat
     sg_outcome_free(&o);
 }
 
+/* A grouped block of site `site`, as notify builds it from two blocks. */
+static sg_outcome_t *grouped_blocks(const char *site)
+{
+    sg_outcome_t *m[2];
+    for (int i = 0; i < 2; i++) {
+        m[i] = sg_outcome_new(SG_OUTCOME_BLOCKED, PO_WALL + i);
+        assert_non_null(m[i]);
+        assert_int_equal(sg_outcome_set(m[i], &m[i]->site, site), SG_OK);
+        assert_int_equal(sg_outcome_set(m[i], &m[i]->collection, i ? "web" : "sql"), SG_OK);
+        assert_int_equal(sg_outcome_set(m[i], &m[i]->message, "replica lagging"), SG_OK);
+        assert_int_equal(sg_outcome_finish(m[i], 0), SG_OK);
+    }
+    sg_outcome_t *g = sg_outcome_group((const sg_outcome_t *const *)m, 2, PO_WALL,
+                                       PO_WALL + 10000);
+    assert_non_null(g);
+    sg_outcome_free(&m[0]);
+    sg_outcome_free(&m[1]);
+    return g;
+}
+
+static void test_grouped_blocks_trigger_one_incident_per_site(void **state)
+{
+    (void)state;
+    const char *sites[] = {"A", "B"}, *keys[] = {"siteguard/site/A/blocked",
+                                                 "siteguard/site/B/blocked"};
+    for (size_t i = 0; i < 2; i++) {
+        sg_outcome_t *g = grouped_blocks(sites[i]);
+        json_t *ev = event(g);
+        expect_action_and_key(ev, "trigger", keys[i]);
+        assert_string_equal(po_str(ev, "payload", "group", NULL), sites[i]);
+        json_decref(ev);
+        sg_outcome_free(&g);
+    }
+}
+
 static void test_steps_that_need_no_page_are_not_sent(void **state)
 {
     (void)state;
@@ -141,6 +176,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failed_failover_triggers_with_the_full_payload),
         cmocka_unit_test(test_timed_out_and_blocked_trigger_the_same_key_success_resolves),
+        cmocka_unit_test(test_grouped_blocks_trigger_one_incident_per_site),
         cmocka_unit_test(test_lost_site_triggers_its_key_and_recovery_resolves_it),
         cmocka_unit_test(test_steps_that_need_no_page_are_not_sent),
         cmocka_unit_test(test_warning_severity_is_passed_through),

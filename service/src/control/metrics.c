@@ -249,18 +249,13 @@ static void s_service(s_buf_t *b, const sg_metrics_snapshot_t *s)
     s_addf(b, "siteguard_notify_outcomes_total{state=\"retried\"} %llu\n",
            (unsigned long long)n->retries);
     s_addf(b, "siteguard_notify_outcomes_total{state=\"dead\"} %llu\n", (unsigned long long)n->dead);
-    uint64_t done = n->delivered + n->dead;
     s_head(b, "siteguard_notify_pending", "gauge", "Outcomes waiting for a sink (all sinks).");
-    s_addf(b, "siteguard_notify_pending %llu\n",
-           (unsigned long long)(n->queued > done ? n->queued - done : 0));
+    s_addf(b, "siteguard_notify_pending %llu\n", (unsigned long long)n->pending);
     s_head(b, "siteguard_outbox_depth", "gauge",
            "Outcomes routed to a sink and not yet delivered or dead-lettered, by sink.");
-    for (size_t i = 0; s->sink_stats && i < s->cfg->n_sinks; i++) {
-        const sg_notify_stats_t *k = &s->sink_stats[i];
-        uint64_t ended = k->delivered + k->dead;
+    for (size_t i = 0; s->sink_stats && i < s->cfg->n_sinks; i++)
         s_addf(b, "siteguard_outbox_depth{sink=\"%s\"} %llu\n", s->cfg->sinks[i].name,
-               (unsigned long long)(k->queued > ended ? k->queued - ended : 0));
-    }
+               (unsigned long long)s->sink_stats[i].pending);
     s_head(b, "siteguard_sink_outcomes_total", "counter", "Outcomes by sink and state.");
     for (size_t i = 0; s->sink_stats && i < s->cfg->n_sinks; i++) {
         const sg_notify_stats_t *k = &s->sink_stats[i];

@@ -22,10 +22,13 @@
  * siteguard_decision_to_call_seconds (histogram: failover decided to
  * InitiateFailover called, the intent's commit included),
  * siteguard_notify_outcomes_total{state}, siteguard_notify_pending (all
- * sinks), siteguard_leader{mode}, siteguard_is_leader, siteguard_leader_epoch,
- * siteguard_config_reloads_total{result}, siteguard_control_requests_total,
- * siteguard_control_keys_refused_total, siteguard_bus_handshakes_refused_total,
- * siteguard_journal_bytes (the journal's size, as retention.h measures it).
+ * sinks) and siteguard_outbox_depth{sink} (notices pending in the outbox, as
+ * each sink's worker last counted them there: sg_notify_stats_t.pending),
+ * siteguard_sink_outcomes_total{sink,state}, siteguard_leader{mode},
+ * siteguard_is_leader, siteguard_leader_epoch, siteguard_config_reloads_total{result},
+ * siteguard_control_requests_total, siteguard_control_keys_refused_total,
+ * siteguard_bus_handshakes_refused_total, siteguard_journal_bytes (the journal's size, as
+ * retention.h measures it).
  *
  * Thread rules: new, publish and destroy on one thread (the loop); the HTTP
  * thread reads the published text under a mutex. */

@@ -938,9 +938,11 @@ int sg_journal_outbox_pending(sg_journal_t *j, const char *sink, size_t limit,
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = s_ob_prepare(
+        /* by (sink, state, seq): without statistics SQLite would walk every
+           row the sink ever had, delivered ones included */
         j, "SELECT b.seq, o.kind, o.time_ms, b.site, b.base, b.attempts, b.grp FROM outbox b "
-           "JOIN outcomes o ON o.seq = b.seq WHERE b.sink = ? AND b.state = 0 ORDER BY b.seq "
-           "LIMIT ?");
+           "INDEXED BY outbox_by_state JOIN outcomes o ON o.seq = b.seq WHERE b.sink = ? AND "
+           "b.state = 0 ORDER BY b.seq LIMIT ?");
     if (!st)
         return SG_EIO;
     sqlite3_bind_text(st, 1, sink, -1, SQLITE_STATIC);
@@ -984,6 +986,43 @@ int sg_journal_outbox_json(sg_journal_t *j, uint64_t seq, char **json)
         rc = step == SQLITE_DONE ? SG_ENOTFOUND : s_fail(j, "reading an outcome");
     }
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* Reads jsons[i] for each seqs[i] with one prepared statement; NULL where
+ * the log has no such outcome. */
+static int s_ob_read_jsons(sg_journal_t *j, sqlite3_stmt *st, const uint64_t *seqs, size_t n,
+                           char **jsons)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)seqs[i]);
+        int step = sqlite3_step(st);
+        bool oom = false;
+        if (step == SQLITE_ROW)
+            jsons[i] = s_col_text(st, 0, &oom);
+        if (oom)
+            return SG_ENOMEM;
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            return s_fail(j, "reading outcomes");
+    }
+    return SG_OK;
+}
+
+int sg_journal_outbox_jsons(sg_journal_t *j, const uint64_t *seqs, size_t n, char **jsons)
+{
+    memset(jsons, 0, n * sizeof *jsons);
+    int rc = s_ob_exec(j, "BEGIN");
+    if (rc != SG_OK)
+        return rc;
+    sqlite3_stmt *st = s_ob_prepare(j, "SELECT json FROM outcomes WHERE seq = ?");
+    rc = st ? s_ob_read_jsons(j, st, seqs, n, jsons) : SG_EIO;
+    sqlite3_finalize(st);
+    rc = s_ob_end(j, rc);
+    for (size_t i = 0; rc != SG_OK && i < n; i++) {
+        free(jsons[i]);
+        jsons[i] = NULL;
+    }
     return rc;
 }
 

@@ -263,6 +263,11 @@ void sg_outbox_rows_free(sg_outbox_row_t *rows, size_t n);
  * SG_ENOMEM or SG_EIO. */
 int sg_journal_outbox_json(sg_journal_t *j, uint64_t seq, char **json);
 
+/* The JSON of each outcome seqs[i] in jsons[i] (n slots; caller frees
+ * each), NULL where the log has none, read in one transaction: how a sink
+ * worker loads a batch. 0, SG_ENOMEM or SG_EIO (then every slot is NULL). */
+int sg_journal_outbox_jsons(sg_journal_t *j, const uint64_t *seqs, size_t n, char **jsons);
+
 /* Seals pending rows into group `grp`: from now on they are delivered
  * together under that key, also after a restart. 0 or SG_EIO. */
 int sg_journal_outbox_seal(sg_journal_t *j, const char *sink, const uint64_t *seqs, size_t n,

@@ -29,12 +29,23 @@ enum {
     S_SLEEP_SLICE_MS = 100,      /* clock sleeps go in slices so a stop or a kick is seen soon */
     S_IDLE_POLL_MS = 250,        /* an idle worker looks at the log this often anyway */
     S_ERROR_PAUSE_MS = 1000,     /* after a journal error, before trying again */
-    S_SCAN_BATCH = 256,          /* outcomes of the log routed per transaction */
+    S_SCAN_BATCH = 1024,         /* outcomes of the log routed per transaction */
+    S_SCAN_MAX = 4096,           /* ... and per turn of the worker, before it delivers */
     S_PENDING_WINDOW = 4096,     /* pending rows looked at per pick */
+    S_MARK_BATCH = 256,          /* deliveries read and recorded together */
+    S_MARK_MAX_MS = 200,         /* ... or fewer, once they took this long (slow sinks: one) */
     S_DESTROY_DRAIN_MS = 1000,   /* how long destroy lets the sinks catch up */
 };
 
 #define S_MODULE "notify"
+
+/* Outcomes a worker parsed while routing them, kept for their delivery in
+ * the same turn so that each is parsed once; in rising seq order. */
+typedef struct {
+    uint64_t *seqs;
+    sg_outcome_t **outs; /* owned; NULL once taken */
+    size_t n, cap;
+} s_parsed_t;
 
 /* One sink: its plugin library, its outbox connection and its worker. */
 typedef struct s_sink s_sink_t;
@@ -57,6 +68,7 @@ struct s_sink {
     int64_t failures; /* the sink's failed attempts, ever (as journaled) */
     int64_t streak;   /* failed attempts in a row, for the backoff */
     uint64_t rng;     /* jitter */
+    s_parsed_t parsed; /* outcomes routed this turn, for their delivery */
     s_sink_t *fallback; /* the fallback sink, of the same config; NULL: none */
     sg_retry_cfg_t retry; /* with defaults filled in */
     /* Guarded by mu. */
@@ -282,13 +294,99 @@ static void s_idle_wait(s_sink_t *s, uint64_t gen)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* --- outcomes parsed while routing --------------------------------------------------------------- */
+
+/* Keeps `o` (taken: *o is left NULL) for the delivery of row `seq`; seqs
+ * come in rising order. Out of memory it is freed: it is read again then. */
+static void s_parsed_put(s_parsed_t *p, uint64_t seq, sg_outcome_t **o)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 256;
+        uint64_t *seqs = realloc(p->seqs, cap * sizeof *seqs);
+        if (seqs)
+            p->seqs = seqs;
+        sg_outcome_t **outs = seqs ? realloc(p->outs, cap * sizeof *outs) : NULL;
+        if (!outs) {
+            sg_outcome_free(o);
+            return;
+        }
+        p->outs = outs;
+        p->cap = cap;
+    }
+    p->seqs[p->n] = seq;
+    p->outs[p->n++] = *o;
+    *o = NULL;
+}
+
+/* The outcome kept for row `seq` (the caller owns it now), or NULL. */
+static sg_outcome_t *s_parsed_take(s_parsed_t *p, uint64_t seq)
+{
+    size_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->seqs[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == p->n || p->seqs[lo] != seq)
+        return NULL;
+    sg_outcome_t *o = p->outs[lo];
+    p->outs[lo] = NULL;
+    return o;
+}
+
+/* Frees what was not taken; `all`: the arrays too. */
+static void s_parsed_clear(s_parsed_t *p, bool all)
+{
+    for (size_t i = 0; i < p->n; i++)
+        sg_outcome_free(&p->outs[i]);
+    p->n = 0;
+    if (all) {
+        free(p->seqs);
+        free(p->outs);
+        memset(p, 0, sizeof *p);
+    }
+}
+
 /* --- routing the log into the outbox ------------------------------------------------------------ */
 
-/* Queues the log's new outcomes that this sink is routed; the others are
- * passed over. Returns 0 or a negative error (journal). */
-static int s_scan(s_sink_t *s)
+/* Routes one outcome of the log: when this sink is sent it, its seq and
+ * site join seqs[] and sites[] at *queued, and the parsed outcome is kept
+ * for its delivery. Returns 0 or SG_ENOMEM. */
+static int s_route(s_sink_t *s, const sg_journal_logged_t *logged, uint64_t *seqs, char **sites,
+                   size_t *queued)
 {
-    for (;;) {
+    sg_outcome_t *o = sg_outcome_from_json(logged->json);
+    if (!o) {
+        sg_warn(s->log_tag, "outcome %" PRIu64 " of the log cannot be read; skipped",
+                logged->seq);
+        return SG_OK;
+    }
+    int rc = SG_OK;
+    if (s_routed(s->cfg, o)) {
+        seqs[*queued] = logged->seq;
+        sites[*queued] = o->site ? sg_strdupf("%s", o->site) : NULL;
+        rc = o->site && !sites[*queued] ? SG_ENOMEM : SG_OK;
+        (*queued)++;
+        s_parsed_put(&s->parsed, logged->seq, &o);
+    }
+    sg_outcome_free(&o);
+    return rc;
+}
+
+/* Queues the log's new outcomes that this sink is routed (S_SCAN_BATCH
+ * per transaction); the others are passed over. After S_SCAN_MAX of them
+ * it stops with *more set, so that the worker delivers between. Returns 0
+ * or a negative error (journal). */
+static int s_scan(s_sink_t *s, bool *more)
+{
+    *more = false;
+    for (size_t routed = 0;; routed += S_SCAN_BATCH) {
+        if (routed >= S_SCAN_MAX) {
+            *more = true;
+            return SG_OK;
+        }
         sg_journal_logged_t *logged = NULL;
         size_t n = 0;
         int rc = sg_journal_outbox_after(s->j, s->cursor, S_SCAN_BATCH, &logged, &n);
@@ -300,20 +398,8 @@ static int s_scan(s_sink_t *s)
         char **sites = calloc(n, sizeof *sites);
         size_t queued = 0;
         rc = seqs && sites ? SG_OK : SG_ENOMEM;
-        for (size_t i = 0; rc == SG_OK && i < n; i++) {
-            sg_outcome_t *o = sg_outcome_from_json(logged[i].json);
-            if (!o) {
-                sg_warn(s->log_tag, "outcome %" PRIu64 " of the log cannot be read; skipped",
-                        logged[i].seq);
-            } else if (s_routed(s->cfg, o)) {
-                seqs[queued] = logged[i].seq;
-                sites[queued] = o->site ? sg_strdupf("%s", o->site) : NULL;
-                if (o->site && !sites[queued])
-                    rc = SG_ENOMEM;
-                queued++;
-            }
-            sg_outcome_free(&o);
-        }
+        for (size_t i = 0; rc == SG_OK && i < n; i++)
+            rc = s_route(s, &logged[i], seqs, sites, &queued);
         uint64_t last = logged[n - 1].seq;
         if (rc == SG_OK)
             rc = sg_journal_outbox_queue(s->j, s->cfg->name, seqs, (const char *const *)sites,
@@ -356,7 +442,8 @@ static void s_work_fini(s_work_t *w)
 static int s_load(s_sink_t *s, uint64_t seq, sg_outcome_t **out)
 {
     char *json = NULL;
-    *out = NULL;
+    if ((*out = s_parsed_take(&s->parsed, seq)))
+        return SG_OK;
     int rc = sg_journal_outbox_json(s->j, seq, &json);
     if (rc == SG_OK && !(*out = sg_outcome_from_json(json)))
         rc = SG_EINVAL;
@@ -481,11 +568,71 @@ static size_t s_members(const s_sink_t *s, sg_outbox_row_t *rows, size_t n, cons
     return k;
 }
 
-/* Picks the first delivery that is due, in seq order: a single outcome, a
- * sealed group, or a window that has closed (sealed now). Windows still
- * open set *wake_at (wall ms). Returns 1 with *w filled, 0 when nothing is
- * due, or a negative error. */
-static int s_pick(s_sink_t *s, s_work_t *w, int64_t *wake_at)
+/* The deliveries one pick chose, in seq order: at most one per pending
+ * row looked at (s_plan sizes it so). */
+typedef struct {
+    s_work_t *works;
+    size_t n;
+} s_plan_t;
+
+static void s_plan_fini(s_plan_t *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        s_work_fini(&p->works[i]);
+    free(p->works);
+    memset(p, 0, sizeof *p);
+}
+
+/* Appends *w to the plan, which takes what it holds (*w is left empty). */
+static void s_plan_add(s_plan_t *p, s_work_t *w)
+{
+    p->works[p->n++] = *w;
+    memset(w, 0, sizeof *w);
+}
+
+/* A single notice; its outcome is loaded with its batch (s_load_batch). */
+static int s_plan_single(s_plan_t *p, uint64_t seq)
+{
+    s_work_t w = {.seqs = calloc(1, sizeof *w.seqs), .n = 1};
+    if (!w.seqs)
+        return SG_ENOMEM;
+    w.seqs[0] = seq;
+    s_plan_add(p, &w);
+    return SG_OK;
+}
+
+/* The group that rows[first] begins (sealed, or a window that has closed,
+ * sealed now), its rows marked done; a window still open sets *wake_at
+ * instead. A group with a member the log cannot give is dead-lettered. */
+static int s_plan_group(s_sink_t *s, s_plan_t *p, sg_outbox_row_t *rows, size_t n, bool *done,
+                        size_t first, sg_outbox_row_t **members, int64_t now, int64_t *wake_at)
+{
+    size_t k = s_members(s, rows, n, done, first, members);
+    for (size_t m = 0; m < k; m++)
+        done[members[m] - rows] = true;
+    int64_t closes = rows[first].time_ms + s->cfg->group_ms;
+    if (!rows[first].grp && now < closes) {
+        *wake_at = closes < *wake_at ? closes : *wake_at;
+        return SG_OK;
+    }
+    s_work_t w = {0};
+    int rc = s_make_group(s, members, k, rows[first].grp, &w);
+    if (rc == SG_EINVAL) { /* a member cannot be read: dead-letter the lot, go on */
+        s_dead_letter(s, w.seqs, w.n, "the outcome log entry cannot be read");
+        rc = SG_OK;
+    } else if (rc == SG_OK) {
+        s_plan_add(p, &w);
+    }
+    s_work_fini(&w);
+    return rc;
+}
+
+/* Plans every delivery that is due among the sink's oldest pending rows
+ * (S_PENDING_WINDOW), in seq order: single outcomes, sealed groups, and
+ * windows that have closed (sealed now). Rows past the retry limit are
+ * dead-lettered first. Windows still open set *wake_at (wall ms). Returns
+ * 0 (the plan may be empty) or a negative error. */
+static int s_plan(s_sink_t *s, s_plan_t *p, int64_t *wake_at)
 {
     sg_outbox_row_t *rows = NULL;
     size_t n = 0;
@@ -495,52 +642,61 @@ static int s_pick(s_sink_t *s, s_work_t *w, int64_t *wake_at)
         return rc;
     bool *done = calloc(n ? n : 1, sizeof *done);
     sg_outbox_row_t **members = calloc(n ? n : 1, sizeof *members);
-    rc = done && members ? 0 : SG_ENOMEM;
-    if (rc == 0)
+    p->works = calloc(n ? n : 1, sizeof *p->works);
+    rc = done && members && p->works ? SG_OK : SG_ENOMEM;
+    if (rc == SG_OK)
         s_expire(s, rows, n, done);
     int64_t now = sg_clock_wall(s->owner->clock);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    for (size_t i = 0; rc == SG_OK && i < n; i++) {
         if (done[i])
             continue;
-        if (!rows[i].grp && !s_groupable(s, &rows[i])) {
-            int lrc = s_load(s, rows[i].seq, &w->outcome);
-            w->seqs = calloc(1, sizeof *w->seqs);
-            if (lrc == SG_OK && w->seqs) {
-                w->seqs[w->n++] = rows[i].seq;
-                rc = 1;
-            } else if (lrc == SG_EINVAL) { /* it can never be delivered */
-                s_work_fini(w);
-                s_dead_letter(s, &rows[i].seq, 1, "the outcome log entry cannot be read");
-            } else {
-                rc = lrc != SG_OK ? lrc : SG_ENOMEM;
-            }
-            continue;
-        }
-        size_t k = s_members(s, rows, n, done, i, members);
-        for (size_t m = 0; m < k; m++)
-            done[members[m] - rows] = true;
-        int64_t closes = rows[i].time_ms + s->cfg->group_ms;
-        if (!rows[i].grp && now < closes) {
-            *wake_at = closes < *wake_at ? closes : *wake_at;
-            continue;
-        }
-        rc = s_make_group(s, members, k, rows[i].grp, w);
-        rc = rc == SG_OK ? 1 : rc;
-        if (rc == SG_EINVAL) { /* a member cannot be read: dead-letter the lot, go on */
-            uint64_t *seqs = w->seqs;
-            size_t ns = w->n;
-            w->seqs = NULL;
-            s_work_fini(w);
-            s_dead_letter(s, seqs, ns, "the outcome log entry cannot be read");
-            free(seqs);
-            rc = 0;
-        }
+        if (!rows[i].grp && !s_groupable(s, &rows[i]))
+            rc = s_plan_single(p, rows[i].seq);
+        else
+            rc = s_plan_group(s, p, rows, n, done, i, members, now, wake_at);
     }
-    if (rc < 0)
-        s_work_fini(w);
     free(members);
     free(done);
     sg_outbox_rows_free(rows, n);
+    return rc;
+}
+
+/* Loads the outcomes of the single notices among works[0..n) (a group's
+ * was built when it was planned): those parsed while routing, the others
+ * in one read of the log. A notice whose outcome the log cannot give can
+ * never be delivered: it is dead-lettered and its work left empty. Returns
+ * 0 or a negative error (try again later). */
+static int s_load_batch(s_sink_t *s, s_work_t *works, size_t n)
+{
+    uint64_t *seqs = calloc(n ? n : 1, sizeof *seqs);
+    size_t *at = calloc(n ? n : 1, sizeof *at);
+    char **jsons = calloc(n ? n : 1, sizeof *jsons);
+    size_t k = 0;
+    int rc = seqs && at && jsons ? SG_OK : SG_ENOMEM;
+    for (size_t i = 0; rc == SG_OK && i < n; i++) {
+        if (works[i].outcome || works[i].n != 1)
+            continue;
+        if (!(works[i].outcome = s_parsed_take(&s->parsed, works[i].seqs[0]))) {
+            seqs[k] = works[i].seqs[0];
+            at[k++] = i;
+        }
+    }
+    if (rc == SG_OK)
+        rc = sg_journal_outbox_jsons(s->j, seqs, k, jsons);
+    for (size_t m = 0; rc == SG_OK && m < k; m++) {
+        s_work_t *w = &works[at[m]];
+        w->outcome = jsons[m] ? sg_outcome_from_json(jsons[m]) : NULL;
+        if (!w->outcome) {
+            sg_error(s->log_tag, "outcome %" PRIu64 " of the log cannot be read", w->seqs[0]);
+            s_dead_letter(s, w->seqs, w->n, "the outcome log entry cannot be read");
+            s_work_fini(w);
+        }
+    }
+    for (size_t m = 0; jsons && m < k; m++)
+        free(jsons[m]);
+    free(jsons);
+    free(at);
+    free(seqs);
     return rc;
 }
 
@@ -553,9 +709,79 @@ static void s_count(s_sink_t *s, uint64_t *counter, uint64_t by)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* A RETRY: one more failure of the sink; rows past the limit die; then the
- * sink backs off (full jitter) before it tries anything again. */
-static void s_failed(s_sink_t *s, const s_work_t *w)
+/* Counts the sink's pending rows in the outbox and publishes the count
+ * (sg_notify_stats' `pending`); on a journal error the last count stands. */
+static void s_publish_pending(s_sink_t *s)
+{
+    long pending = sg_journal_outbox_count(s->j, s->cfg->name, SG_OUTBOX_PENDING);
+    if (pending < 0)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stats.pending = (uint64_t)pending;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Deliveries of a batch that succeeded and are not recorded yet. */
+typedef struct {
+    uint64_t *seqs; /* the rows they settle */
+    size_t n, cap;
+    uint64_t groups; /* deliveries that carried a group */
+    int64_t since;   /* monotonic ms when the first of them began */
+} s_marks_t;
+
+/* Room for the rows of works[0..n). */
+static int s_marks_reserve(s_marks_t *m, const s_work_t *works, size_t n)
+{
+    size_t need = m->n;
+    for (size_t i = 0; i < n; i++)
+        need += works[i].n;
+    if (need <= m->cap)
+        return SG_OK;
+    uint64_t *grown = realloc(m->seqs, need * sizeof *grown);
+    if (!grown)
+        return SG_ENOMEM;
+    m->seqs = grown;
+    m->cap = need;
+    return SG_OK;
+}
+
+/* Records the batch's deliveries in one transaction and counts them. */
+static void s_marks_flush(s_sink_t *s, s_marks_t *m)
+{
+    if (m->n == 0)
+        return;
+    int rc = sg_journal_outbox_delivered(s->j, s->cfg->name, m->seqs, m->n,
+                                         sg_clock_wall(s->owner->clock));
+    if (rc != SG_OK)
+        sg_error(s->log_tag, "delivered %zu notice%s but cannot record it (they may be sent "
+                             "again): %s", m->n, m->n == 1 ? "" : "s", sg_err_str(rc));
+    pthread_mutex_lock(&s->mu);
+    s->stats.delivered += m->n;
+    s->stats.grouped += m->groups;
+    pthread_mutex_unlock(&s->mu);
+    m->n = 0;
+    m->groups = 0;
+}
+
+/* A delivery that began at `began` (monotonic ms) and succeeded joins the
+ * marks (room reserved). They are recorded with the batch, or at once when
+ * S_MARK_MAX_MS have passed on the clock since the first of them began: a
+ * sink that takes that long per delivery records each as it goes. */
+static void s_marks_add(s_sink_t *s, s_marks_t *m, const s_work_t *w, int64_t began)
+{
+    int64_t now = sg_clock_mono(s->owner->clock);
+    if (m->n == 0)
+        m->since = began;
+    memcpy(m->seqs + m->n, w->seqs, w->n * sizeof *w->seqs);
+    m->n += w->n;
+    m->groups += w->n > 1;
+    if (now - m->since >= S_MARK_MAX_MS)
+        s_marks_flush(s, m);
+}
+
+/* A RETRY: one more failure of the sink; rows past the limit die. Returns
+ * the backoff (full jitter) the sink waits before it tries anything again. */
+static int64_t s_failed(s_sink_t *s, const s_work_t *w)
 {
     int64_t failures = s->failures;
     int rc = sg_journal_outbox_failed(s->j, s->cfg->name, w->seqs, w->n,
@@ -584,32 +810,55 @@ static void s_failed(s_sink_t *s, const s_work_t *w)
     int64_t wait = sg_notify_backoff_ms(&s->retry, s->streak, &s->rng);
     sg_debug(s->log_tag, "backing off %" PRId64 " ms after %" PRId64 " failure%s in a row", wait,
              s->streak, s->streak == 1 ? "" : "s");
-    s_sleep(s, wait, NULL);
+    return wait;
 }
 
-static void s_deliver(s_sink_t *s, const s_work_t *w)
+/* One delivery of a batch. OK joins the marks; a RETRY or FATAL first
+ * records the marks, then is handled on its own (s_failed, s_dead_letter).
+ * Returns the backoff after a RETRY, else -1. */
+static int64_t s_deliver_one(s_sink_t *s, const s_work_t *w, s_marks_t *marks)
 {
+    int64_t began = sg_clock_mono(s->owner->clock);
     sg_deliver_result_t r = s->lib.plugin->deliver(s->ctx, w->outcome);
     if (r == SG_DELIVER_OK) {
         s->streak = 0;
-        int rc = sg_journal_outbox_delivered(s->j, s->cfg->name, w->seqs, w->n,
-                                             sg_clock_wall(s->owner->clock));
-        if (rc != SG_OK)
-            sg_error(s->log_tag, "delivered %s but cannot record it (it may be sent again): %s",
-                     w->outcome->dedup_key, sg_err_str(rc));
-        s_count(s, &s->stats.delivered, w->n);
-        if (w->n > 1)
-            s_count(s, &s->stats.grouped, 1);
-        return;
+        s_marks_add(s, marks, w, began);
+        return -1;
     }
-    if (r == SG_DELIVER_RETRY) {
-        s_failed(s, w);
-        return;
-    }
+    s_marks_flush(s, marks);
+    if (r == SG_DELIVER_RETRY)
+        return s_failed(s, w);
     s->streak = 0; /* the sink answered: it is up; this notice is bad */
     s_dead_letter(s, w->seqs, w->n,
                   r == SG_DELIVER_FATAL ? "the plugin refused it for good"
                                         : "the plugin returned an unknown result");
+    return -1;
+}
+
+/* Delivers the plan in batches of S_MARK_BATCH: the batch's outcomes read
+ * in one go, delivered one by one, and those that succeeded recorded in one
+ * transaction. Stops early, after recording, at a stop, a pause or a RETRY
+ * (*backoff set). Returns 0 or a negative error (journal). */
+static int s_deliver_plan(s_sink_t *s, s_plan_t *p, int64_t *backoff)
+{
+    s_marks_t marks = {0};
+    int rc = SG_OK;
+    *backoff = -1;
+    for (size_t at = 0; rc == SG_OK && *backoff < 0 && at < p->n; at += S_MARK_BATCH) {
+        size_t n = p->n - at < S_MARK_BATCH ? p->n - at : S_MARK_BATCH;
+        s_work_t *works = &p->works[at];
+        rc = s_load_batch(s, works, n);
+        rc = rc == SG_OK ? s_marks_reserve(&marks, works, n) : rc;
+        for (size_t i = 0; rc == SG_OK && *backoff < 0 && i < n; i++) {
+            if (s_stopping(s) || s_paused(s))
+                rc = SG_ESTOPPED;
+            else if (works[i].outcome)
+                *backoff = s_deliver_one(s, &works[i], &marks);
+        }
+        s_marks_flush(s, &marks);
+    }
+    free(marks.seqs);
+    return rc == SG_ESTOPPED ? SG_OK : rc;
 }
 
 static void *s_worker(void *arg)
@@ -617,26 +866,33 @@ static void *s_worker(void *arg)
     s_sink_t *s = arg;
     while (!s_stopping(s)) {
         uint64_t gen = s_kicks(s);
-        s_work_t w = {0};
-        int64_t wake_at = INT64_MAX;
         if (s_paused(s)) {
             s_idle_wait(s, gen); /* a standby: the outbox waits */
             continue;
         }
-        int rc = s_scan(s);
-        rc = rc == SG_OK ? s_pick(s, &w, &wake_at) : rc;
+        s_plan_t plan = {0};
+        int64_t wake_at = INT64_MAX, backoff = -1;
+        bool more = false;
+        int rc = s_scan(s, &more);
+        rc = rc == SG_OK ? s_plan(s, &plan, &wake_at) : rc;
+        rc = rc == SG_OK ? s_deliver_plan(s, &plan, &backoff) : rc;
+        s_publish_pending(s);
         if (rc < 0) {
             sg_error(s->log_tag, "outbox: %s; trying again", sg_err_str(rc));
             s_sleep(s, S_ERROR_PAUSE_MS, NULL);
-        } else if (rc == 1) {
-            s_deliver(s, &w);
+        } else if (backoff >= 0) {
+            s_sleep(s, backoff, NULL);
+        } else if (plan.n > 0 || more) {
+            /* more may be due: look again at once */
         } else if (wake_at == INT64_MAX) {
             s_idle_wait(s, gen);
         } else {
             s_sleep(s, wake_at - sg_clock_wall(s->owner->clock), &gen);
         }
-        s_work_fini(&w);
+        s_plan_fini(&plan);
+        s_parsed_clear(&s->parsed, false);
     }
+    s_parsed_clear(&s->parsed, true);
     pthread_mutex_lock(&s->mu);
     s->exited = true;
     pthread_cond_broadcast(&s->idle);
@@ -734,6 +990,9 @@ static int s_sink_run(s_sink_t *s, sg_config_errors_t *errs)
     s->retry.limit = sc->retry.limit > 0 ? sc->retry.limit : S_DEFAULT_LIMIT;
     s->rng = s_seed(sg_pluginlib_sink_name(sc), sg_clock_wall(s->owner->clock));
     long pending = sg_journal_outbox_count(s->j, sg_pluginlib_sink_name(sc), SG_OUTBOX_PENDING);
+    pthread_mutex_lock(&s->mu);
+    s->stats.pending = pending > 0 ? (uint64_t)pending : 0; /* from the outbox: true at once */
+    pthread_mutex_unlock(&s->mu);
     if (created)
         sg_info(s->log_tag, "new sink: starts after outcome %" PRIu64
                             " of the log (earlier outcomes are not sent to it)", s->cursor);
@@ -892,13 +1151,17 @@ static s_sink_t *s_stopping_worker(sg_notify_t *n, const char *name)
     return NULL;
 }
 
-static void s_add_stats(sg_notify_stats_t *out, const sg_notify_stats_t *in)
+/* Adds the counters of *in to *out; its pending count (a gauge, not a
+ * counter) only when `pending`. */
+static void s_add_stats(sg_notify_stats_t *out, const sg_notify_stats_t *in, bool pending)
 {
     out->queued += in->queued;
     out->delivered += in->delivered;
     out->retries += in->retries;
     out->dead += in->dead;
     out->grouped += in->grouped;
+    if (pending)
+        out->pending += in->pending;
 }
 
 /* Joins a replaced sink's worker that has exited; its counters go to the
@@ -913,11 +1176,11 @@ static void s_sink_join(sg_notify_t *n, s_sink_t *s)
     pthread_mutex_unlock(&s->mu);
     s_sink_t *heir = s_live_sink(n, sg_pluginlib_sink_name(s->cfg));
     if (!heir || !heir->sync_ready) {
-        s_add_stats(&n->gone, &st);
+        s_add_stats(&n->gone, &st, false);
         return;
     }
     pthread_mutex_lock(&heir->mu);
-    s_add_stats(&heir->stats, &st);
+    s_add_stats(&heir->stats, &st, false);
     pthread_mutex_unlock(&heir->mu);
 }
 
@@ -1093,17 +1356,29 @@ int sg_notify_post(sg_notify_t *n, const sg_outcome_t *o)
     return SG_OK;
 }
 
+/* Whether a sink's count of pending notices is the one of its name: a
+ * live sink's (0 until its worker starts), and a replaced sink's while its
+ * worker runs and no live sink of its name has started. */
+static bool s_pending_counts(sg_notify_t *n, const s_set_t *set, const s_sink_t *s)
+{
+    if (set == &n->live)
+        return true;
+    const s_sink_t *heir = s_live_sink(n, sg_pluginlib_sink_name(s->cfg));
+    return s->thread_started && !(heir && heir->thread_started);
+}
+
 /* Adds the counters of the sinks of `set` (those called `name`, when not
  * NULL) to *out; returns how many sinks matched. */
-static size_t s_set_stats(s_set_t *set, const char *name, sg_notify_stats_t *out)
+static size_t s_set_stats(sg_notify_t *n, s_set_t *set, const char *name, sg_notify_stats_t *out)
 {
     size_t found = 0;
     for (size_t i = 0; i < set->n; i++) {
         s_sink_t *s = &set->sinks[i];
         if (!s->sync_ready || (name && strcmp(sg_pluginlib_sink_name(s->cfg), name) != 0))
             continue;
+        bool pending = s_pending_counts(n, set, s);
         pthread_mutex_lock(&s->mu);
-        s_add_stats(out, &s->stats);
+        s_add_stats(out, &s->stats, pending);
         pthread_mutex_unlock(&s->mu);
         found++;
     }
@@ -1115,10 +1390,10 @@ void sg_notify_stats(sg_notify_t *n, sg_notify_stats_t *out)
     memset(out, 0, sizeof *out);
     if (!n)
         return;
-    s_add_stats(out, &n->gone);
-    s_set_stats(&n->live, NULL, out);
+    s_add_stats(out, &n->gone, false);
+    s_set_stats(n, &n->live, NULL, out);
     for (s_set_t *set = n->stopping; set; set = set->next)
-        s_set_stats(set, NULL, out);
+        s_set_stats(n, set, NULL, out);
 }
 
 int sg_notify_sink_stats(sg_notify_t *n, const char *sink, sg_notify_stats_t *out)
@@ -1126,9 +1401,9 @@ int sg_notify_sink_stats(sg_notify_t *n, const char *sink, sg_notify_stats_t *ou
     memset(out, 0, sizeof *out);
     if (!n)
         return SG_ENOTFOUND;
-    size_t found = s_set_stats(&n->live, sink, out);
+    size_t found = s_set_stats(n, &n->live, sink, out);
     for (s_set_t *set = n->stopping; set; set = set->next)
-        found += s_set_stats(set, sink, out);
+        found += s_set_stats(n, set, sink, out);
     return found ? SG_OK : SG_ENOTFOUND;
 }
 

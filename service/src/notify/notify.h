@@ -9,12 +9,27 @@
  * journal file and its own state there (journal.h, "the alert outbox"): a
  * cursor over the log, one row per notice routed to it (pending, delivered or
  * dead) and a count of its failed attempts. It routes the log's new outcomes
- * (config `kinds`, `min_severity`), delivers pending rows in log order, and
- * records each result before it moves on. After a restart undelivered
- * notices are sent and delivered ones are not; a notice delivered just before
- * a crash, before its mark was written, may be sent once more with the same
- * dedup key (at least once). A sink new to the journal starts from the end
- * of the log, not from the beginning of history.
+ * (config `kinds`, `min_severity`), and delivers pending rows in log order.
+ *
+ * Batches: the worker routes up to 1024 new outcomes of the log per
+ * transaction (4096 per turn, then it delivers; each outcome is parsed once,
+ * when routed, and kept for its delivery in the same turn), reads up to 4096
+ * pending rows at once and plans every delivery due among them, then
+ * delivers the plan in batches of 256: a batch's outcomes are read in one
+ * transaction, handed to the plugin one `deliver` call each, and the rows
+ * of those that succeeded are marked delivered together in one
+ * transaction, at the end of the batch, or sooner once 200 ms have passed
+ * on the clock since the first unmarked one began (a sink that takes that
+ * long per delivery marks each as it goes). A RETRY, a FATAL, a stop or a
+ * pause first marks what the batch delivered so far; a FATAL is then
+ * dead-lettered and the batch goes on; a stop or a pause ends the batch
+ * (the delivery in hand finishes); a RETRY ends it and backs off as below.
+ *
+ * After a restart undelivered notices are sent and delivered ones are not;
+ * the notices of a batch delivered before a crash, before their marks were
+ * written, are sent once more with the same dedup keys (at least once:
+ * never lost). A sink new to the journal starts from the end of the log,
+ * not from the beginning of history.
  *
  * Retries: a RETRY counts one failure of the sink; the sink then backs off
  * for a random time in [0, cap] (full jitter; cap = retry.initial doubled per
@@ -33,8 +48,9 @@
  * it is sent, so a resend after a restart carries the same members and key.
  * A window with one notice delivers that notice itself.
  *
- * Time: backoff and group windows use the injected clock (a fake clock's
- * sleep advances it); waiting for work uses condition variables.
+ * Time: backoff, group windows and the age of unmarked deliveries use the
+ * injected clock (a fake clock's sleep advances it); waiting for work uses
+ * condition variables.
  *
  * One worker per sink at a time: a sink's outbox state (its cursor, its
  * pending rows, its count of failures) is read by its worker when it starts
@@ -62,13 +78,18 @@
 typedef struct sg_notify sg_notify_t;
 
 /* Counters since the notify was opened (kept across reloads, not across
- * restarts). */
+ * restarts), and one gauge read from the outbox itself. */
 typedef struct {
     uint64_t queued;    /* notices routed to a sink */
     uint64_t delivered; /* notices delivered (a group counts each member) */
     uint64_t retries;   /* RETRY answers that did not end in a dead letter */
     uint64_t dead;      /* notices dead-lettered */
     uint64_t grouped;   /* deliveries that carried a group of notices */
+    uint64_t pending;   /* gauge: the sink's rows pending in the outbox, as its worker
+                           counted them when it started and after each turn (each batch,
+                           each failed attempt, each idle poll); so notices left pending
+                           by an earlier process count, and a restart cannot skew it.
+                           Notices of the log not routed yet are not in it. */
 } sg_notify_stats_t;
 
 /* Loads and checks every sink's plugin and options without starting them;
@@ -123,7 +144,8 @@ void sg_notify_set_active(sg_notify_t *n, bool active);
  * wakes the workers. Returns 0, SG_EINVAL (not finished) or SG_EIO. */
 int sg_notify_post(sg_notify_t *n, const sg_outcome_t *o);
 
-/* Totals over all sinks (a snapshot). */
+/* Totals over all sinks (a snapshot). `pending` sums the sinks in force
+ * (during a reload, the replaced sink's count until its successor starts). */
 void sg_notify_stats(sg_notify_t *n, sg_notify_stats_t *out);
 /* One sink's counters; 0 or SG_ENOTFOUND. */
 int sg_notify_sink_stats(sg_notify_t *n, const char *sink, sg_notify_stats_t *out);

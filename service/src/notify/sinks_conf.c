@@ -60,7 +60,29 @@ static void s_sink_init(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj)
     sg_sink_cfg_t *s = obj;
     s->mark = sg_cfg_mark(ctx, node);
     s->kinds = SG_ROUTE_ALL;
+    s->group_ms = -1; /* not set: s_check_sink gives the plugin's default */
     s->retry = (sg_retry_cfg_t){.initial_ms = 100, .max_ms = 30000, .limit = 8};
+}
+
+int64_t sg_sinks_conf_group_default_ms(const char *plugin)
+{
+    static const char *const people[] = {"slack", "teams", "pagerduty"};
+    for (size_t i = 0; plugin && i < SG_CFG_COUNT(people); i++) {
+        if (strcmp(plugin, people[i]) == 0)
+            return SG_SINK_GROUP_DEFAULT_MS;
+    }
+    return 0;
+}
+
+/* A sink that does not set `group` gets its plugin's default. */
+static void s_check_sink(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj, const sg_cfg_read_t *read)
+{
+    (void)ctx;
+    (void)node;
+    (void)read;
+    sg_sink_cfg_t *s = obj;
+    if (s->group_ms < 0)
+        s->group_ms = sg_sinks_conf_group_default_ms(s->plugin);
 }
 
 /* `kinds: [decision, blocked, job, drill, service]`: the route kinds a sink is sent. */
@@ -139,7 +161,8 @@ static const sg_cfg_key_t s_sink_keys[] = {
 };
 static const sg_cfg_map_t s_sink_map = {.where = "in a sink", .keys = s_sink_keys,
                                         .n_keys = SG_CFG_COUNT(s_sink_keys),
-                                        .size = sizeof(sg_sink_cfg_t), .init = s_sink_init};
+                                        .size = sizeof(sg_sink_cfg_t), .init = s_sink_init,
+                                        .check = s_check_sink};
 
 /* A fallback names another configured sink. */
 static void s_check_fallbacks(sg_cfg_t *ctx, const sg_sink_cfg_t *sinks, size_t n)

@@ -1,7 +1,8 @@
 /* sinks_conf: the `sinks` section of the config file: each sink's plugin,
  * its own options (checked later by notify against the plugin's config
- * map), the route kinds and least severity it is sent, grouping, retries
- * and the fallback that gets its dead letters.
+ * map), the route kinds and least severity it is sent, grouping (on by
+ * default for chat and paging plugins), retries and the fallback that gets
+ * its dead letters.
  *
  * Owns the section's types, key tables and checks (unique names, each
  * fallback a configured sink other than itself).
@@ -50,10 +51,17 @@ typedef struct {
     sg_mark_t mark;
     unsigned kinds;   /* SG_ROUTE_* bits; 0: every kind (the default) */
     int min_severity; /* sg_severity_t: 0 info (default), 1 warning, 2 critical */
-    int64_t group_ms; /* decisions and blocks of one site within this window go as one; 0: off */
+    int64_t group_ms; /* decisions and blocks of one site within this window go as one; 0: off;
+                         not set: sg_sinks_conf_group_default_ms of the plugin */
     char *fallback;   /* the sink that gets this sink's dead letters; NULL: none */
     sg_retry_cfg_t retry;
 } sg_sink_cfg_t;
+
+/* The window of `group` for a sink that does not set it: sinks that post to
+ * people (plugins slack, teams and pagerduty) group a storm's decisions and
+ * blocks per site, SG_SINK_GROUP_DEFAULT_MS; others do not (0). */
+#define SG_SINK_GROUP_DEFAULT_MS 10000
+int64_t sg_sinks_conf_group_default_ms(const char *plugin);
 
 /* Setter of `sinks`: key->offset is the sg_sink_cfg_t * field,
  * key->count_offset its size_t count. */
