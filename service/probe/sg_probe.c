@@ -4,7 +4,7 @@
  *
  *   sg-probe --endpoint tcp://127.0.0.1:7711 [--bind] --observer obs-a --site A
  *            [--interval 200] [--count N] [--reach SITE=up|down|HOST:PORT ...]
- *            [--reach-timeout MS] [--listen HOST:PORT]
+ *            [--reach-timeout MS] [--listen HOST:PORT] [--wait-peers MS]
  *            [--key-file FILE --server-key KEY] [--quiet]
  *
  * With --key-file (this observer's secret key file, as `siteguardctl keygen
@@ -23,7 +23,10 @@
  * interval, at most 1000 ms); SITE=up|down reports a fixed state. With
  * --listen HOST:PORT the probe accepts such connections, standing in for its
  * site's reachable endpoint: when the probe dies, the site becomes
- * unreachable to the others.
+ * unreachable to the others. With --wait-peers MS, probes started together
+ * wait (up to MS) until every address they check accepts a connection
+ * before they publish: a first check no longer races the other probes'
+ * listeners and reports a live site down.
  *
  * Signals: SIGTERM/SIGINT stop it (exit 0); SIGUSR1 toggles "silent": it keeps
  * running but publishes nothing until the next SIGUSR1.
@@ -69,6 +72,7 @@ typedef struct {
     long interval_ms;
     long count; /* 0: no limit */
     long reach_timeout_ms; /* 0: half the interval, at most 1000 */
+    long wait_peers_ms;    /* 0: publish at once */
     s_reach_t *reach;
     size_t n_reach;
     const char *listen;
@@ -110,7 +114,7 @@ static void s_usage(FILE *f)
 {
     fputs("usage: sg-probe --endpoint ENDPOINT [--bind] --observer ID --site SITE\n"
           "                [--interval MS] [--count N] [--reach SITE=up|down|HOST:PORT ...]\n"
-          "                [--reach-timeout MS] [--listen HOST:PORT]\n"
+          "                [--reach-timeout MS] [--listen HOST:PORT] [--wait-peers MS]\n"
           "                [--key-file FILE --server-key KEY] [--quiet]\n"
           "  --endpoint  ZeroMQ endpoint; connected to unless --bind is given\n"
           "  --interval  milliseconds between heartbeats (default 200)\n"
@@ -119,6 +123,8 @@ static void s_usage(FILE *f)
           "              state, or whether a TCP connection to HOST:PORT opens\n"
           "  --reach-timeout  milliseconds a TCP check may take before it reports down\n"
           "              (default half the interval, at most 1000)\n"
+          "  --wait-peers  before publishing, wait up to MS until every --reach address\n"
+          "              accepts a connection (probes started together)\n"
           "  --listen    accept TCP connections on HOST:PORT (the site's reachable endpoint)\n"
           "  --key-file  publish over CURVE with this observer's secret key file (siteguardctl\n"
           "              keygen --out FILE; its public key is the observer's public_key)\n"
@@ -176,14 +182,12 @@ static int s_parse_reach(s_args_t *a, const char *text)
     if (!r)
         return -1;
     a->reach = r;
-    r[a->n_reach].site = strndup(text, (size_t)(eq - text));
-    if (!r[a->n_reach].site)
+    s_reach_t item = {.site = strndup(text, (size_t)(eq - text)), .up = up, .probe = probe};
+    if (!item.site)
         return -1;
-    r[a->n_reach].up = up;
-    r[a->n_reach].probe = probe;
     if (probe)
-        r[a->n_reach].addr = addr;
-    a->n_reach++;
+        item.addr = addr;
+    r[a->n_reach++] = item;
     return 0;
 }
 
@@ -206,6 +210,8 @@ static int s_parse_valued(s_args_t *a, const char *opt, const char *val)
         return s_parse_long(val, 1, &a->reach_timeout_ms);
     else if (strcmp(opt, "--listen") == 0)
         a->listen = val;
+    else if (strcmp(opt, "--wait-peers") == 0)
+        return s_parse_long(val, 1, &a->wait_peers_ms);
     else if (strcmp(opt, "--key-file") == 0)
         a->key_file = val;
     else if (strcmp(opt, "--server-key") == 0)
@@ -458,6 +464,27 @@ static int s_open_listener(const char *text)
     return fd;
 }
 
+/* --wait-peers: until every checked address accepts a connection (or the
+ * time is up, or a stop), accepting the peers' own checks meanwhile. */
+static void s_wait_peers(s_probe_t *p)
+{
+    int64_t until = s_mono_us() + p->args->wait_peers_ms * 1000;
+    while (!s_stop && s_mono_us() < until) {
+        bool all = true;
+        for (size_t i = 0; all && i < p->args->n_reach; i++) {
+            uint32_t latency;
+            int err;
+            const s_reach_t *r = &p->args->reach[i];
+            all = !r->probe || s_tcp_check(&r->addr, 100, &latency, &err) == S_CHECK_UP;
+        }
+        if (all)
+            return;
+        s_accept_all(p);
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int s_run(s_probe_t *p)
 {
     long sent = 0;
@@ -552,6 +579,7 @@ int main(int argc, char **argv)
     if (!args.quiet)
         fprintf(stderr, "sg-probe: %s (site %s) -> %s every %ld ms%s\n", args.observer,
                 args.site, args.endpoint, args.interval_ms, args.key_file ? " (CURVE)" : "");
+    s_wait_peers(&p);
     s_await_subscriber(&p);
     if (s_run(&p) == 0)
         rc = 0;

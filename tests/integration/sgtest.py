@@ -157,14 +157,15 @@ def tempdir():
 
 
 def wait_for(predicate, timeout=30.0, what="condition"):
-    """Polls an observable condition until it holds; fails after `timeout` s."""
+    """Polls an observable condition until it holds; fails after `timeout` s
+    with `what` (a text, or a function giving one: what was seen instead)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
+            raise AssertionError("timed out waiting for " + (what() if callable(what) else what))
         time.sleep(0.05)
 
 
@@ -216,11 +217,12 @@ def start_probe(endpoint, observer, site, site_port, log_dir, curve=None, interv
     """A real sg-probe for `observer` at `site`: heartbeats every `interval` ms, its
     site's endpoint listening on site_port[site], and TCP reachability checks
     of every other site's port (each may take 1 s: on a loaded machine a
-    shorter bound reports a live site down); with `curve` (its key file, the service's
+    shorter bound reports a live site down), first published once every
+    other site's endpoint listens (probes start one after another); with `curve` (its key file, the service's
     public key) over CURVE. The caller stops the returned Proc."""
     args = [PROBE, "--endpoint", endpoint, "--observer", observer, "--site", site,
             "--interval", str(interval), "--listen", "127.0.0.1:%d" % site_port[site],
-            "--reach-timeout", "1000"]
+            "--reach-timeout", "1000", "--wait-peers", "5000"]
     for other, port in site_port.items():
         if other != site:
             args += ["--reach", "%s=127.0.0.1:%d" % (other, port)]

@@ -393,7 +393,10 @@ class Hostile(unittest.TestCase):
         self.assertTrue(self.relay.subscribed.wait(30))
         self.assertIsNone(self.relay.error)
         wait_for(lambda: all(o["heard"] for o in self.status()["observers"])
-                 and sgtest.sites_healthy(self.status()), what="every observer heard, sites healthy")
+                 and sgtest.sites_healthy(self.status()),
+                 what=lambda: "every observer heard, sites healthy; status: %s; log: %s"
+                 % ({s["name"]: s["state"] for s in self.status()["sites"]},
+                    self.log_tail()[-1500:]))
         wait_for(lambda: RECEIVED in self.scrape(), what="the first /metrics")
         before = self.scrape()
         # the probes start one after another: one may have reported a site

@@ -836,6 +836,26 @@ static void test_next_deadline_tracks_site_timers(void **state)
     assert_int_equal(sg_engine_next_deadline(f->e), 3000);
 }
 
+/* A site never heard stays silent past its start-up grace: the tick that
+ * judged it has handled that time, and the next deadline lies after it, so
+ * the loop waits rather than spins. */
+static void test_next_deadline_never_gives_a_time_the_last_tick_reached(void **state)
+{
+    s_fix_t *f = *state;
+    f->cfg.policy.startup_grace_ms = 1000;
+    s_start(f);
+    f->beat[OA] = false;
+    s_run(f, 1400);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_SUSPECT);
+    assert_int_equal(sg_engine_tick(f->e, s_now(1500)), 0);
+    int64_t next = sg_engine_next_deadline(f->e);
+    assert_true(next > 1500);
+    f->beat[OB] = f->beat[OW] = false; /* nothing heard from now on */
+    assert_int_equal(sg_engine_tick(f->e, s_now(900000)), 0);
+    next = sg_engine_next_deadline(f->e);
+    assert_true(next > 900000);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
 
 /* ---- manual failover, pauses for status, reload ---- */
@@ -987,6 +1007,7 @@ int main(void)
         T(test_restored_verdict_is_never_decided_again),
         T(test_recovered_site_forgets_holds_but_not_failovers),
         T(test_next_deadline_tracks_site_timers),
+        T(test_next_deadline_never_gives_a_time_the_last_tick_reached),
         T(test_manual_failover_applies_the_guards_unless_forced),
         T(test_manual_failover_never_twice_even_forced),
         T(test_manual_failover_carries_its_own_recovery_point_into_the_decision),

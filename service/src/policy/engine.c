@@ -143,6 +143,7 @@ sg_engine_t *sg_engine_new(const sg_config_t *cfg, uint64_t run_id_base, sg_now_
         return NULL;
     e->cfg = cfg;
     e->start = now.mono;
+    e->last_tick = INT64_MIN;
     e->next_run_id = run_id_base + 1;
     e->obs = s_alloc(cfg->n_observers, sizeof *e->obs);
     e->reports = s_alloc(cfg->n_observers * cfg->n_sites, sizeof *e->reports);
@@ -605,6 +606,7 @@ static int s_check_deaf(sg_engine_t *e, sg_now_t now)
 
 int sg_engine_tick(sg_engine_t *e, sg_now_t now)
 {
+    e->last_tick = now.mono;
     s_prune_pauses(e, now.mono);
     sg_eng_compute_credible(e, now.mono);
     int rc = s_check_deaf(e, now);
@@ -616,7 +618,13 @@ int sg_engine_tick(sg_engine_t *e, sg_now_t now)
     return rc;
 }
 
-static int64_t s_min(int64_t a, int64_t b) { return a < b ? a : b; }
+/* The earlier of best and t, when t is still to come: a deadline at or
+ * before the last tick was handled by it (a tick judges everything due by
+ * its time), and returning it again would make the caller spin. */
+static int64_t s_min_due(const sg_engine_t *e, int64_t best, int64_t t)
+{
+    return t > e->last_tick && t < best ? t : best;
+}
 
 int64_t sg_engine_next_deadline(const sg_engine_t *e)
 {
@@ -625,23 +633,23 @@ int64_t sg_engine_next_deadline(const sg_engine_t *e)
     for (size_t i = 0; i < e->cfg->n_sites; i++) {
         const s_site_t *s = &e->sites[i];
         if (!s->heard)
-            best = s_min(best, e->start + p->startup_grace_ms);
+            best = s_min_due(e, best, e->start + p->startup_grace_ms);
         else if (s->state == SG_SITE_HEALTHY)
-            best = s_min(best, s->last_heard + p->suspect_after_ms);
+            best = s_min_due(e, best, s->last_heard + p->suspect_after_ms);
         else if (s->state == SG_SITE_SUSPECT)
-            best = s_min(best, s->last_heard + p->hold_down_ms);
+            best = s_min_due(e, best, s->last_heard + p->hold_down_ms);
         else if (s->state == SG_SITE_RECOVERING)
-            best = s_min(best, s->since + p->recover_after_ms);
+            best = s_min_due(e, best, s->since + p->recover_after_ms);
     }
     for (size_t c = 0; c < e->cfg->n_collections; c++) {
         const s_coll_t *cs = &e->colls[c];
         if (cs->verdict == SG_COLL_AWAITING)
-            best = s_min(best, cs->deadline);
+            best = s_min_due(e, best, cs->deadline);
         if (cs->verdict == SG_COLL_BLOCKED && cs->announced == SG_GUARD_COOLDOWN)
-            best = s_min(best, cs->cooldown_until);
+            best = s_min_due(e, best, cs->cooldown_until);
     }
     for (size_t i = 0; i < e->n_pauses; i++)
-        best = s_min(best, e->pauses[i].until);
+        best = s_min_due(e, best, e->pauses[i].until);
     return best;
 }
 

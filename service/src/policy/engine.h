@@ -201,9 +201,11 @@ void sg_engine_raise_run_base(sg_engine_t *e, uint64_t base);
 int sg_engine_on_event(sg_engine_t *e, const sg_event_t *ev, sg_now_t now);
 /* Advances time: recounts votes, moves site verdicts, decides. 0 or SG_ENOMEM. */
 int sg_engine_tick(sg_engine_t *e, sg_now_t now);
-/* Earliest monotonic time at which a tick may change something, INT64_MAX
- * if none (maintenance windows and vote holds are not counted: tick at least
- * every second). */
+/* Earliest monotonic time after the last tick at which a tick may change
+ * something, INT64_MAX if none (maintenance windows and vote holds are not
+ * counted: tick at least every second). A time the last tick reached was
+ * judged by it and is not given again: a site never heard stays silent past
+ * its start-up grace, and the loop must not spin on that. */
 int64_t sg_engine_next_deadline(const sg_engine_t *e);
 
 /* Takes the oldest queued decision into *out (caller then owns out->reason

@@ -104,6 +104,7 @@ enum { S_VOTE_NONE = 0, S_VOTE_DOWN = 1, S_VOTE_UP = -1 };
 struct sg_engine {
     const sg_config_t *cfg;
     int64_t start;       /* mono: the engine's start */
+    int64_t last_tick;   /* mono: the last tick's time (INT64_MIN before the first) */
     s_obs_t *obs;
     s_report_t *reports; /* n_observers x n_sites */
     bool *credible;      /* per observer, computed each tick */
