@@ -212,6 +212,19 @@ static int s_proof(void *user, uint64_t run_id, int collection, char **why)
     return rc;
 }
 
+/* A deferred proof made again once its intent is committed, just before
+ * the worker is told to call (executor.h, sg_executor_release_proofs). */
+static int s_reprove(void *user, uint64_t run_id, int collection, char **why)
+{
+    s_svc_t *s = user;
+    if (!sg_leader_is_leader(s->leader)) {
+        *why = strdup("this instance does not lead");
+        return SG_ESTATE;
+    }
+    return sg_engine_confirm(s->engine, collection, run_id, s_now(s), why) == SG_OK ? SG_OK
+                                                                                 : SG_ESTATE;
+}
+
 /* The fence hook of the executor and the drills (leader.h). */
 static int s_fence(void *user, uint64_t epoch)
 {
@@ -662,7 +675,9 @@ static void s_handle_results(s_svc_t *s)
     for (int i = 0; i < S_RESULTS_PER_TURN && sg_executor_recv(s->executor, &r, 0) == 1; i++)
         s_run_result(s, &r);
     int rc = s_batch_end(s);
-    sg_executor_release_proofs(s->executor, rc);
+    if (s->ops.n_proven > 0 && rc == SG_OK)
+        s_read_bus(s); /* what came during the commit, before the proofs are made again */
+    sg_executor_release_proofs(s->executor, rc, s_reprove, s);
     for (int i = 0; i < s->ops.n_proven; i++)
         if (rc == SG_OK)
             s_observe_call(s, s->ops.proven[i]);

@@ -763,8 +763,8 @@ static void test_deferred_proofs_hold_their_calls_until_released(void **state)
         assert_int_equal(hooks, 2);
         s_expect_calls(f, 0, 0); /* both workers wait for their answers */
         s_expect_calls(f, 1, 0);
-        assert_int_equal(sg_executor_release_proofs(f->x, releases[i]), 2);
-        assert_int_equal(sg_executor_release_proofs(f->x, SG_OK), 0); /* nothing held now */
+        assert_int_equal(sg_executor_release_proofs(f->x, releases[i], NULL, NULL), 2);
+        assert_int_equal(sg_executor_release_proofs(f->x, SG_OK, NULL, NULL), 0); /* none held */
         s_ev_t log[64];
         int n = s_until_ended(f, 2, log, 64);
         for (int c = 0; c < 2; c++)
@@ -773,6 +773,39 @@ static void test_deferred_proofs_hold_their_calls_until_released(void **state)
                          releases[i] == SG_OK ? SG_OUTCOME_SUCCEEDED : SG_OUTCOME_FAILED);
         s_fix_free(f);
     }
+}
+
+/* A recheck that refuses c1 at release: its proof is made again after the
+ * commit, and a refusal then cancels it without a call. */
+static int s_refuse_c1(void *user, uint64_t run_id, int collection, char **why)
+{
+    (void)run_id;
+    (*(int *)user)++;
+    if (collection != 1)
+        return SG_OK;
+    *why = strdup("site A is heard again");
+    return SG_ESTATE;
+}
+
+static void test_a_deferred_proof_is_made_again_at_release_and_may_cancel(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_started(2);
+    int hooks = 0, rechecks = 0;
+    sg_executor_set_proof_hook(f->x, s_defer_hook, &hooks);
+    s_submit_first(f, 2);
+    sg_exec_result_t r;
+    for (int tries = 0; hooks < 2 && tries < 200; tries++)
+        assert_int_equal(sg_executor_recv(f->x, &r, 50), 0);
+    assert_int_equal(sg_executor_release_proofs(f->x, SG_OK, s_refuse_c1, &rechecks), 2);
+    assert_int_equal(rechecks, 2);
+    sg_outcome_kind_t last[4] = {0};
+    s_last_kinds(f, 2, last);
+    assert_int_equal(last[0], SG_OUTCOME_SUCCEEDED);
+    assert_int_equal(last[1], SG_OUTCOME_CANCELLED);
+    s_expect_calls(f, 0, 1);
+    s_expect_calls(f, 1, 0);
+    s_fix_free(f);
 }
 
 /* A fresh run still queued is taken back with a CANCELLED result. */
@@ -1046,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_proof_hook_runs_before_the_call_and_a_refusal_prevents_it),
         cmocka_unit_test(test_every_attempt_is_proven_again),
         cmocka_unit_test(test_deferred_proofs_hold_their_calls_until_released),
+        cmocka_unit_test(test_a_deferred_proof_is_made_again_at_release_and_may_cancel),
         cmocka_unit_test(test_a_queued_run_can_be_cancelled_before_any_call),
         cmocka_unit_test(test_resolve_follows_a_job_accepted_before_the_restart),
         cmocka_unit_test(test_resolve_reports_done_when_the_collection_is_already_failed_over),

@@ -50,6 +50,13 @@ typedef struct {
 
 typedef struct s_worker s_worker_t;
 
+/* A proof whose answer waits for the commit of its intent. */
+typedef struct {
+    int worker;
+    uint64_t run_id;
+    int collection;
+} s_deferred_t;
+
 struct sg_executor {
     void *zctx;
     const sg_config_t *cfg;
@@ -70,7 +77,7 @@ struct sg_executor {
     sg_plan_t *plan;   /* where each collection stands (plan.h) */
     int *idle;         /* the idle workers' indexes, a stack */
     int n_idle;
-    int *deferred;     /* workers whose proof waits for sg_executor_release_proofs */
+    s_deferred_t *deferred; /* proofs waiting for sg_executor_release_proofs */
     int n_deferred;
     int *host_of;      /* per collection: index of its replica_host, or -1 */
     int *host_running; /* per host index */
@@ -985,20 +992,29 @@ static void s_answer_proof(sg_executor_t *x, const s_msg_t *m)
                       : SG_OK;
     if (rc == SG_EXEC_DEFERRED) {
         free(why);
-        x->deferred[x->n_deferred++] = m->worker; /* one question per worker at a time */
+        /* one question per worker at a time */
+        x->deferred[x->n_deferred++] = (s_deferred_t){.worker = m->worker,
+                                                      .run_id = m->result.run_id,
+                                                      .collection = m->result.collection};
         return;
     }
     if (sg_reply_send(x->workers[m->worker].jobs, rc, why) != SG_OK)
         sg_error(S_MOD, "cannot answer the proof of run %llu", (unsigned long long)m->result.run_id);
 }
 
-int sg_executor_release_proofs(sg_executor_t *x, int rc)
+int sg_executor_release_proofs(sg_executor_t *x, int rc, sg_exec_proof_fn recheck, void *user)
 {
     int n = x->n_deferred;
     for (int i = 0; i < n; i++) {
-        char *why = rc == SG_OK ? NULL : strdup("the intent could not be committed");
-        if (sg_reply_send(x->workers[x->deferred[i]].jobs, rc, why) != SG_OK)
-            sg_error(S_MOD, "cannot answer a proof of worker %d", x->deferred[i]);
+        const s_deferred_t *d = &x->deferred[i];
+        char *why = NULL;
+        int answer = rc;
+        if (rc != SG_OK)
+            why = strdup("the intent could not be committed");
+        else if (recheck)
+            answer = recheck(user, d->run_id, d->collection, &why);
+        if (sg_reply_send(x->workers[d->worker].jobs, answer, why) != SG_OK)
+            sg_error(S_MOD, "cannot answer the proof of run %llu", (unsigned long long)d->run_id);
     }
     x->n_deferred = 0;
     return n;

@@ -59,7 +59,7 @@
  * the loop. Group commit: the hook may write the intent into the loop's
  * open journal batch and defer the answer; the loop commits the batch (one
  * synchronous commit for a burst of intents and results) and then releases
- * the answers (sg_executor_release_proofs). The JOB_STARTED outcome carries the job path as soon as the
+ * the answers (sg_executor_release_proofs), proving each again first. The JOB_STARTED outcome carries the job path as soon as the
  * call returned 4096. After a restart, the service resubmits open runs with
  * sg_executor_submit_run: FOLLOW follows a journaled job; RESOLVE (an
  * intent without a job) first asks the provider whether the collection is
@@ -149,12 +149,16 @@ typedef int (*sg_exec_fence_fn)(void *user, uint64_t epoch);
 void sg_executor_set_fence_hook(sg_executor_t *x, sg_exec_fence_fn fn, void *user);
 void sg_executor_set_epoch(sg_executor_t *x, uint64_t epoch);
 
-/* Sends the answers the proof hook deferred since the last release: `rc` 0
- * when the batch holding their intents committed (the workers call now),
- * an error when it did not (each run ends failed without a call). One
- * commit thus makes a burst of intents durable, and no call is made before
- * its intent is. Returns how many answers were sent. */
-int sg_executor_release_proofs(sg_executor_t *x, int rc);
+/* Sends the answers the proof hook deferred since the last release: `rc`
+ * 0 when the batch holding their intents committed, an error when it did
+ * not (each run ends failed without a call). With rc 0 each answer is
+ * `recheck`'s (NULL: 0, call now), asked on this thread just before it is
+ * sent: the proof is made again after the commit, so the evidence a call
+ * rests on is as fresh as the answer (a refusal cancels the run; its intent
+ * is durable but no call follows, and the run's end is journaled as for
+ * any cancel). One commit thus makes a burst of intents durable, and no
+ * call is made before its intent is. Returns how many answers were sent. */
+int sg_executor_release_proofs(sg_executor_t *x, int rc, sg_exec_proof_fn recheck, void *user);
 
 /* Queues a fresh failover run of `collection`. Returns 0, SG_EINVAL,
  * SG_ESTATE (a run of that collection is queued or running) or SG_ENOMEM. */
