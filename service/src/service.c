@@ -54,8 +54,6 @@ typedef struct {
     uint64_t blocked[SG_GUARD_COUNT];
     int64_t *run_started; /* per collection: mono of its decision, 0: none */
     int64_t *decided_at;  /* per collection: mono of a fresh decision not yet called, 0: none */
-    int *proven;          /* collections whose proof waits for the batch's commit */
-    int n_proven;
     sg_metrics_hist_t run_seconds, event_age, loop_turn, decision_to_call;
     sg_evage_t evage;     /* per observer: the base of an event's age */
     sg_loop_stats_t loop; /* turns and the longest, for status */
@@ -202,7 +200,6 @@ static int s_proof(void *user, uint64_t run_id, int collection, char **why)
         int rc = sg_journal_intent_batched(s->journal, run_id, epoch, wall);
         if (rc != SG_OK)
             return rc;
-        s->ops.proven[s->ops.n_proven++] = collection; /* one per worker at a time */
         return SG_EXEC_DEFERRED;
     }
     int rc = epoch ? sg_journal_intent_epoch(s->journal, run_id, epoch, wall)
@@ -221,8 +218,10 @@ static int s_reprove(void *user, uint64_t run_id, int collection, char **why)
         *why = strdup("this instance does not lead");
         return SG_ESTATE;
     }
-    return sg_engine_confirm(s->engine, collection, run_id, s_now(s), why) == SG_OK ? SG_OK
-                                                                                 : SG_ESTATE;
+    if (sg_engine_confirm(s->engine, collection, run_id, s_now(s), why) != SG_OK)
+        return SG_ESTATE;
+    s_observe_call(s, collection); /* its intent committed, its call comes now */
+    return SG_OK;
 }
 
 /* The fence hook of the executor and the drills (leader.h). */
@@ -549,8 +548,6 @@ static int s_ops_start(s_svc_t *s)
     const sg_config_t *cfg = s->cfg;
     s->ops.run_started = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof(int64_t));
     s->ops.decided_at = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof(int64_t));
-    s->ops.proven = calloc(cfg->provider.workers > 0 ? (size_t)cfg->provider.workers : 1,
-                           sizeof(int));
     sg_metrics_hist_init(&s->ops.run_seconds, SG_HIST_RUN);
     sg_metrics_hist_init(&s->ops.event_age, SG_HIST_LATENCY);
     sg_metrics_hist_init(&s->ops.loop_turn, SG_HIST_LATENCY);
@@ -570,7 +567,7 @@ static int s_ops_start(s_svc_t *s)
                             .loop = &s->ops.loop,
                             .user = s};
     s->ops.control = sg_control_new(s->zctx, &env);
-    if (!s->ops.run_started || !s->ops.decided_at || !s->ops.proven || !s->ops.control)
+    if (!s->ops.run_started || !s->ops.decided_at || !s->ops.control)
         return SG_EIO;
     const char *listen = cfg->metrics.listen ? cfg->metrics.listen : S_DEFAULT_METRICS;
     if (strcmp(listen, "off") != 0) {
@@ -594,8 +591,6 @@ static void s_ops_stop(s_svc_t *s)
     s->ops.run_started = NULL;
     free(s->ops.decided_at);
     s->ops.decided_at = NULL;
-    free(s->ops.proven);
-    s->ops.proven = NULL;
     free(s->ops.m_site);
     free(s->ops.m_verdict);
     free(s->ops.m_skew);
@@ -675,13 +670,9 @@ static void s_handle_results(s_svc_t *s)
     for (int i = 0; i < S_RESULTS_PER_TURN && sg_executor_recv(s->executor, &r, 0) == 1; i++)
         s_run_result(s, &r);
     int rc = s_batch_end(s);
-    if (s->ops.n_proven > 0 && rc == SG_OK)
-        s_read_bus(s); /* what came during the commit, before the proofs are made again */
+    if (rc == SG_OK)
+        s_read_bus(s); /* what came during the commit, before deferred proofs are made again */
     sg_executor_release_proofs(s->executor, rc, s_reprove, s);
-    for (int i = 0; i < s->ops.n_proven; i++)
-        if (rc == SG_OK)
-            s_observe_call(s, s->ops.proven[i]);
-    s->ops.n_proven = 0;
 }
 
 /* Saves the engine's operator state when it changed (journal.h, opstate):

@@ -92,7 +92,6 @@ struct s_worker {
     int index;
     pthread_t thread;
     bool started;
-    bool busy;
     void *jobs; /* PUSH, bound, owned by the loop thread */
     char jobs_ep[64];
 };
@@ -871,7 +870,6 @@ static int s_hand_out(sg_executor_t *x, const s_run_t *run)
         if (x->host_of[run->collection] >= 0)
             x->host_running[x->host_of[run->collection]]++;
     }
-    x->workers[w].busy = true;
     return SG_OK;
 }
 
@@ -1079,7 +1077,6 @@ int sg_executor_recv(sg_executor_t *x, sg_exec_result_t *out, int timeout_ms)
         if (zmq_recv(x->results, &m, sizeof m, 0) != (int)sizeof m || !m)
             return SG_EIO;
         if (m->idle) {
-            x->workers[m->worker].busy = false;
             x->idle[x->n_idle++] = m->worker;
             free(m);
             int rc = s_dispatch(x);

@@ -393,21 +393,16 @@ static s_snap_t *s_snap_copy(const sg_metrics_snapshot_t *s)
     n->notify = *s->notify;
     memcpy(n->decisions, s->decisions, sizeof n->decisions);
     memcpy(n->blocked, s->blocked, sizeof n->blocked);
-    n->s = (sg_metrics_snapshot_t){.cfg = cfg, .site_state = n->site_state,
-                                   .verdict = n->verdict, .skew_ms = n->skew_ms,
-                                   .skew_known = n->skew_known, .ingest = &n->ingest,
-                                   .notify = &n->notify, .sink_stats = n->sink_stats,
-                                   .decisions = n->decisions, .blocked = n->blocked,
-                                   .runs_ok = s->runs_ok, .runs_failed = s->runs_failed,
-                                   .runs_cancelled = s->runs_cancelled,
-                                   .reloads_ok = s->reloads_ok,
-                                   .reloads_refused = s->reloads_refused,
-                                   .control_requests = s->control_requests,
-                                   .control_keys_refused = s->control_keys_refused,
-                                   .bus_handshakes_refused = s->bus_handshakes_refused,
-                                   .leader_mode = s->leader_mode, .is_leader = s->is_leader,
-                                   .leader_epoch = s->leader_epoch,
-                                   .journal_bytes = s->journal_bytes};
+    /* every value as given; every pointer to the copy's own storage */
+    n->s.site_state = n->site_state;
+    n->s.verdict = n->verdict;
+    n->s.skew_ms = n->skew_ms;
+    n->s.skew_known = n->skew_known;
+    n->s.ingest = &n->ingest;
+    n->s.notify = &n->notify;
+    n->s.sink_stats = n->sink_stats;
+    n->s.decisions = n->decisions;
+    n->s.blocked = n->blocked;
     s_copy_hist(s->run_seconds, &n->run_seconds, &n->s.run_seconds);
     s_copy_hist(s->event_age, &n->event_age, &n->s.event_age);
     s_copy_hist(s->loop_turn, &n->loop_turn, &n->s.loop_turn);
