@@ -156,6 +156,19 @@ def tempdir():
     return tempfile.mkdtemp(prefix="sg-it-")
 
 
+def service_case(case):
+    """The places a test of one service uses, set on `case`: its directory
+    (dir), its config file there (cfg), the bus port and endpoint (port,
+    endpoint), the metrics port (metrics_port) and a port for each site's
+    reachable endpoint (site_port)."""
+    case.dir = tempdir()
+    case.cfg = os.path.join(case.dir, "siteguard.yaml")
+    case.port = free_port()
+    case.endpoint = tcp_endpoint(case.port)
+    case.metrics_port = free_port()
+    case.site_port = site_ports()
+
+
 def wait_for(predicate, timeout=30.0, what="condition"):
     """Polls an observable condition until it holds; fails after `timeout` s
     with `what` (a text, or a function giving one: what was seen instead)."""

@@ -16,7 +16,7 @@ import unittest
 import zmq
 
 import sgtest
-from sgtest import Publisher, free_port, keygen, key_pair, wait_for
+from sgtest import Publisher, keygen, key_pair, wait_for
 
 OBSERVERS = ("probe-a@A", "probe-b@B", "probe-w@W", "spare-b@B")
 
@@ -40,18 +40,13 @@ DAY_MS = 86400 * 1000
 
 class BusSecurity(unittest.TestCase):
     def setUp(self):
-        self.dir = sgtest.tempdir()
-        self.port = free_port()
-        self.metrics_port = free_port()
-        self.endpoint = sgtest.tcp_endpoint(self.port)
-        self.site_port = sgtest.site_ports()
+        sgtest.service_case(self)
         self.server_pub = keygen(os.path.join(self.dir, "bus.key"))
         # a key per observer, and keys nobody lists
         self.keys = {}
         for name in ("probe-a", "probe-b", "probe-w", "spare-b", "spare-b-next", "stranger"):
             keygen(self.key_file(name))
             self.keys[name] = key_pair(self.key_file(name))
-        self.cfg = os.path.join(self.dir, "siteguard.yaml")
         self.procs, self.pubs = [], []
         self.calm_ms = 0
         self.svc = None

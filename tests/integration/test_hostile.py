@@ -40,7 +40,7 @@ import unittest
 import zmq
 
 import sgtest
-from sgtest import Publisher, free_port, health_pb2, wait_for
+from sgtest import Publisher, health_pb2, wait_for
 
 SECONDS = float(os.environ.get("SG_HOSTILE_SECONDS", "60"))
 SEED = int(os.environ.get("SG_HOSTILE_SEED", str(random.SystemRandom().randrange(1 << 32))))
@@ -343,12 +343,7 @@ class Attacker:
 
 class Hostile(unittest.TestCase):
     def setUp(self):
-        self.dir = sgtest.tempdir()
-        self.port = free_port()
-        self.endpoint = sgtest.tcp_endpoint(self.port)
-        self.metrics_port = free_port()
-        self.site_port = sgtest.site_ports()
-        self.cfg = os.path.join(self.dir, "siteguard.yaml")
+        sgtest.service_case(self)
         self.procs, self.attackers = [], []
         self.relay = None
         self.svc = None

@@ -20,7 +20,7 @@ import time
 import unittest
 
 import sgtest
-from sgtest import Publisher, free_port, wait_for
+from sgtest import Publisher, wait_for
 
 HEAD = ("log_level: debug\n" + sgtest.bus_yaml("{port}")
         + sgtest.sites_yaml("probe-a@A", "probe-b@B", "{witness}@W")
@@ -77,12 +77,7 @@ class SkewedWitness:
 
 class Safety(unittest.TestCase):
     def setUp(self):
-        self.dir = sgtest.tempdir()
-        self.port = free_port()
-        self.endpoint = sgtest.tcp_endpoint(self.port)
-        self.metrics_port = free_port()
-        self.site_port = sgtest.site_ports()
-        self.cfg = os.path.join(self.dir, "siteguard.yaml")
+        sgtest.service_case(self)
         self.procs = []
         self.listeners = []
         self.witness = None

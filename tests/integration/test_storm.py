@@ -32,9 +32,7 @@ def config(d, port, metrics_port):
 
 class Storm(unittest.TestCase):
     def setUp(self):
-        self.dir = sgtest.tempdir()
-        self.port, self.metrics_port = sgtest.free_port(), sgtest.free_port()
-        self.cfg = os.path.join(self.dir, "siteguard.yaml")
+        sgtest.service_case(self)
         sgtest.write_config(self.cfg, config(self.dir, self.port, self.metrics_port))
         self.svc = sgtest.start_service(self.cfg, os.path.join(self.dir, "siteguard.log"))
         self.probes = {}
