@@ -36,6 +36,8 @@
 #define S_BUS_BATCH 4096       /* messages read per wake-up before other work */
 #define S_RESULTS_PER_TURN 1024 /* workers' results handled per turn before other work */
 #define S_DECISIONS_PER_TURN 256 /* decisions journaled and started per turn */
+#define S_WORK_BUDGET_US 3000  /* results, and decisions, handled per turn at most this long
+                                  (then committed), so the bus is read every few ms */
 #define S_STATS_EVERY_MS 60000 /* counters logged this often */
 #define S_METRICS_EVERY_MS 1000 /* the /metrics text is rendered this often */
 #define S_OPSTATE_EVERY_MS 1000 /* the engine's own changes of operator state are saved this
@@ -303,6 +305,13 @@ static void s_batch_begin(s_svc_t *s);
 static int s_batch_end(s_svc_t *s);
 static int s_save_opstate(s_svc_t *s, bool now);
 
+/* Whether a burst that began at `since_us` and has handled `done` items has
+ * used its time (the clock is read every 16 items). */
+static bool s_burst_over(const s_svc_t *s, int64_t since_us, size_t done)
+{
+    return done > 0 && done % 16 == 0 && sg_clock_mono_us(s->clock) - since_us >= S_WORK_BUDGET_US;
+}
+
 /* Decisions that change what a restart must know at once: a failover takes
  * the budget (before its run can call), a change of site state opens or
  * ends a loss episode. */
@@ -312,13 +321,17 @@ static bool s_changes_opstate(sg_decision_kind_t k)
            k == SG_DECISION_SITE_CONTESTED || k == SG_DECISION_SITE_RECOVERING;
 }
 
-/* Takes up to `max` queued decisions (a storm's thousands are spread over
- * turns, so the bus is served between) in one journal batch. */
-static void s_drain_decisions(s_svc_t *s, size_t max)
+/* Takes the queued decisions in one journal batch: `all`, or a burst
+ * bounded in number and time (a storm's thousands are spread over turns, so
+ * the bus is served between). */
+static void s_drain_decisions(s_svc_t *s, bool all)
 {
     sg_decision_t d;
     bool any = false, save = false;
-    for (size_t n = 0; n < max && sg_engine_next(s->engine, &d); n++) {
+    int64_t since = sg_clock_mono_us(s->clock);
+    for (size_t n = 0; (all || (n < S_DECISIONS_PER_TURN && !s_burst_over(s, since, n))) &&
+                       sg_engine_next(s->engine, &d);
+         n++) {
         if (!any)
             s_batch_begin(s); /* a storm of decisions: one commit */
         any = true;
@@ -337,7 +350,7 @@ static void s_drain_decisions(s_svc_t *s, size_t max)
 static int s_persist(void *user)
 {
     s_svc_t *s = user;
-    s_drain_decisions(s, SIZE_MAX);
+    s_drain_decisions(s, true);
     return s_save_opstate(s, true);
 }
 
@@ -667,7 +680,10 @@ static void s_handle_results(s_svc_t *s)
 {
     sg_exec_result_t r;
     s_batch_begin(s);
-    for (int i = 0; i < S_RESULTS_PER_TURN && sg_executor_recv(s->executor, &r, 0) == 1; i++)
+    int64_t since = sg_clock_mono_us(s->clock);
+    for (size_t i = 0; i < S_RESULTS_PER_TURN && !s_burst_over(s, since, i) &&
+                       sg_executor_recv(s->executor, &r, 0) == 1;
+         i++)
         s_run_result(s, &r);
     int rc = s_batch_end(s);
     if (rc == SG_OK)
@@ -836,7 +852,7 @@ static int s_loop(s_svc_t *s)
             int rc = sg_engine_tick(s->engine, now);
             if (rc != SG_OK)
                 sg_error(S_MOD, "engine tick failed: %s", sg_err_str(rc));
-            s_drain_decisions(s, S_DECISIONS_PER_TURN);
+            s_drain_decisions(s, false);
             sg_drill_tick(s->drill, now);
         }
         s_save_opstate(s, false);

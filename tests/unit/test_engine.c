@@ -13,6 +13,7 @@
 #include "base/err.h"
 #include "policy/engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,9 @@ typedef struct {
     sg_decision_t got[64];
     int n_got;
     bool complete; /* each failover run ends, failed over, as soon as it is decided */
+    bool *tally;   /* when set: failovers are marked here per collection, and no
+                      decision is kept in got */
+    int tallied;   /* failovers marked so far */
 } s_fix_t;
 
 static sg_now_t s_now(int64_t t) { return (sg_now_t){t, WALL0 + t}; }
@@ -124,6 +128,15 @@ static void s_collect(s_fix_t *f)
 {
     sg_decision_t d;
     while (sg_engine_next(f->e, &d)) {
+        if (f->tally) { /* a storm: only its failovers are looked at */
+            if (d.kind == SG_DECISION_FAILOVER) {
+                assert_false(f->tally[d.collection]); /* decided once */
+                f->tally[d.collection] = true;
+                f->tallied++;
+            }
+            sg_decision_fini(&d);
+            continue;
+        }
         assert_true(f->n_got < 64);
         f->got[f->n_got++] = d;
         if (f->complete && d.kind == SG_DECISION_FAILOVER)
@@ -856,6 +869,57 @@ static void test_next_deadline_never_gives_a_time_the_last_tick_reached(void **s
     assert_true(next > 900000);
 }
 
+/* A storm: 2,500 collections of A in group 0 and 100 in group 1. A tick
+ * judges at most SG_ENGINE_DECIDE_PER_TICK of them and the next goes on
+ * where it stopped (due at once meanwhile), so the caller serves its bus
+ * between; plan order still holds group 1 until group 0's runs end. */
+static void test_storm_is_judged_over_ticks_in_plan_order(void **state)
+{
+    s_fix_t *f = *state;
+    enum { G0 = 2500, G1 = 100, N = G0 + G1 };
+    sg_collection_cfg_t *colls = calloc(N, sizeof *colls);
+    bool *decided = calloc(N, sizeof *decided);
+    char(*names)[16] = calloc(N, sizeof *names);
+    assert_true(colls && decided && names);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "a-%d", i);
+        colls[i] = (sg_collection_cfg_t){.name = names[i], .site = A, .replica_site = B,
+                                         .group = i < G0 ? 0 : 1};
+    }
+    f->cfg.collections = colls;
+    f->cfg.n_collections = N;
+    f->cfg.policy.budget.max = f->cfg.policy.site_budget.max = 0; /* no budget */
+    f->complete = false;
+    f->tally = decided;
+    s_start(f);
+    s_kill_a(f, 2000);
+    while (f->tallied == 0) /* until the tick that declares A lost */
+        s_run(f, f->t + STEP);
+    int per_tick[3] = {f->tallied, 0, 0};
+    assert_int_equal(sg_engine_next_deadline(f->e), f->t - STEP); /* due at once */
+    s_run(f, f->t + STEP);
+    per_tick[1] = f->tallied - per_tick[0];
+    assert_int_equal(sg_engine_next_deadline(f->e), f->t - STEP);
+    s_run(f, f->t + STEP);
+    per_tick[2] = f->tallied - per_tick[0] - per_tick[1];
+    assert_int_equal(per_tick[0], SG_ENGINE_DECIDE_PER_TICK);
+    assert_int_equal(per_tick[1], SG_ENGINE_DECIDE_PER_TICK);
+    assert_int_equal(per_tick[2], G0 - 2 * SG_ENGINE_DECIDE_PER_TICK);
+    assert_true(sg_engine_next_deadline(f->e) > f->t - STEP); /* the pass is over */
+    s_run(f, f->t + 5 * STEP);
+    assert_int_equal(f->tallied, G0); /* group 1 waits for group 0's runs */
+    for (int i = 0; i < G1; i++)
+        assert_false(decided[G0 + i]);
+    for (int i = 0; i < G0; i++)
+        sg_engine_run_ended(f->e, i, true, s_now(f->t));
+    s_run(f, f->t + 4 * STEP);
+    assert_int_equal(f->tallied, N);
+    sg_engine_destroy(&f->e); /* before the config it points to */
+    free(colls);
+    free(decided);
+    free(names);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
 
 /* ---- manual failover, pauses for status, reload ---- */
@@ -1014,6 +1078,7 @@ int main(void)
         T(test_decisions_without_an_override_have_no_recovery_point),
         T(test_pause_at_lists_only_pauses_in_force),
         T(test_set_config_takes_a_new_policy_but_not_new_collections),
+        T(test_storm_is_judged_over_ticks_in_plan_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -722,26 +722,41 @@ static int s_bind(void *zctx, int type, const char *ep, void **out)
     return SG_OK;
 }
 
-/* Numbers the distinct replica_host values. */
+typedef struct {
+    const char *host;
+    size_t collection;
+} s_host_ref_t;
+
+static int s_host_ref_cmp(const void *a, const void *b)
+{
+    return strcmp(((const s_host_ref_t *)a)->host, ((const s_host_ref_t *)b)->host);
+}
+
+/* Numbers the distinct replica_host values (sorted, so 10,000 collections
+ * cost n log n at start, not n^2); -1 for a collection without one. */
 static int s_index_hosts(sg_executor_t *x)
 {
-    size_t n = x->cfg->n_collections;
+    size_t n = x->cfg->n_collections, m = 0;
     x->host_of = calloc(n ? n : 1, sizeof *x->host_of);
     x->host_running = calloc(n ? n : 1, sizeof *x->host_running);
-    if (!x->host_of || !x->host_running)
+    s_host_ref_t *refs = calloc(n ? n : 1, sizeof *refs);
+    if (!x->host_of || !x->host_running || !refs) {
+        free(refs);
         return SG_ENOMEM;
-    int hosts = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *h = x->cfg->collections[i].replica_host;
-        x->host_of[i] = -1;
-        for (size_t k = 0; h && k < i && x->host_of[i] < 0; k++) {
-            const char *o = x->cfg->collections[k].replica_host;
-            if (o && strcmp(o, h) == 0)
-                x->host_of[i] = x->host_of[k];
-        }
-        if (h && x->host_of[i] < 0)
-            x->host_of[i] = hosts++;
     }
+    for (size_t i = 0; i < n; i++) {
+        x->host_of[i] = -1;
+        if (x->cfg->collections[i].replica_host)
+            refs[m++] = (s_host_ref_t){x->cfg->collections[i].replica_host, i};
+    }
+    qsort(refs, m, sizeof *refs, s_host_ref_cmp);
+    int hosts = 0;
+    for (size_t k = 0; k < m; k++) {
+        if (k > 0 && strcmp(refs[k].host, refs[k - 1].host) != 0)
+            hosts++;
+        x->host_of[refs[k].collection] = hosts;
+    }
+    free(refs);
     return SG_OK;
 }
 

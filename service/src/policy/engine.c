@@ -71,6 +71,26 @@ static int s_heap_pop(s_heap_t *h)
     return top;
 }
 
+/* e->plan split by site (a stable partition, so each site's part keeps plan
+ * order). */
+static int s_build_site_plan(sg_engine_t *e)
+{
+    const sg_config_t *cfg = e->cfg;
+    size_t *fill = calloc(cfg->n_sites + 1, sizeof *fill);
+    if (!fill)
+        return SG_ENOMEM;
+    for (size_t c = 0; c < cfg->n_collections; c++)
+        e->site_off[cfg->collections[c].site + 1]++;
+    for (size_t i = 0; i < cfg->n_sites; i++)
+        e->site_off[i + 1] += e->site_off[i];
+    for (size_t k = 0; k < cfg->n_collections; k++) {
+        int c = e->plan[k], site = cfg->collections[c].site;
+        e->site_plan[e->site_off[site] + fill[site]++] = c;
+    }
+    free(fill);
+    return SG_OK;
+}
+
 /* Plan order: dependencies first, otherwise by group, then config order
  * (Kahn's algorithm with a heap). Dependencies are in the same or an earlier
  * group (config rule), so the order never goes back to an earlier group.
@@ -121,7 +141,7 @@ static int s_build_plan(sg_engine_t *e)
             s_heap_push(&h, (int)c);
     while (h.n > 0)
         e->plan[k++] = s_heap_pop(&h);
-    rc = SG_OK;
+    rc = s_build_site_plan(e);
 done:
     free(indeg);
     free(off);
@@ -153,8 +173,12 @@ sg_engine_t *sg_engine_new(const sg_config_t *cfg, uint64_t run_id_base, sg_now_
     e->repl = s_alloc(cfg->n_collections, sizeof *e->repl);
     e->colls = s_alloc(cfg->n_collections, sizeof *e->colls);
     e->plan = s_alloc(cfg->n_collections, sizeof *e->plan);
+    e->site_plan = s_alloc(cfg->n_collections, sizeof *e->site_plan);
+    e->site_off = calloc(cfg->n_sites + 1, sizeof *e->site_off);
+    e->pass = s_alloc(cfg->n_sites, sizeof *e->pass);
     if (!e->obs || !e->reports || !e->credible || !e->sites || !e->site_budget || !e->repl ||
-        !e->colls || !e->plan || s_build_plan(e) != SG_OK)
+        !e->colls || !e->plan || !e->site_plan || !e->site_off || !e->pass ||
+        s_build_plan(e) != SG_OK)
         goto fail;
     return e;
 fail:
@@ -198,6 +222,9 @@ void sg_engine_destroy(sg_engine_t **ep)
     free(e->repl);
     free(e->colls);
     free(e->plan);
+    free(e->site_plan);
+    free(e->site_off);
+    free(e->pass);
     free(e);
     *ep = NULL;
 }
@@ -540,34 +567,49 @@ static int s_decide_one(sg_engine_t *e, int c, sg_now_t now, int wait, int faile
 }
 
 /* In plan order, which never goes back to an earlier group: a summary of the
- * earlier groups (first waiting, first failed) is carried along. */
-static int s_decide_collections(sg_engine_t *e, int site, sg_now_t now)
+ * earlier groups (first waiting, first failed) is carried along, in the
+ * site's pass, which judges at most *budget collections and goes on at the
+ * next tick where it stopped. A summary carried over a tick only errs
+ * towards holding back: a collection seen waiting may have ended since
+ * (the next pass sees it), and one seen failed over stays so in an episode;
+ * and every call is proven again before it is made (sg_engine_confirm). */
+static int s_decide_collections(sg_engine_t *e, int site, sg_now_t now, size_t *budget)
 {
     const sg_config_t *cfg = e->cfg;
-    int wait = -1, failed = -1, g_wait = -1, g_failed = -1, group = INT_MIN;
-    for (size_t k = 0; k < cfg->n_collections; k++) {
-        int c = e->plan[k];
+    s_pass_t *p = &e->pass[site];
+    size_t first = e->site_off[site], n = e->site_off[site + 1] - first;
+    if (p->k == 0)
+        *p = (s_pass_t){.wait = -1, .failed = -1, .g_wait = -1, .g_failed = -1,
+                        .group = INT_MIN};
+    for (; p->k < n; p->k++) {
+        if (*budget == 0) { /* the next tick goes on from here, with this site first */
+            if (!e->pass_unfinished)
+                e->pass_site = (size_t)site;
+            e->pass_unfinished = true;
+            return SG_OK;
+        }
+        --*budget;
+        int c = e->site_plan[first + p->k];
         const sg_collection_cfg_t *cc = &cfg->collections[c];
-        if (cc->site != site)
-            continue;
-        if (cc->group != group) {
-            wait = wait >= 0 ? wait : g_wait;
-            failed = failed >= 0 ? failed : g_failed;
-            g_wait = g_failed = -1;
-            group = cc->group;
+        if (cc->group != p->group) {
+            p->wait = p->wait >= 0 ? p->wait : p->g_wait;
+            p->failed = p->failed >= 0 ? p->failed : p->g_failed;
+            p->g_wait = p->g_failed = -1;
+            p->group = cc->group;
         }
         sg_coll_verdict_t v = e->colls[c].verdict;
         if (v == SG_COLL_IDLE || v == SG_COLL_BLOCKED || v == SG_COLL_AWAITING) {
-            int rc = s_decide_one(e, c, now, wait, failed);
+            int rc = s_decide_one(e, c, now, p->wait, p->failed);
             if (rc != SG_OK)
                 return rc;
         }
         s_pred_t st = sg_eng_pred_state(e, c);
-        if (st == S_PRED_WAIT && g_wait < 0)
-            g_wait = c;
-        else if (st == S_PRED_FAILED && g_failed < 0)
-            g_failed = c;
+        if (st == S_PRED_WAIT && p->g_wait < 0)
+            p->g_wait = c;
+        else if (st == S_PRED_FAILED && p->g_failed < 0)
+            p->g_failed = c;
     }
+    p->k = 0; /* done: the next tick starts a new pass */
     return SG_OK;
 }
 
@@ -612,9 +654,15 @@ int sg_engine_tick(sg_engine_t *e, sg_now_t now)
     int rc = s_check_deaf(e, now);
     for (size_t i = 0; rc == SG_OK && i < e->cfg->n_sites; i++)
         rc = sg_eng_eval_site(e, (int)i, now);
-    for (size_t i = 0; rc == SG_OK && i < e->cfg->n_sites; i++)
+    size_t budget = SG_ENGINE_DECIDE_PER_TICK, n = e->cfg->n_sites, first = e->pass_site;
+    e->pass_unfinished = false;
+    for (size_t j = 0; rc == SG_OK && j < n; j++) {
+        size_t i = (first + j) % n;
         if (e->sites[i].state == SG_SITE_LOST)
-            rc = s_decide_collections(e, (int)i, now);
+            rc = s_decide_collections(e, (int)i, now, &budget);
+        else
+            e->pass[i].k = 0; /* a later loss starts afresh */
+    }
     return rc;
 }
 
@@ -630,6 +678,8 @@ int64_t sg_engine_next_deadline(const sg_engine_t *e)
 {
     const sg_policy_cfg_t *p = &e->cfg->policy;
     int64_t best = INT64_MAX;
+    if (e->pass_unfinished)
+        return e->last_tick; /* a pass goes on: due now */
     for (size_t i = 0; i < e->cfg->n_sites; i++) {
         const s_site_t *s = &e->sites[i];
         if (!s->heard)

@@ -199,13 +199,21 @@ void sg_engine_raise_run_base(sg_engine_t *e, uint64_t base);
 
 /* Feeds one checked event received at `now`. Returns 0 or SG_ENOMEM. */
 int sg_engine_on_event(sg_engine_t *e, const sg_event_t *ev, sg_now_t now);
-/* Advances time: recounts votes, moves site verdicts, decides. 0 or SG_ENOMEM. */
+/* Collections of lost sites a tick judges at most: a storm's thousands are
+ * judged over several ticks (each goes on where the last stopped), so that
+ * the caller serves its bus between them. */
+#define SG_ENGINE_DECIDE_PER_TICK 1024
+
+/* Advances time: recounts votes, moves site verdicts, decides (at most
+ * SG_ENGINE_DECIDE_PER_TICK collections; next_deadline then says the next
+ * tick is due at once). 0 or SG_ENOMEM. */
 int sg_engine_tick(sg_engine_t *e, sg_now_t now);
 /* Earliest monotonic time after the last tick at which a tick may change
  * something, INT64_MAX if none (maintenance windows and vote holds are not
  * counted: tick at least every second). A time the last tick reached was
  * judged by it and is not given again: a site never heard stays silent past
- * its start-up grace, and the loop must not spin on that. */
+ * its start-up grace, and the loop must not spin on that. While a pass over
+ * a lost site's collections is unfinished, the last tick's time: due now. */
 int64_t sg_engine_next_deadline(const sg_engine_t *e);
 
 /* Takes the oldest queued decision into *out (caller then owns out->reason

@@ -98,6 +98,15 @@ typedef struct {
     char names[256];  /* "B, W": the sites voting down */
 } s_votes_t;
 
+/* Where a tick's pass over a lost site's collections goes on: a pass is
+ * bounded per tick (SG_ENGINE_DECIDE_PER_TICK), so the next tick resumes it
+ * with the summary of the groups before (see s_decide_collections). */
+typedef struct {
+    size_t k;                       /* next position in the site's plan; 0: a new pass */
+    int wait, failed;               /* first waiting and failed of the earlier groups */
+    int g_wait, g_failed, group;    /* the same within the current group */
+} s_pass_t;
+
 /* A site's vote about another. */
 enum { S_VOTE_NONE = 0, S_VOTE_DOWN = 1, S_VOTE_UP = -1 };
 
@@ -112,6 +121,11 @@ struct sg_engine {
     s_repl_t *repl;
     s_coll_t *colls;
     int *plan; /* collection indices in plan order */
+    int *site_plan;        /* the same grouped by site: site i's at [site_off[i], site_off[i+1]) */
+    size_t *site_off;      /* n_sites + 1 */
+    s_pass_t *pass;        /* per site */
+    size_t pass_site;      /* the site whose pass the next tick goes on with first */
+    bool pass_unfinished;  /* the last tick stopped a pass: the next is due at once */
     s_times_t budget;
     s_times_t *site_budget;
     s_pause_t *pauses;
