@@ -26,25 +26,20 @@
  * A delivery counts once the outbox has marked it delivered (the line or
  * the POST came first). It reports, it does not assert: the exit status
  * is 0 whatever the figures. */
-#include "base/clock.h"
+#include "bench_sinks.h"
+
 #include "base/err.h"
 #include "base/log.h"
 #include "base/str.h"
-#include "config/config.h"
 #include "journal/journal.h"
 #include "journal/outcome.h"
 #include "notify/notify.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_OUTCOMES 20000
@@ -53,9 +48,6 @@
 #define TARGET_RATE 20000.0
 #define TARGET_LAG_MS 2000
 #define WALL0 INT64_C(1795626000000)
-
-enum { S_JSONL = 0, S_WEBHOOK = 1, S_N_SINKS = 2 };
-static const char *const s_sink_names[S_N_SINKS] = {"jsonl", "webhook"};
 
 /* --- the outcomes -------------------------------------------------------------------------- */
 
@@ -100,162 +92,6 @@ static sg_outcome_t **s_storm(size_t n)
     return all;
 }
 
-static double s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* --- an HTTP receiver on 127.0.0.1 -------------------------------------------------------- */
-
-typedef struct {
-    int fd;
-    int port;
-    pthread_t thread;
-} s_receiver_t;
-
-/* Answers every whole request on one connection with 200 until it closes. */
-static void *s_connection(void *arg)
-{
-    intptr_t fd = (intptr_t)arg;
-    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-    char buf[65536];
-    size_t have = 0;
-    bool continued = false; /* the request in hand was told 100 Continue */
-    for (;;) {
-        ssize_t got = recv((int)fd, buf + have, sizeof buf - 1 - have, 0);
-        if (got <= 0)
-            break;
-        have += (size_t)got;
-        buf[have] = '\0';
-        char *end;
-        while ((end = strstr(buf, "\r\n\r\n"))) {
-            const char *cl = strstr(buf, "\r\nContent-Length: ");
-            size_t body = cl && cl < end ? (size_t)strtoul(cl + 18, NULL, 10) : 0;
-            size_t whole = (size_t)(end + 4 - buf) + body;
-            if (have < whole && !continued && strstr(buf, "\r\nExpect: 100-continue")) {
-                send((int)fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, 0);
-                continued = true;
-            }
-            if (have < whole)
-                break;
-            send((int)fd, ok, sizeof ok - 1, 0);
-            continued = false;
-            memmove(buf, buf + whole, have - whole);
-            have -= whole;
-            buf[have] = '\0';
-        }
-    }
-    close((int)fd);
-    return NULL;
-}
-
-static void *s_accept(void *arg)
-{
-    s_receiver_t *rx = arg;
-    for (;;) {
-        int c = accept(rx->fd, NULL, NULL);
-        if (c < 0)
-            return NULL;
-        pthread_t t;
-        if (pthread_create(&t, NULL, s_connection, (void *)(intptr_t)c) == 0)
-            pthread_detach(t);
-        else
-            close(c);
-    }
-}
-
-static int s_receiver_start(s_receiver_t *rx)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    rx->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (rx->fd < 0 || bind(rx->fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(rx->fd, (struct sockaddr *)&a, &len) != 0 || listen(rx->fd, 16) != 0)
-        return SG_EIO;
-    rx->port = ntohs(a.sin_port);
-    return pthread_create(&rx->thread, NULL, s_accept, rx) == 0 ? SG_OK : SG_EIO;
-}
-
-static void s_receiver_stop(s_receiver_t *rx)
-{
-    shutdown(rx->fd, SHUT_RDWR);
-    pthread_join(rx->thread, NULL);
-    close(rx->fd);
-}
-
-/* --- the sinks ----------------------------------------------------------------------------- */
-
-typedef struct {
-    sg_config_t cfg;
-    sg_sink_cfg_t sinks[S_N_SINKS];
-    sg_kv_t opts[S_N_SINKS][2];
-    char jsonl_path[512];
-    char url[64];
-} s_sinks_t;
-
-/* The jsonl sink writing to <dir>/<name>.jsonl and, with a receiver's
- * `port` (0: none), the webhook sink posting to it; grouping off, the
- * default retries. */
-static void s_sinks_init(s_sinks_t *k, const char *dir, const char *name, int port)
-{
-    memset(k, 0, sizeof *k);
-    snprintf(k->jsonl_path, sizeof k->jsonl_path, "%s/%s.jsonl", dir, name);
-    snprintf(k->url, sizeof k->url, "http://127.0.0.1:%d/hook", port);
-    k->cfg.path = "bench";
-    k->cfg.plugin_dir = SG_BENCH_PLUGIN_DIR;
-    k->cfg.sinks = k->sinks;
-    k->cfg.n_sinks = port ? S_N_SINKS : 1;
-    k->opts[S_JSONL][0] = (sg_kv_t){.key = "path", .value = k->jsonl_path};
-    k->opts[S_WEBHOOK][0] = (sg_kv_t){.key = "url", .value = k->url};
-    k->opts[S_WEBHOOK][1] = (sg_kv_t){.key = "timeout", .value = "5s"};
-    for (int i = 0; i < S_N_SINKS; i++) {
-        k->sinks[i].name = (char *)s_sink_names[i];
-        k->sinks[i].plugin = (char *)s_sink_names[i];
-        k->sinks[i].options = k->opts[i];
-        k->sinks[i].n_options = i == S_WEBHOOK ? 2 : 1;
-        k->sinks[i].mark = (sg_mark_t){"bench", 1, 1};
-    }
-}
-
-static sg_notify_t *s_open(const s_sinks_t *k, const char *journal)
-{
-    sg_config_errors_t errs;
-    sg_config_errors_init(&errs);
-    sg_notify_t *n = sg_notify_open(&k->cfg, sg_clock_system(), journal, &errs);
-    for (size_t i = 0; i < errs.n; i++)
-        fprintf(stderr, "%s\n", errs.items[i]);
-    sg_config_errors_fini(&errs);
-    return n;
-}
-
-/* Polls until each of the `n_sinks` sinks has `want` deliveries recorded
- * (or WAIT_MS passed): done_ms[i] is when sink i got there (-1: never). */
-static void s_wait_delivered(sg_notify_t *n, size_t n_sinks, uint64_t want, double *done_ms)
-{
-    double deadline = s_now_ms() + WAIT_MS;
-    for (size_t i = 0; i < n_sinks; i++)
-        done_ms[i] = -1;
-    for (size_t left = n_sinks; left > 0 && s_now_ms() < deadline;) {
-        for (size_t i = 0; i < n_sinks; i++) {
-            sg_notify_stats_t st;
-            if (done_ms[i] < 0 && sg_notify_sink_stats(n, s_sink_names[i], &st) == SG_OK &&
-                st.delivered >= want) {
-                done_ms[i] = s_now_ms();
-                left--;
-            }
-        }
-        s_pause_ms(1);
-    }
-}
-
 /* --- the phases ----------------------------------------------------------------------------- */
 
 /* Appends the outcomes in bursts of BURST, each one transaction; wakes
@@ -272,25 +108,13 @@ static int s_append(sg_journal_t *j, sg_outcome_t **all, size_t count, sg_notify
             return rc != SG_OK ? rc : end;
         sg_notify_wake(n);
     }
-    *last_ms = s_now_ms();
+    *last_ms = sg_bench_now_ms();
     return SG_OK;
 }
 
 static char *s_path(const char *dir, const char *file)
 {
     return sg_strdupf("%s/%s", dir, file);
-}
-
-/* Removes a journal and its -wal and -shm files. */
-static void s_remove_journal(const char *path)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char *f = sg_strdupf("%s%s", path, suffixes[i]);
-        if (f)
-            unlink(f);
-        free(f);
-    }
 }
 
 static double s_rate(size_t count, double ms)
@@ -302,12 +126,12 @@ static double s_journal_append(const char *dir, sg_outcome_t **all, size_t count
 {
     char *path = s_path(dir, "append.db");
     sg_journal_t *j = path ? sg_journal_open(path) : NULL;
-    double t0 = s_now_ms(), t1 = 0, rate = 0;
+    double t0 = sg_bench_now_ms(), t1 = 0, rate = 0;
     if (j && s_append(j, all, count, NULL, &t1) == SG_OK)
         rate = s_rate(count, t1 - t0);
     sg_journal_close(&j);
     if (path)
-        s_remove_journal(path);
+        sg_bench_remove_journal(path);
     free(path);
     printf("journal_append outcomes=%zu burst=%d rate=%.0f\n", count, BURST, rate);
     return rate;
@@ -317,12 +141,12 @@ static double s_file_write(const char *dir, sg_outcome_t **all, size_t count)
 {
     char *path = s_path(dir, "direct.jsonl");
     FILE *f = path ? fopen(path, "a") : NULL;
-    double t0 = s_now_ms(), rate = 0;
+    double t0 = sg_bench_now_ms(), rate = 0;
     bool ok = f != NULL;
     for (size_t i = 0; ok && i < count; i++)
         ok = fputs(all[i]->json, f) != EOF && fputc('\n', f) != EOF && fflush(f) == 0;
     if (ok)
-        rate = s_rate(count, s_now_ms() - t0);
+        rate = s_rate(count, sg_bench_now_ms() - t0);
     if (f)
         fclose(f);
     if (path)
@@ -336,51 +160,51 @@ static double s_file_write(const char *dir, sg_outcome_t **all, size_t count)
 typedef struct {
     const char *with; /* the sinks attached: "jsonl" or "jsonl+webhook" */
     size_t n_sinks;
-    double backlog[S_N_SINKS]; /* outcomes/s */
-    double storm[S_N_SINKS];   /* outcomes/s */
-    double lag[S_N_SINKS];     /* ms; -1: not all delivered */
+    double backlog[SG_BENCH_N_SINKS]; /* outcomes/s */
+    double storm[SG_BENCH_N_SINKS];   /* outcomes/s */
+    double lag[SG_BENCH_N_SINKS];     /* ms; -1: not all delivered */
 } s_round_t;
 
 static void s_backlog(const char *dir, int port, sg_outcome_t **all, size_t count, s_round_t *r)
 {
-    s_sinks_t k;
-    s_sinks_init(&k, dir, "backlog", port);
+    sg_bench_sinks_t k;
+    sg_bench_sinks_init(&k, dir, "backlog", port);
     char *path = s_path(dir, "backlog.db");
-    sg_notify_t *n = path ? s_open(&k, path) : NULL; /* registers the sinks */
+    sg_notify_t *n = path ? sg_bench_sinks_open(&k, path) : NULL; /* registers the sinks */
     sg_notify_destroy(&n);
     sg_journal_t *j = path ? sg_journal_open(path) : NULL;
-    double last = 0, done[S_N_SINKS] = {-1, -1};
+    double last = 0, done[SG_BENCH_N_SINKS] = {-1, -1};
     int rc = j ? s_append(j, all, count, NULL, &last) : SG_EIO;
     sg_journal_close(&j);
-    double t0 = s_now_ms();
-    n = rc == SG_OK ? s_open(&k, path) : NULL;
+    double t0 = sg_bench_now_ms();
+    n = rc == SG_OK ? sg_bench_sinks_open(&k, path) : NULL;
     if (n) {
         sg_notify_wake(n);
-        s_wait_delivered(n, r->n_sinks, count, done);
+        sg_bench_wait_delivered(n, r->n_sinks, count, WAIT_MS, done);
     }
     sg_notify_destroy(&n);
     for (size_t i = 0; i < r->n_sinks; i++) {
         r->backlog[i] = done[i] < 0 ? 0 : s_rate(count, done[i] - t0);
         printf("outbox_backlog sinks=%s sink=%s outcomes=%zu delivered=%s rate=%.0f\n", r->with,
-               s_sink_names[i], count, done[i] < 0 ? "no" : "yes", r->backlog[i]);
+               sg_bench_sink_names[i], count, done[i] < 0 ? "no" : "yes", r->backlog[i]);
     }
     unlink(k.jsonl_path);
     if (path)
-        s_remove_journal(path);
+        sg_bench_remove_journal(path);
     free(path);
 }
 
 static void s_storm_round(const char *dir, int port, sg_outcome_t **all, size_t count,
                           s_round_t *r)
 {
-    s_sinks_t k;
-    s_sinks_init(&k, dir, "storm", port);
+    sg_bench_sinks_t k;
+    sg_bench_sinks_init(&k, dir, "storm", port);
     char *path = s_path(dir, "storm.db");
-    sg_notify_t *n = path ? s_open(&k, path) : NULL;
+    sg_notify_t *n = path ? sg_bench_sinks_open(&k, path) : NULL;
     sg_journal_t *j = n ? sg_journal_open(path) : NULL;
-    double t0 = s_now_ms(), last = 0, done[S_N_SINKS] = {-1, -1};
+    double t0 = sg_bench_now_ms(), last = 0, done[SG_BENCH_N_SINKS] = {-1, -1};
     if (j && s_append(j, all, count, n, &last) == SG_OK)
-        s_wait_delivered(n, r->n_sinks, count, done);
+        sg_bench_wait_delivered(n, r->n_sinks, count, WAIT_MS, done);
     sg_journal_close(&j);
     sg_notify_destroy(&n);
     for (size_t i = 0; i < r->n_sinks; i++) {
@@ -388,12 +212,12 @@ static void s_storm_round(const char *dir, int port, sg_outcome_t **all, size_t 
         r->lag[i] = done[i] < 0 ? -1 : done[i] - last;
         printf("outbox_storm sinks=%s sink=%s outcomes=%zu append_ms=%.0f delivered=%s rate=%.0f "
                "lag_ms=%.0f\n",
-               r->with, s_sink_names[i], count, last - t0, done[i] < 0 ? "no" : "yes",
+               r->with, sg_bench_sink_names[i], count, last - t0, done[i] < 0 ? "no" : "yes",
                r->storm[i], r->lag[i]);
     }
     unlink(k.jsonl_path);
     if (path)
-        s_remove_journal(path);
+        sg_bench_remove_journal(path);
     free(path);
 }
 
@@ -401,14 +225,14 @@ static void s_ratios(const s_round_t *r, double file, double append)
 {
     for (size_t i = 0; i < r->n_sinks; i++) {
         printf("outbox_backlog_vs_file_write sinks=%s sink=%s ratio=%.3f\n", r->with,
-               s_sink_names[i], file > 0 ? r->backlog[i] / file : 0);
+               sg_bench_sink_names[i], file > 0 ? r->backlog[i] / file : 0);
         printf("outbox_storm_vs_journal_append sinks=%s sink=%s ratio=%.3f\n", r->with,
-               s_sink_names[i], append > 0 ? r->storm[i] / append : 0);
+               sg_bench_sink_names[i], append > 0 ? r->storm[i] / append : 0);
     }
     printf("jsonl_over_20k_per_s sinks=%s value=%s\n", r->with,
-           r->backlog[S_JSONL] >= TARGET_RATE ? "yes" : "no");
+           r->backlog[SG_BENCH_JSONL] >= TARGET_RATE ? "yes" : "no");
     printf("jsonl_lag_under_2s sinks=%s value=%s\n", r->with,
-           r->lag[S_JSONL] >= 0 && r->lag[S_JSONL] <= TARGET_LAG_MS ? "yes" : "no");
+           r->lag[SG_BENCH_JSONL] >= 0 && r->lag[SG_BENCH_JSONL] <= TARGET_LAG_MS ? "yes" : "no");
 }
 
 int main(int argc, char **argv)
@@ -421,22 +245,22 @@ int main(int argc, char **argv)
     sg_log_set_level(SG_LOG_WARN);
     char dir[] = SG_BENCH_DIR "/outbox.XXXXXX";
     sg_outcome_t **all = s_storm(count);
-    s_receiver_t rx;
-    if (!all || !mkdtemp(dir) || s_receiver_start(&rx) != SG_OK) {
+    sg_bench_receiver_t rx;
+    if (!all || !mkdtemp(dir) || sg_bench_receiver_start(&rx) != SG_OK) {
         fprintf(stderr, "bench_outbox: cannot set up (memory, %s, or a socket)\n", dir);
         return 1;
     }
     double append = s_journal_append(dir, all, count);
     double file = s_file_write(dir, all, count);
     s_round_t rounds[2] = {{.with = "jsonl", .n_sinks = 1},
-                           {.with = "jsonl+webhook", .n_sinks = S_N_SINKS}};
+                           {.with = "jsonl+webhook", .n_sinks = SG_BENCH_N_SINKS}};
     for (int i = 0; i < 2; i++) {
         s_backlog(dir, i ? rx.port : 0, all, count, &rounds[i]);
         s_storm_round(dir, i ? rx.port : 0, all, count, &rounds[i]);
     }
     for (int i = 0; i < 2; i++)
         s_ratios(&rounds[i], file, append);
-    s_receiver_stop(&rx);
+    sg_bench_receiver_stop(&rx);
     rmdir(dir);
     for (size_t i = 0; i < count; i++)
         sg_outcome_free(&all[i]);
