@@ -86,20 +86,19 @@ static void s_keep_body_as_error(sg_http_t *h)
     snprintf(h->error, sizeof h->error, "%s", h->body);
 }
 
-sg_deliver_result_t sg_http_send(sg_http_t *h, const sg_http_request_t *req,
-                                 sg_http_response_t *resp)
+/* Clears what h kept of its last request. */
+static void s_clear(sg_http_t *h)
 {
-    CURL *c = h->curl;
-    resp->curl_code = CURLE_OUT_OF_MEMORY;
-    resp->status = 0;
     h->error[0] = '\0';
     h->body[0] = '\0';
     h->body_len = 0;
-    struct curl_slist *headers = s_headers(req);
-    if (!headers) {
-        snprintf(h->error, sizeof h->error, "out of memory");
-        return SG_DELIVER_RETRY;
-    }
+}
+
+/* Sets h's handle up for `req`, sending `headers` (borrowed until the
+ * transfer ends). */
+static void s_setup(sg_http_t *h, const sg_http_request_t *req, struct curl_slist *headers)
+{
+    CURL *c = h->curl;
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->error);
@@ -115,11 +114,16 @@ sg_deliver_result_t sg_http_send(sg_http_t *h, const sg_http_request_t *req,
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
-    CURLcode rc = curl_easy_perform(c);
+}
+
+/* After h's transfer ended with `rc`: fills *resp, keeps why it failed, and
+ * lets go of the header list (which the caller frees). */
+static sg_deliver_result_t s_finish(sg_http_t *h, CURLcode rc, sg_http_response_t *resp)
+{
     resp->curl_code = (int)rc;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(headers);
+    resp->status = 0;
+    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
     if (rc != CURLE_OK && h->error[0] == '\0')
         snprintf(h->error, sizeof h->error, "%s", curl_easy_strerror(rc));
     if (rc == CURLE_OK && (resp->status < 200 || resp->status > 299))
@@ -127,7 +131,34 @@ sg_deliver_result_t sg_http_send(sg_http_t *h, const sg_http_request_t *req,
     return sg_result_http(resp->curl_code, resp->status);
 }
 
+sg_deliver_result_t sg_http_send(sg_http_t *h, const sg_http_request_t *req,
+                                 sg_http_response_t *resp)
+{
+    resp->curl_code = CURLE_OUT_OF_MEMORY;
+    resp->status = 0;
+    resp->sent = 1;
+    s_clear(h);
+    struct curl_slist *headers = s_headers(req);
+    if (!headers) {
+        snprintf(h->error, sizeof h->error, "out of memory");
+        return SG_DELIVER_RETRY;
+    }
+    s_setup(h, req, headers);
+    sg_deliver_result_t r = s_finish(h, curl_easy_perform(h->curl), resp);
+    curl_slist_free_all(headers);
+    return r;
+}
+
 const char *sg_http_error(const sg_http_t *h) { return h->error; }
+
+/* The warning of a delivery that did not go through. */
+static void s_log_failure(const sg_plugin_host_t *host, const char *what, long status,
+                          const char *why, sg_deliver_result_t r)
+{
+    host->log(host, SG_PLUGIN_LOG_WARN, "%s: HTTP %ld: %s (%s)", what ? what : "?", status,
+              why && why[0] ? why : "no answer",
+              r == SG_DELIVER_RETRY ? "will retry" : "will not retry");
+}
 
 sg_deliver_result_t sg_http_deliver(sg_http_t *h, const sg_plugin_host_t *host, const char *what,
                                     const sg_http_request_t *req)
@@ -135,10 +166,234 @@ sg_deliver_result_t sg_http_deliver(sg_http_t *h, const sg_plugin_host_t *host, 
     sg_http_response_t resp;
     sg_deliver_result_t r = sg_http_send(h, req, &resp);
     if (r != SG_DELIVER_OK)
-        host->log(host, SG_PLUGIN_LOG_WARN, "%s: HTTP %ld: %s (%s)", what ? what : "?",
-                  resp.status, h->error[0] ? h->error : "no answer",
-                  r == SG_DELIVER_RETRY ? "will retry" : "will not retry");
+        s_log_failure(host, what, resp.status, h->error, r);
     return r;
+}
+
+/* --- several requests at once ------------------------------------------------------------ */
+
+/* One slot: a client and the request it has in flight. */
+typedef struct {
+    sg_http_t *http;            /* owned */
+    struct curl_slist *headers; /* of the request in flight; owned */
+    size_t req;                 /* its index */
+    int busy;
+} s_slot_t;
+
+struct sg_http_multi {
+    CURLM *multi;
+    s_slot_t *slots; /* owned */
+    size_t n_slots;
+    size_t busy; /* slots with a request in flight */
+};
+
+static void s_abort(sg_http_multi_t *m);
+
+sg_http_multi_t *sg_http_multi_new(size_t slots)
+{
+    if (slots == 0)
+        return NULL;
+    sg_http_multi_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        free(m);
+        return NULL;
+    }
+    m->multi = curl_multi_init();
+    m->slots = calloc(slots, sizeof *m->slots);
+    if (!m->multi || !m->slots)
+        goto fail;
+    m->n_slots = slots;
+    for (size_t i = 0; i < slots; i++) {
+        if (!(m->slots[i].http = sg_http_new()))
+            goto fail;
+    }
+    curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)slots);
+    curl_multi_setopt(m->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)slots);
+    curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)slots);
+    return m;
+fail:
+    sg_http_multi_destroy(&m);
+    return NULL;
+}
+
+void sg_http_multi_destroy(sg_http_multi_t **mp)
+{
+    if (!mp || !*mp)
+        return;
+    sg_http_multi_t *m = *mp;
+    if (m->multi) {
+        s_abort(m); /* no handle stays in the multi */
+        curl_multi_cleanup(m->multi); /* closes the cached connections */
+    }
+    for (size_t i = 0; m->slots && i < m->n_slots; i++)
+        sg_http_destroy(&m->slots[i].http);
+    free(m->slots);
+    free(m);
+    *mp = NULL;
+    curl_global_cleanup();
+}
+
+/* A slot with no request in flight, or NULL. */
+static s_slot_t *s_free_slot(sg_http_multi_t *m)
+{
+    for (size_t i = 0; i < m->n_slots; i++) {
+        if (!m->slots[i].busy)
+            return &m->slots[i];
+    }
+    return NULL;
+}
+
+/* Starts request i in `slot`. Returns 0, or -1 (out of memory, or curl
+ * refused the handle: the request is not sent). */
+static int s_start(sg_http_multi_t *m, s_slot_t *slot, const sg_http_request_t *reqs, size_t i)
+{
+    s_clear(slot->http);
+    if (!(slot->headers = s_headers(&reqs[i])))
+        return -1;
+    s_setup(slot->http, &reqs[i], slot->headers);
+    curl_easy_setopt(slot->http->curl, CURLOPT_PRIVATE, (void *)slot);
+    if (curl_multi_add_handle(m->multi, slot->http->curl) != CURLM_OK) {
+        curl_slist_free_all(slot->headers);
+        slot->headers = NULL;
+        return -1;
+    }
+    slot->req = i;
+    slot->busy = 1;
+    m->busy++;
+    return 0;
+}
+
+/* Takes the slot's transfer, ended with `rc`, out of the multi. */
+static void s_end(sg_http_multi_t *m, s_slot_t *slot, CURLcode rc, sg_http_response_t *resps,
+                  sg_deliver_result_t *results, sg_http_done_fn done, void *arg)
+{
+    size_t i = slot->req;
+    curl_multi_remove_handle(m->multi, slot->http->curl);
+    results[i] = s_finish(slot->http, rc, &resps[i]);
+    curl_slist_free_all(slot->headers);
+    slot->headers = NULL;
+    slot->busy = 0;
+    m->busy--;
+    if (done)
+        done(arg, i, &resps[i], results[i], slot->http->error);
+}
+
+/* Ends every transfer the multi reports done; returns how many ended in
+ * RETRY. */
+static size_t s_collect(sg_http_multi_t *m, sg_http_response_t *resps,
+                        sg_deliver_result_t *results, sg_http_done_fn done, void *arg)
+{
+    size_t retries = 0;
+    int left = 0;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURLcode rc = msg->data.result;
+        char *priv = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        s_slot_t *slot = (s_slot_t *)(void *)priv;
+        if (!slot || !slot->busy)
+            continue;
+        s_end(m, slot, rc, resps, results, done, arg);
+        retries += results[slot->req] == SG_DELIVER_RETRY;
+    }
+    return retries;
+}
+
+/* The multi failed: takes every transfer still in flight out (RETRY). */
+static void s_abort(sg_http_multi_t *m)
+{
+    for (size_t i = 0; i < m->n_slots; i++) {
+        s_slot_t *slot = &m->slots[i];
+        if (!slot->busy)
+            continue;
+        curl_multi_remove_handle(m->multi, slot->http->curl);
+        curl_easy_setopt(slot->http->curl, CURLOPT_HTTPHEADER, NULL);
+        curl_slist_free_all(slot->headers);
+        slot->headers = NULL;
+        slot->busy = 0;
+    }
+    m->busy = 0;
+}
+
+/* Starts requests from *next while slots are free; 0, or -1 when one could
+ * not be started (no more are then). */
+static int s_fill(sg_http_multi_t *m, const sg_http_request_t *reqs, size_t n, size_t *next,
+                  sg_http_response_t *resps)
+{
+    s_slot_t *slot;
+    while (*next < n && (slot = s_free_slot(m)) != NULL) {
+        if (s_start(m, slot, reqs, *next) != 0)
+            return -1;
+        resps[(*next)++].sent = 1;
+    }
+    return 0;
+}
+
+int sg_http_multi_send(sg_http_multi_t *m, const sg_http_request_t *reqs, size_t n,
+                       sg_http_response_t *resps, sg_deliver_result_t *results,
+                       sg_http_done_fn done, void *arg)
+{
+    for (size_t i = 0; i < n; i++) {
+        resps[i] = (sg_http_response_t){.curl_code = CURLE_OK, .status = 0, .sent = 0};
+        results[i] = SG_DELIVER_RETRY;
+    }
+    size_t next = 0;
+    int starting = 1;
+    for (;;) {
+        if (starting && s_fill(m, reqs, n, &next, resps) != 0)
+            starting = 0;
+        if (m->busy == 0)
+            return 0; /* all ended, and nothing more to start */
+        int running = 0;
+        if (curl_multi_perform(m->multi, &running) != CURLM_OK)
+            goto fail;
+        if (s_collect(m, resps, results, done, arg) > 0)
+            starting = 0;
+        int more = starting && next < n && s_free_slot(m);
+        if (running > 0 && !more && curl_multi_poll(m->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+            goto fail;
+    }
+fail:
+    s_abort(m);
+    return -1;
+}
+
+/* The log lines of sg_http_multi_deliver. */
+typedef struct {
+    const sg_plugin_host_t *host;
+    const char *const *whats;
+} s_deliver_log_t;
+
+static void s_log_done(void *arg, size_t i, const sg_http_response_t *resp,
+                       sg_deliver_result_t result, const char *why)
+{
+    const s_deliver_log_t *l = arg;
+    if (result != SG_DELIVER_OK)
+        s_log_failure(l->host, l->whats[i], resp->status, why, result);
+}
+
+int sg_http_multi_deliver(sg_http_multi_t *m, const sg_plugin_host_t *host,
+                          const char *const *whats, const sg_http_request_t *reqs, size_t n,
+                          sg_deliver_result_t *results)
+{
+    sg_http_response_t *resps = calloc(n ? n : 1, sizeof *resps);
+    if (!resps) {
+        for (size_t i = 0; i < n; i++)
+            results[i] = SG_DELIVER_RETRY;
+        host->log(host, SG_PLUGIN_LOG_ERROR, "out of memory: %lu requests not sent",
+                  (unsigned long)n);
+        return -1;
+    }
+    s_deliver_log_t l = {host, whats};
+    int rc = sg_http_multi_send(m, reqs, n, resps, results, s_log_done, &l);
+    if (rc != 0)
+        host->log(host, SG_PLUGIN_LOG_ERROR, "libcurl's multi interface failed; will retry");
+    free(resps);
+    return rc;
 }
 
 static int s_is_space(char c) { return c == ' ' || c == '\t'; }
@@ -198,8 +453,8 @@ fail:
     return -1;
 }
 
-int sg_http_sink_init(sg_http_sink_t *s, const sg_plugin_host_t *host,
-                      const sg_plugin_option_t *options, size_t n_options)
+int sg_http_sink_options(sg_http_sink_t *s, const sg_plugin_host_t *host,
+                         const sg_plugin_option_t *options, size_t n_options)
 {
     const char *timeout = sg_plugin_option(options, n_options, "timeout");
     s->host = host;
@@ -210,6 +465,14 @@ int sg_http_sink_init(sg_http_sink_t *s, const sg_plugin_host_t *host,
         host->log(host, SG_PLUGIN_LOG_ERROR, "url must begin with http:// or https://");
         return -1;
     }
+    return 0;
+}
+
+int sg_http_sink_init(sg_http_sink_t *s, const sg_plugin_host_t *host,
+                      const sg_plugin_option_t *options, size_t n_options)
+{
+    if (sg_http_sink_options(s, host, options, n_options) != 0)
+        return -1;
     if (!(s->http = sg_http_new())) {
         host->log(host, SG_PLUGIN_LOG_ERROR, "cannot start libcurl");
         return -1;

@@ -147,7 +147,10 @@ class TestWebhook(HttpCase):
         self.assertEqual(rc, 0, log)
         self.assertEqual(stats, {"queued": 2, "delivered": 2, "retries": 0, "dead": 0})
         self.assertEqual(len(rec.requests), 2)
-        for req, want in zip(rec.requests, [SITE_LOST, FAILED]):
+        # sent at once (connections: 4 by default): they may come in either order
+        by_kind = {r["headers"]["X-Siteguard-Event"]: r for r in rec.requests}
+        for want in [SITE_LOST, FAILED]:
+            req = by_kind[want["kind"]]
             self.assertEqual(req["method"], "POST")
             self.assertEqual(req["path"], self.SECRET_PATH)
             h = req["headers"]
@@ -161,10 +164,46 @@ class TestWebhook(HttpCase):
             self.assertTrue(before <= int(h["X-Siteguard-Timestamp"]) <= after)
             sig = hmac.new(self.HMAC.encode(), req["body"], hashlib.sha256).hexdigest()
             self.assertEqual(h["X-Siteguard-Signature"], "sha256=" + sig)
-        self.assertEqual(json.loads(rec.requests[1]["body"])["dedup_key"], "9/sql/failed")
-        self.assertEqual(json.loads(rec.requests[1]["body"])["error_code"], 32789)
+        self.assertEqual(json.loads(by_kind["failed"]["body"])["dedup_key"], "9/sql/failed")
+        self.assertEqual(json.loads(by_kind["failed"]["body"])["error_code"], 32789)
         self.assertNotIn("T0K3N", log)
         self.assertNotIn(self.HMAC, log)
+
+    def test_batch_posts_arrays_with_a_count_header_signed_over_the_whole_body(self):
+        rec = self.serve()
+        rc, stats, log = drive(self.tmp, "webhook", {
+            "url": rec.url("/hook"), "hmac_secret": self.HMAC, "batch": 10, "connections": 2},
+            [SITE_LOST, DECISION, FAILED])
+        self.assertEqual(rc, 0, log)
+        self.assertEqual(stats, {"queued": 3, "delivered": 3, "retries": 0, "dead": 0})
+        docs = []
+        for req in rec.requests:  # as many as the sink's turns found outcomes posted
+            h = req["headers"]
+            body = json.loads(req["body"])
+            self.assertIsInstance(body, list)
+            self.assertEqual(h["X-Siteguard-Batch"], str(len(body)))
+            self.assertEqual(h["Content-Type"], "application/json")
+            self.assertNotIn("X-Siteguard-Dedup-Key", h)
+            self.assertNotIn("X-Siteguard-Event", h)
+            sig = hmac.new(self.HMAC.encode(), req["body"], hashlib.sha256).hexdigest()
+            self.assertEqual(h["X-Siteguard-Signature"], "sha256=" + sig)
+            docs += body
+        self.assertEqual(sorted(d["dedup_key"] for d in docs),
+                         sorted(["0/A/site_lost", "9/sql/decision", "9/sql/failed"]))
+        for doc in docs:
+            check_outcome_json(self, doc, {"site_lost": SITE_LOST, "decision": DECISION,
+                                           "failed": FAILED}[doc["kind"]])
+        self.assertNotIn(self.HMAC, log)
+
+    def test_a_batch_answered_500_is_sent_again_whole_then_delivered_once(self):
+        rec = self.serve(fail_first=1)
+        rc, stats, log = drive(self.tmp, "webhook", {"url": rec.url("/hook"), "batch": 10},
+                               [SITE_LOST])
+        self.assertEqual(rc, 0, log)
+        self.assertEqual(stats, {"queued": 1, "delivered": 1, "retries": 1, "dead": 0})
+        self.assertEqual(rec.answers, [500, 200])
+        self.assertEqual(rec.requests[0]["body"], rec.requests[1]["body"])
+        self.assertEqual(len(json.loads(rec.requests[1]["body"])), 1)
 
     def test_500_then_200_is_delivered_exactly_once_after_retries(self):
         rec = self.serve(fail_first=2)

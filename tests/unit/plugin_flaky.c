@@ -12,9 +12,15 @@
  * before it answers as above; `hold_after` (int, default 0): the first that
  * many deliveries are not held; `retry_at`, `fatal_at` (int, default 0:
  * never): the delivery of that number (1 for the first call) answers RETRY,
- * or FATAL, once.
+ * or FATAL, once; `calls` (string, optional): each call of the plugin
+ * appends a line to that file: "deliver", or "batch <n>" for a
+ * deliver_batch call of n outcomes.
  * Built a second time with SG_TEST_PLUGIN_ABI=7 to stand for a plugin of
- * another ABI version. */
+ * another ABI version; with SG_TEST_PLUGIN_BATCH=1 as a plugin with
+ * deliver_batch (each outcome of a call answered as one delivery, in
+ * order); with SG_TEST_PLUGIN_V1=1 as a plugin built before deliver_batch
+ * was appended: its struct_size ends at `close`, though a deliver_batch
+ * sits behind it, which the host must never call. */
 #include "siteguard/plugin.h"
 
 #include <stdio.h>
@@ -41,6 +47,7 @@ typedef struct {
     char *down_file;
     char *record;
     char *hold_file;
+    char *calls_file;
 } s_flaky_t;
 
 static const sg_plugin_config_key_t s_keys[] = {
@@ -54,6 +61,7 @@ static const sg_plugin_config_key_t s_keys[] = {
     {"hold_after", SG_CFG_INT, "0", 0, 0, "deliveries never held, from the first"},
     {"retry_at", SG_CFG_INT, "0", 0, 0, "the call (1: the first) that answers RETRY"},
     {"fatal_at", SG_CFG_INT, "0", 0, 0, "the call (1: the first) that answers FATAL"},
+    {"calls", SG_CFG_STRING, NULL, 0, 0, "append a line per call of the plugin here"},
 };
 
 /* An int option, 0 when not given. */
@@ -118,6 +126,7 @@ static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *option
     f->down_file = s_dup(sg_plugin_option(options, n_options, "down_file"));
     f->record = s_dup(sg_plugin_option(options, n_options, "record"));
     f->hold_file = s_dup(sg_plugin_option(options, n_options, "hold_file"));
+    f->calls_file = s_dup(sg_plugin_option(options, n_options, "calls"));
     f->hold_after = s_int(options, n_options, "hold_after");
     f->retry_at = s_int(options, n_options, "retry_at");
     f->fatal_at = s_int(options, n_options, "fatal_at");
@@ -126,9 +135,19 @@ static int s_init(const sg_plugin_host_t *host, const sg_plugin_option_t *option
     return 0;
 }
 
-static sg_deliver_result_t s_deliver(void *ctx, const sg_outcome_t *outcome)
+/* Appends `line` to the calls file, when there is one. */
+static void s_log_call(const s_flaky_t *f, const char *line)
 {
-    s_flaky_t *f = ctx;
+    FILE *out = f->calls_file ? fopen(f->calls_file, "a") : NULL;
+    if (!out)
+        return;
+    fprintf(out, "%s\n", line);
+    fclose(out);
+}
+
+/* How one delivery goes, by the options. */
+static sg_deliver_result_t s_answer(s_flaky_t *f, const sg_outcome_t *outcome)
+{
     long call = ++f->calls;
     if (call > f->hold_after)
         s_hold(f->hold_file);
@@ -152,9 +171,30 @@ static sg_deliver_result_t s_deliver(void *ctx, const sg_outcome_t *outcome)
     return SG_DELIVER_OK;
 }
 
+static sg_deliver_result_t s_deliver(void *ctx, const sg_outcome_t *outcome)
+{
+    s_flaky_t *f = ctx;
+    s_log_call(f, "deliver");
+    return s_answer(f, outcome);
+}
+
+#if defined(SG_TEST_PLUGIN_BATCH) || defined(SG_TEST_PLUGIN_V1)
+static void s_deliver_batch(void *ctx, const sg_outcome_t *const *outcomes, size_t n,
+                            sg_deliver_result_t *results)
+{
+    s_flaky_t *f = ctx;
+    char line[64];
+    snprintf(line, sizeof line, "batch %lu", (unsigned long)n);
+    s_log_call(f, line);
+    for (size_t i = 0; i < n; i++)
+        results[i] = s_answer(f, outcomes[i]);
+}
+#endif
+
 static void s_close(void *ctx)
 {
     s_flaky_t *f = ctx;
+    free(f->calls_file);
     free(f->down_file);
     free(f->record);
     free(f->hold_file);
@@ -163,7 +203,11 @@ static void s_close(void *ctx)
 
 SG_PLUGIN_EXPORT const sg_plugin_t sg_plugin_descriptor = {
     .abi_version = SG_TEST_PLUGIN_ABI,
+#if defined(SG_TEST_PLUGIN_V1)
+    .struct_size = SG_PLUGIN_STRUCT_SIZE_V1,
+#else
     .struct_size = sizeof(sg_plugin_t),
+#endif
     .name = "flaky",
     .description = "answers RETRY or FATAL on demand, for tests",
     .config_keys = s_keys,
@@ -171,4 +215,7 @@ SG_PLUGIN_EXPORT const sg_plugin_t sg_plugin_descriptor = {
     .init = s_init,
     .deliver = s_deliver,
     .close = s_close,
+#if defined(SG_TEST_PLUGIN_BATCH) || defined(SG_TEST_PLUGIN_V1)
+    .deliver_batch = s_deliver_batch,
+#endif
 };

@@ -27,6 +27,7 @@ typedef int pn_sock_t;
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { PN_WAIT_MS = 10000, PN_MAX = 65536 };
 
@@ -202,24 +203,37 @@ static inline void pn_http_finish(pn_http_t *h)
     pn_stop(&h->srv);
 }
 
-/* The request's body, or NULL when no whole request came. */
-static inline const char *pn_http_body(const pn_http_t *h)
+/* The body of the request text `req`, or NULL when it has no end of headers. */
+static inline const char *pn_req_body(const char *req)
 {
-    const char *end = strstr(h->request, "\r\n\r\n");
+    const char *end = strstr(req, "\r\n\r\n");
     return end ? end + 4 : NULL;
 }
 
-/* The value of header `name` (copied into out), or NULL. */
-static inline const char *pn_http_header(const pn_http_t *h, const char *name, char *out, size_t len)
+/* The value of header `name` of the request text `req` (copied into out), or
+ * NULL. */
+static inline const char *pn_req_header(const char *req, const char *name, char *out, size_t len)
 {
     char key[128];
     snprintf(key, sizeof key, "\r\n%s: ", name);
-    const char *p = strstr(h->request, key), *end = p ? strstr(p + 2, "\r\n") : NULL;
+    const char *p = strstr(req, key), *end = p ? strstr(p + 2, "\r\n") : NULL;
     if (!p || !end)
         return NULL;
     p += strlen(key);
     snprintf(out, len, "%.*s", (int)(end - p), p);
     return out;
+}
+
+/* The request's body, or NULL when no whole request came. */
+static inline const char *pn_http_body(const pn_http_t *h)
+{
+    return pn_req_body(h->request);
+}
+
+/* The value of header `name` (copied into out), or NULL. */
+static inline const char *pn_http_header(const pn_http_t *h, const char *name, char *out, size_t len)
+{
+    return pn_req_header(h->request, name, out, len);
 }
 
 /* --- several HTTP requests ---------------------------------------------------------- */
@@ -280,9 +294,8 @@ static inline void pn_http_many_start(pn_http_many_t *h, int status)
     assert_int_equal(pthread_create(&h->thread, NULL, pn_http_many_main, h), 0);
 }
 
-/* Asks the server to stop, waits for it and closes it; the bodies stay
- * until pn_http_many_free. */
-static inline void pn_http_many_finish(pn_http_many_t *h)
+/* A TCP connection to 127.0.0.1:port (the test fails when it cannot be made). */
+static inline pn_sock_t pn_dial(int port)
 {
     pn_sock_t c = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(c != PN_NO_SOCK);
@@ -290,8 +303,16 @@ static inline void pn_http_many_finish(pn_http_many_t *h)
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((unsigned short)h->srv.port);
+    a.sin_port = htons((unsigned short)port);
     assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof a), 0);
+    return c;
+}
+
+/* Asks the server to stop, waits for it and closes it; the bodies stay
+ * until pn_http_many_free. */
+static inline void pn_http_many_finish(pn_http_many_t *h)
+{
+    pn_sock_t c = pn_dial(h->srv.port);
     static const char stop[] = "GET /stop HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     send(c, stop, (int)sizeof stop - 1, 0);
     char answer[256];
@@ -307,6 +328,199 @@ static inline void pn_http_many_free(pn_http_many_t *h)
         free(h->bodies[i]);
         h->bodies[i] = NULL;
     }
+}
+
+/* --- concurrent requests over kept-alive connections ----------------------------------- */
+
+enum { PN_POOL_CONNS = 16, PN_POOL_REQS = 256, PN_POOL_RULES = 8 };
+
+/* The answer to a request that holds `needle` (in its headers or body). */
+typedef struct {
+    const char *needle;
+    int status;
+} pn_rule_t;
+
+typedef struct pn_pool pn_pool_t;
+
+/* One connection of a pool: the thread that answers on it. */
+typedef struct {
+    pn_pool_t *pool;
+    pn_sock_t fd;
+    pthread_t thread;
+} pn_conn_t;
+
+/* An HTTP/1.1 server that keeps connections open (no Connection: close), a
+ * thread per connection, so requests come at once. Each is answered with
+ * the status of the first rule whose needle it holds, else `status`. With
+ * `gate` > 0 no request is answered before `gate` of them are in hand at
+ * once (or PN_WAIT_MS passed: a test that broke fails, it does not hang).
+ * It counts the connections it accepted and the most requests in hand at
+ * once, and keeps every request whole in order of arrival. Set rules and
+ * gate between pn_pool_init and pn_pool_start. */
+struct pn_pool {
+    pn_server_t srv;
+    int status;
+    pn_rule_t rules[PN_POOL_RULES];
+    size_t n_rules;
+    size_t gate;
+    pthread_mutex_t mu; /* guards what follows */
+    pthread_cond_t cv;
+    int gate_open, stop;
+    size_t in_hand, max_in_hand;
+    char *requests[PN_POOL_REQS]; /* owned; the first PN_POOL_REQS */
+    size_t n;                     /* requests taken */
+    pn_conn_t conns[PN_POOL_CONNS];
+    size_t n_conns; /* connections accepted */
+    pthread_t accept_thread;
+};
+
+static inline void pn_pool_init(pn_pool_t *p, int status)
+{
+    memset(p, 0, sizeof *p);
+    p->status = status;
+    assert_int_equal(pthread_mutex_init(&p->mu, NULL), 0);
+    assert_int_equal(pthread_cond_init(&p->cv, NULL), 0);
+}
+
+static inline void pn_pool_rule(pn_pool_t *p, const char *needle, int status)
+{
+    assert_true(p->n_rules < PN_POOL_RULES);
+    p->rules[p->n_rules++] = (pn_rule_t){needle, status};
+}
+
+/* Takes one whole request (under the lock): keeps it, counts it in hand,
+ * waits at the gate; returns its status. */
+static inline int pn_pool_take(pn_pool_t *p, const char *req)
+{
+    if (p->n < PN_POOL_REQS)
+        p->requests[p->n] = strdup(req);
+    p->n++;
+    if (++p->in_hand > p->max_in_hand)
+        p->max_in_hand = p->in_hand;
+    if (p->gate && p->in_hand >= p->gate)
+        p->gate_open = 1;
+    pthread_cond_broadcast(&p->cv);
+    struct timespec until = {time(NULL) + PN_WAIT_MS / 1000, 0};
+    while (p->gate && !p->gate_open) {
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0)
+            break;
+    }
+    p->gate_open = 1;
+    for (size_t i = 0; i < p->n_rules; i++) {
+        if (strstr(req, p->rules[i].needle))
+            return p->rules[i].status;
+    }
+    return p->status;
+}
+
+/* Answers the requests of one connection until the peer closes it. */
+static inline void *pn_pool_conn_main(void *arg)
+{
+    pn_conn_t *c = arg;
+    pn_pool_t *p = c->pool;
+    char *req = malloc(PN_MAX);
+    for (size_t len; req && (len = pn_read(c->fd, req, PN_MAX, pn_http_whole)) > 0;) {
+        if (!pn_http_whole(req, len))
+            break;
+        pthread_mutex_lock(&p->mu);
+        int status = pn_pool_take(p, req);
+        pthread_mutex_unlock(&p->mu);
+        char answer[128];
+        int n = snprintf(answer, sizeof answer,
+                         "HTTP/1.1 %d Test\r\nContent-Length: 0\r\n\r\n", status);
+        int sent = (int)send(c->fd, answer, n, 0);
+        pthread_mutex_lock(&p->mu);
+        p->in_hand--;
+        pthread_mutex_unlock(&p->mu);
+        if (sent != n)
+            break;
+    }
+    free(req);
+    pn_close_sock(c->fd);
+    return NULL;
+}
+
+static inline int pn_pool_stopping(pn_pool_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int stop = p->stop;
+    pthread_mutex_unlock(&p->mu);
+    return stop;
+}
+
+/* Accepts connections (a thread each, up to PN_POOL_CONNS) until stopped. */
+static inline void *pn_pool_accept_main(void *arg)
+{
+    pn_pool_t *p = arg;
+    while (!pn_pool_stopping(p)) {
+        if (!pn_readable(p->srv.fd))
+            continue;
+        pn_sock_t fd = accept(p->srv.fd, NULL, NULL);
+        if (fd == PN_NO_SOCK)
+            break;
+        pthread_mutex_lock(&p->mu);
+        pn_conn_t *c = !p->stop && p->n_conns < PN_POOL_CONNS ? &p->conns[p->n_conns] : NULL;
+        if (c) {
+            c->pool = p;
+            c->fd = fd;
+            if (pthread_create(&c->thread, NULL, pn_pool_conn_main, c) == 0)
+                p->n_conns++;
+            else
+                c = NULL;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (!c)
+            pn_close_sock(fd);
+    }
+    return NULL;
+}
+
+/* Listens on 127.0.0.1 and starts taking connections. */
+static inline void pn_pool_start(pn_pool_t *p)
+{
+    p->srv = pn_listen(SOCK_STREAM);
+    assert_int_equal(pthread_create(&p->accept_thread, NULL, pn_pool_accept_main, p), 0);
+}
+
+/* Stops taking connections, and waits for those taken to be closed by
+ * their peers (close the client first) or to be idle for PN_WAIT_MS. */
+static inline void pn_pool_finish(pn_pool_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_mutex_unlock(&p->mu);
+    pn_sock_t c = pn_dial(p->srv.port); /* wakes the accepting thread */
+    pthread_join(p->accept_thread, NULL);
+    pn_close_sock(c);
+    for (size_t i = 0; i < p->n_conns; i++)
+        pthread_join(p->conns[i].thread, NULL);
+    pn_stop(&p->srv);
+}
+
+static inline void pn_pool_free(pn_pool_t *p)
+{
+    for (size_t i = 0; i < PN_POOL_REQS; i++) {
+        free(p->requests[i]);
+        p->requests[i] = NULL;
+    }
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+}
+
+/* The one request that holds `needle`, or a failed test. */
+static inline const char *pn_pool_find(const pn_pool_t *p, const char *needle)
+{
+    const char *found = NULL;
+    for (size_t i = 0; i < p->n && i < PN_POOL_REQS; i++) {
+        if (!strstr(p->requests[i], needle))
+            continue;
+        if (found)
+            fail_msg("more than one request holds \"%s\"", needle);
+        found = p->requests[i];
+    }
+    if (!found)
+        fail_msg("no request holds \"%s\"", needle);
+    return found;
 }
 
 #endif

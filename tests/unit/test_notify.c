@@ -49,6 +49,8 @@ typedef struct {
     char hold[300];    /* the flaky plugin's slow-receiver switch */
     char held[300];    /* ... and its mark that a notice is in hand */
     char out2[300], record2[300], record3[300]; /* where reloaded sinks write */
+    char calls[300], calls2[300]; /* the flaky plugins' lines per call */
+    char variants[2][300];        /* libraries of the flaky plugin's other builds */
     sg_config_t next[2]; /* configs for reloads (next_config) */
     sg_sink_cfg_t next_sinks[2][FX_SINKS];
     sg_kv_t next_opts[2][FX_SINKS][FX_OPTS];
@@ -68,6 +70,8 @@ static void fx_init(fx_t *fx)
     snprintf(fx->out2, sizeof fx->out2, "%s/out2.jsonl", fx->tmp.dir);
     snprintf(fx->record2, sizeof fx->record2, "%s/record2.jsonl", fx->tmp.dir);
     snprintf(fx->record3, sizeof fx->record3, "%s/record3.jsonl", fx->tmp.dir);
+    snprintf(fx->calls, sizeof fx->calls, "%s/calls", fx->tmp.dir);
+    snprintf(fx->calls2, sizeof fx->calls2, "%s/calls2", fx->tmp.dir);
     fx->cfg.path = (char *)"t.yaml";
     fx->cfg.plugin_dir = (char *)PLUGIN_DIR;
     fx->cfg.sinks = fx->sinks;
@@ -871,6 +875,121 @@ static void test_a_fatal_notice_in_a_batch_dies_alone_and_the_batch_goes_on(void
     json_decref(lines);
     expect_rows(fx, "pager", SG_OUTBOX_DELIVERED, 7);
     expect_rows(fx, "pager", SG_OUTBOX_DEAD, 1);
+}
+
+/* --- plugins with deliver_batch, and plugins built before it ------------------------------ */
+
+/* Adds sink `name` of the flaky plugin's build `build` ("flaky_batch",
+ * "flaky_v1", "flaky"), recording what it delivers in `record` and each call
+ * of the plugin in `calls`. */
+static sg_sink_cfg_t *add_build(fx_t *fx, const char *name, const char *build, const char *record,
+                                const char *calls)
+{
+    size_t v = fx->variants[0][0] ? 1 : 0;
+    snprintf(fx->variants[v], sizeof fx->variants[v], "%s/sg_%s%s", TEST_PLUGIN_DIR, build,
+             SG_TEST_DL_SUFFIX);
+    sg_sink_cfg_t *s = add_sink(fx, name, "flaky");
+    s->path = fx->variants[v];
+    add_option(s, "record", record);
+    add_option(s, "calls", calls);
+    return s;
+}
+
+/* The lines of the calls file at `path`, which are exactly want[0..n). */
+static void expect_calls(const char *path, const char *const *want, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[64];
+    size_t got = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (got >= n || strcmp(line, want[got]) != 0) {
+            fclose(f);
+            fail_msg("call %lu of the plugin was \"%s\", not \"%s\"", (unsigned long)(got + 1),
+                     line, got < n ? want[got] : "(none)");
+        }
+        got++;
+    }
+    fclose(f);
+    assert_int_equal(got, n);
+}
+
+static void test_a_batch_plugin_settles_each_notice_by_its_own_result(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_build(fx, "pager", "flaky_batch", fx->record, fx->calls);
+    add_option(s, "fatal_at", "3"); /* the third notice of the call is refused for good */
+    add_option(s, "retry_at", "5"); /* the fifth is to be retried, once */
+    sg_notify_t *n = deliver_progress(fx, 10);
+    expect_delivered_retried_dead(sink_stats_of(n, "pager"), 9, 1, 1);
+    sg_notify_destroy(&n);
+    /* all ten in one call; after the backoff only the fifth, alone */
+    const char *calls[] = {"batch 10", "batch 1"};
+    expect_calls(fx->calls, calls, 2);
+    json_t *lines = lines_of(fx->record, 9);
+    expect_progress_times(lines, 3, 3, 0);
+    expect_progress_once_each(lines, 1, 2);
+    expect_progress_once_each(lines, 4, 10);
+    assert_string_equal(line_str(lines, 8, "dedup_key"), "9/sql/progress/5");
+    json_decref(lines);
+    expect_rows(fx, "pager", SG_OUTBOX_DELIVERED, 9);
+    expect_rows(fx, "pager", SG_OUTBOX_DEAD, 1);
+    expect_rows(fx, "pager", SG_OUTBOX_PENDING, 0);
+}
+
+static void test_the_retries_of_one_batch_call_count_one_failure_of_the_sink(void **state)
+{
+    fx_t *fx = *state;
+    sg_sink_cfg_t *s = add_build(fx, "pager", "flaky_batch", fx->record, fx->calls);
+    s->retry = (sg_retry_cfg_t){.initial_ms = 100, .max_ms = 100, .limit = 2};
+    add_option(s, "down_file", fx->down);
+    touch(fx->down); /* every notice of every call is to be retried */
+    sg_notify_t *n = deliver_progress(fx, 3);
+    /* two failed attempts of the sink, each a call of all three, then they die */
+    expect_delivered_retried_dead(sink_stats_of(n, "pager"), 0, 3, 3);
+    sg_notify_destroy(&n);
+    const char *calls[] = {"batch 3", "batch 3"};
+    expect_calls(fx->calls, calls, 2);
+    expect_rows(fx, "pager", SG_OUTBOX_DEAD, 3);
+}
+
+static void test_a_batch_plugins_calls_start_at_16_and_grow_while_fast(void **state)
+{
+    fx_t *fx = *state;
+    add_build(fx, "pager", "flaky_batch", fx->record, fx->calls);
+    sg_notify_t *n = deliver_progress(fx, 40);
+    expect_delivered_retried_dead(sink_stats_of(n, "pager"), 40, 0, 0);
+    sg_notify_destroy(&n);
+    const char *calls[] = {"batch 16", "batch 24"}; /* 16, then up to 32 */
+    expect_calls(fx->calls, calls, 2);
+    json_t *lines = lines_of(fx->record, 40);
+    for (int i = 0; i < 40; i++) { /* in log order */
+        char key[64];
+        snprintf(key, sizeof key, "9/sql/progress/%d", i + 1);
+        assert_string_equal(line_str(lines, (size_t)i, "dedup_key"), key);
+    }
+    json_decref(lines);
+}
+
+static void test_plugins_without_deliver_batch_get_one_deliver_call_per_notice(void **state)
+{
+    fx_t *fx = *state;
+    /* built before deliver_batch was appended: its struct_size ends at close,
+     * and the deliver_batch behind it must not be read */
+    add_build(fx, "old", "flaky_v1", fx->record, fx->calls);
+    /* of today's size, with deliver_batch NULL */
+    add_build(fx, "plain", "flaky", fx->record2, fx->calls2);
+    sg_notify_t *n = deliver_progress(fx, 4);
+    expect_delivered_retried_dead(sink_stats_of(n, "old"), 4, 0, 0);
+    expect_delivered_retried_dead(sink_stats_of(n, "plain"), 4, 0, 0);
+    sg_notify_destroy(&n);
+    const char *calls[] = {"deliver", "deliver", "deliver", "deliver"};
+    expect_calls(fx->calls, calls, 4);
+    expect_calls(fx->calls2, calls, 4);
+    json_t *lines = lines_of(fx->record, 4);
+    expect_progress_once_each(lines, 1, 4);
+    json_decref(lines);
 }
 
 enum { CRASH_N = 12, CRASH_AT = 5 }; /* notices; the delivery in hand when the process dies */
@@ -1734,6 +1853,10 @@ int main(int argc, char **argv)
         T(test_a_batch_records_what_it_delivered_before_a_retry_and_sends_it_once),
         T(test_notices_a_batch_delivered_before_a_retry_never_die_with_the_rest),
         T(test_a_fatal_notice_in_a_batch_dies_alone_and_the_batch_goes_on),
+        T(test_a_batch_plugin_settles_each_notice_by_its_own_result),
+        T(test_the_retries_of_one_batch_call_count_one_failure_of_the_sink),
+        T(test_a_batch_plugins_calls_start_at_16_and_grow_while_fast),
+        T(test_plugins_without_deliver_batch_get_one_deliver_call_per_notice),
         T(test_a_crash_before_a_batch_is_recorded_resends_its_notices_and_loses_none),
         T(test_outbox_depth_counts_the_notices_left_pending_by_the_last_run),
         T(test_a_storms_decisions_reach_a_slack_sink_as_one_message_per_site),

@@ -1,11 +1,13 @@
 /* The plugins' shared helpers: delivery results from HTTP and SMTP answers,
- * HMAC-SHA256, request headers, and the texts of alerts. */
+ * HMAC-SHA256, request headers, several requests at once (sg_http_multi_t),
+ * and the texts of alerts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "plugin_net.h"
 #include "plugin_outcomes.h"
 
 #include "common/hmac.h"
@@ -117,6 +119,102 @@ static void test_headers_without_name_or_colon_are_refused(void **state)
     assert_null(l);
 }
 
+/* --- several requests at once --------------------------------------------------------- */
+
+/* What sg_http_multi_send's `done` saw. */
+typedef struct {
+    size_t calls;
+    size_t seen[8]; /* times each index was seen */
+    long status[8];
+} done_log_t;
+
+static void on_done(void *arg, size_t i, const sg_http_response_t *resp,
+                    sg_deliver_result_t result, const char *why)
+{
+    done_log_t *d = arg;
+    assert_true(i < 8);
+    assert_non_null(why);
+    assert_int_equal(result, sg_result_http(resp->curl_code, resp->status));
+    d->calls++;
+    d->seen[i]++;
+    d->status[i] = resp->status;
+}
+
+/* n POSTs of "x" to `url` followed by the path paths[i]. */
+static void make_requests(sg_http_request_t *reqs, char (*urls)[96], const char *base,
+                          const char *const *paths, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        snprintf(urls[i], sizeof urls[i], "%s%s", base, paths[i]);
+        reqs[i] = (sg_http_request_t){.url = urls[i], .content_type = "text/plain", .body = "x",
+                                      .body_len = 1, .timeout_ms = 10000};
+    }
+}
+
+static void test_multi_sends_at_once_and_reports_each_request_once(void **state)
+{
+    (void)state;
+    static pn_pool_t pool;
+    pn_pool_init(&pool, 200);
+    pn_pool_rule(&pool, "POST /b ", 404);
+    pool.gate = 3;
+    pn_pool_start(&pool);
+    char base[64], urls[3][96];
+    pn_url(&pool.srv, "http", "", base, sizeof base);
+    const char *paths[3] = {"/a", "/b", "/c"};
+    sg_http_request_t reqs[3];
+    make_requests(reqs, urls, base, paths, 3);
+    sg_http_multi_t *m = sg_http_multi_new(3);
+    assert_non_null(m);
+    sg_http_response_t resps[3];
+    sg_deliver_result_t results[3];
+    done_log_t d = {0};
+    assert_int_equal(sg_http_multi_send(m, reqs, 3, resps, results, on_done, &d), 0);
+    sg_http_multi_destroy(&m);
+    assert_null(m);
+    pn_pool_finish(&pool);
+    assert_int_equal(pool.max_in_hand, 3);
+    assert_int_equal(d.calls, 3);
+    const long want[3] = {200, 404, 200};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(d.seen[i], 1);
+        assert_int_equal(d.status[i], want[i]);
+        assert_int_equal(resps[i].status, want[i]);
+        assert_true(resps[i].sent);
+    }
+    assert_int_equal(results[0], SG_DELIVER_OK);
+    assert_int_equal(results[1], SG_DELIVER_FATAL);
+    assert_int_equal(results[2], SG_DELIVER_OK);
+    pn_pool_free(&pool);
+}
+
+static void test_multi_starts_nothing_new_once_a_request_is_to_be_retried(void **state)
+{
+    (void)state;
+    pn_server_t closed = pn_listen(SOCK_STREAM); /* a port nobody listens on, once closed */
+    char base[64], urls[5][96];
+    pn_url(&closed, "http", "", base, sizeof base);
+    pn_stop(&closed);
+    const char *paths[5] = {"/1", "/2", "/3", "/4", "/5"};
+    sg_http_request_t reqs[5];
+    make_requests(reqs, urls, base, paths, 5);
+    sg_http_multi_t *m = sg_http_multi_new(2);
+    assert_non_null(m);
+    sg_http_response_t resps[5];
+    sg_deliver_result_t results[5];
+    done_log_t d = {0};
+    assert_int_equal(sg_http_multi_send(m, reqs, 5, resps, results, on_done, &d), 0);
+    sg_http_multi_destroy(&m);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(results[i], SG_DELIVER_RETRY);
+    /* the two started at once were refused; none was started after */
+    assert_int_equal(d.calls, 2);
+    assert_true(resps[0].sent && resps[1].sent);
+    assert_int_equal(resps[0].curl_code, CURLE_COULDNT_CONNECT);
+    for (size_t i = 2; i < 5; i++)
+        assert_false(resps[i].sent);
+}
+
 static void test_titles_say_what_happened(void **state)
 {
     (void)state;
@@ -206,6 +304,8 @@ int main(void)
         cmocka_unit_test(test_base64_matches_rfc_4648_vectors),
         cmocka_unit_test(test_headers_parse_semicolon_list_trimmed),
         cmocka_unit_test(test_headers_without_name_or_colon_are_refused),
+        cmocka_unit_test(test_multi_sends_at_once_and_reports_each_request_once),
+        cmocka_unit_test(test_multi_starts_nothing_new_once_a_request_is_to_be_retried),
         cmocka_unit_test(test_titles_say_what_happened),
         cmocka_unit_test(test_summary_is_one_line_and_cut_on_a_character_boundary),
         cmocka_unit_test(test_rfc3339_has_milliseconds_and_z),

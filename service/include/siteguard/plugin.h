@@ -4,9 +4,18 @@
  * `sg_plugin_descriptor`, of type sg_plugin_t. The host checks `abi_version`
  * and `struct_size` before it reads anything else, checks the sink's options
  * against `config_keys` (unknown keys, missing required keys, types), fills
- * defaults, and then calls `init` once, `deliver` once per outcome from one
- * thread, and `close` once. The host owns threads, queues, retries, backoff,
- * timeouts and dead letters: a plugin only says how one delivery went.
+ * defaults, and then calls `init` once, `deliver` once per outcome (or
+ * `deliver_batch` once per batch of outcomes, when the plugin has it) from
+ * one thread, and `close` once. The host owns threads, queues, retries,
+ * backoff, timeouts and dead letters: a plugin only says how each delivery
+ * went.
+ *
+ * Growing the descriptor: members are only ever appended, and abi_version
+ * stays 1 for that. `struct_size` says which members a plugin was built
+ * with: the host accepts any size from SG_PLUGIN_STRUCT_SIZE_V1 (the
+ * descriptor up to `close`, as the first plugins were built) and reads a
+ * later member only when struct_size covers it (SG_PLUGIN_HAS), so a plugin
+ * built before a member was added goes on working unchanged.
  *
  * Everything the host passes in (host table, options, outcomes) is owned by
  * the host and valid only for the duration of the call, except the host table
@@ -144,7 +153,40 @@ typedef struct {
     sg_deliver_result_t (*deliver)(void *ctx, const sg_outcome_t *outcome);
     /* Frees the instance. */
     void (*close)(void *ctx);
+    /* --- appended after the first version (see "Growing the descriptor") --- */
+    /* Optional (NULL: the host calls `deliver` once per outcome). Delivers
+     * outcomes[0..n), n >= 1, and sets results[i] to how the delivery of
+     * outcomes[i] went. Called from one thread at a time per instance, like
+     * `deliver` (the host calls one or the other, never both at once).
+     *
+     * The host hands over the notices due in log order, in calls of a size it
+     * chooses (it keeps each call to about two seconds, so that a stop or a
+     * reload waits no longer than that for the call in hand), and applies its
+     * rules to each result as it would to a `deliver` answer: OK is marked
+     * delivered, FATAL is dead-lettered, RETRY stays pending. Every RETRY of
+     * one call together counts as one failed attempt of the sink (one step of
+     * the backoff, one towards retry.limit), after which the sink backs off
+     * and sends again only the notices that were not OK or FATAL. So the
+     * plugin may send the outcomes in any order and at once; a receiver may
+     * see a later outcome before an earlier one that is retried.
+     *
+     * The host sets every results[i] to SG_DELIVER_RETRY before the call: a
+     * plugin that stops early (say, after its first RETRY, since the
+     * receiver is failing) leaves the outcomes it did not send so, and they
+     * are sent again after the backoff. `outcomes` and `results` are the
+     * host's, valid for the call only. */
+    void (*deliver_batch)(void *ctx, const sg_outcome_t *const *outcomes, size_t n,
+                          sg_deliver_result_t *results);
 } sg_plugin_t;
+
+/* The size of the first version of the descriptor (up to `close`): the
+ * smallest struct_size the host accepts. */
+#define SG_PLUGIN_STRUCT_SIZE_V1 offsetof(sg_plugin_t, deliver_batch)
+
+/* Whether descriptor `p` was built with `member` (its struct_size covers
+ * it); a member it was not built with must not be read. */
+#define SG_PLUGIN_HAS(p, member)                                                                \
+    ((size_t)(p)->struct_size >= offsetof(sg_plugin_t, member) + sizeof((p)->member))
 
 #define SG_PLUGIN_DESCRIPTOR_SYMBOL "sg_plugin_descriptor"
 

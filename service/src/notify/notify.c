@@ -34,6 +34,8 @@ enum {
     S_PENDING_WINDOW = 4096,     /* pending rows looked at per pick */
     S_MARK_BATCH = 256,          /* deliveries read and recorded together */
     S_MARK_MAX_MS = 200,         /* ... or fewer, once they took this long (slow sinks: one) */
+    S_CALL_FIRST = 16,           /* notices in a sink's first deliver_batch call */
+    S_CALL_MS = 2000,            /* a deliver_batch call is kept to about this long */
     S_DESTROY_DRAIN_MS = 1000,   /* how long destroy lets the sinks catch up */
 };
 
@@ -71,6 +73,8 @@ struct s_sink {
     s_parsed_t parsed; /* outcomes routed this turn, for their delivery */
     s_sink_t *fallback; /* the fallback sink, of the same config; NULL: none */
     sg_retry_cfg_t retry; /* with defaults filled in */
+    sg_plugin_deliver_batch_fn deliver_batch; /* the plugin's; NULL: one deliver per notice */
+    size_t call_max; /* notices per deliver_batch call, at most (s_call_size) */
     /* Guarded by mu. */
     pthread_mutex_t mu;
     pthread_cond_t wake; /* kicked or stop */
@@ -779,34 +783,70 @@ static void s_marks_add(s_sink_t *s, s_marks_t *m, const s_work_t *w, int64_t be
         s_marks_flush(s, m);
 }
 
-/* A RETRY: one more failure of the sink; rows past the limit die. Returns
- * the backoff (full jitter) the sink waits before it tries anything again. */
-static int64_t s_failed(s_sink_t *s, const s_work_t *w)
+/* Whether a row of delivery `w` is among rows[0..n) with done[] set. */
+static bool s_any_done(const sg_outbox_row_t *rows, const bool *done, size_t n, const s_work_t *w)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; done[i] && k < w->n; k++) {
+            if (rows[i].seq == w->seqs[k])
+                return true;
+        }
+    }
+    return false;
+}
+
+/* After a failure: rows past the limit die (s_expire). Returns how many of
+ * the deliveries ws[0..k) have no row dead-lettered (0 when the pending rows
+ * cannot be read). */
+static uint64_t s_expire_after_failure(s_sink_t *s, const s_work_t *const *ws, size_t k)
+{
+    sg_outbox_row_t *rows = NULL;
+    size_t n = 0;
+    if (sg_journal_outbox_pending(s->j, s->cfg->name, S_PENDING_WINDOW, &rows, &n) != SG_OK)
+        return 0;
+    bool *done = calloc(n ? n : 1, sizeof *done);
+    if (done)
+        s_expire(s, rows, n, done);
+    uint64_t alive = 0;
+    for (size_t w = 0; w < k; w++)
+        alive += !(done && s_any_done(rows, done, n, ws[w]));
+    free(done);
+    sg_outbox_rows_free(rows, n);
+    return alive;
+}
+
+/* The rows of the deliveries ws[0..k) in one new array (the caller frees
+ * it), *n of them; NULL when out of memory. */
+static uint64_t *s_seqs_of(const s_work_t *const *ws, size_t k, size_t *n)
+{
+    *n = 0;
+    for (size_t w = 0; w < k; w++)
+        *n += ws[w]->n;
+    uint64_t *seqs = calloc(*n ? *n : 1, sizeof *seqs);
+    for (size_t w = 0, at = 0; seqs && w < k; at += ws[w]->n, w++)
+        memcpy(seqs + at, ws[w]->seqs, ws[w]->n * sizeof *seqs);
+    return seqs;
+}
+
+/* A RETRY of the deliveries ws[0..k) (one delivery, or the RETRYs of one
+ * deliver_batch call): one more failure of the sink; rows past the limit
+ * die. Returns the backoff (full jitter) the sink waits before it tries
+ * anything again. */
+static int64_t s_failed(s_sink_t *s, const s_work_t *const *ws, size_t k)
 {
     int64_t failures = s->failures;
-    int rc = sg_journal_outbox_failed(s->j, s->cfg->name, w->seqs, w->n,
-                                      "the plugin asked to retry", &failures);
+    size_t n = 0;
+    uint64_t *seqs = s_seqs_of(ws, k, &n);
+    int rc = seqs ? sg_journal_outbox_failed(s->j, s->cfg->name, seqs, n,
+                                             "the plugin asked to retry", &failures)
+                  : SG_ENOMEM;
+    free(seqs);
     if (rc != SG_OK)
         sg_error(s->log_tag, "cannot record a failed delivery: %s", sg_err_str(rc));
     else
         s->failures = failures;
     s->streak++;
-    sg_outbox_row_t *rows = NULL;
-    size_t n = 0;
-    if (sg_journal_outbox_pending(s->j, s->cfg->name, S_PENDING_WINDOW, &rows, &n) == SG_OK) {
-        bool *done = calloc(n ? n : 1, sizeof *done);
-        if (done)
-            s_expire(s, rows, n, done);
-        bool gave_up = false; /* a row of this delivery was dead-lettered */
-        for (size_t i = 0; done && i < n; i++) {
-            for (size_t k = 0; done[i] && k < w->n; k++)
-                gave_up = gave_up || rows[i].seq == w->seqs[k];
-        }
-        if (!gave_up)
-            s_count(s, &s->stats.retries, 1);
-        free(done);
-        sg_outbox_rows_free(rows, n);
-    }
+    s_count(s, &s->stats.retries, s_expire_after_failure(s, ws, k));
     int64_t wait = sg_notify_backoff_ms(&s->retry, s->streak, &s->rng);
     sg_debug(s->log_tag, "backing off %" PRId64 " ms after %" PRId64 " failure%s in a row", wait,
              s->streak, s->streak == 1 ? "" : "s");
@@ -827,7 +867,7 @@ static int64_t s_deliver_one(s_sink_t *s, const s_work_t *w, s_marks_t *marks)
     }
     s_marks_flush(s, marks);
     if (r == SG_DELIVER_RETRY)
-        return s_failed(s, w);
+        return s_failed(s, &w, 1);
     s->streak = 0; /* the sink answered: it is up; this notice is bad */
     s_dead_letter(s, w->seqs, w->n,
                   r == SG_DELIVER_FATAL ? "the plugin refused it for good"
@@ -835,8 +875,114 @@ static int64_t s_deliver_one(s_sink_t *s, const s_work_t *w, s_marks_t *marks)
     return -1;
 }
 
+/* Delivers works[0..n) one `deliver` call each, until a RETRY (*backoff
+ * set). Returns 0, or SG_ESTOPPED at a stop or a pause (the delivery in
+ * hand finishes). */
+static int s_deliver_singly(s_sink_t *s, s_work_t *works, size_t n, s_marks_t *marks,
+                            int64_t *backoff)
+{
+    for (size_t i = 0; *backoff < 0 && i < n; i++) {
+        if (s_stopping(s) || s_paused(s))
+            return SG_ESTOPPED;
+        if (works[i].outcome)
+            *backoff = s_deliver_one(s, &works[i], marks);
+    }
+    return SG_OK;
+}
+
+/* Dead-letters the deliveries ws[0..k) in one transaction. */
+static void s_dead_letter_works(s_sink_t *s, const s_work_t *const *ws, size_t k, const char *why)
+{
+    size_t n = 0;
+    uint64_t *seqs = k ? s_seqs_of(ws, k, &n) : NULL;
+    if (k && !seqs)
+        sg_error(s->log_tag, "out of memory: %zu dead letter%s left pending", k, k == 1 ? "" : "s");
+    if (seqs)
+        s_dead_letter(s, seqs, n, why);
+    free(seqs);
+}
+
+/* The results of one deliver_batch call over ws[0..k), begun at `began`
+ * (monotonic ms), each as s_deliver_one takes a `deliver` answer: OK joins
+ * the marks; when any is not OK, the marks are recorded, the FATALs (and
+ * unknown answers) dead-lettered, and the RETRYs together counted as one
+ * failure of the sink. Returns the backoff after a RETRY, else -1. */
+static int64_t s_settle_call(s_sink_t *s, s_work_t *const *ws, size_t k,
+                             const sg_deliver_result_t *results, s_marks_t *marks, int64_t began)
+{
+    const s_work_t *retry[S_MARK_BATCH], *fatal[S_MARK_BATCH], *odd[S_MARK_BATCH];
+    size_t n_retry = 0, n_fatal = 0, n_odd = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (results[i] == SG_DELIVER_OK)
+            s_marks_add(s, marks, ws[i], began);
+        else if (results[i] == SG_DELIVER_RETRY)
+            retry[n_retry++] = ws[i];
+        else if (results[i] == SG_DELIVER_FATAL)
+            fatal[n_fatal++] = ws[i];
+        else
+            odd[n_odd++] = ws[i];
+    }
+    if (n_retry < k)
+        s->streak = 0; /* the sink answered some: it is up */
+    if (n_retry + n_fatal + n_odd == 0)
+        return -1;
+    s_marks_flush(s, marks);
+    s_dead_letter_works(s, fatal, n_fatal, "the plugin refused it for good");
+    s_dead_letter_works(s, odd, n_odd, "the plugin returned an unknown result");
+    return n_retry ? s_failed(s, retry, n_retry) : -1;
+}
+
+/* Notices per deliver_batch call, after a call of k that took `took_ms`:
+ * halved when it took over S_CALL_MS (a stop waits for the call in hand),
+ * doubled when a full call took under half of it; within [1, S_MARK_BATCH]. */
+static void s_call_size(s_sink_t *s, size_t k, int64_t took_ms)
+{
+    if (took_ms > S_CALL_MS && k > 1)
+        s->call_max = k / 2;
+    else if (took_ms < S_CALL_MS / 2 && k >= s->call_max)
+        s->call_max = k * 2 < S_MARK_BATCH ? k * 2 : S_MARK_BATCH;
+}
+
+/* One deliver_batch call over ws[0..k), k <= S_MARK_BATCH, every result
+ * RETRY until the plugin says otherwise. Returns as s_settle_call. */
+static int64_t s_deliver_call(s_sink_t *s, s_work_t *const *ws, size_t k, s_marks_t *marks)
+{
+    const sg_outcome_t *outs[S_MARK_BATCH];
+    sg_deliver_result_t results[S_MARK_BATCH];
+    for (size_t i = 0; i < k; i++) {
+        outs[i] = ws[i]->outcome;
+        results[i] = SG_DELIVER_RETRY;
+    }
+    int64_t began = sg_clock_mono(s->owner->clock);
+    s->deliver_batch(s->ctx, outs, k, results);
+    s_call_size(s, k, sg_clock_mono(s->owner->clock) - began);
+    return s_settle_call(s, ws, k, results, marks, began);
+}
+
+/* Delivers works[0..n) (n <= S_MARK_BATCH) in deliver_batch calls of up to
+ * call_max notices, until a call with a RETRY (*backoff set). Returns 0, or
+ * SG_ESTOPPED at a stop or a pause (the call in hand finishes). */
+static int s_deliver_batched(s_sink_t *s, s_work_t *works, size_t n, s_marks_t *marks,
+                             int64_t *backoff)
+{
+    s_work_t *call[S_MARK_BATCH];
+    for (size_t i = 0; *backoff < 0 && i < n;) {
+        if (s_stopping(s) || s_paused(s))
+            return SG_ESTOPPED;
+        size_t k = 0;
+        for (; i < n && k < s->call_max; i++) {
+            if (works[i].outcome)
+                call[k++] = &works[i];
+        }
+        if (k > 0)
+            *backoff = s_deliver_call(s, call, k, marks);
+    }
+    return SG_OK;
+}
+
 /* Delivers the plan in batches of S_MARK_BATCH: the batch's outcomes read
- * in one go, delivered one by one, and those that succeeded recorded in one
+ * in one go, delivered (one `deliver` call each, or in deliver_batch calls
+ * when the plugin has it), and those that succeeded recorded in one
  * transaction. Stops early, after recording, at a stop, a pause or a RETRY
  * (*backoff set). Returns 0 or a negative error (journal). */
 static int s_deliver_plan(s_sink_t *s, s_plan_t *p, int64_t *backoff)
@@ -849,12 +995,9 @@ static int s_deliver_plan(s_sink_t *s, s_plan_t *p, int64_t *backoff)
         s_work_t *works = &p->works[at];
         rc = s_load_batch(s, works, n);
         rc = rc == SG_OK ? s_marks_reserve(&marks, works, n) : rc;
-        for (size_t i = 0; rc == SG_OK && *backoff < 0 && i < n; i++) {
-            if (s_stopping(s) || s_paused(s))
-                rc = SG_ESTOPPED;
-            else if (works[i].outcome)
-                *backoff = s_deliver_one(s, &works[i], &marks);
-        }
+        if (rc == SG_OK)
+            rc = s->deliver_batch ? s_deliver_batched(s, works, n, &marks, backoff)
+                                  : s_deliver_singly(s, works, n, &marks, backoff);
         s_marks_flush(s, &marks);
     }
     free(marks.seqs);
@@ -989,6 +1132,8 @@ static int s_sink_run(s_sink_t *s, sg_config_errors_t *errs)
     s->retry.max_ms = sc->retry.max_ms > 0 ? sc->retry.max_ms : S_DEFAULT_MAX_MS;
     s->retry.limit = sc->retry.limit > 0 ? sc->retry.limit : S_DEFAULT_LIMIT;
     s->rng = s_seed(sg_pluginlib_sink_name(sc), sg_clock_wall(s->owner->clock));
+    s->deliver_batch = sg_pluginlib_deliver_batch(s->lib.plugin);
+    s->call_max = S_CALL_FIRST;
     long pending = sg_journal_outbox_count(s->j, sg_pluginlib_sink_name(sc), SG_OUTBOX_PENDING);
     pthread_mutex_lock(&s->mu);
     s->stats.pending = pending > 0 ? (uint64_t)pending : 0; /* from the outbox: true at once */

@@ -25,6 +25,20 @@
  * dead-lettered and the batch goes on; a stop or a pause ends the batch
  * (the delivery in hand finishes); a RETRY ends it and backs off as below.
  *
+ * A plugin with `deliver_batch` (siteguard/plugin.h; read only when its
+ * descriptor's struct_size covers it) gets a batch's outcomes in calls
+ * instead, one result per outcome: a sink's first call carries 16, and the
+ * size doubles after a full call that took under 1 s and halves after one
+ * that took over 2 s (at most 256, at least 1), so that a stop, a pause or a
+ * reload, which wait for the call in hand, wait about as long as for one
+ * delivery. Each result is taken as the same answer of `deliver` would be:
+ * the OKs join the marks; when any is not OK the marks are recorded, the
+ * FATALs dead-lettered together, and the RETRYs of the call recorded
+ * together as one failed attempt of the sink (one step of the backoff, one
+ * towards retry.limit); the batch then ends and backs off, and only the
+ * notices not settled are sent again. Within a call a plugin may deliver
+ * in any order, so log order holds per call, not across a retry.
+ *
  * After a restart undelivered notices are sent and delivered ones are not;
  * the notices of a batch delivered before a crash, before their marks were
  * written, are sent once more with the same dedup keys (at least once:

@@ -101,12 +101,12 @@ static int s_check_descriptor(sg_pluginlib_t *s, sg_config_errors_t *errs)
             sg_pluginlib_sink_name(sc), s->path, p->abi_version, SG_PLUGIN_ABI_VERSION);
         return SG_ECONFIG;
     }
-    if (p->struct_size < sizeof(sg_plugin_t)) {
+    if (p->struct_size < SG_PLUGIN_STRUCT_SIZE_V1) {
         sg_pluginlib_error(errs, &sc->mark,
                            "sink '%s': plugin library '%s' has a descriptor of %" PRIu32
-                           " bytes, this siteguard needs %zu",
+                           " bytes, this siteguard needs at least %zu",
                            sg_pluginlib_sink_name(sc), s->path, p->struct_size,
-                           sizeof(sg_plugin_t));
+                           (size_t)SG_PLUGIN_STRUCT_SIZE_V1);
         return SG_ECONFIG;
     }
     if (!p->name || !p->init || !p->deliver || !p->close ||
@@ -123,6 +123,11 @@ static int s_check_descriptor(sg_pluginlib_t *s, sg_config_errors_t *errs)
         return SG_ECONFIG;
     }
     return SG_OK;
+}
+
+sg_plugin_deliver_batch_fn sg_pluginlib_deliver_batch(const sg_plugin_t *p)
+{
+    return SG_PLUGIN_HAS(p, deliver_batch) ? p->deliver_batch : NULL;
 }
 
 const sg_plugin_config_key_t *sg_pluginlib_key(const sg_plugin_t *p, const char *name)

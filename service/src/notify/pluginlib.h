@@ -2,8 +2,10 @@
  *
  * Finds the library (the sink's `path`, else plugin_dir, SG_PLUGIN_DIR or
  * the executable's plugins/ folder, then sg_<plugin><suffix>), loads it,
- * checks the descriptor's ABI version and size before anything else, then
- * its name and callbacks, and checks the sink's options against the
+ * checks the descriptor's ABI version and size (at least
+ * SG_PLUGIN_STRUCT_SIZE_V1: a plugin built before later members were
+ * appended loads too) before anything else, then its name and callbacks,
+ * and checks the sink's options against the
  * plugin's config map: unknown or repeated keys, required keys, types,
  * each error at the option's own FILE:LINE:COLUMN. Values are normalised
  * (durations to milliseconds) and defaults filled in.
@@ -46,6 +48,13 @@ void sg_pluginlib_unload(sg_pluginlib_t *lib);
 /* Loads and unloads every sink's plugin of cfg: the check of
  * `siteguard check-config` and of a reload. Returns 0 or SG_ECONFIG. */
 int sg_pluginlib_check(const sg_config_t *cfg, sg_config_errors_t *errs);
+
+typedef void (*sg_plugin_deliver_batch_fn)(void *ctx, const sg_outcome_t *const *outcomes,
+                                           size_t n, sg_deliver_result_t *results);
+/* The plugin's deliver_batch: NULL when it has none, or when its descriptor
+ * was built before the member existed (its struct_size does not cover it:
+ * the member is then not read at all). */
+sg_plugin_deliver_batch_fn sg_pluginlib_deliver_batch(const sg_plugin_t *p);
 
 /* The plugin's config key called `name`, or NULL. */
 const sg_plugin_config_key_t *sg_pluginlib_key(const sg_plugin_t *p, const char *name);
