@@ -325,6 +325,18 @@ def sites_healthy(status):
     return all(s["state"] == "healthy" for s in status["sites"])
 
 
+def wait_healthy(status, timeout=30.0, what="every site healthy"):
+    """Waits until status() shows every site healthy; a failure shows the
+    sites as last seen (state and why)."""
+    seen = {}
+
+    def healthy():
+        seen["sites"] = status()["sites"]
+        return sites_healthy(seen)
+
+    wait_for(healthy, timeout=timeout, what=lambda: "%s; sites: %s" % (what, seen.get("sites")))
+
+
 def keygen(path):
     """A CURVE key pair made by siteguardctl: the secret key written to path,
     the public key returned."""

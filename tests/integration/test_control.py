@@ -57,7 +57,7 @@ class Control(unittest.TestCase):
                  what="the control socket")
         probes = sgtest.start_probes(sgtest.tcp_endpoint(self.port), self.site_port, self.dir)
         self.procs.extend(probes.values())
-        wait_for(lambda: sgtest.sites_healthy(self.status()), what="every site healthy")
+        sgtest.wait_healthy(self.status)
         return probes
 
     def ctl(self, *args, socket="control.sock"):

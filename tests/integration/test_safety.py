@@ -127,7 +127,7 @@ class Safety(unittest.TestCase):
         self.procs.remove(probe)
 
     def wait_healthy(self):
-        wait_for(lambda: sgtest.sites_healthy(self.status()), what="every site healthy")
+        sgtest.wait_healthy(self.status)
 
     # ---- what can be seen from outside ------------------------------------------
 
