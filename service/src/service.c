@@ -56,7 +56,13 @@ typedef struct {
     uint64_t blocked[SG_GUARD_COUNT];
     int64_t *run_started; /* per collection: mono of its decision, 0: none */
     int64_t *decided_at;  /* per collection: mono of a fresh decision not yet called, 0: none */
-    sg_metrics_hist_t run_seconds, event_age, loop_turn, decision_to_call;
+    int64_t *decided_by_us; /* per collection: mono us of the event (or tick) behind the
+                               engine's fresh decision not yet called, 0: none */
+    int64_t heard_us;       /* mono us: the first event taken this turn, 0: none */
+    int64_t tick_by_us;     /* mono us: behind the queued decisions, the first event of their
+                               tick's turn, else the tick (a tick with some still queued keeps
+                               it: a storm's are counted from what decided the first) */
+    sg_metrics_hist_t run_seconds, event_age, loop_turn, decision_to_call, event_to_call;
     sg_evage_t evage;     /* per observer: the base of an event's age */
     sg_loop_stats_t loop; /* turns and the longest, for status */
     /* the metrics snapshot's arrays, per site, collection, observer */
@@ -180,7 +186,12 @@ static void s_observe_call(s_svc_t *s, int c)
         return;
     sg_metrics_hist_observe(&s->ops.decision_to_call,
                             (double)(sg_clock_mono(s->clock) - s->ops.decided_at[c]) / 1000.0);
+    int64_t by_us = s->ops.decided_by_us[c];
+    if (by_us)
+        sg_metrics_hist_observe(&s->ops.event_to_call,
+                                (double)(sg_clock_mono_us(s->clock) - by_us) / 1e6);
     s->ops.decided_at[c] = 0;
+    s->ops.decided_by_us[c] = 0;
 }
 
 /* The executor's proof hook (executor.h), on the loop thread, immediately
@@ -261,6 +272,7 @@ static void s_start_run(s_svc_t *s, const sg_decision_t *d)
     if (s->ops.run_started) {
         s->ops.run_started[d->collection] = sg_clock_mono(s->clock);
         s->ops.decided_at[d->collection] = s->ops.run_started[d->collection];
+        s->ops.decided_by_us[d->collection] = d->origin == SG_ORIGIN_ENGINE ? s->ops.tick_by_us : 0;
     }
     static const char *const origins[] = {NULL, "manual", "forced"};
     int rc = sg_journal_decided_run(s->journal, d->run_id, c->name, c->cim_path, d->point,
@@ -358,6 +370,8 @@ static int s_on_event(void *user, const sg_event_t *ev)
 {
     s_svc_t *s = user;
     sg_now_t now = s_now(s);
+    if (!s->ops.heard_us)
+        s->ops.heard_us = sg_clock_mono_us(s->clock);
     int64_t age = sg_evage_observe(&s->ops.evage, ev->observer, ev->sent_at_ms, now.wall);
     if (age >= 0)
         sg_metrics_hist_observe(&s->ops.event_age, (double)age / 1000.0);
@@ -440,6 +454,7 @@ static void s_publish_metrics(s_svc_t *s)
         .event_age = &s->ops.event_age,
         .loop_turn = &s->ops.loop_turn,
         .decision_to_call = &s->ops.decision_to_call,
+        .event_to_call = &s->ops.event_to_call,
         .reloads_ok = s->ops.reloads_ok,
         .reloads_refused = s->ops.reloads_refused,
         .control_requests = s->ops.control ? sg_control_requests(s->ops.control) : 0,
@@ -561,10 +576,12 @@ static int s_ops_start(s_svc_t *s)
     const sg_config_t *cfg = s->cfg;
     s->ops.run_started = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof(int64_t));
     s->ops.decided_at = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof(int64_t));
+    s->ops.decided_by_us = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof(int64_t));
     sg_metrics_hist_init(&s->ops.run_seconds, SG_HIST_RUN);
     sg_metrics_hist_init(&s->ops.event_age, SG_HIST_LATENCY);
     sg_metrics_hist_init(&s->ops.loop_turn, SG_HIST_LATENCY);
     sg_metrics_hist_init(&s->ops.decision_to_call, SG_HIST_LATENCY);
+    sg_metrics_hist_init(&s->ops.event_to_call, SG_HIST_LATENCY);
     if (sg_evage_init(&s->ops.evage, cfg->n_observers, S_EVAGE_WINDOW_MS) != SG_OK ||
         s_metrics_arrays(&s->ops, cfg) != SG_OK)
         return SG_ENOMEM;
@@ -580,7 +597,7 @@ static int s_ops_start(s_svc_t *s)
                             .loop = &s->ops.loop,
                             .user = s};
     s->ops.control = sg_control_new(s->zctx, &env);
-    if (!s->ops.run_started || !s->ops.decided_at || !s->ops.control)
+    if (!s->ops.run_started || !s->ops.decided_at || !s->ops.decided_by_us || !s->ops.control)
         return SG_EIO;
     const char *listen = cfg->metrics.listen ? cfg->metrics.listen : S_DEFAULT_METRICS;
     if (strcmp(listen, "off") != 0) {
@@ -604,6 +621,8 @@ static void s_ops_stop(s_svc_t *s)
     s->ops.run_started = NULL;
     free(s->ops.decided_at);
     s->ops.decided_at = NULL;
+    free(s->ops.decided_by_us);
+    s->ops.decided_by_us = NULL;
     free(s->ops.m_site);
     free(s->ops.m_verdict);
     free(s->ops.m_skew);
@@ -849,12 +868,15 @@ static int s_loop(s_svc_t *s)
         if (sg_leader_is_leader(s->leader)) { /* a standby ingests, and decides nothing */
             s_read_bus(s); /* what came during this turn's work, before judging */
             sg_now_t now = s_now(s);
+            if (!sg_engine_pending(s->engine)) /* decisions still queued keep theirs */
+                s->ops.tick_by_us = s->ops.heard_us ? s->ops.heard_us : sg_clock_mono_us(s->clock);
             int rc = sg_engine_tick(s->engine, now);
             if (rc != SG_OK)
                 sg_error(S_MOD, "engine tick failed: %s", sg_err_str(rc));
             s_drain_decisions(s, false);
             sg_drill_tick(s->drill, now);
         }
+        s->ops.heard_us = 0; /* every read of the bus comes before the tick */
         s_save_opstate(s, false);
         int64_t mono = sg_clock_mono(s->clock);
         s_ops_tick(s, mono);

@@ -8,6 +8,7 @@ braces, so their values may be str.format placeholders ("{dir}") and their
 text may stand in a template.
 """
 import json
+import math
 import os
 import signal
 import socket
@@ -36,12 +37,12 @@ CTL = os.path.join(BUILD, "siteguardctl")
 # ---- config blocks ------------------------------------------------------------------
 
 
-def sites_yaml(*observers, witness=True, keys=None):
-    """The topology of the integration tests' configs: sites A and B and (with
-    `witness`) the witness site W, with the observers given as "ID@SITE";
-    `keys` maps an observer's id to its CURVE public key (or a list of two,
-    during a rotation)."""
-    lines = ["sites:", "  - name: A", "  - name: B"]
+def sites_yaml(*observers, witness=True, keys=None, data_sites=("A", "B")):
+    """The topology of the integration tests' configs: sites A and B (or
+    `data_sites`) and (with `witness`) the witness site W, with the observers
+    given as "ID@SITE"; `keys` maps an observer's id to its CURVE public key
+    (or a list of two, during a rotation)."""
+    lines = ["sites:"] + ["  - name: " + site for site in data_sites]
     if witness:
         lines += ["  - name: W", "    witness: true"]
     lines.append("observers:")
@@ -454,6 +455,41 @@ def metrics(port):
 def metric(port, series):
     """The value of one series of /metrics (see metrics), or None."""
     return metrics(port).get(series)
+
+
+def histogram(m, name):
+    """{le: cumulative count} of a histogram in a metrics dict (see metrics)."""
+    h = {}
+    for k, v in m.items():
+        if k.startswith(name + "_bucket{le=\""):
+            le = k[len(name) + 12:-2]
+            h[math.inf if le == "+Inf" else float(le)] = v
+    return dict(sorted(h.items()))
+
+
+def hist_between(before, after, name):
+    """What the histogram `name` counted between two scrapes (metrics dicts),
+    as histogram gives it."""
+    h0 = histogram(before, name)
+    return {le: c - h0.get(le, 0) for le, c in histogram(after, name).items()}
+
+
+def hist_quantile(h, q):
+    """The upper bound of the bucket holding quantile q of a histogram (see
+    histogram), Prometheus-style without interpolation: the figure is at most
+    this; nan when it counted nothing."""
+    total = h.get(math.inf, 0)
+    if not total:
+        return float("nan")
+    for le, c in h.items():
+        if c >= q * total:
+            return le
+    return math.inf
+
+
+def bench_line(name, **kv):
+    """Prints one benchmark figure line, `name key=value ...` (bench/README.md)."""
+    print(name + "".join(" %s=%s" % (k, v) for k, v in kv.items()), flush=True)
 
 
 # ---- publishers ---------------------------------------------------------------------

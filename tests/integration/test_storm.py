@@ -88,7 +88,8 @@ class Storm(unittest.TestCase):
         self.assertGreater(status["loop_longest_us"], 0)
         text = sgtest.metrics_text(self.metrics_port)
         for series in ("siteguard_event_age_seconds_count", "siteguard_loop_turn_seconds_count",
-                       "siteguard_decision_to_call_seconds_count"):
+                       "siteguard_decision_to_call_seconds_count",
+                       "siteguard_event_to_call_seconds_count"):
             self.assertIn(series, text)
 
 

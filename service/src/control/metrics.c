@@ -236,6 +236,14 @@ static void s_latencies(s_buf_t *b, const sg_metrics_snapshot_t *s)
                 "Failovers: from the decision to InitiateFailover called (the intent "
                 "committed), in seconds.",
                 s->decision_to_call);
+    s_histogram(b, "siteguard_event_to_call_seconds",
+                "The policy's failovers: from the event that decided one (the first event of the "
+                "loop's turn, else the tick) to InitiateFailover called (the intent committed), "
+                "in seconds.",
+                s->event_to_call);
+    if (s->event_to_call)
+        s_gauge(b, "siteguard_event_to_call_max_seconds",
+                "The longest event-to-call latency since start.", s->event_to_call->max);
 }
 
 static void s_service(s_buf_t *b, const sg_metrics_snapshot_t *s)
@@ -331,7 +339,7 @@ typedef struct {
     sg_notify_stats_t notify;
     uint64_t decisions[SG_METRICS_N_DECISION_KINDS];
     uint64_t blocked[SG_GUARD_COUNT];
-    sg_metrics_hist_t run_seconds, event_age, loop_turn, decision_to_call;
+    sg_metrics_hist_t run_seconds, event_age, loop_turn, decision_to_call, event_to_call;
 } s_snap_t;
 
 struct sg_metrics {
@@ -407,6 +415,7 @@ static s_snap_t *s_snap_copy(const sg_metrics_snapshot_t *s)
     s_copy_hist(s->event_age, &n->event_age, &n->s.event_age);
     s_copy_hist(s->loop_turn, &n->loop_turn, &n->s.loop_turn);
     s_copy_hist(s->decision_to_call, &n->decision_to_call, &n->s.decision_to_call);
+    s_copy_hist(s->event_to_call, &n->event_to_call, &n->s.event_to_call);
     return n;
 }
 

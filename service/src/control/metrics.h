@@ -21,6 +21,11 @@
  * siteguard_loop_stall_max_seconds (the longest turn since start),
  * siteguard_decision_to_call_seconds (histogram: failover decided to
  * InitiateFailover called, the intent's commit included),
+ * siteguard_event_to_call_seconds (histogram: for the policy's failovers, the
+ * event that decided one taken from the bus to InitiateFailover called, the
+ * intent's commit included: from the first event of the loop's turn that
+ * decided it, else from the tick that did; at microsecond resolution) and
+ * siteguard_event_to_call_max_seconds (the longest since start),
  * siteguard_notify_outcomes_total{state}, siteguard_notify_pending (all
  * sinks) and siteguard_outbox_depth{sink} (notices pending in the outbox, as
  * each sink's worker last counted them there: sg_notify_stats_t.pending),
@@ -83,6 +88,7 @@ typedef struct {
     const sg_metrics_hist_t *event_age;        /* events: sent to taken by the engine */
     const sg_metrics_hist_t *loop_turn;        /* the loop's work per turn */
     const sg_metrics_hist_t *decision_to_call; /* failover decided to InitiateFailover called */
+    const sg_metrics_hist_t *event_to_call;    /* the deciding event taken to the call */
     uint64_t reloads_ok, reloads_refused;
     uint64_t control_requests;
     uint64_t control_keys_refused; /* CURVE client keys refused at the handshake */
