@@ -89,6 +89,7 @@ typedef struct {
     uint64_t decisions, runs_ok, runs_failed, runs_cancelled;
     uint64_t opstate_saved; /* the engine's operator-state generation last saved */
     int64_t opstate_next;   /* mono: the next save of the engine's own changes */
+    char *opstate_unshared; /* owned: saved in a batch, to be put in etcd once committed */
     s_ops_t ops;
     sg_drill_t *drill;
     sg_leader_t *leader;
@@ -316,6 +317,9 @@ static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
 static void s_batch_begin(s_svc_t *s);
 static int s_batch_end(s_svc_t *s);
 static int s_save_opstate(s_svc_t *s, bool now);
+static void s_take_results(s_svc_t *s);
+static void s_commit_results(s_svc_t *s, bool opstate);
+static int s_share_opstate(s_svc_t *s);
 
 /* Whether a burst that began at `since_us` and has handled `done` items has
  * used its time (the clock is read every 16 items). */
@@ -351,10 +355,14 @@ static void s_drain_decisions(s_svc_t *s, bool all)
         s_handle_decision(s, &d);
         sg_decision_fini(&d);
     }
-    if (any)
-        s_batch_end(s);
-    if (save) /* durable before any run of these decisions can call */
+    if (!any)
+        return;
+    if (save) /* in the same commit: durable before any run of these decisions can call */
         s_save_opstate(s, true);
+    /* the new runs' workers have asked for their proofs meanwhile: their
+     * intents go into this commit too, not one more */
+    s_take_results(s);
+    s_commit_results(s, save);
 }
 
 /* The control's persist hook (control.h): what an operator's command changed
@@ -692,22 +700,39 @@ static void s_run_result(s_svc_t *s, sg_exec_result_t *r)
     sg_outcome_free(&r->outcome);
 }
 
-/* Workers' messages, a bounded burst per turn: results journaled and
- * proofs' intents written in one batch, one commit, and only then the
- * proven workers told to call (group commit, executor.h). */
-static void s_handle_results(s_svc_t *s)
+/* Workers' messages already queued, a burst bounded in number and time:
+ * results journaled and proofs' intents written into the open batch. */
+static void s_take_results(s_svc_t *s)
 {
     sg_exec_result_t r;
-    s_batch_begin(s);
     int64_t since = sg_clock_mono_us(s->clock);
     for (size_t i = 0; i < S_RESULTS_PER_TURN && !s_burst_over(s, since, i) &&
                        sg_executor_recv(s->executor, &r, 0) == 1;
          i++)
         s_run_result(s, &r);
+}
+
+/* Commits the batch, and only then tells the proven workers to call (group
+ * commit, executor.h). `opstate`: the batch holds a save of the operator
+ * state, which is saved again when the commit failed. */
+static void s_commit_results(s_svc_t *s, bool opstate)
+{
     int rc = s_batch_end(s);
+    if (rc != SG_OK && opstate)
+        s->opstate_saved = 0; /* not durable: saved again */
+    if (rc == SG_OK && opstate)
+        s_share_opstate(s);
     if (rc == SG_OK)
         s_read_bus(s); /* what came during the commit, before deferred proofs are made again */
     sg_executor_release_proofs(s->executor, rc, s_reprove, s);
+}
+
+/* Workers' messages: a burst in one batch, one commit. */
+static void s_handle_results(s_svc_t *s)
+{
+    s_batch_begin(s);
+    s_take_results(s);
+    s_commit_results(s, false);
 }
 
 /* Saves the engine's operator state when it changed (journal.h, opstate):
@@ -731,13 +756,32 @@ static int s_save_opstate(s_svc_t *s, bool now)
         sg_opstate_fini(&st);
     }
     rc = text ? sg_journal_opstate_put(s->journal, text, sg_clock_wall(s->clock)) : SG_ENOMEM;
-    if (rc == SG_OK && s->cfg->leader.mode != SG_LEADER_NONE && sg_leader_is_leader(s->leader))
-        rc = sg_leader_put_state(s->leader, text);
-    free(text);
     if (rc == SG_OK)
         s->opstate_saved = gen;
     else
         sg_error(S_MOD, "cannot save the operator state: %s (retried)", sg_err_str(rc));
+    free(s->opstate_unshared);
+    s->opstate_unshared = rc == SG_OK ? text : NULL;
+    if (rc != SG_OK)
+        free(text);
+    return s->batching || rc != SG_OK ? rc : s_share_opstate(s);
+}
+
+/* Puts the operator state last saved in etcd for the next leader (after its
+ * commit: no network call inside a journal transaction). Returns 0 or the
+ * error (logged; saved and put again). */
+static int s_share_opstate(s_svc_t *s)
+{
+    char *text = s->opstate_unshared;
+    s->opstate_unshared = NULL;
+    int rc = SG_OK;
+    if (text && s->cfg->leader.mode != SG_LEADER_NONE && sg_leader_is_leader(s->leader))
+        rc = sg_leader_put_state(s->leader, text);
+    free(text);
+    if (rc != SG_OK) {
+        s->opstate_saved = 0;
+        sg_error(S_MOD, "cannot share the operator state: %s (retried)", sg_err_str(rc));
+    }
     return rc;
 }
 
@@ -1013,6 +1057,8 @@ static void s_stop(s_svc_t *s)
         zmq_ctx_term(s->zctx);
     s->zctx = NULL;
     s_ops_free_configs(s);
+    free(s->opstate_unshared);
+    s->opstate_unshared = NULL;
 }
 
 int sg_service_run(const sg_config_t *cfg, const sg_service_opts_t *opts)
