@@ -964,14 +964,57 @@ static void test_fault_needs_a_known_method_a_defined_collection_and_one_effect(
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
                              "      - return_code: 32768\n        hang: true\n",
                         "t.yaml:17:9: a fault needs exactly one of: a non-zero return_code, a "
-                        "non-zero job_error_code, hang: true");
+                        "non-zero job_error_code, job_warnings, hang: true");
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n      - times: 3\n",
                         "t.yaml:17:9: a fault needs exactly one of: a non-zero return_code, a "
-                        "non-zero job_error_code, hang: true");
+                        "non-zero job_error_code, job_warnings, hang: true");
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
                              "      - return_code: 4294967296\n",
                         "t.yaml:17:22: 'return_code' must be between 0 and 4294967295 "
                         "(got 4294967296)");
+}
+
+/* job_warnings: the job ends in 32768 (Completed with warnings) with that
+ * text as its ErrorDescription; one effect among the others. */
+static void test_a_warnings_fault_carries_its_text_and_is_one_effect(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE "provider:\n  sim:\n    faults:\n"
+                                          "      - job_warnings: disk latency high\n"
+                                          "        times: 1\n",
+                                     &r);
+    assert_int_equal(c->provider.sim.n_faults, 1);
+    assert_string_equal(c->provider.sim.faults[0].job_warnings, "disk latency high");
+    assert_int_equal(c->provider.sim.faults[0].times, 1);
+    s_done(&r);
+    s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
+                             "      - job_warnings: slow\n        job_error_code: 7\n",
+                        "t.yaml:17:9: a fault needs exactly one of: a non-zero return_code, a "
+                        "non-zero job_error_code, job_warnings, hang: true");
+    s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n      - job_warnings: ''\n",
+                        "t.yaml:17:23: 'job_warnings' must not be empty");
+}
+
+/* job_removal: an ended job is gone that long after its end (Hyper-V's
+ * TimeBeforeRemoval, 5 minutes by default); 0 keeps it for ever. */
+static void test_sim_job_removal_defaults_to_5m_and_a_bad_value_is_an_error(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE, &r);
+    assert_int_equal(c->provider.sim.job_removal_ms, 5 * 60 * 1000);
+    s_done(&r);
+    c = s_load_ok(BASE "provider:\n  sim:\n    job_removal: 1500ms\n", &r);
+    assert_int_equal(c->provider.sim.job_removal_ms, 1500);
+    s_done(&r);
+    c = s_load_ok(BASE "provider:\n  sim:\n    job_removal: 0s\n", &r);
+    assert_int_equal(c->provider.sim.job_removal_ms, 0);
+    s_done(&r);
+    s_expect_only_error(BASE "provider:\n  sim:\n    job_removal: soon\n",
+                        "t.yaml:16:18: bad value 'soon' for 'job_removal': expected a duration "
+                        "like 250ms, 3s, 2m, 1h");
+    s_expect_only_error(BASE "provider:\n  sim:\n    job_removal: -1s\n",
+                        "t.yaml:16:18: bad value '-1s' for 'job_removal': expected a duration "
+                        "like 250ms, 3s, 2m, 1h");
 }
 
 static void test_bus_needs_an_endpoint(void **state)
@@ -1702,6 +1745,8 @@ int main(void)
         cmocka_unit_test(test_poll_initial_must_not_exceed_poll_max),
         cmocka_unit_test(test_only_the_sim_provider_is_built_in),
         cmocka_unit_test(test_fault_needs_a_known_method_a_defined_collection_and_one_effect),
+        cmocka_unit_test(test_a_warnings_fault_carries_its_text_and_is_one_effect),
+        cmocka_unit_test(test_sim_job_removal_defaults_to_5m_and_a_bad_value_is_an_error),
         cmocka_unit_test(test_bus_needs_an_endpoint),
         cmocka_unit_test(test_bus_curve_needs_a_public_key_for_every_observer),
         cmocka_unit_test(test_a_network_bus_endpoint_needs_curve_or_insecure),

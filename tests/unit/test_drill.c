@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "sg_fixture.h"
+#include "sg_veil.h"
 
 /* ---- schedules ------------------------------------------------------------------ */
 
@@ -206,6 +207,7 @@ typedef struct {
     sg_fixture_rig_t rig; /* the simulator on a fake clock; no executor */
     sg_fixture_dir_t tmp; /* holds the journal */
     sg_journal_t *journal;
+    sg_veil_t veil; /* over the simulator, when a test hides jobs */
     sg_drill_t *d;
 } s_fix_t;
 
@@ -239,6 +241,20 @@ static s_fix_t *s_fix_new(const char *extra)
     f->journal = sg_journal_open(f->tmp.journal);
     assert_non_null(f->journal);
     f->d = s_drill_new(f);
+    return f;
+}
+
+/* As s_fix_new, the drill runner on a veil over the simulator whose ended
+ * jobs are gone at once (sg_veil.h): no follower sees a job's end. */
+static s_fix_t *s_fix_new_jobs_gone_at_end(const char *extra)
+{
+    s_fix_t *f = s_fix_new(extra);
+    sg_drill_destroy(&f->d);
+    sg_fixture_rig_t *r = &f->rig;
+    sg_provider_t *veil = sg_veil_init(&f->veil, r->sim);
+    f->veil.jobs_gone_at_end = true;
+    f->d = sg_drill_new(r->zctx, f->cfg, veil, &r->clock, f->journal, NULL);
+    assert_non_null(f->d);
     return f;
 }
 
@@ -481,6 +497,101 @@ static void test_cleanup_runs_and_is_verified_when_the_test_job_fails(void **sta
     s_fix_free(f);
 }
 
+/* The step named `name` of a collection's report. */
+static json_t *s_step_of(json_t *coll, const char *name)
+{
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(coll, "steps"), i, st) {
+        if (strcmp(s_str(st, "step"), name) == 0)
+            return st;
+    }
+    fail_msg("no step %s", name);
+    return NULL;
+}
+
+/* A test job that completes with warnings (JobState 32768) brings the test
+ * copy up: the drill passes, the step notes the warnings. */
+static void test_a_test_job_completed_with_warnings_passes_and_notes_them(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("provider: {sim: {faults: [{collection: db, method: "
+                           "TestReplicaCollection, job_warnings: 'replica disk slow'}]}}\n"
+                           "drills: [{name: db, collections: [db]}]\n");
+    json_t *rep = s_run_drill(f, "db", NULL);
+    assert_string_equal(s_str(rep, "result"), "passed");
+    json_t *test = s_step_of(s_coll(rep, "db"), "TestReplicaCollection");
+    assert_string_equal(s_str(test, "result"), "ok");
+    assert_non_null(strstr(s_str(test, "detail"), "completed with warnings"));
+    assert_non_null(strstr(s_str(test, "detail"), "replica disk slow"));
+    assert_string_equal(s_str(s_step_of(s_coll(rep, "db"), "RevertTestReplicaCollection"),
+                              "result"),
+                        "ok");
+    s_assert_replicating(f, "db");
+    json_decref(rep);
+    s_fix_free(f);
+}
+
+/* The jobs of a drill are gone before a poll sees them end: the
+ * collection's state judges each (testing: the copy is up; replicating: the
+ * revert is done), and the cleanup is verified by the state. */
+static void test_drill_jobs_that_are_gone_are_judged_by_the_collections_state(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new_jobs_gone_at_end("drills: [{name: db, collections: [db]}]\n");
+    json_t *rep = s_run_drill(f, "db", NULL);
+    assert_string_equal(s_str(rep, "result"), "passed");
+    assert_true(json_is_true(json_object_get(rep, "cleanup_verified")));
+    json_t *db = s_coll(rep, "db");
+    json_t *test = s_step_of(db, "TestReplicaCollection");
+    assert_string_equal(s_str(test, "result"), "ok");
+    assert_non_null(strstr(s_str(test, "detail"), "job is gone"));
+    json_t *revert = s_step_of(db, "RevertTestReplicaCollection");
+    assert_string_equal(s_str(revert, "result"), "ok");
+    assert_non_null(strstr(s_str(revert, "detail"), "job is gone"));
+    assert_string_equal(s_str(s_step_of(db, "verify"), "result"), "ok");
+    assert_int_equal(s_accepted(f, "db", SG_METHOD_TEST_REPLICA), 1);
+    assert_int_equal(s_accepted(f, "db", SG_METHOD_REVERT_TEST_REPLICA), 1);
+    s_assert_replicating(f, "db");
+    json_decref(rep);
+    s_fix_free(f);
+}
+
+/* The safe branch: a job gone is never taken as done. A test job gone with
+ * the collection not testing failed (no copy: nothing to revert); a revert
+ * job gone with the collection still testing failed, and so does the
+ * cleanup's verification. */
+static void test_a_drill_job_gone_without_its_state_is_a_failure_never_assumed_done(
+    void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new_jobs_gone_at_end(
+        "provider: {sim: {faults: [{collection: db, method: TestReplicaCollection, "
+        "job_error_code: 7}, {collection: app, method: RevertTestReplicaCollection, "
+        "job_error_code: 8}]}}\n"
+        "drills: [{name: a, plan: site A}]\n");
+    json_t *rep = s_run_drill(f, "a", NULL);
+    assert_string_equal(s_str(rep, "result"), "failed");
+    json_t *db = s_coll(rep, "db");
+    json_t *test = s_step_of(db, "TestReplicaCollection");
+    assert_string_equal(s_str(test, "result"), "failed");
+    assert_non_null(strstr(s_str(test, "detail"), "vanished"));
+    assert_non_null(strstr(s_str(test, "detail"), "replicating"));
+    assert_string_equal(s_str(s_step_of(db, "RevertTestReplicaCollection"), "result"), "skipped");
+    assert_string_equal(s_str(db, "cleanup"), "verified");
+    json_t *app = s_coll(rep, "app");
+    assert_string_equal(s_str(s_step_of(app, "TestReplicaCollection"), "result"), "ok");
+    json_t *revert = s_step_of(app, "RevertTestReplicaCollection");
+    assert_string_equal(s_str(revert, "result"), "failed");
+    assert_non_null(strstr(s_str(revert, "detail"), "vanished"));
+    assert_non_null(strstr(s_str(revert, "detail"), "testing"));
+    assert_string_equal(s_str(s_step_of(app, "verify"), "result"), "failed");
+    assert_string_equal(s_str(app, "cleanup"), "failed");
+    assert_false(json_is_true(json_object_get(rep, "cleanup_verified")));
+    json_decref(rep);
+    s_fix_free(f);
+}
+
 /* A gate on the fake clock: while closed, every sleep (the drill thread's
  * first provider call sleeps its latency) blocks until the test opens it. */
 static pthread_mutex_t s_gate_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -659,6 +770,9 @@ int main(void)
         cmocka_unit_test(test_drill_reports_objectives_missed),
         cmocka_unit_test(test_drill_uses_the_app_consistent_point_and_its_time_for_rpo),
         cmocka_unit_test(test_cleanup_runs_and_is_verified_when_the_test_job_fails),
+        cmocka_unit_test(test_a_test_job_completed_with_warnings_passes_and_notes_them),
+        cmocka_unit_test(test_drill_jobs_that_are_gone_are_judged_by_the_collections_state),
+        cmocka_unit_test(test_a_drill_job_gone_without_its_state_is_a_failure_never_assumed_done),
         cmocka_unit_test(test_preempted_drill_stops_testing_and_cleans_up_everything),
         cmocka_unit_test(test_drill_start_is_refused_with_a_reason),
         cmocka_unit_test(test_scheduled_and_at_start_drills_start_on_tick),

@@ -11,6 +11,8 @@
 #include "journal/outcome.h"
 #include "provider/sim.h"
 
+#include "sg_veil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ typedef struct {
     sg_clock_fake_state_t clock_state;
     void *zctx;
     sg_provider_t *sim;
+    sg_veil_t veil; /* over the simulator, when a test hides jobs */
     sg_executor_t *x;
 } s_fix_t;
 
@@ -79,6 +82,20 @@ static void s_fix_start(s_fix_t *f)
     f->sim = sg_sim_new(&f->cfg, &f->clock);
     assert_non_null(f->sim);
     f->x = sg_executor_new(f->zctx, &f->cfg, f->sim, &f->clock);
+    assert_non_null(f->x);
+}
+
+/* As s_fix_start, the executor on a veil over the simulator (sg_veil.h):
+ * ended jobs are gone at once (`gone`), no failover job is ever found
+ * (`hidden`). */
+static void s_fix_start_veiled(s_fix_t *f, bool gone, bool hidden)
+{
+    f->sim = sg_sim_new(&f->cfg, &f->clock);
+    assert_non_null(f->sim);
+    sg_provider_t *veil = sg_veil_init(&f->veil, f->sim);
+    f->veil.jobs_gone_at_end = gone;
+    f->veil.no_failover_job = hidden;
+    f->x = sg_executor_new(f->zctx, &f->cfg, veil, &f->clock);
     assert_non_null(f->x);
 }
 
@@ -1037,6 +1054,154 @@ static void test_run_resumed_after_a_restart_uses_its_own_point(void **state)
     s_expect_point_used_contains(SG_RP_LATEST, SG_RUN_RESOLVE, SG_POINT_APP, "c0:latest-app");
 }
 
+/* ---- jobs that end with warnings, jobs that are gone ---------------------- */
+
+/* JobState 32768 (Completed with warnings) is a successful end; the outcome
+ * says so and carries the job's ErrorDescription. */
+static void test_a_job_completed_with_warnings_succeeds_and_says_so(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_run_c0_with(
+        (sg_sim_fault_cfg_t){.job_warnings = "replica volume 91% full", .times = 1});
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
+    assert_true(r.ended && r.failed_over);
+    assert_int_equal(r.outcome->job_state, SG_JOB_COMPLETED_WITH_WARNINGS);
+    assert_non_null(strstr(r.outcome->message, "completed with warnings"));
+    assert_non_null(strstr(r.outcome->message, "replica volume 91% full"));
+    sg_outcome_free(&r.outcome);
+    assert_int_equal(s_state(f, 0), SG_COLL_FAILED_OVER);
+    assert_int_equal(sg_executor_active(f->x), 0);
+    s_fix_free(f);
+}
+
+/* A run resumed after a restart follows its journaled job; Hyper-V removed
+ * the job meanwhile (job_removal after its end): the collection's state
+ * ends the run, and nothing is called again. */
+static void s_follow_a_removed_job(s_fix_t *f)
+{
+    f->cfg.provider.sim.job_removal_ms = 1000;
+    s_fix_start(f);
+    char *job = s_call_before_crash(f, 0);
+    sg_clock_fake_advance(&f->clock, 60000 + 1000); /* the job ran 60 s, then was removed */
+    sg_run_spec_t spec = {.run_id = 5, .collection = 0, .mode = SG_RUN_FOLLOW, .job_path = job};
+    assert_int_equal(sg_executor_submit_run(f->x, &spec), 0);
+    free(job);
+}
+
+static void test_a_followed_job_that_is_gone_succeeds_when_the_collection_is_failed_over(
+    void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_follow_a_removed_job(f);
+    sg_exec_result_t r = s_next_end(f, SG_OUTCOME_SUCCEEDED);
+    assert_true(r.failed_over);
+    assert_non_null(strstr(r.outcome->message, "job is gone"));
+    assert_non_null(strstr(r.outcome->message, "failed over"));
+    assert_non_null(r.outcome->job_path);
+    sg_outcome_free(&r.outcome);
+    s_expect_calls_accepted(f, 0, 1, 1);
+    s_fix_free(f);
+}
+
+static void test_a_followed_job_that_is_gone_fails_saying_so_when_the_collection_is_not(
+    void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_inject_fault(f, (sg_sim_fault_cfg_t){.job_error_code = 4711, .times = 1});
+    s_follow_a_removed_job(f); /* the job ended in Exception: back to replicating */
+    sg_exec_result_t r = s_next_end(f, SG_OUTCOME_FAILED);
+    assert_false(r.failed_over);
+    assert_non_null(strstr(r.outcome->message, "vanished"));
+    assert_non_null(strstr(r.outcome->message, "replicating"));
+    sg_outcome_free(&r.outcome);
+    s_expect_calls_accepted(f, 0, 1, 1);
+    s_fix_free(f);
+}
+
+/* A job gone while it is followed (removed before a poll saw its end):
+ * judged by the state as well. */
+static void test_a_job_that_vanishes_while_followed_is_judged_by_the_state(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_fix_start_veiled(f, true, false);
+    s_submit(f, 1, 0);
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
+    assert_true(r.ended && r.failed_over);
+    assert_non_null(strstr(r.outcome->message, "job is gone"));
+    sg_outcome_free(&r.outcome);
+    s_fix_free(f);
+}
+
+/* A failover another instance started, whose job cannot be found: the call
+ * answers 32775 and the collection shows "failover initiated". The run
+ * follows the collection's state to the failover's end. */
+static void test_32775_while_a_failover_runs_without_a_visible_job_follows_the_state(
+    void **state)
+{
+    (void)state;
+    const int faults[] = {0, 4711};
+    for (int i = 0; i < 2; i++) {
+        s_fix_t *f = s_fix_new(1);
+        if (faults[i])
+            s_inject_fault(f, (sg_sim_fault_cfg_t){.job_error_code = 4711, .times = 1});
+        s_fix_start_veiled(f, false, true);
+        free(s_call_before_crash(f, 0)); /* the other instance's call */
+        int64_t t0 = sg_clock_mono(&f->clock);
+        s_submit(f, 1, 0);
+        sg_exec_result_t r = s_until_kind(f, 0, faults[i] ? SG_OUTCOME_FAILED
+                                                          : SG_OUTCOME_SUCCEEDED);
+        assert_true(r.ended);
+        assert_int_equal(r.failed_over, !faults[i]);
+        assert_int_equal(r.outcome->return_value, 32775);
+        assert_non_null(strstr(r.outcome->message, faults[i] ? "replicating" : "failed over"));
+        sg_outcome_free(&r.outcome);
+        assert_true(sg_clock_mono(&f->clock) - t0 >= 60000 - 100); /* waited for its end */
+        s_expect_calls_accepted(f, 0, 2, 1); /* ours was refused; none after */
+        s_fix_free(f);
+    }
+}
+
+/* Following the state is bounded as following a job is: past job_timeout
+ * the run is reported timed out and followed on; a stop ends it. */
+static void test_a_state_followed_past_job_timeout_is_reported_timed_out_and_stops(
+    void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_inject_fault(f, (sg_sim_fault_cfg_t){.hang = true});
+    f->cfg.provider.job_timeout_ms = 120000;
+    s_fix_start_veiled(f, false, true);
+    free(s_call_before_crash(f, 0));
+    s_submit(f, 1, 0);
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_TIMED_OUT);
+    assert_false(r.ended);
+    assert_true(r.timed_out);
+    sg_outcome_free(&r.outcome);
+    assert_int_equal(sg_executor_active(f->x), 1);
+    s_fix_free(f); /* the worker stops following when told */
+}
+
+/* After a restart, an intent whose failover runs but whose job cannot be
+ * found: the state decides, with no new call. */
+static void test_a_resolved_run_whose_failover_runs_without_a_visible_job_follows_the_state(
+    void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    s_fix_start_veiled(f, false, true);
+    int64_t intent = sg_clock_wall(&f->clock);
+    free(s_call_before_crash(f, 0));
+    s_submit_resolve(f, intent);
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_SUCCEEDED);
+    assert_true(r.ended && r.failed_over);
+    sg_outcome_free(&r.outcome);
+    s_expect_calls_accepted(f, 0, 1, 1);
+    s_fix_free(f);
+}
+
 static void test_restored_failure_stops_a_dependent_without_a_call(void **state)
 {
     (void)state;
@@ -1087,6 +1252,18 @@ int main(void)
         cmocka_unit_test(test_resolve_follows_a_failed_job_instead_of_starting_another),
         cmocka_unit_test(test_follow_mode_follows_the_journaled_job),
         cmocka_unit_test(test_restored_failure_stops_a_dependent_without_a_call),
+        cmocka_unit_test(test_a_job_completed_with_warnings_succeeds_and_says_so),
+        cmocka_unit_test(
+            test_a_followed_job_that_is_gone_succeeds_when_the_collection_is_failed_over),
+        cmocka_unit_test(
+            test_a_followed_job_that_is_gone_fails_saying_so_when_the_collection_is_not),
+        cmocka_unit_test(test_a_job_that_vanishes_while_followed_is_judged_by_the_state),
+        cmocka_unit_test(
+            test_32775_while_a_failover_runs_without_a_visible_job_follows_the_state),
+        cmocka_unit_test(
+            test_a_state_followed_past_job_timeout_is_reported_timed_out_and_stops),
+        cmocka_unit_test(
+            test_a_resolved_run_whose_failover_runs_without_a_visible_job_follows_the_state),
         cmocka_unit_test(test_run_point_latest_overrides_a_configured_app_point),
         cmocka_unit_test(test_run_point_app_passes_the_newest_application_consistent_point),
         cmocka_unit_test(test_run_point_named_by_path_or_instance_id_passes_that_point),

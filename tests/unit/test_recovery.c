@@ -336,6 +336,36 @@ static void test_a_run_past_its_intent_with_a_job_is_followed_not_called_again(v
     assert_int_equal(accepted, 1);
 }
 
+/* The journaled job ended and was removed while the service was down
+ * (Hyper-V deletes an ended job TimeBeforeRemoval after its end; the
+ * simulator's job_removal, 5 minutes by default): the resumed run ends by
+ * the collection's state instead of following a job that no longer exists. */
+static void test_a_run_whose_job_was_removed_while_down_ends_by_the_collections_state(
+    void **state)
+{
+    s_fix_t *f = *state;
+    s_run_with_job(f, 5, C0);
+    sg_clock_fake_advance(&f->rig.clock, 60000 + 5 * 60000 + 1); /* ended, then removed */
+    sg_job_status_t js;
+    sg_journal_run_t *runs = NULL;
+    size_t n = 0;
+    sg_journal_run_t r = s_journal_row(f, 5, &runs, &n);
+    assert_int_equal(sg_provider_get_job(f->rig.sim, r.job_path, &js), SG_ENOTFOUND);
+    sg_journal_runs_free(runs, n);
+    s_restart(f);
+
+    sg_recovery_plan_t p;
+    S_PLAN_IS(f, SG_RECOVERY_RESTART, &p, {SG_RECOVERY_FOLLOW, 5, C0});
+    s_apply(f, &p);
+    bool over = false;
+    assert_int_equal(s_until_ended(f, 5, &over, NULL), SG_OUTCOME_SUCCEEDED);
+    assert_true(over);
+    assert_int_equal(s_calls(f, C0, NULL), 1); /* the call before the crash only */
+    r = s_journal_row(f, 5, &runs, &n);
+    assert_true(r.ended_ms && r.failed_over);
+    sg_journal_runs_free(runs, n);
+}
+
 static void test_an_intent_without_a_job_asks_the_provider_and_follows_the_job_it_finds(
     void **state)
 {
@@ -775,6 +805,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
         T(test_a_run_past_its_intent_with_a_job_is_followed_not_called_again),
+        T(test_a_run_whose_job_was_removed_while_down_ends_by_the_collections_state),
         T(test_an_intent_without_a_job_asks_the_provider_and_follows_the_job_it_finds),
         T(test_a_resumed_operators_run_is_proven_as_the_operators),
         T(test_a_run_decided_but_never_started_is_abandoned_in_the_journal_not_restored),

@@ -106,6 +106,15 @@ static void add_fault(fx_t *fx, const char *coll, const char *method, uint32_t r
     f->times = times;
 }
 
+/* A fault whose jobs complete with warnings (JobState 32768) and `text`. */
+static void add_warnings_fault(fx_t *fx, const char *coll, const char *method, const char *text,
+                               int times)
+{
+    sg_sim_fault_cfg_t *f = &fx->faults[fx->cfg.provider.sim.n_faults++];
+    *f = (sg_sim_fault_cfg_t){.collection = (char *)coll, .method = (char *)method,
+                              .job_warnings = (char *)text, .times = times};
+}
+
 /* Calls `m` on collection `i`; returns the return value and hands the job
  * path over to *job (NULL to drop it). */
 static uint32_t call_rp(fx_t *fx, sg_method_t m, int i, const char *rp, char **job)
@@ -325,6 +334,132 @@ static void test_hang_fault_job_never_completes_even_after_a_long_time(void **st
     assert_false(sg_job_state_ended(st.job_state));
     assert_int_equal(state_of(fx, 3), SG_COLL_FAILOVER_RUNNING);
     assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 3, NULL), SG_RC_INVALID_STATE);
+    free(job);
+}
+
+/* Completed with warnings is a successful end: the collection reaches the
+ * method's state; the text is the job's ErrorDescription, also after a
+ * restart (the state file keeps it). */
+static void test_a_warnings_fault_completes_the_job_with_warnings_and_its_text(void **state)
+{
+    fx_t *fx = *state;
+    use_state_file(fx);
+    add_warnings_fault(fx, "coll1", "InitiateFailover", "replica volume 91% full", 1);
+    start(fx);
+    char *job = NULL;
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 1, &job), SG_RC_JOB_STARTED);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS / 2);
+    sg_job_status_t st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_RUNNING);
+    assert_null(st.error_description);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS / 2);
+    st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_COMPLETED_WITH_WARNINGS);
+    assert_int_equal(st.percent_complete, 100);
+    assert_int_equal(st.error_code, 0);
+    assert_string_equal(st.error_description, "replica volume 91% full");
+    sg_job_status_fini(&st);
+    assert_int_equal(state_of(fx, 1), SG_COLL_FAILED_OVER);
+
+    sg_provider_destroy(&fx->p);
+    start(fx);
+    st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_COMPLETED_WITH_WARNINGS);
+    assert_string_equal(st.error_description, "replica volume 91% full");
+    sg_job_status_fini(&st);
+    run(fx, SG_METHOD_COMMIT_FAILOVER, 1); /* the fault was used up */
+    free(job);
+}
+
+/* Hyper-V deletes an ended job TimeBeforeRemoval after its end: the job's
+ * path then answers not found, and find_failover_job no longer names it.
+ * The collection keeps the state the job left. */
+static void test_an_ended_job_is_gone_job_removal_after_its_end(void **state)
+{
+    fx_t *fx = *state;
+    fx->cfg.provider.sim.job_removal_ms = 1000;
+    fx->cfg.provider.sim.call_latency_ms = 0; /* both jobs start and end together */
+    add_fault(fx, "coll2", NULL, 0, 4711, false, 1);
+    start(fx);
+    int64_t before = sg_clock_wall(&fx->clock);
+    char *job = NULL, *failed = NULL, *found = NULL;
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, &job), SG_RC_JOB_STARTED);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 2, &failed), SG_RC_JOB_STARTED);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS + 999);
+    sg_job_status_t st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_COMPLETED);
+    st = job_of(fx, failed);
+    assert_int_equal(st.job_state, SG_JOB_EXCEPTION);
+    sg_job_status_fini(&st);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, fx->paths[0], before, &found), SG_OK);
+    assert_string_equal(found, job);
+    free(found);
+    found = NULL;
+
+    sg_clock_fake_advance(&fx->clock, 1);
+    assert_int_equal(sg_provider_get_job(fx->p, job, &st), SG_ENOTFOUND);
+    assert_null(st.error_description);
+    assert_int_equal(sg_provider_get_job(fx->p, failed, &st), SG_ENOTFOUND);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, fx->paths[0], before, &found),
+                     SG_ENOTFOUND);
+    assert_null(found);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, fx->paths[2], before, &found),
+                     SG_ENOTFOUND);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+    assert_int_equal(state_of(fx, 2), SG_COLL_REPLICATING);
+    free(job);
+    free(failed);
+}
+
+/* A job that never ends is never removed; job_removal 0 keeps ended jobs for
+ * ever. */
+static void test_a_hung_job_is_never_removed_nor_any_with_job_removal_0(void **state)
+{
+    fx_t *fx = *state;
+    fx->cfg.provider.sim.job_removal_ms = 1000;
+    add_fault(fx, "coll3", "InitiateFailover", 0, 0, true, 0);
+    start(fx);
+    char *hung = NULL, *found = NULL;
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 3, &hung), SG_RC_JOB_STARTED);
+    sg_clock_fake_advance(&fx->clock, 7LL * 24 * 3600 * 1000);
+    sg_job_status_t st = job_of(fx, hung);
+    assert_int_equal(st.job_state, SG_JOB_RUNNING);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, fx->paths[3], INT64_MAX, &found), SG_OK);
+    assert_string_equal(found, hung);
+    free(found);
+    free(hung);
+    sg_provider_destroy(&fx->p);
+
+    fx->cfg.provider.sim.job_removal_ms = 0;
+    start(fx);
+    char *job = NULL;
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, &job), SG_RC_JOB_STARTED);
+    sg_clock_fake_advance(&fx->clock, 7LL * 24 * 3600 * 1000);
+    st = job_of(fx, job);
+    assert_int_equal(st.job_state, SG_JOB_COMPLETED);
+    free(job);
+}
+
+/* Removal counts on the wall clock across a restart: a job that ended while
+ * the service was down is gone once job_removal has passed since its end. */
+static void test_a_job_that_ended_while_down_is_gone_after_the_restart(void **state)
+{
+    fx_t *fx = *state;
+    fx->cfg.provider.sim.job_removal_ms = 1000;
+    use_state_file(fx);
+    start(fx);
+    char *job = NULL, *found = NULL;
+    int64_t before = sg_clock_wall(&fx->clock);
+    assert_int_equal(call(fx, SG_METHOD_INITIATE_FAILOVER, 0, &job), SG_RC_JOB_STARTED);
+    sg_provider_destroy(&fx->p);
+    int64_t wall = sg_clock_wall(&fx->clock) + DURATION_MS + 1000;
+    sg_clock_fake_init(&fx->clock, &fx->clock_state, 5, wall);
+    start(fx);
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(fx->p, job, &st), SG_ENOTFOUND);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, fx->paths[0], before, &found),
+                     SG_ENOTFOUND);
+    assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
     free(job);
 }
 
@@ -565,6 +700,51 @@ static void test_state_text_is_read_as_a_state_file_and_kept_in_memory(void **st
     assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
     sg_provider_destroy(&fx->p);
     use_state_file(fx); /* the text stands for the state file: not both */
+    assert_null(sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text)));
+    free(text);
+}
+
+/* The text of state_text whose job has `outcome` and, unless NULL, the
+ * `description` of a newer build. Caller frees. */
+static char *state_text_outcome(fx_t *fx, const char *outcome, const char *description)
+{
+    char *text = state_text(fx, 1, START_WALL_MS - 500, DURATION_MS);
+    json_t *root = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(root);
+    json_t *job = json_array_get(json_object_get(root, "jobs"), 0);
+    assert_int_equal(json_object_set_new(job, "outcome", json_string(outcome)), 0);
+    if (description)
+        assert_int_equal(json_object_set_new(job, "description", json_string(description)), 0);
+    text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    assert_non_null(text);
+    return text;
+}
+
+/* A job with warnings and its description are read back; the description is
+ * optional (a state file of an older build has none, and still loads). */
+static void test_a_warnings_job_is_read_from_the_state_text_its_description_optional(
+    void **state)
+{
+    fx_t *fx = *state;
+    for (int with = 0; with < 2; with++) {
+        char *text = state_text_outcome(fx, "warnings", with ? "slow replica" : NULL);
+        fx->p = sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text));
+        free(text);
+        assert_non_null(fx->p);
+        sg_clock_fake_advance(&fx->clock, DURATION_MS);
+        sg_job_status_t st = job_of(fx, "job-1");
+        assert_int_equal(st.job_state, SG_JOB_COMPLETED_WITH_WARNINGS);
+        if (with)
+            assert_string_equal(st.error_description, "slow replica");
+        else
+            assert_null(st.error_description);
+        sg_job_status_fini(&st);
+        assert_int_equal(state_of(fx, 0), SG_COLL_FAILED_OVER);
+        sg_provider_destroy(&fx->p);
+    }
+    char *text = state_text_outcome(fx, "sideways", NULL);
     assert_null(sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text)));
     free(text);
 }
@@ -1124,6 +1304,10 @@ int main(int argc, char **argv)
         T(test_fault_with_times_zero_answers_every_matching_call),
         T(test_job_error_fault_ends_in_exception_and_collection_stays_replicating),
         T(test_hang_fault_job_never_completes_even_after_a_long_time),
+        T(test_a_warnings_fault_completes_the_job_with_warnings_and_its_text),
+        T(test_an_ended_job_is_gone_job_removal_after_its_end),
+        T(test_a_hung_job_is_never_removed_nor_any_with_job_removal_0),
+        T(test_a_job_that_ended_while_down_is_gone_after_the_restart),
         T(test_commit_needs_failed_over_and_revert_after_commit_is_invalid_state),
         T(test_revert_before_commit_returns_to_replicating_and_allows_a_new_failover),
         T(test_test_replica_then_revert_test_replica_returns_to_replicating),
@@ -1135,6 +1319,7 @@ int main(int argc, char **argv)
         T(test_corrupt_state_file_is_refused_with_an_error_naming_the_file),
         T(test_state_file_with_wrong_shape_is_refused),
         T(test_state_text_is_read_as_a_state_file_and_kept_in_memory),
+        T(test_a_warnings_job_is_read_from_the_state_text_its_description_optional),
         T(test_state_with_a_job_time_out_of_range_is_refused),
         T(test_state_counters_out_of_range_are_read_as_zero),
         T(test_concurrent_calls_on_different_collections_all_start_jobs),

@@ -109,6 +109,7 @@ typedef struct {
     const char *rp; /* the recovery point passed; NULL: latest */
     bool rp_chosen; /* rp is set: outcomes name it rather than the point asked for */
     int64_t started_ms;
+    bool timed_out_told; /* TIMED_OUT was reported: once per run */
 } s_ctx_t;
 
 /* What asking the provider about a collection found. */
@@ -172,22 +173,18 @@ static int s_name_run(const sg_config_t *cfg, const sg_collection_cfg_t *cc, sg_
     return SG_OK;
 }
 
-/* Builds and sends one outcome of the run in `c`. */
-static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_status_t *js,
-                     uint32_t rv, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_status_t *js,
-                     uint32_t rv, const char *fmt, ...)
+/* Builds and sends one outcome of the run in `c`; `tag`, when set, makes
+ * its dedup key "<run>/<collection>/<tag>/<attempt>" (else the outcome's
+ * default, sg_outcome_finish). */
+static void s_vreport(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_status_t *js,
+                      uint32_t rv, const char *tag, const char *fmt, va_list ap)
 {
     const sg_executor_t *x = c->w->x;
     const sg_config_t *cfg = x->cfg;
     sg_outcome_t *o = sg_outcome_new(kind, sg_clock_wall(x->clock));
     s_msg_t *m = calloc(1, sizeof *m);
     char msg[2048]; /* room for a list of recovery points */
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     if (!o || !m)
         goto fail;
     o->run_id = c->run.run_id;
@@ -201,9 +198,8 @@ static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_s
     if (s_name_run(cfg, c->coll, o, c->job_path,
                    c->rp_chosen ? (c->rp ? c->rp : SG_POINT_LATEST) : c->run.point, msg))
         goto fail;
-    if (kind == SG_OUTCOME_PROGRESS && !js &&
-        sg_outcome_setf(o, &o->dedup_key, "%llu/%s/retry/%d", (unsigned long long)o->run_id,
-                        c->coll->name, c->attempt))
+    if (tag && sg_outcome_setf(o, &o->dedup_key, "%llu/%s/%s/%d", (unsigned long long)o->run_id,
+                               c->coll->name, tag, c->attempt))
         goto fail;
     if (sg_outcome_finish(o, 0) != SG_OK)
         goto fail;
@@ -225,6 +221,32 @@ fail:
     free(m);
 }
 
+static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_status_t *js,
+                     uint32_t rv, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* As s_vreport; a progress outcome without a job is a retry's. */
+static void s_report(s_ctx_t *c, sg_outcome_kind_t kind, int how, const sg_job_status_t *js,
+                     uint32_t rv, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_vreport(c, kind, how, js, rv, kind == SG_OUTCOME_PROGRESS && !js ? "retry" : NULL, fmt, ap);
+    va_end(ap);
+}
+
+static void s_report_tagged(s_ctx_t *c, sg_outcome_kind_t kind, int how, uint32_t rv,
+                            const char *tag, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void s_report_tagged(s_ctx_t *c, sg_outcome_kind_t kind, int how, uint32_t rv,
+                            const char *tag, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_vreport(c, kind, how, NULL, rv, tag, fmt, ap);
+    va_end(ap);
+}
+
 static double s_secs(const s_ctx_t *c)
 {
     return (sg_clock_mono(c->w->x->clock) - c->started_ms) / 1000.0;
@@ -237,7 +259,12 @@ static const char *s_replica_name(const s_ctx_t *c)
 
 static void s_report_job_end(s_ctx_t *c, const sg_job_status_t *js)
 {
-    if (js->job_state == SG_JOB_COMPLETED)
+    if (js->job_state == SG_JOB_COMPLETED_WITH_WARNINGS)
+        s_report(c, SG_OUTCOME_SUCCEEDED, S_ENDS_FAILED_OVER, js, SG_RC_JOB_STARTED,
+                 "%s failed over to %s in %.1f s; its job completed with warnings: %s",
+                 c->coll->name, s_replica_name(c), s_secs(c),
+                 js->error_description ? js->error_description : "no description");
+    else if (sg_job_state_succeeded(js->job_state))
         s_report(c, SG_OUTCOME_SUCCEEDED, S_ENDS_FAILED_OVER, js, SG_RC_JOB_STARTED,
                  "%s failed over to %s in %.1f s", c->coll->name, s_replica_name(c), s_secs(c));
     else
@@ -259,37 +286,110 @@ static void s_follow_progress(void *user, const sg_job_status_t *js)
              c->coll->name, sg_job_state_text(js->job_state), js->percent_complete);
 }
 
+/* Past job_timeout, following the job or (once it is gone) the state:
+ * reported once per run, and followed on. */
 static bool s_follow_timed_out(void *user, int last_percent)
 {
     s_ctx_t *c = user;
-    s_report(c, SG_OUTCOME_TIMED_OUT, S_TIMES_OUT, NULL, SG_RC_JOB_STARTED,
-             "failover job of %s did not end within %.1f s (last at %d%%); still following it",
-             c->coll->name, c->w->x->cfg->provider.job_timeout_ms / 1000.0, last_percent);
+    char last[32] = "no progress seen";
+    if (last_percent >= 0)
+        snprintf(last, sizeof last, "last at %d%%", last_percent);
+    if (!c->timed_out_told)
+        s_report(c, SG_OUTCOME_TIMED_OUT, S_TIMES_OUT, NULL, SG_RC_JOB_STARTED,
+                 "failover of %s did not end within %.1f s (%s); still following it",
+                 c->coll->name, c->w->x->cfg->provider.job_timeout_ms / 1000.0, last);
+    c->timed_out_told = true;
     return true;
 }
 
-/* Follows the job in c->job_path to its end, reporting progress; past
- * job_timeout it reports once and follows on at poll_max (jobfollow.h). */
-static void s_follow_job(s_ctx_t *c)
+/* The follower of the run in `c` (jobfollow.h); borrows `c`. */
+static sg_jobfollow_t s_follower(s_ctx_t *c)
 {
     sg_executor_t *x = c->w->x;
-    sg_jobfollow_t f = {.provider = x->provider,
-                        .pc = &x->cfg->provider,
-                        .clock = x->clock,
-                        .log_module = S_MOD,
-                        .what = c->coll->name,
-                        .wait = s_follow_wait,
-                        .progress = s_follow_progress,
-                        .timed_out = s_follow_timed_out,
-                        .user = c};
+    return (sg_jobfollow_t){.provider = x->provider,
+                            .pc = &x->cfg->provider,
+                            .clock = x->clock,
+                            .log_module = S_MOD,
+                            .what = c->coll->name,
+                            .wait = s_follow_wait,
+                            .progress = s_follow_progress,
+                            .timed_out = s_follow_timed_out,
+                            .user = c};
+}
+
+/* Ends the run by the collection's state `st`, read after the failover's
+ * job could not tell: failed over (or committed) is a success; anything
+ * else a failure. `ok_why` and `bad_why` say what happened, for each. */
+static void s_report_by_state(s_ctx_t *c, uint32_t rv, sg_coll_state_t st, const char *ok_why,
+                              const char *bad_why)
+{
+    if (st == SG_COLL_FAILED_OVER || st == SG_COLL_COMMITTED)
+        s_report(c, SG_OUTCOME_SUCCEEDED, S_ENDS_FAILED_OVER, NULL, rv,
+                 "%s failed over to %s: %s; the collection is %s", c->coll->name,
+                 s_replica_name(c), ok_why, sg_coll_state_text(st));
+    else
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, rv,
+                 "failover of %s failed: %s; the collection is %s, not failed over",
+                 c->coll->name, bad_why, sg_coll_state_text(st));
+}
+
+/* The failover's job cannot tell how it ended (it is gone, or none can be
+ * found): the collection's state does. While it shows the failover running,
+ * the state is followed at poll_max, on the executor's wait (a stop ends
+ * it) and under job_timeout's rule (reported once, followed on); then it
+ * decides (s_report_by_state). `ok_why`/`bad_why` as there. */
+static void s_end_by_state(s_ctx_t *c, uint32_t rv, const char *ok_why, const char *bad_why)
+{
+    sg_jobfollow_t f = s_follower(c);
+    sg_coll_state_t st = SG_COLL_UNKNOWN;
+    int rc = sg_provider_get_state(c->w->x->provider, c->coll->cim_path, &st);
+    if (rc != SG_OK || st == SG_COLL_FAILOVER_RUNNING) {
+        s_report_tagged(c, SG_OUTCOME_PROGRESS, S_GOES_ON, rv, "state",
+                        "%s: %s; the collection is %s%s%s: following its state until the "
+                        "failover ends",
+                        c->coll->name, ok_why, sg_coll_state_text(st), rc ? ": " : "",
+                        rc ? sg_err_str(rc) : "");
+        rc = sg_jobfollow_state(&f, c->coll->cim_path, SG_COLL_FAILOVER_RUNNING, &st);
+    }
+    if (rc == SG_OK)
+        s_report_by_state(c, rv, st, ok_why, bad_why);
+    /* else stopped (the run is left open) or given up: timed_out never gives up */
+}
+
+/* Follows the job in c->job_path to its end, reporting progress; past
+ * job_timeout it reports once and follows on at poll_max (jobfollow.h). A
+ * job that is gone (Hyper-V removed it after its end) leaves the collection's
+ * state to tell. */
+static void s_follow_job(s_ctx_t *c)
+{
+    sg_jobfollow_t f = s_follower(c);
     sg_job_status_t js;
-    if (sg_jobfollow(&f, c->job_path, &js) == SG_OK)
+    int rc = sg_jobfollow(&f, c->job_path, &js);
+    if (rc == SG_OK)
         s_report_job_end(c, &js);
+    else if (rc == SG_ENOTFOUND)
+        s_end_by_state(c, SG_RC_JOB_STARTED, "its job is gone (removed after its end)",
+                       "its job vanished before its end was seen");
     sg_job_status_fini(&js);
 }
 
+/* A failover of the collection is running ("failover initiated") but no job
+ * of it was found (`lookup_rc`): one another instance started, whose job
+ * this one cannot see, or one removed or not associated with the collection
+ * (wmi.c's lookup rests on an association Microsoft does not document for
+ * these jobs). No call is made while it runs; its end is told by the state. */
+static void s_follow_running(s_ctx_t *c, uint32_t rv, const char *why, int lookup_rc)
+{
+    char ok[256], bad[320];
+    snprintf(ok, sizeof ok, "a failover of it was running with no job to follow (%s; %s)", why,
+             lookup_rc == SG_ENOTFOUND ? "none found" : sg_err_str(lookup_rc));
+    snprintf(bad, sizeof bad, "%s, and ended", ok);
+    s_end_by_state(c, rv, ok, bad);
+}
+
 /* Asks the provider where the collection stands: failed over (reported
- * done), a failover job started since `since_ms` (followed), or neither. */
+ * done), a failover job started since `since_ms` (followed), a failover
+ * running without a job to follow (its state followed), or neither. */
 static s_seen_t s_inspect(s_ctx_t *c, int64_t since_ms, uint32_t rv, const char *why)
 {
     sg_provider_t *p = c->w->x->provider;
@@ -316,7 +416,11 @@ static s_seen_t s_inspect(s_ctx_t *c, int64_t since_ms, uint32_t rv, const char 
         s_follow_job(c);
         return S_SEEN_HANDLED;
     }
-    if (rc != SG_ENOTFOUND || st == SG_COLL_FAILOVER_RUNNING)
+    if (st == SG_COLL_FAILOVER_RUNNING) {
+        s_follow_running(c, rv, why, rc);
+        return S_SEEN_HANDLED;
+    }
+    if (rc != SG_ENOTFOUND)
         return S_SEEN_UNKNOWN;
     return st == SG_COLL_REPLICATING ? S_SEEN_NONE : S_SEEN_BAD_STATE;
 }

@@ -22,14 +22,26 @@
  *                          ask the provider first: failed over -> done; a
  *                          failover job found -> follow it; otherwise retry
  *   32775 (invalid state)  failed over -> done; a failover job found ->
- *                          follow it; otherwise failed
+ *                          follow it; a failover running ("failover
+ *                          initiated") with no job found -> follow the
+ *                          collection's state (below); otherwise failed
  *   anything else          failed, with the code and its meaning
- * A job is followed until it ends. Polling starts at poll_initial and
+ * A job is followed until it ends. Completed (7) and Completed with warnings
+ * (32768, its ErrorDescription in the message) are successes
+ * (sg_job_state_succeeded); Terminated, Killed and Exception failures. A job
+ * that is gone (jobfollow.h: not found on SG_JOBFOLLOW_GONE_READS reads in a
+ * row, as Hyper-V removes an ended job TimeBeforeRemoval after its end) is
+ * judged by the collection's state, as is a failover running without a job
+ * to follow: failed over or committed -> succeeded; failover running ->
+ * the state is followed at poll_max (a stop ends it, job_timeout's rule
+ * applies) until it shows another; anything else -> failed, saying so and
+ * naming the state. No call is made meanwhile. Polling starts at poll_initial and
  * adapts: once the job reports progress, the next poll is aimed at its
  * estimated end, clamped to [poll_initial, poll_max]; without progress the
  * interval doubles up to poll_max. A job still running after job_timeout is
  * reported (TIMED_OUT, the run not ended; for the plan it counts as failed)
- * and then followed on at poll_max until it ends.
+ * and then followed on at poll_max until it ends (reported once per run,
+ * whether a job or a state was followed).
  *
  * Plan: runs are submitted in plan order (the engine decides in that
  * order); where each collection stands is kept by act/plan, whose counts
@@ -63,9 +75,11 @@
  * call returned 4096. After a restart, the service resubmits open runs with
  * sg_executor_submit_run: FOLLOW follows a journaled job; RESOLVE (an
  * intent without a job) first asks the provider whether the collection is
- * already failed over (done) or has a failover job started since the
- * intent (follow it), and calls InitiateFailover, after its proof, only
- * when the collection is replicating with no such job. Replayed runs skip
+ * already failed over (done), has a failover job started since the
+ * intent (follow it) or a failover running with no job to find (follow its
+ * state, as above), and calls InitiateFailover, after its proof, only
+ * when the collection is replicating with no such job. A FOLLOW run whose
+ * job is gone ends by the state too. Replayed runs skip
  * plan gating: they were past it. sg_executor_cancel_queued takes back a
  * fresh run not yet handed to a worker (its site came back).
  *

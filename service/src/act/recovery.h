@@ -48,11 +48,14 @@ typedef enum {
      * on_error). */
     SG_RECOVERY_RESTORE,
     /* Open with a job: the engine shows the collection DECIDED with this
-     * run (restart only), and the executor follows the journaled job. */
+     * run (restart only), and the executor follows the journaled job; a job
+     * Hyper-V has removed since (TimeBeforeRemoval after its end) is gone,
+     * and the collection's state ends the run (executor.h). */
     SG_RECOVERY_FOLLOW,
     /* Open with an intent and no job: as FOLLOW, but the executor asks the
-     * provider first (already failed over, or a job started since the
-     * intent) and calls, after its proof, only when nothing started. */
+     * provider first (already failed over, a job started since the intent,
+     * or a failover running without a job it can find: its state followed)
+     * and calls, after its proof, only when nothing started. */
     SG_RECOVERY_RESOLVE,
     /* Decided and never started: ended as abandoned in the journal and not
      * restored; the engine decides again if the site is still lost. */

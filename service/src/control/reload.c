@@ -82,13 +82,15 @@ static bool s_provider_eq(const sg_provider_cfg_t *a, const sg_provider_cfg_t *b
         a->poll_max_ms != b->poll_max_ms || a->max_attempts != b->max_attempts ||
         a->sim.call_latency_ms != b->sim.call_latency_ms ||
         a->sim.job_duration_ms != b->sim.job_duration_ms ||
+        a->sim.job_removal_ms != b->sim.job_removal_ms ||
         !s_str_eq(a->sim.state_file, b->sim.state_file) || a->sim.n_faults != b->sim.n_faults)
         return false;
     for (size_t i = 0; i < a->sim.n_faults; i++) {
         const sg_sim_fault_cfg_t *x = &a->sim.faults[i], *y = &b->sim.faults[i];
         if (!s_str_eq(x->collection, y->collection) || !s_str_eq(x->method, y->method) ||
             x->return_code != y->return_code || x->job_error_code != y->job_error_code ||
-            x->hang != y->hang || x->times != y->times)
+            !s_str_eq(x->job_warnings, y->job_warnings) || x->hang != y->hang ||
+            x->times != y->times)
             return false;
     }
     return true;

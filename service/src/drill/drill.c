@@ -234,6 +234,29 @@ static const char *s_job_text(const sg_job_status_t *js)
     return js->error_description ? js->error_description : sg_job_state_text(js->job_state);
 }
 
+/* How a drill job ended: Completed, Completed with warnings (both
+ * successes: provider.h), or not. A note for a successful step's detail:
+ * the warnings, or "" (owned by the caller; NULL when out of memory). */
+static char *s_success_note(const sg_job_status_t *js)
+{
+    if (js->job_state != SG_JOB_COMPLETED_WITH_WARNINGS)
+        return sg_strdupf("%s", "");
+    return sg_strdupf("; its job completed with warnings: %s",
+                      js->error_description ? js->error_description : "no description");
+}
+
+/* A drill job that is gone (jobfollow.h: Hyper-V removed it after its end,
+ * or reads keep missing it) is judged by the collection's state read now,
+ * never assumed done: true when it is `want`, the state its method reaches.
+ * *st gets the state (SG_COLL_UNKNOWN when it cannot be read). */
+static bool s_gone_job_reached(s_run_t *r, s_item_t *it, sg_coll_state_t want,
+                               sg_coll_state_t *st)
+{
+    *st = SG_COLL_UNKNOWN;
+    return sg_provider_get_state(r->d->provider, s_coll(r, it)->cim_path, st) == SG_OK &&
+           *st == want;
+}
+
 /* Asks the loop for the proof before TestReplicaCollection (drill.h) over
  * `out`, and waits on `in` for the answer. 0 to call; SG_ESTATE with *why
  * (caller frees); SG_ESTOPPED when the runner stops meanwhile. */
@@ -262,6 +285,43 @@ static bool s_proven(s_run_t *r, s_item_t *it, void *out, void *in)
     return rc == SG_OK;
 }
 
+/* Follows the item's test job. When it did not bring the copy up, records
+ * the failed step, sets it->test_failed and returns NULL; else returns the
+ * note for the ok step (caller frees; NULL when out of memory:
+ * s_success_note, or that the job is gone and the collection testing). A gone job counts as ended only when the
+ * state shows the copy: otherwise the cleanup follows it again, in case it
+ * was only missed. (TESTING stands for ReplicationState 13, a value whose
+ * name Microsoft's page prints garbled: taken as "test failover" here, and
+ * the copy it means is always reverted by the cleanup.) */
+static char *s_test_job_note(s_run_t *r, s_item_t *it, int64_t t0, uint32_t rv)
+{
+    sg_job_status_t js = {0};
+    sg_coll_state_t st = SG_COLL_UNKNOWN;
+    int rc = s_follow(r, it, it->test_job, true, &js);
+    it->preempted = rc == SG_ESTOPPED;
+    it->test_ended = rc == SG_OK || (rc == SG_ENOTFOUND &&
+                                     s_gone_job_reached(r, it, SG_COLL_TESTING, &st));
+    bool succeeded = rc == SG_OK && sg_job_state_succeeded(js.job_state);
+    bool gone_ok = rc == SG_ENOTFOUND && it->test_ended;
+    char *note = NULL;
+    it->test_failed = !succeeded && !gone_ok;
+    if (succeeded)
+        note = s_success_note(&js);
+    else if (gone_ok)
+        note = sg_strdupf("; its job is gone; the collection is %s", sg_coll_state_text(st));
+    else if (rc == SG_ENOTFOUND)
+        s_step(r, it, "TestReplicaCollection", t0, "failed", it->test_job, rv,
+               "its job vanished before its end was seen; the collection is %s",
+               sg_coll_state_text(st));
+    else
+        s_step(r, it, "TestReplicaCollection", t0, "failed", it->test_job, rv, "%s",
+               rc == SG_ESTOPPED   ? "stopped following the job: the drill was pre-empted"
+               : rc == SG_ETIMEOUT ? "the job did not end within provider.job_timeout"
+                                   : s_job_text(&js));
+    sg_job_status_fini(&js);
+    return note;
+}
+
 /* Brings up the item's test copy and measures it. */
 static void s_test(s_run_t *r, s_item_t *it, void *out, void *in)
 {
@@ -284,26 +344,52 @@ static void s_test(s_run_t *r, s_item_t *it, void *out, void *in)
         return;
     }
     it->called = true;
-    sg_job_status_t js = {0};
-    if (rv == SG_RC_JOB_STARTED) {
-        rc = s_follow(r, it, it->test_job, true, &js);
-        it->test_ended = rc == SG_OK;
-        it->preempted = rc == SG_ESTOPPED;
-        if (rc != SG_OK || js.job_state != SG_JOB_COMPLETED) {
-            it->test_failed = true;
-            s_step(r, it, "TestReplicaCollection", t0, "failed", it->test_job, rv, "%s",
-                   rc == SG_ESTOPPED   ? "stopped following the job: the drill was pre-empted"
-                   : rc == SG_ETIMEOUT ? "the job did not end within provider.job_timeout"
-                                       : s_job_text(&js));
-            sg_job_status_fini(&js);
-            return;
-        }
+    char *note = rv == SG_RC_JOB_STARTED ? s_test_job_note(r, it, t0, rv) : sg_strdupf("%s", "");
+    if (it->test_failed) {
+        free(note);
+        return;
     }
-    sg_job_status_fini(&js);
     it->ready = true;
     it->rto_ms = sg_clock_mono(d->clock) - r->start_mono;
     s_step(r, it, "TestReplicaCollection", t0, "ok", it->test_job, rv,
-           "test copy ready after %.1f s", it->rto_ms / 1000.0);
+           "test copy ready after %.1f s%s", it->rto_ms / 1000.0, note ? note : "");
+    free(note);
+}
+
+/* Reverts the item's test copy (the collection is TESTING) and records the
+ * step. A revert job that is gone is judged by the state (replicating: done),
+ * never assumed done; the verify step that follows reads the state anyway. */
+static void s_revert(s_run_t *r, s_item_t *it, int64_t t0)
+{
+    sg_job_status_t js = {0};
+    sg_coll_state_t st = SG_COLL_UNKNOWN;
+    char *job = NULL, *note = NULL;
+    int rc = SG_OK;
+    uint32_t rv = s_call(r, it, SG_METHOD_REVERT_TEST_REPLICA, NULL, &job, &rc);
+    if (rv == SG_RC_JOB_STARTED)
+        rc = s_follow(r, it, job, false, &js);
+    bool followed = rv == SG_RC_JOB_STARTED && rc == SG_OK;
+    bool gone = rv == SG_RC_JOB_STARTED && rc == SG_ENOTFOUND;
+    bool gone_ok = gone && s_gone_job_reached(r, it, SG_COLL_REPLICATING, &st);
+    if (gone_ok)
+        note = sg_strdupf("; its job is gone; the collection is %s", sg_coll_state_text(st));
+    else if (followed)
+        note = s_success_note(&js);
+    if (rv == SG_RC_COMPLETED || gone_ok || (followed && sg_job_state_succeeded(js.job_state)))
+        s_step(r, it, "RevertTestReplicaCollection", t0, "ok", job, rv, "test copy removed%s",
+               note ? note : "");
+    else if (gone)
+        s_step(r, it, "RevertTestReplicaCollection", t0, "failed", job, rv,
+               "its job vanished before its end was seen; the collection is %s",
+               sg_coll_state_text(st));
+    else
+        s_step(r, it, "RevertTestReplicaCollection", t0, "failed", job, rv, "%s",
+               rv != SG_RC_COMPLETED && rv != SG_RC_JOB_STARTED ? sg_rc_text(rv)
+               : rc != SG_OK                                     ? sg_err_str(rc)
+                                                                 : s_job_text(&js));
+    sg_job_status_fini(&js);
+    free(note);
+    free(job);
 }
 
 /* Reverts the item's test copy if it has one, then verifies the state. */
@@ -312,7 +398,8 @@ static void s_cleanup(s_run_t *r, s_item_t *it)
     sg_drill_t *d = r->d;
     int64_t t0 = sg_clock_wall(d->clock);
     sg_job_status_t js = {0};
-    if (it->called && it->test_job && !it->test_ended) { /* let the test job end first */
+    /* let the test job end first (gone: the state below decides) */
+    if (it->called && it->test_job && !it->test_ended) {
         int rc = s_follow(r, it, it->test_job, false, &js);
         it->test_ended = rc == SG_OK;
         sg_job_status_fini(&js);
@@ -320,21 +407,7 @@ static void s_cleanup(s_run_t *r, s_item_t *it)
     sg_coll_state_t st = SG_COLL_UNKNOWN;
     int rc = sg_provider_get_state(d->provider, s_coll(r, it)->cim_path, &st);
     if (rc == SG_OK && st == SG_COLL_TESTING) {
-        char *job = NULL;
-        uint32_t rv = s_call(r, it, SG_METHOD_REVERT_TEST_REPLICA, NULL, &job, &rc);
-        if (rv == SG_RC_JOB_STARTED)
-            rc = s_follow(r, it, job, false, &js);
-        bool ok = rv == SG_RC_COMPLETED || (rv == SG_RC_JOB_STARTED && rc == SG_OK &&
-                                             js.job_state == SG_JOB_COMPLETED);
-        if (ok)
-            s_step(r, it, "RevertTestReplicaCollection", t0, "ok", job, rv, "test copy removed");
-        else
-            s_step(r, it, "RevertTestReplicaCollection", t0, "failed", job, rv, "%s",
-                   rv != SG_RC_COMPLETED && rv != SG_RC_JOB_STARTED ? sg_rc_text(rv)
-                   : rc != SG_OK                                     ? sg_err_str(rc)
-                                                                     : s_job_text(&js));
-        sg_job_status_fini(&js);
-        free(job);
+        s_revert(r, it, t0);
     } else if (it->called) {
         s_step(r, it, "RevertTestReplicaCollection", t0, "skipped", NULL, 0,
                "no test copy left (collection %s)", rc == SG_OK ? sg_coll_state_text(st) : "?");

@@ -7,7 +7,11 @@
  * TestReplicaCollection with it and follows the job; then, always, it
  * cleans up: RevertTestReplicaCollection on every collection left TESTING
  * (after waiting for a test job still in flight), and verifies that each is
- * back to REPLICATING. It measures per collection the achieved RTO (drill
+ * back to REPLICATING. A job that completes with warnings (JobState 32768)
+ * is a success, its text in the step's detail; a job that is gone before
+ * its end was seen (jobfollow.h) is judged by the collection's state (the
+ * test: TESTING means the copy is up; the revert: REPLICATING means it is
+ * removed), never assumed done. It measures per collection the achieved RTO (drill
  * start to test copy ready) and RPO (TestReplicaCollection call to the
  * recovery point's creation time) against the objectives, and produces a
  * report (JSON, below) that is journaled (journal.h, drills table) and

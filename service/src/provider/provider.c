@@ -97,9 +97,14 @@ bool sg_rc_retryable(uint32_t rc)
     }
 }
 
+bool sg_job_state_succeeded(int s)
+{
+    return s == SG_JOB_COMPLETED || s == SG_JOB_COMPLETED_WITH_WARNINGS;
+}
+
 bool sg_job_state_ended(int s)
 {
-    return s == SG_JOB_COMPLETED || s == SG_JOB_TERMINATED || s == SG_JOB_KILLED ||
+    return sg_job_state_succeeded(s) || s == SG_JOB_TERMINATED || s == SG_JOB_KILLED ||
            s == SG_JOB_EXCEPTION;
 }
 
@@ -108,6 +113,8 @@ const char *sg_job_state_text(int s)
     static const char *names[] = {"New",       "Starting", "Running", "Suspended",
                                   "Shutting Down", "Completed", "Terminated", "Killed",
                                   "Exception", "Service",  "Query Pending"};
+    if (s == SG_JOB_COMPLETED_WITH_WARNINGS)
+        return "Completed with warnings";
     return (s >= SG_JOB_NEW && s <= SG_JOB_QUERY_PENDING) ? names[s - SG_JOB_NEW] : "Unknown";
 }
 

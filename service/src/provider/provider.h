@@ -4,7 +4,8 @@
  * CIM terms: a collection is its WMI object path, a recovery point is an
  * object path or NULL for "latest", a job is the object path of a
  * CIM_ConcreteJob. Return codes and job states are Hyper-V's own (see
- * HYPERV facts: 0 done, 4096 job started, 32768.. errors; JobState 2..12).
+ * HYPERV facts: 0 done, 4096 job started, 32768.. errors; JobState 2..12 and
+ * 32768).
  *
  * Thread rules: every function may be called from several worker threads at
  * once; implementations lock what they share. Calls block for as long as the
@@ -34,7 +35,12 @@ enum {
     SG_RC_FILE_NOT_FOUND = 32779
 };
 
-/* CIM_ConcreteJob.JobState values. */
+/* CIM_ConcreteJob.JobState values. 2..12 are CIM's (Msvm_ConcreteJob's page
+ * in Microsoft's Hyper-V cluster WMI reference, clushyperv/msvm-concretejob);
+ * 32768, Completed with warnings, is in their vendor range and not on that
+ * page: Microsoft's Hyper-V samples name it and count it as a successful end
+ * ("Common utilities for the virtualization samples (V2)", JobState
+ * CompletedWithWarnings), and so does siteguard. */
 enum {
     SG_JOB_NEW = 2,
     SG_JOB_STARTING = 3,
@@ -46,7 +52,8 @@ enum {
     SG_JOB_KILLED = 9,
     SG_JOB_EXCEPTION = 10,
     SG_JOB_SERVICE = 11,
-    SG_JOB_QUERY_PENDING = 12
+    SG_JOB_QUERY_PENDING = 12,
+    SG_JOB_COMPLETED_WITH_WARNINGS = 32768
 };
 
 typedef enum {
@@ -172,8 +179,13 @@ const char *sg_rc_text(uint32_t rc);
  * in use, not available, out of memory; status unknown is retryable only
  * after the collection's state was checked). */
 bool sg_rc_retryable(uint32_t rc);
-/* True for JobState values that mean the job has ended. */
+/* True for JobState values that mean the job has ended: successfully
+ * (sg_job_state_succeeded) or not (Terminated, Killed, Exception). */
 bool sg_job_state_ended(int job_state);
+/* True for JobState values of a successful end: Completed (7) and Completed
+ * with warnings (32768; ErrorDescription may then say what the warnings
+ * are). Every judgement of a job's success goes through this. */
+bool sg_job_state_succeeded(int job_state);
 const char *sg_job_state_text(int job_state);
 const char *sg_coll_state_text(sg_coll_state_t s);
 

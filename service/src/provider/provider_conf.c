@@ -46,12 +46,13 @@ static void s_check_fault(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj,
 {
     const sg_sim_fault_cfg_t *f = obj;
     if (!sg_cfg_read_ok(read, "return_code") || !sg_cfg_read_ok(read, "job_error_code") ||
-        !sg_cfg_read_ok(read, "hang"))
+        !sg_cfg_read_ok(read, "job_warnings") || !sg_cfg_read_ok(read, "hang"))
         return;
-    int effects = (f->return_code != 0) + (f->job_error_code != 0) + (f->hang ? 1 : 0);
+    int effects = (f->return_code != 0) + (f->job_error_code != 0) + (f->job_warnings != NULL) +
+                  (f->hang ? 1 : 0);
     if (effects != 1)
         sg_cfg_err(ctx, node, "a fault needs exactly one of: a non-zero return_code, a non-zero "
-                              "job_error_code, hang: true");
+                              "job_error_code, job_warnings, hang: true");
 }
 
 static void s_fault_init(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj)
@@ -67,6 +68,8 @@ static const sg_cfg_key_t s_fault_keys[] = {
      .offset = offsetof(sg_sim_fault_cfg_t, return_code), .min = 0, .max = UINT32_MAX},
     {.name = "job_error_code", .set = sg_cfg_set_u32,
      .offset = offsetof(sg_sim_fault_cfg_t, job_error_code), .min = 0, .max = UINT32_MAX},
+    {.name = "job_warnings", .set = sg_cfg_set_str,
+     .offset = offsetof(sg_sim_fault_cfg_t, job_warnings)},
     {.name = "hang", .set = sg_cfg_set_bool, .offset = offsetof(sg_sim_fault_cfg_t, hang)},
     {.name = "times", .set = sg_cfg_set_int, .offset = offsetof(sg_sim_fault_cfg_t, times),
      .min = 0, .max = 1000000},
@@ -81,6 +84,8 @@ static const sg_cfg_key_t s_sim_keys[] = {
      .offset = offsetof(sg_sim_cfg_t, call_latency_ms), .min = 0},
     {.name = "job_duration", .set = sg_cfg_set_duration,
      .offset = offsetof(sg_sim_cfg_t, job_duration_ms), .min = 0},
+    {.name = "job_removal", .set = sg_cfg_set_duration,
+     .offset = offsetof(sg_sim_cfg_t, job_removal_ms), .min = 0},
     {.name = "state_file", .set = sg_cfg_set_str, .offset = offsetof(sg_sim_cfg_t, state_file)},
     {.name = "faults", .set = sg_cfg_set_items, .offset = offsetof(sg_sim_cfg_t, faults),
      .count_offset = offsetof(sg_sim_cfg_t, n_faults), .sub = &s_fault_map},
@@ -181,6 +186,7 @@ void sg_provider_conf_defaults(sg_cfg_t *ctx, sg_provider_cfg_t *p)
     p->max_attempts = 3;
     p->sim.call_latency_ms = 20;
     p->sim.job_duration_ms = 2000;
+    p->sim.job_removal_ms = 5 * 60 * 1000; /* Hyper-V's TimeBeforeRemoval default */
 }
 
 void sg_provider_conf_fini(sg_provider_cfg_t *p)
@@ -190,6 +196,7 @@ void sg_provider_conf_fini(sg_provider_cfg_t *p)
     for (size_t i = 0; i < p->sim.n_faults; i++) {
         free(p->sim.faults[i].collection);
         free(p->sim.faults[i].method);
+        free(p->sim.faults[i].job_warnings);
     }
     free(p->sim.faults);
     free(p->wmi.host);

@@ -25,6 +25,8 @@ typedef struct {
     char *method;            /* NULL: every method (e.g. "InitiateFailover") */
     uint32_t return_code;    /* non-zero: the call returns this code */
     uint32_t job_error_code; /* non-zero: the job ends in Exception with it */
+    char *job_warnings;      /* set: the job ends in 32768 (Completed with warnings) with
+                                this text as its ErrorDescription */
     bool hang;               /* the job never ends */
     int times;               /* calls it affects; 0: every call */
     sg_mark_t mark;
@@ -33,6 +35,8 @@ typedef struct {
 typedef struct {
     int64_t call_latency_ms; /* default 20 ms */
     int64_t job_duration_ms; /* default 2 s */
+    int64_t job_removal_ms;  /* an ended job is gone this long after its end (Hyper-V's
+                                TimeBeforeRemoval); default 5 min; 0: never */
     char *state_file;        /* NULL: state lives in memory only */
     sg_sim_fault_cfg_t *faults;
     size_t n_faults;

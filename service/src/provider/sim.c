@@ -11,13 +11,15 @@
  * meanwhile, the other methods keep the old state. While a job is in flight
  * the collection is busy: every method on it returns 32775 (Invalid state),
  * the same answer a second InitiateFailover gets during a failover. A job that
- * ends in Exception puts the collection back where it was; a hung job keeps it
- * busy for good.
+ * ends in Exception puts the collection back where it was; one that completes
+ * with warnings (JobState 32768) is a success like Completed; a hung job keeps
+ * it busy for good.
  *
  * Faults: the first configured fault that matches the call (collection name,
  * method name) and has calls left applies. A return_code fault is applied
  * before the state rules and counts every call it answers; a job fault
- * (job_error_code or hang, hang winning) counts only calls that start a job.
+ * (job_error_code, job_warnings or hang, hang winning) counts only calls that
+ * start a job.
  *
  * Recovery points: each collection has four, named after it and dated
  * relative to the simulator's first start (kept in the state file):
@@ -33,15 +35,23 @@
  * memory a job's start is kept on the monotonic clock; the state file keeps
  * it on the wall clock, and loading converts it back, so a job started before
  * a restart continues by wall-clock time. Jobs are kept for the life of the
- * simulator (and in the state file) so that any job path handed out can be
- * read again; collections and jobs are found by path through hash indexes.
+ * simulator (and in the state file), but an ended job answers as Hyper-V's
+ * does once it has been removed: provider.sim.job_removal (Hyper-V's
+ * TimeBeforeRemoval, 5 minutes by default) after its end, get_job answers
+ * SG_ENOTFOUND and find_failover_job passes it over. Removal is judged
+ * lazily from the clock too, so it needs no change in the file. Collections
+ * and jobs are found by path through hash indexes.
  *
  * The state file (provider/simfile.h) is JSON: a snapshot of the whole state
  * (version, next_seq, epoch_ms, collections, jobs, fault_uses), then one
  * line per change, a compact JSON object with the same keys but version and
  * epoch_ms: the new entries of the collections and jobs the change touched,
  * and next_seq or fault_uses when they changed. Reading applies the lines
- * in order over the snapshot; an entry replaces the one with its path. */
+ * in order over the snapshot; an entry replaces the one with its path. A
+ * job entry's "description" (the text of a job with warnings) is written
+ * only when there is one and is optional when read, so files of older
+ * builds load unchanged; its outcome "warnings" is new, and an older build
+ * refuses a file that holds one. */
 #include "provider/sim.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -71,9 +81,15 @@
  * a call settles the collection's last job and starts one. */
 #define S_DIRTY_MAX 2
 
-typedef enum { S_OUT_COMPLETED = 0, S_OUT_EXCEPTION, S_OUT_HANG, S_OUT_COUNT } s_outcome_t;
+typedef enum {
+    S_OUT_COMPLETED = 0,
+    S_OUT_EXCEPTION,
+    S_OUT_HANG,
+    S_OUT_WARNINGS, /* completed with warnings (JobState 32768) */
+    S_OUT_COUNT
+} s_outcome_t;
 
-static const char *s_outcome_names[S_OUT_COUNT] = {"completed", "exception", "hang"};
+static const char *s_outcome_names[S_OUT_COUNT] = {"completed", "exception", "hang", "warnings"};
 
 typedef struct {
     char *path;
@@ -84,6 +100,7 @@ typedef struct {
     int64_t duration_ms;
     s_outcome_t outcome;
     uint32_t error_code;   /* S_OUT_EXCEPTION only */
+    char *description;     /* S_OUT_WARNINGS only: its ErrorDescription, owned; NULL: none */
     sg_coll_state_t from;  /* restored when the job fails */
     sg_coll_state_t to;    /* reached when the job completes */
     bool settled;          /* its end has been applied to the collection */
@@ -367,6 +384,21 @@ static int s_job_percent(const s_job_t *j, int64_t elapsed)
     return (int)(pct > cap ? cap : pct);
 }
 
+/* True once job_removal has passed since the job's end, as Hyper-V deletes
+ * an ended job TimeBeforeRemoval after it ends (Msvm_ConcreteJob's MOF in
+ * Microsoft's Hyper-V cluster WMI reference, clushyperv/msvm-concretejob:
+ * TimeBeforeRemoval = 00000000000500.000000:000, 5 minutes). The
+ * configuration in force now decides, not the one when the job started. A
+ * job that never ends is never removed. */
+static bool s_job_removed(const s_sim_t *sim, const s_job_t *j, int64_t now_mono)
+{
+    int64_t removal = sim->cfg->provider.sim.job_removal_ms;
+    if (removal <= 0 || !s_job_ended(j, now_mono))
+        return false;
+    /* bounded (S_MAX_START_MS, S_MAX_DURATION_MS, 100 years): no overflow */
+    return now_mono - (j->start_mono_ms + j->duration_ms) >= removal;
+}
+
 /* Fills everything but error_description. */
 static void s_job_eval(const s_job_t *j, int64_t now_mono, sg_job_status_t *out)
 {
@@ -378,6 +410,9 @@ static void s_job_eval(const s_job_t *j, int64_t now_mono, sg_job_status_t *out)
             out->job_state = SG_JOB_EXCEPTION;
             out->percent_complete = s_job_percent(j, elapsed);
             out->error_code = j->error_code;
+        } else if (j->outcome == S_OUT_WARNINGS) {
+            out->job_state = SG_JOB_COMPLETED_WITH_WARNINGS;
+            out->percent_complete = 100;
         } else {
             out->job_state = SG_JOB_COMPLETED;
             out->percent_complete = 100;
@@ -433,15 +468,23 @@ static char *s_new_job_path(s_sim_t *sim, int64_t wall_ms)
 
 /* ---- writing the state ----------------------------------------------------- */
 
+/* A job entry; "description" only when the job has one (a newer field that
+ * older files lack: it is optional when read). */
 static json_t *s_job_to_json(const s_sim_t *sim, const s_job_t *j)
 {
-    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:b}", "path", j->path,
-                     "collection", sim->cfg->collections[j->coll].cim_path, "method",
-                     sg_method_name(j->method), "start_wall_ms", (json_int_t)j->start_wall_ms,
-                     "duration_ms", (json_int_t)j->duration_ms, "outcome",
-                     s_outcome_names[j->outcome], "error_code", (json_int_t)j->error_code, "from",
-                     sg_coll_state_text(j->from), "to", sg_coll_state_text(j->to), "settled",
-                     j->settled);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:b}", "path", j->path,
+                          "collection", sim->cfg->collections[j->coll].cim_path, "method",
+                          sg_method_name(j->method), "start_wall_ms",
+                          (json_int_t)j->start_wall_ms, "duration_ms", (json_int_t)j->duration_ms,
+                          "outcome", s_outcome_names[j->outcome], "error_code",
+                          (json_int_t)j->error_code, "from", sg_coll_state_text(j->from), "to",
+                          sg_coll_state_text(j->to), "settled", j->settled);
+    if (o && j->description &&
+        json_object_set_new(o, "description", json_string(j->description)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 /* {"InitiateFailover": n, ...} for the methods with a non-zero count. */
@@ -647,18 +690,20 @@ static int s_load_coll(s_sim_t *sim, json_t *c, const s_where_t *at)
     return SG_OK;
 }
 
-/* Reads one job entry into *j (path borrowed from `o`); *ci is -1 when its
+/* Reads one job entry into *j (path and description borrowed from `o`; the
+ * description kept for a job with warnings only); *ci is -1 when its
  * collection is no longer configured. */
 static int s_parse_job(s_sim_t *sim, json_t *o, s_job_t *j, long *ci)
 {
-    const char *path, *coll, *method, *outcome, *from, *to;
+    const char *path, *coll, *method, *outcome, *from, *to, *description = NULL;
     json_int_t start, duration, code;
     int settled;
     json_error_t jerr;
-    if (json_unpack_ex(o, &jerr, 0, "{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:b}", "path",
-                       &path, "collection", &coll, "method", &method, "start_wall_ms", &start,
-                       "duration_ms", &duration, "outcome", &outcome, "error_code", &code, "from",
-                       &from, "to", &to, "settled", &settled) != 0)
+    if (json_unpack_ex(o, &jerr, 0, "{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:b, s?s}",
+                       "path", &path, "collection", &coll, "method", &method, "start_wall_ms",
+                       &start, "duration_ms", &duration, "outcome", &outcome, "error_code", &code,
+                       "from", &from, "to", &to, "settled", &settled, "description",
+                       &description) != 0)
         return SG_EINVAL;
     if (sg_method_parse(method, &j->method) != SG_OK ||
         s_outcome_parse(outcome, &j->outcome) != SG_OK || s_state_parse(from, &j->from) != SG_OK ||
@@ -666,6 +711,7 @@ static int s_parse_job(s_sim_t *sim, json_t *o, s_job_t *j, long *ci)
         start > S_MAX_START_MS || duration < 0 || duration > S_MAX_DURATION_MS)
         return SG_EINVAL;
     j->path = (char *)path;
+    j->description = j->outcome == S_OUT_WARNINGS ? (char *)description : NULL;
     j->start_wall_ms = start;
     j->duration_ms = duration;
     j->error_code = (uint32_t)code;
@@ -701,12 +747,17 @@ static int s_load_job(s_sim_t *sim, json_t *o, const s_where_t *at, int64_t mono
     }
     j.coll = (size_t)ci;
     j.start_mono_ms = mono - (wall - j.start_wall_ms);
+    if (j.description && !(j.description = strdup(j.description)))
+        return SG_ENOMEM;
     if (k >= 0) {
         j.path = sim->jobs[k].path;
+        free(sim->jobs[k].description);
         sim->jobs[k] = j;
     } else {
-        if (s_jobs_reserve(sim) != SG_OK || !(j.path = strdup(j.path)))
+        if (s_jobs_reserve(sim) != SG_OK || !(j.path = strdup(j.path))) {
+            free(j.description);
             return SG_ENOMEM;
+        }
         k = (long)s_jobs_push(sim, &j);
     }
     if (!j.settled)
@@ -872,8 +923,10 @@ static int s_load_text(s_sim_t *sim, const char *text, size_t len, const char *f
 /* Forgets the state in memory, before it is loaded again. */
 static void s_forget(s_sim_t *sim)
 {
-    for (size_t i = 0; i < sim->n_jobs; i++)
+    for (size_t i = 0; i < sim->n_jobs; i++) {
         free(sim->jobs[i].path);
+        free(sim->jobs[i].description);
+    }
     sim->n_jobs = 0;
     s_index_clear(&sim->job_index);
     for (size_t i = 0; i < sim->cfg->n_collections; i++)
@@ -974,8 +1027,9 @@ static void s_settle(s_sim_t *sim, size_t ci, int64_t now_mono)
                 sg_coll_state_text(c->state));
     } else {
         c->state = j->to;
-        sg_info(S_LOG, "%s on %s completed; collection %s", sg_method_name(j->method),
-                s_coll_name(sim, ci), sg_coll_state_text(c->state));
+        sg_info(S_LOG, "%s on %s completed%s; collection %s", sg_method_name(j->method),
+                s_coll_name(sim, ci), j->outcome == S_OUT_WARNINGS ? " with warnings" : "",
+                sg_coll_state_text(c->state));
     }
 }
 
@@ -989,7 +1043,7 @@ static long s_match_fault(const s_sim_t *sim, size_t ci, sg_method_t m)
             continue;
         if (f->method && strcmp(f->method, sg_method_name(m)) != 0)
             continue;
-        if (!f->return_code && !f->job_error_code && !f->hang)
+        if (!f->return_code && !f->job_error_code && !f->job_warnings && !f->hang)
             continue;
         if (f->times > 0 && sim->fault_uses[i] >= f->times)
             continue;
@@ -997,6 +1051,12 @@ static long s_match_fault(const s_sim_t *sim, size_t ci, sg_method_t m)
     }
     return -1;
 }
+
+/* How the log tells a job's fault at its start, by outcome. */
+static const char *s_fault_note[S_OUT_COUNT] = {
+    [S_OUT_COMPLETED] = "", [S_OUT_EXCEPTION] = " (fault: it will end in Exception)",
+    [S_OUT_HANG] = " (fault: it will hang)",
+    [S_OUT_WARNINGS] = " (fault: it will complete with warnings)"};
 
 /* Starts the job of an allowed call and writes it (with what the call
  * changed before); on success result holds 4096 and the paths. On failure
@@ -1009,10 +1069,15 @@ static int s_start_job(s_sim_t *sim, size_t ci, sg_method_t m, long fault, sg_ca
     j.start_wall_ms = sg_clock_wall(sim->clock);
     j.start_mono_ms = sg_clock_mono(sim->clock);
     j.duration_ms = sim->cfg->provider.sim.job_duration_ms;
-    j.outcome = !f ? S_OUT_COMPLETED : f->hang ? S_OUT_HANG : S_OUT_EXCEPTION;
-    j.error_code = f && !f->hang ? f->job_error_code : 0;
+    j.outcome = !f                ? S_OUT_COMPLETED
+                : f->hang         ? S_OUT_HANG
+                : f->job_warnings ? S_OUT_WARNINGS
+                                  : S_OUT_EXCEPTION;
+    j.error_code = j.outcome == S_OUT_EXCEPTION ? f->job_error_code : 0;
     uint64_t seq = sim->next_seq;
     int rc = SG_ENOMEM;
+    if (j.outcome == S_OUT_WARNINGS && !(j.description = strdup(f->job_warnings)))
+        goto fail;
     if (s_jobs_reserve(sim) != SG_OK || !(j.path = s_new_job_path(sim, j.start_wall_ms)))
         goto fail;
     if (m == SG_METHOD_TEST_REPLICA &&
@@ -1047,11 +1112,12 @@ static int s_start_job(s_sim_t *sim, size_t ci, sg_method_t m, long fault, sg_ca
     s_index_put(&sim->job_index, sim, s_job_key, sim->n_jobs - 1);
     r->return_value = SG_RC_JOB_STARTED;
     sg_info(S_LOG, "%s on %s: job started%s", sg_method_name(m), s_coll_name(sim, ci),
-            !f ? "" : f->hang ? " (fault: it will hang)" : " (fault: it will end in Exception)");
+            s_fault_note[j.outcome]);
     return SG_OK;
 fail:
     sim->next_seq = seq;
     free(j.path);
+    free(j.description);
     sg_call_result_fini(r);
     if (rc == SG_ENOMEM)
         sg_error(S_LOG, "%s on %s: out of memory", sg_method_name(m), s_coll_name(sim, ci));
@@ -1141,14 +1207,21 @@ static int s_get_job(sg_provider_t *p, const char *job_path, sg_job_status_t *ou
     }
     int64_t now = sg_clock_mono(sim->clock);
     s_settle(sim, j->coll, now);
+    if (s_job_removed(sim, j, now)) {
+        rc = SG_ENOTFOUND;
+        goto done;
+    }
     s_job_eval(j, now, out);
-    if (out->job_state == SG_JOB_EXCEPTION) {
+    if (out->job_state == SG_JOB_EXCEPTION)
         out->error_description =
             sg_strdupf("simulated failure: %s on collection %s ended with error %u",
                      sg_method_name(j->method), s_coll_name(sim, j->coll), (unsigned)j->error_code);
-        if (!out->error_description)
-            rc = SG_ENOMEM;
-    }
+    else if (out->job_state == SG_JOB_COMPLETED_WITH_WARNINGS && j->description)
+        out->error_description = strdup(j->description);
+    else
+        goto done;
+    if (!out->error_description)
+        rc = SG_ENOMEM;
 done:
     s_unlock(sim);
     return rc;
@@ -1210,14 +1283,15 @@ static int s_find_failover_job(sg_provider_t *p, const char *coll_path, int64_t 
     long ci = s_find_coll(sim, coll_path);
     const s_job_t *best = NULL;
     if (ci >= 0) {
-        s_settle(sim, (size_t)ci, sg_clock_mono(sim->clock));
+        int64_t now = sg_clock_mono(sim->clock);
+        s_settle(sim, (size_t)ci, now);
         const s_coll_t *c = &sim->colls[ci];
         if (c->active != S_NO_JOB && sim->jobs[c->active].method == SG_METHOD_INITIATE_FAILOVER)
             best = &sim->jobs[c->active];
         for (size_t i = 0; !best && i < sim->n_jobs; i++) {
             const s_job_t *j = &sim->jobs[sim->n_jobs - 1 - i]; /* newest first */
             if (j->coll == (size_t)ci && j->method == SG_METHOD_INITIATE_FAILOVER &&
-                j->start_wall_ms >= since_ms)
+                j->start_wall_ms >= since_ms && !s_job_removed(sim, j, now))
                 best = j;
         }
     }
@@ -1245,8 +1319,10 @@ int sg_sim_counts(sg_provider_t *p, const char *collection_path, sg_method_t met
 
 static void s_free(s_sim_t *sim)
 {
-    for (size_t i = 0; i < sim->n_jobs; i++)
+    for (size_t i = 0; i < sim->n_jobs; i++) {
         free(sim->jobs[i].path);
+        free(sim->jobs[i].description);
+    }
     free(sim->jobs);
     free(sim->job_index.slots);
     free(sim->coll_index.slots);

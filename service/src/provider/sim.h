@@ -4,7 +4,10 @@
  * methods siteguard calls with their state rules, and jobs that advance
  * through JobState with PercentComplete over the configured job duration, all
  * on the injected clock. Faults from the config: a given return code, a job
- * ending in Exception with an ErrorCode, a job that hangs, latency per call.
+ * ending in Exception with an ErrorCode, a job that completes with warnings
+ * (JobState 32768) and a text, a job that hangs, latency per call. An ended
+ * job is removed provider.sim.job_removal after its end, as Hyper-V removes
+ * it TimeBeforeRemoval later: its path then answers SG_ENOTFOUND.
  * With a state file, collection states and jobs outlive a crash of the
  * service and are shared with other processes that name the same file
  * (provider/simfile.h): the file is a snapshot of the state followed by one
