@@ -98,7 +98,7 @@ static int s_world_collections(s_world_t *w)
     for (size_t i = 0; i < w->n; i++) {
         sg_collection_cfg_t *c = &w->colls[i];
         c->name = sg_strdupf("c%04zu", i);
-        c->cim_path = sg_strdupf("Msvm_VirtualSystemCollection.InstanceID=\"%04zu\"", i);
+        c->cim_path = sg_strdupf("Msvm_VirtualSystemCollection.CollectionID=\"%04zu\"", i);
         if (!c->name || !c->cim_path)
             return SG_ENOMEM;
         c->site = (int)(i % (size_t)w->n_sites);

@@ -83,7 +83,7 @@ static sg_config_t *s_config(size_t n)
                                   "    site: A\n  - id: b1\n    site: B\ncollections:\n");
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(yaml + len, cap - len,
-                                "  - name: c%03zu\n    cim_path: 'X.InstanceID=\"%03zu\"'\n"
+                                "  - name: c%03zu\n    cim_path: 'X.CollectionID=\"%03zu\"'\n"
                                 "    site: A\n    replica_site: B\n",
                                 i, i);
     sg_config_t *cfg = NULL;

@@ -60,7 +60,7 @@ static sg_outcome_t *s_make(sg_outcome_kind_t kind, size_t c, int64_t t)
     o->attempt = 1;
     char coll[32], path[96];
     snprintf(coll, sizeof coll, "c%05zu", c);
-    snprintf(path, sizeof path, "Msvm_VirtualSystemCollection.InstanceID=\"%05zu\"", c);
+    snprintf(path, sizeof path, "Msvm_VirtualSystemCollection.CollectionID=\"%05zu\"", c);
     int rc = sg_outcome_set(o, &o->site, "A") | sg_outcome_set(o, &o->replica_site, "B") |
              sg_outcome_set(o, &o->collection, coll) | sg_outcome_set(o, &o->cim_path, path) |
              sg_outcome_set(o, &o->message, "site A lost: 2 of 3 observers report it "

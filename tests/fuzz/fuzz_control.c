@@ -39,10 +39,10 @@ static const char s_yaml[] =
     "sites:\n  - name: A\n  - name: B\n  - name: W\n    witness: true\n"
     "observers:\n  - id: a1\n    site: A\n  - id: b1\n    site: B\n  - id: w1\n    site: W\n"
     "collections:\n"
-    "  - name: a-db\n    cim_path: 'X.InstanceID=\"1\"'\n    site: A\n    replica_site: B\n"
-    "  - name: a-app\n    cim_path: 'X.InstanceID=\"2\"'\n    site: A\n    replica_site: B\n"
+    "  - name: a-db\n    cim_path: 'X.CollectionID=\"1\"'\n    site: A\n    replica_site: B\n"
+    "  - name: a-app\n    cim_path: 'X.CollectionID=\"2\"'\n    site: A\n    replica_site: B\n"
     "    group: 1\n    depends_on: [a-db]\n    recovery_point: latest_app_consistent\n"
-    "  - name: b-web\n    cim_path: 'X.InstanceID=\"3\"'\n    site: B\n    replica_site: A\n";
+    "  - name: b-web\n    cim_path: 'X.CollectionID=\"3\"'\n    site: B\n    replica_site: A\n";
 
 static sg_config_t *s_cfg;
 static sg_journal_t *s_journal; /* opened anew every S_JOURNAL_INPUTS inputs */

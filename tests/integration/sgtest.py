@@ -120,11 +120,11 @@ def metrics_yaml(port):
     return _block(["metrics:", "  listen: 127.0.0.1:%s" % port])
 
 
-def collection_yaml(name, instance_id, site, replica_site, group=None, depends_on=None,
+def collection_yaml(name, collection_id, site, replica_site, group=None, depends_on=None,
                     recovery_point=None):
     """One entry of `collections:`."""
     return _block(["  - name: " + name,
-                   "    cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"%s\"'" % instance_id,
+                   "    cim_path: 'Msvm_VirtualSystemCollection.CollectionID=\"%s\"'" % collection_id,
                    "    site: " + site, "    replica_site: " + replica_site,
                    _opt("    group: %s", group), _opt("    depends_on: [%s]", depends_on),
                    _opt("    recovery_point: %s", recovery_point)])

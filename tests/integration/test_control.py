@@ -217,7 +217,8 @@ class Control(unittest.TestCase):
         self.assertIn("with recovery point app", r.stdout)
         started = wait_for(lambda: self.outcomes("job_started", "b-db"), what="b-db's job")
         self.assertTrue(started[0]["recovery_point"].endswith(
-            'Msvm_CollectionRecoveryPoint.InstanceID="b-db:latest-app"'), started[0])
+            'Msvm_CollectionRecoveryPoint.CollectionID="22222222-0000-0000-0000-00000000000b",'
+            'InstanceID="b-db:latest-app"'), started[0])
         self.assertEqual(self.outcomes("decision", "b-db")[0]["recovery_point"], "app")
         done = wait_for(lambda: self.outcomes("succeeded", "b-db"), what="b-db failed over")
         self.assertEqual(done[0]["recovery_point"], started[0]["recovery_point"])

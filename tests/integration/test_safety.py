@@ -32,7 +32,7 @@ HEAD = ("log_level: debug\n" + sgtest.bus_yaml("{port}")
 
 
 def guid(name):
-    """The InstanceID in a collection's cim_path (unique per name)."""
+    """The CollectionID in a collection's cim_path (unique per name)."""
     return "SAFETY-" + name
 
 

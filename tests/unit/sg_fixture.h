@@ -30,7 +30,7 @@
 
 /* An item of `collections`: c<n> at A, replicating to B. */
 #define SG_FIXTURE_YAML_COLL_AT_A(n)                                                            \
-    "  - name: c" #n "\n    cim_path: 'X.InstanceID=\"" #n "\"'\n    site: A\n    replica_site: B\n"
+    "  - name: c" #n "\n    cim_path: 'X.CollectionID=\"" #n "\"'\n    site: A\n    replica_site: B\n"
 
 /* The config in YAML `text`, loaded as the file `name`. Every error is
  * printed, and the test fails unless the config loads. */

@@ -40,7 +40,7 @@ static void test_a_failover_is_announced_with_its_run_collection_and_replica_sit
     assert_int_equal(o->time_ms, 1000000);
     assert_string_equal(o->site, "A");
     assert_string_equal(o->collection, "c0");
-    assert_string_equal(o->cim_path, "X.InstanceID=\"0\"");
+    assert_string_equal(o->cim_path, "X.CollectionID=\"0\"");
     assert_string_equal(o->replica_site, "B");
     assert_string_equal(o->message, "site A is lost");
     assert_string_equal(sg_outcome_point(o), "app");

@@ -139,7 +139,7 @@ static const char s_full[] =
     "    site: W\n"
     "collections:\n"
     "  - name: sql\n"
-    "    cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"1ED8D1D9\"'\n"
+    "    cim_path: 'Msvm_VirtualSystemCollection.CollectionID=\"1ED8D1D9\"'\n"
     "    site: A\n"
     "    replica_site: B\n"
     "    group: 2\n"
@@ -228,7 +228,7 @@ static void test_full_config_loads_every_field(void **state)
     assert_int_equal(c->n_collections, 3);
     const sg_collection_cfg_t *sql = &c->collections[0];
     assert_string_equal(sql->name, "sql");
-    assert_string_equal(sql->cim_path, "Msvm_VirtualSystemCollection.InstanceID=\"1ED8D1D9\"");
+    assert_string_equal(sql->cim_path, "Msvm_VirtualSystemCollection.CollectionID=\"1ED8D1D9\"");
     assert_int_equal(sql->site, 0);
     assert_int_equal(sql->replica_site, 1);
     assert_int_equal(sql->group, 2);
@@ -945,7 +945,17 @@ static void test_only_the_sim_provider_is_built_in(void **state)
     }
     s_expect_only_error(BASE "provider:\n  kind: sim\n  wmi:\n    hots: hv1\n",
                         "t.yaml:17:5: unknown key 'hots' in provider.wmi (expected one of: "
-                        "host, namespace, user, password, password_env)");
+                        "host, namespace, user, password, password_env, call_timeout)");
+    /* how long one WMI call may wait: 60 s unless set */
+    s_result_t t;
+    assert_int_equal(s_load_ok(BASE, &t)->provider.wmi.call_timeout_ms, 60000);
+    s_done(&t);
+    assert_int_equal(
+        s_load_ok(BASE "provider:\n  wmi:\n    call_timeout: 5s\n", &t)->provider.wmi.call_timeout_ms,
+        5000);
+    s_done(&t);
+    s_expect_only_error(BASE "provider:\n  wmi:\n    call_timeout: 0s\n",
+                        "t.yaml:16:19: 'call_timeout' must be greater than 0");
     s_expect_only_error(BASE "provider:\n  kind: magic\n",
                         "t.yaml:15:9: unknown provider kind 'magic' (expected one of: sim, wmi, "
                         "wsman)");
@@ -1332,16 +1342,62 @@ static void test_plan_keys_are_checked_with_line_and_column(void **state)
 static void test_recovery_point_may_name_a_point_by_its_path(void **state)
 {
     s_result_t r;
-    sg_config_t *c = s_load_ok(
-        BASE "    recovery_point: 'Msvm_CollectionRecoveryPoint.InstanceID=\"c1:app-1\"'\n", &r);
+    sg_config_t *c = s_load_ok(BASE "    recovery_point: 'Msvm_CollectionRecoveryPoint."
+                                    "CollectionID=\"C1\",InstanceID=\"c1:app-1\"'\n",
+                               &r);
     assert_int_equal(c->collections[0].recovery_point, SG_RP_NAMED);
     assert_string_equal(c->collections[0].recovery_point_path,
-                        "Msvm_CollectionRecoveryPoint.InstanceID=\"c1:app-1\"");
+                        "Msvm_CollectionRecoveryPoint.CollectionID=\"C1\",InstanceID=\"c1:app-1\"");
     s_done(&r);
+    /* Msvm_CollectionRecoveryPoint has two keys: InstanceID alone names no point */
+    s_expect_only_error(BASE "    recovery_point: 'Msvm_CollectionRecoveryPoint.InstanceID=\"c1:app-1\"'\n",
+                        "t.yaml:14:21: bad value 'Msvm_CollectionRecoveryPoint.InstanceID=\"c1:app-1\"' "
+                        "for 'recovery_point': an Msvm_CollectionRecoveryPoint is keyed by "
+                        "CollectionID and InstanceID "
+                        "(Msvm_CollectionRecoveryPoint.CollectionID=\"...\",InstanceID=\"...\")");
     c = s_load_ok(BASE "    recovery_point: latest_app_consistent\n", &r);
     assert_int_equal(c->collections[0].recovery_point, SG_RP_LATEST_APP_CONSISTENT);
     assert_null(c->collections[0].recovery_point_path);
     s_done(&r);
+}
+
+/* Msvm_VirtualSystemCollection is keyed by CollectionID; a cim_path keyed by
+ * InstanceID names nothing WMI knows, and says so where it is written. */
+static void test_collection_path_keyed_by_instance_id_is_an_error_with_a_hint(void **state)
+{
+    (void)state;
+#define COLL_AT_5(path)                                                                        \
+    "sites: [{name: A}, {name: B}]\n"                                                         \
+    "observers: [{id: o, site: A}]\n"                                                         \
+    "collections:\n"                                                                          \
+    "  - name: c1\n"                                                                          \
+    "    cim_path: '" path "'\n"                                                              \
+    "    site: A\n"                                                                           \
+    "    replica_site: B\n"
+    s_expect_only_error(COLL_AT_5("Msvm_VirtualSystemCollection.InstanceID=\"1ED8\""),
+                        "t.yaml:5:15: cim_path 'Msvm_VirtualSystemCollection.InstanceID=\"1ED8\"' "
+                        "is keyed by InstanceID, but a collection's key is CollectionID "
+                        "(write Msvm_VirtualSystemCollection.CollectionID=\"1ED8\")");
+    s_expect_only_error(COLL_AT_5("\\\\HV1\\root\\HyperVCluster\\v2:Msvm_VirtualSystemCollection."
+                                  "CollectionID=\"1ED8\",InstanceID=\"x\""),
+                        "t.yaml:5:15: cim_path '\\\\HV1\\root\\HyperVCluster\\v2:"
+                        "Msvm_VirtualSystemCollection.CollectionID=\"1ED8\",InstanceID=\"x\"' "
+                        "is keyed by InstanceID, but a collection's key is CollectionID "
+                        "(write Msvm_VirtualSystemCollection.CollectionID=\"...\")");
+    s_expect_only_error(COLL_AT_5("Msvm_VirtualSystemCollection.Name=\"sql\""),
+                        "t.yaml:5:15: cim_path 'Msvm_VirtualSystemCollection.Name=\"sql\"' is not "
+                        "keyed by CollectionID, the key of a collection "
+                        "(write Msvm_VirtualSystemCollection.CollectionID=\"...\")");
+    s_result_t r;
+    sg_config_t *c = s_load_ok(COLL_AT_5("\\\\HV1\\root\\HyperVCluster\\v2:"
+                                         "Msvm_VirtualSystemCollection.CollectionID=\"1ED8\""),
+                               &r);
+    assert_non_null(c);
+    s_done(&r);
+    c = s_load_ok(COLL_AT_5("sql-db"), &r); /* a name, as the simulator takes it */
+    assert_non_null(c);
+    s_done(&r);
+#undef COLL_AT_5
 }
 
 static void test_journal_path_defaults_beside_the_config_file(void **state)
@@ -1758,6 +1814,7 @@ int main(void)
         cmocka_unit_test(test_plan_section_loads_and_defaults_to_stop_without_caps),
         cmocka_unit_test(test_plan_keys_are_checked_with_line_and_column),
         cmocka_unit_test(test_recovery_point_may_name_a_point_by_its_path),
+        cmocka_unit_test(test_collection_path_keyed_by_instance_id_is_an_error_with_a_hint),
         cmocka_unit_test(test_journal_path_defaults_beside_the_config_file),
         cmocka_unit_test(test_journal_retention_and_max_size_are_read_with_their_defaults),
         cmocka_unit_test(test_bad_journal_retention_and_max_size_are_errors_at_their_line),

@@ -19,7 +19,7 @@
 #include "sg_fixture.h"
 
 static const char s_yaml[] = SG_FIXTURE_YAML_ABW
-                             "collections:\n  - name: a-db\n    cim_path: 'X.InstanceID=\"1\"'\n"
+                             "collections:\n  - name: a-db\n    cim_path: 'X.CollectionID=\"1\"'\n"
                              "    site: A\n    replica_site: B\n"
                              "policy:\n  mode: %s\n";
 

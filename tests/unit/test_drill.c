@@ -215,11 +215,11 @@ typedef struct {
     "sites: [{name: A}, {name: B}, {name: W, witness: true}]\n"                               \
     "observers: [{id: a, site: A}, {id: b, site: B}, {id: w, site: W}]\n"                     \
     "collections:\n"                                                                           \
-    "  - {name: db,  cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"db\"',  site: A, "   \
+    "  - {name: db,  cim_path: 'Msvm_VirtualSystemCollection.CollectionID=\"db\"',  site: A, "   \
     "replica_site: B}\n"                                                                       \
-    "  - {name: app, cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"app\"', site: A, "   \
+    "  - {name: app, cim_path: 'Msvm_VirtualSystemCollection.CollectionID=\"app\"', site: A, "   \
     "replica_site: B, group: 1, depends_on: [db]}\n"                                           \
-    "  - {name: web, cim_path: 'Msvm_VirtualSystemCollection.InstanceID=\"web\"', site: B, "   \
+    "  - {name: web, cim_path: 'Msvm_VirtualSystemCollection.CollectionID=\"web\"', site: B, "   \
     "replica_site: A, recovery_point: latest_app_consistent}\n"
 
 /* A drill runner on the fixture's simulator and journal. */

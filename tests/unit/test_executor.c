@@ -43,10 +43,10 @@ static s_fix_t *s_fix_new(int workers)
     f->sites[A].name = "A";
     f->sites[B].name = "B";
     static const char *names[] = {"c0", "c1", "c2", "c3"};
-    static const char *paths[] = {"Msvm_VirtualSystemCollection.InstanceID=\"c0\"",
-                                  "Msvm_VirtualSystemCollection.InstanceID=\"c1\"",
-                                  "Msvm_VirtualSystemCollection.InstanceID=\"c2\"",
-                                  "Msvm_VirtualSystemCollection.InstanceID=\"c3\""};
+    static const char *paths[] = {"Msvm_VirtualSystemCollection.CollectionID=\"c0\"",
+                                  "Msvm_VirtualSystemCollection.CollectionID=\"c1\"",
+                                  "Msvm_VirtualSystemCollection.CollectionID=\"c2\"",
+                                  "Msvm_VirtualSystemCollection.CollectionID=\"c3\""};
     for (int i = 0; i < 4; i++) {
         f->colls[i] = (sg_collection_cfg_t){.name = (char *)names[i],
                                             .cim_path = (char *)paths[i],
@@ -630,22 +630,35 @@ static void test_latest_app_consistent_passes_the_newest_application_consistent_
     s_fix_free(f);
 }
 
-static void test_named_recovery_point_is_passed_and_an_unknown_one_fails(void **state)
+/* A configured point is looked up among the collection's points before the
+ * call, as a run's own is: points expire, and one that is gone fails the run
+ * clearly instead of being passed blindly. */
+static void test_named_recovery_point_is_passed_and_an_unknown_one_fails_without_a_call(
+    void **state)
 {
     (void)state;
     s_fix_t *f = s_fix_new(2);
     f->colls[0].recovery_point = SG_RP_NAMED;
-    f->colls[0].recovery_point_path = "Msvm_CollectionRecoveryPoint.InstanceID=\"c0:crash-1\"";
+    f->colls[0].recovery_point_path =
+        "Msvm_CollectionRecoveryPoint.CollectionID=\"c0\",InstanceID=\"c0:crash-1\"";
     f->colls[1].recovery_point = SG_RP_NAMED;
-    f->colls[1].recovery_point_path = "Msvm_CollectionRecoveryPoint.InstanceID=\"c1:nope\"";
+    f->colls[1].recovery_point_path =
+        "Msvm_CollectionRecoveryPoint.CollectionID=\"c1\",InstanceID=\"c1:nope\"";
     s_fix_start(f);
     s_submit(f, 1, 0);
+    sg_exec_result_t r = s_until_kind(f, 0, SG_OUTCOME_JOB_STARTED);
+    assert_non_null(strstr(r.outcome->message, "InstanceID=\"c0:crash-1\""));
+    sg_outcome_free(&r.outcome);
+    s_skip_until(f, 0, SG_OUTCOME_SUCCEEDED);
     s_submit(f, 2, 1);
-    sg_outcome_kind_t last[4] = {0};
-    s_last_kinds(f, 2, last);
-    assert_int_equal(last[0], SG_OUTCOME_SUCCEEDED);
-    assert_int_equal(last[1], SG_OUTCOME_FAILED); /* 32773: not retryable */
-    s_expect_calls_accepted(f, 1, 1, 0);
+    r = s_next_end(f, SG_OUTCOME_FAILED);
+    assert_non_null(strstr(r.outcome->message, "recovery point "
+                                               "Msvm_CollectionRecoveryPoint.CollectionID=\"c1\","
+                                               "InstanceID=\"c1:nope\" not found"));
+    assert_non_null(strstr(r.outcome->message, "c1:latest-app\" (application-consistent)"));
+    sg_outcome_free(&r.outcome);
+    s_expect_calls_accepted(f, 0, 1, 1);
+    s_expect_calls_accepted(f, 1, 0, 0); /* InitiateFailover never called */
     s_fix_free(f);
 }
 
@@ -1012,14 +1025,15 @@ static void test_run_point_app_passes_the_newest_application_consistent_point(vo
     (void)state;
     /* the sim's app points are c0:latest-app (1 h old) and c0:app-1 (5 h) */
     s_expect_point_used_contains(SG_RP_LATEST, SG_RUN_FRESH, SG_POINT_APP,
-                                 "Msvm_CollectionRecoveryPoint.InstanceID=\"c0:latest-app\"");
+                                 "Msvm_CollectionRecoveryPoint.CollectionID=\"c0\","
+                                 "InstanceID=\"c0:latest-app\"");
 }
 
 static void test_run_point_named_by_path_or_instance_id_passes_that_point(void **state)
 {
     (void)state;
-    static const char *names[] = {"c0:crash-1",
-                                  "Msvm_CollectionRecoveryPoint.InstanceID=\"c0:crash-1\""};
+    static const char *names[] = {
+        "c0:crash-1", "Msvm_CollectionRecoveryPoint.CollectionID=\"c0\",InstanceID=\"c0:crash-1\""};
     for (int i = 0; i < 2; i++) {
         char *used = s_point_used(SG_RP_LATEST_APP_CONSISTENT, SG_RUN_FRESH, names[i]);
         size_t n = strlen(used), k = strlen(names[1]);
@@ -1238,7 +1252,7 @@ int main(void)
         cmocka_unit_test(test_max_concurrency_caps_runs_below_the_workers),
         cmocka_unit_test(test_per_host_cap_limits_runs_on_one_replica_host),
         cmocka_unit_test(test_latest_app_consistent_passes_the_newest_application_consistent_point),
-        cmocka_unit_test(test_named_recovery_point_is_passed_and_an_unknown_one_fails),
+        cmocka_unit_test(test_named_recovery_point_is_passed_and_an_unknown_one_fails_without_a_call),
         cmocka_unit_test(test_every_return_code_maps_to_an_outcome),
         cmocka_unit_test(test_status_unknown_checks_the_state_then_retries_once_and_succeeds),
         cmocka_unit_test(test_proof_hook_runs_before_the_call_and_a_refusal_prevents_it),

@@ -18,12 +18,12 @@
  * group 0; c5 at A in group 30. */
 static const char s_yaml[] =
     SG_FIXTURE_YAML_ABW "collections:\n"
-    "  - {name: c0, cim_path: 'X.InstanceID=\"0\"', site: A, replica_site: B, group: 10}\n"
-    "  - {name: c1, cim_path: 'X.InstanceID=\"1\"', site: A, replica_site: B, group: 10}\n"
-    "  - {name: c2, cim_path: 'X.InstanceID=\"2\"', site: A, replica_site: B, group: 20}\n"
-    "  - {name: c3, cim_path: 'X.InstanceID=\"3\"', site: A, replica_site: B, group: 30}\n"
-    "  - {name: c4, cim_path: 'X.InstanceID=\"4\"', site: B, replica_site: A, group: 0}\n"
-    "  - {name: c5, cim_path: 'X.InstanceID=\"5\"', site: A, replica_site: B, group: 30}\n";
+    "  - {name: c0, cim_path: 'X.CollectionID=\"0\"', site: A, replica_site: B, group: 10}\n"
+    "  - {name: c1, cim_path: 'X.CollectionID=\"1\"', site: A, replica_site: B, group: 10}\n"
+    "  - {name: c2, cim_path: 'X.CollectionID=\"2\"', site: A, replica_site: B, group: 20}\n"
+    "  - {name: c3, cim_path: 'X.CollectionID=\"3\"', site: A, replica_site: B, group: 30}\n"
+    "  - {name: c4, cim_path: 'X.CollectionID=\"4\"', site: B, replica_site: A, group: 0}\n"
+    "  - {name: c5, cim_path: 'X.CollectionID=\"5\"', site: A, replica_site: B, group: 30}\n";
 
 /* The answers by scanning every collection, as the executor did before. */
 static bool s_scan_in_flight(const sg_config_t *cfg, const sg_plan_t *p, int c)

@@ -53,7 +53,7 @@ static fx_t *fx_new(const char *dir)
     for (int i = 0; i < N_COLLS; i++) {
         snprintf(fx->names[i], sizeof fx->names[i], "coll%d", i);
         snprintf(fx->paths[i], sizeof fx->paths[i],
-                 "\\\\HV1\\root\\HyperVCluster\\v2:Msvm_VirtualSystemCollection.InstanceID=\"%d\"",
+                 "\\\\HV1\\root\\HyperVCluster\\v2:Msvm_VirtualSystemCollection.CollectionID=\"%d\"",
                  i);
         fx->colls[i].name = fx->names[i];
         fx->colls[i].cim_path = fx->paths[i];
@@ -229,7 +229,7 @@ static void test_unknown_collection_is_invalid_parameter_and_not_found(void **st
     start(fx);
     sg_call_result_t r;
     assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER,
-                                      "Msvm_VirtualSystemCollection.InstanceID=\"nope\"", NULL, &r),
+                                      "Msvm_VirtualSystemCollection.CollectionID=\"nope\"", NULL, &r),
                      SG_OK);
     assert_int_equal(r.return_value, SG_RC_INVALID_PARAMETER);
     assert_null(r.job_path);
@@ -238,23 +238,31 @@ static void test_unknown_collection_is_invalid_parameter_and_not_found(void **st
     assert_int_equal(sg_provider_get_state(fx->p, "nope", &s), SG_ENOTFOUND);
 }
 
+/* Msvm_CollectionRecoveryPoint is keyed by CollectionID and InstanceID: a
+ * point is the collection's when both say so. */
 static void test_recovery_point_must_be_one_of_the_collections_points(void **state)
 {
     fx_t *fx = *state;
     start(fx);
-    assert_int_equal(call_rp(fx, SG_METHOD_INITIATE_FAILOVER, 0,
-                             "Msvm_CollectionRecoveryPoint.InstanceID=\"coll1:latest-app\"", NULL),
-                     SG_RC_INVALID_PARAMETER);
-    assert_int_equal(call_rp(fx, SG_METHOD_INITIATE_FAILOVER, 0,
-                             "Msvm_CollectionRecoveryPoint.InstanceID=\"coll0:yesterday\"", NULL),
-                     SG_RC_INVALID_PARAMETER);
+    static const char *refused[] = {
+        "Msvm_CollectionRecoveryPoint.CollectionID=\"1\",InstanceID=\"coll1:latest-app\"",
+        "Msvm_CollectionRecoveryPoint.CollectionID=\"0\",InstanceID=\"coll0:yesterday\"",
+        "Msvm_CollectionRecoveryPoint.CollectionID=\"1\",InstanceID=\"coll0:latest-app\"",
+        "Msvm_CollectionRecoveryPoint.InstanceID=\"coll0:latest-app\"", /* one key of two */
+        "Msvm_VirtualSystemCollection.CollectionID=\"0\",InstanceID=\"coll0:latest-app\"",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        assert_int_equal(call_rp(fx, SG_METHOD_INITIATE_FAILOVER, 0, refused[i], NULL),
+                         SG_RC_INVALID_PARAMETER);
     assert_int_equal(state_of(fx, 0), SG_COLL_REPLICATING);
     assert_int_equal(call_rp(fx, SG_METHOD_INITIATE_FAILOVER, 0,
-                             "Msvm_CollectionRecoveryPoint.InstanceID=\"coll0:latest-app\"", NULL),
+                             "Msvm_CollectionRecoveryPoint.InstanceID=\"coll0:latest-app\","
+                             "CollectionID=\"0\"",
+                             NULL),
                      SG_RC_JOB_STARTED);
     assert_int_equal(call_rp(fx, SG_METHOD_TEST_REPLICA, 1,
-                             "\\\\SIM\\root\\HyperVCluster\\v2:"
-                             "Msvm_CollectionRecoveryPoint.InstanceID=\"coll1:latest-crash\"",
+                             "\\\\SIM\\root\\HyperVCluster\\v2:Msvm_CollectionRecoveryPoint."
+                             "CollectionID=\"1\",InstanceID=\"coll1:latest-crash\"",
                              NULL),
                      SG_RC_JOB_STARTED);
 }
@@ -844,7 +852,9 @@ static void test_recovery_points_of_both_kinds_are_listed_with_times(void **stat
     assert_int_equal(n, 4);
     int app = 0, crash = 0;
     for (size_t i = 0; i < n; i++) {
-        assert_non_null(strstr(pts[i].path, "Msvm_CollectionRecoveryPoint.InstanceID=\"coll2:"));
+        assert_non_null(strstr(pts[i].path, "\\\\SIM\\root\\HyperVCluster\\v2:"
+                                            "Msvm_CollectionRecoveryPoint.CollectionID=\"2\","
+                                            "InstanceID=\"coll2:"));
         assert_true(pts[i].created_ms < START_WALL_MS);
         app += pts[i].app_consistent;
         crash += !pts[i].app_consistent;

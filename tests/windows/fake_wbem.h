@@ -1,12 +1,53 @@
-/* fake_wbem: a scripted IWbemServices (a C vtable) for the WMI provider's
- * tests. It answers GetObject from a table of paths, ExecQuery from a table
- * of query fragments, and ExecMethod from a queue of scripted results, and
- * records every call as one line of text:
+/* fake_wbem: a strict, scripted IWbemServices and IWbemLocator (C vtables)
+ * for the WMI provider's tests, shaped after root\HyperVCluster\v2 as
+ * Microsoft documents it (the Failover Clustering Hyper-V WMI provider's
+ * pages, learn.microsoft.com/previous-versions/windows/desktop/clushyperv/).
+ *
+ * What it knows, and refuses as WMI would:
+ * - Classes and their keys: Msvm_CollectionReplicationService (CIM_Service's
+ *   CreationClassName, Name, SystemCreationClassName, SystemName),
+ *   Msvm_VirtualSystemCollection (CollectionID), Msvm_CollectionRecoveryPoint
+ *   (CollectionID and InstanceID), Msvm_ConcreteJob (InstanceID). GetObject
+ *   answers WBEM_E_INVALID_OBJECT_PATH for a path that does not parse or is
+ *   keyed otherwise, WBEM_E_INVALID_CLASS for another class, WBEM_E_NOT_FOUND
+ *   for an instance it does not have; a class path gives the class.
+ * - Msvm_CollectionReplicationService's methods and their in-parameters by
+ *   name and type (each method's MOF page): InitiateFailover(Collection REF,
+ *   CollectionRecoveryPoint REF), TestReplicaCollection(Collection,
+ *   CollectionRecoveryPoint), RevertTestReplicaCollection(Collection),
+ *   CommitFailover(Collection), RevertFailover(Collection),
+ *   InitiatePlannedFailover(Collection), RevertPlannedFailover(Collection).
+ *   GetMethod of another name answers WBEM_E_NOT_FOUND; Put of a property the
+ *   in-parameters do not have WBEM_E_NOT_FOUND, of a value of the wrong type
+ *   WBEM_E_TYPE_MISMATCH. ExecMethod answers WBEM_E_INVALID_METHOD for another
+ *   method, WBEM_E_NOT_FOUND for a service instance it does not have, and
+ *   WBEM_E_INVALID_METHOD_PARAMETERS for in-parameters of another method, no
+ *   Collection, or a REF that is not the path of what it refers to (a
+ *   collection keyed by CollectionID, a point by both its keys): what real WMI
+ *   answers to those is not documented, so the fake only refuses them loudly.
+ * - WQL data queries `SELECT * FROM Class [WHERE Prop = 'literal' [AND ...]]`
+ *   over the instances it has (a literal in single or double quotes, `\`
+ *   escaping `\`, `'` and `"`; compared without regard to case, as WQL does:
+ *   learn.microsoft.com/windows/win32/wmisdk/where-clause). Another class is
+ *   WBEM_E_INVALID_CLASS, a property the class does not have or another
+ *   shape of query WBEM_E_INVALID_QUERY. ASSOCIATORS OF is not modelled: a
+ *   query containing a scripted fragment (fake_wbem_add_query) answers that,
+ *   before any of the above.
+ * - QueryInterface gives IUnknown and the object's own interface only.
+ * GetObject and ExecMethod answer synchronously, or semisynchronously with
+ * WBEM_FLAG_RETURN_IMMEDIATELY (an IWbemCallResult). Every call is recorded as
+ * one line of text:
+ *   "ConnectServer <resource> user=<user|NULL> password=<set|NULL> flags=0x<hex>"
  *   "GetObject <path>"
  *   "ExecQuery <wql>"
  *   "ExecMethod <object path> <method> Collection=<path> CollectionRecoveryPoint=<path|NULL>"
- * Objects are fake IWbemClassObjects: property bags whose GetMethod and
- * SpawnInstance give new empty bags (the in-parameters). */
+ * A call may be made to hang (fake_wbem_hang): its answer (the enumeration's
+ * Next, the call result's GetResultObject, or a synchronous call itself)
+ * blocks until fake_wbem_release, or for the timeout the caller gave, then
+ * WBEM_S_TIMEDOUT.
+ *
+ * Thread safe: calls may come from several threads at once. Test code:
+ * aborts on out of memory and on a path the test itself gets wrong. */
 #ifndef SG_FAKE_WBEM_H
 #define SG_FAKE_WBEM_H
 
@@ -14,6 +55,7 @@
 #include <windows.h>
 #include <wbemidl.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct fake_obj fake_obj_t;
@@ -27,20 +69,38 @@ void fake_obj_set_str(fake_obj_t *o, const char *name, const char *value);
 IWbemClassObject *fake_obj_iface(fake_obj_t *o);
 
 fake_wbem_t *fake_wbem_new(void);
-/* Frees the fake; the services must have no other references. */
+/* Frees the fake; the services and locator must have no other references. */
 void fake_wbem_free(fake_wbem_t *f);
 IWbemServices *fake_wbem_services(fake_wbem_t *f);
-/* GetObject(path) gives `o` (the fake takes the caller's reference). */
+/* A locator whose ConnectServer gives the services (another reference). */
+IWbemLocator *fake_wbem_locator(fake_wbem_t *f);
+/* The next `times` ConnectServer calls fail with `hr`. */
+void fake_wbem_fail_connect(fake_wbem_t *f, HRESULT hr, int times);
+
+/* The instance at `path` (a known class, keyed as it is): GetObject on that
+ * path, with or without its server and namespace, gives `o`, and a WQL query
+ * of its class considers it. Sets __PATH (unless set), __CLASS and the key
+ * properties on `o`. Takes the caller's reference. */
 void fake_wbem_add_object(fake_wbem_t *f, const char *path, fake_obj_t *o);
 /* An ExecQuery whose text contains `fragment` enumerates `objs` (taken); the
- * first matching entry answers. A query that matches none enumerates nothing. */
+ * first matching entry answers. */
 void fake_wbem_add_query(fake_wbem_t *f, const char *fragment, fake_obj_t **objs, size_t n);
 /* An ExecQuery whose text contains `fragment` fails with `hr`, as WMI does
  * for a class or association it does not have. */
 void fake_wbem_fail_query(fake_wbem_t *f, const char *fragment, HRESULT hr);
-/* The next ExecMethod fails with `hr`, or else answers `out` (taken). */
+/* The next ExecMethod (that passes the checks above) fails with `hr`, or
+ * else answers `out` (taken). With none scripted it fails with WBEM_E_FAILED. */
 void fake_wbem_push_result(fake_wbem_t *f, HRESULT hr, fake_obj_t *out);
-size_t fake_wbem_n_calls(const fake_wbem_t *f);
-const char *fake_wbem_call(const fake_wbem_t *f, size_t i);
+
+/* The next call whose recorded line starts with `prefix` hangs (see above). */
+void fake_wbem_hang(fake_wbem_t *f, const char *prefix);
+/* Waits up to `ms` for a call to be hanging; true when one is. */
+bool fake_wbem_wait_hung(fake_wbem_t *f, DWORD ms);
+/* Lets a hanging call go on. */
+void fake_wbem_release(fake_wbem_t *f);
+
+size_t fake_wbem_n_calls(fake_wbem_t *f);
+/* The i-th recorded line (owned by the fake, valid until it is freed). */
+const char *fake_wbem_call(fake_wbem_t *f, size_t i);
 
 #endif

@@ -1,5 +1,6 @@
-/* The WMI provider against a fake IWbemServices: the calls it makes, the
- * parameters it passes, and how it reads what WMI answers. */
+/* The WMI provider against a strict fake IWbemServices (fake_wbem.h): the
+ * calls it makes, the parameters it passes, how it reads what WMI answers,
+ * how it connects, and that no call hangs a worker for good. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,27 +17,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SVC_PATH "\\\\HV1\\root\\HyperVCluster\\v2:Msvm_CollectionReplicationService.Name=\"crs\""
-#define COLL "\\\\HV1\\root\\HyperVCluster\\v2:Msvm_VirtualSystemCollection.CollectionID=\"c-1\""
-#define RP_OLD "Msvm_CollectionRecoveryPoint.InstanceID=\"rp-old\""
-#define RP_NEW "Msvm_CollectionRecoveryPoint.InstanceID=\"rp-new\""
-#define JOB "\\\\HV1\\root\\HyperVCluster\\v2:Msvm_ConcreteJob.InstanceID=\"j-1\""
+#define NS "\\\\HV1\\root\\HyperVCluster\\v2:"
+/* CIM_Service's four keys (Msvm_CollectionReplicationService derives from it) */
+#define SVC_PATH                                                                               \
+    NS "Msvm_CollectionReplicationService.CreationClassName=\"Msvm_CollectionReplicationService\","\
+       "Name=\"crs\",SystemCreationClassName=\"Msvm_ComputerSystem\",SystemName=\"HV1\""
+#define COLL NS "Msvm_VirtualSystemCollection.CollectionID=\"c-1\""
+#define COLL_2 NS "Msvm_VirtualSystemCollection.CollectionID=\"c-2\""
+#define RP_OLD NS "Msvm_CollectionRecoveryPoint.CollectionID=\"c-1\",InstanceID=\"rp-old\""
+#define RP_NEW NS "Msvm_CollectionRecoveryPoint.CollectionID=\"c-1\",InstanceID=\"rp-new\""
+#define RP_CRASH NS "Msvm_CollectionRecoveryPoint.CollectionID=\"c-1\",InstanceID=\"crash\""
+#define RP_OF_C2 NS "Msvm_CollectionRecoveryPoint.CollectionID=\"c-2\",InstanceID=\"rp-c2\""
+#define JOB NS "Msvm_ConcreteJob.InstanceID=\"j-1\""
+#define SVC_QUERY "ExecQuery SELECT * FROM Msvm_CollectionReplicationService"
+#define CALL_TIMEOUT_MS 10000
 
 typedef struct {
     fake_wbem_t *fake;
     sg_provider_t *p;
 } fx_t;
 
-static int s_setup(void **state)
+/* The service instance, as WMI lists it. */
+static void s_add_service(fake_wbem_t *fake)
+{
+    fake_wbem_add_object(fake, SVC_PATH, fake_obj_new());
+}
+
+static int s_setup_with(void **state, int64_t call_timeout_ms)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     fx->fake = fake_wbem_new();
-    fake_obj_t *svc = fake_obj_new();
-    fake_obj_set_str(svc, "__PATH", SVC_PATH);
-    fake_wbem_add_query(fx->fake, "FROM Msvm_CollectionReplicationService", &svc, 1);
-    fake_wbem_add_object(fx->fake, "Msvm_CollectionReplicationService", fake_obj_new());
-    fx->p = sg_wmi_new_services(fake_wbem_services(fx->fake));
+    s_add_service(fx->fake);
+    fx->p = sg_wmi_new_services(fake_wbem_services(fx->fake), call_timeout_ms);
     assert_non_null(fx->p);
+    *state = fx;
+    return 0;
+}
+
+static int s_setup(void **state) { return s_setup_with(state, CALL_TIMEOUT_MS); }
+
+static int s_setup_short_timeout(void **state) { return s_setup_with(state, 300); }
+
+/* A fake with the service instance and no provider: the test makes its own. */
+static int s_setup_fake(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    fx->fake = fake_wbem_new();
+    s_add_service(fx->fake);
     *state = fx;
     return 0;
 }
@@ -44,6 +71,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     fx_t *fx = *state;
+    fake_wbem_release(fx->fake); /* nothing may still hang */
     sg_provider_destroy(&fx->p);
     fake_wbem_free(fx->fake);
     free(fx);
@@ -170,7 +198,7 @@ static void no_service_instance_is_not_found(void **state)
 {
     fx_t *fx = *state;
     fake_wbem_t *bare = fake_wbem_new();
-    sg_provider_t *p = sg_wmi_new_services(fake_wbem_services(bare));
+    sg_provider_t *p = sg_wmi_new_services(fake_wbem_services(bare), CALL_TIMEOUT_MS);
     sg_call_result_t r;
     assert_int_equal(sg_provider_call(p, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r),
                      SG_ENOTFOUND);
@@ -207,29 +235,32 @@ static void an_unknown_job_is_not_found(void **state)
     assert_int_equal(sg_provider_get_job(fx->p, JOB, &st), SG_ENOTFOUND);
 }
 
-static void recovery_points_are_the_collections_associators_with_time_and_consistency(
-    void **state)
+/* Msvm_CollectionRecoveryPoint is keyed by CollectionID and InstanceID and is
+ * queried by its CollectionID (HYPERV.md: the association's Dependent is
+ * declared CIM_Collection and may give nothing). */
+static void recovery_points_are_queried_by_collection_id_with_time_and_consistency(void **state)
 {
     fx_t *fx = *state;
-    fake_obj_t *pts[3] = {fake_obj_new(), fake_obj_new(), fake_obj_new()};
-    fake_obj_set_str(pts[0], "__PATH", RP_OLD);
+    fake_obj_t *pts[4] = {fake_obj_new(), fake_obj_new(), fake_obj_new(), fake_obj_new()};
     fake_obj_set_str(pts[0], "CreationTime", "20261125170000.000000+000");
     fake_obj_set_int(pts[0], "ConsistencyLevel", 1);
-    fake_obj_set_str(pts[1], "__PATH", RP_NEW);
     fake_obj_set_str(pts[1], "CreationTime", "20261125180000.250000+060");
     fake_obj_set_int(pts[1], "ConsistencyLevel", 1);
-    fake_obj_set_str(pts[2], "__PATH", "Msvm_CollectionRecoveryPoint.InstanceID=\"crash\"");
     fake_obj_set_str(pts[2], "CreationTime", "20261125190000.000000+000");
     fake_obj_set_int(pts[2], "ConsistencyLevel", 2);
-    fake_wbem_add_query(fx->fake, "ASSOCIATORS OF {" COLL "}", pts, 3);
+    fake_obj_set_str(pts[3], "CreationTime", "20261125200000.000000+000");
+    fake_obj_set_int(pts[3], "ConsistencyLevel", 1);
+    fake_wbem_add_object(fx->fake, RP_OLD, pts[0]);
+    fake_wbem_add_object(fx->fake, RP_NEW, pts[1]);
+    fake_wbem_add_object(fx->fake, RP_CRASH, pts[2]);
+    fake_wbem_add_object(fx->fake, RP_OF_C2, pts[3]); /* another collection's */
     sg_recovery_point_t *rp = NULL;
     size_t n = 0;
     assert_int_equal(sg_provider_list_recovery_points(fx->p, COLL, &rp, &n), SG_OK);
     assert_int_equal(n, 3);
-    int q = s_find(fx, "ExecQuery ASSOCIATORS OF");
-    assert_true(q >= 0);
-    assert_non_null(strstr(fake_wbem_call(fx->fake, (size_t)q),
-                           "ResultClass = Msvm_CollectionRecoveryPoint"));
+    assert_true(s_find(fx, "ExecQuery SELECT * FROM Msvm_CollectionRecoveryPoint "
+                           "WHERE CollectionID='c-1'") >= 0);
+    assert_int_equal(s_count(fx, "ExecQuery ASSOCIATORS"), 0);
     assert_string_equal(rp[0].path, RP_OLD);
     assert_int_equal(rp[0].created_ms, 1795626000000LL); /* 2026-11-25T17:00:00Z */
     assert_true(rp[0].app_consistent);
@@ -240,6 +271,50 @@ static void recovery_points_are_the_collections_associators_with_time_and_consis
     assert_non_null(best);
     assert_string_equal(best->path, RP_NEW);
     sg_recovery_points_free(rp, n);
+}
+
+/* The CollectionID goes into a WQL string literal, `\`, `'` and `"` escaped
+ * (learn.microsoft.com/windows/win32/wmisdk/where-clause). */
+static void a_collection_id_is_escaped_in_the_recovery_point_query(void **state)
+{
+    fx_t *fx = *state;
+    /* the ID is: it's "q" \x */
+    fake_wbem_add_object(fx->fake,
+                         "Msvm_CollectionRecoveryPoint.CollectionID=\"it's \\\"q\\\" \\\\x\","
+                         "InstanceID=\"p1\"",
+                         fake_obj_new());
+    sg_recovery_point_t *rp = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_provider_list_recovery_points(
+                         fx->p, "Msvm_VirtualSystemCollection.CollectionID=\"it's \\\"q\\\" \\\\x\"",
+                         &rp, &n),
+                     SG_OK);
+    assert_int_equal(n, 1);
+    assert_true(s_find(fx, "ExecQuery SELECT * FROM Msvm_CollectionRecoveryPoint "
+                           "WHERE CollectionID='it\\'s \\\"q\\\" \\\\x'") >= 0);
+    sg_recovery_points_free(rp, n);
+}
+
+/* Msvm_VirtualSystemCollection's key is CollectionID: a path keyed by
+ * InstanceID names nothing, and the provider says so without calling WMI. */
+static void a_collection_path_keyed_by_instance_id_is_refused_before_any_call(void **state)
+{
+    fx_t *fx = *state;
+    const char *bad = "Msvm_VirtualSystemCollection.InstanceID=\"c-1\"";
+    sg_call_result_t r;
+    sg_recovery_point_t *rp = (sg_recovery_point_t *)1;
+    size_t n = 7;
+    sg_coll_state_t st;
+    char *job = (char *)"untouched";
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER, bad, NULL, &r),
+                     SG_EINVAL);
+    assert_int_equal(sg_provider_list_recovery_points(fx->p, bad, &rp, &n), SG_EINVAL);
+    assert_null(rp);
+    assert_int_equal(n, 0);
+    assert_int_equal(sg_provider_get_state(fx->p, bad, &st), SG_EINVAL);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, bad, 0, &job), SG_EINVAL);
+    assert_null(job);
+    assert_int_equal(fake_wbem_n_calls(fx->fake), 0);
 }
 
 /* Msvm_VirtualSystemCollection.ReplicationState in root\HyperVCluster\v2,
@@ -301,8 +376,8 @@ static void a_collection_without_a_replication_state_is_unknown_and_a_missing_on
 /* --- find_failover_job ------------------------------------------------------------ */
 
 #define JOBS_OF_COLL "ASSOCIATORS OF {" COLL "}"
-#define JOB_2 "\\\\HV1\\root\\HyperVCluster\\v2:Msvm_ConcreteJob.InstanceID=\"j-2\""
-#define JOB_3 "\\\\HV1\\root\\HyperVCluster\\v2:Msvm_ConcreteJob.InstanceID=\"j-3\""
+#define JOB_2 NS "Msvm_ConcreteJob.InstanceID=\"j-2\""
+#define JOB_3 NS "Msvm_ConcreteJob.InstanceID=\"j-3\""
 #define INTENT_MS 1795626000000LL /* 2026-11-25T17:00:00Z */
 #define BEFORE_INTENT "20261125165900.000000+000"
 #define AFTER_INTENT "20261125170005.000000+000"
@@ -423,8 +498,8 @@ static void a_wmi_without_the_job_association_answers_not_found_and_a_failure_is
     char *path = NULL;
     assert_int_equal(sg_provider_find_failover_job(fx->p, COLL, INTENT_MS, &path), SG_ENOTFOUND);
     assert_null(path);
-    fake_wbem_fail_query(fx->fake, "ASSOCIATORS OF {other}", WBEM_E_FAILED);
-    assert_int_equal(sg_provider_find_failover_job(fx->p, "other", INTENT_MS, &path), SG_EIO);
+    fake_wbem_fail_query(fx->fake, "ASSOCIATORS OF {" COLL_2 "}", WBEM_E_FAILED);
+    assert_int_equal(sg_provider_find_failover_job(fx->p, COLL_2, INTENT_MS, &path), SG_EIO);
     assert_null(path);
 }
 
@@ -442,52 +517,414 @@ static void cim_datetimes_and_intervals_parse_and_reject_garbage(void **state)
     assert_int_equal(sg_wmi_parse_interval("0000000100000x.000000:000", &v), SG_EINVAL);
 }
 
+/* --- the strict fake ------------------------------------------------------------------- */
+
+/* HRESULTs compared as the signed 32-bit values they are. */
+#define assert_hr(a, b) assert_int_equal((HRESULT)(a), (HRESULT)(b))
+
+static BSTR s_b(const char *s)
+{
+    int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
+    BSTR b = SysAllocStringLen(NULL, (UINT)(n - 1));
+    MultiByteToWideChar(CP_UTF8, 0, s, -1, b, n);
+    return b;
+}
+
+static HRESULT s_get(IWbemServices *svc, const char *path, IWbemClassObject **o)
+{
+    BSTR b = s_b(path);
+    *o = NULL;
+    HRESULT hr = IWbemServices_GetObject(svc, b, 0, NULL, o, NULL);
+    SysFreeString(b);
+    return hr;
+}
+
+static HRESULT s_put_bstr(IWbemClassObject *o, const WCHAR *name, const char *value)
+{
+    VARIANT v;
+    V_VT(&v) = VT_BSTR;
+    V_BSTR(&v) = s_b(value);
+    HRESULT hr = IWbemClassObject_Put(o, name, 0, &v, 0);
+    VariantClear(&v);
+    return hr;
+}
+
+/* In-parameters of `method`, spawned as the provider does. */
+static IWbemClassObject *s_spawn(IWbemServices *svc, const WCHAR *method)
+{
+    IWbemClassObject *cls = NULL, *def = NULL, *in = NULL;
+    assert_hr(s_get(svc, "Msvm_CollectionReplicationService", &cls), S_OK);
+    assert_hr(IWbemClassObject_GetMethod(cls, method, 0, &def, NULL), S_OK);
+    assert_hr(IWbemClassObject_SpawnInstance(def, 0, &in), S_OK);
+    IWbemClassObject_Release(def);
+    IWbemClassObject_Release(cls);
+    return in;
+}
+
+static HRESULT s_exec(IWbemServices *svc, const WCHAR *method, IWbemClassObject *in)
+{
+    BSTR path = s_b(SVC_PATH), m = SysAllocString(method);
+    IWbemClassObject *out = NULL;
+    HRESULT hr = IWbemServices_ExecMethod(svc, path, m, 0, NULL, in, &out, NULL);
+    if (out)
+        IWbemClassObject_Release(out);
+    SysFreeString(path);
+    SysFreeString(m);
+    return hr;
+}
+
+/* The fake knows each method's in-parameters by name and type, from the
+ * methods' MOF pages, and refuses what a typo would send. */
+static void the_fake_knows_each_methods_in_parameters_and_refuses_other_names(void **state)
+{
+    fx_t *fx = *state;
+    IWbemServices *svc = fake_wbem_services(fx->fake);
+    static const struct {
+        const WCHAR *method;
+        bool takes_point;
+    } methods[] = {{L"InitiateFailover", true},          {L"TestReplicaCollection", true},
+                   {L"RevertTestReplicaCollection", false}, {L"CommitFailover", false},
+                   {L"RevertFailover", false}};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        IWbemClassObject *in = s_spawn(svc, methods[i].method);
+        assert_hr(s_put_bstr(in, L"Collection", COLL), S_OK);
+        assert_hr(s_put_bstr(in, L"CollectionRecoveryPoint", RP_NEW),
+                         methods[i].takes_point ? S_OK : WBEM_E_NOT_FOUND);
+        assert_hr(s_put_bstr(in, L"RecoveryPoint", RP_NEW), WBEM_E_NOT_FOUND);
+        assert_hr(s_put_bstr(in, L"Job", JOB), WBEM_E_NOT_FOUND); /* an out-parameter */
+        VARIANT v;
+        V_VT(&v) = VT_I4;
+        V_I4(&v) = 1;
+        assert_hr(IWbemClassObject_Put(in, L"Collection", 0, &v, 0), WBEM_E_TYPE_MISMATCH);
+        IWbemClassObject_Release(in);
+    }
+    IWbemClassObject *cls = NULL, *def = NULL;
+    assert_hr(s_get(svc, "Msvm_CollectionReplicationService", &cls), S_OK);
+    assert_hr(IWbemClassObject_GetMethod(cls, L"InitiateFailovr", 0, &def, NULL),
+                     WBEM_E_NOT_FOUND);
+    IWbemClassObject_Release(cls);
+    IWbemClassObject *in = s_spawn(svc, L"InitiateFailover");
+    assert_hr(s_put_bstr(in, L"Collection", COLL), S_OK);
+    assert_hr(s_exec(svc, L"InitiateFailovr", in), WBEM_E_INVALID_METHOD);
+    assert_hr(s_exec(svc, L"CommitFailover", in), WBEM_E_INVALID_METHOD_PARAMETERS);
+    assert_hr(s_put_bstr(in, L"Collection", "Msvm_VirtualSystemCollection.InstanceID=\"c\""),
+                     S_OK);
+    assert_hr(s_exec(svc, L"InitiateFailover", in), WBEM_E_INVALID_METHOD_PARAMETERS);
+    assert_hr(s_put_bstr(in, L"Collection", COLL), S_OK);
+    assert_hr(s_put_bstr(in, L"CollectionRecoveryPoint",
+                                "Msvm_CollectionRecoveryPoint.InstanceID=\"rp-new\""),
+                     S_OK);
+    assert_hr(s_exec(svc, L"InitiateFailover", in), WBEM_E_INVALID_METHOD_PARAMETERS);
+    IWbemClassObject_Release(in);
+}
+
+/* GetObject checks the key names of a path against its class; ExecQuery
+ * reads WQL. */
+static void the_fake_checks_the_keys_of_paths_and_reads_wql(void **state)
+{
+    fx_t *fx = *state;
+    IWbemServices *svc = fake_wbem_services(fx->fake);
+    fake_wbem_add_object(fx->fake, RP_NEW, fake_obj_new());
+    static const struct {
+        const char *path;
+        HRESULT hr;
+    } cases[] = {
+        {"Msvm_VirtualSystemCollection.InstanceID=\"c-1\"", WBEM_E_INVALID_OBJECT_PATH},
+        {"Msvm_CollectionRecoveryPoint.InstanceID=\"rp-new\"", WBEM_E_INVALID_OBJECT_PATH},
+        {"Msvm_ConcreteJob.CollectionID=\"j-1\"", WBEM_E_INVALID_OBJECT_PATH},
+        {"Msvm_ConcreteJob.InstanceID=\"nope\"", WBEM_E_NOT_FOUND},
+        {"Msvm_Nope.InstanceID=\"x\"", WBEM_E_INVALID_CLASS},
+        {"not a path", WBEM_E_INVALID_OBJECT_PATH},
+        {"Msvm_CollectionRecoveryPoint.InstanceID=\"rp-new\",CollectionID=\"c-1\"", S_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        IWbemClassObject *o = NULL;
+        HRESULT hr = s_get(svc, cases[i].path, &o);
+        if (hr != cases[i].hr)
+            fail_msg("GetObject %s: 0x%08lx, want 0x%08lx", cases[i].path, (unsigned long)hr,
+                     (unsigned long)cases[i].hr);
+        if (o)
+            IWbemClassObject_Release(o);
+    }
+    static const struct {
+        const char *wql;
+        HRESULT hr;
+        ULONG n;
+    } queries[] = {
+        {"SELECT * FROM Msvm_CollectionRecoveryPoint WHERE CollectionID='C-1'", S_OK, 1},
+        {"select * from Msvm_CollectionRecoveryPoint where CollectionID = \"c-1\" and "
+         "InstanceID='rp-new'", S_OK, 1},
+        {"SELECT * FROM Msvm_CollectionRecoveryPoint WHERE CollectionID='c-2'", S_OK, 0},
+        {"SELECT * FROM Msvm_CollectionRecoveryPoint WHERE Collection='c-1'",
+         WBEM_E_INVALID_QUERY, 0},
+        {"SELECT * FROM Msvm_CollectionRecoveryPoint WHERE CollectionID='c-1", WBEM_E_INVALID_QUERY,
+         0},
+        {"SELECT * FROM Msvm_Nope", WBEM_E_INVALID_CLASS, 0},
+    };
+    BSTR wql = SysAllocString(L"WQL");
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        BSTR q = s_b(queries[i].wql);
+        IEnumWbemClassObject *en = NULL;
+        HRESULT hr = IWbemServices_ExecQuery(svc, wql, q, 0, NULL, &en);
+        if (hr != queries[i].hr)
+            fail_msg("%s: 0x%08lx", queries[i].wql, (unsigned long)hr);
+        ULONG got = 0;
+        if (en) {
+            IWbemClassObject *objs[4] = {0};
+            IEnumWbemClassObject_Next(en, 0, 4, objs, &got);
+            for (ULONG k = 0; k < got; k++)
+                IWbemClassObject_Release(objs[k]);
+            IEnumWbemClassObject_Release(en);
+        }
+        if (got != queries[i].n)
+            fail_msg("%s: %lu objects", queries[i].wql, (unsigned long)got);
+        SysFreeString(q);
+    }
+    SysFreeString(wql);
+}
+
+/* --- hung calls ------------------------------------------------------------------------- */
+
+typedef enum { S_OP_CALL, S_OP_POINTS } s_op_t;
+
+/* One provider call on a worker thread of its own. */
+typedef struct {
+    sg_provider_t *p;
+    s_op_t op;
+    sg_method_t method;
+    const char *collection;
+    int rc;
+    HANDLE thread;
+} s_worker_t;
+
+static DWORD WINAPI s_work(void *arg)
+{
+    s_worker_t *w = arg;
+    if (w->op == S_OP_CALL) {
+        sg_call_result_t r;
+        w->rc = sg_provider_call(w->p, w->method, w->collection, NULL, &r);
+        if (w->rc == SG_OK)
+            sg_call_result_fini(&r);
+    } else {
+        sg_recovery_point_t *pts = NULL;
+        size_t n = 0;
+        w->rc = sg_provider_list_recovery_points(w->p, w->collection, &pts, &n);
+        sg_recovery_points_free(pts, n);
+    }
+    return 0;
+}
+
+static void s_start(s_worker_t *w)
+{
+    w->rc = 1;
+    w->thread = CreateThread(NULL, 0, s_work, w, 0, NULL);
+    assert_non_null(w->thread);
+}
+
+/* True when the worker ended within `ms`. */
+static bool s_ended(s_worker_t *w, DWORD ms)
+{
+    return WaitForSingleObject(w->thread, ms) == WAIT_OBJECT_0;
+}
+
+static void s_join(s_worker_t *w)
+{
+    WaitForSingleObject(w->thread, INFINITE);
+    CloseHandle(w->thread);
+}
+
+/* A call that hangs in WMI holds nothing the other workers need: their calls
+ * go on (no lock shared by every worker is held across a remote call). */
+static void a_hung_call_does_not_block_another_workers_call(void **state)
+{
+    fx_t *fx = *state;
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    fake_wbem_hang(fx->fake, SVC_QUERY); /* the first look-up of the service instance */
+    s_worker_t a = {fx->p, S_OP_CALL, SG_METHOD_INITIATE_FAILOVER, COLL, 0, NULL};
+    s_worker_t b = {fx->p, S_OP_CALL, SG_METHOD_COMMIT_FAILOVER, COLL_2, 0, NULL};
+    s_start(&a);
+    assert_true(fake_wbem_wait_hung(fx->fake, 5000));
+    s_start(&b);
+    bool b_done = s_ended(&b, 5000);
+    fake_wbem_release(fx->fake);
+    s_join(&a);
+    s_join(&b);
+    assert_true(b_done);
+    assert_int_equal(b.rc, SG_OK);
+    assert_int_equal(a.rc, SG_OK);
+    assert_true(s_find(fx, "ExecMethod " SVC_PATH " CommitFailover") >= 0);
+}
+
+/* Worker `w` makes its call while the fake hangs every `what`: the call
+ * ends, with SG_ETIMEOUT, before the hang is released. */
+static void s_hung_call_times_out(fx_t *fx, const char *what, s_worker_t w)
+{
+    fake_wbem_hang(fx->fake, what);
+    s_start(&w);
+    bool done = s_ended(&w, 5000);
+    fake_wbem_release(fx->fake);
+    s_join(&w);
+    assert_true(done);
+    assert_int_equal(w.rc, SG_ETIMEOUT);
+}
+
+/* IEnumWbemClassObject::Next waits at most the call timeout
+ * (learn.microsoft.com/windows/win32/api/wbemcli/nf-wbemcli-ienumwbemclassobject-next). */
+static void a_hung_enumeration_times_out_after_the_call_timeout(void **state)
+{
+    fx_t *fx = *state; /* call timeout 300 ms */
+    s_hung_call_times_out(fx, "ExecQuery SELECT * FROM Msvm_CollectionRecoveryPoint",
+                          (s_worker_t){fx->p, S_OP_POINTS, 0, COLL, 0, NULL});
+}
+
+/* ExecMethod is made semisynchronously and its result waited for at most the
+ * call timeout (IWbemCallResult::GetResultObject). */
+static void a_hung_method_call_times_out_after_the_call_timeout(void **state)
+{
+    fx_t *fx = *state; /* call timeout 300 ms */
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    s_hung_call_times_out(fx, "ExecMethod",
+                          (s_worker_t){fx->p, S_OP_CALL, SG_METHOD_INITIATE_FAILOVER, COLL, 0, NULL});
+    /* and the provider still works */
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r), SG_OK);
+    sg_call_result_fini(&r);
+}
+
+/* --- connecting ------------------------------------------------------------------------ */
+
+#define RPC_UNAVAILABLE HRESULT_FROM_WIN32(RPC_S_SERVER_UNAVAILABLE) /* 0x800706BA */
+
+static sg_provider_t *s_new_connecting(fx_t *fx)
+{
+    sg_wmi_cfg_t cfg = {.host = "hv-b", .user = "CORP\\svc-siteguard", .password = "pw",
+                        .call_timeout_ms = CALL_TIMEOUT_MS};
+    return sg_wmi_new_locator(&cfg, fake_wbem_locator(fx->fake));
+}
+
+/* ConnectServer with WBEM_FLAG_CONNECT_USE_MAX_WAIT: it returns in 2 minutes
+ * or less (learn.microsoft.com/windows/win32/api/wbemcli/
+ * nf-wbemcli-iwbemlocator-connectserver). */
+static void connect_is_bounded_and_goes_to_the_configured_host(void **state)
+{
+    fx_t *fx = *state;
+    fx->p = s_new_connecting(fx);
+    assert_non_null(fx->p);
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r), SG_OK);
+    sg_call_result_fini(&r);
+    assert_int_equal(s_count(fx, "ConnectServer"), 1);
+    char want[160];
+    snprintf(want, sizeof want,
+             "ConnectServer \\\\hv-b\\root\\HyperVCluster\\v2 user=CORP\\svc-siteguard "
+             "password=set flags=0x%x",
+             (unsigned)WBEM_FLAG_CONNECT_USE_MAX_WAIT);
+    assert_string_equal(fake_wbem_call(fx->fake, (size_t)s_find(fx, "ConnectServer")), want);
+}
+
+/* The service starts with its WMI host down: the connection is made on first
+ * use, and a call that cannot connect fails (the executor retries it as
+ * provider.max_attempts says); a later call connects. */
+static void an_unreachable_host_does_not_fail_creation_and_the_next_call_connects(void **state)
+{
+    fx_t *fx = *state;
+    fake_wbem_fail_connect(fx->fake, RPC_UNAVAILABLE, 2);
+    fx->p = s_new_connecting(fx);
+    assert_non_null(fx->p);
+    assert_int_equal(s_count(fx, "ConnectServer"), 0); /* nothing at creation */
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r), SG_EIO);
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(fx->p, JOB, &st), SG_EIO);
+    assert_int_equal(s_count(fx, "ConnectServer"), 2);
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r), SG_OK);
+    sg_call_result_fini(&r);
+    assert_int_equal(s_count(fx, "ConnectServer"), 3);
+}
+
+/* An RPC or transport failure drops the connection: the next call connects
+ * again and looks the service instance up again. */
+static void a_transport_error_makes_the_next_call_reconnect(void **state)
+{
+    fx_t *fx = *state;
+    static const HRESULT lost[] = {RPC_UNAVAILABLE, RPC_E_DISCONNECTED, WBEM_E_TRANSPORT_FAILURE};
+    fx->p = s_new_connecting(fx);
+    assert_non_null(fx->p);
+    sg_call_result_t r;
+    for (size_t i = 0; i < sizeof lost / sizeof lost[0]; i++) {
+        s_answer(fx, SG_RC_JOB_STARTED, JOB);
+        assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r),
+                         SG_OK);
+        sg_call_result_fini(&r);
+        assert_int_equal(s_count(fx, "ConnectServer"), (int)i + 1);
+        fake_wbem_push_result(fx->fake, lost[i], NULL);
+        assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r),
+                         SG_EIO);
+        assert_int_equal(s_count(fx, "ConnectServer"), (int)i + 1);
+    }
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r), SG_OK);
+    sg_call_result_fini(&r);
+    assert_int_equal(s_count(fx, "ConnectServer"), 4);
+    assert_int_equal(s_count(fx, SVC_QUERY), 4);
+}
+
+static void an_error_that_is_not_the_transport_keeps_the_connection(void **state)
+{
+    fx_t *fx = *state;
+    fx->p = s_new_connecting(fx);
+    assert_non_null(fx->p);
+    fake_wbem_push_result(fx->fake, WBEM_E_ACCESS_DENIED, NULL);
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r), SG_EIO);
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r), SG_OK);
+    sg_call_result_fini(&r);
+    assert_int_equal(s_count(fx, "ConnectServer"), 1);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
+#define T_SHORT(name) cmocka_unit_test_setup_teardown(name, s_setup_short_timeout, s_teardown)
+#define T_FAKE(name) cmocka_unit_test_setup_teardown(name, s_setup_fake, s_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            initiate_failover_on_the_service_instance_with_no_point_means_latest, s_setup,
-            s_teardown),
-        cmocka_unit_test_setup_teardown(
-            initiate_failover_passes_a_chosen_recovery_point_as_its_path, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(commit_failover_takes_no_recovery_point, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(the_service_instance_is_looked_up_once, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(an_error_return_value_is_the_verdict_not_a_failed_call,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(
-            a_started_job_without_a_job_reference_breaks_the_protocol, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(a_failed_exec_method_is_a_call_that_could_not_be_made,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(no_service_instance_is_not_found, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(a_job_is_followed_by_get_object_on_its_path, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(an_unknown_job_is_not_found, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(
-            recovery_points_are_the_collections_associators_with_time_and_consistency, s_setup,
-            s_teardown),
-        cmocka_unit_test_setup_teardown(each_collection_replication_state_maps_as_documented,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(
-            a_collection_without_a_replication_state_is_unknown_and_a_missing_one_not_found,
-            s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(
-            a_failover_job_in_flight_is_found_among_the_collections_jobs_and_followed, s_setup,
-            s_teardown),
-        cmocka_unit_test_setup_teardown(no_failover_job_of_the_collection_is_not_found, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(an_ended_failover_job_older_than_the_intent_is_ignored,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(the_newest_ended_failover_job_since_the_intent_is_found,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(a_failover_job_in_flight_wins_over_a_newer_ended_one,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(jobs_of_other_methods_are_not_failover_jobs, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(
-            a_wmi_without_the_job_association_answers_not_found_and_a_failure_is_an_error,
-            s_setup, s_teardown),
+        T(initiate_failover_on_the_service_instance_with_no_point_means_latest),
+        T(initiate_failover_passes_a_chosen_recovery_point_as_its_path),
+        T(commit_failover_takes_no_recovery_point),
+        T(the_service_instance_is_looked_up_once),
+        T(an_error_return_value_is_the_verdict_not_a_failed_call),
+        T(a_started_job_without_a_job_reference_breaks_the_protocol),
+        T(a_failed_exec_method_is_a_call_that_could_not_be_made),
+        T(no_service_instance_is_not_found),
+        T(a_job_is_followed_by_get_object_on_its_path),
+        T(an_unknown_job_is_not_found),
+        T(recovery_points_are_queried_by_collection_id_with_time_and_consistency),
+        T(a_collection_id_is_escaped_in_the_recovery_point_query),
+        T(a_collection_path_keyed_by_instance_id_is_refused_before_any_call),
+        T(each_collection_replication_state_maps_as_documented),
+        T(a_collection_without_a_replication_state_is_unknown_and_a_missing_one_not_found),
+        T(a_failover_job_in_flight_is_found_among_the_collections_jobs_and_followed),
+        T(no_failover_job_of_the_collection_is_not_found),
+        T(an_ended_failover_job_older_than_the_intent_is_ignored),
+        T(the_newest_ended_failover_job_since_the_intent_is_found),
+        T(a_failover_job_in_flight_wins_over_a_newer_ended_one),
+        T(jobs_of_other_methods_are_not_failover_jobs),
+        T(a_wmi_without_the_job_association_answers_not_found_and_a_failure_is_an_error),
+        T_FAKE(the_fake_knows_each_methods_in_parameters_and_refuses_other_names),
+        T_FAKE(the_fake_checks_the_keys_of_paths_and_reads_wql),
+        T(a_hung_call_does_not_block_another_workers_call),
+        T_SHORT(a_hung_enumeration_times_out_after_the_call_timeout),
+        T_SHORT(a_hung_method_call_times_out_after_the_call_timeout),
+        T_FAKE(connect_is_bounded_and_goes_to_the_configured_host),
+        T_FAKE(an_unreachable_host_does_not_fail_creation_and_the_next_call_connects),
+        T_FAKE(a_transport_error_makes_the_next_call_reconnect),
+        T_FAKE(an_error_that_is_not_the_transport_keeps_the_connection),
         cmocka_unit_test(cim_datetimes_and_intervals_parse_and_reject_garbage),
     };
     return cmocka_run_group_tests_name("wmi", tests, NULL, NULL);

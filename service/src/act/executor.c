@@ -504,9 +504,9 @@ static void s_report_no_point(s_ctx_t *c, int rc, const char *named,
 }
 
 /* The recovery point to pass: *rp is NULL (latest) or an owned path. A
- * configured named point is passed as configured; a run's own named point
- * must be among the collection's points. Returns 0, or an error after
- * reporting the run failed. */
+ * named point, configured or the run's own, must be among the collection's
+ * points (points expire; HYPERV.md): the listed path is passed. Returns 0, or
+ * an error after reporting the run failed. */
 static int s_pick_recovery_point(s_ctx_t *c, char **rp)
 {
     sg_executor_t *x = c->w->x;
@@ -515,12 +515,6 @@ static int s_pick_recovery_point(s_ctx_t *c, char **rp)
     *rp = NULL;
     if (pol == SG_RP_LATEST)
         return SG_OK;
-    if (pol == SG_RP_NAMED && !c->run.point) {
-        if ((*rp = strdup(named)))
-            return SG_OK;
-        s_report_no_point(c, SG_ENOMEM, NULL, NULL, 0);
-        return SG_ENOMEM;
-    }
     sg_recovery_point_t *pts = NULL;
     size_t n = 0;
     const sg_recovery_point_t *best = NULL;

@@ -5,6 +5,8 @@
 #include "policy/policy_conf.h"
 
 #include "base/err.h"
+#include "base/str.h"
+#include "provider/cimpath.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -133,6 +135,27 @@ void sg_policy_conf_set_observers(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg
 /* ------------------------------------------------------------------------ */
 /* Collections                                                               */
 
+/* A named point's path names an Msvm_CollectionRecoveryPoint by both its
+ * keys, CollectionID and InstanceID (cimpath.h): WMI finds nothing by one. */
+static bool s_point_path_ok(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
+                            const char *text)
+{
+    sg_cimpath_t p;
+    int rc = sg_cimpath_parse(text, &p);
+    bool ok = rc == SG_OK && sg_cimpath_is_point(&p);
+    if (rc == SG_OK)
+        sg_cimpath_fini(&p);
+    if (rc == SG_ENOMEM)
+        sg_cfg_oom(ctx);
+    else if (!ok)
+        sg_cfg_err(ctx, value,
+                   "bad value '%s' for '%s': an " SG_CIM_POINT_CLASS " is keyed by CollectionID "
+                   "and InstanceID (" SG_CIM_POINT_CLASS
+                   ".CollectionID=\"...\",InstanceID=\"...\")",
+                   text, key->name);
+    return ok;
+}
+
 bool sg_policy_conf_read_rp(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
                             sg_rp_policy_t *rp, char **path)
 {
@@ -144,6 +167,8 @@ bool sg_policy_conf_read_rp(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_
     } else if (strcmp(text, "latest_app_consistent") == 0) {
         *rp = SG_RP_LATEST_APP_CONSISTENT;
     } else if (strstr(text, "Msvm_CollectionRecoveryPoint.") != NULL) {
+        if (!s_point_path_ok(ctx, key, value, text))
+            return false;
         *rp = SG_RP_NAMED;
         free(*path);
         *path = sg_cfg_strdup(ctx, text);
@@ -190,12 +215,59 @@ static void s_check_collection_site(sg_cfg_t *ctx, sg_cfg_node_t *map, const cha
                    sites[site].name);
 }
 
+/* The hint for a cim_path keyed otherwise than by CollectionID: the path to
+ * write (owned); with `keep_value`, the value of a lone InstanceID, which is
+ * most likely the collection's ID written under the wrong key. */
+static char *s_collection_hint(const char *text, bool keep_value)
+{
+    sg_cimpath_t p;
+    if (sg_cimpath_parse(text, &p) != SG_OK)
+        return NULL;
+    char *value = keep_value && p.n_keys == 1 ? sg_cimpath_quote(p.keys[0].value) : NULL;
+    char *hint = sg_strdupf("%s.CollectionID=%s", p.class_name, value ? value : "\"...\"");
+    free(value);
+    sg_cimpath_fini(&p);
+    return hint;
+}
+
+/* A collection's cim_path, when it is an object path, is keyed by CollectionID
+ * (Msvm_VirtualSystemCollection's key, cimpath.h). A plain name is left to
+ * the provider (the simulator's collections are names). */
+static void s_check_cim_path(sg_cfg_t *ctx, sg_cfg_node_t *map, const char *text)
+{
+    sg_cimpath_coll_t kind;
+    if (sg_cimpath_collection(text, &kind, NULL) != SG_OK) {
+        sg_cfg_oom(ctx);
+        return;
+    }
+    if (kind == SG_CIMPATH_NOT_A_PATH || kind == SG_CIMPATH_COLLECTION_ID)
+        return;
+    char *hint = s_collection_hint(text, kind == SG_CIMPATH_INSTANCE_ID);
+    if (!hint) {
+        sg_cfg_oom(ctx);
+        return;
+    }
+    if (kind == SG_CIMPATH_INSTANCE_ID)
+        sg_cfg_err(ctx, sg_cfg_value_of(ctx, map, "cim_path"),
+                   "cim_path '%s' is keyed by InstanceID, but a collection's key is "
+                   "CollectionID (write %s)",
+                   text, hint);
+    else
+        sg_cfg_err(ctx, sg_cfg_value_of(ctx, map, "cim_path"),
+                   "cim_path '%s' is not keyed by CollectionID, the key of a collection "
+                   "(write %s)",
+                   text, hint);
+    free(hint);
+}
+
 static void s_check_collection(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj,
                                const sg_cfg_read_t *read)
 {
     const sg_collection_cfg_t *c = obj;
     size_t n_sites;
     const sg_site_cfg_t *sites = s_sites(ctx, &n_sites);
+    if (c->cim_path)
+        s_check_cim_path(ctx, node, c->cim_path);
     s_check_collection_site(ctx, node, "site", c->site);
     s_check_collection_site(ctx, node, "replica_site", c->replica_site);
     if (c->site >= 0 && c->site == c->replica_site)

@@ -149,6 +149,8 @@ static const sg_cfg_key_t s_wmi_keys[] = {
     {.name = "user", .set = sg_cfg_set_str, .offset = offsetof(sg_wmi_cfg_t, user)},
     {.name = "password", .set = sg_cfg_set_str, .offset = offsetof(sg_wmi_cfg_t, password)},
     {.name = "password_env", .set = s_set_password_env},
+    {.name = "call_timeout", .set = sg_cfg_set_duration,
+     .offset = offsetof(sg_wmi_cfg_t, call_timeout_ms), .min = 1},
 };
 static const sg_cfg_map_t s_wmi_map = {.where = "in provider.wmi", .keys = s_wmi_keys,
                                        .n_keys = SG_CFG_COUNT(s_wmi_keys),
@@ -187,6 +189,7 @@ void sg_provider_conf_defaults(sg_cfg_t *ctx, sg_provider_cfg_t *p)
     p->sim.call_latency_ms = 20;
     p->sim.job_duration_ms = 2000;
     p->sim.job_removal_ms = 5 * 60 * 1000; /* Hyper-V's TimeBeforeRemoval default */
+    p->wmi.call_timeout_ms = 60 * 1000;
 }
 
 void sg_provider_conf_fini(sg_provider_cfg_t *p)

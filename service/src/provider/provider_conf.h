@@ -48,6 +48,7 @@ typedef struct {
     char *name_space;/* default root\HyperVCluster\v2 */
     char *user;      /* NULL: the service's own account */
     char *password;  /* secret; from password_env when that is set */
+    int64_t call_timeout_ms; /* longest wait for one provider call; default 60 s */
 } sg_wmi_cfg_t;
 
 typedef struct {

@@ -56,6 +56,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "provider/cimpath.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -67,7 +68,6 @@
 
 #define S_LOG "provider:sim"
 #define S_NAMESPACE "\\\\SIM\\root\\HyperVCluster\\v2:"
-#define S_RP_PREFIX "Msvm_CollectionRecoveryPoint.InstanceID=\""
 #define S_STATE_VERSION 1
 #define S_HANG_PERCENT 50 /* a hung job stops rising here */
 #define S_NO_JOB ((size_t)-1)
@@ -343,25 +343,54 @@ static int s_outcome_parse(const char *text, s_outcome_t *out)
     return SG_EINVAL;
 }
 
-/* True for `Msvm_CollectionRecoveryPoint.InstanceID="<name>:<point>"` with
- * one of the synthetic points, with or without the namespace prefix. */
-static bool s_rp_known(const char *name, const char *rp)
+/* The CollectionID of collection ci: its cim_path's key, or its name when
+ * the path names no instance (the simulator takes names). Caller frees. */
+static char *s_coll_id(const s_sim_t *sim, size_t ci)
 {
-    if (strncmp(rp, S_NAMESPACE, strlen(S_NAMESPACE)) == 0)
-        rp += strlen(S_NAMESPACE);
-    if (strncmp(rp, S_RP_PREFIX, strlen(S_RP_PREFIX)) != 0)
+    sg_cimpath_coll_t kind;
+    char *id = NULL;
+    if (sg_cimpath_collection(s_coll_key(sim, ci), &kind, &id) != SG_OK)
+        return NULL;
+    return id ? id : strdup(s_coll_name(sim, ci));
+}
+
+/* The path of synthetic point i of collection ci (caller frees), keyed as
+ * Msvm_CollectionRecoveryPoint is, by CollectionID and InstanceID
+ * ("<name>:<point>"). */
+static char *s_point_path(const s_sim_t *sim, size_t ci, size_t i)
+{
+    char *id = s_coll_id(sim, ci);
+    char *inst = sg_strdupf("%s:%s", s_coll_name(sim, ci), s_points[i].suffix);
+    char *qid = id ? sg_cimpath_quote(id) : NULL, *qinst = inst ? sg_cimpath_quote(inst) : NULL;
+    char *path = qid && qinst ? sg_strdupf(S_NAMESPACE SG_CIM_POINT_CLASS
+                                           ".CollectionID=%s,InstanceID=%s", qid, qinst)
+                              : NULL;
+    free(id);
+    free(inst);
+    free(qid);
+    free(qinst);
+    return path;
+}
+
+/* True for one of collection ci's synthetic points, named by both keys,
+ * with or without the namespace prefix. */
+static bool s_rp_known(const s_sim_t *sim, size_t ci, const char *rp)
+{
+    sg_cimpath_t p;
+    if (sg_cimpath_parse(rp, &p) != SG_OK)
         return false;
-    rp += strlen(S_RP_PREFIX);
+    char *id = s_coll_id(sim, ci);
+    const char *name = s_coll_name(sim, ci), *inst = sg_cimpath_key(&p, "InstanceID");
     size_t n = strlen(name);
-    if (strncmp(rp, name, n) != 0 || rp[n] != ':')
-        return false;
-    rp += n + 1;
-    for (size_t i = 0; i < S_N_POINTS; i++) {
-        size_t k = strlen(s_points[i].suffix);
-        if (strncmp(rp, s_points[i].suffix, k) == 0 && strcmp(rp + k, "\"") == 0)
-            return true;
-    }
-    return false;
+    bool known = sg_cimpath_is_point(&p) && (!p.server || strcmp(p.server, "SIM") == 0) && id &&
+                 strcmp(sg_cimpath_key(&p, "CollectionID"), id) == 0 &&
+                 strncmp(inst, name, n) == 0 && inst[n] == ':';
+    bool found = false;
+    for (size_t i = 0; known && !found && i < S_N_POINTS; i++)
+        found = strcmp(inst + n + 1, s_points[i].suffix) == 0;
+    free(id);
+    sg_cimpath_fini(&p);
+    return found;
 }
 
 /* ---- jobs ----------------------------------------------------------------- */
@@ -1082,7 +1111,7 @@ static int s_start_job(s_sim_t *sim, size_t ci, sg_method_t m, long fault, sg_ca
         goto fail;
     if (m == SG_METHOD_TEST_REPLICA &&
         !(r->resulting_collection = sg_strdupf(S_NAMESPACE
-                                             "Msvm_VirtualSystemCollection.InstanceID=\"%s:test\"",
+                                             "Msvm_VirtualSystemCollection.CollectionID=\"%s:test\"",
                                              s_coll_name(sim, ci))))
         goto fail;
     if (!(r->job_path = strdup(j.path)))
@@ -1165,7 +1194,7 @@ static int s_call(sg_provider_t *p, sg_method_t m, const char *coll_path, const 
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
     int rc = s_lock(sim); /* failed: the cluster's state is unknown, no call is made */
     long ci = s_find_coll(sim, coll_path);
-    bool rp_known = ci >= 0 && (!rp || s_rp_known(s_coll_name(sim, (size_t)ci), rp));
+    bool rp_known = ci >= 0 && (!rp || s_rp_known(sim, (size_t)ci, rp));
     if (rc == SG_OK && !rp_known) {
         if (ci >= 0) {
             sim->colls[ci].calls[m]++;
@@ -1260,8 +1289,7 @@ static int s_list_points(sg_provider_t *p, const char *coll_path, sg_recovery_po
     for (size_t i = 0; i < S_N_POINTS; i++) {
         pts[i].created_ms = sim->epoch_ms - s_points[i].age_ms;
         pts[i].app_consistent = s_points[i].app;
-        pts[i].path = sg_strdupf(S_NAMESPACE S_RP_PREFIX "%s:%s\"", s_coll_name(sim, (size_t)ci),
-                                 s_points[i].suffix);
+        pts[i].path = s_point_path(sim, (size_t)ci, i);
         if (!pts[i].path) {
             sg_recovery_points_free(pts, S_N_POINTS);
             return SG_ENOMEM;

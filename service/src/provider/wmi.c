@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "platform/platform.h"
+#include "provider/cimpath.h"
 
 #include <windows.h>
 #include <objbase.h>
@@ -19,18 +20,38 @@
 
 #define S_MOD "wmi"
 #define S_DEFAULT_NS "root\\HyperVCluster\\v2"
+#define S_SERVICE_CLASS "Msvm_CollectionReplicationService"
+#define S_DEFAULT_TIMEOUT_MS 60000
+#define S_MAX_TIMEOUT_MS 0x7ffffffe /* below WBEM_INFINITE as a LONG */
 
 typedef struct {
     sg_provider_t base;
-    IWbemServices *svc;
-    bool blanket;        /* set proxy security on every proxy (real connections) */
-    bool com_owner;      /* this provider initialised COM on its creating thread */
-    COAUTHIDENTITY *ident; /* explicit credentials, or NULL; kept (password
-                              included) while the provider lives: every proxy
-                              is given them (s_secure); zeroed by destroy */
-    SRWLOCK lock;        /* guards service_path */
-    BSTR service_path;   /* the Msvm_CollectionReplicationService instance, once found */
+    /* Set at creation, then only read. */
+    char *where;             /* \\host\namespace, for ConnectServer and the log */
+    char *user;              /* NULL: the service's own account */
+    COAUTHIDENTITY *ident;   /* explicit credentials, or NULL; kept (password
+                                included) while the provider lives: every proxy
+                                is given them (s_secure); zeroed by destroy */
+    IWbemLocator *locator;   /* the tests' fake, or NULL: WMI's own, per connect */
+    IWbemServices *fixed;    /* sg_wmi_new_services: the one connection there is */
+    bool blanket;            /* set proxy security on every proxy (real connections) */
+    bool com_owner;          /* this provider initialised COM on its creating thread */
+    LONG timeout_ms;         /* the longest a provider call waits for WMI */
+    /* Local state, guarded by `lock`; no remote call is ever made under it. */
+    SRWLOCK lock;
+    IWbemServices *svc;      /* the connection (one reference), or NULL: connect on use */
+    BSTR service_path;       /* the Msvm_CollectionReplicationService instance, once found */
 } s_wmi_t;
+
+/* One provider call: a reference on the connection it uses and its deadline.
+ * Every remote call of it waits at most until the deadline. */
+typedef struct {
+    s_wmi_t *w;
+    IWbemServices *svc;
+    ULONGLONG deadline;      /* GetTickCount64() */
+    bool entered;            /* joined the MTA for the call */
+    bool lost;               /* the connection failed under it: drop it */
+} s_op_t;
 
 /* --- strings ------------------------------------------------------------------ */
 
@@ -63,7 +84,42 @@ static WCHAR *s_wide(const char *utf8)
     return w;
 }
 
-/* --- COM helpers ---------------------------------------------------------------- */
+/* `value` as a WQL string literal, in single quotes with `\`, `'` and `"`
+ * escaped by a backslash (Microsoft, "WHERE Clause",
+ * learn.microsoft.com/windows/win32/wmisdk/where-clause). Caller frees. */
+static char *s_wql_string(const char *value)
+{
+    size_t n = 3;
+    for (const char *s = value; *s; s++)
+        n += strchr("\\'\"", *s) ? 2 : 1;
+    char *q = malloc(n), *d = q;
+    if (!q)
+        return NULL;
+    *d++ = '\'';
+    for (const char *s = value; *s; s++) {
+        if (strchr("\\'\"", *s))
+            *d++ = '\\';
+        *d++ = *s;
+    }
+    *d++ = '\'';
+    *d = '\0';
+    return q;
+}
+
+/* --- errors --------------------------------------------------------------------- */
+
+/* True for the HRESULTs of a connection that is gone (the server or the
+ * network down, the proxy disconnected): the next call connects again. */
+static bool s_transport_error(HRESULT hr)
+{
+    return hr == HRESULT_FROM_WIN32(RPC_S_SERVER_UNAVAILABLE) || /* 0x800706BA */
+           hr == HRESULT_FROM_WIN32(RPC_S_CALL_FAILED) ||        /* 0x800706BE */
+           hr == HRESULT_FROM_WIN32(RPC_S_CALL_FAILED_DNE) ||    /* 0x800706BF */
+           hr == RPC_E_DISCONNECTED ||                           /* 0x80010108 */
+           hr == RPC_E_SERVER_DIED || hr == RPC_E_SERVER_DIED_DNE ||
+           hr == CO_E_OBJNOTCONNECTED || hr == (HRESULT)WBEM_E_TRANSPORT_FAILURE ||
+           hr == (HRESULT)WBEM_E_SHUTTING_DOWN;
+}
 
 static int s_hr(HRESULT hr, const char *what)
 {
@@ -74,6 +130,28 @@ static int s_hr(HRESULT hr, const char *what)
         return SG_ENOMEM;
     return SG_EIO;
 }
+
+/* A remote call of `op` failed with `hr` (or got no answer in time:
+ * WBEM_S_TIMEDOUT). A lost connection, or one that let a call go unanswered,
+ * is dropped: the next call connects again. */
+static int s_fail(s_op_t *op, HRESULT hr, const char *what)
+{
+    if (hr == (HRESULT)WBEM_S_TIMEDOUT) {
+        sg_warn(S_MOD, "%s: no answer from %s within %ld ms", what, op->w->where,
+                (long)op->w->timeout_ms);
+        op->lost = true;
+        return SG_ETIMEOUT;
+    }
+    if (s_transport_error(hr)) {
+        sg_warn(S_MOD, "%s: the connection to %s is lost (HRESULT 0x%08lx)", what, op->w->where,
+                (unsigned long)hr);
+        op->lost = true;
+        return SG_EIO;
+    }
+    return s_hr(hr, what);
+}
+
+/* --- COM helpers ---------------------------------------------------------------- */
 
 /* Joins the multithreaded apartment; true when the caller must leave it. */
 static bool s_enter(void)
@@ -148,40 +226,227 @@ static int s_put_str(IWbemClassObject *o, const WCHAR *name, const char *value)
     return FAILED(hr) ? s_hr(hr, "Put") : SG_OK;
 }
 
+/* --- the connection -------------------------------------------------------------- */
+
+/* IWbemLocator::ConnectServer to \\host\namespace with
+ * WBEM_FLAG_CONNECT_USE_MAX_WAIT: it returns in 2 minutes or less whether it
+ * connected or not (IWbemLocator::ConnectServer and WBEM_CONNECT_OPTIONS,
+ * learn.microsoft.com/windows/win32/api/wbemcli/nf-wbemcli-iwbemlocator-connectserver,
+ * .../ne-wbemcli-wbem_connect_options); without it a broken server could hold
+ * the caller indefinitely. Any failure is SG_EIO: never "not found", which
+ * the callers read as an answer about the object. */
+static int s_connect(s_wmi_t *w, IWbemServices **out)
+{
+    if (w->fixed) {
+        IWbemServices_AddRef(w->fixed);
+        *out = w->fixed;
+        return SG_OK;
+    }
+    IWbemLocator *loc = w->locator;
+    BSTR res = s_bstr(w->where), user = NULL, pass = NULL;
+    int rc = SG_ENOMEM;
+    *out = NULL;
+    if (!res || (w->user && (!(user = s_bstr(w->user)) ||
+                             !(pass = SysAllocStringLen((WCHAR *)w->ident->Password,
+                                                        w->ident->PasswordLength)))))
+        goto fail;
+    HRESULT hr = loc ? (IWbemLocator_AddRef(loc), S_OK)
+                     : CoCreateInstance(&CLSID_WbemLocator, NULL, CLSCTX_INPROC_SERVER,
+                                        &IID_IWbemLocator, (void **)&loc);
+    if (FAILED(hr)) {
+        loc = NULL;
+        s_hr(hr, "CoCreateInstance(WbemLocator)");
+        rc = SG_EIO;
+        goto fail;
+    }
+    hr = IWbemLocator_ConnectServer(loc, res, user, pass, NULL, WBEM_FLAG_CONNECT_USE_MAX_WAIT,
+                                    NULL, NULL, out);
+    if (FAILED(hr) || !*out) {
+        sg_error(S_MOD, "cannot connect to %s%s%s: HRESULT 0x%08lx", w->where,
+                 w->user ? " as " : "", w->user ? w->user : "", (unsigned long)hr);
+        *out = NULL;
+        rc = SG_EIO;
+        goto fail;
+    }
+    s_secure(w, (IUnknown *)*out);
+    sg_info(S_MOD, "connected to %s", w->where);
+    rc = SG_OK;
+fail:
+    if (loc)
+        IWbemLocator_Release(loc);
+    if (pass)
+        sg_platform_secure_zero(pass, SysStringByteLen(pass)); /* the identity has its own */
+    SysFreeString(res);
+    SysFreeString(user);
+    SysFreeString(pass);
+    return rc;
+}
+
+/* A reference on the connection, connecting first when there is none. The
+ * connect is made outside the lock (it may take up to 2 minutes); when two
+ * calls connect at once, the first to finish is kept. */
+static int s_acquire(s_wmi_t *w, IWbemServices **out)
+{
+    AcquireSRWLockExclusive(&w->lock);
+    IWbemServices *svc = w->svc, *spare = NULL;
+    if (svc)
+        IWbemServices_AddRef(svc);
+    ReleaseSRWLockExclusive(&w->lock);
+    if (!svc) {
+        int rc = s_connect(w, &svc);
+        if (rc != SG_OK)
+            return rc;
+        AcquireSRWLockExclusive(&w->lock);
+        if (!w->svc) {
+            w->svc = svc;
+            IWbemServices_AddRef(svc);
+        } else {
+            spare = svc; /* another call connected first: use its connection */
+            svc = w->svc;
+            IWbemServices_AddRef(svc);
+        }
+        ReleaseSRWLockExclusive(&w->lock);
+    }
+    if (spare)
+        IWbemServices_Release(spare);
+    *out = svc;
+    return SG_OK;
+}
+
+/* Forgets `svc` (and the service instance found through it), unless another
+ * call already replaced it: the next call connects again. */
+static void s_drop(s_wmi_t *w, IWbemServices *svc)
+{
+    IWbemServices *old = NULL;
+    BSTR path = NULL;
+    AcquireSRWLockExclusive(&w->lock);
+    if (w->svc == svc) {
+        old = w->svc;
+        path = w->service_path;
+        w->svc = NULL;
+        w->service_path = NULL;
+    }
+    ReleaseSRWLockExclusive(&w->lock);
+    if (old) {
+        sg_warn(S_MOD, "dropped the connection to %s: the next call connects again", w->where);
+        IWbemServices_Release(old); /* outside the lock: a proxy's release may go remote */
+    }
+    SysFreeString(path);
+}
+
+/* Starts a provider call: the apartment, the deadline, the connection. */
+static int s_begin(s_wmi_t *w, s_op_t *op)
+{
+    memset(op, 0, sizeof *op);
+    op->w = w;
+    op->entered = s_enter();
+    op->deadline = GetTickCount64() + (ULONGLONG)w->timeout_ms;
+    return s_acquire(w, &op->svc);
+}
+
+static void s_end(s_op_t *op)
+{
+    if (op->svc) {
+        if (op->lost)
+            s_drop(op->w, op->svc);
+        IWbemServices_Release(op->svc);
+    }
+    s_leave(op->entered);
+}
+
+/* Milliseconds left before the call's deadline (0 once it has passed). */
+static LONG s_left(const s_op_t *op)
+{
+    ULONGLONG now = GetTickCount64();
+    return now >= op->deadline ? 0 : (LONG)(op->deadline - now);
+}
+
+/* --- remote calls, each waiting at most until the deadline ---------------------- */
+
+/* The object of a semisynchronous GetObject or ExecMethod: `cr` is waited on
+ * with IWbemCallResult::GetResultObject, which answers WBEM_S_TIMEDOUT when
+ * the object is not there in time (learn.microsoft.com/windows/win32/api/
+ * wbemcli/nf-wbemcli-iwbemcallresult-getresultobject). */
+static int s_result(s_op_t *op, HRESULT hr, IWbemCallResult *cr, IWbemClassObject **o,
+                    const char *what)
+{
+    *o = NULL;
+    if (SUCCEEDED(hr) && cr) {
+        s_secure(op->w, (IUnknown *)cr);
+        hr = IWbemCallResult_GetResultObject(cr, s_left(op), o);
+    } else if (SUCCEEDED(hr)) {
+        hr = WBEM_E_FAILED; /* no call result for a call that succeeded */
+    }
+    if (cr)
+        IWbemCallResult_Release(cr);
+    if (hr == WBEM_S_NO_ERROR && *o)
+        return SG_OK;
+    if (*o) {
+        IWbemClassObject_Release(*o);
+        *o = NULL;
+    }
+    return s_fail(op, hr == WBEM_S_NO_ERROR ? (HRESULT)WBEM_E_FAILED : hr, what);
+}
+
+/* GetObject on a path, semisynchronously (WBEM_FLAG_RETURN_IMMEDIATELY). */
+static int s_get_object(s_op_t *op, const char *path, IWbemClassObject **o)
+{
+    BSTR b = s_bstr(path);
+    IWbemCallResult *cr = NULL;
+    *o = NULL;
+    if (!b)
+        return SG_ENOMEM;
+    HRESULT hr = IWbemServices_GetObject(op->svc, b, WBEM_FLAG_RETURN_IMMEDIATELY, NULL, NULL,
+                                         &cr);
+    SysFreeString(b);
+    return s_result(op, hr, cr, o, "GetObject");
+}
+
+/* ExecMethod, semisynchronously: the out-parameters come by the call result
+ * (IWbemServices::ExecMethod, learn.microsoft.com/windows/win32/api/wbemcli/
+ * nf-wbemcli-iwbemservices-execmethod). */
+static int s_exec_method(s_op_t *op, BSTR target, BSTR method, IWbemClassObject *in,
+                         IWbemClassObject **out)
+{
+    IWbemCallResult *cr = NULL;
+    HRESULT hr = IWbemServices_ExecMethod(op->svc, target, method, WBEM_FLAG_RETURN_IMMEDIATELY,
+                                          NULL, in, NULL, &cr);
+    return s_result(op, hr, cr, out, "ExecMethod");
+}
+
 /* Runs a WQL query and hands each object to `each` (which returns 0 to go on,
  * 1 to stop, or a negative sg_err_t to stop with it). *failed, when not NULL,
- * gets the HRESULT of a query or enumeration that failed (else S_OK). */
-static int s_query(s_wmi_t *w, const char *wql, int (*each)(IWbemClassObject *o, void *arg),
+ * gets the HRESULT of a query or enumeration that failed (else S_OK). Each
+ * IEnumWbemClassObject::Next waits at most until the deadline: it answers
+ * WBEM_S_TIMEDOUT when nothing came in time (learn.microsoft.com/windows/
+ * win32/api/wbemcli/nf-wbemcli-ienumwbemclassobject-next), where
+ * WBEM_INFINITE would wait for good. */
+static int s_query(s_op_t *op, const char *wql, int (*each)(IWbemClassObject *o, void *arg),
                    void *arg, HRESULT *failed)
 {
     BSTR lang = SysAllocString(L"WQL"), q = s_bstr(wql);
     IEnumWbemClassObject *en = NULL;
+    HRESULT hr = S_OK;
     int rc = SG_ENOMEM;
-    if (failed)
-        *failed = S_OK;
     if (!lang || !q)
         goto fail;
-    HRESULT hr = IWbemServices_ExecQuery(w->svc, lang, q,
-                                         WBEM_FLAG_FORWARD_ONLY | WBEM_FLAG_RETURN_IMMEDIATELY,
-                                         NULL, &en);
+    hr = IWbemServices_ExecQuery(op->svc, lang, q,
+                                 WBEM_FLAG_FORWARD_ONLY | WBEM_FLAG_RETURN_IMMEDIATELY, NULL, &en);
     if (FAILED(hr)) {
-        if (failed)
-            *failed = hr;
-        rc = s_hr(hr, wql);
+        rc = s_fail(op, hr, wql);
         goto fail;
     }
-    s_secure(w, (IUnknown *)en);
+    s_secure(op->w, (IUnknown *)en);
     rc = SG_OK;
     for (;;) {
         IWbemClassObject *o = NULL;
         ULONG n = 0;
-        hr = IEnumWbemClassObject_Next(en, WBEM_INFINITE, 1, &o, &n);
-        if (FAILED(hr)) {
-            if (failed)
-                *failed = hr;
-            rc = s_hr(hr, "IEnumWbemClassObject::Next");
+        hr = IEnumWbemClassObject_Next(en, s_left(op), 1, &o, &n);
+        if (FAILED(hr) || (hr == (HRESULT)WBEM_S_TIMEDOUT && n == 0)) {
+            rc = s_fail(op, hr, "IEnumWbemClassObject::Next");
             break;
         }
+        hr = S_OK;
         if (n == 0 || !o)
             break;
         int r = each(o, arg);
@@ -192,11 +457,41 @@ static int s_query(s_wmi_t *w, const char *wql, int (*each)(IWbemClassObject *o,
         }
     }
 fail:
+    if (failed)
+        *failed = rc == SG_OK ? S_OK : hr;
     if (en)
         IEnumWbemClassObject_Release(en);
     SysFreeString(lang);
     SysFreeString(q);
     return rc;
+}
+
+/* --- collections --------------------------------------------------------------------- */
+
+/* The CollectionID of a collection's path (*id, caller frees, when `id` is not
+ * NULL). Msvm_VirtualSystemCollection is keyed by CollectionID (cimpath.h): a
+ * path keyed otherwise names nothing WMI has, and is refused here, before
+ * any call. */
+static int s_collection_id(const char *path, char **id)
+{
+    sg_cimpath_coll_t kind;
+    char *value = NULL;
+    if (id)
+        *id = NULL;
+    if (sg_cimpath_collection(path, &kind, &value) != SG_OK)
+        return SG_ENOMEM;
+    if (kind == SG_CIMPATH_COLLECTION_ID) {
+        if (id)
+            *id = value;
+        else
+            free(value);
+        return SG_OK;
+    }
+    sg_error(S_MOD, "collection %s: %s (" SG_CIM_COLLECTION_CLASS ".CollectionID=\"...\")", path,
+             kind == SG_CIMPATH_INSTANCE_ID
+                 ? "keyed by InstanceID, but a collection's key is CollectionID"
+                 : "not an object path keyed by CollectionID");
+    return SG_EINVAL;
 }
 
 /* --- the service instance --------------------------------------------------------- */
@@ -207,26 +502,33 @@ static int s_take_path(IWbemClassObject *o, void *arg)
     return s_get_str(o, L"__PATH", path) == SG_OK && *path ? 1 : 0;
 }
 
-/* The path of the Msvm_CollectionReplicationService instance (cached). */
-static int s_service_path(s_wmi_t *w, BSTR *out)
+/* The path of the Msvm_CollectionReplicationService instance, looked up
+ * once per connection (the lock covers the cache, never the query). */
+static int s_service_path(s_op_t *op, BSTR *out)
 {
+    s_wmi_t *w = op->w;
     AcquireSRWLockExclusive(&w->lock);
-    int rc = SG_OK;
-    if (!w->service_path) {
-        char *path = NULL;
-        rc = s_query(w, "SELECT * FROM Msvm_CollectionReplicationService", s_take_path, &path,
-                     NULL);
-        if (rc == SG_OK && !path) {
-            sg_error(S_MOD, "no Msvm_CollectionReplicationService instance");
-            rc = SG_ENOTFOUND;
-        }
-        if (rc == SG_OK && !(w->service_path = s_bstr(path)))
-            rc = SG_ENOMEM;
-        free(path);
-    }
-    *out = rc == SG_OK ? SysAllocString(w->service_path) : NULL;
+    *out = w->service_path && w->svc == op->svc ? SysAllocString(w->service_path) : NULL;
+    bool cached = w->service_path && w->svc == op->svc;
     ReleaseSRWLockExclusive(&w->lock);
-    return rc == SG_OK && !*out ? SG_ENOMEM : rc;
+    if (cached)
+        return *out ? SG_OK : SG_ENOMEM;
+    char *path = NULL;
+    int rc = s_query(op, "SELECT * FROM " S_SERVICE_CLASS, s_take_path, &path, NULL);
+    if (rc == SG_OK && !path) {
+        sg_error(S_MOD, "no " S_SERVICE_CLASS " instance at %s", w->where);
+        rc = SG_ENOTFOUND;
+    }
+    if (rc == SG_OK && !(*out = s_bstr(path)))
+        rc = SG_ENOMEM;
+    free(path);
+    if (rc != SG_OK)
+        return rc;
+    AcquireSRWLockExclusive(&w->lock);
+    if (!w->service_path && w->svc == op->svc)
+        w->service_path = SysAllocString(*out); /* a cache: failing to keep it is harmless */
+    ReleaseSRWLockExclusive(&w->lock);
+    return SG_OK;
 }
 
 /* --- methods ------------------------------------------------------------------------ */
@@ -237,19 +539,13 @@ static bool s_takes_point(sg_method_t m)
 }
 
 /* In-parameters of `method`: spawned from the class's method definition. */
-static int s_in_params(s_wmi_t *w, const WCHAR *method, IWbemClassObject **in)
+static int s_in_params(s_op_t *op, const WCHAR *method, IWbemClassObject **in)
 {
-    BSTR cls_name = SysAllocString(L"Msvm_CollectionReplicationService");
     IWbemClassObject *cls = NULL, *def = NULL;
-    int rc = SG_ENOMEM;
-    if (!cls_name)
-        goto fail;
-    HRESULT hr = IWbemServices_GetObject(w->svc, cls_name, 0, NULL, &cls, NULL);
-    if (FAILED(hr)) {
-        rc = s_hr(hr, "GetObject Msvm_CollectionReplicationService");
-        goto fail;
-    }
-    hr = IWbemClassObject_GetMethod(cls, method, 0, &def, NULL);
+    int rc = s_get_object(op, S_SERVICE_CLASS, &cls);
+    if (rc != SG_OK)
+        return rc;
+    HRESULT hr = IWbemClassObject_GetMethod(cls, method, 0, &def, NULL);
     if (FAILED(hr) || !def) {
         rc = s_hr(FAILED(hr) ? hr : (HRESULT)WBEM_E_NOT_FOUND, "GetMethod");
         goto fail;
@@ -259,9 +555,7 @@ static int s_in_params(s_wmi_t *w, const WCHAR *method, IWbemClassObject **in)
 fail:
     if (def)
         IWbemClassObject_Release(def);
-    if (cls)
-        IWbemClassObject_Release(cls);
-    SysFreeString(cls_name);
+    IWbemClassObject_Release(cls);
     return rc;
 }
 
@@ -285,80 +579,83 @@ static int s_read_out(IWbemClassObject *out, sg_method_t m, sg_call_result_t *r)
     return rc;
 }
 
+/* The method's in-parameters, filled: the collection, and the recovery point
+ * for the methods that take one (NULL, left unset, means the latest). */
+static int s_fill_in(s_op_t *op, BSTR method, sg_method_t m, const char *collection,
+                     const char *point, IWbemClassObject **in)
+{
+    int rc = s_in_params(op, method, in);
+    if (rc == SG_OK)
+        rc = s_put_str(*in, L"Collection", collection);
+    if (rc == SG_OK && point && s_takes_point(m))
+        rc = s_put_str(*in, L"CollectionRecoveryPoint", point);
+    return rc;
+}
+
 static int s_call(sg_provider_t *p, sg_method_t m, const char *collection, const char *point,
                   sg_call_result_t *r)
 {
     s_wmi_t *w = (s_wmi_t *)p;
-    bool entered = s_enter();
     memset(r, 0, sizeof *r);
+    int rc = s_collection_id(collection, NULL);
+    if (rc != SG_OK)
+        return rc;
+    s_op_t op;
     IWbemClassObject *in = NULL, *out = NULL;
     BSTR target = NULL, method = s_bstr(sg_method_name(m));
-    int rc = method ? s_service_path(w, &target) : SG_ENOMEM;
+    rc = s_begin(w, &op);
     if (rc == SG_OK)
-        rc = s_in_params(w, method, &in);
+        rc = method ? s_service_path(&op, &target) : SG_ENOMEM;
     if (rc == SG_OK)
-        rc = s_put_str(in, L"Collection", collection);
-    if (rc == SG_OK && point && s_takes_point(m))
-        rc = s_put_str(in, L"CollectionRecoveryPoint", point);
-    if (rc != SG_OK)
-        goto done;
-    HRESULT hr = IWbemServices_ExecMethod(w->svc, target, method, 0, NULL, in, &out, NULL);
-    if (FAILED(hr) || !out) {
-        rc = s_hr(FAILED(hr) ? hr : (HRESULT)WBEM_E_FAILED, "ExecMethod");
-        goto done;
-    }
-    rc = s_read_out(out, m, r);
-    if (rc != SG_OK)
+        rc = s_fill_in(&op, method, m, collection, point, &in);
+    if (rc == SG_OK)
+        rc = s_exec_method(&op, target, method, in, &out);
+    if (rc == SG_OK && (rc = s_read_out(out, m, r)) != SG_OK)
         sg_call_result_fini(r);
-done:
     if (out)
         IWbemClassObject_Release(out);
     if (in)
         IWbemClassObject_Release(in);
     SysFreeString(target);
     SysFreeString(method);
-    s_leave(entered);
+    s_end(&op);
     return rc;
 }
 
-/* GetObject on a path. */
-static int s_get_object(s_wmi_t *w, const char *path, IWbemClassObject **o)
+/* --- jobs and collections ------------------------------------------------------------ */
+
+static int s_read_job(IWbemClassObject *job, const char *job_path, sg_job_status_t *out)
 {
-    BSTR b = s_bstr(path);
-    if (!b)
-        return SG_ENOMEM;
-    HRESULT hr = IWbemServices_GetObject(w->svc, b, 0, NULL, o, NULL);
-    SysFreeString(b);
-    return FAILED(hr) ? s_hr(hr, "GetObject") : SG_OK;
+    int64_t v = 0;
+    if (s_get_int(job, L"JobState", &v) != SG_OK) {
+        sg_error(S_MOD, "job %s has no JobState", job_path);
+        return SG_EPROTO;
+    }
+    out->job_state = (int)v;
+    out->percent_complete = s_get_int(job, L"PercentComplete", &v) == SG_OK ? (int)v : 0;
+    out->error_code = s_get_int(job, L"ErrorCode", &v) == SG_OK ? (uint32_t)v : 0;
+    int rc = s_get_str(job, L"ErrorDescription", &out->error_description);
+    char *elapsed = NULL;
+    if (s_get_str(job, L"ElapsedTime", &elapsed) == SG_OK && elapsed)
+        sg_wmi_parse_interval(elapsed, &out->elapsed_ms);
+    free(elapsed);
+    return rc == SG_ENOTFOUND ? SG_OK : rc;
 }
 
 static int s_get_job(sg_provider_t *p, const char *job_path, sg_job_status_t *out)
 {
     s_wmi_t *w = (s_wmi_t *)p;
-    bool entered = s_enter();
-    memset(out, 0, sizeof *out);
+    s_op_t op;
     IWbemClassObject *job = NULL;
-    int rc = s_get_object(w, job_path, &job);
-    int64_t v = 0;
-    if (rc == SG_OK && s_get_int(job, L"JobState", &v) != SG_OK) {
-        sg_error(S_MOD, "job %s has no JobState", job_path);
-        rc = SG_EPROTO;
-    }
-    if (rc == SG_OK) {
-        out->job_state = (int)v;
-        out->percent_complete = s_get_int(job, L"PercentComplete", &v) == SG_OK ? (int)v : 0;
-        out->error_code = s_get_int(job, L"ErrorCode", &v) == SG_OK ? (uint32_t)v : 0;
-        rc = s_get_str(job, L"ErrorDescription", &out->error_description);
-        if (rc == SG_ENOTFOUND)
-            rc = SG_OK;
-        char *elapsed = NULL;
-        if (s_get_str(job, L"ElapsedTime", &elapsed) == SG_OK && elapsed)
-            sg_wmi_parse_interval(elapsed, &out->elapsed_ms);
-        free(elapsed);
-    }
+    memset(out, 0, sizeof *out);
+    int rc = s_begin(w, &op);
+    if (rc == SG_OK)
+        rc = s_get_object(&op, job_path, &job);
+    if (rc == SG_OK)
+        rc = s_read_job(job, job_path, out);
     if (job)
         IWbemClassObject_Release(job);
-    s_leave(entered);
+    s_end(&op);
     return rc;
 }
 
@@ -406,19 +703,25 @@ static sg_coll_state_t s_coll_state(int64_t replication_state)
     }
 }
 
+
 static int s_get_state(sg_provider_t *p, const char *collection, sg_coll_state_t *out)
 {
     s_wmi_t *w = (s_wmi_t *)p;
-    bool entered = s_enter();
+    s_op_t op;
     IWbemClassObject *c = NULL;
-    int rc = s_get_object(w, collection, &c);
     int64_t v = 0;
     *out = SG_COLL_UNKNOWN;
+    int rc = s_collection_id(collection, NULL);
+    if (rc != SG_OK)
+        return rc;
+    rc = s_begin(w, &op);
+    if (rc == SG_OK)
+        rc = s_get_object(&op, collection, &c);
     if (rc == SG_OK && s_get_int(c, L"ReplicationState", &v) == SG_OK)
         *out = s_coll_state(v);
     if (c)
         IWbemClassObject_Release(c);
-    s_leave(entered);
+    s_end(&op);
     return rc;
 }
 
@@ -457,27 +760,44 @@ static int s_take_point(IWbemClassObject *o, void *arg)
     return 0;
 }
 
+
+/* Msvm_CollectionRecoveryPoint (root\HyperVCluster\v2; clushyperv/
+ * msvm-collectionrecoverypoint) is keyed by CollectionID and InstanceID, and
+ * is queried by the collection's CollectionID: the association from the
+ * collection declares its Dependent CIM_Collection and may give nothing
+ * (HYPERV.md). Each point's __PATH, both keys in it, is what InitiateFailover
+ * and TestReplicaCollection are given. */
 static int s_list_points(sg_provider_t *p, const char *collection, sg_recovery_point_t **out,
                          size_t *n)
 {
     s_wmi_t *w = (s_wmi_t *)p;
-    bool entered = s_enter();
     s_points_t pts = {0};
-    char *wql = sg_strdupf("ASSOCIATORS OF {%s} WHERE "
-                           "AssocClass = Msvm_RecoveryPointOfVirtualSystemCollection "
-                           "ResultClass = Msvm_CollectionRecoveryPoint",
-                           collection);
-    int rc = wql ? s_query(w, wql, s_take_point, &pts, NULL) : SG_ENOMEM;
+    s_op_t op;
+    char *id = NULL, *literal = NULL, *wql = NULL;
+    *out = NULL;
+    *n = 0;
+    int rc = s_collection_id(collection, &id);
+    if (rc != SG_OK)
+        return rc;
+    rc = s_begin(w, &op);
+    if (rc == SG_OK && (!(literal = s_wql_string(id)) ||
+                        !(wql = sg_strdupf("SELECT * FROM " SG_CIM_POINT_CLASS
+                                           " WHERE CollectionID=%s",
+                                           literal))))
+        rc = SG_ENOMEM;
+    if (rc == SG_OK)
+        rc = s_query(&op, wql, s_take_point, &pts, NULL);
+    s_end(&op);
     free(wql);
+    free(literal);
+    free(id);
     if (rc != SG_OK) {
         sg_recovery_points_free(pts.items, pts.n);
-        pts.items = NULL;
-        pts.n = 0;
+        return rc;
     }
     *out = pts.items;
     *n = pts.n;
-    s_leave(entered);
-    return rc;
+    return SG_OK;
 }
 
 /* --- the failover job of a collection ------------------------------------------------ */
@@ -559,20 +879,27 @@ static int s_find_failover_job(sg_provider_t *p, const char *collection, int64_t
                                char **job_path)
 {
     s_wmi_t *w = (s_wmi_t *)p;
-    bool entered = s_enter();
     s_job_pick_t pick = {.since_ms = since_ms};
     HRESULT hr = S_OK;
+    s_op_t op;
+    char *wql = NULL;
     *job_path = NULL;
-    char *wql = sg_strdupf("ASSOCIATORS OF {%s} WHERE AssocClass = Msvm_AffectedJobElement "
-                           "ResultClass = Msvm_ConcreteJob",
-                           collection);
-    int rc = wql ? s_query(w, wql, s_take_job, &pick, &hr) : SG_ENOMEM;
-    free(wql);
-    if (rc != SG_OK && s_no_such_query(hr)) {
+    int rc = s_collection_id(collection, NULL);
+    if (rc != SG_OK)
+        return rc;
+    rc = s_begin(w, &op);
+    if (rc == SG_OK && !(wql = sg_strdupf("ASSOCIATORS OF {%s} WHERE AssocClass = "
+                                          "Msvm_AffectedJobElement ResultClass = Msvm_ConcreteJob",
+                                          collection)))
+        rc = SG_ENOMEM;
+    if (rc == SG_OK && (rc = s_query(&op, wql, s_take_job, &pick, &hr)) != SG_OK &&
+        s_no_such_query(hr)) {
         sg_warn(S_MOD, "%s: no failover job lookup (HRESULT 0x%08lx)", collection,
                 (unsigned long)hr);
         rc = SG_ENOTFOUND;
     }
+    s_end(&op);
+    free(wql);
     if (rc == SG_OK && !pick.path)
         rc = SG_ENOTFOUND;
     if (rc == SG_OK) {
@@ -582,7 +909,6 @@ static int s_find_failover_job(sg_provider_t *p, const char *collection, int64_t
         pick.path = NULL;
     }
     free(pick.path);
-    s_leave(entered);
     return rc;
 }
 
@@ -591,6 +917,10 @@ static void s_destroy(sg_provider_t *p)
     s_wmi_t *w = (s_wmi_t *)p;
     if (w->svc)
         IWbemServices_Release(w->svc);
+    if (w->fixed)
+        IWbemServices_Release(w->fixed);
+    if (w->locator)
+        IWbemLocator_Release(w->locator);
     SysFreeString(w->service_path);
     if (w->ident) {
         free(w->ident->User);
@@ -601,6 +931,8 @@ static void s_destroy(sg_provider_t *p)
         free(w->ident->Password);
         free(w->ident);
     }
+    free(w->where);
+    free(w->user);
     if (w->com_owner)
         CoUninitialize();
     free(w);
@@ -616,23 +948,30 @@ static const sg_provider_ops_t s_ops = {
     .destroy = s_destroy,
 };
 
-static s_wmi_t *s_alloc(void)
+/* --- creation -------------------------------------------------------------------------- */
+
+static s_wmi_t *s_alloc(int64_t timeout_ms)
 {
     s_wmi_t *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
     w->base.ops = &s_ops;
     InitializeSRWLock(&w->lock);
+    if (timeout_ms <= 0)
+        timeout_ms = S_DEFAULT_TIMEOUT_MS;
+    w->timeout_ms = (LONG)(timeout_ms < S_MAX_TIMEOUT_MS ? timeout_ms : S_MAX_TIMEOUT_MS);
     return w;
 }
 
-sg_provider_t *sg_wmi_new_services(struct IWbemServices *svc)
+sg_provider_t *sg_wmi_new_services(struct IWbemServices *svc, int64_t call_timeout_ms)
 {
-    s_wmi_t *w = s_alloc();
-    if (!w)
+    s_wmi_t *w = s_alloc(call_timeout_ms);
+    if (!w || !(w->where = strdup("(the given services)"))) {
+        free(w);
         return NULL;
+    }
     IWbemServices_AddRef(svc);
-    w->svc = svc;
+    w->fixed = svc;
     return &w->base;
 }
 
@@ -652,75 +991,65 @@ static COAUTHIDENTITY *s_identity(const sg_wmi_cfg_t *cfg)
     id->DomainLength = id->Domain ? (ULONG)wcslen((WCHAR *)id->Domain) : 0;
     id->PasswordLength = id->Password ? (ULONG)wcslen((WCHAR *)id->Password) : 0;
     id->Flags = SEC_WINNT_AUTH_IDENTITY_UNICODE;
+    if (!id->User || !id->Password || (sep && !id->Domain)) {
+        free(id->User);
+        free(id->Domain);
+        free(id->Password);
+        free(id);
+        return NULL;
+    }
     return id;
 }
 
-/* IWbemLocator::ConnectServer to \\host\namespace. */
-static int s_connect(s_wmi_t *w, const sg_wmi_cfg_t *cfg)
+/* A provider for cfg that connects through `locator` (NULL: WMI's own) when a
+ * call first needs it. */
+static s_wmi_t *s_new_from_cfg(const sg_wmi_cfg_t *cfg, IWbemLocator *locator)
 {
-    IWbemLocator *loc = NULL;
-    BSTR res = NULL, user = NULL, pass = NULL;
-    const char *ns = cfg->name_space ? cfg->name_space : S_DEFAULT_NS;
-    char *where = sg_strdupf("\\\\%s\\%s", cfg->host ? cfg->host : ".", ns);
-    int rc = SG_ENOMEM;
-    if (!where || !(res = s_bstr(where)))
-        goto fail;
-    if (cfg->user && (!(user = s_bstr(cfg->user)) || !(pass = s_bstr(cfg->password ? cfg->password : ""))))
-        goto fail;
-    HRESULT hr = CoCreateInstance(&CLSID_WbemLocator, NULL, CLSCTX_INPROC_SERVER,
-                                  &IID_IWbemLocator, (void **)&loc);
-    if (FAILED(hr)) {
-        rc = s_hr(hr, "CoCreateInstance(WbemLocator)");
-        goto fail;
-    }
-    hr = IWbemLocator_ConnectServer(loc, res, user, pass, NULL, 0, NULL, NULL, &w->svc);
-    if (FAILED(hr)) {
-        sg_error(S_MOD, "cannot connect to %s%s%s", where, cfg->user ? " as " : "",
-                 cfg->user ? cfg->user : "");
-        rc = s_hr(hr, "ConnectServer");
-        goto fail;
-    }
-    if (cfg->user && !(w->ident = s_identity(cfg))) {
-        rc = SG_ENOMEM;
-        goto fail;
-    }
+    s_wmi_t *w = s_alloc(cfg->call_timeout_ms);
+    if (!w)
+        return NULL;
+    w->where = sg_strdupf("\\\\%s\\%s", cfg->host ? cfg->host : ".",
+                          cfg->name_space ? cfg->name_space : S_DEFAULT_NS);
     w->blanket = true;
-    s_secure(w, (IUnknown *)w->svc);
-    sg_info(S_MOD, "connected to %s", where);
-    rc = SG_OK;
-fail:
-    if (loc)
-        IWbemLocator_Release(loc);
-    if (pass)
-        sg_platform_secure_zero(pass, SysStringByteLen(pass)); /* the identity has its own */
-    SysFreeString(res);
-    SysFreeString(user);
-    SysFreeString(pass);
-    free(where);
-    return rc;
+    if (!w->where || (cfg->user && (!(w->user = strdup(cfg->user)) ||
+                                    !(w->ident = s_identity(cfg))))) {
+        s_destroy(&w->base);
+        return NULL;
+    }
+    if (locator) {
+        IWbemLocator_AddRef(locator);
+        w->locator = locator;
+    }
+    return w;
+}
+
+sg_provider_t *sg_wmi_new_locator(const sg_wmi_cfg_t *cfg, struct IWbemLocator *locator)
+{
+    s_wmi_t *w = s_new_from_cfg(cfg, locator);
+    return w ? &w->base : NULL;
 }
 
 sg_provider_t *sg_wmi_new(const sg_wmi_cfg_t *cfg)
 {
-    s_wmi_t *w = s_alloc();
-    if (!w)
-        return NULL;
     HRESULT hr = CoInitializeEx(NULL, COINIT_MULTITHREADED);
     if (FAILED(hr)) {
         s_hr(hr, "CoInitializeEx");
-        free(w);
+        return NULL;
+    }
+    /* Once per process; RPC_E_TOO_LATE means someone already chose. */
+    HRESULT sec = CoInitializeSecurity(NULL, -1, NULL, NULL, RPC_C_AUTHN_LEVEL_DEFAULT,
+                                       RPC_C_IMP_LEVEL_IMPERSONATE, NULL, EOAC_NONE, NULL);
+    if (FAILED(sec) && sec != RPC_E_TOO_LATE)
+        s_hr(sec, "CoInitializeSecurity");
+    s_wmi_t *w = s_new_from_cfg(cfg, NULL);
+    if (!w) {
+        sg_error(S_MOD, "out of memory");
+        CoUninitialize();
         return NULL;
     }
     w->com_owner = true;
-    /* Once per process; RPC_E_TOO_LATE means someone already chose. */
-    hr = CoInitializeSecurity(NULL, -1, NULL, NULL, RPC_C_AUTHN_LEVEL_DEFAULT,
-                              RPC_C_IMP_LEVEL_IMPERSONATE, NULL, EOAC_NONE, NULL);
-    if (FAILED(hr) && hr != RPC_E_TOO_LATE)
-        s_hr(hr, "CoInitializeSecurity");
-    if (s_connect(w, cfg) != SG_OK) {
-        s_destroy(&w->base);
-        return NULL;
-    }
+    sg_info(S_MOD, "WMI at %s%s%s: connecting when first needed (calls wait at most %ld ms)",
+            w->where, w->user ? " as " : "", w->user ? w->user : "", (long)w->timeout_ms);
     return &w->base;
 }
 

@@ -9,10 +9,14 @@
  * path strings, the recovery point left NULL for "latest". ReturnValue and
  * the Job reference are read from the out-parameters; a job is followed with
  * GetObject on its path (JobState, PercentComplete, ErrorCode,
- * ErrorDescription, ElapsedTime). Recovery points are the collection's
- * associators of class Msvm_CollectionRecoveryPoint (CreationTime,
- * ConsistencyLevel 1 = application-consistent). The collection's state comes
- * from its ReplicationState, in the collection's own numbering (3 Replicating,
+ * ErrorDescription, ElapsedTime). A collection's path is keyed by CollectionID
+ * (Msvm_VirtualSystemCollection.CollectionID="..."); one keyed otherwise is
+ * refused with SG_EINVAL before any call. Recovery points are the
+ * Msvm_CollectionRecoveryPoint instances of the collection's CollectionID
+ * (WQL `SELECT * FROM Msvm_CollectionRecoveryPoint WHERE CollectionID='...'`;
+ * CreationTime, ConsistencyLevel 1 = application-consistent), each by its
+ * path with both keys. The collection's state comes from its
+ * ReplicationState, in the collection's own numbering (3 Replicating,
  * 4 Failover initiated, 5 Recovered, 6 Committed, ...: wmi.c says which
  * value means what and where that comes from).
  *
@@ -24,11 +28,32 @@
  * executor does for any provider). Hyper-V removes an ended job after its
  * TimeBeforeRemoval (5 minutes by default).
  *
+ * The connection: made when a call first needs it, not at creation (the
+ * service starts with its WMI host down; a call that cannot connect fails
+ * with SG_EIO and the next one tries again), with
+ * WBEM_FLAG_CONNECT_USE_MAX_WAIT (ConnectServer returns within 2 minutes).
+ * A call that fails with an RPC or transport error (the server unavailable,
+ * the proxy disconnected, WBEM_E_TRANSPORT_FAILURE), or gets no answer in
+ * time, drops the connection: the next call connects again, and looks the
+ * service instance up again.
+ *
+ * Time: every remote call is bounded. GetObject and ExecMethod are made
+ * semisynchronously and their results, like each step of an enumeration,
+ * are waited for until the call's deadline, provider.wmi.call_timeout
+ * (default 60 s) after the provider call began; past it the call fails with
+ * SG_ETIMEOUT (for ExecMethod its outcome is then unknown, as for any call
+ * whose answer is lost). Connecting is bounded by WMI's own 2 minutes.
+ *
+ * Threads: any number of workers call at once. They share the connection (a
+ * reference each for the length of a call) and the service instance's path;
+ * the lock guarding those two is never held across a remote call, so a call
+ * that hangs in WMI holds up no other.
+ *
  * The password (provider.wmi.password): the copy handed to ConnectServer is
  * zeroed as soon as it returns; the provider keeps one in its COM identity,
- * which every proxy it gets is given (CoSetProxyBlanket) for as long as it
- * lives, and zeroes it in sg_provider_destroy (there is no reconnect). The
- * config's own copy is zeroed when the config is freed.
+ * which every connection and proxy it gets is given (CoSetProxyBlanket) for
+ * as long as it lives, and zeroes it in sg_provider_destroy. The config's own
+ * copy is zeroed when the config is freed.
  *
  * COM: each call joins the multithreaded apartment for its duration; the
  * provider's creator must stay in it until sg_provider_destroy. */
@@ -39,14 +64,24 @@
 #include "provider/provider.h"
 
 struct IWbemServices;
+struct IWbemLocator;
 
-/* Connects as configured. NULL after logging why (COM, connection,
- * credentials). Destroy with sg_provider_destroy. */
+/* A provider for `cfg` (copied: it need not outlive the provider); it
+ * connects when a call first needs it. NULL after logging why (COM, out of
+ * memory): an unreachable host is not a reason. Destroy with
+ * sg_provider_destroy. */
 sg_provider_t *sg_wmi_new(const sg_wmi_cfg_t *cfg);
 
+/* As sg_wmi_new, connecting through `locator` instead of WMI's own (the tests
+ * pass a fake); leaves COM to the caller. Takes its own reference on
+ * `locator`. */
+sg_provider_t *sg_wmi_new_locator(const sg_wmi_cfg_t *cfg, struct IWbemLocator *locator);
+
 /* A provider over an already connected services object (the tests pass a
- * fake). Takes its own reference on `svc`; sets no proxy security. */
-sg_provider_t *sg_wmi_new_services(struct IWbemServices *svc);
+ * fake), whose calls wait at most `call_timeout_ms` (<= 0: the default). It
+ * never connects: a dropped connection is `svc` again. Takes its own
+ * reference on `svc`; sets no proxy security. */
+sg_provider_t *sg_wmi_new_services(struct IWbemServices *svc, int64_t call_timeout_ms);
 
 /* CIM datetime "yyyymmddHHMMSS.mmmmmmsUUU" to Unix ms; interval
  * "ddddddddhhmmss.mmmmmm:000" to ms. Return 0 or SG_EINVAL. */
