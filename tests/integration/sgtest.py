@@ -630,3 +630,36 @@ def witness_until(pub, site_port, done, timeout, what, log):
             raise AssertionError(what + ":\n" + log()[-3000:])
         witness_round(pub, site_port)
         time.sleep(0.1)
+
+
+class CpuShare:
+    """For benchmarks: the machine's CPU time over a phase, split into the
+    service's, the benchmark's and the rest (other work on the machine, and
+    the time a virtual machine's host took its cores away: steal), as
+    percentages of all cores: a busy machine stretches the latencies' tail."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, svc_pid):
+        self.pid = svc_pid
+        self.start = self.sample()
+
+    def sample(self):
+        with open("/proc/stat") as f:
+            cpu = [int(x) for x in f.readline().split()[1:9]]  # guest time is in user
+        with open("/proc/%d/stat" % self.pid) as f:
+            svc = f.read().rsplit(")", 1)[1].split()
+        own = os.times()
+        return (time.monotonic(), sum(cpu) - cpu[3] - cpu[4], int(svc[11]) + int(svc[12]),
+                (own.user + own.system) * self.TICK, cpu[7])
+
+    def shares(self):
+        """Since the start: the figures of a bench line, by key."""
+        (t0, busy0, svc0, own0, steal0), (t1, busy1, svc1, own1, steal1) = \
+            self.start, self.sample()
+        whole = (t1 - t0) * self.TICK * os.cpu_count() / 100
+        svc, own = (svc1 - svc0) / whole, (own1 - own0) / whole
+        steal = (steal1 - steal0) / whole
+        return {"service_pct": "%.0f" % svc, "bench_pct": "%.0f" % own,
+                "others_pct": "%.0f" % max((busy1 - busy0) / whole - svc - own - steal, 0),
+                "steal_pct": "%.0f" % steal, "cores": os.cpu_count()}
