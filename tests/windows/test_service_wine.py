@@ -185,6 +185,7 @@ class WindowsService(unittest.TestCase):
             self.assertIn('service --name %s -c "%s"' % (name, cfg), q.stdout, q.stdout + q.stderr)
             self.assertRegex(q.stdout, r"Start\s+REG_DWORD\s+0x2")                 # automatic
             self.assertRegex(q.stdout, r"PreshutdownTimeout\s+REG_DWORD\s+0x7530")  # 30 s
+            self.assertRegex(q.stdout, r"DependOnService\s+REG_MULTI_SZ\s+Winmgmt")  # WMI first
             # (Wine accepts the recovery actions but keeps no FailureActions value.)
             q = wine("reg", "query", "HKLM\\System\\CurrentControlSet\\Services\\EventLog"
                      "\\Application\\" + name)

@@ -308,9 +308,13 @@ int sg_platform_service_install(const sg_platform_service_t *def, char *err, siz
         rc = s_fail(err, err_len, "opening the service manager", GetLastError());
         goto fail;
     }
+    /* It depends on Windows Management Instrumentation (the wmi provider's
+     * way to Hyper-V): started after it, stopped before it. A list of
+     * names, each NUL-terminated, ending with an empty one. */
+    static const char depends[] = "Winmgmt\0";
     svc = CreateServiceA(scm, def->name, def->display_name, SERVICE_ALL_ACCESS,
                          SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START, SERVICE_ERROR_NORMAL, cmd,
-                         NULL, NULL, NULL, NULL, NULL);
+                         NULL, NULL, depends, NULL, NULL);
     if (!svc) {
         rc = s_fail(err, err_len, "creating the service", GetLastError());
         goto fail;
