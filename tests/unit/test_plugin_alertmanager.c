@@ -9,12 +9,14 @@
 
 #include "../../plugins/alertmanager/alertmanager.c"
 
+#include <stdio.h>
+
 #define HOLD INT64_C(3600000)
 
 static json_t *alerts(const sg_outcome_t *o, const char *generator)
 {
     char *text = NULL;
-    assert_int_equal(s_build_alerts(o, generator, HOLD, &text), 0);
+    assert_int_equal(s_build_alerts(o, generator, HOLD, NULL, &text), 0);
     json_t *a = po_json(text);
     free(text);
     assert_true(json_is_array(a));
@@ -45,7 +47,7 @@ static void test_failed_fires_one_alert_with_labels_annotations_and_times(void *
     sg_outcome_free(&o);
 }
 
-static void test_success_resolves_every_alert_of_its_collection_with_equal_labels(void **state)
+static void test_success_of_a_collection_not_heard_of_resolves_all_three_with_equal_labels(void **state)
 {
     (void)state;
     sg_outcome_t *failed = po_outcome(SG_OUTCOME_FAILED, NULL);
@@ -68,6 +70,56 @@ static void test_success_resolves_every_alert_of_its_collection_with_equal_label
     json_decref(fired);
     sg_outcome_free(&o);
     sg_outcome_free(&failed);
+}
+
+/* The names of the alerts the sink would post for `o` now (s_build with its
+ * memory), "" when it posts nothing. */
+static void posted(const s_am_t *am, const sg_outcome_t *o, char *names, size_t len)
+{
+    char *text = NULL;
+    assert_int_equal(s_build(o, am, &text), 0);
+    names[0] = '\0';
+    json_t *list = text ? po_json(text) : NULL;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *n = po_str(json_array_get(list, i), "labels", "alertname", NULL);
+        snprintf(names + strlen(names), len - strlen(names), "%s%s", i ? "," : "", n);
+    }
+    json_decref(list);
+    free(text);
+}
+
+/* Once the sink has heard of a collection, a success resolves only the
+ * alerts it fired for it (Alertmanager would list the others as resolved
+ * in the group's notification), and nothing when none fired; then a new
+ * failure fires again and the next success resolves that one. */
+static void test_success_resolves_only_the_alerts_that_fired(void **state)
+{
+    (void)state;
+    s_am_t am = {.hold_ms = HOLD, .fired = json_object(), .heard = json_object()};
+    char names[256];
+    sg_outcome_t *decision = po_outcome(SG_OUTCOME_DECISION, NULL);
+    sg_outcome_t *failed = po_outcome(SG_OUTCOME_FAILED, NULL);
+    sg_outcome_t *ok = po_outcome(SG_OUTCOME_SUCCEEDED, NULL);
+    posted(&am, ok, names, sizeof names); /* not heard of: all three */
+    assert_string_equal(names, "SiteguardFailoverFailed,SiteguardFailoverTimedOut,"
+                               "SiteguardFailoverBlocked");
+    s_remember(&am, decision); /* heard of now, nothing fired */
+    posted(&am, ok, names, sizeof names);
+    assert_string_equal(names, "");
+    s_remember(&am, failed);
+    posted(&am, ok, names, sizeof names);
+    assert_string_equal(names, "SiteguardFailoverFailed");
+    s_remember(&am, ok); /* resolved: forgotten */
+    posted(&am, ok, names, sizeof names);
+    assert_string_equal(names, "");
+    s_remember(&am, failed);
+    posted(&am, ok, names, sizeof names);
+    assert_string_equal(names, "SiteguardFailoverFailed");
+    sg_outcome_free(&decision);
+    sg_outcome_free(&failed);
+    sg_outcome_free(&ok);
+    json_decref(am.fired);
+    json_decref(am.heard);
 }
 
 static void test_site_lost_fires_and_recovery_resolves_without_collection_label(void **state)
@@ -98,7 +150,7 @@ static void test_steps_are_not_sent(void **state)
     (void)state;
     sg_outcome_t *o = po_outcome(SG_OUTCOME_PROGRESS, NULL);
     char *text = (char *)"unset";
-    assert_int_equal(s_build_alerts(o, NULL, HOLD, &text), 0);
+    assert_int_equal(s_build_alerts(o, NULL, HOLD, NULL, &text), 0);
     assert_null(text);
     sg_outcome_free(&o);
 }
@@ -122,7 +174,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failed_fires_one_alert_with_labels_annotations_and_times),
-        cmocka_unit_test(test_success_resolves_every_alert_of_its_collection_with_equal_labels),
+        cmocka_unit_test(test_success_of_a_collection_not_heard_of_resolves_all_three_with_equal_labels),
+        cmocka_unit_test(test_success_resolves_only_the_alerts_that_fired),
         cmocka_unit_test(test_site_lost_fires_and_recovery_resolves_without_collection_label),
         cmocka_unit_test(test_steps_are_not_sent),
         cmocka_unit_test(test_url_gets_the_alerts_path_once),
