@@ -756,15 +756,16 @@ static int s_save_opstate(s_svc_t *s, bool now)
         sg_opstate_fini(&st);
     }
     rc = text ? sg_journal_opstate_put(s->journal, text, sg_clock_wall(s->clock)) : SG_ENOMEM;
-    if (rc == SG_OK)
-        s->opstate_saved = gen;
-    else
-        sg_error(S_MOD, "cannot save the operator state: %s (retried)", sg_err_str(rc));
     free(s->opstate_unshared);
-    s->opstate_unshared = rc == SG_OK ? text : NULL;
-    if (rc != SG_OK)
+    s->opstate_unshared = NULL;
+    if (rc != SG_OK) {
+        sg_error(S_MOD, "cannot save the operator state: %s (retried)", sg_err_str(rc));
         free(text);
-    return s->batching || rc != SG_OK ? rc : s_share_opstate(s);
+        return rc;
+    }
+    s->opstate_saved = gen;
+    s->opstate_unshared = text; /* for etcd, once the journal has it (in a batch: its commit) */
+    return s->batching ? SG_OK : s_share_opstate(s);
 }
 
 /* Puts the operator state last saved in etcd for the next leader (after its
