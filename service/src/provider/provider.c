@@ -6,7 +6,7 @@
 
 static const char *s_method_names[SG_METHOD_COUNT] = {
     "InitiateFailover", "CommitFailover", "RevertFailover", "TestReplicaCollection",
-    "RevertTestReplicaCollection"};
+    "RevertTestReplicaCollection", "ReverseReplicationRelationship"};
 
 void sg_provider_destroy(sg_provider_t **p)
 {
@@ -128,4 +128,37 @@ const char *sg_coll_state_text(sg_coll_state_t s)
     case SG_COLL_TESTING: return "testing";
     default: return "unknown";
     }
+}
+
+int sg_provider_get_replication(sg_provider_t *p, const char *coll, sg_replication_t *out)
+{
+    *out = (sg_replication_t){.mode = SG_MODE_NONE, .state = -1};
+    if (!p->ops->get_replication)
+        return SG_OK;
+    return p->ops->get_replication(p, coll, out);
+}
+
+sg_provider_t *sg_provider_at(sg_provider_t *p, const char *site)
+{
+    if (!site || !p->ops->at_site)
+        return p;
+    return p->ops->at_site(p, site);
+}
+
+/* Msvm_VirtualSystemCollection's ReplicationState (Microsoft's page for the
+ * class in the Hyper-V cluster WMI reference). Its text for 11..16 is
+ * garbled: the names below are the likely reading, not a fact, and no
+ * decision of siteguard rests on them. */
+const char *sg_replication_state_text(int state)
+{
+    static const char *const names[] = {
+        "Disabled", "Ready for replication", "Waiting to complete initial replication",
+        "Replicating", "Failover initiated", "Recovered", "Committed", "Suspended", "Critical",
+        "Waiting to start resynchronization", "Resynchronizing",
+        "Planned failover initiated (inferred)", "Repurpose initiated (inferred)",
+        "Test failover initiated (inferred)", "Partially enabled (inferred)",
+        "Partially disabled (inferred)", "Partially recovered (inferred)"};
+    if (state < 0 || state >= (int)(sizeof names / sizeof names[0]))
+        return "unknown";
+    return names[state];
 }

@@ -62,6 +62,7 @@ typedef enum {
     SG_METHOD_REVERT_FAILOVER,
     SG_METHOD_TEST_REPLICA,        /* TestReplicaCollection */
     SG_METHOD_REVERT_TEST_REPLICA, /* RevertTestReplicaCollection */
+    SG_METHOD_REVERSE_REPLICATION, /* ReverseReplicationRelationship (after a commit) */
     SG_METHOD_COUNT
 } sg_method_t;
 
@@ -97,6 +98,29 @@ typedef struct {
     bool app_consistent; /* application-consistent (else crash-consistent) */
 } sg_recovery_point_t;
 
+/* Msvm_VirtualSystemCollection.ReplicationMode: which end of the
+ * replication the object asked is. */
+enum {
+    SG_MODE_NONE = 0,
+    SG_MODE_PRIMARY = 1,
+    SG_MODE_REPLICA = 2,
+    SG_MODE_TEST_REPLICA = 3
+};
+
+/* ReplicationHealth: 1 normal, 2 warning, 3 critical (0: not known). */
+enum { SG_HEALTH_UNKNOWN = 0, SG_HEALTH_NORMAL = 1, SG_HEALTH_WARNING = 2, SG_HEALTH_CRITICAL = 3 };
+
+/* What one side's collection object says about its replication: its
+ * ReplicationMode and ReplicationState (Msvm_VirtualSystemCollection), and
+ * health and last replication time as GetReplicationStatistics reports them
+ * (0 where the side does not say). */
+typedef struct {
+    int mode;                    /* SG_MODE_* */
+    int state;                   /* ReplicationState 0..16; -1: not known */
+    int health;                  /* SG_HEALTH_* */
+    int64_t last_replication_ms; /* LastReplicationTime, Unix ms; 0: not known */
+} sg_replication_t;
+
 typedef struct sg_provider sg_provider_t;
 
 typedef struct {
@@ -123,6 +147,18 @@ typedef struct {
     int (*find_failover_job)(sg_provider_t *p, const char *collection_path, int64_t since_ms,
                              char **job_path);
     void (*destroy)(sg_provider_t *p);
+    /* Optional (NULL: 0 with mode SG_MODE_NONE, state -1). Reads the
+     * collection's replication as the side this handle speaks to sees it.
+     * Returns 0, SG_ENOTFOUND for an unknown collection, or an error. */
+    int (*get_replication)(sg_provider_t *p, const char *collection_path,
+                           sg_replication_t *out);
+    /* Optional (NULL: every site is served by `p` itself). The provider that
+     * speaks to `site`'s side (the cluster of that site; config
+     * sites[].wmi), borrowed: valid as long as `p`. Calls that change a
+     * collection go to the replica side of its direction, which is where
+     * Hyper-V starts a failover, commits, reverts, reverses and tests it.
+     * NULL when the site is unknown. */
+    sg_provider_t *(*at_site)(sg_provider_t *p, const char *site);
 } sg_provider_ops_t;
 
 /* Every implementation's handle begins with this. */
@@ -153,6 +189,15 @@ static inline int sg_provider_find_failover_job(sg_provider_t *p, const char *co
 {
     return p->ops->find_failover_job(p, coll, since_ms, job_path);
 }
+/* The collection's replication as `p`'s side sees it (see get_replication). */
+int sg_provider_get_replication(sg_provider_t *p, const char *coll, sg_replication_t *out);
+/* The provider for `site`'s side (see at_site): `p` itself when `p` serves
+ * every site or `site` is NULL; NULL for a site `p` does not know. */
+sg_provider_t *sg_provider_at(sg_provider_t *p, const char *site);
+/* ReplicationState's name ("Replicating", "Failover initiated", ...); values
+ * 11..16 are Microsoft's garbled ones, named as the most likely reading and
+ * marked "(inferred)". Never NULL. */
+const char *sg_replication_state_text(int state);
 /* Frees `n` points and the array. */
 void sg_recovery_points_free(sg_recovery_point_t *points, size_t n);
 /* The newest application-consistent point of `points`, or NULL. */
