@@ -54,8 +54,12 @@ typedef enum {
     SG_OUTCOME_SITE_CONTESTED = 12, /* a lost site's quorum no longer holds: nothing new is
                                        decided, runs not yet called are cancelled */
     SG_OUTCOME_CANCELLED = 13,    /* a failover run ended before any call: its proof failed */
-    SG_OUTCOME_NOTICE = 14        /* a warning about the evidence (an observer's clock, no
+    SG_OUTCOME_NOTICE = 14,       /* a warning about the evidence (an observer's clock, no
                                      data site heard) */
+    SG_OUTCOME_LIFECYCLE = 15     /* a step after a failover (CommitFailover, RevertFailover,
+                                     ReverseReplicationRelationship) started, ended well or
+                                     failed: `message` says which; dedup_key ends in
+                                     "/<commit|revert|reverse>/<started|succeeded|failed>" */
 } sg_outcome_kind_t;
 
 typedef enum {
@@ -209,6 +213,7 @@ static inline const char *sg_outcome_kind_label(sg_outcome_kind_t kind)
     case SG_OUTCOME_SITE_CONTESTED: return "site_contested";
     case SG_OUTCOME_CANCELLED: return "cancelled";
     case SG_OUTCOME_NOTICE: return "notice";
+    case SG_OUTCOME_LIFECYCLE: return "lifecycle";
     }
     return "unknown";
 }

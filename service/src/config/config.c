@@ -242,6 +242,15 @@ int sg_config_find_collection(const sg_config_t *cfg, const char *name)
     return -1;
 }
 
+void sg_config_reverse(sg_config_t *cfg, int c)
+{
+    sg_collection_cfg_t *cc = &cfg->collections[c];
+    int site = cc->site;
+    cc->site = cc->replica_site;
+    cc->replica_site = site;
+    cc->reversed = !cc->reversed;
+}
+
 int sg_config_find_drill(const sg_config_t *cfg, const char *name)
 {
     for (size_t i = 0; name && i < cfg->n_drills; i++)

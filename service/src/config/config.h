@@ -12,8 +12,9 @@
  *
  * Ownership: sg_config_t and everything it points to belongs to the config and
  * is freed by sg_config_destroy. References between entries are resolved to
- * indices into the owning arrays. After loading, a config is immutable and may
- * be read from any thread. */
+ * indices into the owning arrays. After loading, a config is immutable (but
+ * for a collection's direction: sg_config_reverse) and may be read from any
+ * thread. */
 #ifndef SG_CONFIG_H
 #define SG_CONFIG_H
 
@@ -75,6 +76,12 @@ int sg_config_find_site(const sg_config_t *cfg, const char *name);
 int sg_config_find_observer(const sg_config_t *cfg, const char *id);
 int sg_config_find_collection(const sg_config_t *cfg, const char *name);
 int sg_config_find_drill(const sg_config_t *cfg, const char *name);
+
+/* Swaps collection c's site and replica_site (and flips its `reversed`):
+ * its replication now runs the other way. The one change a loaded config
+ * takes, made on the loop thread while nothing else reads that collection
+ * (no run of it in flight, no drill running: see lifecycle.h). */
+void sg_config_reverse(sg_config_t *cfg, int c);
 
 /* Whether observer `o` may report the replication of collection `c`: one
  * listed in its replication_observers, or, with none listed, any observer

@@ -108,13 +108,32 @@ static json_t *s_cooldowns(const sg_opstate_t *st, const sg_config_t *cfg)
     return o;
 }
 
+/* Directions: collection name -> {"site", "replica_site"}, for the reversed. */
+static json_t *s_directions(const sg_opstate_t *st, const sg_config_t *cfg)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < st->n_colls; i++) {
+        const sg_opstate_coll_t *c = &st->colls[i];
+        if (c->directed &&
+            json_object_set_new(o, cfg->collections[c->collection].name,
+                                json_pack("{s:s,s:s}", "site", cfg->sites[c->site].name,
+                                          "replica_site",
+                                          cfg->sites[c->replica_site].name)) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
 char *sg_opstate_to_json(const sg_opstate_t *st, const sg_config_t *cfg)
 {
-    json_t *doc = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "version", S_VERSION, "pauses",
-                            s_pauses(st, cfg), "budget_ms", s_times(st->budget, st->n_budget),
-                            "sites", s_sites(st, cfg), "collections", s_colls(st, cfg), "done",
-                            s_names(st, cfg, true), "failed", s_names(st, cfg, false),
-                            "cooldowns", s_cooldowns(st, cfg));
+    json_t *doc = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "version", S_VERSION,
+                            "pauses", s_pauses(st, cfg), "budget_ms",
+                            s_times(st->budget, st->n_budget), "sites", s_sites(st, cfg),
+                            "collections", s_colls(st, cfg), "done", s_names(st, cfg, true),
+                            "failed", s_names(st, cfg, false), "cooldowns",
+                            s_cooldowns(st, cfg), "directions", s_directions(st, cfg));
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     return text;
@@ -264,13 +283,34 @@ static void s_read_cooldowns(const json_t *o, const sg_config_t *cfg, sg_opstate
     }
 }
 
+static void s_read_directions(const json_t *o, const sg_config_t *cfg, sg_opstate_t *out,
+                              size_t *skipped)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)o, name, v) {
+        int c = sg_config_find_collection(cfg, name);
+        int site = sg_config_find_site(cfg, json_string_value(json_object_get(v, "site")));
+        int replica =
+            sg_config_find_site(cfg, json_string_value(json_object_get(v, "replica_site")));
+        if (c < 0 || site < 0 || replica < 0 || site == replica) {
+            (*skipped)++;
+            continue;
+        }
+        sg_opstate_coll_t *e = s_coll(out, c);
+        e->directed = true;
+        e->site = site;
+        e->replica_site = replica;
+    }
+}
+
 /* Keeps the collections that have something to keep, in config order. */
 static void s_compact_colls(sg_opstate_t *out, size_t n)
 {
     for (size_t c = 0; c < n; c++) {
         sg_opstate_coll_t e = out->colls[c];
         if (e.done || e.failed || e.approved || e.denied || e.released || e.deadline_wall ||
-            e.cooldown_until_wall) {
+            e.cooldown_until_wall || e.directed) {
             e.collection = (int)c;
             out->colls[out->n_colls++] = e;
         }
@@ -288,6 +328,7 @@ static int s_read_all_colls(const json_t *doc, const sg_config_t *cfg, sg_opstat
     s_read_names(json_object_get(doc, "done"), cfg, out, true, skipped);
     s_read_names(json_object_get(doc, "failed"), cfg, out, false, skipped);
     s_read_cooldowns(json_object_get(doc, "cooldowns"), cfg, out, skipped);
+    s_read_directions(json_object_get(doc, "directions"), cfg, out, skipped);
     s_compact_colls(out, n);
     return SG_OK;
 }

@@ -9,7 +9,9 @@
  *    "budget_taken", "episode", "budget_ms": [...]}], "collections":
  *   [{"collection", "approved", "denied", "released", "deadline_ms"}] (only
  *   those with an operator's decision), "done": [names failed over],
- *   "failed": [names], "cooldowns": {name: until_ms}}
+ *   "failed": [names], "cooldowns": {name: until_ms}, "directions": {name:
+ *   {"site", "replica_site"}}} ("directions": the collections whose
+ *   replication was reversed, with their sites now; absent in older texts)
  * Times are Unix ms. Pure: no I/O. Any thread. */
 #ifndef SG_OPSTATE_H
 #define SG_OPSTATE_H

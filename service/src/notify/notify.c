@@ -171,7 +171,8 @@ static unsigned s_route_kind(sg_outcome_kind_t kind)
     case SG_OUTCOME_PROGRESS:
     case SG_OUTCOME_SUCCEEDED:
     case SG_OUTCOME_FAILED:
-    case SG_OUTCOME_TIMED_OUT: return SG_ROUTE_JOB;
+    case SG_OUTCOME_TIMED_OUT:
+    case SG_OUTCOME_LIFECYCLE: return SG_ROUTE_JOB;
     case SG_OUTCOME_DRILL_REPORT: return SG_ROUTE_DRILL;
     case SG_OUTCOME_NOTICE: return SG_ROUTE_SERVICE;
     }

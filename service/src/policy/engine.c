@@ -79,6 +79,7 @@ static int s_build_site_plan(sg_engine_t *e)
     size_t *fill = calloc(cfg->n_sites + 1, sizeof *fill);
     if (!fill)
         return SG_ENOMEM;
+    memset(e->site_off, 0, (cfg->n_sites + 1) * sizeof *e->site_off);
     for (size_t c = 0; c < cfg->n_collections; c++)
         e->site_off[cfg->collections[c].site + 1]++;
     for (size_t i = 0; i < cfg->n_sites; i++)
@@ -858,6 +859,44 @@ void sg_engine_reset_collection(sg_engine_t *e, int c, sg_now_t now)
     sg_eng_changed(e);
 }
 
+int sg_engine_redirect(sg_engine_t *e, int c)
+{
+    if (!s_valid_coll(e, c))
+        return SG_EINVAL;
+    s_coll_t *cs = &e->colls[c];
+    if (cs->verdict == SG_COLL_DECIDED)
+        return SG_ESTATE;
+    int rc = s_build_site_plan(e);
+    if (rc != SG_OK)
+        return rc;
+    /* Every pass starts again: positions in the old per-site plan mean
+     * nothing in the new one (a new pass only re-judges). */
+    for (size_t i = 0; i < e->cfg->n_sites; i++)
+        e->pass[i].k = 0;
+    e->pass_unfinished = false;
+    int64_t cooldown = cs->cooldown_until;
+    *cs = (s_coll_t){.verdict = SG_COLL_IDLE, .cooldown_until = cooldown};
+    sg_eng_changed(e);
+    return SG_OK;
+}
+
+int sg_engine_reverted(sg_engine_t *e, int c, sg_now_t now)
+{
+    if (!s_valid_coll(e, c))
+        return SG_EINVAL;
+    s_coll_t *cs = &e->colls[c];
+    if (cs->verdict == SG_COLL_DECIDED)
+        return SG_ESTATE;
+    int64_t cooldown = cs->cooldown_until;
+    *cs = (s_coll_t){.verdict = SG_COLL_IDLE, .cooldown_until = cooldown};
+    sg_eng_changed(e);
+    if (!e->sites[e->cfg->collections[c].site].in_episode)
+        return SG_OK;
+    return s_hold(e, c, SG_COLL_DENIED, SG_GUARD_DENIED, now,
+                  "an operator reverted its failover; held until this loss of its site ends "
+                  "(siteguardctl failover COLLECTION --point P fails it over again)");
+}
+
 /* ---- operator control --------------------------------------------------------- */
 
 /* An operator may approve or deny: the collection awaits approval, its
@@ -1042,9 +1081,9 @@ static int s_times_export(const s_times_t *t, sg_now_t now, int64_t **out, size_
     return SG_OK;
 }
 
-static bool s_coll_worth_keeping(const s_coll_t *cs, int64_t now)
+static bool s_coll_worth_keeping(const s_coll_t *cs, bool reversed, int64_t now)
 {
-    return cs->approved || cs->released || cs->verdict == SG_COLL_DENIED ||
+    return reversed || cs->approved || cs->released || cs->verdict == SG_COLL_DENIED ||
            cs->verdict == SG_COLL_DONE || cs->verdict == SG_COLL_FAILED ||
            cs->verdict == SG_COLL_AWAITING || cs->cooldown_until > now;
 }
@@ -1057,7 +1096,8 @@ static int s_export_colls(const sg_engine_t *e, sg_now_t now, sg_opstate_t *out)
         return SG_ENOMEM;
     for (size_t c = 0; c < n; c++) {
         const s_coll_t *cs = &e->colls[c];
-        if (!s_coll_worth_keeping(cs, now.mono))
+        const sg_collection_cfg_t *cc = &e->cfg->collections[c];
+        if (!s_coll_worth_keeping(cs, cc->reversed, now.mono))
             continue;
         out->colls[out->n_colls++] = (sg_opstate_coll_t){
             .collection = (int)c,
@@ -1068,7 +1108,10 @@ static int s_export_colls(const sg_engine_t *e, sg_now_t now, sg_opstate_t *out)
             .released = cs->released,
             .deadline_wall = cs->verdict == SG_COLL_AWAITING ? s_to_wall(cs->deadline, now) : 0,
             .cooldown_until_wall =
-                cs->cooldown_until > now.mono ? s_to_wall(cs->cooldown_until, now) : 0};
+                cs->cooldown_until > now.mono ? s_to_wall(cs->cooldown_until, now) : 0,
+            .directed = cc->reversed,
+            .site = cc->site,
+            .replica_site = cc->replica_site};
     }
     return SG_OK;
 }

@@ -259,6 +259,20 @@ void sg_engine_restore(sg_engine_t *e, int collection, sg_coll_verdict_t verdict
  * cooldown. */
 void sg_engine_reset_collection(sg_engine_t *e, int collection, sg_now_t now);
 
+/* The collection's direction changed (its replication was reversed after a
+ * commit: config.h, sg_config_reverse, already applied to the config the
+ * engine borrows): the per-site plans are rebuilt, and the collection is
+ * protected again in its new direction (IDLE; its cooldown stays). Refused
+ * (SG_ESTATE) while a run of it is in flight. 0, SG_EINVAL or SG_ENOMEM. */
+int sg_engine_redirect(sg_engine_t *e, int collection);
+/* An operator reverted the collection's failover (RevertFailover: it
+ * replicates again from its site): it is no longer failed over. While its
+ * site's loss episode is open it is held as DENIED, so that the policy does
+ * not fail it over again at once with the point just reverted; an
+ * operator's failover (with another point) may. SG_ESTATE while a run of it
+ * is in flight; 0 or SG_EINVAL. */
+int sg_engine_reverted(sg_engine_t *e, int collection, sg_now_t now);
+
 /* ---- operator control ------------------------------------------------------------ */
 
 /* `collection` must await an operator (approval, an approval timeout that
@@ -327,6 +341,10 @@ typedef struct {
     bool approved, denied, released;
     int64_t deadline_wall;       /* awaiting approval: when it times out; 0: not awaiting */
     int64_t cooldown_until_wall; /* 0: none */
+    bool directed;               /* its replication was reversed (config.h: reversed): */
+    int site, replica_site;      /* with directed, its sites now (the engine's import
+                                    leaves directions to the caller, who applies them to
+                                    the config before the engine is made) */
 } sg_opstate_coll_t;
 
 typedef struct {

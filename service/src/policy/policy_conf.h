@@ -66,6 +66,8 @@ typedef struct {
                                    at the collection's site or replica site); none: every
                                    observer at those two sites */
     size_t n_replication_observers;
+    bool reversed; /* site and replica_site are swapped against the file: the collection's
+                      replication was reversed after a failover (sg_config_reverse) */
     sg_mark_t mark;
 } sg_collection_cfg_t;
 
