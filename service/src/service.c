@@ -3,6 +3,8 @@
 #include "ingress/evage.h"
 #include "control/control.h"
 #include "drill/drill.h"
+#include "act/lifecycle.h"
+#include "journal/steps.h"
 #include "base/err.h"
 #include "act/executor.h"
 #include "act/heldruns.h"
@@ -75,7 +77,7 @@ typedef struct {
 } s_ops_t;
 
 typedef struct {
-    const sg_config_t *cfg;
+    sg_config_t *cfg; /* in force: the caller's or a reload's; directions change (reverse) */
     const sg_clock_t *clock;
     void *zctx;
     sg_zap_t *zap; /* the context's one ZAP handler: bus and control domains; NULL: no CURVE */
@@ -92,6 +94,9 @@ typedef struct {
     char *opstate_unshared; /* owned: saved in a batch, to be put in etcd once committed */
     s_ops_t ops;
     sg_drill_t *drill;
+    sg_lifecycle_t *lifecycle; /* commit, revert, reverse, points (lifecycle.h) */
+    int64_t *commit_due;       /* per collection: mono ms of its policy commit; 0: none */
+    int64_t commit_next;       /* the earliest of them; INT64_MAX: none */
     sg_leader_t *leader;
     bool led;             /* has led since the start: the journal was replayed */
     uint64_t runs_fenced; /* runs not called: this instance no longer led */
@@ -319,6 +324,7 @@ static int s_batch_end(s_svc_t *s);
 static int s_save_opstate(s_svc_t *s, bool now);
 static void s_take_results(s_svc_t *s);
 static void s_commit_results(s_svc_t *s, bool opstate);
+static void s_commit_later(s_svc_t *s, int c, int64_t ago);
 static int s_share_opstate(s_svc_t *s);
 
 /* Whether a burst that began at `since_us` and has handled `done` items has
@@ -513,10 +519,24 @@ static int s_apply_config(s_svc_t *s, sg_config_t *next, sg_config_errors_t *err
     s->ops.reloaded[s->ops.n_reloaded++] = next; /* older configs may still be borrowed */
     s->cfg = next;
     sg_control_set_config(s->ops.control, next);
+    sg_lifecycle_set_config(s->lifecycle, next);
     sg_bus_set_config(s->bus, next); /* observers' keys */
     sg_log_set_level(next->log_level);
     sg_log_set_json(next->log_format == SG_LOG_FORMAT_JSON);
     return SG_OK;
+}
+
+/* The file has the configured directions: a collection reversed in the
+ * config in force is turned the same way in `next`. */
+static void s_carry_directions(const sg_config_t *cur, sg_config_t *next)
+{
+    for (size_t c = 0; c < cur->n_collections; c++) {
+        const sg_collection_cfg_t *cc = &cur->collections[c];
+        int k = cc->reversed ? sg_config_find_collection(next, cc->name) : -1;
+        if (k >= 0 && next->collections[k].site == cc->replica_site &&
+            next->collections[k].replica_site == cc->site)
+            sg_config_reverse(next, k);
+    }
 }
 
 /* The reload hook (SIGHUP and siteguardctl reload): loads the config file
@@ -528,6 +548,8 @@ static int s_reload(void *user, sg_config_errors_t *errs)
     sg_sdnotify_state(SG_SDNOTIFY_RELOADING, "reloading the config");
     int rc = sg_config_load_file(s->cfg->path, &next, errs);
     rc = rc ? rc : sg_notify_check(next, errs);
+    if (rc == SG_OK)
+        s_carry_directions(s->cfg, next);
     rc = rc ? rc : sg_reload_check(s->cfg, next, errs);
     if (rc == SG_OK)
         rc = s_apply_config(s, next, errs);
@@ -690,6 +712,8 @@ static void s_run_result(s_svc_t *s, sg_exec_result_t *r)
         sg_engine_run_ended(s->engine, r->collection, r->failed_over, s_now(s));
         s_observe_run(s, r->collection);
         if (r->failed_over)
+            s_commit_later(s, r->collection, 0);
+        if (r->failed_over)
             s->runs_ok++;
         else
             s->runs_failed++;
@@ -812,6 +836,195 @@ static void s_log_stats(const s_svc_t *s)
             (unsigned long long)s->runs_ok, (unsigned long long)s->runs_failed);
 }
 
+/* ---- life-cycle steps (lifecycle.h) ------------------------------------------ */
+
+/* Collection c now replicates the other way: the executor's plan forgets
+ * it, the config takes the new direction, and the engine protects it in
+ * that direction. Refused (logged) while a run of it is in flight. */
+static int s_redirect(s_svc_t *s, int c)
+{
+    const char *name = s->cfg->collections[c].name;
+    int rc = sg_engine_collection_verdict(s->engine, c) == SG_COLL_DECIDED
+                 ? SG_ESTATE
+                 : sg_executor_forget(s->executor, c);
+    if (rc != SG_OK) {
+        sg_error(S_MOD, "the direction of %s cannot change while a run of it is in flight", name);
+        return rc;
+    }
+    sg_config_reverse(s->cfg, c);
+    rc = sg_engine_redirect(s->engine, c);
+    if (rc != SG_OK) {
+        sg_error(S_MOD, "the engine cannot take the new direction of %s: %s", name,
+                 sg_err_str(rc));
+        return rc;
+    }
+    const sg_collection_cfg_t *cc = &s->cfg->collections[c];
+    sg_info(S_MOD, "%s now replicates from %s to %s, and is protected in that direction", name,
+            s->cfg->sites[cc->site].name, s->cfg->sites[cc->replica_site].name);
+    return SG_OK;
+}
+
+/* The directions kept in operator state `text` (opstate.h): at start
+ * (`live` false: before the engine exists) they are applied to the config;
+ * on taking the lead (live) each collection whose direction differs is
+ * redirected, both ways: the last leader may have reversed it, or back. */
+static void s_apply_directions(s_svc_t *s, const char *text, bool live)
+{
+    sg_opstate_t st;
+    size_t skipped = 0;
+    if (!text || sg_opstate_from_json(text, s->cfg, &st, &skipped) != SG_OK)
+        return;
+    bool *directed = calloc(s->cfg->n_collections + 1, sizeof *directed);
+    for (size_t i = 0; directed && i < st.n_colls; i++) {
+        const sg_opstate_coll_t *oc = &st.colls[i];
+        const sg_collection_cfg_t *cc = &s->cfg->collections[oc->collection];
+        if (!oc->directed)
+            continue;
+        directed[oc->collection] = true;
+        if (cc->site == oc->site && cc->replica_site == oc->replica_site)
+            continue;
+        if (cc->site != oc->replica_site || cc->replica_site != oc->site) {
+            sg_warn(S_MOD, "the kept direction of %s (%s to %s) does not pair its configured "
+                    "sites: the config's is used", cc->name, s->cfg->sites[oc->site].name,
+                    s->cfg->sites[oc->replica_site].name);
+            continue;
+        }
+        if (live)
+            s_redirect(s, oc->collection);
+        else
+            sg_config_reverse(s->cfg, oc->collection);
+    }
+    for (size_t c = 0; live && directed && c < s->cfg->n_collections; c++)
+        if (s->cfg->collections[c].reversed && !directed[c])
+            s_redirect(s, (int)c); /* reversed back by the last leader */
+    free(directed);
+    sg_opstate_fini(&st);
+}
+
+/* policy.after_failover.commit_after: collection c, failed over `ago` ms
+ * ago, is committed when commit_after has passed since. */
+static void s_commit_later(s_svc_t *s, int c, int64_t ago)
+{
+    int64_t after = s->cfg->policy.after_failover.commit_after_ms;
+    if (!after || !s->commit_due)
+        return;
+    int64_t due = sg_clock_mono(s->clock) + (after > ago ? after - ago : 0);
+    s->commit_due[c] = due ? due : 1;
+    if (due < s->commit_next)
+        s->commit_next = due;
+}
+
+/* Asks the commits that are due (an operator may have committed, reverted
+ * or reversed meanwhile: then the collection is no longer failed over, or
+ * the step finds it done, and nothing is called). */
+static void s_commit_due(s_svc_t *s)
+{
+    int64_t now = sg_clock_mono(s->clock);
+    if (!s->commit_due || now < s->commit_next)
+        return;
+    s->commit_next = INT64_MAX;
+    for (size_t c = 0; c < s->cfg->n_collections; c++) {
+        int64_t due = s->commit_due[c];
+        if (!due)
+            continue;
+        if (due > now) {
+            s->commit_next = due < s->commit_next ? due : s->commit_next;
+            continue;
+        }
+        s->commit_due[c] = 0;
+        if (sg_engine_collection_verdict(s->engine, (int)c) != SG_COLL_DONE)
+            continue;
+        uint64_t id = 0;
+        char *why = NULL;
+        int rc = sg_lifecycle_request(s->lifecycle, (int)c, SG_STEP_COMMIT,
+                                      "policy (after_failover.commit_after)", &id, &why);
+        if (rc != SG_OK)
+            sg_warn(S_MOD, "the policy's commit of %s was not started: %s",
+                    s->cfg->collections[c].name, why ? why : sg_err_str(rc));
+        free(why);
+    }
+}
+
+/* After a restart: the collections failed over and not committed since
+ * are committed commit_after after their failover's end. */
+static void s_commit_after_replay(s_svc_t *s)
+{
+    if (!s->cfg->policy.after_failover.commit_after_ms)
+        return;
+    sg_journal_run_t *runs = NULL;
+    size_t n = 0;
+    if (sg_journal_runs(s->journal, &runs, &n) != SG_OK) {
+        sg_error(S_MOD, "cannot read the journal's runs: the policy's commits wait for an operator");
+        return;
+    }
+    int64_t wall = sg_clock_wall(s->clock);
+    for (size_t i = 0; i < n; i++) {
+        const sg_journal_run_t *r = &runs[i];
+        int c = sg_config_find_collection(s->cfg, r->collection);
+        if (c < 0 || !r->ended_ms || !r->failed_over ||
+            sg_engine_collection_verdict(s->engine, c) != SG_COLL_DONE)
+            continue;
+        sg_step_rec_t last;
+        bool committed = false;
+        if (sg_steps_last_ok(s->journal, r->collection, &last) == SG_OK) {
+            committed = last.intent_ms >= r->ended_ms;
+            sg_step_rec_fini(&last);
+        }
+        if (!committed)
+            s_commit_later(s, c, wall - r->ended_ms);
+    }
+    sg_journal_runs_free(runs, n);
+}
+
+/* A listing of recovery points came back. */
+static void s_answer_points(s_svc_t *s, const sg_step_result_t *r)
+{
+    (void)s;
+    sg_info(S_MOD, "recovery points of %s: %zu (%s)", s->cfg->collections[r->collection].name,
+            r->n_points, sg_err_str(r->points_rc));
+}
+
+/* A step that ended well changes what the engine protects: a revert makes
+ * the collection replicate from its site again (held for the episode), a
+ * reverse turns its direction. */
+static void s_step_done(s_svc_t *s, const sg_step_result_t *r)
+{
+    if (r->kind == SG_STEP_REVERT) {
+        if (sg_executor_forget(s->executor, r->collection) == SG_OK)
+            sg_engine_reverted(s->engine, r->collection, s_now(s));
+    } else if (r->kind == SG_STEP_REVERSE) {
+        s_redirect(s, r->collection);
+    }
+}
+
+/* Steps' results: journaled with their outcomes, and what they change in
+ * the engine and its operator state, in one commit. */
+static void s_handle_steps(s_svc_t *s)
+{
+    s_batch_begin(s);
+    sg_step_result_t r;
+    while (sg_lifecycle_recv(s->lifecycle, &r, 0) == 1) {
+        if (r.step_id == 0)
+            s_answer_points(s, &r);
+        if (r.outcome)
+            s_post(s, r.outcome);
+        if (r.ended && r.ok)
+            s_step_done(s, &r);
+        sg_step_result_fini(&r);
+    }
+    s_save_opstate(s, true);
+    if (s_batch_end(s) == SG_OK)
+        s_share_opstate(s);
+    else
+        s->opstate_saved = 0; /* saved again */
+}
+
+static bool s_drill_runs(void *user)
+{
+    const s_svc_t *s = user;
+    return s->drill && sg_drill_running(s->drill);
+}
+
 /* A drill's report goes to the journal's outcome log and the sinks; held
  * failover runs go on once the drill is over. */
 static void s_handle_drill(s_svc_t *s)
@@ -835,8 +1048,10 @@ static void s_take_leadership(s_svc_t *s, uint64_t epoch)
     sg_engine_raise_run_base(s->engine, epoch << 24);
     char *text = sg_leader_take_state(s->leader);
     sg_recovery_env_t env = s_recovery_env(s);
-    if (text)
+    if (text) {
+        s_apply_directions(s, text, true);
         sg_recovery_restore_opstate(&env, text, "etcd");
+    }
     free(text);
     s->opstate_saved = 0; /* the new leader writes its state out */
 }
@@ -855,6 +1070,7 @@ static void s_leader_tick(s_svc_t *s)
     uint64_t epoch = sg_leader_epoch(s->leader);
     sg_executor_set_epoch(s->executor, epoch);
     sg_drill_set_epoch(s->drill, epoch);
+    sg_lifecycle_set_epoch(s->lifecycle, epoch);
     sg_notify_set_active(s->notify, lead);
     if (!lead) {
         sg_warn(S_MOD, "standby: no provider calls, no drills, sinks paused");
@@ -866,6 +1082,8 @@ static void s_leader_tick(s_svc_t *s)
     rc = sg_recovery_replay(&env, s->led ? SG_RECOVERY_LEADING_AGAIN : SG_RECOVERY_RESTART);
     if (rc != SG_OK)
         sg_error(S_MOD, "cannot replay the journal: %s", sg_err_str(rc));
+    sg_lifecycle_resume(s->lifecycle); /* an error is logged; the steps stay open */
+    s_commit_after_replay(s);
     s->led = true;
 }
 
@@ -882,14 +1100,16 @@ static int s_loop(s_svc_t *s)
 {
     int64_t next_stats = sg_clock_mono(s->clock) + S_STATS_EVERY_MS;
     while (!sg_platform_stop_requested()) {
-        zmq_pollitem_t items[4 + SG_CONTROL_MAX_SOCKETS] = {{.socket = sg_bus_socket(s->bus), .events = ZMQ_POLLIN},
+        zmq_pollitem_t items[5 + SG_CONTROL_MAX_SOCKETS] = {{.socket = sg_bus_socket(s->bus), .events = ZMQ_POLLIN},
                                    {.socket = sg_executor_socket(s->executor), .events = ZMQ_POLLIN}};
         void *ctl[SG_CONTROL_MAX_SOCKETS];
         size_t n_ctl = sg_control_sockets(s->ops.control, ctl);
         for (size_t i = 0; i < n_ctl; i++)
             items[2 + i] = (zmq_pollitem_t){.socket = ctl[i], .events = ZMQ_POLLIN};
         items[2 + n_ctl] = (zmq_pollitem_t){.socket = sg_drill_socket(s->drill), .events = ZMQ_POLLIN};
-        int n_items = 3 + (int)n_ctl;
+        items[3 + n_ctl] =
+            (zmq_pollitem_t){.socket = sg_lifecycle_socket(s->lifecycle), .events = ZMQ_POLLIN};
+        int n_items = 4 + (int)n_ctl;
         if (s->zap) /* handshakes of the bus and the control sockets */
             items[n_items++] = (zmq_pollitem_t){.socket = sg_zap_socket(s->zap), .events = ZMQ_POLLIN};
         int n = zmq_poll(items, n_items, s_poll_timeout(s, sg_clock_mono(s->clock)));
@@ -907,7 +1127,9 @@ static int s_loop(s_svc_t *s)
                 sg_control_serve(s->ops.control, ctl[i]);
         if (n > 0 && (items[2 + n_ctl].revents & ZMQ_POLLIN))
             s_handle_drill(s);
-        if (n > 0 && s->zap && (items[3 + n_ctl].revents & ZMQ_POLLIN))
+        if (n > 0 && (items[3 + n_ctl].revents & ZMQ_POLLIN))
+            s_handle_steps(s);
+        if (n > 0 && s->zap && (items[4 + n_ctl].revents & ZMQ_POLLIN))
             sg_zap_serve(s->zap); /* an error is logged; the next handshake asks again */
         s_leader_tick(s);
         if (sg_leader_is_leader(s->leader)) { /* a standby ingests, and decides nothing */
@@ -920,6 +1142,7 @@ static int s_loop(s_svc_t *s)
                 sg_error(S_MOD, "engine tick failed: %s", sg_err_str(rc));
             s_drain_decisions(s, false);
             sg_drill_tick(s->drill, now);
+            s_commit_due(s);
         }
         s->ops.heard_us = 0; /* every read of the bus comes before the tick */
         s_save_opstate(s, false);
@@ -974,14 +1197,19 @@ static int s_leader_start(s_svc_t *s)
     if (s->cfg->leader.mode != SG_LEADER_NONE) {
         sg_executor_set_fence_hook(s->executor, s_fence, s->leader);
         sg_drill_set_fence(s->drill, s_fence, s->leader);
+        sg_lifecycle_set_fence(s->lifecycle, s_fence, s->leader);
     }
     sg_executor_set_epoch(s->executor, sg_leader_epoch(s->leader));
     sg_drill_set_epoch(s->drill, sg_leader_epoch(s->leader));
+    sg_lifecycle_set_epoch(s->lifecycle, sg_leader_epoch(s->leader));
     if (!sg_leader_is_leader(s->leader))
         return SG_OK;
     s->led = true;
     sg_recovery_env_t env = s_recovery_env(s);
-    return sg_recovery_replay(&env, SG_RECOVERY_RESTART);
+    int rc = sg_recovery_replay(&env, SG_RECOVERY_RESTART);
+    if (rc == SG_OK)
+        s_commit_after_replay(s);
+    return rc == SG_OK ? sg_lifecycle_resume(s->lifecycle) : rc;
 }
 
 /* The operator state this instance's journal kept (pauses, approvals,
@@ -991,6 +1219,17 @@ static void s_load_opstate(s_svc_t *s)
     sg_recovery_env_t env = s_recovery_env(s);
     sg_recovery_load_opstate(&env);
     s->opstate_saved = sg_engine_opstate_gen(s->engine);
+}
+
+/* The directions of reversed collections, from the operator state this
+ * instance's journal kept, applied to the config before the modules that
+ * read it start. */
+static void s_load_directions(s_svc_t *s)
+{
+    char *text = NULL;
+    if (sg_journal_opstate_get(s->journal, &text) == SG_OK)
+        s_apply_directions(s, text, false);
+    free(text);
 }
 
 static int s_start(s_svc_t *s)
@@ -1016,6 +1255,7 @@ static int s_start(s_svc_t *s)
     s->retention = sg_retention_start(&s->cfg->journal, s->clock);
     if (!s->retention)
         goto fail;
+    s_load_directions(s);
     s->executor = sg_executor_new(s->zctx, s->cfg, s->provider, s->clock);
     uint64_t base = 0;
     if (sg_journal_max_run_id(s->journal, &base) != SG_OK)
@@ -1027,6 +1267,14 @@ static int s_start(s_svc_t *s)
     s_load_opstate(s);
     s->drill = sg_drill_new(s->zctx, s->cfg, s->provider, s->clock, s->journal, s->engine);
     if (!s->drill)
+        goto fail;
+    s->lifecycle =
+        sg_lifecycle_new(s->zctx, s->cfg, s->provider, s->clock, s->journal, s->engine);
+    if (!s->lifecycle)
+        goto fail;
+    sg_lifecycle_set_drill_check(s->lifecycle, s_drill_runs, s);
+    s->commit_next = INT64_MAX;
+    if (!(s->commit_due = calloc(s->cfg->n_collections + 1, sizeof *s->commit_due)))
         goto fail;
     sg_executor_set_proof_hook(s->executor, s_proof, s);
     if (s_leader_start(s) != SG_OK || s_ops_start(s) != SG_OK)
@@ -1043,6 +1291,9 @@ fail:
 static void s_stop(s_svc_t *s)
 {
     s_ops_stop(s);
+    sg_lifecycle_destroy(&s->lifecycle);
+    free(s->commit_due);
+    s->commit_due = NULL;
     sg_drill_destroy(&s->drill);
     sg_heldruns_fini(&s->held);
     sg_bus_destroy(&s->bus);
@@ -1062,7 +1313,7 @@ static void s_stop(s_svc_t *s)
     s->opstate_unshared = NULL;
 }
 
-int sg_service_run(const sg_config_t *cfg, const sg_service_opts_t *opts)
+int sg_service_run(sg_config_t *cfg, const sg_service_opts_t *opts)
 {
     s_svc_t s = {.cfg = cfg, .clock = opts && opts->clock ? opts->clock : sg_clock_system()};
     int rc = s_start(&s);

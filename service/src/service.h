@@ -21,7 +21,9 @@ typedef struct {
 } sg_service_opts_t;
 
 /* Runs the service with a loaded config until stopped. Returns 0 after a
- * clean stop, or a negative sg_err_t when a module could not start. */
-int sg_service_run(const sg_config_t *cfg, const sg_service_opts_t *opts);
+ * clean stop, or a negative sg_err_t when a module could not start. The
+ * config stays the caller's; the service changes only the direction of a
+ * collection whose replication was reversed (sg_config_reverse). */
+int sg_service_run(sg_config_t *cfg, const sg_service_opts_t *opts);
 
 #endif

@@ -357,7 +357,7 @@ static void test_unknown_key_is_an_error_with_line_and_column(void **state)
                         "suspect_after, hold_down, recover_after, report_max_age, vote_hold, "
                         "startup_grace, skew_warn, quorum, require_witness, mode, "
                         "approval_timeout, on_approval_timeout, cooldown, replication_max_age, "
-                        "budget, site_budget, maintenance)");
+                        "budget, site_budget, after_failover, maintenance)");
 }
 
 static void test_unknown_key_in_a_list_entry_and_at_the_top_level(void **state)
@@ -967,7 +967,7 @@ static void test_fault_needs_a_known_method_a_defined_collection_and_one_effect(
                              "      - method: InitiateFailovr\n        hang: true\n",
                         "t.yaml:17:17: unknown method 'InitiateFailovr' (expected one of: "
                         "InitiateFailover, CommitFailover, RevertFailover, TestReplicaCollection, "
-                        "RevertTestReplicaCollection)");
+                        "RevertTestReplicaCollection, ReverseReplicationRelationship)");
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
                              "      - collection: nope\n        return_code: 32768\n",
                         "t.yaml:17:21: collection 'nope' is not defined in collections");
@@ -1025,6 +1025,26 @@ static void test_sim_job_removal_defaults_to_5m_and_a_bad_value_is_an_error(void
     s_expect_only_error(BASE "provider:\n  sim:\n    job_removal: -1s\n",
                         "t.yaml:16:18: bad value '-1s' for 'job_removal': expected a duration "
                         "like 250ms, 3s, 2m, 1h");
+}
+
+static void test_after_failover_commit_after_is_manual_by_default_or_a_duration(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE, &r);
+    assert_int_equal(c->policy.after_failover.commit_after_ms, 0);
+    s_done(&r);
+    c = s_load_ok(BASE "policy:\n  after_failover:\n    commit_after: 30m\n", &r);
+    assert_int_equal(c->policy.after_failover.commit_after_ms, 30 * 60 * 1000);
+    s_done(&r);
+    c = s_load_ok(BASE "policy:\n  after_failover:\n    commit_after: manual\n", &r);
+    assert_int_equal(c->policy.after_failover.commit_after_ms, 0);
+    s_done(&r);
+    s_expect_only_error(BASE "policy:\n  after_failover:\n    commit_after: later\n",
+                        "t.yaml:16:19: bad value 'later' for 'commit_after': expected a duration "
+                        "like 250ms, 3s, 2m, 1h");
+    s_expect_only_error(BASE "policy:\n  after_failover:\n    commit_afte: 1h\n",
+                        "t.yaml:16:5: unknown key 'commit_afte' in policy.after_failover "
+                        "(expected one of: commit_after)");
 }
 
 static void test_bus_needs_an_endpoint(void **state)
@@ -1225,7 +1245,7 @@ static void test_several_errors_are_all_reported_in_file_order(void **state)
         "t.yaml:15:3: unknown key 'holddown' in policy (expected one of: suspect_after, "
         "hold_down, recover_after, report_max_age, vote_hold, startup_grace, skew_warn, "
         "quorum, require_witness, mode, approval_timeout, on_approval_timeout, cooldown, "
-        "replication_max_age, budget, site_budget, maintenance)",
+        "replication_max_age, budget, site_budget, after_failover, maintenance)",
         "t.yaml:17:12: 'workers' must be between 1 and 256 (got 1000)",
     };
     if (r.errs.n != sizeof want / sizeof want[0])
@@ -1803,6 +1823,7 @@ int main(void)
         cmocka_unit_test(test_fault_needs_a_known_method_a_defined_collection_and_one_effect),
         cmocka_unit_test(test_a_warnings_fault_carries_its_text_and_is_one_effect),
         cmocka_unit_test(test_sim_job_removal_defaults_to_5m_and_a_bad_value_is_an_error),
+        cmocka_unit_test(test_after_failover_commit_after_is_manual_by_default_or_a_duration),
         cmocka_unit_test(test_bus_needs_an_endpoint),
         cmocka_unit_test(test_bus_curve_needs_a_public_key_for_every_observer),
         cmocka_unit_test(test_a_network_bus_endpoint_needs_curve_or_insecure),

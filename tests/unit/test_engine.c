@@ -746,6 +746,73 @@ static void test_cooldown_after_failback_holds_next_failover(void **state)
     assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_DB), 2);
 }
 
+/* The last FAILOVER decision of collection c, or NULL. */
+static const sg_decision_t *s_last_failover(const s_fix_t *f, int c)
+{
+    for (int i = f->n_got - 1; i >= 0; i--)
+        if (f->got[i].kind == SG_DECISION_FAILOVER && f->got[i].collection == c)
+            return &f->got[i];
+    return NULL;
+}
+
+static void test_a_reversed_collection_fails_over_when_its_new_primary_is_lost(void **state)
+{
+    s_fix_t *f = *state;
+    f->cfg.policy.cooldown_ms = 0;
+    s_start_and_kill_a_at_2s(f, 8000);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_DONE);
+    s_revive_a(f);
+    s_run(f, 8000 + 6000);
+    assert_int_equal(sg_engine_site_state(f->e, A), SG_SITE_HEALTHY);
+    /* committed and reversed: a-db now lives at B and replicates to A */
+    sg_config_reverse(&f->cfg, C_A_DB);
+    assert_int_equal(sg_engine_redirect(f->e, C_A_DB), SG_OK);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_IDLE);
+    int before = s_count(f, SG_DECISION_FAILOVER, C_A_DB);
+    s_kill_b(f);
+    s_run(f, 8000 + 6000 + 6000);
+    assert_int_equal(sg_engine_site_state(f->e, B), SG_SITE_LOST);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_DB), before + 1);
+    const sg_decision_t *d = s_last_failover(f, C_A_DB);
+    assert_int_equal(d->site, B);
+    assert_int_equal(d->target_site, A);
+    /* the collections still at A are not touched by B's loss */
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_WEB), 1);
+    sg_config_reverse(&f->cfg, C_A_DB); /* the fixture's config is the test's */
+}
+
+static void test_a_redirect_is_refused_while_a_run_is_in_flight(void **state)
+{
+    s_fix_t *f = *state;
+    f->complete = false;
+    s_start_and_kill_a_at_2s(f, 8000);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_DECIDED);
+    assert_int_equal(sg_engine_redirect(f->e, C_A_DB), SG_ESTATE);
+    assert_int_equal(sg_engine_reverted(f->e, C_A_DB, s_now(f->t)), SG_ESTATE);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_DECIDED);
+}
+
+static void test_a_reverted_collection_is_held_for_the_episode_but_an_operator_may_retry(
+    void **state)
+{
+    s_fix_t *f = *state;
+    s_start_and_kill_a_at_2s(f, 8000);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_DB), 1);
+    assert_int_equal(sg_engine_reverted(f->e, C_A_DB, s_now(f->t)), SG_OK);
+    assert_int_equal(sg_engine_collection_verdict(f->e, C_A_DB), SG_COLL_DENIED);
+    s_run(f, 20000); /* A still lost: the policy does not fail it over again */
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_DB), 1);
+    s_expect_collection_explained(f, C_A_DB, "reverted");
+    char *why = NULL;
+    assert_int_equal(sg_engine_manual_failover(f->e, C_A_DB, false, NULL, "older-point",
+                                               s_now(f->t), &why),
+                     SG_OK);
+    assert_null(why);
+    s_collect(f);
+    assert_int_equal(s_count(f, SG_DECISION_FAILOVER, C_A_DB), 2);
+    assert_string_equal(s_last_failover(f, C_A_DB)->point, "older-point");
+}
+
 static void test_shadow_mode_announces_but_never_decides_failover(void **state)
 {
     s_fix_t *f = *state;
@@ -1063,6 +1130,9 @@ int main(void)
         T(test_budget_counts_a_site_loss_once_however_many_collections),
         T(test_site_budget_caps_one_sites_failovers_per_period),
         T(test_cooldown_after_failback_holds_next_failover),
+        T(test_a_reversed_collection_fails_over_when_its_new_primary_is_lost),
+        T(test_a_redirect_is_refused_while_a_run_is_in_flight),
+        T(test_a_reverted_collection_is_held_for_the_episode_but_an_operator_may_retry),
         T(test_shadow_mode_announces_but_never_decides_failover),
         T(test_approve_mode_waits_then_acts_on_approval),
         T(test_approve_mode_deny_holds),

@@ -19,6 +19,7 @@
 #include "journal/opstate.h"
 #include "journal/outcome.h"
 #include "journal/retention.h"
+#include "journal/steps.h"
 #include "provider/sim.h"
 
 #include "sg_fixture.h"
@@ -477,6 +478,65 @@ static void test_done_and_failed_collections_are_restored_and_not_decided_again(
     assert_int_equal(sg_executor_active(f->rig.x), 0); /* nothing resubmitted */
 }
 
+static void test_a_failover_reverted_or_reversed_since_is_not_restored_as_done(void **state)
+{
+    s_fix_t *f = *state;
+    s_run_ended(f, 1, "c0", true);
+    s_run_ended(f, 2, "c1", true);
+    s_run_ended(f, 3, "c2", true);
+    assert_int_equal(sg_steps_init(f->journal), SG_OK);
+    uint64_t id = 0;
+    int64_t later = s_wall(f) + 1000;
+    assert_int_equal(sg_steps_intent(f->journal, "c0", "revert", "alice", 0, later, &id), SG_OK);
+    assert_int_equal(sg_steps_end(f->journal, id, true, "reverted", later), SG_OK);
+    assert_int_equal(sg_steps_intent(f->journal, "c1", "reverse", "alice", 0, later, &id), SG_OK);
+    assert_int_equal(sg_steps_end(f->journal, id, true, "reversed", later), SG_OK);
+    /* a commit, or a step that failed, leaves it failed over */
+    assert_int_equal(sg_steps_intent(f->journal, "c2", "commit", "alice", 0, later, &id), SG_OK);
+    assert_int_equal(sg_steps_end(f->journal, id, true, "committed", later), SG_OK);
+    assert_int_equal(sg_steps_intent(f->journal, "c2", "revert", "bob", 0, later, &id), SG_OK);
+    assert_int_equal(sg_steps_end(f->journal, id, false, "committed: not called", later), SG_OK);
+    s_restart(f);
+    assert_int_equal(s_replay(f, SG_RECOVERY_RESTART), SG_OK);
+    assert_int_equal(sg_engine_collection_verdict(f->engine, C0), SG_COLL_IDLE);
+    assert_int_equal(sg_engine_collection_verdict(f->engine, C1), SG_COLL_IDLE);
+    assert_int_equal(sg_engine_collection_verdict(f->engine, C2), SG_COLL_DONE);
+}
+
+static void test_a_reversed_direction_is_kept_by_name_in_the_operator_state(void **state)
+{
+    s_fix_t *f = *state;
+    sg_now_t now = {sg_clock_mono(&f->rig.clock), s_wall(f)};
+    sg_config_reverse(f->cfg, C1);
+    sg_engine_t *e = sg_engine_new(f->cfg, 0, now);
+    assert_non_null(e);
+    sg_opstate_t st;
+    assert_int_equal(sg_engine_opstate_export(e, now, &st), 0);
+    char *text = sg_opstate_to_json(&st, f->cfg);
+    sg_opstate_fini(&st);
+    sg_engine_destroy(&e);
+    assert_non_null(strstr(text, "\"directions\":{\"c1\":{\"site\":\"B\",\"replica_site\":\"A\"}}"));
+    sg_config_reverse(f->cfg, C1); /* a fresh start: the file's direction */
+    size_t skipped = 0;
+    assert_int_equal(sg_opstate_from_json(text, f->cfg, &st, &skipped), 0);
+    free(text);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(st.n_colls, 1);
+    assert_int_equal(st.colls[0].collection, C1);
+    assert_true(st.colls[0].directed);
+    assert_string_equal(f->cfg->sites[st.colls[0].site].name, "B");
+    assert_string_equal(f->cfg->sites[st.colls[0].replica_site].name, "A");
+    sg_opstate_fini(&st);
+    /* an older text has none; a direction naming an unknown site is skipped */
+    assert_int_equal(sg_opstate_from_json("{\"version\":1,\"directions\":{\"c1\":{\"site\":\"Z\","
+                                          "\"replica_site\":\"A\"}}}",
+                                          f->cfg, &st, &skipped),
+                     0);
+    assert_int_equal(st.n_colls, 0);
+    assert_int_equal(skipped, 1);
+    sg_opstate_fini(&st);
+}
+
 static void test_an_ended_run_tells_the_executors_plan_how_it_ended(void **state)
 {
     s_fix_t *f = *state;
@@ -810,6 +870,8 @@ int main(void)
         T(test_a_resumed_operators_run_is_proven_as_the_operators),
         T(test_a_run_decided_but_never_started_is_abandoned_in_the_journal_not_restored),
         T(test_done_and_failed_collections_are_restored_and_not_decided_again),
+        T(test_a_failover_reverted_or_reversed_since_is_not_restored_as_done),
+        T(test_a_reversed_direction_is_kept_by_name_in_the_operator_state),
         T(test_an_ended_run_tells_the_executors_plan_how_it_ended),
         T(test_an_abandoned_or_cancelled_run_leaves_its_collection_free),
         T(test_a_collection_no_longer_configured_is_warned_about_and_skipped),

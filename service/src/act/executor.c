@@ -1055,6 +1055,17 @@ void sg_executor_restore(sg_executor_t *x, int collection, bool failed_over)
     sg_plan_set(x->plan, collection, e);
 }
 
+int sg_executor_forget(sg_executor_t *x, int collection)
+{
+    if (collection < 0 || (size_t)collection >= x->cfg->n_collections)
+        return SG_EINVAL;
+    const sg_plan_entry_t *e = sg_plan_get(x->plan, collection);
+    if (e->queued || e->running)
+        return SG_ESTATE;
+    sg_plan_set(x->plan, collection, (sg_plan_entry_t){0});
+    return SG_OK;
+}
+
 int sg_executor_release_plan(sg_executor_t *x, int site)
 {
     if (site < 0 || (size_t)site >= x->cfg->n_sites)

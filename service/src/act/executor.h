@@ -192,6 +192,12 @@ void sg_executor_restore(sg_executor_t *x, int collection, bool failed_over);
 int sg_executor_cancel_queued(sg_executor_t *x, int collection, const char *why,
                               sg_exec_result_t *out);
 
+/* The collection's failover was undone (RevertFailover), or its direction
+ * is about to change (a reverse, before sg_config_reverse): its plan entry
+ * is emptied, as if it had never run. SG_ESTATE (nothing changed) while a
+ * run of it is queued or running; 0 or SG_EINVAL. */
+int sg_executor_forget(sg_executor_t *x, int collection);
+
 /* on_error wait: lets held runs of `site` go on despite failures in earlier
  * groups. Returns 0 or an error from handing runs out. */
 int sg_executor_release_plan(sg_executor_t *x, int site);

@@ -1,5 +1,6 @@
 /* recovery: the journal back into the engine and the executor; see recovery.h. */
 #include "act/recovery.h"
+#include "journal/steps.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "journal/opstate.h"
@@ -137,8 +138,26 @@ static void s_resume(const sg_recovery_env_t *env, sg_recovery_mode_t mode,
                 follow ? "following its job" : "intent without a job: asking the provider");
 }
 
+/* A failover the journal has as done, undone since by an operator's revert
+ * or reverse (steps.h): its collection is protected again. */
+static bool s_undone(const sg_recovery_env_t *env, const sg_journal_run_t *r)
+{
+    sg_step_rec_t last;
+    if (!r->failed_over || sg_steps_last_ok(env->journal, r->collection, &last) != SG_OK)
+        return false;
+    bool undone = last.intent_ms >= r->ended_ms &&
+                  (strcmp(last.action, "revert") == 0 || strcmp(last.action, "reverse") == 0);
+    if (undone)
+        sg_info(S_MOD, "journal: the failover of %s was undone since (%s, step %llu)",
+                r->collection, last.action, (unsigned long long)last.id);
+    sg_step_rec_fini(&last);
+    return undone;
+}
+
 void sg_recovery_apply(const sg_recovery_env_t *env, const sg_recovery_plan_t *p)
 {
+    if (p->n_steps && sg_steps_init(env->journal) != SG_OK)
+        sg_error(S_MOD, "journal: cannot read the life-cycle steps");
     for (size_t i = 0; i < p->n_steps; i++) {
         const sg_recovery_step_t *st = &p->steps[i];
         const sg_journal_run_t *r = st->run;
@@ -147,6 +166,8 @@ void sg_recovery_apply(const sg_recovery_env_t *env, const sg_recovery_plan_t *p
             sg_warn(S_MOD, "journal: collection %s is no longer configured", r->collection);
             break;
         case SG_RECOVERY_RESTORE:
+            if (s_undone(env, r))
+                break;
             sg_engine_restore(env->engine, st->collection,
                               r->failed_over ? SG_COLL_DONE : SG_COLL_FAILED, r->run_id,
                               SG_ORIGIN_ENGINE);

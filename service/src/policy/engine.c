@@ -887,11 +887,11 @@ int sg_engine_reverted(sg_engine_t *e, int c, sg_now_t now)
     s_coll_t *cs = &e->colls[c];
     if (cs->verdict == SG_COLL_DECIDED)
         return SG_ESTATE;
-    int64_t cooldown = cs->cooldown_until;
-    *cs = (s_coll_t){.verdict = SG_COLL_IDLE, .cooldown_until = cooldown};
+    *cs = (s_coll_t){.verdict = SG_COLL_IDLE}; /* no cooldown: the operator retries */
     sg_eng_changed(e);
     if (!e->sites[e->cfg->collections[c].site].in_episode)
         return SG_OK;
+    cs->reverted = true;
     return s_hold(e, c, SG_COLL_DENIED, SG_GUARD_DENIED, now,
                   "an operator reverted its failover; held until this loss of its site ends "
                   "(siteguardctl failover COLLECTION --point P fails it over again)");

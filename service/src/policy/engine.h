@@ -269,8 +269,9 @@ int sg_engine_redirect(sg_engine_t *e, int collection);
  * replicates again from its site): it is no longer failed over. While its
  * site's loss episode is open it is held as DENIED, so that the policy does
  * not fail it over again at once with the point just reverted; an
- * operator's failover (with another point) may. SG_ESTATE while a run of it
- * is in flight; 0 or SG_EINVAL. */
+ * operator's failover (with another point) may: the cooldown of its run is
+ * lifted, as the revert is an operator's deliberate act. SG_ESTATE while a
+ * run of it is in flight; 0 or SG_EINVAL. */
 int sg_engine_reverted(sg_engine_t *e, int collection, sg_now_t now);
 
 /* ---- operator control ------------------------------------------------------------ */

@@ -69,6 +69,7 @@ typedef struct {
     sg_guard_t announced; /* last guard announced while held back */
     bool approved;        /* approve mode: an operator approved, this episode */
     bool released;        /* plan on_error wait: an operator let it go, this episode */
+    bool reverted;        /* DENIED because an operator reverted its failover */
     bool plan_wait_failed; /* held: the plan waits (on_error: wait) after a failure */
     int64_t deadline;     /* approve mode: mono */
     int64_t cooldown_until; /* mono */

@@ -150,16 +150,20 @@ char *sg_engine_explain_collection(sg_engine_t *e, int collection, sg_now_t now)
     const sg_collection_cfg_t *cc = &e->cfg->collections[collection];
     const s_coll_t *cs = &e->colls[collection];
     s_text_t t = {0};
-    s_addf(&t, "collection %s (%s -> %s, plan group %d): %s\n", cc->name,
-           sg_eng_site_name(e, cc->site), sg_eng_site_name(e, cc->replica_site), cc->group,
-           sg_coll_verdict_name(cs->verdict));
+    s_addf(&t, "collection %s (%s -> %s%s, plan group %d): %s\n", cc->name,
+           sg_eng_site_name(e, cc->site), sg_eng_site_name(e, cc->replica_site),
+           cc->reversed ? ", reversed" : "", cc->group, sg_coll_verdict_name(cs->verdict));
     sg_site_state_t st = e->sites[cc->site].state;
     if (st != SG_SITE_LOST)
         s_addf(&t, "  its site %s is %s: no failover is considered\n",
                sg_eng_site_name(e, cc->site), sg_site_state_name(st));
     if (cs->verdict == SG_COLL_BLOCKED || cs->verdict == SG_COLL_AWAITING ||
         cs->verdict == SG_COLL_DENIED)
-        s_addf(&t, "  held back by: %s\n", sg_guard_name(cs->announced));
+        s_addf(&t, "  held back by: %s%s\n", sg_guard_name(cs->announced),
+               cs->verdict == SG_COLL_DENIED && cs->reverted
+                   ? " (an operator reverted its failover in this loss; siteguardctl failover "
+                     "fails it over again, with --point for another recovery point)"
+                   : "");
     if (cs->verdict == SG_COLL_DECIDED)
         s_addf(&t, "  run %llu%s\n", (unsigned long long)cs->run_id,
                cs->forced ? " (an operator's, forced)" : cs->manual ? " (an operator's)" : "");

@@ -548,6 +548,29 @@ static const sg_cfg_map_t s_budget_map = {.where = "in a budget", .keys = s_budg
                                           .n_keys = SG_CFG_COUNT(s_budget_keys),
                                           .size = sizeof(sg_budget_cfg_t)};
 
+/* commit_after: a duration, or "manual" (0). */
+static void s_set_commit_after(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
+                               void *obj)
+{
+    const char *text = sg_cfg_scalar(ctx, value, key->name, false);
+    if (!text)
+        return; /* reported */
+    if (strcmp(text, "manual") == 0)
+        *(int64_t *)sg_cfg_field(key, obj) = 0;
+    else
+        sg_cfg_set_duration(ctx, key, value, obj);
+}
+
+static const sg_cfg_key_t s_after_failover_keys[] = {
+    {.name = "commit_after", .set = s_set_commit_after, .min = 1,
+     .offset = offsetof(sg_policy_cfg_t, after_failover.commit_after_ms) -
+               offsetof(sg_policy_cfg_t, after_failover)},
+};
+static const sg_cfg_map_t s_after_failover_map = {
+    .where = "in policy.after_failover", .keys = s_after_failover_keys,
+    .n_keys = SG_CFG_COUNT(s_after_failover_keys),
+    .size = sizeof(((sg_policy_cfg_t *)0)->after_failover)};
+
 static const sg_cfg_key_t s_policy_keys[] = {
     {.name = "suspect_after", .set = sg_cfg_set_duration,
      .offset = offsetof(sg_policy_cfg_t, suspect_after_ms), .min = 1},
@@ -580,6 +603,8 @@ static const sg_cfg_key_t s_policy_keys[] = {
      .sub = &s_budget_map},
     {.name = "site_budget", .set = sg_cfg_set_map,
      .offset = offsetof(sg_policy_cfg_t, site_budget), .sub = &s_budget_map},
+    {.name = "after_failover", .set = sg_cfg_set_map,
+     .offset = offsetof(sg_policy_cfg_t, after_failover), .sub = &s_after_failover_map},
     {.name = "maintenance", .set = sg_window_set_list,
      .offset = offsetof(sg_policy_cfg_t, maintenance),
      .count_offset = offsetof(sg_policy_cfg_t, n_maintenance)},

@@ -103,6 +103,12 @@ typedef struct {
     sg_budget_cfg_t site_budget;     /* site failovers of one site; default 2 per 1 h */
     sg_window_cfg_t *maintenance;
     size_t n_maintenance;
+    /* after_failover: what follows a failover that ended well. commit_after:
+     * CommitFailover that long after its end (lifecycle.h); 0 (default,
+     * "manual"): only an operator commits. */
+    struct {
+        int64_t commit_after_ms;
+    } after_failover;
 } sg_policy_cfg_t;
 
 /* What a plan does with later groups when a run of a group fails. */
