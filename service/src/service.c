@@ -122,12 +122,19 @@ static sg_recovery_env_t s_recovery_env(const s_svc_t *s)
 
 /* Submits a decided failover run (`point`: its own recovery point, or
  * NULL), or holds it while a drill runs. */
-static int s_submit_run(s_svc_t *s, uint64_t run_id, int collection, const char *point)
+static int s_submit_run(s_svc_t *s, const sg_decision_t *d)
 {
-    sg_run_spec_t spec = {.run_id = run_id, .collection = collection, .point = point};
+    int collection = d->collection;
+    sg_run_spec_t spec = {
+        .run_id = d->run_id,
+        .collection = collection,
+        .point = d->point,
+        .forced = d->origin == SG_ORIGIN_FORCED,
+        .heard_ms = sg_engine_site_heard_wall(s->engine, s->cfg->collections[collection].site,
+                                              s_now(s))};
     if (!s->drill || !sg_drill_running(s->drill))
         return sg_executor_submit_run(s->executor, &spec);
-    int rc = sg_heldruns_add(&s->held, run_id, collection, point);
+    int rc = sg_heldruns_add(&s->held, &spec);
     if (rc == SG_OK)
         sg_info(S_MOD, "failover of %s waits for the drill's cleanup",
                 s->cfg->collections[collection].name);
@@ -289,7 +296,7 @@ static void s_start_run(s_svc_t *s, const sg_decision_t *d)
                  (unsigned long long)d->run_id, c->name, sg_err_str(rc));
         return;
     }
-    rc = s_submit_run(s, d->run_id, d->collection, d->point);
+    rc = s_submit_run(s, d);
     if (rc != SG_OK)
         sg_error(S_MOD, "cannot start failover of %s: %s", c->name, sg_err_str(rc));
 }

@@ -70,8 +70,8 @@ static void test_held_runs_keep_copies_of_their_points(void **state)
 {
     s_fix_t *f = *state;
     char point[] = "latest";
-    assert_int_equal(sg_heldruns_add(&f->held, 7, 0, point), 0);
-    assert_int_equal(sg_heldruns_add(&f->held, 8, 1, NULL), 0);
+    assert_int_equal(sg_heldruns_add(&f->held, &(sg_run_spec_t){.run_id = 7, .collection = 0, .point = point}), 0);
+    assert_int_equal(sg_heldruns_add(&f->held, &(sg_run_spec_t){.run_id = 8, .collection = 1, .point = NULL}), 0);
     point[0] = 'X'; /* the caller's buffer changes; the held copy does not */
     assert_int_equal(f->held.n, 2);
     assert_string_equal(f->held.runs[0].point, "latest");
@@ -84,8 +84,8 @@ static void test_held_runs_keep_copies_of_their_points(void **state)
 static void test_released_runs_go_to_the_executor_in_the_order_held(void **state)
 {
     s_fix_t *f = *state;
-    assert_int_equal(sg_heldruns_add(&f->held, 21, 1, NULL), 0);
-    assert_int_equal(sg_heldruns_add(&f->held, 20, 0, "latest"), 0);
+    assert_int_equal(sg_heldruns_add(&f->held, &(sg_run_spec_t){.run_id = 21, .collection = 1, .point = NULL}), 0);
+    assert_int_equal(sg_heldruns_add(&f->held, &(sg_run_spec_t){.run_id = 20, .collection = 0, .point = "latest"}), 0);
     assert_int_equal(sg_heldruns_submit(&f->held, f->rig.x, f->cfg), 2);
     assert_int_equal(f->held.n, 0);
     assert_int_equal(sg_executor_active(f->rig.x), 2);
@@ -99,9 +99,9 @@ static void test_released_runs_go_to_the_executor_in_the_order_held(void **state
 static void test_a_run_the_executor_refuses_is_dropped_and_the_rest_go(void **state)
 {
     s_fix_t *f = *state;
-    assert_int_equal(sg_heldruns_add(&f->held, 30, 0, NULL), 0);
-    assert_int_equal(sg_heldruns_add(&f->held, 31, 0, NULL), 0); /* c0 again: refused */
-    assert_int_equal(sg_heldruns_add(&f->held, 32, 1, NULL), 0);
+    assert_int_equal(sg_heldruns_add(&f->held, &(sg_run_spec_t){.run_id = 30, .collection = 0, .point = NULL}), 0);
+    assert_int_equal(sg_heldruns_add(&f->held, &(sg_run_spec_t){.run_id = 31, .collection = 0, .point = NULL}), 0); /* c0 again: refused */
+    assert_int_equal(sg_heldruns_add(&f->held, &(sg_run_spec_t){.run_id = 32, .collection = 1, .point = NULL}), 0);
     assert_int_equal(sg_heldruns_submit(&f->held, f->rig.x, f->cfg), 2);
     assert_int_equal(f->held.n, 0);
     uint64_t first = 0;

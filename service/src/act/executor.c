@@ -38,6 +38,8 @@ typedef struct {
     s_block_t block;
     int blocker; /* the collection behind `block`, or -1 */
     uint64_t epoch; /* the leader's epoch when it was handed out */
+    bool forced;
+    int64_t heard_ms;
 } s_run_t;
 
 /* A message from a worker to the loop thread, passed by pointer. */
@@ -104,6 +106,7 @@ typedef struct {
     void *jobs; /* PULL of its runs and proof answers, owned by the worker thread */
     s_run_t run;
     const sg_collection_cfg_t *coll;
+    sg_provider_t *pv; /* the replica side's provider (sg_provider_at) */
     int attempt;
     char *job_path;
     const char *rp; /* the recovery point passed; NULL: latest */
@@ -306,7 +309,7 @@ static bool s_follow_timed_out(void *user, int last_percent)
 static sg_jobfollow_t s_follower(s_ctx_t *c)
 {
     sg_executor_t *x = c->w->x;
-    return (sg_jobfollow_t){.provider = x->provider,
+    return (sg_jobfollow_t){.provider = c->pv,
                             .pc = &x->cfg->provider,
                             .clock = x->clock,
                             .log_module = S_MOD,
@@ -342,7 +345,7 @@ static void s_end_by_state(s_ctx_t *c, uint32_t rv, const char *ok_why, const ch
 {
     sg_jobfollow_t f = s_follower(c);
     sg_coll_state_t st = SG_COLL_UNKNOWN;
-    int rc = sg_provider_get_state(c->w->x->provider, c->coll->cim_path, &st);
+    int rc = sg_provider_get_state(c->pv, c->coll->cim_path, &st);
     if (rc != SG_OK || st == SG_COLL_FAILOVER_RUNNING) {
         s_report_tagged(c, SG_OUTCOME_PROGRESS, S_GOES_ON, rv, "state",
                         "%s: %s; the collection is %s%s%s: following its state until the "
@@ -392,7 +395,7 @@ static void s_follow_running(s_ctx_t *c, uint32_t rv, const char *why, int looku
  * running without a job to follow (its state followed), or neither. */
 static s_seen_t s_inspect(s_ctx_t *c, int64_t since_ms, uint32_t rv, const char *why)
 {
-    sg_provider_t *p = c->w->x->provider;
+    sg_provider_t *p = c->pv;
     sg_coll_state_t st = SG_COLL_UNKNOWN;
     int rc = sg_provider_get_state(p, c->coll->cim_path, &st);
     if (rc != SG_OK)
@@ -509,7 +512,6 @@ static void s_report_no_point(s_ctx_t *c, int rc, const char *named,
  * an error after reporting the run failed. */
 static int s_pick_recovery_point(s_ctx_t *c, char **rp)
 {
-    sg_executor_t *x = c->w->x;
     const char *named = NULL;
     sg_rp_policy_t pol = s_rp_policy(c, &named);
     *rp = NULL;
@@ -518,7 +520,7 @@ static int s_pick_recovery_point(s_ctx_t *c, char **rp)
     sg_recovery_point_t *pts = NULL;
     size_t n = 0;
     const sg_recovery_point_t *best = NULL;
-    int rc = sg_provider_list_recovery_points(x->provider, c->coll->cim_path, &pts, &n);
+    int rc = sg_provider_list_recovery_points(c->pv, c->coll->cim_path, &pts, &n);
     if (rc == SG_OK)
         best = named ? s_find_point(pts, n, named) : sg_recovery_point_newest_app(pts, n);
     if (best && !(*rp = strdup(best->path)))
@@ -568,7 +570,7 @@ static bool s_on_answer(s_ctx_t *c, int rc, sg_call_result_t *res, int64_t since
             return true;
         if (rv == SG_RC_INVALID_STATE || seen == S_SEEN_BAD_STATE) {
             sg_coll_state_t st = SG_COLL_UNKNOWN;
-            sg_provider_get_state(c->w->x->provider, c->coll->cim_path, &st);
+            sg_provider_get_state(c->pv, c->coll->cim_path, &st);
             s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, rv,
                      "InitiateFailover on %s returned %u (%s); collection state is %s",
                      c->coll->name, rv, sg_rc_text(rv), sg_coll_state_text(st));
@@ -622,6 +624,48 @@ static bool s_proven(s_ctx_t *c)
     return rc == SG_OK;
 }
 
+/* The pre-check before the first call (executor.h): false when it ended
+ * the run. */
+static bool s_prechecked(s_ctx_t *c)
+{
+    sg_replication_t rep;
+    const char *side = s_replica_name(c);
+    int rc = sg_provider_get_replication(c->pv, c->coll->cim_path, &rep);
+    if (rc != SG_OK) {
+        sg_warn(S_MOD, "%s: cannot read its replication on %s (%s): the guards' evidence stands",
+                c->coll->name, side, sg_err_str(rc));
+        return true;
+    }
+    if (rep.mode == SG_MODE_PRIMARY || rep.mode == SG_MODE_TEST_REPLICA) {
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+                 "InitiateFailover on %s not called: on %s it is the %s (ReplicationMode %d), "
+                 "not the replica",
+                 c->coll->name, side,
+                 rep.mode == SG_MODE_PRIMARY ? "primary" : "test replica", rep.mode);
+        return false;
+    }
+    if (c->run.forced)
+        return true;
+    if (rep.health == SG_HEALTH_CRITICAL) {
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+                 "InitiateFailover on %s not called: its replica on %s reports critical "
+                 "replication health (%s); an operator may force the failover",
+                 c->coll->name, side, sg_replication_state_text(rep.state));
+        return false;
+    }
+    int64_t limit = c->coll->rpo_limit_ms;
+    int64_t ref = c->run.heard_ms ? c->run.heard_ms : sg_clock_wall(c->w->x->clock);
+    if (limit > 0 && rep.last_replication_ms > 0 && ref - rep.last_replication_ms > limit) {
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+                 "InitiateFailover on %s not called: its replica on %s last replicated %.0f s "
+                 "before its site was last heard, over its RPO limit of %.0f s; an operator may "
+                 "force the failover",
+                 c->coll->name, side, (ref - rep.last_replication_ms) / 1000.0, limit / 1000.0);
+        return false;
+    }
+    return true;
+}
+
 /* Calls InitiateFailover, retrying what may pass later. */
 static void s_initiate(s_ctx_t *c)
 {
@@ -630,7 +674,7 @@ static void s_initiate(s_ctx_t *c)
     int64_t backoff = pc->poll_initial_ms;
     int64_t since_ms = sg_clock_wall(x->clock) - S_SINCE_MARGIN_MS;
     char *rp = NULL;
-    if (s_pick_recovery_point(c, &rp) != SG_OK)
+    if (!s_prechecked(c) || s_pick_recovery_point(c, &rp) != SG_OK)
         return;
     c->rp = rp;
     c->rp_chosen = true;
@@ -645,7 +689,7 @@ static void s_initiate(s_ctx_t *c)
         }
         if (!s_proven(c))
             break;
-        int rc = sg_provider_call(x->provider, SG_METHOD_INITIATE_FAILOVER, c->coll->cim_path, rp,
+        int rc = sg_provider_call(c->pv, SG_METHOD_INITIATE_FAILOVER, c->coll->cim_path, rp,
                                   &res);
         bool over = s_on_answer(c, rc, &res, since_ms);
         uint32_t rv = rc == SG_OK ? res.return_value : SG_RC_STATUS_UNKNOWN;
@@ -717,6 +761,13 @@ static void s_report_blocked(s_ctx_t *c)
 static void s_run(s_ctx_t *c)
 {
     c->started_ms = sg_clock_mono(c->w->x->clock);
+    c->pv = sg_provider_at(c->w->x->provider, s_replica_name(c));
+    if (!c->pv) {
+        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, 0,
+                 "failover of %s not started: no provider connection for its replica site %s",
+                 c->coll->name, s_replica_name(c));
+        return;
+    }
     if (c->run.block != S_BLOCK_NONE) {
         s_report_blocked(c);
         return;
@@ -1026,7 +1077,9 @@ int sg_executor_submit_run(sg_executor_t *x, const sg_run_spec_t *spec)
                    .collection = c,
                    .mode = spec->mode,
                    .intent_ms = spec->intent_ms,
-                   .blocker = -1};
+                   .blocker = -1,
+                   .forced = spec->forced,
+                   .heard_ms = spec->heard_ms};
     if (spec->mode == SG_RUN_FOLLOW && !(run.job_path = strdup(spec->job_path)))
         return SG_ENOMEM;
     if (spec->point && !(run.point = strdup(spec->point))) {

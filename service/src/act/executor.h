@@ -43,6 +43,18 @@
  * and then followed on at poll_max until it ends (reported once per run,
  * whether a job or a state was followed).
  *
+ * Routing and pre-check: a run's calls and reads go to the provider of its
+ * replica site (sg_provider_at). Before the first call, the worker reads the
+ * collection's replication there (sg_provider_get_replication): when that
+ * side says it is not the replica (ReplicationMode primary or test replica)
+ * the run fails without a call; unless the run is forced, it also fails
+ * without a call when the replica reports critical replication health, or,
+ * with an RPO limit, last replicated longer before its site was last heard
+ * (sg_run_spec_t.heard_ms) than the limit: evidence from Hyper-V itself that
+ * agrees with the observers' or overrules them towards not acting. What
+ * cannot be read decides nothing (the engine's guards judged the observers'
+ * evidence).
+ *
  * Plan: runs are submitted in plan order (the engine decides in that
  * order); where each collection stands is kept by act/plan, whose counts
  * per site and group make each check independent of the number of
@@ -135,6 +147,10 @@ typedef struct {
     const char *job_path; /* FOLLOW: the job (copied) */
     int64_t intent_ms;    /* RESOLVE: Unix ms of the intent */
     const char *point;    /* this run's recovery point (copied); NULL: the collection's */
+    bool forced;          /* an operator forced it past the guards: the pre-check's
+                             health and RPO findings do not stop it */
+    int64_t heard_ms;     /* Unix ms its site was last heard (about when it was lost): the
+                             pre-check measures the replica's lag to it; 0: the call's time */
 } sg_run_spec_t;
 
 /* The proof before a call of run `run_id` of `collection` (see above).

@@ -22,10 +22,10 @@ void sg_heldruns_fini(sg_heldruns_t *h)
     sg_heldruns_init(h);
 }
 
-int sg_heldruns_add(sg_heldruns_t *h, uint64_t run_id, int collection, const char *point)
+int sg_heldruns_add(sg_heldruns_t *h, const sg_run_spec_t *spec)
 {
     char *copy = NULL;
-    if (point && !(copy = strdup(point)))
+    if (spec->point && !(copy = strdup(spec->point)))
         return SG_ENOMEM;
     sg_run_spec_t *runs = realloc(h->runs, (h->n + 1) * sizeof *runs);
     if (!runs) {
@@ -33,7 +33,11 @@ int sg_heldruns_add(sg_heldruns_t *h, uint64_t run_id, int collection, const cha
         return SG_ENOMEM;
     }
     h->runs = runs;
-    h->runs[h->n++] = (sg_run_spec_t){.run_id = run_id, .collection = collection, .point = copy};
+    h->runs[h->n++] = (sg_run_spec_t){.run_id = spec->run_id,
+                                      .collection = spec->collection,
+                                      .point = copy,
+                                      .forced = spec->forced,
+                                      .heard_ms = spec->heard_ms};
     return SG_OK;
 }
 

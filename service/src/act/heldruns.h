@@ -26,9 +26,9 @@ void sg_heldruns_init(sg_heldruns_t *h);
 /* Frees the runs still held (they are forgotten, not submitted). */
 void sg_heldruns_fini(sg_heldruns_t *h);
 
-/* Holds a run (`point`: its own recovery point, copied, or NULL). Returns
- * 0 or SG_ENOMEM (nothing held then). */
-int sg_heldruns_add(sg_heldruns_t *h, uint64_t run_id, int collection, const char *point);
+/* Holds a fresh run as `spec` says (copied, its point too). Returns 0 or
+ * SG_ENOMEM (nothing held then). */
+int sg_heldruns_add(sg_heldruns_t *h, const sg_run_spec_t *spec);
 
 /* Submits every held run to the executor in the order held and empties
  * the list. A run the executor refuses is logged (by collection name,

@@ -121,7 +121,9 @@ static void s_resume(const sg_recovery_env_t *env, sg_recovery_mode_t mode,
                           .mode = follow ? SG_RUN_FOLLOW : SG_RUN_RESOLVE,
                           .job_path = r->job_path,
                           .intent_ms = r->intent_ms,
-                          .point = r->point};
+                          .point = r->point,
+                          .forced = s_origin(r) == SG_ORIGIN_FORCED,
+                          .heard_ms = r->decided_ms};
     if (mode == SG_RECOVERY_LEADING_AGAIN) {
         if (sg_executor_submit_run(env->executor, &spec) == SG_OK)
             sg_info(S_MOD, "resuming run %llu of %s as the leader", (unsigned long long)r->run_id,

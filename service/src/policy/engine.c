@@ -1245,6 +1245,12 @@ sg_site_state_t sg_engine_site_state(const sg_engine_t *e, int site)
     return e->sites[site].state;
 }
 
+int64_t sg_engine_site_heard_wall(const sg_engine_t *e, int site, sg_now_t now)
+{
+    int64_t heard = e->sites[site].last_heard;
+    return heard > 0 && heard <= now.mono ? now.wall - (now.mono - heard) : now.wall;
+}
+
 sg_coll_verdict_t sg_engine_collection_verdict(const sg_engine_t *e, int collection)
 {
     return e->colls[collection].verdict;

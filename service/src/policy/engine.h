@@ -381,6 +381,9 @@ char *sg_engine_explain_site(sg_engine_t *e, int site, sg_now_t now);
 char *sg_engine_explain_collection(sg_engine_t *e, int collection, sg_now_t now);
 
 sg_site_state_t sg_engine_site_state(const sg_engine_t *e, int site);
+/* When the site was last heard (an event of one of its observers
+ * received), as Unix ms at `now`'s offset; now.wall when never heard. */
+int64_t sg_engine_site_heard_wall(const sg_engine_t *e, int site, sg_now_t now);
 sg_coll_verdict_t sg_engine_collection_verdict(const sg_engine_t *e, int collection);
 /* An observer's clock offset: receipt minus send time (ms; positive: its
  * clock is behind siteguard's), the minimum over a recent window. False
