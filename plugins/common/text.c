@@ -89,6 +89,8 @@ char *sg_text_title(const sg_outcome_t *o)
         return sg_text_printf("failover of %s from %s to %s cancelled", coll, site, to);
     case SG_OUTCOME_NOTICE: return sg_text_printf("siteguard notice%s%s", o->site ? ": site " : "",
                                                   o->site ? site : "");
+    case SG_OUTCOME_LIFECYCLE:
+        return sg_text_printf("%s", o->message ? o->message : "life-cycle step");
     }
     return sg_text_printf("%s", sg_text_kind(o->kind));
 }

@@ -57,6 +57,7 @@ static const char *s_label(sg_outcome_kind_t kind)
     case SG_OUTCOME_SITE_CONTESTED: return "CONTESTED";
     case SG_OUTCOME_CANCELLED: return "CANCELLED";
     case SG_OUTCOME_NOTICE: return "NOTICE";
+    case SG_OUTCOME_LIFECYCLE: return "LIFECYCLE";
     }
     return "OUTCOME";
 }

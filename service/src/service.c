@@ -456,6 +456,10 @@ static void s_publish_metrics(s_svc_t *s)
     sg_notify_stats_t *per_sink = calloc(s->cfg->n_sinks ? s->cfg->n_sinks : 1, sizeof *per_sink);
     for (size_t i = 0; per_sink && i < s->cfg->n_sinks; i++)
         sg_notify_sink_stats(s->notify, s->cfg->sinks[i].name, &per_sink[i]);
+    size_t n_drills = sg_drill_count(s->drill);
+    sg_drill_status_t *drills = calloc(n_drills ? n_drills : 1, sizeof *drills);
+    for (size_t i = 0; drills && i < n_drills; i++)
+        sg_drill_status(s->drill, i, &drills[i]);
     s_metrics_states(s);
     sg_metrics_snapshot_t snap = {
         .cfg = s->cfg,
@@ -484,10 +488,14 @@ static void s_publish_metrics(s_svc_t *s)
         .leader_mode = sg_leader_mode_name(s->leader),
         .is_leader = sg_leader_is_leader(s->leader),
         .leader_epoch = sg_leader_epoch(s->leader),
-        .journal_bytes = sg_retention_bytes(s->retention)};
+        .journal_bytes = sg_retention_bytes(s->retention),
+        .drill_running = sg_drill_running(s->drill),
+        .drills = drills,
+        .n_drills = drills ? n_drills : 0};
     if (sg_metrics_publish(s->ops.metrics, &snap) != SG_OK)
         sg_error(S_MOD, "out of memory publishing the metrics");
     free(per_sink);
+    free(drills);
 }
 
 static void s_observe_run(s_svc_t *s, int c)

@@ -740,6 +740,10 @@ static void test_drill_interrupted_by_a_stop_is_cleaned_up_at_the_next_start(voi
     sg_drill_destroy(&f->d);
     f->d = s_drill_new(f);
     s_tick_starts_a_drill(f);
+    sg_drill_status_t st; /* the run cut short is the drill's latest: interrupted */
+    sg_drill_status(f->d, 0, &st);
+    assert_int_equal(st.last_result, SG_DRILL_INTERRUPTED);
+    assert_true(st.last_pass_ms == -1);
     json_t *rep = s_report(f, NULL);
     assert_string_equal(s_str(rep, "trigger"), "recovery");
     assert_string_equal(s_str(rep, "result"), "passed");
@@ -750,6 +754,65 @@ static void test_drill_interrupted_by_a_stop_is_cleaned_up_at_the_next_start(voi
     assert_int_equal(n, 0);
     free(open);
     json_decref(rep);
+    s_fix_free(f);
+}
+
+/* What the metrics show of a drill: before any run nothing but, once the
+ * runner ticked, when its schedule wants a pass; after a pass its result
+ * and the pass, due one schedule later; a run that does not pass changes
+ * the result, not the pass; a new runner on the journal reads it all back. */
+static void test_a_drills_status_has_its_latest_result_its_pass_and_when_it_is_due(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("drills:\n"
+                           "  - {name: hourly, collections: [db], schedule: '@every 1h'}\n"
+                           "  - {name: by-hand, collections: [web]}\n");
+    assert_int_equal(sg_drill_count(f->d), 2);
+    sg_drill_status_t st;
+    sg_drill_status(f->d, 0, &st);
+    assert_string_equal(st.name, "hourly");
+    assert_int_equal(st.last_result, -1);
+    assert_true(st.last_end_ms == -1 && st.last_pass_ms == -1 && st.due_ms == -1);
+    int64_t t0 = sg_clock_wall(&f->rig.clock);
+    assert_int_equal(sg_drill_tick(f->d, s_now(f)), SG_OK);
+    sg_drill_status(f->d, 0, &st);
+    assert_true(st.due_ms == t0 + 3600000); /* never passed: the first run after the start */
+    sg_drill_status(f->d, 1, &st);
+    assert_true(st.due_ms == -1); /* no schedule */
+
+    sg_clock_fake_advance(&f->rig.clock, 60000);
+    json_t *rep = s_run_drill(f, "hourly", NULL);
+    int64_t passed = s_int(rep, "ended_ms");
+    json_decref(rep);
+    sg_drill_status(f->d, 0, &st);
+    assert_int_equal(st.last_result, SG_DRILL_PASSED);
+    assert_true(st.last_end_ms == passed && st.last_pass_ms == passed);
+    assert_true(st.due_ms == passed + 3600000);
+
+    sg_clock_fake_advance(&f->rig.clock, 60000);
+    s_start(f, "hourly");
+    sg_drill_preempt(f->d, "a site is lost");
+    rep = s_report(f, NULL);
+    int64_t preempted = s_int(rep, "ended_ms");
+    json_decref(rep);
+    assert_true(preempted > passed);
+    sg_drill_status(f->d, 0, &st);
+    assert_int_equal(st.last_result, SG_DRILL_PREEMPTED);
+    assert_string_equal(sg_drill_result_name((sg_drill_result_t)st.last_result), "preempted");
+    assert_true(st.last_end_ms == preempted && st.last_pass_ms == passed);
+    assert_true(st.due_ms == passed + 3600000);
+
+    sg_drill_destroy(&f->d); /* a restart: the history comes from the journal */
+    f->d = s_drill_new(f);
+    sg_drill_status(f->d, 0, &st);
+    assert_int_equal(st.last_result, SG_DRILL_PREEMPTED);
+    assert_true(st.last_end_ms == preempted && st.last_pass_ms == passed);
+    assert_true(st.due_ms == -1); /* not ticked */
+    assert_int_equal(sg_drill_tick(f->d, s_now(f)), SG_OK);
+    sg_drill_status(f->d, 0, &st);
+    assert_true(st.due_ms == passed + 3600000);
+    sg_drill_status(f->d, 1, &st);
+    assert_int_equal(st.last_result, -1);
     s_fix_free(f);
 }
 
@@ -778,6 +841,7 @@ int main(void)
         cmocka_unit_test(test_scheduled_and_at_start_drills_start_on_tick),
         cmocka_unit_test(test_a_drill_schedule_is_read_in_its_time_zone),
         cmocka_unit_test(test_drill_interrupted_by_a_stop_is_cleaned_up_at_the_next_start),
+        cmocka_unit_test(test_a_drills_status_has_its_latest_result_its_pass_and_when_it_is_due),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -476,6 +476,9 @@ static void test_a_start_reads_the_journal_through_indexes_only(void **state)
     assert_int_equal(n, 1);
     free(ids[0]);
     free(ids);
+    int64_t ended = 0; /* a drill's history, for the metrics */
+    assert_int_equal(sg_journal_drill_last(j, "weekly", NULL, &ended, NULL), SG_ENOTFOUND);
+    assert_int_equal(sg_journal_drill_last(j, "weekly", "passed", &ended, NULL), SG_ENOTFOUND);
     assert_int_equal(sg_journal_outbox_sink(j, "pager", &cursor, &failures, NULL), SG_OK);
     assert_int_equal(sg_journal_outbox_count(j, "pager", SG_OUTBOX_PENDING), 1);
     sg_journal_logged_t *logged = NULL;
@@ -489,10 +492,41 @@ static void test_a_start_reads_the_journal_through_indexes_only(void **state)
 
     static const char *const tables[] = {"runs", "r", "outcomes", "outbox", "b", "drills", NULL};
     static const char *const partial[] = {"SCAN drills USING INDEX drills_open", NULL};
-    assert_true(sg_sqlplan_expect_no_scan(&plan, tables, partial) >= 8);
+    assert_true(sg_sqlplan_expect_no_scan(&plan, tables, partial) >= 9);
+    assert_true(sg_sqlplan_uses(&plan, "FROM drills WHERE name", "drills_by_name"));
     /* the pending rows by state, not every row the sink ever had */
     assert_true(sg_sqlplan_uses(&plan, "b.state = 0", "outbox_by_state"));
     sg_sqlplan_fini(&plan);
+    sg_journal_close(&j);
+}
+
+/* A drill's history: its latest ended run and result, and its latest run
+ * with a given result; runs not ended and other drills' runs do not count. */
+static void test_a_drills_latest_run_and_latest_pass_are_found_by_name(void **state)
+{
+    fx_t *fx = *state;
+    sg_journal_t *j = s_open(fx);
+    int64_t ended = 0;
+    char *result = NULL;
+    assert_int_equal(sg_journal_drill_last(j, "weekly", NULL, &ended, &result), SG_ENOTFOUND);
+    assert_true(ended == -1);
+    assert_null(result);
+    assert_int_equal(sg_journal_drill_begin(j, "w1", "weekly", 100), SG_OK);
+    assert_int_equal(sg_journal_drill_end(j, "w1", 200, "passed", "{}"), SG_OK);
+    assert_int_equal(sg_journal_drill_begin(j, "w2", "weekly", 300), SG_OK);
+    assert_int_equal(sg_journal_drill_end(j, "w2", 400, "failed", "{}"), SG_OK);
+    assert_int_equal(sg_journal_drill_begin(j, "w3", "weekly", 500), SG_OK); /* not ended */
+    assert_int_equal(sg_journal_drill_begin(j, "o1", "other", 600), SG_OK);
+    assert_int_equal(sg_journal_drill_end(j, "o1", 700, "passed", "{}"), SG_OK);
+    assert_int_equal(sg_journal_drill_last(j, "weekly", NULL, &ended, &result), SG_OK);
+    assert_true(ended == 400);
+    assert_string_equal(result, "failed");
+    free(result);
+    assert_int_equal(sg_journal_drill_last(j, "weekly", "passed", &ended, NULL), SG_OK);
+    assert_true(ended == 200);
+    assert_int_equal(sg_journal_drill_last(j, "weekly", "preempted", &ended, NULL), SG_ENOTFOUND);
+    assert_int_equal(sg_journal_drill_last(j, "other", NULL, &ended, NULL), SG_OK);
+    assert_true(ended == 700);
     sg_journal_close(&j);
 }
 
@@ -607,6 +641,7 @@ int main(int argc, char **argv)
         T(test_a_new_outbox_sink_starts_at_the_end_of_the_outcome_log),
         T(test_outbox_rows_move_from_pending_to_delivered_or_dead_and_to_the_fallback),
         T(test_a_start_reads_the_journal_through_indexes_only),
+        T(test_a_drills_latest_run_and_latest_pass_are_found_by_name),
         T(test_outbox_reads_a_batch_of_outcomes_and_none_for_a_seq_not_logged),
 #ifndef _WIN32
         T(test_a_new_journal_and_its_wal_and_shm_are_0600_under_umask_022),

@@ -307,6 +307,55 @@ static void s_journal(s_buf_t *b, const sg_metrics_snapshot_t *s)
     s_addf(b, "siteguard_journal_bytes %lld\n", (long long)s->journal_bytes);
 }
 
+/* The start of a drill's series: `name{drill="..."`, the braces left open. */
+static void s_drill_head(s_buf_t *b, const char *name, const sg_drill_status_t *d)
+{
+    s_addf(b, "%s{drill=\"", name);
+    s_label(b, d->name);
+    s_add(b, "\"", 1);
+}
+
+static void s_drills(s_buf_t *b, const sg_metrics_snapshot_t *s)
+{
+    s_head(b, "siteguard_drill_running", "gauge", "1 while a drill runs.");
+    s_addf(b, "siteguard_drill_running %d\n", s->drill_running ? 1 : 0);
+    s_head(b, "siteguard_drill_last_result", "gauge",
+           "1 for the result of each drill's latest ended run, 0 for the other results.");
+    for (size_t i = 0; i < s->n_drills; i++) {
+        const sg_drill_status_t *d = &s->drills[i];
+        for (int r = 0; d->last_result >= 0 && r < SG_DRILL_RESULT_COUNT; r++) {
+            s_drill_head(b, "siteguard_drill_last_result", d);
+            s_addf(b, ",result=\"%s\"} %d\n", sg_drill_result_name((sg_drill_result_t)r),
+                   r == d->last_result);
+        }
+    }
+    s_head(b, "siteguard_drill_last_end_timestamp_seconds", "gauge",
+           "When each drill's latest run ended (Unix time).");
+    for (size_t i = 0; i < s->n_drills; i++) {
+        if (s->drills[i].last_end_ms < 0)
+            continue;
+        s_drill_head(b, "siteguard_drill_last_end_timestamp_seconds", &s->drills[i]);
+        s_addf(b, "} %.3f\n", (double)s->drills[i].last_end_ms / 1000.0);
+    }
+    s_head(b, "siteguard_drill_last_success_timestamp_seconds", "gauge",
+           "When each drill's latest passed run ended (Unix time).");
+    for (size_t i = 0; i < s->n_drills; i++) {
+        if (s->drills[i].last_pass_ms < 0)
+            continue;
+        s_drill_head(b, "siteguard_drill_last_success_timestamp_seconds", &s->drills[i]);
+        s_addf(b, "} %.3f\n", (double)s->drills[i].last_pass_ms / 1000.0);
+    }
+    s_head(b, "siteguard_drill_due_timestamp_seconds", "gauge",
+           "When each scheduled drill should have passed again: its first scheduled time "
+           "after its latest pass (Unix time).");
+    for (size_t i = 0; i < s->n_drills; i++) {
+        if (s->drills[i].due_ms < 0)
+            continue;
+        s_drill_head(b, "siteguard_drill_due_timestamp_seconds", &s->drills[i]);
+        s_addf(b, "} %.3f\n", (double)s->drills[i].due_ms / 1000.0);
+    }
+}
+
 char *sg_metrics_render(const sg_metrics_snapshot_t *s)
 {
     s_buf_t b = {0};
@@ -316,6 +365,7 @@ char *sg_metrics_render(const sg_metrics_snapshot_t *s)
     s_latencies(&b, s);
     s_service(&b, s);
     s_journal(&b, s);
+    s_drills(&b, s);
     if (b.oom) {
         free(b.p);
         return NULL;
@@ -335,6 +385,7 @@ typedef struct {
     int64_t *skew_ms;
     bool *skew_known;
     sg_notify_stats_t *sink_stats;
+    sg_drill_status_t *drills;
     sg_ingest_stats_t ingest;
     sg_notify_stats_t notify;
     uint64_t decisions[SG_METRICS_N_DECISION_KINDS];
@@ -357,6 +408,7 @@ static void s_snap_unref(s_snap_t *n)
     free(n->skew_ms);
     free(n->skew_known);
     free(n->sink_stats);
+    free(n->drills);
     free(n);
 }
 
@@ -392,8 +444,9 @@ static s_snap_t *s_snap_copy(const sg_metrics_snapshot_t *s)
     n->skew_known = s_dup(s->skew_known, cfg->n_observers, sizeof *n->skew_known);
     n->sink_stats = s->sink_stats ? s_dup(s->sink_stats, cfg->n_sinks, sizeof *n->sink_stats)
                                   : NULL;
+    n->drills = s_dup(s->drills, s->n_drills, sizeof *n->drills);
     if (!n->site_state || !n->verdict || !n->skew_ms || !n->skew_known ||
-        (s->sink_stats && !n->sink_stats)) {
+        (s->sink_stats && !n->sink_stats) || !n->drills) {
         s_snap_unref(n);
         return NULL;
     }
@@ -409,6 +462,7 @@ static s_snap_t *s_snap_copy(const sg_metrics_snapshot_t *s)
     n->s.ingest = &n->ingest;
     n->s.notify = &n->notify;
     n->s.sink_stats = n->sink_stats;
+    n->s.drills = n->drills;
     n->s.decisions = n->decisions;
     n->s.blocked = n->blocked;
     s_copy_hist(s->run_seconds, &n->run_seconds, &n->s.run_seconds);

@@ -33,7 +33,14 @@
  * siteguard_is_leader, siteguard_leader_epoch, siteguard_config_reloads_total{result},
  * siteguard_control_requests_total, siteguard_control_keys_refused_total,
  * siteguard_bus_handshakes_refused_total, siteguard_journal_bytes (the journal's size, as
- * retention.h measures it).
+ * retention.h measures it), siteguard_drill_running, and per configured drill
+ * (sg_drill_status_t): siteguard_drill_last_result{drill,result} (1 for the
+ * result of its latest ended run, 0 for the other results; none before a
+ * run ended), siteguard_drill_last_end_timestamp_seconds{drill},
+ * siteguard_drill_last_success_timestamp_seconds{drill} (its latest passed
+ * run's end; none before one) and siteguard_drill_due_timestamp_seconds
+ * {drill} (when it should have passed again by its schedule; none without
+ * one).
  *
  * Thread rules: new, publish and destroy on one thread (the loop); the HTTP
  * thread reads the published text under a mutex. */
@@ -41,6 +48,7 @@
 #define SG_METRICS_H
 
 #include "config/config.h"
+#include "drill/drill.h"
 #include "ingress/ingest.h"
 #include "notify/notify.h"
 #include "policy/engine.h"
@@ -97,6 +105,10 @@ typedef struct {
     bool is_leader;
     uint64_t leader_epoch; /* 0: not leading */
     int64_t journal_bytes; /* sg_retention_bytes; 0: not measured, not shown */
+    bool drill_running;
+    const sg_drill_status_t *drills; /* per configured drill; their names for as long as the
+                                        metrics live */
+    size_t n_drills;
 } sg_metrics_snapshot_t;
 
 /* The exposition text (caller frees); NULL when out of memory. */

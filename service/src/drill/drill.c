@@ -83,6 +83,7 @@ struct sg_drill {
     sg_drill_fence_fn fence;
     void *fence_user;
     uint64_t epoch;
+    sg_drill_status_t *status; /* per drill: its history and when it is due, for the metrics */
 };
 
 /* ---- the drill thread ---------------------------------------------------------- */
@@ -845,6 +846,65 @@ static int64_t s_next_run(const sg_drill_t *d, size_t i, int64_t wall)
     return sg_schedule_next(&d->scheds[i], &zone, wall);
 }
 
+static const char *const s_results[SG_DRILL_RESULT_COUNT] = {
+    "passed", "objectives_missed", "failed", "preempted", "interrupted"};
+
+const char *sg_drill_result_name(sg_drill_result_t r)
+{
+    return r >= 0 && r < SG_DRILL_RESULT_COUNT ? s_results[r] : "unknown";
+}
+
+/* The result named `text`; -1 for none or an unknown one. */
+static int s_result_of(const char *text)
+{
+    for (int r = 0; text && r < SG_DRILL_RESULT_COUNT; r++)
+        if (strcmp(text, s_results[r]) == 0)
+            return r;
+    return -1;
+}
+
+/* When drill i should pass again: the first scheduled time after its last
+ * pass, else after the first tick (d->next[i] then); -1 without a schedule. */
+static void s_set_due(sg_drill_t *d, size_t i)
+{
+    sg_drill_status_t *st = &d->status[i];
+    st->due_ms = st->last_pass_ms >= 0 ? s_next_run(d, i, st->last_pass_ms) : d->next[i];
+}
+
+/* Drill i's latest ended and latest passed runs, from the journal. */
+static int s_load_history(sg_drill_t *d, size_t i)
+{
+    sg_drill_status_t *st = &d->status[i];
+    char *result = NULL;
+    int rc = sg_journal_drill_last(d->journal, st->name, NULL, &st->last_end_ms, &result);
+    if (rc == SG_OK) {
+        st->last_result = s_result_of(result);
+        rc = sg_journal_drill_last(d->journal, st->name, "passed", &st->last_pass_ms, NULL);
+    }
+    free(result);
+    return rc == SG_ENOTFOUND ? SG_OK : rc;
+}
+
+/* A report of drill i came: `result` at `end`. */
+static void s_record(sg_drill_t *d, size_t i, const char *result, int64_t end)
+{
+    sg_drill_status_t *st = &d->status[i];
+    st->last_result = s_result_of(result);
+    st->last_end_ms = end;
+    if (st->last_result == SG_DRILL_PASSED) {
+        st->last_pass_ms = end;
+        if (d->ticked)
+            s_set_due(d, i);
+    }
+}
+
+size_t sg_drill_count(const sg_drill_t *d) { return d->cfg->n_drills; }
+
+void sg_drill_status(const sg_drill_t *d, size_t i, sg_drill_status_t *out)
+{
+    *out = d->status[i];
+}
+
 int sg_drill_tick(sg_drill_t *d, sg_now_t now)
 {
     if (!d->ticked) {
@@ -858,6 +918,9 @@ int sg_drill_tick(sg_drill_t *d, sg_now_t now)
         for (size_t i = 0; i < d->cfg->n_drills; i++) {
             d->next[i] = s_next_run(d, i, now.wall);
             d->at_start[i] = d->cfg->drills[i].run_at_start;
+            if (d->n_open > 0 && s_load_history(d, i) != SG_OK) /* runs ended "interrupted" */
+                sg_error(S_MOD, "cannot read the history of drill %s", d->cfg->drills[i].name);
+            s_set_due(d, i);
         }
     }
     /* run_at_start: as soon as it may start (its sites heard and healthy) */
@@ -954,6 +1017,8 @@ int sg_drill_recv(sg_drill_t *d, sg_outcome_t **report, int timeout_ms)
                  : SG_ENOMEM;
     if (rc == SG_OK && sg_journal_drill_end(d->journal, r->id, end, result, text) != SG_OK)
         sg_error(S_MOD, "cannot journal the report of %s", r->id);
+    if (r->dc)
+        s_record(d, (size_t)(r->dc - d->cfg->drills), result, end);
     if (rc == SG_OK && !(*report = s_outcome(r, rep, result, summary, end)))
         rc = SG_ENOMEM;
     if (rc == SG_OK)
@@ -993,11 +1058,16 @@ sg_drill_t *sg_drill_new(void *zctx, const sg_config_t *cfg, sg_provider_t *prov
     d->zones = calloc(n, sizeof *d->zones);
     d->at_start = calloc(n, sizeof *d->at_start);
     d->at_start_told = calloc(n, sizeof *d->at_start_told);
-    if (!d->scheds || !d->next || !d->zones || !d->at_start || !d->at_start_told)
+    d->status = calloc(n, sizeof *d->status);
+    if (!d->scheds || !d->next || !d->zones || !d->at_start || !d->at_start_told || !d->status)
         goto fail;
     for (size_t i = 0; i < cfg->n_drills; i++) {
         const char *tz = cfg->drills[i].timezone ? cfg->drills[i].timezone : "UTC";
         d->next[i] = -1;
+        d->status[i] = (sg_drill_status_t){.name = cfg->drills[i].name, .last_result = -1,
+                                           .last_end_ms = -1, .last_pass_ms = -1, .due_ms = -1};
+        if (s_load_history(d, i) != SG_OK)
+            goto fail;
         if (cfg->drills[i].schedule &&
             sg_schedule_parse(cfg->drills[i].schedule, &d->scheds[i], NULL) != SG_OK)
             goto fail; /* the config checked it: out of memory */
@@ -1045,6 +1115,7 @@ void sg_drill_destroy(sg_drill_t **dp)
     free(d->next);
     free(d->at_start);
     free(d->at_start_told);
+    free(d->status);
     free(d->preempt_reason);
     free(d);
     *dp = NULL;

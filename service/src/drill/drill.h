@@ -134,6 +134,40 @@ char *sg_drill_report_json(sg_drill_t *d, const char *id);
  * when it has none or no tick happened yet. */
 int64_t sg_drill_next_run(const sg_drill_t *d, size_t i);
 
+/* The results a drill run ends with, as its report and the journal name
+ * them; "interrupted" is a run a stop cut short (cleaned up at the next
+ * start). */
+typedef enum {
+    SG_DRILL_PASSED = 0,
+    SG_DRILL_OBJECTIVES_MISSED,
+    SG_DRILL_FAILED,
+    SG_DRILL_PREEMPTED,
+    SG_DRILL_INTERRUPTED,
+    SG_DRILL_RESULT_COUNT
+} sg_drill_result_t;
+
+const char *sg_drill_result_name(sg_drill_result_t r);
+
+/* What the metrics show of a configured drill. The history is read from
+ * the journal at sg_drill_new (its latest ended run, its latest passed
+ * one: retention keeps at least the latest of each drill name) and kept up
+ * to date as reports come. */
+typedef struct {
+    const char *name;    /* borrowed from the runner's config */
+    int last_result;     /* sg_drill_result_t of its latest ended run; -1: none known */
+    int64_t last_end_ms; /* that run's end (Unix ms); -1: none */
+    int64_t last_pass_ms; /* the end of its latest passed run; -1: none known */
+    int64_t due_ms; /* when it should have passed again by its schedule: the first scheduled
+                       time after last_pass_ms, or, when it never passed, the first after the
+                       runner's first tick; -1: no schedule, or no tick yet */
+} sg_drill_status_t;
+
+/* The number of configured drills (the runner's config, which reloads do
+ * not change). */
+size_t sg_drill_count(const sg_drill_t *d);
+/* The status of the i-th configured drill (i < sg_drill_count). */
+void sg_drill_status(const sg_drill_t *d, size_t i, sg_drill_status_t *out);
+
 /* Stops a running drill where it stands (its test copies stay; the next
  * start cleans them up), joins its thread and frees. Sets *d to NULL. */
 void sg_drill_destroy(sg_drill_t **d);

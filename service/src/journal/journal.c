@@ -54,6 +54,8 @@ static const char *s_schema =
     "  result TEXT,"
     "  report TEXT);"
     "CREATE INDEX IF NOT EXISTS drills_open ON drills (started_ms) WHERE ended_ms IS NULL;"
+    /* a drill's history at start (sg_journal_drill_last); retention.c uses it too */
+    "CREATE INDEX IF NOT EXISTS drills_by_name ON drills (name, ended_ms);"
     "CREATE TABLE IF NOT EXISTS opstate ("
     "  key TEXT PRIMARY KEY,"
     "  time_ms INTEGER NOT NULL,"
@@ -1191,6 +1193,35 @@ int sg_journal_drill_report(sg_journal_t *j, const char *id, char **report)
         rc = oom ? SG_ENOMEM : SG_OK;
     } else {
         rc = step == SQLITE_DONE ? SG_ENOTFOUND : s_fail(j, "reading a drill report");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int sg_journal_drill_last(sg_journal_t *j, const char *name, const char *result,
+                          int64_t *ended_ms, char **result_out)
+{
+    sqlite3_stmt *st = NULL;
+    *ended_ms = -1;
+    if (result_out)
+        *result_out = NULL;
+    if (sqlite3_prepare_v2(j->db, "SELECT ended_ms, result FROM drills WHERE name = ?1 AND "
+                                  "ended_ms IS NOT NULL AND (?2 IS NULL OR result = ?2) "
+                                  "ORDER BY ended_ms DESC, rowid DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return s_fail(j, "preparing a drill history query");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (result)
+        sqlite3_bind_text(st, 2, result, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(st), rc = SG_OK;
+    if (step == SQLITE_ROW) {
+        bool oom = false;
+        *ended_ms = sqlite3_column_int64(st, 0);
+        if (result_out)
+            *result_out = s_col_text(st, 1, &oom);
+        rc = oom ? SG_ENOMEM : SG_OK;
+    } else {
+        rc = step == SQLITE_DONE ? SG_ENOTFOUND : s_fail(j, "reading a drill history");
     }
     sqlite3_finalize(st);
     return rc;

@@ -309,6 +309,12 @@ int sg_journal_drill_end(sg_journal_t *j, const char *id, int64_t ended_ms, cons
 /* The report of drill run `id`, or of the latest ended run when `id` is
  * NULL, in *report (caller frees). 0, SG_ENOTFOUND, SG_ENOMEM or SG_EIO. */
 int sg_journal_drill_report(sg_journal_t *j, const char *id, char **report);
+/* The latest ended run of drill `name` (with `result` non-NULL, the latest
+ * that ended with it): its end in *ended_ms and, when `result_out` is not
+ * NULL, its result in *result_out (caller frees). 0, SG_ENOTFOUND,
+ * SG_ENOMEM or SG_EIO. */
+int sg_journal_drill_last(sg_journal_t *j, const char *name, const char *result,
+                          int64_t *ended_ms, char **result_out);
 /* Drill runs started and never ended (a stop or crash during the drill),
  * read through an index of those only: *ids (free each and the array)
  * holds *n ids, oldest first. 0, SG_ENOMEM or SG_EIO. */
