@@ -6,7 +6,7 @@ enable_language(RC)
 
 target_compile_definitions(sgcore PUBLIC _WIN32_WINNT=0x0A00 WINVER=0x0A00
                            __USE_MINGW_ANSI_STDIO=1 SG_WITH_WMI=1)
-target_link_libraries(sgcore PUBLIC wbemuuid ole32 oleaut32 advapi32 ws2_32)
+target_link_libraries(sgcore PUBLIC wbemuuid ole32 oleaut32 advapi32 ws2_32 bcrypt)
 # POSIX spellings for the core (timegm, strndup, rename over a file, ...).
 foreach(lib sgcore sgtools)
   target_compile_options(${lib} PRIVATE

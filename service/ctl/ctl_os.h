@@ -63,6 +63,15 @@ static inline FILE *ctl_os_create_private(const char *path)
 #endif
 }
 
+/* Makes stdout binary: a document's own line ends (CSV's CRLF) are written
+ * as they are (Windows would turn LF into CRLF); a no-op on POSIX. */
+static inline void ctl_os_binary_stdout(void)
+{
+#ifdef _WIN32
+    _setmode(_fileno(stdout), _O_BINARY);
+#endif
+}
+
 /* Zeros len bytes at p (a secret key about to go out of scope) with
  * volatile stores, which the compiler may not drop as dead. */
 static inline void ctl_os_secure_zero(void *p, size_t len)

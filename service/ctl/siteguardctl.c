@@ -1,7 +1,9 @@
 /* siteguardctl: the operator's command line for a running siteguard.
  *
  * Sends one Request (proto/control.proto) to the control socket and prints
- * the Response: readable tables by default, JSON with --json. Exit status:
+ * the Response: readable tables by default, JSON with --json. Drill reports
+ * and the drill history print as JSON, HTML or CSV documents (--format,
+ * drill/drillreport.h), to stdout or to a file (--out). Exit status:
  * 0 done, 1 refused or failed (the service said why), 2 usage, 3 the
  * service could not be reached.
  *
@@ -10,7 +12,9 @@
  * writes it); the service lets in only listed client keys and gives each
  * its role. */
 #include "ctl_os.h"
+#include "base/err.h"
 #include "control/curvekey.h"
+#include "drill/drillreport.h"
 #include "proto/control.pb-c.h"
 
 #include <errno.h>
@@ -34,7 +38,9 @@ typedef struct {
     const char *endpoint;
     const char *server_key; /* tcp: Z85 text, or a file holding it */
     const char *key_file;   /* tcp: the client's secret key file */
-    const char *out;        /* keygen: the secret key file to write */
+    const char *out;        /* keygen: the secret key file to write; drill report/history: the
+                               document's file (NULL: stdout) */
+    const char *format;     /* drill report/history: json (default), html or csv */
     bool json;
     int timeout_ms;
     const char *reason, *duration, *point;
@@ -55,7 +61,10 @@ static void s_usage(FILE *f)
             "  pause COLLECTION|SITE|all --for DURATION --reason TEXT\n"
             "  resume COLLECTION|SITE|all [--reason TEXT]\n"
             "  failover COLLECTION [--point latest|app|ID] [--force --reason TEXT]\n"
-            "  drill run PLAN | drill report [ID]\n"
+            "  drill run PLAN | drill report [ID] [--format json|html|csv] [--out FILE]\n"
+            "  drill history [DRILL] [--limit N] [--format json|html|csv] [--out FILE]\n"
+            "                                       past drill reports; html: a page with the\n"
+            "                                       RTO/RPO trend per collection\n"
             "  reload                               load the config file again\n"
             "  history [--limit N]                  the audit trail\n"
             "  keygen [--out FILE]                  a CURVE key pair: the secret key to FILE\n"
@@ -104,6 +113,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o, int *cmd_at)
             o->duration = argv[++i];
         else if (!strcmp(a, "--point") && has)
             o->point = argv[++i];
+        else if (!strcmp(a, "--format") && has)
+            o->format = argv[++i];
         else if (!strcmp(a, "--limit") && has)
             o->limit = (unsigned)atoi(argv[++i]);
         else if (!strcmp(a, "--force"))
@@ -130,6 +141,7 @@ typedef struct {
     Siteguard__Control__V1__Failover failover;
     Siteguard__Control__V1__DrillRun drill_run;
     Siteguard__Control__V1__DrillReport drill_report;
+    Siteguard__Control__V1__DrillHistory drill_history;
     Siteguard__Control__V1__Reload reload;
     Siteguard__Control__V1__History history;
 } s_parts_t;
@@ -185,7 +197,13 @@ static int s_build(const char *cmd, const s_opts_t *o, s_req_t *r, s_parts_t *p)
         p->drill_run.plan = (char *)o->args[1];
         r->drill_run = &p->drill_run;
         r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_RUN;
-    } else if (!strcmp(cmd, "drill") && a0 && !strcmp(a0, "report")) {
+    } else if (!strcmp(cmd, "drill") && a0 && !strcmp(a0, "history") && o->n_args <= 2) {
+        siteguard__control__v1__drill_history__init(&p->drill_history);
+        p->drill_history.drill = (char *)(o->n_args == 2 ? o->args[1] : "");
+        p->drill_history.limit = o->limit;
+        r->drill_history = &p->drill_history;
+        r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_HISTORY;
+    } else if (!strcmp(cmd, "drill") && a0 && !strcmp(a0, "report") && o->n_args <= 2) {
         siteguard__control__v1__drill_report__init(&p->drill_report);
         p->drill_report.id = (char *)(o->n_args == 2 ? o->args[1] : "");
         r->drill_report = &p->drill_report;
@@ -545,6 +563,39 @@ static void s_print(const s_resp_t *r)
         fprintf(f, "%s\n", r->message);
 }
 
+/* Writes a drill document (report or history, rendered in o->format) to
+ * o->out or stdout. Returns the exit status. */
+static int s_document(const s_opts_t *o, const s_resp_t *r, bool history)
+{
+    sg_drillreport_format_t fmt = SG_DRILLREPORT_JSON;
+    char *doc = NULL;
+    size_t len = 0;
+    sg_drillreport_parse_format(o->format, &fmt);
+    int rc = history ? sg_drillreport_render_history(r->text, fmt, &doc, &len)
+                     : sg_drillreport_render(r->text, fmt, &doc, &len);
+    if (rc != 0) {
+        fprintf(stderr, "siteguardctl: the service's answer is not a drill %s%s\n",
+                history ? "history" : "report", rc == SG_ENOMEM ? " (out of memory)" : "");
+        return S_EXIT_FAILED;
+    }
+    bool eol = fmt != SG_DRILLREPORT_JSON || (len && doc[len - 1] == '\n');
+    FILE *f = o->out ? fopen(o->out, "wb") : stdout;
+    if (!o->out)
+        ctl_os_binary_stdout();
+    bool ok = f && fwrite(doc, 1, len, f) == len && (eol || fputc('\n', f) != EOF);
+    if (f && o->out)
+        ok = fclose(f) == 0 && ok;
+    else if (f)
+        ok = fflush(f) == 0 && ok;
+    if (!ok)
+        fprintf(stderr, "siteguardctl: cannot write %s: %s\n", o->out ? o->out : "the document",
+                strerror(errno));
+    else if (o->out)
+        fprintf(stderr, "siteguardctl: wrote %s (%zu bytes)\n", o->out, len);
+    free(doc);
+    return ok ? 0 : S_EXIT_FAILED;
+}
+
 /* The environment variable's value, or `fallback` when unset or empty. */
 static const char *s_env(const char *name, const char *fallback)
 {
@@ -582,16 +633,33 @@ int main(int argc, char **argv)
     req.version = 1;
     req.user = s_user();
     req.reason = (char *)(o.reason ? o.reason : "");
+    sg_drillreport_format_t fmt;
+    if (o.format && sg_drillreport_parse_format(o.format, &fmt) != 0) {
+        fprintf(stderr, "siteguardctl: --format is json, html or csv, not '%s'\n", o.format);
+        return S_EXIT_USAGE;
+    }
     if (s_build(argv[cmd_at], &o, &req, &parts) != 0)
         return S_EXIT_USAGE;
+    bool document = req.command_case == SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_REPORT ||
+                    req.command_case == SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_HISTORY;
+    if ((o.format || o.out) && (!document || o.json)) {
+        fprintf(stderr, "siteguardctl: --format and --out go with drill report and drill "
+                        "history (and not with --json)\n");
+        return S_EXIT_USAGE;
+    }
     s_resp_t *resp = s_exchange(&o, &req);
     if (!resp)
         return S_EXIT_UNREACHABLE;
+    bool ok = resp->code == SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK;
+    int rc = ok ? 0 : S_EXIT_FAILED;
     if (o.json)
         s_print_json(resp);
+    else if (ok && document && resp->text && resp->text[0])
+        rc = s_document(&o, resp,
+                        req.command_case ==
+                            SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_HISTORY);
     else
         s_print(resp);
-    int rc = resp->code == SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK ? 0 : S_EXIT_FAILED;
     siteguard__control__v1__response__free_unpacked(resp, NULL);
     return rc;
 }

@@ -16,7 +16,7 @@
  * DENIED; each command that changes something, or tries to, adds exactly one
  * audit entry and the others none; history returns at most its limit;
  * status lists the config's sites and collections. Drills are not set up
- * (drill run and report answer UNAVAILABLE). */
+ * (drill run, report and history answer UNAVAILABLE). */
 #include "base/err.h"
 #include "control/control.h"
 #include "proto/control.pb-c.h"

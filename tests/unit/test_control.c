@@ -274,6 +274,12 @@ static void test_drills_and_bad_requests_are_answered_plainly(void **state)
     assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__UNAVAILABLE);
     assert_non_null(strstr(resp->message, "drills are not configured"));
     siteguard__control__v1__response__free_unpacked(resp, NULL);
+    Siteguard__Control__V1__DrillHistory dh = SITEGUARD__CONTROL__V1__DRILL_HISTORY__INIT;
+    r.drill_history = &dh; /* a read: the read-only socket asks, and is told the same */
+    r.command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_HISTORY;
+    resp = s_call(f, SG_CONTROL_READER, &r);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__UNAVAILABLE);
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
     r.version = 2;
     resp = s_call(f, SG_CONTROL_OPERATOR, &r);
     s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__INVALID);

@@ -340,7 +340,7 @@ static int s_accepted(s_fix_t *f, const char *name, sg_method_t m)
 static void s_start(s_fix_t *f, const char *name)
 {
     char *why = NULL;
-    assert_int_equal(sg_drill_start(f->d, name, s_now(f), &why), SG_OK);
+    assert_int_equal(sg_drill_start(f->d, name, s_now(f), NULL, &why), SG_OK);
     assert_null(why);
     assert_true(sg_drill_running(f->d));
 }
@@ -363,7 +363,7 @@ static json_t *s_run_drill(s_fix_t *f, const char *name, sg_outcome_t **out)
 static void s_expect_start_refused(s_fix_t *f, const char *name, int rc, const char *text)
 {
     char *why = NULL;
-    assert_int_equal(sg_drill_start(f->d, name, s_now(f), &why), rc);
+    assert_int_equal(sg_drill_start(f->d, name, s_now(f), NULL, &why), rc);
     assert_non_null(strstr(why, text));
     free(why);
 }
@@ -423,6 +423,73 @@ static void test_drill_tests_each_collection_then_reverts_and_meets_objectives(v
     free(by_id);
     sg_outcome_free(&o);
     json_decref(rep);
+    s_fix_free(f);
+}
+
+static void test_a_report_names_who_started_it_and_the_config_it_ran_with(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("drills:\n  - {name: site-a, plan: site A}\n");
+    char *why = NULL;
+    assert_int_equal(sg_drill_start(f->d, "site-a", s_now(f), "alice (uid 1000)", &why), SG_OK);
+    json_t *rep = s_report(f, NULL);
+    assert_string_equal(s_str(rep, "started_by"), "alice (uid 1000)");
+    /* the config's digest: "sha256:" and 64 hex digits, the one it was loaded with */
+    const char *digest = s_str(rep, "config_digest");
+    assert_non_null(digest);
+    assert_int_equal(strlen(digest), 7 + 64);
+    assert_int_equal(strncmp(digest, "sha256:", 7), 0);
+    assert_int_equal(strspn(digest + 7, "0123456789abcdef"), 64);
+    assert_string_equal(digest, f->cfg->digest);
+    assert_string_equal(s_str(rep, "config"), f->cfg->path);
+    json_decref(rep);
+    /* a drill nobody started by name names nobody */
+    assert_int_equal(sg_drill_start(f->d, "site-a", s_now(f), NULL, &why), SG_OK);
+    rep = s_report(f, NULL);
+    assert_true(json_is_null(json_object_get(rep, "started_by")));
+    json_decref(rep);
+    s_fix_free(f);
+}
+
+static void test_the_history_lists_the_latest_reports_oldest_first(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("drills:\n  - {name: site-a, plan: site A}\n"
+                           "  - {name: site-b, plan: site B}\n");
+    char *ids[3];
+    const char *names[] = {"site-a", "site-b", "site-a"};
+    for (int i = 0; i < 3; i++) {
+        json_t *rep = s_run_drill(f, names[i], NULL);
+        ids[i] = strdup(s_str(rep, "id"));
+        json_decref(rep);
+        sg_clock_sleep(&f->rig.clock, 1000); /* distinct ids and times */
+    }
+    char *text = NULL;
+    assert_int_equal(sg_drill_history_json(f->d, NULL, 10, &text), SG_OK);
+    json_t *all = json_loads(text, 0, NULL);
+    assert_int_equal(json_array_size(all), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(s_str(json_array_get(all, i), "id"), ids[i]);
+    json_decref(all);
+    free(text);
+    /* the latest two; of one drill */
+    assert_int_equal(sg_drill_history_json(f->d, NULL, 2, &text), SG_OK);
+    all = json_loads(text, 0, NULL);
+    assert_int_equal(json_array_size(all), 2);
+    assert_string_equal(s_str(json_array_get(all, 0), "id"), ids[1]);
+    json_decref(all);
+    free(text);
+    assert_int_equal(sg_drill_history_json(f->d, "site-a", 10, &text), SG_OK);
+    all = json_loads(text, 0, NULL);
+    assert_int_equal(json_array_size(all), 2);
+    assert_string_equal(s_str(json_array_get(all, 1), "id"), ids[2]);
+    json_decref(all);
+    free(text);
+    assert_int_equal(sg_drill_history_json(f->d, "nothing", 10, &text), SG_OK);
+    assert_string_equal(text, "[]");
+    free(text);
+    for (int i = 0; i < 3; i++)
+        free(ids[i]);
     s_fix_free(f);
 }
 
@@ -830,6 +897,8 @@ int main(void)
         cmocka_unit_test(test_schedule_every_counts_from_the_given_time),
         cmocka_unit_test(test_schedule_every_beyond_int64_never_runs),
         cmocka_unit_test(test_drill_tests_each_collection_then_reverts_and_meets_objectives),
+        cmocka_unit_test(test_a_report_names_who_started_it_and_the_config_it_ran_with),
+        cmocka_unit_test(test_the_history_lists_the_latest_reports_oldest_first),
         cmocka_unit_test(test_drill_reports_objectives_missed),
         cmocka_unit_test(test_drill_uses_the_app_consistent_point_and_its_time_for_rpo),
         cmocka_unit_test(test_cleanup_runs_and_is_verified_when_the_test_job_fails),

@@ -117,6 +117,20 @@ static void test_windows_has_no_numeric_user_ids(void **state)
 }
 #endif
 
+/* FIPS 180-2's examples, and the empty text. */
+static void test_sha256_matches_the_standard_examples(void **state)
+{
+    (void)state;
+    char hex[65];
+    assert_int_equal(sg_platform_sha256_hex("abc", 3, hex), SG_OK);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(sg_platform_sha256_hex("", 0, hex), SG_OK);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    assert_int_equal(sg_platform_sha256_hex(two, strlen(two), hex), SG_OK);
+    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -124,6 +138,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_a_missing_file_is_created_empty),
         cmocka_unit_test(test_secure_zero_clears_every_byte),
+        cmocka_unit_test(test_sha256_matches_the_standard_examples),
 #ifndef _WIN32
         T(test_a_new_private_file_is_0600_under_umask_022),
         T(test_an_existing_file_keeps_its_mode_and_is_reported_when_open_to_others),

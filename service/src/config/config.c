@@ -8,6 +8,9 @@
 #include "config/config.h"
 
 #include "base/err.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "platform/platform.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -98,6 +101,20 @@ static void s_defaults(sg_cfg_t *ctx, sg_config_t *cfg)
 /* ------------------------------------------------------------------------ */
 /* Loading                                                                   */
 
+/* cfg->digest of the config's text; a digest the platform cannot compute is
+ * left NULL (logged), only memory is an error. */
+static int s_digest(sg_config_t *cfg, const char *text, size_t len)
+{
+    char hex[65];
+    if (sg_platform_sha256_hex(text, len, hex) != SG_OK) {
+        sg_warn("config", "%s: cannot compute the SHA-256 of the file: drill reports will not "
+                          "name it", cfg->path);
+        return SG_OK;
+    }
+    cfg->digest = sg_strdupf("sha256:%s", hex);
+    return cfg->digest ? SG_OK : SG_ENOMEM;
+}
+
 int sg_config_load_string(const char *name, const char *text, size_t len, sg_config_t **out,
                           sg_config_errors_t *errs)
 {
@@ -114,6 +131,9 @@ int sg_config_load_string(const char *name, const char *text, size_t len, sg_con
                          "the file is empty: expected a mapping with sites, observers and "
                          "collections");
     rc = sg_cfg_finish(ctx, errs);
+    if (rc != SG_OK)
+        goto fail;
+    rc = s_digest(cfg, text ? text : "", text ? len : 0);
     if (rc != SG_OK)
         goto fail;
     sg_cfg_destroy(&ctx);
@@ -203,6 +223,7 @@ void sg_config_destroy(sg_config_t **cfg)
     free(c->plugin_dir);
     sg_journal_conf_fini(&c->journal);
     free(c->path);
+    free(c->digest);
     free(c);
     *cfg = NULL;
 }

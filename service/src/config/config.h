@@ -40,6 +40,8 @@ typedef enum { SG_LOG_FORMAT_TEXT = 0, SG_LOG_FORMAT_JSON } sg_log_format_t;
 
 typedef struct {
     char *path;       /* the file it was loaded from */
+    char *digest;     /* "sha256:" and the hex SHA-256 of the text it was loaded from
+                         (drill reports name it); NULL when it could not be computed */
     char *plugin_dir; /* NULL: the build's default */
     sg_log_level_t log_level;
     sg_site_cfg_t *sites;

@@ -24,6 +24,8 @@
 #define S_DEFAULT_TCP "tcp://127.0.0.1:7710" /* Windows, with CURVE configured */
 #define S_ZAP_DOMAIN "siteguard-control"
 #define S_HISTORY_DEFAULT 50
+#define S_DRILL_HISTORY_DEFAULT 20
+#define S_DRILL_HISTORY_MAX 200
 #define S_LEADER "single instance (leader: none)"
 #define S_NO_DRILLS "drills are not configured in this version"
 
@@ -599,7 +601,7 @@ static void s_drill_run(s_call_t *k, const char *plan)
         return;
     sg_drill_t *d = k->c->env.drill;
     char *why = NULL;
-    int rc = d ? sg_drill_start(d, plan, k->now, &why) : SG_ESTATE;
+    int rc = d ? sg_drill_start(d, plan, k->now, s_who(k), &why) : SG_ESTATE;
     if (!d)
         s_answer(k, S_UNAVAILABLE, "%s", S_NO_DRILLS);
     else if (rc == SG_OK)
@@ -628,6 +630,34 @@ static void s_drill_report(s_call_t *k, const char *id)
     k->resp->text = s_keep(k->arena, json);
     if (k->resp->text)
         s_answer(k, S_OK, "drill report");
+}
+
+static void s_drill_history(s_call_t *k, const Siteguard__Control__V1__DrillHistory *h)
+{
+    sg_drill_t *d = k->c->env.drill;
+    if (!d) {
+        s_answer(k, S_UNAVAILABLE, "%s", S_NO_DRILLS);
+        return;
+    }
+    uint32_t limit = h->limit ? h->limit : S_DRILL_HISTORY_DEFAULT;
+    limit = limit < S_DRILL_HISTORY_MAX ? limit : S_DRILL_HISTORY_MAX;
+    const char *name = h->drill && *h->drill ? h->drill : NULL;
+    char *json = NULL;
+    int rc = sg_drill_history_json(d, name, limit, &json);
+    if (rc != SG_OK) {
+        s_answer(k, S_ERROR, "cannot read the drill history: %s", sg_err_str(rc));
+        return;
+    }
+    /* a drill no longer configured still has its reports; a name neither
+     * configured nor in the journal is a mistake */
+    if (name && strcmp(json, "[]") == 0 && sg_config_find_drill(k->c->env.cfg, name) < 0) {
+        free(json);
+        s_answer(k, S_NOT_FOUND, "no drill named '%s'", name);
+        return;
+    }
+    k->resp->text = s_keep(k->arena, json);
+    if (k->resp->text)
+        s_answer(k, S_OK, "drill history");
 }
 
 static void s_reload(s_call_t *k)
@@ -711,6 +741,9 @@ static void s_dispatch(s_call_t *k)
     case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_RUN: s_drill_run(k, r->drill_run->plan); break;
     case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_REPORT:
         s_drill_report(k, r->drill_report->id);
+        break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_HISTORY:
+        s_drill_history(k, r->drill_history);
         break;
     case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_RELOAD: s_reload(k); break;
     case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_HISTORY: s_history(k, r->history->limit); break;

@@ -6,7 +6,7 @@
  * are ipc sockets and the file permissions say who may connect: the
  * operator socket is made 0660 (group control.group when set), the
  * read-only socket 0666. The role is the socket's: the read-only socket
- * answers status, explain, history and drill report, and refuses (DENIED)
+ * answers status, explain, history, drill report and drill history, and refuses (DENIED)
  * every change. A tcp endpoint must be on the loopback address and is a
  * CURVE server (control.secret_key_file): the context's ZAP handler
  * (env.zap, zap.h, which the loop polls) answers this module's domain
@@ -28,7 +28,10 @@
  * sg_engine_manual_failover: the guards apply unless forced, and force
  * needs a reason); drill run PLAN (sg_drill_start: refused with the reason
  * while a failover is in flight, another drill runs or a blackout is open)
- * and drill report [ID] (the report's JSON, the latest without an id);
+ * (the report's "started_by" is the command's who, below) and drill
+ * report [ID] (the report's JSON, the latest without an id); drill history
+ * [DRILL] (the reports of the latest runs, oldest first, as a JSON array:
+ * 20 by default, at most 200);
  * reload (through the reload hook); history
  * (the audit trail). Every command that changes something, or tries to,
  * is appended to the journal's audit trail with who and the role, what, why
@@ -90,7 +93,7 @@ typedef struct {
     const sg_clock_t *clock;
     sg_control_reload_fn reload; /* NULL: reload is UNAVAILABLE */
     sg_control_persist_fn persist; /* NULL: nothing to make durable (tests) */
-    sg_drill_t *drill;           /* NULL: drill run/report are UNAVAILABLE */
+    sg_drill_t *drill;           /* NULL: drill run/report/history are UNAVAILABLE */
     const sg_leader_t *leader;   /* status shows it; NULL: single instance */
     sg_zap_t *zap;               /* the context's ZAP handler, needed by a tcp endpoint (CURVE);
                                     NULL: none */

@@ -41,6 +41,7 @@ typedef struct {
     const sg_drill_cfg_t *dc; /* NULL: a recovery cleanup */
     char *id;
     const char *trigger;
+    char *started_by; /* who started it (control); NULL: the schedule, a start, a recovery */
     s_item_t *items;
     size_t n_items;
     json_t *skipped;
@@ -519,9 +520,13 @@ static json_t *s_report(s_run_t *r, int64_t end_wall, const char **result, char 
     gmtime_r(&secs, &tm);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
     int64_t rto = r->dc ? r->dc->rto_ms : 0, rpo = r->dc ? r->dc->rpo_ms : 0;
+    const sg_config_t *cfg = r->d->cfg;
     json_t *rep = json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:{s:o, s:o}, s:b, s:b, s:o, s:O}", "id", r->id,
-        "drill", r->dc ? r->dc->name : "recovery", "trigger", r->trigger, "started", started,
+        "{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:I, s:I, s:I, s:s, s:{s:o, s:o}, s:b, s:b, s:o, "
+        "s:O}",
+        "id", r->id, "drill", r->dc ? r->dc->name : "recovery", "trigger", r->trigger,
+        "started_by", r->started_by, "config", cfg->path, "config_digest", cfg->digest,
+        "started", started,
         "started_ms", (json_int_t)r->start_wall, "ended_ms", (json_int_t)end_wall, "duration_ms",
         (json_int_t)(end_wall - r->start_wall), "result", *result, "objectives", "rto_ms",
         s_ms_or_null(rto > 0 ? rto : -1), "rpo_ms", s_ms_or_null(rpo > 0 ? rpo : -1),
@@ -584,6 +589,7 @@ static void s_run_free(s_run_t *r)
     free(r->items);
     json_decref(r->skipped);
     free(r->id);
+    free(r->started_by);
     if (r->answers)
         zmq_close(r->answers);
     free(r);
@@ -730,7 +736,7 @@ static int s_choose(sg_drill_t *d, const sg_drill_cfg_t *dc, int **out, size_t *
 
 /* Builds the run for `chosen` and starts its thread. Takes `skipped`. */
 static int s_launch(sg_drill_t *d, const sg_drill_cfg_t *dc, const int *chosen, size_t n,
-                    json_t *skipped, const char *trigger, sg_now_t now)
+                    json_t *skipped, const char *trigger, const char *who, sg_now_t now)
 {
     s_run_t *r = calloc(1, sizeof *r);
     int rc = SG_ENOMEM;
@@ -743,7 +749,8 @@ static int s_launch(sg_drill_t *d, const sg_drill_cfg_t *dc, const int *chosen, 
                    .epoch = d->epoch};
     r->items = calloc(n ? n : 1, sizeof *r->items);
     r->id = sg_strdupf("%s-%lld", dc ? dc->name : "recovery", (long long)now.wall);
-    if (!r->items || !r->id)
+    r->started_by = who ? strdup(who) : NULL;
+    if (!r->items || !r->id || (who && !r->started_by))
         goto fail;
     for (size_t i = 0; i < n; i++) {
         r->items[i] = (s_item_t){.coll = chosen[i], .rto_ms = -1, .rpo_ms = -1, .rp_ms = -1,
@@ -779,7 +786,8 @@ fail:
     return rc;
 }
 
-static int s_start(sg_drill_t *d, size_t i, const char *trigger, sg_now_t now, char **why)
+static int s_start(sg_drill_t *d, size_t i, const char *trigger, const char *who, sg_now_t now,
+                   char **why)
 {
     const sg_drill_cfg_t *dc = &d->cfg->drills[i];
     int *chosen = NULL;
@@ -789,7 +797,7 @@ static int s_start(sg_drill_t *d, size_t i, const char *trigger, sg_now_t now, c
     if (rc == SG_OK)
         rc = s_guards(d, dc, chosen, n, now, why);
     if (rc == SG_OK) {
-        rc = s_launch(d, dc, chosen, n, skipped, trigger, now);
+        rc = s_launch(d, dc, chosen, n, skipped, trigger, who, now);
         skipped = NULL;
     }
     json_decref(skipped);
@@ -797,7 +805,7 @@ static int s_start(sg_drill_t *d, size_t i, const char *trigger, sg_now_t now, c
     return rc;
 }
 
-int sg_drill_start(sg_drill_t *d, const char *name, sg_now_t now, char **why)
+int sg_drill_start(sg_drill_t *d, const char *name, sg_now_t now, const char *who, char **why)
 {
     if (why)
         *why = NULL;
@@ -807,7 +815,7 @@ int sg_drill_start(sg_drill_t *d, const char *name, sg_now_t now, char **why)
             *why = sg_strdupf("no drill named '%s'", name ? name : "");
         return SG_ENOTFOUND;
     }
-    return s_start(d, (size_t)i, "start", now, why);
+    return s_start(d, (size_t)i, "start", who, now, why);
 }
 
 /* After a stop in the middle of a drill: reverts every collection TESTING. */
@@ -829,7 +837,7 @@ static int s_recover(sg_drill_t *d, sg_now_t now)
     int rc = SG_OK;
     if (n > 0) {
         json_t *skipped = json_array();
-        rc = skipped ? s_launch(d, NULL, chosen, n, skipped, "recovery", now) : SG_ENOMEM;
+        rc = skipped ? s_launch(d, NULL, chosen, n, skipped, "recovery", NULL, now) : SG_ENOMEM;
         for (size_t i = 0; rc == SG_OK && i < n; i++)
             d->run->items[i].called = true; /* a test copy exists: revert it */
     }
@@ -928,7 +936,7 @@ int sg_drill_tick(sg_drill_t *d, sg_now_t now)
         char *why = NULL;
         if (!d->at_start[i])
             continue;
-        int rc = s_start(d, i, "at_start", now, &why);
+        int rc = s_start(d, i, "at_start", NULL, now, &why);
         if (rc == SG_OK || rc != SG_ESTATE)
             d->at_start[i] = false;
         if (rc != SG_OK && !d->at_start_told[i])
@@ -943,7 +951,7 @@ int sg_drill_tick(sg_drill_t *d, sg_now_t now)
         const sg_drill_cfg_t *dc = &d->cfg->drills[i];
         d->next[i] = s_next_run(d, i, now.wall);
         char *why = NULL;
-        if (s_start(d, i, "schedule", now, &why) != SG_OK)
+        if (s_start(d, i, "schedule", NULL, now, &why) != SG_OK)
             sg_warn(S_MOD, "scheduled drill %s not run: %s", dc->name, why ? why : "error");
         free(why);
     }
@@ -1036,6 +1044,37 @@ char *sg_drill_report_json(sg_drill_t *d, const char *id)
 {
     char *text = NULL;
     return sg_journal_drill_report(d->journal, id, &text) == SG_OK ? text : NULL;
+}
+
+int sg_drill_history_json(sg_drill_t *d, const char *name, size_t limit, char **out)
+{
+    char **reports = NULL;
+    size_t n = 0, len = 2;
+    *out = NULL;
+    int rc = sg_journal_drill_reports(d->journal, name, limit, &reports, &n);
+    for (size_t i = 0; rc == SG_OK && i < n; i++)
+        len += strlen(reports[i]) + 1;
+    char *text = rc == SG_OK ? malloc(len + 1) : NULL;
+    if (rc == SG_OK && !text)
+        rc = SG_ENOMEM;
+    if (text) { /* the reports are JSON objects already: joined into an array */
+        size_t at = 0;
+        text[at++] = '[';
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strlen(reports[i]);
+            if (i)
+                text[at++] = ',';
+            memcpy(text + at, reports[i], l);
+            at += l;
+        }
+        text[at++] = ']';
+        text[at] = '\0';
+        *out = text;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(reports[i]);
+    free(reports);
+    return rc;
 }
 
 int64_t sg_drill_next_run(const sg_drill_t *d, size_t i)

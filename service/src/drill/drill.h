@@ -57,7 +57,12 @@
  * here is called from the loop thread only.
  *
  * The report: {"id", "drill", "trigger" (schedule|start|at_start|recovery),
- * "started", "started_ms", "ended_ms", "duration_ms", "result" (passed |
+ * "started_by" (who started it through the control endpoint, as its audit
+ * trail names them; null for the other triggers), "config" (the config
+ * file's path) and "config_digest" ("sha256:" and the hex SHA-256 of its
+ * text, config.h; null when it could not be computed): the config the
+ * runner was made with, which drills use until the service restarts (a
+ * reload does not change them), "started", "started_ms", "ended_ms", "duration_ms", "result" (passed |
  * objectives_missed | failed | preempted), "preempted_by" (when so),
  * "objectives": {"rto_ms", "rpo_ms"} (null: none), "objectives_met",
  * "cleanup_verified", "collections": [{"collection", "site",
@@ -94,11 +99,12 @@ sg_drill_t *sg_drill_new(void *zctx, const sg_config_t *cfg, sg_provider_t *prov
  * drills on the first tick, scheduled drills whose time came. Returns 0. */
 int sg_drill_tick(sg_drill_t *d, sg_now_t now);
 
-/* Starts the drill named `name` now. Returns 0, SG_ENOTFOUND (no such
- * drill), SG_ESTATE (refused: a drill runs, a failover is in flight, a blackout
- * window is open, nothing to test), SG_ENOMEM or SG_EIO; on refusal *why
- * (caller frees; `why` may be NULL) says why, else it is NULL. */
-int sg_drill_start(sg_drill_t *d, const char *name, sg_now_t now, char **why);
+/* Starts the drill named `name` now, on behalf of `who` (copied into the
+ * report's "started_by"; NULL: nobody named). Returns 0, SG_ENOTFOUND (no
+ * such drill), SG_ESTATE (refused: a drill runs, a failover is in flight, a
+ * blackout window is open, nothing to test), SG_ENOMEM or SG_EIO; on refusal
+ * *why (caller frees; `why` may be NULL) says why, else it is NULL. */
+int sg_drill_start(sg_drill_t *d, const char *name, sg_now_t now, const char *who, char **why);
 
 /* A drill run is in progress (its report not yet received). */
 bool sg_drill_running(const sg_drill_t *d);
@@ -129,6 +135,11 @@ int sg_drill_recv(sg_drill_t *d, sg_outcome_t **report, int timeout_ms);
 /* The report JSON of drill run `id`, or of the latest one when `id` is
  * NULL, from the journal. Caller frees; NULL when there is none. */
 char *sg_drill_report_json(sg_drill_t *d, const char *id);
+
+/* The reports of the latest `limit` ended runs (of drill `name`; NULL: of
+ * every drill), oldest first, as one JSON array in *out (caller frees; "[]"
+ * when there is none). Returns 0, SG_ENOMEM or SG_EIO. */
+int sg_drill_history_json(sg_drill_t *d, const char *name, size_t limit, char **out);
 
 /* When the i-th configured drill runs next by its schedule (Unix ms), -1
  * when it has none or no tick happened yet. */

@@ -1227,6 +1227,57 @@ int sg_journal_drill_last(sg_journal_t *j, const char *name, const char *result,
     return rc;
 }
 
+int sg_journal_drill_reports(sg_journal_t *j, const char *name, size_t limit, char ***reports,
+                             size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    char **list = NULL;
+    size_t len = 0;
+    int rc = SG_OK, step;
+    *reports = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(j->db, "SELECT report FROM drills WHERE report IS NOT NULL AND "
+                                  "(?1 IS NULL OR name = ?1) ORDER BY ended_ms DESC, rowid DESC "
+                                  "LIMIT ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return s_fail(j, "preparing a drill history query");
+    if (name)
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        bool oom = false;
+        char **grown = realloc(list, (len + 1) * sizeof *grown);
+        if (!grown) {
+            rc = SG_ENOMEM;
+            break;
+        }
+        list = grown;
+        list[len] = s_col_text(st, 0, &oom);
+        if (oom || !list[len]) {
+            rc = SG_ENOMEM;
+            break;
+        }
+        len++;
+    }
+    if (rc == SG_OK && step != SQLITE_DONE)
+        rc = s_fail(j, "reading the drill history");
+    sqlite3_finalize(st);
+    if (rc != SG_OK) {
+        for (size_t i = 0; i < len; i++)
+            free(list[i]);
+        free(list);
+        return rc;
+    }
+    for (size_t i = 0; i < len / 2; i++) { /* newest first from the query: oldest first here */
+        char *t = list[i];
+        list[i] = list[len - 1 - i];
+        list[len - 1 - i] = t;
+    }
+    *reports = list;
+    *n = len;
+    return SG_OK;
+}
+
 int sg_journal_drills_open(sg_journal_t *j, char ***ids, size_t *n)
 {
     sqlite3_stmt *st = NULL;

@@ -315,6 +315,11 @@ int sg_journal_drill_report(sg_journal_t *j, const char *id, char **report);
  * SG_ENOMEM or SG_EIO. */
 int sg_journal_drill_last(sg_journal_t *j, const char *name, const char *result,
                           int64_t *ended_ms, char **result_out);
+/* The reports of the latest `limit` ended runs (of drill `name`; NULL: of
+ * every drill), oldest first: *reports (free each and the array) holds *n
+ * of them. 0, SG_ENOMEM or SG_EIO. */
+int sg_journal_drill_reports(sg_journal_t *j, const char *name, size_t limit, char ***reports,
+                             size_t *n);
 /* Drill runs started and never ended (a stop or crash during the drill),
  * read through an index of those only: *ids (free each and the array)
  * holds *n ids, oldest first. 0, SG_ENOMEM or SG_EIO. */

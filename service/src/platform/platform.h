@@ -1,6 +1,6 @@
 /* platform: the services that differ by operating system, behind one
  * header: dynamic loading, stop requests, private files, zeroing secrets,
- * user names, the system service manager and default paths. One implementation file per platform (posix.c, windows.c);
+ * user names, SHA-256 digests, the system service manager and default paths. One implementation file per platform (posix.c, windows.c);
  * the build picks one, and nothing else in the core has #ifdef _WIN32.
  *
  * Thread rules: the stop flag may be set from a signal handler or any
@@ -72,6 +72,11 @@ void sg_platform_secure_zero(void *p, size_t len);
  * SG_EINVAL when buf is too short, or SG_ESTATE on Windows, which has no
  * numeric user ids. */
 int sg_platform_user_name(unsigned long uid, char *buf, size_t len);
+
+/* SHA-256 of `len` bytes at `data` as 64 lowercase hex digits and a NUL
+ * into `hex` (POSIX: libcrypto; Windows: CNG). Returns 0, or SG_EIO when the
+ * library fails (hex is then ""). */
+int sg_platform_sha256_hex(const void *data, size_t len, char hex[65]);
 
 /* --- the system service manager ---------------------------------------------
  * Windows: the Service Control Manager (SCM). POSIX: systemd runs

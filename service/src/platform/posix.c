@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <unicode/ucal.h>
@@ -205,6 +206,22 @@ void sg_platform_secure_zero(void *p, size_t len)
 {
     if (p && len)
         explicit_bzero(p, len);
+}
+
+int sg_platform_sha256_hex(const void *data, size_t len, char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    hex[0] = '\0';
+    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+        return SG_EIO;
+    for (unsigned i = 0; i < 32; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 0x0f];
+    }
+    hex[64] = '\0';
+    return SG_OK;
 }
 
 int sg_platform_user_name(unsigned long uid, char *buf, size_t len)

@@ -7,8 +7,10 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <sddl.h>
+#include <bcrypt.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <io.h>
 #include <stdbool.h>
@@ -215,6 +217,35 @@ void sg_platform_secure_zero(void *p, size_t len)
 {
     if (p && len)
         SecureZeroMemory(p, len);
+}
+
+int sg_platform_sha256_hex(const void *data, size_t len, char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    BCRYPT_ALG_HANDLE alg = NULL;
+    BCRYPT_HASH_HANDLE hash = NULL;
+    UCHAR md[32];
+    int rc = SG_EIO;
+    hex[0] = '\0';
+    if (len > ULONG_MAX ||
+        !BCRYPT_SUCCESS(BCryptOpenAlgorithmProvider(&alg, BCRYPT_SHA256_ALGORITHM, NULL, 0)))
+        goto done;
+    if (!BCRYPT_SUCCESS(BCryptCreateHash(alg, &hash, NULL, 0, NULL, 0, 0)) ||
+        !BCRYPT_SUCCESS(BCryptHashData(hash, (PUCHAR)data, (ULONG)len, 0)) ||
+        !BCRYPT_SUCCESS(BCryptFinishHash(hash, md, sizeof md, 0)))
+        goto done;
+    for (unsigned i = 0; i < sizeof md; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 0x0f];
+    }
+    hex[64] = '\0';
+    rc = SG_OK;
+done:
+    if (hash)
+        BCryptDestroyHash(hash);
+    if (alg)
+        BCryptCloseAlgorithmProvider(alg, 0);
+    return rc;
 }
 
 int sg_platform_user_name(unsigned long uid, char *buf, size_t len)
