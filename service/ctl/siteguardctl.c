@@ -65,6 +65,10 @@ static void s_usage(FILE *f)
             "  drill history [DRILL] [--limit N] [--format json|html|csv] [--out FILE]\n"
             "                                       past drill reports; html: a page with the\n"
             "                                       RTO/RPO trend per collection\n"
+            "  commit|revert|reverse COLLECTION [--reason TEXT]\n"
+            "                                       after a failover: make it final, undo it,\n"
+            "                                       or (committed) replicate back from it\n"
+            "  points COLLECTION                    its recovery points on its replica side\n"
             "  reload                               load the config file again\n"
             "  history [--limit N]                  the audit trail\n"
             "  keygen [--out FILE]                  a CURVE key pair: the secret key to FILE\n"
@@ -144,6 +148,8 @@ typedef struct {
     Siteguard__Control__V1__DrillHistory drill_history;
     Siteguard__Control__V1__Reload reload;
     Siteguard__Control__V1__History history;
+    Siteguard__Control__V1__Step step;
+    Siteguard__Control__V1__Points points;
 } s_parts_t;
 
 static const char *s_arg(const s_opts_t *o, int i) { return i < o->n_args ? o->args[i] : NULL; }
@@ -212,6 +218,25 @@ static int s_build(const char *cmd, const s_opts_t *o, s_req_t *r, s_parts_t *p)
         siteguard__control__v1__reload__init(&p->reload);
         r->reload = &p->reload;
         r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_RELOAD;
+    } else if ((!strcmp(cmd, "commit") || !strcmp(cmd, "revert") || !strcmp(cmd, "reverse")) &&
+               o->n_args == 1) {
+        siteguard__control__v1__step__init(&p->step);
+        p->step.collection = (char *)a0;
+        if (!strcmp(cmd, "commit")) {
+            r->commit = &p->step;
+            r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_COMMIT;
+        } else if (!strcmp(cmd, "revert")) {
+            r->revert = &p->step;
+            r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_REVERT;
+        } else {
+            r->reverse = &p->step;
+            r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_REVERSE;
+        }
+    } else if (!strcmp(cmd, "points") && o->n_args == 1) {
+        siteguard__control__v1__points__init(&p->points);
+        p->points.collection = (char *)a0;
+        r->points = &p->points;
+        r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_POINTS;
     } else if (!strcmp(cmd, "history") && o->n_args == 0) {
         siteguard__control__v1__history__init(&p->history);
         p->history.limit = o->limit;
@@ -457,6 +482,33 @@ static void s_print_status(const Siteguard__Control__V1__StatusReply *st)
     }
     if (!st->n_runs)
         printf("(none)\n");
+    if (!st->n_steps)
+        return;
+    printf("\n%-6s %-20s %-8s %-20s %-20s %-10s %s\n", "STEP", "COLLECTION", "ACTION", "ASKED",
+           "ENDED", "RESULT", "WHO");
+    for (size_t i = 0; i < st->n_steps; i++) {
+        const Siteguard__Control__V1__StepInfo *s = st->steps[i];
+        char a[32], e[32];
+        s_time(s->intent_ms, a, sizeof a);
+        s_time(s->ended_ms, e, sizeof e);
+        printf("%-6llu %-20s %-8s %-20s %-20s %-10s %s\n", (unsigned long long)s->step_id,
+               s->collection, s->action, a, e,
+               !s->ended_ms ? "in flight" : s->ok ? "succeeded" : "failed", s->who);
+    }
+}
+
+static void s_print_points(const s_resp_t *r)
+{
+    int w = 2;
+    for (size_t i = 0; i < r->n_points; i++) {
+        size_t n = strlen(r->points[i]->id);
+        w = n > (size_t)w ? (n < 80 ? (int)n : 80) : w;
+    }
+    printf("%-*s %-20s %s\n", w, "ID", "CREATED", "CONSISTENCY");
+    for (size_t i = 0; i < r->n_points; i++) {
+        const Siteguard__Control__V1__PointInfo *p = r->points[i];
+        printf("%-*s %-20s %s\n", w, p->id, p->created, p->consistency);
+    }
 }
 
 static void s_print_history(const s_resp_t *r)
@@ -491,10 +543,21 @@ static json_t *s_status_json(const Siteguard__Control__V1__StatusReply *st)
                                                st->sites[i]->witness));
     for (size_t i = 0; i < st->n_collections; i++) {
         const Siteguard__Control__V1__CollectionInfo *c = st->collections[i];
-        json_array_append_new(colls, json_pack("{s:s,s:s,s:s,s:i,s:s,s:s}", "name", c->name,
-                                               "site", c->site, "replica_site", c->replica_site,
-                                               "group", c->group, "verdict", c->verdict,
-                                               "paused", c->paused));
+        json_array_append_new(colls, json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s}", "name",
+                                               c->name, "site", c->site, "replica_site",
+                                               c->replica_site, "group", c->group, "verdict",
+                                               c->verdict, "paused", c->paused, "last_step",
+                                               c->last_step));
+    }
+    json_t *steps = json_array();
+    for (size_t i = 0; i < st->n_steps; i++) {
+        const Siteguard__Control__V1__StepInfo *s = st->steps[i];
+        json_array_append_new(steps, json_pack("{s:I,s:s,s:s,s:s,s:I,s:I,s:b,s:s,s:s}",
+                                               "step_id", (json_int_t)s->step_id, "collection",
+                                               s->collection, "action", s->action, "who", s->who,
+                                               "intent_ms", (json_int_t)s->intent_ms, "ended_ms",
+                                               (json_int_t)s->ended_ms, "ok", s->ok, "detail",
+                                               s->detail, "job_path", s->job_path));
     }
     for (size_t i = 0; i < st->n_runs; i++) {
         const Siteguard__Control__V1__RunInfo *r = st->runs[i];
@@ -506,13 +569,15 @@ static json_t *s_status_json(const Siteguard__Control__V1__StatusReply *st)
                                               "recovery_point",
                                               r->recovery_point ? r->recovery_point : ""));
     }
-    return json_pack("{s:o,s:o,s:o,s:o,s:s,s:s,s:s,s:I,s:I}", "sites", sites, "observers",
-                     observers, "collections", colls, "runs", runs, "leader", st->leader, "mode",
-                     st->mode, "config", st->config, "loop_turns", (json_int_t)st->loop_turns,
-                     "loop_longest_us", (json_int_t)st->loop_longest_us);
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:s,s:s,s:s,s:I,s:I}", "sites", sites, "observers",
+                     observers, "collections", colls, "runs", runs, "steps", steps, "leader",
+                     st->leader, "mode", st->mode, "config", st->config, "loop_turns",
+                     (json_int_t)st->loop_turns, "loop_longest_us",
+                     (json_int_t)st->loop_longest_us);
 }
 
-static void s_print_json(const s_resp_t *r)
+/* `points`: the answer to points, whose JSON has "points" even when empty. */
+static void s_print_json(const s_resp_t *r, bool points)
 {
     json_t *j = json_pack("{s:s,s:s}", "code", s_code_name((int)r->code), "message", r->message);
     if (r->status)
@@ -531,6 +596,19 @@ static void s_print_json(const s_resp_t *r)
                                                a->result));
         }
         json_object_set_new(j, "history", h);
+    }
+    if (r->step_id)
+        json_object_set_new(j, "step_id", json_integer((json_int_t)r->step_id));
+    if (r->n_points || (points && r->code == SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK)) {
+        json_t *pts = json_array();
+        for (size_t i = 0; i < r->n_points; i++) {
+            const Siteguard__Control__V1__PointInfo *p = r->points[i];
+            json_array_append_new(pts, json_pack("{s:s,s:s,s:I,s:s,s:s}", "id", p->id, "created",
+                                                 p->created, "created_ms",
+                                                 (json_int_t)p->created_ms, "consistency",
+                                                 p->consistency, "path", p->path));
+        }
+        json_object_set_new(j, "points", pts);
     }
     if (r->n_errors) {
         json_t *e = json_array();
@@ -553,9 +631,11 @@ static void s_print(const s_resp_t *r)
         printf("%s%s", r->text, r->text[strlen(r->text) - 1] == '\n' ? "" : "\n");
     else if (r->n_history)
         s_print_history(r);
+    else if (r->n_points)
+        s_print_points(r);
     for (size_t i = 0; i < r->n_errors; i++)
         fprintf(f, "%s\n", r->errors[i]);
-    if (r->status || (r->text && r->text[0]) || r->n_history)
+    if (r->status || (r->text && r->text[0]) || r->n_history || r->n_points)
         return;
     if (r->code)
         fprintf(f, "%s: %s\n", s_code_name((int)r->code), r->message);
@@ -653,7 +733,7 @@ int main(int argc, char **argv)
     bool ok = resp->code == SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK;
     int rc = ok ? 0 : S_EXIT_FAILED;
     if (o.json)
-        s_print_json(resp);
+        s_print_json(resp, !strcmp(argv[cmd_at], "points"));
     else if (ok && document && resp->text && resp->text[0])
         rc = s_document(&o, resp,
                         req.command_case ==

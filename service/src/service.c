@@ -638,6 +638,7 @@ static int s_ops_start(s_svc_t *s)
                             .reload = s_reload,
                             .persist = s_persist,
                             .drill = s->drill,
+                            .lifecycle = s->lifecycle,
                             .zap = s->zap,
                             .loop = &s->ops.loop,
                             .user = s};
@@ -991,12 +992,13 @@ static void s_commit_after_replay(s_svc_t *s)
     sg_journal_runs_free(runs, n);
 }
 
-/* A listing of recovery points came back. */
+/* A listing of recovery points came back: its request is answered (none
+ * waits for it when it expired). */
 static void s_answer_points(s_svc_t *s, const sg_step_result_t *r)
 {
-    (void)s;
-    sg_info(S_MOD, "recovery points of %s: %zu (%s)", s->cfg->collections[r->collection].name,
-            r->n_points, sg_err_str(r->points_rc));
+    int rc = sg_control_answer_points(s->ops.control, r);
+    if (rc != SG_OK && rc != SG_ENOTFOUND)
+        sg_error(S_MOD, "cannot answer a listing of recovery points: %s", sg_err_str(rc));
 }
 
 /* A step that ended well changes what the engine protects: a revert makes

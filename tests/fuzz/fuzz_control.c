@@ -15,8 +15,9 @@
  * with a known code and a message; a change asked on the read-only socket is
  * DENIED; each command that changes something, or tries to, adds exactly one
  * audit entry and the others none; history returns at most its limit;
- * status lists the config's sites and collections. Drills are not set up
- * (drill run, report and history answer UNAVAILABLE). */
+ * status lists the config's sites and collections. Drills and life-cycle
+ * steps are not set up (drill run, report and history, commit, revert,
+ * reverse and points answer UNAVAILABLE; the steps are audited as changes). */
 #include "base/err.h"
 #include "control/control.h"
 #include "proto/control.pb-c.h"
@@ -87,7 +88,10 @@ static bool s_is_change(const s_req_t *r)
     case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_RESUME:
     case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_FAILOVER:
     case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_DRILL_RUN:
-    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_RELOAD: return true;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_RELOAD:
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_COMMIT:
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_REVERT:
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_REVERSE: return true;
     default: return false;
     }
 }

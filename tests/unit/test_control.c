@@ -1,5 +1,7 @@
 /* control: request handling against a real engine, a real SQLite journal
- * and a fake clock; and what a reload may change (reload.c). */
+ * and a fake clock; the ROUTER sockets' framing and the requests answered
+ * later (points, with a real lifecycle on the simulator); and what a reload
+ * may change (reload.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +33,9 @@ typedef struct {
     sg_clock_fake_state_t clock_state;
     sg_control_t *control;
     sg_fixture_dir_t tmp; /* holds the journal */
+    bool want_lifecycle;  /* s_fix_open makes a simulator and a lifecycle on it (needs zctx) */
+    sg_provider_t *sim;
+    sg_lifecycle_t *lifecycle;
 } s_fix_t;
 
 static sg_config_t *s_config(const char *mode)
@@ -46,8 +51,14 @@ static void s_fix_open(s_fix_t *f, void *zctx, sg_zap_t *zap)
     sg_clock_fake_init(&f->clock, &f->clock_state, 1000, 1800000000000LL);
     f->engine = sg_engine_new(f->cfg, 1, (sg_now_t){1000, 1800000000000LL});
     f->journal = sg_journal_open(f->tmp.journal);
+    if (f->want_lifecycle) {
+        f->sim = sg_sim_new(f->cfg, &f->clock);
+        assert_non_null(f->sim);
+        f->lifecycle = sg_lifecycle_new(zctx, f->cfg, f->sim, &f->clock, f->journal, f->engine);
+        assert_non_null(f->lifecycle);
+    }
     sg_control_env_t env = {.cfg = f->cfg, .engine = f->engine, .journal = f->journal,
-                            .clock = &f->clock, .zap = zap};
+                            .clock = &f->clock, .zap = zap, .lifecycle = f->lifecycle};
     f->control = sg_control_new(zctx, &env);
     assert_non_null(f->control);
 }
@@ -55,6 +66,8 @@ static void s_fix_open(s_fix_t *f, void *zctx, sg_zap_t *zap)
 static void s_fix_close(s_fix_t *f)
 {
     sg_control_destroy(&f->control);
+    sg_lifecycle_destroy(&f->lifecycle);
+    sg_provider_destroy(&f->sim);
     sg_journal_close(&f->journal);
     sg_engine_destroy(&f->engine);
     sg_config_destroy(&f->cfg);
@@ -124,6 +137,34 @@ static void s_ask_status(Siteguard__Control__V1__Request *r, Siteguard__Control_
 {
     r->status = st;
     r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_STATUS;
+}
+
+/* Makes `r` a life-cycle step of `kind` (commit, revert, reverse) of `coll`. */
+static void s_ask_step(Siteguard__Control__V1__Request *r, Siteguard__Control__V1__Step *st,
+                       sg_step_kind_t kind, const char *coll)
+{
+    siteguard__control__v1__step__init(st);
+    st->collection = (char *)coll;
+    r->commit = r->revert = r->reverse = NULL;
+    if (kind == SG_STEP_COMMIT)
+        r->commit = st;
+    else if (kind == SG_STEP_REVERT)
+        r->revert = st;
+    else
+        r->reverse = st;
+    r->command_case = kind == SG_STEP_COMMIT   ? SITEGUARD__CONTROL__V1__REQUEST__COMMAND_COMMIT
+                      : kind == SG_STEP_REVERT ? SITEGUARD__CONTROL__V1__REQUEST__COMMAND_REVERT
+                                               : SITEGUARD__CONTROL__V1__REQUEST__COMMAND_REVERSE;
+}
+
+/* Makes `r` a points request of `coll`. */
+static void s_ask_points(Siteguard__Control__V1__Request *r, Siteguard__Control__V1__Points *p,
+                         const char *coll)
+{
+    siteguard__control__v1__points__init(p);
+    p->collection = (char *)coll;
+    r->points = p;
+    r->command_case = SITEGUARD__CONTROL__V1__REQUEST__COMMAND_POINTS;
 }
 
 /* The audit records sg_journal_audit_list gives with `limit`, which are `n`
@@ -447,7 +488,7 @@ static int s_curve_setup(void **state)
     assert_int_equal(sg_test_write_private(f->key_file, text), 0);
     s_socket_fix_open(f, s_curve_control);
     void *socks[SG_CONTROL_MAX_SOCKETS];
-    assert_int_equal(sg_control_sockets(f->base.control, socks), 1); /* the REP socket */
+    assert_int_equal(sg_control_sockets(f->base.control, socks), 1); /* the ROUTER socket */
     size_t len = sizeof f->endpoint;
     assert_int_equal(zmq_getsockopt(socks[0], ZMQ_LAST_ENDPOINT, f->endpoint, &len), 0);
     *state = f;
@@ -458,6 +499,7 @@ static int s_curve_teardown(void **state)
 {
     s_curve_fix_t *f = *state;
     sg_control_destroy(&f->base.control);
+    sg_lifecycle_destroy(&f->base.lifecycle); /* its sockets before the context */
     sg_zap_destroy(&f->zap);
     zmq_ctx_term(f->zctx);
     s_fix_close(&f->base);
@@ -665,6 +707,105 @@ static void test_an_answer_quoting_a_url_masks_its_credentials(void **state)
     siteguard__control__v1__response__free_unpacked(resp, NULL);
 }
 
+/* Without life-cycle steps, commit, revert, reverse and points answer
+ * UNAVAILABLE; the steps are still changes: role-checked and audited. */
+static void test_life_cycle_commands_are_unavailable_without_a_lifecycle(void **state)
+{
+    s_fix_t *f = *state;
+    Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
+    Siteguard__Control__V1__Step st;
+    Siteguard__Control__V1__Points pt;
+    r.user = (char *)"tester";
+    r.reason = (char *)"done testing";
+    s_ask_step(&r, &st, SG_STEP_COMMIT, "a-db");
+    Siteguard__Control__V1__Response *resp = s_call(f, SG_CONTROL_OPERATOR, &r);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__UNAVAILABLE);
+    assert_non_null(strstr(resp->message, "not available"));
+    assert_int_equal(resp->step_id, 0);
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_ask_step(&r, &st, SG_STEP_REVERSE, "a-db");
+    resp = s_call(f, SG_CONTROL_READER, &r);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__DENIED);
+    assert_non_null(strstr(resp->message, "reverse needs the operator role"));
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_ask_points(&r, &pt, "a-db");
+    resp = s_call(f, SG_CONTROL_READER, &r); /* read-only: not audited */
+    s_expect_code(resp, SITEGUARD__CONTROL__V1__RESPONSE__CODE__UNAVAILABLE);
+    sg_journal_audit_t *list = s_audit(f->journal, 0, 2);
+    assert_string_equal(list[0].command, "commit");
+    assert_string_equal(list[0].target, "a-db");
+    assert_string_equal(list[0].role, "operator");
+    assert_string_equal(list[0].who, "tester");
+    assert_string_equal(list[0].reason, "done testing");
+    assert_non_null(strstr(list[0].result, "unavailable"));
+    assert_string_equal(list[1].command, "reverse");
+    assert_string_equal(list[1].role, "read-only");
+    assert_non_null(strstr(list[1].result, "denied"));
+    sg_journal_audit_free(list, 2);
+}
+
+/* A Request packed into buf (the caller's, `cap` bytes); its length. */
+static size_t s_pack_req(Siteguard__Control__V1__Request *r, uint8_t *buf, size_t cap)
+{
+    r->version = 1;
+    size_t len = siteguard__control__v1__request__get_packed_size(r);
+    assert_true(len <= cap);
+    return siteguard__control__v1__request__pack(r, buf);
+}
+
+/* The next answer on a DEALER client: [empty][Response] (caller frees). */
+static Siteguard__Control__V1__Response *s_dealer_recv(void *client)
+{
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    assert_int_equal(zmq_msg_recv(&msg, client, 0), 0); /* the delimiter */
+    assert_true(zmq_msg_more(&msg));
+    assert_true(zmq_msg_recv(&msg, client, 0) >= 0);
+    assert_false(zmq_msg_more(&msg));
+    Siteguard__Control__V1__Response *resp =
+        siteguard__control__v1__response__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+    zmq_msg_close(&msg);
+    assert_non_null(resp);
+    return resp;
+}
+
+/* True when `client` gets something within `ms`. */
+static bool s_readable(void *client, long ms)
+{
+    zmq_pollitem_t it = {.socket = client, .events = ZMQ_POLLIN};
+    return zmq_poll(&it, 1, ms) == 1;
+}
+
+/* The control socket is a ROUTER: a client framing as REQ does
+ * ([empty][request]) is answered [empty][response]; a message of another
+ * shape is dropped unanswered, and the socket goes on serving. */
+static void test_router_answers_req_framing_and_drops_other_shapes(void **state)
+{
+    s_curve_fix_t *f = *state;
+    void *dealer = s_curve_client(f, ZMQ_DEALER, f->endpoint, f->op_pub, f->op_sec);
+    Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
+    Siteguard__Control__V1__Status st = SITEGUARD__CONTROL__V1__STATUS__INIT;
+    s_ask_status(&r, &st);
+    uint8_t buf[256];
+    size_t len = s_pack_req(&r, buf, sizeof buf);
+    assert_int_equal(zmq_send(dealer, buf, len, 0), (int)len); /* no delimiter */
+    assert_int_equal(zmq_send(dealer, "x", 1, ZMQ_SNDMORE), 1); /* not an empty delimiter */
+    assert_int_equal(zmq_send(dealer, buf, len, 0), (int)len);
+    assert_int_equal(zmq_send(dealer, "", 0, ZMQ_SNDMORE), 0); /* one frame too many */
+    assert_int_equal(zmq_send(dealer, buf, len, ZMQ_SNDMORE), (int)len);
+    assert_int_equal(zmq_send(dealer, buf, len, 0), (int)len);
+    assert_int_equal(zmq_send(dealer, "", 0, ZMQ_SNDMORE), 0); /* as REQ frames it */
+    assert_int_equal(zmq_send(dealer, buf, len, 0), (int)len);
+    assert_true(s_pump(f, dealer, NULL));
+    Siteguard__Control__V1__Response *resp = s_dealer_recv(dealer);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
+    assert_int_equal(resp->status->n_collections, 1);
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    assert_false(s_readable(dealer, 100)); /* one answer only */
+    assert_int_equal(sg_control_requests(f->base.control), 1);
+    zmq_close(dealer);
+}
+
 #ifndef _WIN32
 #include "platform/platform.h"
 #include <unistd.h>
@@ -706,6 +847,215 @@ static void test_ipc_audit_names_the_peer_process_user_not_the_claimed_one(void 
     assert_string_equal(list[0].role, "operator");
     sg_journal_audit_free(list, n);
     zmq_close(c);
+}
+
+/* As s_ipc_setup, with life-cycle steps on the simulator (env.lifecycle). */
+static int s_lc_setup(void **state)
+{
+    s_curve_fix_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    sg_fixture_dir_new(&f->base.tmp, "sg-test-control-lc-");
+    char control[512];
+    snprintf(control, sizeof control, "control:\n  endpoint: ipc://%s/ctl.sock\n%%.0s%%.0s%%.0s",
+             f->base.tmp.dir);
+    f->base.want_lifecycle = true;
+    s_socket_fix_open(f, control);
+    snprintf(f->endpoint, sizeof f->endpoint, "ipc://%s/ctl.sock", f->base.tmp.dir);
+    *state = f;
+    return 0;
+}
+
+/* A step is asked through sg_lifecycle_request: refused with the guard's
+ * reason, or started and answered at once with its step id; audited either
+ * way; status then shows it. */
+static void test_a_step_is_started_or_refused_with_the_guards_reason(void **state)
+{
+    s_curve_fix_t *cf = *state;
+    s_fix_t *f = &cf->base;
+    Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
+    Siteguard__Control__V1__Step st;
+    r.user = (char *)"tester";
+    s_ask_step(&r, &st, SG_STEP_COMMIT, "a-db");
+    Siteguard__Control__V1__Response *resp = s_call(f, SG_CONTROL_OPERATOR, &r);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__REFUSED);
+    assert_string_equal(resp->message,
+                        "commit of a-db refused: it is not failed over (it is protected at its "
+                        "site)");
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_ask_step(&r, &st, SG_STEP_COMMIT, "no-such");
+    s_expect_code(s_call(f, SG_CONTROL_OPERATOR, &r),
+                  SITEGUARD__CONTROL__V1__RESPONSE__CODE__NOT_FOUND);
+    /* failed over, as the journal would restore it */
+    sg_engine_restore(f->engine, 0, SG_COLL_DONE, 1, SG_ORIGIN_ENGINE);
+    r.reason = (char *)"B is the new home";
+    s_ask_step(&r, &st, SG_STEP_COMMIT, "a-db");
+    resp = s_call(f, SG_CONTROL_OPERATOR, &r);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
+    assert_int_equal(resp->step_id, 1);
+    assert_non_null(strstr(resp->message, "commit of a-db started (step 1): CommitFailover on B"));
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    s_ask_step(&r, &st, SG_STEP_REVERT, "a-db"); /* the commit has not been taken back yet */
+    resp = s_call(f, SG_CONTROL_OPERATOR, &r);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__REFUSED);
+    assert_non_null(strstr(resp->message, "another step of it is running"));
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    sg_journal_audit_t *list = s_audit(f->journal, 0, 4);
+    assert_string_equal(list[2].command, "commit");
+    assert_string_equal(list[2].who, "tester");
+    assert_string_equal(list[2].reason, "B is the new home");
+    assert_non_null(strstr(list[2].result, "ok: commit of a-db started (step 1)"));
+    assert_string_equal(list[3].command, "revert");
+    assert_non_null(strstr(list[3].result, "refused"));
+    sg_journal_audit_free(list, 4);
+    /* status: the step, and the collection's newest */
+    Siteguard__Control__V1__Status sreq = SITEGUARD__CONTROL__V1__STATUS__INIT;
+    s_ask_status(&r, &sreq);
+    resp = s_call(f, SG_CONTROL_READER, &r);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
+    assert_int_equal(resp->status->n_steps, 1);
+    assert_string_equal(resp->status->steps[0]->action, "commit");
+    assert_string_equal(resp->status->steps[0]->who, "tester");
+    assert_string_equal(resp->status->collections[0]->last_step, "commit running (step 1)");
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    /* points waits for its answer: not in process */
+    Siteguard__Control__V1__Points pt;
+    s_ask_points(&r, &pt, "a-db");
+    resp = s_call(f, SG_CONTROL_READER, &r);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__UNAVAILABLE);
+    assert_non_null(strstr(resp->message, "through a control socket"));
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+}
+
+static bool s_one_pending(s_curve_fix_t *f)
+{
+    return sg_control_pending(f->base.control) == 1;
+}
+
+/* The next lifecycle result, a listing (waits up to 10 s). */
+static void s_listing(s_curve_fix_t *f, sg_step_result_t *r)
+{
+    assert_int_equal(sg_lifecycle_recv(f->base.lifecycle, r, 10000), 1);
+    assert_int_equal(r->step_id, 0);
+    assert_true(r->token != 0);
+}
+
+/* The answer on REQ client c (caller frees). */
+static Siteguard__Control__V1__Response *s_req_recv(void *c)
+{
+    assert_true(s_readable(c, 10000));
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    assert_true(zmq_msg_recv(&msg, c, 0) >= 0);
+    Siteguard__Control__V1__Response *resp =
+        siteguard__control__v1__response__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+    zmq_msg_close(&msg);
+    assert_non_null(resp);
+    return resp;
+}
+
+/* points waits for the listing: the request is remembered and answered by
+ * sg_control_answer_points with the result of its token, newest first
+ * (id: the InstanceID; created: ISO 8601 UTC); a result of another token
+ * answers nothing; the provider's error is answered as an error. */
+static void test_points_are_answered_later_newest_first(void **state)
+{
+    s_curve_fix_t *f = *state;
+    void *c = zmq_socket(f->zctx, ZMQ_REQ);
+    int linger = 0;
+    zmq_setsockopt(c, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal(zmq_connect(c, f->endpoint), 0);
+    Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
+    Siteguard__Control__V1__Points pt;
+    s_ask_points(&r, &pt, "a-db");
+    uint8_t buf[256];
+    size_t len = s_pack_req(&r, buf, sizeof buf);
+    assert_int_equal(zmq_send(c, buf, len, 0), (int)len);
+    assert_false(s_pump(f, c, s_one_pending)); /* waiting, not answered */
+    sg_step_result_t res;
+    s_listing(f, &res);
+    assert_int_equal(res.points_rc, SG_OK);
+    assert_int_equal(res.n_points, 4);
+    sg_step_result_t other = {.token = res.token + 100};
+    assert_int_equal(sg_control_answer_points(f->base.control, &other), SG_ENOTFOUND);
+    assert_int_equal(sg_control_answer_points(f->base.control, &res), 0);
+    assert_int_equal(sg_control_pending(f->base.control), 0);
+    assert_int_equal(sg_control_answer_points(f->base.control, &res), SG_ENOTFOUND); /* once */
+    sg_step_result_fini(&res);
+    Siteguard__Control__V1__Response *resp = s_req_recv(c);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK);
+    assert_string_equal(resp->message, "4 recovery points of a-db on site B, newest first");
+    assert_int_equal(resp->n_points, 4);
+    static const char *const ids[] = {"a-db:latest-crash", "a-db:crash-1", "a-db:latest-app",
+                                      "a-db:app-1"};
+    for (size_t i = 0; i < 4; i++) {
+        const Siteguard__Control__V1__PointInfo *p = resp->points[i];
+        assert_string_equal(p->id, ids[i]);
+        assert_string_equal(p->consistency,
+                            i < 2 ? "crash-consistent" : "application-consistent");
+        assert_non_null(strstr(p->path, "Msvm_CollectionRecoveryPoint."));
+        assert_non_null(strstr(p->path, ids[i]));
+        assert_int_equal(strlen(p->created), 20);
+        assert_int_equal(p->created[10], 'T');
+        assert_int_equal(p->created[19], 'Z');
+        if (i)
+            assert_true(p->created_ms < resp->points[i - 1]->created_ms);
+    }
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    /* a listing that failed: its error */
+    assert_int_equal(zmq_send(c, buf, len, 0), (int)len);
+    assert_false(s_pump(f, c, s_one_pending));
+    s_listing(f, &res);
+    sg_step_result_t failed = {.token = res.token, .points_rc = SG_EIO};
+    sg_step_result_fini(&res);
+    assert_int_equal(sg_control_answer_points(f->base.control, &failed), 0);
+    resp = s_req_recv(c);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__ERROR);
+    assert_non_null(strstr(resp->message, "cannot list the recovery points of a-db on site B"));
+    assert_int_equal(resp->n_points, 0);
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    zmq_close(c);
+}
+
+/* At most SG_CONTROL_MAX_PENDING requests wait: one more is answered busy;
+ * one waiting longer than SG_CONTROL_PENDING_TTL_MS makes room for a new
+ * one, and is answered with an error. */
+static void test_waiting_requests_are_bounded_and_forgotten_after_their_ttl(void **state)
+{
+    s_curve_fix_t *f = *state;
+    void *d = zmq_socket(f->zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal(zmq_connect(d, f->endpoint), 0);
+    Siteguard__Control__V1__Request r = SITEGUARD__CONTROL__V1__REQUEST__INIT;
+    Siteguard__Control__V1__Points pt;
+    s_ask_points(&r, &pt, "a-db");
+    uint8_t buf[256];
+    size_t len = s_pack_req(&r, buf, sizeof buf);
+    for (int i = 0; i <= SG_CONTROL_MAX_PENDING; i++) {
+        assert_int_equal(zmq_send(d, "", 0, ZMQ_SNDMORE), 0);
+        assert_int_equal(zmq_send(d, buf, len, 0), (int)len);
+    }
+    assert_true(s_pump(f, d, NULL));
+    Siteguard__Control__V1__Response *resp = s_dealer_recv(d);
+    assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__UNAVAILABLE);
+    assert_non_null(strstr(resp->message, "busy"));
+    siteguard__control__v1__response__free_unpacked(resp, NULL);
+    assert_int_equal(sg_control_pending(f->base.control), SG_CONTROL_MAX_PENDING);
+    /* later: the old ones are given up for a new one */
+    sg_clock_fake_advance(&f->base.clock, SG_CONTROL_PENDING_TTL_MS);
+    assert_int_equal(zmq_send(d, "", 0, ZMQ_SNDMORE), 0);
+    assert_int_equal(zmq_send(d, buf, len, 0), (int)len);
+    assert_true(s_pump(f, d, NULL));
+    for (int i = 0; i < SG_CONTROL_MAX_PENDING; i++) {
+        assert_true(s_readable(d, 10000));
+        resp = s_dealer_recv(d);
+        assert_int_equal(resp->code, SITEGUARD__CONTROL__V1__RESPONSE__CODE__ERROR);
+        assert_non_null(strstr(resp->message, "no answer from site B"));
+        siteguard__control__v1__response__free_unpacked(resp, NULL);
+    }
+    assert_false(s_readable(d, 100));
+    assert_int_equal(sg_control_pending(f->base.control), 1);
+    zmq_close(d);
 }
 #endif
 
@@ -784,6 +1134,7 @@ static void test_one_handler_serves_each_domain_with_its_own_keys(void **state)
 #define T(t) cmocka_unit_test_setup_teardown(t, s_setup, s_teardown)
 #define TC(t) cmocka_unit_test_setup_teardown(t, s_curve_setup, s_curve_teardown)
 #define TI(t) cmocka_unit_test_setup_teardown(t, s_ipc_setup, s_curve_teardown)
+#define TL(t) cmocka_unit_test_setup_teardown(t, s_lc_setup, s_curve_teardown)
 
 int main(void)
 {
@@ -803,8 +1154,13 @@ int main(void)
         TC(test_curve_key_decides_the_role_and_names_who_in_the_audit),
         TC(test_unknown_curve_key_is_refused_at_the_handshake),
         T(test_an_answer_quoting_a_url_masks_its_credentials),
+        T(test_life_cycle_commands_are_unavailable_without_a_lifecycle),
+        TC(test_router_answers_req_framing_and_drops_other_shapes),
 #ifndef _WIN32
         TI(test_ipc_audit_names_the_peer_process_user_not_the_claimed_one),
+        TL(test_a_step_is_started_or_refused_with_the_guards_reason),
+        TL(test_points_are_answered_later_newest_first),
+        TL(test_waiting_requests_are_bounded_and_forgotten_after_their_ttl),
 #endif
         TC(test_one_handler_serves_each_domain_with_its_own_keys),
     };

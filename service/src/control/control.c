@@ -1,11 +1,14 @@
-/* control: REP sockets, request dispatch, roles and the audit trail. */
+/* control: ROUTER sockets, request dispatch, roles, the audit trail and the
+ * requests that wait for a deferred answer. */
 #include "control/control.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/redact.h"
 #include "base/str.h"
 #include "control/zap.h"
+#include "journal/steps.h"
 #include "platform/platform.h"
+#include "provider/cimpath.h"
 
 #include "proto/control.pb-c.h"
 
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 #ifndef _WIN32
@@ -28,6 +32,10 @@
 #define S_DRILL_HISTORY_MAX 200
 #define S_LEADER "single instance (leader: none)"
 #define S_NO_DRILLS "drills are not configured in this version"
+#define S_NO_LIFECYCLE "life-cycle steps (commit, revert, reverse, points) are not available here"
+#define S_STATUS_STEPS 20 /* the newest steps status shows */
+#define S_MAX_ROUTING_ID 255 /* libzmq's longest routing id */
+#define S_MALFORMED_EVERY_MS 10000
 
 typedef Siteguard__Control__V1__Request s_req_t;
 typedef Siteguard__Control__V1__Response s_resp_t;
@@ -36,6 +44,8 @@ typedef Siteguard__Control__V1__SiteInfo s_site_info_t;
 typedef Siteguard__Control__V1__CollectionInfo s_coll_info_t;
 typedef Siteguard__Control__V1__RunInfo s_run_info_t;
 typedef Siteguard__Control__V1__AuditEntry s_audit_info_t;
+typedef Siteguard__Control__V1__StepInfo s_step_info_t;
+typedef Siteguard__Control__V1__PointInfo s_point_info_t;
 
 #define S_OK ((int)SITEGUARD__CONTROL__V1__RESPONSE__CODE__OK)
 #define S_ERROR ((int)SITEGUARD__CONTROL__V1__RESPONSE__CODE__ERROR)
@@ -45,6 +55,18 @@ typedef Siteguard__Control__V1__AuditEntry s_audit_info_t;
 #define S_REFUSED ((int)SITEGUARD__CONTROL__V1__RESPONSE__CODE__REFUSED)
 #define S_UNAVAILABLE ((int)SITEGUARD__CONTROL__V1__RESPONSE__CODE__UNAVAILABLE)
 
+/* A request waiting for its deferred answer (points). */
+typedef struct {
+    bool used;
+    int sock; /* index into sock[] */
+    uint8_t id[S_MAX_ROUTING_ID];
+    size_t id_len;
+    uint64_t token;     /* the lifecycle listing's */
+    int64_t since_mono; /* when it was asked */
+    char *collection;   /* names, for the answer (the config may change meanwhile) */
+    char *site;
+} s_pending_t;
+
 struct sg_control {
     sg_control_env_t env;
     void *sock[2]; /* [0] operator, [1] read-only; NULL when not bound */
@@ -53,6 +75,10 @@ struct sg_control {
     bool curve[2];     /* CURVE socket: the role is the client key's */
     bool zap_domain;   /* our domain is added to env.zap */
     uint64_t requests;
+    s_pending_t pending[SG_CONTROL_MAX_PENDING];
+    size_t n_pending;
+    uint64_t next_token;
+    sg_log_complaint_t malformed; /* messages not framed as a REQ client frames them */
 };
 
 /* Everything allocated for one response, freed after it is packed. */
@@ -116,6 +142,9 @@ typedef struct {
     const s_client_key_t *key; /* CURVE socket: its client key; NULL: ipc */
     const char *peer;          /* ipc: the peer's user from its credentials;
                                   NULL: the connection carried none */
+    int sock;                  /* the socket's index, for a deferred answer */
+    const uint8_t *id;         /* the client's routing id */
+    size_t id_len;
 } s_origin_t;
 
 /* One request being answered. */
@@ -129,7 +158,8 @@ typedef struct {
     const char *key_name; /* CURVE: the client key's name, "who"; NULL: ipc */
     bool unlisted;        /* CURVE: the key was removed from the config since it connected */
     const char *peer;     /* ipc: the peer's user ("alice (uid 1000)"), "who" */
-    bool via_socket;      /* false: sg_control_handle, in process */
+    const s_origin_t *from; /* NULL: sg_control_handle, in process */
+    bool deferred;        /* answered later (sg_control_answer_points): no response now */
 } s_call_t;
 
 static void s_answer(s_call_t *k, int code, const char *fmt, ...)
@@ -171,7 +201,7 @@ static const char *s_who(s_call_t *k)
         return k->key_name;
     if (k->peer)
         return k->peer;
-    if (!k->via_socket)
+    if (!k->from)
         return claimed ? claimed : "unknown";
     char *marked = s_printf(k->arena, "%s (unverified)", claimed ? claimed : "unknown");
     return marked ? marked : "unknown (unverified)";
@@ -213,10 +243,10 @@ static bool s_may_change(s_call_t *k, const char *command, const char *target)
     return false;
 }
 
-/* Commands that act (failover, approve, deny, drill run) belong to the
- * leader: a standby refuses them and names the holder, so that an operator
- * does not take a decision that would wait, unseen, until this instance
- * leads. Pauses are kept by every instance and stay allowed. */
+/* Commands that act (failover, approve, deny, drill run, commit, revert,
+ * reverse) belong to the leader: a standby refuses them and names the
+ * holder, so that an operator does not take a decision that would wait,
+ * unseen, until this instance leads. Pauses are kept by every instance and stay allowed. */
 static bool s_may_act(s_call_t *k, const char *command, const char *target)
 {
     const sg_leader_t *l = k->c->env.leader;
@@ -352,6 +382,63 @@ static int s_status_runs(s_call_t *k, s_status_t *st)
     return SG_OK;
 }
 
+/* How a journaled step stands: ended well or not, running here, or open
+ * (journaled, not running: resumed when this instance starts or leads). */
+static const char *s_step_state(s_call_t *k, const sg_step_rec_t *r)
+{
+    if (r->ended_ms)
+        return r->ok ? "succeeded" : "failed";
+    int c = sg_config_find_collection(k->c->env.cfg, r->collection);
+    return c >= 0 && sg_lifecycle_busy(k->c->env.lifecycle, c) ? "running" : "open";
+}
+
+/* The newest life-cycle steps (one query of the journal's steps table), and
+ * each collection's newest among them. None without life-cycle steps (the
+ * table is theirs). */
+static int s_status_steps(s_call_t *k, s_status_t *st)
+{
+    sg_step_rec_t *recs = NULL;
+    size_t n = 0;
+    if (!k->c->env.lifecycle || !k->c->env.journal)
+        return SG_OK;
+    int rc = sg_steps_list(k->c->env.journal, S_STATUS_STEPS, &recs, &n);
+    if (rc != SG_OK)
+        return rc;
+    st->steps = s_alloc(k->arena, n, sizeof *st->steps);
+    for (size_t i = 0; st->steps && i < n; i++) {
+        const sg_step_rec_t *r = &recs[i];
+        s_step_info_t *si = s_alloc(k->arena, 1, sizeof *si);
+        if (!si)
+            break;
+        siteguard__control__v1__step_info__init(si);
+        si->step_id = r->id;
+        si->collection = s_printf(k->arena, "%s", r->collection ? r->collection : "");
+        si->action = s_printf(k->arena, "%s", r->action ? r->action : "");
+        si->who = s_printf(k->arena, "%s", r->who ? r->who : "");
+        si->intent_ms = r->intent_ms;
+        si->ended_ms = r->ended_ms;
+        si->ok = r->ok;
+        si->detail = s_printf(k->arena, "%s", r->detail ? r->detail : "");
+        si->job_path = s_printf(k->arena, "%s", r->job_path ? r->job_path : "");
+        st->steps[st->n_steps++] = si;
+    }
+    for (size_t c = 0; c < st->n_collections; c++) {
+        s_coll_info_t *ci = st->collections[c];
+        for (size_t i = n; i-- > 0;) {
+            if (recs[i].collection && strcmp(recs[i].collection, ci->name) == 0) {
+                char *text = s_printf(k->arena, "%s %s (step %llu)",
+                                      recs[i].action ? recs[i].action : "step",
+                                      s_step_state(k, &recs[i]),
+                                      (unsigned long long)recs[i].id);
+                ci->last_step = text ? text : ci->last_step;
+                break;
+            }
+        }
+    }
+    sg_steps_free(recs, n);
+    return SG_OK;
+}
+
 static void s_status(s_call_t *k)
 {
     static const char *const modes[] = {"auto", "approve", "shadow"};
@@ -364,6 +451,7 @@ static void s_status(s_call_t *k)
     s_status_observers(k, st);
     s_status_collections(k, st);
     int rc = s_status_runs(k, st);
+    int steps_rc = s_status_steps(k, st);
     const sg_leader_t *leader = k->c->env.leader;
     char *who = leader ? s_keep(k->arena, sg_leader_describe(leader)) : NULL;
     st->leader = who ? who : (char *)S_LEADER;
@@ -376,6 +464,9 @@ static void s_status(s_call_t *k)
     k->resp->status = st;
     if (rc != SG_OK)
         s_answer(k, S_ERROR, "cannot read the runs from the journal: %s", sg_err_str(rc));
+    else if (steps_rc != SG_OK)
+        s_answer(k, S_ERROR, "cannot read the life-cycle steps from the journal: %s",
+                 sg_err_str(steps_rc));
     else
         s_answer(k, S_OK, "%zu site(s), %zu collection(s), %zu run(s); %s", st->n_sites,
                  st->n_collections, st->n_runs, st->leader);
@@ -718,6 +809,204 @@ static void s_history(s_call_t *k, uint32_t limit)
     s_answer(k, S_OK, "%zu entr%s", k->resp->n_history, k->resp->n_history == 1 ? "y" : "ies");
 }
 
+/* ---- life-cycle steps, recovery points ------------------------------------------------ */
+
+static void s_step(s_call_t *k, sg_step_kind_t kind, const char *target)
+{
+    const char *command = sg_step_kind_name(kind);
+    if (!s_may_change(k, command, target) || !s_may_act(k, command, target))
+        return;
+    const sg_config_t *cfg = k->c->env.cfg;
+    sg_lifecycle_t *lc = k->c->env.lifecycle;
+    int c = sg_config_find_collection(cfg, target);
+    if (!lc) {
+        s_answer(k, S_UNAVAILABLE, "%s", S_NO_LIFECYCLE);
+    } else if (c < 0) {
+        s_answer(k, S_NOT_FOUND, "no collection named '%s'", target);
+    } else {
+        uint64_t step = 0;
+        char *why = NULL;
+        int rc = sg_lifecycle_request(lc, c, kind, s_who(k), &step, &why);
+        if (rc == SG_OK) {
+            k->resp->step_id = step;
+            s_answer(k, S_OK, "%s of %s started (step %llu): %s on %s; its end goes to the sinks "
+                              "and to 'siteguardctl status'", command, target,
+                     (unsigned long long)step, sg_method_name(sg_step_method(kind)),
+                     cfg->sites[cfg->collections[c].replica_site].name);
+        } else if (why) {
+            s_answer(k, rc == SG_ESTATE ? S_REFUSED : S_ERROR, "%s", why);
+        } else {
+            s_answer(k, rc == SG_ESTATE ? S_REFUSED : rc == SG_EINVAL ? S_INVALID : S_ERROR,
+                     "%s of %s: %s", command, target, sg_err_str(rc));
+        }
+        free(why);
+    }
+    s_audit(k, command, target);
+}
+
+static int s_reply_pending(sg_control_t *c, s_pending_t *p, s_resp_t *out, s_arena_t *arena);
+
+static void s_pending_forget(sg_control_t *c, s_pending_t *p)
+{
+    free(p->collection);
+    free(p->site);
+    memset(p, 0, sizeof *p);
+    c->n_pending--;
+}
+
+/* Answers ERROR and forgets the requests waiting longer than
+ * SG_CONTROL_PENDING_TTL_MS. */
+static void s_pending_expire(sg_control_t *c, int64_t now_mono)
+{
+    for (size_t i = 0; i < SG_CONTROL_MAX_PENDING; i++) {
+        s_pending_t *p = &c->pending[i];
+        if (!p->used || now_mono - p->since_mono < SG_CONTROL_PENDING_TTL_MS)
+            continue;
+        s_arena_t arena = {0};
+        s_resp_t out = SITEGUARD__CONTROL__V1__RESPONSE__INIT;
+        s_call_t k = {.c = c, .resp = &out, .arena = &arena};
+        s_answer(&k, S_ERROR, "no answer from site %s with the recovery points of %s within %d s",
+                 p->site, p->collection, SG_CONTROL_PENDING_TTL_MS / 1000);
+        sg_warn(S_MOD, "%s", out.message);
+        s_reply_pending(c, p, &out, &arena);
+    }
+}
+
+/* A free slot for a request that waits, or NULL when all are taken (after
+ * the expired ones are freed). */
+static s_pending_t *s_pending_take(sg_control_t *c, int64_t now_mono)
+{
+    if (c->n_pending == SG_CONTROL_MAX_PENDING)
+        s_pending_expire(c, now_mono);
+    for (size_t i = 0; i < SG_CONTROL_MAX_PENDING; i++)
+        if (!c->pending[i].used)
+            return &c->pending[i];
+    return NULL;
+}
+
+/* points: the listing runs on a lifecycle thread; the request waits for
+ * it (sg_control_answer_points). */
+static void s_points(s_call_t *k, const char *target)
+{
+    const sg_config_t *cfg = k->c->env.cfg;
+    sg_lifecycle_t *lc = k->c->env.lifecycle;
+    int c = sg_config_find_collection(cfg, target);
+    s_pending_t *p = NULL;
+    if (!lc) {
+        s_answer(k, S_UNAVAILABLE, "%s", S_NO_LIFECYCLE);
+    } else if (c < 0) {
+        s_answer(k, S_NOT_FOUND, "no collection named '%s'", target);
+    } else if (!k->from || k->from->id_len > S_MAX_ROUTING_ID) {
+        s_answer(k, S_UNAVAILABLE, "points is answered through a control socket only (the "
+                                   "answer comes when the provider has listed them)");
+    } else if (!(p = s_pending_take(k->c, k->now.mono))) {
+        s_answer(k, S_UNAVAILABLE, "busy: %d listings of recovery points are waiting for the "
+                                   "provider; try again shortly", SG_CONTROL_MAX_PENDING);
+    } else {
+        const char *site = cfg->sites[cfg->collections[c].replica_site].name;
+        uint64_t token = ++k->c->next_token;
+        *p = (s_pending_t){.sock = k->from->sock, .id_len = k->from->id_len, .token = token,
+                           .since_mono = k->now.mono, .collection = strdup(target),
+                           .site = strdup(site)};
+        memcpy(p->id, k->from->id, k->from->id_len);
+        int rc = p->collection && p->site ? sg_lifecycle_list_points(lc, c, token) : SG_ENOMEM;
+        if (rc != SG_OK) {
+            free(p->collection);
+            free(p->site);
+            memset(p, 0, sizeof *p);
+            s_answer(k, S_ERROR, "cannot list the recovery points of %s: %s", target,
+                     sg_err_str(rc));
+            return;
+        }
+        p->used = true;
+        k->c->n_pending++;
+        k->deferred = true;
+    }
+}
+
+static int s_point_newest_first(const void *a, const void *b)
+{
+    const sg_recovery_point_t *x = *(const sg_recovery_point_t *const *)a;
+    const sg_recovery_point_t *y = *(const sg_recovery_point_t *const *)b;
+    if (x->created_ms != y->created_ms)
+        return x->created_ms > y->created_ms ? -1 : 1;
+    return strcmp(x->path ? x->path : "", y->path ? y->path : "");
+}
+
+/* A point's id: the InstanceID of its path, else the path itself (either
+ * is what failover --point takes). */
+static char *s_point_id(s_call_t *k, const char *path)
+{
+    sg_cimpath_t cp;
+    char *id = NULL;
+    if (sg_cimpath_parse(path, &cp) == SG_OK) {
+        const char *inst = sg_cimpath_key(&cp, "InstanceID");
+        if (inst)
+            id = s_printf(k->arena, "%s", inst);
+        sg_cimpath_fini(&cp);
+    }
+    return id ? id : s_printf(k->arena, "%s", path);
+}
+
+/* The points of a listing into k->resp, newest first. */
+static void s_points_reply(s_call_t *k, const sg_recovery_point_t *points, size_t n)
+{
+    const sg_recovery_point_t **order = s_alloc(k->arena, n, sizeof *order);
+    k->resp->points = s_alloc(k->arena, n, sizeof *k->resp->points);
+    if (!order || !k->resp->points)
+        return;
+    for (size_t i = 0; i < n; i++)
+        order[i] = &points[i];
+    qsort(order, n, sizeof *order, s_point_newest_first);
+    for (size_t i = 0; i < n; i++) {
+        const sg_recovery_point_t *rp = order[i];
+        const char *path = rp->path ? rp->path : "";
+        s_point_info_t *pi = s_alloc(k->arena, 1, sizeof *pi);
+        if (!pi)
+            return;
+        siteguard__control__v1__point_info__init(pi);
+        char created[32];
+        time_t secs = (time_t)(rp->created_ms / 1000);
+        struct tm tm;
+        if (!gmtime_r(&secs, &tm) || !strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm))
+            created[0] = '\0';
+        pi->id = s_point_id(k, path);
+        pi->created = s_printf(k->arena, "%s", created);
+        pi->created_ms = rp->created_ms;
+        pi->consistency =
+            (char *)(rp->app_consistent ? "application-consistent" : "crash-consistent");
+        pi->path = s_printf(k->arena, "%s", path);
+        if (!pi->id || !pi->created || !pi->path)
+            return;
+        k->resp->points[k->resp->n_points++] = pi;
+    }
+}
+
+int sg_control_answer_points(sg_control_t *c, const sg_step_result_t *r)
+{
+    s_pending_t *p = NULL;
+    for (size_t i = 0; !p && i < SG_CONTROL_MAX_PENDING; i++)
+        if (c->pending[i].used && c->pending[i].token == r->token)
+            p = &c->pending[i];
+    if (!p || r->step_id != 0)
+        return SG_ENOTFOUND;
+    s_arena_t arena = {0};
+    s_resp_t out = SITEGUARD__CONTROL__V1__RESPONSE__INIT;
+    s_call_t k = {.c = c, .resp = &out, .arena = &arena};
+    if (r->points_rc != SG_OK) {
+        s_answer(&k, S_ERROR, "cannot list the recovery points of %s on site %s: %s",
+                 p->collection, p->site, sg_err_str(r->points_rc));
+    } else {
+        s_points_reply(&k, r->points, r->n_points);
+        s_answer(&k, S_OK, "%zu recovery point%s of %s on site %s%s", out.n_points,
+                 out.n_points == 1 ? "" : "s", p->collection, p->site,
+                 out.n_points > 1 ? ", newest first" : "");
+    }
+    return s_reply_pending(c, p, &out, &arena);
+}
+
+size_t sg_control_pending(const sg_control_t *c) { return c->n_pending; }
+
 static void s_dispatch(s_call_t *k)
 {
     const s_req_t *r = k->req;
@@ -747,13 +1036,42 @@ static void s_dispatch(s_call_t *k)
         break;
     case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_RELOAD: s_reload(k); break;
     case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_HISTORY: s_history(k, r->history->limit); break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_COMMIT:
+        s_step(k, SG_STEP_COMMIT, r->commit->collection);
+        break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_REVERT:
+        s_step(k, SG_STEP_REVERT, r->revert->collection);
+        break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_REVERSE:
+        s_step(k, SG_STEP_REVERSE, r->reverse->collection);
+        break;
+    case SITEGUARD__CONTROL__V1__REQUEST__COMMAND_POINTS: s_points(k, r->points->collection); break;
     default: s_answer(k, S_INVALID, "no command in the request"); break;
     }
 }
 
-/* Handles one request; `from` NULL: in process. */
+/* Packs `out` (or, when the arena ran out of memory, an ERROR) into *resp
+ * (caller frees). 0 or SG_ENOMEM. */
+static int s_pack(s_resp_t *out, const s_arena_t *arena, uint8_t **resp, size_t *resp_len)
+{
+    if (arena->oom) {
+        *out = (s_resp_t)SITEGUARD__CONTROL__V1__RESPONSE__INIT;
+        out->code = SITEGUARD__CONTROL__V1__RESPONSE__CODE__ERROR;
+        out->message = (char *)"out of memory";
+    }
+    *resp_len = siteguard__control__v1__response__get_packed_size(out);
+    *resp = malloc(*resp_len ? *resp_len : 1);
+    if (!*resp)
+        return SG_ENOMEM;
+    siteguard__control__v1__response__pack(out, *resp);
+    return SG_OK;
+}
+
+/* Handles one request; `from` NULL: in process. *deferred: no response now
+ * (*resp NULL), a request waits for its answer. */
 static int s_handle(sg_control_t *c, sg_control_role_t role, const s_origin_t *from,
-                    const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len)
+                    const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len,
+                    bool *deferred)
 {
     s_arena_t arena = {0};
     s_resp_t out = SITEGUARD__CONTROL__V1__RESPONSE__INIT;
@@ -762,7 +1080,7 @@ static int s_handle(sg_control_t *c, sg_control_role_t role, const s_origin_t *f
     s_call_t k = {.c = c, .role = role, .req = r, .resp = &out, .arena = &arena,
                   .now = {sg_clock_mono(c->env.clock), sg_clock_wall(c->env.clock)},
                   .key_name = key ? key->name : NULL, .unlisted = key && key->unlisted,
-                  .peer = from ? from->peer : NULL, .via_socket = from != NULL};
+                  .peer = from ? from->peer : NULL, .from = from};
     c->requests++;
     if (!r)
         s_answer(&k, S_INVALID, "malformed request");
@@ -770,18 +1088,10 @@ static int s_handle(sg_control_t *c, sg_control_role_t role, const s_origin_t *f
         s_answer(&k, S_INVALID, "protocol version %u is not spoken here (1 is)", r->version);
     else
         s_dispatch(&k);
-    int rc = SG_ENOMEM;
-    if (arena.oom) {
-        out = (s_resp_t)SITEGUARD__CONTROL__V1__RESPONSE__INIT;
-        out.code = SITEGUARD__CONTROL__V1__RESPONSE__CODE__ERROR;
-        out.message = (char *)"out of memory";
-    }
-    *resp_len = siteguard__control__v1__response__get_packed_size(&out);
-    *resp = malloc(*resp_len ? *resp_len : 1);
-    if (*resp) {
-        siteguard__control__v1__response__pack(&out, *resp);
-        rc = SG_OK;
-    }
+    *deferred = k.deferred;
+    *resp = NULL;
+    *resp_len = 0;
+    int rc = k.deferred ? SG_OK : s_pack(&out, &arena, resp, resp_len);
     if (r)
         siteguard__control__v1__request__free_unpacked(r, NULL);
     s_arena_free(&arena);
@@ -791,7 +1101,8 @@ static int s_handle(sg_control_t *c, sg_control_role_t role, const s_origin_t *f
 int sg_control_handle(sg_control_t *c, sg_control_role_t role, const uint8_t *req, size_t len,
                       uint8_t **resp, size_t *resp_len)
 {
-    return s_handle(c, role, NULL, req, len, resp, resp_len);
+    bool deferred = false; /* never in process */
+    return s_handle(c, role, NULL, req, len, resp, resp_len, &deferred);
 }
 
 /* ---- sockets ---------------------------------------------------------------------- */
@@ -896,7 +1207,7 @@ static int s_bind(sg_control_t *c, void *zctx, int i, const char *endpoint, sg_c
     }
     int linger = 0;
     int64_t max = SG_CONTROL_MAX_REQUEST;
-    c->sock[i] = zmq_socket(zctx, ZMQ_REP);
+    c->sock[i] = zmq_socket(zctx, ZMQ_ROUTER);
     if (!c->sock[i])
         return SG_EIO;
     zmq_setsockopt(c->sock[i], ZMQ_LINGER, &linger, sizeof linger);
@@ -979,6 +1290,9 @@ void sg_control_destroy(sg_control_t **cp)
     }
     if (c->zap_domain)
         sg_zap_remove_domain(c->env.zap, S_ZAP_DOMAIN);
+    for (size_t i = 0; i < SG_CONTROL_MAX_PENDING; i++)
+        if (c->pending[i].used)
+            s_pending_forget(c, &c->pending[i]);
     free(c);
     *cp = NULL;
 }
@@ -1040,31 +1354,104 @@ static bool s_peer_user(zmq_msg_t *msg, char *buf, size_t len)
     return sg_platform_user_name(uid, buf, len) == SG_OK;
 }
 
+/* Sends [routing id][empty][response] on socket i without blocking (a
+ * ROUTER drops what it cannot deliver: a client gone, or one not reading).
+ * `len` 0: an empty response, which the client reports as an error. */
+static int s_send_reply(sg_control_t *c, int i, const uint8_t *id, size_t id_len,
+                        const uint8_t *resp, size_t len)
+{
+    static const uint8_t empty[1];
+    void *sock = c->sock[i];
+    if (!sock)
+        return SG_EIO;
+    if (zmq_send(sock, id, id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(sock, empty, 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(sock, len ? resp : empty, len, ZMQ_DONTWAIT) < 0)
+        return SG_EIO;
+    return SG_OK;
+}
+
+/* Packs and sends the answer of a waiting request, then forgets it; frees
+ * the arena. */
+static int s_reply_pending(sg_control_t *c, s_pending_t *p, s_resp_t *out, s_arena_t *arena)
+{
+    uint8_t *resp = NULL;
+    size_t len = 0;
+    int rc = s_pack(out, arena, &resp, &len);
+    s_arena_free(arena);
+    rc = s_send_reply(c, p->sock, p->id, p->id_len, rc == SG_OK ? resp : NULL,
+                      rc == SG_OK ? len : 0);
+    free(resp);
+    if (rc != SG_OK)
+        sg_error(S_MOD, "cannot send the recovery points of %s: %s", p->collection,
+                 zmq_strerror(zmq_errno()));
+    s_pending_forget(c, p);
+    return rc;
+}
+
+/* Takes one message from `sock`: 1 with a request framed as a REQ client
+ * frames it ([routing id][empty][request]: the id in *id, the request in
+ * *body), 2 when a message of another shape was taken (dropped), 0 when none
+ * waits, SG_EIO. The frames of a message arrive together: only the first
+ * read may find none. */
+static int s_recv_request(void *sock, zmq_msg_t *id, zmq_msg_t *body)
+{
+    if (zmq_msg_recv(id, sock, ZMQ_DONTWAIT) < 0)
+        return zmq_errno() == EAGAIN ? 0 : SG_EIO;
+    size_t frames = 1;
+    bool delimited = false, more = zmq_msg_more(id);
+    while (more) {
+        zmq_msg_close(body);
+        zmq_msg_init(body);
+        if (zmq_msg_recv(body, sock, 0) < 0)
+            return SG_EIO;
+        if (++frames == 2)
+            delimited = zmq_msg_size(body) == 0;
+        more = zmq_msg_more(body);
+    }
+    return frames == 3 && delimited ? 1 : 2;
+}
+
+/* One message from socket i: 0 none waited, 1 answered, 2 dropped or
+ * waiting for a deferred answer, SG_EIO. */
 static int s_serve_one(sg_control_t *c, int i)
 {
     void *sock = c->sock[i];
-    zmq_msg_t msg;
+    zmq_msg_t id, msg;
+    zmq_msg_init(&id);
     zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
+    int got = s_recv_request(sock, &id, &msg);
+    if (got != 1) {
+        zmq_msg_close(&id);
         zmq_msg_close(&msg);
-        return zmq_errno() == EAGAIN ? 0 : SG_EIO;
+        uint64_t n = 0;
+        if (got == 2 &&
+            sg_log_complain(&c->malformed, sg_clock_mono(c->env.clock), S_MALFORMED_EVERY_MS, &n))
+            sg_warn(S_MOD, "dropped %llu control message(s) not framed as a request (a REQ "
+                           "client's [empty][request])", (unsigned long long)n);
+        return got;
     }
     uint8_t *resp = NULL;
     size_t len = 0;
     s_client_key_t key = {0};
     char peer[256];
+    bool deferred = false;
     sg_control_role_t role = s_request_role(c, i, &msg, &key);
-    s_origin_t from = {.key = c->curve[i] ? &key : NULL};
+    s_origin_t from = {.key = c->curve[i] ? &key : NULL, .sock = i, .id = zmq_msg_data(&id),
+                       .id_len = zmq_msg_size(&id)};
     if (!c->curve[i] && s_peer_user(&msg, peer, sizeof peer))
         from.peer = peer;
-    int rc = s_handle(c, role, &from, zmq_msg_data(&msg), zmq_msg_size(&msg), &resp, &len);
+    int rc = s_handle(c, role, &from, zmq_msg_data(&msg), zmq_msg_size(&msg), &resp, &len,
+                      &deferred);
     zmq_msg_close(&msg);
-    if (rc != SG_OK) {
-        static const uint8_t empty[1];
-        zmq_send(sock, empty, 0, 0); /* an empty reply: the client reports an error */
-        return 1;
+    if (rc == SG_OK && deferred) {
+        zmq_msg_close(&id);
+        return 2;
     }
-    rc = zmq_send(sock, resp, len, 0) < 0 ? SG_EIO : 1;
+    /* on an error, an empty reply: the client reports an error */
+    rc = s_send_reply(c, i, zmq_msg_data(&id), zmq_msg_size(&id), rc == SG_OK ? resp : NULL,
+                      rc == SG_OK ? len : 0) != SG_OK ? SG_EIO : 1;
+    zmq_msg_close(&id);
     free(resp);
     return rc;
 }
@@ -1081,7 +1468,7 @@ int sg_control_serve(sg_control_t *c, void *socket)
         }
         if (rc == 0)
             return served;
-        served++;
+        served += rc == 1;
     }
 }
 

@@ -1,13 +1,13 @@
 /* control: the operator's endpoint (proto/control.proto) for siteguardctl.
  *
- * ZeroMQ REP sockets on the loop thread, added to its zmq_poll: the
+ * ZeroMQ ROUTER sockets on the loop thread, added to its zmq_poll: the
  * operator socket (control.endpoint, default ipc:///run/siteguard/control.sock)
  * and optionally a read-only one (control.readonly_endpoint). On POSIX they
  * are ipc sockets and the file permissions say who may connect: the
  * operator socket is made 0660 (group control.group when set), the
  * read-only socket 0666. The role is the socket's: the read-only socket
- * answers status, explain, history, drill report and drill history, and refuses (DENIED)
- * every change. A tcp endpoint must be on the loopback address and is a
+ * answers status, explain, history, drill report, drill history and points,
+ * and refuses (DENIED) every change. A tcp endpoint must be on the loopback address and is a
  * CURVE server (control.secret_key_file): the context's ZAP handler
  * (env.zap, zap.h, which the loop polls) answers this module's domain
  * ("siteguard-control"), letting in only the client keys listed in
@@ -33,7 +33,12 @@
  * [DRILL] (the reports of the latest runs, oldest first, as a JSON array:
  * 20 by default, at most 200);
  * reload (through the reload hook); history
- * (the audit trail). Every command that changes something, or tries to,
+ * (the audit trail); commit|revert|reverse COLLECTION (operator role, the
+ * leader only; sg_lifecycle_request: answered at once, "commit of X started
+ * (step N)" or REFUSED with the guard's reason; a reason is optional and
+ * recorded in the audit trail; status then shows the step); points
+ * COLLECTION (any role; answered later, see below). Without env.lifecycle
+ * these four answer UNAVAILABLE. Every command that changes something, or tries to,
  * is appended to the journal's audit trail with who and the role, what, why
  * and how it ended, before the reply. Who: on a CURVE socket the client
  * key's name; on an ipc socket the peer process's user, from the
@@ -46,12 +51,33 @@
  * Decisions that a command queues in the engine (approve, manual failover)
  * are taken by the loop with sg_engine_next as usual.
  *
+ * Framing: a ROUTER socket gets [routing id][empty][request] from a REQ
+ * client (siteguardctl) and answers [routing id][empty][response]; a message
+ * of another shape is dropped unanswered (as a REP socket drops it). The
+ * User-Id and Peer-Address properties are read from the request frame.
+ * When a request cannot be answered (out of memory) the response frame is
+ * empty: the client reports an error.
+ *
+ * Deferred answers (points): the listing runs on a lifecycle thread
+ * (sg_lifecycle_list_points with a token of this module's), and the request
+ * is remembered (its socket, routing id and token) until the loop hands the
+ * result over: on every sg_lifecycle_recv result with step_id 0 the loop
+ * (service.c) calls sg_control_answer_points, then sg_step_result_fini.
+ * At most SG_CONTROL_MAX_PENDING requests wait; one more is answered
+ * UNAVAILABLE (busy), after those waiting longer than
+ * SG_CONTROL_PENDING_TTL_MS have been answered ERROR and forgotten (the
+ * listing's answer, when it comes, then finds no request). A request that
+ * can wait only comes through a socket: in process (sg_control_handle)
+ * points answers UNAVAILABLE. The client gave up long ago or went away: the
+ * ROUTER drops the answer (it never blocks the loop).
+ *
  * Thread rules: every function on the loop thread. */
 #ifndef SG_CONTROL_H
 #define SG_CONTROL_H
 
 #include "base/clock.h"
 #include "config/config.h"
+#include "act/lifecycle.h"
 #include "control/zap.h"
 #include "drill/drill.h"
 #include "journal/journal.h"
@@ -67,6 +93,11 @@ typedef enum { SG_CONTROL_READER = 0, SG_CONTROL_OPERATOR } sg_control_role_t;
 
 /* The largest request the control sockets take (ZMQ_MAXMSGSIZE). */
 #define SG_CONTROL_MAX_REQUEST 65536
+
+/* Requests waiting for a deferred answer (points), at most; and how long
+ * one may wait before a new one may take its place. */
+#define SG_CONTROL_MAX_PENDING 64
+#define SG_CONTROL_PENDING_TTL_MS 300000
 
 /* Applies the config file again. Returns 0 when the new config is in force,
  * else an error with the reasons appended to `errs` (FILE:LINE:COLUMN lines,
@@ -98,6 +129,8 @@ typedef struct {
     sg_zap_t *zap;               /* the context's ZAP handler, needed by a tcp endpoint (CURVE);
                                     NULL: none */
     const sg_loop_stats_t *loop; /* status shows it; NULL: none */
+    sg_lifecycle_t *lifecycle;   /* commit, revert, reverse, points, and the steps in status;
+                                    NULL: those answer UNAVAILABLE */
     void *user;
 } sg_control_env_t;
 
@@ -108,6 +141,8 @@ typedef struct sg_control sg_control_t;
  * out of memory or when a configured endpoint cannot be bound (logged); a
  * default endpoint that cannot be bound is only a warning. */
 sg_control_t *sg_control_new(void *zctx, const sg_control_env_t *env);
+/* Requests still waiting for a deferred answer are dropped unanswered (the
+ * client times out). */
 void sg_control_destroy(sg_control_t **c);
 
 /* After a reload: the config now in force (borrowed). */
@@ -118,7 +153,8 @@ void sg_control_set_config(sg_control_t *c, const sg_config_t *cfg);
 size_t sg_control_sockets(sg_control_t *c, void **out);
 
 /* Answers the requests waiting on `socket` (one of sg_control_sockets)
- * without blocking. Returns the number answered or SG_EIO. */
+ * without blocking. Returns the number answered (a deferred one is not, yet)
+ * or SG_EIO. */
 int sg_control_serve(sg_control_t *c, void *socket);
 
 /* Handles one packed Request as `role` would, in process (who: the
@@ -128,6 +164,17 @@ int sg_control_serve(sg_control_t *c, void *socket);
  * request gets an INVALID response, not an error. */
 int sg_control_handle(sg_control_t *c, sg_control_role_t role, const uint8_t *req, size_t len,
                       uint8_t **resp, size_t *resp_len);
+
+/* Answers the request that waits for the recovery points of `r` (a
+ * sg_lifecycle_recv result with step_id 0, matched by r->token): the points
+ * newest first, or the provider's error. Borrows `r` (the caller finis it).
+ * Returns 0 when answered, SG_ENOTFOUND when no request waits for that
+ * token (forgotten after SG_CONTROL_PENDING_TTL_MS, or not this module's),
+ * SG_EIO when the answer could not be sent. */
+int sg_control_answer_points(sg_control_t *c, const sg_step_result_t *r);
+
+/* Requests waiting for a deferred answer. */
+size_t sg_control_pending(const sg_control_t *c);
 
 /* Requests handled so far. */
 uint64_t sg_control_requests(const sg_control_t *c);
