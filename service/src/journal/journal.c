@@ -1227,13 +1227,48 @@ int sg_journal_drill_last(sg_journal_t *j, const char *name, const char *result,
     return rc;
 }
 
+/* Reads column 0 of every row of `st` (finalized here) as text into a new
+ * array: *out (free each and the array) holds *n. 0, SG_ENOMEM or SG_EIO
+ * (logged as reading `what`); on error nothing is returned. */
+static int s_text_rows(sg_journal_t *j, sqlite3_stmt *st, char ***out, size_t *n,
+                       const char *what)
+{
+    char **list = NULL;
+    size_t len = 0;
+    int rc = SG_OK, step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        bool oom = false;
+        char **grown = realloc(list, (len + 1) * sizeof *grown);
+        if (!grown) {
+            rc = SG_ENOMEM;
+            break;
+        }
+        list = grown;
+        list[len] = s_col_text(st, 0, &oom);
+        if (oom || !list[len]) {
+            rc = SG_ENOMEM;
+            break;
+        }
+        len++;
+    }
+    if (rc == SG_OK && step != SQLITE_DONE)
+        rc = s_fail(j, what);
+    sqlite3_finalize(st);
+    if (rc != SG_OK) {
+        for (size_t i = 0; i < len; i++)
+            free(list[i]);
+        free(list);
+        return rc;
+    }
+    *out = list;
+    *n = len;
+    return SG_OK;
+}
+
 int sg_journal_drill_reports(sg_journal_t *j, const char *name, size_t limit, char ***reports,
                              size_t *n)
 {
     sqlite3_stmt *st = NULL;
-    char **list = NULL;
-    size_t len = 0;
-    int rc = SG_OK, step;
     *reports = NULL;
     *n = 0;
     if (sqlite3_prepare_v2(j->db, "SELECT report FROM drills WHERE report IS NOT NULL AND "
@@ -1244,77 +1279,24 @@ int sg_journal_drill_reports(sg_journal_t *j, const char *name, size_t limit, ch
     if (name)
         sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        bool oom = false;
-        char **grown = realloc(list, (len + 1) * sizeof *grown);
-        if (!grown) {
-            rc = SG_ENOMEM;
-            break;
-        }
-        list = grown;
-        list[len] = s_col_text(st, 0, &oom);
-        if (oom || !list[len]) {
-            rc = SG_ENOMEM;
-            break;
-        }
-        len++;
-    }
-    if (rc == SG_OK && step != SQLITE_DONE)
-        rc = s_fail(j, "reading the drill history");
-    sqlite3_finalize(st);
-    if (rc != SG_OK) {
-        for (size_t i = 0; i < len; i++)
-            free(list[i]);
-        free(list);
-        return rc;
-    }
-    for (size_t i = 0; i < len / 2; i++) { /* newest first from the query: oldest first here */
+    int rc = s_text_rows(j, st, reports, n, "reading the drill history");
+    char **list = *reports;
+    for (size_t i = 0; rc == SG_OK && i < *n / 2; i++) { /* newest first: oldest first here */
         char *t = list[i];
-        list[i] = list[len - 1 - i];
-        list[len - 1 - i] = t;
+        list[i] = list[*n - 1 - i];
+        list[*n - 1 - i] = t;
     }
-    *reports = list;
-    *n = len;
-    return SG_OK;
+    return rc;
 }
 
 int sg_journal_drills_open(sg_journal_t *j, char ***ids, size_t *n)
 {
     sqlite3_stmt *st = NULL;
-    char **list = NULL;
-    size_t len = 0;
-    int rc = SG_OK, step;
     *ids = NULL;
     *n = 0;
     if (sqlite3_prepare_v2(j->db, "SELECT id FROM drills WHERE ended_ms IS NULL ORDER BY "
                                   "started_ms, rowid",
                            -1, &st, NULL) != SQLITE_OK)
         return s_fail(j, "preparing the open drills query");
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        bool oom = false;
-        char **grown = realloc(list, (len + 1) * sizeof *grown);
-        if (!grown) {
-            rc = SG_ENOMEM;
-            break;
-        }
-        list = grown;
-        list[len] = s_col_text(st, 0, &oom);
-        if (oom || !list[len]) {
-            rc = SG_ENOMEM;
-            break;
-        }
-        len++;
-    }
-    if (rc == SG_OK && step != SQLITE_DONE)
-        rc = s_fail(j, "reading the open drills");
-    sqlite3_finalize(st);
-    if (rc != SG_OK) {
-        for (size_t i = 0; i < len; i++)
-            free(list[i]);
-        free(list);
-        return rc;
-    }
-    *ids = list;
-    *n = len;
-    return SG_OK;
+    return s_text_rows(j, st, ids, n, "reading the open drills");
 }
