@@ -67,10 +67,10 @@ def reversed_ok(outcomes, states, c):
     done = [m.split(" of ")[0] for m in steps]
     state = states.get(c["cim_path"], {})
     good = done == ["CommitFailover", "ReverseReplicationRelationship"] and \
-        state.get("state") == "replicating" and state.get("site") == c["replica_site"]
+        state.get("state") == "replicating" and state.get("primary") == c["replica_site"]
     print("  %-12s committed and reversed: %s (simulator: %s from %s)"
           % (c["name"], "yes" if good else "no (%s)" % ", ".join(done) or "no step",
-             state.get("state"), state.get("site")))
+             state.get("state"), state.get("primary")))
     return good
 
 

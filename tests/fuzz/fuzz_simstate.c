@@ -9,8 +9,12 @@
  * back with a known JobState, PercentComplete within 0..100, elapsed time not
  * negative and an error description only for a job in Exception or
  * completed with warnings, or answering not found once removed (jobs end
- * and are removed within the hour the target lets pass). Nothing may crash
- * or leak. */
+ * and are removed within the hour the target lets pass). Each collection
+ * has one primary and one replica among the two sites' views, with a
+ * ReplicationState that reads back (as wmi.c reads it) as the state the view
+ * gives, and recovery points on the replica only, dated no later than now.
+ * Calls go through the base handle and through both views. Nothing may
+ * crash or leak. */
 #include "base/err.h"
 #include "config/config.h"
 #include "provider/provider.h"
@@ -58,8 +62,52 @@ static void s_check_job(sg_provider_t *p, const char *path)
     sg_job_status_fini(&st);
 }
 
+/* wmi.c's reading of ReplicationState (Windows only there). */
+static sg_coll_state_t s_wmi_reading(int rs)
+{
+    switch (rs) {
+    case 3: case 7: case 8: return SG_COLL_REPLICATING;
+    case 4: return SG_COLL_FAILOVER_RUNNING;
+    case 5: return SG_COLL_FAILED_OVER;
+    case 6: return SG_COLL_COMMITTED;
+    case 13: return SG_COLL_TESTING;
+    default: return SG_COLL_UNKNOWN;
+    }
+}
+
+/* The two sites' views of collection `path`: one primary, one replica, each
+ * consistent with itself; points on the replica only. */
+static void s_check_sides(sg_provider_t *p, const char *path, int64_t now)
+{
+    static const char *const sites[] = {"A", "B"};
+    int modes = 0;
+    FZ_CHECK(sg_provider_at(p, "nope") == NULL);
+    for (size_t i = 0; i < 2; i++) {
+        sg_provider_t *v = sg_provider_at(p, sites[i]);
+        FZ_CHECK(v != NULL && v != p);
+        sg_replication_t r;
+        sg_coll_state_t st;
+        FZ_CHECK(sg_provider_get_replication(v, path, &r) == SG_OK);
+        FZ_CHECK(r.mode == SG_MODE_PRIMARY || r.mode == SG_MODE_REPLICA);
+        FZ_CHECK(r.health >= SG_HEALTH_NORMAL && r.health <= SG_HEALTH_CRITICAL);
+        FZ_CHECK(r.last_replication_ms >= 0);
+        modes |= r.mode;
+        FZ_CHECK(sg_provider_get_state(v, path, &st) == SG_OK);
+        FZ_CHECK(s_wmi_reading(r.state) == st);
+        sg_recovery_point_t *pts = NULL;
+        size_t n = 0;
+        FZ_CHECK(sg_provider_list_recovery_points(v, path, &pts, &n) == SG_OK);
+        FZ_CHECK(r.mode == SG_MODE_REPLICA ? n > 0 : n == 0);
+        for (size_t k = 0; k < n; k++) /* made ones by now; seeds date from the file's epoch */
+            FZ_CHECK(pts[k].path != NULL &&
+                     (pts[k].created_ms <= now || !strstr(pts[k].path, ":rp-")));
+        sg_recovery_points_free(pts, n);
+    }
+    FZ_CHECK(modes == (SG_MODE_PRIMARY | SG_MODE_REPLICA));
+}
+
 /* Every collection in a known state, its failover job (if any) readable. */
-static void s_check_collections(sg_provider_t *p)
+static void s_check_collections(sg_provider_t *p, int64_t now)
 {
     for (size_t i = 0; i < s_cfg->n_collections; i++) {
         const char *path = s_cfg->collections[i].cim_path;
@@ -72,6 +120,7 @@ static void s_check_collections(sg_provider_t *p)
         if (job)
             s_check_job(p, job);
         free(job);
+        s_check_sides(p, path, now);
     }
 }
 
@@ -108,6 +157,8 @@ static void s_check_file_jobs(sg_provider_t *p, const uint8_t *data, size_t size
     }
 }
 
+/* Every method on every collection through `p` (the base handle or a
+ * view); a job started is readable through `p`. */
 static void s_call_all(sg_provider_t *p)
 {
     for (size_t i = 0; i < s_cfg->n_collections; i++) {
@@ -136,15 +187,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sg_sim_new_from_text(s_cfg, &clock, "fuzz-state.json", (const char *)data, size);
     if (!p)
         return 0;
-    s_check_collections(p);
+    s_check_collections(p, sg_clock_wall(&clock));
     s_check_file_jobs(p, data, size);
     sg_clock_fake_advance(&clock, 1000);
     s_call_all(p);
-    s_check_collections(p);
+    s_check_collections(p, sg_clock_wall(&clock));
     sg_clock_fake_advance(&clock, 3600 * 1000);
-    s_check_collections(p);
+    s_check_collections(p, sg_clock_wall(&clock));
     s_check_file_jobs(p, data, size);
     s_call_all(p);
+    s_call_all(sg_provider_at(p, "A"));
+    s_call_all(sg_provider_at(p, "B"));
+    sg_clock_fake_advance(&clock, 3600 * 1000);
+    s_check_collections(p, sg_clock_wall(&clock));
     sg_provider_destroy(&p);
     return 0;
 }

@@ -107,7 +107,7 @@ class Lifecycle(unittest.TestCase):
                           "ReverseReplicationRelationship of a-db on B succeeded")
         c = self.sim(A_DB)
         self.assertEqual(c["state"], "replicating")
-        self.assertEqual((c["site"], c["replica_site"]), ("B", "A"))
+        self.assertEqual((c.get("primary"), c.get("replica")), ("B", "A"))
         explain = self.ctl("explain", "a-db").stdout
         self.assertIn("(B -> A, reversed", explain)
         self.assertEqual([(s["action"], s["ok"]) for s in self.steps("a-db")],

@@ -974,10 +974,10 @@ static void test_fault_needs_a_known_method_a_defined_collection_and_one_effect(
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
                              "      - return_code: 32768\n        hang: true\n",
                         "t.yaml:17:9: a fault needs exactly one of: a non-zero return_code, a "
-                        "non-zero job_error_code, job_warnings, hang: true");
+                        "non-zero job_error_code, job_warnings, hang: true; or health and/or lag");
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n      - times: 3\n",
                         "t.yaml:17:9: a fault needs exactly one of: a non-zero return_code, a "
-                        "non-zero job_error_code, job_warnings, hang: true");
+                        "non-zero job_error_code, job_warnings, hang: true; or health and/or lag");
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
                              "      - return_code: 4294967296\n",
                         "t.yaml:17:22: 'return_code' must be between 0 and 4294967295 "
@@ -1000,7 +1000,7 @@ static void test_a_warnings_fault_carries_its_text_and_is_one_effect(void **stat
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
                              "      - job_warnings: slow\n        job_error_code: 7\n",
                         "t.yaml:17:9: a fault needs exactly one of: a non-zero return_code, a "
-                        "non-zero job_error_code, job_warnings, hang: true");
+                        "non-zero job_error_code, job_warnings, hang: true; or health and/or lag");
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n      - job_warnings: ''\n",
                         "t.yaml:17:23: 'job_warnings' must not be empty");
 }
@@ -1045,6 +1045,71 @@ static void test_after_failover_commit_after_is_manual_by_default_or_a_duration(
     s_expect_only_error(BASE "policy:\n  after_failover:\n    commit_afte: 1h\n",
                         "t.yaml:16:5: unknown key 'commit_afte' in policy.after_failover "
                         "(expected one of: commit_after)");
+}
+
+/* The simulator's replication lag and recovery point schedule: defaults,
+ * values, bounds. */
+static void test_sim_replication_lag_and_point_keys_default_and_are_bounded(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE, &r);
+    assert_int_equal(c->provider.sim.replication_lag_ms, 30000);
+    assert_int_equal(c->provider.sim.point_interval_ms, 3600 * 1000);
+    assert_int_equal(c->provider.sim.points_kept, 24);
+    assert_int_equal(c->provider.sim.app_consistent_every, 4);
+    s_done(&r);
+    c = s_load_ok(BASE "provider:\n  sim:\n    replication_lag: 0s\n    point_interval: 15m\n"
+                       "    points_kept: 3\n    app_consistent_every: 1\n",
+                  &r);
+    assert_int_equal(c->provider.sim.replication_lag_ms, 0);
+    assert_int_equal(c->provider.sim.point_interval_ms, 15 * 60 * 1000);
+    assert_int_equal(c->provider.sim.points_kept, 3);
+    assert_int_equal(c->provider.sim.app_consistent_every, 1);
+    s_done(&r);
+    s_expect_only_error(BASE "provider:\n  sim:\n    point_interval: 0s\n",
+                        "t.yaml:16:21: 'point_interval' must be greater than 0");
+    s_expect_only_error(BASE "provider:\n  sim:\n    points_kept: 0\n",
+                        "t.yaml:16:18: 'points_kept' must be between 1 and 1000 (got 0)");
+    s_expect_only_error(BASE "provider:\n  sim:\n    app_consistent_every: 0\n",
+                        "t.yaml:16:27: 'app_consistent_every' must be between 1 and 1000 (got 0)");
+}
+
+/* health and lag: what a collection's replication reports, not an effect on
+ * calls; neither goes with one. */
+static void test_a_health_or_lag_fault_is_about_the_replication_not_the_calls(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE "provider:\n  sim:\n    faults:\n"
+                                          "      - health: critical\n"
+                                          "      - {collection: c1, lag: 20m}\n"
+                                          "      - {health: warning, lag: 1h}\n",
+                                     &r);
+    assert_int_equal(c->provider.sim.n_faults, 3);
+    assert_int_equal(c->provider.sim.faults[0].health, SG_HEALTH_CRITICAL);
+    assert_int_equal(c->provider.sim.faults[0].lag_ms, 0);
+    assert_string_equal(c->provider.sim.faults[1].collection, "c1");
+    assert_int_equal(c->provider.sim.faults[1].health, 0);
+    assert_int_equal(c->provider.sim.faults[1].lag_ms, 20 * 60 * 1000);
+    assert_int_equal(c->provider.sim.faults[2].health, SG_HEALTH_WARNING);
+    assert_int_equal(c->provider.sim.faults[2].lag_ms, 3600 * 1000);
+    s_done(&r);
+    s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n      - health: sick\n",
+                        "t.yaml:17:17: bad value 'sick' for 'health': expected one of: warning, "
+                        "critical");
+    s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n      - lag: 0s\n",
+                        "t.yaml:17:14: 'lag' must be greater than 0");
+    static const char *const mixed[] = {"        return_code: 32768\n", "        hang: true\n",
+                                        "        method: InitiateFailover\n",
+                                        "        times: 2\n"};
+    for (size_t i = 0; i < sizeof mixed / sizeof mixed[0]; i++) {
+        char *text = sg_strdupf(BASE "provider:\n  sim:\n    faults:\n      - lag: 5m\n%s",
+                                mixed[i]);
+        assert_non_null(text);
+        s_expect_only_error(text, "t.yaml:17:9: a health or lag fault is about the collection's "
+                                  "replication, not its calls: it takes no return_code, "
+                                  "job_error_code, job_warnings, hang, method or times");
+        free(text);
+    }
 }
 
 static void test_bus_needs_an_endpoint(void **state)
@@ -1824,6 +1889,8 @@ int main(void)
         cmocka_unit_test(test_a_warnings_fault_carries_its_text_and_is_one_effect),
         cmocka_unit_test(test_sim_job_removal_defaults_to_5m_and_a_bad_value_is_an_error),
         cmocka_unit_test(test_after_failover_commit_after_is_manual_by_default_or_a_duration),
+        cmocka_unit_test(test_sim_replication_lag_and_point_keys_default_and_are_bounded),
+        cmocka_unit_test(test_a_health_or_lag_fault_is_about_the_replication_not_the_calls),
         cmocka_unit_test(test_bus_needs_an_endpoint),
         cmocka_unit_test(test_bus_curve_needs_a_public_key_for_every_observer),
         cmocka_unit_test(test_a_network_bus_endpoint_needs_curve_or_insecure),

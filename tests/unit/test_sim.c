@@ -37,6 +37,7 @@ typedef struct {
     char names[N_COLLS][16];
     char paths[N_COLLS][128];
     sg_sim_fault_cfg_t faults[4];
+    sg_site_cfg_t sites[3];
     char dir[256];
     char state_path[300];
     sg_provider_t *p;
@@ -93,6 +94,20 @@ static void start(fx_t *fx)
 }
 
 static void use_state_file(fx_t *fx) { fx->cfg.provider.sim.state_file = fx->state_path; }
+
+/* Sites A and B and a witness W; every collection replicates from A to B. */
+static void use_sites(fx_t *fx)
+{
+    static char *names[] = {"A", "B", "W"};
+    for (int i = 0; i < 3; i++)
+        fx->sites[i] = (sg_site_cfg_t){.name = names[i], .witness = i == 2};
+    fx->cfg.sites = fx->sites;
+    fx->cfg.n_sites = 3;
+    for (int i = 0; i < N_COLLS; i++) {
+        fx->colls[i].site = 0;
+        fx->colls[i].replica_site = 1;
+    }
+}
 
 static void add_fault(fx_t *fx, const char *coll, const char *method, uint32_t rc,
                       uint32_t job_error, bool hang, int times)
@@ -1300,6 +1315,783 @@ static void test_a_simulator_killed_at_any_point_leaves_a_file_that_loads_its_la
     assert_int_not_equal(access(tmp, F_OK), 0);
 }
 
+/* ---- sides, direction, replication and recovery points ---------------------- */
+
+static sg_provider_t *side(fx_t *fx, const char *site)
+{
+    sg_provider_t *q = sg_provider_at(fx->p, site);
+    assert_non_null(q);
+    return q;
+}
+
+/* Calls `m` on collection `i` through `q` (a side or the base handle). */
+static uint32_t call_on(fx_t *fx, sg_provider_t *q, sg_method_t m, int i, const char *rp,
+                        char **job)
+{
+    sg_provider_t *base = fx->p;
+    fx->p = q;
+    uint32_t rv = call_rp(fx, m, i, rp, job);
+    fx->p = base;
+    return rv;
+}
+
+/* Runs `m` on collection `i` through `q` to the end of its job. */
+static void run_on(fx_t *fx, sg_provider_t *q, sg_method_t m, int i, const char *rp)
+{
+    char *job = NULL;
+    assert_int_equal(call_on(fx, q, m, i, rp, &job), SG_RC_JOB_STARTED);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(q, job, &st), SG_OK);
+    assert_int_equal(st.job_state, SG_JOB_COMPLETED);
+    sg_job_status_fini(&st);
+    free(job);
+}
+
+static sg_replication_t repl_of(fx_t *fx, sg_provider_t *q, int i)
+{
+    sg_replication_t r;
+    assert_int_equal(sg_provider_get_replication(q, fx->paths[i], &r), SG_OK);
+    return r;
+}
+
+static sg_coll_state_t state_on(fx_t *fx, sg_provider_t *q, int i)
+{
+    sg_coll_state_t s;
+    assert_int_equal(sg_provider_get_state(q, fx->paths[i], &s), SG_OK);
+    return s;
+}
+
+/* The path of collection i's point with InstanceID `inst` (caller frees). */
+static char *point_path(int i, const char *inst)
+{
+    char *path = sg_strdupf("Msvm_CollectionRecoveryPoint.CollectionID=\"%d\",InstanceID=\"%s\"",
+                            i, inst);
+    assert_non_null(path);
+    return path;
+}
+
+/* The point of `pts` with InstanceID `inst`, or NULL. */
+static const sg_recovery_point_t *find_point(const sg_recovery_point_t *pts, size_t n,
+                                             const char *inst)
+{
+    char *want = sg_strdupf("InstanceID=\"%s\"", inst);
+    assert_non_null(want);
+    const sg_recovery_point_t *found = NULL;
+    for (size_t i = 0; !found && i < n; i++) {
+        const char *at = strstr(pts[i].path, want);
+        if (at && at[strlen(want)] == '\0')
+            found = &pts[i];
+    }
+    free(want);
+    return found;
+}
+
+/* How wmi.c reads Msvm_VirtualSystemCollection.ReplicationState (its
+ * s_coll_state, Windows only): the simulator's numbers must read back as the
+ * state it holds. */
+static sg_coll_state_t wmi_reading(int replication_state)
+{
+    switch (replication_state) {
+    case 3:
+    case 7:
+    case 8: return SG_COLL_REPLICATING;
+    case 4: return SG_COLL_FAILOVER_RUNNING;
+    case 5: return SG_COLL_FAILED_OVER;
+    case 6: return SG_COLL_COMMITTED;
+    case 13: return SG_COLL_TESTING;
+    default: return SG_COLL_UNKNOWN;
+    }
+}
+
+/* Collection i's two ends: modes, ReplicationState numbers, and get_state
+ * agreeing with how wmi.c reads the number on each side. */
+static void expect_sides(fx_t *fx, int i, sg_provider_t *primary, sg_provider_t *replica,
+                         int primary_rs, int replica_rs)
+{
+    sg_replication_t p = repl_of(fx, primary, i), r = repl_of(fx, replica, i);
+    assert_int_equal(p.mode, SG_MODE_PRIMARY);
+    assert_int_equal(r.mode, SG_MODE_REPLICA);
+    assert_int_equal(p.state, primary_rs);
+    assert_int_equal(r.state, replica_rs);
+    assert_int_equal(state_on(fx, primary, i), wmi_reading(p.state));
+    assert_int_equal(state_on(fx, replica, i), wmi_reading(r.state));
+}
+
+static void test_each_site_has_a_view_and_the_base_handle_is_the_replica_side(void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    fx->cfg.provider.sim.replication_lag_ms = 30000;
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B"), *w = side(fx, "W");
+    assert_ptr_not_equal(a, b);
+    assert_ptr_equal(sg_provider_at(a, "B"), b); /* a view knows the others */
+    assert_ptr_equal(sg_provider_at(b, "B"), b);
+    assert_ptr_equal(sg_provider_at(fx->p, NULL), fx->p);
+    assert_null(sg_provider_at(fx->p, "C"));
+    assert_null(sg_provider_at(a, "C"));
+
+    sg_replication_t r = repl_of(fx, a, 0);
+    assert_int_equal(r.mode, SG_MODE_PRIMARY);
+    assert_int_equal(r.state, 3);
+    assert_int_equal(r.health, SG_HEALTH_NORMAL);
+    assert_int_equal(r.last_replication_ms, sg_clock_wall(&fx->clock) - 30000);
+    r = repl_of(fx, b, 0);
+    assert_int_equal(r.mode, SG_MODE_REPLICA);
+    assert_int_equal(r.state, 3);
+    assert_int_equal(r.last_replication_ms, sg_clock_wall(&fx->clock) - 30000);
+    r = repl_of(fx, fx->p, 0);
+    assert_int_equal(r.mode, SG_MODE_REPLICA);
+    assert_string_equal(sg_replication_state_text(r.state), "Replicating");
+
+    /* the primary holds no recovery points, the replica its four */
+    sg_recovery_point_t *pts = NULL;
+    size_t n = 9;
+    assert_int_equal(sg_provider_list_recovery_points(a, fx->paths[0], &pts, &n), SG_OK);
+    assert_int_equal(n, 0);
+    assert_null(pts);
+    assert_int_equal(sg_provider_list_recovery_points(b, fx->paths[0], &pts, &n), SG_OK);
+    assert_int_equal(n, 4);
+    sg_recovery_points_free(pts, n);
+
+    /* the witness holds no part of any collection */
+    assert_int_equal(sg_provider_get_replication(w, fx->paths[0], &r), SG_ENOTFOUND);
+    assert_int_equal(r.mode, SG_MODE_NONE);
+    assert_int_equal(r.state, -1);
+    sg_coll_state_t s;
+    assert_int_equal(sg_provider_get_state(w, fx->paths[0], &s), SG_ENOTFOUND);
+    assert_int_equal(sg_provider_list_recovery_points(w, fx->paths[0], &pts, &n), SG_ENOTFOUND);
+    assert_int_equal(call_on(fx, w, SG_METHOD_INITIATE_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_PARAMETER);
+    assert_int_equal(calls_of(fx, SG_METHOD_INITIATE_FAILOVER, 0), 0);
+    assert_int_equal(sg_provider_get_replication(b, "nope", &r), SG_ENOTFOUND);
+    sg_provider_destroy(&w); /* borrowed: destroying a view only forgets the pointer */
+    assert_null(w);
+    w = side(fx, "W");
+    assert_int_equal(sg_provider_get_state(w, fx->paths[0], &s), SG_ENOTFOUND);
+}
+
+static void test_without_sites_the_base_handle_is_the_replica_and_no_site_has_a_view(
+    void **state)
+{
+    fx_t *fx = *state;
+    start(fx);
+    assert_null(sg_provider_at(fx->p, "A"));
+    sg_replication_t r = repl_of(fx, fx->p, 0);
+    assert_int_equal(r.mode, SG_MODE_REPLICA);
+    assert_int_equal(r.state, 3);
+    run(fx, SG_METHOD_INITIATE_FAILOVER, 0);
+    run(fx, SG_METHOD_COMMIT_FAILOVER, 0);
+    run(fx, SG_METHOD_REVERSE_REPLICATION, 0);
+    assert_int_equal(state_of(fx, 0), SG_COLL_REPLICATING);
+    assert_int_equal(repl_of(fx, fx->p, 0).mode, SG_MODE_REPLICA);
+}
+
+/* Every method is the replica side's: on the primary side Hyper-V answers
+ * 32775 whatever the collection's state. */
+static void test_every_method_on_the_primary_side_is_invalid_state_whatever_the_state(
+    void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    for (int round = 0; round < 3; round++) {
+        if (round == 1)
+            run_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL);
+        if (round == 2)
+            run_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 0, NULL);
+        for (int m = 0; m < SG_METHOD_COUNT; m++)
+            assert_int_equal(call_on(fx, a, (sg_method_t)m, 0, NULL, NULL), SG_RC_INVALID_STATE);
+    }
+    assert_int_equal(state_on(fx, b, 0), SG_COLL_COMMITTED);
+    int calls = -1, accepted = -1;
+    assert_int_equal(sg_sim_counts(a, fx->paths[0], SG_METHOD_INITIATE_FAILOVER, &calls,
+                                   &accepted),
+                     SG_OK);
+    assert_int_equal(calls, 4); /* three on A, one on B */
+    assert_int_equal(accepted, 1);
+    assert_int_equal(sg_sim_counts(b, fx->paths[0], SG_METHOD_REVERSE_REPLICATION, &calls,
+                                   &accepted),
+                     SG_OK);
+    assert_int_equal(calls, 3);
+    assert_int_equal(accepted, 0);
+}
+
+/* The mapping (sim.c's top): replica side 3 Replicating, 4 Failover
+ * initiated, 5 Recovered, 6 Committed, 13 Test failover initiated; primary
+ * side 3, or 8 Critical once the replica failed over. */
+static void test_replication_state_numbers_follow_the_state_and_read_back_as_wmi_reads_them(
+    void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    expect_sides(fx, 0, a, b, 3, 3);
+    char *job = NULL;
+    assert_int_equal(call_on(fx, b, SG_METHOD_TEST_REPLICA, 0, NULL, &job), SG_RC_JOB_STARTED);
+    expect_sides(fx, 0, a, b, 3, 3); /* the new state once the job completes */
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    expect_sides(fx, 0, a, b, 3, 13);
+    free(job);
+    run_on(fx, b, SG_METHOD_REVERT_TEST_REPLICA, 0, NULL);
+    expect_sides(fx, 0, a, b, 3, 3);
+    assert_int_equal(call_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL, NULL),
+                     SG_RC_JOB_STARTED);
+    expect_sides(fx, 0, a, b, 8, 4);
+    assert_int_equal(repl_of(fx, a, 0).health, SG_HEALTH_CRITICAL);
+    assert_int_equal(repl_of(fx, b, 0).health, SG_HEALTH_NORMAL);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    expect_sides(fx, 0, a, b, 8, 5);
+    run_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 0, NULL);
+    expect_sides(fx, 0, a, b, 8, 6);
+    assert_int_equal(call_on(fx, b, SG_METHOD_REVERSE_REPLICATION, 0, NULL, NULL),
+                     SG_RC_JOB_STARTED);
+    expect_sides(fx, 0, a, b, 8, 6);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    expect_sides(fx, 0, b, a, 3, 3); /* reversed */
+    assert_int_equal(repl_of(fx, b, 0).health, SG_HEALTH_NORMAL);
+    expect_sides(fx, 1, a, b, 3, 3); /* the others untouched */
+}
+
+static void test_initiate_failover_only_on_the_replica_side_while_replicating(void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    assert_int_equal(call_on(fx, a, SG_METHOD_INITIATE_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE);
+    run_on(fx, b, SG_METHOD_TEST_REPLICA, 0, NULL);
+    assert_int_equal(call_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* testing */
+    run_on(fx, b, SG_METHOD_REVERT_TEST_REPLICA, 0, NULL);
+    assert_int_equal(call_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL, NULL),
+                     SG_RC_JOB_STARTED);
+    assert_int_equal(call_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* running */
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    assert_int_equal(call_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* failed over */
+    run_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 0, NULL);
+    assert_int_equal(call_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* committed */
+    assert_int_equal(state_on(fx, b, 0), SG_COLL_COMMITTED);
+}
+
+static void test_commit_only_on_the_failed_over_side_before_it_is_committed(void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    assert_int_equal(call_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* replicating */
+    run_on(fx, b, SG_METHOD_TEST_REPLICA, 0, NULL);
+    assert_int_equal(call_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* testing */
+    run_on(fx, b, SG_METHOD_REVERT_TEST_REPLICA, 0, NULL);
+    run_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL);
+    assert_int_equal(call_on(fx, a, SG_METHOD_COMMIT_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* not the failed-over side */
+    run_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 0, NULL);
+    assert_int_equal(call_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* committed already */
+    assert_int_equal(state_on(fx, b, 0), SG_COLL_COMMITTED);
+}
+
+/* RevertFailover goes back to replicating in the same direction; then
+ * InitiateFailover may be called again, here with an older point. */
+static void test_revert_failover_returns_to_replicating_and_a_failover_with_an_older_point_follows(
+    void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    assert_int_equal(call_on(fx, b, SG_METHOD_REVERT_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* not failed over */
+    char *latest = point_path(0, "coll0:latest-crash"), *older = point_path(0, "coll0:app-1");
+    run_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, latest);
+    assert_int_equal(call_on(fx, a, SG_METHOD_REVERT_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE);
+    run_on(fx, b, SG_METHOD_REVERT_FAILOVER, 0, NULL);
+    expect_sides(fx, 0, a, b, 3, 3); /* the same direction */
+    run_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, older);
+    assert_int_equal(state_on(fx, b, 0), SG_COLL_FAILED_OVER);
+    run_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 0, NULL);
+    assert_int_equal(call_on(fx, b, SG_METHOD_REVERT_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* committed: too late */
+    int calls = -1, accepted = -1;
+    assert_int_equal(sg_sim_counts(b, fx->paths[0], SG_METHOD_INITIATE_FAILOVER, &calls,
+                                   &accepted),
+                     SG_OK);
+    assert_int_equal(accepted, 2);
+    free(latest);
+    free(older);
+}
+
+/* ReverseReplicationRelationship needs a committed failover, starts a job,
+ * and when the job ends the failed-over side is the primary; a failover back
+ * is then called on the old primary, the new replica. */
+static void test_reverse_needs_a_commit_then_swaps_the_direction_and_a_failover_back_follows(
+    void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    assert_int_equal(call_on(fx, b, SG_METHOD_REVERSE_REPLICATION, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* replicating */
+    run_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL);
+    assert_int_equal(call_on(fx, b, SG_METHOD_REVERSE_REPLICATION, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* failed over, not committed */
+    run_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 0, NULL);
+    assert_int_equal(call_on(fx, a, SG_METHOD_REVERSE_REPLICATION, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* not the failed-over side */
+
+    char *job = NULL;
+    assert_int_equal(call_on(fx, b, SG_METHOD_REVERSE_REPLICATION, 0, NULL, &job),
+                     SG_RC_JOB_STARTED);
+    assert_int_equal(call_on(fx, b, SG_METHOD_REVERSE_REPLICATION, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* busy */
+    sg_clock_fake_advance(&fx->clock, DURATION_MS / 2);
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(b, job, &st), SG_OK);
+    assert_int_equal(st.job_state, SG_JOB_RUNNING);
+    assert_true(st.percent_complete > 0 && st.percent_complete < 100);
+    expect_sides(fx, 0, a, b, 8, 6); /* not reversed before the job ends */
+    sg_clock_fake_advance(&fx->clock, DURATION_MS / 2);
+    assert_int_equal(sg_provider_get_job(b, job, &st), SG_OK);
+    assert_int_equal(st.job_state, SG_JOB_COMPLETED);
+    free(job);
+
+    expect_sides(fx, 0, b, a, 3, 3);
+    /* the base handle acts as the replica of the new direction */
+    assert_int_equal(repl_of(fx, fx->p, 0).mode, SG_MODE_REPLICA);
+    assert_int_equal(call_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* B is the primary now */
+    run_on(fx, a, SG_METHOD_INITIATE_FAILOVER, 0, NULL);
+    expect_sides(fx, 0, b, a, 8, 5);
+    run_on(fx, a, SG_METHOD_COMMIT_FAILOVER, 0, NULL);
+    run_on(fx, a, SG_METHOD_REVERSE_REPLICATION, 0, NULL);
+    expect_sides(fx, 0, a, b, 3, 3); /* back where it began */
+    int calls = -1, accepted = -1;
+    assert_int_equal(sg_sim_counts(fx->p, fx->paths[0], SG_METHOD_REVERSE_REPLICATION, &calls,
+                                   &accepted),
+                     SG_OK);
+    assert_int_equal(calls, 6);
+    assert_int_equal(accepted, 2);
+}
+
+static void test_a_reverse_that_ends_in_exception_keeps_the_direction_and_the_commit(
+    void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    add_fault(fx, "coll0", "ReverseReplicationRelationship", 0, 7, false, 1);
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    run_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL);
+    run_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 0, NULL);
+    char *job = NULL;
+    assert_int_equal(call_on(fx, b, SG_METHOD_REVERSE_REPLICATION, 0, NULL, &job),
+                     SG_RC_JOB_STARTED);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(b, job, &st), SG_OK);
+    assert_int_equal(st.job_state, SG_JOB_EXCEPTION);
+    assert_int_equal(st.error_code, 7);
+    sg_job_status_fini(&st);
+    free(job);
+    expect_sides(fx, 0, a, b, 8, 6);
+    run_on(fx, b, SG_METHOD_REVERSE_REPLICATION, 0, NULL);
+    expect_sides(fx, 0, b, a, 3, 3);
+}
+
+static void test_test_replica_only_on_the_replica_side_and_its_revert_only_while_testing(
+    void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    assert_int_equal(call_on(fx, a, SG_METHOD_TEST_REPLICA, 0, NULL, NULL), SG_RC_INVALID_STATE);
+    assert_int_equal(call_on(fx, b, SG_METHOD_REVERT_TEST_REPLICA, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* nothing to revert */
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(b, SG_METHOD_TEST_REPLICA, fx->paths[0], NULL, &r), SG_OK);
+    assert_int_equal(r.return_value, SG_RC_JOB_STARTED);
+    assert_non_null(strstr(r.resulting_collection, "coll0:test"));
+    sg_call_result_fini(&r);
+    sg_clock_fake_advance(&fx->clock, DURATION_MS);
+    expect_sides(fx, 0, a, b, 3, 13);
+    assert_int_equal(call_on(fx, b, SG_METHOD_TEST_REPLICA, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE); /* testing already */
+    assert_int_equal(call_on(fx, a, SG_METHOD_REVERT_TEST_REPLICA, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE);
+    run_on(fx, b, SG_METHOD_REVERT_TEST_REPLICA, 0, NULL);
+    expect_sides(fx, 0, a, b, 3, 3);
+    assert_int_equal(call_on(fx, b, SG_METHOD_REVERT_TEST_REPLICA, 0, NULL, NULL),
+                     SG_RC_INVALID_STATE);
+}
+
+/* A job lives on the cluster that runs it: the replica's. */
+static void test_a_job_is_seen_from_the_site_that_ran_it_and_from_the_base_handle(void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    char *job = NULL, *found = NULL;
+    assert_int_equal(call_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL, &job),
+                     SG_RC_JOB_STARTED);
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(b, job, &st), SG_OK);
+    assert_int_equal(sg_provider_get_job(fx->p, job, &st), SG_OK);
+    assert_int_equal(sg_provider_get_job(a, job, &st), SG_ENOTFOUND);
+    assert_int_equal(sg_provider_find_failover_job(a, fx->paths[0], 0, &found), SG_ENOTFOUND);
+    assert_int_equal(sg_provider_find_failover_job(b, fx->paths[0], 0, &found), SG_OK);
+    assert_string_equal(found, job);
+    free(found);
+    free(job);
+    /* through the base handle: run by B, the replica of the time */
+    assert_int_equal(call(fx, SG_METHOD_TEST_REPLICA, 1, &job), SG_RC_JOB_STARTED);
+    assert_int_equal(sg_provider_get_job(b, job, &st), SG_OK);
+    assert_int_equal(sg_provider_get_job(a, job, &st), SG_ENOTFOUND);
+    free(job);
+}
+
+static void test_the_direction_survives_a_reopen_of_the_state_file_and_reaches_the_other_process(
+    void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    start_both(fx);
+    sg_provider_t *b = side(fx, "B");
+    run_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 2, NULL);
+    run_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 2, NULL);
+    run_on(fx, b, SG_METHOD_REVERSE_REPLICATION, 2, NULL);
+    other(fx); /* the other process, from the lines */
+    expect_sides(fx, 2, side(fx, "B"), side(fx, "A"), 3, 3);
+    expect_sides(fx, 0, side(fx, "A"), side(fx, "B"), 3, 3);
+    other(fx);
+    sg_provider_destroy(&fx->p2);
+    sg_provider_destroy(&fx->p);
+
+    start(fx); /* it writes the state it loaded as a snapshot */
+    char *text = read_text(fx->state_path, NULL);
+    assert_non_null(strstr(text, "\"primary\": \"B\""));
+    assert_non_null(strstr(text, "\"reversals\": 1"));
+    free(text);
+    expect_sides(fx, 2, side(fx, "B"), side(fx, "A"), 3, 3);
+    expect_sides(fx, 1, side(fx, "A"), side(fx, "B"), 3, 3);
+    run_on(fx, side(fx, "A"), SG_METHOD_INITIATE_FAILOVER, 2, NULL);
+    assert_int_equal(state_on(fx, side(fx, "A"), 2), SG_COLL_FAILED_OVER);
+}
+
+/* A change line with collection i's entry, replicating, and the keys of
+ * the JSON object text `extra`. Caller frees. */
+static char *coll_line(fx_t *fx, int i, const char *extra)
+{
+    json_t *entry = json_loads(extra, 0, NULL);
+    assert_non_null(entry);
+    assert_int_equal(json_object_set_new(entry, "path", json_string(fx->paths[i])), 0);
+    assert_int_equal(json_object_set_new(entry, "state", json_string("replicating")), 0);
+    json_t *change = json_pack("{s:[o]}", "collections", entry);
+    char *text = json_dumps(change, JSON_COMPACT);
+    json_decref(change);
+    assert_non_null(text);
+    char *line = sg_strdupf("%s\n", text);
+    free(text);
+    assert_non_null(line);
+    return line;
+}
+
+/* state_text with the collection entry's `key` set to `value` (owned),
+ * then `line` (NULL: none). Caller frees. */
+static char *state_text_direction(fx_t *fx, const char *key, json_t *value, const char *line)
+{
+    char *text = state_text(fx, 1, START_WALL_MS - 500, DURATION_MS);
+    json_t *root = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(root);
+    json_t *coll = json_array_get(json_object_get(root, "collections"), 0);
+    assert_int_equal(json_object_set_new(coll, key, value), 0);
+    text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    assert_non_null(text);
+    char *with = sg_strdupf("%s\n%s", text, line ? line : "");
+    free(text);
+    assert_non_null(with);
+    return with;
+}
+
+/* A file of an older build has no direction: the config's. One that names
+ * sites the config no longer gives the collection is logged and the
+ * config's is taken; a broken direction is refused with its line and why. */
+static void test_a_state_without_a_direction_has_the_configs_and_a_bad_one_is_refused(
+    void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    char *text = state_text(fx, 1, START_WALL_MS - 500, DURATION_MS);
+    fx->p = sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text));
+    free(text);
+    assert_non_null(fx->p);
+    expect_sides(fx, 0, side(fx, "A"), side(fx, "B"), 8, 4);
+    sg_provider_destroy(&fx->p);
+
+    text = state_text_direction(fx, "primary", json_string("B"), NULL);
+    char *log = new_from_capturing_log(fx, text);
+    free(text);
+    assert_null(fx->p);
+    assert_non_null(strstr(log, "state.json is corrupt"));
+    assert_non_null(strstr(log, "primary and replica go together"));
+    free(log);
+
+    static const char *const warned[][2] = {{"C", "A"}, {"B", "W"}, {"A", "A"}};
+    for (size_t i = 0; i < sizeof warned / sizeof warned[0]; i++) {
+        text = state_text(fx, 1, START_WALL_MS - 500, DURATION_MS);
+        json_t *root = json_loads(text, 0, NULL);
+        free(text);
+        json_t *coll = json_array_get(json_object_get(root, "collections"), 0);
+        json_object_set_new(coll, "primary", json_string(warned[i][0]));
+        json_object_set_new(coll, "replica", json_string(warned[i][1]));
+        text = json_dumps(root, JSON_COMPACT);
+        json_decref(root);
+        sg_log_set_level(SG_LOG_WARN);
+        log = new_from_capturing_log(fx, text);
+        sg_log_set_level(SG_LOG_ERROR);
+        free(text);
+        assert_non_null(fx->p);
+        assert_non_null(strstr(log, "sites not configured for it"));
+        free(log);
+        expect_sides(fx, 0, side(fx, "A"), side(fx, "B"), 8, 4);
+        sg_provider_destroy(&fx->p);
+    }
+
+    /* a reversed collection, from a change line */
+    char *line = coll_line(fx, 1, "{\"primary\": \"B\", \"replica\": \"A\", \"reversals\": 3, "
+                                  "\"direction_since_ms\": 1763990000000}");
+    text = state_text_direction(fx, "calls", json_object(), line);
+    free(line);
+    fx->p = sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text));
+    free(text);
+    assert_non_null(fx->p);
+    expect_sides(fx, 1, side(fx, "B"), side(fx, "A"), 3, 3);
+    sg_recovery_point_t *pts = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_provider_list_recovery_points(side(fx, "A"), fx->paths[1], &pts, &n),
+                     SG_OK);
+    const sg_recovery_point_t *pt = find_point(pts, n, "coll1:rev3:latest-crash");
+    assert_non_null(pt);
+    assert_int_equal(pt->created_ms, 1763990000000LL - 5 * 60 * 1000);
+    sg_recovery_points_free(pts, n);
+    sg_provider_destroy(&fx->p);
+
+    const char *bad[][2] = {
+        {"{\"reversals\": -1}", "reversals out of range"},
+        {"{\"direction_since_ms\": -5}", "direction_since_ms out of range"},
+        {"{\"replica\": \"B\"}", "primary and replica go together"},
+        {"{\"primary\": 5, \"replica\": \"A\"}", "bad collection entry"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        line = coll_line(fx, 1, bad[i][0]);
+        text = state_text_direction(fx, "calls", json_object(), line);
+        free(line);
+        log = new_from_capturing_log(fx, text);
+        free(text);
+        assert_null(fx->p);
+        assert_non_null(strstr(log, "state.json line 2"));
+        assert_non_null(strstr(log, bad[i][1]));
+        free(log);
+    }
+    /* a job's site: a name; one no longer configured is seen from every side */
+    text = state_text_outcome(fx, "completed", NULL);
+    json_t *root = json_loads(text, 0, NULL);
+    free(text);
+    json_object_set_new(json_array_get(json_object_get(root, "jobs"), 0), "site",
+                        json_integer(5));
+    text = json_dumps(root, JSON_COMPACT);
+    assert_null(sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text)));
+    free(text);
+    json_object_set_new(json_array_get(json_object_get(root, "jobs"), 0), "site",
+                        json_string("Z"));
+    text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    fx->p = sg_sim_new_from_text(&fx->cfg, &fx->clock, "state.json", text, strlen(text));
+    free(text);
+    assert_non_null(fx->p);
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(side(fx, "A"), "job-1", &st), SG_OK);
+}
+
+/* One point every point_interval after the direction began (every
+ * app_consistent_every-th application-consistent), the newest points_kept
+ * kept: older ones, seeds included, expire and are refused. */
+static void test_points_are_made_every_interval_the_newest_kept_every_kth_app_consistent(
+    void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    fx->cfg.provider.sim.point_interval_ms = 3600 * 1000;
+    fx->cfg.provider.sim.points_kept = 6;
+    fx->cfg.provider.sim.app_consistent_every = 3;
+    fx->cfg.provider.sim.call_latency_ms = 0;
+    start(fx);
+    sg_provider_t *b = side(fx, "B");
+    sg_recovery_point_t *pts = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_provider_list_recovery_points(b, fx->paths[0], &pts, &n), SG_OK);
+    assert_int_equal(n, 4);
+    assert_null(find_point(pts, n, "coll0:rp-1"));
+    sg_recovery_points_free(pts, n);
+
+    sg_clock_fake_advance(&fx->clock, 3 * 3600 * 1000);
+    assert_int_equal(sg_provider_list_recovery_points(b, fx->paths[0], &pts, &n), SG_OK);
+    assert_int_equal(n, 6);
+    static const char *const kept[] = {"coll0:rp-3", "coll0:rp-2", "coll0:rp-1",
+                                       "coll0:latest-crash", "coll0:crash-1", "coll0:latest-app"};
+    for (size_t i = 0; i < 6; i++)
+        assert_non_null(find_point(pts, n, kept[i]));
+    const sg_recovery_point_t *rp3 = find_point(pts, n, "coll0:rp-3");
+    assert_int_equal(rp3->created_ms, START_WALL_MS + 3 * 3600 * 1000LL);
+    assert_true(rp3->app_consistent);
+    assert_false(find_point(pts, n, "coll0:rp-2")->app_consistent);
+    assert_ptr_equal(sg_recovery_point_newest_app(pts, n), rp3);
+    sg_recovery_points_free(pts, n);
+    char *expired = point_path(0, "coll0:app-1");
+    assert_int_equal(call_on(fx, b, SG_METHOD_TEST_REPLICA, 0, expired, NULL),
+                     SG_RC_INVALID_PARAMETER);
+    free(expired);
+    char *future = point_path(0, "coll0:rp-4");
+    assert_int_equal(call_on(fx, b, SG_METHOD_TEST_REPLICA, 0, future, NULL),
+                     SG_RC_INVALID_PARAMETER);
+    free(future);
+
+    sg_clock_fake_advance(&fx->clock, 7 * 3600 * 1000 + 1800 * 1000); /* 10 h 30 min */
+    assert_int_equal(sg_provider_list_recovery_points(b, fx->paths[0], &pts, &n), SG_OK);
+    assert_int_equal(n, 6);
+    int app = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(pts[i].created_ms <= sg_clock_wall(&fx->clock));
+        app += pts[i].app_consistent;
+    }
+    assert_int_equal(app, 2); /* rp-9 and rp-6 of rp-5..rp-10 */
+    assert_non_null(find_point(pts, n, "coll0:rp-10"));
+    assert_null(find_point(pts, n, "coll0:rp-4"));
+    assert_null(find_point(pts, n, "coll0:latest-crash"));
+    const sg_recovery_point_t *best = sg_recovery_point_newest_app(pts, n);
+    assert_ptr_equal(best, find_point(pts, n, "coll0:rp-9"));
+    assert_int_equal(call_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, best->path, NULL),
+                     SG_RC_JOB_STARTED);
+    sg_recovery_points_free(pts, n);
+}
+
+static void test_after_a_reverse_the_points_are_a_fresh_list_of_the_new_direction(void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    fx->cfg.provider.sim.call_latency_ms = 0;
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    sg_clock_fake_advance(&fx->clock, 3600 * 1000);
+    char *old = point_path(0, "coll0:rp-1");
+    run_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, old);
+    run_on(fx, b, SG_METHOD_COMMIT_FAILOVER, 0, NULL);
+    run_on(fx, b, SG_METHOD_REVERSE_REPLICATION, 0, NULL);
+    int64_t reversed_at = sg_clock_wall(&fx->clock);
+
+    sg_recovery_point_t *pts = NULL;
+    size_t n = 9;
+    assert_int_equal(sg_provider_list_recovery_points(b, fx->paths[0], &pts, &n), SG_OK);
+    assert_int_equal(n, 0); /* B is the primary */
+    assert_int_equal(sg_provider_list_recovery_points(a, fx->paths[0], &pts, &n), SG_OK);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(strstr(pts[i].path, "InstanceID=\"coll0:rev1:"));
+        assert_true(pts[i].created_ms < reversed_at);
+    }
+    assert_int_equal(find_point(pts, n, "coll0:rev1:latest-crash")->created_ms,
+                     reversed_at - 5 * 60 * 1000);
+    sg_recovery_points_free(pts, n);
+    assert_int_equal(call_on(fx, a, SG_METHOD_TEST_REPLICA, 0, old, NULL),
+                     SG_RC_INVALID_PARAMETER); /* the old direction's */
+    free(old);
+    sg_clock_fake_advance(&fx->clock, 3600 * 1000);
+    assert_int_equal(sg_provider_list_recovery_points(a, fx->paths[0], &pts, &n), SG_OK);
+    assert_int_equal(n, 5);
+    const sg_recovery_point_t *first = find_point(pts, n, "coll0:rev1:rp-1");
+    assert_non_null(first);
+    assert_int_equal(first->created_ms, reversed_at + 3600 * 1000);
+    run_on(fx, a, SG_METHOD_INITIATE_FAILOVER, 0, first->path);
+    sg_recovery_points_free(pts, n);
+    /* the other collections kept theirs */
+    assert_int_equal(sg_provider_list_recovery_points(b, fx->paths[1], &pts, &n), SG_OK);
+    assert_non_null(find_point(pts, n, "coll1:rp-2"));
+    sg_recovery_points_free(pts, n);
+}
+
+/* health and lag faults change what GetReplicationStatistics reports (so
+ * a pre-check can be made to fail), on both sides, not the calls. */
+static void test_health_and_lag_faults_change_what_the_replication_reports(void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    fx->cfg.provider.sim.replication_lag_ms = 30000;
+    fx->faults[0] = (sg_sim_fault_cfg_t){.collection = "coll1", .health = SG_HEALTH_CRITICAL};
+    fx->faults[1] = (sg_sim_fault_cfg_t){.collection = "coll2", .lag_ms = 600000};
+    fx->faults[2] = (sg_sim_fault_cfg_t){.health = SG_HEALTH_WARNING, .lag_ms = 90000};
+    fx->faults[3] = (sg_sim_fault_cfg_t){.collection = "coll0", .lag_ms = 1};
+    fx->cfg.provider.sim.n_faults = 4;
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    sg_replication_t r = repl_of(fx, b, 1);
+    int64_t now = sg_clock_wall(&fx->clock);
+    assert_int_equal(r.health, SG_HEALTH_CRITICAL);
+    assert_int_equal(r.last_replication_ms, now - 90000); /* the first lag fault naming it */
+    assert_int_equal(repl_of(fx, a, 1).health, SG_HEALTH_CRITICAL);
+    r = repl_of(fx, b, 2);
+    now = sg_clock_wall(&fx->clock);
+    assert_int_equal(r.health, SG_HEALTH_WARNING);
+    assert_int_equal(r.last_replication_ms, now - 600000);
+    r = repl_of(fx, b, 0);
+    now = sg_clock_wall(&fx->clock);
+    assert_int_equal(r.health, SG_HEALTH_WARNING);
+    assert_int_equal(r.last_replication_ms, now - 90000);
+    /* the calls are not affected */
+    assert_int_equal(call_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 1, NULL, NULL),
+                     SG_RC_JOB_STARTED);
+    assert_int_equal(call_on(fx, b, SG_METHOD_TEST_REPLICA, 2, NULL, NULL), SG_RC_JOB_STARTED);
+}
+
+/* Once the replica fails over, the last replication stays at the failover's
+ * start (after a restart too); after a revert it follows the clock again. */
+static void test_the_last_replication_stops_when_the_replica_fails_over(void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    use_state_file(fx);
+    fx->cfg.provider.sim.replication_lag_ms = 30000;
+    fx->cfg.provider.sim.call_latency_ms = 0;
+    start(fx);
+    int64_t failover_at = sg_clock_wall(&fx->clock);
+    run_on(fx, side(fx, "B"), SG_METHOD_INITIATE_FAILOVER, 0, NULL);
+    run_on(fx, side(fx, "B"), SG_METHOD_TEST_REPLICA, 1, NULL); /* a later job, elsewhere */
+    sg_provider_destroy(&fx->p);
+    sg_clock_fake_advance(&fx->clock, 3600 * 1000);
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    assert_int_equal(repl_of(fx, b, 0).last_replication_ms, failover_at - 30000);
+    assert_int_equal(repl_of(fx, a, 0).last_replication_ms, failover_at - 30000);
+    run_on(fx, b, SG_METHOD_REVERT_FAILOVER, 0, NULL);
+    assert_int_equal(repl_of(fx, b, 0).last_replication_ms, sg_clock_wall(&fx->clock) - 30000);
+    assert_int_equal(repl_of(fx, a, 0).health, SG_HEALTH_NORMAL);
+}
+
 int main(int argc, char **argv)
 {
     sg_test_children(argc, argv, s_children, sizeof s_children / sizeof s_children[0]);
@@ -1344,6 +2136,23 @@ int main(int argc, char **argv)
         T(test_a_line_cut_short_by_another_process_is_removed_before_the_next_change),
         T(test_state_text_with_change_lines_is_read_and_a_bad_line_is_refused_by_number),
         T(test_a_simulator_killed_at_any_point_leaves_a_file_that_loads_its_last_change),
+        T(test_each_site_has_a_view_and_the_base_handle_is_the_replica_side),
+        T(test_without_sites_the_base_handle_is_the_replica_and_no_site_has_a_view),
+        T(test_every_method_on_the_primary_side_is_invalid_state_whatever_the_state),
+        T(test_replication_state_numbers_follow_the_state_and_read_back_as_wmi_reads_them),
+        T(test_initiate_failover_only_on_the_replica_side_while_replicating),
+        T(test_commit_only_on_the_failed_over_side_before_it_is_committed),
+        T(test_revert_failover_returns_to_replicating_and_a_failover_with_an_older_point_follows),
+        T(test_reverse_needs_a_commit_then_swaps_the_direction_and_a_failover_back_follows),
+        T(test_a_reverse_that_ends_in_exception_keeps_the_direction_and_the_commit),
+        T(test_test_replica_only_on_the_replica_side_and_its_revert_only_while_testing),
+        T(test_a_job_is_seen_from_the_site_that_ran_it_and_from_the_base_handle),
+        T(test_the_direction_survives_a_reopen_of_the_state_file_and_reaches_the_other_process),
+        T(test_a_state_without_a_direction_has_the_configs_and_a_bad_one_is_refused),
+        T(test_points_are_made_every_interval_the_newest_kept_every_kth_app_consistent),
+        T(test_after_a_reverse_the_points_are_a_fresh_list_of_the_new_direction),
+        T(test_health_and_lag_faults_change_what_the_replication_reports),
+        T(test_the_last_replication_stops_when_the_replica_fails_over),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,18 +41,44 @@ static void s_set_method(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *
     sg_cfg_err(ctx, value, "unknown method '%s' (expected one of: %s)", text, names);
 }
 
+/* health: what GetReplicationStatistics reports as the replication's health. */
+static void s_set_health(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj)
+{
+    const char *text = sg_cfg_scalar(ctx, value, key->name, false);
+    if (!text)
+        return;
+    if (strcmp(text, "warning") == 0)
+        *(int *)sg_cfg_field(key, obj) = SG_HEALTH_WARNING;
+    else if (strcmp(text, "critical") == 0)
+        *(int *)sg_cfg_field(key, obj) = SG_HEALTH_CRITICAL;
+    else
+        sg_cfg_err(ctx, value, "bad value '%s' for 'health': expected one of: warning, critical",
+                   text);
+}
+
+/* A fault either answers calls (exactly one call effect, optionally for one
+ * method and a number of times) or changes what the collection's
+ * replication reports (health and/or lag, on every read). */
 static void s_check_fault(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj,
                           const sg_cfg_read_t *read)
 {
     const sg_sim_fault_cfg_t *f = obj;
-    if (!sg_cfg_read_ok(read, "return_code") || !sg_cfg_read_ok(read, "job_error_code") ||
-        !sg_cfg_read_ok(read, "job_warnings") || !sg_cfg_read_ok(read, "hang"))
-        return;
+    static const char *const keys[] = {"return_code", "job_error_code", "job_warnings", "hang",
+                                       "health", "lag", "method", "times"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (!sg_cfg_read_ok(read, keys[i]))
+            return;
+    }
     int effects = (f->return_code != 0) + (f->job_error_code != 0) + (f->job_warnings != NULL) +
                   (f->hang ? 1 : 0);
-    if (effects != 1)
+    bool replication = f->health != 0 || f->lag_ms > 0;
+    if (replication && (effects > 0 || f->method || f->times))
+        sg_cfg_err(ctx, node, "a health or lag fault is about the collection's replication, not "
+                              "its calls: it takes no return_code, job_error_code, job_warnings, "
+                              "hang, method or times");
+    else if (!replication && effects != 1)
         sg_cfg_err(ctx, node, "a fault needs exactly one of: a non-zero return_code, a non-zero "
-                              "job_error_code, job_warnings, hang: true");
+                              "job_error_code, job_warnings, hang: true; or health and/or lag");
 }
 
 static void s_fault_init(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj)
@@ -73,6 +99,9 @@ static const sg_cfg_key_t s_fault_keys[] = {
     {.name = "hang", .set = sg_cfg_set_bool, .offset = offsetof(sg_sim_fault_cfg_t, hang)},
     {.name = "times", .set = sg_cfg_set_int, .offset = offsetof(sg_sim_fault_cfg_t, times),
      .min = 0, .max = 1000000},
+    {.name = "health", .set = s_set_health, .offset = offsetof(sg_sim_fault_cfg_t, health)},
+    {.name = "lag", .set = sg_cfg_set_duration, .offset = offsetof(sg_sim_fault_cfg_t, lag_ms),
+     .min = 1},
 };
 static const sg_cfg_map_t s_fault_map = {.where = "in a fault", .keys = s_fault_keys,
                                          .n_keys = SG_CFG_COUNT(s_fault_keys),
@@ -87,6 +116,14 @@ static const sg_cfg_key_t s_sim_keys[] = {
     {.name = "job_removal", .set = sg_cfg_set_duration,
      .offset = offsetof(sg_sim_cfg_t, job_removal_ms), .min = 0},
     {.name = "state_file", .set = sg_cfg_set_str, .offset = offsetof(sg_sim_cfg_t, state_file)},
+    {.name = "replication_lag", .set = sg_cfg_set_duration,
+     .offset = offsetof(sg_sim_cfg_t, replication_lag_ms), .min = 0},
+    {.name = "point_interval", .set = sg_cfg_set_duration,
+     .offset = offsetof(sg_sim_cfg_t, point_interval_ms), .min = 1},
+    {.name = "points_kept", .set = sg_cfg_set_int, .offset = offsetof(sg_sim_cfg_t, points_kept),
+     .min = 1, .max = SG_SIM_POINTS_KEPT_MAX},
+    {.name = "app_consistent_every", .set = sg_cfg_set_int,
+     .offset = offsetof(sg_sim_cfg_t, app_consistent_every), .min = 1, .max = 1000},
     {.name = "faults", .set = sg_cfg_set_items, .offset = offsetof(sg_sim_cfg_t, faults),
      .count_offset = offsetof(sg_sim_cfg_t, n_faults), .sub = &s_fault_map},
 };
@@ -189,6 +226,10 @@ void sg_provider_conf_defaults(sg_cfg_t *ctx, sg_provider_cfg_t *p)
     p->sim.call_latency_ms = 20;
     p->sim.job_duration_ms = 2000;
     p->sim.job_removal_ms = 5 * 60 * 1000; /* Hyper-V's TimeBeforeRemoval default */
+    p->sim.replication_lag_ms = 30 * 1000;
+    p->sim.point_interval_ms = SG_SIM_POINT_INTERVAL_DEFAULT_MS;
+    p->sim.points_kept = SG_SIM_POINTS_KEPT_DEFAULT;
+    p->sim.app_consistent_every = SG_SIM_APP_EVERY_DEFAULT;
     p->wmi.call_timeout_ms = 60 * 1000;
 }
 

@@ -29,8 +29,19 @@ typedef struct {
                                 this text as its ErrorDescription */
     bool hang;               /* the job never ends */
     int times;               /* calls it affects; 0: every call */
+    /* Or, instead of the four call effects above, what the collection's
+     * replication reports (sg_provider_get_replication) on both sides: */
+    int health;              /* SG_HEALTH_WARNING or SG_HEALTH_CRITICAL; 0: not set */
+    int64_t lag_ms;          /* > 0: the last replication is this long ago; 0: not set */
     sg_mark_t mark;
 } sg_sim_fault_cfg_t;
+
+/* Defaults of provider.sim's recovery point keys; the simulator also takes
+ * 0 (a config built in code rather than read) as the default. */
+#define SG_SIM_POINT_INTERVAL_DEFAULT_MS (3600 * 1000LL) /* one point an hour */
+#define SG_SIM_POINTS_KEPT_DEFAULT 24       /* Hyper-V keeps at most 24 additional points */
+#define SG_SIM_POINTS_KEPT_MAX 1000
+#define SG_SIM_APP_EVERY_DEFAULT 4          /* Hyper-V's default VSS snapshot frequency: 4 h */
 
 typedef struct {
     int64_t call_latency_ms; /* default 20 ms */
@@ -38,6 +49,12 @@ typedef struct {
     int64_t job_removal_ms;  /* an ended job is gone this long after its end (Hyper-V's
                                 TimeBeforeRemoval); default 5 min; 0: never */
     char *state_file;        /* NULL: state lives in memory only */
+    int64_t replication_lag_ms; /* how long ago the last replication was, unless a fault says
+                                   otherwise; default 30 s (Hyper-V's shortest frequency) */
+    int64_t point_interval_ms;  /* a new recovery point this often; default 1 h */
+    int points_kept;            /* the newest this many points are kept; default 24 */
+    int app_consistent_every;   /* every this-many-th point is application-consistent;
+                                   default 4 */
     sg_sim_fault_cfg_t *faults;
     size_t n_faults;
 } sg_sim_cfg_t;

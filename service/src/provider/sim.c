@@ -1,11 +1,14 @@
 /* The built-in simulator of Msvm_CollectionReplicationService.
  *
- * State rules (see HYPERV facts):
- *   InitiateFailover            REPLICATING -> FAILOVER_RUNNING -> FAILED_OVER
- *   CommitFailover              FAILED_OVER -> COMMITTED
- *   RevertFailover              FAILED_OVER -> REPLICATING (not after a commit)
- *   TestReplicaCollection       REPLICATING -> TESTING
- *   RevertTestReplicaCollection TESTING     -> REPLICATING
+ * State rules (see HYPERV facts), for calls made on the replica side of the
+ * collection's current direction (the base handle always is that side):
+ *   InitiateFailover               REPLICATING -> FAILOVER_RUNNING -> FAILED_OVER
+ *   CommitFailover                 FAILED_OVER -> COMMITTED
+ *   RevertFailover                 FAILED_OVER -> REPLICATING (not after a commit;
+ *                                  same direction, a new InitiateFailover may follow)
+ *   ReverseReplicationRelationship COMMITTED   -> REPLICATING, the direction swapped
+ *   TestReplicaCollection          REPLICATING -> TESTING
+ *   RevertTestReplicaCollection    TESTING     -> REPLICATING
  * A call that passes its checks starts a job and returns 4096. The new state
  * takes effect when the job completes; a failover shows FAILOVER_RUNNING
  * meanwhile, the other methods keep the old state. While a job is in flight
@@ -13,19 +16,58 @@
  * the same answer a second InitiateFailover gets during a failover. A job that
  * ends in Exception puts the collection back where it was; one that completes
  * with warnings (JobState 32768) is a success like Completed; a hung job keeps
- * it busy for good.
+ * it busy for good. Every method is one for the replica side: called on the
+ * primary side (a site's view, see below) it returns 32775 whatever the state.
+ *
+ * Direction and sides: each collection has a current primary and replica
+ * site, the config's site and replica_site at first, swapped when a
+ * ReverseReplicationRelationship job completes (the failed-over side becomes
+ * the primary, the old primary the replica, and the collection replicates).
+ * at_site gives one view per configured site; a view answers as that site's
+ * cluster does: ReplicationMode 1 (Primary) on the primary site, 2 (Replica)
+ * on the replica site; a site that is neither does not hold the collection
+ * (calls 32773, reads SG_ENOTFOUND). A job belongs to the site that ran it
+ * (always the replica side of its time): a view finds only its own site's
+ * jobs, the base handle every job.
+ *
+ * ReplicationState (Msvm_VirtualSystemCollection; numbers as in HYPERV facts
+ * and read back by wmi.c's mapping to sg_coll_state_t, which they round-trip):
+ *   replica side:  REPLICATING 3 Replicating, FAILOVER_RUNNING 4 Failover
+ *                  initiated, FAILED_OVER 5 Recovered, COMMITTED 6 Committed,
+ *                  TESTING 13 (Test failover initiated: Microsoft's page prints
+ *                  11..16 garbled; 13 is wmi.c's reading, inferred, not verified)
+ *   primary side:  3 Replicating while the replica replicates or tests; 8
+ *                  Critical (health critical) once the replica has failed over
+ *                  (running, failed over or committed): it no longer takes
+ *                  replication. wmi.c reads both as REPLICATING, and so does
+ *                  get_state on a primary view.
+ * Health is normal and the last replication `provider.sim.replication_lag`
+ * before now, unless a fault of the collection sets `health` or `lag`; once
+ * the replica has failed over, the last replication stays where it was when
+ * the failover started.
  *
  * Faults: the first configured fault that matches the call (collection name,
  * method name) and has calls left applies. A return_code fault is applied
  * before the state rules and counts every call it answers; a job fault
  * (job_error_code, job_warnings or hang, hang winning) counts only calls that
- * start a job.
+ * start a job. Health and lag faults apply to reads of the replication, the
+ * first of each that names the collection (or none).
  *
- * Recovery points: each collection has four, named after it and dated
- * relative to the simulator's first start (kept in the state file):
- * "<name>:latest-crash" (crash-consistent, 5 min before), "<name>:crash-1"
- * (crash-consistent, 20 min), "<name>:latest-app" (application-consistent,
- * 1 h) and "<name>:app-1" (application-consistent, 5 h).
+ * Recovery points, held by the replica side (a primary view lists none):
+ * each direction of a collection starts with four seed points dated before
+ * the direction began (the simulator's first start, kept in the state file,
+ * or the end of the reverse): "latest-crash" (crash-consistent, 5 min
+ * before), "crash-1" (crash-consistent, 20 min), "latest-app"
+ * (application-consistent, 1 h) and "app-1" (application-consistent, 5 h).
+ * Then one point is made every provider.sim.point_interval after the
+ * direction began, "rp-<k>" for the k-th, application-consistent when k is a
+ * multiple of app_consistent_every; the newest points_kept points of all are
+ * kept, older ones expire (and are refused as unknown). A point's InstanceID
+ * is "<name>:<point>" for the config's direction and
+ * "<name>:rev<N>:<point>" after N reverses: a reverse starts a fresh list.
+ * The schedule is a function of the clock: it does not pause while the
+ * collection is failed over (a simplification; siteguard reads points before
+ * it fails over).
  *
  * Every call on a known collection is counted per method, and so is every
  * call that was accepted (started a job); the counters are in the state
@@ -51,7 +93,15 @@
  * job entry's "description" (the text of a job with warnings) is written
  * only when there is one and is optional when read, so files of older
  * builds load unchanged; its outcome "warnings" is new, and an older build
- * refuses a file that holds one. */
+ * refuses a file that holds one. Likewise a collection entry's direction,
+ * "primary" and "replica" (site names, written when the config names the
+ * collection's sites), "reversals" and "direction_since_ms" (written once
+ * it was reversed), and a job entry's "site" are optional: an entry without
+ * them has the config's direction (a file of an older build), a job without
+ * a site is seen from every side. A direction that names sites other than
+ * the collection's two configured ones (the config changed) is logged and
+ * the config's is taken. An older build ignores these keys and refuses a
+ * file that holds a ReverseReplicationRelationship job. */
 #include "provider/sim.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -71,6 +121,8 @@
 #define S_STATE_VERSION 1
 #define S_HANG_PERCENT 50 /* a hung job stops rising here */
 #define S_NO_JOB ((size_t)-1)
+#define S_ANY_SITE (-1) /* a job's site when the config names none, or an older file's */
+#define S_BASE (-1)     /* the side of the base handle: the replica of the current direction */
 /* Bounds of what a state file may say: counters far below INT_MAX (they are
  * incremented), job starts after 1970 and before any clock reads (so the
  * conversion to the monotonic clock cannot overflow), no negative duration. */
@@ -104,19 +156,24 @@ typedef struct {
     sg_coll_state_t from;  /* restored when the job fails */
     sg_coll_state_t to;    /* reached when the job completes */
     bool settled;          /* its end has been applied to the collection */
+    int site;              /* the site whose cluster runs it (index), or S_ANY_SITE */
 } s_job_t;
 
 typedef struct {
     sg_coll_state_t state;
     size_t active; /* index of the job in flight, or S_NO_JOB */
+    size_t last_failover; /* index of its newest InitiateFailover job, or S_NO_JOB */
     int calls[SG_METHOD_COUNT];    /* calls answered, per method */
     int accepted[SG_METHOD_COUNT]; /* calls that started a job, per method */
+    int primary, replica; /* sites of the current direction (indices); -1: the config names none */
+    int reversals;        /* reverses completed since the config's direction */
+    int64_t since_ms;     /* wall time the current direction began; 0: the simulator's epoch */
 } s_coll_t;
 
-/* The synthetic recovery points of every collection. */
+/* The seed recovery points of every direction of a collection. */
 static const struct {
     const char *suffix;
-    int64_t age_ms; /* before the simulator's first start */
+    int64_t age_ms; /* before the direction began */
     bool app;
 } s_points[] = {
     {"app-1", 5 * 3600 * 1000LL, true},
@@ -125,6 +182,16 @@ static const struct {
     {"crash-1", 20 * 60 * 1000LL, false},
 };
 #define S_N_POINTS (sizeof s_points / sizeof s_points[0])
+#define S_ROLLING ((size_t)-1) /* s_point_t.seed of a point made since the direction began */
+
+/* One recovery point the replica holds now: a seed, or the k-th made since
+ * the direction began. */
+typedef struct {
+    size_t seed; /* index into s_points, or S_ROLLING */
+    int64_t k;
+    int64_t created_ms;
+    bool app;
+} s_point_t;
 
 /* Strings found by hash: each slot holds an item's index + 1, or 0; linear
  * probing, at most half full. Items are never removed but all at once. */
@@ -143,7 +210,16 @@ typedef struct {
     bool whole;  /* more than a line holds, or an earlier write failed: a snapshot */
 } s_dirty_t;
 
+typedef struct s_sim s_sim_t;
+
+/* One site's view (at_site): its cluster's answers. */
 typedef struct {
+    sg_provider_t base; /* first: the handle is cast back and forth */
+    s_sim_t *sim;
+    int site;           /* index into cfg->sites */
+} s_side_t;
+
+struct s_sim {
     sg_provider_t base; /* first: the handle is cast back and forth */
     const sg_config_t *cfg;
     const sg_clock_t *clock;
@@ -161,7 +237,8 @@ typedef struct {
     sg_simfile_t *file; /* the state file, or NULL */
     s_dirty_t dirty;
     uint64_t ticket; /* the last line written under the current lock, for sg_simfile_sync */
-} s_sim_t;
+    s_side_t *sides; /* one per configured site, borrowed out by at_site */
+};
 
 /* Where an entry of the state file stands, for messages: line 0 is the
  * snapshot. */
@@ -181,7 +258,16 @@ static const struct {
     [SG_METHOD_REVERT_FAILOVER] = {SG_COLL_FAILED_OVER, SG_COLL_UNKNOWN, SG_COLL_REPLICATING},
     [SG_METHOD_TEST_REPLICA] = {SG_COLL_REPLICATING, SG_COLL_UNKNOWN, SG_COLL_TESTING},
     [SG_METHOD_REVERT_TEST_REPLICA] = {SG_COLL_TESTING, SG_COLL_UNKNOWN, SG_COLL_REPLICATING},
+    /* the direction swaps when it completes (s_settle) */
+    [SG_METHOD_REVERSE_REPLICATION] = {SG_COLL_COMMITTED, SG_COLL_UNKNOWN, SG_COLL_REPLICATING},
 };
+
+/* Which end of a collection a caller speaks to. */
+typedef enum {
+    S_END_NONE = 0, /* a site that holds no part of it */
+    S_END_PRIMARY,
+    S_END_REPLICA
+} s_end_t;
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -354,13 +440,76 @@ static char *s_coll_id(const s_sim_t *sim, size_t ci)
     return id ? id : strdup(s_coll_name(sim, ci));
 }
 
-/* The path of synthetic point i of collection ci (caller frees), keyed as
- * Msvm_CollectionRecoveryPoint is, by CollectionID and InstanceID
- * ("<name>:<point>"). */
-static char *s_point_path(const s_sim_t *sim, size_t ci, size_t i)
+/* The recovery point settings, 0 (a config built in code) read as the
+ * default. */
+static int64_t s_point_interval(const s_sim_t *sim)
+{
+    int64_t v = sim->cfg->provider.sim.point_interval_ms;
+    return v > 0 ? v : SG_SIM_POINT_INTERVAL_DEFAULT_MS;
+}
+
+static size_t s_points_kept(const s_sim_t *sim)
+{
+    int v = sim->cfg->provider.sim.points_kept;
+    return v <= 0 ? SG_SIM_POINTS_KEPT_DEFAULT : v > SG_SIM_POINTS_KEPT_MAX ? SG_SIM_POINTS_KEPT_MAX
+                                                                            : (size_t)v;
+}
+
+static int64_t s_app_every(const s_sim_t *sim)
+{
+    int v = sim->cfg->provider.sim.app_consistent_every;
+    return v > 0 ? v : SG_SIM_APP_EVERY_DEFAULT;
+}
+
+/* The wall time collection ci's current direction began. */
+static int64_t s_since(const s_sim_t *sim, size_t ci)
+{
+    int64_t d = sim->colls[ci].since_ms;
+    return d > 0 ? d : sim->epoch_ms;
+}
+
+/* The points collection ci's replica holds at wall time `now`, into `out`
+ * (room for s_points_kept): those made since the direction began, newest
+ * first, then the seeds young enough to be kept, in s_points' order.
+ * Returns how many. */
+static size_t s_points_now(const s_sim_t *sim, size_t ci, int64_t now, s_point_t *out)
+{
+    int64_t d = s_since(sim, ci), interval = s_point_interval(sim), every = s_app_every(sim);
+    size_t kept = s_points_kept(sim), n = 0;
+    int64_t made = now > d ? (now - d) / interval : 0; /* d + made * interval <= now */
+    for (int64_t k = made; k >= 1 && n < kept; k--)
+        out[n++] = (s_point_t){.seed = S_ROLLING, .k = k, .created_ms = d + k * interval,
+                               .app = k % every == 0};
+    size_t room = kept - n;
+    for (size_t i = 0; i < S_N_POINTS; i++) {
+        size_t younger = 0;
+        for (size_t j = 0; j < S_N_POINTS; j++)
+            younger += s_points[j].age_ms < s_points[i].age_ms;
+        if (younger < room)
+            out[n++] = (s_point_t){.seed = i, .created_ms = d - s_points[i].age_ms,
+                                   .app = s_points[i].app};
+    }
+    return n;
+}
+
+/* The InstanceID of point `pt` of collection ci (caller frees):
+ * "<name>:<point>", "<name>:rev<N>:<point>" after N reverses. */
+static char *s_point_inst(const s_sim_t *sim, size_t ci, const s_point_t *pt)
+{
+    char rev[32] = "";
+    if (sim->colls[ci].reversals > 0)
+        snprintf(rev, sizeof rev, "rev%d:", sim->colls[ci].reversals);
+    if (pt->seed == S_ROLLING)
+        return sg_strdupf("%s:%srp-%lld", s_coll_name(sim, ci), rev, (long long)pt->k);
+    return sg_strdupf("%s:%s%s", s_coll_name(sim, ci), rev, s_points[pt->seed].suffix);
+}
+
+/* The path of point `pt` of collection ci (caller frees), keyed as
+ * Msvm_CollectionRecoveryPoint is, by CollectionID and InstanceID. */
+static char *s_point_path(const s_sim_t *sim, size_t ci, const s_point_t *pt)
 {
     char *id = s_coll_id(sim, ci);
-    char *inst = sg_strdupf("%s:%s", s_coll_name(sim, ci), s_points[i].suffix);
+    char *inst = s_point_inst(sim, ci, pt);
     char *qid = id ? sg_cimpath_quote(id) : NULL, *qinst = inst ? sg_cimpath_quote(inst) : NULL;
     char *path = qid && qinst ? sg_strdupf(S_NAMESPACE SG_CIM_POINT_CLASS
                                            ".CollectionID=%s,InstanceID=%s", qid, qinst)
@@ -372,25 +521,85 @@ static char *s_point_path(const s_sim_t *sim, size_t ci, size_t i)
     return path;
 }
 
-/* True for one of collection ci's synthetic points, named by both keys,
- * with or without the namespace prefix. */
+/* True for one of the points collection ci's replica holds now, named by
+ * both keys, with or without the namespace prefix. */
 static bool s_rp_known(const s_sim_t *sim, size_t ci, const char *rp)
 {
     sg_cimpath_t p;
     if (sg_cimpath_parse(rp, &p) != SG_OK)
         return false;
     char *id = s_coll_id(sim, ci);
-    const char *name = s_coll_name(sim, ci), *inst = sg_cimpath_key(&p, "InstanceID");
-    size_t n = strlen(name);
+    const char *inst = sg_cimpath_key(&p, "InstanceID");
     bool known = sg_cimpath_is_point(&p) && (!p.server || strcmp(p.server, "SIM") == 0) && id &&
-                 strcmp(sg_cimpath_key(&p, "CollectionID"), id) == 0 &&
-                 strncmp(inst, name, n) == 0 && inst[n] == ':';
+                 strcmp(sg_cimpath_key(&p, "CollectionID"), id) == 0;
+    s_point_t *pts = known ? calloc(s_points_kept(sim), sizeof *pts) : NULL; /* none: refused */
+    size_t n = pts ? s_points_now(sim, ci, sg_clock_wall(sim->clock), pts) : 0;
     bool found = false;
-    for (size_t i = 0; known && !found && i < S_N_POINTS; i++)
-        found = strcmp(inst + n + 1, s_points[i].suffix) == 0;
+    for (size_t i = 0; !found && i < n; i++) {
+        char *mine = s_point_inst(sim, ci, &pts[i]);
+        found = mine && strcmp(mine, inst) == 0;
+        free(mine);
+    }
+    free(pts);
     free(id);
     sg_cimpath_fini(&p);
     return found;
+}
+
+/* ---- direction and sides ----------------------------------------------------- */
+
+/* The configured site index `i` when it names a site, else -1. */
+static int s_site_or_none(const s_sim_t *sim, int i)
+{
+    return i >= 0 && (size_t)i < sim->cfg->n_sites ? i : -1;
+}
+
+/* Collection ci as the config starts it: replicating from its site to its
+ * replica site. */
+static void s_coll_init(s_sim_t *sim, size_t ci)
+{
+    const sg_collection_cfg_t *cc = &sim->cfg->collections[ci];
+    int primary = s_site_or_none(sim, cc->site), replica = s_site_or_none(sim, cc->replica_site);
+    if (primary < 0 || replica < 0)
+        primary = replica = -1;
+    sim->colls[ci] = (s_coll_t){.state = SG_COLL_REPLICATING, .active = S_NO_JOB,
+                                .last_failover = S_NO_JOB, .primary = primary,
+                                .replica = replica};
+}
+
+/* Which end of collection ci the side `site` (S_BASE: the base handle)
+ * speaks to. */
+static s_end_t s_end_of(const s_sim_t *sim, size_t ci, int site)
+{
+    const s_coll_t *c = &sim->colls[ci];
+    if (site == S_BASE || site == c->replica)
+        return S_END_REPLICA;
+    return site == c->primary ? S_END_PRIMARY : S_END_NONE;
+}
+
+/* True when the replica has failed over (or is failing over): the primary
+ * no longer replicates to it. */
+static bool s_failed_over(sg_coll_state_t s)
+{
+    return s == SG_COLL_FAILOVER_RUNNING || s == SG_COLL_FAILED_OVER || s == SG_COLL_COMMITTED;
+}
+
+/* ReplicationState as the replica side shows each state (see the top). */
+static int s_replica_state(sg_coll_state_t s)
+{
+    switch (s) {
+    case SG_COLL_REPLICATING: return 3;      /* Replicating */
+    case SG_COLL_FAILOVER_RUNNING: return 4; /* Failover initiated */
+    case SG_COLL_FAILED_OVER: return 5;      /* Recovered */
+    case SG_COLL_COMMITTED: return 6;        /* Committed */
+    case SG_COLL_TESTING: return 13;         /* Test failover initiated (inferred, as wmi.c) */
+    default: return -1;
+    }
+}
+
+static const char *s_site_name(const s_sim_t *sim, int site)
+{
+    return site >= 0 ? sim->cfg->sites[site].name : "(none)";
 }
 
 /* ---- jobs ----------------------------------------------------------------- */
@@ -508,8 +717,10 @@ static json_t *s_job_to_json(const s_sim_t *sim, const s_job_t *j)
                           "outcome", s_outcome_names[j->outcome], "error_code",
                           (json_int_t)j->error_code, "from", sg_coll_state_text(j->from), "to",
                           sg_coll_state_text(j->to), "settled", j->settled);
-    if (o && j->description &&
-        json_object_set_new(o, "description", json_string(j->description)) != 0) {
+    if (o && ((j->description &&
+               json_object_set_new(o, "description", json_string(j->description)) != 0) ||
+              (j->site >= 0 &&
+               json_object_set_new(o, "site", json_string(s_site_name(sim, j->site))) != 0))) {
         json_decref(o);
         return NULL;
     }
@@ -530,12 +741,25 @@ static json_t *s_counts_to_json(const int *counts)
     return o;
 }
 
+/* A collection entry; its direction only when the config names its sites,
+ * "reversals" and "direction_since_ms" only once it was reversed. */
 static json_t *s_coll_to_json(const s_sim_t *sim, size_t i)
 {
-    return json_pack("{s:s, s:s, s:o, s:o}", "path", sim->cfg->collections[i].cim_path, "state",
-                     sg_coll_state_text(sim->colls[i].state), "calls",
-                     s_counts_to_json(sim->colls[i].calls), "accepted",
-                     s_counts_to_json(sim->colls[i].accepted));
+    const s_coll_t *c = &sim->colls[i];
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "path", sim->cfg->collections[i].cim_path,
+                          "state", sg_coll_state_text(c->state), "calls",
+                          s_counts_to_json(c->calls), "accepted", s_counts_to_json(c->accepted));
+    if (o && ((c->primary >= 0 &&
+               (json_object_set_new(o, "primary", json_string(s_site_name(sim, c->primary))) ||
+                json_object_set_new(o, "replica", json_string(s_site_name(sim, c->replica))))) ||
+              (c->reversals > 0 &&
+               json_object_set_new(o, "reversals", json_integer(c->reversals))) ||
+              (c->since_ms > 0 &&
+               json_object_set_new(o, "direction_since_ms", json_integer(c->since_ms))))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 static json_t *s_uses_to_json(const s_sim_t *sim)
@@ -695,14 +919,60 @@ static void s_load_counts(json_t *o, int *counts)
     }
 }
 
+/* The configured site named `name`, or -1. */
+static int s_find_site(const s_sim_t *sim, const char *name)
+{
+    for (size_t i = 0; name && i < sim->cfg->n_sites; i++) {
+        if (strcmp(sim->cfg->sites[i].name, name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Takes the direction of a collection entry (its keys absent: the config's)
+ * into collection ci, whose other fields are set. */
+static int s_load_direction(s_sim_t *sim, size_t ci, const char *primary, const char *replica,
+                            json_int_t reversals, json_int_t since, const s_where_t *at)
+{
+    s_coll_t *c = &sim->colls[ci];
+    if (reversals < 0 || reversals > S_MAX_COUNT || since < 0 ||
+        since > S_MAX_START_MS + S_MAX_DURATION_MS ||
+        (!primary != !replica)) {
+        s_corrupt(at, "bad direction of collection %s (%s)", s_coll_name(sim, ci),
+                  !primary != !replica ? "primary and replica go together"
+                  : reversals < 0 || reversals > S_MAX_COUNT ? "reversals out of range"
+                                                             : "direction_since_ms out of range");
+        return SG_EINVAL;
+    }
+    int p = s_find_site(sim, primary), r = s_find_site(sim, replica);
+    const s_coll_t cfg = *c; /* the config's, from s_coll_init */
+    c->reversals = (int)reversals;
+    c->since_ms = since;
+    if (!primary)
+        return SG_OK;
+    if (cfg.primary < 0 || p < 0 || r < 0 ||
+        !((p == cfg.primary && r == cfg.replica) || (p == cfg.replica && r == cfg.primary))) {
+        sg_warn(S_LOG, "state file %s: collection %s replicates from %s to %s, sites not "
+                       "configured for it; taking the config's direction",
+                at->file, s_coll_name(sim, ci), primary, replica);
+        return SG_OK;
+    }
+    c->primary = p;
+    c->replica = r;
+    return SG_OK;
+}
+
 static int s_load_coll(s_sim_t *sim, json_t *c, const s_where_t *at)
 {
-    const char *path, *state;
+    const char *path, *state, *primary = NULL, *replica = NULL;
     json_t *calls = NULL, *accepted = NULL;
+    json_int_t reversals = 0, since = 0;
     json_error_t jerr;
     sg_coll_state_t st;
-    if (json_unpack_ex(c, &jerr, 0, "{s:s, s:s, s?o, s?o}", "path", &path, "state", &state,
-                       "calls", &calls, "accepted", &accepted) != 0 ||
+    if (json_unpack_ex(c, &jerr, 0, "{s:s, s:s, s?o, s?o, s?s, s?s, s?I, s?I}", "path", &path,
+                       "state", &state, "calls", &calls, "accepted", &accepted, "primary",
+                       &primary, "replica", &replica, "reversals", &reversals,
+                       "direction_since_ms", &since) != 0 ||
         s_state_parse(state, &st) != SG_OK || st == SG_COLL_UNKNOWN) {
         s_corrupt(at, "bad collection entry");
         return SG_EINVAL;
@@ -713,10 +983,14 @@ static int s_load_coll(s_sim_t *sim, json_t *c, const s_where_t *at)
                 path);
         return SG_OK;
     }
+    size_t active = sim->colls[ci].active, last_failover = sim->colls[ci].last_failover;
+    s_coll_init(sim, (size_t)ci); /* an entry replaces the one before, direction and all */
+    sim->colls[ci].active = active;
+    sim->colls[ci].last_failover = last_failover;
     sim->colls[ci].state = st;
     s_load_counts(calls, sim->colls[ci].calls);
     s_load_counts(accepted, sim->colls[ci].accepted);
-    return SG_OK;
+    return s_load_direction(sim, (size_t)ci, primary, replica, reversals, since, at);
 }
 
 /* Reads one job entry into *j (path and description borrowed from `o`; the
@@ -724,16 +998,18 @@ static int s_load_coll(s_sim_t *sim, json_t *c, const s_where_t *at)
  * collection is no longer configured. */
 static int s_parse_job(s_sim_t *sim, json_t *o, s_job_t *j, long *ci)
 {
-    const char *path, *coll, *method, *outcome, *from, *to, *description = NULL;
+    const char *path, *coll, *method, *outcome, *from, *to, *description = NULL, *site = NULL;
     json_int_t start, duration, code;
     int settled;
     json_error_t jerr;
-    if (json_unpack_ex(o, &jerr, 0, "{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:b, s?s}",
-                       "path", &path, "collection", &coll, "method", &method, "start_wall_ms",
-                       &start, "duration_ms", &duration, "outcome", &outcome, "error_code", &code,
-                       "from", &from, "to", &to, "settled", &settled, "description",
-                       &description) != 0)
+    if (json_unpack_ex(o, &jerr, 0,
+                       "{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:b, s?s, s?s}", "path",
+                       &path, "collection", &coll, "method", &method, "start_wall_ms", &start,
+                       "duration_ms", &duration, "outcome", &outcome, "error_code", &code, "from",
+                       &from, "to", &to, "settled", &settled, "description", &description,
+                       "site", &site) != 0)
         return SG_EINVAL;
+    j->site = site ? s_find_site(sim, site) : S_ANY_SITE; /* a site no longer configured: any */
     if (sg_method_parse(method, &j->method) != SG_OK ||
         s_outcome_parse(outcome, &j->outcome) != SG_OK || s_state_parse(from, &j->from) != SG_OK ||
         s_state_parse(to, &j->to) != SG_OK || code < 0 || code > UINT32_MAX || start < 0 ||
@@ -793,6 +1069,9 @@ static int s_load_job(s_sim_t *sim, json_t *o, const s_where_t *at, int64_t mono
         c->active = (size_t)k;
     else if (c->active == (size_t)k)
         c->active = S_NO_JOB;
+    if (j.method == SG_METHOD_INITIATE_FAILOVER &&
+        (c->last_failover == S_NO_JOB || (size_t)k > c->last_failover))
+        c->last_failover = (size_t)k;
     return SG_OK;
 }
 
@@ -959,7 +1238,7 @@ static void s_forget(s_sim_t *sim)
     sim->n_jobs = 0;
     s_index_clear(&sim->job_index);
     for (size_t i = 0; i < sim->cfg->n_collections; i++)
-        sim->colls[i] = (s_coll_t){.state = SG_COLL_REPLICATING, .active = S_NO_JOB};
+        s_coll_init(sim, i);
     size_t n_faults = sim->cfg->provider.sim.n_faults;
     memset(sim->fault_uses, 0, (n_faults ? n_faults : 1) * sizeof *sim->fault_uses);
     sim->dirty = (s_dirty_t){0};
@@ -1035,6 +1314,22 @@ static int s_open_file(s_sim_t *sim)
 
 /* ---- state rules -------------------------------------------------------------- */
 
+/* A reverse completed: the failed-over side (the replica) is the primary
+ * now, the old primary the replica, and the new direction began when the
+ * job ended, with a fresh list of recovery points. */
+static void s_reverse(s_sim_t *sim, size_t ci, const s_job_t *j)
+{
+    s_coll_t *c = &sim->colls[ci];
+    int old_primary = c->primary;
+    c->primary = c->replica;
+    c->replica = old_primary;
+    if (c->reversals < S_MAX_COUNT)
+        c->reversals++;
+    c->since_ms = j->start_wall_ms + j->duration_ms;
+    sg_info(S_LOG, "%s replicates from %s to %s now (reversed)", s_coll_name(sim, ci),
+            s_site_name(sim, c->primary), s_site_name(sim, c->replica));
+}
+
 /* Applies the end of the collection's job in flight if it has ended. Called
  * with the mutex held. */
 static void s_settle(s_sim_t *sim, size_t ci, int64_t now_mono)
@@ -1056,6 +1351,8 @@ static void s_settle(s_sim_t *sim, size_t ci, int64_t now_mono)
                 sg_coll_state_text(c->state));
     } else {
         c->state = j->to;
+        if (j->method == SG_METHOD_REVERSE_REPLICATION)
+            s_reverse(sim, ci, j);
         sg_info(S_LOG, "%s on %s completed%s; collection %s", sg_method_name(j->method),
                 s_coll_name(sim, ci), j->outcome == S_OUT_WARNINGS ? " with warnings" : "",
                 sg_coll_state_text(c->state));
@@ -1094,7 +1391,9 @@ static int s_start_job(s_sim_t *sim, size_t ci, sg_method_t m, long fault, sg_ca
 {
     const sg_sim_fault_cfg_t *f = fault >= 0 ? &sim->cfg->provider.sim.faults[fault] : NULL;
     s_coll_t *c = &sim->colls[ci];
-    s_job_t j = {.coll = ci, .method = m, .from = c->state, .to = s_rules[m].to};
+    /* run by the replica's cluster: the only side that accepts a call */
+    s_job_t j = {.coll = ci, .method = m, .from = c->state, .to = s_rules[m].to,
+                 .site = c->replica >= 0 ? c->replica : S_ANY_SITE};
     j.start_wall_ms = sg_clock_wall(sim->clock);
     j.start_mono_ms = sg_clock_mono(sim->clock);
     j.duration_ms = sim->cfg->provider.sim.job_duration_ms;
@@ -1139,6 +1438,8 @@ static int s_start_job(s_sim_t *sim, size_t ci, sg_method_t m, long fault, sg_ca
         goto fail;
     }
     s_index_put(&sim->job_index, sim, s_job_key, sim->n_jobs - 1);
+    if (m == SG_METHOD_INITIATE_FAILOVER)
+        c->last_failover = sim->n_jobs - 1;
     r->return_value = SG_RC_JOB_STARTED;
     sg_info(S_LOG, "%s on %s: job started%s", sg_method_name(m), s_coll_name(sim, ci),
             s_fault_note[j.outcome]);
@@ -1153,8 +1454,9 @@ fail:
     return rc;
 }
 
-/* The state rules for a call on a known collection, mutex held. */
-static int s_apply(s_sim_t *sim, size_t ci, sg_method_t m, sg_call_result_t *r)
+/* The state rules for a call on a known collection made on the side
+ * `site` (which holds it), mutex held. */
+static int s_apply(s_sim_t *sim, int site, size_t ci, sg_method_t m, sg_call_result_t *r)
 {
     s_settle(sim, ci, sg_clock_mono(sim->clock));
     sim->colls[ci].calls[m]++;
@@ -1170,6 +1472,13 @@ static int s_apply(s_sim_t *sim, size_t ci, sg_method_t m, sg_call_result_t *r)
         return SG_OK;
     }
     const s_coll_t *c = &sim->colls[ci];
+    if (s_end_of(sim, ci, site) == S_END_PRIMARY) {
+        r->return_value = SG_RC_INVALID_STATE;
+        sg_info(S_LOG, "%s on %s refused: called on %s, its primary site (%s is the replica)",
+                sg_method_name(m), s_coll_name(sim, ci), s_site_name(sim, site),
+                s_site_name(sim, c->replica));
+        return SG_OK;
+    }
     if (c->active != S_NO_JOB || c->state != s_rules[m].need) {
         r->return_value = SG_RC_INVALID_STATE;
         sg_info(S_LOG, "%s on %s refused: collection %s%s", sg_method_name(m),
@@ -1182,10 +1491,32 @@ static int s_apply(s_sim_t *sim, size_t ci, sg_method_t m, sg_call_result_t *r)
 
 /* ---- the provider operations --------------------------------------------------- */
 
+static const sg_provider_ops_t s_ops, s_side_ops;
+
+/* The simulator behind the base handle or a side. */
+static s_sim_t *s_sim_of(sg_provider_t *p)
+{
+    return p->ops == &s_side_ops ? ((s_side_t *)p)->sim : (s_sim_t *)p;
+}
+
+/* The side `p` speaks for: a site's index, or S_BASE. */
+static int s_side_of(const sg_provider_t *p)
+{
+    return p->ops == &s_side_ops ? ((const s_side_t *)p)->site : S_BASE;
+}
+
+/* True when the side `site` sees job `j`: the one that ran it (the base
+ * handle sees every job). */
+static bool s_job_visible(const s_job_t *j, int site)
+{
+    return site == S_BASE || j->site == S_ANY_SITE || j->site == site;
+}
+
 static int s_call(sg_provider_t *p, sg_method_t m, const char *coll_path, const char *rp,
                   sg_call_result_t *r)
 {
-    s_sim_t *sim = (s_sim_t *)p;
+    s_sim_t *sim = s_sim_of(p);
+    int site = s_side_of(p);
     r->return_value = SG_RC_FAILED;
     r->job_path = NULL;
     r->resulting_collection = NULL;
@@ -1194,18 +1525,25 @@ static int s_call(sg_provider_t *p, sg_method_t m, const char *coll_path, const 
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
     int rc = s_lock(sim); /* failed: the cluster's state is unknown, no call is made */
     long ci = s_find_coll(sim, coll_path);
-    bool rp_known = ci >= 0 && (!rp || s_rp_known(sim, (size_t)ci, rp));
-    if (rc == SG_OK && !rp_known) {
-        if (ci >= 0) {
+    if (rc == SG_OK && ci >= 0)
+        s_settle(sim, (size_t)ci, sg_clock_mono(sim->clock)); /* a reverse moves the points */
+    bool here = ci >= 0 && s_end_of(sim, (size_t)ci, site) != S_END_NONE;
+    if (rc == SG_OK && here && (!rp || s_rp_known(sim, (size_t)ci, rp))) {
+        rc = s_apply(sim, site, (size_t)ci, m, r);
+    } else if (rc == SG_OK) {
+        if (here) {
             sim->colls[ci].calls[m]++;
             s_touch_coll(sim, (size_t)ci);
         }
         r->return_value = SG_RC_INVALID_PARAMETER;
-        sg_info(S_LOG, "%s refused: unknown %s %s", sg_method_name(m),
-                ci < 0 ? "collection" : "recovery point",
-                ci < 0 ? (coll_path ? coll_path : "(null)") : rp);
-    } else if (rc == SG_OK) {
-        rc = s_apply(sim, (size_t)ci, m, r);
+        if (here)
+            sg_info(S_LOG, "%s refused: unknown recovery point %s", sg_method_name(m), rp);
+        else if (ci >= 0)
+            sg_info(S_LOG, "%s refused: collection %s is not on site %s", sg_method_name(m),
+                    s_coll_name(sim, (size_t)ci), s_site_name(sim, site));
+        else
+            sg_info(S_LOG, "%s refused: unknown collection %s", sg_method_name(m),
+                    coll_path ? coll_path : "(null)");
     }
     uint64_t ticket = s_unlock(sim);
     if (rc == SG_OK && sim->file && (rc = sg_simfile_sync(sim->file, ticket)) != SG_OK)
@@ -1223,14 +1561,25 @@ static void s_lock_to_read(s_sim_t *sim)
         sg_debug(S_LOG, "serving the state in memory");
 }
 
+/* Collection `coll_path` as the side `site` holds it, its job settled, mutex
+ * held: its index, or -1 when the side does not hold it. */
+static long s_coll_here(s_sim_t *sim, int site, const char *coll_path)
+{
+    long ci = s_find_coll(sim, coll_path);
+    if (ci < 0)
+        return -1;
+    s_settle(sim, (size_t)ci, sg_clock_mono(sim->clock));
+    return s_end_of(sim, (size_t)ci, site) != S_END_NONE ? ci : -1;
+}
+
 static int s_get_job(sg_provider_t *p, const char *job_path, sg_job_status_t *out)
 {
-    s_sim_t *sim = (s_sim_t *)p;
+    s_sim_t *sim = s_sim_of(p);
     int rc = SG_OK;
     memset(out, 0, sizeof *out);
     s_lock_to_read(sim);
     s_job_t *j = job_path ? s_find_job(sim, job_path) : NULL;
-    if (!j) {
+    if (!j || !s_job_visible(j, s_side_of(p))) {
         rc = SG_ENOTFOUND;
         goto done;
     }
@@ -1256,54 +1605,69 @@ done:
     return rc;
 }
 
+/* The replica side's state; the primary side's reads as replicating
+ * (ReplicationState 3 or 8, as wmi.c maps them). */
 static int s_get_state(sg_provider_t *p, const char *coll_path, sg_coll_state_t *out)
 {
-    s_sim_t *sim = (s_sim_t *)p;
+    s_sim_t *sim = s_sim_of(p);
+    int site = s_side_of(p);
     int rc = SG_OK;
     s_lock_to_read(sim);
-    long ci = s_find_coll(sim, coll_path);
+    long ci = s_coll_here(sim, site, coll_path);
     if (ci < 0) {
         rc = SG_ENOTFOUND;
         *out = SG_COLL_UNKNOWN;
     } else {
-        s_settle(sim, (size_t)ci, sg_clock_mono(sim->clock));
-        *out = sim->colls[ci].state;
+        *out = s_end_of(sim, (size_t)ci, site) == S_END_PRIMARY ? SG_COLL_REPLICATING
+                                                                : sim->colls[ci].state;
     }
     s_unlock(sim);
     return rc;
 }
 
+/* The points the replica holds now; a primary side holds none. */
 static int s_list_points(sg_provider_t *p, const char *coll_path, sg_recovery_point_t **out,
                          size_t *n)
 {
-    s_sim_t *sim = (s_sim_t *)p;
+    s_sim_t *sim = s_sim_of(p);
+    int site = s_side_of(p);
     *out = NULL;
     *n = 0;
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
-    long ci = s_find_coll(sim, coll_path); /* the config is immutable: no lock needed */
-    if (ci < 0)
-        return SG_ENOTFOUND;
-    sg_recovery_point_t *pts = calloc(S_N_POINTS, sizeof *pts);
-    if (!pts)
-        return SG_ENOMEM;
-    for (size_t i = 0; i < S_N_POINTS; i++) {
-        pts[i].created_ms = sim->epoch_ms - s_points[i].age_ms;
-        pts[i].app_consistent = s_points[i].app;
-        pts[i].path = s_point_path(sim, (size_t)ci, i);
-        if (!pts[i].path) {
-            sg_recovery_points_free(pts, S_N_POINTS);
-            return SG_ENOMEM;
+    s_lock_to_read(sim);
+    long ci = s_coll_here(sim, site, coll_path);
+    int rc = ci < 0 ? SG_ENOTFOUND : SG_OK;
+    s_point_t *pts = NULL;
+    sg_recovery_point_t *rps = NULL;
+    size_t count = 0;
+    if (rc == SG_OK && s_end_of(sim, (size_t)ci, site) == S_END_REPLICA) {
+        pts = calloc(s_points_kept(sim), sizeof *pts);
+        count = pts ? s_points_now(sim, (size_t)ci, sg_clock_wall(sim->clock), pts) : 0;
+        rps = pts ? calloc(count ? count : 1, sizeof *rps) : NULL;
+        rc = rps ? SG_OK : SG_ENOMEM;
+        for (size_t i = 0; rc == SG_OK && i < count; i++) {
+            rps[i].created_ms = pts[i].created_ms;
+            rps[i].app_consistent = pts[i].app;
+            if (!(rps[i].path = s_point_path(sim, (size_t)ci, &pts[i])))
+                rc = SG_ENOMEM;
         }
     }
-    *out = pts;
-    *n = S_N_POINTS;
+    s_unlock(sim);
+    free(pts);
+    if (rc != SG_OK || count == 0) {
+        sg_recovery_points_free(rps, count);
+        return rc;
+    }
+    *out = rps;
+    *n = count;
     return SG_OK;
 }
 
 static int s_find_failover_job(sg_provider_t *p, const char *coll_path, int64_t since_ms,
                                char **job_path)
 {
-    s_sim_t *sim = (s_sim_t *)p;
+    s_sim_t *sim = s_sim_of(p);
+    int site = s_side_of(p);
     int rc = SG_ENOTFOUND;
     *job_path = NULL;
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
@@ -1314,12 +1678,14 @@ static int s_find_failover_job(sg_provider_t *p, const char *coll_path, int64_t 
         int64_t now = sg_clock_mono(sim->clock);
         s_settle(sim, (size_t)ci, now);
         const s_coll_t *c = &sim->colls[ci];
-        if (c->active != S_NO_JOB && sim->jobs[c->active].method == SG_METHOD_INITIATE_FAILOVER)
+        if (c->active != S_NO_JOB && sim->jobs[c->active].method == SG_METHOD_INITIATE_FAILOVER &&
+            s_job_visible(&sim->jobs[c->active], site))
             best = &sim->jobs[c->active];
         for (size_t i = 0; !best && i < sim->n_jobs; i++) {
             const s_job_t *j = &sim->jobs[sim->n_jobs - 1 - i]; /* newest first */
             if (j->coll == (size_t)ci && j->method == SG_METHOD_INITIATE_FAILOVER &&
-                j->start_wall_ms >= since_ms && !s_job_removed(sim, j, now))
+                j->start_wall_ms >= since_ms && s_job_visible(j, site) &&
+                !s_job_removed(sim, j, now))
                 best = j;
         }
     }
@@ -1329,10 +1695,74 @@ static int s_find_failover_job(sg_provider_t *p, const char *coll_path, int64_t 
     return rc;
 }
 
+/* The health and lag of collection ci's replication: the first health and
+ * the first lag fault naming it (or no collection), else normal and
+ * provider.sim.replication_lag. */
+static void s_replication_faults(const s_sim_t *sim, size_t ci, int *health, int64_t *lag)
+{
+    const sg_sim_cfg_t *sc = &sim->cfg->provider.sim;
+    bool health_set = false, lag_set = false;
+    *health = SG_HEALTH_NORMAL;
+    *lag = sc->replication_lag_ms;
+    for (size_t i = 0; i < sc->n_faults && !(health_set && lag_set); i++) {
+        const sg_sim_fault_cfg_t *f = &sc->faults[i];
+        if (f->collection && strcmp(f->collection, s_coll_name(sim, ci)) != 0)
+            continue;
+        if (!health_set && f->health) {
+            *health = f->health;
+            health_set = true;
+        }
+        if (!lag_set && f->lag_ms > 0) {
+            *lag = f->lag_ms;
+            lag_set = true;
+        }
+    }
+}
+
+/* When the failover that stopped collection ci's replication started (its
+ * newest InitiateFailover job), wall ms; 0 when no job says. */
+static int64_t s_failover_start(const s_sim_t *sim, size_t ci)
+{
+    size_t k = sim->colls[ci].last_failover;
+    return k != S_NO_JOB ? sim->jobs[k].start_wall_ms : 0;
+}
+
+static int s_get_replication(sg_provider_t *p, const char *coll_path, sg_replication_t *out)
+{
+    s_sim_t *sim = s_sim_of(p);
+    int site = s_side_of(p);
+    *out = (sg_replication_t){.mode = SG_MODE_NONE, .state = -1};
+    sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
+    s_lock_to_read(sim);
+    long ci = s_coll_here(sim, site, coll_path);
+    if (ci >= 0) {
+        const s_coll_t *c = &sim->colls[ci];
+        bool primary = s_end_of(sim, (size_t)ci, site) == S_END_PRIMARY;
+        bool over = s_failed_over(c->state);
+        int64_t lag, at = over ? s_failover_start(sim, (size_t)ci) : sg_clock_wall(sim->clock);
+        s_replication_faults(sim, (size_t)ci, &out->health, &lag);
+        out->mode = primary ? SG_MODE_PRIMARY : SG_MODE_REPLICA;
+        out->state = !primary ? s_replica_state(c->state) : over ? 8 /* Critical */ : 3;
+        if (primary && over)
+            out->health = SG_HEALTH_CRITICAL;
+        out->last_replication_ms = at > lag ? at - lag : 0;
+    }
+    s_unlock(sim);
+    return ci >= 0 ? SG_OK : SG_ENOTFOUND;
+}
+
+/* The view of the configured site named `site`, or NULL. */
+static sg_provider_t *s_at_site(sg_provider_t *p, const char *site)
+{
+    s_sim_t *sim = s_sim_of(p);
+    int i = s_find_site(sim, site);
+    return i >= 0 ? &sim->sides[i].base : NULL;
+}
+
 int sg_sim_counts(sg_provider_t *p, const char *collection_path, sg_method_t method, int *calls,
                   int *accepted)
 {
-    s_sim_t *sim = (s_sim_t *)p;
+    s_sim_t *sim = s_sim_of(p);
     if (method < 0 || method >= SG_METHOD_COUNT)
         return SG_EINVAL;
     s_lock_to_read(sim);
@@ -1356,6 +1786,7 @@ static void s_free(s_sim_t *sim)
     free(sim->coll_index.slots);
     free(sim->colls);
     free(sim->fault_uses);
+    free(sim->sides);
     sg_simfile_close(&sim->file);
     free(sim);
 }
@@ -1375,6 +1806,26 @@ static const sg_provider_ops_t s_ops = {
     .list_recovery_points = s_list_points,
     .find_failover_job = s_find_failover_job,
     .destroy = s_destroy,
+    .get_replication = s_get_replication,
+    .at_site = s_at_site,
+};
+
+/* A side is borrowed: freed with the simulator, never on its own. */
+static void s_side_destroy(sg_provider_t *p)
+{
+    (void)p;
+}
+
+static const sg_provider_ops_t s_side_ops = {
+    .name = "sim",
+    .call = s_call,
+    .get_job = s_get_job,
+    .get_state = s_get_state,
+    .list_recovery_points = s_list_points,
+    .find_failover_job = s_find_failover_job,
+    .destroy = s_side_destroy,
+    .get_replication = s_get_replication,
+    .at_site = s_at_site,
 };
 
 /* The simulator with its initial state, before any state file is read. */
@@ -1392,10 +1843,13 @@ static s_sim_t *s_new(const sg_config_t *cfg, const sg_clock_t *clock)
     sim->epoch_ms = sg_clock_wall(clock);
     sim->colls = calloc(n_colls ? n_colls : 1, sizeof *sim->colls);
     sim->fault_uses = calloc(n_faults ? n_faults : 1, sizeof *sim->fault_uses);
-    if (!sim->colls || !sim->fault_uses || s_index_colls(sim) != SG_OK)
+    sim->sides = calloc(cfg->n_sites ? cfg->n_sites : 1, sizeof *sim->sides);
+    if (!sim->colls || !sim->fault_uses || !sim->sides || s_index_colls(sim) != SG_OK)
         goto fail_oom;
     for (size_t i = 0; i < n_colls; i++)
-        sim->colls[i] = (s_coll_t){.state = SG_COLL_REPLICATING, .active = S_NO_JOB};
+        s_coll_init(sim, i);
+    for (size_t i = 0; i < cfg->n_sites; i++)
+        sim->sides[i] = (s_side_t){.base.ops = &s_side_ops, .sim = sim, .site = (int)i};
     return sim;
 fail_oom:
     sg_error(S_LOG, "cannot create the simulator: out of memory");
@@ -1446,7 +1900,7 @@ sg_provider_t *sg_sim_new_from_text(const sg_config_t *cfg, const sg_clock_t *cl
 
 int sg_sim_file_stats(sg_provider_t *p, sg_simfile_stats_t *out)
 {
-    s_sim_t *sim = (s_sim_t *)p;
+    s_sim_t *sim = s_sim_of(p);
     memset(out, 0, sizeof *out);
     if (!sim->file)
         return SG_ESTATE;
