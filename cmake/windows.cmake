@@ -33,15 +33,23 @@ set(SG_WINDOWS_EXE_SRCS ${SG_MC_DIR}/messages.rc)
 set(CMAKE_RC_FLAGS "${CMAKE_RC_FLAGS} -I${SG_MC_DIR}")
 
 # The dependency DLLs next to siteguard.exe and the tests, with the compiler's
-# runtime DLLs they need (libzmq is C++).
+# runtime DLLs they need (libzmq is C++); their names in SG_WINDOWS_RUNTIME_DLLS
+# (for the zip: cmake/Packaging.cmake).
+set(SG_WINDOWS_RUNTIME_DLLS)
 if(SG_WINDOWS_DEPS)
   file(GLOB SG_DEP_DLLS ${SG_WINDOWS_DEPS}/bin/*.dll)
   file(COPY ${SG_DEP_DLLS} DESTINATION ${CMAKE_BINARY_DIR})
+  foreach(dll ${SG_DEP_DLLS})
+    get_filename_component(name ${dll} NAME)
+    list(APPEND SG_WINDOWS_RUNTIME_DLLS ${name})
+  endforeach()
 endif()
 foreach(dll libstdc++-6.dll libgcc_s_seh-1.dll libwinpthread-1.dll)
   execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=${dll}
                   OUTPUT_VARIABLE SG_RUNTIME_DLL OUTPUT_STRIP_TRAILING_WHITESPACE)
   if(IS_ABSOLUTE "${SG_RUNTIME_DLL}" AND EXISTS "${SG_RUNTIME_DLL}")
     file(COPY ${SG_RUNTIME_DLL} DESTINATION ${CMAKE_BINARY_DIR})
+    list(APPEND SG_WINDOWS_RUNTIME_DLLS ${dll})
   endif()
 endforeach()
+list(REMOVE_DUPLICATES SG_WINDOWS_RUNTIME_DLLS)

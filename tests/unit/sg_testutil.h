@@ -86,6 +86,17 @@ static inline char *sg_test_mkdtemp(char *buf, size_t len, const char *prefix)
 #endif
 }
 
+/* Creates the directory `path` (its parent must exist), private to the
+ * user on POSIX. Returns 0 or -1. */
+static inline int sg_test_mkdir(const char *path)
+{
+#ifdef _WIN32
+    return _mkdir(path) == 0 ? 0 : -1;
+#else
+    return mkdir(path, 0700) == 0 ? 0 : -1;
+#endif
+}
+
 /* Removes `path` and, when it is a directory, everything under it.
  * Returns 0, or -1 when something could not be removed. */
 static inline int sg_test_rmtree(const char *path)

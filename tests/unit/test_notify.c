@@ -1,6 +1,6 @@
-/* notify: plugin loading and checks, delivery, retries, dead letters,
- * secrets masked in what plugins log; and the line format of the console
- * plugin. */
+/* notify: plugin loading and checks (the plugin folder looked up),
+ * delivery, retries, dead letters, secrets masked in what plugins log; and
+ * the line format of the console plugin. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "journal/journal.h"
 #include "notify/notify.h"
+#include "notify/pluginlib.h"
 #include "journal/outcome.h"
 
 #include <jansson.h>
@@ -1534,6 +1535,88 @@ static void test_plugin_dir_comes_from_the_environment_when_not_configured(void 
     assert_int_equal(fx->errs.n, 0);
 }
 
+/* Makes the folders of `rel` (a/b/c) under fx->tmp.dir, one by one (those
+ * there already kept), and writes the full path of the last into out. */
+static void make_dirs(fx_t *fx, const char *rel, char *out, size_t len)
+{
+    snprintf(out, len, "%s", fx->tmp.dir);
+    char *copy = sg_strdupf("%s", rel);
+    assert_non_null(copy);
+    for (char *part = strtok(copy, "/"); part; part = strtok(NULL, "/")) {
+        size_t used = strlen(out);
+        snprintf(out + used, len - used, "/%s", part);
+        struct stat st;
+        if (stat(out, &st) != 0)
+            assert_int_equal(sg_test_mkdir(out), 0);
+    }
+    free(copy);
+}
+
+/* sg_pluginlib_default_dir's folder, asserting it finds one. */
+static char *default_dir(const char *exe_dir, const char *install_dir)
+{
+    char *dir = NULL, *looked = NULL;
+    assert_int_equal(sg_pluginlib_default_dir(exe_dir, install_dir, &dir, &looked), SG_OK);
+    assert_null(looked);
+    return dir;
+}
+
+static void test_plugins_beside_the_executable_come_before_the_package_folders(void **state)
+{
+    fx_t *fx = *state;
+    char bin[400], beside[400], pkg[400], installed[400];
+    make_dirs(fx, "usr/bin/plugins", beside, sizeof beside);
+    make_dirs(fx, "usr/lib/siteguard/plugins", pkg, sizeof pkg);
+    make_dirs(fx, "opt", installed, sizeof installed);
+    snprintf(bin, sizeof bin, "%s/usr/bin", fx->tmp.dir);
+    char *dir = default_dir(bin, installed);
+    assert_string_equal(dir, beside);
+    free(dir);
+}
+
+static void test_an_unpacked_package_finds_its_plugins_from_its_own_bin(void **state)
+{
+    fx_t *fx = *state;
+    char bin[400], pkg[400], installed[400];
+    make_dirs(fx, "root/usr/bin", bin, sizeof bin);
+    make_dirs(fx, "root/usr/lib/siteguard/plugins", pkg, sizeof pkg);
+    make_dirs(fx, "installed", installed, sizeof installed);
+    char *dir = default_dir(bin, installed); /* the unpacked tree, not the installed folder */
+    assert_string_equal(dir, pkg);
+    free(dir);
+}
+
+static void test_the_compiled_in_plugin_folder_is_the_last_resort(void **state)
+{
+    fx_t *fx = *state;
+    char bin[400], installed[400];
+    make_dirs(fx, "copied/bin", bin, sizeof bin);
+    make_dirs(fx, "usr/lib/siteguard/plugins", installed, sizeof installed);
+    char *dir = default_dir(bin, installed);
+    assert_string_equal(dir, installed);
+    free(dir);
+    dir = default_dir(NULL, installed); /* the executable's folder unknown */
+    assert_string_equal(dir, installed);
+    free(dir);
+}
+
+static void test_no_plugin_folder_names_every_place_looked(void **state)
+{
+    fx_t *fx = *state;
+    char bin[400], want[1400];
+    make_dirs(fx, "bin", bin, sizeof bin);
+    char *dir = NULL, *looked = NULL;
+    assert_int_equal(sg_pluginlib_default_dir(bin, "/nonexistent/sg-plugins", &dir, &looked),
+                     SG_ENOTFOUND);
+    assert_null(dir);
+    snprintf(want, sizeof want, "%s/bin/plugins, %s/lib/siteguard/plugins, /nonexistent/sg-plugins",
+             fx->tmp.dir, fx->tmp.dir);
+    assert_string_equal(looked, want);
+    free(looked);
+    assert_int_equal(sg_pluginlib_default_dir(bin, NULL, &dir, NULL), SG_ENOTFOUND);
+    assert_int_equal(sg_pluginlib_default_dir(bin, "", &dir, NULL), SG_ENOTFOUND);
+}
+
 static void test_plugin_that_fails_to_init_fails_new(void **state)
 {
     fx_t *fx = *state;
@@ -1879,6 +1962,10 @@ int main(int argc, char **argv)
         T(test_plugin_of_another_abi_version_is_refused),
         T(test_library_holding_another_plugin_is_refused),
         T(test_plugin_dir_comes_from_the_environment_when_not_configured),
+        T(test_plugins_beside_the_executable_come_before_the_package_folders),
+        T(test_an_unpacked_package_finds_its_plugins_from_its_own_bin),
+        T(test_the_compiled_in_plugin_folder_is_the_last_resort),
+        T(test_no_plugin_folder_names_every_place_looked),
         T(test_plugin_that_fails_to_init_fails_new),
         T(test_check_accepts_good_sinks_and_does_not_create_the_file),
         T(test_check_reports_every_broken_sink),

@@ -6,12 +6,22 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define S_MODULE "notify"
+
+/* The package's plugin folder, compiled in (cmake/Packaging.cmake); none
+ * on Windows, whose zip keeps them beside the executable. */
+#ifdef SG_PLUGIN_INSTALL_DIR
+#define SG_PLUGINLIB_INSTALL_DIR SG_PLUGIN_INSTALL_DIR
+#else
+#define SG_PLUGINLIB_INSTALL_DIR NULL
+#endif
 
 const char *sg_pluginlib_sink_name(const sg_sink_cfg_t *sc) { return sc->name ? sc->name : "?"; }
 
@@ -38,7 +48,74 @@ void sg_pluginlib_error(sg_config_errors_t *errs, const sg_mark_t *mark, const c
 
 /* --- loading and checking ------------------------------------------------------ */
 
-/* The library to load: the sink's path, else <dir>/sg_<plugin><suffix>. */
+/* Whether `path` is a folder. */
+static bool s_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The folder above `dir` ("/usr" of "/usr/bin", "" of "/bin"), either
+ * separator; NULL when `dir` has none. Caller frees. */
+static char *s_parent(const char *dir)
+{
+    const char *slash = strrchr(dir, '/');
+    const char *back = strrchr(dir, '\\');
+    if (back > slash)
+        slash = back;
+    return slash ? sg_strdupf("%.*s", (int)(slash - dir), dir) : NULL;
+}
+
+int sg_pluginlib_default_dir(const char *exe_dir, const char *install_dir, char **dir,
+                             char **looked)
+{
+    *dir = NULL;
+    if (looked)
+        *looked = NULL;
+    char *cand[3] = {NULL, NULL, NULL};
+    size_t n = 0;
+    int rc = SG_ENOMEM;
+    if (exe_dir) {
+        char *parent = s_parent(exe_dir);
+        cand[n++] = sg_strdupf("%s/plugins", exe_dir);
+        cand[n++] = parent ? sg_strdupf("%s/%s", parent, SG_PLUGINLIB_PACKAGE_DIR)
+                           : sg_strdupf("%s/../%s", exe_dir, SG_PLUGINLIB_PACKAGE_DIR);
+        free(parent);
+    }
+    if (install_dir && *install_dir)
+        cand[n++] = sg_strdupf("%s", install_dir);
+    for (size_t i = 0; i < n; i++) {
+        if (!cand[i])
+            goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s_is_dir(cand[i])) {
+            *dir = cand[i];
+            cand[i] = NULL;
+            rc = SG_OK;
+            goto done;
+        }
+    }
+    rc = SG_ENOTFOUND;
+    if (looked) {
+        char *list = sg_strdupf("%s", n > 0 ? cand[0] : "(nowhere)");
+        for (size_t i = 1; list && i < n; i++) {
+            char *longer = sg_strdupf("%s, %s", list, cand[i]);
+            free(list);
+            list = longer;
+        }
+        *looked = list;
+        if (!list)
+            rc = SG_ENOMEM;
+    }
+done:
+    for (size_t i = 0; i < n; i++)
+        free(cand[i]);
+    return rc;
+}
+
+/* The library to load: the sink's path, else <dir>/sg_<plugin><suffix>,
+ * the folder being plugin_dir, $SG_PLUGIN_DIR or sg_pluginlib_default_dir's. */
 static int s_resolve_path(sg_pluginlib_t *s, const sg_config_t *cfg, sg_config_errors_t *errs)
 {
     const sg_sink_cfg_t *sc = s->sink;
@@ -52,21 +129,30 @@ static int s_resolve_path(sg_pluginlib_t *s, const sg_config_t *cfg, sg_config_e
         return SG_ECONFIG;
     }
     const char *env = getenv("SG_PLUGIN_DIR");
-    char exe_dir[4096];
     const char *dir = cfg->plugin_dir;
     if (!dir && env && *env)
         dir = env;
     if (dir) {
         s->path = sg_strdupf("%s/sg_%s%s", dir, sc->plugin, sg_dl_suffix());
-    } else {
-        if (sg_platform_exe_dir(exe_dir, sizeof exe_dir) != SG_OK) {
-            sg_pluginlib_error(errs, &sc->mark,
-                               "sink '%s': cannot find the plugin directory; set plugin_dir",
-                               sg_pluginlib_sink_name(sc));
-            return SG_ECONFIG;
-        }
-        s->path = sg_strdupf("%s/plugins/sg_%s%s", exe_dir, sc->plugin, sg_dl_suffix());
+        return s->path ? SG_OK : SG_ENOMEM;
     }
+    char exe_dir[4096];
+    bool have_exe = sg_platform_exe_dir(exe_dir, sizeof exe_dir) == SG_OK;
+    char *found = NULL, *looked = NULL;
+    int rc = sg_pluginlib_default_dir(have_exe ? exe_dir : NULL, SG_PLUGINLIB_INSTALL_DIR, &found,
+                                      &looked);
+    if (rc == SG_ENOTFOUND) {
+        sg_pluginlib_error(errs, &sc->mark,
+                           "sink '%s': no plugin folder: none of %s is a folder; "
+                           "set plugin_dir or SG_PLUGIN_DIR",
+                           sg_pluginlib_sink_name(sc), looked);
+        free(looked);
+        return SG_ECONFIG;
+    }
+    if (rc != SG_OK)
+        return rc;
+    s->path = sg_strdupf("%s/sg_%s%s", found, sc->plugin, sg_dl_suffix());
+    free(found);
     return s->path ? SG_OK : SG_ENOMEM;
 }
 

@@ -1,7 +1,8 @@
 /* pluginlib: a sink's plugin library, loaded and checked (siteguard/plugin.h).
  *
- * Finds the library (the sink's `path`, else plugin_dir, SG_PLUGIN_DIR or
- * the executable's plugins/ folder, then sg_<plugin><suffix>), loads it,
+ * Finds the library (the sink's `path`, else sg_<plugin><suffix> in
+ * plugin_dir, else in $SG_PLUGIN_DIR, else in sg_pluginlib_default_dir's
+ * folder), loads it,
  * checks the descriptor's ABI version and size (at least
  * SG_PLUGIN_STRUCT_SIZE_V1: a plugin built before later members were
  * appended loads too) before anything else, then its name and callbacks,
@@ -44,6 +45,24 @@ int sg_pluginlib_load(sg_pluginlib_t *lib, const sg_config_t *cfg, const sg_sink
 /* Frees what loading made (the plugin's own instance must be closed
  * already) and unloads the library. */
 void sg_pluginlib_unload(sg_pluginlib_t *lib);
+
+/* Where a package keeps its plugins, relative to its prefix (the folder
+ * above bin/): /usr/lib/siteguard/plugins for /usr/bin/siteguard. The same
+ * path as cmake/Packaging.cmake's SG_INSTALL_PLUGINDIR. */
+#define SG_PLUGINLIB_PACKAGE_DIR "lib/siteguard/plugins"
+
+/* The plugin folder when neither plugin_dir nor $SG_PLUGIN_DIR names one:
+ * the first of these that is a folder (plugins are never taken from two):
+ *   <exe_dir>/plugins                      a build tree, an unpacked zip
+ *   <exe_dir>/../lib/siteguard/plugins     an installed or unpacked package
+ *   install_dir                            the package's folder compiled in
+ * `exe_dir` is the executable's folder (NULL when unknown: only
+ * install_dir); `install_dir` NULL or "" is none. Returns 0 with the
+ * folder in *dir, SG_ENOTFOUND when none is a folder (with `looked` not
+ * NULL, the places looked at, comma separated, in *looked), or SG_ENOMEM.
+ * The caller frees *dir and *looked. */
+int sg_pluginlib_default_dir(const char *exe_dir, const char *install_dir, char **dir,
+                             char **looked);
 
 /* Loads and unloads every sink's plugin of cfg: the check of
  * `siteguard check-config` and of a reload. Returns 0 or SG_ECONFIG. */
