@@ -663,6 +663,90 @@ static void test_named_recovery_point_is_passed_and_an_unknown_one_fails_without
 }
 
 /* Every InitiateFailover return value: the outcome and the calls made. */
+static void test_a_replica_reporting_critical_health_fails_without_a_call_unless_forced(
+    void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_run_c0_with((sg_sim_fault_cfg_t){.collection = "c0",
+                                                         .health = SG_HEALTH_CRITICAL});
+    sg_exec_result_t r = s_next_end(f, SG_OUTCOME_FAILED);
+    assert_false(r.failed_over);
+    assert_non_null(strstr(r.outcome->message, "critical replication health"));
+    assert_non_null(strstr(r.outcome->message, "on B"));
+    sg_outcome_free(&r.outcome);
+    s_expect_calls(f, 0, 0);
+    sg_run_spec_t forced = {.run_id = 2, .collection = 0, .forced = true};
+    assert_int_equal(sg_executor_submit_run(f->x, &forced), 0);
+    s_ev_t log[128];
+    int n = s_until_ended(f, 1, log, 128);
+    assert_int_equal(log[n - 1].kind, SG_OUTCOME_SUCCEEDED);
+    s_expect_calls(f, 0, 1);
+    s_fix_free(f);
+}
+
+static void test_a_replica_lagging_past_the_rpo_limit_before_the_loss_fails_without_a_call(
+    void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new(1);
+    f->colls[0].rpo_limit_ms = 5 * 60 * 1000;
+    f->colls[1].rpo_limit_ms = 5 * 60 * 1000;
+    s_inject_fault(f, (sg_sim_fault_cfg_t){.collection = "c0", .lag_ms = 20 * 60 * 1000});
+    s_inject_fault(f, (sg_sim_fault_cfg_t){.collection = "c1", .lag_ms = 20 * 60 * 1000});
+    s_fix_start(f);
+    s_submit(f, 1, 0); /* heard now: 20 min of lag, over 5 */
+    sg_exec_result_t r = s_next_end(f, SG_OUTCOME_FAILED);
+    assert_non_null(strstr(r.outcome->message, "over its RPO limit of 300 s"));
+    sg_outcome_free(&r.outcome);
+    s_expect_calls(f, 0, 0);
+    /* c1's site was last heard 18 min ago: 2 min of lag then, within 5 */
+    sg_run_spec_t heard = {.run_id = 2, .collection = 1,
+                           .heard_ms = sg_clock_wall(&f->clock) - 18 * 60 * 1000};
+    assert_int_equal(sg_executor_submit_run(f->x, &heard), 0);
+    s_ev_t log[128];
+    int n = s_until_ended(f, 1, log, 128);
+    assert_int_equal(log[n - 1].kind, SG_OUTCOME_SUCCEEDED);
+    s_expect_calls(f, 1, 1);
+    s_fix_free(f);
+}
+
+/* The simulator runs method m on c at `site`'s side to its end. */
+static void s_sim_at(s_fix_t *f, const char *site, int c, sg_method_t m)
+{
+    sg_provider_t *pv = sg_provider_at(f->sim, site);
+    assert_non_null(pv);
+    sg_call_result_t r = {0};
+    assert_int_equal(sg_provider_call(pv, m, f->colls[c].cim_path, NULL, &r), SG_OK);
+    assert_int_equal(r.return_value, SG_RC_JOB_STARTED);
+    for (int i = 0; i < 10000; i++) {
+        sg_job_status_t js = {0};
+        assert_int_equal(sg_provider_get_job(pv, r.job_path, &js), SG_OK);
+        bool ended = sg_job_state_ended(js.job_state);
+        sg_job_status_fini(&js);
+        if (ended)
+            break;
+        sg_clock_sleep(&f->clock, 1000);
+    }
+    sg_call_result_fini(&r);
+}
+
+static void test_a_replica_side_that_became_primary_fails_without_a_call(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_started(1);
+    /* reversed behind siteguard's back: B is c0's primary now, the config
+     * still says A -> B */
+    s_sim_at(f, "B", 0, SG_METHOD_INITIATE_FAILOVER);
+    s_sim_at(f, "B", 0, SG_METHOD_COMMIT_FAILOVER);
+    s_sim_at(f, "B", 0, SG_METHOD_REVERSE_REPLICATION);
+    s_submit(f, 1, 0);
+    sg_exec_result_t r = s_next_end(f, SG_OUTCOME_FAILED);
+    assert_non_null(strstr(r.outcome->message, "on B it is the primary"));
+    sg_outcome_free(&r.outcome);
+    s_expect_calls(f, 0, 1); /* the one made above, none by the run */
+    s_fix_free(f);
+}
+
 static void test_every_return_code_maps_to_an_outcome(void **state)
 {
     (void)state;
@@ -1241,6 +1325,11 @@ int main(void)
         cmocka_unit_test(test_hanging_job_is_reported_timed_out_and_still_followed),
         cmocka_unit_test(test_job_that_ends_after_its_timeout_is_reported_twice_then_succeeds),
         cmocka_unit_test(test_already_failed_over_counts_as_done),
+        cmocka_unit_test(
+            test_a_replica_reporting_critical_health_fails_without_a_call_unless_forced),
+        cmocka_unit_test(
+            test_a_replica_lagging_past_the_rpo_limit_before_the_loss_fails_without_a_call),
+        cmocka_unit_test(test_a_replica_side_that_became_primary_fails_without_a_call),
         cmocka_unit_test(test_second_submit_while_running_is_refused),
         cmocka_unit_test(test_plan_groups_and_dependencies_order_the_runs),
         cmocka_unit_test(test_dependency_failure_stops_dependent_without_a_call),
