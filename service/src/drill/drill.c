@@ -114,6 +114,21 @@ static const sg_collection_cfg_t *s_coll(const s_run_t *r, const s_item_t *it)
     return &r->d->cfg->collections[it->coll];
 }
 
+/* The provider of collection c's replica side (sg_provider_at), where a
+ * test copy is made and removed; the drill's own when none is known. */
+static sg_provider_t *s_side_of(const sg_drill_t *d, int c)
+{
+    const sg_config_t *cfg = d->cfg;
+    sg_provider_t *pv =
+        sg_provider_at(d->provider, cfg->sites[cfg->collections[c].replica_site].name);
+    return pv ? pv : d->provider;
+}
+
+static sg_provider_t *s_side(const s_run_t *r, const s_item_t *it)
+{
+    return s_side_of(r->d, it->coll);
+}
+
 /* Appends one step to the item's steps. */
 static void s_step(s_run_t *r, s_item_t *it, const char *name, int64_t started, const char *result,
                    const char *job, uint32_t rv, const char *fmt, ...)
@@ -161,7 +176,7 @@ static bool s_pick_point(s_run_t *r, s_item_t *it)
     sg_rp_policy_t pol = s_rp_policy(r, it, &named);
     sg_recovery_point_t *pts = NULL;
     size_t n = 0;
-    int rc = sg_provider_list_recovery_points(d->provider, s_coll(r, it)->cim_path, &pts, &n);
+    int rc = sg_provider_list_recovery_points(s_side(r, it), s_coll(r, it)->cim_path, &pts, &n);
     const sg_recovery_point_t *best = NULL;
     for (size_t i = 0; rc == SG_OK && i < n; i++) {
         const sg_recovery_point_t *p = &pts[i];
@@ -203,7 +218,7 @@ static uint32_t s_call(s_run_t *r, s_item_t *it, sg_method_t m, const char *rp, 
             *rc_out = SG_ESTATE; /* fenced: no longer the leader; no call */
             return SG_RC_FAILED;
         }
-        int rc = sg_provider_call(d->provider, m, s_coll(r, it)->cim_path, rp, &res);
+        int rc = sg_provider_call(s_side(r, it), m, s_coll(r, it)->cim_path, rp, &res);
         uint32_t rv = rc == SG_OK ? res.return_value : SG_RC_STATUS_UNKNOWN;
         if (rc == SG_OK && rv == SG_RC_JOB_STARTED) {
             *job = res.job_path;
@@ -221,7 +236,7 @@ static uint32_t s_call(s_run_t *r, s_item_t *it, sg_method_t m, const char *rp, 
 /* Follows a job; 0 with *js when it ended, else SG_ESTOPPED or SG_ETIMEOUT. */
 static int s_follow(s_run_t *r, s_item_t *it, const char *job, bool test, sg_job_status_t *js)
 {
-    sg_jobfollow_t f = {.provider = r->d->provider,
+    sg_jobfollow_t f = {.provider = s_side(r, it),
                         .pc = &r->d->cfg->provider,
                         .clock = r->d->clock,
                         .log_module = S_MOD,
@@ -255,7 +270,7 @@ static bool s_gone_job_reached(s_run_t *r, s_item_t *it, sg_coll_state_t want,
                                sg_coll_state_t *st)
 {
     *st = SG_COLL_UNKNOWN;
-    return sg_provider_get_state(r->d->provider, s_coll(r, it)->cim_path, st) == SG_OK &&
+    return sg_provider_get_state(s_side(r, it), s_coll(r, it)->cim_path, st) == SG_OK &&
            *st == want;
 }
 
@@ -407,7 +422,7 @@ static void s_cleanup(s_run_t *r, s_item_t *it)
         sg_job_status_fini(&js);
     }
     sg_coll_state_t st = SG_COLL_UNKNOWN;
-    int rc = sg_provider_get_state(d->provider, s_coll(r, it)->cim_path, &st);
+    int rc = sg_provider_get_state(s_side(r, it), s_coll(r, it)->cim_path, &st);
     if (rc == SG_OK && st == SG_COLL_TESTING) {
         s_revert(r, it, t0);
     } else if (it->called) {
@@ -415,7 +430,7 @@ static void s_cleanup(s_run_t *r, s_item_t *it)
                "no test copy left (collection %s)", rc == SG_OK ? sg_coll_state_text(st) : "?");
     }
     t0 = sg_clock_wall(d->clock);
-    rc = sg_provider_get_state(d->provider, s_coll(r, it)->cim_path, &st);
+    rc = sg_provider_get_state(s_side(r, it), s_coll(r, it)->cim_path, &st);
     it->cleaned = rc == SG_OK && st == SG_COLL_REPLICATING;
     s_step(r, it, "verify", t0, it->cleaned ? "ok" : "failed", NULL, 0, "collection %s",
            rc == SG_OK ? sg_coll_state_text(st) : sg_err_str(rc));
@@ -828,7 +843,8 @@ static int s_recover(sg_drill_t *d, sg_now_t now)
         return SG_ENOMEM;
     for (size_t c = 0; c < cfg->n_collections; c++) {
         sg_coll_state_t st = SG_COLL_UNKNOWN;
-        if (sg_provider_get_state(d->provider, cfg->collections[c].cim_path, &st) == SG_OK &&
+        if (sg_provider_get_state(s_side_of(d, (int)c), cfg->collections[c].cim_path, &st) ==
+                SG_OK &&
             st == SG_COLL_TESTING)
             chosen[n++] = (int)c;
     }

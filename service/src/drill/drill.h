@@ -31,6 +31,11 @@
  * are skipped and listed. A scheduled drill that cannot start is logged and
  * waits for its next time.
  *
+ * Every call and read of a collection goes to its replica side's provider
+ * (sg_provider_at: where Hyper-V makes and removes the test copy), in the
+ * direction the collection has now (a reversed one is tested at its old
+ * primary).
+ *
  * Proof before act: immediately before each TestReplicaCollection, the
  * drill's thread asks the loop, which answers in sg_drill_recv: the drill is
  * not pre-empted and the engine confirms the test (sg_engine_confirm_drill:
