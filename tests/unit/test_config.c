@@ -35,6 +35,18 @@
     "    site: A\n"                                                                            \
     "    replica_site: B\n"
 
+/* BASE without its sites: for tests that write their own (with A and B). */
+#define BASE_AFTER_SITES                                                                       \
+    "  - name: B\n"                                                                            \
+    "observers:\n"                                                                             \
+    "  - id: o1\n"                                                                             \
+    "    site: A\n"                                                                            \
+    "collections:\n"                                                                           \
+    "  - name: c1\n"                                                                           \
+    "    cim_path: p1\n"                                                                       \
+    "    site: A\n"                                                                            \
+    "    replica_site: B\n"
+
 #define KEY40 "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 #define KEY40B "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
 #define KEY40C "J/3lo]ZJ{a^D#0TT558D}-600G)P-[GHzfNoM6h:" /* no %: it may stand in a format */
@@ -961,6 +973,116 @@ static void test_only_the_sim_provider_is_built_in(void **state)
                         "wsman)");
 }
 
+/* Lines 1..19: sites A and B with their own WMI connection (B's with an
+ * account, its password from SG_TEST_WMI_B), the witness W without; then
+ * the observer and the collection of BASE. */
+#define SITES_WMI                                                                              \
+    "sites:\n"                                                                                 \
+    "  - name: A\n"                                                                            \
+    "    wmi:\n"                                                                               \
+    "      host: hv-a\n"                                                                       \
+    "  - name: B\n"                                                                            \
+    "    wmi:\n"                                                                               \
+    "      host: hv-b\n"                                                                       \
+    "      user: CORP\\sg\n"                                                                   \
+    "      password_env: SG_TEST_WMI_B\n"                                                      \
+    "  - name: W\n"                                                                            \
+    "    witness: true\n"                                                                      \
+    "observers:\n"                                                                             \
+    "  - id: o1\n"                                                                             \
+    "    site: A\n"                                                                            \
+    "collections:\n"                                                                           \
+    "  - name: c1\n"                                                                           \
+    "    cim_path: p1\n"                                                                       \
+    "    site: A\n"                                                                            \
+    "    replica_site: B\n"
+
+/* A site's own WMI connection is read by the wmi provider only: with any
+ * other kind each block is an error where it stands, never silently unused.
+ * With kind wmi (the Windows build) each site gets its block, and a site
+ * without one (W) is served by provider.wmi. */
+static void test_a_sites_wmi_connection_is_for_the_wmi_provider_only(void **state)
+{
+    (void)state;
+    assert_int_equal(sg_test_setenv("SG_TEST_WMI_B", "pw-b"), 0);
+    s_result_t r = s_load(SITES_WMI);
+    assert_int_equal(r.rc, SG_ECONFIG);
+    assert_true(s_has_error(&r, "t.yaml:4:7: site 'A' has its own wmi connection, which only "
+                                "provider.kind wmi uses (set provider.kind: wmi, or remove the "
+                                "site's wmi)"));
+    assert_true(s_has_error(&r, "t.yaml:7:7: site 'B' has its own wmi connection, which only "
+                                "provider.kind wmi uses (set provider.kind: wmi, or remove the "
+                                "site's wmi)"));
+    assert_int_equal(r.errs.n, 2);
+    s_done(&r);
+    if (!sg_provider_built("wmi")) {
+        /* the Linux build: the kind is refused, once, and the blocks are not */
+        s_expect_only_error(SITES_WMI "provider:\n  kind: wmi\n",
+                            "t.yaml:21:9: provider 'wmi' is not built into this version (the "
+                            "WMI provider is part of the Windows build)");
+    } else {
+        sg_config_t *c = s_load_ok(SITES_WMI "provider:\n  kind: wmi\n  wmi:\n    host: hv-w\n",
+                                   &r);
+        assert_non_null(c->sites[0].wmi);
+        assert_string_equal(c->sites[0].wmi->host, "hv-a");
+        assert_null(c->sites[0].wmi->user);
+        assert_null(c->sites[0].wmi->password);
+        assert_null(c->sites[0].wmi->name_space);
+        assert_int_equal(c->sites[0].wmi->call_timeout_ms, 0); /* provider.wmi's applies */
+        assert_int_equal(c->sites[0].wmi_mark.line, 4);
+        assert_string_equal(c->sites[1].wmi->host, "hv-b");
+        assert_string_equal(c->sites[1].wmi->user, "CORP\\sg");
+        assert_string_equal(c->sites[1].wmi->password, "pw-b");
+        assert_null(c->sites[2].wmi);
+        assert_string_equal(c->provider.wmi.host, "hv-w");
+        s_done(&r);
+    }
+    assert_int_equal(sg_test_setenv("SG_TEST_WMI_B", NULL), 0);
+}
+
+/* A site's wmi block is checked as provider.wmi is, where it stands: its
+ * keys, host required, an account with its password's variable, no
+ * password in the file, not on a witness, and no host twice. */
+static void test_a_sites_wmi_connection_is_checked_where_it_stands(void **state)
+{
+    (void)state;
+    assert_int_equal(sg_test_setenv("SG_TEST_WMI_B", "pw-b"), 0);
+    assert_int_equal(sg_test_setenv("SG_TEST_WMI_UNSET", NULL), 0);
+    s_expect_error("sites:\n  - name: A\n    wmi:\n      hots: hv-a\n" BASE_AFTER_SITES,
+                   "t.yaml:4:7: unknown key 'hots' in a site's wmi (expected one of: host, "
+                   "namespace, user, password_env)");
+    s_expect_error("sites:\n  - name: A\n    wmi:\n      namespace: root\\x\n" BASE_AFTER_SITES,
+                   "t.yaml:4:7: missing required key 'host' in a site's wmi");
+    s_expect_error("sites:\n  - name: A\n    wmi:\n      host: hv-a\n      password: pw\n"
+                   BASE_AFTER_SITES,
+                   "t.yaml:5:7: unknown key 'password' in a site's wmi (expected one of: host, "
+                   "namespace, user, password_env)");
+    s_expect_error("sites:\n  - name: A\n    wmi:\n      host: hv-a\n      user: sg\n"
+                   BASE_AFTER_SITES,
+                   "t.yaml:5:13: a site's wmi user needs password_env (the variable that holds "
+                   "its password)");
+    s_expect_error("sites:\n  - name: A\n    wmi:\n      host: hv-a\n"
+                   "      password_env: SG_TEST_WMI_B\n" BASE_AFTER_SITES,
+                   "t.yaml:5:21: a site's wmi password_env needs user (the account it is the "
+                   "password of)");
+    s_expect_error("sites:\n  - name: A\n    wmi:\n      host: hv-a\n      user: sg\n"
+                   "      password_env: SG_TEST_WMI_UNSET\n" BASE_AFTER_SITES,
+                   "t.yaml:6:21: environment variable SG_TEST_WMI_UNSET (password_env) is not "
+                   "set");
+    s_expect_error("sites:\n  - name: A\n    wmi: hv-a\n" BASE_AFTER_SITES,
+                   "t.yaml:3:10: expected a mapping for 'wmi' (found a scalar)");
+    s_expect_error("sites:\n  - name: A\n  - name: W\n    witness: true\n    wmi:\n"
+                   "      host: hv-w\n" BASE_AFTER_SITES,
+                   "t.yaml:6:7: site 'W' is a witness: it holds no collections, so it has no WMI "
+                   "connection (remove its wmi)");
+    /* the same cluster twice, whatever the case of its name */
+    s_expect_error("sites:\n  - name: A\n    wmi:\n      host: hv-a\n  - name: C\n    wmi:\n"
+                   "      host: HV-A\n" BASE_AFTER_SITES "provider:\n  kind: wmi\n",
+                   "t.yaml:7:7: site 'C' has the same wmi host 'HV-A' as site 'A' (line 4): each "
+                   "site is its own cluster");
+    assert_int_equal(sg_test_setenv("SG_TEST_WMI_B", NULL), 0);
+}
+
 static void test_fault_needs_a_known_method_a_defined_collection_and_one_effect(void **state)
 {
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
@@ -1885,6 +2007,8 @@ int main(void)
         cmocka_unit_test(test_durations_longer_than_100_years_are_errors),
         cmocka_unit_test(test_poll_initial_must_not_exceed_poll_max),
         cmocka_unit_test(test_only_the_sim_provider_is_built_in),
+        cmocka_unit_test(test_a_sites_wmi_connection_is_for_the_wmi_provider_only),
+        cmocka_unit_test(test_a_sites_wmi_connection_is_checked_where_it_stands),
         cmocka_unit_test(test_fault_needs_a_known_method_a_defined_collection_and_one_effect),
         cmocka_unit_test(test_a_warnings_fault_carries_its_text_and_is_one_effect),
         cmocka_unit_test(test_sim_job_removal_defaults_to_5m_and_a_bad_value_is_an_error),

@@ -354,6 +354,32 @@ static void test_reload_allows_policy_and_refuses_sites(void **state)
     sg_config_destroy(&next);
 }
 
+/* The wmi provider connects to what the config said at start: a new WMI
+ * host, for provider.wmi or for a site, is a restart's, and refused. */
+static void test_reload_refuses_a_new_wmi_host_of_the_provider_or_a_site(void **state)
+{
+    (void)state;
+    sg_config_t *cur = s_config("auto"), *next = s_config("auto");
+    sg_config_errors_t errs;
+    sg_config_errors_init(&errs);
+    next->provider.wmi.host = strdup("hv-new");
+    assert_int_equal(sg_reload_check(cur, next, &errs), SG_ECONFIG);
+    assert_int_equal(errs.n, 1);
+    assert_non_null(strstr(errs.items[0], "provider cannot change"));
+    sg_config_errors_fini(&errs);
+    free(next->provider.wmi.host);
+    next->provider.wmi.host = NULL;
+    next->sites[1].wmi = calloc(1, sizeof *next->sites[1].wmi);
+    next->sites[1].wmi->host = strdup("hv-b");
+    sg_config_errors_init(&errs);
+    assert_int_equal(sg_reload_check(cur, next, &errs), SG_ECONFIG);
+    assert_int_equal(errs.n, 1);
+    assert_non_null(strstr(errs.items[0], "sites cannot change"));
+    sg_config_errors_fini(&errs);
+    sg_config_destroy(&cur);
+    sg_config_destroy(&next);
+}
+
 static void test_reload_refuses_a_new_leader_or_control_key(void **state)
 {
     (void)state;
@@ -1146,6 +1172,7 @@ int main(void)
         T(test_forced_failover_needs_a_reason_then_is_decided),
         T(test_drills_and_bad_requests_are_answered_plainly),
         T(test_reload_allows_policy_and_refuses_sites),
+        T(test_reload_refuses_a_new_wmi_host_of_the_provider_or_a_site),
         T(test_reload_refuses_a_new_leader_or_control_key),
         T(test_reload_refuses_a_new_journal_retention_or_max_size),
         T(test_reload_rotates_observer_keys_and_refuses_the_rest_of_observers),

@@ -2,6 +2,7 @@
 #include "fake_wbem.h"
 
 #include "provider/cimpath.h"
+#include "provider/cimxml.h"
 
 #include <oleauto.h>
 
@@ -18,21 +19,53 @@ typedef struct {
     const char *name;
     const char *keys[4];
     size_t n_keys;
-    const char *props[12]; /* besides the keys: what a WHERE may name */
+    const char *props[24]; /* besides the keys: what an instance has, what a WHERE may name */
 } s_class_t;
 
+/* Each class's properties as its page lists them (the service's and the
+ * job's, the ones siteguard reads and a few more). */
 static const s_class_t s_classes[] = {
     {S_SERVICE_CLASS, {"CreationClassName", "Name", "SystemCreationClassName", "SystemName"}, 4,
-     {"InstanceID", "ElementName", "EnabledState", "HealthState", "Started"}},
+     {"InstanceID", "Caption", "Description", "ElementName", "EnabledState", "HealthState",
+      "Started"}},
     {"Msvm_VirtualSystemCollection", {"CollectionID"}, 1,
-     {"InstanceID", "ElementName", "ReplicationState", "ReplicationMode",
-      "FailedOverReplicationType", "LastApplyTime", "LastApplyConsistencyLevel"}},
+     {"InstanceID", "Caption", "Description", "ElementName", "ReplicationState",
+      "ReplicationMode", "FailedOverReplicationType", "LastApplyTime",
+      "LastApplyVirtualMachineIds", "LastApplyConsistencyLevel"}},
     {"Msvm_CollectionRecoveryPoint", {"CollectionID", "InstanceID"}, 2,
      {"Caption", "Description", "ElementName", "CreationTime", "VirtualMachineIds",
       "RecoveryPointIds", "ConsistencyLevel"}},
     {"Msvm_ConcreteJob", {"InstanceID"}, 1,
-     {"JobState", "JobType", "StartTime", "ElapsedTime", "PercentComplete", "ErrorCode",
-      "ErrorDescription", "TimeBeforeRemoval"}},
+     {"Caption", "Description", "ElementName", "Name", "JobState", "JobType", "StartTime",
+      "TimeSubmitted", "ElapsedTime", "PercentComplete", "ErrorCode", "ErrorDescription",
+      "ErrorSummaryDescription", "TimeBeforeRemoval", "DeleteOnCompletion", "Cancellable"}},
+};
+
+/* Msvm_CollectionReplicationStatistics (clushyperv/
+ * msvm-collectionreplicationstatistics): no instances to get or query, only
+ * embedded in GetReplicationStatistics' ReplicationStatistics. Each property
+ * with its CIM type. */
+static const struct {
+    const char *name, *type;
+} s_stats_props[] = {
+    {"InstanceID", "string"},
+    {"Caption", "string"},
+    {"Description", "string"},
+    {"ElementName", "string"},
+    {"StartStatisticTime", "datetime"},
+    {"EndStatisticTime", "datetime"},
+    {"ReplicationWALSuccessCount", "uint32"},
+    {"ReplicationWALMissCount", "uint32"},
+    {"ReplicationSize", "uint64"},
+    {"MaxReplicationSize", "uint64"},
+    {"PendingReplicationSize", "uint64"},
+    {"NetworkFailureCount", "uint32"},
+    {"ReplicationFailureCount", "uint32"},
+    {"ApplicationConsistentSnapshotFailureCount", "uint32"},
+    {"ReplicationHealth", "uint32"},
+    {"MaxReplicationLatency", "uint32"},
+    {"LastWALReplicationTime", "datetime"},
+    {"LastTestFailoverTime", "datetime"},
 };
 
 typedef struct {
@@ -48,6 +81,7 @@ typedef struct {
 
 #define S_COLLECTION {"Collection", CIM_REFERENCE}
 #define S_POINT {"CollectionRecoveryPoint", CIM_REFERENCE}
+#define S_SETTINGS {"CollectionReplicationSettingData", CIM_STRING}
 static const s_method_t s_methods[] = {
     {"InitiateFailover", {S_COLLECTION, S_POINT}, 2},
     {"TestReplicaCollection", {S_COLLECTION, S_POINT}, 2},
@@ -56,6 +90,9 @@ static const s_method_t s_methods[] = {
     {"RevertFailover", {S_COLLECTION}, 1},
     {"InitiatePlannedFailover", {S_COLLECTION}, 1},
     {"RevertPlannedFailover", {S_COLLECTION}, 1},
+    {"PrepareForReverseReplication", {S_COLLECTION}, 1},
+    {"ReverseReplicationRelationship", {S_COLLECTION, S_SETTINGS}, 2},
+    {"GetReplicationStatistics", {S_COLLECTION}, 1},
 };
 
 static const s_class_t *s_class(const char *name)
@@ -347,6 +384,69 @@ void fake_obj_set_str(fake_obj_t *o, const char *name, const char *value)
     free(wv);
 }
 
+void fake_obj_set_strs(fake_obj_t *o, const char *name, const char *const *values, size_t n)
+{
+    WCHAR *w = s_wdup(name);
+    VARIANT *v = s_slot(o, w, TRUE, CIM_STRING | CIM_FLAG_ARRAY);
+    free(w);
+    VariantClear(v);
+    SAFEARRAY *a = SafeArrayCreateVector(VT_BSTR, 0, (ULONG)n);
+    if (!a)
+        abort();
+    for (LONG k = 0; k < (LONG)n; k++) {
+        WCHAR *wv = s_wdup(values[k]);
+        BSTR b = SysAllocString(wv);
+        free(wv);
+        if (!b || FAILED(SafeArrayPutElement(a, &k, b)))
+            abort();
+        SysFreeString(b); /* SafeArrayPutElement copied it */
+    }
+    V_VT(v) = VT_ARRAY | VT_BSTR;
+    V_ARRAY(v) = a;
+}
+
+/* `text` with &, < and > escaped for XML (caller frees). */
+static char *s_xml_escape(const char *text)
+{
+    char *e = s_xalloc(strlen(text) * 5 + 1), *d = e;
+    for (const char *c = text; *c; c++) {
+        const char *rep = *c == '&' ? "&amp;" : *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : NULL;
+        if (rep) {
+            memcpy(d, rep, strlen(rep));
+            d += strlen(rep);
+        } else {
+            *d++ = *c;
+        }
+    }
+    *d = '\0';
+    return e;
+}
+
+char *fake_wbem_stats_xml(const char *const props[][2], size_t n)
+{
+    size_t cap = 256;
+    for (size_t k = 0; k < n; k++)
+        cap += 96 + strlen(props[k][0]) + (props[k][1] ? strlen(props[k][1]) * 5 : 0);
+    char *xml = s_xalloc(cap);
+    size_t len = (size_t)snprintf(xml, cap, "<INSTANCE CLASSNAME=\"Msvm_CollectionReplicationStatistics\">");
+    for (size_t k = 0; k < n; k++) {
+        const char *type = NULL;
+        for (size_t j = 0; j < sizeof s_stats_props / sizeof s_stats_props[0] && !type; j++)
+            if (strcmp(s_stats_props[j].name, props[k][0]) == 0)
+                type = s_stats_props[j].type;
+        if (!type)
+            s_bad_test("not a property of Msvm_CollectionReplicationStatistics", props[k][0]);
+        char *value = props[k][1] ? s_xml_escape(props[k][1]) : NULL;
+        len += (size_t)snprintf(xml + len, cap - len,
+                                "<PROPERTY NAME=\"%s\" TYPE=\"%s\">%s%s%s</PROPERTY>",
+                                props[k][0], type, value ? "<VALUE>" : "", value ? value : "",
+                                value ? "</VALUE>" : "");
+        free(value);
+    }
+    snprintf(xml + len, cap - len, "</INSTANCE>");
+    return xml;
+}
+
 /* A string property of `o` (caller frees), or NULL. */
 static char *s_obj_str(fake_obj_t *o, const char *name)
 {
@@ -360,6 +460,7 @@ static char *s_obj_str(fake_obj_t *o, const char *name)
 
 typedef struct {
     char *key;            /* a fragment (scripted queries) or a path (instances) */
+    char *host;           /* instances: the one host that has it, or NULL: every host */
     sg_cimpath_t path;    /* instances: the parsed path */
     const s_class_t *cls; /* instances: the class */
     fake_obj_t **objs;
@@ -372,11 +473,24 @@ typedef struct {
     fake_obj_t *out;
 } s_result_t;
 
+/* A services object: the one given directly (host NULL), or one per host
+ * that ConnectServer reached. */
+typedef struct {
+    IWbemServices iface; /* first: the COM pointer is the object */
+    LONG refs;
+    fake_wbem_t *f;
+    char *host;
+} s_svc_t;
+
 struct fake_wbem {
-    IWbemServices iface;
+    s_svc_t svc;
     IWbemLocator locator;
     LONG refs;
     CRITICAL_SECTION lock; /* guards everything below */
+    s_svc_t *hosts[S_MAX]; /* each host's services, made by its first ConnectServer */
+    size_t n_hosts;
+    char *down[S_MAX];     /* hosts that are unreachable */
+    size_t n_down;
     s_entry_t objects[S_MAX], queries[S_MAX];
     size_t n_objects, n_queries;
     s_result_t results[S_MAX];
@@ -386,18 +500,47 @@ struct fake_wbem {
     char *hang_prefix;     /* the next call starting with it hangs */
     HANDLE hung, released; /* manual-reset events */
     char *calls[512];
+    char *call_hosts[512]; /* the host each call went to, or NULL: the services given */
     size_t n_calls;
 };
 
-static fake_wbem_t *s_fw(IWbemServices *i) { return (fake_wbem_t *)i; }
+static fake_wbem_t *s_fw(IWbemServices *i) { return ((s_svc_t *)i)->f; }
+
+static const char *s_svc_host(IWbemServices *i) { return ((s_svc_t *)i)->host; }
+
+/* Host names compare without regard to case; NULL is the services given. */
+static bool s_same_host(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && _stricmp(a, b) == 0);
+}
+
+/* Whether `host` is down. Under the lock. */
+static bool s_is_down(fake_wbem_t *f, const char *host)
+{
+    for (size_t k = 0; host && k < f->n_down; k++)
+        if (s_same_host(f->down[k], host))
+            return true;
+    return false;
+}
+
+/* What a call to a host that is down answers: the RPC server is gone. */
+#define S_HOST_DOWN HRESULT_FROM_WIN32(RPC_S_SERVER_UNAVAILABLE)
+
+static bool s_down(fake_wbem_t *f, const char *host)
+{
+    EnterCriticalSection(&f->lock);
+    bool down = s_is_down(f, host);
+    LeaveCriticalSection(&f->lock);
+    return down;
+}
 
 static fake_wbem_t *s_fl(IWbemLocator *i)
 {
     return (fake_wbem_t *)((char *)i - offsetof(fake_wbem_t, locator));
 }
 
-/* Records a call; true when it is the one to hang. */
-static bool s_record(fake_wbem_t *f, char *line)
+/* Records a call made to `host`; true when it is the one to hang. */
+static bool s_record(fake_wbem_t *f, const char *host, char *line)
 {
     EnterCriticalSection(&f->lock);
     bool hang = f->hang_prefix && strncmp(line, f->hang_prefix, strlen(f->hang_prefix)) == 0;
@@ -405,10 +548,12 @@ static bool s_record(fake_wbem_t *f, char *line)
         free(f->hang_prefix);
         f->hang_prefix = NULL;
     }
-    if (f->n_calls < sizeof f->calls / sizeof f->calls[0])
+    if (f->n_calls < sizeof f->calls / sizeof f->calls[0]) {
+        f->call_hosts[f->n_calls] = host ? s_xstrdup(host) : NULL;
         f->calls[f->n_calls++] = line;
-    else
+    } else {
         free(line);
+    }
     LeaveCriticalSection(&f->lock);
     return hang;
 }
@@ -636,30 +781,43 @@ static HRESULT STDMETHODCALLTYPE s_qi(IWbemServices *i, REFIID iid, void **out)
 
 static ULONG STDMETHODCALLTYPE s_addref(IWbemServices *i)
 {
-    return (ULONG)InterlockedIncrement(&s_fw(i)->refs);
+    return (ULONG)InterlockedIncrement(&((s_svc_t *)i)->refs);
 }
 
 static ULONG STDMETHODCALLTYPE s_release(IWbemServices *i)
 {
-    return (ULONG)InterlockedDecrement(&s_fw(i)->refs);
+    return (ULONG)InterlockedDecrement(&((s_svc_t *)i)->refs);
 }
 
-/* The registered instance at `p` of class c, or NULL. Under the lock. */
-static fake_obj_t *s_find_instance(fake_wbem_t *f, const sg_cimpath_t *p, const s_class_t *c)
+/* The entry of the instance at `p` of class c that `host` sees: its own, or
+ * else one every host has; NULL when none. Under the lock. */
+static const s_entry_t *s_find_entry(fake_wbem_t *f, const char *host, const sg_cimpath_t *p,
+                                     const s_class_t *c)
 {
+    const s_entry_t *shared = NULL;
     for (size_t k = 0; k < f->n_objects; k++) {
         const s_entry_t *e = &f->objects[k];
-        bool same = e->cls == c;
+        bool same = e->cls == c && (!e->host || s_same_host(e->host, host));
         for (size_t j = 0; same && j < c->n_keys; j++)
             same = strcmp(s_path_key(&e->path, c, c->keys[j]), s_path_key(p, c, c->keys[j])) == 0;
-        if (same)
-            return e->objs[0];
+        if (same && e->host)
+            return e;
+        if (same && !shared)
+            shared = e;
     }
-    return NULL;
+    return shared;
 }
 
-/* What GetObject finds at `text`: *hr and the object (a new reference). */
-static fake_obj_t *s_lookup(fake_wbem_t *f, const char *text, HRESULT *hr)
+static fake_obj_t *s_find_instance(fake_wbem_t *f, const char *host, const sg_cimpath_t *p,
+                                   const s_class_t *c)
+{
+    const s_entry_t *e = s_find_entry(f, host, p, c);
+    return e ? e->objs[0] : NULL;
+}
+
+/* What GetObject on `host` finds at `text`: *hr and the object (a new
+ * reference). */
+static fake_obj_t *s_lookup(fake_wbem_t *f, const char *host, const char *text, HRESULT *hr)
 {
     sg_cimpath_t p;
     fake_obj_t *o = NULL;
@@ -678,7 +836,7 @@ static fake_obj_t *s_lookup(fake_wbem_t *f, const char *text, HRESULT *hr)
         *hr = WBEM_E_INVALID_OBJECT_PATH;
     } else {
         EnterCriticalSection(&f->lock);
-        if ((o = s_find_instance(f, &p, c)))
+        if ((o = s_find_instance(f, host, &p, c)))
             s_obj_addref(fake_obj_iface(o));
         LeaveCriticalSection(&f->lock);
         *hr = o ? S_OK : WBEM_E_NOT_FOUND;
@@ -699,9 +857,14 @@ static HRESULT STDMETHODCALLTYPE s_get_object(IWbemServices *i, const BSTR path,
         *out = NULL;
     if (semisync && (out || !call))
         return WBEM_E_INVALID_PARAMETER; /* semisynchronous: the result comes by `call` */
-    bool hang = s_record(f, s_join("GetObject", p));
+    bool hang = s_record(f, s_svc_host(i), s_join("GetObject", p));
     HRESULT hr;
-    fake_obj_t *o = s_lookup(f, p, &hr);
+    fake_obj_t *o = NULL;
+    if (s_down(f, s_svc_host(i))) {
+        free(p);
+        return S_HOST_DOWN;
+    }
+    o = s_lookup(f, s_svc_host(i), p, &hr);
     free(p);
     return s_answer(f, hang, hr, o, out, semisync ? call : NULL);
 }
@@ -810,7 +973,7 @@ static bool s_matches(fake_obj_t *o, const s_where_t *w)
 }
 
 /* SELECT * FROM Class [WHERE ...] over the instances. */
-static HRESULT s_select(fake_wbem_t *f, const char *q, s_enum_t *e)
+static HRESULT s_select(fake_wbem_t *f, const char *host, const char *q, s_enum_t *e)
 {
     const char *s = q;
     if (!s_word(&s, "SELECT") || *(s = s_skip_ws(s)) != '*' || !(s++, s_word(&s, "FROM")))
@@ -824,9 +987,12 @@ static HRESULT s_select(fake_wbem_t *f, const char *q, s_enum_t *e)
     HRESULT hr = s_word(&s, "WHERE") ? s_parse_where(s, c, &w)
                                       : (*s_skip_ws(s) ? (HRESULT)WBEM_E_INVALID_QUERY : S_OK);
     EnterCriticalSection(&f->lock);
-    for (size_t k = 0; SUCCEEDED(hr) && k < f->n_objects; k++)
-        if (f->objects[k].cls == c && s_matches(f->objects[k].objs[0], &w))
-            s_enum_add(e, f->objects[k].objs[0]);
+    for (size_t k = 0; SUCCEEDED(hr) && k < f->n_objects; k++) {
+        const s_entry_t *o = &f->objects[k];
+        /* what `host` sees: its own instance, or else the shared one */
+        if (o->cls == c && s_find_entry(f, host, &o->path, c) == o && s_matches(o->objs[0], &w))
+            s_enum_add(e, o->objs[0]);
+    }
     LeaveCriticalSection(&f->lock);
     s_where_fini(&w);
     return hr;
@@ -855,11 +1021,13 @@ static HRESULT STDMETHODCALLTYPE s_exec_query(IWbemServices *i, const BSTR lang,
     (void)ctx;
     fake_wbem_t *f = s_fw(i);
     char *q = s_narrow(query), *l = s_narrow(lang);
-    bool hang = s_record(f, s_join("ExecQuery", q));
+    bool hang = s_record(f, s_svc_host(i), s_join("ExecQuery", q));
     s_enum_t *e = s_enum_new(f, hang);
     HRESULT hr = WBEM_E_INVALID_QUERY_TYPE;
-    if (strcmp(l, "WQL") == 0 && !s_scripted(f, q, e, &hr))
-        hr = s_select(f, q, e);
+    if (s_down(f, s_svc_host(i)))
+        hr = S_HOST_DOWN;
+    else if (strcmp(l, "WQL") == 0 && !s_scripted(f, q, e, &hr))
+        hr = s_select(f, s_svc_host(i), q, e);
     free(q);
     free(l);
     *out = NULL;
@@ -887,12 +1055,14 @@ static char *s_param(IWbemClassObject *in, const WCHAR *name)
     return text;
 }
 
-/* The checks of a call on `path` of method `m` with `in` (see fake_wbem.h). */
-static HRESULT s_check_call(fake_wbem_t *f, const char *path, const s_method_t *m,
-                            IWbemClassObject *in, const char *coll, const char *point)
+/* The checks of a call on `host` on `path` of method `m` with `in` (see
+ * fake_wbem.h). */
+static HRESULT s_check_call(fake_wbem_t *f, const char *host, const char *path,
+                            const s_method_t *m, IWbemClassObject *in, const char *coll,
+                            const char *point, const char *settings)
 {
     HRESULT hr;
-    fake_obj_t *target = s_lookup(f, path, &hr);
+    fake_obj_t *target = s_lookup(f, host, path, &hr);
     bool service = target && !target->service_class; /* an instance, not the class */
     if (target)
         s_obj_release(fake_obj_iface(target));
@@ -918,7 +1088,39 @@ static HRESULT s_check_call(fake_wbem_t *f, const char *path, const s_method_t *
         if (!ok)
             return WBEM_E_INVALID_METHOD_PARAMETERS;
     }
+    if (strcmp(settings, "NULL") != 0) {
+        char *cls = NULL;
+        bool ok = sg_cimxml_class(settings, &cls) == 0 &&
+                  _stricmp(cls, "Msvm_CollectionReplicationSettingData") == 0;
+        free(cls);
+        if (!ok)
+            return WBEM_E_INVALID_METHOD_PARAMETERS; /* not an embedded settings instance */
+    }
     return S_OK;
+}
+
+/* "ExecMethod <path> <method>" and each in-parameter the method declares as
+ * Name=<value|NULL>; Collection= only for a method the fake does not know. */
+static char *s_method_line(const char *path, const char *name, const s_method_t *m,
+                           IWbemClassObject *in)
+{
+    size_t cap = strlen(path) + strlen(name) + 32, len;
+    char *values[2] = {0};
+    size_t n = m ? m->n_in : 1;
+    for (size_t k = 0; k < n; k++) {
+        WCHAR *w = s_wdup(m ? m->in[k].name : "Collection");
+        values[k] = s_param(in, w);
+        free(w);
+        cap += strlen(m ? m->in[k].name : "Collection") + strlen(values[k]) + 2;
+    }
+    char *line = s_xalloc(cap);
+    len = (size_t)snprintf(line, cap, "ExecMethod %s %s", path, name);
+    for (size_t k = 0; k < n; k++) {
+        len += (size_t)snprintf(line + len, cap - len, " %s=%s",
+                                m ? m->in[k].name : "Collection", values[k]);
+        free(values[k]);
+    }
+    return line;
 }
 
 /* The next scripted result: *out gets its object (a reference), or NULL. */
@@ -953,19 +1155,27 @@ static HRESULT STDMETHODCALLTYPE s_exec_method(IWbemServices *i, const BSTR path
         return WBEM_E_INVALID_PARAMETER;
     char *p = s_narrow(path), *m = s_narrow(method);
     char *coll = s_param(in, L"Collection"), *rp = s_param(in, L"CollectionRecoveryPoint");
-    size_t n = strlen(p) + strlen(m) + strlen(coll) + strlen(rp) + 64;
-    char *line = s_xalloc(n);
-    snprintf(line, n, "ExecMethod %s %s Collection=%s CollectionRecoveryPoint=%s", p, m, coll,
-             rp);
-    bool hang = s_record(f, line);
-    HRESULT hr = s_check_call(f, p, s_method(m), in, coll, rp);
+    char *settings = s_param(in, L"CollectionReplicationSettingData");
+    bool hang = s_record(f, s_svc_host(i), s_method_line(p, m, s_method(m), in));
+    HRESULT hr = s_down(f, s_svc_host(i))
+                     ? S_HOST_DOWN
+                     : s_check_call(f, s_svc_host(i), p, s_method(m), in, coll, rp, settings);
     fake_obj_t *result = NULL;
     if (SUCCEEDED(hr))
         hr = s_next_result(f, &result);
+    else if (hr == S_HOST_DOWN) {
+        free(p);
+        free(m);
+        free(coll);
+        free(rp);
+        free(settings);
+        return hr; /* the call itself fails: no call result */
+    }
     free(p);
     free(m);
     free(coll);
     free(rp);
+    free(settings);
     return s_answer(f, hang, hr, result, out, semisync ? call : NULL);
 }
 
@@ -1014,18 +1224,43 @@ static HRESULT STDMETHODCALLTYPE s_connect(IWbemLocator *i, const BSTR resource,
     char *line = s_xalloc(n);
     snprintf(line, n, "ConnectServer %s user=%s password=%s flags=0x%lx", r, u,
              password ? "set" : "NULL", (unsigned long)flags);
+    /* \\host\namespace: the host */
+    char *host = NULL;
+    if (strncmp(r, "\\\\", 2) == 0) {
+        host = s_xstrdup(r + 2);
+        char *sep = strchr(host, '\\');
+        if (sep)
+            *sep = '\0';
+    }
     free(r);
     free(u);
-    s_record(f, line);
+    s_record(f, host, line);
     *out = NULL;
     EnterCriticalSection(&f->lock);
     HRESULT hr = f->connect_failures > 0 ? f->connect_hr : S_OK;
     if (f->connect_failures > 0)
         f->connect_failures--;
+    if (SUCCEEDED(hr) && s_is_down(f, host))
+        hr = S_HOST_DOWN;
+    s_svc_t *svc = NULL;
+    for (size_t k = 0; SUCCEEDED(hr) && k < f->n_hosts && !svc; k++)
+        if (s_same_host(f->hosts[k]->host, host))
+            svc = f->hosts[k];
+    if (SUCCEEDED(hr) && !svc) {
+        if (!host || f->n_hosts == S_MAX)
+            abort(); /* a resource without a host, or too many hosts: the test's mistake */
+        svc = s_xalloc(sizeof *svc);
+        svc->iface.lpVtbl = &s_vtbl;
+        svc->f = f;
+        svc->host = host;
+        host = NULL;
+        f->hosts[f->n_hosts++] = svc;
+    }
     LeaveCriticalSection(&f->lock);
+    free(host);
     if (FAILED(hr))
         return hr;
-    *out = &f->iface;
+    *out = &svc->iface;
     s_addref(*out);
     return S_OK;
 }
@@ -1042,7 +1277,8 @@ static IWbemLocatorVtbl s_loc_vtbl = {
 fake_wbem_t *fake_wbem_new(void)
 {
     fake_wbem_t *f = s_xalloc(sizeof *f);
-    f->iface.lpVtbl = &s_vtbl;
+    f->svc.iface.lpVtbl = &s_vtbl;
+    f->svc.f = f;
     f->locator.lpVtbl = &s_loc_vtbl;
     f->refs = 1;
     InitializeCriticalSection(&f->lock);
@@ -1053,7 +1289,7 @@ fake_wbem_t *fake_wbem_new(void)
     return f;
 }
 
-IWbemServices *fake_wbem_services(fake_wbem_t *f) { return &f->iface; }
+IWbemServices *fake_wbem_services(fake_wbem_t *f) { return &f->svc.iface; }
 
 IWbemLocator *fake_wbem_locator(fake_wbem_t *f) { return &f->locator; }
 
@@ -1074,7 +1310,27 @@ static void s_entry_set(s_entry_t *e, const char *key, fake_obj_t **objs, size_t
     e->n = n;
 }
 
+void fake_wbem_set_down(fake_wbem_t *f, const char *host, bool down)
+{
+    EnterCriticalSection(&f->lock);
+    size_t k = 0;
+    while (k < f->n_down && !s_same_host(f->down[k], host))
+        k++;
+    if (down && k == f->n_down && f->n_down < S_MAX) {
+        f->down[f->n_down++] = s_xstrdup(host);
+    } else if (!down && k < f->n_down) {
+        free(f->down[k]);
+        f->down[k] = f->down[--f->n_down];
+    }
+    LeaveCriticalSection(&f->lock);
+}
+
 void fake_wbem_add_object(fake_wbem_t *f, const char *path, fake_obj_t *o)
+{
+    fake_wbem_add_object_at(f, NULL, path, o);
+}
+
+void fake_wbem_add_object_at(fake_wbem_t *f, const char *host, const char *path, fake_obj_t *o)
 {
     EnterCriticalSection(&f->lock);
     if (f->n_objects == S_MAX)
@@ -1084,6 +1340,13 @@ void fake_wbem_add_object(fake_wbem_t *f, const char *path, fake_obj_t *o)
         s_bad_test("not an object path", path);
     if (!(e->cls = s_class(e->path.class_name)) || !s_keyed_right(&e->path, e->cls))
         s_bad_test("not an instance path of a class the fake knows, keyed as it is", path);
+    for (size_t k = 0; k < o->n; k++) {
+        char *name = s_narrow(o->names[k]);
+        if (strncmp(name, "__", 2) != 0 && !s_class_has(e->cls, name))
+            s_bad_test("a property its class does not have", name);
+        free(name);
+    }
+    e->host = host ? s_xstrdup(host) : NULL;
     char *have = s_obj_str(o, "__PATH");
     if (!have)
         fake_obj_set_str(o, "__PATH", path);
@@ -1139,12 +1402,30 @@ bool fake_wbem_wait_hung(fake_wbem_t *f, DWORD ms)
 
 void fake_wbem_release(fake_wbem_t *f) { SetEvent(f->released); }
 
+long fake_wbem_outstanding(fake_wbem_t *f)
+{
+    EnterCriticalSection(&f->lock);
+    long n = (long)(f->refs - 1) + (long)f->svc.refs;
+    for (size_t k = 0; k < f->n_hosts; k++)
+        n += (long)f->hosts[k]->refs;
+    LeaveCriticalSection(&f->lock);
+    return n;
+}
+
 size_t fake_wbem_n_calls(fake_wbem_t *f)
 {
     EnterCriticalSection(&f->lock);
     size_t n = f->n_calls;
     LeaveCriticalSection(&f->lock);
     return n;
+}
+
+const char *fake_wbem_call_host(fake_wbem_t *f, size_t i)
+{
+    EnterCriticalSection(&f->lock);
+    const char *host = i < f->n_calls ? f->call_hosts[i] : NULL;
+    LeaveCriticalSection(&f->lock);
+    return host;
 }
 
 const char *fake_wbem_call(fake_wbem_t *f, size_t i)
@@ -1161,6 +1442,7 @@ static void s_entry_free(s_entry_t *e)
         s_obj_release(fake_obj_iface(e->objs[k]));
     free(e->objs);
     free(e->key);
+    free(e->host);
     sg_cimpath_fini(&e->path);
 }
 
@@ -1175,8 +1457,16 @@ void fake_wbem_free(fake_wbem_t *f)
     for (size_t k = 0; k < f->n_results; k++)
         if (f->results[k].out)
             s_obj_release(fake_obj_iface(f->results[k].out));
-    for (size_t k = 0; k < f->n_calls; k++)
+    for (size_t k = 0; k < f->n_calls; k++) {
         free(f->calls[k]);
+        free(f->call_hosts[k]);
+    }
+    for (size_t k = 0; k < f->n_hosts; k++) {
+        free(f->hosts[k]->host);
+        free(f->hosts[k]);
+    }
+    for (size_t k = 0; k < f->n_down; k++)
+        free(f->down[k]);
     free(f->hang_prefix);
     CloseHandle(f->hung);
     CloseHandle(f->released);

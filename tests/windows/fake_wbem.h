@@ -4,27 +4,46 @@
  * pages, learn.microsoft.com/previous-versions/windows/desktop/clushyperv/).
  *
  * What it knows, and refuses as WMI would:
- * - Classes and their keys: Msvm_CollectionReplicationService (CIM_Service's
- *   CreationClassName, Name, SystemCreationClassName, SystemName),
- *   Msvm_VirtualSystemCollection (CollectionID), Msvm_CollectionRecoveryPoint
+ * - Classes, their keys and properties (each class's page):
+ *   Msvm_CollectionReplicationService (CIM_Service's CreationClassName,
+ *   Name, SystemCreationClassName, SystemName),
+ *   Msvm_VirtualSystemCollection (CollectionID; ReplicationState,
+ *   ReplicationMode, LastApplyTime, ...), Msvm_CollectionRecoveryPoint
  *   (CollectionID and InstanceID), Msvm_ConcreteJob (InstanceID). GetObject
  *   answers WBEM_E_INVALID_OBJECT_PATH for a path that does not parse or is
  *   keyed otherwise, WBEM_E_INVALID_CLASS for another class, WBEM_E_NOT_FOUND
- *   for an instance it does not have; a class path gives the class.
+ *   for an instance it does not have; a class path gives the class. An
+ *   instance added with a property its class does not have is the test's
+ *   mistake (abort). Msvm_CollectionReplicationStatistics, which has no
+ *   instances of its own, only as embedded CIM-XML text
+ *   (fake_wbem_stats_xml), with its page's properties only.
  * - Msvm_CollectionReplicationService's methods and their in-parameters by
  *   name and type (each method's MOF page): InitiateFailover(Collection REF,
  *   CollectionRecoveryPoint REF), TestReplicaCollection(Collection,
  *   CollectionRecoveryPoint), RevertTestReplicaCollection(Collection),
  *   CommitFailover(Collection), RevertFailover(Collection),
- *   InitiatePlannedFailover(Collection), RevertPlannedFailover(Collection).
- *   GetMethod of another name answers WBEM_E_NOT_FOUND; Put of a property the
- *   in-parameters do not have WBEM_E_NOT_FOUND, of a value of the wrong type
- *   WBEM_E_TYPE_MISMATCH. ExecMethod answers WBEM_E_INVALID_METHOD for another
- *   method, WBEM_E_NOT_FOUND for a service instance it does not have, and
- *   WBEM_E_INVALID_METHOD_PARAMETERS for in-parameters of another method, no
- *   Collection, or a REF that is not the path of what it refers to (a
- *   collection keyed by CollectionID, a point by both its keys): what real WMI
- *   answers to those is not documented, so the fake only refuses them loudly.
+ *   InitiatePlannedFailover(Collection), RevertPlannedFailover(Collection),
+ *   PrepareForReverseReplication(Collection),
+ *   ReverseReplicationRelationship(Collection,
+ *   CollectionReplicationSettingData string), GetReplicationStatistics(
+ *   Collection). GetMethod of another name answers WBEM_E_NOT_FOUND; Put of a
+ *   property the in-parameters do not have WBEM_E_NOT_FOUND, of a value of
+ *   the wrong type WBEM_E_TYPE_MISMATCH. ExecMethod answers
+ *   WBEM_E_INVALID_METHOD for another method, WBEM_E_NOT_FOUND for a service
+ *   instance it does not have, and WBEM_E_INVALID_METHOD_PARAMETERS for
+ *   in-parameters of another method, no Collection, a REF that is not the
+ *   path of what it refers to (a collection keyed by CollectionID, a point by
+ *   both its keys), or settings that are not an embedded
+ *   Msvm_CollectionReplicationSettingData: what real WMI answers to those is
+ *   not documented, so the fake only refuses them loudly. Out-parameters are
+ *   scripted (fake_wbem_push_result).
+ * - Hosts: ConnectServer to \\HOST\namespace gives HOST's own services
+ *   (one per host, the same each time); every call is recorded with the host
+ *   it went to (fake_wbem_call_host). An instance may belong to one host
+ *   (fake_wbem_add_object_at), shadowing one every host has. A host set down
+ *   (fake_wbem_set_down) refuses ConnectServer, and every call on its
+ *   services made earlier, with HRESULT_FROM_WIN32(RPC_S_SERVER_UNAVAILABLE),
+ *   as a dead RPC server does; set up again it answers.
  * - WQL data queries `SELECT * FROM Class [WHERE Prop = 'literal' [AND ...]]`
  *   over the instances it has (a literal in single or double quotes, `\`
  *   escaping `\`, `'` and `"`; compared without regard to case, as WQL does:
@@ -40,7 +59,10 @@
  *   "ConnectServer <resource> user=<user|NULL> password=<set|NULL> flags=0x<hex>"
  *   "GetObject <path>"
  *   "ExecQuery <wql>"
- *   "ExecMethod <object path> <method> Collection=<path> CollectionRecoveryPoint=<path|NULL>"
+ *   "ExecMethod <object path> <method> Collection=<path|NULL>[ <Param>=<value|NULL>]"
+ *   (each in-parameter the method declares, in its order: InitiateFailover's
+ *   "Collection=... CollectionRecoveryPoint=...", CommitFailover's
+ *   "Collection=..." alone)
  * A call may be made to hang (fake_wbem_hang): its answer (the enumeration's
  * Next, the call result's GetResultObject, or a synchronous call itself)
  * blocks until fake_wbem_release, or for the timeout the caller gave, then
@@ -66,6 +88,8 @@ fake_obj_t *fake_obj_new(void);
 void fake_obj_set_int(fake_obj_t *o, const char *name, LONG value);
 /* value NULL: the property is NULL (VT_NULL). */
 void fake_obj_set_str(fake_obj_t *o, const char *name, const char *value);
+/* A string array property (VT_ARRAY | VT_BSTR) of `n` values. */
+void fake_obj_set_strs(fake_obj_t *o, const char *name, const char *const *values, size_t n);
 IWbemClassObject *fake_obj_iface(fake_obj_t *o);
 
 fake_wbem_t *fake_wbem_new(void);
@@ -79,9 +103,19 @@ void fake_wbem_fail_connect(fake_wbem_t *f, HRESULT hr, int times);
 
 /* The instance at `path` (a known class, keyed as it is): GetObject on that
  * path, with or without its server and namespace, gives `o`, and a WQL query
- * of its class considers it. Sets __PATH (unless set), __CLASS and the key
- * properties on `o`. Takes the caller's reference. */
+ * of its class considers it, on every host. Sets __PATH (unless set),
+ * __CLASS and the key properties on `o`. Takes the caller's reference. */
 void fake_wbem_add_object(fake_wbem_t *f, const char *path, fake_obj_t *o);
+/* As fake_wbem_add_object, on `host` only (NULL: the services given), where
+ * it stands in for an instance of the same keys that every host has. */
+void fake_wbem_add_object_at(fake_wbem_t *f, const char *host, const char *path, fake_obj_t *o);
+/* `host` is unreachable (down) or reachable again (see above). */
+void fake_wbem_set_down(fake_wbem_t *f, const char *host, bool down);
+/* An embedded Msvm_CollectionReplicationStatistics as CIM-XML (DSP0201)
+ * text, as GetReplicationStatistics' ReplicationStatistics: each of the `n`
+ * {name, value} pairs a property of the class (another name aborts), value
+ * NULL a property without a VALUE. Caller frees. */
+char *fake_wbem_stats_xml(const char *const props[][2], size_t n);
 /* An ExecQuery whose text contains `fragment` enumerates `objs` (taken); the
  * first matching entry answers. */
 void fake_wbem_add_query(fake_wbem_t *f, const char *fragment, fake_obj_t **objs, size_t n);
@@ -99,8 +133,15 @@ bool fake_wbem_wait_hung(fake_wbem_t *f, DWORD ms);
 /* Lets a hanging call go on. */
 void fake_wbem_release(fake_wbem_t *f);
 
+/* References others hold on the locator and every services object (0 once
+ * whoever used them let go of them all). */
+long fake_wbem_outstanding(fake_wbem_t *f);
+
 size_t fake_wbem_n_calls(fake_wbem_t *f);
 /* The i-th recorded line (owned by the fake, valid until it is freed). */
 const char *fake_wbem_call(fake_wbem_t *f, size_t i);
+/* The host the i-th call went to (ConnectServer: the host it asked for), or
+ * NULL: the services given directly (fake_wbem_services). */
+const char *fake_wbem_call_host(fake_wbem_t *f, size_t i);
 
 #endif

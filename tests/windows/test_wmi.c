@@ -146,8 +146,7 @@ static void commit_failover_takes_no_recovery_point(void **state)
     assert_null(r.job_path);
     int i = s_find(fx, "ExecMethod");
     assert_string_equal(fake_wbem_call(fx->fake, (size_t)i),
-                        "ExecMethod " SVC_PATH " CommitFailover Collection=" COLL
-                        " CollectionRecoveryPoint=NULL");
+                        "ExecMethod " SVC_PATH " CommitFailover Collection=" COLL);
 }
 
 static void the_service_instance_is_looked_up_once(void **state)
@@ -793,6 +792,441 @@ static void a_hung_method_call_times_out_after_the_call_timeout(void **state)
     sg_call_result_fini(&r);
 }
 
+/* --- the other methods ----------------------------------------------------------------- */
+
+/* RevertFailover (clushyperv/msvm-collectionreplicationservice-revertfailover):
+ * Collection in, Job out; nothing else, whatever point the caller has. */
+static void revert_failover_takes_the_collection_only_and_follows_its_job(void **state)
+{
+    fx_t *fx = *state;
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_REVERT_FAILOVER, COLL, RP_NEW, &r), SG_OK);
+    assert_int_equal(r.return_value, SG_RC_JOB_STARTED);
+    assert_string_equal(r.job_path, JOB);
+    assert_string_equal(fake_wbem_call(fx->fake, (size_t)s_find(fx, "ExecMethod")),
+                        "ExecMethod " SVC_PATH " RevertFailover Collection=" COLL);
+    sg_call_result_fini(&r);
+}
+
+/* CommitFailover answers 32775 on a collection not failed over: the verdict,
+ * not a failed call. */
+static void commit_failover_refused_for_its_state_is_the_verdict(void **state)
+{
+    fx_t *fx = *state;
+    s_answer(fx, SG_RC_INVALID_STATE, NULL);
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_COMMIT_FAILOVER, COLL, NULL, &r), SG_OK);
+    assert_int_equal(r.return_value, SG_RC_INVALID_STATE);
+    assert_null(r.job_path);
+}
+
+/* ReverseReplicationRelationship(Collection, CollectionReplicationSettingData
+ * string, Job out): the settings are left NULL (wmi.c says why). */
+static void reverse_replication_passes_the_collection_and_no_settings(void **state)
+{
+    fx_t *fx = *state;
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(fx->p, SG_METHOD_REVERSE_REPLICATION, COLL, RP_NEW, &r),
+                     SG_OK);
+    assert_int_equal(r.return_value, SG_RC_JOB_STARTED);
+    assert_string_equal(r.job_path, JOB);
+    assert_true(s_find(fx, "GetObject Msvm_CollectionReplicationService") >= 0);
+    assert_string_equal(fake_wbem_call(fx->fake, (size_t)s_find(fx, "ExecMethod")),
+                        "ExecMethod " SVC_PATH " ReverseReplicationRelationship Collection=" COLL
+                        " CollectionReplicationSettingData=NULL");
+    sg_call_result_fini(&r);
+}
+
+/* --- get_replication ------------------------------------------------------------------- */
+
+#define STATS_CALL "ExecMethod " SVC_PATH " GetReplicationStatistics Collection=" COLL
+#define T_1700 "20261125170000.000000+000"
+#define T_1700_MS 1795626000000LL
+
+/* The collection as one side's WMI has it. */
+static fake_obj_t *s_collection(LONG mode, LONG replication_state)
+{
+    fake_obj_t *c = fake_obj_new();
+    fake_obj_set_int(c, "ReplicationMode", mode);
+    fake_obj_set_int(c, "ReplicationState", replication_state);
+    fake_obj_set_str(c, "LastApplyTime", "20261125180000.000000+000"); /* never read */
+    return c;
+}
+
+/* Scripts GetReplicationStatistics' answer: a return value and the
+ * statistics (NULL: none). */
+static void s_stats_answer(fx_t *fx, LONG rv, const char *xml)
+{
+    fake_obj_t *out = fake_obj_new();
+    fake_obj_set_int(out, "ReturnValue", rv);
+    if (xml)
+        fake_obj_set_str(out, "ReplicationStatistics", xml);
+    fake_wbem_push_result(fx->fake, S_OK, out);
+}
+
+static void s_stats(fx_t *fx, const char *health, const char *last)
+{
+    const char *props[][2] = {{"ReplicationHealth", health},
+                              {"LastWALReplicationTime", last},
+                              {"PendingReplicationSize", "4096"}};
+    char *xml = fake_wbem_stats_xml(props, 3);
+    s_stats_answer(fx, SG_RC_COMPLETED, xml);
+    free(xml);
+}
+
+/* ReplicationMode and ReplicationState from the collection's object
+ * (clushyperv/msvm-virtualsystemcollection), health and last replication from
+ * GetReplicationStatistics' embedded Msvm_CollectionReplicationStatistics
+ * (ReplicationHealth, LastWALReplicationTime). */
+static void replication_is_read_from_the_collection_and_its_statistics(void **state)
+{
+    fx_t *fx = *state;
+    fake_wbem_add_object(fx->fake, COLL, s_collection(SG_MODE_REPLICA, 5 /* Recovered */));
+    s_stats(fx, "2", T_1700);
+    sg_replication_t r;
+    assert_int_equal(sg_provider_get_replication(fx->p, COLL, &r), SG_OK);
+    assert_int_equal(r.mode, SG_MODE_REPLICA);
+    assert_int_equal(r.state, 5);
+    assert_int_equal(r.health, SG_HEALTH_WARNING);
+    assert_int_equal(r.last_replication_ms, T_1700_MS);
+    assert_true(s_find(fx, "GetObject " COLL) >= 0);
+    assert_string_equal(fake_wbem_call(fx->fake, (size_t)s_find(fx, "ExecMethod")), STATS_CALL);
+}
+
+/* The collection's page declares ReplicationStatistics a string, the per-VM
+ * methods' an array: an array is read by its first element. */
+static void statistics_given_as_an_array_are_read_by_the_first(void **state)
+{
+    fx_t *fx = *state;
+    fake_wbem_add_object(fx->fake, COLL, s_collection(SG_MODE_PRIMARY, 3));
+    const char *props[][2] = {{"ReplicationHealth", "3"}, {"LastWALReplicationTime", T_1700}};
+    char *xml = fake_wbem_stats_xml(props, 2);
+    const char *items[] = {xml, "<INSTANCE CLASSNAME=\"Msvm_CollectionReplicationStatistics\">"
+                                "</INSTANCE>"};
+    fake_obj_t *out = fake_obj_new();
+    fake_obj_set_int(out, "ReturnValue", SG_RC_COMPLETED);
+    fake_obj_set_strs(out, "ReplicationStatistics", items, 2);
+    fake_wbem_push_result(fx->fake, S_OK, out);
+    free(xml);
+    sg_replication_t r;
+    assert_int_equal(sg_provider_get_replication(fx->p, COLL, &r), SG_OK);
+    assert_int_equal(r.mode, SG_MODE_PRIMARY);
+    assert_int_equal(r.state, 3);
+    assert_int_equal(r.health, SG_HEALTH_CRITICAL);
+    assert_int_equal(r.last_replication_ms, T_1700_MS);
+}
+
+/* Every value that cannot be read is unknown, never guessed: health outside
+ * 1..3 (0 is "Not applicable" on the per-VM page; the collection's page
+ * lists none), a zero date, a property missing or NULL, statistics of
+ * another class or not CIM-XML, mode and state out of range. */
+static void values_that_cannot_be_read_are_unknown(void **state)
+{
+    fx_t *fx = *state;
+    static const struct {
+        LONG mode, st;
+        const char *health, *last;
+        int want_mode, want_state, want_health;
+        int64_t want_last;
+    } cases[] = {
+        {SG_MODE_REPLICA, 8, "0", "00000000000000.000000+000", SG_MODE_REPLICA, 8,
+         SG_HEALTH_UNKNOWN, 0},
+        {SG_MODE_REPLICA, 8, "4", "2026-11-25T17:00:00Z", SG_MODE_REPLICA, 8, SG_HEALTH_UNKNOWN, 0},
+        {SG_MODE_REPLICA, 8, "x1", NULL, SG_MODE_REPLICA, 8, SG_HEALTH_UNKNOWN, 0},
+        {SG_MODE_REPLICA, 8, NULL, T_1700, SG_MODE_REPLICA, 8, SG_HEALTH_UNKNOWN, T_1700_MS},
+        {7, 17, "1", T_1700, SG_MODE_NONE, -1, SG_HEALTH_NORMAL, T_1700_MS},
+        {SG_MODE_TEST_REPLICA, 13, "1", NULL, SG_MODE_TEST_REPLICA, 13, SG_HEALTH_NORMAL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "Msvm_VirtualSystemCollection.CollectionID=\"u%zu\"", i);
+        fake_wbem_add_object(fx->fake, path, s_collection(cases[i].mode, cases[i].st));
+        s_stats(fx, cases[i].health, cases[i].last);
+        sg_replication_t r;
+        assert_int_equal(sg_provider_get_replication(fx->p, path, &r), SG_OK);
+        if (r.mode != cases[i].want_mode || r.state != cases[i].want_state ||
+            r.health != cases[i].want_health || r.last_replication_ms != cases[i].want_last)
+            fail_msg("case %zu: mode %d state %d health %d last %lld", i, r.mode, r.state,
+                     r.health, (long long)r.last_replication_ms);
+    }
+    /* statistics of another class, text that is not CIM-XML, none at all */
+    static const char *const odd[] = {
+        "<INSTANCE CLASSNAME=\"Msvm_ReplicationStatistics\"><PROPERTY NAME=\"ReplicationHealth\" "
+        "TYPE=\"uint16\"><VALUE>1</VALUE></PROPERTY></INSTANCE>",
+        "instance of Msvm_CollectionReplicationStatistics { ReplicationHealth = 1; };",
+        NULL,
+    };
+    fake_wbem_add_object(fx->fake, COLL, fake_obj_new()); /* no mode, no state */
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        s_stats_answer(fx, SG_RC_COMPLETED, odd[i]);
+        sg_replication_t r;
+        assert_int_equal(sg_provider_get_replication(fx->p, COLL, &r), SG_OK);
+        assert_int_equal(r.mode, SG_MODE_NONE);
+        assert_int_equal(r.state, -1);
+        assert_int_equal(r.health, SG_HEALTH_UNKNOWN);
+        assert_int_equal(r.last_replication_ms, 0);
+    }
+}
+
+/* Statistics come only with return value 0: a job (4096) carries no
+ * out-parameters to read them from, and an error is no answer; the
+ * collection's own values still count. A call WMI refuses (not the
+ * connection) leaves them unknown too. */
+static void statistics_not_given_leave_health_and_last_unknown(void **state)
+{
+    fx_t *fx = *state;
+    fake_wbem_add_object(fx->fake, COLL, s_collection(SG_MODE_REPLICA, 8));
+    fake_obj_t *out = fake_obj_new();
+    fake_obj_set_int(out, "ReturnValue", SG_RC_JOB_STARTED);
+    fake_obj_set_str(out, "Job", JOB);
+    fake_wbem_push_result(fx->fake, S_OK, out);
+    s_stats_answer(fx, SG_RC_INVALID_STATE, NULL);
+    fake_wbem_push_result(fx->fake, WBEM_E_FAILED, NULL);
+    for (int k = 0; k < 3; k++) {
+        sg_replication_t r;
+        assert_int_equal(sg_provider_get_replication(fx->p, COLL, &r), SG_OK);
+        assert_int_equal(r.mode, SG_MODE_REPLICA);
+        assert_int_equal(r.state, 8);
+        assert_int_equal(r.health, SG_HEALTH_UNKNOWN);
+        assert_int_equal(r.last_replication_ms, 0);
+    }
+    assert_int_equal(s_count(fx, STATS_CALL), 3);
+    assert_int_equal(s_count(fx, "GetObject " JOB), 0); /* the job is not followed */
+}
+
+/* An unknown collection is not found; a path keyed otherwise is refused
+ * before any call; a lost connection fails the read, every value unknown. */
+static void an_unknown_collection_or_a_lost_connection_fails_the_read(void **state)
+{
+    fx_t *fx = *state;
+    sg_replication_t r;
+    assert_int_equal(sg_provider_get_replication(fx->p, "Msvm_VirtualSystemCollection.InstanceID=\"c\"",
+                                                 &r),
+                     SG_EINVAL);
+    assert_int_equal(fake_wbem_n_calls(fx->fake), 0);
+    assert_int_equal(sg_provider_get_replication(fx->p, COLL, &r), SG_ENOTFOUND);
+    assert_int_equal(r.state, -1);
+    assert_int_equal(s_count(fx, "ExecMethod"), 0);
+    fake_wbem_add_object(fx->fake, COLL, s_collection(SG_MODE_REPLICA, 8));
+    fake_wbem_push_result(fx->fake, RPC_E_DISCONNECTED, NULL);
+    assert_int_equal(sg_provider_get_replication(fx->p, COLL, &r), SG_EIO);
+    assert_int_equal(r.mode, SG_MODE_NONE);
+    assert_int_equal(r.state, -1);
+    assert_int_equal(r.health, SG_HEALTH_UNKNOWN);
+}
+
+/* The fake knows the new methods' in-parameters and refuses what a typo, or
+ * settings that are not an embedded Msvm_CollectionReplicationSettingData,
+ * would send. */
+static void the_fake_knows_reverse_replication_and_statistics_parameters(void **state)
+{
+    fx_t *fx = *state;
+    IWbemServices *svc = fake_wbem_services(fx->fake);
+    IWbemClassObject *in = s_spawn(svc, L"ReverseReplicationRelationship");
+    assert_hr(s_put_bstr(in, L"Collection", COLL), S_OK);
+    assert_hr(s_put_bstr(in, L"CollectionRecoveryPoint", RP_NEW), WBEM_E_NOT_FOUND);
+    assert_hr(s_put_bstr(in, L"ReplicationSettingData", "x"), WBEM_E_NOT_FOUND); /* the VM's */
+    VARIANT v;
+    V_VT(&v) = VT_I4;
+    V_I4(&v) = 1;
+    assert_hr(IWbemClassObject_Put(in, L"CollectionReplicationSettingData", 0, &v, 0),
+              WBEM_E_TYPE_MISMATCH);
+    fake_wbem_push_result(fx->fake, WBEM_E_FAILED, NULL); /* what a call that passes gets */
+    assert_hr(s_exec(svc, L"ReverseReplicationRelationship", in), WBEM_E_FAILED); /* NULL: passes */
+    assert_hr(s_put_bstr(in, L"CollectionReplicationSettingData", "recovery=hv-a"), S_OK);
+    assert_hr(s_exec(svc, L"ReverseReplicationRelationship", in),
+              WBEM_E_INVALID_METHOD_PARAMETERS);
+    assert_hr(s_put_bstr(in, L"CollectionReplicationSettingData",
+                         "<INSTANCE CLASSNAME=\"Msvm_CollectionReplicationSettingData\">"
+                         "<PROPERTY NAME=\"RecoveryConnectionPoint\" TYPE=\"string\"><VALUE>hv-a"
+                         "</VALUE></PROPERTY></INSTANCE>"),
+              S_OK);
+    fake_wbem_push_result(fx->fake, WBEM_E_FAILED, NULL);
+    assert_hr(s_exec(svc, L"ReverseReplicationRelationship", in), WBEM_E_FAILED); /* passes */
+    IWbemClassObject_Release(in);
+    in = s_spawn(svc, L"GetReplicationStatistics");
+    assert_hr(s_put_bstr(in, L"Collection", COLL), S_OK);
+    assert_hr(s_put_bstr(in, L"ReplicationStatistics", "x"), WBEM_E_NOT_FOUND); /* an out */
+    assert_hr(s_exec(svc, L"CommitFailover", in), WBEM_E_INVALID_METHOD_PARAMETERS);
+    IWbemClassObject_Release(in);
+}
+
+/* --- sites ------------------------------------------------------------------------------- */
+
+#define CONNECT_FLAGS "flags=0x80" /* WBEM_FLAG_CONNECT_USE_MAX_WAIT */
+
+/* The index of the first call to `host` that starts with `prefix`, or -1. */
+static int s_find_at(const fx_t *fx, const char *host, const char *prefix)
+{
+    for (size_t i = 0; i < fake_wbem_n_calls(fx->fake); i++) {
+        const char *at = fake_wbem_call_host(fx->fake, i);
+        if (at && strcmp(at, host) == 0 &&
+            strncmp(fake_wbem_call(fx->fake, i), prefix, strlen(prefix)) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static int s_count_at(const fx_t *fx, const char *host, const char *prefix)
+{
+    int n = 0;
+    for (size_t i = 0; i < fake_wbem_n_calls(fx->fake); i++) {
+        const char *at = fake_wbem_call_host(fx->fake, i);
+        n += at && strcmp(at, host) == 0 &&
+             strncmp(fake_wbem_call(fx->fake, i), prefix, strlen(prefix)) == 0;
+    }
+    return n;
+}
+
+/* provider.wmi at hv-w; site A at hv-a, B at hv-b with its own account, W
+ * served by provider.wmi. */
+static sg_provider_t *s_new_with_sites(fx_t *fx, int64_t call_timeout_ms)
+{
+    sg_wmi_cfg_t base = {.host = "hv-w", .call_timeout_ms = call_timeout_ms};
+    sg_wmi_cfg_t a = {.host = "hv-a"};
+    sg_wmi_cfg_t b = {.host = "hv-b", .name_space = "root\\HyperVCluster\\v2",
+                      .user = "CORP\\sg-b", .password = "pw-b"};
+    sg_wmi_site_t sites[] = {{"A", &a}, {"B", &b}, {"W", NULL}};
+    return sg_wmi_new_locator(&base, sites, 3, fake_wbem_locator(fx->fake));
+}
+
+/* Each site with its own block is its own connection to its own host; a
+ * site without one is the provider itself (provider.wmi); an unknown site is
+ * NULL; a view answers for the other sites as its provider does. */
+static void each_site_is_served_at_its_own_host(void **state)
+{
+    fx_t *fx = *state;
+    fx->p = s_new_with_sites(fx, CALL_TIMEOUT_MS);
+    assert_non_null(fx->p);
+    sg_provider_t *a = sg_provider_at(fx->p, "A"), *b = sg_provider_at(fx->p, "B");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, fx->p);
+    assert_ptr_not_equal(a, b);
+    assert_ptr_equal(sg_provider_at(fx->p, "W"), fx->p);
+    assert_ptr_equal(sg_provider_at(fx->p, NULL), fx->p);
+    assert_null(sg_provider_at(fx->p, "Z"));
+    assert_null(sg_provider_at(fx->p, "a")); /* site names are exact */
+    assert_ptr_equal(sg_provider_at(b, "A"), a);
+    assert_ptr_equal(sg_provider_at(b, "W"), fx->p);
+    assert_ptr_equal(sg_provider_at(b, "B"), b);
+    assert_int_equal(s_count(fx, "ConnectServer"), 0); /* connections are made on use */
+
+    /* the failover of a collection replicated A -> B is called at B */
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    sg_call_result_t r;
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(sg_provider_call(b, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r), SG_OK);
+        sg_call_result_fini(&r);
+    }
+    assert_int_equal(s_count(fx, "ConnectServer"), 1);
+    assert_string_equal(fake_wbem_call(fx->fake, (size_t)s_find_at(fx, "hv-b", "ConnectServer")),
+                        "ConnectServer \\\\hv-b\\root\\HyperVCluster\\v2 user=CORP\\sg-b "
+                        "password=set " CONNECT_FLAGS);
+    assert_int_equal(s_count_at(fx, "hv-b", "ExecMethod " SVC_PATH " InitiateFailover"), 2);
+    assert_int_equal(s_count_at(fx, "hv-b", SVC_QUERY), 1); /* the service instance, once */
+
+    /* and a commit of one replicated B -> A at A, W's calls at provider.wmi's host */
+    s_answer(fx, SG_RC_COMPLETED, NULL);
+    assert_int_equal(sg_provider_call(a, SG_METHOD_COMMIT_FAILOVER, COLL_2, NULL, &r), SG_OK);
+    assert_string_equal(fake_wbem_call(fx->fake, (size_t)s_find_at(fx, "hv-a", "ConnectServer")),
+                        "ConnectServer \\\\hv-a\\root\\HyperVCluster\\v2 user=NULL "
+                        "password=NULL " CONNECT_FLAGS);
+    assert_true(s_find_at(fx, "hv-a", "ExecMethod " SVC_PATH " CommitFailover Collection=" COLL_2)
+                >= 0);
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(sg_provider_at(fx->p, "W"), JOB, &st), SG_ENOTFOUND);
+    assert_true(s_find_at(fx, "hv-w", "GetObject " JOB) >= 0);
+    assert_int_equal(s_count_at(fx, "hv-w", "ExecMethod"), 0);
+    assert_int_equal(s_count(fx, "ConnectServer"), 3);
+
+    /* the views are the provider's: freed with it, every reference let go */
+    sg_provider_destroy(&fx->p);
+    assert_int_equal(fake_wbem_outstanding(fx->fake), 0);
+}
+
+/* get_replication at a site reads that site's WMI: the primary's object at
+ * A, the replica's at B. */
+static void each_site_reads_its_own_side_of_the_replication(void **state)
+{
+    fx_t *fx = *state;
+    fx->p = s_new_with_sites(fx, CALL_TIMEOUT_MS);
+    fake_wbem_add_object_at(fx->fake, "hv-a", COLL, s_collection(SG_MODE_PRIMARY, 3));
+    fake_wbem_add_object_at(fx->fake, "hv-b", COLL, s_collection(SG_MODE_REPLICA, 5));
+    s_stats(fx, "1", T_1700);
+    s_stats(fx, "3", NULL);
+    sg_replication_t ra, rb;
+    assert_int_equal(sg_provider_get_replication(sg_provider_at(fx->p, "A"), COLL, &ra), SG_OK);
+    assert_int_equal(sg_provider_get_replication(sg_provider_at(fx->p, "B"), COLL, &rb), SG_OK);
+    assert_int_equal(ra.mode, SG_MODE_PRIMARY);
+    assert_int_equal(ra.state, 3);
+    assert_int_equal(ra.health, SG_HEALTH_NORMAL);
+    assert_int_equal(ra.last_replication_ms, T_1700_MS);
+    assert_int_equal(rb.mode, SG_MODE_REPLICA);
+    assert_int_equal(rb.state, 5);
+    assert_int_equal(rb.health, SG_HEALTH_CRITICAL);
+    assert_int_equal(rb.last_replication_ms, 0);
+    assert_true(s_find_at(fx, "hv-a", STATS_CALL) >= 0);
+    assert_true(s_find_at(fx, "hv-b", STATS_CALL) >= 0);
+    /* provider.wmi's host has no such collection */
+    sg_replication_t rw;
+    assert_int_equal(sg_provider_get_replication(fx->p, COLL, &rw), SG_ENOTFOUND);
+}
+
+/* A site's host that cannot be reached fails that site's calls (and no
+ * other site's); once it answers again the next call connects. A host that
+ * goes away under a connection drops it: the next call connects again and
+ * looks the service instance up again. */
+static void an_unreachable_site_fails_its_calls_and_a_later_call_reconnects(void **state)
+{
+    fx_t *fx = *state;
+    fx->p = s_new_with_sites(fx, CALL_TIMEOUT_MS);
+    sg_provider_t *a = sg_provider_at(fx->p, "A"), *b = sg_provider_at(fx->p, "B");
+    sg_call_result_t r;
+    fake_wbem_set_down(fx->fake, "hv-b", true);
+    assert_int_equal(sg_provider_call(b, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r), SG_EIO);
+    assert_int_equal(s_count_at(fx, "hv-b", "ConnectServer"), 1);
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    assert_int_equal(sg_provider_call(a, SG_METHOD_INITIATE_FAILOVER, COLL_2, NULL, &r), SG_OK);
+    sg_call_result_fini(&r);
+    assert_int_equal(sg_provider_call(b, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r), SG_EIO);
+    assert_int_equal(s_count_at(fx, "hv-b", "ConnectServer"), 2); /* tried again */
+    fake_wbem_set_down(fx->fake, "hv-b", false);
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    assert_int_equal(sg_provider_call(b, SG_METHOD_INITIATE_FAILOVER, COLL, NULL, &r), SG_OK);
+    sg_call_result_fini(&r);
+    assert_int_equal(s_count_at(fx, "hv-b", "ConnectServer"), 3);
+    assert_int_equal(s_count_at(fx, "hv-b", "ExecMethod"), 1);
+
+    /* connected, then gone: the call fails and drops the connection */
+    fake_wbem_set_down(fx->fake, "hv-b", true);
+    sg_job_status_t st;
+    assert_int_equal(sg_provider_get_job(b, JOB, &st), SG_EIO);
+    assert_int_equal(s_count_at(fx, "hv-b", "ConnectServer"), 3);
+    fake_wbem_set_down(fx->fake, "hv-b", false);
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    assert_int_equal(sg_provider_call(b, SG_METHOD_REVERSE_REPLICATION, COLL, NULL, &r), SG_OK);
+    sg_call_result_fini(&r);
+    assert_int_equal(s_count_at(fx, "hv-b", "ConnectServer"), 4);
+    assert_int_equal(s_count_at(fx, "hv-b", SVC_QUERY), 2);
+    /* A's connection was never dropped */
+    assert_int_equal(s_count_at(fx, "hv-a", "ConnectServer"), 1);
+}
+
+/* A site's calls wait at most provider.wmi.call_timeout, as the provider's. */
+static void a_sites_call_waits_at_most_the_providers_call_timeout(void **state)
+{
+    fx_t *fx = *state;
+    fx->p = s_new_with_sites(fx, 300);
+    s_answer(fx, SG_RC_JOB_STARTED, JOB);
+    s_hung_call_times_out(fx, "ExecMethod",
+                          (s_worker_t){sg_provider_at(fx->p, "B"), S_OP_CALL,
+                                       SG_METHOD_COMMIT_FAILOVER, COLL, 0, NULL});
+}
+
 /* --- connecting ------------------------------------------------------------------------ */
 
 #define RPC_UNAVAILABLE HRESULT_FROM_WIN32(RPC_S_SERVER_UNAVAILABLE) /* 0x800706BA */
@@ -801,7 +1235,7 @@ static sg_provider_t *s_new_connecting(fx_t *fx)
 {
     sg_wmi_cfg_t cfg = {.host = "hv-b", .user = "CORP\\svc-siteguard", .password = "pw",
                         .call_timeout_ms = CALL_TIMEOUT_MS};
-    return sg_wmi_new_locator(&cfg, fake_wbem_locator(fx->fake));
+    return sg_wmi_new_locator(&cfg, NULL, 0, fake_wbem_locator(fx->fake));
 }
 
 /* ConnectServer with WBEM_FLAG_CONNECT_USE_MAX_WAIT: it returns in 2 minutes
@@ -925,6 +1359,19 @@ int main(void)
         T_FAKE(an_unreachable_host_does_not_fail_creation_and_the_next_call_connects),
         T_FAKE(a_transport_error_makes_the_next_call_reconnect),
         T_FAKE(an_error_that_is_not_the_transport_keeps_the_connection),
+        T(revert_failover_takes_the_collection_only_and_follows_its_job),
+        T(commit_failover_refused_for_its_state_is_the_verdict),
+        T(reverse_replication_passes_the_collection_and_no_settings),
+        T(replication_is_read_from_the_collection_and_its_statistics),
+        T(statistics_given_as_an_array_are_read_by_the_first),
+        T(values_that_cannot_be_read_are_unknown),
+        T(statistics_not_given_leave_health_and_last_unknown),
+        T(an_unknown_collection_or_a_lost_connection_fails_the_read),
+        T_FAKE(the_fake_knows_reverse_replication_and_statistics_parameters),
+        T_FAKE(each_site_is_served_at_its_own_host),
+        T_FAKE(each_site_reads_its_own_side_of_the_replication),
+        T_FAKE(an_unreachable_site_fails_its_calls_and_a_later_call_reconnects),
+        T_FAKE(a_sites_call_waits_at_most_the_providers_call_timeout),
         cmocka_unit_test(cim_datetimes_and_intervals_parse_and_reject_garbage),
     };
     return cmocka_run_group_tests_name("wmi", tests, NULL, NULL);

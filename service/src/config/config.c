@@ -39,10 +39,25 @@ static void s_set_log_format(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node
     sg_cfg_set_enum(ctx, key, value, obj, names, "text, json");
 }
 
+/* Whether the file asks for the wmi provider: the kind read, or the kind
+ * written when it was refused (a build without the wmi provider reports
+ * that once, at the kind, and not again at every site's wmi block). */
+static bool s_wmi_provider(const sg_cfg_t *ctx, sg_cfg_node_t *root, const sg_config_t *cfg)
+{
+    if (cfg->provider.kind && strcmp(cfg->provider.kind, "wmi") == 0)
+        return true;
+    sg_cfg_node_t *provider = sg_cfg_value_of(ctx, root, "provider");
+    sg_cfg_node_t *kind = provider && sg_cfg_is_map(provider)
+                              ? sg_cfg_value_of(ctx, provider, "kind")
+                              : NULL;
+    return kind && sg_cfg_is_scalar(kind) && strcmp(sg_cfg_text(kind), "wmi") == 0;
+}
+
 /* Defaults that depend on what else the file says, once it is read. */
 static void s_check_root(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj, const sg_cfg_read_t *read)
 {
     sg_config_t *cfg = obj;
+    sg_policy_conf_resolve_sites(ctx, cfg->sites, cfg->n_sites, s_wmi_provider(ctx, node, cfg));
     sg_journal_conf_resolve(ctx, &cfg->journal);
     sg_leader_conf_resolve(ctx, &cfg->leader);
     sg_policy_conf_resolve(ctx, sg_cfg_value_of(ctx, node, "policy"), &cfg->policy);

@@ -19,12 +19,23 @@ static bool s_strs_eq(char **a, size_t na, char **b, size_t nb)
     return true;
 }
 
-/* The first site that differs, or -1. */
+/* Two WMI connections' settings (NULL: none) are the same. */
+static bool s_wmi_eq(const sg_wmi_cfg_t *a, const sg_wmi_cfg_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    return s_str_eq(a->host, b->host) && s_str_eq(a->name_space, b->name_space) &&
+           s_str_eq(a->user, b->user) && s_str_eq(a->password, b->password) &&
+           a->call_timeout_ms == b->call_timeout_ms;
+}
+
+/* The first site that differs (its wmi connection included), or -1. */
 static int s_sites_differ(const sg_config_t *a, const sg_config_t *b)
 {
     size_t n = a->n_sites < b->n_sites ? a->n_sites : b->n_sites;
     for (size_t i = 0; i < n; i++)
-        if (!s_str_eq(a->sites[i].name, b->sites[i].name) || a->sites[i].witness != b->sites[i].witness)
+        if (!s_str_eq(a->sites[i].name, b->sites[i].name) ||
+            a->sites[i].witness != b->sites[i].witness || !s_wmi_eq(a->sites[i].wmi, b->sites[i].wmi))
             return (int)i;
     return a->n_sites == b->n_sites ? -1 : (int)n;
 }
@@ -83,7 +94,8 @@ static bool s_provider_eq(const sg_provider_cfg_t *a, const sg_provider_cfg_t *b
         a->sim.call_latency_ms != b->sim.call_latency_ms ||
         a->sim.job_duration_ms != b->sim.job_duration_ms ||
         a->sim.job_removal_ms != b->sim.job_removal_ms ||
-        !s_str_eq(a->sim.state_file, b->sim.state_file) || a->sim.n_faults != b->sim.n_faults)
+        !s_str_eq(a->sim.state_file, b->sim.state_file) || a->sim.n_faults != b->sim.n_faults ||
+        !s_wmi_eq(&a->wmi, &b->wmi))
         return false;
     for (size_t i = 0; i < a->sim.n_faults; i++) {
         const sg_sim_fault_cfg_t *x = &a->sim.faults[i], *y = &b->sim.faults[i];

@@ -3,9 +3,9 @@
  * Live: policy, sinks (and plugin_dir), log_level, log_format, and the
  * observers' public keys (a key rotation: the bus admits the new keys and
  * stops hearing connections made with removed ones, bus.h). Not live (a
- * restart applies them): sites, observers (ids, sites, order), collections,
- * bus, provider, plan, journal, control, metrics. Pure functions on two
- * loaded configs.
+ * restart applies them): sites (their wmi connections included), observers
+ * (ids, sites, order), collections, bus, provider (provider.wmi included),
+ * plan, journal, control, metrics. Pure functions on two loaded configs.
  *
  * Thread rules: none (no state). */
 #ifndef SG_RELOAD_H

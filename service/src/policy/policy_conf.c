@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A site name, resolved to an index (-1 when it is not defined). */
 static void s_set_site_ref(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
@@ -40,14 +41,43 @@ static void s_site_init(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj)
     ((sg_site_cfg_t *)obj)->mark = sg_cfg_mark(ctx, node);
 }
 
+/* wmi: the site's own WMI connection (provider_conf's key table). */
+static void s_set_site_wmi(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
+                           void *obj)
+{
+    sg_site_cfg_t *site = obj;
+    if (sg_cfg_is_null(value))
+        return;
+    if (!sg_cfg_expect_map(ctx, value, key->name))
+        return;
+    if (!(site->wmi = calloc(1, sizeof *site->wmi))) {
+        sg_cfg_oom(ctx);
+        return;
+    }
+    site->wmi_mark = sg_cfg_mark(ctx, value);
+    sg_cfg_walk_map(ctx, value, &sg_provider_conf_site_wmi_map, site->wmi, key->name, false);
+}
+
+static void s_check_site(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj, const sg_cfg_read_t *read)
+{
+    const sg_site_cfg_t *site = obj;
+    if (site->witness && site->wmi && sg_cfg_read_ok(read, "witness"))
+        sg_cfg_err(ctx, sg_cfg_value_of(ctx, node, "wmi"),
+                   "site '%s' is a witness: it holds no collections, so it has no WMI "
+                   "connection (remove its wmi)",
+                   site->name ? site->name : "?");
+}
+
 static const sg_cfg_key_t s_site_keys[] = {
     {.name = "name", .set = sg_cfg_set_str, .offset = offsetof(sg_site_cfg_t, name),
      .required = true},
     {.name = "witness", .set = sg_cfg_set_bool, .offset = offsetof(sg_site_cfg_t, witness)},
+    {.name = "wmi", .set = s_set_site_wmi},
 };
 static const sg_cfg_map_t s_site_map = {.where = "in a site", .keys = s_site_keys,
                                         .n_keys = SG_CFG_COUNT(s_site_keys),
-                                        .size = sizeof(sg_site_cfg_t), .init = s_site_init};
+                                        .size = sizeof(sg_site_cfg_t), .init = s_site_init,
+                                        .check = s_check_site};
 
 void sg_policy_conf_set_sites(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
                               void *obj)
@@ -58,6 +88,34 @@ void sg_policy_conf_set_sites(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_nod
         sg_cfg_err(ctx, value, "'%s' must list at least one site", key->name);
     sg_cfg_names_put(ctx, SG_CFG_SITES, sites, n, sizeof *sites, offsetof(sg_site_cfg_t, name),
                      offsetof(sg_site_cfg_t, mark), "site name");
+}
+
+void sg_policy_conf_resolve_sites(sg_cfg_t *ctx, const sg_site_cfg_t *sites, size_t n,
+                                  bool wmi_provider)
+{
+    for (size_t i = 0; i < n; i++) {
+        const sg_site_cfg_t *s = &sites[i];
+        if (!s->wmi)
+            continue;
+        if (!wmi_provider) {
+            sg_cfg_err_at(ctx, &s->wmi_mark,
+                          "site '%s' has its own wmi connection, which only provider.kind wmi "
+                          "uses (set provider.kind: wmi, or remove the site's wmi)",
+                          s->name ? s->name : "?");
+            continue;
+        }
+        for (size_t j = 0; j < i && s->wmi->host; j++) {
+            if (sites[j].wmi && sites[j].wmi->host &&
+                strcasecmp(sites[j].wmi->host, s->wmi->host) == 0) {
+                sg_cfg_err_at(ctx, &s->wmi_mark,
+                              "site '%s' has the same wmi host '%s' as site '%s' (line %d): "
+                              "each site is its own cluster",
+                              s->name ? s->name : "?", s->wmi->host,
+                              sites[j].name ? sites[j].name : "?", sites[j].wmi_mark.line);
+                break;
+            }
+        }
+    }
 }
 
 static void s_observer_init(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj)
@@ -686,8 +744,12 @@ const sg_cfg_map_t sg_policy_conf_plan_map = {.where = "in plan", .keys = s_plan
 
 void sg_policy_conf_free_sites(sg_site_cfg_t *sites, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(sites[i].name);
+        if (sites[i].wmi)
+            sg_provider_conf_wmi_fini(sites[i].wmi);
+        free(sites[i].wmi);
+    }
     free(sites);
 }
 

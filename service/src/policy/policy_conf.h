@@ -5,7 +5,10 @@
  *
  * Owns the section types, their key tables, checks and defaults, and the
  * defaults that depend on the sites (quorum, require_witness), which
- * sg_policy_conf_resolve sets once the whole file is read. Sites, observers
+ * sg_policy_conf_resolve sets once the whole file is read. A site's own WMI
+ * connection (`wmi`) is read here with provider_conf's key table; the rules
+ * that depend on the provider, once the file is read, by
+ * sg_policy_conf_resolve_sites. Sites, observers
  * and collections are registered as SG_CFG_SITES, SG_CFG_OBSERVERS and
  * SG_CFG_COLLECTIONS names (walk.h) for the sections that refer to them.
  *
@@ -18,6 +21,7 @@
 
 #include "config/walk.h"
 #include "config/window.h"
+#include "provider/provider_conf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +36,10 @@ typedef enum { SG_RP_LATEST = 0, SG_RP_LATEST_APP_CONSISTENT, SG_RP_NAMED } sg_r
 typedef struct {
     char *name;
     bool witness; /* a witness location: observes, owns no collections */
+    /* sites[].wmi: the site's own WMI connection (its cluster), for
+     * provider.kind wmi only; NULL: provider.wmi serves the site. Owned. */
+    sg_wmi_cfg_t *wmi;
+    sg_mark_t wmi_mark; /* where the wmi block stands */
     sg_mark_t mark;
 } sg_site_cfg_t;
 
@@ -139,6 +147,13 @@ void sg_policy_conf_defaults(sg_policy_cfg_t *p);
 /* Defaults that depend on the sites, and rules across policy and sites; run
  * once everything is read. `node`: the policy section (NULL: none). */
 void sg_policy_conf_resolve(sg_cfg_t *ctx, sg_cfg_node_t *node, sg_policy_cfg_t *p);
+
+/* Rules of the sites' wmi blocks that depend on the provider, once the whole
+ * file is read: a site's own WMI connection is for provider.kind wmi only
+ * (`wmi_provider` false: each block is an error, never silently unused), and
+ * two sites never name the same host (each site is its own cluster). */
+void sg_policy_conf_resolve_sites(sg_cfg_t *ctx, const sg_site_cfg_t *sites, size_t n,
+                                  bool wmi_provider);
 
 /* Reads a recovery point (latest, latest_app_consistent, or the object path
  * of a named point; *path gets a copy of the latter, owned by the caller).

@@ -193,6 +193,34 @@ static const sg_cfg_map_t s_wmi_map = {.where = "in provider.wmi", .keys = s_wmi
                                        .n_keys = SG_CFG_COUNT(s_wmi_keys),
                                        .size = sizeof(sg_wmi_cfg_t)};
 
+/* A site's connection: user and password_env name one account, so one
+ * without the other is a mistake (a site never borrows provider.wmi's). */
+static void s_check_site_wmi(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj,
+                             const sg_cfg_read_t *read)
+{
+    const sg_wmi_cfg_t *w = obj;
+    if (!sg_cfg_read_ok(read, "user") || !sg_cfg_read_ok(read, "password_env"))
+        return;
+    bool user = w->user != NULL, password = sg_cfg_value_of(ctx, node, "password_env") != NULL;
+    if (user && !password)
+        sg_cfg_err(ctx, sg_cfg_value_of(ctx, node, "user"),
+                   "a site's wmi user needs password_env (the variable that holds its password)");
+    else if (!user && password)
+        sg_cfg_err(ctx, sg_cfg_value_of(ctx, node, "password_env"),
+                   "a site's wmi password_env needs user (the account it is the password of)");
+}
+
+static const sg_cfg_key_t s_site_wmi_keys[] = {
+    {.name = "host", .set = sg_cfg_set_str, .offset = offsetof(sg_wmi_cfg_t, host),
+     .required = true},
+    {.name = "namespace", .set = sg_cfg_set_str, .offset = offsetof(sg_wmi_cfg_t, name_space)},
+    {.name = "user", .set = sg_cfg_set_str, .offset = offsetof(sg_wmi_cfg_t, user)},
+    {.name = "password_env", .set = s_set_password_env},
+};
+const sg_cfg_map_t sg_provider_conf_site_wmi_map = {
+    .where = "in a site's wmi", .keys = s_site_wmi_keys, .n_keys = SG_CFG_COUNT(s_site_wmi_keys),
+    .size = sizeof(sg_wmi_cfg_t), .check = s_check_site_wmi};
+
 static const sg_cfg_key_t s_provider_keys[] = {
     {.name = "kind", .set = s_set_kind, .offset = offsetof(sg_provider_cfg_t, kind)},
     {.name = "workers", .set = sg_cfg_set_int, .offset = offsetof(sg_provider_cfg_t, workers),
@@ -243,10 +271,16 @@ void sg_provider_conf_fini(sg_provider_cfg_t *p)
         free(p->sim.faults[i].job_warnings);
     }
     free(p->sim.faults);
-    free(p->wmi.host);
-    free(p->wmi.name_space);
-    free(p->wmi.user);
-    if (p->wmi.password)
-        sg_platform_secure_zero(p->wmi.password, strlen(p->wmi.password));
-    free(p->wmi.password);
+    sg_provider_conf_wmi_fini(&p->wmi);
+}
+
+void sg_provider_conf_wmi_fini(sg_wmi_cfg_t *w)
+{
+    free(w->host);
+    free(w->name_space);
+    free(w->user);
+    if (w->password)
+        sg_platform_secure_zero(w->password, strlen(w->password));
+    free(w->password);
+    w->host = w->name_space = w->user = w->password = NULL;
 }

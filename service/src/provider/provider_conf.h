@@ -1,7 +1,9 @@
 /* provider_conf: the `provider` section of the config file (the provider
  * kind and its call and job limits), with `provider.sim` (the simulator and
  * its injected faults) and `provider.wmi` (where the WMI service is, and
- * the password, from password_env when that is set).
+ * the password, from password_env when that is set); and the key table of a
+ * site's own WMI connection (`sites[].wmi`, read by policy_conf with the
+ * site: host, namespace, user, password_env).
  *
  * Owns the section's types, key tables, checks and defaults. A fault names
  * a collection through the SG_CFG_COLLECTIONS names (walk.h), so
@@ -59,7 +61,10 @@ typedef struct {
     size_t n_faults;
 } sg_sim_cfg_t;
 
-/* provider.wmi: where Msvm_CollectionReplicationService is (Windows builds). */
+/* provider.wmi: where Msvm_CollectionReplicationService is (Windows builds).
+ * A site's own connection (sites[].wmi) has the same type: host (required
+ * there), name_space, user and password (from password_env); its
+ * call_timeout_ms is 0 (provider.wmi's applies to every connection). */
 typedef struct {
     char *host;      /* NULL: this computer (the local cluster) */
     char *name_space;/* default root\HyperVCluster\v2 */
@@ -81,10 +86,17 @@ typedef struct {
 
 /* The `provider` mapping (read with sg_cfg_set_map). */
 extern const sg_cfg_map_t sg_provider_conf_map;
+/* A site's `wmi` mapping, into an sg_wmi_cfg_t: host (required), namespace,
+ * user, password_env (user and password_env go together). No password key:
+ * a site's password comes from the environment only. */
+extern const sg_cfg_map_t sg_provider_conf_site_wmi_map;
 
 /* Defaults before the file is read. */
 void sg_provider_conf_defaults(sg_cfg_t *ctx, sg_provider_cfg_t *p);
 /* Frees what the section points to. */
 void sg_provider_conf_fini(sg_provider_cfg_t *p);
+/* Frees the strings of a WMI connection's settings, the password zeroed
+ * first (the struct itself is the caller's). */
+void sg_provider_conf_wmi_fini(sg_wmi_cfg_t *w);
 
 #endif

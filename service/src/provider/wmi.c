@@ -7,6 +7,9 @@
 #include "base/str.h"
 #include "platform/platform.h"
 #include "provider/cimpath.h"
+#include "provider/cimxml.h"
+
+#include <assert.h>
 
 #include <windows.h>
 #include <objbase.h>
@@ -16,17 +19,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <wchar.h>
 
 #define S_MOD "wmi"
 #define S_DEFAULT_NS "root\\HyperVCluster\\v2"
 #define S_SERVICE_CLASS "Msvm_CollectionReplicationService"
+#define S_STATS_CLASS "Msvm_CollectionReplicationStatistics"
 #define S_DEFAULT_TIMEOUT_MS 60000
 #define S_MAX_TIMEOUT_MS 0x7ffffffe /* below WBEM_INFINITE as a LONG */
 
+typedef struct s_wmi s_wmi_t;
+
+/* A site the provider knows: its own view, or the provider itself. */
 typedef struct {
+    char *name;
+    s_wmi_t *view;           /* its own connection (sites[].wmi), owned; NULL: the provider */
+} s_site_t;
+
+struct s_wmi {
     sg_provider_t base;
     /* Set at creation, then only read. */
+    s_wmi_t *parent;         /* a site's view: the provider that owns it; NULL: the provider */
+    s_site_t *sites;         /* the provider's sites (a view has none) */
+    size_t n_sites;
     char *where;             /* \\host\namespace, for ConnectServer and the log */
     char *user;              /* NULL: the service's own account */
     COAUTHIDENTITY *ident;   /* explicit credentials, or NULL; kept (password
@@ -41,7 +57,7 @@ typedef struct {
     SRWLOCK lock;
     IWbemServices *svc;      /* the connection (one reference), or NULL: connect on use */
     BSTR service_path;       /* the Msvm_CollectionReplicationService instance, once found */
-} s_wmi_t;
+};
 
 /* One provider call: a reference on the connection it uses and its deadline.
  * Every remote call of it waits at most until the deadline. */
@@ -580,7 +596,28 @@ static int s_read_out(IWbemClassObject *out, sg_method_t m, sg_call_result_t *r)
 }
 
 /* The method's in-parameters, filled: the collection, and the recovery point
- * for the methods that take one (NULL, left unset, means the latest). */
+ * for the methods that take one (NULL, left unset, means the latest).
+ *
+ * What each method takes, from its page in Microsoft's Failover Clustering
+ * Hyper-V WMI reference (clushyperv/msvm-collectionreplicationservice-<method>):
+ * - InitiateFailover, TestReplicaCollection: Collection (CIM_CollectionOfMSEs
+ *   REF), CollectionRecoveryPoint (REF; NULL: the latest point).
+ * - CommitFailover ("commits the recovery snapshot that InitiateFailover has
+ *   used"), RevertFailover ("only for the collection which is in failed over
+ *   state after using InitiateFailover"), RevertTestReplicaCollection:
+ *   Collection only.
+ * - ReverseReplicationRelationship ("requires the collection that is a
+ *   recovery collection in failover committed state"): Collection and
+ *   CollectionReplicationSettingData, a string ("a
+ *   CollectionReplicationSettingData containing the setting data for
+ *   replication": an embedded Msvm_CollectionReplicationSettingData, the
+ *   recovery connection point, port, authentication, ...). The page does not
+ *   say it may be NULL, nor what Hyper-V fills in when it is. It is left NULL
+ *   here, the safe branch: the provider interface carries no settings, and
+ *   settings made up by siteguard could point replication at the wrong
+ *   cluster, while a refused NULL (most likely 32773 Invalid parameter, or a
+ *   WMI error) changes nothing. (Not verified on a cluster.)
+ * Every method answers ReturnValue (uint32) and a Job REF out-parameter. */
 static int s_fill_in(s_op_t *op, BSTR method, sg_method_t m, const char *collection,
                      const char *point, IWbemClassObject **in)
 {
@@ -722,6 +759,188 @@ static int s_get_state(sg_provider_t *p, const char *collection, sg_coll_state_t
     if (c)
         IWbemClassObject_Release(c);
     s_end(&op);
+    return rc;
+}
+
+/* --- replication: mode, state, health, last replication ---------------------------- */
+
+/* Msvm_VirtualSystemCollection.ReplicationMode (uint16, Microsoft's page for
+ * the class): 0 None, 1 Primary, 2 Replica, 3 Test Replica; anything else is
+ * not known (SG_MODE_NONE, as for a provider that cannot tell). */
+static int s_mode(int64_t v)
+{
+    return v >= SG_MODE_NONE && v <= SG_MODE_TEST_REPLICA ? (int)v : SG_MODE_NONE;
+}
+
+/* The collection object's ReplicationMode and ReplicationState (0..16, the
+ * collection's own numbering: wmi.c's s_coll_state; -1 when missing or out of
+ * range). */
+static void s_read_collection(IWbemClassObject *c, sg_replication_t *out)
+{
+    int64_t v = 0;
+    if (s_get_int(c, L"ReplicationMode", &v) == SG_OK)
+        out->mode = s_mode(v);
+    if (s_get_int(c, L"ReplicationState", &v) == SG_OK && v >= 0 && v <= 16)
+        out->state = (int)v;
+}
+
+/* The text of ReplicationStatistics: declared `string` (one embedded
+ * instance) on the collection method's page, where the per-VM
+ * Msvm_ReplicationService methods declare `string[]`; either is taken, an
+ * array by its first element. *text is NULL when it is neither. */
+static int s_stats_text(IWbemClassObject *out, char **text)
+{
+    VARIANT v;
+    VariantInit(&v);
+    *text = NULL;
+    if (FAILED(IWbemClassObject_Get(out, L"ReplicationStatistics", 0, &v, NULL, NULL)))
+        return SG_OK;
+    int rc = SG_OK;
+    if (V_VT(&v) == VT_BSTR && V_BSTR(&v)) {
+        rc = (*text = s_utf8(V_BSTR(&v))) ? SG_OK : SG_ENOMEM;
+    } else if (V_VT(&v) == (VT_ARRAY | VT_BSTR) && V_ARRAY(&v) &&
+               SafeArrayGetDim(V_ARRAY(&v)) == 1) {
+        LONG lo = 0, hi = -1;
+        BSTR first = NULL;
+        if (SUCCEEDED(SafeArrayGetLBound(V_ARRAY(&v), 1, &lo)) &&
+            SUCCEEDED(SafeArrayGetUBound(V_ARRAY(&v), 1, &hi)) && hi >= lo &&
+            SUCCEEDED(SafeArrayGetElement(V_ARRAY(&v), &lo, &first)) && first)
+            rc = (*text = s_utf8(first)) ? SG_OK : SG_ENOMEM;
+        SysFreeString(first);
+    }
+    VariantClear(&v);
+    return rc;
+}
+
+/* Health and last replication from an embedded Msvm_CollectionReplicationStatistics
+ * (Microsoft's page for the class, clushyperv/msvm-collectionreplicationstatistics):
+ * - ReplicationHealth, uint32, described only as "The current replication.",
+ *   no values listed. Read in the numbering of the per-VM
+ *   Msvm_ReplicationStatistics.ReplicationHealth (hyperv_v2 page: 0 Not
+ *   applicable, 1 Ok, 2 Warning, 3 Critical), which is an inference; any
+ *   other value, or none, is unknown.
+ * - LastWALReplicationTime, datetime: "the time when the last successful WAL
+ *   consistent DR cycle was performed", the collection's last replication
+ *   (the class has no LastReplicationTime). One that does not parse (a zero
+ *   date: never) is unknown. The collection's own LastApplyTime (when the
+ *   last replication was applied on the recovery side) is not used instead:
+ *   it is later than the data it applied, so it would make the data look
+ *   newer than it is. */
+static int s_read_stats(const char *collection, const char *xml, sg_replication_t *out)
+{
+    char *cls = NULL, *health = NULL, *last = NULL;
+    int rc = sg_cimxml_class(xml, &cls);
+    if (rc == SG_OK && strcasecmp(cls, S_STATS_CLASS) != 0) {
+        sg_warn(S_MOD, "%s: ReplicationStatistics is a %s, not an " S_STATS_CLASS
+                       ": health and last replication unknown", collection, cls);
+        rc = SG_EPROTO;
+    }
+    if (rc == SG_OK && (rc = sg_cimxml_property(xml, "ReplicationHealth", &health)) == SG_OK &&
+        health) {
+        char *end = NULL;
+        long v = strtol(health, &end, 10);
+        if (end != health && *end == '\0' && v >= SG_HEALTH_NORMAL && v <= SG_HEALTH_CRITICAL)
+            out->health = (int)v;
+    }
+    if (rc == SG_OK || rc == SG_ENOTFOUND)
+        rc = sg_cimxml_property(xml, "LastWALReplicationTime", &last);
+    int64_t ms = 0;
+    if (rc == SG_OK && last && sg_wmi_parse_datetime(last, &ms) == SG_OK && ms > 0)
+        out->last_replication_ms = ms;
+    if (rc == SG_EPROTO)
+        sg_warn(S_MOD, "%s: ReplicationStatistics is not CIM-XML siteguard reads: health and "
+                       "last replication unknown", collection);
+    free(cls);
+    free(health);
+    free(last);
+    return rc == SG_ENOMEM ? rc : SG_OK;
+}
+
+/* The out-parameters of GetReplicationStatistics (its page: ReturnValue,
+ * ReplicationStatistics, ReplicationHealthIssues (error description strings,
+ * not read), Job "can be null if the task is completed"). Only a return value
+ * of 0 carries statistics: with 4096 the method went on as a job, and a job
+ * has no out-parameters to read them from (the page says nothing more), so
+ * health and last replication stay unknown, as for any error. */
+static int s_read_stats_out(IWbemClassObject *o, const char *collection, sg_replication_t *out)
+{
+    int64_t rv = 0;
+    char *xml = NULL;
+    if (s_get_int(o, L"ReturnValue", &rv) != SG_OK) {
+        sg_warn(S_MOD, "%s: GetReplicationStatistics without a ReturnValue: health and last "
+                       "replication unknown", collection);
+        return SG_OK;
+    }
+    if (rv != SG_RC_COMPLETED) {
+        sg_warn(S_MOD, "%s: GetReplicationStatistics answered %lld (%s)%s: health and last "
+                       "replication unknown", collection, (long long)rv, sg_rc_text((uint32_t)rv),
+                rv == SG_RC_JOB_STARTED ? ", a job, which carries no statistics" : "");
+        return SG_OK;
+    }
+    int rc = s_stats_text(o, &xml);
+    if (rc == SG_OK && !xml)
+        sg_warn(S_MOD, "%s: GetReplicationStatistics gave no ReplicationStatistics: health and "
+                       "last replication unknown", collection);
+    else if (rc == SG_OK)
+        rc = s_read_stats(collection, xml, out);
+    free(xml);
+    return rc;
+}
+
+/* GetReplicationStatistics(Collection) on the service instance. A call that
+ * could not be made for a reason other than the connection (no service
+ * instance, a method or parameter this WMI does not have, a WMI error)
+ * leaves health and last replication unknown; a lost connection or a call
+ * that timed out fails (the side did not answer). */
+static int s_statistics(s_op_t *op, const char *collection, sg_replication_t *out)
+{
+    IWbemClassObject *in = NULL, *o = NULL;
+    BSTR target = NULL, method = SysAllocString(L"GetReplicationStatistics");
+    int rc = method ? s_service_path(op, &target) : SG_ENOMEM;
+    if (rc == SG_OK)
+        rc = s_in_params(op, L"GetReplicationStatistics", &in);
+    if (rc == SG_OK)
+        rc = s_put_str(in, L"Collection", collection);
+    if (rc == SG_OK)
+        rc = s_exec_method(op, target, method, in, &o);
+    if (rc == SG_OK)
+        rc = s_read_stats_out(o, collection, out);
+    else if (rc != SG_ENOMEM && !op->lost) {
+        sg_warn(S_MOD, "%s: no replication statistics from %s (%s): health and last replication "
+                       "unknown", collection, op->w->where, sg_err_str(rc));
+        rc = SG_OK;
+    }
+    if (o)
+        IWbemClassObject_Release(o);
+    if (in)
+        IWbemClassObject_Release(in);
+    SysFreeString(target);
+    SysFreeString(method);
+    return rc;
+}
+
+static int s_get_replication(sg_provider_t *p, const char *collection, sg_replication_t *out)
+{
+    s_wmi_t *w = (s_wmi_t *)p;
+    const sg_replication_t unknown = {.mode = SG_MODE_NONE, .state = -1};
+    s_op_t op;
+    IWbemClassObject *c = NULL;
+    *out = unknown;
+    int rc = s_collection_id(collection, NULL);
+    if (rc != SG_OK)
+        return rc;
+    rc = s_begin(w, &op);
+    if (rc == SG_OK)
+        rc = s_get_object(&op, collection, &c);
+    if (rc == SG_OK) {
+        s_read_collection(c, out);
+        rc = s_statistics(&op, collection, out);
+    }
+    if (c)
+        IWbemClassObject_Release(c);
+    s_end(&op);
+    if (rc != SG_OK)
+        *out = unknown;
     return rc;
 }
 
@@ -912,9 +1131,15 @@ static int s_find_failover_job(sg_provider_t *p, const char *collection, int64_t
     return rc;
 }
 
-static void s_destroy(sg_provider_t *p)
+/* Frees a provider or a site's view (and a provider's views). */
+static void s_free(s_wmi_t *w)
 {
-    s_wmi_t *w = (s_wmi_t *)p;
+    for (size_t i = 0; i < w->n_sites; i++) {
+        if (w->sites[i].view)
+            s_free(w->sites[i].view);
+        free(w->sites[i].name);
+    }
+    free(w->sites);
     if (w->svc)
         IWbemServices_Release(w->svc);
     if (w->fixed)
@@ -938,6 +1163,28 @@ static void s_destroy(sg_provider_t *p)
     free(w);
 }
 
+static void s_destroy(sg_provider_t *p)
+{
+    s_wmi_t *w = (s_wmi_t *)p;
+    assert(!w->parent && "a site's view is borrowed: its provider frees it");
+    if (!w->parent)
+        s_free(w);
+}
+
+/* The view of `site`: its own connection, or the provider for a site that
+ * has none; NULL for a site the provider does not know. A view answers for
+ * any site as its provider does. */
+static sg_provider_t *s_at_site(sg_provider_t *p, const char *site)
+{
+    s_wmi_t *w = (s_wmi_t *)p, *root = w->parent ? w->parent : w;
+    if (!site)
+        return p;
+    for (size_t i = 0; i < root->n_sites; i++)
+        if (strcmp(root->sites[i].name, site) == 0)
+            return root->sites[i].view ? &root->sites[i].view->base : &root->base;
+    return NULL;
+}
+
 static const sg_provider_ops_t s_ops = {
     .name = "wmi",
     .call = s_call,
@@ -946,6 +1193,8 @@ static const sg_provider_ops_t s_ops = {
     .list_recovery_points = s_list_points,
     .find_failover_job = s_find_failover_job,
     .destroy = s_destroy,
+    .get_replication = s_get_replication,
+    .at_site = s_at_site,
 };
 
 /* --- creation -------------------------------------------------------------------------- */
@@ -1013,7 +1262,7 @@ static s_wmi_t *s_new_from_cfg(const sg_wmi_cfg_t *cfg, IWbemLocator *locator)
     w->blanket = true;
     if (!w->where || (cfg->user && (!(w->user = strdup(cfg->user)) ||
                                     !(w->ident = s_identity(cfg))))) {
-        s_destroy(&w->base);
+        s_free(w);
         return NULL;
     }
     if (locator) {
@@ -1023,13 +1272,48 @@ static s_wmi_t *s_new_from_cfg(const sg_wmi_cfg_t *cfg, IWbemLocator *locator)
     return w;
 }
 
-sg_provider_t *sg_wmi_new_locator(const sg_wmi_cfg_t *cfg, struct IWbemLocator *locator)
+/* The provider's sites, each with its own view when it has its own
+ * connection: the same locator, and provider.wmi's call timeout. */
+static int s_add_sites(s_wmi_t *w, const sg_wmi_site_t *sites, size_t n, IWbemLocator *locator)
+{
+    if (n == 0)
+        return SG_OK;
+    if (!(w->sites = calloc(n, sizeof *w->sites)))
+        return SG_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        s_site_t *site = &w->sites[w->n_sites++];
+        if (!(site->name = strdup(sites[i].name ? sites[i].name : "")))
+            return SG_ENOMEM;
+        if (!sites[i].wmi)
+            continue;
+        if (!(site->view = s_new_from_cfg(sites[i].wmi, locator)))
+            return SG_ENOMEM;
+        site->view->parent = w;
+        site->view->timeout_ms = w->timeout_ms;
+    }
+    return SG_OK;
+}
+
+/* The provider and its sites' views; NULL when out of memory. */
+static s_wmi_t *s_new_with_sites(const sg_wmi_cfg_t *cfg, const sg_wmi_site_t *sites,
+                                 size_t n_sites, IWbemLocator *locator)
 {
     s_wmi_t *w = s_new_from_cfg(cfg, locator);
+    if (w && s_add_sites(w, sites, n_sites, locator) != SG_OK) {
+        s_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+sg_provider_t *sg_wmi_new_locator(const sg_wmi_cfg_t *cfg, const sg_wmi_site_t *sites,
+                                  size_t n_sites, struct IWbemLocator *locator)
+{
+    s_wmi_t *w = s_new_with_sites(cfg, sites, n_sites, locator);
     return w ? &w->base : NULL;
 }
 
-sg_provider_t *sg_wmi_new(const sg_wmi_cfg_t *cfg)
+sg_provider_t *sg_wmi_new(const sg_wmi_cfg_t *cfg, const sg_wmi_site_t *sites, size_t n_sites)
 {
     HRESULT hr = CoInitializeEx(NULL, COINIT_MULTITHREADED);
     if (FAILED(hr)) {
@@ -1041,7 +1325,7 @@ sg_provider_t *sg_wmi_new(const sg_wmi_cfg_t *cfg)
                                        RPC_C_IMP_LEVEL_IMPERSONATE, NULL, EOAC_NONE, NULL);
     if (FAILED(sec) && sec != RPC_E_TOO_LATE)
         s_hr(sec, "CoInitializeSecurity");
-    s_wmi_t *w = s_new_from_cfg(cfg, NULL);
+    s_wmi_t *w = s_new_with_sites(cfg, sites, n_sites, NULL);
     if (!w) {
         sg_error(S_MOD, "out of memory");
         CoUninitialize();
@@ -1050,6 +1334,11 @@ sg_provider_t *sg_wmi_new(const sg_wmi_cfg_t *cfg)
     w->com_owner = true;
     sg_info(S_MOD, "WMI at %s%s%s: connecting when first needed (calls wait at most %ld ms)",
             w->where, w->user ? " as " : "", w->user ? w->user : "", (long)w->timeout_ms);
+    for (size_t i = 0; i < w->n_sites; i++)
+        sg_info(S_MOD, "site %s: WMI at %s%s%s", w->sites[i].name,
+                w->sites[i].view ? w->sites[i].view->where : w->where,
+                w->sites[i].view && w->sites[i].view->user ? " as " : "",
+                w->sites[i].view && w->sites[i].view->user ? w->sites[i].view->user : "");
     return &w->base;
 }
 
