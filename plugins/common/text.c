@@ -39,6 +39,14 @@ void sg_text_rfc3339(int64_t time_ms, char *out)
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
 }
 
+bool sg_text_flap_ended(const sg_outcome_t *o)
+{
+    static const char end[] = "/ended";
+    size_t n = o->dedup_key ? strlen(o->dedup_key) : 0;
+    return o->kind == SG_OUTCOME_SITE_FLAPPING && n >= sizeof end - 1 &&
+           strcmp(o->dedup_key + n - (sizeof end - 1), end) == 0;
+}
+
 char *sg_text_printf(const char *fmt, ...)
 {
     va_list ap;
@@ -91,6 +99,10 @@ char *sg_text_title(const sg_outcome_t *o)
                                                   o->site ? site : "");
     case SG_OUTCOME_LIFECYCLE:
         return sg_text_printf("%s", o->message ? o->message : "life-cycle step");
+    case SG_OUTCOME_SITE_FLAPPING:
+        return sg_text_printf(sg_text_flap_ended(o) ? "site %s stopped flapping"
+                                                    : "site %s flapping",
+                              site);
     }
     return sg_text_printf("%s", sg_text_kind(o->kind));
 }

@@ -26,8 +26,12 @@ void sg_text_rfc3339(int64_t time_ms, char *out);
 
 /* What happened, in a few words: "site A lost", "failover of sql from A to B
  * failed", "sql failed over from A to B", "failover of sql from A to B at
- * 40%". Unknown names read "?". */
+ * 40%", "site A flapping", "site A stopped flapping". Unknown names read "?". */
 char *sg_text_title(const sg_outcome_t *o);
+
+/* Whether a site_flapping outcome says the flapping ended (its dedup key
+ * ends in "/ended"; plugin.h) rather than began. False for other kinds. */
+bool sg_text_flap_ended(const sg_outcome_t *o);
 
 /* The title, then ": " and the message when there is one, on one line
  * (control characters become spaces), cut at a UTF-8 character boundary to at

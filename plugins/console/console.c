@@ -58,6 +58,7 @@ static const char *s_label(sg_outcome_kind_t kind)
     case SG_OUTCOME_CANCELLED: return "CANCELLED";
     case SG_OUTCOME_NOTICE: return "NOTICE";
     case SG_OUTCOME_LIFECYCLE: return "LIFECYCLE";
+    case SG_OUTCOME_SITE_FLAPPING: return "FLAPPING";
     }
     return "OUTCOME";
 }
@@ -69,7 +70,7 @@ static void s_subject(const sg_outcome_t *o, char *buf, size_t len, size_t *pos)
     const char *coll = s_or(o->collection);
     bool site_kind = o->kind == SG_OUTCOME_SITE_SUSPECT || o->kind == SG_OUTCOME_SITE_LOST ||
                      o->kind == SG_OUTCOME_SITE_RECOVERED ||
-                     o->kind == SG_OUTCOME_SITE_CONTESTED;
+                     o->kind == SG_OUTCOME_SITE_CONTESTED || o->kind == SG_OUTCOME_SITE_FLAPPING;
     if (o->kind == SG_OUTCOME_DRILL_REPORT) {
         s_append(buf, len, pos, "drill");
         return;
@@ -87,6 +88,7 @@ static void s_subject(const sg_outcome_t *o, char *buf, size_t len, size_t *pos)
     case SG_OUTCOME_SITE_LOST:
     case SG_OUTCOME_SITE_RECOVERED:
     case SG_OUTCOME_SITE_CONTESTED:
+    case SG_OUTCOME_SITE_FLAPPING:
         s_append(buf, len, pos, "site %s", s_or(o->site));
         break;
     case SG_OUTCOME_JOB_STARTED:

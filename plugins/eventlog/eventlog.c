@@ -36,6 +36,7 @@ static const char *s_kind_name(sg_outcome_kind_t kind)
     case SG_OUTCOME_SITE_SUSPECT: return "site suspect";
     case SG_OUTCOME_SITE_LOST: return "site lost";
     case SG_OUTCOME_SITE_RECOVERED: return "site recovered";
+    case SG_OUTCOME_SITE_FLAPPING: return "site flapping";
     case SG_OUTCOME_DECISION: return "failover decided";
     case SG_OUTCOME_BLOCKED: return "failover blocked";
     case SG_OUTCOME_JOB_STARTED: return "failover started";

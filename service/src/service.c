@@ -10,6 +10,7 @@
 #include "act/heldruns.h"
 #include "act/recovery.h"
 #include "journal/announce.h"
+#include "journal/flap.h"
 #include "journal/journal.h"
 #include "leader/leader.h"
 #include "base/log.h"
@@ -103,6 +104,7 @@ typedef struct {
     bool batching;         /* a journal batch is open */
     bool wake_after_batch; /* sinks to wake when it commits */
     sg_heldruns_t held; /* failover runs decided while a drill runs (heldruns.h) */
+    sg_flap_t *flap;    /* which site changes the sinks hear: flapping (flap.h) */
 } s_svc_t;
 
 static sg_now_t s_now(const s_svc_t *s)
@@ -301,6 +303,43 @@ static void s_start_run(s_svc_t *s, const sg_decision_t *d)
         sg_error(S_MOD, "cannot start failover of %s: %s", c->name, sg_err_str(rc));
 }
 
+/* Announces a flapping notice (flap.h). */
+static void s_post_flap(s_svc_t *s, const sg_flap_notice_t *n)
+{
+    sg_outcome_t *o = sg_announce_flap(s->cfg, n);
+    if (!o) {
+        sg_error(S_MOD, "out of memory announcing a flapping site");
+        return;
+    }
+    sg_log(o->severity == SG_SEVERITY_INFO ? SG_LOG_INFO : SG_LOG_WARN, "flap", "%s", o->message);
+    s_post(s, o);
+    sg_outcome_free(&o);
+}
+
+/* Ends the flapping of sites steady by now, once no decision is queued
+ * (a queued change of theirs comes first). */
+static void s_flap_tick(s_svc_t *s, sg_now_t now)
+{
+    sg_flap_notice_t n;
+    while (!sg_engine_pending(s->engine) && sg_flap_tick(s->flap, now, &n))
+        s_post_flap(s, &n);
+}
+
+/* Announces a decision; a flapping site's change is held (flap.h): the
+ * outcome log records it, no sink is sent it. */
+static void s_announce(s_svc_t *s, const sg_decision_t *d)
+{
+    sg_flap_verdict_t v = sg_flap_judge(s->flap, d);
+    if (v.has_notice)
+        s_post_flap(s, &v.notice);
+    sg_outcome_t *o = sg_announce_held(s->cfg, d, v.announce ? NULL : "flapping");
+    if (o)
+        s_post(s, o);
+    else
+        sg_error(S_MOD, "out of memory announcing a decision: %s", d->reason);
+    sg_outcome_free(&o);
+}
+
 static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
 {
     bool notice = d->kind == SG_DECISION_SITE_RECOVERED || d->kind == SG_DECISION_SITE_RECOVERING;
@@ -318,12 +357,7 @@ static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
         s->ops.blocked[d->guard]++;
     if (d->kind == SG_DECISION_FAILOVER)
         s_start_run(s, d);
-    sg_outcome_t *o = sg_announce_decision(s->cfg, d);
-    if (o)
-        s_post(s, o);
-    else
-        sg_error(S_MOD, "out of memory announcing a decision: %s", d->reason);
-    sg_outcome_free(&o);
+    s_announce(s, d);
 }
 
 static void s_batch_begin(s_svc_t *s);
@@ -531,6 +565,8 @@ static int s_apply_config(s_svc_t *s, sg_config_t *next, sg_config_errors_t *err
     int rc = sg_engine_set_config(s->engine, next);
     if (rc != SG_OK) /* sg_reload_check let only the same sites and collections pass */
         sg_error(S_MOD, "the engine refused the new policy: %s", sg_err_str(rc));
+    if (sg_flap_set_config(s->flap, &next->policy.flapping) != SG_OK)
+        sg_error(S_MOD, "out of memory: policy.flapping as before");
     s->ops.reloaded[s->ops.n_reloaded++] = next; /* older configs may still be borrowed */
     s->cfg = next;
     sg_control_set_config(s->ops.control, next);
@@ -1158,6 +1194,7 @@ static int s_loop(s_svc_t *s)
             if (rc != SG_OK)
                 sg_error(S_MOD, "engine tick failed: %s", sg_err_str(rc));
             s_drain_decisions(s, false);
+            s_flap_tick(s, now);
             sg_drill_tick(s->drill, now);
             s_commit_due(s);
         }
@@ -1278,8 +1315,9 @@ static int s_start(s_svc_t *s)
     if (sg_journal_max_run_id(s->journal, &base) != SG_OK)
         goto fail;
     s->engine = sg_engine_new(s->cfg, base, s_now(s));
+    s->flap = sg_flap_new(s->cfg->n_sites, &s->cfg->policy.flapping);
     s->bus = sg_bus_new(s->zctx, s->cfg, s->zap);
-    if (!s->executor || !s->engine || !s->bus)
+    if (!s->executor || !s->engine || !s->flap || !s->bus)
         goto fail;
     s_load_opstate(s);
     s->drill = sg_drill_new(s->zctx, s->cfg, s->provider, s->clock, s->journal, s->engine);
@@ -1317,6 +1355,7 @@ static void s_stop(s_svc_t *s)
     sg_executor_destroy(&s->executor);
     sg_leader_destroy(&s->leader); /* a leader releases the lease: a standby takes over */
     sg_engine_destroy(&s->engine);
+    sg_flap_destroy(&s->flap);
     sg_retention_stop(&s->retention);
     sg_journal_close(&s->journal);
     sg_notify_destroy(&s->notify);

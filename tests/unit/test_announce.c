@@ -100,6 +100,93 @@ static void test_each_site_change_has_its_own_outcome_kind(void **state)
     sg_config_destroy(&cfg);
 }
 
+static void test_a_held_decision_is_announced_for_the_record_with_held_set(void **state)
+{
+    (void)state;
+    sg_config_t *cfg = sg_fixture_config("t.yaml", s_yaml);
+    sg_decision_t d = s_decision(SG_DECISION_SITE_SUSPECT, "A silent for 3 s");
+    sg_outcome_t *o = sg_announce_held(cfg, &d, "flapping");
+    assert_non_null(o);
+    assert_int_equal(o->kind, SG_OUTCOME_SITE_SUSPECT);
+    assert_string_equal(o->dedup_key, "A/-/site_suspect/1000000");
+    assert_string_equal(sg_outcome_held(o), "flapping");
+    assert_non_null(strstr(o->json, "\"held\":\"flapping\""));
+    sg_outcome_free(&o);
+    o = sg_announce_decision(cfg, &d);
+    assert_null(sg_outcome_held(o));
+    assert_null(strstr(o->json, "held"));
+    sg_outcome_free(&o);
+    sg_config_destroy(&cfg);
+}
+
+/* A notice of site A (index 0) at wall time 2,000,000 ms. */
+static sg_flap_notice_t s_flap(sg_flap_event_t event, sg_flap_cause_t cause,
+                               sg_site_state_t state)
+{
+    return (sg_flap_notice_t){.event = event, .cause = cause, .site = 0, .changes = 5,
+                              .held = 12, .window_ms = 60000, .state = state,
+                              .at = {.mono = 9000, .wall = 2000000}};
+}
+
+static void test_a_flapping_site_is_announced_once_with_its_rule(void **state)
+{
+    (void)state;
+    sg_config_t *cfg = sg_fixture_config("t.yaml", s_yaml);
+    sg_flap_notice_t n = s_flap(SG_FLAP_STARTED, SG_FLAP_STEADY, SG_SITE_SUSPECT);
+    sg_outcome_t *o = sg_announce_flap(cfg, &n);
+    assert_non_null(o);
+    assert_int_equal(o->kind, SG_OUTCOME_SITE_FLAPPING);
+    assert_int_equal(o->severity, SG_SEVERITY_WARNING);
+    assert_int_equal(o->time_ms, 2000000);
+    assert_int_equal(o->run_id, 0);
+    assert_string_equal(o->site, "A");
+    assert_string_equal(o->message, "site A is flapping: 5 changes in 60 s; its "
+                                    "suspect/recovered notices are held until it is steady "
+                                    "for 60 s");
+    assert_string_equal(o->dedup_key, "A/-/site_flapping/2000000/started");
+    assert_null(sg_outcome_held(o));
+    sg_outcome_free(&o);
+    sg_config_destroy(&cfg);
+}
+
+static void test_the_end_of_flapping_names_what_was_held_and_the_state_now(void **state)
+{
+    (void)state;
+    sg_config_t *cfg = sg_fixture_config("t.yaml", s_yaml);
+    sg_flap_notice_t n = s_flap(SG_FLAP_ENDED, SG_FLAP_STEADY, SG_SITE_HEALTHY);
+    n.window_ms = 1500;
+    sg_outcome_t *o = sg_announce_flap(cfg, &n);
+    assert_non_null(o);
+    assert_int_equal(o->kind, SG_OUTCOME_SITE_FLAPPING);
+    assert_int_equal(o->severity, SG_SEVERITY_INFO);
+    assert_string_equal(o->message,
+                        "site A stopped flapping (12 changes held); it is now healthy: no "
+                        "change for 1.5 s");
+    assert_string_equal(o->dedup_key, "A/-/site_flapping/2000000/ended");
+    sg_outcome_free(&o);
+
+    n = s_flap(SG_FLAP_ENDED, SG_FLAP_STEADY, SG_SITE_SUSPECT);
+    n.held = 1;
+    o = sg_announce_flap(cfg, &n);
+    assert_int_equal(o->severity, SG_SEVERITY_WARNING);
+    assert_string_equal(o->message, "site A stopped flapping (1 change held); it is now "
+                                    "suspect: no change for 60 s");
+    sg_outcome_free(&o);
+
+    n = s_flap(SG_FLAP_ENDED, SG_FLAP_LOSS, SG_SITE_LOST);
+    o = sg_announce_flap(cfg, &n);
+    assert_int_equal(o->severity, SG_SEVERITY_WARNING);
+    assert_string_equal(o->message, "site A stopped flapping (12 changes held); it is now lost");
+    sg_outcome_free(&o);
+
+    n = s_flap(SG_FLAP_ENDED, SG_FLAP_OFF, SG_SITE_HEALTHY);
+    o = sg_announce_flap(cfg, &n);
+    assert_string_equal(o->message, "site A stopped flapping (12 changes held); it is now "
+                                    "healthy (policy.flapping is off)");
+    sg_outcome_free(&o);
+    sg_config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -107,6 +194,9 @@ int main(void)
         cmocka_unit_test(test_a_block_is_keyed_by_site_collection_kind_and_time),
         cmocka_unit_test(test_a_notice_about_an_observer_names_it_and_may_have_no_site),
         cmocka_unit_test(test_each_site_change_has_its_own_outcome_kind),
+        cmocka_unit_test(test_a_held_decision_is_announced_for_the_record_with_held_set),
+        cmocka_unit_test(test_a_flapping_site_is_announced_once_with_its_rule),
+        cmocka_unit_test(test_the_end_of_flapping_names_what_was_held_and_the_state_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

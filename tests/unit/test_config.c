@@ -369,7 +369,7 @@ static void test_unknown_key_is_an_error_with_line_and_column(void **state)
                         "suspect_after, hold_down, recover_after, report_max_age, vote_hold, "
                         "startup_grace, skew_warn, quorum, require_witness, mode, "
                         "approval_timeout, on_approval_timeout, cooldown, replication_max_age, "
-                        "budget, site_budget, after_failover, maintenance)");
+                        "budget, site_budget, after_failover, maintenance, flapping)");
 }
 
 static void test_unknown_key_in_a_list_entry_and_at_the_top_level(void **state)
@@ -1234,6 +1234,50 @@ static void test_a_health_or_lag_fault_is_about_the_replication_not_the_calls(vo
     }
 }
 
+static void test_flapping_is_4_changes_in_60_s_by_default_off_or_a_rule(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE, &r);
+    assert_false(c->policy.flapping.off);
+    assert_int_equal(c->policy.flapping.changes, 4);
+    assert_int_equal(c->policy.flapping.window_ms, 60000);
+    s_done(&r);
+    c = s_load_ok(BASE "policy:\n  flapping: off\n", &r);
+    assert_true(c->policy.flapping.off);
+    s_done(&r);
+    c = s_load_ok(BASE "policy:\n  flapping: {changes: 6, window: 2m}\n", &r);
+    assert_false(c->policy.flapping.off);
+    assert_int_equal(c->policy.flapping.changes, 6);
+    assert_int_equal(c->policy.flapping.window_ms, 120000);
+    s_done(&r);
+    c = s_load_ok(BASE "policy:\n  flapping:\n    window: 30s\n", &r); /* changes kept */
+    assert_int_equal(c->policy.flapping.changes, 4);
+    assert_int_equal(c->policy.flapping.window_ms, 30000);
+    s_done(&r);
+    c = s_load_ok(BASE "policy:\n  flapping: on\n", &r);
+    assert_false(c->policy.flapping.off);
+    assert_int_equal(c->policy.flapping.changes, 4);
+    s_done(&r);
+}
+
+static void test_flapping_errors_name_their_line_and_column(void **state)
+{
+    s_expect_only_error(BASE "policy:\n  flapping: sometimes\n",
+                        "t.yaml:15:13: bad value 'sometimes' for 'flapping': expected off, on, "
+                        "or a mapping with changes and window (e.g. {changes: 4, window: 60s})");
+    s_expect_only_error(BASE "policy:\n  flapping: [4, 60s]\n",
+                        "t.yaml:15:13: 'flapping' must be off, on, or a mapping with changes "
+                        "and window (e.g. {changes: 4, window: 60s})");
+    s_expect_only_error(BASE "policy:\n  flapping:\n    changes: 0\n",
+                        "t.yaml:16:14: 'changes' must be between 1 and 1000 (got 0)");
+    s_expect_only_error(BASE "policy:\n  flapping:\n    window: soon\n",
+                        "t.yaml:16:13: bad value 'soon' for 'window': expected a duration like "
+                        "250ms, 3s, 2m, 1h");
+    s_expect_only_error(BASE "policy:\n  flapping:\n    changes: 4\n    windw: 1m\n",
+                        "t.yaml:17:5: unknown key 'windw' in policy.flapping (expected one of: "
+                        "changes, window)");
+}
+
 static void test_bus_needs_an_endpoint(void **state)
 {
     s_expect_only_error(BASE "bus:\n  bind: []\n  max_age: 10s\n",
@@ -1432,7 +1476,7 @@ static void test_several_errors_are_all_reported_in_file_order(void **state)
         "t.yaml:15:3: unknown key 'holddown' in policy (expected one of: suspect_after, "
         "hold_down, recover_after, report_max_age, vote_hold, startup_grace, skew_warn, "
         "quorum, require_witness, mode, approval_timeout, on_approval_timeout, cooldown, "
-        "replication_max_age, budget, site_budget, after_failover, maintenance)",
+        "replication_max_age, budget, site_budget, after_failover, maintenance, flapping)",
         "t.yaml:17:12: 'workers' must be between 1 and 256 (got 1000)",
     };
     if (r.errs.n != sizeof want / sizeof want[0])
@@ -2015,6 +2059,8 @@ int main(void)
         cmocka_unit_test(test_after_failover_commit_after_is_manual_by_default_or_a_duration),
         cmocka_unit_test(test_sim_replication_lag_and_point_keys_default_and_are_bounded),
         cmocka_unit_test(test_a_health_or_lag_fault_is_about_the_replication_not_the_calls),
+        cmocka_unit_test(test_flapping_is_4_changes_in_60_s_by_default_off_or_a_rule),
+        cmocka_unit_test(test_flapping_errors_name_their_line_and_column),
         cmocka_unit_test(test_bus_needs_an_endpoint),
         cmocka_unit_test(test_bus_curve_needs_a_public_key_for_every_observer),
         cmocka_unit_test(test_a_network_bus_endpoint_needs_curve_or_insecure),

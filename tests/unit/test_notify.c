@@ -587,6 +587,35 @@ static void test_a_sink_gets_only_the_kinds_and_severities_it_subscribes_to(void
     json_decref(lines);
 }
 
+static void test_a_held_outcome_is_sent_to_no_sink_and_flapping_goes_with_site_changes(
+    void **state)
+{
+    fx_t *fx = *state;
+    add_jsonl(fx, "audit")->kinds = SG_ROUTE_DECISION; /* site changes and decisions */
+    sg_notify_t *n = notify_new(fx);
+    post(n, SG_OUTCOME_SITE_SUSPECT, "A", NULL, WALL0, 0);
+    sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_SITE_FLAPPING, WALL0 + 1);
+    assert_int_equal(sg_outcome_set(o, &o->site, "A"), SG_OK);
+    assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
+    assert_int_equal(sg_notify_post(n, o), SG_OK);
+    sg_outcome_free(&o);
+    o = sg_outcome_new(SG_OUTCOME_SITE_RECOVERED, WALL0 + 2); /* held: the log has it */
+    assert_int_equal(sg_outcome_set(o, &o->site, "A"), SG_OK);
+    assert_int_equal(sg_outcome_set_held(o, "flapping"), SG_OK);
+    assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
+    assert_int_equal(sg_notify_post(n, o), SG_OK);
+    sg_outcome_free(&o);
+    post(n, SG_OUTCOME_SITE_LOST, "A", NULL, WALL0 + 3, 0);
+    drain(n);
+    assert_int_equal(stats_of(n).queued, 3);
+    sg_notify_destroy(&n);
+    json_t *lines = lines_of(fx->out, 3);
+    assert_string_equal(line_str(lines, 0, "kind"), "site_suspect");
+    assert_string_equal(line_str(lines, 1, "kind"), "site_flapping");
+    assert_string_equal(line_str(lines, 2, "kind"), "site_lost");
+    json_decref(lines);
+}
+
 /* Logs an outcome in the journal at `path` directly, as the service does. */
 static void log_outcome(const char *path, sg_outcome_t *o)
 {
@@ -1784,6 +1813,18 @@ static void test_console_lines_for_a_job(void **state)
     sg_outcome_free(&o);
 }
 
+static void test_console_line_for_a_flapping_site(void **state)
+{
+    (void)state;
+    sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_SITE_FLAPPING, WALL0 + 3120);
+    assert_int_equal(sg_outcome_set(o, &o->site, "A"), SG_OK);
+    assert_int_equal(sg_outcome_set(o, &o->message, "site A is flapping: 5 changes in 60 s"),
+                     SG_OK);
+    assert_console_line(o, "17:00:03.120  FLAPPING   site A: site A is flapping: 5 changes in "
+                           "60 s");
+    sg_outcome_free(&o);
+}
+
 static void test_console_line_is_one_line_even_when_the_message_has_newlines(void **state)
 {
     (void)state;
@@ -1929,6 +1970,7 @@ int main(int argc, char **argv)
         T(test_notices_waiting_behind_a_failing_sink_go_to_its_fallback_together),
         T(test_a_fatal_notice_goes_to_the_fallback_and_the_sink_carries_on),
         T(test_a_sink_gets_only_the_kinds_and_severities_it_subscribes_to),
+        T(test_a_held_outcome_is_sent_to_no_sink_and_flapping_goes_with_site_changes),
         T(test_decisions_of_one_site_within_the_window_go_as_one_message),
         T(test_blocks_are_grouped_with_each_collections_reason),
         T(test_a_sink_that_is_down_does_not_delay_the_others_and_loses_nothing),
@@ -1973,6 +2015,7 @@ int main(int argc, char **argv)
         T(test_unknown_option_in_yaml_is_reported_at_its_line_and_column),
         T(test_sinks_failing_against_receivers_that_quote_the_request_log_no_secret),
         cmocka_unit_test(test_console_line_for_a_lost_site),
+        cmocka_unit_test(test_console_line_for_a_flapping_site),
         cmocka_unit_test(test_console_line_for_a_decision),
         cmocka_unit_test(test_console_lines_for_a_job),
         cmocka_unit_test(test_console_line_is_one_line_even_when_the_message_has_newlines),

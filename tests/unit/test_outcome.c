@@ -367,6 +367,48 @@ static void test_dup_is_deep(void **state)
     sg_outcome_free(&c);
 }
 
+static void test_a_held_outcome_says_so_in_its_json_and_keeps_it_through_copies(void **state)
+{
+    (void)state;
+    sg_outcome_t *o = sg_outcome_new(SG_OUTCOME_SITE_SUSPECT, T0);
+    assert_int_equal(sg_outcome_set(o, &o->site, "A"), SG_OK);
+    assert_null(sg_outcome_held(o));
+    assert_int_equal(sg_outcome_set_held(o, "flapping"), SG_OK);
+    assert_int_equal(sg_outcome_finish(o, 0), SG_OK);
+    assert_string_equal(sg_outcome_held(o), "flapping");
+    s_expect_json_string(o, "held", "flapping");
+    sg_outcome_t *c = sg_outcome_dup(o);
+    assert_non_null(c);
+    assert_string_equal(sg_outcome_held(c), "flapping");
+    sg_outcome_t *back = sg_outcome_from_json(o->json); /* as the outbox reads the log */
+    assert_non_null(back);
+    assert_string_equal(sg_outcome_held(back), "flapping");
+    sg_outcome_free(&back);
+    sg_outcome_free(&c);
+    sg_outcome_free(&o);
+    o = s_job_outcome(SG_OUTCOME_SITE_RECOVERED, -1); /* not held: no key */
+    json_t *root = s_parse(o);
+    assert_null(json_object_get(root, "held"));
+    json_decref(root);
+    back = sg_outcome_from_json(o->json);
+    assert_null(sg_outcome_held(back));
+    sg_outcome_free(&back);
+    sg_outcome_free(&o);
+}
+
+static void test_site_flapping_is_a_warning_named_site_flapping(void **state)
+{
+    (void)state;
+    assert_string_equal(sg_outcome_kind_name(SG_OUTCOME_SITE_FLAPPING), "site_flapping");
+    sg_outcome_t *o = s_bare_finished(SG_OUTCOME_SITE_FLAPPING, T0);
+    assert_int_equal(o->severity, SG_SEVERITY_WARNING);
+    sg_outcome_t *back = sg_outcome_from_json(o->json);
+    assert_non_null(back);
+    assert_int_equal(back->kind, SG_OUTCOME_SITE_FLAPPING);
+    sg_outcome_free(&back);
+    sg_outcome_free(&o);
+}
+
 static void test_free_is_null_safe(void **state)
 {
     (void)state;
@@ -396,6 +438,8 @@ int main(void)
         cmocka_unit_test(test_set_replaces_and_null_clears),
         cmocka_unit_test(test_message_that_is_not_utf8_still_renders),
         cmocka_unit_test(test_dup_is_deep),
+        cmocka_unit_test(test_a_held_outcome_says_so_in_its_json_and_keeps_it_through_copies),
+        cmocka_unit_test(test_site_flapping_is_a_warning_named_site_flapping),
         cmocka_unit_test(test_free_is_null_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -239,6 +239,27 @@ static void test_titles_say_what_happened(void **state)
     }
 }
 
+static void test_a_flapping_sites_title_says_whether_it_began_or_ended(void **state)
+{
+    (void)state;
+    sg_outcome_t *o = po_outcome(SG_OUTCOME_SITE_FLAPPING, "site A is flapping");
+    assert_int_equal(sg_outcome_set(o, &o->dedup_key, "A/-/site_flapping/1/started"), SG_OK);
+    char *t = sg_text_title(o);
+    assert_string_equal(t, "site A flapping");
+    assert_false(sg_text_flap_ended(o));
+    free(t);
+    assert_int_equal(sg_outcome_set(o, &o->dedup_key, "A/-/site_flapping/2/ended"), SG_OK);
+    t = sg_text_title(o);
+    assert_string_equal(t, "site A stopped flapping");
+    assert_true(sg_text_flap_ended(o));
+    free(t);
+    sg_outcome_free(&o);
+    o = po_outcome(SG_OUTCOME_SITE_LOST, NULL); /* another kind never "ended" */
+    assert_int_equal(sg_outcome_set(o, &o->dedup_key, "x/ended"), SG_OK);
+    assert_false(sg_text_flap_ended(o));
+    sg_outcome_free(&o);
+}
+
 static void test_summary_is_one_line_and_cut_on_a_character_boundary(void **state)
 {
     (void)state;
@@ -307,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_multi_sends_at_once_and_reports_each_request_once),
         cmocka_unit_test(test_multi_starts_nothing_new_once_a_request_is_to_be_retried),
         cmocka_unit_test(test_titles_say_what_happened),
+        cmocka_unit_test(test_a_flapping_sites_title_says_whether_it_began_or_ended),
         cmocka_unit_test(test_summary_is_one_line_and_cut_on_a_character_boundary),
         cmocka_unit_test(test_rfc3339_has_milliseconds_and_z),
         cmocka_unit_test(test_facts_list_only_what_is_set_in_order),

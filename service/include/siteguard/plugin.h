@@ -56,10 +56,15 @@ typedef enum {
     SG_OUTCOME_CANCELLED = 13,    /* a failover run ended before any call: its proof failed */
     SG_OUTCOME_NOTICE = 14,       /* a warning about the evidence (an observer's clock, no
                                      data site heard) */
-    SG_OUTCOME_LIFECYCLE = 15     /* a step after a failover (CommitFailover, RevertFailover,
+    SG_OUTCOME_LIFECYCLE = 15,    /* a step after a failover (CommitFailover, RevertFailover,
                                      ReverseReplicationRelationship) started, ended well or
                                      failed: `message` says which; dedup_key ends in
                                      "/<commit|revert|reverse>/<started|succeeded|failed>" */
+    SG_OUTCOME_SITE_FLAPPING = 16 /* a site keeps turning suspect and healthy (policy.flapping):
+                                     its site_suspect and site_recovered are held until it is
+                                     steady; dedup_key ends in "/started" (it began: warning)
+                                     or "/ended" (steady again, or lost: `message` names the
+                                     state it is in now) */
 } sg_outcome_kind_t;
 
 typedef enum {
@@ -214,6 +219,7 @@ static inline const char *sg_outcome_kind_label(sg_outcome_kind_t kind)
     case SG_OUTCOME_CANCELLED: return "cancelled";
     case SG_OUTCOME_NOTICE: return "notice";
     case SG_OUTCOME_LIFECYCLE: return "lifecycle";
+    case SG_OUTCOME_SITE_FLAPPING: return "site_flapping";
     }
     return "unknown";
 }

@@ -23,7 +23,8 @@
  *   outcomes(seq INTEGER PRIMARY KEY AUTOINCREMENT, dedup_key UNIQUE, run_id,
  *            collection, kind, time_ms, json)
  *     "the outcome log": every outcome, appended before it is posted to the
- *     sinks. `seq` only grows and is never reused, so a per-sink delivery
+ *     sinks (one held from them, outcome.h's "held", is logged all the same
+ *     and every sink passes over it). `seq` only grows and is never reused, so a per-sink delivery
  *     cursor (sink name -> last seq delivered) can be kept beside it.
  *
  * Every write is its own transaction, committed with synchronous=FULL: when

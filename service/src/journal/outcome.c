@@ -39,6 +39,7 @@ static const char *s_field_const(const sg_outcome_t *o, size_t i)
 typedef struct {
     sg_outcome_t pub;
     char *recovery_point; /* owned; NULL: not known or not applicable */
+    char *held;           /* owned; NULL: sent to the sinks as usual */
 } s_full_t;
 
 static s_full_t *s_full(sg_outcome_t *o) { return (s_full_t *)(void *)o; }
@@ -77,6 +78,7 @@ static sg_severity_t s_default_severity(sg_outcome_kind_t kind)
     case SG_OUTCOME_SITE_CONTESTED:
     case SG_OUTCOME_CANCELLED:
     case SG_OUTCOME_NOTICE:
+    case SG_OUTCOME_SITE_FLAPPING:
     case SG_OUTCOME_DECISION: return SG_SEVERITY_WARNING;
     default: return SG_SEVERITY_INFO;
     }
@@ -116,6 +118,13 @@ int sg_outcome_set_point(sg_outcome_t *o, const char *point)
 }
 
 const char *sg_outcome_point(const sg_outcome_t *o) { return s_full_const(o)->recovery_point; }
+
+int sg_outcome_set_held(sg_outcome_t *o, const char *why)
+{
+    return sg_outcome_set(o, (const char **)&s_full(o)->held, why);
+}
+
+const char *sg_outcome_held(const sg_outcome_t *o) { return s_full_const(o)->held; }
 
 int sg_outcome_setf(sg_outcome_t *o, const char **field, const char *fmt, ...)
 {
@@ -173,7 +182,8 @@ sg_outcome_t *sg_outcome_dup(const sg_outcome_t *o)
         if (value && sg_outcome_set(copy, s_field(copy, i), value) != SG_OK)
             goto fail;
     }
-    if (sg_outcome_set_point(copy, sg_outcome_point(o)) != SG_OK)
+    if (sg_outcome_set_point(copy, sg_outcome_point(o)) != SG_OK ||
+        sg_outcome_set_held(copy, sg_outcome_held(o)) != SG_OK)
         goto fail;
     return copy;
 fail:
@@ -188,6 +198,7 @@ void sg_outcome_free(sg_outcome_t **o)
     for (size_t i = 0; i < S_N_STRING_FIELDS; i++)
         free((char *)*s_field(*o, i));
     free(s_full(*o)->recovery_point);
+    free(s_full(*o)->held);
     free(*o);
     *o = NULL;
 }
@@ -268,7 +279,8 @@ static int s_put_strings(json_t *obj, const sg_outcome_t *o)
     } strings[] = {
         {"site", o->site},         {"replica_site", o->replica_site}, {"collection", o->collection},
         {"cim_path", o->cim_path}, {"job_path", o->job_path},
-        {"recovery_point", sg_outcome_point(o)}, {"message", o->message},
+        {"recovery_point", sg_outcome_point(o)}, {"held", sg_outcome_held(o)},
+        {"message", o->message},
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         if (s_put_string(obj, strings[i].key, strings[i].value) != SG_OK)
@@ -373,6 +385,9 @@ static int s_read_fields(sg_outcome_t *o, const json_t *obj)
     }
     const char *point = json_string_value(json_object_get(obj, "recovery_point"));
     if (point && sg_outcome_set_point(o, point) != SG_OK)
+        return SG_ENOMEM;
+    const char *held = json_string_value(json_object_get(obj, "held"));
+    if (held && sg_outcome_set_held(o, held) != SG_OK)
         return SG_ENOMEM;
     o->run_id = (uint64_t)s_int_of(obj, "run_id", 0);
     o->percent = (int)s_int_of(obj, "percent", -1);

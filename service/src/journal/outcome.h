@@ -29,6 +29,16 @@ int sg_outcome_setf(sg_outcome_t *o, const char **field, const char *fmt, ...)
 int sg_outcome_set_point(sg_outcome_t *o, const char *point);
 const char *sg_outcome_point(const sg_outcome_t *o);
 
+/* An outcome the outcome log keeps for the record but no sink is sent
+ * (notify routes it to none): `why` (copied) says what holds it back, e.g.
+ * "flapping" for a flapping site's suspect or recovered (flap.h); NULL: sent
+ * as usual. Kept beside the public struct, as "held" in the JSON; set it
+ * before sg_outcome_finish. The setter returns 0 or SG_ENOMEM; the getter's
+ * string is borrowed from `o` (NULL: not held). Only for outcomes made by
+ * this module. */
+int sg_outcome_set_held(sg_outcome_t *o, const char *why);
+const char *sg_outcome_held(const sg_outcome_t *o);
+
 /* Completes an outcome: the default severity of its kind when `severity_set`
  * is zero, a dedup key "<run_id>/<collection or site>/<kind>" when none was
  * set (with "/<percent>" for progress), and the JSON. Returns 0 or SG_ENOMEM. */
@@ -44,7 +54,7 @@ void sg_outcome_free(sg_outcome_t **o);
  * the result with free(). NULL when out of memory. Keys: kind, severity,
  * time (RFC 3339 UTC with milliseconds), time_ms, dedup_key, run_id, and
  * whichever of site, replica_site, collection, cim_path, job_path,
- * recovery_point, percent,
+ * recovery_point, held, percent,
  * job_state, return_value, error_code, attempt, message are set. */
 char *sg_outcome_render_json(const sg_outcome_t *o);
 

@@ -164,6 +164,7 @@ static unsigned s_route_kind(sg_outcome_kind_t kind)
     case SG_OUTCOME_SITE_LOST:
     case SG_OUTCOME_SITE_RECOVERED:
     case SG_OUTCOME_SITE_CONTESTED:
+    case SG_OUTCOME_SITE_FLAPPING:
     case SG_OUTCOME_DECISION: return SG_ROUTE_DECISION;
     case SG_OUTCOME_BLOCKED: return SG_ROUTE_BLOCKED;
     case SG_OUTCOME_CANCELLED:
@@ -179,10 +180,13 @@ static unsigned s_route_kind(sg_outcome_kind_t kind)
     return SG_ROUTE_SERVICE;
 }
 
+/* An outcome held for the record only (outcome.h: a flapping site's
+ * suspect or recovered) goes to no sink. */
 static bool s_routed(const sg_sink_cfg_t *sc, const sg_outcome_t *o)
 {
     unsigned kinds = sc->kinds ? sc->kinds : (unsigned)SG_ROUTE_ALL;
-    return (kinds & s_route_kind(o->kind)) != 0 && (int)o->severity >= sc->min_severity;
+    return !sg_outcome_held(o) && (kinds & s_route_kind(o->kind)) != 0 &&
+           (int)o->severity >= sc->min_severity;
 }
 
 /* Decisions and blocks name a collection of a site: those are grouped. */

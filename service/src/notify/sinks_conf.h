@@ -26,7 +26,8 @@ typedef struct {
 
 /* What a sink is sent (`kinds:`), one bit per route kind. */
 enum {
-    SG_ROUTE_DECISION = 1 << 0, /* site_suspect, site_lost, site_recovered, decision */
+    SG_ROUTE_DECISION = 1 << 0, /* site_suspect, site_lost, site_recovered, site_contested,
+                                   site_flapping, decision */
     SG_ROUTE_BLOCKED = 1 << 1,  /* blocked */
     SG_ROUTE_JOB = 1 << 2,      /* job_started, progress, succeeded, failed, timed_out */
     SG_ROUTE_DRILL = 1 << 3,    /* drills (no outcome kind yet) */

@@ -666,6 +666,7 @@ static const sg_cfg_key_t s_policy_keys[] = {
     {.name = "maintenance", .set = sg_window_set_list,
      .offset = offsetof(sg_policy_cfg_t, maintenance),
      .count_offset = offsetof(sg_policy_cfg_t, n_maintenance)},
+    {.name = "flapping", .set = sg_flap_conf_set, .offset = offsetof(sg_policy_cfg_t, flapping)},
 };
 const sg_cfg_map_t sg_policy_conf_policy_map = {
     .where = "in policy", .keys = s_policy_keys, .n_keys = SG_CFG_COUNT(s_policy_keys),
@@ -683,6 +684,7 @@ void sg_policy_conf_defaults(sg_policy_cfg_t *p)
     p->skew_warn_ms = 2000;
     p->budget = (sg_budget_cfg_t){4, 60 * 60 * 1000};
     p->site_budget = (sg_budget_cfg_t){2, 60 * 60 * 1000};
+    sg_flap_conf_defaults(&p->flapping);
 }
 
 void sg_policy_conf_resolve(sg_cfg_t *ctx, sg_cfg_node_t *node, sg_policy_cfg_t *p)

@@ -22,6 +22,7 @@
 #include "config/walk.h"
 #include "config/window.h"
 #include "provider/provider_conf.h"
+#include "policy/flap_conf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -117,6 +118,9 @@ typedef struct {
     struct {
         int64_t commit_after_ms;
     } after_failover;
+    /* flapping: when a site's suspect/recovered notices are held (flap_conf.h,
+     * journal/flap.h); announcements only, the verdicts do not change. */
+    sg_flap_cfg_t flapping;
 } sg_policy_cfg_t;
 
 /* What a plan does with later groups when a run of a group fails. */
