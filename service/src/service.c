@@ -15,6 +15,7 @@
 #include "leader/leader.h"
 #include "base/log.h"
 #include "control/metrics.h"
+#include "control/statuspage.h"
 #include "notify/notify.h"
 #include "journal/opstate.h"
 #include "journal/outcome.h"
@@ -53,6 +54,7 @@
 typedef struct {
     sg_control_t *control;
     sg_metrics_t *metrics;
+    sg_statuspage_t *page; /* the status page beside /metrics; NULL: none */
     sg_config_t **reloaded; /* configs loaded by reloads, owned, freed at stop */
     size_t n_reloaded;
     uint64_t decisions[SG_METRICS_N_DECISION_KINDS];
@@ -172,6 +174,7 @@ static void s_post(s_svc_t *s, sg_outcome_t *o)
         sg_error(S_MOD, "cannot journal outcome %s", o->dedup_key);
         journaled = false;
     }
+    sg_statuspage_outcome(s->ops.page, o); /* a drill's report */
     s_notify(s, o, added, journaled);
 }
 
@@ -189,6 +192,8 @@ static void s_post_step(s_svc_t *s, const sg_exec_result_t *r)
         sg_error(S_MOD, "cannot journal outcome %s", o->dedup_key);
         journaled = false;
     }
+    sg_statuspage_step(s->ops.page, &(sg_feed_step_t){r->collection, r->run_id, o, ended,
+                                                      r->failed_over, r->cancelled, now});
     s_notify(s, o, added, journaled);
 }
 
@@ -197,6 +202,7 @@ static void s_read_bus(s_svc_t *s);
 /* A fresh decision's first call is about to be made: its latency. */
 static void s_observe_call(s_svc_t *s, int c)
 {
+    sg_statuspage_intent(s->ops.page, c, sg_clock_wall(s->clock));
     if (!s->ops.decided_at || !s->ops.decided_at[c])
         return;
     sg_metrics_hist_observe(&s->ops.decision_to_call,
@@ -290,14 +296,16 @@ static void s_start_run(s_svc_t *s, const sg_decision_t *d)
         s->ops.decided_by_us[d->collection] = d->origin == SG_ORIGIN_ENGINE ? s->ops.tick_by_us : 0;
     }
     static const char *const origins[] = {NULL, "manual", "forced"};
+    int64_t wall = sg_clock_wall(s->clock);
     int rc = sg_journal_decided_run(s->journal, d->run_id, c->name, c->cim_path, d->point,
-                                    origins[d->origin], sg_clock_wall(s->clock));
+                                    origins[d->origin], wall);
     if (rc != SG_OK) {
         sg_engine_run_cancelled(s->engine, d->collection, d->run_id);
         sg_error(S_MOD, "cannot journal the decision of run %llu (%s): %s; not carried out",
                  (unsigned long long)d->run_id, c->name, sg_err_str(rc));
         return;
     }
+    sg_statuspage_decision(s->ops.page, d, wall);
     rc = s_submit_run(s, d);
     if (rc != SG_OK)
         sg_error(S_MOD, "cannot start failover of %s: %s", c->name, sg_err_str(rc));
@@ -357,6 +365,8 @@ static void s_handle_decision(s_svc_t *s, sg_decision_t *d)
         s->ops.blocked[d->guard]++;
     if (d->kind == SG_DECISION_FAILOVER)
         s_start_run(s, d);
+    else
+        sg_statuspage_decision(s->ops.page, d, d->at.wall);
     s_announce(s, d);
 }
 
@@ -532,6 +542,35 @@ static void s_publish_metrics(s_svc_t *s)
     free(drills);
 }
 
+/* Publishes the status page's document (statuspage.h): only while
+ * somebody reads the page, about once a second. */
+static void s_publish_status(s_svc_t *s)
+{
+    size_t n_drills = sg_drill_count(s->drill);
+    sg_notify_stats_t *per_sink = calloc(s->cfg->n_sinks ? s->cfg->n_sinks : 1, sizeof *per_sink);
+    sg_drill_status_t *drills = calloc(n_drills ? n_drills : 1, sizeof *drills);
+    for (size_t i = 0; per_sink && i < s->cfg->n_sinks; i++)
+        sg_notify_sink_stats(s->notify, s->cfg->sinks[i].name, &per_sink[i]);
+    for (size_t i = 0; drills && i < n_drills; i++)
+        sg_drill_status(s->drill, i, &drills[i]);
+    sg_statusdoc_src_t src = {.cfg = s->cfg,
+                              .engine = s->engine,
+                              .journal = s->journal,
+                              .lifecycle = s->lifecycle,
+                              .leader = s->leader,
+                              .sink_stats = per_sink,
+                              .drills = drills,
+                              .n_drills = drills ? n_drills : 0,
+                              .drill_running = sg_drill_running(s->drill),
+                              .loop_turns = s->ops.loop.turns,
+                              .loop_longest_us = s->ops.loop.longest_us,
+                              .now = s_now(s)};
+    if (!per_sink || !drills || sg_statuspage_publish(s->ops.page, &src) != SG_OK)
+        sg_error(S_MOD, "out of memory publishing the status page");
+    free(per_sink);
+    free(drills);
+}
+
 static void s_observe_run(s_svc_t *s, int c)
 {
     if (!s->ops.run_started || !s->ops.run_started[c])
@@ -635,6 +674,8 @@ static void s_ops_tick(s_svc_t *s, int64_t now)
         s_publish_metrics(s);
         s->ops.next_metrics = now + S_METRICS_EVERY_MS;
     }
+    if (sg_statuspage_due(s->ops.page, now))
+        s_publish_status(s);
     if (s->ops.watchdog_every && now >= s->ops.next_watchdog) {
         sg_sdnotify_watchdog();
         s->ops.next_watchdog = now + s->ops.watchdog_every;
@@ -683,11 +724,19 @@ static int s_ops_start(s_svc_t *s)
         return SG_EIO;
     const char *listen = cfg->metrics.listen ? cfg->metrics.listen : S_DEFAULT_METRICS;
     if (strcmp(listen, "off") != 0) {
-        s->ops.metrics = sg_metrics_new(listen);
+        s->ops.metrics = sg_metrics_new(listen, &cfg->metrics);
         if (!s->ops.metrics && cfg->metrics.listen)
             return SG_EIO;
         if (!s->ops.metrics)
             sg_warn(S_MOD, "no /metrics: set metrics.listen to a free address, or off");
+    }
+    if (s->ops.metrics) { /* the status page beside /metrics */
+        s->ops.page = sg_statuspage_new(cfg, s->clock);
+        if (!s->ops.page)
+            sg_warn(S_MOD, "no status page (out of memory): /metrics only");
+        else if (sg_statuspage_seed(s->ops.page, s->journal) != SG_OK)
+            sg_warn(S_MOD, "the status page cannot show the runs the journal knew at start");
+        sg_metrics_set_page(s->ops.metrics, s->ops.page);
     }
     sg_log_set_json(cfg->log_format == SG_LOG_FORMAT_JSON);
     s_install_sighup();
@@ -698,7 +747,8 @@ static int s_ops_start(s_svc_t *s)
 static void s_ops_stop(s_svc_t *s)
 {
     sg_control_destroy(&s->ops.control);
-    sg_metrics_destroy(&s->ops.metrics);
+    sg_metrics_destroy(&s->ops.metrics); /* no request after this */
+    sg_statuspage_destroy(&s->ops.page);
     free(s->ops.run_started);
     s->ops.run_started = NULL;
     free(s->ops.decided_at);
@@ -1137,6 +1187,7 @@ static void s_leader_tick(s_svc_t *s)
         sg_error(S_MOD, "cannot replay the journal: %s", sg_err_str(rc));
     sg_lifecycle_resume(s->lifecycle); /* an error is logged; the steps stay open */
     s_commit_after_replay(s);
+    sg_statuspage_seed(s->ops.page, s->journal); /* the runs as the replay left them */
     s->led = true;
 }
 

@@ -57,6 +57,40 @@ char *sg_keyfile_read(sg_cfg_t *ctx, sg_cfg_node_t *value, const char *key_name,
     return key;
 }
 
+char *sg_keyfile_read_text(sg_cfg_t *ctx, sg_cfg_node_t *value, const char *key_name,
+                           const char *file, size_t max, bool secret)
+{
+    char *path = s_beside_config(sg_cfg_path(ctx), file);
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    char *text = path && f ? calloc(1, max + 2) : NULL;
+    size_t n = 0;
+    unsigned mode = 0;
+    bool ok = false;
+    if (!path || (f && !text)) {
+        sg_cfg_oom(ctx);
+    } else if (!f) {
+        sg_cfg_err(ctx, value, "cannot read '%s' (%s): %s", key_name, path, strerror(errno));
+    } else if (secret && !sg_platform_file_is_private(f, &mode)) {
+        sg_cfg_err(ctx, value, "'%s' (%s) may be read or written by group or others (mode "
+                               "%04o): a secret must be private to its owner (chmod 600)",
+                   key_name, path, mode);
+    } else if ((n = fread(text, 1, max + 1, f)) == 0 || n > max) {
+        sg_cfg_err(ctx, value, "'%s' (%s) is %s", key_name, path,
+                   n ? "too large for what it should hold" : "empty");
+    } else {
+        ok = true;
+    }
+    if (f)
+        fclose(f);
+    free(path);
+    if (!ok && text) {
+        s_wipe(text, 0, max + 2);
+        free(text);
+        text = NULL;
+    }
+    return text;
+}
+
 void sg_keyfile_set(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj,
                     char **secret)
 {

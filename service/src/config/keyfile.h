@@ -1,5 +1,7 @@
 /* keyfile: the CURVE secret key files the config names
- * (control.secret_key_file, bus.curve.secret_key_file), read once at load.
+ * (control.secret_key_file, bus.curve.secret_key_file), read once at load,
+ * and the other small files a config names whose text it keeps (the
+ * metrics listener's TLS certificate and key, its bearer token).
  *
  * A relative path is taken beside the config file. The file holds the key
  * as `siteguardctl keygen --out FILE` writes it (control/curvekey.h) and
@@ -28,6 +30,16 @@ char *sg_keyfile_read(sg_cfg_t *ctx, sg_cfg_node_t *value, const char *key_name,
  * there is one, its key into *secret (sg_keyfile_read). */
 void sg_keyfile_set(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj,
                     char **secret);
+
+/* The whole text of a small file the config names as the value `value` of
+ * the key `key_name` (beside the config file when relative), at most `max`
+ * bytes, NUL-terminated. With `secret` the file must be private to its
+ * owner, as a key file, and the text is wiped when freed (sg_keyfile_free).
+ * NULL when it cannot be read, is not private, is empty or longer than
+ * `max` (error reported at the value, naming the file, never its text), or
+ * out of memory (recorded in ctx). */
+char *sg_keyfile_read_text(sg_cfg_t *ctx, sg_cfg_node_t *value, const char *key_name,
+                           const char *file, size_t max, bool secret);
 
 /* Wipes and frees a key sg_keyfile_read returned; sets *key to NULL. */
 void sg_keyfile_free(char **key);

@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "base/redact.h"
 #include "base/str.h"
+#include "control/statusdoc.h"
 #include "control/zap.h"
 #include "journal/steps.h"
 #include "platform/platform.h"
@@ -267,22 +268,13 @@ static bool s_has_reason(const s_call_t *k)
 
 /* ---- status ------------------------------------------------------------------ */
 
-/* The pause in force for collection c, as "N s: reason", or "". */
+/* The pause in force for collection c, as "N s: reason", or "" (the
+ * status page's words too: statusdoc.h). */
 static char *s_pause_text(s_call_t *k, int c)
 {
-    const sg_config_t *cfg = k->c->env.cfg;
-    int site, coll;
-    int64_t until;
-    const char *reason;
-    for (size_t i = 0;
-         sg_engine_pause_at(k->c->env.engine, i, k->now.mono, &site, &coll, &until, &reason);
-         i++) {
-        bool applies = coll == c || (coll < 0 && (site < 0 || site == cfg->collections[c].site));
-        if (applies)
-            return s_printf(k->arena, "%.0f s: %s", (until - k->now.mono) / 1000.0,
-                            reason ? reason : "no reason given");
-    }
-    return (char *)"";
+    char *text = s_keep(k->arena, sg_statusdoc_pause_text(k->c->env.engine, k->c->env.cfg, c,
+                                                          k->now.mono));
+    return text ? text : (char *)"";
 }
 
 static void s_status_sites(s_call_t *k, s_status_t *st)
@@ -340,18 +332,14 @@ static void s_status_collections(s_call_t *k, s_status_t *st)
     }
 }
 
-/* The recovery point of a run: its own, else "<the collection's> (configured)". */
+/* The recovery point of a run: its own, else "<the collection's> (configured)"
+ * (statusdoc.h). */
 static char *s_run_point(s_call_t *k, const sg_journal_run_t *r)
 {
     const sg_config_t *cfg = k->c->env.cfg;
-    int c = sg_config_find_collection(cfg, r->collection);
-    if (r->point || c < 0)
-        return s_printf(k->arena, "%s", r->point ? r->point : "");
-    const sg_collection_cfg_t *cc = &cfg->collections[c];
-    return s_printf(k->arena, "%s (configured)",
-                    cc->recovery_point == SG_RP_LATEST                  ? "latest"
-                    : cc->recovery_point == SG_RP_LATEST_APP_CONSISTENT ? "app"
-                                                                        : cc->recovery_point_path);
+    char *text = s_keep(k->arena, sg_statusdoc_run_point(
+                                      cfg, sg_config_find_collection(cfg, r->collection), r->point));
+    return text ? text : (char *)"";
 }
 
 static int s_status_runs(s_call_t *k, s_status_t *st)
@@ -380,16 +368,6 @@ static int s_status_runs(s_call_t *k, s_status_t *st)
     }
     sg_journal_runs_free(runs, n);
     return SG_OK;
-}
-
-/* How a journaled step stands: ended well or not, running here, or open
- * (journaled, not running: resumed when this instance starts or leads). */
-static const char *s_step_state(s_call_t *k, const sg_step_rec_t *r)
-{
-    if (r->ended_ms)
-        return r->ok ? "succeeded" : "failed";
-    int c = sg_config_find_collection(k->c->env.cfg, r->collection);
-    return c >= 0 && sg_lifecycle_busy(k->c->env.lifecycle, c) ? "running" : "open";
 }
 
 /* The newest life-cycle steps (one query of the journal's steps table), and
@@ -426,10 +404,9 @@ static int s_status_steps(s_call_t *k, s_status_t *st)
         s_coll_info_t *ci = st->collections[c];
         for (size_t i = n; i-- > 0;) {
             if (recs[i].collection && strcmp(recs[i].collection, ci->name) == 0) {
-                char *text = s_printf(k->arena, "%s %s (step %llu)",
-                                      recs[i].action ? recs[i].action : "step",
-                                      s_step_state(k, &recs[i]),
-                                      (unsigned long long)recs[i].id);
+                char *text = s_keep(k->arena, sg_statusdoc_step_words(k->c->env.cfg,
+                                                                      k->c->env.lifecycle,
+                                                                      &recs[i]));
                 ci->last_step = text ? text : ci->last_step;
                 break;
             }

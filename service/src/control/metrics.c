@@ -397,6 +397,9 @@ struct sg_metrics {
     struct MHD_Daemon *daemon;
     pthread_mutex_t lock;
     s_snap_t *snap; /* the latest published snapshot, under lock */
+    sg_statuspage_t *page; /* under lock; NULL: /metrics only */
+    char *token;           /* a copy of the bearer token (wiped when freed); NULL: none */
+    bool loopback_open;    /* on the loopback address without a token: the page checks Host */
 };
 
 static void s_snap_unref(s_snap_t *n)
@@ -473,18 +476,167 @@ static s_snap_t *s_snap_copy(const sg_metrics_snapshot_t *s)
     return n;
 }
 
-static enum MHD_Result s_reply(struct MHD_Connection *conn, unsigned status, char *body,
-                               size_t len)
+/* The headers every answer carries; `no_store` too but for /metrics. */
+static void s_common_headers(struct MHD_Response *r, bool no_store)
 {
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    if (no_store)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
+/* Queues `body` (taken) with its type and, when given, a policy. */
+static enum MHD_Result s_send(struct MHD_Connection *conn, unsigned status, const char *type,
+                              const char *csp, bool no_store, char *body, size_t len)
+{
+    if (!body)
+        return MHD_NO;
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, S_CONTENT_TYPE);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    s_common_headers(r, no_store);
+    if (csp)
+        MHD_add_response_header(r, "Content-Security-Policy", csp);
+    if (status == MHD_HTTP_UNAUTHORIZED) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"siteguard\"");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Basic realm=\"siteguard\", charset=\"UTF-8\"");
+    }
     enum MHD_Result rc = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+static enum MHD_Result s_reply(struct MHD_Connection *conn, unsigned status, char *body,
+                               size_t len)
+{
+    return s_send(conn, status, S_CONTENT_TYPE, "default-src 'none'; frame-ancestors 'none'",
+                  status != MHD_HTTP_OK, body, len);
+}
+
+/* A short text answer. */
+static enum MHD_Result s_say(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+    return s_reply(conn, status, strdup(text), strlen(text));
+}
+
+/* ---- the token ------------------------------------------------------------------------ */
+
+/* `n` bytes at `given` against the token, in time that depends on the
+ * token's length only. */
+static bool s_same(const char *given, size_t n, const char *token)
+{
+    size_t t = strlen(token);
+    volatile unsigned char diff = (unsigned char)(n != t);
+    for (size_t i = 0; i < t; i++)
+        diff |= (unsigned char)(token[i] ^ (i < n ? given[i] : 0));
+    return diff == 0;
+}
+
+/* Decodes base64 (RFC 4648, padding optional) into out (room for
+ * 3 * strlen(in) / 4 + 3); false when it is not base64. */
+static bool s_unbase64(const char *in, unsigned char *out, size_t *n)
+{
+    unsigned v = 0;
+    int bits = 0;
+    *n = 0;
+    for (; *in && *in != '='; in++) {
+        const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const char *p = strchr(a, *in);
+        if (!p || !*in)
+            return false;
+        v = (v << 6) | (unsigned)(p - a);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[(*n)++] = (unsigned char)(v >> bits);
+        }
+    }
+    while (*in == '=')
+        in++;
+    return *in == '\0';
+}
+
+/* Whether `s` starts with the scheme `scheme` (any case) and a space. */
+static const char *s_scheme(const char *s, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    for (size_t i = 0; i < n; i++)
+        if (!s[i] || (s[i] | 0x20) != (scheme[i] | 0x20))
+            return NULL;
+    if (s[n] != ' ')
+        return NULL;
+    s += n;
+    while (*s == ' ')
+        s++;
+    return s;
+}
+
+bool sg_metrics_authorized(const char *authorization, const char *token)
+{
+    if (!authorization || !token || !*token)
+        return false;
+    const char *v = s_scheme(authorization, "Bearer");
+    if (v) {
+        size_t n = strlen(v);
+        while (n && v[n - 1] == ' ')
+            n--;
+        return s_same(v, n, token);
+    }
+    v = s_scheme(authorization, "Basic");
+    size_t len = v ? strlen(v) : 0;
+    if (!v || len > 4096)
+        return false;
+    unsigned char buf[3 * 4096 / 4 + 3];
+    size_t n = 0;
+    bool ok = s_unbase64(v, buf, &n);
+    const unsigned char *colon = ok ? memchr(buf, ':', n) : NULL;
+    bool same = colon && s_same((const char *)colon + 1, n - (size_t)(colon + 1 - buf), token);
+    memset(buf, 0, sizeof buf);
+    return same;
+}
+
+/* ---- requests ----------------------------------------------------------------------------- */
+
+/* Whether the Host header names the loopback address (or is absent). */
+static bool s_host_loopback(struct MHD_Connection *conn)
+{
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!host)
+        return true;
+    char name[256];
+    size_t n = strlen(host);
+    if (n >= sizeof name)
+        return false;
+    memcpy(name, host, n + 1);
+    char *colon = strrchr(name, ':');
+    if (colon && !strchr(colon, ']'))
+        *colon = '\0'; /* the port */
+    if (strcmp(name, "[::1]") == 0 || strcmp(name, "localhost") == 0)
+        return true;
+    if (strncmp(name, "127.", 4) != 0)
+        return false;
+    return strspn(name, "0123456789.") == strlen(name);
+}
+
+static enum MHD_Result s_metrics_text(sg_metrics_t *m, struct MHD_Connection *conn)
+{
+    pthread_mutex_lock(&m->lock);
+    s_snap_t *snap = m->snap;
+    if (snap)
+        __atomic_add_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_unlock(&m->lock);
+    if (!snap)
+        return s_say(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
+    char *text = sg_metrics_render(&snap->s); /* on this thread, not the loop's */
+    s_snap_unref(snap);
+    if (!text)
+        return s_say(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    return s_reply(conn, MHD_HTTP_OK, text, strlen(text));
 }
 
 static enum MHD_Result s_handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -498,21 +650,31 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *conn, const ch
     if (*upload_len)
         return MHD_NO;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return s_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("GET only\n"), 9);
-    if (strcmp(url, "/metrics") != 0)
-        return s_reply(conn, MHD_HTTP_NOT_FOUND, strdup("see /metrics\n"), 13);
+        return s_say(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only\n");
+    if (m->token &&
+        !sg_metrics_authorized(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                           MHD_HTTP_HEADER_AUTHORIZATION),
+                               m->token))
+        return s_say(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized: a bearer token is needed\n");
+    if (strcmp(url, "/metrics") == 0)
+        return s_metrics_text(m, conn);
     pthread_mutex_lock(&m->lock);
-    s_snap_t *snap = m->snap;
-    if (snap)
-        __atomic_add_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL);
+    sg_statuspage_t *page = m->page;
     pthread_mutex_unlock(&m->lock);
-    if (!snap)
-        return s_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, strdup("not ready\n"), 10);
-    char *text = sg_metrics_render(&snap->s); /* on this thread, not the loop's */
-    s_snap_unref(snap);
-    if (!text)
-        return s_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, strdup("out of memory\n"), 14);
-    return s_reply(conn, MHD_HTTP_OK, text, strlen(text));
+    if (!page)
+        return s_say(conn, MHD_HTTP_NOT_FOUND, "see /metrics\n");
+    if (m->loopback_open && !s_host_loopback(conn))
+        return s_say(conn, MHD_HTTP_FORBIDDEN,
+                     "this listener answers the loopback address's names only\n");
+    sg_statuspage_answer_t a;
+    int rc = sg_statuspage_answer(
+        page, url, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit"),
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "drill"), &a);
+    if (rc == SG_ENOTFOUND)
+        return s_say(conn, MHD_HTTP_NOT_FOUND, "see /, /api/v1/status or /metrics\n");
+    if (rc != SG_OK)
+        return s_say(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    return s_send(conn, a.status, a.content_type, a.csp, true, a.body, a.len);
 }
 
 /* Splits "HOST:PORT" or "[HOST]:PORT" and resolves it. */
@@ -538,7 +700,38 @@ static struct addrinfo *s_resolve(const char *listen)
     return rc == 0 ? res : NULL;
 }
 
-sg_metrics_t *sg_metrics_new(const char *listen)
+/* The listener's options: where, how many, and TLS when asked. */
+static int s_start(sg_metrics_t *m, const struct addrinfo *ai, const sg_metrics_cfg_t *mc)
+{
+    bool tls = mc && mc->tls.cert && mc->tls.key;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        sg_error(S_MOD, "metrics.tls is set but this libmicrohttpd was built without TLS: "
+                        "refusing to serve in plain text; not starting");
+        return SG_EINVAL;
+    }
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, 64, NULL},
+        /* two threads: a page waiting for a fresh document (statuspage.h) does not hold
+           up a scrape */
+        {MHD_OPTION_THREAD_POOL_SIZE, 2, NULL},
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls ? mc->tls.cert : NULL},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? mc->tls.key : NULL},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (tls)
+        flags |= MHD_USE_TLS;
+    m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, s_handle, m, MHD_OPTION_ARRAY, opts,
+                                 MHD_OPTION_END);
+    return m->daemon ? SG_OK : SG_EIO;
+}
+
+sg_metrics_t *sg_metrics_new(const char *listen, const sg_metrics_cfg_t *mc)
 {
     struct addrinfo *ai = s_resolve(listen);
     sg_metrics_t *m = calloc(1, sizeof *m);
@@ -547,25 +740,39 @@ sg_metrics_t *sg_metrics_new(const char *listen)
         goto fail;
     }
     pthread_mutex_init(&m->lock, NULL);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, s_handle, m, MHD_OPTION_SOCK_ADDR,
-                                 ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-                                 MHD_OPTION_END);
-    if (!m->daemon) {
-        sg_error(S_MOD, "cannot listen on %s", listen);
+    if (mc && mc->token && !(m->token = strdup(mc->token))) {
+        pthread_mutex_destroy(&m->lock);
+        goto fail;
+    }
+    m->loopback_open = !m->token && sg_metrics_conf_loopback(listen);
+    int rc = s_start(m, ai, mc);
+    if (rc != SG_OK) {
+        if (rc == SG_EIO)
+            sg_error(S_MOD, "cannot listen on %s", listen);
         pthread_mutex_destroy(&m->lock);
         goto fail;
     }
     freeaddrinfo(ai);
-    sg_info(S_MOD, "serving /metrics on http://%s", listen);
+    bool tls = mc && mc->tls.cert;
+    sg_info(S_MOD, "serving /metrics and the status page on %s://%s%s", tls ? "https" : "http",
+            listen, m->token ? " (bearer token required)" : "");
     return m;
 fail:
     if (ai)
         freeaddrinfo(ai);
+    if (m && m->token) {
+        memset(m->token, 0, strlen(m->token));
+        free(m->token);
+    }
     free(m);
     return NULL;
+}
+
+void sg_metrics_set_page(sg_metrics_t *m, sg_statuspage_t *page)
+{
+    pthread_mutex_lock(&m->lock);
+    m->page = page;
+    pthread_mutex_unlock(&m->lock);
 }
 
 int sg_metrics_publish(sg_metrics_t *m, const sg_metrics_snapshot_t *s)
@@ -589,6 +796,12 @@ void sg_metrics_destroy(sg_metrics_t **mp)
     MHD_stop_daemon(m->daemon);
     pthread_mutex_destroy(&m->lock);
     s_snap_unref(m->snap);
+    if (m->token) {
+        volatile char *t = m->token;
+        for (size_t i = 0; t[i]; i++)
+            t[i] = 0;
+        free(m->token);
+    }
     free(m);
     *mp = NULL;
 }

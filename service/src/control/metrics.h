@@ -42,12 +42,30 @@
  * {drill} (when it should have passed again by its schedule; none without
  * one).
  *
- * Thread rules: new, publish and destroy on one thread (the loop); the HTTP
- * thread reads the published text under a mutex. */
+ * The listener serves the status page too (statuspage.h: /, /api/v1/status,
+ * /drills/report) once one is attached (sg_metrics_set_page). It is plain
+ * HTTP on the loopback address by default; beyond it the config requires
+ * TLS and a bearer token (metrics_conf.h). With TLS (metrics.tls) it speaks
+ * only HTTPS (TLS 1.2 or 1.3), and refuses to start when this libmicrohttpd
+ * was built without TLS (MHD_FEATURE_TLS) rather than serve plain text.
+ * With a token, every path (/metrics included: Prometheus sends it with
+ * `authorization: {credentials_file: ...}`) answers 401 unless the request
+ * carries `Authorization: Bearer TOKEN`, or Basic credentials whose
+ * password is the token (any user name: a browser's own prompt), compared
+ * in constant time. On a loopback listener without a token the page's paths
+ * answer only requests whose Host names the loopback address (127.x,
+ * localhost, [::1]), so a web page elsewhere cannot read them through DNS
+ * rebinding. Every answer carries X-Content-Type-Options: nosniff,
+ * Referrer-Policy: no-referrer and (but /metrics) Cache-Control: no-store.
+ *
+ * Thread rules: new, publish, set_page and destroy on one thread (the
+ * loop); libmicrohttpd's two threads read the published snapshot under a
+ * mutex (a page that waits for a fresh document holds up one of them). */
 #ifndef SG_METRICS_H
 #define SG_METRICS_H
 
 #include "config/config.h"
+#include "control/statuspage.h"
 #include "drill/drill.h"
 #include "ingress/ingest.h"
 #include "notify/notify.h"
@@ -117,8 +135,19 @@ char *sg_metrics_render(const sg_metrics_snapshot_t *s);
 typedef struct sg_metrics sg_metrics_t;
 
 /* Listens on "HOST:PORT" (numeric or resolvable host; [v6]:port) with an
- * HTTP thread. NULL (logged) when it cannot. */
-sg_metrics_t *sg_metrics_new(const char *listen);
+ * HTTP thread, with the TLS certificate and key and the token of `mc`
+ * (NULL: plain HTTP, no token; mc->listen is not read: `listen` is the
+ * address to use). NULL (logged) when it cannot, or when `mc` asks for TLS
+ * and this libmicrohttpd has none. */
+sg_metrics_t *sg_metrics_new(const char *listen, const sg_metrics_cfg_t *mc);
+/* Serves the status page's paths besides /metrics (borrowed; it must
+ * outlive the metrics; NULL: none). */
+void sg_metrics_set_page(sg_metrics_t *m, sg_statuspage_t *page);
+/* Whether the value of an Authorization header carries `token`: "Bearer
+ * TOKEN", or "Basic" with base64 "USER:TOKEN" (any user); the schemes'
+ * names in any case. The token is compared in constant time (its length
+ * aside). */
+bool sg_metrics_authorized(const char *authorization, const char *token);
 /* Replaces the published snapshot with a copy of `s` (a scrape in
  * progress finishes with the one it took). Returns 0 or SG_ENOMEM (the
  * last snapshot stays). */

@@ -173,7 +173,11 @@ int sg_reload_check(const sg_config_t *cur, const sg_config_t *next, sg_config_e
              s_str_eq(cur->control.secret_key, next->control.secret_key),
          "control (endpoints, group, secret_key_file)"},
         {s_leader_eq(&cur->leader, &next->leader), "leader"},
-        {s_str_eq(cur->metrics.listen, next->metrics.listen), "metrics"},
+        {s_str_eq(cur->metrics.listen, next->metrics.listen) &&
+             s_str_eq(cur->metrics.tls.cert, next->metrics.tls.cert) &&
+             s_str_eq(cur->metrics.tls.key, next->metrics.tls.key) &&
+             s_str_eq(cur->metrics.token, next->metrics.token),
+         "metrics (listen, tls, token)"},
     };
     for (size_t i = 0; rc == SG_OK && i < sizeof sections / sizeof sections[0]; i++) {
         if (!sections[i].same) {

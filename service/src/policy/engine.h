@@ -385,6 +385,10 @@ sg_site_state_t sg_engine_site_state(const sg_engine_t *e, int site);
  * received), as Unix ms at `now`'s offset; now.wall when never heard. */
 int64_t sg_engine_site_heard_wall(const sg_engine_t *e, int site, sg_now_t now);
 sg_coll_verdict_t sg_engine_collection_verdict(const sg_engine_t *e, int collection);
+/* What holds a collection back while it is blocked, awaiting approval or
+ * denied: the guard last announced for it (as explain's "held back by");
+ * SG_GUARD_NONE in any other verdict. */
+sg_guard_t sg_engine_collection_guard(const sg_engine_t *e, int collection);
 /* An observer's clock offset: receipt minus send time (ms; positive: its
  * clock is behind siteguard's), the minimum over a recent window. False
  * when it was never heard. */

@@ -176,6 +176,14 @@ char *sg_engine_explain_collection(sg_engine_t *e, int collection, sg_now_t now)
     return s_text_done(&t);
 }
 
+sg_guard_t sg_engine_collection_guard(const sg_engine_t *e, int collection)
+{
+    const s_coll_t *cs = &e->colls[collection];
+    bool held = cs->verdict == SG_COLL_BLOCKED || cs->verdict == SG_COLL_AWAITING ||
+                cs->verdict == SG_COLL_DENIED;
+    return held ? cs->announced : SG_GUARD_NONE;
+}
+
 const char *sg_site_state_name(sg_site_state_t s)
 {
     switch (s) {
