@@ -16,6 +16,9 @@ endforeach()
 # no %zu: the format checks belong to the Linux build.
 add_compile_options(-Wno-format)
 target_compile_options(sgcore PUBLIC -Wno-format)
+# The drill report renderer (siteguardctl's too) formats with %zu: C99 stdio.
+target_compile_definitions(sgdrillreport PUBLIC __USE_MINGW_ANSI_STDIO=1)
+target_compile_options(sgdrillreport PUBLIC -Wno-format)
 # GCC's own runtime linked in; winpthread comes from the dependency prefix.
 add_link_options(-static-libgcc)
 
