@@ -95,6 +95,42 @@ static const s_method_t s_methods[] = {
     {"GetReplicationStatistics", {S_COLLECTION}, 1},
 };
 
+/* Msvm_ConcreteJob's methods siteguard calls (clushyperv/msvm-concretejob;
+ * hyperv_v2/geterrorex-msvm-concretejob): GetErrorEx, no in-parameters, out
+ * Errors (string[], embedded Msvm_Error instances) and ReturnValue. */
+#define S_JOB_CLASS "Msvm_ConcreteJob"
+static const s_method_t s_job_methods[] = {
+    {"GetErrorEx", {{NULL, CIM_EMPTY}}, 0},
+};
+
+/* CIM_Error's properties (Msvm_Error adds none: CIM_Error's page, Msvm_Error's
+ * page), each with its CIM type: what an embedded error may carry. */
+static const struct {
+    const char *name, *type;
+} s_error_props[] = {
+    {"ErrorType", "uint16"},
+    {"OtherErrorType", "string"},
+    {"OwningEntity", "string"},
+    {"MessageID", "string"},
+    {"Message", "string"},
+    {"PerceivedSeverity", "uint16"},
+    {"ProbableCause", "uint16"},
+    {"ProbableCauseDescription", "string"},
+    {"ErrorSource", "string"},
+    {"ErrorSourceFormat", "uint16"},
+    {"OtherErrorSourceFormat", "string"},
+    {"CIMStatusCode", "uint32"},
+    {"CIMStatusCodeDescription", "string"},
+};
+
+static const s_method_t *s_job_method(const char *name)
+{
+    for (size_t i = 0; i < sizeof s_job_methods / sizeof s_job_methods[0]; i++)
+        if (strcmp(s_job_methods[i].name, name) == 0)
+            return &s_job_methods[i];
+    return NULL;
+}
+
 static const s_class_t *s_class(const char *name)
 {
     for (size_t i = 0; i < sizeof s_classes / sizeof s_classes[0]; i++)
@@ -192,6 +228,9 @@ struct fake_obj {
     bool service_class;      /* Msvm_CollectionReplicationService's class object */
     const s_method_t *def;   /* a method's in-parameter definition (a class) */
     const s_method_t *in;    /* in-parameters spawned from def: only its properties */
+    bool errors_set;         /* a job: GetErrorEx is scripted (fake_obj_set_job_errors) */
+    HRESULT errors_hr;       /* what the call answers, or S_OK */
+    fake_obj_t *errors_out;  /* its out-parameters (one reference), when S_OK */
 };
 
 static fake_obj_t *s_obj(IWbemClassObject *i) { return (fake_obj_t *)i; }
@@ -220,6 +259,8 @@ static ULONG STDMETHODCALLTYPE s_obj_release(IWbemClassObject *i)
             free(o->names[k]);
             VariantClear(&o->values[k]);
         }
+        if (o->errors_out)
+            s_obj_release(&o->errors_out->iface);
         free(o);
     }
     return (ULONG)left;
@@ -445,6 +486,52 @@ char *fake_wbem_stats_xml(const char *const props[][2], size_t n)
     }
     snprintf(xml + len, cap - len, "</INSTANCE>");
     return xml;
+}
+
+char *fake_wbem_error_xml(const char *cls, const char *const props[][2], size_t n)
+{
+    if (_stricmp(cls, "Msvm_Error") != 0 && _stricmp(cls, "CIM_Error") != 0)
+        s_bad_test("not an error class", cls);
+    size_t cap = 256 + strlen(cls);
+    for (size_t k = 0; k < n; k++)
+        cap += 96 + strlen(props[k][0]) + (props[k][1] ? strlen(props[k][1]) * 5 : 0);
+    char *xml = s_xalloc(cap);
+    size_t len = (size_t)snprintf(xml, cap, "<INSTANCE CLASSNAME=\"%s\">", cls);
+    for (size_t k = 0; k < n; k++) {
+        const char *type = NULL;
+        for (size_t j = 0; j < sizeof s_error_props / sizeof s_error_props[0] && !type; j++)
+            if (strcmp(s_error_props[j].name, props[k][0]) == 0)
+                type = s_error_props[j].type;
+        if (!type)
+            s_bad_test("not a scalar property of CIM_Error", props[k][0]);
+        char *value = props[k][1] ? s_xml_escape(props[k][1]) : NULL;
+        len += (size_t)snprintf(xml + len, cap - len,
+                                "<PROPERTY NAME=\"%s\" TYPE=\"%s\">%s%s%s</PROPERTY>",
+                                props[k][0], type, value ? "<VALUE>" : "", value ? value : "",
+                                value ? "</VALUE>" : "");
+        free(value);
+    }
+    snprintf(xml + len, cap - len, "</INSTANCE>");
+    return xml;
+}
+
+void fake_obj_set_job_errors(fake_obj_t *job, HRESULT hr, LONG return_value,
+                             const char *const *errors, size_t n)
+{
+    if (job->errors_out)
+        s_obj_release(&job->errors_out->iface);
+    job->errors_out = NULL;
+    job->errors_set = true;
+    job->errors_hr = hr;
+    if (FAILED(hr))
+        return;
+    fake_obj_t *out = fake_obj_new();
+    fake_obj_set_int(out, "ReturnValue", return_value);
+    if (errors)
+        fake_obj_set_strs(out, "Errors", errors, n);
+    else
+        fake_obj_set_str(out, "Errors", NULL);
+    job->errors_out = out;
 }
 
 /* A string property of `o` (caller frees), or NULL. */
@@ -1099,6 +1186,49 @@ static HRESULT s_check_call(fake_wbem_t *f, const char *host, const char *path,
     return S_OK;
 }
 
+/* True when `path` names Msvm_ConcreteJob (its class or an instance). */
+static bool s_job_path(const char *path)
+{
+    sg_cimpath_t p = {0};
+    bool job = sg_cimpath_parse(path, &p) == 0 && sg_cimpath_same_name(p.class_name, S_JOB_CLASS);
+    sg_cimpath_fini(&p);
+    return job;
+}
+
+/* A call on `host` of the job method `m` on `path` with `in`: a job instance
+ * it has (WBEM_E_NOT_FOUND, or the path's own error, otherwise; the class
+ * itself WBEM_E_INVALID_METHOD: GetErrorEx is not static), a method of the
+ * job's (WBEM_E_INVALID_METHOD), no in-parameters (GetErrorEx declares none;
+ * what WMI answers to in-parameters it does not declare is not documented:
+ * refused loudly, WBEM_E_INVALID_METHOD_PARAMETERS). Then the job's scripted
+ * answer (fake_obj_set_job_errors), WBEM_E_FAILED with none. */
+static HRESULT s_job_call(fake_wbem_t *f, const char *host, const char *path,
+                          const s_method_t *m, IWbemClassObject *in, fake_obj_t **result)
+{
+    HRESULT hr;
+    *result = NULL;
+    fake_obj_t *job = s_lookup(f, host, path, &hr);
+    if (FAILED(hr))
+        return hr;
+    sg_cimpath_t p = {0};
+    bool instance = sg_cimpath_parse(path, &p) == 0 && (p.n_keys > 0 || p.singleton);
+    sg_cimpath_fini(&p);
+    if (!instance || !m)
+        hr = WBEM_E_INVALID_METHOD;
+    else if (in)
+        hr = WBEM_E_INVALID_METHOD_PARAMETERS;
+    else if (!job->errors_set)
+        hr = WBEM_E_FAILED;
+    else if (FAILED(hr = job->errors_hr))
+        ;
+    else if ((*result = job->errors_out))
+        s_obj_addref(fake_obj_iface(*result));
+    else
+        hr = WBEM_E_FAILED;
+    s_obj_release(fake_obj_iface(job));
+    return hr;
+}
+
 /* "ExecMethod <path> <method>" and each in-parameter the method declares as
  * Name=<value|NULL>; Collection= only for a method the fake does not know. */
 static char *s_method_line(const char *path, const char *name, const s_method_t *m,
@@ -1156,26 +1286,24 @@ static HRESULT STDMETHODCALLTYPE s_exec_method(IWbemServices *i, const BSTR path
     char *p = s_narrow(path), *m = s_narrow(method);
     char *coll = s_param(in, L"Collection"), *rp = s_param(in, L"CollectionRecoveryPoint");
     char *settings = s_param(in, L"CollectionReplicationSettingData");
-    bool hang = s_record(f, s_svc_host(i), s_method_line(p, m, s_method(m), in));
-    HRESULT hr = s_down(f, s_svc_host(i))
-                     ? S_HOST_DOWN
-                     : s_check_call(f, s_svc_host(i), p, s_method(m), in, coll, rp, settings);
+    bool job = s_job_path(p);
+    const s_method_t *def = job ? s_job_method(m) : s_method(m);
+    bool hang = s_record(f, s_svc_host(i), s_method_line(p, m, def, in));
     fake_obj_t *result = NULL;
-    if (SUCCEEDED(hr))
+    HRESULT hr;
+    if (s_down(f, s_svc_host(i)))
+        hr = S_HOST_DOWN;
+    else if (job)
+        hr = s_job_call(f, s_svc_host(i), p, def, in, &result);
+    else if (SUCCEEDED(hr = s_check_call(f, s_svc_host(i), p, def, in, coll, rp, settings)))
         hr = s_next_result(f, &result);
-    else if (hr == S_HOST_DOWN) {
-        free(p);
-        free(m);
-        free(coll);
-        free(rp);
-        free(settings);
-        return hr; /* the call itself fails: no call result */
-    }
     free(p);
     free(m);
     free(coll);
     free(rp);
     free(settings);
+    if (hr == S_HOST_DOWN)
+        return hr; /* the call itself fails: no call result */
     return s_answer(f, hang, hr, result, out, semisync ? call : NULL);
 }
 

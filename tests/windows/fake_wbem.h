@@ -37,6 +37,16 @@
  *   Msvm_CollectionReplicationSettingData: what real WMI answers to those is
  *   not documented, so the fake only refuses them loudly. Out-parameters are
  *   scripted (fake_wbem_push_result).
+ * - Msvm_ConcreteJob's GetErrorEx (clushyperv/msvm-concretejob lists it;
+ *   hyperv_v2/geterrorex-msvm-concretejob: uint32 GetErrorEx([out] string
+ *   Errors[]), Errors embedded Msvm_Error instances in CIM-XML): ExecMethod on
+ *   a job instance it has, with no in-parameters (any given:
+ *   WBEM_E_INVALID_METHOD_PARAMETERS, loudly, as above); another method of a
+ *   job, or the job class, WBEM_E_INVALID_METHOD; a job it does not have
+ *   WBEM_E_NOT_FOUND. Each job's answer is scripted on the job
+ *   (fake_obj_set_job_errors; none: WBEM_E_FAILED), apart from the
+ *   ExecMethod results of the service's methods. Errors' text:
+ *   fake_wbem_error_xml.
  * - Hosts: ConnectServer to \\HOST\namespace gives HOST's own services
  *   (one per host, the same each time); every call is recorded with the host
  *   it went to (fake_wbem_call_host). An instance may belong to one host
@@ -60,6 +70,7 @@
  *   "GetObject <path>"
  *   "ExecQuery <wql>"
  *   "ExecMethod <object path> <method> Collection=<path|NULL>[ <Param>=<value|NULL>]"
+ *   ("ExecMethod <job path> GetErrorEx": a job's method has no in-parameters)
  *   (each in-parameter the method declares, in its order: InitiateFailover's
  *   "Collection=... CollectionRecoveryPoint=...", CommitFailover's
  *   "Collection=..." alone)
@@ -116,6 +127,17 @@ void fake_wbem_set_down(fake_wbem_t *f, const char *host, bool down);
  * {name, value} pairs a property of the class (another name aborts), value
  * NULL a property without a VALUE. Caller frees. */
 char *fake_wbem_stats_xml(const char *const props[][2], size_t n);
+/* An embedded error of class `cls` (Msvm_Error or CIM_Error; another aborts)
+ * as CIM-XML text, as in GetErrorEx's Errors: each of the `n` {name, value}
+ * pairs a scalar property of CIM_Error (another name aborts), value NULL a
+ * property without a VALUE. Caller frees. */
+char *fake_wbem_error_xml(const char *cls, const char *const props[][2], size_t n);
+/* What GetErrorEx on the job `job` answers (set before the job is added):
+ * with `hr` a failure, the call fails so; else the out-parameters
+ * ReturnValue `return_value` and Errors, the `n` strings of `errors` (copied),
+ * or NULL when `errors` is NULL. */
+void fake_obj_set_job_errors(fake_obj_t *job, HRESULT hr, LONG return_value,
+                             const char *const *errors, size_t n);
 /* An ExecQuery whose text contains `fragment` enumerates `objs` (taken); the
  * first matching entry answers. */
 void fake_wbem_add_query(fake_wbem_t *f, const char *fragment, fake_obj_t **objs, size_t n);

@@ -1321,6 +1321,286 @@ static void an_error_that_is_not_the_transport_keeps_the_connection(void **state
     assert_int_equal(s_count(fx, "ConnectServer"), 1);
 }
 
+/* --- a failed job's errors: GetErrorEx ------------------------------------------------ */
+
+#define GET_ERROR_EX "ExecMethod " JOB " GetErrorEx"
+#define DISK_DOWN "The replica disk is not reachable."
+
+/* A job in `job_state` with ErrorDescription `desc` (NULL: none), at JOB. */
+static fake_obj_t *s_ended_job(LONG job_state, const char *desc)
+{
+    fake_obj_t *job = fake_obj_new();
+    fake_obj_set_int(job, "JobState", job_state);
+    fake_obj_set_int(job, "ErrorCode", job_state == SG_JOB_COMPLETED ? 0 : 32768);
+    fake_obj_set_str(job, "ErrorDescription", desc);
+    return job;
+}
+
+/* An embedded Msvm_Error with Message `msg` and MessageID `id` (NULL: none). */
+static char *s_error(const char *msg, const char *id)
+{
+    const char *props[3][2] = {{"ErrorType", "4"}};
+    size_t n = 1;
+    if (msg) {
+        props[n][0] = "Message";
+        props[n++][1] = msg;
+    }
+    if (id) {
+        props[n][0] = "MessageID";
+        props[n++][1] = id;
+    }
+    return fake_wbem_error_xml("Msvm_Error", props, n);
+}
+
+/* The status GetErrorEx's detail gives a job ended in `job_state` with `desc`. */
+static void s_status_of(fx_t *fx, fake_obj_t *job, sg_job_status_t *st)
+{
+    fake_wbem_add_object(fx->fake, JOB, job);
+    assert_int_equal(sg_provider_get_job(fx->p, JOB, st), SG_OK);
+}
+
+static void a_failed_jobs_status_carries_the_messages_of_its_errors(void **state)
+{
+    fx_t *fx = *state;
+    char *errors[2] = {s_error("Could not open <D:\\vm\\disk.vhdx> & its parent.", "32788"),
+                       s_error("The operation failed.", NULL)};
+    fake_obj_t *job = s_ended_job(SG_JOB_EXCEPTION, DISK_DOWN);
+    fake_obj_set_job_errors(job, S_OK, 0, (const char *const *)errors, 2);
+    sg_job_status_t st;
+    s_status_of(fx, job, &st);
+    assert_int_equal(st.job_state, SG_JOB_EXCEPTION);
+    assert_int_equal(st.error_code, 32768);
+    assert_string_equal(st.error_description,
+                        DISK_DOWN "; Could not open <D:\\vm\\disk.vhdx> & its parent. "
+                                  "(MessageID 32788); The operation failed.");
+    /* GetErrorEx on the job's own path, no in-parameters, after the job was read. */
+    assert_true(s_find(fx, "GetObject " JOB) >= 0);
+    assert_true(s_find(fx, GET_ERROR_EX) > s_find(fx, "GetObject " JOB));
+    assert_string_equal(fake_wbem_call(fx->fake, (size_t)s_find(fx, "ExecMethod")), GET_ERROR_EX);
+    assert_int_equal(s_count(fx, "ExecMethod"), 1);
+    sg_job_status_fini(&st);
+    free(errors[0]);
+    free(errors[1]);
+}
+
+/* Terminated (8) and Killed (9) end in failure too; a job without an
+ * ErrorDescription gets the errors' detail alone. */
+static void a_terminated_or_killed_job_gets_the_detail_without_an_error_description(
+    void **state)
+{
+    fx_t *fx = *state;
+    static const LONG states[] = {SG_JOB_TERMINATED, SG_JOB_KILLED};
+    for (size_t k = 0; k < 2; k++) {
+        fake_wbem_t *fake = fake_wbem_new();
+        sg_provider_t *p = sg_wmi_new_services(fake_wbem_services(fake), CALL_TIMEOUT_MS);
+        char *error = s_error(NULL, "0x8007045B"); /* a MessageID alone */
+        fake_obj_t *job = s_ended_job(states[k], NULL);
+        fake_obj_set_job_errors(job, S_OK, 0, (const char *const *)&error, 1);
+        fake_wbem_add_object(fake, JOB, job);
+        sg_job_status_t st;
+        assert_int_equal(sg_provider_get_job(p, JOB, &st), SG_OK);
+        assert_int_equal(st.job_state, states[k]);
+        assert_string_equal(st.error_description, "MessageID 0x8007045B");
+        sg_job_status_fini(&st);
+        free(error);
+        sg_provider_destroy(&p);
+        fake_wbem_free(fake);
+    }
+    (void)fx;
+}
+
+/* Whatever GetErrorEx cannot tell leaves ErrorDescription as it was: the
+ * call failing, a return value other than 0, Errors NULL or empty, errors
+ * that are not CIM-XML, of another class, without a Message or MessageID,
+ * or whose Message ErrorDescription already says. */
+static void get_error_ex_failing_or_adding_nothing_keeps_the_error_description(void **state)
+{
+    fx_t *fx = *state;
+    char *same = s_error(DISK_DOWN, NULL), *blank = s_error(NULL, NULL);
+    const char *stats_props[1][2] = {{"ReplicationHealth", "1"}};
+    char *stats = fake_wbem_stats_xml(stats_props, 1);
+    const char *odd[] = {"not xml at all", stats, blank, same};
+    const char *empty[1] = {NULL};
+    static const struct {
+        HRESULT hr;
+        LONG rv;
+        int errors; /* 0: NULL, 1: empty array, 2: odd */
+    } cases[] = {
+        {WBEM_E_ACCESS_DENIED, 0, 0}, {WBEM_E_INVALID_METHOD, 0, 0}, {S_OK, 32768, 2},
+        {S_OK, 32770, 2},             {S_OK, 0, 0},                  {S_OK, 0, 1},
+        {S_OK, 0, 2},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        fake_wbem_t *fake = fake_wbem_new();
+        sg_provider_t *p = sg_wmi_new_services(fake_wbem_services(fake), CALL_TIMEOUT_MS);
+        fake_obj_t *job = s_ended_job(SG_JOB_EXCEPTION, DISK_DOWN);
+        fake_obj_set_job_errors(job, cases[k].hr, cases[k].rv,
+                                cases[k].errors == 0   ? NULL
+                                : cases[k].errors == 1 ? empty
+                                                       : odd,
+                                cases[k].errors == 2 ? 4 : 0);
+        fake_wbem_add_object(fake, JOB, job);
+        sg_job_status_t st;
+        assert_int_equal(sg_provider_get_job(p, JOB, &st), SG_OK);
+        assert_int_equal(st.job_state, SG_JOB_EXCEPTION);
+        assert_string_equal(st.error_description, DISK_DOWN);
+        assert_int_equal(fake_wbem_n_calls(fake), 2); /* GetObject, GetErrorEx */
+        assert_string_equal(fake_wbem_call(fake, 1), GET_ERROR_EX);
+        sg_job_status_fini(&st);
+        sg_provider_destroy(&p);
+        fake_wbem_free(fake);
+    }
+    free(same);
+    free(blank);
+    free(stats);
+    (void)fx;
+}
+
+/* A GetErrorEx that does not answer in time leaves ErrorDescription too. */
+static void a_hung_get_error_ex_keeps_the_error_description(void **state)
+{
+    fx_t *fx = *state;
+    char *error = s_error("Never seen.", NULL);
+    fake_obj_t *job = s_ended_job(SG_JOB_EXCEPTION, DISK_DOWN);
+    fake_obj_set_job_errors(job, S_OK, 0, (const char *const *)&error, 1);
+    fake_wbem_hang(fx->fake, GET_ERROR_EX);
+    sg_job_status_t st;
+    s_status_of(fx, job, &st);
+    assert_string_equal(st.error_description, DISK_DOWN);
+    sg_job_status_fini(&st);
+    free(error);
+}
+
+static void a_completed_or_running_job_does_not_call_get_error_ex(void **state)
+{
+    fx_t *fx = *state;
+    static const LONG states[] = {SG_JOB_COMPLETED, SG_JOB_RUNNING, SG_JOB_NEW,
+                                  SG_JOB_COMPLETED_WITH_WARNINGS};
+    char *error = s_error("Should not be read.", NULL);
+    for (size_t k = 0; k < sizeof states / sizeof states[0]; k++) {
+        fake_wbem_t *fake = fake_wbem_new();
+        sg_provider_t *p = sg_wmi_new_services(fake_wbem_services(fake), CALL_TIMEOUT_MS);
+        fake_obj_t *job = s_ended_job(states[k], "Some text.");
+        fake_obj_set_job_errors(job, S_OK, 0, (const char *const *)&error, 1);
+        fake_wbem_add_object(fake, JOB, job);
+        sg_job_status_t st;
+        assert_int_equal(sg_provider_get_job(p, JOB, &st), SG_OK);
+        assert_int_equal(st.job_state, states[k]);
+        assert_string_equal(st.error_description, "Some text.");
+        assert_int_equal(fake_wbem_n_calls(fake), 1);
+        assert_string_equal(fake_wbem_call(fake, 0), "GetObject " JOB);
+        sg_job_status_fini(&st);
+        sg_provider_destroy(&p);
+        fake_wbem_free(fake);
+    }
+    free(error);
+    (void)fx;
+}
+
+/* The detail is bounded (2 KB with ErrorDescription), cut at a character
+ * boundary with "...", one line (control characters as spaces), and at most
+ * 16 errors are read. */
+static void the_detail_is_bounded_and_one_line(void **state)
+{
+    fx_t *fx = *state;
+    size_t n = 5000;
+    char *big = malloc(n + 1);
+    for (size_t k = 0; k < n; k += 2)
+        memcpy(big + k, "\xc3\xa9", 2); /* é: two bytes each */
+    big[n] = '\0';
+    char *errors[20];
+    errors[0] = s_error("Line one.\r\nLine two.", NULL);
+    errors[1] = s_error(big, NULL);
+    for (size_t k = 2; k < 20; k++)
+        errors[k] = s_error("x", NULL);
+    fake_obj_t *job = s_ended_job(SG_JOB_EXCEPTION, DISK_DOWN);
+    fake_obj_set_job_errors(job, S_OK, 0, (const char *const *)errors, 20);
+    sg_job_status_t st;
+    s_status_of(fx, job, &st);
+    const char *d = st.error_description;
+    size_t len = strlen(d);
+    assert_true(len < 2048);
+    assert_true(len > 2000);
+    assert_memory_equal(d, DISK_DOWN "; Line one.  Line two.; ",
+                        strlen(DISK_DOWN "; Line one.  Line two.; "));
+    assert_string_equal(d + len - 3, "...");
+    /* whole characters only: the byte before "..." ends an é */
+    assert_int_equal((unsigned char)d[len - 4], 0xa9);
+    assert_int_equal((unsigned char)d[len - 5], 0xc3);
+    sg_job_status_fini(&st);
+
+    /* Without a long one: 16 errors read, each new one once. */
+    char *few[20];
+    for (size_t k = 0; k < 20; k++) {
+        char msg[16];
+        snprintf(msg, sizeof msg, "e%zu", k);
+        few[k] = s_error(msg, NULL);
+    }
+    fake_obj_t *job2 = s_ended_job(SG_JOB_EXCEPTION, NULL);
+    fake_obj_set_job_errors(job2, S_OK, 0, (const char *const *)few, 20);
+    fake_wbem_add_object(fx->fake, NS "Msvm_ConcreteJob.InstanceID=\"j-9\"", job2);
+    assert_int_equal(sg_provider_get_job(fx->p, NS "Msvm_ConcreteJob.InstanceID=\"j-9\"", &st),
+                     SG_OK);
+    assert_string_equal(st.error_description, "e0; e1; e2; e3; e4; e5; e6; e7; e8; e9; e10; e11; "
+                                              "e12; e13; e14; e15");
+    sg_job_status_fini(&st);
+    for (size_t k = 0; k < 20; k++) {
+        free(errors[k]);
+        free(few[k]);
+    }
+    free(big);
+}
+
+static HRESULT s_exec_at(IWbemServices *svc, const char *path, const WCHAR *method,
+                         IWbemClassObject *in, IWbemClassObject **out)
+{
+    BSTR b = s_b(path), m = SysAllocString(method);
+    *out = NULL;
+    HRESULT hr = IWbemServices_ExecMethod(svc, b, m, 0, NULL, in, out, NULL);
+    SysFreeString(b);
+    SysFreeString(m);
+    return hr;
+}
+
+/* The fake knows GetErrorEx as a method of a job instance, without
+ * in-parameters, answering Errors and ReturnValue as scripted. */
+static void the_fake_knows_get_error_ex_on_a_job(void **state)
+{
+    fx_t *fx = *state;
+    IWbemServices *svc = fake_wbem_services(fx->fake);
+    char *error = s_error("Boom.", "1");
+    fake_obj_t *job = s_ended_job(SG_JOB_EXCEPTION, DISK_DOWN);
+    fake_obj_set_job_errors(job, S_OK, 0, (const char *const *)&error, 1);
+    fake_wbem_add_object(fx->fake, JOB, job);
+    IWbemClassObject *out = NULL;
+    assert_hr(s_exec_at(svc, JOB, L"GetErrorEx", NULL, &out), S_OK);
+    VARIANT v;
+    VariantInit(&v);
+    assert_hr(IWbemClassObject_Get(out, L"ReturnValue", 0, &v, NULL, NULL), S_OK);
+    assert_int_equal(V_I4(&v), 0);
+    VariantClear(&v);
+    assert_hr(IWbemClassObject_Get(out, L"Errors", 0, &v, NULL, NULL), S_OK);
+    assert_int_equal(V_VT(&v), VT_ARRAY | VT_BSTR);
+    VariantClear(&v);
+    IWbemClassObject_Release(out);
+    /* another method of the job, the service's method on a job, GetErrorEx
+     * on the service, on the job class, on a job it does not have */
+    assert_hr(s_exec_at(svc, JOB, L"GetError", NULL, &out), WBEM_E_INVALID_METHOD);
+    assert_hr(s_exec_at(svc, JOB, L"CommitFailover", NULL, &out), WBEM_E_INVALID_METHOD);
+    assert_hr(s_exec_at(svc, SVC_PATH, L"GetErrorEx", NULL, &out), WBEM_E_INVALID_METHOD);
+    assert_hr(s_exec_at(svc, "Msvm_ConcreteJob", L"GetErrorEx", NULL, &out),
+              WBEM_E_INVALID_METHOD);
+    assert_hr(s_exec_at(svc, NS "Msvm_ConcreteJob.InstanceID=\"nope\"", L"GetErrorEx", NULL,
+                        &out),
+              WBEM_E_NOT_FOUND);
+    /* in-parameters it does not declare */
+    IWbemClassObject *in = s_spawn(svc, L"CommitFailover");
+    assert_hr(s_exec_at(svc, JOB, L"GetErrorEx", in, &out), WBEM_E_INVALID_METHOD_PARAMETERS);
+    IWbemClassObject_Release(in);
+    assert_null(out);
+    free(error);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
 #define T_SHORT(name) cmocka_unit_test_setup_teardown(name, s_setup_short_timeout, s_teardown)
 #define T_FAKE(name) cmocka_unit_test_setup_teardown(name, s_setup_fake, s_teardown)
@@ -1372,6 +1652,13 @@ int main(void)
         T_FAKE(each_site_reads_its_own_side_of_the_replication),
         T_FAKE(an_unreachable_site_fails_its_calls_and_a_later_call_reconnects),
         T_FAKE(a_sites_call_waits_at_most_the_providers_call_timeout),
+        T(a_failed_jobs_status_carries_the_messages_of_its_errors),
+        T(a_terminated_or_killed_job_gets_the_detail_without_an_error_description),
+        T(get_error_ex_failing_or_adding_nothing_keeps_the_error_description),
+        T_SHORT(a_hung_get_error_ex_keeps_the_error_description),
+        T(a_completed_or_running_job_does_not_call_get_error_ex),
+        T(the_detail_is_bounded_and_one_line),
+        T_FAKE(the_fake_knows_get_error_ex_on_a_job),
         cmocka_unit_test(cim_datetimes_and_intervals_parse_and_reject_garbage),
     };
     return cmocka_run_group_tests_name("wmi", tests, NULL, NULL);

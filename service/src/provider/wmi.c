@@ -679,6 +679,222 @@ static int s_read_job(IWbemClassObject *job, const char *job_path, sg_job_status
     return rc == SG_ENOTFOUND ? SG_OK : rc;
 }
 
+/* --- a failed job's errors: Msvm_ConcreteJob.GetErrorEx ---------------------------------
+ *
+ * Microsoft's pages: Msvm_ConcreteJob of root\HyperVCluster\v2 (clushyperv/
+ * msvm-concretejob) lists GetErrorEx, "Retrieves the errors for a failed
+ * job"; the method's own page (hyperv_v2/geterrorex-msvm-concretejob, written
+ * for root\virtualization\v2) gives
+ *   uint32 GetErrorEx([out] string Errors[]);
+ * no in-parameters; Errors: "one or more embedded instances of the Msvm_Error
+ * class, in CIM-XML format" when the job's operational status is not OK,
+ * NULL when it is; ReturnValue 0 Completed with No Error, 32768.. failures.
+ * Msvm_Error derives from CIM_Error, whose Message ("the formatted message")
+ * and MessageID are strings (CIM_Error's page).
+ *
+ * Guesses, each taking the branch that gives no detail rather than a wrong
+ * one: that the clustered namespace's GetErrorEx answers as the
+ * root\virtualization\v2 page says (not verified on a cluster: any failure
+ * of the call, another return value than 0, or Errors that are not strings
+ * leave ErrorDescription alone); that its embedded instances are the
+ * /INSTANCE/PROPERTY CIM-XML cimxml.h reads (text it does not read, or an
+ * instance of another class than Msvm_Error or CIM_Error, is skipped). */
+
+#define S_ERROR_TEXT_MAX 2048 /* what GetErrorEx adds keeps error_description within
+                                 this many bytes (the NUL included) */
+#define S_MAX_JOB_ERRORS 16   /* embedded errors read of one job, at most */
+
+/* Text of bounded length: what does not fit is cut at a UTF-8 character
+ * boundary and "..." ends it. */
+typedef struct {
+    char buf[S_ERROR_TEXT_MAX];
+    size_t cap; /* bytes of text allowed, below sizeof buf */
+    size_t len;
+    bool full;
+} s_text_t;
+
+/* Appends `s`, control characters as spaces (error_description is one line). */
+static void s_text_add(s_text_t *t, const char *s)
+{
+    static const char more[] = "...";
+    if (t->full)
+        return;
+    size_t n = strlen(s), room = t->cap - t->len;
+    if (n > room) {
+        t->full = true;
+        if (room < sizeof more - 1) {
+            n = 0;
+        } else {
+            n = room - (sizeof more - 1);
+            while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+                n--; /* s[n], the first byte left out, continues a character */
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)s[k];
+        t->buf[t->len++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+    }
+    if (t->full && t->cap - t->len >= sizeof more - 1) {
+        memcpy(t->buf + t->len, more, sizeof more - 1);
+        t->len += sizeof more - 1;
+    }
+    t->buf[t->len] = '\0';
+}
+
+/* The detail of one embedded error: "Message (MessageID id)", either part
+ * alone when the other is missing, nothing (*piece NULL) when neither is
+ * there, the text is not CIM-XML cimxml.h reads, or the instance is not an
+ * error. Returns SG_OK or SG_ENOMEM. */
+static int s_error_piece(const char *job_path, const char *xml, char **piece)
+{
+    char *cls = NULL, *msg = NULL, *id = NULL;
+    *piece = NULL;
+    int rc = sg_cimxml_class(xml, &cls);
+    if (rc == SG_OK && strcasecmp(cls, "Msvm_Error") != 0 && strcasecmp(cls, "CIM_Error") != 0) {
+        sg_warn(S_MOD, "job %s: GetErrorEx gave a %s, not an Msvm_Error: skipped", job_path, cls);
+        rc = SG_EPROTO;
+    }
+    if (rc == SG_OK && (rc = sg_cimxml_property(xml, "Message", &msg)) == SG_ENOTFOUND)
+        rc = SG_OK;
+    if (rc == SG_OK && (rc = sg_cimxml_property(xml, "MessageID", &id)) == SG_ENOTFOUND)
+        rc = SG_OK;
+    if (rc == SG_OK) {
+        bool has_msg = msg && *msg, has_id = id && *id;
+        if (has_msg && has_id)
+            *piece = sg_strdupf("%s (MessageID %s)", msg, id);
+        else if (has_msg || has_id)
+            *piece = has_msg ? sg_strdupf("%s", msg) : sg_strdupf("MessageID %s", id);
+        if ((has_msg || has_id) && !*piece)
+            rc = SG_ENOMEM;
+    } else if (rc == SG_EPROTO) {
+        sg_warn(S_MOD, "job %s: an error of GetErrorEx is not CIM-XML siteguard reads: skipped",
+                job_path);
+    }
+    free(cls);
+    free(msg);
+    free(id);
+    return rc == SG_ENOMEM ? rc : SG_OK;
+}
+
+/* Adds the detail of the embedded error `xml` to t, unless `known` (the
+ * job's ErrorDescription) or t already says it (as part of its text: a
+ * message that is part of one already there is left out, rather than said
+ * twice). */
+static int s_add_error(const char *job_path, const char *xml, const char *known, s_text_t *t)
+{
+    char *piece = NULL, *msg = NULL;
+    int rc = s_error_piece(job_path, xml, &piece);
+    if (rc != SG_OK || !piece)
+        return rc;
+    /* The Message already in ErrorDescription adds nothing, its MessageID aside. */
+    if (sg_cimxml_property(xml, "Message", &msg) == SG_ENOMEM) {
+        free(piece);
+        return SG_ENOMEM;
+    }
+    bool said = (known && msg && *msg && strstr(known, msg)) || (t->len && strstr(t->buf, piece));
+    if (!said) {
+        if (t->len)
+            s_text_add(t, "; ");
+        s_text_add(t, piece);
+    }
+    free(msg);
+    free(piece);
+    return SG_OK;
+}
+
+/* The errors of GetErrorEx's out-parameters `o` into t. */
+static int s_read_errors(const char *job_path, IWbemClassObject *o, const char *known, s_text_t *t)
+{
+    int64_t rv = 0;
+    if (s_get_int(o, L"ReturnValue", &rv) != SG_OK) {
+        sg_warn(S_MOD, "job %s: GetErrorEx without a ReturnValue: no detail", job_path);
+        return SG_OK;
+    }
+    if (rv != SG_RC_COMPLETED) {
+        sg_warn(S_MOD, "job %s: GetErrorEx answered %lld (%s): no detail", job_path, (long long)rv,
+                sg_rc_text((uint32_t)rv));
+        return SG_OK;
+    }
+    VARIANT v;
+    VariantInit(&v);
+    if (FAILED(IWbemClassObject_Get(o, L"Errors", 0, &v, NULL, NULL)))
+        return SG_OK;
+    int rc = SG_OK;
+    if (V_VT(&v) == (VT_ARRAY | VT_BSTR) && V_ARRAY(&v) && SafeArrayGetDim(V_ARRAY(&v)) == 1) {
+        LONG lo = 0, hi = -1;
+        if (FAILED(SafeArrayGetLBound(V_ARRAY(&v), 1, &lo)) ||
+            FAILED(SafeArrayGetUBound(V_ARRAY(&v), 1, &hi)))
+            hi = lo - 1;
+        for (LONG k = lo; k <= hi && k - lo < S_MAX_JOB_ERRORS && rc == SG_OK && !t->full; k++) {
+            BSTR b = NULL;
+            char *xml = NULL;
+            if (SUCCEEDED(SafeArrayGetElement(V_ARRAY(&v), &k, &b)) && b) {
+                if (!(xml = s_utf8(b)))
+                    rc = SG_ENOMEM;
+                else
+                    rc = s_add_error(job_path, xml, known, t);
+            }
+            free(xml);
+            SysFreeString(b);
+        }
+    } else if (V_VT(&v) == VT_BSTR && V_BSTR(&v)) {
+        /* One string where the page declares string[]: read as the one error. */
+        char *xml = s_utf8(V_BSTR(&v));
+        rc = xml ? s_add_error(job_path, xml, known, t) : SG_ENOMEM;
+        free(xml);
+    }
+    VariantClear(&v);
+    return rc;
+}
+
+/* GetErrorEx on the failed job at `job_path`: its errors' detail appended to
+ * out->error_description (ErrorDescription, kept whole), "; " between them,
+ * within S_ERROR_TEXT_MAX. A call that fails or answers nothing new leaves
+ * error_description as it is: only SG_ENOMEM fails the read of the job. */
+static int s_job_errors(s_op_t *op, const char *job_path, sg_job_status_t *out)
+{
+    const char *known = out->error_description;
+    size_t used = known ? strlen(known) + 2 : 0; /* ErrorDescription and "; " */
+    if (used + 16 >= S_ERROR_TEXT_MAX)
+        return SG_OK; /* no room left for anything worth adding */
+    s_text_t *t = calloc(1, sizeof *t);
+    BSTR target = s_bstr(job_path), method = SysAllocString(L"GetErrorEx");
+    IWbemClassObject *o = NULL;
+    int rc = t && target && method ? SG_OK : SG_ENOMEM;
+    if (rc == SG_OK) {
+        t->cap = S_ERROR_TEXT_MAX - 1 - used;
+        /* No in-parameters (the method declares none). */
+        if (s_exec_method(op, target, method, NULL, &o) == SG_OK)
+            rc = s_read_errors(job_path, o, known, t);
+        else
+            sg_warn(S_MOD, "job %s: no GetErrorEx from %s: ErrorDescription alone", job_path,
+                    op->w->where);
+    }
+    if (rc == SG_OK && t->len) {
+        char *text = known && *known ? sg_strdupf("%s; %s", known, t->buf)
+                                     : sg_strdupf("%s", t->buf);
+        if (text) {
+            free(out->error_description);
+            out->error_description = text;
+        } else {
+            rc = SG_ENOMEM;
+        }
+    }
+    if (o)
+        IWbemClassObject_Release(o);
+    SysFreeString(target);
+    SysFreeString(method);
+    free(t);
+    return rc;
+}
+
+/* A job that ended in failure: 8 Terminated, 9 Killed, 10 Exception (CIM_Job.JobState). */
+static bool s_job_failed(int job_state)
+{
+    return job_state == SG_JOB_TERMINATED || job_state == SG_JOB_KILLED ||
+           job_state == SG_JOB_EXCEPTION;
+}
+
 static int s_get_job(sg_provider_t *p, const char *job_path, sg_job_status_t *out)
 {
     s_wmi_t *w = (s_wmi_t *)p;
@@ -690,6 +906,10 @@ static int s_get_job(sg_provider_t *p, const char *job_path, sg_job_status_t *ou
         rc = s_get_object(&op, job_path, &job);
     if (rc == SG_OK)
         rc = s_read_job(job, job_path, out);
+    if (rc == SG_OK && s_job_failed(out->job_state))
+        rc = s_job_errors(&op, job_path, out);
+    if (rc != SG_OK)
+        sg_job_status_fini(out);
     if (job)
         IWbemClassObject_Release(job);
     s_end(&op);
