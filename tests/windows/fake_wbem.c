@@ -45,9 +45,11 @@ static const s_class_t s_classes[] = {
  * msvm-collectionreplicationstatistics): no instances to get or query, only
  * embedded in GetReplicationStatistics' ReplicationStatistics. Each property
  * with its CIM type. */
-static const struct {
+typedef struct {
     const char *name, *type;
-} s_stats_props[] = {
+} s_prop_t;
+
+static const s_prop_t s_stats_props[] = {
     {"InstanceID", "string"},
     {"Caption", "string"},
     {"Description", "string"},
@@ -105,9 +107,7 @@ static const s_method_t s_job_methods[] = {
 
 /* CIM_Error's properties (Msvm_Error adds none: CIM_Error's page, Msvm_Error's
  * page), each with its CIM type: what an embedded error may carry. */
-static const struct {
-    const char *name, *type;
-} s_error_props[] = {
+static const s_prop_t s_error_props[] = {
     {"ErrorType", "uint16"},
     {"OtherErrorType", "string"},
     {"OwningEntity", "string"},
@@ -463,20 +463,23 @@ static char *s_xml_escape(const char *text)
     return e;
 }
 
-char *fake_wbem_stats_xml(const char *const props[][2], size_t n)
+/* An instance of `cls` in CIM-XML with `props` (name, value or NULL), each
+ * typed from `table`: a name not in it is a broken test (`what`). */
+static char *s_instance_xml(const char *cls, const s_prop_t *table, size_t n_table,
+                            const char *const props[][2], size_t n, const char *what)
 {
-    size_t cap = 256;
+    size_t cap = 256 + strlen(cls);
     for (size_t k = 0; k < n; k++)
         cap += 96 + strlen(props[k][0]) + (props[k][1] ? strlen(props[k][1]) * 5 : 0);
     char *xml = s_xalloc(cap);
-    size_t len = (size_t)snprintf(xml, cap, "<INSTANCE CLASSNAME=\"Msvm_CollectionReplicationStatistics\">");
+    size_t len = (size_t)snprintf(xml, cap, "<INSTANCE CLASSNAME=\"%s\">", cls);
     for (size_t k = 0; k < n; k++) {
         const char *type = NULL;
-        for (size_t j = 0; j < sizeof s_stats_props / sizeof s_stats_props[0] && !type; j++)
-            if (strcmp(s_stats_props[j].name, props[k][0]) == 0)
-                type = s_stats_props[j].type;
+        for (size_t j = 0; j < n_table && !type; j++)
+            if (strcmp(table[j].name, props[k][0]) == 0)
+                type = table[j].type;
         if (!type)
-            s_bad_test("not a property of Msvm_CollectionReplicationStatistics", props[k][0]);
+            s_bad_test(what, props[k][0]);
         char *value = props[k][1] ? s_xml_escape(props[k][1]) : NULL;
         len += (size_t)snprintf(xml + len, cap - len,
                                 "<PROPERTY NAME=\"%s\" TYPE=\"%s\">%s%s%s</PROPERTY>",
@@ -488,31 +491,19 @@ char *fake_wbem_stats_xml(const char *const props[][2], size_t n)
     return xml;
 }
 
+char *fake_wbem_stats_xml(const char *const props[][2], size_t n)
+{
+    return s_instance_xml("Msvm_CollectionReplicationStatistics", s_stats_props,
+                          sizeof s_stats_props / sizeof s_stats_props[0], props, n,
+                          "not a property of Msvm_CollectionReplicationStatistics");
+}
+
 char *fake_wbem_error_xml(const char *cls, const char *const props[][2], size_t n)
 {
     if (_stricmp(cls, "Msvm_Error") != 0 && _stricmp(cls, "CIM_Error") != 0)
         s_bad_test("not an error class", cls);
-    size_t cap = 256 + strlen(cls);
-    for (size_t k = 0; k < n; k++)
-        cap += 96 + strlen(props[k][0]) + (props[k][1] ? strlen(props[k][1]) * 5 : 0);
-    char *xml = s_xalloc(cap);
-    size_t len = (size_t)snprintf(xml, cap, "<INSTANCE CLASSNAME=\"%s\">", cls);
-    for (size_t k = 0; k < n; k++) {
-        const char *type = NULL;
-        for (size_t j = 0; j < sizeof s_error_props / sizeof s_error_props[0] && !type; j++)
-            if (strcmp(s_error_props[j].name, props[k][0]) == 0)
-                type = s_error_props[j].type;
-        if (!type)
-            s_bad_test("not a scalar property of CIM_Error", props[k][0]);
-        char *value = props[k][1] ? s_xml_escape(props[k][1]) : NULL;
-        len += (size_t)snprintf(xml + len, cap - len,
-                                "<PROPERTY NAME=\"%s\" TYPE=\"%s\">%s%s%s</PROPERTY>",
-                                props[k][0], type, value ? "<VALUE>" : "", value ? value : "",
-                                value ? "</VALUE>" : "");
-        free(value);
-    }
-    snprintf(xml + len, cap - len, "</INSTANCE>");
-    return xml;
+    return s_instance_xml(cls, s_error_props, sizeof s_error_props / sizeof s_error_props[0],
+                          props, n, "not a scalar property of CIM_Error");
 }
 
 void fake_obj_set_job_errors(fake_obj_t *job, HRESULT hr, LONG return_value,
