@@ -11,7 +11,13 @@ the journal.
     service was down: the restarted service follows the journaled job, finds
     it gone, and ends the run by the collection's state (failed over:
     succeeded; back to replicating: failed, saying the job vanished), with no
-    new call."""
+    new call;
+  - a replica site whose cluster cannot be reached (the simulator's
+    `unreachable` fault: every call and read on that side fails as a lost
+    connection does) does not stop the service's start; a run retries it as
+    max_attempts says and succeeds when it answers again within them, or
+    fails, saying why, when it does not, and the operator's next run
+    succeeds once it is back; no call that failed to reach it is counted."""
 import os
 import time
 import unittest
@@ -148,6 +154,51 @@ class Jobs(unittest.TestCase):
         wait_for(lambda: (lambda r: r and r["ended_ms"])(self.journal_run("b-db")),
                  what="b-db's run ended in the journal")
         self.assertEqual(self.journal_run("b-db")["failed_over"], 0)
+
+    def fault_uses(self):
+        return simstate.load(os.path.join(self.dir, "sim-state.json"))["fault_uses"]
+
+    def test_an_unreachable_replica_that_comes_back_within_the_attempts(self):
+        # two operations on B fail: the pre-check's read and the first call
+        self.write_config("300ms", "5m", ["unreachable: B, times: 2"])
+        self.start()
+        self.force_failover("a-db")
+        done = self.wait_outcome("succeeded", "a-db")[0]
+        retries = [o["message"] for o in self.outcomes("progress", "a-db")
+                   if "retrying" in o["message"]]
+        self.assertEqual(len(retries), 1, self.outcomes(collection="a-db"))
+        self.assertIn("could not be reached", retries[0])
+        self.assertEqual(self.outcomes("failed", "a-db"), [])
+        self.assertIn("accepted (attempt 2", " ".join(
+            o["message"] for o in self.outcomes("job_started", "a-db")), done)
+        self.assertEqual(self.fault_uses(), [2])
+        self.assertEqual(sgtest.sim_calls(self.dir, A_DB), (1, 1))
+        self.assertEqual(self.sim_state(A_DB), "failed over")
+
+    def test_an_unreachable_replica_fails_the_run_and_the_next_one_succeeds_once_back(self):
+        # B fails 8 operations: `points` (1); then the run's pre-check read (2)
+        # and three attempts, each a call and a read of the state (3-8)
+        self.write_config("300ms", "5m", ["unreachable: B, times: 8"])
+        self.start()  # the service starts while B cannot be reached
+        r = sgtest.ctl_ipc(self.dir, "points", "a-db")
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("could not be reached", r.stderr)
+        self.force_failover("a-db")
+        failed = self.wait_outcome("failed", "a-db")
+        self.assertEqual(len(failed), 1, failed)
+        self.assertIn("could not be reached", failed[0]["message"])
+        self.assertEqual(self.fault_uses(), [8], self.svc.output()[-3000:])
+        self.assertEqual(sgtest.sim_calls(self.dir, A_DB), (0, 0))
+        self.assertEqual(self.sim_state(A_DB), "replicating")
+        # B answers again: the operator's next run fails the collection over
+        r = sgtest.ctl_ipc(self.dir, "points", "a-db")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.force_failover("a-db")
+        done = self.wait_outcome("succeeded", "a-db")
+        self.assertEqual(len(done), 1, done)
+        self.assertNotEqual(done[0]["run_id"], failed[0]["run_id"])
+        self.assertEqual(sgtest.sim_calls(self.dir, A_DB), (1, 1))
+        self.assertEqual(self.sim_state(A_DB), "failed over")
 
 
 if __name__ == "__main__":

@@ -1096,10 +1096,12 @@ static void test_fault_needs_a_known_method_a_defined_collection_and_one_effect(
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
                              "      - return_code: 32768\n        hang: true\n",
                         "t.yaml:17:9: a fault needs exactly one of: a non-zero return_code, a "
-                        "non-zero job_error_code, job_warnings, hang: true; or health and/or lag");
+                        "non-zero job_error_code, job_warnings, hang: true; or health and/or lag; "
+                        "or unreachable: SITE");
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n      - times: 3\n",
                         "t.yaml:17:9: a fault needs exactly one of: a non-zero return_code, a "
-                        "non-zero job_error_code, job_warnings, hang: true; or health and/or lag");
+                        "non-zero job_error_code, job_warnings, hang: true; or health and/or lag; "
+                        "or unreachable: SITE");
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
                              "      - return_code: 4294967296\n",
                         "t.yaml:17:22: 'return_code' must be between 0 and 4294967295 "
@@ -1122,7 +1124,8 @@ static void test_a_warnings_fault_carries_its_text_and_is_one_effect(void **stat
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n"
                              "      - job_warnings: slow\n        job_error_code: 7\n",
                         "t.yaml:17:9: a fault needs exactly one of: a non-zero return_code, a "
-                        "non-zero job_error_code, job_warnings, hang: true; or health and/or lag");
+                        "non-zero job_error_code, job_warnings, hang: true; or health and/or lag; "
+                        "or unreachable: SITE");
     s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n      - job_warnings: ''\n",
                         "t.yaml:17:23: 'job_warnings' must not be empty");
 }
@@ -1230,6 +1233,38 @@ static void test_a_health_or_lag_fault_is_about_the_replication_not_the_calls(vo
         s_expect_only_error(text, "t.yaml:17:9: a health or lag fault is about the collection's "
                                   "replication, not its calls: it takes no return_code, "
                                   "job_error_code, job_warnings, hang, method or times");
+        free(text);
+    }
+}
+
+/* unreachable: a configured site's cluster, with times or without; it
+ * takes no collection, method or other effect. */
+static void test_an_unreachable_fault_names_a_site_and_nothing_else(void **state)
+{
+    s_result_t r;
+    const sg_config_t *c = s_load_ok(BASE "provider:\n  sim:\n    faults:\n"
+                                          "      - {unreachable: B, times: 3}\n"
+                                          "      - unreachable: A\n",
+                                     &r);
+    assert_int_equal(c->provider.sim.n_faults, 2);
+    assert_string_equal(c->provider.sim.faults[0].unreachable, "B");
+    assert_int_equal(c->provider.sim.faults[0].times, 3);
+    assert_string_equal(c->provider.sim.faults[1].unreachable, "A");
+    assert_int_equal(c->provider.sim.faults[1].times, 0);
+    s_done(&r);
+    s_expect_only_error(BASE "provider:\n  sim:\n    faults:\n      - unreachable: Z\n",
+                        "t.yaml:17:22: site 'Z' is not defined in sites");
+    static const char *const mixed[] = {"        return_code: 32768\n", "        hang: true\n",
+                                        "        method: InitiateFailover\n",
+                                        "        collection: c1\n", "        lag: 5m\n"};
+    for (size_t i = 0; i < sizeof mixed / sizeof mixed[0]; i++) {
+        char *text = sg_strdupf(BASE "provider:\n  sim:\n    faults:\n      - unreachable: B\n%s",
+                                mixed[i]);
+        assert_non_null(text);
+        s_expect_only_error(text, "t.yaml:17:9: an unreachable fault is about a site's cluster, "
+                                  "every operation on it: it takes only times, no collection, "
+                                  "method, return_code, job_error_code, job_warnings, hang, "
+                                  "health or lag");
         free(text);
     }
 }
@@ -2059,6 +2094,7 @@ int main(void)
         cmocka_unit_test(test_after_failover_commit_after_is_manual_by_default_or_a_duration),
         cmocka_unit_test(test_sim_replication_lag_and_point_keys_default_and_are_bounded),
         cmocka_unit_test(test_a_health_or_lag_fault_is_about_the_replication_not_the_calls),
+        cmocka_unit_test(test_an_unreachable_fault_names_a_site_and_nothing_else),
         cmocka_unit_test(test_flapping_is_4_changes_in_60_s_by_default_off_or_a_rule),
         cmocka_unit_test(test_flapping_errors_name_their_line_and_column),
         cmocka_unit_test(test_bus_needs_an_endpoint),

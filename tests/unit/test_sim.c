@@ -2092,6 +2092,74 @@ static void test_the_last_replication_stops_when_the_replica_fails_over(void **s
     assert_int_equal(repl_of(fx, a, 0).health, SG_HEALTH_NORMAL);
 }
 
+/* An unreachable site fails every operation on its side, calls and reads,
+ * with SG_EIO (no call reaches the cluster: none is counted) for its
+ * `times`, then answers again; the other side and the base handle are not
+ * affected and use none of it. */
+static void test_an_unreachable_site_fails_each_operation_its_times_then_answers(void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    fx->faults[0] = (sg_sim_fault_cfg_t){.unreachable = "B", .times = 6};
+    fx->cfg.provider.sim.n_faults = 1;
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    sg_call_result_t r;
+    assert_int_equal(sg_provider_call(b, SG_METHOD_INITIATE_FAILOVER, fx->paths[0], NULL, &r),
+                     SG_EIO);
+    assert_null(r.job_path);
+    sg_coll_state_t st;
+    assert_int_equal(sg_provider_get_state(b, fx->paths[0], &st), SG_EIO);
+    assert_int_equal(st, SG_COLL_UNKNOWN);
+    sg_replication_t rep;
+    assert_int_equal(sg_provider_get_replication(b, fx->paths[0], &rep), SG_EIO);
+    sg_recovery_point_t *pts = NULL;
+    size_t n = 9;
+    assert_int_equal(sg_provider_list_recovery_points(b, fx->paths[0], &pts, &n), SG_EIO);
+    assert_null(pts);
+    assert_int_equal(n, 0);
+    char *job = NULL;
+    assert_int_equal(sg_provider_find_failover_job(b, fx->paths[0], 0, &job), SG_EIO);
+    assert_null(job);
+    /* A and the base handle answer meanwhile, and use none of B's six */
+    assert_int_equal(state_on(fx, a, 0), SG_COLL_REPLICATING);
+    assert_int_equal(state_on(fx, fx->p, 0), SG_COLL_REPLICATING);
+    sg_job_status_t js;
+    assert_int_equal(sg_provider_get_job(b, "no-such-job", &js), SG_EIO); /* the sixth */
+    int calls = -1, accepted = -1;
+    assert_int_equal(sg_sim_counts(fx->p, fx->paths[0], SG_METHOD_INITIATE_FAILOVER, &calls,
+                                   &accepted), SG_OK);
+    assert_int_equal(calls, 0);
+    /* back */
+    assert_int_equal(state_on(fx, b, 0), SG_COLL_REPLICATING);
+    assert_int_equal(repl_of(fx, b, 0).mode, SG_MODE_REPLICA);
+    run_on(fx, b, SG_METHOD_INITIATE_FAILOVER, 0, NULL);
+    assert_int_equal(state_on(fx, b, 0), SG_COLL_FAILED_OVER);
+}
+
+/* With times 0 the site stays unreachable; the uses of a fault with times
+ * are kept in the state file, so a restart does not make the site
+ * unreachable again. */
+static void test_an_unreachable_fault_keeps_its_uses_across_a_restart(void **state)
+{
+    fx_t *fx = *state;
+    use_sites(fx);
+    use_state_file(fx);
+    fx->faults[0] = (sg_sim_fault_cfg_t){.unreachable = "B", .times = 2};
+    fx->faults[1] = (sg_sim_fault_cfg_t){.unreachable = "A"};
+    fx->cfg.provider.sim.n_faults = 2;
+    start(fx);
+    sg_coll_state_t st;
+    assert_int_equal(sg_provider_get_state(side(fx, "B"), fx->paths[1], &st), SG_EIO);
+    sg_provider_destroy(&fx->p);
+    start(fx);
+    sg_provider_t *a = side(fx, "A"), *b = side(fx, "B");
+    assert_int_equal(sg_provider_get_state(b, fx->paths[1], &st), SG_EIO);
+    assert_int_equal(state_on(fx, b, 1), SG_COLL_REPLICATING);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(sg_provider_get_state(a, fx->paths[1], &st), SG_EIO);
+}
+
 int main(int argc, char **argv)
 {
     sg_test_children(argc, argv, s_children, sizeof s_children / sizeof s_children[0]);
@@ -2104,6 +2172,8 @@ int main(int argc, char **argv)
         T(test_unknown_job_is_not_found),
         T(test_return_code_fault_answers_its_times_then_calls_succeed),
         T(test_fault_with_times_zero_answers_every_matching_call),
+        T(test_an_unreachable_site_fails_each_operation_its_times_then_answers),
+        T(test_an_unreachable_fault_keeps_its_uses_across_a_restart),
         T(test_job_error_fault_ends_in_exception_and_collection_stays_replicating),
         T(test_hang_fault_job_never_completes_even_after_a_long_time),
         T(test_a_warnings_fault_completes_the_job_with_warnings_and_its_text),

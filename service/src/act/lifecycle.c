@@ -198,7 +198,7 @@ static bool s_proof(s_task_t *t, sg_provider_t *pv, s_judgement_t *j, sg_coll_st
             return true;
         }
         sg_warn(S_MOD, "%s of %s: cannot read its state (%s); again in %.1f s",
-                sg_step_kind_name(t->kind), t->name, sg_err_str(rc), backoff / 1000.0);
+                sg_step_kind_name(t->kind), t->name, sg_provider_err_text(rc), backoff / 1000.0);
         if (!s_wait(t->lc, backoff))
             return false;
         backoff = backoff * 2 < pc->poll_max_ms ? backoff * 2 : pc->poll_max_ms;

@@ -10,6 +10,7 @@
 #include "journal/steps.h"
 #include "platform/platform.h"
 #include "provider/cimpath.h"
+#include "provider/provider.h"
 
 #include "proto/control.pb-c.h"
 
@@ -972,7 +973,7 @@ int sg_control_answer_points(sg_control_t *c, const sg_step_result_t *r)
     s_call_t k = {.c = c, .resp = &out, .arena = &arena};
     if (r->points_rc != SG_OK) {
         s_answer(&k, S_ERROR, "cannot list the recovery points of %s on site %s: %s",
-                 p->collection, p->site, sg_err_str(r->points_rc));
+                 p->collection, p->site, sg_provider_err_text(r->points_rc));
     } else {
         s_points_reply(&k, r->points, r->n_points);
         s_answer(&k, S_OK, "%zu recovery point%s of %s on site %s%s", out.n_points,

@@ -64,6 +64,15 @@ int sg_method_parse(const char *name, sg_method_t *out)
     return SG_EINVAL;
 }
 
+const char *sg_provider_err_text(int rc)
+{
+    switch (rc) {
+    case SG_EIO: return "i/o error: the cluster could not be reached, or the connection was lost";
+    case SG_ETIMEOUT: return "timed out: no answer within the WMI call_timeout";
+    default: return sg_err_str(rc);
+    }
+}
+
 const char *sg_rc_text(uint32_t rc)
 {
     switch (rc) {

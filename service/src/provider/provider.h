@@ -220,6 +220,11 @@ const char *sg_method_name(sg_method_t m);
 int sg_method_parse(const char *name, sg_method_t *out);
 /* Text for a return value ("System is in use"); never NULL. */
 const char *sg_rc_text(uint32_t rc);
+/* Text for an error a provider operation returned, as an operator reads
+ * it: SG_EIO says the cluster could not be reached or the connection was
+ * lost, SG_ETIMEOUT that no answer came in time; others as sg_err_str.
+ * Never NULL. */
+const char *sg_provider_err_text(int rc);
 /* True for return values that may succeed when called again later (timeout,
  * in use, not available, out of memory; status unknown is retryable only
  * after the collection's state was checked). */

@@ -9,17 +9,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A collection name, kept as text after checking that it is defined. */
-static void s_set_collection_ref(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
-                                 void *obj)
+/* The name of a `noun` of `kind` (defined in section `where`), kept as
+ * text after checking that it is defined. */
+static void s_set_ref(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj,
+                      sg_cfg_kind_t kind, const char *noun, const char *where)
 {
     const char *text = sg_cfg_scalar(ctx, value, key->name, false);
     if (!text)
         return;
-    if (sg_cfg_names_find(ctx, SG_CFG_COLLECTIONS, text) < 0)
-        sg_cfg_err(ctx, value, "collection '%s' is not defined in collections", text);
+    if (sg_cfg_names_find(ctx, kind, text) < 0)
+        sg_cfg_err(ctx, value, "%s '%s' is not defined in %s", noun, text, where);
     else
         *(char **)sg_cfg_field(key, obj) = sg_cfg_strdup(ctx, text);
+}
+
+static void s_set_collection_ref(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
+                                 void *obj)
+{
+    s_set_ref(ctx, key, value, obj, SG_CFG_COLLECTIONS, "collection", "collections");
+}
+
+static void s_set_site_ref(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value,
+                           void *obj)
+{
+    s_set_ref(ctx, key, value, obj, SG_CFG_SITES, "site", "sites");
 }
 
 static void s_set_method(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *value, void *obj)
@@ -57,14 +70,16 @@ static void s_set_health(sg_cfg_t *ctx, const sg_cfg_key_t *key, sg_cfg_node_t *
 }
 
 /* A fault either answers calls (exactly one call effect, optionally for one
- * method and a number of times) or changes what the collection's
- * replication reports (health and/or lag, on every read). */
+ * method and a number of times), changes what the collection's replication
+ * reports (health and/or lag, on every read), or makes a site's cluster
+ * unreachable (optionally a number of times). */
 static void s_check_fault(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj,
                           const sg_cfg_read_t *read)
 {
     const sg_sim_fault_cfg_t *f = obj;
     static const char *const keys[] = {"return_code", "job_error_code", "job_warnings", "hang",
-                                       "health", "lag", "method", "times"};
+                                       "health", "lag", "method", "times", "unreachable",
+                                       "collection"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (!sg_cfg_read_ok(read, keys[i]))
             return;
@@ -72,13 +87,19 @@ static void s_check_fault(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj,
     int effects = (f->return_code != 0) + (f->job_error_code != 0) + (f->job_warnings != NULL) +
                   (f->hang ? 1 : 0);
     bool replication = f->health != 0 || f->lag_ms > 0;
-    if (replication && (effects > 0 || f->method || f->times))
+    if (f->unreachable && (effects > 0 || replication || f->method || f->collection))
+        sg_cfg_err(ctx, node, "an unreachable fault is about a site's cluster, every operation on "
+                              "it: it takes only times, no collection, method, return_code, "
+                              "job_error_code, job_warnings, hang, health or lag");
+    else if (f->unreachable)
+        return;
+    else if (replication && (effects > 0 || f->method || f->times))
         sg_cfg_err(ctx, node, "a health or lag fault is about the collection's replication, not "
                               "its calls: it takes no return_code, job_error_code, job_warnings, "
                               "hang, method or times");
     else if (!replication && effects != 1)
         sg_cfg_err(ctx, node, "a fault needs exactly one of: a non-zero return_code, a non-zero "
-                              "job_error_code, job_warnings, hang: true; or health and/or lag");
+                              "job_error_code, job_warnings, hang: true; or health and/or lag; or unreachable: SITE");
 }
 
 static void s_fault_init(sg_cfg_t *ctx, sg_cfg_node_t *node, void *obj)
@@ -102,6 +123,8 @@ static const sg_cfg_key_t s_fault_keys[] = {
     {.name = "health", .set = s_set_health, .offset = offsetof(sg_sim_fault_cfg_t, health)},
     {.name = "lag", .set = sg_cfg_set_duration, .offset = offsetof(sg_sim_fault_cfg_t, lag_ms),
      .min = 1},
+    {.name = "unreachable", .set = s_set_site_ref,
+     .offset = offsetof(sg_sim_fault_cfg_t, unreachable)},
 };
 static const sg_cfg_map_t s_fault_map = {.where = "in a fault", .keys = s_fault_keys,
                                          .n_keys = SG_CFG_COUNT(s_fault_keys),
@@ -269,6 +292,7 @@ void sg_provider_conf_fini(sg_provider_cfg_t *p)
         free(p->sim.faults[i].collection);
         free(p->sim.faults[i].method);
         free(p->sim.faults[i].job_warnings);
+        free(p->sim.faults[i].unreachable);
     }
     free(p->sim.faults);
     sg_provider_conf_wmi_fini(&p->wmi);

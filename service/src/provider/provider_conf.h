@@ -35,6 +35,10 @@ typedef struct {
      * replication reports (sg_provider_get_replication) on both sides: */
     int health;              /* SG_HEALTH_WARNING or SG_HEALTH_CRITICAL; 0: not set */
     int64_t lag_ms;          /* > 0: the last replication is this long ago; 0: not set */
+    /* Or: the cluster of this site cannot be reached: every operation on
+     * its side (calls and reads) fails as a lost connection does (SG_EIO),
+     * the first `times` of them (0: all); then the site answers again. */
+    char *unreachable;       /* a site's name; NULL: not set */
     sg_mark_t mark;
 } sg_sim_fault_cfg_t;
 

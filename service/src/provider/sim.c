@@ -1370,7 +1370,7 @@ static long s_match_fault(const s_sim_t *sim, size_t ci, sg_method_t m)
         if (f->method && strcmp(f->method, sg_method_name(m)) != 0)
             continue;
         if (!f->return_code && !f->job_error_code && !f->job_warnings && !f->hang)
-            continue;
+            continue; /* a replication or unreachable fault */
         if (f->times > 0 && sim->fault_uses[i] >= f->times)
             continue;
         return (long)i;
@@ -1512,6 +1512,32 @@ static bool s_job_visible(const s_job_t *j, int site)
     return site == S_BASE || j->site == S_ANY_SITE || j->site == site;
 }
 
+/* True when the side `site` cannot be reached now, mutex held: an
+ * unreachable fault names it and has uses left (one is used, and written
+ * with the operation). The base handle is always reached. */
+static bool s_unreachable(s_sim_t *sim, int site, const char *what)
+{
+    const sg_sim_cfg_t *sc = &sim->cfg->provider.sim;
+    if (site == S_BASE)
+        return false;
+    for (size_t i = 0; i < sc->n_faults; i++) {
+        const sg_sim_fault_cfg_t *f = &sc->faults[i];
+        if (!f->unreachable || strcmp(f->unreachable, s_site_name(sim, site)) != 0 ||
+            (f->times > 0 && sim->fault_uses[i] >= f->times))
+            continue;
+        sim->fault_uses[i]++;
+        sim->dirty.faults = true;
+        if (f->times > 0)
+            sg_info(S_LOG, "%s on site %s: its cluster cannot be reached (fault, %d of %d)", what,
+                    f->unreachable, sim->fault_uses[i], f->times);
+        else
+            sg_info(S_LOG, "%s on site %s: its cluster cannot be reached (fault)", what,
+                    f->unreachable);
+        return true;
+    }
+    return false;
+}
+
 static int s_call(sg_provider_t *p, sg_method_t m, const char *coll_path, const char *rp,
                   sg_call_result_t *r)
 {
@@ -1524,6 +1550,8 @@ static int s_call(sg_provider_t *p, sg_method_t m, const char *coll_path, const 
         return SG_EINVAL;
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
     int rc = s_lock(sim); /* failed: the cluster's state is unknown, no call is made */
+    if (rc == SG_OK && s_unreachable(sim, site, sg_method_name(m)))
+        rc = SG_EIO; /* no call is made */
     long ci = s_find_coll(sim, coll_path);
     if (rc == SG_OK && ci >= 0)
         s_settle(sim, (size_t)ci, sg_clock_mono(sim->clock)); /* a reverse moves the points */
@@ -1578,6 +1606,10 @@ static int s_get_job(sg_provider_t *p, const char *job_path, sg_job_status_t *ou
     int rc = SG_OK;
     memset(out, 0, sizeof *out);
     s_lock_to_read(sim);
+    if (s_unreachable(sim, s_side_of(p), "reading a job")) {
+        rc = SG_EIO;
+        goto done;
+    }
     s_job_t *j = job_path ? s_find_job(sim, job_path) : NULL;
     if (!j || !s_job_visible(j, s_side_of(p))) {
         rc = SG_ENOTFOUND;
@@ -1613,9 +1645,10 @@ static int s_get_state(sg_provider_t *p, const char *coll_path, sg_coll_state_t 
     int site = s_side_of(p);
     int rc = SG_OK;
     s_lock_to_read(sim);
-    long ci = s_coll_here(sim, site, coll_path);
+    bool lost = s_unreachable(sim, site, "reading a state");
+    long ci = lost ? -1 : s_coll_here(sim, site, coll_path);
     if (ci < 0) {
-        rc = SG_ENOTFOUND;
+        rc = lost ? SG_EIO : SG_ENOTFOUND;
         *out = SG_COLL_UNKNOWN;
     } else {
         *out = s_end_of(sim, (size_t)ci, site) == S_END_PRIMARY ? SG_COLL_REPLICATING
@@ -1635,8 +1668,9 @@ static int s_list_points(sg_provider_t *p, const char *coll_path, sg_recovery_po
     *n = 0;
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
     s_lock_to_read(sim);
-    long ci = s_coll_here(sim, site, coll_path);
-    int rc = ci < 0 ? SG_ENOTFOUND : SG_OK;
+    bool lost = s_unreachable(sim, site, "listing recovery points");
+    long ci = lost ? -1 : s_coll_here(sim, site, coll_path);
+    int rc = lost ? SG_EIO : ci < 0 ? SG_ENOTFOUND : SG_OK;
     s_point_t *pts = NULL;
     sg_recovery_point_t *rps = NULL;
     size_t count = 0;
@@ -1672,8 +1706,11 @@ static int s_find_failover_job(sg_provider_t *p, const char *coll_path, int64_t 
     *job_path = NULL;
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
     s_lock_to_read(sim);
-    long ci = s_find_coll(sim, coll_path);
+    bool lost = s_unreachable(sim, site, "looking for a failover job");
+    long ci = lost ? -1 : s_find_coll(sim, coll_path);
     const s_job_t *best = NULL;
+    if (lost)
+        rc = SG_EIO;
     if (ci >= 0) {
         int64_t now = sg_clock_mono(sim->clock);
         s_settle(sim, (size_t)ci, now);
@@ -1734,7 +1771,8 @@ static int s_get_replication(sg_provider_t *p, const char *coll_path, sg_replica
     *out = (sg_replication_t){.mode = SG_MODE_NONE, .state = -1};
     sg_clock_sleep(sim->clock, sim->cfg->provider.sim.call_latency_ms);
     s_lock_to_read(sim);
-    long ci = s_coll_here(sim, site, coll_path);
+    bool lost = s_unreachable(sim, site, "reading the replication");
+    long ci = lost ? -1 : s_coll_here(sim, site, coll_path);
     if (ci >= 0) {
         const s_coll_t *c = &sim->colls[ci];
         bool primary = s_end_of(sim, (size_t)ci, site) == S_END_PRIMARY;
@@ -1748,7 +1786,7 @@ static int s_get_replication(sg_provider_t *p, const char *coll_path, sg_replica
         out->last_replication_ms = at > lag ? at - lag : 0;
     }
     s_unlock(sim);
-    return ci >= 0 ? SG_OK : SG_ENOTFOUND;
+    return lost ? SG_EIO : ci >= 0 ? SG_OK : SG_ENOTFOUND;
 }
 
 /* The view of the configured site named `site`, or NULL. */

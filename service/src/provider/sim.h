@@ -41,8 +41,12 @@
  *
  * Faults from the config: a given return code, a job ending in Exception
  * with an ErrorCode, a job that completes with warnings (JobState 32768) and
- * a text, a job that hangs, latency per call; and, for reads of the
- * replication, a health and a lag. An ended job is removed
+ * a text, a job that hangs, latency per call; for reads of the
+ * replication, a health and a lag; and a site whose cluster cannot be
+ * reached: every operation on that site's view (calls and reads; not the
+ * base handle) fails with SG_EIO, as a lost WMI connection does, the first
+ * `times` of them (0: all), then the site answers again; its uses are kept
+ * with the other faults' counters. An ended job is removed
  * provider.sim.job_removal after its end, as Hyper-V removes it
  * TimeBeforeRemoval later: its path then answers SG_ENOTFOUND.
  *
