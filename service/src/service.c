@@ -81,6 +81,8 @@ typedef struct {
 
 typedef struct {
     sg_config_t *cfg; /* in force: the caller's or a reload's; directions change (reverse) */
+    sg_config_t *first_cfg; /* the caller's, which the executor and the drill runner keep
+                               across reloads */
     const sg_clock_t *clock;
     void *zctx;
     sg_zap_t *zap; /* the context's one ZAP handler: bus and control domains; NULL: no CURVE */
@@ -940,8 +942,33 @@ static void s_log_stats(const s_svc_t *s)
 
 /* ---- life-cycle steps (lifecycle.h) ------------------------------------------ */
 
+/* Collection c of `cur` is turned the other way in `cfg` too, where it
+ * still has cur's direction (read before cur is turned). */
+static void s_reverse_in(sg_config_t *cfg, const sg_config_t *cur, int c)
+{
+    const sg_collection_cfg_t *cc = &cur->collections[c];
+    int k = cfg != cur ? sg_config_find_collection(cfg, cc->name) : -1;
+    if (k < 0)
+        return;
+    const sg_collection_cfg_t *o = &cfg->collections[k];
+    if (strcmp(cfg->sites[o->site].name, cur->sites[cc->site].name) == 0 &&
+        strcmp(cfg->sites[o->replica_site].name, cur->sites[cc->replica_site].name) == 0)
+        sg_config_reverse(cfg, k);
+}
+
+/* Collection c turns the other way in every config a module reads: the one
+ * in force, the caller's (the executor and the drill runner keep it across
+ * reloads) and the reloads' before it. */
+static void s_reverse_everywhere(s_svc_t *s, int c)
+{
+    s_reverse_in(s->first_cfg, s->cfg, c);
+    for (size_t i = 0; i < s->ops.n_reloaded; i++)
+        s_reverse_in(s->ops.reloaded[i], s->cfg, c);
+    sg_config_reverse(s->cfg, c);
+}
+
 /* Collection c now replicates the other way: the executor's plan forgets
- * it, the config takes the new direction, and the engine protects it in
+ * it, every config takes the new direction, and the engine protects it in
  * that direction. Refused (logged) while a run of it is in flight. */
 static int s_redirect(s_svc_t *s, int c)
 {
@@ -953,7 +980,7 @@ static int s_redirect(s_svc_t *s, int c)
         sg_error(S_MOD, "the direction of %s cannot change while a run of it is in flight", name);
         return rc;
     }
-    sg_config_reverse(s->cfg, c);
+    s_reverse_everywhere(s, c);
     rc = sg_engine_redirect(s->engine, c);
     if (rc != SG_OK) {
         sg_error(S_MOD, "the engine cannot take the new direction of %s: %s", name,
@@ -1422,7 +1449,7 @@ static void s_stop(s_svc_t *s)
 
 int sg_service_run(sg_config_t *cfg, const sg_service_opts_t *opts)
 {
-    s_svc_t s = {.cfg = cfg, .clock = opts && opts->clock ? opts->clock : sg_clock_system()};
+    s_svc_t s = {.cfg = cfg, .first_cfg = cfg, .clock = opts && opts->clock ? opts->clock : sg_clock_system()};
     int rc = s_start(&s);
     if (rc == SG_OK) {
         sg_info(S_MOD, "running: %zu site(s), %zu observer(s), %zu collection(s), %zu sink(s)",

@@ -6,6 +6,9 @@ from the jsonl sink, steps from the journal.
     siteguard protects it in that direction (explain says so, also after a
     restart); a drill tests it on its new replica side; a failover back
     runs on the old primary's side;
+  - the same with a reload of the config before the reverse: the runners
+    that keep the config they started with (failovers, drills) follow the
+    new direction too;
   - a revert, then a failover with an older recovery point chosen from
     `siteguardctl points`;
   - policy.after_failover.commit_after commits by itself;
@@ -132,6 +135,34 @@ class Lifecycle(unittest.TestCase):
         self.failover("a-db")
         back = self.wait_outcome("succeeded", "a-db", count=2)
         self.assertEqual((back[-1]["site"], back[-1]["replica_site"]), ("B", "A"))
+        self.assertEqual(self.sim(A_DB)["state"], "failed over")
+        self.assertEqual(self.calls(A_DB, "InitiateFailover")[1], 2)
+
+    def test_a_reverse_after_a_reload_is_followed_by_failovers_and_drills(self):
+        self.write_config()
+        self.start()
+        self.probes = sgtest.start_probes(sgtest.tcp_endpoint(self.port),
+                                          sgtest.site_ports("AB"), self.dir)
+        sgtest.wait_healthy(lambda: sgtest.ctl_status(self.dir), timeout=60)
+        self.failover("a-db")
+        self.wait_outcome("succeeded", "a-db")
+        self.ctl("commit", "a-db")
+        self.wait_outcome("lifecycle", "a-db", "CommitFailover of a-db on B succeeded")
+        self.ctl("reload")
+        self.ctl("reverse", "a-db")
+        self.wait_outcome("lifecycle", "a-db",
+                          "ReverseReplicationRelationship of a-db on B succeeded")
+        self.assertIn("(B -> A, reversed", self.ctl("explain", "a-db").stdout)
+        self.ctl("drill", "run", "a-db")
+        rep = wait_for(lambda: [o["report"] for o in self.outcomes("drill_report")],
+                       what="the drill's report")[0]
+        self.assertEqual(rep["result"], "passed", json.dumps(rep))
+        coll = rep["collections"][0]
+        self.assertEqual((coll["site"], coll["replica_site"]), ("B", "A"))
+        self.failover("a-db")
+        back = self.wait_outcome("succeeded", "a-db", count=2)
+        self.assertEqual((back[-1]["site"], back[-1]["replica_site"]), ("B", "A"))
+        self.assertEqual(self.outcomes("failed", "a-db"), [])
         self.assertEqual(self.sim(A_DB)["state"], "failed over")
         self.assertEqual(self.calls(A_DB, "InitiateFailover")[1], 2)
 

@@ -33,12 +33,15 @@ static void test_html_escapes_the_five_characters_and_keeps_the_rest(void **stat
     free(out);
 }
 
-static void test_csv_quotes_only_fields_that_need_it_and_doubles_quotes(void **state)
+static void test_csv_quotes_only_fields_that_need_it_doubles_quotes_and_defuses_formulas(void **state)
 {
     (void)state;
-    static const char *const in[] = {"plain", "a,b", "say \"hi\"", "two\nlines", "cr\r", "", NULL};
+    static const char *const in[] = {"plain", "a,b", "say \"hi\"", "two\nlines", "cr\r", "", NULL,
+                                     "=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "a=b"};
     static const char *const want[] = {"plain", "\"a,b\"", "\"say \"\"hi\"\"\"",
-                                       "\"two\nlines\"", "\"cr\r\"", "", ""};
+                                       "\"two\nlines\"", "\"cr\r\"", "", "",
+                                       "\"'=HYPERLINK(\"\"x\"\")\"", "\"'+1\"", "\"'-2\"",
+                                       "\"'@SUM(A1)\"", "\"'\tx\"", "a=b"};
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
         sg_textbuf_t b;
         sg_textbuf_init(&b);
@@ -72,7 +75,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_html_escapes_the_five_characters_and_keeps_the_rest),
-        cmocka_unit_test(test_csv_quotes_only_fields_that_need_it_and_doubles_quotes),
+        cmocka_unit_test(test_csv_quotes_only_fields_that_need_it_doubles_quotes_and_defuses_formulas),
         cmocka_unit_test(test_printf_appends_and_an_empty_buffer_gives_an_empty_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 void sg_textbuf_init(sg_textbuf_t *b) { *b = (sg_textbuf_t){0}; }
@@ -98,11 +99,12 @@ void sg_textbuf_html(sg_textbuf_t *b, const char *s)
 
 void sg_textbuf_csv(sg_textbuf_t *b, const char *s)
 {
-    if (!s || !strpbrk(s, ",\"\r\n")) {
+    bool formula = s && *s && strchr("=+-@\t\r", *s); /* a spreadsheet would compute it */
+    if (!s || (!formula && !strpbrk(s, ",\"\r\n"))) {
         sg_textbuf_put(b, s);
         return;
     }
-    sg_textbuf_put(b, "\"");
+    sg_textbuf_put(b, formula ? "\"'" : "\"");
     for (const char *p = s; *p; p++) {
         const char *q = strchr(p, '"');
         size_t n = q ? (size_t)(q - p) : strlen(p);

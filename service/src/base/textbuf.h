@@ -36,7 +36,9 @@ void sg_textbuf_html(sg_textbuf_t *b, const char *s);
 void sg_textbuf_htmln(sg_textbuf_t *b, const char *s, size_t n);
 
 /* Appends `s` as one CSV field (RFC 4180): quoted, with quotes doubled,
- * when it holds a comma, a quote, CR or LF; NULL is an empty field. */
+ * when it holds a comma, a quote, CR or LF; NULL is an empty field. A
+ * field a spreadsheet would read as a formula (its first character one of
+ * = + - @, tab or CR) is quoted with a ' before it, so it reads as text. */
 void sg_textbuf_csv(sg_textbuf_t *b, const char *s);
 
 /* Hands the text over: *out (caller frees; "" when nothing was appended)
