@@ -124,6 +124,11 @@ class Lifecycle(unittest.TestCase):
         self.probes = sgtest.start_probes(sgtest.tcp_endpoint(self.port),
                                           sgtest.site_ports("AB"), self.dir)
         sgtest.wait_healthy(lambda: sgtest.ctl_status(self.dir), timeout=60)
+        self.drill_and_failover_back()
+
+    def drill_and_failover_back(self):
+        """a-db, reversed (B -> A): a drill tests it on A, then a failover
+        back, from B to A, succeeds; each the first since the reverse."""
         self.ctl("drill", "run", "a-db")
         rep = wait_for(lambda: [o["report"] for o in self.outcomes("drill_report")],
                        what="the drill's report")[0]
@@ -131,10 +136,10 @@ class Lifecycle(unittest.TestCase):
         coll = rep["collections"][0]
         self.assertEqual((coll["site"], coll["replica_site"]), ("B", "A"))
         self.assertTrue(rep["cleanup_verified"])
-        # and a failover back, from B to A
         self.failover("a-db")
         back = self.wait_outcome("succeeded", "a-db", count=2)
         self.assertEqual((back[-1]["site"], back[-1]["replica_site"]), ("B", "A"))
+        self.assertEqual(self.outcomes("failed", "a-db"), [])
         self.assertEqual(self.sim(A_DB)["state"], "failed over")
         self.assertEqual(self.calls(A_DB, "InitiateFailover")[1], 2)
 
@@ -153,18 +158,7 @@ class Lifecycle(unittest.TestCase):
         self.wait_outcome("lifecycle", "a-db",
                           "ReverseReplicationRelationship of a-db on B succeeded")
         self.assertIn("(B -> A, reversed", self.ctl("explain", "a-db").stdout)
-        self.ctl("drill", "run", "a-db")
-        rep = wait_for(lambda: [o["report"] for o in self.outcomes("drill_report")],
-                       what="the drill's report")[0]
-        self.assertEqual(rep["result"], "passed", json.dumps(rep))
-        coll = rep["collections"][0]
-        self.assertEqual((coll["site"], coll["replica_site"]), ("B", "A"))
-        self.failover("a-db")
-        back = self.wait_outcome("succeeded", "a-db", count=2)
-        self.assertEqual((back[-1]["site"], back[-1]["replica_site"]), ("B", "A"))
-        self.assertEqual(self.outcomes("failed", "a-db"), [])
-        self.assertEqual(self.sim(A_DB)["state"], "failed over")
-        self.assertEqual(self.calls(A_DB, "InitiateFailover")[1], 2)
+        self.drill_and_failover_back()
 
     def test_revert_then_failover_with_an_older_point(self):
         self.write_config()
