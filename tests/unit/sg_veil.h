@@ -2,14 +2,16 @@
  * tests) and, as a test asks, hides what Hyper-V may not show: a job that
  * has ended answers not found at once (Hyper-V removes an ended job
  * TimeBeforeRemoval after its end; this is a removal of 0, so that a follower
- * never sees the end), and find_failover_job finds nothing (a failover
- * started by another instance, or a job the lookup cannot see). Which calls
+ * never sees the end), find_failover_job finds nothing (a failover
+ * started by another instance, or a job the lookup cannot see), and a
+ * call's answer is lost after the call was made. Which calls
  * land where stays deterministic on a fake clock, unlike a short real
  * removal time that a poll may or may not straddle.
  *
  * Portable like sg_testutil.h; static inline: a test program includes it
  * once. The flags are set before the veil is handed to threads and are only
- * read afterwards. Borrows `inner`, which must outlive the veil. */
+ * read afterwards (answers_lost is counted down by the one thread that
+ * calls). Borrows `inner`, which must outlive the veil. */
 #ifndef SG_VEIL_H
 #define SG_VEIL_H
 
@@ -26,6 +28,9 @@ typedef struct {
     bool no_failover_job;  /* find_failover_job: SG_ENOTFOUND */
     bool testing_unseen;   /* get_state: TESTING reads as REPLICATING (a state value for
                               the test copy that siteguard does not read as one) */
+    int answers_lost;      /* call: the next this many calls of lose_method are made, then
+                              answer SG_EIO (the connection lost after the call) */
+    sg_method_t lose_method;
 } sg_veil_t;
 
 static inline sg_provider_t *sg_veil_inner(sg_provider_t *p) { return ((sg_veil_t *)p)->inner; }
@@ -33,7 +38,15 @@ static inline sg_provider_t *sg_veil_inner(sg_provider_t *p) { return ((sg_veil_
 static inline int sg_veil_call(sg_provider_t *p, sg_method_t m, const char *coll, const char *rp,
                                sg_call_result_t *r)
 {
-    return sg_provider_call(sg_veil_inner(p), m, coll, rp, r);
+    sg_veil_t *v = (sg_veil_t *)p;
+    int rc = sg_provider_call(sg_veil_inner(p), m, coll, rp, r);
+    if (rc == SG_OK && v->answers_lost > 0 && m == v->lose_method) {
+        v->answers_lost--; /* one caller thread at a time in these tests */
+        sg_call_result_fini(r);
+        r->return_value = SG_RC_FAILED;
+        return SG_EIO;
+    }
+    return rc;
 }
 
 static inline int sg_veil_get_job(sg_provider_t *p, const char *job, sg_job_status_t *out)

@@ -23,7 +23,10 @@
 /* What one collection of a run went through. */
 typedef struct {
     int coll;
-    bool called;       /* TestReplicaCollection was accepted (a test copy may exist) */
+    bool called;       /* TestReplicaCollection was accepted, or an answer to it was lost
+                          (a test copy may exist) */
+    bool unanswered;   /* an answer to it was lost and none accepted it: a test copy may be
+                          up or coming up, with no job to follow */
     char *test_job;    /* its job; owned */
     bool test_ended;   /* the test job was followed to its end */
     bool ready;        /* the test copy is up */
@@ -204,14 +207,18 @@ static bool s_pick_point(s_run_t *r, s_item_t *it)
 }
 
 /* Calls `m` on the item's collection, retrying retryable answers. Returns
- * the return value (0 or 4096: accepted), with *job (owned) for 4096. */
+ * the return value (0 or 4096: accepted), with *job (owned) for 4096;
+ * *unanswered (may be NULL) says whether an attempt got no answer (a lost
+ * connection or a timeout: that call may have been made). */
 static uint32_t s_call(s_run_t *r, s_item_t *it, sg_method_t m, const char *rp, char **job,
-                       int *rc_out)
+                       int *rc_out, bool *unanswered)
 {
     sg_drill_t *d = r->d;
     const sg_provider_cfg_t *pc = &d->cfg->provider;
     int64_t backoff = pc->poll_initial_ms;
     *job = NULL;
+    if (unanswered)
+        *unanswered = false;
     for (int attempt = 1;; attempt++) {
         sg_call_result_t res = {0};
         if (d->fence && d->fence(d->fence_user, r->epoch) != SG_OK) {
@@ -226,6 +233,8 @@ static uint32_t s_call(s_run_t *r, s_item_t *it, sg_method_t m, const char *rp, 
         }
         sg_call_result_fini(&res);
         *rc_out = rc;
+        if (unanswered && (rc == SG_EIO || rc == SG_ETIMEOUT))
+            *unanswered = true; /* the call may have gone through */
         bool again = rc != SG_OK || sg_rc_retryable(rv);
         if (!again || attempt >= pc->max_attempts || !s_wait(d, backoff, false))
             return rv;
@@ -353,11 +362,19 @@ static void s_test(s_run_t *r, s_item_t *it, void *out, void *in)
     if (it->rp_ms > 0)
         it->rpo_ms = t0 - it->rp_ms;
     int rc = SG_OK;
-    uint32_t rv = s_call(r, it, SG_METHOD_TEST_REPLICA, it->rp_path, &it->test_job, &rc);
+    bool unanswered = false;
+    uint32_t rv =
+        s_call(r, it, SG_METHOD_TEST_REPLICA, it->rp_path, &it->test_job, &rc, &unanswered);
     if (rv != SG_RC_COMPLETED && rv != SG_RC_JOB_STARTED) {
         it->test_failed = true;
-        s_step(r, it, "TestReplicaCollection", t0, "failed", NULL, rv, "returned %u (%s)%s%s", rv,
-               sg_rc_text(rv), rc ? ": " : "", rc ? sg_err_str(rc) : "");
+        /* A call whose answer was lost may have started a test copy: the
+         * cleanup reverts it as an accepted one (32775: there was none). */
+        it->called = it->unanswered = unanswered;
+        s_step(r, it, "TestReplicaCollection", t0, "failed", NULL, rv, "returned %u (%s)%s%s%s",
+               rv, sg_rc_text(rv), rc ? ": " : "", rc ? sg_provider_err_text(rc) : "",
+               unanswered ? "; an answer was lost, so the cleanup reverts in case a test copy "
+                            "was made"
+                          : "");
         return;
     }
     it->called = true;
@@ -373,17 +390,36 @@ static void s_test(s_run_t *r, s_item_t *it, void *out, void *in)
     free(note);
 }
 
+/* RevertTestReplicaCollection. After a test call whose answer was lost,
+ * 32775 proves nothing (the unseen test job may still run): it is asked
+ * again, max_attempts times with backoff, while it says 32775. */
+static uint32_t s_revert_call(s_run_t *r, s_item_t *it, char **job, int *rc)
+{
+    const sg_provider_cfg_t *pc = &r->d->cfg->provider;
+    int64_t backoff = pc->poll_initial_ms;
+    uint32_t rv = s_call(r, it, SG_METHOD_REVERT_TEST_REPLICA, NULL, job, rc, NULL);
+    for (int attempt = 1; it->unanswered && rv == SG_RC_INVALID_STATE &&
+                          attempt < pc->max_attempts && s_wait(r->d, backoff, false);
+         attempt++) {
+        rv = s_call(r, it, SG_METHOD_REVERT_TEST_REPLICA, NULL, job, rc, NULL);
+        backoff = backoff * 2 < pc->poll_max_ms ? backoff * 2 : pc->poll_max_ms;
+    }
+    return rv;
+}
+
 /* Reverts the item's test copy (its test was accepted, or the collection is
- * TESTING) and records the step; 32775 means there is none to revert. A
- * revert job that is gone is judged by the state (replicating: done), never
- * assumed done; the verify step that follows reads the state anyway. */
-static void s_revert(s_run_t *r, s_item_t *it, int64_t t0)
+ * TESTING) and records the step; 32775 means there is none to revert, but
+ * after a lost answer it proves nothing: false then (the cleanup is not
+ * verified). A revert job that is gone is judged by the state (replicating:
+ * done), never assumed done; the verify step that follows reads the state
+ * anyway. */
+static bool s_revert(s_run_t *r, s_item_t *it, int64_t t0)
 {
     sg_job_status_t js = {0};
     sg_coll_state_t st = SG_COLL_UNKNOWN;
     char *job = NULL, *note = NULL;
     int rc = SG_OK;
-    uint32_t rv = s_call(r, it, SG_METHOD_REVERT_TEST_REPLICA, NULL, &job, &rc);
+    uint32_t rv = s_revert_call(r, it, &job, &rc);
     if (rv == SG_RC_JOB_STARTED)
         rc = s_follow(r, it, job, false, &js);
     bool followed = rv == SG_RC_JOB_STARTED && rc == SG_OK;
@@ -396,6 +432,11 @@ static void s_revert(s_run_t *r, s_item_t *it, int64_t t0)
     if (rv == SG_RC_COMPLETED || gone_ok || (followed && sg_job_state_succeeded(js.job_state)))
         s_step(r, it, "RevertTestReplicaCollection", t0, "ok", job, rv, "test copy removed%s",
                note ? note : "");
+    else if (rv == SG_RC_INVALID_STATE && it->unanswered)
+        s_step(r, it, "RevertTestReplicaCollection", t0, "failed", NULL, rv,
+               "32775 (invalid state) on every attempt after a TestReplicaCollection whose "
+               "answer was lost: a test copy may still be coming up or up; check the replica "
+               "and remove it");
     else if (rv == SG_RC_INVALID_STATE)
         s_step(r, it, "RevertTestReplicaCollection", t0, "ok", NULL, rv,
                "nothing to revert (32775, invalid state: no test copy)");
@@ -406,11 +447,12 @@ static void s_revert(s_run_t *r, s_item_t *it, int64_t t0)
     else
         s_step(r, it, "RevertTestReplicaCollection", t0, "failed", job, rv, "%s",
                rv != SG_RC_COMPLETED && rv != SG_RC_JOB_STARTED ? sg_rc_text(rv)
-               : rc != SG_OK                                     ? sg_err_str(rc)
+               : rc != SG_OK                                     ? sg_provider_err_text(rc)
                                                                  : s_job_text(&js));
     sg_job_status_fini(&js);
     free(note);
     free(job);
+    return !(rv == SG_RC_INVALID_STATE && it->unanswered);
 }
 
 /* Reverts the item's test copy if it has one, then verifies the state. */
@@ -431,13 +473,15 @@ static void s_cleanup(s_run_t *r, s_item_t *it)
      * revert (HYPERV.md). */
     sg_coll_state_t st = SG_COLL_UNKNOWN;
     int rc = sg_provider_get_state(s_side(r, it), s_coll(r, it)->cim_path, &st);
+    bool proven = true;
     if (it->called || (rc == SG_OK && st == SG_COLL_TESTING))
-        s_revert(r, it, t0);
+        proven = s_revert(r, it, t0);
     t0 = sg_clock_wall(d->clock);
     rc = sg_provider_get_state(s_side(r, it), s_coll(r, it)->cim_path, &st);
-    it->cleaned = rc == SG_OK && st == SG_COLL_REPLICATING;
-    s_step(r, it, "verify", t0, it->cleaned ? "ok" : "failed", NULL, 0, "collection %s",
-           rc == SG_OK ? sg_coll_state_text(st) : sg_err_str(rc));
+    it->cleaned = proven && rc == SG_OK && st == SG_COLL_REPLICATING;
+    s_step(r, it, "verify", t0, it->cleaned ? "ok" : "failed", NULL, 0, "collection %s%s",
+           rc == SG_OK ? sg_coll_state_text(st) : sg_provider_err_text(rc),
+           proven ? "" : "; the test copy's removal is not proven (see the revert)");
 }
 
 static void *s_thread(void *arg)
