@@ -72,6 +72,7 @@ typedef struct {
     sg_loop_stats_t loop; /* turns and the longest, for status */
     /* the metrics snapshot's arrays, per site, collection, observer */
     sg_site_state_t *m_site;
+    bool *m_flapping;
     sg_coll_verdict_t *m_verdict;
     int64_t *m_skew;
     bool *m_skew_known;
@@ -487,6 +488,8 @@ static void s_metrics_states(s_svc_t *s)
     const sg_config_t *cfg = s->cfg;
     for (size_t i = 0; i < cfg->n_sites; i++)
         s->ops.m_site[i] = sg_engine_site_state(s->engine, (int)i);
+    for (size_t i = 0; i < cfg->n_sites; i++)
+        s->ops.m_flapping[i] = sg_flap_is_flapping(s->flap, (int)i, NULL);
     for (size_t i = 0; i < cfg->n_collections; i++)
         s->ops.m_verdict[i] = sg_engine_collection_verdict(s->engine, (int)i);
     for (size_t i = 0; i < cfg->n_observers; i++)
@@ -510,6 +513,7 @@ static void s_publish_metrics(s_svc_t *s)
     sg_metrics_snapshot_t snap = {
         .cfg = s->cfg,
         .site_state = s->ops.m_site,
+        .site_flapping = s->ops.m_flapping,
         .verdict = s->ops.m_verdict,
         .skew_ms = s->ops.m_skew,
         .skew_known = s->ops.m_skew_known,
@@ -689,10 +693,13 @@ static void s_ops_tick(s_svc_t *s, int64_t now)
 static int s_metrics_arrays(s_ops_t *o, const sg_config_t *cfg)
 {
     o->m_site = calloc(cfg->n_sites ? cfg->n_sites : 1, sizeof *o->m_site);
+    o->m_flapping = calloc(cfg->n_sites ? cfg->n_sites : 1, sizeof *o->m_flapping);
     o->m_verdict = calloc(cfg->n_collections ? cfg->n_collections : 1, sizeof *o->m_verdict);
     o->m_skew = calloc(cfg->n_observers ? cfg->n_observers : 1, sizeof *o->m_skew);
     o->m_skew_known = calloc(cfg->n_observers ? cfg->n_observers : 1, sizeof *o->m_skew_known);
-    return o->m_site && o->m_verdict && o->m_skew && o->m_skew_known ? SG_OK : SG_ENOMEM;
+    return o->m_site && o->m_flapping && o->m_verdict && o->m_skew && o->m_skew_known
+               ? SG_OK
+               : SG_ENOMEM;
 }
 
 static int s_ops_start(s_svc_t *s)
@@ -758,6 +765,8 @@ static void s_ops_stop(s_svc_t *s)
     free(s->ops.decided_by_us);
     s->ops.decided_by_us = NULL;
     free(s->ops.m_site);
+    free(s->ops.m_flapping);
+    s->ops.m_flapping = NULL;
     free(s->ops.m_verdict);
     free(s->ops.m_skew);
     free(s->ops.m_skew_known);

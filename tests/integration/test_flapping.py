@@ -12,7 +12,8 @@ the sink as a site_suspect and site_recovered pair) and with a rule of 4
 changes in 8 s: the sink gets the changes before the rule tipped, one
 site_flapping notice when it did, and one when A has been steady for 8 s,
 naming the changes held and the state A is in; the journal still records
-every change. Prints the counts and durations of both runs."""
+every change; /metrics shows siteguard_site_flapping{site="A"} 1 while it is
+held, 0 before and after. Prints the counts and durations of both runs."""
 import json
 import os
 import re
@@ -34,7 +35,8 @@ CONFIG = ("log_level: info\n" + sgtest.bus_yaml("{port}")
           + sgtest.policy_yaml("600ms", "10s", recover_after="2s", mode="shadow")
           + "  flapping: {flapping}\n"
           + sgtest.sim_provider_yaml("400ms", "{dir}") + sgtest.journal_yaml("{dir}")
-          + sgtest.control_yaml("{dir}") + sgtest.jsonl_sink_yaml("{dir}/outcomes.jsonl"))
+          + sgtest.control_yaml("{dir}") + sgtest.metrics_yaml("{metrics_port}")
+          + sgtest.jsonl_sink_yaml("{dir}/outcomes.jsonl"))
 
 CHANGES = ("site_suspect", "site_recovered")
 
@@ -77,6 +79,7 @@ class Flapping(unittest.TestCase):
 
     def start(self, flapping):
         sgtest.write_config(self.cfg, CONFIG.format(port=self.port, dir=self.dir,
+                                                    metrics_port=self.metrics_port,
                                                     flapping=flapping))
         check = sgtest.check_config(self.cfg)
         self.assertEqual(check.returncode, 0, check.stderr)
@@ -89,6 +92,14 @@ class Flapping(unittest.TestCase):
                  what=lambda: "the control socket:\n" + self.svc.output()[-3000:])
         sgtest.wait_healthy(lambda: sgtest.ctl_status(self.dir), timeout=60)
         self.before = {o["dedup_key"] for _, o in self.journal()}
+
+    def flapping_metric(self, want):
+        """Waits for /metrics to show A's flapping as `want` (0 or 1); B never."""
+        series = 'siteguard_site_flapping{site="%s"}'
+        wait_for(lambda: sgtest.metric(self.metrics_port, series % "A") == want, timeout=30,
+                 what=lambda: "%s %d; the scrape has %s" % (
+                     series % "A", want, sgtest.metric(self.metrics_port, series % "A")))
+        self.assertEqual(sgtest.metric(self.metrics_port, series % "B"), 0)
 
     def flap(self):
         """FLAPS flaps of A, each step waiting for siteguard to record it; returns
@@ -123,7 +134,9 @@ class Flapping(unittest.TestCase):
     def test_off_every_flap_reaches_the_sink_as_a_pair(self):
         """The old behaviour, measured: flapping: off."""
         self.start("off")
+        self.flapping_metric(0)
         flap_s = self.flap()
+        self.flapping_metric(0)
         t0 = time.monotonic()
         # every change the journal has reaches the sink
         wait_for(lambda: len(self.sink()) >= len(self.journal()), timeout=30,
@@ -139,14 +152,17 @@ class Flapping(unittest.TestCase):
 
     def test_a_flapping_site_sends_one_notice_when_it_starts_and_one_when_it_ends(self):
         self.start("{changes: 4, window: %ds}" % WINDOW_S)
+        self.flapping_metric(0)
         flap_s = self.flap()
         t0 = time.monotonic()
+        self.flapping_metric(1)
         # steady: the end comes once A made no change for the window
         ended = lambda: [o for o in self.sink(("site_flapping",))
                          if o["dedup_key"].endswith("/ended")]
         wait_for(ended, timeout=WINDOW_S + 30,
                  what=lambda: "the end of A's flapping:\n" + self.svc.output()[-3000:])
         quiet_s = time.monotonic() - t0
+        self.flapping_metric(0)
         sink, journal = self.sink(), self.journal()
         self.print_report("4_changes_in_%ds" % WINDOW_S, flap_s, sink, journal, quiet_s)
 

@@ -153,6 +153,13 @@ static void s_states(s_buf_t *b, const sg_metrics_snapshot_t *s)
                    st == (int)now);
         }
     }
+    s_head(b, "siteguard_site_flapping", "gauge",
+           "1 while the site is flapping (its suspect/recovered notices held).");
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        s_addf(b, "siteguard_site_flapping{site=\"");
+        s_label(b, cfg->sites[i].name);
+        s_addf(b, "\"} %d\n", s->site_flapping && s->site_flapping[i] ? 1 : 0);
+    }
     s_head(b, "siteguard_collection_state", "gauge", "The verdict on each collection (value 1).");
     for (size_t i = 0; i < cfg->n_collections; i++) {
         static const char head[] = "siteguard_collection_state{collection=\"";
@@ -381,6 +388,7 @@ typedef struct {
     int refs; /* atomic */
     sg_metrics_snapshot_t s;
     sg_site_state_t *site_state;
+    bool *site_flapping; /* NULL: none given */
     sg_coll_verdict_t *verdict;
     int64_t *skew_ms;
     bool *skew_known;
@@ -407,6 +415,7 @@ static void s_snap_unref(s_snap_t *n)
     if (!n || __atomic_sub_fetch(&n->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     free(n->site_state);
+    free(n->site_flapping);
     free(n->verdict);
     free(n->skew_ms);
     free(n->skew_known);
@@ -442,6 +451,9 @@ static s_snap_t *s_snap_copy(const sg_metrics_snapshot_t *s)
     n->refs = 1;
     n->s = *s;
     n->site_state = s_dup(s->site_state, cfg->n_sites, sizeof *n->site_state);
+    n->site_flapping = s->site_flapping
+                           ? s_dup(s->site_flapping, cfg->n_sites, sizeof *n->site_flapping)
+                           : NULL;
     n->verdict = s_dup(s->verdict, cfg->n_collections, sizeof *n->verdict);
     n->skew_ms = s_dup(s->skew_ms, cfg->n_observers, sizeof *n->skew_ms);
     n->skew_known = s_dup(s->skew_known, cfg->n_observers, sizeof *n->skew_known);
@@ -449,7 +461,8 @@ static s_snap_t *s_snap_copy(const sg_metrics_snapshot_t *s)
                                   : NULL;
     n->drills = s_dup(s->drills, s->n_drills, sizeof *n->drills);
     if (!n->site_state || !n->verdict || !n->skew_ms || !n->skew_known ||
-        (s->sink_stats && !n->sink_stats) || !n->drills) {
+        (s->sink_stats && !n->sink_stats) || (s->site_flapping && !n->site_flapping) ||
+        !n->drills) {
         s_snap_unref(n);
         return NULL;
     }
@@ -459,6 +472,7 @@ static s_snap_t *s_snap_copy(const sg_metrics_snapshot_t *s)
     memcpy(n->blocked, s->blocked, sizeof n->blocked);
     /* every value as given; every pointer to the copy's own storage */
     n->s.site_state = n->site_state;
+    n->s.site_flapping = n->site_flapping;
     n->s.verdict = n->verdict;
     n->s.skew_ms = n->skew_ms;
     n->s.skew_known = n->skew_known;

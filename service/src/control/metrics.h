@@ -11,7 +11,8 @@
  * Series: siteguard_events_received_total, _accepted_total,
  * siteguard_events_dropped_total{reason}, siteguard_site_state{site,state}
  * (1 for the current state, 0 for the others), siteguard_collection_state
- * {collection,verdict}, siteguard_decisions_total{kind},
+ * {collection,verdict}, siteguard_site_flapping{site} (1 while the site is
+ * flapping: its suspect/recovered notices held, flap.h), siteguard_decisions_total{kind},
  * siteguard_blocked_total{guard}, siteguard_runs_total{result},
  * siteguard_run_duration_seconds (histogram: decision to end of run),
  * siteguard_event_age_seconds (histogram: an event's wait before the engine
@@ -101,6 +102,7 @@ void sg_metrics_hist_observe(sg_metrics_hist_t *h, double seconds);
 typedef struct {
     const sg_config_t *cfg;
     const sg_site_state_t *site_state;  /* per site */
+    const bool *site_flapping;          /* per site: flapping (flap.h); NULL: none */
     const sg_coll_verdict_t *verdict;   /* per collection */
     const int64_t *skew_ms;             /* per observer: its clock offset, when known */
     const bool *skew_known;             /* per observer */
