@@ -10,6 +10,7 @@
 
 #include "act/lifecycle.h"
 #include "base/err.h"
+#include "base/str.h"
 #include "journal/journal.h"
 #include "journal/steps.h"
 #include "policy/engine.h"
@@ -34,11 +35,16 @@ typedef struct {
     sg_lifecycle_t *lc;
 } s_fix_t;
 
-static s_fix_t *s_fix_new(void)
+/* The fixture over the config S_YAML followed by `more` (its provider
+ * section, say). */
+static s_fix_t *s_fix_new_with(const char *more)
 {
     s_fix_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->cfg = sg_fixture_config("lifecycle.yaml", S_YAML);
+    char *yaml = sg_strdupf("%s%s", S_YAML, more);
+    assert_non_null(yaml);
+    f->cfg = sg_fixture_config("lifecycle.yaml", yaml);
+    free(yaml);
     sg_fixture_dir_new(&f->tmp, "sg-lifecycle-");
     sg_fixture_rig_new(&f->rig, f->cfg, 1790000000000LL);
     f->journal = sg_journal_open(f->tmp.journal);
@@ -51,6 +57,8 @@ static s_fix_t *s_fix_new(void)
     assert_non_null(f->lc);
     return f;
 }
+
+static s_fix_t *s_fix_new(void) { return s_fix_new_with(""); }
 
 static void s_fix_free(s_fix_t *f)
 {
@@ -226,6 +234,32 @@ static void test_a_second_step_and_a_reverse_during_a_drill_are_refused(void **s
     s_fix_free(f);
 }
 
+/* B's cluster cannot be reached: a commit is not called, and says why;
+ * once it answers, the operator's next commit goes through. */
+static void test_a_step_on_an_unreachable_side_is_not_called_and_says_why(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new_with("provider:\n  sim:\n    faults:\n"
+                                "      - {unreachable: B, times: 3}\n");
+    s_failed_over(f, 0); /* on the simulator's base handle, which B's fault spares */
+    uint64_t id = 0;
+    assert_int_equal(sg_lifecycle_request(f->lc, 0, SG_STEP_COMMIT, "alice", &id, NULL), SG_OK);
+    char seen[2048];
+    sg_step_result_t r = s_until_end(f, seen, sizeof seen);
+    assert_false(r.ok);
+    sg_step_result_fini(&r);
+    assert_non_null(strstr(seen, "CommitFailover not called: its state on B could not be read "
+                                 "(i/o error: the cluster could not be reached"));
+    assert_int_equal(s_calls(f, 0, SG_METHOD_COMMIT_FAILOVER), 0);
+    assert_int_equal(s_state(f, 0), SG_COLL_FAILED_OVER);
+    assert_int_equal(sg_lifecycle_request(f->lc, 0, SG_STEP_COMMIT, "alice", &id, NULL), SG_OK);
+    r = s_until_end(f, NULL, 0);
+    assert_true(r.ok);
+    sg_step_result_fini(&r);
+    assert_int_equal(s_state(f, 0), SG_COLL_COMMITTED);
+    s_fix_free(f);
+}
+
 static void test_revert_of_a_committed_failover_is_not_called(void **state)
 {
     (void)state;
@@ -352,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_commit_is_called_on_a_failed_over_collection_and_journaled),
         cmocka_unit_test(test_a_step_is_refused_unless_the_engine_has_the_collection_failed_over),
         cmocka_unit_test(test_a_second_step_and_a_reverse_during_a_drill_are_refused),
+        cmocka_unit_test(test_a_step_on_an_unreachable_side_is_not_called_and_says_why),
         cmocka_unit_test(test_revert_of_a_committed_failover_is_not_called),
         cmocka_unit_test(test_revert_brings_the_collection_back_to_replicating),
         cmocka_unit_test(test_a_resumed_step_found_done_calls_nothing),

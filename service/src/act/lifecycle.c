@@ -29,6 +29,7 @@ typedef struct s_task {
     sg_step_kind_t kind;
     char *name, *cim_path, *site, *replica_site, *who;
     char *job_path; /* a job to follow (resumed, or the call's) */
+    int read_rc;    /* the last proof's read: 0, or why the state could not be read */
     pthread_t thread;
     bool started;
 } s_task_t;
@@ -182,14 +183,16 @@ static int s_read_judge(s_task_t *t, sg_provider_t *pv, s_judgement_t *j, sg_col
     return SG_OK;
 }
 
-/* The proof before a call: reads the state until it can be read (or the
- * service stops). Returns true with *j. */
+/* The proof before a call: reads the state, max_attempts times at most
+ * (or until the service stops). Returns true with *j: S_REFUSE with the
+ * state unknown and t->read_rc the reason when it could not be read. */
 static bool s_proof(s_task_t *t, sg_provider_t *pv, s_judgement_t *j, sg_coll_state_t *state)
 {
     const sg_provider_cfg_t *pc = &t->lc->cfg->provider;
     int64_t backoff = pc->poll_initial_ms;
     for (int attempt = 1;; attempt++) {
         int rc = s_read_judge(t, pv, j, state);
+        t->read_rc = rc;
         if (rc == SG_OK)
             return true;
         if (attempt >= pc->max_attempts) {
@@ -270,6 +273,11 @@ static void s_run_step(void *out, s_task_t *t, sg_provider_t *pv)
                   sg_method_name(method), sg_coll_state_text(st));
             return;
         }
+        if (j == S_REFUSE && t->read_rc != SG_OK) {
+            s_end(out, t, false, 0, "%s not called: its state on %s could not be read (%s)",
+                  sg_method_name(method), t->replica_site, sg_provider_err_text(t->read_rc));
+            return;
+        }
         if (j == S_REFUSE) {
             s_end(out, t, false, 0, "%s not called: the collection is %s on %s",
                   sg_method_name(method), sg_coll_state_text(st), t->replica_site);
@@ -302,8 +310,12 @@ static void s_run_step(void *out, s_task_t *t, sg_provider_t *pv)
         }
         bool again = s_retryable(rv) || rv == SG_RC_STATUS_UNKNOWN || rv == SG_RC_INVALID_STATE;
         if (!again || attempt >= pc->max_attempts) {
-            s_end(out, t, false, rv, "%s returned %u (%s)%s", sg_method_name(method), rv,
-                  sg_rc_text(rv), rc != SG_OK ? ": the call could not be made" : "");
+            if (rc != SG_OK)
+                s_end(out, t, false, rv, "%s got no answer from %s (%s) after %d attempt(s)",
+                      sg_method_name(method), t->replica_site, sg_provider_err_text(rc), attempt);
+            else
+                s_end(out, t, false, rv, "%s returned %u (%s)", sg_method_name(method), rv,
+                      sg_rc_text(rv));
             return;
         }
         /* Unknown or invalid state: the proof reads the state again; a
