@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "sg_fixture.h"
+#include "sg_veil.h"
 
 #define S_YAML                                                                                 \
     SG_FIXTURE_YAML_ABW "collections:\n" SG_FIXTURE_YAML_COLL_AT_A(1)                          \
@@ -33,6 +34,7 @@ typedef struct {
     sg_journal_t *journal;
     sg_engine_t *engine;
     sg_lifecycle_t *lc;
+    sg_veil_t veil;
 } s_fix_t;
 
 /* The fixture over the config S_YAML followed by `more` (its provider
@@ -260,6 +262,38 @@ static void test_a_step_on_an_unreachable_side_is_not_called_and_says_why(void *
     s_fix_free(f);
 }
 
+/* The answer to CommitFailover is lost after the call was made: the next
+ * attempt answers 32775 while the unseen job runs, which is not taken as a
+ * failure; once the job ends the state shows the commit done, and the step
+ * succeeds with one commit made. */
+static void test_a_commit_whose_answer_was_lost_ends_by_the_state(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new();
+    sg_lifecycle_destroy(&f->lc);
+    sg_provider_t *veil = sg_veil_init(&f->veil, f->rig.sim);
+    f->veil.lose_method = SG_METHOD_COMMIT_FAILOVER;
+    f->veil.answers_lost = 1;
+    f->lc = sg_lifecycle_new(f->rig.zctx, f->cfg, veil, &f->rig.clock, f->journal, f->engine);
+    assert_non_null(f->lc);
+    s_failed_over(f, 0);
+    uint64_t id = 0;
+    assert_int_equal(sg_lifecycle_request(f->lc, 0, SG_STEP_COMMIT, "alice", &id, NULL), SG_OK);
+    char seen[2048];
+    sg_step_result_t r = s_until_end(f, seen, sizeof seen);
+    assert_true(r.ok);
+    sg_step_result_fini(&r);
+    assert_non_null(strstr(seen, "CommitFailover done (the collection is committed): the call "
+                                 "whose answer was lost was made"));
+    assert_int_equal(s_state(f, 0), SG_COLL_COMMITTED);
+    int calls = 0, accepted = 0;
+    assert_int_equal(sg_sim_counts(f->rig.sim, s_path(f, 0), SG_METHOD_COMMIT_FAILOVER, &calls,
+                                   &accepted), SG_OK);
+    assert_int_equal(accepted, 1);
+    assert_true(calls >= 2);
+    s_fix_free(f);
+}
+
 static void test_revert_of_a_committed_failover_is_not_called(void **state)
 {
     (void)state;
@@ -387,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_a_step_is_refused_unless_the_engine_has_the_collection_failed_over),
         cmocka_unit_test(test_a_second_step_and_a_reverse_during_a_drill_are_refused),
         cmocka_unit_test(test_a_step_on_an_unreachable_side_is_not_called_and_says_why),
+        cmocka_unit_test(test_a_commit_whose_answer_was_lost_ends_by_the_state),
         cmocka_unit_test(test_revert_of_a_committed_failover_is_not_called),
         cmocka_unit_test(test_revert_brings_the_collection_back_to_replicating),
         cmocka_unit_test(test_a_resumed_step_found_done_calls_nothing),

@@ -255,6 +255,18 @@ static bool s_retryable(uint32_t rv)
     return rv != SG_RC_STATUS_UNKNOWN && sg_rc_retryable(rv);
 }
 
+/* After a call whose answer was lost, 32775 most likely means its unseen
+ * job runs: true while that is so for less than job_timeout since the
+ * first lost answer (`doubt_since`, mono ms; 0: none lost), so that the
+ * proof is read again at poll_max, without counting an attempt, until the
+ * state shows the step done (or the call is accepted). */
+static bool s_in_doubt(const s_task_t *t, uint32_t rv, int64_t doubt_since)
+{
+    const sg_provider_cfg_t *pc = &t->lc->cfg->provider;
+    return doubt_since && rv == SG_RC_INVALID_STATE &&
+           sg_clock_mono(t->lc->clock) - doubt_since < pc->job_timeout_ms;
+}
+
 /* Calls the step's method after its proof, as often as retryable answers
  * and max_attempts allow, then follows its job. */
 static void s_run_step(void *out, s_task_t *t, sg_provider_t *pv)
@@ -262,12 +274,17 @@ static void s_run_step(void *out, s_task_t *t, sg_provider_t *pv)
     sg_lifecycle_t *lc = t->lc;
     const sg_provider_cfg_t *pc = &lc->cfg->provider;
     sg_method_t method = sg_step_method(t->kind);
-    int64_t backoff = pc->poll_initial_ms;
+    int64_t backoff = pc->poll_initial_ms, doubt_since = 0;
     for (int attempt = 1;; attempt++) {
         s_judgement_t j;
         sg_coll_state_t st;
         if (!s_proof(t, pv, &j, &st))
             return;
+        if (j == S_DONE && doubt_since) {
+            s_end(out, t, true, 0, "%s done (the collection is %s): the call whose answer was "
+                  "lost was made", sg_method_name(method), sg_coll_state_text(st));
+            return;
+        }
         if (j == S_DONE) {
             s_end(out, t, true, 0, "%s: already done (the collection is %s); nothing called",
                   sg_method_name(method), sg_coll_state_text(st));
@@ -307,6 +324,17 @@ static void s_run_step(void *out, s_task_t *t, sg_provider_t *pv)
         if (rv == SG_RC_COMPLETED) {
             s_end(out, t, true, rv, "%s completed", sg_method_name(method));
             return;
+        }
+        if ((rc == SG_EIO || rc == SG_ETIMEOUT) && !doubt_since)
+            doubt_since = sg_clock_mono(lc->clock); /* the call may have been made */
+        if (s_in_doubt(t, rv, doubt_since)) {
+            sg_info(S_MOD, "%s of %s: 32775 after an answer was lost: its job may run; the "
+                    "state is read again in %.1f s", sg_method_name(method), t->name,
+                    pc->poll_max_ms / 1000.0);
+            attempt--;
+            if (!s_wait(lc, pc->poll_max_ms))
+                return;
+            continue;
         }
         bool again = s_retryable(rv) || rv == SG_RC_STATUS_UNKNOWN || rv == SG_RC_INVALID_STATE;
         if (!again || attempt >= pc->max_attempts) {

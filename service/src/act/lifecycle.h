@@ -36,7 +36,11 @@
  * a job gone is judged by the state, as above); retryable codes (timeout,
  * in use, not available, out of memory) are tried again up to
  * provider.max_attempts, with the executor's backoff; 32775 (invalid state)
- * and 32771 (status unknown) read the state again; anything else fails.
+ * and 32771 (status unknown) read the state again; anything else fails. A
+ * call without an answer (SG_EIO, SG_ETIMEOUT) may have been made: 32775
+ * after it is taken as its unseen job running, and the state is read
+ * again at poll_max, for up to provider.job_timeout, without counting an
+ * attempt, until it shows the step done.
  *
  * Outcomes: SG_OUTCOME_LIFECYCLE for the start (with the job) and the end of
  * each step, for the journal's outcome log and the sinks.
