@@ -695,6 +695,32 @@ static void test_a_test_call_whose_answer_was_lost_leaves_the_cleanup_unproven(v
     s_fix_free(f);
 }
 
+/* The answer to the revert is lost after the call was made: its retries
+ * answer 32775 while the unseen revert job runs, which proves nothing: the
+ * cleanup is not verified (never "nothing to revert"). */
+static void test_a_revert_whose_answer_was_lost_leaves_the_cleanup_unproven(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new("drills: [{name: db, collections: [db]}]\n");
+    sg_drill_destroy(&f->d);
+    sg_provider_t *veil = sg_veil_init(&f->veil, f->rig.sim);
+    f->veil.testing_unseen = true;
+    f->veil.lose_method = SG_METHOD_REVERT_TEST_REPLICA;
+    f->veil.answers_lost = 1;
+    f->d = sg_drill_new(f->rig.zctx, f->cfg, veil, &f->rig.clock, f->journal, NULL);
+    assert_non_null(f->d);
+    json_t *rep = s_run_drill(f, "db", NULL);
+    json_t *db = s_coll(rep, "db");
+    assert_string_equal(s_str(s_step_of(db, "TestReplicaCollection"), "result"), "ok");
+    json_t *revert = s_step_of(db, "RevertTestReplicaCollection");
+    assert_string_equal(s_str(revert, "result"), "failed");
+    assert_non_null(strstr(s_str(revert, "detail"), "a call whose answer was lost"));
+    assert_int_equal(s_accepted(f, "db", SG_METHOD_REVERT_TEST_REPLICA), 1);
+    assert_false(json_is_true(json_object_get(rep, "cleanup_verified")));
+    json_decref(rep);
+    s_fix_free(f);
+}
+
 /* The safe branch: a job gone is never taken as done. A test job gone with
  * the collection not testing failed (no copy: nothing to revert); a revert
  * job gone with the collection still testing failed, and so does the
@@ -979,6 +1005,7 @@ int main(void)
         cmocka_unit_test(test_drill_jobs_that_are_gone_are_judged_by_the_collections_state),
         cmocka_unit_test(test_an_accepted_test_is_reverted_whatever_state_the_collection_shows),
         cmocka_unit_test(test_a_test_call_whose_answer_was_lost_leaves_the_cleanup_unproven),
+        cmocka_unit_test(test_a_revert_whose_answer_was_lost_leaves_the_cleanup_unproven),
         cmocka_unit_test(test_a_drill_job_gone_without_its_state_is_a_failure_never_assumed_done),
         cmocka_unit_test(test_preempted_drill_stops_testing_and_cleans_up_everything),
         cmocka_unit_test(test_drill_start_is_refused_with_a_reason),

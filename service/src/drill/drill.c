@@ -25,8 +25,9 @@ typedef struct {
     int coll;
     bool called;       /* TestReplicaCollection was accepted, or an answer to it was lost
                           (a test copy may exist) */
-    bool unanswered;   /* an answer to it was lost and none accepted it: a test copy may be
-                          up or coming up, with no job to follow */
+    bool unanswered;   /* an answer to its test (or revert) call was lost and none accepted
+                          it: a test copy may be up or coming up (or going), with no job to
+                          follow */
     char *test_job;    /* its job; owned */
     bool test_ended;   /* the test job was followed to its end */
     bool ready;        /* the test copy is up */
@@ -390,14 +391,16 @@ static void s_test(s_run_t *r, s_item_t *it, void *out, void *in)
     free(note);
 }
 
-/* RevertTestReplicaCollection. After a test call whose answer was lost,
- * 32775 proves nothing (the unseen test job may still run): it is asked
- * again, max_attempts times with backoff, while it says 32775. */
+/* RevertTestReplicaCollection. After a test or revert call whose answer
+ * was lost, 32775 proves nothing (an unseen job may still run): it is
+ * asked again, max_attempts times with backoff, while it says 32775. */
 static uint32_t s_revert_call(s_run_t *r, s_item_t *it, char **job, int *rc)
 {
     const sg_provider_cfg_t *pc = &r->d->cfg->provider;
     int64_t backoff = pc->poll_initial_ms;
-    uint32_t rv = s_call(r, it, SG_METHOD_REVERT_TEST_REPLICA, NULL, job, rc, NULL);
+    bool lost = false;
+    uint32_t rv = s_call(r, it, SG_METHOD_REVERT_TEST_REPLICA, NULL, job, rc, &lost);
+    it->unanswered |= lost; /* a revert without an answer may run, unseen, as well */
     for (int attempt = 1; it->unanswered && rv == SG_RC_INVALID_STATE &&
                           attempt < pc->max_attempts && s_wait(r->d, backoff, false);
          attempt++) {
@@ -434,9 +437,8 @@ static bool s_revert(s_run_t *r, s_item_t *it, int64_t t0)
                note ? note : "");
     else if (rv == SG_RC_INVALID_STATE && it->unanswered)
         s_step(r, it, "RevertTestReplicaCollection", t0, "failed", NULL, rv,
-               "32775 (invalid state) on every attempt after a TestReplicaCollection whose "
-               "answer was lost: a test copy may still be coming up or up; check the replica "
-               "and remove it");
+               "32775 (invalid state) on every attempt after a call whose answer was lost: "
+               "a test copy may still be coming up or up; check the replica and remove it");
     else if (rv == SG_RC_INVALID_STATE)
         s_step(r, it, "RevertTestReplicaCollection", t0, "ok", NULL, rv,
                "nothing to revert (32775, invalid state: no test copy)");
