@@ -660,6 +660,22 @@ static void test_an_accepted_test_is_reverted_whatever_state_the_collection_show
     s_fix_free(f);
 }
 
+/* Drill db runs over a veil that hides the test copy's state and loses the
+ * answer to the first call of `m` after making it; its report (the
+ * caller frees it and *f). */
+static json_t *s_drill_losing_an_answer(s_fix_t **f, sg_method_t m)
+{
+    *f = s_fix_new("drills: [{name: db, collections: [db]}]\n");
+    sg_drill_destroy(&(*f)->d);
+    sg_provider_t *veil = sg_veil_init(&(*f)->veil, (*f)->rig.sim);
+    (*f)->veil.testing_unseen = true;
+    (*f)->veil.lose_method = m;
+    (*f)->veil.answers_lost = 1;
+    (*f)->d = sg_drill_new((*f)->rig.zctx, (*f)->cfg, veil, &(*f)->rig.clock, (*f)->journal, NULL);
+    assert_non_null((*f)->d);
+    return s_run_drill(*f, "db", NULL);
+}
+
 /* A TestReplicaCollection whose answer was lost may have made a test copy:
  * here it did, its job (2 s) unseen, and the state does not show the copy.
  * The retry and every revert (max_attempts, within the job's 2 s) answer
@@ -668,15 +684,8 @@ static void test_an_accepted_test_is_reverted_whatever_state_the_collection_show
 static void test_a_test_call_whose_answer_was_lost_leaves_the_cleanup_unproven(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new("drills: [{name: db, collections: [db]}]\n");
-    sg_drill_destroy(&f->d);
-    sg_provider_t *veil = sg_veil_init(&f->veil, f->rig.sim);
-    f->veil.testing_unseen = true;
-    f->veil.lose_method = SG_METHOD_TEST_REPLICA;
-    f->veil.answers_lost = 1;
-    f->d = sg_drill_new(f->rig.zctx, f->cfg, veil, &f->rig.clock, f->journal, NULL);
-    assert_non_null(f->d);
-    json_t *rep = s_run_drill(f, "db", NULL);
+    s_fix_t *f = NULL;
+    json_t *rep = s_drill_losing_an_answer(&f, SG_METHOD_TEST_REPLICA);
     json_t *db = s_coll(rep, "db");
     json_t *test = s_step_of(db, "TestReplicaCollection");
     assert_string_equal(s_str(test, "result"), "failed");
@@ -701,15 +710,8 @@ static void test_a_test_call_whose_answer_was_lost_leaves_the_cleanup_unproven(v
 static void test_a_revert_whose_answer_was_lost_leaves_the_cleanup_unproven(void **state)
 {
     (void)state;
-    s_fix_t *f = s_fix_new("drills: [{name: db, collections: [db]}]\n");
-    sg_drill_destroy(&f->d);
-    sg_provider_t *veil = sg_veil_init(&f->veil, f->rig.sim);
-    f->veil.testing_unseen = true;
-    f->veil.lose_method = SG_METHOD_REVERT_TEST_REPLICA;
-    f->veil.answers_lost = 1;
-    f->d = sg_drill_new(f->rig.zctx, f->cfg, veil, &f->rig.clock, f->journal, NULL);
-    assert_non_null(f->d);
-    json_t *rep = s_run_drill(f, "db", NULL);
+    s_fix_t *f = NULL;
+    json_t *rep = s_drill_losing_an_answer(&f, SG_METHOD_REVERT_TEST_REPLICA);
     json_t *db = s_coll(rep, "db");
     assert_string_equal(s_str(s_step_of(db, "TestReplicaCollection"), "result"), "ok");
     json_t *revert = s_step_of(db, "RevertTestReplicaCollection");
