@@ -539,6 +539,15 @@ static void s_kv(sg_textbuf_t *b, const json_t *doc, const char *path)
     sg_textbuf_put(b, "</p>\n");
 }
 
+/* Opens a muted paragraph about `key` of the document (a count of rows
+ * left out): hidden as rendered while it is zero, and shown or hidden by
+ * the page's script as it changes (data-hide-zero). */
+static void s_mute_open(sg_textbuf_t *b, const json_t *doc, const char *key)
+{
+    sg_textbuf_printf(b, "<p class=\"mute\" data-hide-zero=\"%s\"%s>", key,
+                      json_integer_value(s_get(doc, key)) ? "" : " hidden");
+}
+
 static void s_section(sg_textbuf_t *b, const char *id, const char *title)
 {
     sg_textbuf_printf(b, "<section id=\"%s\"><h2>%s</h2>\n", id, title);
@@ -600,20 +609,15 @@ int sg_statushtml_render(const json_t *doc, size_t limit, char **out, size_t *le
                           "siteguard started; runs in flight, times from the first.</p>\n",
                       lost ? " hidden" : "");
     s_table(&b, doc, &s_tables[1]);
-    sg_textbuf_put(&b, "<p class=\"mute\" data-hide-zero=\"episode.runs_omitted\"");
-    if (!json_integer_value(s_get(doc, "episode.runs_omitted")))
-        sg_textbuf_put(&b, " hidden");
-    sg_textbuf_put(&b, ">and ");
+    s_mute_open(&b, doc, "episode.runs_omitted");
+    sg_textbuf_put(&b, "and ");
     s_scalar(&b, doc, "episode.runs_omitted", "text");
     sg_textbuf_put(&b, " earlier runs not listed</p></section>\n");
 
     s_section(&b, "collections", "Collections");
     s_kv(&b, doc, "verdicts");
     s_table(&b, doc, &s_tables[2]);
-    sg_textbuf_put(&b, "<p class=\"mute\" data-hide-zero=\"collections_omitted\"");
-    if (!json_integer_value(s_get(doc, "collections_omitted")))
-        sg_textbuf_put(&b, " hidden");
-    sg_textbuf_put(&b, ">");
+    s_mute_open(&b, doc, "collections_omitted");
     s_scalar(&b, doc, "collections_omitted", "text");
     sg_textbuf_put(&b, " of ");
     s_scalar(&b, doc, "collections_total", "text");
