@@ -533,16 +533,12 @@ static int s_pick_recovery_point(s_ctx_t *c, char **rp)
 
 static void s_fail_call(s_ctx_t *c, uint32_t rv, int rc)
 {
-    if (rc)
-        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, rv,
-                 "InitiateFailover on %s got no answer from %s (%s) after %d attempt(s)",
-                 c->coll->name, s_replica_name(c), sg_provider_err_text(rc), c->attempt);
-    else
-        s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, rv,
-                 "InitiateFailover on %s returned %u (%s)%s after %d attempt(s)", c->coll->name,
-                 rv, sg_rc_text(rv),
-                 sg_rc_retryable(rv) || rv == SG_RC_STATUS_UNKNOWN ? "" : ", which is not retryable",
-                 c->attempt);
+    char answer[256];
+    s_report(c, SG_OUTCOME_FAILED, S_ENDS, NULL, rv, "InitiateFailover on %s %s%s after %d attempt(s)",
+             c->coll->name,
+             sg_provider_answer_text(rv, rc, s_replica_name(c), answer, sizeof answer),
+             rc || sg_rc_retryable(rv) || rv == SG_RC_STATUS_UNKNOWN ? "" : ", which is not retryable",
+             c->attempt);
 }
 
 /* One answer of InitiateFailover: true when the run is over. */
@@ -701,18 +697,12 @@ static void s_initiate(s_ctx_t *c)
         sg_call_result_fini(&res);
         if (over)
             break;
-        if (rc)
-            s_report(c, SG_OUTCOME_PROGRESS, S_GOES_ON, NULL, rv,
-                     "InitiateFailover on %s got no answer from %s (%s); retrying in %.1f s "
-                     "(attempt %d of %d)",
-                     c->coll->name, s_replica_name(c), sg_provider_err_text(rc),
-                     backoff / 1000.0, c->attempt, pc->max_attempts);
-        else
-            s_report(c, SG_OUTCOME_PROGRESS, S_GOES_ON, NULL, rv,
-                     "InitiateFailover on %s returned %u (%s); retrying in %.1f s (attempt %d of "
-                     "%d)",
-                     c->coll->name, rv, sg_rc_text(rv), backoff / 1000.0, c->attempt,
-                     pc->max_attempts);
+        char answer[256];
+        s_report(c, SG_OUTCOME_PROGRESS, S_GOES_ON, NULL, rv,
+                 "InitiateFailover on %s %s; retrying in %.1f s (attempt %d of %d)",
+                 c->coll->name,
+                 sg_provider_answer_text(rv, rc, s_replica_name(c), answer, sizeof answer),
+                 backoff / 1000.0, c->attempt, pc->max_attempts);
         if (!s_wait(x, backoff))
             break;
         backoff = backoff * 2 < pc->poll_max_ms ? backoff * 2 : pc->poll_max_ms;

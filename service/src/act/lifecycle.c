@@ -325,7 +325,7 @@ static void s_run_step(void *out, s_task_t *t, sg_provider_t *pv)
             s_end(out, t, true, rv, "%s completed", sg_method_name(method));
             return;
         }
-        if ((rc == SG_EIO || rc == SG_ETIMEOUT) && !doubt_since)
+        if (sg_provider_unanswered(rc) && !doubt_since)
             doubt_since = sg_clock_mono(lc->clock); /* the call may have been made */
         if (s_in_doubt(t, rv, doubt_since)) {
             sg_info(S_MOD, "%s of %s: 32775 after an answer was lost: its job may run; the "
@@ -338,12 +338,10 @@ static void s_run_step(void *out, s_task_t *t, sg_provider_t *pv)
         }
         bool again = s_retryable(rv) || rv == SG_RC_STATUS_UNKNOWN || rv == SG_RC_INVALID_STATE;
         if (!again || attempt >= pc->max_attempts) {
-            if (rc != SG_OK)
-                s_end(out, t, false, rv, "%s got no answer from %s (%s) after %d attempt(s)",
-                      sg_method_name(method), t->replica_site, sg_provider_err_text(rc), attempt);
-            else
-                s_end(out, t, false, rv, "%s returned %u (%s)", sg_method_name(method), rv,
-                      sg_rc_text(rv));
+            char answer[256];
+            s_end(out, t, false, rv, "%s %s after %d attempt(s)", sg_method_name(method),
+                  sg_provider_answer_text(rv, rc, t->replica_site, answer, sizeof answer),
+                  attempt);
             return;
         }
         /* Unknown or invalid state: the proof reads the state again; a

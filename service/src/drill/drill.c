@@ -234,7 +234,7 @@ static uint32_t s_call(s_run_t *r, s_item_t *it, sg_method_t m, const char *rp, 
         }
         sg_call_result_fini(&res);
         *rc_out = rc;
-        if (unanswered && (rc == SG_EIO || rc == SG_ETIMEOUT))
+        if (unanswered && sg_provider_unanswered(rc))
             *unanswered = true; /* the call may have gone through */
         bool again = rc != SG_OK || sg_rc_retryable(rv);
         if (!again || attempt >= pc->max_attempts || !s_wait(d, backoff, false))
@@ -371,8 +371,11 @@ static void s_test(s_run_t *r, s_item_t *it, void *out, void *in)
         /* A call whose answer was lost may have started a test copy: the
          * cleanup reverts it as an accepted one (32775: there was none). */
         it->called = it->unanswered = unanswered;
-        s_step(r, it, "TestReplicaCollection", t0, "failed", NULL, rv, "returned %u (%s)%s%s%s",
-               rv, sg_rc_text(rv), rc ? ": " : "", rc ? sg_provider_err_text(rc) : "",
+        char answer[256];
+        const sg_config_t *cfg = r->d->cfg;
+        s_step(r, it, "TestReplicaCollection", t0, "failed", NULL, rv, "%s%s",
+               sg_provider_answer_text(rv, rc, cfg->sites[s_coll(r, it)->replica_site].name,
+                                       answer, sizeof answer),
                unanswered ? "; an answer was lost, so the cleanup reverts in case a test copy "
                             "was made"
                           : "");

@@ -1,6 +1,7 @@
 #include "provider/provider.h"
 #include "base/err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,20 @@ const char *sg_provider_err_text(int rc)
     case SG_ETIMEOUT: return "timed out: no answer within the WMI call_timeout";
     default: return sg_err_str(rc);
     }
+}
+
+bool sg_provider_unanswered(int rc)
+{
+    return rc == SG_EIO || rc == SG_ETIMEOUT;
+}
+
+const char *sg_provider_answer_text(uint32_t rv, int rc, const char *side, char *buf, size_t n)
+{
+    if (rc != SG_OK)
+        snprintf(buf, n, "got no answer from %s (%s)", side, sg_provider_err_text(rc));
+    else
+        snprintf(buf, n, "returned %u (%s)", (unsigned)rv, sg_rc_text(rv));
+    return buf;
 }
 
 const char *sg_rc_text(uint32_t rc)

@@ -225,6 +225,13 @@ const char *sg_rc_text(uint32_t rc);
  * lost, SG_ETIMEOUT that no answer came in time; others as sg_err_str.
  * Never NULL. */
 const char *sg_provider_err_text(int rc);
+/* True when a call that failed with `rc` got no answer (SG_EIO: the
+ * connection was lost; SG_ETIMEOUT): it may have been made all the same. */
+bool sg_provider_unanswered(int rc);
+/* How a call on `side` ended, for a message: "returned RV (its text)", or,
+ * when rc is an error, "got no answer from SIDE (sg_provider_err_text)".
+ * Written into buf (n bytes, truncated); returns buf. */
+const char *sg_provider_answer_text(uint32_t rv, int rc, const char *side, char *buf, size_t n);
 /* True for return values that may succeed when called again later (timeout,
  * in use, not available, out of memory; status unknown is retryable only
  * after the collection's state was checked). */
