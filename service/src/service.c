@@ -622,17 +622,27 @@ static int s_apply_config(s_svc_t *s, sg_config_t *next, sg_config_errors_t *err
     return SG_OK;
 }
 
+/* Collection c of `cur` is turned in `cfg` (found by name) the way it
+ * runs in `cur`, when it runs the opposite way there. */
+static void s_align_direction(sg_config_t *cfg, const sg_config_t *cur, int c)
+{
+    const sg_collection_cfg_t *cc = &cur->collections[c];
+    int k = cfg != cur ? sg_config_find_collection(cfg, cc->name) : -1;
+    if (k < 0)
+        return;
+    const sg_collection_cfg_t *o = &cfg->collections[k];
+    if (strcmp(cfg->sites[o->site].name, cur->sites[cc->replica_site].name) == 0 &&
+        strcmp(cfg->sites[o->replica_site].name, cur->sites[cc->site].name) == 0)
+        sg_config_reverse(cfg, k);
+}
+
 /* The file has the configured directions: a collection reversed in the
  * config in force is turned the same way in `next`. */
 static void s_carry_directions(const sg_config_t *cur, sg_config_t *next)
 {
-    for (size_t c = 0; c < cur->n_collections; c++) {
-        const sg_collection_cfg_t *cc = &cur->collections[c];
-        int k = cc->reversed ? sg_config_find_collection(next, cc->name) : -1;
-        if (k >= 0 && next->collections[k].site == cc->replica_site &&
-            next->collections[k].replica_site == cc->site)
-            sg_config_reverse(next, k);
-    }
+    for (size_t c = 0; c < cur->n_collections; c++)
+        if (cur->collections[c].reversed)
+            s_align_direction(next, cur, (int)c);
 }
 
 /* The reload hook (SIGHUP and siteguardctl reload): loads the config file
@@ -951,29 +961,15 @@ static void s_log_stats(const s_svc_t *s)
 
 /* ---- life-cycle steps (lifecycle.h) ------------------------------------------ */
 
-/* Collection c of `cur` is turned the other way in `cfg` too, where it
- * still has cur's direction (read before cur is turned). */
-static void s_reverse_in(sg_config_t *cfg, const sg_config_t *cur, int c)
-{
-    const sg_collection_cfg_t *cc = &cur->collections[c];
-    int k = cfg != cur ? sg_config_find_collection(cfg, cc->name) : -1;
-    if (k < 0)
-        return;
-    const sg_collection_cfg_t *o = &cfg->collections[k];
-    if (strcmp(cfg->sites[o->site].name, cur->sites[cc->site].name) == 0 &&
-        strcmp(cfg->sites[o->replica_site].name, cur->sites[cc->replica_site].name) == 0)
-        sg_config_reverse(cfg, k);
-}
-
 /* Collection c turns the other way in every config a module reads: the one
  * in force, the caller's (the executor and the drill runner keep it across
  * reloads) and the reloads' before it. */
 static void s_reverse_everywhere(s_svc_t *s, int c)
 {
-    s_reverse_in(s->first_cfg, s->cfg, c);
-    for (size_t i = 0; i < s->ops.n_reloaded; i++)
-        s_reverse_in(s->ops.reloaded[i], s->cfg, c);
     sg_config_reverse(s->cfg, c);
+    s_align_direction(s->first_cfg, s->cfg, c);
+    for (size_t i = 0; i < s->ops.n_reloaded; i++)
+        s_align_direction(s->ops.reloaded[i], s->cfg, c);
 }
 
 /* Collection c now replicates the other way: the executor's plan forgets
