@@ -8,7 +8,7 @@ from the jsonl sink, steps from the journal.
     runs on the old primary's side;
   - the same with a reload of the config before the reverse: the runners
     that keep the config they started with (failovers, drills) follow the
-    new direction too;
+    new direction too, and a reload after it keeps the direction;
   - a revert, then a failover with an older recovery point chosen from
     `siteguardctl points`;
   - policy.after_failover.commit_after commits by itself;
@@ -157,6 +157,8 @@ class Lifecycle(unittest.TestCase):
         self.ctl("reverse", "a-db")
         self.wait_outcome("lifecycle", "a-db",
                           "ReverseReplicationRelationship of a-db on B succeeded")
+        self.assertIn("(B -> A, reversed", self.ctl("explain", "a-db").stdout)
+        self.ctl("reload")  # the file has A -> B: the direction in force is carried over
         self.assertIn("(B -> A, reversed", self.ctl("explain", "a-db").stdout)
         self.drill_and_failover_back()
 
