@@ -10,7 +10,6 @@ text may stand in a template.
 import json
 import math
 import os
-import random
 import signal
 import socket
 import sqlite3
@@ -139,25 +138,7 @@ def write_config(path, text):
 # ---- processes ----------------------------------------------------------------------
 
 
-def _port_is_free(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_port():
-    """A port of 127.0.0.1 nobody listens on, below the kernel's ephemeral
-    range (32768 and up): a port taken from that range may be handed, before
-    the test binds it, to an outgoing connection of another process (the
-    service's, a probe's), and the test's listener then fails to bind."""
-    rng = random.Random(os.getpid() ^ time.monotonic_ns())
-    for _ in range(200):
-        port = rng.randint(20000, 32000)
-        if _port_is_free(port):
-            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
